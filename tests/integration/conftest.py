@@ -1,0 +1,157 @@
+"""Harness: start a real posthornd with its own data dir on free loopback
+ports, talk to it with real clients, stop it, and fail the test when the
+daemon logged a sanitizer report or exited badly."""
+import glob
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("POSTHORN_BUILD_DIR", os.path.join(ROOT, "build"))
+POSTHORND = os.path.join(BUILD, "src", "daemon", "posthornd")
+POSTHORN = os.path.join(BUILD, "src", "cli", "posthorn")
+
+# The ports of `posthornd --dev`, before --port-offset.
+DEV_PORTS = {
+    "smtp": 2525, "submission": 2587, "submissions": 2465, "lmtp": 2024,
+    "imap": 2143, "imaps": 2993, "pop3": 2110, "pop3s": 2995, "http": 2080,
+}
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def port_free(port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_offset():
+    """An offset that puts every dev port on a free loopback port."""
+    for _ in range(200):
+        offset = random.randrange(10000, 60000 - max(DEV_PORTS.values()), 10)
+        if all(port_free(p + offset) for p in DEV_PORTS.values()):
+            return offset
+    raise RuntimeError("no free port range on 127.0.0.1")
+
+
+def sanitizer_env(log_dir):
+    env = dict(os.environ)
+    prefix = os.path.join(log_dir, "sanitizer")
+    env["ASAN_OPTIONS"] = f"log_path={prefix}:detect_leaks=1:abort_on_error=0"
+    env["UBSAN_OPTIONS"] = f"log_path={prefix}:print_stacktrace=1:halt_on_error=1"
+    env["LSAN_OPTIONS"] = f"log_path={prefix}"
+    return env
+
+
+def sanitizer_reports(log_dir, extra_texts=()):
+    reports = []
+    for path in glob.glob(os.path.join(log_dir, "sanitizer*")):
+        with open(path, errors="replace") as fh:
+            reports.append(f"{path}:\n{fh.read()}")
+    for text in extra_texts:
+        if any(m in text for m in SANITIZER_MARKERS):
+            reports.append(text)
+    return reports
+
+
+class Posthornd:
+    """One posthornd process in dev mode with a data dir of its own."""
+
+    def __init__(self, data_dir, args=(), start_timeout=30):
+        self.data_dir = str(data_dir)
+        self.log_dir = os.path.join(self.data_dir, "logs")
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.offset = free_port_offset()
+        self.log_path = os.path.join(self.log_dir, "posthornd.log")
+        self.args = list(args)
+        self.start_timeout = start_timeout
+        self.proc = None
+
+    @property
+    def config_path(self):
+        return os.path.join(self.data_dir, "posthorn.conf")
+
+    def port(self, service):
+        return DEV_PORTS[service] + self.offset
+
+    def start(self):
+        self.logfile = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [POSTHORND, "--dev", "--data-dir", self.data_dir,
+             "--port-offset", str(self.offset)] + self.args,
+            stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=self.logfile,
+            env=sanitizer_env(self.log_dir))
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if " ready" in self.log():
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"posthornd exited {self.proc.returncode}:\n{self.log()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"posthornd not ready in {self.start_timeout}s:\n{self.log()}")
+
+    def log(self):
+        with open(self.log_path, errors="replace") as fh:
+            return fh.read()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop the daemon; returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"posthornd did not stop in {timeout}s:\n{self.log()}")
+        self.logfile.close()
+        return self.proc.returncode
+
+    def cli(self, *args, input=None, check=False):
+        """Run the admin command against this daemon's config."""
+        return run_cli(["-c", self.config_path] + list(args), input=input,
+                       check=check, log_dir=self.log_dir)
+
+    def assert_clean(self):
+        reports = sanitizer_reports(self.log_dir, [self.log()])
+        assert not reports, "sanitizer report:\n" + "\n".join(reports)
+
+
+def run_cli(args, input=None, check=False, log_dir=None, env=None):
+    environment = sanitizer_env(log_dir) if log_dir else dict(os.environ)
+    if env:
+        environment.update(env)
+    result = subprocess.run([POSTHORN] + list(args), input=input, capture_output=True,
+                            text=True, timeout=60, env=environment)
+    reports = sanitizer_reports(log_dir or "/nonexistent", [result.stderr])
+    assert not reports, "sanitizer report from posthorn:\n" + "\n".join(reports)
+    if check:
+        assert result.returncode == 0, f"posthorn {args} failed: {result.stderr}"
+    return result
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """A running posthornd --dev; stopped after the test, which fails when the
+    daemon did not exit 0 or logged a sanitizer report."""
+    d = Posthornd(tmp_path / "data").start()
+    yield d
+    status = d.stop()
+    d.assert_clean()
+    assert status == 0, f"posthornd exited {status}:\n{d.log()}"
