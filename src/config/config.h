@@ -1,0 +1,156 @@
+/* config.h: the server configuration, read once from an INI file into an
+ * immutable struct config, validated and cross-checked. docs/config.md
+ * documents every section and key; the defaults live in config.c. */
+#ifndef POSTHORN_CONFIG_CONFIG_H
+#define POSTHORN_CONFIG_CONFIG_H
+
+#include "base/arena.h"
+#include "base/log.h"
+
+enum config_protocol {
+	CONFIG_PROTOCOL_SMTP,
+	CONFIG_PROTOCOL_SUBMISSION,
+	CONFIG_PROTOCOL_SUBMISSIONS,
+	CONFIG_PROTOCOL_LMTP,
+	CONFIG_PROTOCOL_IMAP,
+	CONFIG_PROTOCOL_IMAPS,
+	CONFIG_PROTOCOL_POP3,
+	CONFIG_PROTOCOL_POP3S,
+	CONFIG_PROTOCOL_HTTP,
+};
+#define CONFIG_PROTOCOL_COUNT (CONFIG_PROTOCOL_HTTP + 1)
+
+enum config_tls_mode {
+	CONFIG_TLS_NONE,	/* plaintext only */
+	CONFIG_TLS_STARTTLS,	/* plaintext, upgraded by STARTTLS / STLS */
+	CONFIG_TLS_IMPLICIT,	/* TLS from the first byte */
+};
+
+enum config_tls_version {
+	CONFIG_TLS_VERSION_1_2,
+	CONFIG_TLS_VERSION_1_3,
+};
+
+enum config_store_driver {
+	CONFIG_STORE_SQLITE,
+	CONFIG_STORE_PGSQL,
+};
+
+/* When a plaintext password login (USER/PASS, LOGIN, AUTH PLAIN) is
+ * accepted on a connection without TLS. */
+enum config_plaintext {
+	CONFIG_PLAINTEXT_NEVER,
+	CONFIG_PLAINTEXT_LOOPBACK,	/* only from 127.0.0.0/8 and ::1 */
+	CONFIG_PLAINTEXT_ALWAYS,
+};
+
+/* One [listener NAME] section. Either path is set (a unix socket) and
+ * address_count is 0, or path is NULL and there is at least one address
+ * (an IPv4 or IPv6 literal, as written) to bind with port. */
+struct config_listener {
+	const char *name;		/* NAME from the section header */
+	enum config_protocol protocol;
+	enum config_tls_mode tls;
+	const char *const *addresses;
+	unsigned int address_count;
+	unsigned int port;		/* port_offset already added */
+	const char *path;		/* absolute, or NULL */
+	unsigned int line;		/* line of the section header */
+};
+
+struct config_overrides {
+	/* Added to the port of every TCP listener (posthornd --port-offset).
+	 * A resulting port outside 1..65535 is a load error. */
+	int port_offset;
+	/* Replaces [server] data_dir when not NULL; a relative path is
+	 * resolved against the current directory. */
+	const char *data_dir;
+};
+
+/* Every string is NUL-terminated and owned by the config. Paths are
+ * absolute. Durations are in milliseconds, sizes in bytes. */
+struct config {
+	const char *source;	/* the file name given to load/parse */
+
+	struct {
+		const char *hostname;
+		const char *user;	/* NULL: do not drop privileges */
+		const char *group;	/* NULL: the user's primary group */
+		const char *data_dir;
+		bool dev;		/* development mode: create demo data */
+		unsigned int io_threads;	/* 0: one per core */
+		uint64_t shutdown_timeout_ms;
+		unsigned int max_connections;
+		unsigned int max_connections_per_ip;	/* 0: no limit */
+	} server;
+
+	struct {
+		enum log_target target;
+		enum log_level level;
+	} log;
+
+	struct {
+		const char *cert;	/* NULL when not configured */
+		const char *key;	/* NULL exactly when cert is NULL */
+		enum config_tls_version min_version;
+		const char *ciphers;	/* NULL: the OpenSSL defaults */
+	} tls;
+
+	struct {
+		enum config_store_driver driver;
+		const char *path;	/* sqlite database file */
+		const char *conninfo;	/* pgsql; NULL for sqlite */
+		bool fsync;
+	} store;
+
+	struct {
+		enum config_plaintext allow_plaintext;
+		uint64_t fail_delay_ms;
+		uint64_t fail_delay_max_ms;
+	} auth;
+
+	struct {
+		uint64_t max_message_size;
+		unsigned int max_recipients;
+		unsigned int max_bad_commands;
+	} smtp;
+
+	const struct config_listener *listeners;
+	unsigned int listener_count;
+
+	struct arena arena;	/* private: owns everything above */
+};
+
+/* Read and check the INI file at path. ov may be NULL (no overrides).
+ * Returns a config to free with config_free(), or NULL with a malloc'd
+ * *error_r that names the file, the line and the key, e.g.
+ * "posthorn.conf:12: key 'port' in [listener imap]: expected a number
+ * from 1 to 65535, got 'abc'". */
+struct config *config_load(const char *path, const struct config_overrides *ov,
+			   char **error_r);
+/* The same for INI text in memory; name stands for the file name in
+ * errors and in cfg->source. */
+struct config *config_parse_string(const char *text, const char *name,
+				   const struct config_overrides *ov,
+				   char **error_r);
+/* Frees the config and sets *cfg to NULL; NULL is fine. */
+void config_free(struct config **cfg);
+
+/* "smtp", "submission", ..., "http": the protocol value of the config. */
+const char *config_protocol_name(enum config_protocol protocol);
+/* "none", "starttls", "implicit". */
+const char *config_tls_mode_name(enum config_tls_mode mode);
+
+/* The development setup: when dir/posthorn.conf does not exist, create dir
+ * (mode 0700, parents too) and write there a config for a laptop: data in
+ * dir, no privilege drop, plaintext logins from loopback, every protocol
+ * on 127.0.0.1 with a port from 2024 up (see docs/config.md). dir may be
+ * relative; the file names it absolutely. The port offset is not written:
+ * pass it as an override to config_load. Returns 1 when written, 0 when
+ * the file already existed (it is left alone), -1 with a malloc'd
+ * *error_r. */
+int config_dev_write(const char *dir, char **error_r);
+/* The path of the config file inside a data dir: malloc'd "dir/posthorn.conf". */
+char *config_dev_path(const char *dir);
+
+#endif
