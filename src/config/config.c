@@ -314,7 +314,7 @@ static void format_duration(char *buf, size_t size, uint64_t ms)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-		if (ms % units[i].ms == 0) {
+		if (ms % units[i].ms == 0 && (ms != 0 || units[i].ms == MS_PER_S)) {
 			snprintf(buf, size, "%llu%s",
 				 (unsigned long long)(ms / units[i].ms),
 				 units[i].unit);
@@ -565,8 +565,8 @@ static void key_set(struct parse_ctx *ctx, const struct key_def *def,
 			format_duration(lo, sizeof(lo), def->min);
 			format_duration(hi, sizeof(hi), def->max);
 			key_error(ctx, def, "expected a duration from %s to %s "
-				  "(such as 30s, 5m, 1h, 2d), got '%s'",
-				  lo, hi, value_c);
+				  "(a number and a unit: ms, s, m, h or d), "
+				  "got '%s'", lo, hi, value_c);
 			return;
 		}
 		*(uint64_t *)field = n;
@@ -576,8 +576,8 @@ static void key_set(struct parse_ctx *ctx, const struct key_def *def,
 			format_size(lo, sizeof(lo), def->min);
 			format_size(hi, sizeof(hi), def->max);
 			key_error(ctx, def, "expected a size from %s to %s "
-				  "(such as 512, 64K, 25M, 1G), got '%s'",
-				  lo, hi, value_c);
+				  "(bytes, or a number and K, M or G), "
+				  "got '%s'", lo, hi, value_c);
 			return;
 		}
 		*(uint64_t *)field = n;

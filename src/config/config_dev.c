@@ -183,7 +183,8 @@ int config_dev_write(const char *dir, char **error_r)
 		ret = 0;
 		goto out;
 	}
-	if (errno != ENOENT) {
+	/* ENOTDIR: a file in the way, which make_dirs reports below. */
+	if (errno != ENOENT && errno != ENOTDIR) {
 		*error_r = xasprintf("cannot check %s: %s", path,
 				     strerror(errno));
 		goto out;
