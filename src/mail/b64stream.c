@@ -1,0 +1,55 @@
+/* b64stream.c: tolerant streaming base64 decoding. */
+#include "mail/b64stream.h"
+
+static int sextet(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+void b64stream_finish(struct b64stream *d, struct strbuf *out)
+{
+	if (d->n == 2) {
+		strbuf_putc(out, (char)(d->bits >> 4));
+	} else if (d->n == 3) {
+		strbuf_putc(out, (char)(d->bits >> 10));
+		strbuf_putc(out, (char)(d->bits >> 2));
+	}
+	*d = B64STREAM_INIT;
+}
+
+void b64stream_feed(struct b64stream *d, struct strbuf *out, const void *data,
+		    size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+	int v;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '=') {
+			b64stream_finish(d, out);
+			continue;
+		}
+		v = sextet(p[i]);
+		if (v < 0)
+			continue;
+		d->bits = (d->bits << 6) | (uint32_t)v;
+		if (++d->n == 4) {
+			char b[3] = { (char)(d->bits >> 16), (char)(d->bits >> 8),
+				      (char)d->bits };
+
+			strbuf_append(out, b, 3);
+			d->bits = 0;
+			d->n = 0;
+		}
+	}
+}

@@ -1,0 +1,262 @@
+/* imap_envelope.c: ENVELOPE output. Address lists are parsed leniently into
+ * tokens (comments attached to the token before them) and then read as
+ * RFC 5322 mailboxes and groups, so any input gives valid IMAP. */
+#include "mail/imap_envelope.h"
+
+#include "mail/header.h"
+#include "mail/imap_string.h"
+
+enum tok_type { TOK_WORD, TOK_QUOTED, TOK_SPECIAL };
+
+struct tok {
+	enum tok_type type;
+	struct str raw;		/* as written (quoted strings with quotes) */
+	struct str text;	/* quoted strings unescaped */
+	struct str comment;	/* a comment right after the token */
+};
+
+#define ADDR_SPECIALS "()<>[]:;@\\,\""
+
+static unsigned tokenize(struct str s, struct strbuf *store, struct tok *t,
+			 size_t *offsets)
+{
+	unsigned n = 0;
+	size_t pos = 0, start;
+	struct str comment;
+
+	for (;;) {
+		comment = STR_NULL;
+		header_skip_cfws(s, &pos, &comment);
+		if (n > 0 && comment.p != NULL)
+			t[n - 1].comment = comment;
+		if (pos >= s.n)
+			break;
+		start = pos;
+		t[n].comment = STR_NULL;
+		if (s.p[pos] == '"') {
+			offsets[n] = store->n;
+			header_read_quoted(s, &pos, store);
+			t[n].type = TOK_QUOTED;
+			/* text is set once store stops moving */
+			t[n].text = str_make(NULL, store->n - offsets[n]);
+		} else if (s.p[pos] == '[') {
+			while (pos < s.n && s.p[pos] != ']')
+				pos++;
+			if (pos < s.n)
+				pos++;
+			t[n].type = TOK_WORD;
+		} else if (strchr(ADDR_SPECIALS, s.p[pos]) != NULL) {
+			pos++;
+			t[n].type = TOK_SPECIAL;
+		} else {
+			header_read_token(s, &pos, ADDR_SPECIALS);
+			if (pos == start)
+				pos++;	/* a control byte: a word of its own */
+			t[n].type = TOK_WORD;
+		}
+		t[n].raw = str_make(s.p + start, pos - start);
+		if (t[n].type != TOK_QUOTED)
+			t[n].text = t[n].raw;
+		n++;
+	}
+	return n;
+}
+
+static bool is_special(const struct tok *t, char c)
+{
+	return t->type == TOK_SPECIAL && t->raw.p[0] == c;
+}
+
+static void write_addr(struct strbuf *out, struct str name, struct str adl,
+		       struct str mailbox, struct str host)
+{
+	strbuf_putc(out, '(');
+	imap_string_write_nstring(out, name);
+	strbuf_putc(out, ' ');
+	imap_string_write_nstring(out, adl);
+	strbuf_putc(out, ' ');
+	imap_string_write_nstring(out, mailbox);
+	strbuf_putc(out, ' ');
+	imap_string_write_nstring(out, host);
+	strbuf_putc(out, ')');
+}
+
+/* Words i..k-1 joined: phrases with single spaces from their text, address
+ * pieces by their raw form without spaces. */
+static struct str join(struct strbuf *b, const struct tok *t, unsigned i,
+		       unsigned k, bool phrase)
+{
+	strbuf_reset(b);
+	for (; i < k; i++) {
+		if (phrase && b->n > 0)
+			strbuf_putc(b, ' ');
+		strbuf_append_str(b, phrase ? t[i].text : t[i].raw);
+	}
+	return b->n == 0 ? STR_NULL : str_make(strbuf_cstr(b), b->n);
+}
+
+struct addr_ctx {
+	const struct tok *t;
+	unsigned n;
+	struct strbuf name, adl, mailbox, host;
+	bool any;
+};
+
+static void emit(struct addr_ctx *c, struct strbuf *out, struct str name,
+		 struct str adl, struct str mailbox, struct str host)
+{
+	if (!c->any)
+		strbuf_putc(out, '(');
+	c->any = true;
+	write_addr(out, name, adl,
+		   mailbox.p != NULL ? mailbox : STR_LIT("MISSING_MAILBOX"),
+		   host.p != NULL ? host : STR_LIT("MISSING_DOMAIN"));
+}
+
+static bool stop_tok(const struct tok *t, bool in_group)
+{
+	return is_special(t, ',') || (in_group && is_special(t, ';'));
+}
+
+/* One mailbox (or group when !in_group) from token *ip. */
+static void parse_item(struct addr_ctx *c, struct strbuf *out, unsigned *ip,
+		       bool in_group)
+{
+	const struct tok *t = c->t;
+	unsigned i = *ip, k = i, j, at;
+	struct str name, adl = STR_NULL, mailbox, host;
+
+	while (k < c->n && t[k].type != TOK_SPECIAL)
+		k++;
+	if (k < c->n && is_special(&t[k], '<')) {
+		name = join(&c->name, t, i, k, true);
+		j = ++k;
+		while (k < c->n && !is_special(&t[k], '>') &&
+		       !is_special(&t[k], ':') && !stop_tok(&t[k], in_group))
+			k++;
+		if (k < c->n && is_special(&t[k], ':')) {
+			adl = join(&c->adl, t, j, k, false);
+			j = ++k;
+		}
+		at = j;
+		while (at < c->n && !is_special(&t[at], '@') &&
+		       !is_special(&t[at], '>') && !stop_tok(&t[at], in_group))
+			at++;
+		mailbox = join(&c->mailbox, t, j, at, false);
+		k = at;
+		host = STR_NULL;
+		if (at < c->n && is_special(&t[at], '@')) {
+			k = ++at;
+			while (k < c->n && !is_special(&t[k], '>') &&
+			       !stop_tok(&t[k], in_group))
+				k++;
+			host = join(&c->host, t, at, k, false);
+		}
+		if (mailbox.p != NULL || host.p != NULL || name.p != NULL)
+			emit(c, out, name, adl, mailbox, host);
+	} else if (k < c->n && is_special(&t[k], ':') && !in_group) {
+		name = join(&c->name, t, i, k, true);
+		if (!c->any)
+			strbuf_putc(out, '(');
+		c->any = true;
+		write_addr(out, STR_NULL, STR_NULL,
+			   name.p != NULL ? name : STR_LIT(""), STR_NULL);
+		k++;
+		while (k < c->n && !is_special(&t[k], ';')) {
+			if (is_special(&t[k], ',')) {
+				k++;
+				continue;
+			}
+			parse_item(c, out, &k, true);
+		}
+		write_addr(out, STR_NULL, STR_NULL, STR_NULL, STR_NULL);
+	} else if (k < c->n && is_special(&t[k], '@') && k > i) {
+		mailbox = join(&c->mailbox, t, i, k, false);
+		at = ++k;
+		while (k < c->n && t[k].type != TOK_SPECIAL)
+			k++;
+		host = join(&c->host, t, at, k, false);
+		name = k > at ? t[k - 1].comment : STR_NULL;
+		emit(c, out, name, STR_NULL, mailbox, host);
+	} else if (k > i) {
+		/* A bare word: a local part without a domain. */
+		emit(c, out, t[k - 1].comment, STR_NULL,
+		     join(&c->mailbox, t, i, k, false), STR_NULL);
+	}
+	/* Skip whatever is left of this item. */
+	if (k == i)
+		k++;
+	while (k < c->n && !stop_tok(&t[k], in_group))
+		k++;
+	*ip = k;
+}
+
+void imap_envelope_write_addresses(struct strbuf *out, struct str value)
+{
+	struct strbuf store = STRBUF_INIT;
+	struct addr_ctx c = { 0 };
+	struct tok *t;
+	size_t *offsets;
+	unsigned i;
+
+	if (value.p == NULL) {
+		strbuf_append_c(out, "NIL");
+		return;
+	}
+	t = xcalloc(value.n + 1, sizeof(*t));
+	offsets = xcalloc(value.n + 1, sizeof(*offsets));
+	c.n = tokenize(value, &store, t, offsets);
+	for (i = 0; i < c.n; i++)
+		if (t[i].type == TOK_QUOTED)
+			t[i].text = str_make(strbuf_cstr(&store) + offsets[i],
+					     t[i].text.n);
+	c.t = t;
+	i = 0;
+	while (i < c.n) {
+		if (is_special(&t[i], ',') || is_special(&t[i], ';')) {
+			i++;
+			continue;
+		}
+		parse_item(&c, out, &i, false);
+	}
+	strbuf_append_c(out, c.any ? ")" : "NIL");
+	strbuf_free(&c.name);
+	strbuf_free(&c.adl);
+	strbuf_free(&c.mailbox);
+	strbuf_free(&c.host);
+	strbuf_free(&store);
+	free(offsets);
+	free(t);
+}
+
+void imap_envelope_write(struct strbuf *out, const struct mime_part *msg)
+{
+	static const struct str none[MIME_ENV_COUNT];
+	const struct str *env = msg->env != NULL ? msg->env : none;
+	struct str v;
+	unsigned i;
+
+	strbuf_putc(out, '(');
+	for (i = 0; i < MIME_ENV_COUNT; i++) {
+		if (i > 0)
+			strbuf_putc(out, ' ');
+		v = env[i];
+		switch (i) {
+		case MIME_ENV_SENDER:
+		case MIME_ENV_REPLY_TO:
+			if (v.p == NULL || v.n == 0)
+				v = env[MIME_ENV_FROM];
+			/* fall through */
+		case MIME_ENV_FROM:
+		case MIME_ENV_TO:
+		case MIME_ENV_CC:
+		case MIME_ENV_BCC:
+			imap_envelope_write_addresses(out, v);
+			break;
+		default:
+			imap_string_write_nstring(out, v);
+			break;
+		}
+	}
+	strbuf_putc(out, ')');
+}

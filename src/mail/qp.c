@@ -1,0 +1,133 @@
+/* qp.c: quoted-printable decoding as a small state machine, so the input
+ * can be split anywhere. */
+#include "mail/qp.h"
+
+enum {
+	QP_TEXT,	/* nothing held */
+	QP_WS,		/* held: a run of spaces and tabs */
+	QP_EQ,		/* held: "=" */
+	QP_EQ_HEX,	/* held: "=" and one hex digit */
+	QP_EQ_WS,	/* held: "=" and spaces: a soft break if a line end
+			   follows */
+	QP_EQ_CR,	/* "=" CR: a soft break whatever follows */
+};
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void flush(struct qp_decoder *d, struct strbuf *out)
+{
+	strbuf_append(out, d->held, d->n_held);
+	d->n_held = 0;
+	d->state = QP_TEXT;
+}
+
+static void hold(struct qp_decoder *d, struct strbuf *out, unsigned char c,
+		 int state)
+{
+	if (d->n_held == sizeof(d->held))
+		flush(d, out);
+	d->held[d->n_held++] = (char)c;
+	d->state = state;
+}
+
+void qp_decoder_feed(struct qp_decoder *d, struct strbuf *out, const void *data,
+		     size_t len)
+{
+	const unsigned char *p = data;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+		bool ws = c == ' ' || c == '\t';
+
+		switch (d->state) {
+		case QP_TEXT:
+			if (c == '=')
+				hold(d, out, c, QP_EQ);
+			else if (ws)
+				hold(d, out, c, QP_WS);
+			else
+				strbuf_putc(out, (char)c);
+			i++;
+			continue;
+		case QP_WS:
+			if (ws) {
+				hold(d, out, c, QP_WS);
+				i++;
+				continue;
+			}
+			if (c == '\r' || c == '\n') {
+				/* Trailing spaces are padding. */
+				d->n_held = 0;
+				d->state = QP_TEXT;
+				continue;
+			}
+			flush(d, out);
+			continue;
+		case QP_EQ:
+			if (hexval(c) >= 0) {
+				hold(d, out, c, QP_EQ_HEX);
+			} else if (c == '\n') {
+				d->n_held = 0;
+				d->state = QP_TEXT;
+			} else if (c == '\r') {
+				d->n_held = 0;
+				d->state = QP_EQ_CR;
+			} else if (ws) {
+				hold(d, out, c, QP_EQ_WS);
+			} else {
+				flush(d, out);
+				continue;
+			}
+			i++;
+			continue;
+		case QP_EQ_HEX:
+			if (hexval(c) >= 0) {
+				strbuf_putc(out, (char)(hexval((unsigned char)
+					d->held[1]) * 16 + hexval(c)));
+				d->n_held = 0;
+				d->state = QP_TEXT;
+				i++;
+			} else {
+				flush(d, out);
+			}
+			continue;
+		case QP_EQ_WS:
+			if (ws) {
+				hold(d, out, c, QP_EQ_WS);
+			} else if (c == '\n') {
+				d->n_held = 0;
+				d->state = QP_TEXT;
+			} else if (c == '\r') {
+				d->n_held = 0;
+				d->state = QP_EQ_CR;
+			} else {
+				flush(d, out);
+				continue;
+			}
+			i++;
+			continue;
+		case QP_EQ_CR:
+			d->state = QP_TEXT;
+			if (c == '\n')
+				i++;
+			continue;
+		}
+	}
+}
+
+void qp_decoder_finish(struct qp_decoder *d, struct strbuf *out)
+{
+	if (d->state == QP_EQ || d->state == QP_EQ_HEX)
+		flush(d, out);
+	*d = QP_DECODER_INIT;
+}
