@@ -121,7 +121,7 @@ enum smtp_data_result smtp_data_feed(struct smtp_data *r, struct strbuf *out,
 			break;
 		case ST_BOL:
 			if (c == '.') {
-				count_line(r, 1);
+				/* counted once we know it is not stuffing */
 				r->state = ST_DOT;
 				i++;
 			} else {
@@ -130,11 +130,13 @@ enum smtp_data_result smtp_data_feed(struct smtp_data *r, struct strbuf *out,
 			break;
 		case ST_DOT:
 			if (c == '\r') {
-				count_line(r, 1);
+				count_line(r, 2);
 				r->state = ST_DOT_CR;
 				i++;
 			} else {
-				/* RFC 5321 4.5.2: drop the leading dot. */
+				/* RFC 5321 4.5.2: drop the leading dot; it
+				 * does not count towards the line limit
+				 * either (4.5.3.1.6). */
 				r->state = ST_TEXT;
 			}
 			break;

@@ -14,7 +14,8 @@ struct smtp_data_limits {
 	uint64_t max_size;	/* message octets after unstuffing, CRLF
 				 * included; 0 = no limit */
 	size_t max_line;	/* octets per line as received, CRLF
-				 * included; 0 = SMTP_DATA_LINE_MAX */
+				 * included, a stuffed dot not counted;
+				 * 0 = SMTP_DATA_LINE_MAX */
 };
 
 enum smtp_data_result {
