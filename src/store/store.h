@@ -1,0 +1,331 @@
+/* store.h: the mail store. Reads are synchronous on the caller's thread
+ * through a per-thread reader; writes are requests to one writer thread that
+ * batches them into one transaction (group commit) and completes each on the
+ * requester's task queue. Drivers (sqlite now) sit behind this API. */
+#ifndef POSTHORN_STORE_STORE_H
+#define POSTHORN_STORE_STORE_H
+
+#include "base/arena.h"
+#include "base/task_queue.h"
+
+struct store;
+struct store_reader;
+
+struct store_settings {
+	const char *driver;		/* "sqlite" (NULL means sqlite) */
+	const char *path;		/* sqlite database file */
+	bool fsync;			/* true: WAL + synchronous=FULL; false: synchronous=OFF */
+	unsigned busy_timeout_ms;	/* 0 picks 5000 */
+	/* 0 = no cap. Caps the database size in pages on the writer, so
+	 * writes past it fail as on a full disk (tests, quotas on disk). */
+	uint32_t max_pages;
+};
+
+/* Open (creating or migrating the schema) and start the writer thread.
+ * Returns NULL and sets *error_r (malloc'd, caller frees) on failure. */
+struct store *store_open(const struct store_settings *set, char **error_r);
+/* Finish every request already submitted (their callbacks are posted),
+ * stop the writer, close. Readers must have been freed first. */
+void store_close(struct store **store);
+/* The schema version the store is at (PRAGMA user_version for sqlite). */
+int store_schema_version(struct store *store);
+
+/* Counters since open, for metrics: batch size = requests / commits. */
+struct store_stats {
+	uint64_t requests;
+	uint64_t commits;
+	uint64_t failed;
+};
+void store_get_stats(struct store *store, struct store_stats *stats_r);
+
+/* Change events: after each commit fn runs ON THE WRITER THREAD once per
+ * changed mailbox; it must not block (post to your own thread). A deleted
+ * mailbox is reported with modseq 0. Subscribe before submitting. */
+typedef void store_change_fn(void *arg, int64_t user_id, int64_t mailbox_id,
+			     uint64_t modseq);
+void store_subscribe(struct store *store, store_change_fn *fn, void *arg);
+
+/* ---- data returned by readers (allocated in the caller's arena) ---- */
+
+enum store_flag {
+	STORE_FLAG_SEEN = 1 << 0,
+	STORE_FLAG_ANSWERED = 1 << 1,
+	STORE_FLAG_FLAGGED = 1 << 2,
+	STORE_FLAG_DELETED = 1 << 3,
+	STORE_FLAG_DRAFT = 1 << 4,
+};
+
+struct store_user {
+	int64_t id;
+	const char *address;
+	const char *password_hash;	/* "" when unset */
+	const char *scram_sha256;	/* "" when unset */
+	const char *apop_secret;	/* "" when unset */
+	uint64_t quota;			/* bytes, 0 = none */
+	bool disabled;
+};
+
+struct store_mailbox {
+	int64_t id;
+	int64_t user_id;
+	const char *name;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	const char *special_use;	/* "\\Sent" etc. or "" */
+	bool subscribed;
+	uint32_t messages;
+	uint32_t unseen;
+};
+
+struct store_msg {
+	uint32_t uid;
+	uint32_t flags;			/* enum store_flag bits */
+	const char *keywords;		/* space-separated, "" when none */
+	int64_t internal_date;		/* unix seconds */
+	uint64_t size;
+	uint64_t modseq;
+	int64_t blob_id;
+};
+
+/* Parsed metadata given at delivery; opaque to the store. NULL strings are
+ * stored and returned as "". */
+struct store_msg_meta {
+	const char *envelope;
+	const char *bodystructure;
+	const char *body;
+	const void *parts;
+	size_t parts_size;
+};
+
+struct store_queue_rcpt {
+	const char *address;
+	const char *orcpt;		/* "" when none */
+	const char *notify;		/* "" when none */
+};
+
+struct store_queue_entry {
+	int64_t id;
+	int64_t blob_id;
+	const char *sender;
+	const char *envid;
+	const char *ret;
+	const char *state;		/* "queued" at creation */
+	uint32_t attempts;
+	int64_t next_try;
+	const char *last_error;
+	struct store_queue_rcpt *rcpts;
+	size_t n_rcpts;
+};
+
+/* ---- readers: one per thread; every call is synchronous ---- */
+
+/* NULL and *error_r (malloc'd) on failure. */
+struct store_reader *store_reader_new(struct store *store, char **error_r);
+void store_reader_free(struct store_reader **reader);
+
+/* Return conventions for every lookup below: 1 found, 0 not found,
+ * -1 error with *error_r set to a string valid until the next call on this
+ * reader. Lists return the count (>= 0) or -1. Output strings and arrays are
+ * allocated in `a` and live as long as it. */
+int store_domain_exists(struct store_reader *r, const char *domain,
+			const char **error_r);
+int store_domain_list(struct store_reader *r, struct arena *a,
+		      const char ***domains_r, const char **error_r);
+/* Exact address, case-insensitive. */
+int store_user_by_address(struct store_reader *r, struct arena *a,
+			  const char *address, struct store_user *user_r,
+			  const char **error_r);
+int store_user_list(struct store_reader *r, struct arena *a,
+		    struct store_user **users_r, const char **error_r);
+/* Targets for an address: the exact alias if any, else the catch-all
+ * "@domain". Returns the number of targets (0 when neither exists). */
+int store_alias_lookup(struct store_reader *r, struct arena *a,
+		       const char *address, const char ***targets_r,
+		       const char **error_r);
+/* Every (address, target) pair, ordered by address. */
+int store_alias_list(struct store_reader *r, struct arena *a,
+		     const char ***addresses_r, const char ***targets_r,
+		     const char **error_r);
+/* Resolve a local address to a user: first the exact address, then with a
+ * "+tag" stripped from the local part ("bob+news@x" -> "bob@x"); *tag_r is
+ * then the tag (arena) or NULL for an exact match. Aliases are not
+ * consulted. */
+int store_user_resolve(struct store_reader *r, struct arena *a,
+		       const char *address, struct store_user *user_r,
+		       const char **tag_r, const char **error_r);
+int store_mailbox_list(struct store_reader *r, struct arena *a, int64_t user_id,
+		       struct store_mailbox **mailboxes_r, const char **error_r);
+/* "INBOX" matches case-insensitively, other names exactly. */
+int store_mailbox_by_name(struct store_reader *r, struct arena *a,
+			  int64_t user_id, const char *name,
+			  struct store_mailbox *mailbox_r, const char **error_r);
+int store_mailbox_by_id(struct store_reader *r, struct arena *a,
+			int64_t mailbox_id, struct store_mailbox *mailbox_r,
+			const char **error_r);
+/* Every message of a mailbox in UID order. */
+int store_msg_list(struct store_reader *r, struct arena *a, int64_t mailbox_id,
+		   struct store_msg **msgs_r, const char **error_r);
+/* Expunged UIDs with modseq > since (QRESYNC VANISHED), in UID order. */
+int store_expunged_since(struct store_reader *r, struct arena *a,
+			 int64_t mailbox_id, uint64_t since,
+			 uint32_t **uids_r, const char **error_r);
+int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
+		   uint32_t uid, struct store_msg_meta *meta_r,
+		   const char **error_r);
+/* The message bytes; *data_r is arena memory with a NUL after size bytes. */
+int store_blob_get(struct store_reader *r, struct arena *a, int64_t blob_id,
+		   const char **data_r, size_t *size_r, const char **error_r);
+/* Number of blobs stored (for tests and admin). */
+int store_blob_count(struct store_reader *r, const char **error_r);
+/* Queue entries ordered by next_try. */
+int store_queue_list(struct store_reader *r, struct arena *a,
+		     struct store_queue_entry **entries_r, const char **error_r);
+int store_queue_get(struct store_reader *r, struct arena *a, int64_t id,
+		    struct store_queue_entry *entry_r, const char **error_r);
+
+/* ---- write requests ---- */
+
+enum store_req_type {
+	STORE_REQ_DELIVER,
+	STORE_REQ_DOMAIN_ADD,
+	STORE_REQ_DOMAIN_DEL,
+	STORE_REQ_USER_ADD,
+	STORE_REQ_USER_DEL,
+	STORE_REQ_USER_SET_PASSWORD,
+	STORE_REQ_ALIAS_ADD,
+	STORE_REQ_ALIAS_DEL,
+	STORE_REQ_MAILBOX_CREATE,
+	STORE_REQ_MAILBOX_RENAME,
+	STORE_REQ_MAILBOX_DELETE,
+	STORE_REQ_MAILBOX_SUBSCRIBE,
+	STORE_REQ_SET_FLAGS,
+	STORE_REQ_EXPUNGE,
+	STORE_REQ_QUEUE_UPDATE,
+	STORE_REQ_QUEUE_DELETE,
+};
+
+/* A deliver target: mailbox_id, or user_id's INBOX when mailbox_id is 0. */
+struct store_target {
+	int64_t user_id;
+	int64_t mailbox_id;
+};
+
+struct store_uid_range {
+	uint32_t lo, hi;	/* inclusive; hi = UINT32_MAX for "*" */
+};
+
+enum store_flags_op {
+	STORE_FLAGS_ADD,
+	STORE_FLAGS_REMOVE,
+	STORE_FLAGS_REPLACE,
+};
+
+/* Strings are NUL-terminated; NULL optional strings mean "". The request
+ * and all it points to belong to the caller and must stay valid until the
+ * completion. */
+struct store_req {
+	enum store_req_type type;
+	union {
+		struct {
+			const void *data;
+			size_t size;
+			struct store_msg_meta meta;
+			int64_t internal_date;
+			uint32_t flags;
+			const char *keywords;	/* space-separated or NULL */
+			const struct store_target *targets;
+			size_t n_targets;
+			/* Outbound copy for remote recipients; none when
+			 * n_rcpts is 0. */
+			const char *sender, *envid, *ret;
+			const struct store_queue_rcpt *rcpts;
+			size_t n_rcpts;
+		} deliver;
+		struct { const char *name; } domain;	/* DOMAIN_ADD/DEL */
+		struct {
+			const char *address;
+			const char *password_hash, *scram_sha256, *apop_secret;
+			uint64_t quota;
+		} user_add;
+		struct { int64_t user_id; } user_del;
+		struct {
+			int64_t user_id;
+			const char *password_hash, *scram_sha256, *apop_secret;
+		} user_password;
+		struct {
+			const char *address;	/* "@domain" is the catch-all */
+			const char *const *targets;
+			size_t n_targets;	/* ALIAS_DEL: 0 removes all */
+		} alias;	/* ALIAS_ADD, ALIAS_DEL */
+		struct {
+			int64_t user_id;
+			const char *name;
+			const char *special_use;	/* or NULL */
+			bool subscribed;
+		} mailbox_create;
+		struct { int64_t mailbox_id; const char *new_name; } mailbox_rename;
+		struct { int64_t mailbox_id; } mailbox_delete;
+		struct { int64_t mailbox_id; bool subscribed; } mailbox_subscribe;
+		struct {
+			int64_t mailbox_id;
+			const struct store_uid_range *uids;
+			size_t n_uids;
+			enum store_flags_op op;
+			uint32_t flags;
+			const char *const *keywords;
+			size_t n_keywords;
+			/* 0: none; else only messages with modseq <= this
+			 * change, the others are reported in result uids. */
+			uint64_t unchangedsince;
+		} set_flags;
+		struct {
+			int64_t mailbox_id;
+			const struct store_uid_range *uids;
+			size_t n_uids;
+		} expunge;
+		struct {
+			int64_t id;
+			const char *state;
+			uint32_t attempts;
+			int64_t next_try;
+			const char *last_error;
+		} queue_update;
+		struct { int64_t id; } queue_delete;
+	} u;
+};
+
+struct store_assigned {
+	int64_t mailbox_id;
+	uint32_t uid;
+	uint64_t modseq;
+};
+
+struct store_result {
+	int status;		/* 0 ok, -1 failed */
+	char error[256];	/* when failed: a message fit for a log or reply */
+	int64_t id;		/* new row id: user, mailbox; deliver: the blob */
+	int64_t queue_id;	/* deliver: the outbound queue entry, or 0 */
+	uint64_t modseq;	/* set_flags/expunge: mailbox modseq after */
+	/* deliver: one per target, in target order */
+	struct store_assigned *assigned;
+	size_t n_assigned;
+	/* set_flags: UIDs that failed UNCHANGEDSINCE; expunge: UIDs removed */
+	uint32_t *uids;
+	size_t n_uids;
+};
+
+void store_result_free(struct store_result **result);
+
+/* Runs on the thread that owns reply_queue; takes ownership of result. */
+typedef void store_done_fn(void *arg, struct store_result *result);
+
+void store_submit(struct store *store, const struct store_req *req,
+		  struct task_queue *reply_queue, store_done_fn *done,
+		  void *arg);
+/* Submit and block until durable or failed. Returns result->status; the
+ * caller frees *result_r. */
+int store_submit_wait(struct store *store, const struct store_req *req,
+		      struct store_result **result_r);
+
+#endif

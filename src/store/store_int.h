@@ -1,0 +1,121 @@
+/* store_int.h: private to src/store: the driver interface behind store.h
+ * and the writer's per-request list of changed mailboxes. */
+#ifndef POSTHORN_STORE_STORE_INT_H
+#define POSTHORN_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+/* A driver connection; each driver defines its own. */
+struct store_conn;
+
+/* A mailbox changed by one request, reported after commit. */
+struct store_change {
+	int64_t user_id;
+	int64_t mailbox_id;
+	uint64_t modseq;
+};
+
+struct store_changes {
+	struct store_change *v;
+	size_t n, cap;
+};
+
+void store_changes_add(struct store_changes *c, int64_t user_id,
+		       int64_t mailbox_id, uint64_t modseq);
+
+/* Error returns: -1 with *error_r valid until the next call on conn. */
+struct store_driver {
+	const char *name;
+	/* writer = true: the connection that creates/migrates and writes.
+	 * NULL and a malloc'd *error_r on failure. */
+	struct store_conn *(*conn_open)(const struct store_settings *set,
+					bool writer, char **error_r);
+	void (*conn_close)(struct store_conn **conn);
+	int (*schema_version)(struct store_conn *conn);
+
+	/* Transactions for the group commit: begin/commit/rollback cover the
+	 * batch, savepoint/release/rollback_to one request. in_transaction
+	 * is false when the database aborted the batch by itself. */
+	int (*begin)(struct store_conn *conn, const char **error_r);
+	int (*commit)(struct store_conn *conn, const char **error_r);
+	void (*rollback)(struct store_conn *conn);
+	int (*savepoint)(struct store_conn *conn, const char **error_r);
+	int (*release)(struct store_conn *conn, const char **error_r);
+	void (*rollback_to)(struct store_conn *conn);
+	bool (*in_transaction)(struct store_conn *conn);
+	/* Apply one request inside the open transaction. Fills result's
+	 * outputs (not status/error) and the changed mailboxes. */
+	int (*apply)(struct store_conn *conn, const struct store_req *req,
+		     struct store_result *result, struct store_changes *changes,
+		     const char **error_r);
+
+	/* Readers: same contracts as the store.h functions. */
+	int (*domain_exists)(struct store_conn *c, const char *domain,
+			     const char **error_r);
+	int (*domain_list)(struct store_conn *c, struct arena *a,
+			   const char ***domains_r, const char **error_r);
+	int (*user_by_address)(struct store_conn *c, struct arena *a,
+			       const char *address, struct store_user *user_r,
+			       const char **error_r);
+	int (*user_list)(struct store_conn *c, struct arena *a,
+			 struct store_user **users_r, const char **error_r);
+	/* Exact address only; store.c adds the catch-all fallback. */
+	int (*alias_targets)(struct store_conn *c, struct arena *a,
+			     const char *address, const char ***targets_r,
+			     const char **error_r);
+	int (*alias_list)(struct store_conn *c, struct arena *a,
+			  const char ***addresses_r, const char ***targets_r,
+			  const char **error_r);
+	int (*mailbox_list)(struct store_conn *c, struct arena *a,
+			    int64_t user_id, struct store_mailbox **mailboxes_r,
+			    const char **error_r);
+	int (*mailbox_by_name)(struct store_conn *c, struct arena *a,
+			       int64_t user_id, const char *name,
+			       struct store_mailbox *mailbox_r,
+			       const char **error_r);
+	int (*mailbox_by_id)(struct store_conn *c, struct arena *a,
+			     int64_t mailbox_id, struct store_mailbox *mailbox_r,
+			     const char **error_r);
+	int (*msg_list)(struct store_conn *c, struct arena *a,
+			int64_t mailbox_id, struct store_msg **msgs_r,
+			const char **error_r);
+	int (*expunged_since)(struct store_conn *c, struct arena *a,
+			      int64_t mailbox_id, uint64_t since,
+			      uint32_t **uids_r, const char **error_r);
+	int (*msg_meta)(struct store_conn *c, struct arena *a,
+			int64_t mailbox_id, uint32_t uid,
+			struct store_msg_meta *meta_r, const char **error_r);
+	int (*blob_get)(struct store_conn *c, struct arena *a, int64_t blob_id,
+			const char **data_r, size_t *size_r,
+			const char **error_r);
+	int (*blob_count)(struct store_conn *c, const char **error_r);
+	int (*queue_list)(struct store_conn *c, struct arena *a,
+			  struct store_queue_entry **entries_r,
+			  const char **error_r);
+	int (*queue_get)(struct store_conn *c, struct arena *a, int64_t id,
+			 struct store_queue_entry *entry_r,
+			 const char **error_r);
+};
+
+extern const struct store_driver store_driver_sqlite;
+
+struct store_reader {
+	const struct store_driver *driver;
+	struct store_conn *conn;
+};
+
+/* store_writer.c: the writer thread, owned by struct store. */
+struct store_writer;
+struct store_writer *store_writer_start(const struct store_driver *driver,
+					struct store_conn *conn);
+/* Drains what was submitted, joins the thread, closes conn. */
+void store_writer_stop(struct store_writer **writer);
+void store_writer_subscribe(struct store_writer *w, store_change_fn *fn,
+			    void *arg);
+/* reply_queue NULL (store_submit_wait only): done runs on the writer. */
+void store_writer_submit(struct store_writer *w, const struct store_req *req,
+			 struct task_queue *reply_queue, store_done_fn *done,
+			 void *arg);
+void store_writer_stats(struct store_writer *w, struct store_stats *stats_r);
+
+#endif

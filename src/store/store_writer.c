@@ -1,0 +1,272 @@
+/* store_writer.c: the single writer thread. It takes every request waiting,
+ * runs them in one transaction with a savepoint each, commits once (one
+ * fsync), then publishes change events and completes each request. */
+#include "store/store_int.h"
+
+#include <pthread.h>
+
+struct writer_item {
+	struct writer_item *next;
+	const struct store_req *req;
+	struct task_queue *reply_queue;	/* NULL: complete on the writer */
+	store_done_fn *done;
+	void *arg;
+	struct store_result *result;
+	struct store_changes changes;
+	bool failed;
+};
+
+struct writer_sub {
+	store_change_fn *fn;
+	void *arg;
+};
+
+struct store_writer {
+	const struct store_driver *driver;
+	struct store_conn *conn;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct writer_item *head, **tail;
+	bool stopping;
+	struct writer_sub *subs;
+	size_t n_subs;
+	struct store_stats stats;
+};
+
+void store_changes_add(struct store_changes *c, int64_t user_id,
+		       int64_t mailbox_id, uint64_t modseq)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->v[i].mailbox_id == mailbox_id) {
+			c->v[i].modseq = modseq;
+			return;
+		}
+	}
+	if (c->n == c->cap) {
+		c->cap = c->cap == 0 ? 4 : c->cap * 2;
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	c->v[c->n++] = (struct store_change){ user_id, mailbox_id, modseq };
+}
+
+static void result_reset(struct store_result *r)
+{
+	free(r->assigned);
+	free(r->uids);
+	memset(r, 0, sizeof(*r));
+}
+
+void store_result_free(struct store_result **rp)
+{
+	if (*rp == NULL)
+		return;
+	result_reset(*rp);
+	free(*rp);
+	*rp = NULL;
+}
+
+static void item_fail(struct writer_item *it, const char *what,
+		      const char *error)
+{
+	result_reset(it->result);
+	it->result->status = -1;
+	snprintf(it->result->error, sizeof(it->result->error), "%s%s", what,
+		 error);
+	it->changes.n = 0;
+	it->failed = true;
+}
+
+static void complete_task(void *arg)
+{
+	struct writer_item *it = arg;
+
+	it->done(it->arg, it->result);
+	free(it->changes.v);
+	free(it);
+}
+
+/* Apply every live item inside one transaction. Returns false when the
+ * database dropped the transaction (e.g. SQLITE_FULL in some paths): the
+ * guilty item is marked failed and the caller runs the batch again. */
+static bool run_batch(struct store_writer *w, struct writer_item *list,
+		      const char **error_r)
+{
+	const struct store_driver *d = w->driver;
+	const char *error;
+
+	*error_r = NULL;
+	if (d->begin(w->conn, &error) < 0) {
+		*error_r = error;
+		return true;
+	}
+	for (struct writer_item *it = list; it != NULL; it = it->next) {
+		if (it->failed)
+			continue;
+		result_reset(it->result);
+		it->changes.n = 0;
+		if (d->savepoint(w->conn, &error) < 0) {
+			item_fail(it, "store: ", error);
+			if (!d->in_transaction(w->conn))
+				return false;
+			continue;
+		}
+		if (d->apply(w->conn, it->req, it->result, &it->changes,
+			     &error) < 0) {
+			item_fail(it, "", error);
+			if (!d->in_transaction(w->conn))
+				return false;
+			d->rollback_to(w->conn);
+			if (d->release(w->conn, &error) < 0 &&
+			    !d->in_transaction(w->conn))
+				return false;
+			continue;
+		}
+		if (d->release(w->conn, &error) < 0) {
+			item_fail(it, "store: ", error);
+			if (!d->in_transaction(w->conn))
+				return false;
+			d->rollback_to(w->conn);
+		}
+	}
+	if (d->commit(w->conn, &error) < 0) {
+		*error_r = error;
+		d->rollback(w->conn);
+	}
+	return true;
+}
+
+static void process(struct store_writer *w, struct writer_item *list)
+{
+	const char *error;
+	size_t n = 0, n_failed = 0;
+
+	while (!run_batch(w, list, &error))
+		;
+	for (struct writer_item *it = list; it != NULL; it = it->next) {
+		n++;
+		if (error != NULL && !it->failed)
+			item_fail(it, "store commit failed: ", error);
+		if (it->failed)
+			n_failed++;
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stats.requests += n;
+	w->stats.failed += n_failed;
+	if (error == NULL)
+		w->stats.commits++;
+	pthread_mutex_unlock(&w->lock);
+
+	/* Subscribers were all registered before the first submit, and the
+	 * array only grows under the lock; read it without the lock. */
+	for (struct writer_item *it = list; it != NULL; it = it->next) {
+		for (size_t i = 0; i < it->changes.n; i++) {
+			const struct store_change *c = &it->changes.v[i];
+			for (size_t s = 0; s < w->n_subs; s++)
+				w->subs[s].fn(w->subs[s].arg, c->user_id,
+					      c->mailbox_id, c->modseq);
+		}
+	}
+	while (list != NULL) {
+		struct writer_item *it = list;
+		list = it->next;
+		if (it->reply_queue != NULL)
+			task_queue_post(it->reply_queue, complete_task, it);
+		else
+			complete_task(it);
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct store_writer *w = arg;
+
+	for (;;) {
+		struct writer_item *list;
+
+		pthread_mutex_lock(&w->lock);
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->head == NULL) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		list = w->head;
+		w->head = NULL;
+		w->tail = &w->head;
+		pthread_mutex_unlock(&w->lock);
+		process(w, list);
+	}
+	return NULL;
+}
+
+struct store_writer *store_writer_start(const struct store_driver *driver,
+					struct store_conn *conn)
+{
+	struct store_writer *w = xcalloc(1, sizeof(*w));
+	int ret;
+
+	w->driver = driver;
+	w->conn = conn;
+	w->tail = &w->head;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	ret = pthread_create(&w->thread, NULL, writer_main, w);
+	if (ret != 0)
+		PANIC("pthread_create: %s", strerror(ret));
+	return w;
+}
+
+void store_writer_stop(struct store_writer **wp)
+{
+	struct store_writer *w = *wp;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	w->driver->conn_close(&w->conn);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w->subs);
+	free(w);
+	*wp = NULL;
+}
+
+void store_writer_subscribe(struct store_writer *w, store_change_fn *fn,
+			    void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->subs = xrealloc(w->subs, (w->n_subs + 1) * sizeof(*w->subs));
+	w->subs[w->n_subs++] = (struct writer_sub){ fn, arg };
+	pthread_mutex_unlock(&w->lock);
+}
+
+void store_writer_submit(struct store_writer *w, const struct store_req *req,
+			 struct task_queue *reply_queue, store_done_fn *done,
+			 void *arg)
+{
+	struct writer_item *it = xcalloc(1, sizeof(*it));
+
+	it->req = req;
+	it->reply_queue = reply_queue;
+	it->done = done;
+	it->arg = arg;
+	it->result = xcalloc(1, sizeof(*it->result));
+	pthread_mutex_lock(&w->lock);
+	ASSERT(!w->stopping);
+	*w->tail = it;
+	w->tail = &it->next;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void store_writer_stats(struct store_writer *w, struct store_stats *stats_r)
+{
+	pthread_mutex_lock(&w->lock);
+	*stats_r = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}
