@@ -32,6 +32,7 @@ struct mime_parser {
 	size_t line_n;		/* bytes of the current line (may exceed
 				   LINE_PREFIX; only the prefix is kept) */
 	uint64_t line_start;
+	uint64_t line_lf;	/* LFs before line_start */
 	size_t prev_nl_len;	/* line end length of the previous line */
 	size_t prev_len;	/* content length of the previous line */
 	char line_last;		/* last byte of the current line */
@@ -243,7 +244,8 @@ static void header_end(struct mime_parser *p, uint64_t body_start)
 static void end_part(struct mime_parser *p, unsigned i, uint64_t l, bool eof)
 {
 	struct mime_part *part = p->stack[i].part;
-	uint64_t end = l, lf = p->lf_count;
+	/* LFs before l: a boundary line's own LF is already counted. */
+	uint64_t end = l, lf = eof ? p->lf_count : p->line_lf;
 	bool last_is_lf;
 
 	if (!eof && end - part->body_start >= p->prev_nl_len &&
@@ -299,6 +301,7 @@ static void line_done(struct mime_parser *p, size_t nl_len)
 
 	if (nl_len == 2)
 		p->line_n--;	/* the CR is not content */
+	p->line_lf = p->lf_count - (nl_len > 0 ? 1 : 0);
 	b = match_boundary(p, &final);
 	if (b >= 0) {
 		unsigned i = (unsigned)b;
