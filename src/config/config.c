@@ -199,7 +199,10 @@ static const struct section_def listener_section = {
 	"listener", listener_keys, ARRAY_SIZE(listener_keys)
 };
 
-/* Indexes into listener_keys, for the checks after parsing. */
+/* Indexes into the key tables, for the checks after parsing. */
+enum { TKEY_CERT, TKEY_KEY };
+enum { SKEY_DRIVER, SKEY_PATH, SKEY_CONNINFO };
+enum { AKEY_PLAINTEXT, AKEY_FAIL_DELAY, AKEY_FAIL_DELAY_MAX };
 enum {
 	LKEY_PROTOCOL,
 	LKEY_ADDRESS,
@@ -855,7 +858,7 @@ static void finish_tls(struct parse_ctx *ctx)
 	if ((cfg->tls.cert == NULL) != (cfg->tls.key == NULL)) {
 		bool has_cert = cfg->tls.cert != NULL;
 
-		ctx_error(ctx, s->key_line[has_cert ? 0 : 1], "key '%s' in [tls] "
+		ctx_error(ctx, s->key_line[has_cert ? TKEY_CERT : TKEY_KEY], "key '%s' in [tls] "
 			  "needs key '%s' as well", has_cert ? "cert" : "key",
 			  has_cert ? "key" : "cert");
 		return;
@@ -872,7 +875,7 @@ static void finish_store(struct parse_ctx *ctx)
 	switch (cfg->store.driver) {
 	case CONFIG_STORE_SQLITE:
 		if (cfg->store.conninfo != NULL) {
-			ctx_error(ctx, s->key_line[2], "key 'conninfo' in [store] "
+			ctx_error(ctx, s->key_line[SKEY_CONNINFO], "key 'conninfo' in [store] "
 				  "applies only to driver pgsql");
 			return;
 		}
@@ -883,12 +886,12 @@ static void finish_store(struct parse_ctx *ctx)
 		return;
 	case CONFIG_STORE_PGSQL:
 		if (cfg->store.path != NULL) {
-			ctx_error(ctx, s->key_line[1], "key 'path' in [store] "
+			ctx_error(ctx, s->key_line[SKEY_PATH], "key 'path' in [store] "
 				  "applies only to driver sqlite");
 			return;
 		}
 		if (cfg->store.conninfo == NULL) {
-			ctx_error(ctx, s->key_line[0], "[store] driver pgsql needs "
+			ctx_error(ctx, s->key_line[SKEY_DRIVER], "[store] driver pgsql needs "
 				  "key 'conninfo'");
 			return;
 		}
@@ -906,7 +909,8 @@ static void finish_auth(struct parse_ctx *ctx)
 	if (cfg->auth.fail_delay_ms > cfg->auth.fail_delay_max_ms) {
 		format_duration(a, sizeof(a), cfg->auth.fail_delay_ms);
 		format_duration(b, sizeof(b), cfg->auth.fail_delay_max_ms);
-		ctx_error(ctx, MAX(s->key_line[1], s->key_line[2]),
+		ctx_error(ctx, MAX(s->key_line[AKEY_FAIL_DELAY],
+				   s->key_line[AKEY_FAIL_DELAY_MAX]),
 			  "key 'fail_delay' in [auth] (%s) is longer than "
 			  "fail_delay_max (%s)", a, b);
 	}
