@@ -1,0 +1,185 @@
+/* fuzz_mime.c: the MIME parser fed in chunks (size from the first byte);
+ * ENVELOPE and BODYSTRUCTURE must be syntactically valid IMAP, the chunked
+ * parse must equal the whole one, offsets must stay inside the input, and
+ * the stored form must round-trip. */
+#include "base/strbuf.h"
+#include "mail/imap_bodystructure.h"
+#include "mail/imap_envelope.h"
+#include "mail/mime_parts.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* One IMAP value at s[*pos]: NIL, a number, a quoted string, a literal or
+ * a parenthesised list of values separated by single spaces (or nothing
+ * between two lists). */
+static bool imap_value(struct str s, size_t *pos, unsigned depth)
+{
+	size_t i = *pos;
+
+	if (i >= s.n || depth > 1000)
+		return false;
+	if (s.p[i] == '(') {
+		i++;
+		for (bool first = true; i < s.n && s.p[i] != ')'; first = false) {
+			/* Address and body lists have no space between
+			 * their parenthesised members. */
+			if (!first && s.p[i] == ' ')
+				i++;
+			else if (!first && (s.p[i - 1] != ')' || s.p[i] != '('))
+				return false;
+			if (!imap_value(s, &i, depth + 1))
+				return false;
+		}
+		if (i >= s.n)
+			return false;
+		*pos = i + 1;
+		return true;
+	}
+	if (s.p[i] == '"') {
+		for (i++; i < s.n && s.p[i] != '"'; i++) {
+			unsigned char c = (unsigned char)s.p[i];
+
+			if (c == '\\') {
+				i++;
+				if (i >= s.n || (s.p[i] != '"' && s.p[i] != '\\'))
+					return false;
+			} else if (c == 0 || c >= 0x80 || c == '\r' || c == '\n') {
+				return false;
+			}
+		}
+		if (i >= s.n)
+			return false;
+		*pos = i + 1;
+		return true;
+	}
+	if (s.p[i] == '{') {
+		uint64_t n = 0;
+
+		for (i++; i < s.n && s.p[i] >= '0' && s.p[i] <= '9'; i++)
+			n = n * 10 + (uint64_t)(s.p[i] - '0');
+		if (i + 3 > s.n || memcmp(s.p + i, "}\r\n", 3) != 0)
+			return false;
+		i += 3;
+		if (n > s.n - i || memchr(s.p + i, '\0', n) != NULL)
+			return false;
+		*pos = i + n;
+		return true;
+	}
+	if (s.n - i >= 3 && memcmp(s.p + i, "NIL", 3) == 0) {
+		*pos = i + 3;
+		return true;
+	}
+	if (s.p[i] < '0' || s.p[i] > '9')
+		return false;
+	while (i < s.n && s.p[i] >= '0' && s.p[i] <= '9')
+		i++;
+	*pos = i;
+	return true;
+}
+
+static void check_imap(const struct strbuf *b)
+{
+	size_t pos = 0;
+
+	if (!imap_value(strbuf_str(b), &pos, 0) || pos != b->n)
+		PANIC("invalid IMAP output: %s", strbuf_cstr(b));
+}
+
+static void check_part(const struct mime_part *p, uint64_t size)
+{
+	const struct mime_part *c;
+
+	if (p->hdr_start > p->body_start || p->body_start > p->body_end ||
+	    p->body_end > size)
+		PANIC("bad offsets");
+	for (c = p->children; c != NULL; c = c->next) {
+		if (c->hdr_start < p->hdr_start || c->body_end > p->body_end)
+			PANIC("child outside its parent");
+		check_part(c, size);
+	}
+}
+
+static void render(const struct mime_tree *t, struct strbuf *out)
+{
+	struct strbuf env = STRBUF_INIT, body = STRBUF_INIT, bs = STRBUF_INIT;
+
+	imap_envelope_write(&env, t->root);
+	imap_bodystructure_write(&body, t->root, false);
+	imap_bodystructure_write(&bs, t->root, true);
+	check_imap(&env);
+	check_imap(&body);
+	check_imap(&bs);
+	strbuf_append_str(out, strbuf_str(&env));
+	strbuf_append_str(out, strbuf_str(&body));
+	strbuf_append_str(out, strbuf_str(&bs));
+	strbuf_free(&env);
+	strbuf_free(&body);
+	strbuf_free(&bs);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const sections[] = {
+		"", "1", "2", "1.1", "1.2.1", "HEADER", "TEXT", "1.MIME",
+		"2.HEADER", "2.TEXT", "1.1.MIME",
+	};
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, blob = STRBUF_INIT;
+	struct mime_limits lim = MIME_LIMITS_DEFAULT;
+	struct mime_parser *p;
+	struct mime_tree *whole, *chunked, *back;
+	struct mime_section sec;
+	const char *error;
+	size_t chunk, i, n;
+
+	if (size == 0)
+		return 0;
+	chunk = (size_t)data[0] % 32 + 1;
+	data++;
+	size--;
+	/* Small limits so the fuzzer reaches them. */
+	lim.max_depth = 8;
+	lim.max_parts = 50;
+	lim.max_header_size = 1024;
+
+	whole = mime_parse(data, size, &lim);
+	p = mime_parser_new(&lim);
+	for (i = 0; i < size; i += n) {
+		n = MIN(chunk, size - i);
+		mime_parser_feed(p, data + i, n);
+	}
+	chunked = mime_parser_finish(&p);
+	check_part(whole->root, size);
+	render(whole, &a);
+	render(chunked, &b);
+	if (!str_eq(strbuf_str(&a), strbuf_str(&b)))
+		PANIC("chunked parse differs");
+
+	mime_parts_serialize(whole, &blob);
+	back = mime_parts_deserialize(blob.p, blob.n, &error);
+	if (back == NULL)
+		PANIC("round trip failed: %s", error);
+	strbuf_reset(&b);
+	render(back, &b);
+	if (!str_eq(strbuf_str(&a), strbuf_str(&b)))
+		PANIC("round trip differs");
+	for (i = 0; i < ARRAY_SIZE(sections); i++)
+		if (mime_parts_find_section(back, str_c(sections[i]), &sec) &&
+		    (sec.start > sec.end || sec.end > size))
+			PANIC("section %s out of range", sections[i]);
+
+	/* The raw input as a blob must be rejected or give a sane tree. */
+	mime_tree_free(&back);
+	back = mime_parts_deserialize(data, size, &error);
+	if (back != NULL) {
+		strbuf_reset(&b);
+		render(back, &b);
+		mime_tree_free(&back);
+	}
+
+	mime_tree_free(&whole);
+	mime_tree_free(&chunked);
+	strbuf_free(&a);
+	strbuf_free(&b);
+	strbuf_free(&blob);
+	return 0;
+}
