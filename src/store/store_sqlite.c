@@ -4,6 +4,7 @@
 #include "base/strbuf.h"
 
 #include <sqlite3.h>
+#include <pthread.h>
 #include <time.h>
 
 /* Ordered migrations; migration i brings user_version from i to i + 1.
@@ -222,7 +223,105 @@ struct store_conn {
 	sqlite3_stmt *stmts[S_COUNT];
 	char error[512];
 	uint32_t last_uidvalidity;	/* writer only */
+	struct checkpointer *ckpt;	/* writer only */
 };
+
+/* WAL checkpoints run on their own thread and connection, so the writer
+ * never stalls copying the WAL into the database (and fsyncing it) in the
+ * middle of a batch. The writer's WAL hook wakes it past a threshold. */
+#define CHECKPOINT_PAGES 1000
+
+struct checkpointer {
+	sqlite3 *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool wanted, stop;
+};
+
+static void *checkpointer_main(void *arg)
+{
+	struct checkpointer *k = arg;
+
+	pthread_mutex_lock(&k->lock);
+	for (;;) {
+		while (!k->wanted && !k->stop)
+			pthread_cond_wait(&k->cond, &k->lock);
+		if (k->stop)
+			break;
+		k->wanted = false;
+		pthread_mutex_unlock(&k->lock);
+		/* PASSIVE: never waits for the writer or readers; what it
+		 * cannot copy now is copied next time. */
+		(void)sqlite3_wal_checkpoint_v2(k->db, NULL,
+						SQLITE_CHECKPOINT_PASSIVE,
+						NULL, NULL);
+		pthread_mutex_lock(&k->lock);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+static int checkpointer_wal_hook(void *arg, sqlite3 *db, const char *name,
+				 int pages)
+{
+	struct checkpointer *k = arg;
+
+	(void)db;
+	(void)name;
+	if (pages >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&k->lock);
+		k->wanted = true;
+		pthread_cond_signal(&k->cond);
+		pthread_mutex_unlock(&k->lock);
+	}
+	return SQLITE_OK;
+}
+
+static int checkpointer_start(struct store_conn *c, const char *path,
+			      unsigned busy_timeout_ms, char **error_r)
+{
+	struct checkpointer *k = xcalloc(1, sizeof(*k));
+	int ret;
+
+	if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		*error_r = xasprintf("store: open %s for checkpoints: %s", path,
+				     k->db != NULL ? sqlite3_errmsg(k->db) :
+				     "out of memory");
+		sqlite3_close(k->db);
+		free(k);
+		return -1;
+	}
+	sqlite3_busy_timeout(k->db, (int)busy_timeout_ms);
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->cond, NULL);
+	ret = pthread_create(&k->thread, NULL, checkpointer_main, k);
+	if (ret != 0)
+		PANIC("pthread_create: %s", strerror(ret));
+	c->ckpt = k;
+	/* replaces the automatic checkpoint on commit */
+	sqlite3_wal_hook(c->db, checkpointer_wal_hook, k);
+	return 0;
+}
+
+static void checkpointer_stop(struct checkpointer **kp)
+{
+	struct checkpointer *k = *kp;
+
+	if (k == NULL)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->stop = true;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	pthread_join(k->thread, NULL);
+	sqlite3_close(k->db);
+	pthread_cond_destroy(&k->cond);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+	*kp = NULL;
+}
 
 static const char *conn_error(struct store_conn *c, const char *what)
 {
@@ -382,6 +481,10 @@ static void sqlite_conn_close(struct store_conn **cp)
 
 	if (c == NULL)
 		return;
+	if (c->ckpt != NULL) {
+		sqlite3_wal_hook(c->db, NULL, NULL);
+		checkpointer_stop(&c->ckpt);
+	}
 	for (size_t i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(c->stmts[i]);
 	sqlite3_close(c->db);
@@ -419,6 +522,12 @@ static struct store_conn *sqlite_conn_open(const struct store_settings *set,
 		if (exec_sql(c, "PRAGMA journal_mode = WAL", error_r) < 0 ||
 		    exec_sql(c, pragma, error_r) < 0 ||
 		    migrate(c, error_r) < 0) {
+			sqlite_conn_close(&c);
+			return NULL;
+		}
+		if (checkpointer_start(c, set->path, set->busy_timeout_ms != 0 ?
+				       set->busy_timeout_ms : 5000,
+				       error_r) < 0) {
 			sqlite_conn_close(&c);
 			return NULL;
 		}
