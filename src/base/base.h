@@ -17,6 +17,7 @@
 #define UNUSED __attribute__((unused))
 #define PRINTF_FMT(f, a) __attribute__((format(printf, f, a)))
 #define NORETURN __attribute__((noreturn))
+#define RETURNS_NONNULL __attribute__((returns_nonnull))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -33,15 +34,15 @@ NORETURN void base_panic(const char *file, int line, const char *fmt, ...)
 
 /* Allocation succeeds or the process aborts: memory is bounded by protocol
  * limits, not by NULL checks on every path. */
-void *xmalloc(size_t n);
-void *xcalloc(size_t count, size_t size);
-void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);
-char *xstrndup(const char *s, size_t n);
-void *xmemdup(const void *p, size_t n);
+void *xmalloc(size_t n) RETURNS_NONNULL;
+void *xcalloc(size_t count, size_t size) RETURNS_NONNULL;
+void *xrealloc(void *p, size_t n) RETURNS_NONNULL;
+char *xstrdup(const char *s) RETURNS_NONNULL;
+char *xstrndup(const char *s, size_t n) RETURNS_NONNULL;
+void *xmemdup(const void *p, size_t n) RETURNS_NONNULL;
 /* asprintf that cannot fail. */
-char *xasprintf(const char *fmt, ...) PRINTF_FMT(1, 2);
-char *xvasprintf(const char *fmt, va_list ap) PRINTF_FMT(1, 0);
+char *xasprintf(const char *fmt, ...) PRINTF_FMT(1, 2) RETURNS_NONNULL;
+char *xvasprintf(const char *fmt, va_list ap) PRINTF_FMT(1, 0) RETURNS_NONNULL;
 
 /* Zero memory the compiler may not optimise away (passwords, keys). */
 void secure_zero(void *p, size_t n);

@@ -46,6 +46,8 @@ void strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap)
 	va_list ap2;
 	int len;
 
+	/* Also tells gcc fmt is not NULL on the sanitizer-instrumented paths. */
+	ASSERT(fmt != NULL);
 	va_copy(ap2, ap);
 	len = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
