@@ -248,19 +248,18 @@ static void end_part(struct mime_parser *p, unsigned i, uint64_t l, bool eof)
 	uint64_t end = l, lf = eof ? p->lf_count : p->line_lf;
 	bool last_is_lf;
 
-	if (!eof && end - part->body_start >= p->prev_nl_len &&
-	    p->prev_nl_len > 0) {
+	if (!eof && p->prev_nl_len > 0 &&
+	    end - part->hdr_start >= p->prev_nl_len) {
 		end -= p->prev_nl_len;
 		lf--;
 		last_is_lf = p->prev_len == 0;
-	} else if (!eof) {
-		end = part->body_start;
-		last_is_lf = true;
 	} else {
-		last_is_lf = p->last_byte == '\n';
+		last_is_lf = eof ? p->last_byte == '\n' : true;
 	}
-	if (end < part->body_start)
-		end = part->body_start;
+	/* The line end before a boundary belongs to the boundary, even when
+	 * it was the blank line that ended this part's header. */
+	if (part->body_start > end)
+		part->body_start = end;
 	part->body_end = end;
 	if (end == part->body_start)
 		part->body_lines = 0;
