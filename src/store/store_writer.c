@@ -29,6 +29,9 @@ struct store_writer {
 	pthread_cond_t cond;
 	struct writer_item *head, **tail;
 	bool stopping;
+	/* Held while subscribers run, so store_subscribe is safe at any time
+	 * (but not from inside a subscriber). */
+	pthread_mutex_t subs_lock;
 	struct writer_sub *subs;
 	size_t n_subs;
 	struct store_stats stats;
@@ -157,8 +160,7 @@ static void process(struct store_writer *w, struct writer_item *list)
 		w->stats.commits++;
 	pthread_mutex_unlock(&w->lock);
 
-	/* Subscribers were all registered before the first submit, and the
-	 * array only grows under the lock; read it without the lock. */
+	pthread_mutex_lock(&w->subs_lock);
 	for (struct writer_item *it = list; it != NULL; it = it->next) {
 		for (size_t i = 0; i < it->changes.n; i++) {
 			const struct store_change *c = &it->changes.v[i];
@@ -167,6 +169,7 @@ static void process(struct store_writer *w, struct writer_item *list)
 					      c->mailbox_id, c->modseq);
 		}
 	}
+	pthread_mutex_unlock(&w->subs_lock);
 	while (list != NULL) {
 		struct writer_item *it = list;
 		list = it->next;
@@ -210,6 +213,7 @@ struct store_writer *store_writer_start(const struct store_driver *driver,
 	w->conn = conn;
 	w->tail = &w->head;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->subs_lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	ret = pthread_create(&w->thread, NULL, writer_main, w);
 	if (ret != 0)
@@ -231,6 +235,7 @@ void store_writer_stop(struct store_writer **wp)
 	w->driver->conn_close(&w->conn);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->subs_lock);
 	free(w->subs);
 	free(w);
 	*wp = NULL;
@@ -239,10 +244,10 @@ void store_writer_stop(struct store_writer **wp)
 void store_writer_subscribe(struct store_writer *w, store_change_fn *fn,
 			    void *arg)
 {
-	pthread_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->subs_lock);
 	w->subs = xrealloc(w->subs, (w->n_subs + 1) * sizeof(*w->subs));
 	w->subs[w->n_subs++] = (struct writer_sub){ fn, arg };
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->subs_lock);
 }
 
 void store_writer_submit(struct store_writer *w, const struct store_req *req,
