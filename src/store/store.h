@@ -324,8 +324,9 @@ typedef void store_done_fn(void *arg, struct store_result *result);
 void store_submit(struct store *store, const struct store_req *req,
 		  struct task_queue *reply_queue, store_done_fn *done,
 		  void *arg);
-/* Submit and block until durable or failed. Returns result->status; the
- * caller frees *result_r. */
+/* Submit and block until durable or failed (never from a store_change_fn:
+ * the writer would wait on itself). Returns result->status; the caller
+ * frees *result_r. */
 int store_submit_wait(struct store *store, const struct store_req *req,
 		      struct store_result **result_r);
 
