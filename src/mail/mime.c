@@ -248,8 +248,7 @@ static void end_part(struct mime_parser *p, unsigned i, uint64_t l, bool eof)
 	uint64_t end = l, lf = eof ? p->lf_count : p->line_lf;
 	bool last_is_lf;
 
-	if (!eof && p->prev_nl_len > 0 &&
-	    end - part->hdr_start >= p->prev_nl_len) {
+	if (!eof && p->prev_nl_len > 0 && end >= p->prev_nl_len) {
 		end -= p->prev_nl_len;
 		lf--;
 		last_is_lf = p->prev_len == 0;
@@ -257,7 +256,10 @@ static void end_part(struct mime_parser *p, unsigned i, uint64_t l, bool eof)
 		last_is_lf = eof ? p->last_byte == '\n' : true;
 	}
 	/* The line end before a boundary belongs to the boundary, even when
-	 * it was the blank line that ended this part's header. */
+	 * it was the blank line that ended this part's header, or the end of
+	 * the boundary line that began an empty part. */
+	if (part->hdr_start > end)
+		part->hdr_start = end;
 	if (part->body_start > end)
 		part->body_start = end;
 	part->body_end = end;
