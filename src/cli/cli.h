@@ -1,0 +1,53 @@
+/* cli.h: shared state and exit codes of the `posthorn` admin command. */
+#ifndef POSTHORN_CLI_CLI_H
+#define POSTHORN_CLI_CLI_H
+
+#include "base/arena.h"
+#include "config/config.h"
+#include "store/store.h"
+
+/* Exit codes scripts can rely on (docs/admin.md lists them). */
+enum cli_exit {
+	CLI_OK = 0,
+	CLI_FAILED = 1,		/* refused: exists already, not found, wrong password */
+	CLI_USAGE = 2,		/* bad command line or bad argument */
+	CLI_CONFIG = 3,		/* the config file could not be read */
+	CLI_STORE = 4,		/* the store could not be opened or written */
+};
+
+struct cli {
+	const char *config_path;
+	bool password_stdin;
+	struct config *cfg;
+	struct store *store;
+	struct store_reader *reader;
+	struct arena arena;
+};
+
+/* Load the config (once); prints the error and returns CLI_CONFIG on
+ * failure, CLI_OK otherwise. */
+int cli_load_config(struct cli *cli);
+/* Load the config and open the store and a reader. */
+int cli_open_store(struct cli *cli);
+/* Run a write request and wait until it is durable; prints the store's
+ * error with the given context on failure. */
+int cli_write(struct cli *cli, const struct store_req *req, const char *what,
+	      struct store_result **result_r);
+
+/* Lowercase in place and check the syntax; false (with a message printed)
+ * when it is not a domain name or not an address "local@domain". */
+bool cli_domain_valid(char *domain);
+bool cli_address_valid(char *address, bool allow_catch_all);
+
+/* A new password from the terminal (asked twice, not echoed) or, with
+ * --password-stdin, one line of standard input. NULL when none could be
+ * read (a message is printed). Free with secret_free(). */
+char *cli_password_read(struct cli *cli, bool confirm);
+
+int cmd_domain(struct cli *cli, int argc, char **argv);
+int cmd_user(struct cli *cli, int argc, char **argv);
+int cmd_alias(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_auth(struct cli *cli, int argc, char **argv);
+
+#endif

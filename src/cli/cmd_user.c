@@ -1,0 +1,162 @@
+/* cmd_user.c: posthorn user add|del|list|passwd. Passwords are stored as a
+ * crypt hash (yescrypt) and SCRAM-SHA-256 keys, never in the clear. */
+#include "base/base.h"
+#include "auth/auth_password.h"
+#include "auth/auth_scram.h"
+#include "cli/cli.h"
+
+/* A user must exist (want_user) or not (!want_user); fills *user_r. */
+static int user_find(struct cli *cli, const char *address, bool want_user,
+		     struct store_user *user_r)
+{
+	const char *error;
+	int found = store_user_by_address(cli->reader, &cli->arena, address,
+					  user_r, &error);
+
+	if (found < 0) {
+		fprintf(stderr, "posthorn: %s\n", error);
+		return CLI_STORE;
+	}
+	if (found && !want_user) {
+		fprintf(stderr, "posthorn: user %s exists already\n", address);
+		return CLI_FAILED;
+	}
+	if (!found && want_user) {
+		fprintf(stderr, "posthorn: no user %s\n", address);
+		return CLI_FAILED;
+	}
+	return CLI_OK;
+}
+
+/* Ask for a password and derive what the store keeps of it. */
+static int password_secrets(struct cli *cli, char **hash_r, char **scram_r)
+{
+	char *pw = cli_password_read(cli, true);
+
+	if (pw == NULL)
+		return CLI_FAILED;
+	*hash_r = auth_password_hash(pw);
+	*scram_r = auth_scram_make(pw, AUTH_SCRAM_DEFAULT_ITERATIONS);
+	secret_free(&pw);
+	if (*hash_r == NULL || *scram_r == NULL) {
+		fputs("posthorn: cannot hash the password\n", stderr);
+		free(*hash_r);
+		free(*scram_r);
+		return CLI_FAILED;
+	}
+	return CLI_OK;
+}
+
+static int user_add(struct cli *cli, char *address)
+{
+	struct store_req req = { .type = STORE_REQ_USER_ADD };
+	struct store_user user;
+	char *hash = NULL, *scram = NULL;
+	const char *error;
+	int ret, local;
+
+	if (!cli_address_valid(address, false))
+		return CLI_USAGE;
+	if ((ret = cli_open_store(cli)) != CLI_OK ||
+	    (ret = user_find(cli, address, false, &user)) != CLI_OK)
+		return ret;
+	local = store_domain_exists(cli->reader, strrchr(address, '@') + 1, &error);
+	if (local <= 0) {
+		fprintf(stderr, "posthorn: %s\n", local < 0 ? error :
+			"the domain is not local (add it with 'posthorn domain add')");
+		return local < 0 ? CLI_STORE : CLI_FAILED;
+	}
+	if ((ret = password_secrets(cli, &hash, &scram)) != CLI_OK)
+		return ret;
+	req.u.user_add.address = address;
+	req.u.user_add.password_hash = hash;
+	req.u.user_add.scram_sha256 = scram;
+	ret = cli_write(cli, &req, "adding the user", NULL);
+	secret_free(&hash);
+	secret_free(&scram);
+	if (ret == CLI_OK)
+		printf("user %s added\n", address);
+	return ret;
+}
+
+static int user_passwd(struct cli *cli, char *address)
+{
+	struct store_req req = { .type = STORE_REQ_USER_SET_PASSWORD };
+	struct store_user user;
+	char *hash = NULL, *scram = NULL;
+	int ret;
+
+	if (!cli_address_valid(address, false))
+		return CLI_USAGE;
+	if ((ret = cli_open_store(cli)) != CLI_OK ||
+	    (ret = user_find(cli, address, true, &user)) != CLI_OK ||
+	    (ret = password_secrets(cli, &hash, &scram)) != CLI_OK)
+		return ret;
+	req.u.user_password.user_id = user.id;
+	req.u.user_password.password_hash = hash;
+	req.u.user_password.scram_sha256 = scram;
+	/* A new password voids the old APOP secret (it may be the leak). */
+	req.u.user_password.apop_secret = NULL;
+	ret = cli_write(cli, &req, "changing the password", NULL);
+	secret_free(&hash);
+	secret_free(&scram);
+	if (ret == CLI_OK)
+		printf("password of %s changed\n", address);
+	return ret;
+}
+
+static int user_del(struct cli *cli, char *address)
+{
+	struct store_req req = { .type = STORE_REQ_USER_DEL };
+	struct store_user user;
+	int ret;
+
+	if (!cli_address_valid(address, false))
+		return CLI_USAGE;
+	if ((ret = cli_open_store(cli)) != CLI_OK ||
+	    (ret = user_find(cli, address, true, &user)) != CLI_OK)
+		return ret;
+	req.u.user_del.user_id = user.id;
+	ret = cli_write(cli, &req, "deleting the user", NULL);
+	if (ret == CLI_OK)
+		printf("user %s deleted with its mail\n", address);
+	return ret;
+}
+
+static int user_list(struct cli *cli, char *domain)
+{
+	struct store_user *users;
+	const char *error;
+	int n, ret;
+
+	if (domain != NULL && !cli_domain_valid(domain))
+		return CLI_USAGE;
+	if ((ret = cli_open_store(cli)) != CLI_OK)
+		return ret;
+	n = store_user_list(cli->reader, &cli->arena, &users, &error);
+	if (n < 0) {
+		fprintf(stderr, "posthorn: %s\n", error);
+		return CLI_STORE;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *at = strrchr(users[i].address, '@');
+
+		if (domain != NULL && (at == NULL || strcmp(at + 1, domain) != 0))
+			continue;
+		printf("%s%s\n", users[i].address, users[i].disabled ? " (disabled)" : "");
+	}
+	return CLI_OK;
+}
+
+int cmd_user(struct cli *cli, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[0], "add") == 0)
+		return user_add(cli, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "del") == 0)
+		return user_del(cli, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "passwd") == 0)
+		return user_passwd(cli, argv[1]);
+	if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0)
+		return user_list(cli, argc == 2 ? argv[1] : NULL);
+	return CLI_USAGE;
+}

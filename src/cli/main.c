@@ -1,0 +1,95 @@
+/* main.c: `posthorn [-c FILE] NOUN VERB ...`, the admin command. */
+#include "base/base.h"
+#include "cli/cli.h"
+
+#include <getopt.h>
+
+#define DEFAULT_CONFIG "/etc/posthorn/posthorn.conf"
+
+static const struct {
+	const char *noun;
+	int (*run)(struct cli *cli, int argc, char **argv);
+} commands[] = {
+	{ "domain", cmd_domain },
+	{ "user", cmd_user },
+	{ "alias", cmd_alias },
+	{ "config", cmd_config },
+	{ "auth", cmd_auth },
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: posthorn [-c FILE] COMMAND ...\n"
+	      "\n"
+	      "  domain add DOMAIN | del DOMAIN | list\n"
+	      "  user add ADDRESS [--password-stdin] | del ADDRESS | list [DOMAIN]\n"
+	      "  user passwd ADDRESS [--password-stdin]\n"
+	      "  alias add ADDRESS TARGET... | del ADDRESS [TARGET...] | list\n"
+	      "        (ADDRESS @domain is the domain's catch-all)\n"
+	      "  auth test ADDRESS [--password-stdin]\n"
+	      "  config check\n"
+	      "\n"
+	      "  -c FILE   config file (default " DEFAULT_CONFIG ")\n"
+	      "Passwords are asked for, or read from standard input with\n"
+	      "--password-stdin; never given on the command line.\n"
+	      "Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 config, 4 store.\n",
+	      out);
+}
+
+static void cli_close(struct cli *cli)
+{
+	store_reader_free(&cli->reader);
+	store_close(&cli->store);
+	config_free(&cli->cfg);
+	arena_deinit(&cli->arena);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = { .config_path = DEFAULT_CONFIG };
+	int opt, ret;
+
+	arena_init(&cli.arena, 0);
+	/* Options may follow the command words: "user add x --password-stdin". */
+	while ((opt = getopt_long(argc, argv, "c:h", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			cli.config_path = optarg;
+			break;
+		case 'p':
+			cli.password_stdin = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(argv[0], commands[i].noun) == 0) {
+			ret = commands[i].run(&cli, argc - 1, argv + 1);
+			if (ret == CLI_USAGE)
+				usage(stderr);
+			cli_close(&cli);
+			return ret;
+		}
+	}
+	fprintf(stderr, "posthorn: unknown command '%s'\n", argv[0]);
+	usage(stderr);
+	cli_close(&cli);
+	return CLI_USAGE;
+}
