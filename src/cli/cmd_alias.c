@@ -22,6 +22,27 @@ static bool domain_is_local(struct cli *cli, const char *address, int *ret_r)
 	return true;
 }
 
+/* Exactly this alias, not the catch-all a lookup would fall back to. */
+static bool alias_exists(struct cli *cli, const char *address, int *ret_r)
+{
+	const char **addresses, **targets, *error;
+	int n = store_alias_list(cli->reader, &cli->arena, &addresses, &targets,
+				 &error);
+
+	if (n < 0) {
+		fprintf(stderr, "posthorn: %s\n", error);
+		*ret_r = CLI_STORE;
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		if (strcmp(addresses[i], address) == 0)
+			return true;
+	}
+	fprintf(stderr, "posthorn: no alias %s\n", address);
+	*ret_r = CLI_FAILED;
+	return false;
+}
+
 static int alias_change(struct cli *cli, enum store_req_type type, int argc,
 			char **argv)
 {
@@ -38,19 +59,8 @@ static int alias_change(struct cli *cli, enum store_req_type type, int argc,
 		return ret;
 	if (type == STORE_REQ_ALIAS_ADD && !domain_is_local(cli, argv[0], &ret))
 		return ret;
-	if (type == STORE_REQ_ALIAS_DEL) {
-		const char **targets, *error;
-		int n = store_alias_lookup(cli->reader, &cli->arena, argv[0],
-					   &targets, &error);
-		if (n < 0) {
-			fprintf(stderr, "posthorn: %s\n", error);
-			return CLI_STORE;
-		}
-		if (n == 0) {
-			fprintf(stderr, "posthorn: no alias %s\n", argv[0]);
-			return CLI_FAILED;
-		}
-	}
+	if (type == STORE_REQ_ALIAS_DEL && !alias_exists(cli, argv[0], &ret))
+		return ret;
 	req.u.alias.address = argv[0];
 	req.u.alias.targets = (const char *const *)argv + 1;
 	req.u.alias.n_targets = (size_t)argc - 1;

@@ -108,6 +108,24 @@ static int write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert,
 	return 0;
 }
 
+/* The folder the file goes in (one level, mode 0700). */
+static int make_parent_dir(const char *path, char **error_r)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int ret = 0;
+
+	if (slash == NULL || slash == path)
+		return 0;
+	dir = xstrndup(path, (size_t)(slash - path));
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		*error_r = xasprintf("cannot create %s: %s", dir, strerror(errno));
+		ret = -1;
+	}
+	free(dir);
+	return ret;
+}
+
 int dev_cert_ensure(const char *cert_path, const char *key_path,
 		    const char *hostname, char **error_r)
 {
@@ -117,6 +135,9 @@ int dev_cert_ensure(const char *cert_path, const char *key_path,
 
 	if (access(cert_path, R_OK) == 0 && access(key_path, R_OK) == 0)
 		return 0;
+	if (make_parent_dir(key_path, error_r) < 0 ||
+	    make_parent_dir(cert_path, error_r) < 0)
+		return -1;
 	key = EVP_EC_gen("P-256");
 	if (key == NULL) {
 		*error_r = ssl_error("generating the development key");

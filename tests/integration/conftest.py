@@ -87,6 +87,8 @@ class Posthornd:
 
     def start(self):
         self.logfile = open(self.log_path, "ab")
+        # The log may hold an earlier run's lines: wait for a new " ready".
+        start_at = os.path.getsize(self.log_path)
         self.proc = subprocess.Popen(
             [POSTHORND, "--dev", "--data-dir", self.data_dir,
              "--port-offset", str(self.offset)] + self.args,
@@ -94,7 +96,7 @@ class Posthornd:
             env=sanitizer_env(self.log_dir))
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if " ready" in self.log():
+            if " ready" in self.log()[start_at:]:
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"posthornd exited {self.proc.returncode}:\n{self.log()}")
@@ -105,7 +107,7 @@ class Posthornd:
         with open(self.log_path, errors="replace") as fh:
             return fh.read()
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

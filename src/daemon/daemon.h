@@ -1,0 +1,32 @@
+/* daemon.h: the state of posthornd shared by its files. */
+#ifndef POSTHORN_DAEMON_DAEMON_H
+#define POSTHORN_DAEMON_DAEMON_H
+
+#include "base/strbuf.h"
+#include "config/config.h"
+#include "store/store.h"
+
+struct event_base;
+struct event;
+struct http_endpoint;
+
+struct daemon {
+	/* from the command line */
+	const char *config_path;
+	const char *data_dir;	/* --dev */
+	bool dev;
+	int port_offset;
+
+	struct config *cfg;
+	struct store *store;
+	struct event_base *base;	/* the control thread's loop */
+	struct event *signals[4];
+	struct http_endpoint *http;
+	time_t started;
+	bool stopping;
+};
+
+/* Build the metrics page (Prometheus text format). */
+void daemon_metrics(void *ctx, struct strbuf *out);
+
+#endif

@@ -1,0 +1,271 @@
+/* main.c: posthornd. Read the config, bind the ports and read the TLS key
+ * (as root if need be), drop privileges, open the store, then serve until
+ * SIGTERM; SIGHUP reloads the config's log level and the certificate. */
+#include "base/log.h"
+#include "daemon/daemon.h"
+#include "daemon/dev_cert.h"
+#include "daemon/dev_setup.h"
+#include "daemon/http.h"
+#include "daemon/privs.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define DEFAULT_CONFIG "/etc/posthorn/posthorn.conf"
+
+static void usage(FILE *out)
+{
+	fputs("usage: posthornd [-c FILE]\n"
+	      "       posthornd --dev --data-dir DIR [--port-offset N]\n"
+	      "\n"
+	      "  -c, --config FILE   config file (default " DEFAULT_CONFIG ")\n"
+	      "  --dev               development mode: write a config into DIR on\n"
+	      "                      first start, a self-signed certificate and the\n"
+	      "                      demo user demo@localhost (password demo)\n"
+	      "  --data-dir DIR      the development data directory\n"
+	      "  --port-offset N     add N to every listener port\n",
+	      out);
+}
+
+static int parse_args(struct daemon *d, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dev", no_argument, NULL, 'd' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "port-offset", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t offset;
+	int opt;
+
+	d->config_path = DEFAULT_CONFIG;
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			d->config_path = optarg;
+			break;
+		case 'd':
+			d->dev = true;
+			break;
+		case 'D':
+			d->data_dir = optarg;
+			break;
+		case 'o':
+			if (!str_to_u64(str_c(optarg), 60000, &offset)) {
+				fprintf(stderr, "posthornd: --port-offset wants a number from 0 to 60000\n");
+				return -1;
+			}
+			d->port_offset = (int)offset;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc || (d->dev && d->data_dir == NULL) ||
+	    (!d->dev && d->data_dir != NULL)) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_config(struct daemon *d)
+{
+	struct config_overrides ov = { .port_offset = d->port_offset };
+	char *error = NULL;
+	static char *dev_path;
+
+	if (d->dev) {
+		if (config_dev_write(d->data_dir, &error) < 0) {
+			fprintf(stderr, "posthornd: %s\n", error);
+			free(error);
+			return -1;
+		}
+		free(dev_path);
+		dev_path = config_dev_path(d->data_dir);
+		d->config_path = dev_path;
+	}
+	d->cfg = config_load(d->config_path, &ov, &error);
+	if (d->cfg == NULL) {
+		fprintf(stderr, "posthornd: %s\n", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info(NULL, "received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopbreak(d->base);
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config_overrides ov = { .port_offset = d->port_offset };
+	struct config *cfg;
+	char *error = NULL;
+
+	(void)sig;
+	(void)what;
+	cfg = config_load(d->config_path, &ov, &error);
+	if (cfg == NULL) {
+		log_error(NULL, "reload failed, keeping the running config: %s", error);
+		free(error);
+		return;
+	}
+	log_set_level(cfg->log.level);
+	config_free(&d->cfg);
+	d->cfg = cfg;
+	log_info(NULL, "config reloaded from %s (listener changes need a restart)",
+		 d->config_path);
+}
+
+static int open_store(struct daemon *d)
+{
+	struct store_settings set = {
+		.driver = "sqlite",
+		.path = d->cfg->store.path,
+		.fsync = d->cfg->store.fsync,
+	};
+	char *error = NULL;
+
+	if (d->cfg->store.driver != CONFIG_STORE_SQLITE) {
+		log_error(NULL, "store driver pgsql is not available yet");
+		return -1;
+	}
+	d->store = store_open(&set, &error);
+	if (d->store == NULL) {
+		log_error(NULL, "cannot open the store %s: %s", set.path, error);
+		free(error);
+		return -1;
+	}
+	if (d->dev && dev_setup_ensure(d->store, &error) < 0) {
+		log_error(NULL, "dev setup: %s", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+static int open_http(struct daemon *d)
+{
+	char *error = NULL;
+
+	for (unsigned i = 0; i < d->cfg->listener_count; i++) {
+		const struct config_listener *l = &d->cfg->listeners[i];
+
+		if (l->protocol != CONFIG_PROTOCOL_HTTP)
+			continue;
+		if (d->http == NULL)
+			d->http = http_endpoint_new(d->base, daemon_metrics, d);
+		for (unsigned a = 0; a < l->address_count; a++) {
+			if (http_endpoint_listen(d->http, l->addresses[a], l->port,
+						 &error) < 0) {
+				log_error(NULL, "listener %s: %s", l->name, error);
+				free(error);
+				return -1;
+			}
+			log_info(NULL, "listener %s: http on %s:%u", l->name,
+				 l->addresses[a], l->port);
+		}
+	}
+	return 0;
+}
+
+static void print_dev_banner(const struct daemon *d)
+{
+	printf("Posthorn development server, data in %s\n", d->data_dir);
+	for (unsigned i = 0; i < d->cfg->listener_count; i++) {
+		const struct config_listener *l = &d->cfg->listeners[i];
+
+		printf("  %-12s %s:%u (%s)\n", config_protocol_name(l->protocol),
+		       l->address_count > 0 ? l->addresses[0] : l->path, l->port,
+		       l->protocol == CONFIG_PROTOCOL_HTTP ? "metrics, health" :
+		       "not available yet");
+	}
+	printf("  login: %s, password %s\n", DEV_DEMO_USER, DEV_DEMO_PASSWORD);
+	printf("  admin: posthorn -c %s ...\n", d->config_path);
+	fflush(stdout);
+}
+
+static int add_signal(struct daemon *d, size_t slot, int sig, event_callback_fn fn)
+{
+	d->signals[slot] = evsignal_new(d->base, sig, fn, d);
+	return d->signals[slot] == NULL ? -1 : event_add(d->signals[slot], NULL);
+}
+
+static void daemon_deinit(struct daemon *d)
+{
+	http_endpoint_free(&d->http);
+	for (size_t i = 0; i < ARRAY_SIZE(d->signals); i++) {
+		if (d->signals[i] != NULL)
+			event_free(d->signals[i]);
+	}
+	store_close(&d->store);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	config_free(&d->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	char *error = NULL;
+	int status = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_args(&d, argc, argv) < 0 || load_config(&d) < 0)
+		return 1;
+	log_init("posthornd", d.cfg->log.target, d.cfg->log.level);
+	d.started = time(NULL);
+	d.base = event_base_new();
+	if (d.base == NULL)
+		PANIC("event_base_new failed");
+	if (d.dev && d.cfg->tls.cert != NULL &&
+	    dev_cert_ensure(d.cfg->tls.cert, d.cfg->tls.key, d.cfg->server.hostname,
+			    &error) < 0) {
+		log_error(NULL, "%s", error);
+		goto out;
+	}
+	if (open_http(&d) < 0)
+		goto out;
+	if (privs_drop(d.cfg->server.user, d.cfg->server.group,
+		       d.cfg->server.data_dir, &error) < 0) {
+		log_error(NULL, "%s", error);
+		goto out;
+	}
+	if (open_store(&d) < 0)
+		goto out;
+	if (add_signal(&d, 0, SIGTERM, on_stop_signal) < 0 ||
+	    add_signal(&d, 1, SIGINT, on_stop_signal) < 0 ||
+	    add_signal(&d, 2, SIGHUP, on_reload_signal) < 0)
+		PANIC("cannot install signal handlers");
+	if (d.dev)
+		print_dev_banner(&d);
+	log_info(NULL, "posthornd ready (config %s)", d.config_path);
+	event_base_dispatch(d.base);
+	log_info(NULL, "stopped");
+	status = 0;
+out:
+	free(error);
+	daemon_deinit(&d);
+	return status;
+}
