@@ -1,0 +1,118 @@
+/* conn.h: one client connection: a bufferevent (plain socket or OpenSSL)
+ * living on one I/O thread for its whole life, with line and byte reads,
+ * bounded input, back-pressure on output, idle timeout and STARTTLS.
+ * Every conn_* function must be called on the conn's own thread. */
+#ifndef POSTHORN_NET_CONN_H
+#define POSTHORN_NET_CONN_H
+
+#include "base/base.h"
+#include "base/log.h"
+#include "base/str.h"
+
+struct conn;
+struct net_thread;
+
+/* A protocol's callbacks. All run on the conn's thread. Only on_input and
+ * on_close are required. The conn may be closed (conn_close/conn_abort)
+ * from inside any callback. */
+struct conn_handler {
+	/* The connection is ready (after the handshake on implicit TLS
+	 * listeners): send the greeting, set user data. */
+	void (*on_open)(struct conn *conn);
+	/* New input arrived, or buffered input waits again after
+	 * conn_resume_input(). Consume what can be consumed; input left in
+	 * the buffer is offered again with the next arrival. */
+	void (*on_input)(struct conn *conn);
+	/* All queued output has been handed to the kernel. */
+	void (*on_drained)(struct conn *conn);
+	/* The server is shutting down: finish soon (e.g. answer "421" between
+	 * transactions and conn_close()). NULL = conn_close() at once. */
+	void (*on_shutdown)(struct conn *conn);
+	/* The connection ends; reason is for logs ("client closed",
+	 * "idle timeout", "closed", "shutdown", an error). The conn is freed
+	 * right after; free the session here. Called exactly once for every
+	 * conn that got on_open. */
+	void (*on_close)(struct conn *conn, const char *reason);
+};
+
+/* Flags of conn_read_line(). */
+enum conn_line_flags {
+	CONN_LINE_CRLF = 1 << 0,    /* ended in CR LF */
+	CONN_LINE_BARE_LF = 1 << 1, /* ended in LF without CR */
+	CONN_LINE_BARE_CR = 1 << 2, /* holds a CR not followed by LF */
+};
+
+/* Read one line. Returns 1 with *line_r (without its line end; valid until
+ * the next conn_read_*, conn_input_* call or the return of the callback),
+ * 0 when no complete line is buffered yet, -1 when the line is longer than
+ * max bytes (line end not counted): the line is discarded up to and
+ * including its LF (also the part that arrives later), so the protocol
+ * replies with its error and the session goes on. */
+int conn_read_line(struct conn *conn, size_t max, struct str *line_r,
+		   unsigned *flags_r);
+/* Consume up to n buffered bytes without copying: *data_r points into the
+ * input buffer (valid as for conn_read_line) and may be shorter than what
+ * is buffered; call again for more. Returns the length, 0 if none. */
+size_t conn_read_bytes(struct conn *conn, size_t n, struct str *data_r);
+/* Look at the first contiguous chunk of buffered input without consuming
+ * it (for readers that find their own terminator, like SMTP DATA), then
+ * conn_input_drain() what was used. Returns the chunk length. */
+size_t conn_input_peek(struct conn *conn, struct str *data_r);
+void conn_input_drain(struct conn *conn, size_t n);
+/* Bytes of input buffered and not yet consumed. */
+size_t conn_input_pending(struct conn *conn);
+
+/* Queue output. Never blocks; callers stop producing when
+ * conn_output_pending() is above their threshold and resume in
+ * on_drained. Ignored after conn_close/conn_abort. */
+void conn_write(struct conn *conn, const void *data, size_t n);
+void conn_write_str(struct conn *conn, const char *s);
+void conn_printf(struct conn *conn, const char *fmt, ...) PRINTF_FMT(2, 3);
+size_t conn_output_pending(struct conn *conn);
+
+/* Stop reading; flush queued output, then close (reason "closed"). */
+void conn_close(struct conn *conn);
+/* Close now, dropping queued output. */
+void conn_abort(struct conn *conn, const char *reason);
+bool conn_is_closing(const struct conn *conn);
+
+/* Close the conn after seconds without input (0 = never). Output that
+ * cannot be written for as long also closes it. */
+void conn_set_idle_timeout(struct conn *conn, unsigned seconds);
+/* Stop / restart reading from the socket (e.g. while the store works).
+ * Resume offers already buffered input to on_input again, later from the
+ * loop (not from inside conn_resume_input). */
+void conn_pause_input(struct conn *conn);
+void conn_resume_input(struct conn *conn);
+
+/* Upgrade to TLS with the listener's TLS context, after the protocol
+ * queued its "ready to start TLS" reply (sent in plaintext first).
+ * Returns -1 (the protocol then closes the session) when plaintext input
+ * is already buffered behind the command (command injection), when the
+ * listener has no TLS context, or when TLS is already on. After 0 the
+ * protocol forgets its state; on_input resumes with decrypted input. */
+int conn_starttls(struct conn *conn);
+bool conn_is_tls(const struct conn *conn);
+/* Protocol version and cipher ("TLSv1.3", "TLS_AES_256_GCM_SHA384") once
+ * the handshake is done; false before or without TLS. */
+bool conn_tls_info(struct conn *conn, const char **version_r,
+		   const char **cipher_r);
+
+const char *conn_sid(const struct conn *conn);
+/* Peer IP as text ("192.0.2.1", "2001:db8::1", "unix" for unix sockets). */
+const char *conn_peer_ip(const struct conn *conn);
+unsigned conn_peer_port(const struct conn *conn);
+unsigned conn_local_port(const struct conn *conn);
+/* Loopback peer, or a unix socket client. */
+bool conn_is_loopback(const struct conn *conn);
+/* The listener's name (net_listen_spec.name). */
+const char *conn_listener_name(const struct conn *conn);
+/* The handler context given in net_listen_spec. */
+void *conn_handler_ctx(const struct conn *conn);
+void conn_set_data(struct conn *conn, void *data);
+void *conn_data(const struct conn *conn);
+struct net_thread *conn_thread(const struct conn *conn);
+/* True once the server began shutting down. */
+bool conn_server_shutting_down(const struct conn *conn);
+
+#endif

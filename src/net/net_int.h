@@ -1,0 +1,85 @@
+/* net_int.h: private to src/net: the thread, listener and server structs
+ * shared by net_server.c and conn.c. */
+#ifndef POSTHORN_NET_NET_INT_H
+#define POSTHORN_NET_NET_INT_H
+
+#include "net/net.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+
+struct evconnlistener;
+struct iplimit;
+
+struct net_thread {
+	struct net_server *server;
+	unsigned index;
+	pthread_t tid;
+	bool started;
+	struct event_base *base;
+	struct task_queue *tasks;
+	struct event *task_ev;
+	struct conn *conns; /* open conns of this thread, doubly linked */
+};
+
+/* One listening socket of a listener on one thread. */
+struct net_listen_inst {
+	struct net_listener *listener;
+	struct net_thread *thread;
+	int fd;                     /* -1 when this thread has none */
+	struct evconnlistener *evl; /* after net_server_start */
+};
+
+struct net_listener {
+	struct net_server *server;
+	struct net_listener *next;
+	char *name;
+	char *unix_path;
+	unsigned port;
+	enum net_tls_mode tls_mode;
+	struct net_tls *tls;
+	const struct conn_handler *handler;
+	void *handler_ctx;
+	char *busy_line;
+	size_t max_input;
+	unsigned handshake_timeout;
+	unsigned idle_timeout;
+	struct net_listen_inst *insts; /* one per thread */
+	struct net_listener_stats stats;
+};
+
+struct net_server {
+	struct net_server_settings set;
+	unsigned nthreads;
+	struct net_thread *threads;
+	struct net_listener *listeners;
+	struct iplimit *iplimit;
+	atomic_uint nconns;
+	atomic_bool shutting_down;
+	bool started;
+	int wake_fd; /* eventfd for net_server_request_shutdown */
+};
+
+/* conn.c: create a conn for an accepted socket (takes fd). Returns NULL
+ * (fd closed, logged) when the bufferevent cannot be set up. */
+struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
+		      int fd, const struct sockaddr *addr, socklen_t addrlen);
+/* conn.c: for shutdown: call on_shutdown (or close). */
+void conn_notify_shutdown(struct conn *conn);
+/* conn.c: close now and run on_close synchronously (loop is stopping). */
+void conn_destroy_now(struct conn *conn, const char *reason);
+struct conn *conn_next(const struct conn *conn);
+
+/* iplimit.c: per-IP connection counts, thread-safe. */
+struct iplimit *iplimit_new(void);
+void iplimit_free(struct iplimit **lim);
+/* Count one more conn from addr; false (and not counted) when max is
+ * reached (max 0 = no limit). */
+bool iplimit_acquire(struct iplimit *lim, const struct sockaddr *addr,
+		     unsigned max);
+void iplimit_release(struct iplimit *lim, const struct sockaddr *addr);
+/* The 16-byte key of an address (IPv4 mapped into IPv6); false for
+ * addresses without an IP (unix sockets). */
+bool iplimit_key(const struct sockaddr *addr, uint8_t key_r[16]);
+
+#endif

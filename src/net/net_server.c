@@ -1,0 +1,559 @@
+/* net_server.c: the I/O threads (one libevent loop and task queue each),
+ * listeners bound once per thread with SO_REUSEPORT, connection limits,
+ * and the shutdown sequence. */
+#include "net/net_int.h"
+#include "base/log.h"
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/un.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+static _Thread_local struct net_thread *net_current_thread;
+
+static void net_thread_tasks_cb(evutil_socket_t fd UNUSED, short what UNUSED,
+				void *arg)
+{
+	struct net_thread *thread = arg;
+
+	task_queue_run(thread->tasks);
+}
+
+struct net_server *net_server_new(const struct net_server_settings *set,
+				  char **error_r)
+{
+	struct net_server *server = xcalloc(1, sizeof(*server));
+
+	server->set = *set;
+	server->nthreads = set->threads;
+	if (server->nthreads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		server->nthreads = n > 0 ? (unsigned)n : 1;
+	}
+	server->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (server->wake_fd < 0) {
+		*error_r = xasprintf("eventfd: %s", strerror(errno));
+		free(server);
+		return NULL;
+	}
+	server->iplimit = iplimit_new();
+	server->threads = xcalloc(server->nthreads, sizeof(*server->threads));
+	for (unsigned i = 0; i < server->nthreads; i++) {
+		struct net_thread *t = &server->threads[i];
+
+		t->server = server;
+		t->index = i;
+		t->base = event_base_new();
+		if (t->base == NULL) {
+			*error_r = xasprintf("event_base_new failed");
+			net_server_free(&server);
+			return NULL;
+		}
+		t->tasks = task_queue_new();
+		t->task_ev = event_new(t->base, task_queue_fd(t->tasks),
+				       EV_READ | EV_PERSIST,
+				       net_thread_tasks_cb, t);
+		event_add(t->task_ev, NULL);
+	}
+	return server;
+}
+
+static void net_listener_free(struct net_listener *l)
+{
+	for (unsigned i = 0; i < l->server->nthreads; i++) {
+		struct net_listen_inst *inst = &l->insts[i];
+
+		if (inst->evl != NULL)
+			evconnlistener_free(inst->evl);
+		else if (inst->fd >= 0)
+			close(inst->fd);
+	}
+	if (l->unix_path != NULL)
+		unlink(l->unix_path);
+	net_tls_unref(&l->tls);
+	free(l->insts);
+	free(l->name);
+	free(l->unix_path);
+	free(l->busy_line);
+	free(l);
+}
+
+void net_server_free(struct net_server **serverp)
+{
+	struct net_server *server = *serverp;
+
+	if (server == NULL)
+		return;
+	ASSERT(!server->started);
+	while (server->listeners != NULL) {
+		struct net_listener *l = server->listeners;
+
+		server->listeners = l->next;
+		net_listener_free(l);
+	}
+	for (unsigned i = 0; i < server->nthreads; i++) {
+		struct net_thread *t = &server->threads[i];
+
+		ASSERT(t->conns == NULL);
+		if (t->task_ev != NULL)
+			event_free(t->task_ev);
+		task_queue_free(&t->tasks);
+		if (t->base != NULL)
+			event_base_free(t->base);
+	}
+	iplimit_free(&server->iplimit);
+	close(server->wake_fd);
+	free(server->threads);
+	free(server);
+	*serverp = NULL;
+}
+
+/* A listening TCP socket; port 0 picks one and returns it in *port. */
+static int net_bind_tcp(const char *address, unsigned *port, char **error_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (*port > 65535) {
+		*error_r = xasprintf("invalid port %u", *port);
+		return -1;
+	}
+	struct sockaddr_in *sin = (void *)&ss;
+	struct sockaddr_in6 *sin6 = (void *)&ss;
+
+	if (inet_pton(AF_INET, address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)*port);
+		sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)*port);
+		sslen = sizeof(*sin6);
+	} else {
+		*error_r = xasprintf("invalid address '%s'", address);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		*error_r = xasprintf("SO_REUSEPORT: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 ||
+	    listen(fd, 511) < 0) {
+		*error_r = xasprintf("bind %s port %u: %s", address, *port,
+				     strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (*port == 0) {
+		sslen = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+			*error_r = xasprintf("getsockname: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		*port = ntohs(ss.ss_family == AF_INET ? sin->sin_port
+						      : sin6->sin6_port);
+	}
+	return fd;
+}
+
+static int net_bind_unix(const char *path, char **error_r)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*error_r = xasprintf("unix socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		*error_r = xasprintf("unlink %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(fd, 511) < 0) {
+		*error_r = xasprintf("bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct net_listener *net_listen(struct net_server *server,
+				const struct net_listen_spec *spec,
+				char **error_r)
+{
+	ASSERT(!server->started);
+	ASSERT(spec->handler != NULL && spec->handler->on_input != NULL &&
+	       spec->handler->on_close != NULL);
+	if (spec->tls_mode == NET_TLS_IMPLICIT && spec->tls == NULL) {
+		*error_r = xasprintf("listener %s: implicit TLS without a "
+				     "TLS context", spec->name);
+		return NULL;
+	}
+	if ((spec->unix_path == NULL) == (spec->address == NULL)) {
+		*error_r = xasprintf("listener %s: give an address or a unix "
+				     "socket path", spec->name);
+		return NULL;
+	}
+	struct net_listener *l = xcalloc(1, sizeof(*l));
+
+	l->server = server;
+	l->name = xstrdup(spec->name != NULL ? spec->name : "listener");
+	l->tls_mode = spec->tls_mode;
+	l->tls = spec->tls;
+	if (l->tls != NULL)
+		net_tls_ref(l->tls);
+	l->handler = spec->handler;
+	l->handler_ctx = spec->handler_ctx;
+	l->busy_line = spec->busy_line != NULL ? xstrdup(spec->busy_line)
+					       : NULL;
+	l->max_input = spec->max_input != 0 ? spec->max_input : 64 * 1024;
+	l->handshake_timeout = spec->handshake_timeout != 0
+				       ? spec->handshake_timeout : 30;
+	l->idle_timeout = spec->idle_timeout;
+	l->insts = xcalloc(server->nthreads, sizeof(*l->insts));
+	for (unsigned i = 0; i < server->nthreads; i++) {
+		l->insts[i].listener = l;
+		l->insts[i].thread = &server->threads[i];
+		l->insts[i].fd = -1;
+	}
+	if (spec->unix_path != NULL) {
+		/* one socket, on one thread (spread by listener count) */
+		int fd = net_bind_unix(spec->unix_path, error_r);
+		unsigned n = 0;
+
+		if (fd < 0) {
+			net_listener_free(l);
+			return NULL;
+		}
+		l->unix_path = xstrdup(spec->unix_path);
+		for (struct net_listener *o = server->listeners; o != NULL;
+		     o = o->next)
+			n++;
+		l->insts[n % server->nthreads].fd = fd;
+	} else {
+		l->port = spec->port;
+		for (unsigned i = 0; i < server->nthreads; i++) {
+			int fd = net_bind_tcp(spec->address, &l->port, error_r);
+
+			if (fd < 0) {
+				net_listener_free(l);
+				return NULL;
+			}
+			l->insts[i].fd = fd;
+		}
+	}
+	l->next = server->listeners;
+	server->listeners = l;
+	return l;
+}
+
+unsigned net_listener_port(const struct net_listener *listener)
+{
+	return listener->port;
+}
+
+struct net_listener_stats *net_listener_stats(struct net_listener *listener)
+{
+	return &listener->stats;
+}
+
+static void net_refuse(struct net_listener *l, int fd, const char *ip,
+		       const char *why)
+{
+	atomic_fetch_add(&l->stats.refused, 1);
+	log_info(NULL, "%s: refused %s: %s", l->name, ip, why);
+	if (l->busy_line != NULL) {
+		/* best effort: a fresh socket's send buffer is empty */
+		if (send(fd, l->busy_line, strlen(l->busy_line),
+			 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			log_debug(NULL, "%s: busy line to %s: %s", l->name, ip,
+				  strerror(errno));
+	}
+	close(fd);
+}
+
+static void net_accept_cb(struct evconnlistener *evl UNUSED,
+			  evutil_socket_t fd, struct sockaddr *addr,
+			  int addrlen, void *arg)
+{
+	struct net_listen_inst *inst = arg;
+	struct net_listener *l = inst->listener;
+	struct net_server *server = l->server;
+	char ip[INET6_ADDRSTRLEN] = "unix";
+	uint8_t key[16];
+
+	if (iplimit_key(addr, key))
+		inet_ntop(addr->sa_family,
+			  addr->sa_family == AF_INET
+				  ? (const void *)&((struct sockaddr_in *)addr)->sin_addr
+				  : (const void *)&((struct sockaddr_in6 *)addr)->sin6_addr,
+			  ip, sizeof(ip));
+	if (atomic_load(&server->shutting_down)) {
+		net_refuse(l, fd, ip, "shutting down");
+		return;
+	}
+	unsigned n = atomic_fetch_add(&server->nconns, 1);
+
+	if (server->set.max_conns != 0 && n >= server->set.max_conns) {
+		atomic_fetch_sub(&server->nconns, 1);
+		net_refuse(l, fd, ip, "too many connections");
+		return;
+	}
+	if (!iplimit_acquire(server->iplimit, addr,
+			     server->set.max_conns_per_ip)) {
+		atomic_fetch_sub(&server->nconns, 1);
+		net_refuse(l, fd, ip, "too many connections from this IP");
+		return;
+	}
+	atomic_fetch_add(&l->stats.current, 1);
+	atomic_fetch_add(&l->stats.total, 1);
+	/* conn_new owns the counts from here and gives them back on close */
+	conn_new(inst->thread, l, fd, addr, (socklen_t)addrlen);
+}
+
+static void net_accept_resume_cb(evutil_socket_t fd UNUSED, short what UNUSED,
+				 void *arg)
+{
+	struct net_listen_inst *inst = arg;
+
+	if (inst->evl != NULL)
+		evconnlistener_enable(inst->evl);
+}
+
+static void net_accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct net_listen_inst *inst = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: stop accepting on this socket for a moment
+	 * instead of spinning; the kernel keeps the backlog. */
+	log_warn(NULL, "%s: accept: %s", inst->listener->name, strerror(err));
+	evconnlistener_disable(evl);
+	struct timeval tv = { 1, 0 };
+	event_base_once(inst->thread->base, -1, EV_TIMEOUT,
+			net_accept_resume_cb, inst, &tv);
+}
+
+static void *net_thread_main(void *arg)
+{
+	struct net_thread *thread = arg;
+
+	net_current_thread = thread;
+	event_base_loop(thread->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	net_current_thread = NULL;
+	return NULL;
+}
+
+int net_server_start(struct net_server *server, char **error_r)
+{
+	ASSERT(!server->started);
+	for (struct net_listener *l = server->listeners; l != NULL;
+	     l = l->next) {
+		for (unsigned i = 0; i < server->nthreads; i++) {
+			struct net_listen_inst *inst = &l->insts[i];
+
+			if (inst->fd < 0)
+				continue;
+			inst->evl = evconnlistener_new(
+				inst->thread->base, net_accept_cb, inst,
+				LEV_OPT_CLOSE_ON_FREE, 0, inst->fd);
+			if (inst->evl == NULL) {
+				*error_r = xasprintf("%s: evconnlistener_new "
+						     "failed", l->name);
+				return -1;
+			}
+			evconnlistener_set_error_cb(inst->evl,
+						    net_accept_error_cb);
+		}
+	}
+	for (unsigned i = 0; i < server->nthreads; i++) {
+		struct net_thread *t = &server->threads[i];
+		int err = pthread_create(&t->tid, NULL, net_thread_main, t);
+
+		if (err != 0) {
+			*error_r = xasprintf("pthread_create: %s",
+					     strerror(err));
+			net_server_shutdown(server, 0);
+			return -1;
+		}
+		t->started = true;
+		server->started = true;
+	}
+	return 0;
+}
+
+void net_server_request_shutdown(struct net_server *server)
+{
+	uint64_t one = 1;
+	/* write(2) is async-signal-safe; a full counter is already "set" */
+	ssize_t r = write(server->wake_fd, &one, sizeof(one));
+
+	(void)r;
+}
+
+void net_server_wait(struct net_server *server)
+{
+	uint64_t v;
+
+	while (read(server->wake_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+}
+
+static void net_thread_close_listeners(struct net_thread *thread)
+{
+	for (struct net_listener *l = thread->server->listeners; l != NULL;
+	     l = l->next) {
+		struct net_listen_inst *inst = &l->insts[thread->index];
+
+		if (inst->evl != NULL) {
+			evconnlistener_free(inst->evl);
+			inst->evl = NULL;
+			inst->fd = -1;
+		} else if (inst->fd >= 0) {
+			close(inst->fd);
+			inst->fd = -1;
+		}
+	}
+}
+
+static void net_stop_accepting_task(void *arg)
+{
+	net_thread_close_listeners(arg);
+}
+
+void net_server_stop_accepting(struct net_server *server)
+{
+	if (!server->started) {
+		for (unsigned i = 0; i < server->nthreads; i++)
+			net_thread_close_listeners(&server->threads[i]);
+		return;
+	}
+	for (unsigned i = 0; i < server->nthreads; i++)
+		task_queue_post(server->threads[i].tasks,
+				net_stop_accepting_task, &server->threads[i]);
+}
+
+static void net_shutdown_task(void *arg)
+{
+	struct net_thread *thread = arg;
+	struct conn *conn, *next;
+
+	net_thread_close_listeners(thread);
+	for (conn = thread->conns; conn != NULL; conn = next) {
+		next = conn_next(conn);
+		conn_notify_shutdown(conn);
+	}
+}
+
+static void net_stop_task(void *arg)
+{
+	struct net_thread *thread = arg;
+
+	while (thread->conns != NULL)
+		conn_destroy_now(thread->conns, "shutdown");
+	event_base_loopbreak(thread->base);
+}
+
+static uint64_t net_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void net_server_shutdown(struct net_server *server, unsigned timeout_ms)
+{
+	if (!server->started) {
+		net_server_stop_accepting(server);
+		return;
+	}
+	ASSERT(net_current_thread == NULL);
+	atomic_store(&server->shutting_down, true);
+	for (unsigned i = 0; i < server->nthreads; i++)
+		task_queue_post(server->threads[i].tasks, net_shutdown_task,
+				&server->threads[i]);
+	uint64_t deadline = net_now_ms() + timeout_ms;
+
+	while (atomic_load(&server->nconns) > 0 && net_now_ms() < deadline) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	for (unsigned i = 0; i < server->nthreads; i++) {
+		struct net_thread *t = &server->threads[i];
+
+		if (!t->started)
+			continue;
+		task_queue_post(t->tasks, net_stop_task, t);
+		pthread_join(t->tid, NULL);
+		t->started = false;
+	}
+	server->started = false;
+	log_info(NULL, "network shut down");
+}
+
+unsigned net_server_conn_count(struct net_server *server)
+{
+	return atomic_load(&server->nconns);
+}
+
+unsigned net_server_thread_count(const struct net_server *server)
+{
+	return server->nthreads;
+}
+
+struct net_thread *net_server_thread(struct net_server *server, unsigned i)
+{
+	ASSERT(i < server->nthreads);
+	return &server->threads[i];
+}
+
+struct net_thread *net_thread_current(void)
+{
+	return net_current_thread;
+}
+
+struct task_queue *net_thread_task_queue(struct net_thread *thread)
+{
+	return thread->tasks;
+}
+
+struct event_base *net_thread_base(struct net_thread *thread)
+{
+	return thread->base;
+}
+
+unsigned net_thread_index(const struct net_thread *thread)
+{
+	return thread->index;
+}

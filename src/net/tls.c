@@ -1,0 +1,154 @@
+/* tls.c: server SSL_CTX creation from PEM files, reference counting, and
+ * reload by swapping in a fresh SSL_CTX under a mutex. */
+#include "net/tls.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <openssl/err.h>
+
+struct net_tls {
+	atomic_uint refcount;
+	pthread_mutex_t lock;
+	SSL_CTX *ctx;
+	char *cert_file;
+	char *key_file;
+	char *ciphers;
+	int min_version;
+};
+
+/* The last OpenSSL error as a malloc'd "what: reason" message. */
+static char *tls_error(const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char buf[256];
+
+	if (e == 0)
+		return xasprintf("%s failed", what);
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return xasprintf("%s: %s", what, buf);
+}
+
+static SSL_CTX *tls_ctx_new(const struct net_tls *tls, char **error_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char *what;
+
+	if (ctx == NULL) {
+		*error_r = tls_error("SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, tls->min_version);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+					 SSL_OP_NO_COMPRESSION |
+					 SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (tls->ciphers != NULL &&
+	    SSL_CTX_set_cipher_list(ctx, tls->ciphers) != 1) {
+		*error_r = tls_error("invalid TLS ciphers");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert_file) != 1) {
+		what = xasprintf("TLS certificate %s", tls->cert_file);
+		*error_r = tls_error(what);
+		free(what);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file,
+					SSL_FILETYPE_PEM) != 1) {
+		what = xasprintf("TLS key %s", tls->key_file);
+		*error_r = tls_error(what);
+		free(what);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		*error_r = tls_error("TLS key does not match the certificate");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+struct net_tls *net_tls_new(const char *cert_file, const char *key_file,
+			    const char *min_version, const char *ciphers,
+			    char **error_r)
+{
+	int version;
+
+	if (min_version == NULL || strcmp(min_version, "1.2") == 0) {
+		version = TLS1_2_VERSION;
+	} else if (strcmp(min_version, "1.3") == 0) {
+		version = TLS1_3_VERSION;
+	} else {
+		*error_r = xasprintf("invalid TLS minimum version '%s' "
+				     "(want 1.2 or 1.3)", min_version);
+		return NULL;
+	}
+	struct net_tls *tls = xcalloc(1, sizeof(*tls));
+
+	atomic_init(&tls->refcount, 1);
+	pthread_mutex_init(&tls->lock, NULL);
+	tls->cert_file = xstrdup(cert_file);
+	tls->key_file = xstrdup(key_file);
+	tls->ciphers = ciphers != NULL ? xstrdup(ciphers) : NULL;
+	tls->min_version = version;
+	tls->ctx = tls_ctx_new(tls, error_r);
+	if (tls->ctx == NULL) {
+		net_tls_unref(&tls);
+		return NULL;
+	}
+	return tls;
+}
+
+void net_tls_ref(struct net_tls *tls)
+{
+	atomic_fetch_add(&tls->refcount, 1);
+}
+
+void net_tls_unref(struct net_tls **tlsp)
+{
+	struct net_tls *tls = *tlsp;
+
+	if (tls == NULL)
+		return;
+	*tlsp = NULL;
+	if (atomic_fetch_sub(&tls->refcount, 1) != 1)
+		return;
+	SSL_CTX_free(tls->ctx);
+	pthread_mutex_destroy(&tls->lock);
+	free(tls->cert_file);
+	free(tls->key_file);
+	free(tls->ciphers);
+	free(tls);
+}
+
+int net_tls_reload(struct net_tls *tls, char **error_r)
+{
+	SSL_CTX *ctx = tls_ctx_new(tls, error_r), *old;
+
+	if (ctx == NULL)
+		return -1;
+	pthread_mutex_lock(&tls->lock);
+	old = tls->ctx;
+	tls->ctx = ctx;
+	pthread_mutex_unlock(&tls->lock);
+	/* SSL objects hold their own reference to the old context */
+	SSL_CTX_free(old);
+	return 0;
+}
+
+SSL *net_tls_ssl_new(struct net_tls *tls)
+{
+	SSL *ssl;
+
+	pthread_mutex_lock(&tls->lock);
+	ssl = SSL_new(tls->ctx);
+	pthread_mutex_unlock(&tls->lock);
+	if (ssl == NULL)
+		PANIC("SSL_new failed");
+	return ssl;
+}
