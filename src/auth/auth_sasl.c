@@ -134,11 +134,14 @@ static int sasl_scram_property(struct auth_sasl_session *s,
 	case GSASL_SCRAM_SALT:
 		base64_encode(&b, s->scram.salt, s->scram.salt_len);
 		break;
+	/* gsasl.h calls these two hex, but libgsasl 2.2 decodes base64. */
 	case GSASL_SCRAM_STOREDKEY:
-		hex_encode(&b, s->scram.stored_key, sizeof(s->scram.stored_key));
+		base64_encode(&b, s->scram.stored_key,
+			      sizeof(s->scram.stored_key));
 		break;
 	case GSASL_SCRAM_SERVERKEY:
-		hex_encode(&b, s->scram.server_key, sizeof(s->scram.server_key));
+		base64_encode(&b, s->scram.server_key,
+			      sizeof(s->scram.server_key));
 		break;
 	default:
 		return GSASL_NO_CALLBACK;
