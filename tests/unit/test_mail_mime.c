@@ -7,6 +7,7 @@
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
 #include "mail/mime_parts.h"
+#include "mail/mime_text.h"
 
 struct rendered {
 	struct strbuf env, body, bs, blob;
@@ -455,6 +456,43 @@ static void test_deserialize_rejects_garbage(void **state)
 	strbuf_free(&blob);
 }
 
+static void test_text(void **state)
+{
+	static const char msg[] =
+		"Subject: =?ISO-8859-1?Q?Caf=E9?=\r\n"
+		"Content-Type: multipart/mixed; boundary=b\r\n"
+		"\r\n"
+		"--b\r\n"
+		"Content-Type: text/plain; charset=iso-8859-1\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n"
+		"\r\n"
+		"caf=E9=\r\n"
+		" ok\r\n"
+		"--b\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"w6k=\r\n"
+		"--b\r\n"
+		"Content-Type: image/png\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"iVBORw0K\r\n"
+		"--b--\r\n";
+	struct mime_tree *t = mime_parse(msg, sizeof(msg) - 1, NULL);
+	struct strbuf out = STRBUF_INIT;
+
+	(void)state;
+	mime_text_extract(t, msg, sizeof(msg) - 1, &out);
+	assert_string_equal(strbuf_cstr(&out),
+			    "Subject: Caf\xc3\xa9\n"
+			    "Content-Type: multipart/mixed; boundary=b\n"
+			    "caf\xc3\xa9 ok\n"
+			    "\xc3\xa9\n");
+	strbuf_free(&out);
+	mime_tree_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_many_parts),
 		cmocka_unit_test(test_deserialize_rejects_garbage),
+		cmocka_unit_test(test_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
