@@ -1,11 +1,13 @@
 /* fuzz_mime.c: the MIME parser fed in chunks (size from the first byte);
  * ENVELOPE and BODYSTRUCTURE must be syntactically valid IMAP, the chunked
  * parse must equal the whole one, offsets must stay inside the input, and
- * the stored form must round-trip. */
+ * the stored form must round-trip, the extracted text must be UTF-8. */
 #include "base/strbuf.h"
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
+#include "mail/charset.h"
 #include "mail/mime_parts.h"
+#include "mail/mime_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -166,6 +168,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mime_parts_find_section(back, str_c(sections[i]), &sec) &&
 		    (sec.start > sec.end || sec.end > size))
 			PANIC("section %s out of range", sections[i]);
+
+	strbuf_reset(&a);
+	strbuf_reset(&b);
+	mime_text_extract(whole, data, size, &a);
+	charset_utf8_sanitize(&b, strbuf_str(&a));
+	if (!str_eq(strbuf_str(&a), strbuf_str(&b)))
+		PANIC("extracted text is not UTF-8");
 
 	/* The raw input as a blob must be rejected or give a sane tree. */
 	mime_tree_free(&back);
