@@ -9,6 +9,9 @@
 struct event_base;
 struct event;
 struct http_endpoint;
+struct net_listener;
+struct net_server;
+struct net_tls;
 
 struct daemon {
 	/* from the command line */
@@ -22,6 +25,13 @@ struct daemon {
 	struct event_base *base;	/* the control thread's loop */
 	struct event *signals[4];
 	struct http_endpoint *http;
+	struct net_tls *tls;		/* NULL without [tls] cert */
+	struct net_server *net;
+	struct daemon_listener {
+		const char *name;
+		struct net_listener *listener;
+	} *listeners;			/* one per bound socket */
+	unsigned n_listeners;
 	time_t started;
 	bool stopping;
 };

@@ -7,6 +7,8 @@
 #include "daemon/dev_setup.h"
 #include "daemon/http.h"
 #include "daemon/privs.h"
+#include "daemon/services.h"
+#include "net/net.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -131,6 +133,11 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 		free(error);
 		return;
 	}
+	if (d->tls != NULL && net_tls_reload(d->tls, &error) < 0) {
+		log_error(NULL, "reloading the certificate failed, keeping the old one: %s",
+			  error);
+		free(error);
+	}
 	log_set_level(cfg->log.level);
 	config_free(&d->cfg);
 	d->cfg = cfg;
@@ -190,6 +197,34 @@ static int open_http(struct daemon *d)
 	return 0;
 }
 
+/* The TLS context and the I/O threads' listeners; runs as root when the
+ * daemon starts as root, since the key may be readable by root only. */
+static int open_net(struct daemon *d)
+{
+	struct net_server_settings set = {
+		.threads = d->cfg->server.io_threads,
+		.max_conns = d->cfg->server.max_connections,
+		.max_conns_per_ip = d->cfg->server.max_connections_per_ip,
+	};
+	char *error = NULL;
+
+	if (d->cfg->tls.cert != NULL) {
+		d->tls = net_tls_new(d->cfg->tls.cert, d->cfg->tls.key,
+				     d->cfg->tls.min_version == CONFIG_TLS_VERSION_1_3 ?
+				     "1.3" : "1.2", d->cfg->tls.ciphers, &error);
+		if (d->tls == NULL)
+			goto fail;
+	}
+	d->net = net_server_new(&set, &error);
+	if (d->net == NULL || services_listen(d, &error) < 0)
+		goto fail;
+	return 0;
+fail:
+	log_error(NULL, "%s", error);
+	free(error);
+	return -1;
+}
+
 static void print_dev_banner(const struct daemon *d)
 {
 	printf("Posthorn development server, data in %s\n", d->data_dir);
@@ -214,6 +249,9 @@ static int add_signal(struct daemon *d, size_t slot, int sig, event_callback_fn 
 
 static void daemon_deinit(struct daemon *d)
 {
+	net_server_free(&d->net);
+	net_tls_unref(&d->tls);
+	free(d->listeners);
 	http_endpoint_free(&d->http);
 	for (size_t i = 0; i < ARRAY_SIZE(d->signals); i++) {
 		if (d->signals[i] != NULL)
@@ -245,7 +283,7 @@ int main(int argc, char **argv)
 		log_error(NULL, "%s", error);
 		goto out;
 	}
-	if (open_http(&d) < 0)
+	if (open_net(&d) < 0 || open_http(&d) < 0)
 		goto out;
 	if (privs_drop(d.cfg->server.user, d.cfg->server.group,
 		       d.cfg->server.data_dir, &error) < 0) {
@@ -258,10 +296,17 @@ int main(int argc, char **argv)
 	    add_signal(&d, 1, SIGINT, on_stop_signal) < 0 ||
 	    add_signal(&d, 2, SIGHUP, on_reload_signal) < 0)
 		PANIC("cannot install signal handlers");
+	if (net_server_start(d.net, &error) < 0) {
+		log_error(NULL, "%s", error);
+		goto out;
+	}
 	if (d.dev)
 		print_dev_banner(&d);
 	log_info(NULL, "posthornd ready (config %s)", d.config_path);
 	event_base_dispatch(d.base);
+	/* Sessions in flight get shutdown_timeout to finish; the store then
+	 * commits what they handed it before it closes. */
+	net_server_shutdown(d.net, (unsigned)d.cfg->server.shutdown_timeout_ms);
 	log_info(NULL, "stopped");
 	status = 0;
 out:

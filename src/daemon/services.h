@@ -1,0 +1,13 @@
+/* services.h: which front-end serves each protocol of the config, and the
+ * listeners opened for them. */
+#ifndef POSTHORN_DAEMON_SERVICES_H
+#define POSTHORN_DAEMON_SERVICES_H
+
+#include "daemon/daemon.h"
+
+/* Bind every listener whose protocol has a front-end (HTTP is served by
+ * daemon/http.c); log the ones that have none yet and skip them. Runs
+ * before privileges are dropped. -1 with a malloc'd *error_r. */
+int services_listen(struct daemon *d, char **error_r);
+
+#endif
