@@ -1,0 +1,923 @@
+/* Unit tests for src/net: real sockets on 127.0.0.1 against a line-echo
+ * handler: line flags, overlong lines, byte reads, threads, limits, idle
+ * timeout, implicit TLS, STARTTLS (and its injection guard), TLS garbage,
+ * TLS reload, shutdown with a bound. */
+#include "unit.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "base/log.h"
+#include "net/net.h"
+
+#define MAX_LINE 20
+
+/* ---- the server side: a line-echo protocol ---- */
+
+struct session {
+	size_t want_bytes;
+	char got[128];
+	size_t got_len;
+	bool ignore_shutdown;
+};
+
+static pthread_mutex_t reasons_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_reason[128];
+static atomic_uint opened_on_thread[4];
+static atomic_uint closed_count;
+
+static void echo_open(struct conn *conn)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	conn_set_data(conn, s);
+	atomic_fetch_add(&opened_on_thread[net_thread_index(conn_thread(conn))],
+			 1);
+	ASSERT(net_thread_current() == conn_thread(conn));
+	conn_write_str(conn, "hello\r\n");
+}
+
+static void echo_line(struct conn *conn, struct session *s, struct str line,
+		      unsigned flags)
+{
+	const char *version, *cipher;
+	unsigned long long n;
+	char cstr[32];
+
+	snprintf(cstr, sizeof(cstr), "%.*s", (int)line.n, line.p);
+
+	if (str_eq(line, STR_LIT("QUIT"))) {
+		conn_write_str(conn, "bye\r\n");
+		conn_close(conn);
+	} else if (line.n < 32 && sscanf(cstr, "BYTES %llu", &n) == 1 &&
+		   n < 100) {
+		s->want_bytes = n;
+		s->got_len = 0;
+	} else if (str_eq(line, STR_LIT("STARTTLS"))) {
+		conn_write_str(conn, "GO\r\n");
+		if (conn_starttls(conn) < 0) {
+			conn_write_str(conn, "NO\r\n");
+			conn_close(conn);
+		}
+	} else if (str_eq(line, STR_LIT("TLS?"))) {
+		if (conn_tls_info(conn, &version, &cipher))
+			conn_printf(conn, "TLS %s\r\n", version);
+		else
+			conn_write_str(conn, "PLAIN\r\n");
+	} else if (str_eq(line, STR_LIT("PEER?"))) {
+		conn_printf(conn, "PEER %s %d %s\r\n", conn_peer_ip(conn),
+			    conn_is_loopback(conn),
+			    conn_listener_name(conn));
+	} else if (str_eq(line, STR_LIT("BUSY"))) {
+		s->ignore_shutdown = true;
+		conn_write_str(conn, "OK\r\n");
+	} else {
+		conn_printf(conn, "%s%s%s:%.*s\r\n",
+			    (flags & CONN_LINE_CRLF) ? "CRLF" : "",
+			    (flags & CONN_LINE_BARE_LF) ? "LF" : "",
+			    (flags & CONN_LINE_BARE_CR) ? "+CR" : "",
+			    (int)line.n, line.p);
+	}
+}
+
+static void echo_input(struct conn *conn)
+{
+	struct session *s = conn_data(conn);
+	struct str line;
+	unsigned flags;
+	int r;
+
+	while (!conn_is_closing(conn)) {
+		if (s->want_bytes > 0) {
+			struct str d;
+			size_t n = conn_read_bytes(conn, s->want_bytes, &d);
+
+			if (n == 0)
+				break;
+			memcpy(s->got + s->got_len, d.p, n);
+			s->got_len += n;
+			s->want_bytes -= n;
+			if (s->want_bytes == 0)
+				conn_printf(conn, "GOT %.*s\r\n",
+					    (int)s->got_len, s->got);
+			continue;
+		}
+		r = conn_read_line(conn, MAX_LINE, &line, &flags);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			conn_write_str(conn, "TOOLONG\r\n");
+			continue;
+		}
+		bool was_plain = !conn_is_tls(conn);
+
+		echo_line(conn, s, line, flags);
+		if (was_plain && conn_is_tls(conn))
+			break; /* STARTTLS: forget everything */
+	}
+}
+
+static void echo_shutdown(struct conn *conn)
+{
+	struct session *s = conn_data(conn);
+
+	if (s->ignore_shutdown)
+		return;
+	conn_write_str(conn, "421 shutting down\r\n");
+	conn_close(conn);
+}
+
+static void echo_close(struct conn *conn, const char *reason)
+{
+	pthread_mutex_lock(&reasons_lock);
+	snprintf(last_reason, sizeof(last_reason), "%s", reason);
+	pthread_mutex_unlock(&reasons_lock);
+	free(conn_data(conn));
+	atomic_fetch_add(&closed_count, 1);
+}
+
+static const struct conn_handler echo_handler = {
+	.on_open = echo_open,
+	.on_input = echo_input,
+	.on_shutdown = echo_shutdown,
+	.on_close = echo_close,
+};
+
+static bool last_reason_is(const char *want)
+{
+	bool eq;
+
+	pthread_mutex_lock(&reasons_lock);
+	eq = strcmp(last_reason, want) == 0;
+	pthread_mutex_unlock(&reasons_lock);
+	return eq;
+}
+
+/* ---- certificates ---- */
+
+static char tmpdir[64];
+
+static void write_cert(const char *cn, const char *cert_path,
+		       const char *key_path)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	FILE *f;
+
+	assert_non_null(key);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	f = fopen(cert_path, "w");
+	assert_non_null(f);
+	PEM_write_X509(f, x);
+	fclose(f);
+	f = fopen(key_path, "w");
+	assert_non_null(f);
+	PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(key);
+}
+
+static char cert_path[128], key_path[128];
+
+static struct net_tls *make_tls(const char *cn)
+{
+	char *error = NULL;
+
+	write_cert(cn, cert_path, key_path);
+	struct net_tls *tls = net_tls_new(cert_path, key_path, "1.2", NULL,
+					  &error);
+	if (tls == NULL)
+		fail_msg("net_tls_new: %s", error);
+	return tls;
+}
+
+/* ---- the client side: blocking sockets with a 3 s timeout ---- */
+
+static int client_connect_from(unsigned port, const char *from)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port) };
+	struct timeval tv = { 3, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (from != NULL) {
+		struct sockaddr_in src = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET, from, &src.sin_addr);
+		assert_int_equal(bind(fd, (struct sockaddr *)&src,
+				      sizeof(src)), 0);
+	}
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int client_connect(unsigned port)
+{
+	return client_connect_from(port, NULL);
+}
+
+static void client_send(int fd, const char *s)
+{
+	assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL),
+			 (ssize_t)strlen(s));
+}
+
+/* One line without CRLF into buf; false on EOF/error/timeout. */
+static bool client_line(int fd, SSL *ssl, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char c;
+		int r = ssl != NULL ? SSL_read(ssl, &c, 1)
+				    : (int)recv(fd, &c, 1, 0);
+
+		if (r <= 0)
+			return false;
+		if (c == '\n')
+			break;
+		if (n + 1 < size)
+			buf[n++] = c;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	return true;
+}
+
+static void expect_line(int fd, SSL *ssl, const char *want)
+{
+	char buf[256];
+
+	assert_true(client_line(fd, ssl, buf, sizeof(buf)));
+	assert_string_equal(buf, want);
+}
+
+/* True when the server closed the connection (EOF or reset). */
+static bool client_eof(int fd)
+{
+	char c;
+	ssize_t r = recv(fd, &c, 1, 0);
+
+	return r == 0 || (r < 0 && errno == ECONNRESET);
+}
+
+static SSL_CTX *client_ctx(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
+
+static SSL *client_tls(SSL_CTX *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	SSL_set_fd(ssl, fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+	return ssl;
+}
+
+static void client_tls_send(SSL *ssl, const char *s)
+{
+	assert_int_equal(SSL_write(ssl, s, (int)strlen(s)), (int)strlen(s));
+}
+
+static void peer_cn(SSL *ssl, char *buf, size_t size)
+{
+	X509 *x = SSL_get1_peer_certificate(ssl);
+
+	assert_non_null(x);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+				  buf, (int)size);
+	X509_free(x);
+}
+
+/* ---- server helpers ---- */
+
+static struct net_server *server_new(unsigned max, unsigned max_ip)
+{
+	struct net_server_settings set = {
+		.threads = 2, .max_conns = max, .max_conns_per_ip = max_ip,
+	};
+	char *error = NULL;
+	struct net_server *server = net_server_new(&set, &error);
+
+	assert_non_null(server);
+	return server;
+}
+
+static struct net_listener *listen_on(struct net_server *server,
+				      struct net_listen_spec *spec)
+{
+	char *error = NULL;
+	struct net_listener *l;
+
+	if (spec->address == NULL && spec->unix_path == NULL)
+		spec->address = "127.0.0.1";
+	spec->handler = &echo_handler;
+	l = net_listen(server, spec, &error);
+	if (l == NULL)
+		fail_msg("net_listen: %s", error);
+	return l;
+}
+
+static void server_start(struct net_server *server)
+{
+	char *error = NULL;
+
+	if (net_server_start(server, &error) < 0)
+		fail_msg("net_server_start: %s", error);
+}
+
+static void server_done(struct net_server **server)
+{
+	net_server_shutdown(*server, 1000);
+	net_server_free(server);
+	assert_null(*server);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void wait_conns(struct net_server *server, unsigned n)
+{
+	uint64_t end = now_ms() + 2000;
+
+	while (net_server_conn_count(server) != n && now_ms() < end)
+		usleep(2000);
+	assert_int_equal(net_server_conn_count(server), n);
+}
+
+/* ---- tests ---- */
+
+static void test_lines(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+
+	(void)state;
+	assert_int_not_equal(net_listener_port(l), 0);
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	client_send(fd, "abc\r\nlf only\nmid\rcr\r\n\r\n");
+	expect_line(fd, NULL, "CRLF:abc");
+	expect_line(fd, NULL, "LF:lf only");
+	expect_line(fd, NULL, "CRLF+CR:mid\rcr");
+	expect_line(fd, NULL, "CRLF:");
+	/* a line arriving in pieces */
+	client_send(fd, "sp");
+	usleep(20000);
+	client_send(fd, "lit\r");
+	usleep(20000);
+	client_send(fd, "\n");
+	expect_line(fd, NULL, "CRLF:split");
+	client_send(fd, "PEER?\r\n");
+	expect_line(fd, NULL, "PEER 127.0.0.1 1 echo");
+	client_send(fd, "QUIT\r\n");
+	expect_line(fd, NULL, "bye");
+	assert_true(client_eof(fd));
+	close(fd);
+	wait_conns(server, 0);
+	assert_true(last_reason_is("closed"));
+	assert_int_equal(atomic_load(&net_listener_stats(l)->total), 1);
+	assert_int_equal(atomic_load(&net_listener_stats(l)->current), 0);
+	server_done(&server);
+}
+
+static void test_long_lines(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	/* exactly MAX_LINE is fine, one more is not */
+	client_send(fd, "12345678901234567890\r\n");
+	expect_line(fd, NULL, "CRLF:12345678901234567890");
+	client_send(fd, "123456789012345678901\r\nnext\r\n");
+	expect_line(fd, NULL, "TOOLONG");
+	expect_line(fd, NULL, "CRLF:next");
+	/* overlong without its end yet: refused once, the rest discarded */
+	client_send(fd, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	expect_line(fd, NULL, "TOOLONG");
+	client_send(fd, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	usleep(20000);
+	client_send(fd, "bbb\r\nafter\r\n");
+	expect_line(fd, NULL, "CRLF:after");
+	close(fd);
+	server_done(&server);
+}
+
+static void test_bytes(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	/* the literal holds a line end, and a command follows it at once */
+	client_send(fd, "BYTES 7\r\nab\r\ncdeline\r\n");
+	expect_line(fd, NULL, "GOT ab");
+	expect_line(fd, NULL, "cde");
+	expect_line(fd, NULL, "CRLF:line");
+	client_send(fd, "BYTES 4\r\nxy");
+	usleep(20000);
+	client_send(fd, "zw");
+	expect_line(fd, NULL, "GOT xyzw");
+	close(fd);
+	server_done(&server);
+}
+
+#define CLIENTS 24
+
+static void test_many_clients(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+	int fds[CLIENTS];
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(opened_on_thread); i++)
+		atomic_store(&opened_on_thread[i], 0);
+	server_start(server);
+	for (int i = 0; i < CLIENTS; i++)
+		fds[i] = client_connect(net_listener_port(l));
+	for (int i = 0; i < CLIENTS; i++) {
+		snprintf(buf, sizeof(buf), "client %d\r\n", i);
+		client_send(fds[i], buf);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		expect_line(fds[i], NULL, "hello");
+		snprintf(buf, sizeof(buf), "CRLF:client %d", i);
+		expect_line(fds[i], NULL, buf);
+	}
+	assert_int_equal(net_server_conn_count(server), CLIENTS);
+	/* SO_REUSEPORT spread them over both threads */
+	assert_true(atomic_load(&opened_on_thread[0]) > 0);
+	assert_true(atomic_load(&opened_on_thread[1]) > 0);
+	for (int i = 0; i < CLIENTS; i++)
+		close(fds[i]);
+	wait_conns(server, 0);
+	assert_int_equal(atomic_load(&net_listener_stats(l)->total), CLIENTS);
+	server_done(&server);
+}
+
+static void test_limits(void **state)
+{
+	struct net_server *server = server_new(3, 2);
+	struct net_listen_spec spec = {
+		.name = "echo",
+		.busy_line = "421 4.7.0 Too many connections\r\n",
+	};
+	struct net_listener *l = listen_on(server, &spec);
+	struct net_listen_spec spec6 = { .name = "echo6", .address = "::1" };
+	struct net_listener *l6 = listen_on(server, &spec6);
+	unsigned port = net_listener_port(l);
+
+	(void)state;
+	server_start(server);
+	int a = client_connect(port), b = client_connect(port);
+
+	expect_line(a, NULL, "hello");
+	expect_line(b, NULL, "hello");
+	/* third from the same IP */
+	int c = client_connect(port);
+
+	expect_line(c, NULL, "421 4.7.0 Too many connections");
+	assert_true(client_eof(c));
+	close(c);
+	assert_int_equal(atomic_load(&net_listener_stats(l)->refused), 1);
+	/* another IP (::1) still gets in, and fills the total of 3 */
+	struct sockaddr_in6 sin6 = {
+		.sin6_family = AF_INET6,
+		.sin6_port = htons((uint16_t)net_listener_port(l6)),
+		.sin6_addr = IN6ADDR_LOOPBACK_INIT,
+	};
+	struct timeval tv = { 3, 0 };
+	int d = socket(AF_INET6, SOCK_STREAM, 0);
+
+	setsockopt(d, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(d, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	expect_line(d, NULL, "hello");
+	client_send(d, "PEER?\r\n");
+	expect_line(d, NULL, "PEER ::1 1 echo6");
+	close(b);
+	wait_conns(server, 2);
+	/* per IP has room again, but the total is full: 127.0.0.2 is
+	 * refused by the total limit */
+	c = client_connect(port);
+	expect_line(c, NULL, "hello");
+	int e = client_connect_from(port, "127.0.0.2");
+
+	expect_line(e, NULL, "421 4.7.0 Too many connections");
+	assert_true(client_eof(e));
+	close(e);
+	assert_int_equal(atomic_load(&net_listener_stats(l)->refused), 2);
+	assert_int_equal(atomic_load(&net_listener_stats(l)->current), 2);
+	close(a);
+	close(c);
+	close(d);
+	server_done(&server);
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo", .idle_timeout = 1 };
+	struct net_listener *l = listen_on(server, &spec);
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+	uint64_t start = now_ms();
+
+	expect_line(fd, NULL, "hello");
+	client_send(fd, "x\r\n");
+	expect_line(fd, NULL, "CRLF:x");
+	assert_true(client_eof(fd));
+	uint64_t took = now_ms() - start;
+
+	assert_true(took >= 900 && took < 2500);
+	close(fd);
+	wait_conns(server, 0);
+	assert_true(last_reason_is("idle timeout"));
+	server_done(&server);
+}
+
+static void test_implicit_tls(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_tls *tls = make_tls("one.test");
+	struct net_listen_spec spec = {
+		.name = "echos", .tls_mode = NET_TLS_IMPLICIT, .tls = tls,
+	};
+	struct net_listener *l = listen_on(server, &spec);
+	SSL_CTX *ctx = client_ctx();
+	char cn[64];
+
+	(void)state;
+	net_tls_unref(&tls); /* the listener holds its own */
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+	SSL *ssl = client_tls(ctx, fd);
+
+	expect_line(fd, ssl, "hello");
+	client_tls_send(ssl, "TLS?\r\nsecret\r\n");
+	expect_line(fd, ssl, "TLS TLSv1.3");
+	expect_line(fd, ssl, "CRLF:secret");
+	peer_cn(ssl, cn, sizeof(cn));
+	assert_string_equal(cn, "one.test");
+	client_tls_send(ssl, "QUIT\r\n");
+	expect_line(fd, ssl, "bye");
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	server_done(&server);
+}
+
+static void test_tls_garbage(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_tls *tls = make_tls("one.test");
+	struct net_listen_spec spec = {
+		.name = "echos", .tls_mode = NET_TLS_IMPLICIT, .tls = tls,
+		.handshake_timeout = 1,
+	};
+	struct net_listener *l = listen_on(server, &spec);
+	SSL_CTX *ctx = client_ctx();
+	unsigned port = net_listener_port(l);
+
+	(void)state;
+	server_start(server);
+	/* garbage instead of a ClientHello */
+	int fd = client_connect(port);
+
+	client_send(fd, "EHLO not really tls\r\n\r\n");
+	assert_true(client_eof(fd));
+	close(fd);
+	/* a client that never says anything hits the handshake timeout */
+	uint64_t start = now_ms();
+
+	fd = client_connect(port);
+	assert_true(client_eof(fd));
+	assert_true(now_ms() - start < 2500);
+	close(fd);
+	wait_conns(server, 0);
+	/* neither reached the protocol, and the server goes on */
+	atomic_store(&closed_count, 0);
+	fd = client_connect(port);
+	SSL *ssl = client_tls(ctx, fd);
+
+	expect_line(fd, ssl, "hello");
+	SSL_free(ssl);
+	close(fd);
+	wait_conns(server, 0);
+	assert_int_equal(atomic_load(&closed_count), 1);
+	SSL_CTX_free(ctx);
+	net_tls_unref(&tls);
+	server_done(&server);
+}
+
+static void test_starttls(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_tls *tls = make_tls("one.test");
+	struct net_listen_spec spec = { .name = "echo", .tls = tls };
+	struct net_listener *l = listen_on(server, &spec);
+	SSL_CTX *ctx = client_ctx();
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	client_send(fd, "TLS?\r\n");
+	expect_line(fd, NULL, "PLAIN");
+	client_send(fd, "STARTTLS\r\n");
+	expect_line(fd, NULL, "GO");
+	SSL *ssl = client_tls(ctx, fd);
+
+	client_tls_send(ssl, "TLS?\r\n");
+	expect_line(fd, ssl, "TLS TLSv1.3");
+	client_tls_send(ssl, "STARTTLS\r\n"); /* not twice */
+	expect_line(fd, ssl, "GO");
+	expect_line(fd, ssl, "NO");
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	net_tls_unref(&tls);
+	server_done(&server);
+}
+
+static void test_starttls_injection(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_tls *tls = make_tls("one.test");
+	struct net_listen_spec spec = { .name = "echo", .tls = tls };
+	struct net_listener *l = listen_on(server, &spec);
+	struct net_listen_spec nospec = { .name = "notls" };
+	struct net_listener *nol = listen_on(server, &nospec);
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	client_send(fd, "STARTTLS\r\nRCPT TO:<evil>\r\n");
+	expect_line(fd, NULL, "GO");
+	expect_line(fd, NULL, "NO");
+	assert_true(client_eof(fd));
+	close(fd);
+	/* a listener without a TLS context refuses STARTTLS */
+	fd = client_connect(net_listener_port(nol));
+	expect_line(fd, NULL, "hello");
+	client_send(fd, "STARTTLS\r\n");
+	expect_line(fd, NULL, "GO");
+	expect_line(fd, NULL, "NO");
+	close(fd);
+	net_tls_unref(&tls);
+	server_done(&server);
+}
+
+static void test_tls_reload(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_tls *tls = make_tls("one.test");
+	struct net_listen_spec spec = {
+		.name = "echos", .tls_mode = NET_TLS_IMPLICIT, .tls = tls,
+	};
+	struct net_listener *l = listen_on(server, &spec);
+	SSL_CTX *ctx = client_ctx();
+	unsigned port = net_listener_port(l);
+	char cn[64], *error = NULL;
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(port);
+	SSL *old = client_tls(ctx, fd);
+
+	peer_cn(old, cn, sizeof(cn));
+	assert_string_equal(cn, "one.test");
+	/* a new certificate: the next client sees it, the old conn lives */
+	write_cert("two.test", cert_path, key_path);
+	assert_int_equal(net_tls_reload(tls, &error), 0);
+	int fd2 = client_connect(port);
+	SSL *ssl = client_tls(ctx, fd2);
+
+	peer_cn(ssl, cn, sizeof(cn));
+	assert_string_equal(cn, "two.test");
+	SSL_free(ssl);
+	close(fd2);
+	client_tls_send(old, "still\r\n");
+	expect_line(fd, old, "hello");
+	expect_line(fd, old, "CRLF:still");
+	SSL_free(old);
+	close(fd);
+	/* a broken file: the reload fails, the current one stays */
+	FILE *f = fopen(cert_path, "w");
+
+	fputs("-----BEGIN CERTIFICATE-----\nnonsense\n", f);
+	fclose(f);
+	assert_int_equal(net_tls_reload(tls, &error), -1);
+	assert_non_null(error);
+	assert_non_null(strstr(error, cert_path));
+	free(error);
+	fd = client_connect(port);
+	ssl = client_tls(ctx, fd);
+	peer_cn(ssl, cn, sizeof(cn));
+	assert_string_equal(cn, "two.test");
+	SSL_free(ssl);
+	close(fd);
+	/* bad files at creation */
+	assert_null(net_tls_new(cert_path, key_path, NULL, NULL, &error));
+	free(error);
+	assert_null(net_tls_new(cert_path, key_path, "1.1", NULL, &error));
+	free(error);
+	SSL_CTX_free(ctx);
+	net_tls_unref(&tls);
+	server_done(&server);
+}
+
+static void test_shutdown(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+	unsigned port = net_listener_port(l);
+
+	(void)state;
+	server_start(server);
+	int a = client_connect(port), b = client_connect(port);
+
+	expect_line(a, NULL, "hello");
+	expect_line(b, NULL, "hello");
+	client_send(b, "BUSY\r\n");
+	expect_line(b, NULL, "OK");
+	net_server_request_shutdown(server);
+	net_server_wait(server);
+	uint64_t start = now_ms();
+
+	net_server_shutdown(server, 300);
+	uint64_t took = now_ms() - start;
+
+	assert_true(took >= 250 && took < 1500);
+	/* a finished between transactions, b was cut at the bound */
+	expect_line(a, NULL, "421 shutting down");
+	assert_true(client_eof(a));
+	assert_true(client_eof(b));
+	assert_true(last_reason_is("shutdown"));
+	assert_int_equal(net_server_conn_count(server), 0);
+	/* the listener is gone */
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port) };
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	assert_int_not_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)),
+			     0);
+	close(a);
+	close(b);
+	close(c);
+	net_server_free(&server);
+}
+
+static void test_unix_socket(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/sock", tmpdir);
+	struct net_listen_spec spec = { .name = "local", .unix_path = path };
+
+	(void)state;
+	listen_on(server, &spec);
+	server_start(server);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { 3, 0 };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	expect_line(fd, NULL, "hello");
+	client_send(fd, "PEER?\r\n");
+	expect_line(fd, NULL, "PEER unix 1 local");
+	close(fd);
+	server_done(&server);
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), -1);
+}
+
+static void test_bad_listen(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = {
+		.name = "bad", .address = "not-an-ip", .handler = &echo_handler,
+	};
+	char *error = NULL;
+
+	(void)state;
+	assert_null(net_listen(server, &spec, &error));
+	assert_non_null(strstr(error, "not-an-ip"));
+	free(error);
+	spec.address = "127.0.0.1";
+	spec.tls_mode = NET_TLS_IMPLICIT;
+	assert_null(net_listen(server, &spec, &error));
+	free(error);
+	net_server_free(&server);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	log_init("test_net", LOG_TARGET_STDERR, LOG_LEVEL_WARN);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_net.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", tmpdir);
+	snprintf(key_path, sizeof(key_path), "%s/key.pem", tmpdir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/cert.pem", tmpdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/key.pem", tmpdir);
+	unlink(path);
+	rmdir(tmpdir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_many_clients),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_implicit_tls),
+		cmocka_unit_test(test_tls_garbage),
+		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_starttls_injection),
+		cmocka_unit_test(test_tls_reload),
+		cmocka_unit_test(test_shutdown),
+		cmocka_unit_test(test_unix_socket),
+		cmocka_unit_test(test_bad_listen),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
