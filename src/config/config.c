@@ -1063,7 +1063,7 @@ static void config_finish(struct parse_ctx *ctx)
 static void config_defaults(struct config *cfg)
 {
 	cfg->server.user = "posthorn";
-	cfg->server.group = "posthorn";
+	cfg->server.group = NULL;	/* the user's primary group */
 	cfg->server.shutdown_timeout_ms = 30 * MS_PER_S;
 	cfg->server.max_connections = 10000;
 	cfg->server.max_connections_per_ip = 100;

@@ -100,3 +100,40 @@ def test_missing_config_and_bad_arguments(tmp_path):
     assert run_daemon(["--dev"], tmp_path).returncode != 0
     assert run_daemon(["--port-offset", "x", "--dev", "--data-dir", str(tmp_path)],
                       tmp_path).returncode != 0
+
+
+def test_drops_root_to_the_configured_user(tmp_path):
+    """Started as root, posthornd binds its ports, then runs as [server] user
+    and owns its data dir."""
+    import pwd
+    import tempfile
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("needs root")
+    from conftest import free_port_offset
+    nobody = pwd.getpwnam("nobody")
+    data = tempfile.mkdtemp(prefix="posthorn-privs-")
+    port = 2080 + free_port_offset()
+    conf = tmp_path / "posthorn.conf"
+    conf.write_text(f"[server]\ndata_dir = {data}\nuser = nobody\n\n"
+                    f"[store]\nfsync = no\n\n"
+                    f"[listener http]\nprotocol = http\naddress = 127.0.0.1\nport = {port}\n")
+    log = open(tmp_path / "log", "wb")
+    proc = subprocess.Popen([POSTHORND, "-c", str(conf)], stdout=log, stderr=log,
+                            env=sanitizer_env(str(tmp_path)))
+    try:
+        deadline = time.monotonic() + 20
+        while " ready" not in (tmp_path / "log").read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "log").read_text()
+            time.sleep(0.05)
+        with open(f"/proc/{proc.pid}/status") as fh:
+            uids = [line.split()[1:] for line in fh if line.startswith("Uid:")][0]
+        assert set(uids) == {str(nobody.pw_uid)}
+        assert os.stat(data).st_uid == nobody.pw_uid
+        assert os.stat(os.path.join(data, "posthorn.db")).st_uid == nobody.pw_uid
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, (tmp_path / "log").read_text()
+        subprocess.run(["rm", "-rf", data])

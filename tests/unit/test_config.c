@@ -56,7 +56,8 @@ static void test_defaults(void **state)
 	if (strcmp(cfg->server.hostname, host) != 0)
 		assert_string_equal(cfg->server.hostname, "localhost");
 	assert_string_equal(cfg->server.user, "posthorn");
-	assert_string_equal(cfg->server.group, "posthorn");
+	/* No group: the primary group of the user. */
+	assert_null(cfg->server.group);
 	assert_string_equal(cfg->server.data_dir, "/var/lib/posthorn");
 	assert_false(cfg->server.dev);
 	assert_int_equal(cfg->server.io_threads, 0);
