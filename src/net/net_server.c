@@ -385,7 +385,8 @@ int net_server_start(struct net_server *server, char **error_r)
 				continue;
 			inst->evl = evconnlistener_new(
 				inst->thread->base, net_accept_cb, inst,
-				LEV_OPT_CLOSE_ON_FREE, 0, inst->fd);
+				LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+				inst->fd);
 			if (inst->evl == NULL) {
 				*error_r = xasprintf("%s: evconnlistener_new "
 						     "failed", l->name);

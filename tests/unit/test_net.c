@@ -24,6 +24,8 @@
 #include "base/log.h"
 #include "net/net.h"
 
+#include <event2/event.h>
+
 #define MAX_LINE 20
 
 /* ---- the server side: a line-echo protocol ---- */
@@ -33,7 +35,38 @@ struct session {
 	char got[128];
 	size_t got_len;
 	bool ignore_shutdown;
+	bool paused;
+	size_t big_left;
+	size_t max_pending;
 };
+
+#define BIG_CHUNK 1024
+#define BIG_THRESHOLD 4096
+
+/* Produce output only while little is queued; on_drained resumes. */
+static void big_fill(struct conn *conn, struct session *s)
+{
+	static const char chunk[BIG_CHUNK] = { [0 ... BIG_CHUNK - 1] = 'x' };
+
+	while (s->big_left > 0 && conn_output_pending(conn) < BIG_THRESHOLD) {
+		size_t n = MIN(s->big_left, sizeof(chunk));
+
+		conn_write(conn, chunk, n);
+		s->big_left -= n;
+		s->max_pending = MAX(s->max_pending, conn_output_pending(conn));
+		if (s->big_left == 0)
+			conn_printf(conn, "\r\nEND %zu\r\n", s->max_pending);
+	}
+}
+
+static void resume_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+{
+	struct conn *conn = arg;
+	struct session *s = conn_data(conn);
+
+	s->paused = false;
+	conn_resume_input(conn);
+}
 
 static pthread_mutex_t reasons_lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_reason[128];
@@ -82,6 +115,17 @@ static void echo_line(struct conn *conn, struct session *s, struct str line,
 		conn_printf(conn, "PEER %s %d %s\r\n", conn_peer_ip(conn),
 			    conn_is_loopback(conn),
 			    conn_listener_name(conn));
+	} else if (line.n < 32 && sscanf(cstr, "BIG %llu", &n) == 1) {
+		s->big_left = n * BIG_CHUNK;
+		big_fill(conn, s);
+	} else if (str_eq(line, STR_LIT("PAUSE"))) {
+		struct timeval tv = { 0, 50 * 1000 };
+
+		s->paused = true;
+		conn_pause_input(conn);
+		conn_write_str(conn, "PAUSED\r\n");
+		event_base_once(net_thread_base(conn_thread(conn)), -1,
+				EV_TIMEOUT, resume_cb, conn, &tv);
 	} else if (str_eq(line, STR_LIT("BUSY"))) {
 		s->ignore_shutdown = true;
 		conn_write_str(conn, "OK\r\n");
@@ -101,7 +145,7 @@ static void echo_input(struct conn *conn)
 	unsigned flags;
 	int r;
 
-	while (!conn_is_closing(conn)) {
+	while (!conn_is_closing(conn) && !s->paused && s->big_left == 0) {
 		if (s->want_bytes > 0) {
 			struct str d;
 			size_t n = conn_read_bytes(conn, s->want_bytes, &d);
@@ -141,6 +185,17 @@ static void echo_shutdown(struct conn *conn)
 	conn_close(conn);
 }
 
+static void echo_drained(struct conn *conn)
+{
+	struct session *s = conn_data(conn);
+
+	if (s->big_left == 0)
+		return;
+	big_fill(conn, s);
+	if (s->big_left == 0)
+		echo_input(conn); /* commands waiting behind BIG */
+}
+
 static void echo_close(struct conn *conn, const char *reason)
 {
 	pthread_mutex_lock(&reasons_lock);
@@ -154,6 +209,7 @@ static const struct conn_handler echo_handler = {
 	.on_open = echo_open,
 	.on_input = echo_input,
 	.on_shutdown = echo_shutdown,
+	.on_drained = echo_drained,
 	.on_close = echo_close,
 };
 
@@ -445,6 +501,62 @@ static void test_long_lines(void **state)
 	usleep(20000);
 	client_send(fd, "bbb\r\nafter\r\n");
 	expect_line(fd, NULL, "CRLF:after");
+	close(fd);
+	server_done(&server);
+}
+
+static void test_pause_resume(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	/* the line behind PAUSE waits in the buffer; resume offers it again
+	 * although no new input arrives */
+	client_send(fd, "PAUSE\r\nafter\r\n");
+	expect_line(fd, NULL, "PAUSED");
+	expect_line(fd, NULL, "CRLF:after");
+	close(fd);
+	server_done(&server);
+}
+
+static void test_backpressure(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+	size_t want = 512 * BIG_CHUNK, size = want + 256, len = 0;
+	char *buf = xmalloc(size + 1);
+	unsigned long max_pending;
+
+	(void)state;
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	client_send(fd, "BIG 512\r\nnext\r\n");
+	/* let the kernel buffers fill up before reading */
+	usleep(50000);
+	for (;;) {
+		ssize_t r = recv(fd, buf + len, size - len, 0);
+
+		assert_true(r > 0);
+		len += (size_t)r;
+		buf[len] = '\0';
+		if (len > want && strstr(buf + want, "CRLF:next\r\n") != NULL)
+			break;
+	}
+	for (size_t i = 0; i < want; i++)
+		assert_int_equal(buf[i], 'x');
+	assert_int_equal(sscanf(buf + want, "\r\nEND %lu\r\n", &max_pending),
+			 1);
+	assert_true(max_pending < BIG_THRESHOLD + BIG_CHUNK);
+	free(buf);
 	close(fd);
 	server_done(&server);
 }
@@ -906,6 +1018,8 @@ int main(void)
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_pause_resume),
+		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_idle_timeout),
