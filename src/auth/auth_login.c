@@ -62,7 +62,11 @@ int auth_login_plain(auth_lookup_fn *lookup, void *lookup_ctx,
 		auth_credentials_clear(&cred);
 		return -1;
 	}
-	if (ret == 0 || cred.address == NULL) {
+	/* Unknown users and accounts without any secret cost one hash check
+	 * too, so the answer time does not tell them apart. */
+	if (ret == 0 || cred.address == NULL ||
+	    ((cred.password_hash == NULL || cred.password_hash[0] == '\0') &&
+	     cred.scram_sha256 == NULL)) {
 		pthread_once(&dummy_once, dummy_init);
 		(void)auth_password_verify(dummy_hash, password);
 		auth_credentials_clear(&cred);

@@ -196,7 +196,7 @@ struct fake_user {
 	bool disabled;
 };
 
-static struct fake_user users[3];
+static struct fake_user users[4];
 static int lookups;
 
 static int lookup(void *ctx, const char *authcid, struct auth_credentials *cred_r)
@@ -226,6 +226,8 @@ static int setup_users(void **state)
 		auth_password_hash("builder"), NULL, true };
 	users[2] = (struct fake_user){ "carol@example.org", NULL,
 		auth_scram_make("scramonly", 4096), false };
+	/* Created without a password yet: nothing may log in as it. */
+	users[3] = (struct fake_user){ "dave@example.org", NULL, NULL, false };
 	return 0;
 }
 
@@ -262,6 +264,9 @@ static void test_login_plain(void **state)
 	free(addr);
 	assert_int_equal(auth_login_plain(lookup, NULL, "carol@example.org",
 					  "scram", &addr), 0);
+	assert_int_equal(auth_login_plain(lookup, NULL, "dave@example.org",
+					  "", &addr), 0);
+	assert_null(addr);
 	lookups = 0;
 	assert_int_equal(auth_login_plain(lookup, NULL, "nobody@example.org",
 					  "x", &addr), 0);
