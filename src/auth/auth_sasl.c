@@ -51,6 +51,7 @@ struct auth_sasl_session {
 	struct auth_scram scram;
 	char *user;		/* set when authenticated */
 	bool tempfail;
+	bool started;		/* a step was taken */
 	bool final_sent;	/* SCRAM server-final sent, waiting for "" */
 	bool done;
 };
@@ -286,6 +287,15 @@ enum auth_sasl_result auth_sasl_step(struct auth_sasl_session *s,
 		s->user = NULL;
 		return AUTH_SASL_ERROR;
 	}
+	if (!s->started && s->mech == SASL_MECH_LOGIN && client_b64[0] != '\0') {
+		/* "AUTH LOGIN <user>": gsasl ignores an initial response and
+		 * asks for the user name, so let it ask before answering. */
+		rc = gsasl_step64(s->gs, "", &out);
+		gsasl_free(out);
+		out = NULL;
+		ASSERT(rc == GSASL_NEEDS_MORE);
+	}
+	s->started = true;
 	rc = gsasl_step64(s->gs, client_b64, &out);
 	if (s->tempfail) {
 		result = AUTH_SASL_TEMPFAIL;

@@ -197,6 +197,9 @@ static void test_login(void **state)
 	(void)state;
 	expect("LOGIN", "alice@example.org", "wonderland", NULL, false,
 	       AUTH_SASL_OK, "alice@example.org");
+	/* The user name as initial response ("AUTH LOGIN <b64 user>"). */
+	expect("LOGIN", "alice@example.org", "wonderland", NULL, true,
+	       AUTH_SASL_OK, "alice@example.org");
 	expect("LOGIN", "alice@example.org", "wonderlan", NULL, false,
 	       AUTH_SASL_FAIL, NULL);
 	expect("LOGIN", "nobody@example.org", "x", NULL, false,
