@@ -1,0 +1,106 @@
+/* delivery.h: the accept path. Resolve an RCPT address to local users and
+ * remote addresses (users, aliases, sub-addressing, catch-all), and deliver
+ * an accepted message to all of them in one store write. */
+#ifndef POSTHORN_DELIVERY_DELIVERY_H
+#define POSTHORN_DELIVERY_DELIVERY_H
+
+#include "store/store.h"
+
+/* Bounds of an alias expansion: nesting depth (the RCPT address is depth
+ * 0), and addresses looked at in total (fan-out). */
+#define DELIVERY_MAX_DEPTH 8
+#define DELIVERY_MAX_EXPANSION 1000
+
+enum delivery_status {
+	DELIVERY_LOCAL,		/* only local users */
+	DELIVERY_REMOTE,	/* only remote addresses */
+	DELIVERY_MIXED,		/* both */
+	DELIVERY_UNKNOWN_USER,	/* local domain, nothing to deliver to: 550 5.1.1 */
+	DELIVERY_LOOP,		/* alias loop or nesting past MAX_DEPTH: 554 5.4.6 */
+	DELIVERY_TOO_MANY,	/* expansion past MAX_EXPANSION: 554 5.3.4 */
+	DELIVERY_ERROR,		/* store error (error set): 451 4.3.0 */
+};
+
+struct delivery_local {
+	int64_t user_id;
+	/* The address the user was reached by (the RCPT address or an alias
+	 * target), for Delivered-To. */
+	const char *address;
+	const char *tag;	/* "+tag" stripped to reach the user, or NULL */
+};
+
+struct delivery_resolution {
+	enum delivery_status status;
+	struct delivery_local *locals;	/* de-duplicated by user id */
+	size_t n_locals;
+	const char **remotes;		/* de-duplicated, case-insensitively */
+	size_t n_remotes;
+	/* Alias targets in a local domain that lead nowhere (dropped; the
+	 * other targets still get the mail). */
+	size_t n_unknown;
+	const char *error;		/* DELIVERY_ERROR: from the store */
+};
+
+/* Resolve one recipient address, already canonical "local@domain" with the
+ * domain in lower case. Everything in *res_r is allocated in `a`; error is
+ * valid until the next call on `reader`.
+ *
+ * An address whose domain is not local is remote as-is. In a local domain
+ * the first match wins, as in Postfix virtual(5):
+ *   1. the exact user (enabled; a disabled user does not exist here),
+ *   2. the exact alias,
+ *   3. for "local+tag@domain": the user "local@domain", then its alias,
+ *   4. the catch-all alias "@domain",
+ *   else the address is an unknown user.
+ * Alias targets are resolved again by the same rules (so a target may be
+ * another alias, a local user or a remote address). An address met again
+ * on its own expansion path is a loop; the same user or remote address
+ * reached by two paths is kept once. The status is LOCAL, REMOTE or MIXED
+ * when there is at least one destination; UNKNOWN_USER when there is none;
+ * LOOP, TOO_MANY or ERROR make the whole address fail.
+ *
+ * Known limit: the store's alias lookup falls back to the catch-all by
+ * itself, so an exact alias whose target set equals the catch-all's is
+ * taken for the catch-all (only matters when a "+tag" user also exists). */
+void delivery_resolve(struct store_reader *reader, struct arena *a,
+		      const char *address, struct delivery_resolution *res_r);
+
+/* An accepted message. Every pointer belongs to the caller but needs to
+ * live only for the delivery_submit() call: the submission keeps copies. */
+struct delivery_msg {
+	/* The message as received: CRLF lines, dot-unstuffed, with the
+	 * caller's Received: header already prepended. */
+	const void *data;
+	size_t size;
+	const char *sender;	/* envelope sender, "" for the null path */
+	const char *envid;	/* DSN ENVID or NULL */
+	const char *ret;	/* DSN RET ("FULL"/"HDRS") or NULL */
+	int64_t internal_date;	/* unix seconds */
+	/* Local users (INBOX of each); duplicates are delivered once. */
+	const int64_t *user_ids;
+	size_t n_users;
+	/* Remote recipients for the outbound queue; duplicate addresses
+	 * are queued once (the first one's ORCPT/NOTIFY is kept). */
+	const struct store_queue_rcpt *remotes;
+	size_t n_remotes;
+};
+
+/* Runs on the thread owning reply_queue with the store's result (status 0
+ * ok, else error); result is freed after the callback returns. */
+typedef void delivery_done_fn(void *arg, const struct store_result *result);
+
+/* Parse the message once (ENVELOPE, BODY, BODYSTRUCTURE and the part tree;
+ * any bytes parse, a broken MIME structure still delivers) and submit ONE
+ * STORE_REQ_DELIVER holding every local target and the outbound queue
+ * entry for the remote recipients. The stored message is
+ * "Return-Path: <sender>\r\n" followed by msg->data; it is the same blob for
+ * every recipient (single instance), so a per-recipient Delivered-To header
+ * cannot be written yet: that needs a per-target header prefix in the store.
+ * Returns 0 when submitted (done runs later, exactly once), or -1 with
+ * *error_r set to a static string when the message has no recipient or the
+ * sender holds CR, LF, '<' or '>' (done does not run). */
+int delivery_submit(struct store *store, const struct delivery_msg *msg,
+		    struct task_queue *reply_queue, delivery_done_fn *done,
+		    void *arg, const char **error_r);
+
+#endif

@@ -1,0 +1,160 @@
+/* delivery_submit.c: parse an accepted message once and hand the store one
+ * DELIVER request with every local target and the outbound queue entry;
+ * the request memory lives in an arena freed after the completion. */
+#include "delivery/delivery.h"
+#include "base/strbuf.h"
+#include "mail/imap_bodystructure.h"
+#include "mail/imap_envelope.h"
+#include "mail/mime_parts.h"
+
+#include <strings.h>
+
+struct delivery_submission {
+	struct arena arena;
+	struct store_req req;
+	struct store_target *targets;
+	struct store_queue_rcpt *rcpts;
+	delivery_done_fn *done;
+	void *arg;
+};
+
+static void submission_done(void *arg, struct store_result *result)
+{
+	struct delivery_submission *sub = arg;
+
+	sub->done(sub->arg, result);
+	store_result_free(&result);
+	arena_deinit(&sub->arena);
+	free(sub);
+}
+
+static const char *arena_strbuf(struct arena *a, struct strbuf *sb)
+{
+	const char *s = arena_strndup(a, strbuf_cstr(sb), sb->n);
+
+	strbuf_reset(sb);
+	return s;
+}
+
+/* The stored bytes (Return-Path + message) and their parsed metadata. */
+static void submission_message(struct delivery_submission *sub,
+			       const struct delivery_msg *msg)
+{
+	const char *sender = msg->sender != NULL ? msg->sender : "";
+	struct strbuf sb = STRBUF_INIT;
+	struct mime_tree *tree;
+	size_t hlen;
+	char *data;
+
+	strbuf_printf(&sb, "Return-Path: <%s>\r\n", sender);
+	hlen = sb.n;
+	data = arena_alloc(&sub->arena, hlen + msg->size + 1);
+	memcpy(data, sb.p, hlen);
+	if (msg->size > 0)
+		memcpy(data + hlen, msg->data, msg->size);
+	data[hlen + msg->size] = '\0';
+	strbuf_reset(&sb);
+	sub->req.u.deliver.data = data;
+	sub->req.u.deliver.size = hlen + msg->size;
+
+	tree = mime_parse(data, hlen + msg->size, NULL);
+	imap_envelope_write(&sb, tree->root);
+	sub->req.u.deliver.meta.envelope = arena_strbuf(&sub->arena, &sb);
+	imap_bodystructure_write(&sb, tree->root, false);
+	sub->req.u.deliver.meta.body = arena_strbuf(&sub->arena, &sb);
+	imap_bodystructure_write(&sb, tree->root, true);
+	sub->req.u.deliver.meta.bodystructure = arena_strbuf(&sub->arena, &sb);
+	mime_parts_serialize(tree, &sb);
+	if (sb.n > 0) {
+		void *parts = arena_alloc(&sub->arena, sb.n);
+
+		memcpy(parts, sb.p, sb.n);
+		sub->req.u.deliver.meta.parts = parts;
+		sub->req.u.deliver.meta.parts_size = sb.n;
+	}
+	strbuf_free(&sb);
+	mime_tree_free(&tree);
+}
+
+static void submission_targets(struct delivery_submission *sub,
+			       const struct delivery_msg *msg)
+{
+	size_t n = 0;
+
+	sub->targets = arena_zalloc(&sub->arena,
+				    (msg->n_users + 1) * sizeof(*sub->targets));
+	for (size_t i = 0; i < msg->n_users; i++) {
+		size_t j;
+
+		for (j = 0; j < n; j++) {
+			if (sub->targets[j].user_id == msg->user_ids[i])
+				break;
+		}
+		if (j == n)
+			sub->targets[n++].user_id = msg->user_ids[i];
+	}
+	sub->req.u.deliver.targets = sub->targets;
+	sub->req.u.deliver.n_targets = n;
+}
+
+static const char *opt_dup(struct arena *a, const char *s)
+{
+	return arena_strdup(a, s != NULL ? s : "");
+}
+
+static void submission_rcpts(struct delivery_submission *sub,
+			     const struct delivery_msg *msg)
+{
+	struct arena *a = &sub->arena;
+	size_t n = 0;
+
+	sub->rcpts = arena_zalloc(a, (msg->n_remotes + 1) *
+				  sizeof(*sub->rcpts));
+	for (size_t i = 0; i < msg->n_remotes; i++) {
+		const struct store_queue_rcpt *in = &msg->remotes[i];
+		size_t j;
+
+		for (j = 0; j < n; j++) {
+			if (strcasecmp(sub->rcpts[j].address, in->address) == 0)
+				break;
+		}
+		if (j < n)
+			continue;
+		sub->rcpts[n].address = arena_strdup(a, in->address);
+		sub->rcpts[n].orcpt = opt_dup(a, in->orcpt);
+		sub->rcpts[n].notify = opt_dup(a, in->notify);
+		n++;
+	}
+	sub->req.u.deliver.rcpts = sub->rcpts;
+	sub->req.u.deliver.n_rcpts = n;
+	sub->req.u.deliver.sender = opt_dup(a, msg->sender);
+	sub->req.u.deliver.envid = opt_dup(a, msg->envid);
+	sub->req.u.deliver.ret = opt_dup(a, msg->ret);
+}
+
+int delivery_submit(struct store *store, const struct delivery_msg *msg,
+		    struct task_queue *reply_queue, delivery_done_fn *done,
+		    void *arg, const char **error_r)
+{
+	struct delivery_submission *sub;
+
+	if (msg->n_users == 0 && msg->n_remotes == 0) {
+		*error_r = "no recipients";
+		return -1;
+	}
+	if (msg->sender != NULL && strpbrk(msg->sender, "\r\n<>") != NULL) {
+		*error_r = "invalid envelope sender";
+		return -1;
+	}
+	sub = xcalloc(1, sizeof(*sub));
+	arena_init(&sub->arena, 0);
+	sub->done = done;
+	sub->arg = arg;
+	sub->req.type = STORE_REQ_DELIVER;
+	sub->req.u.deliver.internal_date = msg->internal_date;
+	submission_message(sub, msg);
+	submission_targets(sub, msg);
+	submission_rcpts(sub, msg);
+	store_submit(store, &sub->req, reply_queue, submission_done, sub);
+	return 0;
+}
