@@ -58,8 +58,8 @@ struct net_listener_stats {
 	atomic_ulong refused;
 };
 
-/* Creates the threads' loops (not running yet). Returns NULL with a
- * malloc'd *error_r on failure. */
+/* Creates the threads' loops (not running yet). Sets SIGPIPE to ignored
+ * for the process. Returns NULL with a malloc'd *error_r on failure. */
 struct net_server *net_server_new(const struct net_server_settings *set,
 				  char **error_r);
 /* Frees a server that is not running (never started, or shut down). */

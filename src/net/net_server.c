@@ -5,6 +5,7 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -30,6 +31,9 @@ struct net_server *net_server_new(const struct net_server_settings *set,
 {
 	struct net_server *server = xcalloc(1, sizeof(*server));
 
+	/* writes to a peer that went away must fail with EPIPE, not kill
+	 * the process (libevent and OpenSSL write without MSG_NOSIGNAL) */
+	signal(SIGPIPE, SIG_IGN);
 	server->set = *set;
 	server->nthreads = set->threads;
 	if (server->nthreads == 0) {
