@@ -1,16 +1,14 @@
 /* cmd_auth.c: posthorn auth test ADDRESS: check a password the way the
  * servers do, to debug a login without a mail program. */
 #include "base/base.h"
-#include "auth/auth_password.h"
+#include "auth/auth_login.h"
+#include "auth/auth_store.h"
 #include "cli/cli.h"
 
 int cmd_auth(struct cli *cli, int argc, char **argv)
 {
-	struct store_user user;
-	const char *error;
-	char *pw;
-	int ret, found;
-	bool ok;
+	char *pw, *address = NULL;
+	int ret, ok;
 
 	if (argc != 2 || strcmp(argv[0], "test") != 0)
 		return CLI_USAGE;
@@ -18,19 +16,19 @@ int cmd_auth(struct cli *cli, int argc, char **argv)
 		return CLI_USAGE;
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
-	found = store_user_by_address(cli->reader, &cli->arena, argv[1], &user, &error);
-	if (found < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		return CLI_STORE;
-	}
 	if ((pw = cli_password_read(cli, false)) == NULL)
 		return CLI_FAILED;
-	ok = found && !user.disabled && auth_password_verify(user.password_hash, pw);
+	ok = auth_login_plain(auth_store_lookup, cli->reader, argv[1], pw, &address);
 	secret_free(&pw);
-	if (!ok) {
+	if (ok < 0) {
+		fprintf(stderr, "posthorn: the store could not be read\n");
+		return CLI_STORE;
+	}
+	if (ok == 0) {
 		fprintf(stderr, "posthorn: authentication of %s failed\n", argv[1]);
 		return CLI_FAILED;
 	}
-	printf("authentication of %s succeeded\n", argv[1]);
+	printf("authentication of %s succeeded\n", address);
+	free(address);
 	return CLI_OK;
 }
