@@ -40,10 +40,14 @@ struct delivery_resolution {
 	size_t n_unknown;
 	const char *error;		/* DELIVERY_ERROR: from the store */
 };
+/* With LOOP, TOO_MANY or ERROR the lists hold what was found before the
+ * failure and must not be used. */
 
 /* Resolve one recipient address, already canonical "local@domain" with the
- * domain in lower case. Everything in *res_r is allocated in `a`; error is
- * valid until the next call on `reader`.
+ * domain in lower case. Everything in *res_r, error included, is allocated in
+ * `a`. Reads go through store_user_by_address() and store_alias_lookup()
+ * (not store_user_resolve(), which cannot put the exact alias between the
+ * exact and the "+tag" user).
  *
  * An address whose domain is not local is remote as-is. In a local domain
  * the first match wins, as in Postfix virtual(5):
