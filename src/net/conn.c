@@ -343,8 +343,12 @@ static const char *conn_error_reason(struct conn *conn, char *buf,
 	int err = EVUTIL_SOCKET_ERROR();
 
 	if (conn->ssl != NULL) {
-		while ((last = bufferevent_get_openssl_error(conn->bev)) != 0)
-			e = last;
+		/* libevent stores SSL_get_error() codes (small numbers) next
+		 * to the ERR queue entries; keep the first real entry */
+		while ((last = bufferevent_get_openssl_error(conn->bev)) != 0) {
+			if (e == 0 && ERR_GET_LIB(last) != 0)
+				e = last;
+		}
 	}
 	if (e != 0) {
 		char ebuf[200];

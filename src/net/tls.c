@@ -42,7 +42,11 @@ static SSL_CTX *tls_ctx_new(const struct net_tls *tls, char **error_r)
 	SSL_CTX_set_min_proto_version(ctx, tls->min_version);
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 					 SSL_OP_NO_COMPRESSION |
-					 SSL_OP_NO_RENEGOTIATION);
+					 SSL_OP_NO_RENEGOTIATION |
+					 /* a peer closing without close_notify
+					  * is a plain EOF: mail protocols
+					  * delimit their own data */
+					 SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (tls->ciphers != NULL &&
 	    SSL_CTX_set_cipher_list(ctx, tls->ciphers) != 1) {
