@@ -544,6 +544,41 @@ static void test_submit_refused(void **state)
 	assert_string_equal(error, "invalid envelope sender");
 }
 
+/* A store that refuses the write: done gets the error, nothing lands. */
+static void test_submit_store_full(void **state)
+{
+	const size_t big_size = 1024 * 1024;
+	struct fixture f = { 0 };
+	struct store_mailbox mb;
+	struct done_state d;
+	const char *error;
+	int64_t user;
+	char *big;
+
+	(void)state;
+	tstore_init(&f.t, 128);
+	tstore_domain(&f.t, "example.com");
+	user = tstore_user(&f.t, "bob@example.com");
+	big = xmalloc(big_size);
+	memset(big, 'x', big_size);
+	{
+		struct delivery_msg msg = {
+			.data = big, .size = big_size, .sender = "a@b.example",
+			.user_ids = &user, .n_users = 1,
+		};
+
+		submit_and_wait(&f, &msg, &d);
+	}
+	free(big);
+	assert_int_equal(d.status, -1);
+	assert_non_null(strstr(d.error, "full"));
+	assert_int_equal(store_mailbox_by_name(f.t.reader, &f.t.arena, user,
+					       "INBOX", &mb, &error), 1);
+	assert_int_equal(mb.messages, 0);
+	assert_int_equal(store_blob_count(f.t.reader, &error), 0);
+	tstore_deinit(&f.t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -564,6 +599,7 @@ int main(void)
 		T(test_submit),
 		T(test_submit_bad_mime),
 		T(test_submit_refused),
+		cmocka_unit_test(test_submit_store_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
