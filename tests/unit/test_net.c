@@ -940,6 +940,41 @@ static void test_shutdown(void **state)
 	net_server_free(&server);
 }
 
+static void test_stop_accepting(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+	unsigned port = net_listener_port(l);
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port) };
+	bool refused = false;
+
+	(void)state;
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	server_start(server);
+	int a = client_connect(port);
+
+	expect_line(a, NULL, "hello");
+	net_server_stop_accepting(server);
+	/* the listeners close on their threads soon after */
+	for (int i = 0; i < 200 && !refused; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+
+		refused = connect(c, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
+			  errno == ECONNREFUSED;
+		close(c);
+		if (!refused)
+			usleep(5000);
+	}
+	assert_true(refused);
+	/* the open conn goes on */
+	client_send(a, "still\r\n");
+	expect_line(a, NULL, "CRLF:still");
+	close(a);
+	server_done(&server);
+}
+
 static void test_unix_socket(void **state)
 {
 	struct net_server *server = server_new(0, 0);
@@ -1029,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_starttls_injection),
 		cmocka_unit_test(test_tls_reload),
 		cmocka_unit_test(test_shutdown),
+		cmocka_unit_test(test_stop_accepting),
 		cmocka_unit_test(test_unix_socket),
 		cmocka_unit_test(test_bad_listen),
 	};
