@@ -38,6 +38,7 @@ struct conn {
 	bool starttls_pending;
 	bool discarding;  /* inside an overlong line */
 	bool kick_input;
+	bool eof;         /* the client half-closed; finishing up */
 	unsigned depth;   /* nesting of handler callbacks */
 	unsigned idle_timeout;
 	size_t pending_drain;
@@ -53,6 +54,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void conn_kick_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_finish(struct conn *conn);
+static void conn_close_reason(struct conn *conn, const char *reason);
 
 static void conn_count_in_cb(struct evbuffer *buf UNUSED,
 			     const struct evbuffer_cb_info *info, void *arg)
@@ -206,7 +208,7 @@ static void conn_teardown(struct conn *conn, const char *reason)
 static void conn_teardown_later(struct conn *conn, const char *reason)
 {
 	conn_teardown(conn, reason);
-	event_active(conn->kick, EV_TIMEOUT, 0);
+	event_active(conn->kick, EV_READ, 0);
 }
 
 static void conn_finish(struct conn *conn)
@@ -267,6 +269,15 @@ static void conn_apply_drain(struct conn *conn)
 	conn->pending_drain = 0;
 }
 
+/* After a half-close: close once the input is used up and the replies
+ * are out. */
+static void conn_check_eof(struct conn *conn)
+{
+	if (conn->eof && !conn->dead && !conn->closing &&
+	    conn_input_pending(conn) == 0 && conn_output_pending(conn) == 0)
+		conn_teardown_later(conn, "client closed");
+}
+
 static void conn_call_input(struct conn *conn)
 {
 	if (conn->dead || conn->closing || conn->paused || conn->handshaking ||
@@ -276,14 +287,20 @@ static void conn_call_input(struct conn *conn)
 	conn->listener->handler->on_input(conn);
 	conn->depth--;
 	conn_apply_drain(conn);
+	conn_check_eof(conn);
 }
 
-static void conn_kick_cb(evutil_socket_t fd UNUSED, short what UNUSED,
-			 void *arg)
+static void conn_kick_cb(evutil_socket_t fd UNUSED, short what, void *arg)
 {
 	struct conn *conn = arg;
 
 	if (conn->dead) {
+		conn_finish(conn);
+		return;
+	}
+	if ((what & EV_TIMEOUT) != 0 && conn->eof) {
+		/* the handler did not finish in time after a half-close */
+		conn_teardown(conn, "client closed");
 		conn_finish(conn);
 		return;
 	}
@@ -325,7 +342,7 @@ static void conn_write_cb(struct bufferevent *bev UNUSED, void *arg)
 		return;
 	}
 	if (conn->closing) {
-		conn_teardown_later(conn, "closed");
+		conn_teardown_later(conn, conn->close_reason);
 		return;
 	}
 	if (conn->listener->handler->on_drained != NULL && !conn->dead) {
@@ -334,6 +351,7 @@ static void conn_write_cb(struct bufferevent *bev UNUSED, void *arg)
 		conn->depth--;
 		conn_apply_drain(conn);
 	}
+	conn_check_eof(conn);
 }
 
 static const char *conn_error_reason(struct conn *conn, char *buf,
@@ -395,6 +413,20 @@ static void conn_event_cb(struct bufferevent *bev UNUSED, short what,
 		conn_teardown_later(conn, conn->handshaking
 						  ? "TLS handshake timeout"
 						  : "idle timeout");
+	} else if ((what & BEV_EVENT_EOF) != 0 && !conn->handshaking &&
+		   (conn->closing || conn_output_pending(conn) > 0 ||
+		    conn_input_pending(conn) > 0)) {
+		/* a half-close behind the last commands: they are still
+		 * served and answered, then the conn closes
+		 * (conn_check_eof), within a bound */
+		if (!conn->closing && !conn->eof) {
+			unsigned secs = conn->idle_timeout != 0
+						? conn->idle_timeout : 60;
+			struct timeval tv = { (time_t)MIN(secs, 60u), 0 };
+
+			conn->eof = true;
+			event_add(conn->kick, &tv);
+		}
 	} else if ((what & BEV_EVENT_EOF) != 0) {
 		conn_teardown_later(conn, conn->handshaking
 						  ? "client closed during TLS "
@@ -541,15 +573,16 @@ size_t conn_output_pending(struct conn *conn)
 	return evbuffer_get_length(bufferevent_get_output(conn->bev));
 }
 
-void conn_close(struct conn *conn)
+static void conn_close_reason(struct conn *conn, const char *reason)
 {
 	if (conn->dead || conn->closing)
 		return;
 	conn->closing = true;
+	conn->close_reason = reason;
 	conn->starttls_pending = false;
 	bufferevent_disable(conn->bev, EV_READ);
 	if (conn_output_pending(conn) == 0) {
-		conn_teardown_later(conn, "closed");
+		conn_teardown_later(conn, reason);
 		return;
 	}
 	/* a client that never reads must not hold us forever */
@@ -557,6 +590,11 @@ void conn_close(struct conn *conn)
 		conn->idle_timeout = 60;
 		conn_apply_timeouts(conn);
 	}
+}
+
+void conn_close(struct conn *conn)
+{
+	conn_close_reason(conn, "closed");
 }
 
 void conn_abort(struct conn *conn, const char *reason)
@@ -604,7 +642,7 @@ void conn_resume_input(struct conn *conn)
 	conn->paused = false;
 	bufferevent_enable(conn->bev, EV_READ);
 	conn->kick_input = true;
-	event_active(conn->kick, EV_TIMEOUT, 0);
+	event_active(conn->kick, EV_READ, 0);
 }
 
 int conn_starttls(struct conn *conn)

@@ -28,7 +28,10 @@ struct conn_handler {
 	/* The server is shutting down: finish soon (e.g. answer "421" between
 	 * transactions and conn_close()). NULL = conn_close() at once. */
 	void (*on_shutdown)(struct conn *conn);
-	/* The connection ends; reason is for logs ("client closed",
+	/* The connection ends (also when the client half-closes: buffered
+	 * input is still offered and replies still sent, then the conn
+	 * closes once both are used up, or after the idle timeout, at most
+	 * 60 s). reason is for logs ("client closed",
 	 * "idle timeout", "closed", "shutdown", an error). The conn is freed
 	 * right after; free the session here. Called exactly once for every
 	 * conn that got on_open. */

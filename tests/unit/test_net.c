@@ -472,7 +472,27 @@ static void test_lines(void **state)
 	close(fd);
 	wait_conns(server, 0);
 	assert_true(last_reason_is("closed"));
-	assert_int_equal(atomic_load(&net_listener_stats(l)->total), 1);
+	/* a half-close right after the last lines still gets the replies */
+	fd = client_connect(net_listener_port(l));
+	client_send(fd, "one\r\ntwo\r\n");
+	shutdown(fd, SHUT_WR);
+	expect_line(fd, NULL, "hello");
+	expect_line(fd, NULL, "CRLF:one");
+	expect_line(fd, NULL, "CRLF:two");
+	assert_true(client_eof(fd));
+	close(fd);
+	wait_conns(server, 0);
+	assert_true(last_reason_is("client closed"));
+	/* and a QUIT followed by a half-close */
+	fd = client_connect(net_listener_port(l));
+	client_send(fd, "QUIT\r\n");
+	shutdown(fd, SHUT_WR);
+	expect_line(fd, NULL, "hello");
+	expect_line(fd, NULL, "bye");
+	assert_true(client_eof(fd));
+	close(fd);
+	wait_conns(server, 0);
+	assert_int_equal(atomic_load(&net_listener_stats(l)->total), 3);
 	assert_int_equal(atomic_load(&net_listener_stats(l)->current), 0);
 	server_done(&server);
 }
@@ -539,7 +559,10 @@ static void test_backpressure(void **state)
 	int fd = client_connect(net_listener_port(l));
 
 	expect_line(fd, NULL, "hello");
+	/* the half-close is seen long before the output is out: the
+	 * output and the command behind BIG are still served */
 	client_send(fd, "BIG 512\r\nnext\r\n");
+	shutdown(fd, SHUT_WR);
 	/* let the kernel buffers fill up before reading */
 	usleep(50000);
 	for (;;) {
@@ -556,6 +579,7 @@ static void test_backpressure(void **state)
 	assert_int_equal(sscanf(buf + want, "\r\nEND %lu\r\n", &max_pending),
 			 1);
 	assert_true(max_pending < BIG_THRESHOLD + BIG_CHUNK);
+	assert_true(client_eof(fd));
 	free(buf);
 	close(fd);
 	server_done(&server);
