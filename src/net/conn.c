@@ -24,6 +24,7 @@ struct conn {
 	int fd;
 	SSL *ssl;
 	struct event *kick; /* deferred on_input and final close */
+	struct event *eof_timer; /* bound after a half-close */
 	struct sockaddr_storage addr;
 	char sid[LOG_SID_SIZE];
 	char peer_ip[INET6_ADDRSTRLEN];
@@ -238,6 +239,8 @@ static void conn_finish(struct conn *conn)
 	if (conn->next != NULL)
 		conn->next->prev = conn->prev;
 	event_free(conn->kick);
+	if (conn->eof_timer != NULL)
+		event_free(conn->eof_timer);
 	iplimit_release(server->iplimit, (struct sockaddr *)&conn->addr);
 	atomic_fetch_sub(&l->stats.current, 1);
 	atomic_fetch_sub(&server->nconns, 1);
@@ -290,17 +293,22 @@ static void conn_call_input(struct conn *conn)
 	conn_check_eof(conn);
 }
 
-static void conn_kick_cb(evutil_socket_t fd UNUSED, short what, void *arg)
+static void conn_eof_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED,
+			      void *arg)
+{
+	struct conn *conn = arg;
+
+	/* the handler did not finish in time after a half-close */
+	if (!conn->dead)
+		conn_teardown_later(conn, "client closed");
+}
+
+static void conn_kick_cb(evutil_socket_t fd UNUSED, short what UNUSED,
+			 void *arg)
 {
 	struct conn *conn = arg;
 
 	if (conn->dead) {
-		conn_finish(conn);
-		return;
-	}
-	if ((what & EV_TIMEOUT) != 0 && conn->eof) {
-		/* the handler did not finish in time after a half-close */
-		conn_teardown(conn, "client closed");
 		conn_finish(conn);
 		return;
 	}
@@ -425,7 +433,9 @@ static void conn_event_cb(struct bufferevent *bev UNUSED, short what,
 			struct timeval tv = { (time_t)MIN(secs, 60u), 0 };
 
 			conn->eof = true;
-			event_add(conn->kick, &tv);
+			conn->eof_timer = evtimer_new(conn->thread->base,
+						      conn_eof_timer_cb, conn);
+			evtimer_add(conn->eof_timer, &tv);
 		}
 	} else if ((what & BEV_EVENT_EOF) != 0) {
 		conn_teardown_later(conn, conn->handshaking
