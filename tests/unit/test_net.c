@@ -921,6 +921,45 @@ static void test_tls_reload(void **state)
 	server_done(&server);
 }
 
+static void test_tls_min_version(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	char *error = NULL;
+
+	(void)state;
+	write_cert("three.test", cert_path, key_path);
+	struct net_tls *tls = net_tls_new(cert_path, key_path, "1.3", NULL,
+					  &error);
+
+	assert_non_null(tls);
+	struct net_listen_spec spec = {
+		.name = "echos", .tls_mode = NET_TLS_IMPLICIT, .tls = tls,
+	};
+	struct net_listener *l = listen_on(server, &spec);
+	SSL_CTX *ctx = client_ctx();
+
+	server_start(server);
+	/* a client that stops at TLS 1.2 is refused */
+	int fd = client_connect(net_listener_port(l));
+	SSL *ssl = SSL_new(ctx);
+
+	SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+	SSL_set_fd(ssl, fd);
+	assert_int_not_equal(SSL_connect(ssl), 1);
+	ERR_clear_error();
+	SSL_free(ssl);
+	close(fd);
+	/* a TLS 1.3 client is served */
+	fd = client_connect(net_listener_port(l));
+	ssl = client_tls(ctx, fd);
+	expect_line(fd, ssl, "hello");
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	net_tls_unref(&tls);
+	server_done(&server);
+}
+
 static void test_shutdown(void **state)
 {
 	struct net_server *server = server_new(0, 0);
@@ -1087,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_starttls_injection),
 		cmocka_unit_test(test_tls_reload),
+		cmocka_unit_test(test_tls_min_version),
 		cmocka_unit_test(test_shutdown),
 		cmocka_unit_test(test_stop_accepting),
 		cmocka_unit_test(test_unix_socket),
