@@ -89,7 +89,8 @@ void conn_pause_input(struct conn *conn);
 void conn_resume_input(struct conn *conn);
 
 /* Upgrade to TLS with the listener's TLS context, after the protocol
- * queued its "ready to start TLS" reply (sent in plaintext first).
+ * queued its "ready to start TLS" reply (sent in plaintext first). The
+ * line from conn_read_line() is no longer valid afterwards.
  * Returns -1 (the protocol then closes the session) when plaintext input
  * is already buffered behind the command (command injection), when the
  * listener has no TLS context, or when TLS is already on. After 0 the

@@ -30,7 +30,9 @@ enum net_tls_mode {
 
 struct net_listen_spec {
 	const char *name;      /* for logs and counters ("smtp", "imaps") */
-	const char *address;   /* IPv4/IPv6 literal ("0.0.0.0", "::1") */
+	const char *address;   /* IPv4/IPv6 literal ("0.0.0.0", "::1");
+				  IPv6 sockets are V6ONLY: listen on "::"
+				  and "0.0.0.0" for both families */
 	unsigned port;         /* 0 = ephemeral, see net_listener_port() */
 	const char *unix_path; /* instead of address/port */
 	enum net_tls_mode tls_mode;
