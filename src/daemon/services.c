@@ -4,11 +4,65 @@
 #include "base/log.h"
 #include "daemon/services.h"
 #include "net/net.h"
+#include "proto/smtp/smtp_server.h"
 
-/* Filled in as the front-ends arrive (SMTP, LMTP, IMAP, POP3). */
+/* Filled in as the front-ends arrive (LMTP, IMAP, POP3). */
 static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
+	[CONFIG_PROTOCOL_SMTP] = &smtp_conn_handler,
+	[CONFIG_PROTOCOL_SUBMISSION] = &smtp_conn_handler,
+	[CONFIG_PROTOCOL_SUBMISSIONS] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_HTTP] = NULL,	/* served by daemon/http.c */
 };
+
+/* Front-end state shared by the listeners; static so that it stays
+ * reachable until exit (the I/O threads use it until they are joined). */
+static struct auth_sasl_ctx *sasl_ctx;
+static struct smtp_server *smtp_server;
+
+static int services_init(struct daemon *d, char **error_r)
+{
+	const struct config *cfg = d->cfg;
+	const char *error;
+	struct smtp_settings smtp_set = {
+		.hostname = cfg->server.hostname,
+		.max_message_size = cfg->smtp.max_message_size,
+		.max_recipients = cfg->smtp.max_recipients,
+		.max_bad_commands = cfg->smtp.max_bad_commands,
+		.plaintext = cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_ALWAYS ?
+			     SMTP_PLAINTEXT_ALWAYS :
+			     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
+			     SMTP_PLAINTEXT_LOOPBACK : SMTP_PLAINTEXT_NEVER,
+	};
+
+	if (sasl_ctx == NULL) {
+		sasl_ctx = auth_sasl_ctx_new(&error);
+		if (sasl_ctx == NULL) {
+			*error_r = xasprintf("SASL: %s", error);
+			return -1;
+		}
+	}
+	if (smtp_server == NULL)
+		smtp_server = smtp_server_new(&smtp_set, &d->store, sasl_ctx);
+	return 0;
+}
+
+/* The handler_ctx of a listener: the front-end's own where it has one. */
+static void *listener_ctx(struct daemon *d, const struct config_listener *l)
+{
+	switch (l->protocol) {
+	case CONFIG_PROTOCOL_SMTP:
+		return smtp_server_listener_ctx(smtp_server, SMTP_MODE_MTA,
+						l->tls == CONFIG_TLS_STARTTLS &&
+						d->tls != NULL);
+	case CONFIG_PROTOCOL_SUBMISSION:
+	case CONFIG_PROTOCOL_SUBMISSIONS:
+		return smtp_server_listener_ctx(smtp_server, SMTP_MODE_SUBMISSION,
+						l->tls == CONFIG_TLS_STARTTLS &&
+						d->tls != NULL);
+	default:
+		return d;
+	}
+}
 
 static int listen_one(struct daemon *d, const struct config_listener *l,
 		      const struct conn_handler *handler, const char *address,
@@ -22,7 +76,7 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 		.tls_mode = l->tls == CONFIG_TLS_IMPLICIT ? NET_TLS_IMPLICIT : NET_TLS_NONE,
 		.tls = l->tls == CONFIG_TLS_NONE ? NULL : d->tls,
 		.handler = handler,
-		.handler_ctx = d,
+		.handler_ctx = listener_ctx(d, l),
 		.idle_timeout = 300,
 	};
 	struct net_listener *nl = net_listen(d->net, &spec, error_r);
@@ -43,6 +97,8 @@ int services_listen(struct daemon *d, char **error_r)
 
 	for (unsigned i = 0; i < d->cfg->listener_count; i++)
 		sockets += d->cfg->listeners[i].address_count + 1;
+	if (services_init(d, error_r) < 0)
+		return -1;
 	d->listeners = xcalloc(sockets, sizeof(*d->listeners));
 	for (unsigned i = 0; i < d->cfg->listener_count; i++) {
 		const struct config_listener *l = &d->cfg->listeners[i];

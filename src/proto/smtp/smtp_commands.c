@@ -1,0 +1,391 @@
+/* smtp_commands.c: the SMTP command table and one handler per command.
+ * The dispatcher in smtp_session.c has checked the table's flags before a
+ * handler runs; handlers return 1 done, 0 suspended, -1 failed (reply
+ * queued; counts as a bad command). */
+#include "auth/auth_store.h"
+#include "base/log.h"
+#include "net/conn.h"
+#include "proto/smtp/smtp_int.h"
+#include "proto/smtp/smtp_received.h"
+
+static void smtp_new_helo(struct smtp_session *s, struct str arg, bool esmtp)
+{
+	smtp_tx_free(&s->tx);
+	free(s->helo);
+	s->helo = smtp_received_clean_helo(arg);
+	s->esmtp = esmtp;
+	smtp_session_enter(s, SMTP_STATE_READY);
+}
+
+static int cmd_helo(void *ctx, struct str arg)
+{
+	struct smtp_session *s = ctx;
+
+	if (arg.n == 0) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: HELO hostname");
+		return -1;
+	}
+	smtp_new_helo(s, arg, false);
+	conn_printf(s->conn, "250 %s\r\n", s->server->set.hostname);
+	return 1;
+}
+
+static int cmd_ehlo(void *ctx, struct str arg)
+{
+	struct smtp_session *s = ctx;
+	struct smtp_status st;
+
+	if (arg.n == 0) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: EHLO hostname");
+		return -1;
+	}
+	smtp_new_helo(s, arg, true);
+	conn_printf(s->conn, "250-%s Hello %s\r\n", s->server->set.hostname,
+		    s->helo);
+	conn_write_str(s->conn, "250-PIPELINING\r\n");
+	if (s->server->set.max_message_size > 0)
+		conn_printf(s->conn, "250-SIZE %llu\r\n",
+			    (unsigned long long)s->server->set.max_message_size);
+	conn_write_str(s->conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n");
+	/* The commands usable now that have a keyword (STARTTLS, AUTH). */
+	for (size_t i = 0; i < smtp_commands_count; i++) {
+		const struct cmd_def *def = &smtp_commands[i];
+
+		if (def->capability == NULL ||
+		    !smtp_session_cmd_allowed(s, def, &st))
+			continue;
+		if ((def->flags & SMTP_CMD_SASL) != 0)
+			conn_printf(s->conn, "250-%s %s\r\n", def->capability,
+				    auth_sasl_mechanisms(s->server->sasl,
+							 smtp_session_plaintext_ok(s)));
+		else
+			conn_printf(s->conn, "250-%s\r\n", def->capability);
+	}
+	conn_write_str(s->conn, "250 ENHANCEDSTATUSCODES\r\n");
+	return 1;
+}
+
+static int cmd_mail(void *ctx, struct str arg)
+{
+	struct smtp_session *s = ctx;
+	struct smtp_status st;
+	struct smtp_tx *tx;
+	struct smtp_mail mail;
+	struct strbuf sender = STRBUF_INIT;
+	uint64_t max = s->server->set.max_message_size;
+
+	if (!smtp_cmd_parse_mail(arg, smtp_session_ext(s), &mail, &st)) {
+		smtp_reply_status(s, st);
+		return -1;
+	}
+	if (mail.params.has_size && max > 0 && mail.params.size > max) {
+		smtp_cmd_mail_clear(&mail);
+		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
+		return -1;
+	}
+	tx = xcalloc(1, sizeof(*tx));
+	arena_init(&tx->arena, 0);
+	tx->mail = mail;
+	smtp_path_append_canonical(&sender, &mail.path);
+	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
+	strbuf_free(&sender);
+	tx->rcpts = arena_alloc(&tx->arena, s->server->set.max_recipients *
+				sizeof(*tx->rcpts));
+	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->conn), ++s->n_tx);
+	s->tx = tx;
+	smtp_session_enter(s, SMTP_STATE_MAIL);
+	smtp_reply(s, 250, "2.1.0", "Ok");
+	return 1;
+}
+
+/* Whether the domain is one of ours: 1 yes, 0 no, -1 store error (reply
+ * queued). */
+static int smtp_domain_is_local(struct smtp_session *s,
+				struct store_reader *reader, const char *domain)
+{
+	const char *error;
+	int ret = store_domain_exists(reader, domain, &error);
+
+	if (ret < 0) {
+		log_error(conn_sid(s->conn), "store: %s", error);
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+	}
+	return ret;
+}
+
+static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *res)
+{
+	if (res->n_locals > 0) {
+		tx->user_ids = xrealloc(tx->user_ids, (tx->n_users + res->n_locals) *
+					sizeof(*tx->user_ids));
+		for (size_t i = 0; i < res->n_locals; i++)
+			tx->user_ids[tx->n_users++] = res->locals[i].user_id;
+	}
+	if (res->n_remotes > 0) {
+		tx->remotes = xrealloc(tx->remotes, (tx->n_remotes + res->n_remotes) *
+				       sizeof(*tx->remotes));
+		for (size_t i = 0; i < res->n_remotes; i++) {
+			tx->remotes[tx->n_remotes++] = (struct store_queue_rcpt){
+				.address = res->remotes[i],
+				.orcpt = "",
+				.notify = "",
+			};
+		}
+	}
+}
+
+static int cmd_rcpt(void *ctx, struct str arg)
+{
+	struct smtp_session *s = ctx;
+	struct smtp_tx *tx = s->tx;
+	struct smtp_status st;
+	struct smtp_rcpt rcpt;
+	struct strbuf addr = STRBUF_INIT;
+	struct delivery_resolution res;
+	struct store_reader *reader;
+	const char *address;
+	int ret = -1;
+
+	if (tx->n_rcpts >= s->server->set.max_recipients) {
+		smtp_reply(s, 452, "4.5.3", "Too many recipients");
+		return -1;
+	}
+	if (!smtp_cmd_parse_rcpt(arg, smtp_session_ext(s),
+				 tx->mail.params.smtputf8, &rcpt, &st)) {
+		smtp_reply_status(s, st);
+		return -1;
+	}
+	reader = smtp_session_reader(s);
+	if (reader == NULL) {
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		goto out;
+	}
+	if ((rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0)
+		strbuf_printf(&addr, "postmaster@%s", s->server->set.hostname);
+	else
+		smtp_path_append_canonical(&addr, &rcpt.path);
+	address = arena_strdup(&tx->arena, addr.p);
+	if (s->user == NULL) {
+		/* Without AUTH only our own domains, and no relay tricks
+		 * ("user%remote@local", "<@local:user@remote>", ...). */
+		const char *domain = (rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0 ?
+				     s->server->set.hostname : rcpt.path.domain;
+		int local = (rcpt.path.flags & SMTP_PATH_RELAY_TRICKS) != 0 ? 0 :
+			    smtp_domain_is_local(s, reader, domain);
+
+		if (local < 0)
+			goto out;
+		if (local == 0) {
+			smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied",
+				   address);
+			goto out;
+		}
+	}
+	delivery_resolve(reader, &tx->arena, address, &res);
+	switch (res.status) {
+	case DELIVERY_LOCAL:
+	case DELIVERY_REMOTE:
+	case DELIVERY_MIXED:
+		smtp_tx_add(tx, &res);
+		tx->rcpts[tx->n_rcpts++] = address;
+		smtp_session_enter(s, SMTP_STATE_RCPT);
+		smtp_reply(s, 250, "2.1.5", "Ok");
+		ret = 1;
+		break;
+	case DELIVERY_UNKNOWN_USER:
+		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", address);
+		break;
+	case DELIVERY_LOOP:
+		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop", address);
+		break;
+	case DELIVERY_TOO_MANY:
+		smtp_reply(s, 554, "5.3.4", "<%s>: Alias expands to too many recipients",
+			   address);
+		break;
+	case DELIVERY_ERROR:
+		log_error(conn_sid(s->conn), "resolve %s: %s", address, res.error);
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		break;
+	}
+out:
+	strbuf_free(&addr);
+	smtp_cmd_rcpt_clear(&rcpt);
+	return ret;
+}
+
+static int cmd_data(void *ctx, struct str arg UNUSED)
+{
+	smtp_session_start_data(ctx);
+	return 1;
+}
+
+static int cmd_rset(void *ctx, struct str arg UNUSED)
+{
+	struct smtp_session *s = ctx;
+
+	smtp_tx_free(&s->tx);
+	if (s->state != SMTP_STATE_INIT)
+		smtp_session_enter(s, SMTP_STATE_READY);
+	smtp_reply(s, 250, "2.0.0", "Ok");
+	return 1;
+}
+
+static int cmd_noop(void *ctx, struct str arg UNUSED)
+{
+	smtp_reply(ctx, 250, "2.0.0", "Ok");
+	return 1;
+}
+
+static int cmd_quit(void *ctx, struct str arg UNUSED)
+{
+	struct smtp_session *s = ctx;
+
+	smtp_reply(s, 221, "2.0.0", "Bye");
+	conn_close(s->conn);
+	return 1;
+}
+
+static int cmd_help(void *ctx, struct str arg UNUSED)
+{
+	smtp_reply(ctx, 214, "2.0.0", "See RFC 5321 (https://www.rfc-editor.org/rfc/rfc5321)");
+	return 1;
+}
+
+static int cmd_vrfy(void *ctx, struct str arg UNUSED)
+{
+	smtp_reply(ctx, 252, "2.5.0", "Cannot verify the user, but will accept the message");
+	return 1;
+}
+
+static int cmd_starttls(void *ctx, struct str arg UNUSED)
+{
+	struct smtp_session *s = ctx;
+
+	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
+	if (conn_starttls(s->conn) < 0) {
+		/* Input pipelined behind STARTTLS would be read as if it
+		 * came over TLS (CVE-2011-0411 class): close. */
+		log_info(conn_sid(s->conn), "STARTTLS refused: input after the command or no TLS");
+		conn_close(s->conn);
+		return 1;
+	}
+	/* RFC 3207 4.2: forget everything learned before TLS. */
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = false;
+	free(s->user);
+	s->user = NULL;
+	smtp_session_enter(s, SMTP_STATE_INIT);
+	return 1;
+}
+
+/* Answer the result of a SASL step. */
+static int smtp_auth_result(struct smtp_session *s, enum auth_sasl_result res,
+			    char *challenge)
+{
+	int ret = -1;
+
+	switch (res) {
+	case AUTH_SASL_CONTINUE:
+		conn_printf(s->conn, "334 %s\r\n", challenge);
+		free(challenge);
+		smtp_session_enter(s, SMTP_STATE_AUTH);
+		return 0;
+	case AUTH_SASL_OK:
+		s->user = xstrdup(auth_sasl_user(s->sasl));
+		log_info(conn_sid(s->conn), "smtp auth %s user=%s",
+			 auth_sasl_mech(s->sasl), s->user);
+		smtp_reply(s, 235, "2.7.0", "Authentication successful");
+		ret = 1;
+		break;
+	case AUTH_SASL_FAIL:
+		log_info(conn_sid(s->conn), "smtp auth %s failed from %s",
+			 auth_sasl_mech(s->sasl), conn_peer_ip(s->conn));
+		smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
+		break;
+	case AUTH_SASL_ERROR:
+		smtp_reply(s, 501, "5.5.2", "Malformed authentication response");
+		break;
+	case AUTH_SASL_TEMPFAIL:
+		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
+		break;
+	}
+	auth_sasl_free(&s->sasl);
+	smtp_session_enter(s, SMTP_STATE_READY);
+	return ret;
+}
+
+static int cmd_auth(void *ctx, struct str arg)
+{
+	struct smtp_session *s = ctx;
+	struct store_reader *reader;
+	struct str mech, initial;
+	enum auth_sasl_result res;
+	char *mech_c, *initial_c, *challenge = NULL;
+
+	if (!str_split(arg, ' ', &mech, &initial)) {
+		mech = arg;
+		initial = STR_LIT("");
+	}
+	if (mech.n == 0) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+		return -1;
+	}
+	reader = smtp_session_reader(s);
+	if (reader == NULL) {
+		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return -1;
+	}
+	mech_c = str_dup(mech);
+	s->sasl = auth_sasl_start(s->server->sasl, mech_c,
+				  smtp_session_plaintext_ok(s),
+				  auth_store_lookup, reader);
+	free(mech_c);
+	if (s->sasl == NULL) {
+		smtp_reply(s, 504, "5.5.4", "Unrecognized authentication mechanism");
+		return -1;
+	}
+	initial_c = str_dup(initial);
+	res = auth_sasl_step(s->sasl, initial_c, &challenge);
+	secure_zero(initial_c, initial.n);
+	free(initial_c);
+	return smtp_auth_result(s, res, challenge);
+}
+
+void smtp_auth_response(struct smtp_session *s, struct str line)
+{
+	enum auth_sasl_result res;
+	char *challenge = NULL, *resp;
+
+	if (str_eq(line, STR_LIT("*"))) {
+		auth_sasl_free(&s->sasl);
+		smtp_session_enter(s, SMTP_STATE_READY);
+		smtp_reply(s, 501, "5.0.0", "Authentication cancelled");
+		return;
+	}
+	resp = str_dup(line);
+	res = auth_sasl_step(s->sasl, resp, &challenge);
+	secure_zero(resp, line.n);
+	free(resp);
+	smtp_auth_result(s, res, challenge);
+}
+
+const struct cmd_def smtp_commands[] = {
+	{ "HELO", cmd_helo, 0, NULL },
+	{ "EHLO", cmd_ehlo, 0, NULL },
+	{ "STARTTLS", cmd_starttls, SMTP_CMD_STARTTLS | SMTP_CMD_NO_TX | SMTP_CMD_NO_ARG,
+	  "STARTTLS" },
+	{ "AUTH", cmd_auth, SMTP_CMD_SASL | SMTP_CMD_NEEDS_HELO | SMTP_CMD_EHLO_ONLY |
+	  SMTP_CMD_NO_TX, "AUTH" },
+	{ "MAIL", cmd_mail, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NO_TX | SMTP_CMD_SUBMIT_AUTH,
+	  NULL },
+	{ "RCPT", cmd_rcpt, SMTP_CMD_NEEDS_MAIL, NULL },
+	{ "DATA", cmd_data, SMTP_CMD_NEEDS_RCPT | SMTP_CMD_NO_ARG, NULL },
+	{ "RSET", cmd_rset, SMTP_CMD_NO_ARG, NULL },
+	{ "NOOP", cmd_noop, 0, NULL },
+	{ "QUIT", cmd_quit, SMTP_CMD_NO_ARG, NULL },
+	{ "HELP", cmd_help, 0, NULL },
+	{ "VRFY", cmd_vrfy, 0, NULL },
+	{ "EXPN", cmd_vrfy, 0, NULL },
+};
+const size_t smtp_commands_count = ARRAY_SIZE(smtp_commands);

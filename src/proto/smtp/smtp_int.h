@@ -1,0 +1,115 @@
+/* smtp_int.h: private to proto/smtp: the server, the session and its
+ * transaction, the state machine and the command table. */
+#ifndef POSTHORN_PROTO_SMTP_SMTP_INT_H
+#define POSTHORN_PROTO_SMTP_SMTP_INT_H
+
+#include "base/arena.h"
+#include "base/strbuf.h"
+#include "delivery/delivery.h"
+#include "mail/smtp_cmd.h"
+#include "mail/smtp_data.h"
+#include "proto/common/cmd_table.h"
+#include "proto/smtp/smtp_server.h"
+
+#include <pthread.h>
+
+/* RFC 4954 4: an AUTH command line or SASL response may be 12288 octets. */
+#define SMTP_AUTH_LINE_MAX 12288
+#define SMTP_DEFAULT_MAX_RECIPIENTS 100
+#define SMTP_DEFAULT_MAX_BAD_COMMANDS 10
+
+struct smtp_service {
+	struct smtp_server *server;
+	enum smtp_mode mode;
+	bool starttls;		/* the listener has a TLS context */
+};
+
+struct smtp_server {
+	struct smtp_settings set;	/* hostname is our copy */
+	struct store *const *storep;
+	struct auth_sasl_ctx *sasl;
+	struct smtp_service services[SMTP_MODE_COUNT][2];
+	pthread_mutex_t lock;		/* guards readers */
+	struct store_reader **readers;	/* by I/O thread index */
+	size_t n_readers;
+};
+
+enum smtp_state {
+	SMTP_STATE_INIT,	/* greeting sent, no HELO/EHLO yet */
+	SMTP_STATE_READY,	/* HELO/EHLO done, no transaction */
+	SMTP_STATE_MAIL,	/* MAIL accepted */
+	SMTP_STATE_RCPT,	/* at least one RCPT accepted */
+	SMTP_STATE_DATA,	/* reading the message after 354 */
+	SMTP_STATE_DELIVERING,	/* waiting for the store; input paused */
+	SMTP_STATE_AUTH,	/* in a SASL exchange, reading responses */
+};
+
+/* One mail transaction: MAIL .. end of DATA, or until RSET. */
+struct smtp_tx {
+	struct arena arena;
+	struct smtp_mail mail;
+	char *sender;			/* canonical, "" for <> (arena) */
+	const char **rcpts;		/* as accepted, for the log (arena) */
+	size_t n_rcpts;
+	int64_t *user_ids;		/* xrealloc'd */
+	size_t n_users;
+	struct store_queue_rcpt *remotes; /* xrealloc'd, strings in arena */
+	size_t n_remotes;
+	struct smtp_data *reader;
+	struct strbuf msg;		/* Received: + the message */
+	char id[LOG_SID_SIZE + 16];
+};
+
+struct smtp_session {
+	struct conn *conn;		/* NULL once closed while delivering */
+	struct smtp_service *service;
+	struct smtp_server *server;
+	enum smtp_state state;
+	char *helo;			/* cleaned, for Received: */
+	bool esmtp;
+	char *user;			/* authenticated address or NULL */
+	unsigned bad_commands;
+	unsigned n_tx;
+	struct smtp_tx *tx;
+	struct auth_sasl_session *sasl;
+	bool close_after_delivery;
+};
+
+/* smtp_session.c */
+void smtp_session_enter(struct smtp_session *s, enum smtp_state state);
+void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
+		const char *fmt, ...) PRINTF_FMT(4, 5);
+void smtp_reply_status(struct smtp_session *s, struct smtp_status st);
+/* The calling thread's store reader, or NULL (logged) when it cannot be
+ * opened. */
+struct store_reader *smtp_session_reader(struct smtp_session *s);
+/* The extensions offered in this session (enum smtp_ext). */
+unsigned smtp_session_ext(const struct smtp_session *s);
+bool smtp_session_plaintext_ok(const struct smtp_session *s);
+/* Whether the table entry may run now; the one policy check. On false
+ * *st_r is the reply. */
+bool smtp_session_cmd_allowed(const struct smtp_session *s,
+			      const struct cmd_def *def,
+			      struct smtp_status *st_r);
+void smtp_tx_free(struct smtp_tx **tx);
+/* Start reading the message after 354. */
+void smtp_session_start_data(struct smtp_session *s);
+
+/* smtp_commands.c */
+enum smtp_cmd_flag {
+	SMTP_CMD_NEEDS_HELO = 1 << 0,	/* 503 before HELO/EHLO */
+	SMTP_CMD_NO_TX = 1 << 1,	/* 503 inside a transaction */
+	SMTP_CMD_NEEDS_MAIL = 1 << 2,	/* 503 without MAIL */
+	SMTP_CMD_NEEDS_RCPT = 1 << 3,	/* 503 without a recipient */
+	SMTP_CMD_NO_ARG = 1 << 4,	/* 501 with an argument */
+	SMTP_CMD_STARTTLS = 1 << 5,	/* only on a STARTTLS listener before TLS */
+	SMTP_CMD_SASL = 1 << 6,		/* only on submission, before AUTH */
+	SMTP_CMD_SUBMIT_AUTH = 1 << 7,	/* submission: 530 before AUTH */
+	SMTP_CMD_EHLO_ONLY = 1 << 8,	/* only after EHLO (not HELO) */
+};
+extern const struct cmd_def smtp_commands[];
+extern const size_t smtp_commands_count;
+/* A response line during AUTH. */
+void smtp_auth_response(struct smtp_session *s, struct str line);
+
+#endif

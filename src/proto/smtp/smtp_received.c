@@ -1,0 +1,42 @@
+/* smtp_received.c: building the Received: header. The HELO name is the
+ * client's word, so it is cleaned before it goes into a header that later
+ * readers parse. */
+#include "proto/smtp/smtp_received.h"
+
+char *smtp_received_clean_helo(struct str helo)
+{
+	size_t n = MIN(helo.n, (size_t)255);
+	char *s = xmalloc(n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)helo.p[i];
+
+		s[i] = c > 0x20 && c < 0x7f && c != '(' && c != ')' &&
+		       c != '\\' ? (char)c : '?';
+	}
+	s[n] = '\0';
+	return s;
+}
+
+void smtp_received_append(struct strbuf *out, const struct smtp_received *r)
+{
+	struct tm tm;
+	char date[64];
+	bool tls = r->tls_version != NULL;
+
+	gmtime_r(&r->when, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	strbuf_printf(out, "Received: from %s ([%s])\r\n\tby %s (Posthorn) with %s%s%s\r\n",
+		      r->helo[0] != '\0' ? r->helo : "unknown", r->peer_ip,
+		      r->hostname, r->esmtp ? "ESMTP" : "SMTP",
+		      tls && r->esmtp ? "S" : "",
+		      r->authenticated && r->esmtp ? "A" : "");
+	if (tls)
+		strbuf_printf(out, "\t(using %s with cipher %s)\r\n",
+			      r->tls_version,
+			      r->tls_cipher != NULL ? r->tls_cipher : "unknown");
+	strbuf_printf(out, "\tid %s", r->id);
+	if (r->for_rcpt != NULL)
+		strbuf_printf(out, "\r\n\tfor <%s>", r->for_rcpt);
+	strbuf_printf(out, ";\r\n\t%s\r\n", date);
+}

@@ -1,0 +1,52 @@
+/* smtp_server.h: the SMTP front-end (MTA port 25 role, submission on 587
+ * with STARTTLS, submissions on 465 with implicit TLS) as a conn_handler.
+ * One smtp_server serves every SMTP listener of the process. */
+#ifndef POSTHORN_PROTO_SMTP_SMTP_SERVER_H
+#define POSTHORN_PROTO_SMTP_SMTP_SERVER_H
+
+#include "auth/auth_sasl.h"
+#include "net/conn.h"
+#include "store/store.h"
+
+enum smtp_mode {
+	SMTP_MODE_MTA,		/* port 25: local recipients without AUTH */
+	SMTP_MODE_SUBMISSION,	/* RFC 6409: AUTH required before MAIL */
+};
+#define SMTP_MODE_COUNT (SMTP_MODE_SUBMISSION + 1)
+
+/* When a plaintext SASL mechanism (PLAIN, LOGIN) is offered without TLS. */
+enum smtp_plaintext {
+	SMTP_PLAINTEXT_NEVER,
+	SMTP_PLAINTEXT_LOOPBACK,
+	SMTP_PLAINTEXT_ALWAYS,
+};
+
+struct smtp_settings {
+	const char *hostname;		/* greeting, Received:; copied */
+	uint64_t max_message_size;	/* 0 = no limit */
+	unsigned max_recipients;	/* 0 = 100 */
+	unsigned max_bad_commands;	/* 0 = 10 */
+	enum smtp_plaintext plaintext;
+};
+
+struct smtp_server;
+
+/* *storep is read each time a session needs the store (the daemon binds
+ * its listeners before it opens the store); it must be set before the
+ * first connection and outlive the server, as must sasl. Never fails. */
+struct smtp_server *smtp_server_new(const struct smtp_settings *set,
+				    struct store *const *storep,
+				    struct auth_sasl_ctx *sasl);
+/* After every connection has ended (the I/O threads are stopped). Frees
+ * the per-thread store readers too. */
+void smtp_server_free(struct smtp_server **server);
+
+/* The handler_ctx to give a listener of that mode with smtp_conn_handler;
+ * starttls: the listener has a TLS context and is not implicit TLS.
+ * Valid as long as the server. */
+void *smtp_server_listener_ctx(struct smtp_server *server, enum smtp_mode mode,
+			       bool starttls);
+
+extern const struct conn_handler smtp_conn_handler;
+
+#endif

@@ -1,0 +1,508 @@
+/* smtp_session.c: the SMTP server session: the state machine, the input
+ * loop (command lines, SASL responses, the DATA stream), the one dispatcher
+ * that checks the command table's flags, and the end of a transaction
+ * (Received:, one store write, 250 only once durable). */
+#include "base/log.h"
+#include "net/net.h"
+#include "proto/smtp/smtp_int.h"
+#include "proto/smtp/smtp_received.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+static const char *const state_names[] = {
+	[SMTP_STATE_INIT] = "init",
+	[SMTP_STATE_READY] = "ready",
+	[SMTP_STATE_MAIL] = "mail",
+	[SMTP_STATE_RCPT] = "rcpt",
+	[SMTP_STATE_DATA] = "data",
+	[SMTP_STATE_DELIVERING] = "delivering",
+	[SMTP_STATE_AUTH] = "auth",
+};
+
+/* ---- server ---- */
+
+struct smtp_server *smtp_server_new(const struct smtp_settings *set,
+				    struct store *const *storep,
+				    struct auth_sasl_ctx *sasl)
+{
+	struct smtp_server *server = xcalloc(1, sizeof(*server));
+
+	server->set = *set;
+	server->set.hostname = xstrdup(set->hostname);
+	if (server->set.max_recipients == 0)
+		server->set.max_recipients = SMTP_DEFAULT_MAX_RECIPIENTS;
+	if (server->set.max_bad_commands == 0)
+		server->set.max_bad_commands = SMTP_DEFAULT_MAX_BAD_COMMANDS;
+	server->storep = storep;
+	server->sasl = sasl;
+	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
+		for (unsigned t = 0; t < 2; t++) {
+			server->services[m][t].server = server;
+			server->services[m][t].mode = (enum smtp_mode)m;
+			server->services[m][t].starttls = t == 1;
+		}
+	}
+	pthread_mutex_init(&server->lock, NULL);
+	return server;
+}
+
+void smtp_server_free(struct smtp_server **serverp)
+{
+	struct smtp_server *server = *serverp;
+
+	if (server == NULL)
+		return;
+	for (size_t i = 0; i < server->n_readers; i++)
+		store_reader_free(&server->readers[i]);
+	free(server->readers);
+	pthread_mutex_destroy(&server->lock);
+	free((char *)server->set.hostname);
+	free(server);
+	*serverp = NULL;
+}
+
+void *smtp_server_listener_ctx(struct smtp_server *server, enum smtp_mode mode,
+			       bool starttls)
+{
+	ASSERT(mode < SMTP_MODE_COUNT);
+	return &server->services[mode][starttls ? 1 : 0];
+}
+
+struct store_reader *smtp_session_reader(struct smtp_session *s)
+{
+	struct smtp_server *server = s->server;
+	size_t i = net_thread_index(conn_thread(s->conn));
+	struct store_reader *reader;
+
+	pthread_mutex_lock(&server->lock);
+	if (i >= server->n_readers) {
+		server->readers = xrealloc(server->readers,
+					   (i + 1) * sizeof(*server->readers));
+		for (size_t j = server->n_readers; j <= i; j++)
+			server->readers[j] = NULL;
+		server->n_readers = i + 1;
+	}
+	reader = server->readers[i];
+	pthread_mutex_unlock(&server->lock);
+	if (reader == NULL) {
+		char *error = NULL;
+
+		/* Only this thread ever fills slot i. */
+		reader = store_reader_new(*server->storep, &error);
+		if (reader == NULL) {
+			log_error(conn_sid(s->conn), "store reader: %s", error);
+			free(error);
+			return NULL;
+		}
+		pthread_mutex_lock(&server->lock);
+		server->readers[i] = reader;
+		pthread_mutex_unlock(&server->lock);
+	}
+	return reader;
+}
+
+/* ---- replies and state ---- */
+
+void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
+		const char *fmt, ...)
+{
+	char text[SMTP_REPLY_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text) - 20, fmt, ap);
+	va_end(ap);
+	conn_printf(s->conn, "%u %s %s\r\n", code, enhanced, text);
+}
+
+void smtp_reply_status(struct smtp_session *s, struct smtp_status st)
+{
+	smtp_reply(s, st.code, st.enhanced, "%s", st.text);
+}
+
+void smtp_session_enter(struct smtp_session *s, enum smtp_state state)
+{
+	log_debug(conn_sid(s->conn), "smtp state %s -> %s",
+		  state_names[s->state], state_names[state]);
+	s->state = state;
+}
+
+void smtp_tx_free(struct smtp_tx **txp)
+{
+	struct smtp_tx *tx = *txp;
+
+	if (tx == NULL)
+		return;
+	smtp_cmd_mail_clear(&tx->mail);
+	smtp_data_free(&tx->reader);
+	strbuf_free(&tx->msg);
+	free(tx->user_ids);
+	free(tx->remotes);
+	arena_deinit(&tx->arena);
+	free(tx);
+	*txp = NULL;
+}
+
+bool smtp_session_plaintext_ok(const struct smtp_session *s)
+{
+	if (conn_is_tls(s->conn))
+		return true;
+	switch (s->server->set.plaintext) {
+	case SMTP_PLAINTEXT_ALWAYS:
+		return true;
+	case SMTP_PLAINTEXT_LOOPBACK:
+		return conn_is_loopback(s->conn);
+	case SMTP_PLAINTEXT_NEVER:
+		break;
+	}
+	return false;
+}
+
+unsigned smtp_session_ext(const struct smtp_session *s)
+{
+	unsigned ext = SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8;
+
+	if (!s->esmtp)
+		return 0;
+	if (s->server->set.max_message_size > 0)
+		ext |= SMTP_EXT_SIZE;
+	if (s->service->mode == SMTP_MODE_SUBMISSION)
+		ext |= SMTP_EXT_AUTH;
+	return ext;
+}
+
+bool smtp_session_cmd_allowed(const struct smtp_session *s,
+			      const struct cmd_def *def,
+			      struct smtp_status *st_r)
+{
+	unsigned f = def->flags;
+
+	if ((f & SMTP_CMD_STARTTLS) != 0 &&
+	    (!s->service->starttls || conn_is_tls(s->conn))) {
+		*st_r = SMTP_STATUS(502, "5.5.1", "TLS not available");
+		return false;
+	}
+	if ((f & SMTP_CMD_SASL) != 0 &&
+	    s->service->mode != SMTP_MODE_SUBMISSION) {
+		*st_r = SMTP_STATUS(502, "5.5.1", "AUTH not available on this port");
+		return false;
+	}
+	if ((f & SMTP_CMD_NEEDS_HELO) != 0 && s->state == SMTP_STATE_INIT) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Send HELO/EHLO first");
+		return false;
+	}
+	if ((f & SMTP_CMD_EHLO_ONLY) != 0 && !s->esmtp) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Send EHLO first");
+		return false;
+	}
+	if ((f & SMTP_CMD_SASL) != 0 && s->user != NULL) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Already authenticated");
+		return false;
+	}
+	if ((f & SMTP_CMD_NO_TX) != 0 && s->tx != NULL) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Not inside a mail transaction");
+		return false;
+	}
+	if ((f & SMTP_CMD_SUBMIT_AUTH) != 0 &&
+	    s->service->mode == SMTP_MODE_SUBMISSION && s->user == NULL) {
+		*st_r = SMTP_STATUS(530, "5.7.0", "Authentication required");
+		return false;
+	}
+	if ((f & SMTP_CMD_NEEDS_MAIL) != 0 && s->tx == NULL) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Need MAIL first");
+		return false;
+	}
+	if ((f & SMTP_CMD_NEEDS_RCPT) != 0 &&
+	    (s->tx == NULL || s->tx->n_rcpts == 0)) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Need RCPT first");
+		return false;
+	}
+	return true;
+}
+
+/* A failed command counts towards the bad-command limit. */
+static void smtp_session_bad(struct smtp_session *s)
+{
+	if (++s->bad_commands < s->server->set.max_bad_commands)
+		return;
+	smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
+		   s->server->set.hostname);
+	conn_close(s->conn);
+}
+
+static void smtp_session_command(struct smtp_session *s, struct str line)
+{
+	const struct cmd_def *def;
+	struct smtp_cmd cmd;
+	struct smtp_status st;
+
+	if (!smtp_cmd_split(line, &cmd)) {
+		smtp_reply(s, 500, "5.5.2", "Syntax error");
+		smtp_session_bad(s);
+		return;
+	}
+	if (line.n > SMTP_CMD_LINE_MAX - 2 && cmd.verb != SMTP_VERB_AUTH) {
+		smtp_reply(s, 500, "5.5.2", "Line too long");
+		smtp_session_bad(s);
+		return;
+	}
+	def = cmd_table_lookup(smtp_commands, smtp_commands_count, cmd.name);
+	if (def == NULL) {
+		smtp_reply(s, 500, "5.5.1", "Command unrecognized");
+		smtp_session_bad(s);
+		return;
+	}
+	if ((def->flags & SMTP_CMD_NO_ARG) != 0 && cmd.arg.n > 0) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: %s takes no argument",
+			   def->name);
+		smtp_session_bad(s);
+		return;
+	}
+	if (!smtp_session_cmd_allowed(s, def, &st)) {
+		smtp_reply_status(s, st);
+		smtp_session_bad(s);
+		return;
+	}
+	if (def->handler(s, cmd.arg) < 0)
+		smtp_session_bad(s);
+}
+
+/* ---- end of a transaction ---- */
+
+static void smtp_session_log_tx(struct smtp_session *s, const char *result)
+{
+	struct smtp_tx *tx = s->tx;
+	struct strbuf rcpts = STRBUF_INIT;
+
+	for (size_t i = 0; i < tx->n_rcpts; i++)
+		strbuf_printf(&rcpts, "%s<%s>", i > 0 ? "," : "", tx->rcpts[i]);
+	log_info(s->conn != NULL ? conn_sid(s->conn) : NULL,
+		 "smtp tx id=%s client=%s helo=%s user=%s from=<%s> to=%s size=%llu result=%s",
+		 tx->id, s->conn != NULL ? conn_peer_ip(s->conn) : "gone",
+		 s->helo != NULL ? s->helo : "", s->user != NULL ? s->user : "",
+		 tx->sender, rcpts.p != NULL ? rcpts.p : "",
+		 (unsigned long long)(tx->reader != NULL ? smtp_data_size(tx->reader) : 0),
+		 result);
+	strbuf_free(&rcpts);
+}
+
+static void smtp_session_free(struct smtp_session **sp)
+{
+	struct smtp_session *s = *sp;
+
+	smtp_tx_free(&s->tx);
+	auth_sasl_free(&s->sasl);
+	free(s->helo);
+	free(s->user);
+	free(s);
+	*sp = NULL;
+}
+
+static void smtp_session_delivered(void *arg, const struct store_result *result)
+{
+	struct smtp_session *s = arg;
+
+	if (result->status != 0)
+		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+			  "smtp tx %s: store: %s", s->tx->id, result->error);
+	if (s->conn == NULL) {
+		/* The client left while the store worked. */
+		smtp_session_log_tx(s, result->status == 0 ? "stored, client gone" :
+				    "failed, client gone");
+		smtp_session_free(&s);
+		return;
+	}
+	if (result->status == 0) {
+		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->tx->id);
+		smtp_session_log_tx(s, "queued");
+	} else {
+		smtp_reply(s, 451, "4.3.0", "Temporary failure, try again later");
+		smtp_session_log_tx(s, "store failed");
+	}
+	smtp_tx_free(&s->tx);
+	smtp_session_enter(s, SMTP_STATE_READY);
+	if (s->close_after_delivery) {
+		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
+			   s->server->set.hostname);
+		conn_close(s->conn);
+		return;
+	}
+	conn_resume_input(s->conn);
+}
+
+static void smtp_session_submit(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct strbuf body = tx->msg;
+	const char *version = NULL, *cipher = NULL;
+	struct smtp_received rec = {
+		.helo = s->helo != NULL ? s->helo : "",
+		.peer_ip = conn_peer_ip(s->conn),
+		.hostname = s->server->set.hostname,
+		.esmtp = s->esmtp,
+		.authenticated = s->user != NULL,
+		.id = tx->id,
+		.for_rcpt = tx->n_rcpts == 1 ? tx->rcpts[0] : NULL,
+		.when = time(NULL),
+	};
+	struct delivery_msg msg;
+	const char *error;
+
+	if (conn_tls_info(s->conn, &version, &cipher)) {
+		rec.tls_version = version;
+		rec.tls_cipher = cipher;
+	}
+	tx->msg = STRBUF_INIT;
+	smtp_received_append(&tx->msg, &rec);
+	strbuf_append(&tx->msg, body.p, body.n);
+	strbuf_free(&body);
+
+	msg = (struct delivery_msg){
+		.data = tx->msg.p,
+		.size = tx->msg.n,
+		.sender = tx->sender,
+		.internal_date = (int64_t)rec.when,
+		.user_ids = tx->user_ids,
+		.n_users = tx->n_users,
+		.remotes = tx->remotes,
+		.n_remotes = tx->n_remotes,
+	};
+	if (delivery_submit(*s->server->storep, &msg,
+			    net_thread_task_queue(conn_thread(s->conn)),
+			    smtp_session_delivered, s, &error) < 0) {
+		smtp_reply(s, 554, "5.6.0", "Message refused: %s", error);
+		smtp_session_log_tx(s, error);
+		smtp_tx_free(&s->tx);
+		smtp_session_enter(s, SMTP_STATE_READY);
+		return;
+	}
+	smtp_session_enter(s, SMTP_STATE_DELIVERING);
+	conn_pause_input(s->conn);
+}
+
+void smtp_session_start_data(struct smtp_session *s)
+{
+	struct smtp_data_limits limits = {
+		.max_size = s->server->set.max_message_size,
+	};
+
+	s->tx->reader = smtp_data_new(&limits);
+	smtp_reply(s, 354, "2.0.0", "End data with <CR><LF>.<CR><LF>");
+	smtp_session_enter(s, SMTP_STATE_DATA);
+}
+
+/* Feed buffered input to the DATA reader. Returns false when it needs more
+ * input. */
+static bool smtp_session_data(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	enum smtp_data_result res = SMTP_DATA_MORE;
+	struct str chunk;
+	size_t used;
+
+	while (res == SMTP_DATA_MORE) {
+		if (conn_input_peek(s->conn, &chunk) == 0)
+			return false;
+		res = smtp_data_feed(tx->reader, &tx->msg, chunk.p, chunk.n,
+				     &used);
+		conn_input_drain(s->conn, used);
+	}
+	if (res == SMTP_DATA_DONE) {
+		smtp_session_submit(s);
+		return true;
+	}
+	smtp_reply_status(s, smtp_data_status(res));
+	smtp_session_log_tx(s, smtp_data_status(res).text);
+	smtp_tx_free(&s->tx);
+	smtp_session_enter(s, SMTP_STATE_READY);
+	return true;
+}
+
+/* ---- conn callbacks ---- */
+
+static void smtp_on_open(struct conn *conn)
+{
+	struct smtp_service *service = conn_handler_ctx(conn);
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+
+	s->conn = conn;
+	s->service = service;
+	s->server = service->server;
+	s->state = SMTP_STATE_INIT;
+	conn_set_data(conn, s);
+	conn_printf(conn, "220 %s ESMTP Posthorn\r\n", s->server->set.hostname);
+}
+
+static void smtp_on_input(struct conn *conn)
+{
+	struct smtp_session *s = conn_data(conn);
+	struct str line;
+	unsigned flags;
+	int ret;
+
+	while (!conn_is_closing(conn)) {
+		if (s->state == SMTP_STATE_DELIVERING)
+			return;
+		if (s->state == SMTP_STATE_DATA) {
+			if (!smtp_session_data(s))
+				return;
+			continue;
+		}
+		ret = conn_read_line(conn, SMTP_AUTH_LINE_MAX, &line, &flags);
+		if (ret == 0)
+			return;
+		if (ret < 0) {
+			if (s->state == SMTP_STATE_AUTH) {
+				auth_sasl_free(&s->sasl);
+				smtp_session_enter(s, SMTP_STATE_READY);
+			}
+			smtp_reply(s, 500, "5.5.2", "Line too long");
+			smtp_session_bad(s);
+			continue;
+		}
+		if (s->state == SMTP_STATE_AUTH)
+			smtp_auth_response(s, line);
+		else
+			smtp_session_command(s, line);
+	}
+}
+
+static void smtp_on_shutdown(struct conn *conn)
+{
+	struct smtp_session *s = conn_data(conn);
+
+	if (s->state == SMTP_STATE_DELIVERING) {
+		s->close_after_delivery = true;
+		return;
+	}
+	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
+		   s->server->set.hostname);
+	conn_close(conn);
+}
+
+static void smtp_on_close(struct conn *conn, const char *reason)
+{
+	struct smtp_session *s = conn_data(conn);
+
+	if (s == NULL)
+		return;
+	log_debug(conn_sid(conn), "smtp session closed: %s", reason);
+	conn_set_data(conn, NULL);
+	if (s->state == SMTP_STATE_DELIVERING) {
+		/* smtp_session_delivered() frees the session. */
+		s->conn = NULL;
+		return;
+	}
+	if (s->tx != NULL)
+		smtp_session_log_tx(s, reason);
+	smtp_session_free(&s);
+}
+
+const struct conn_handler smtp_conn_handler = {
+	.on_open = smtp_on_open,
+	.on_input = smtp_on_input,
+	.on_shutdown = smtp_on_shutdown,
+	.on_close = smtp_on_close,
+};

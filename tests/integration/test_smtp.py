@@ -1,0 +1,320 @@
+"""SMTP, submission and submissions against a real posthornd --dev with
+Python's smtplib and raw sockets: local delivery byte for byte, relay
+control, STARTTLS + AUTH, implicit TLS, smuggling, pipelining, limits."""
+import base64
+import os
+import re
+import smtplib
+import socket
+import sqlite3
+import ssl
+import time
+
+import pytest
+
+from conftest import Posthornd
+
+MESSAGE = (b"From: Alice <alice@example.org>\r\n"
+           b"To: Demo <demo@localhost>\r\n"
+           b"Subject: hello from test_smtp\r\n"
+           b"Message-ID: <test-smtp-1@example.org>\r\n"
+           b"\r\n"
+           b"Body line one.\r\n"
+           b".leading dot survives\r\n"
+           b"last line\r\n")
+
+
+def tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def db(daemon):
+    path = os.path.join(daemon.data_dir, "posthorn.db")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def inbox_blobs(daemon, address):
+    """Message bytes in the INBOX of a user, in UID order."""
+    with db(daemon) as con:
+        rows = con.execute(
+            "SELECT b.data FROM messages m JOIN blobs b ON b.id = m.blob_id"
+            " JOIN mailboxes x ON x.id = m.mailbox_id"
+            " JOIN users u ON u.id = x.user_id"
+            " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
+            (address,)).fetchall()
+    return [bytes(r[0]) for r in rows]
+
+
+def queued(daemon):
+    with db(daemon) as con:
+        return con.execute(
+            "SELECT q.sender, r.address, b.data FROM queue q"
+            " JOIN queue_rcpts r ON r.queue_id = q.id"
+            " JOIN blobs b ON b.id = q.blob_id ORDER BY q.id").fetchall()
+
+
+class Raw:
+    """A line-oriented raw SMTP client, for what smtplib will not send."""
+
+    def __init__(self, port, tls=False):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls:
+            self.sock = tls_context().wrap_socket(self.sock)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        """One whole (possibly multi-line) reply as (code, text)."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError(f"closed; got {lines} {self.buf!r}")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if line[3:4] != b"-":
+                return int(line[:3]), "\n".join(l[4:] for l in lines)
+
+    def cmd(self, line):
+        self.send(line.encode() + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def test_deliver_local_byte_for_byte(daemon):
+    before = len(inbox_blobs(daemon, "demo@localhost"))
+    with smtplib.SMTP("127.0.0.1", daemon.port("smtp"), timeout=10) as s:
+        code, text = s.ehlo("client.example.org")
+        assert code == 250
+        feats = text.decode().split("\n")
+        for ext in ("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES",
+                    "SMTPUTF8", "STARTTLS", f"SIZE {25 << 20}"):
+            assert ext in feats
+        assert not any(f.startswith("AUTH") for f in feats)  # MTA port
+        s.mail("alice@example.org")
+        s.rcpt("demo@localhost")
+        code, text = s.data(MESSAGE)
+        assert code == 250
+        m = re.match(r"2\.0\.0 Ok: queued as (\S+)$", text.decode())
+        assert m, text
+        qid = m.group(1)
+    blobs = inbox_blobs(daemon, "demo@localhost")
+    assert len(blobs) == before + 1
+    got = blobs[-1]
+    head, _, rest = got.partition(b"\r\n")
+    assert head == b"Return-Path: <alice@example.org>"
+    received, sep, body = rest.partition(b"\r\nFrom: ")
+    assert sep
+    assert (b"From: " + body) == MESSAGE
+    assert received.startswith(b"Received: from client.example.org ([127.0.0.1])\r\n\tby ")
+    assert b"with ESMTP\r\n" in received
+    assert f"id {qid}".encode() in received
+    assert b"for <demo@localhost>;" in received
+    assert f"id={qid}" in daemon.log() and "result=queued" in daemon.log()
+
+
+def test_unknown_user_550(daemon):
+    with smtplib.SMTP("127.0.0.1", daemon.port("smtp"), timeout=10) as s:
+        s.ehlo("c.example.org")
+        s.mail("alice@example.org")
+        code, text = s.rcpt("nobody-here@localhost")
+        assert code == 550 and text.startswith(b"5.1.1")
+        code, text = s.rcpt("nobody@example.test")
+        assert code == 550 and text.startswith(b"5.1.1")
+
+
+@pytest.mark.parametrize("rcpt", [
+    "<someone@example.org>",
+    "<someone%example.org@localhost>",
+    "<example.org!someone@localhost>",
+    "<\"someone@example.org\"@localhost>",
+    "<@localhost:someone@example.org>",
+])
+def test_relay_denied(daemon, rcpt):
+    r = Raw(daemon.port("smtp"))
+    assert r.reply()[0] == 220
+    assert r.cmd("EHLO c.example.org")[0] == 250
+    assert r.cmd("MAIL FROM:<alice@example.org>")[0] == 250
+    code, text = r.cmd(f"RCPT TO:{rcpt}")
+    assert code == 554 and text.startswith("5.7.1"), (code, text)
+    assert r.cmd("DATA")[0] == 503
+    r.close()
+    assert queued(daemon) == []
+
+
+def test_submission_requires_auth(daemon):
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    code, text = r.cmd("EHLO c.example.org")
+    assert "AUTH SCRAM-SHA-256 PLAIN LOGIN" in text.split("\n")  # loopback dev
+    code, text = r.cmd("MAIL FROM:<demo@localhost>")
+    assert code == 530 and text.startswith("5.7.0")
+    r.close()
+
+
+def test_starttls_auth_plain_relay_queued(daemon):
+    with smtplib.SMTP("127.0.0.1", daemon.port("submission"), timeout=10) as s:
+        s.ehlo("laptop")
+        s.starttls(context=tls_context())
+        code, text = s.ehlo("laptop")
+        feats = text.decode().split("\n")
+        assert "STARTTLS" not in feats
+        assert "AUTH SCRAM-SHA-256 PLAIN LOGIN" in feats
+        with pytest.raises(smtplib.SMTPAuthenticationError) as err:
+            s.login("demo@localhost", "wrong")
+        assert err.value.smtp_code == 535
+        s.login("demo@localhost", "demo")  # smtplib picks PLAIN
+        s.sendmail("demo@localhost", ["someone@example.org"], MESSAGE)
+    rows = queued(daemon)
+    assert len(rows) == 1
+    sender, address, data = rows[0]
+    assert (sender, address) == ("demo@localhost", "someone@example.org")
+    data = bytes(data)
+    assert data.endswith(MESSAGE)
+    assert re.search(rb"with ESMTPSA\r\n\t\(using TLSv1\.[23] with cipher \S+\)\r\n", data)
+
+
+def test_auth_login_and_cancel(daemon):
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    r.cmd("EHLO c")
+    assert r.cmd("AUTH LOGIN")[0] == 334
+    assert r.cmd("*")[0] == 501
+    code, _ = r.cmd("AUTH LOGIN " + base64.b64encode(b"demo@localhost").decode())
+    assert code == 334
+    code, text = r.cmd(base64.b64encode(b"demo").decode())
+    assert code == 235 and text.startswith("2.7.0")
+    assert r.cmd("AUTH PLAIN")[0] == 503
+    assert r.cmd("MAIL FROM:<demo@localhost>")[0] == 250
+    r.close()
+
+
+def test_implicit_tls_submissions(daemon):
+    ctx = tls_context()
+    with smtplib.SMTP_SSL("127.0.0.1", daemon.port("submissions"), timeout=10,
+                          context=ctx) as s:
+        code, text = s.ehlo("laptop")
+        assert "STARTTLS" not in text.decode().split("\n")
+        s.login("demo@localhost", "demo")
+        s.sendmail("demo@localhost", ["demo@localhost"], MESSAGE)
+    got = inbox_blobs(daemon, "demo@localhost")[-1]
+    assert got.endswith(MESSAGE)
+    assert b"with ESMTPSA\r\n\t(using TLSv1." in got
+
+
+@pytest.mark.parametrize("payload", [
+    b"Subject: x\r\n\r\nline\n.\r\nMAIL FROM:<evil@example.org>\r\n",
+    b"Subject: x\r\n\r\nline\r\n.\nRCPT TO:<demo@localhost>\r\n",
+    b"Subject: x\r\n\r\nbare\rcr\r\n",
+])
+def test_bare_lf_cr_smuggling_rejected(daemon, payload):
+    before = len(inbox_blobs(daemon, "demo@localhost"))
+    r = Raw(daemon.port("smtp"))
+    r.reply()
+    r.cmd("EHLO c")
+    r.cmd("MAIL FROM:<alice@example.org>")
+    r.cmd("RCPT TO:<demo@localhost>")
+    assert r.cmd("DATA")[0] == 354
+    r.send(payload + b".\r\n")
+    code, _ = r.reply()
+    assert 500 <= code < 600
+    # In sync: the next command is answered as a command, once.
+    assert r.cmd("NOOP")[0] == 250
+    r.close()
+    assert len(inbox_blobs(daemon, "demo@localhost")) == before
+
+
+def test_pipelining(daemon):
+    before = len(inbox_blobs(daemon, "demo@localhost"))
+    r = Raw(daemon.port("smtp"))
+    r.reply()
+    r.cmd("EHLO c")
+    r.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<demo@localhost>\r\n"
+           b"RCPT TO:<nobody@localhost>\r\nDATA\r\n")
+    assert [r.reply()[0] for _ in range(4)] == [250, 250, 550, 354]
+    r.send(b"Subject: p1\r\n\r\none\r\n.\r\nMAIL FROM:<b@example.org>\r\n"
+           b"RCPT TO:<demo@localhost>\r\nDATA\r\n")
+    assert [r.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+    r.send(b"Subject: p2\r\n\r\ntwo\r\n.\r\nQUIT\r\n")
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 221
+    assert r.closed()
+    blobs = inbox_blobs(daemon, "demo@localhost")
+    assert len(blobs) == before + 2
+    assert blobs[-2].endswith(b"Subject: p1\r\n\r\none\r\n")
+    assert blobs[-1].endswith(b"Subject: p2\r\n\r\ntwo\r\n")
+
+
+def test_starttls_injection_closes(daemon):
+    r = Raw(daemon.port("smtp"))
+    r.reply()
+    r.cmd("EHLO c")
+    r.send(b"STARTTLS\r\nMAIL FROM:<evil@example.org>\r\n")
+    code, _ = r.reply()
+    assert code == 220
+    assert r.closed()
+
+
+def test_limits_and_errors(daemon):
+    r = Raw(daemon.port("smtp"))
+    r.reply()
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 503
+    r.cmd("EHLO c")
+    code, text = r.cmd("MAIL FROM:<a@example.org> SIZE=%d" % ((25 << 20) + 1))
+    assert code == 552 and text.startswith("5.3.4")
+    code, text = r.cmd("NOOP " + "x" * 600)
+    assert code == 500 and text.startswith("5.5.2")
+    assert r.cmd("VRFY demo")[0] == 252
+    assert r.cmd("EXPN staff")[0] == 252
+    code, text = r.cmd("BOGUS")
+    assert code == 500 and text.startswith("5.5.1")
+    r.close()
+    r = Raw(daemon.port("smtp"))
+    r.reply()
+    for _ in range(19):
+        assert r.cmd("BOGUS")[0] == 500
+    code, text = r.cmd("BOGUS")
+    assert code == 500
+    assert r.reply()[0] == 421
+    assert r.closed()
+
+
+def test_oversize_message(tmp_path):
+    d = Posthornd(tmp_path / "data").start()
+    d.stop()
+    with open(d.config_path, "a") as fh:
+        fh.write("\n[smtp]\nmax_message_size = 10k\n")
+    d.start()
+    try:
+        before = len(inbox_blobs(d, "demo@localhost"))
+        r = Raw(d.port("smtp"))
+        r.reply()
+        assert "SIZE 10240" in r.cmd("EHLO c")[1].split("\n")
+        r.cmd("MAIL FROM:<a@example.org>")
+        r.cmd("RCPT TO:<demo@localhost>")
+        assert r.cmd("DATA")[0] == 354
+        r.send(b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 200 + b".\r\n")
+        code, text = r.reply()
+        assert code == 552 and text.startswith("5.3.4")
+        assert r.cmd("NOOP")[0] == 250
+        r.close()
+        assert len(inbox_blobs(d, "demo@localhost")) == before
+    finally:
+        status = d.stop()
+        d.assert_clean()
+    assert status == 0
