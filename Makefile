@@ -54,7 +54,8 @@ fuzz: deps build-fuzz/build.ninja
 	scripts/run-fuzz build-fuzz $(FUZZ_SECONDS)
 
 install: build
-	meson install -C $(BUILD_DIR)
+	meson configure $(BUILD_DIR) --prefix=$(PREFIX)
+	meson install -C $(BUILD_DIR) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 clean:
 	rm -rf build build-san build-bench build-fuzz
