@@ -27,7 +27,7 @@ void base64_encode(struct strbuf *out, const void *p, size_t n)
 	}
 }
 
-static int b64_value(unsigned char c)
+int base64_digit_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -60,7 +60,7 @@ bool base64_decode(struct strbuf *out, struct str s)
 				pad++;
 				continue;
 			}
-			v[k] = pad > 0 ? -1 : b64_value(c);
+			v[k] = pad > 0 ? -1 : base64_digit_value(c);
 			if (v[k] < 0) {
 				strbuf_truncate(out, start);
 				return false;
@@ -87,7 +87,7 @@ void hex_encode(struct strbuf *out, const void *p, size_t n)
 	}
 }
 
-static int hex_value(unsigned char c)
+int hex_digit_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -104,8 +104,8 @@ bool hex_decode(struct strbuf *out, struct str s)
 	if (s.n % 2 != 0)
 		return false;
 	for (size_t i = 0; i < s.n; i += 2) {
-		int hi = hex_value((unsigned char)s.p[i]);
-		int lo = hex_value((unsigned char)s.p[i + 1]);
+		int hi = hex_digit_value((unsigned char)s.p[i]);
+		int lo = hex_digit_value((unsigned char)s.p[i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			strbuf_truncate(out, start);

@@ -5,6 +5,11 @@
 
 #include "base/strbuf.h"
 
+/* The value of one base64 digit (0-63) or of one hex digit of either case
+ * (0-15); -1 for any other byte. */
+int base64_digit_value(unsigned char c);
+int hex_digit_value(unsigned char c);
+
 /* Append the base64 form of p[0..n) to out. */
 void base64_encode(struct strbuf *out, const void *p, size_t n);
 /* Append the decoded bytes of strict base64 s (padding required, no

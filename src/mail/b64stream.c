@@ -1,20 +1,6 @@
 /* b64stream.c: tolerant streaming base64 decoding. */
+#include "base/codec.h"
 #include "mail/b64stream.h"
-
-static int sextet(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 void b64stream_finish(struct b64stream *d, struct strbuf *out)
 {
@@ -39,7 +25,7 @@ void b64stream_feed(struct b64stream *d, struct strbuf *out, const void *data,
 			b64stream_finish(d, out);
 			continue;
 		}
-		v = sextet(p[i]);
+		v = base64_digit_value(p[i]);
 		if (v < 0)
 			continue;
 		d->bits = (d->bits << 6) | (uint32_t)v;

@@ -1,4 +1,5 @@
 /* mime_param.c: parameter lists of MIME fields and RFC 2231 decoding. */
+#include "base/codec.h"
 #include "mail/mime_param.h"
 
 #include "mail/charset.h"
@@ -11,25 +12,14 @@ struct raw_param {
 	struct str value;	/* unquoted */
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void pct_decode(struct strbuf *out, struct str s)
 {
 	size_t i;
 
 	for (i = 0; i < s.n; i++) {
-		if (s.p[i] == '%' && i + 2 < s.n && hexval(s.p[i + 1]) >= 0 && hexval(s.p[i + 2]) >= 0) {
-			strbuf_putc(out, (char)(hexval(s.p[i + 1]) * 16 +
-						hexval(s.p[i + 2])));
+		if (s.p[i] == '%' && i + 2 < s.n && hex_digit_value(s.p[i + 1]) >= 0 && hex_digit_value(s.p[i + 2]) >= 0) {
+			strbuf_putc(out, (char)(hex_digit_value(s.p[i + 1]) * 16 +
+						hex_digit_value(s.p[i + 2])));
 			i += 2;
 		} else {
 			strbuf_putc(out, s.p[i]);

@@ -1,5 +1,6 @@
 /* qp.c: quoted-printable decoding as a small state machine, so the input
  * can be split anywhere. */
+#include "base/codec.h"
 #include "mail/qp.h"
 
 enum {
@@ -11,17 +12,6 @@ enum {
 			   follows */
 	QP_EQ_CR,	/* "=" CR: a soft break whatever follows */
 };
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static void flush(struct qp_decoder *d, struct strbuf *out)
 {
@@ -74,7 +64,7 @@ void qp_decoder_feed(struct qp_decoder *d, struct strbuf *out, const void *data,
 			flush(d, out);
 			continue;
 		case QP_EQ:
-			if (hexval(c) >= 0) {
+			if (hex_digit_value(c) >= 0) {
 				hold(d, out, c, QP_EQ_HEX);
 			} else if (c == '\n') {
 				d->n_held = 0;
@@ -91,9 +81,9 @@ void qp_decoder_feed(struct qp_decoder *d, struct strbuf *out, const void *data,
 			i++;
 			continue;
 		case QP_EQ_HEX:
-			if (hexval(c) >= 0) {
-				strbuf_putc(out, (char)(hexval((unsigned char)
-					d->held[1]) * 16 + hexval(c)));
+			if (hex_digit_value(c) >= 0) {
+				strbuf_putc(out, (char)(hex_digit_value((unsigned char)
+					d->held[1]) * 16 + hex_digit_value(c)));
 				d->n_held = 0;
 				d->state = QP_TEXT;
 				i++;

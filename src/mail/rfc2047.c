@@ -1,19 +1,9 @@
 /* rfc2047.c: encoded-word decoding (B and Q), charsets through iconv. */
+#include "base/codec.h"
 #include "mail/rfc2047.h"
 
 #include "mail/b64stream.h"
 #include "mail/charset.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Parse an encoded word at in.p[i]; on success append its decoded bytes
  * converted to UTF-8 to out and return its length, else 0. */
@@ -59,11 +49,11 @@ static size_t encoded_word(struct strbuf *out, struct str in, size_t i)
 			if (text.p[j] == '_') {
 				strbuf_putc(&bytes, ' ');
 			} else if (text.p[j] == '=' && j + 2 < text.n &&
-				   hexval(text.p[j + 1]) >= 0 &&
-				   hexval(text.p[j + 2]) >= 0) {
+				   hex_digit_value(text.p[j + 1]) >= 0 &&
+				   hex_digit_value(text.p[j + 2]) >= 0) {
 				strbuf_putc(&bytes,
-					    (char)(hexval(text.p[j + 1]) * 16 +
-						   hexval(text.p[j + 2])));
+					    (char)(hex_digit_value(text.p[j + 1]) * 16 +
+						   hex_digit_value(text.p[j + 2])));
 				j += 2;
 			} else {
 				strbuf_putc(&bytes, text.p[j]);

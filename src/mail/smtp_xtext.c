@@ -1,16 +1,6 @@
 /* smtp_xtext.c: xtext (RFC 3461 section 4) encode and decode. */
+#include "base/codec.h"
 #include "mail/smtp_xtext.h"
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 void smtp_xtext_encode(struct strbuf *out, struct str s)
 {
@@ -41,8 +31,8 @@ bool smtp_xtext_decode(struct strbuf *out, struct str s)
 
 			if (s.n - i < 3)
 				goto bad;
-			hi = hexval((unsigned char)s.p[i + 1]);
-			lo = hexval((unsigned char)s.p[i + 2]);
+			hi = hex_digit_value((unsigned char)s.p[i + 1]);
+			lo = hex_digit_value((unsigned char)s.p[i + 2]);
 			if (hi < 0 || lo < 0)
 				goto bad;
 			strbuf_putc(out, (char)(hi << 4 | lo));
