@@ -318,3 +318,18 @@ def test_oversize_message(tmp_path):
         status = d.stop()
         d.assert_clean()
     assert status == 0
+
+
+def test_submission_sender_must_be_owned(daemon):
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    r.cmd("EHLO c")
+    creds = base64.b64encode(b"\0demo@localhost\0demo").decode()
+    assert r.cmd("AUTH PLAIN " + creds)[0] == 235
+    for sender in ("<someone@example.org>", "<>", "<nobody@localhost>"):
+        code, text = r.cmd(f"MAIL FROM:{sender}")
+        assert code == 553 and text.startswith("5.7.1"), (sender, code, text)
+    assert r.cmd("MAIL FROM:<Demo+lists@LOCALHOST>")[0] == 250
+    assert r.cmd("RSET")[0] == 250
+    assert r.cmd("MAIL FROM:<DEMO@localhost>")[0] == 250
+    r.close()

@@ -8,6 +8,8 @@
 #include "proto/smtp/smtp_int.h"
 #include "proto/smtp/smtp_received.h"
 
+#include <strings.h>
+
 static void smtp_new_helo(struct smtp_session *s, struct str arg, bool esmtp)
 {
 	smtp_tx_free(&s->tx);
@@ -65,6 +67,48 @@ static int cmd_ehlo(void *ctx, struct str arg)
 	return 1;
 }
 
+/* Submission (RFC 6409 6.1): the sender must be the authenticated user or
+ * an address that leads to that user alone (a "+tag" or an alias of
+ * theirs). 1 owned, 0 not (reply queued), -1 store error (reply queued). */
+static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
+{
+	struct store_reader *reader;
+	struct delivery_resolution res;
+	struct store_user user;
+	const char *error;
+	int ret;
+
+	if (strcasecmp(tx->sender, s->user) == 0)
+		return 1;
+	reader = smtp_session_reader(s);
+	if (reader == NULL) {
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		return -1;
+	}
+	ret = store_user_by_address(reader, &tx->arena, s->user, &user, &error);
+	if (ret <= 0) {
+		if (ret < 0)
+			log_error(conn_sid(s->conn), "store: %s", error);
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		return -1;
+	}
+	if (tx->sender[0] != '\0') {
+		delivery_resolve(reader, &tx->arena, tx->sender, &res);
+		if (res.status == DELIVERY_LOCAL && res.n_locals == 1 &&
+		    res.locals[0].user_id == user.id)
+			return 1;
+		if (res.status == DELIVERY_ERROR) {
+			log_error(conn_sid(s->conn), "resolve %s: %s",
+				  tx->sender, res.error);
+			smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+			return -1;
+		}
+	}
+	smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not owned by user %s",
+		   tx->sender, s->user);
+	return 0;
+}
+
 static int cmd_mail(void *ctx, struct str arg)
 {
 	struct smtp_session *s = ctx;
@@ -89,6 +133,11 @@ static int cmd_mail(void *ctx, struct str arg)
 	smtp_path_append_canonical(&sender, &mail.path);
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
+	if (s->service->mode == SMTP_MODE_SUBMISSION &&
+	    smtp_sender_owned(s, tx) <= 0) {
+		smtp_tx_free(&tx);
+		return -1;
+	}
 	tx->rcpts = arena_alloc(&tx->arena, s->server->set.max_recipients *
 				sizeof(*tx->rcpts));
 	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->conn), ++s->n_tx);
