@@ -14,6 +14,10 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
 	[CONFIG_PROTOCOL_HTTP] = NULL,	/* served by daemon/http.c */
 };
 
+/* Port 25 holds its greeting this long to catch clients that talk first
+ * (RFC 5321 4.3.1); short enough that no real client notices. */
+#define SMTP_GREET_DELAY_MS 300
+
 /* Front-end state shared by the listeners; static so that it stays
  * reachable until exit (the I/O threads use it until they are joined). */
 static struct auth_sasl_ctx *sasl_ctx;
@@ -32,6 +36,9 @@ static int services_init(struct daemon *d, char **error_r)
 			     SMTP_PLAINTEXT_ALWAYS :
 			     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
 			     SMTP_PLAINTEXT_LOOPBACK : SMTP_PLAINTEXT_NEVER,
+		.greet_delay_ms = SMTP_GREET_DELAY_MS,
+		.auth_fail_delay_ms = (unsigned)cfg->auth.fail_delay_ms,
+		.auth_fail_delay_max_ms = (unsigned)cfg->auth.fail_delay_max_ms,
 	};
 
 	if (sasl_ctx == NULL) {

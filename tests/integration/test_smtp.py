@@ -333,3 +333,36 @@ def test_submission_sender_must_be_owned(daemon):
     assert r.cmd("RSET")[0] == 250
     assert r.cmd("MAIL FROM:<DEMO@localhost>")[0] == 250
     r.close()
+
+
+def test_early_talker_refused(daemon):
+    sock = socket.create_connection(("127.0.0.1", daemon.port("smtp")), timeout=10)
+    sock.sendall(b"EHLO spammer\r\n")
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    assert data.startswith(b"554 5.5.0"), data
+    assert b"220" not in data
+    assert "talked before the greeting" in daemon.log()
+
+
+def test_auth_failure_delays_next_attempt(daemon):
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    r.cmd("EHLO c")
+    bad = base64.b64encode(b"\0demo@localhost\0nope").decode()
+    good = base64.b64encode(b"\0demo@localhost\0demo").decode()
+    start = time.monotonic()
+    assert r.cmd("AUTH PLAIN " + bad)[0] == 535
+    assert time.monotonic() - start < 0.9
+    start = time.monotonic()
+    # Pipelined behind the held AUTH: answered in order after the delay.
+    r.send(f"AUTH PLAIN {good}\r\nNOOP\r\n".encode())
+    assert r.reply()[0] == 235
+    assert time.monotonic() - start >= 0.9  # dev fail_delay is 1s
+    assert r.reply()[0] == 250
+    r.close()

@@ -8,6 +8,7 @@
 #include "proto/smtp/smtp_int.h"
 #include "proto/smtp/smtp_received.h"
 
+#include <string.h>
 #include <strings.h>
 
 static void smtp_new_helo(struct smtp_session *s, struct str arg, bool esmtp)
@@ -342,6 +343,7 @@ static int smtp_auth_result(struct smtp_session *s, enum auth_sasl_result res,
 		return 0;
 	case AUTH_SASL_OK:
 		s->user = xstrdup(auth_sasl_user(s->sasl));
+		auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->conn));
 		log_info(conn_sid(s->conn), "smtp auth %s user=%s",
 			 auth_sasl_mech(s->sasl), s->user);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
@@ -350,6 +352,7 @@ static int smtp_auth_result(struct smtp_session *s, enum auth_sasl_result res,
 	case AUTH_SASL_FAIL:
 		log_info(conn_sid(s->conn), "smtp auth %s failed from %s",
 			 auth_sasl_mech(s->sasl), conn_peer_ip(s->conn));
+		auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
 		smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 		break;
 	case AUTH_SASL_ERROR:
@@ -364,9 +367,9 @@ static int smtp_auth_result(struct smtp_session *s, enum auth_sasl_result res,
 	return ret;
 }
 
-static int cmd_auth(void *ctx, struct str arg)
+/* Start the exchange: 1 done, 0 waiting for a response line, -1 failed. */
+static int smtp_auth_start(struct smtp_session *s, struct str arg)
 {
-	struct smtp_session *s = ctx;
 	struct store_reader *reader;
 	struct str mech, initial;
 	enum auth_sasl_result res;
@@ -399,6 +402,37 @@ static int cmd_auth(void *ctx, struct str arg)
 	secure_zero(initial_c, initial.n);
 	free(initial_c);
 	return smtp_auth_result(s, res, challenge);
+}
+
+/* The throttle's delay is over: run the held AUTH, then read again. */
+static void smtp_auth_resume(struct smtp_session *s)
+{
+	char *arg = s->auth_arg;
+
+	s->auth_arg = NULL;
+	smtp_session_enter(s, SMTP_STATE_READY);
+	if (smtp_auth_start(s, str_c(arg)) < 0)
+		smtp_session_bad(s);
+	secure_zero(arg, strlen(arg));
+	free(arg);
+	conn_resume_input(s->conn);
+}
+
+static int cmd_auth(void *ctx, struct str arg)
+{
+	struct smtp_session *s = ctx;
+	unsigned delay = auth_throttle_delay_ms(s->server->throttle,
+						conn_peer_ip(s->conn));
+
+	if (delay == 0)
+		return smtp_auth_start(s, arg);
+	/* Earlier failures from this IP: answer only after the delay,
+	 * without holding the thread. */
+	s->auth_arg = str_dup(arg);
+	smtp_session_enter(s, SMTP_STATE_AUTH_WAIT);
+	conn_pause_input(s->conn);
+	smtp_session_timer(s, delay, smtp_auth_resume);
+	return 0;
 }
 
 void smtp_auth_response(struct smtp_session *s, struct str line)

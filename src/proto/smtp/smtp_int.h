@@ -3,6 +3,7 @@
 #ifndef POSTHORN_PROTO_SMTP_SMTP_INT_H
 #define POSTHORN_PROTO_SMTP_SMTP_INT_H
 
+#include "auth/auth_throttle.h"
 #include "base/arena.h"
 #include "base/strbuf.h"
 #include "delivery/delivery.h"
@@ -12,6 +13,8 @@
 #include "proto/smtp/smtp_server.h"
 
 #include <pthread.h>
+
+struct event;
 
 /* RFC 4954 4: an AUTH command line or SASL response may be 12288 octets. */
 #define SMTP_AUTH_LINE_MAX 12288
@@ -28,6 +31,7 @@ struct smtp_server {
 	struct smtp_settings set;	/* hostname is our copy */
 	struct store *const *storep;
 	struct auth_sasl_ctx *sasl;
+	struct auth_throttle *throttle;
 	struct smtp_service services[SMTP_MODE_COUNT][2];
 	pthread_mutex_t lock;		/* guards readers */
 	struct store_reader **readers;	/* by I/O thread index */
@@ -35,6 +39,7 @@ struct smtp_server {
 };
 
 enum smtp_state {
+	SMTP_STATE_GREETING,	/* greeting held back (early-talker check) */
 	SMTP_STATE_INIT,	/* greeting sent, no HELO/EHLO yet */
 	SMTP_STATE_READY,	/* HELO/EHLO done, no transaction */
 	SMTP_STATE_MAIL,	/* MAIL accepted */
@@ -42,6 +47,8 @@ enum smtp_state {
 	SMTP_STATE_DATA,	/* reading the message after 354 */
 	SMTP_STATE_DELIVERING,	/* waiting for the store; input paused */
 	SMTP_STATE_AUTH,	/* in a SASL exchange, reading responses */
+	SMTP_STATE_AUTH_WAIT,	/* AUTH held by the failure throttle; input
+				 * paused until the timer runs it */
 };
 
 /* One mail transaction: MAIL .. end of DATA, or until RSET. */
@@ -73,6 +80,9 @@ struct smtp_session {
 	struct smtp_tx *tx;
 	struct auth_sasl_session *sasl;
 	bool close_after_delivery;
+	struct event *timer;		/* greeting or throttle delay */
+	void (*timer_fn)(struct smtp_session *s);
+	char *auth_arg;			/* AUTH argument held by the throttle */
 };
 
 /* smtp_session.c */
@@ -92,6 +102,13 @@ bool smtp_session_cmd_allowed(const struct smtp_session *s,
 			      const struct cmd_def *def,
 			      struct smtp_status *st_r);
 void smtp_tx_free(struct smtp_tx **tx);
+/* A failed command counts towards the bad-command limit (421 and close
+ * when reached). */
+void smtp_session_bad(struct smtp_session *s);
+/* Run fn(s) on the session's thread after ms milliseconds; one timer at a
+ * time per session. */
+void smtp_session_timer(struct smtp_session *s, unsigned ms,
+			void (*fn)(struct smtp_session *s));
 /* Start reading the message after 354. */
 void smtp_session_start_data(struct smtp_session *s);
 

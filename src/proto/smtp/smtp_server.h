@@ -27,6 +27,13 @@ struct smtp_settings {
 	unsigned max_recipients;	/* 0 = 100 */
 	unsigned max_bad_commands;	/* 0 = 10 */
 	enum smtp_plaintext plaintext;
+	/* MTA listeners: hold the greeting this long and refuse a client
+	 * that talks before it (0 = greet at once). */
+	unsigned greet_delay_ms;
+	/* Failed AUTH from an IP delays its next AUTH answer by this much,
+	 * doubling up to the max (auth_throttle.h); 0 = 1000 / 30000. */
+	unsigned auth_fail_delay_ms;
+	unsigned auth_fail_delay_max_ms;
 };
 
 struct smtp_server;

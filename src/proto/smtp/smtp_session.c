@@ -7,11 +7,13 @@
 #include "proto/smtp/smtp_int.h"
 #include "proto/smtp/smtp_received.h"
 
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
 static const char *const state_names[] = {
+	[SMTP_STATE_GREETING] = "greeting",
 	[SMTP_STATE_INIT] = "init",
 	[SMTP_STATE_READY] = "ready",
 	[SMTP_STATE_MAIL] = "mail",
@@ -19,6 +21,7 @@ static const char *const state_names[] = {
 	[SMTP_STATE_DATA] = "data",
 	[SMTP_STATE_DELIVERING] = "delivering",
 	[SMTP_STATE_AUTH] = "auth",
+	[SMTP_STATE_AUTH_WAIT] = "auth-wait",
 };
 
 /* ---- server ---- */
@@ -37,6 +40,10 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 		server->set.max_bad_commands = SMTP_DEFAULT_MAX_BAD_COMMANDS;
 	server->storep = storep;
 	server->sasl = sasl;
+	server->throttle = auth_throttle_new(
+		set->auth_fail_delay_ms != 0 ? set->auth_fail_delay_ms : 1000,
+		MAX(set->auth_fail_delay_max_ms != 0 ? set->auth_fail_delay_max_ms :
+		    30000, set->auth_fail_delay_ms));
 	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
 		for (unsigned t = 0; t < 2; t++) {
 			server->services[m][t].server = server;
@@ -57,6 +64,7 @@ void smtp_server_free(struct smtp_server **serverp)
 	for (size_t i = 0; i < server->n_readers; i++)
 		store_reader_free(&server->readers[i]);
 	free(server->readers);
+	auth_throttle_free(&server->throttle);
 	pthread_mutex_destroy(&server->lock);
 	free((char *)server->set.hostname);
 	free(server);
@@ -101,6 +109,34 @@ struct store_reader *smtp_session_reader(struct smtp_session *s)
 		pthread_mutex_unlock(&server->lock);
 	}
 	return reader;
+}
+
+/* ---- timers ---- */
+
+static void smtp_session_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED,
+				  void *arg)
+{
+	struct smtp_session *s = arg;
+	void (*fn)(struct smtp_session *s) = s->timer_fn;
+
+	event_free(s->timer);
+	s->timer = NULL;
+	s->timer_fn = NULL;
+	fn(s);
+}
+
+void smtp_session_timer(struct smtp_session *s, unsigned ms,
+			void (*fn)(struct smtp_session *s))
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	ASSERT(s->timer == NULL);
+	s->timer = evtimer_new(net_thread_base(conn_thread(s->conn)),
+			       smtp_session_timer_cb, s);
+	if (s->timer == NULL)
+		PANIC("evtimer_new failed");
+	s->timer_fn = fn;
+	evtimer_add(s->timer, &tv);
 }
 
 /* ---- replies and state ---- */
@@ -222,8 +258,7 @@ bool smtp_session_cmd_allowed(const struct smtp_session *s,
 	return true;
 }
 
-/* A failed command counts towards the bad-command limit. */
-static void smtp_session_bad(struct smtp_session *s)
+void smtp_session_bad(struct smtp_session *s)
 {
 	if (++s->bad_commands < s->server->set.max_bad_commands)
 		return;
@@ -294,6 +329,9 @@ static void smtp_session_free(struct smtp_session **sp)
 
 	smtp_tx_free(&s->tx);
 	auth_sasl_free(&s->sasl);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	free(s->auth_arg);
 	free(s->helo);
 	free(s->user);
 	free(s);
@@ -422,6 +460,12 @@ static bool smtp_session_data(struct smtp_session *s)
 
 /* ---- conn callbacks ---- */
 
+static void smtp_session_greet(struct smtp_session *s)
+{
+	conn_printf(s->conn, "220 %s ESMTP Posthorn\r\n", s->server->set.hostname);
+	smtp_session_enter(s, SMTP_STATE_INIT);
+}
+
 static void smtp_on_open(struct conn *conn)
 {
 	struct smtp_service *service = conn_handler_ctx(conn);
@@ -430,9 +474,13 @@ static void smtp_on_open(struct conn *conn)
 	s->conn = conn;
 	s->service = service;
 	s->server = service->server;
-	s->state = SMTP_STATE_INIT;
+	s->state = SMTP_STATE_GREETING;
 	conn_set_data(conn, s);
-	conn_printf(conn, "220 %s ESMTP Posthorn\r\n", s->server->set.hostname);
+	if (service->mode == SMTP_MODE_MTA && s->server->set.greet_delay_ms > 0)
+		smtp_session_timer(s, s->server->set.greet_delay_ms,
+				   smtp_session_greet);
+	else
+		smtp_session_greet(s);
 }
 
 static void smtp_on_input(struct conn *conn)
@@ -442,8 +490,18 @@ static void smtp_on_input(struct conn *conn)
 	unsigned flags;
 	int ret;
 
+	if (s->state == SMTP_STATE_GREETING) {
+		/* RFC 5321 4.3.1: the client waits for the greeting; spam
+		 * engines that do not are refused. */
+		log_info(conn_sid(conn), "smtp client %s talked before the greeting",
+			 conn_peer_ip(conn));
+		smtp_reply(s, 554, "5.5.0", "Protocol error: talked before the greeting");
+		conn_close(conn);
+		return;
+	}
 	while (!conn_is_closing(conn)) {
-		if (s->state == SMTP_STATE_DELIVERING)
+		if (s->state == SMTP_STATE_DELIVERING ||
+		    s->state == SMTP_STATE_AUTH_WAIT)
 			return;
 		if (s->state == SMTP_STATE_DATA) {
 			if (!smtp_session_data(s))
@@ -475,6 +533,10 @@ static void smtp_on_shutdown(struct conn *conn)
 
 	if (s->state == SMTP_STATE_DELIVERING) {
 		s->close_after_delivery = true;
+		return;
+	}
+	if (s->state == SMTP_STATE_GREETING) {
+		conn_close(conn);
 		return;
 	}
 	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
