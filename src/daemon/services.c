@@ -6,11 +6,12 @@
 #include "net/net.h"
 #include "proto/smtp/smtp_server.h"
 
-/* Filled in as the front-ends arrive (LMTP, IMAP, POP3). */
+/* Filled in as the front-ends arrive (IMAP, POP3). */
 static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
 	[CONFIG_PROTOCOL_SMTP] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_SUBMISSION] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_SUBMISSIONS] = &smtp_conn_handler,
+	[CONFIG_PROTOCOL_LMTP] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_HTTP] = NULL,	/* served by daemon/http.c */
 };
 
@@ -64,6 +65,10 @@ static void *listener_ctx(struct daemon *d, const struct config_listener *l)
 	case CONFIG_PROTOCOL_SUBMISSION:
 	case CONFIG_PROTOCOL_SUBMISSIONS:
 		return smtp_server_listener_ctx(smtp_server, SMTP_MODE_SUBMISSION,
+						l->tls == CONFIG_TLS_STARTTLS &&
+						d->tls != NULL);
+	case CONFIG_PROTOCOL_LMTP:
+		return smtp_server_listener_ctx(smtp_server, SMTP_MODE_LMTP,
 						l->tls == CONFIG_TLS_STARTTLS &&
 						d->tls != NULL);
 	default:

@@ -366,3 +366,41 @@ def test_auth_failure_delays_next_attempt(daemon):
     assert time.monotonic() - start >= 0.9  # dev fail_delay is 1s
     assert r.reply()[0] == 250
     r.close()
+
+
+def test_lmtp_reply_per_recipient(daemon):
+    before = len(inbox_blobs(daemon, "demo@localhost"))
+    r = Raw(daemon.port("lmtp"))
+    code, text = r.reply()
+    assert code == 220 and "LMTP" in text
+    assert r.cmd("EHLO mta")[0] == 500
+    code, text = r.cmd("LHLO mta.example.org")
+    assert code == 250 and "PIPELINING" in text.split("\n")
+    assert r.cmd("MAIL FROM:<alice@example.org>")[0] == 250
+    assert r.cmd("RCPT TO:<demo@localhost>")[0] == 250
+    assert r.cmd("RCPT TO:<nobody@localhost>")[0] == 550
+    assert r.cmd("RCPT TO:<demo+tag@localhost>")[0] == 250
+    assert r.cmd("RCPT TO:<someone@example.org>")[0] == 554
+    assert r.cmd("DATA")[0] == 354
+    r.send(MESSAGE.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+    first = r.reply()
+    second = r.reply()
+    assert first[0] == 250 and first[1].startswith("2.0.0 <demo@localhost> Ok")
+    assert second[0] == 250 and second[1].startswith("2.0.0 <demo+tag@localhost> Ok")
+    assert r.cmd("NOOP")[0] == 250
+    # A refused message gets one reply per recipient too.
+    r.cmd("MAIL FROM:<alice@example.org>")
+    r.cmd("RCPT TO:<demo@localhost>")
+    r.cmd("RCPT TO:<demo+x@localhost>")
+    r.cmd("DATA")
+    r.send(b"Subject: x\r\n\r\nbare\nlf\r\n.\r\n")
+    replies = [r.reply() for _ in range(2)]
+    assert 500 <= replies[0][0] < 600
+    assert replies[0][0] == replies[1][0]
+    assert "<demo@localhost>" in replies[0][1] and "<demo+x@localhost>" in replies[1][1]
+    assert r.cmd("NOOP")[0] == 250
+    r.close()
+    blobs = inbox_blobs(daemon, "demo@localhost")
+    # Both recipients are the same user: one message in the INBOX.
+    assert len(blobs) == before + 1
+    assert b"with LMTP\r\n" in blobs[-1] and blobs[-1].endswith(MESSAGE)

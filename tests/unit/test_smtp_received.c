@@ -51,6 +51,10 @@ static void test_received_tls_auth(void **state)
 	r.esmtp = false;
 	smtp_received_append(&b, &r);
 	assert_non_null(strstr(b.p, " with SMTP\r\n"));
+	strbuf_reset(&b);
+	r.lmtp = true;
+	smtp_received_append(&b, &r);
+	assert_non_null(strstr(b.p, " with LMTPSA\r\n"));
 	strbuf_free(&b);
 }
 

@@ -39,7 +39,7 @@ static int cmd_ehlo(void *ctx, struct str arg)
 	struct smtp_status st;
 
 	if (arg.n == 0) {
-		smtp_reply(s, 501, "5.5.4", "Syntax: EHLO hostname");
+		smtp_reply(s, 501, "5.5.4", "Syntax: EHLO/LHLO hostname");
 		return -1;
 	}
 	smtp_new_helo(s, arg, true);
@@ -454,8 +454,9 @@ void smtp_auth_response(struct smtp_session *s, struct str line)
 }
 
 const struct cmd_def smtp_commands[] = {
-	{ "HELO", cmd_helo, 0, NULL },
-	{ "EHLO", cmd_ehlo, 0, NULL },
+	{ "HELO", cmd_helo, SMTP_CMD_NOT_LMTP, NULL },
+	{ "EHLO", cmd_ehlo, SMTP_CMD_NOT_LMTP, NULL },
+	{ "LHLO", cmd_ehlo, SMTP_CMD_LMTP_ONLY, NULL },
 	{ "STARTTLS", cmd_starttls, SMTP_CMD_STARTTLS | SMTP_CMD_NO_TX | SMTP_CMD_NO_ARG,
 	  "STARTTLS" },
 	{ "AUTH", cmd_auth, SMTP_CMD_SASL | SMTP_CMD_NEEDS_HELO | SMTP_CMD_EHLO_ONLY |

@@ -123,6 +123,8 @@ enum smtp_cmd_flag {
 	SMTP_CMD_SASL = 1 << 6,		/* only on submission, before AUTH */
 	SMTP_CMD_SUBMIT_AUTH = 1 << 7,	/* submission: 530 before AUTH */
 	SMTP_CMD_EHLO_ONLY = 1 << 8,	/* only after EHLO (not HELO) */
+	SMTP_CMD_NOT_LMTP = 1 << 9,	/* HELO, EHLO: 500 on LMTP */
+	SMTP_CMD_LMTP_ONLY = 1 << 10,	/* LHLO: 500 on SMTP */
 };
 extern const struct cmd_def smtp_commands[];
 extern const size_t smtp_commands_count;

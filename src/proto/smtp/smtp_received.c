@@ -23,14 +23,15 @@ void smtp_received_append(struct strbuf *out, const struct smtp_received *r)
 	struct tm tm;
 	char date[64];
 	bool tls = r->tls_version != NULL;
+	/* RFC 3848: SMTP for HELO; else ESMTP/LMTP with S (TLS), A (AUTH). */
+	bool ext = r->lmtp || r->esmtp;
 
 	gmtime_r(&r->when, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	strbuf_printf(out, "Received: from %s ([%s])\r\n\tby %s (Posthorn) with %s%s%s\r\n",
 		      r->helo[0] != '\0' ? r->helo : "unknown", r->peer_ip,
-		      r->hostname, r->esmtp ? "ESMTP" : "SMTP",
-		      tls && r->esmtp ? "S" : "",
-		      r->authenticated && r->esmtp ? "A" : "");
+		      r->hostname, r->lmtp ? "LMTP" : r->esmtp ? "ESMTP" : "SMTP",
+		      tls && ext ? "S" : "", r->authenticated && ext ? "A" : "");
 	if (tls)
 		strbuf_printf(out, "\t(using %s with cipher %s)\r\n",
 			      r->tls_version,

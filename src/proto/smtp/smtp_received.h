@@ -12,6 +12,7 @@ struct smtp_received {
 	const char *peer_ip;	/* "192.0.2.1", "2001:db8::1" or "unix" */
 	const char *hostname;	/* ours */
 	bool esmtp;		/* EHLO rather than HELO */
+	bool lmtp;		/* LHLO (then esmtp is ignored) */
 	bool authenticated;
 	const char *tls_version; /* NULL without TLS */
 	const char *tls_cipher;

@@ -1,5 +1,6 @@
 /* smtp_server.h: the SMTP front-end (MTA port 25 role, submission on 587
- * with STARTTLS, submissions on 465 with implicit TLS) as a conn_handler.
+ * with STARTTLS, submissions on 465 with implicit TLS, and LMTP) as a
+ * conn_handler.
  * One smtp_server serves every SMTP listener of the process. */
 #ifndef POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 #define POSTHORN_PROTO_SMTP_SMTP_SERVER_H
@@ -11,8 +12,9 @@
 enum smtp_mode {
 	SMTP_MODE_MTA,		/* port 25: local recipients without AUTH */
 	SMTP_MODE_SUBMISSION,	/* RFC 6409: AUTH required before MAIL */
+	SMTP_MODE_LMTP,		/* RFC 2033: LHLO, a reply per recipient */
 };
-#define SMTP_MODE_COUNT (SMTP_MODE_SUBMISSION + 1)
+#define SMTP_MODE_COUNT (SMTP_MODE_LMTP + 1)
 
 /* When a plaintext SASL mechanism (PLAIN, LOGIN) is offered without TLS. */
 enum smtp_plaintext {

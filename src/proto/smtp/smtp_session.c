@@ -214,6 +214,13 @@ bool smtp_session_cmd_allowed(const struct smtp_session *s,
 			      struct smtp_status *st_r)
 {
 	unsigned f = def->flags;
+	bool lmtp = s->service->mode == SMTP_MODE_LMTP;
+
+	if (((f & SMTP_CMD_NOT_LMTP) != 0 && lmtp) ||
+	    ((f & SMTP_CMD_LMTP_ONLY) != 0 && !lmtp)) {
+		*st_r = SMTP_STATUS(500, "5.5.1", "Command unrecognized");
+		return false;
+	}
 
 	if ((f & SMTP_CMD_STARTTLS) != 0 &&
 	    (!s->service->starttls || conn_is_tls(s->conn))) {
@@ -338,6 +345,22 @@ static void smtp_session_free(struct smtp_session **sp)
 	*sp = NULL;
 }
 
+/* The answer to the end of data: one reply, or on LMTP one per accepted
+ * recipient (RFC 2033 4.2; all share the one store write's fate). */
+static void smtp_session_final_reply(struct smtp_session *s,
+				     struct smtp_status st, const char *id)
+{
+	const char *sp = id != NULL ? " " : "", *idv = id != NULL ? id : "";
+
+	if (s->service->mode != SMTP_MODE_LMTP) {
+		smtp_reply(s, st.code, st.enhanced, "%s%s%s", st.text, sp, idv);
+		return;
+	}
+	for (size_t i = 0; i < s->tx->n_rcpts; i++)
+		smtp_reply(s, st.code, st.enhanced, "<%s> %s%s%s",
+			   s->tx->rcpts[i], st.text, sp, idv);
+}
+
 static void smtp_session_delivered(void *arg, const struct store_result *result)
 {
 	struct smtp_session *s = arg;
@@ -353,10 +376,12 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 		return;
 	}
 	if (result->status == 0) {
-		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", s->tx->id);
+		smtp_session_final_reply(s, SMTP_STATUS(250, "2.0.0", "Ok: queued as"),
+					 s->tx->id);
 		smtp_session_log_tx(s, "queued");
 	} else {
-		smtp_reply(s, 451, "4.3.0", "Temporary failure, try again later");
+		smtp_session_final_reply(s, SMTP_STATUS(451, "4.3.0",
+				"Temporary failure, try again later"), NULL);
 		smtp_session_log_tx(s, "store failed");
 	}
 	smtp_tx_free(&s->tx);
@@ -380,6 +405,7 @@ static void smtp_session_submit(struct smtp_session *s)
 		.peer_ip = conn_peer_ip(s->conn),
 		.hostname = s->server->set.hostname,
 		.esmtp = s->esmtp,
+		.lmtp = s->service->mode == SMTP_MODE_LMTP,
 		.authenticated = s->user != NULL,
 		.id = tx->id,
 		.for_rcpt = tx->n_rcpts == 1 ? tx->rcpts[0] : NULL,
@@ -410,7 +436,9 @@ static void smtp_session_submit(struct smtp_session *s)
 	if (delivery_submit(*s->server->storep, &msg,
 			    net_thread_task_queue(conn_thread(s->conn)),
 			    smtp_session_delivered, s, &error) < 0) {
-		smtp_reply(s, 554, "5.6.0", "Message refused: %s", error);
+		log_error(conn_sid(s->conn), "smtp tx %s: %s", tx->id, error);
+		smtp_session_final_reply(s, SMTP_STATUS(554, "5.6.0",
+					 "Message refused"), NULL);
 		smtp_session_log_tx(s, error);
 		smtp_tx_free(&s->tx);
 		smtp_session_enter(s, SMTP_STATE_READY);
@@ -451,7 +479,7 @@ static bool smtp_session_data(struct smtp_session *s)
 		smtp_session_submit(s);
 		return true;
 	}
-	smtp_reply_status(s, smtp_data_status(res));
+	smtp_session_final_reply(s, smtp_data_status(res), NULL);
 	smtp_session_log_tx(s, smtp_data_status(res).text);
 	smtp_tx_free(&s->tx);
 	smtp_session_enter(s, SMTP_STATE_READY);
@@ -462,7 +490,8 @@ static bool smtp_session_data(struct smtp_session *s)
 
 static void smtp_session_greet(struct smtp_session *s)
 {
-	conn_printf(s->conn, "220 %s ESMTP Posthorn\r\n", s->server->set.hostname);
+	conn_printf(s->conn, "220 %s %s Posthorn\r\n", s->server->set.hostname,
+		    s->service->mode == SMTP_MODE_LMTP ? "LMTP" : "ESMTP");
 	smtp_session_enter(s, SMTP_STATE_INIT);
 }
 
