@@ -404,3 +404,77 @@ def test_lmtp_reply_per_recipient(daemon):
     # Both recipients are the same user: one message in the INBOX.
     assert len(blobs) == before + 1
     assert b"with LMTP\r\n" in blobs[-1] and blobs[-1].endswith(MESSAGE)
+
+
+def test_bdat_chunks(daemon):
+    before = len(inbox_blobs(daemon, "demo@localhost"))
+    r = Raw(daemon.port("smtp"))
+    r.reply()
+    feats = r.cmd("EHLO c")[1].split("\n")
+    assert "CHUNKING" in feats and "BINARYMIME" in feats and "DSN" in feats
+    # Refused BDAT: its octets are consumed, never read as commands.
+    smuggled = b"MAIL FROM:<evil@x.org>\r\n"
+    r.send(b"BDAT %d LAST\r\n" % len(smuggled) + smuggled)
+    code, text = r.reply()
+    assert code == 503
+    assert r.cmd("MAIL FROM:<alice@example.org> BODY=BINARYMIME")[0] == 250
+    assert r.cmd("RCPT TO:<demo@localhost>")[0] == 250
+    assert r.cmd("DATA")[0] == 503
+    part1 = b"Subject: chunked\r\n\r\nbinary\x00 and bare\nLF "
+    part2 = b"\r\n.\r\nend\r\n"
+    r.send(b"BDAT %d\r\n" % len(part1) + part1)
+    assert r.reply() == (250, f"2.0.0 {len(part1)} octets received")
+    r.send(b"BDAT %d LAST\r\n" % len(part2) + part2 + b"NOOP\r\n")
+    code, text = r.reply()
+    assert code == 250 and text.startswith("2.0.0 Ok: queued as")
+    assert r.reply()[0] == 250  # the NOOP sent behind the last chunk
+    r.close()
+    blobs = inbox_blobs(daemon, "demo@localhost")
+    assert len(blobs) == before + 1
+    assert blobs[-1].endswith(part1 + part2)
+
+
+def test_bdat_oversize(tmp_path):
+    d = Posthornd(tmp_path / "data").start()
+    d.stop()
+    with open(d.config_path, "a") as fh:
+        fh.write("\n[smtp]\nmax_message_size = 1k\n")
+    d.start()
+    try:
+        r = Raw(d.port("smtp"))
+        r.reply()
+        r.cmd("EHLO c")
+        r.cmd("MAIL FROM:<a@example.org>")
+        r.cmd("RCPT TO:<demo@localhost>")
+        r.send(b"BDAT 2000 LAST\r\n" + b"x" * 2000)
+        code, text = r.reply()
+        assert code == 552 and text.startswith("5.3.4")
+        assert r.cmd("NOOP")[0] == 250
+        r.close()
+    finally:
+        status = d.stop()
+        d.assert_clean()
+    assert status == 0
+
+
+def test_dsn_parameters_stored(daemon):
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    r.cmd("EHLO c")
+    creds = base64.b64encode(b"\0demo@localhost\0demo").decode()
+    assert r.cmd("AUTH PLAIN " + creds)[0] == 235
+    assert r.cmd("MAIL FROM:<demo@localhost> RET=HDRS ENVID=env+2Bid")[0] == 250
+    assert r.cmd("RCPT TO:<someone@example.org> NOTIFY=SUCCESS,FAILURE"
+                 " ORCPT=rfc822;someone@example.org")[0] == 250
+    assert r.cmd("RCPT TO:<other@example.org>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send(MESSAGE.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+    assert r.reply()[0] == 250
+    r.close()
+    with db(daemon) as con:
+        q = con.execute("SELECT envid, ret FROM queue").fetchall()
+        rc = con.execute("SELECT address, orcpt, notify FROM queue_rcpts"
+                         " ORDER BY idx").fetchall()
+    assert q == [("env+id", "HDRS")]
+    assert rc == [("someone@example.org", "rfc822;someone@example.org",
+                   "SUCCESS,FAILURE"), ("other@example.org", "", "")]

@@ -49,7 +49,8 @@ static int cmd_ehlo(void *ctx, struct str arg)
 	if (s->server->set.max_message_size > 0)
 		conn_printf(s->conn, "250-SIZE %llu\r\n",
 			    (unsigned long long)s->server->set.max_message_size);
-	conn_write_str(s->conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n");
+	conn_write_str(s->conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n"
+		       "250-CHUNKING\r\n250-BINARYMIME\r\n");
 	/* The commands usable now that have a keyword (STARTTLS, AUTH). */
 	for (size_t i = 0; i < smtp_commands_count; i++) {
 		const struct cmd_def *def = &smtp_commands[i];
@@ -163,8 +164,23 @@ static int smtp_domain_is_local(struct smtp_session *s,
 	return ret;
 }
 
-static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *res)
+/* RFC 3461 NOTIFY as stored with a queued recipient. */
+static const char *smtp_notify_text(struct arena *a, unsigned notify)
 {
+	if ((notify & SMTP_NOTIFY_NEVER) != 0)
+		return "NEVER";
+	return arena_printf(a, "%s%s%s",
+			    (notify & SMTP_NOTIFY_SUCCESS) != 0 ? "SUCCESS," : "",
+			    (notify & SMTP_NOTIFY_FAILURE) != 0 ? "FAILURE," : "",
+			    (notify & SMTP_NOTIFY_DELAY) != 0 ? "DELAY," : "");
+}
+
+static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *res,
+			const struct smtp_rcpt_params *params)
+{
+	const char *orcpt = "", *notify;
+	size_t n;
+
 	if (res->n_locals > 0) {
 		tx->user_ids = xrealloc(tx->user_ids, (tx->n_users + res->n_locals) *
 					sizeof(*tx->user_ids));
@@ -174,11 +190,18 @@ static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *re
 	if (res->n_remotes > 0) {
 		tx->remotes = xrealloc(tx->remotes, (tx->n_remotes + res->n_remotes) *
 				       sizeof(*tx->remotes));
+		if (params->orcpt != NULL)
+			orcpt = arena_printf(&tx->arena, "%s;%s",
+					     params->orcpt_type, params->orcpt);
+		notify = smtp_notify_text(&tx->arena, params->notify);
+		n = strlen(notify);
+		if (n > 0 && notify[n - 1] == ',')
+			notify = arena_strndup(&tx->arena, notify, n - 1);
 		for (size_t i = 0; i < res->n_remotes; i++) {
 			tx->remotes[tx->n_remotes++] = (struct store_queue_rcpt){
 				.address = res->remotes[i],
-				.orcpt = "",
-				.notify = "",
+				.orcpt = orcpt,
+				.notify = notify,
 			};
 		}
 	}
@@ -236,7 +259,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 	case DELIVERY_LOCAL:
 	case DELIVERY_REMOTE:
 	case DELIVERY_MIXED:
-		smtp_tx_add(tx, &res);
+		smtp_tx_add(tx, &res, &rcpt.params);
 		tx->rcpts[tx->n_rcpts++] = address;
 		smtp_session_enter(s, SMTP_STATE_RCPT);
 		smtp_reply(s, 250, "2.1.5", "Ok");
@@ -265,7 +288,49 @@ out:
 
 static int cmd_data(void *ctx, struct str arg UNUSED)
 {
-	smtp_session_start_data(ctx);
+	struct smtp_session *s = ctx;
+
+	/* RFC 3030 3 and 4: BINARYMIME and a started BDAT need BDAT. */
+	if (s->tx->bdat || s->tx->mail.params.body == SMTP_BODY_BINARYMIME) {
+		smtp_reply(s, 503, "5.5.1", "Use BDAT for this message");
+		return -1;
+	}
+	smtp_session_start_data(s);
+	return 1;
+}
+
+/* BDAT size [LAST] (RFC 3030). The chunk's octets follow the line at once,
+ * so they are consumed even when the command is refused: otherwise they
+ * would be read as commands. */
+static int cmd_bdat(void *ctx, struct str arg)
+{
+	struct smtp_session *s = ctx;
+	struct str size_s, rest;
+	uint64_t size;
+	bool last = false;
+	struct smtp_status err = { 0, NULL, NULL };
+
+	if (!str_split(arg, ' ', &size_s, &rest)) {
+		size_s = arg;
+		rest = STR_LIT("");
+	}
+	if (str_caseeq(rest, STR_LIT("LAST")))
+		last = true;
+	if ((rest.n > 0 && !last) || !str_to_u64(size_s, UINT64_MAX, &size)) {
+		/* Without a size the stream cannot be followed. */
+		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT size [LAST]; closing");
+		conn_close(s->conn);
+		return -1;
+	}
+	if (s->state == SMTP_STATE_INIT)
+		err = SMTP_STATUS(503, "5.5.1", "Send HELO/EHLO first");
+	else if (s->tx == NULL)
+		err = SMTP_STATUS(503, "5.5.1", "Need MAIL first");
+	else if (s->tx->n_rcpts == 0)
+		err = SMTP_STATUS(554, "5.5.1", "No valid recipients");
+	else
+		s->tx->bdat = true;
+	smtp_session_start_bdat(s, size, last, err);
 	return 1;
 }
 
@@ -465,6 +530,7 @@ const struct cmd_def smtp_commands[] = {
 	  NULL },
 	{ "RCPT", cmd_rcpt, SMTP_CMD_NEEDS_MAIL, NULL },
 	{ "DATA", cmd_data, SMTP_CMD_NEEDS_RCPT | SMTP_CMD_NO_ARG, NULL },
+	{ "BDAT", cmd_bdat, 0, NULL },
 	{ "RSET", cmd_rset, SMTP_CMD_NO_ARG, NULL },
 	{ "NOOP", cmd_noop, 0, NULL },
 	{ "QUIT", cmd_quit, SMTP_CMD_NO_ARG, NULL },

@@ -45,6 +45,7 @@ enum smtp_state {
 	SMTP_STATE_MAIL,	/* MAIL accepted */
 	SMTP_STATE_RCPT,	/* at least one RCPT accepted */
 	SMTP_STATE_DATA,	/* reading the message after 354 */
+	SMTP_STATE_BDAT,	/* reading the octets of a BDAT chunk */
 	SMTP_STATE_DELIVERING,	/* waiting for the store; input paused */
 	SMTP_STATE_AUTH,	/* in a SASL exchange, reading responses */
 	SMTP_STATE_AUTH_WAIT,	/* AUTH held by the failure throttle; input
@@ -63,7 +64,10 @@ struct smtp_tx {
 	struct store_queue_rcpt *remotes; /* xrealloc'd, strings in arena */
 	size_t n_remotes;
 	struct smtp_data *reader;
-	struct strbuf msg;		/* Received: + the message */
+	struct strbuf msg;		/* the message (Received: prepended
+					 * at the end of data) */
+	bool bdat;			/* BDAT chunks came (then no DATA) */
+	uint64_t bdat_size;		/* octets of all BDAT chunks */
 	char id[LOG_SID_SIZE + 16];
 };
 
@@ -83,6 +87,12 @@ struct smtp_session {
 	struct event *timer;		/* greeting or throttle delay */
 	void (*timer_fn)(struct smtp_session *s);
 	char *auth_arg;			/* AUTH argument held by the throttle */
+	/* The BDAT chunk being read: octets left, LAST, and the reply to
+	 * give once it is consumed when it is refused (code 0 = none). */
+	uint64_t bdat_left;
+	uint64_t bdat_chunk;
+	bool bdat_last;
+	struct smtp_status bdat_error;
 };
 
 /* smtp_session.c */
@@ -111,6 +121,10 @@ void smtp_session_timer(struct smtp_session *s, unsigned ms,
 			void (*fn)(struct smtp_session *s));
 /* Start reading the message after 354. */
 void smtp_session_start_data(struct smtp_session *s);
+/* Start reading a BDAT chunk of size octets; err.code != 0: consume and
+ * refuse it with err. */
+void smtp_session_start_bdat(struct smtp_session *s, uint64_t size, bool last,
+			     struct smtp_status err);
 
 /* smtp_commands.c */
 enum smtp_cmd_flag {

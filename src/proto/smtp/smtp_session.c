@@ -19,6 +19,7 @@ static const char *const state_names[] = {
 	[SMTP_STATE_MAIL] = "mail",
 	[SMTP_STATE_RCPT] = "rcpt",
 	[SMTP_STATE_DATA] = "data",
+	[SMTP_STATE_BDAT] = "bdat",
 	[SMTP_STATE_DELIVERING] = "delivering",
 	[SMTP_STATE_AUTH] = "auth",
 	[SMTP_STATE_AUTH_WAIT] = "auth-wait",
@@ -198,7 +199,8 @@ bool smtp_session_plaintext_ok(const struct smtp_session *s)
 
 unsigned smtp_session_ext(const struct smtp_session *s)
 {
-	unsigned ext = SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8;
+	unsigned ext = SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 | SMTP_EXT_DSN |
+		       SMTP_EXT_BINARYMIME;
 
 	if (!s->esmtp)
 		return 0;
@@ -325,7 +327,8 @@ static void smtp_session_log_tx(struct smtp_session *s, const char *result)
 		 tx->id, s->conn != NULL ? conn_peer_ip(s->conn) : "gone",
 		 s->helo != NULL ? s->helo : "", s->user != NULL ? s->user : "",
 		 tx->sender, rcpts.p != NULL ? rcpts.p : "",
-		 (unsigned long long)(tx->reader != NULL ? smtp_data_size(tx->reader) : 0),
+		 (unsigned long long)(tx->reader != NULL ? smtp_data_size(tx->reader) :
+				      tx->bdat_size),
 		 result);
 	strbuf_free(&rcpts);
 }
@@ -427,6 +430,9 @@ static void smtp_session_submit(struct smtp_session *s)
 		.data = tx->msg.p,
 		.size = tx->msg.n,
 		.sender = tx->sender,
+		.envid = tx->mail.params.envid,
+		.ret = tx->mail.params.ret == SMTP_RET_FULL ? "FULL" :
+		       tx->mail.params.ret == SMTP_RET_HDRS ? "HDRS" : NULL,
 		.internal_date = (int64_t)rec.when,
 		.user_ids = tx->user_ids,
 		.n_users = tx->n_users,
@@ -486,6 +492,69 @@ static bool smtp_session_data(struct smtp_session *s)
 	return true;
 }
 
+void smtp_session_start_bdat(struct smtp_session *s, uint64_t size, bool last,
+			     struct smtp_status err)
+{
+	s->bdat_left = size;
+	s->bdat_chunk = size;
+	s->bdat_last = last;
+	s->bdat_error = err;
+	smtp_session_enter(s, SMTP_STATE_BDAT);
+}
+
+/* The chunk is consumed: answer it. */
+static void smtp_session_bdat_done(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+
+	if (s->bdat_error.code != 0) {
+		smtp_reply_status(s, s->bdat_error);
+		if (tx != NULL)
+			smtp_session_log_tx(s, s->bdat_error.text);
+		smtp_tx_free(&s->tx);
+		smtp_session_enter(s, s->helo != NULL ? SMTP_STATE_READY :
+				   SMTP_STATE_INIT);
+		smtp_session_bad(s);
+		return;
+	}
+	smtp_session_enter(s, SMTP_STATE_RCPT);
+	if (s->bdat_last)
+		smtp_session_submit(s);
+	else
+		smtp_reply(s, 250, "2.0.0", "%llu octets received",
+			   (unsigned long long)s->bdat_chunk);
+}
+
+/* Consume buffered octets of the BDAT chunk. Returns false when it needs
+ * more input. */
+static bool smtp_session_bdat(struct smtp_session *s)
+{
+	uint64_t max = s->server->set.max_message_size;
+	struct str data;
+
+	while (s->bdat_left > 0) {
+		size_t n = conn_read_bytes(s->conn, s->bdat_left > SIZE_MAX ?
+					   SIZE_MAX : (size_t)s->bdat_left, &data);
+
+		if (n == 0)
+			return false;
+		s->bdat_left -= n;
+		if (s->bdat_error.code != 0)
+			continue;
+		s->tx->bdat_size += n;
+		if (max > 0 && s->tx->bdat_size > max) {
+			/* Keep reading the chunk to stay in sync, store
+			 * no more. */
+			s->bdat_error = SMTP_STATUS(552, "5.3.4",
+				"Message size exceeds fixed limit");
+			continue;
+		}
+		strbuf_append(&s->tx->msg, data.p, data.n);
+	}
+	smtp_session_bdat_done(s);
+	return true;
+}
+
 /* ---- conn callbacks ---- */
 
 static void smtp_session_greet(struct smtp_session *s)
@@ -534,6 +603,11 @@ static void smtp_on_input(struct conn *conn)
 			return;
 		if (s->state == SMTP_STATE_DATA) {
 			if (!smtp_session_data(s))
+				return;
+			continue;
+		}
+		if (s->state == SMTP_STATE_BDAT) {
+			if (!smtp_session_bdat(s))
 				return;
 			continue;
 		}
