@@ -478,3 +478,120 @@ def test_dsn_parameters_stored(daemon):
     assert q == [("env+id", "HDRS")]
     assert rc == [("someone@example.org", "rfc822;someone@example.org",
                    "SUCCESS,FAILURE"), ("other@example.org", "", "")]
+
+
+def scram_sha256_login(r, user, password):
+    """A SCRAM-SHA-256 client (RFC 5802/7677) over Raw; returns the final reply."""
+    import hashlib
+    import hmac
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    first_bare = f"n={user},r={nonce}"
+    code, text = r.cmd("AUTH SCRAM-SHA-256 " + base64.b64encode(
+        ("n,," + first_bare).encode()).decode())
+    assert code == 334, text
+    server_first = base64.b64decode(text).decode()
+    fields = dict(f.split("=", 1) for f in server_first.split(","))
+    assert fields["r"].startswith(nonce)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(),
+                                 base64.b64decode(fields["s"]), int(fields["i"]))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    final_wo_proof = f"c=biws,r={fields['r']}"
+    auth_msg = f"{first_bare},{server_first},{final_wo_proof}".encode()
+    sig = hmac.new(stored_key, auth_msg, hashlib.sha256).digest()
+    proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, sig))).decode()
+    code, text = r.cmd(base64.b64encode(
+        f"{final_wo_proof},p={proof}".encode()).decode())
+    if code != 334:
+        return code, text
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    expect = base64.b64encode(hmac.new(server_key, auth_msg, hashlib.sha256)
+                              .digest()).decode()
+    assert base64.b64decode(text).decode() == "v=" + expect
+    return r.cmd("")
+
+
+def test_auth_scram_sha256(daemon):
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    r.cmd("EHLO c")
+    code, text = scram_sha256_login(r, "demo@localhost", "demo")
+    assert code == 235 and text.startswith("2.7.0")
+    assert r.cmd("MAIL FROM:<demo@localhost>")[0] == 250
+    r.close()
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    r.cmd("EHLO c")
+    assert scram_sha256_login(r, "demo@localhost", "wrong")[0] == 535
+    r.close()
+
+
+def test_swaks_newcomer_commands(daemon):
+    """The two commands of the issue's "done when", on this daemon's ports."""
+    import subprocess
+    before = len(inbox_blobs(daemon, "demo@localhost"))
+    out = subprocess.run(
+        ["swaks", "--server", f"127.0.0.1:{daemon.port('smtp')}",
+         "--to", "demo@localhost", "--from", "swaks@example.org"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(inbox_blobs(daemon, "demo@localhost")) == before + 1
+    args = ["swaks", "--server", f"127.0.0.1:{daemon.port('submission')}", "--tls",
+            "--auth-user", "demo@localhost", "--auth-password", "demo",
+            "--from", "demo@localhost", "--to", "someone@example.org"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if "TLS not available" in out.stderr:
+        # swaks without Net::SSLeay (libnet-ssleay-perl): the same
+        # exchange without STARTTLS, which dev allows on loopback.
+        args.remove("--tls")
+        out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [(s, a) for s, a, _ in queued(daemon)] == [
+        ("demo@localhost", "someone@example.org")]
+
+
+def test_kill9_under_load_loses_no_acknowledged_message(tmp_path):
+    import threading
+    d = Posthornd(tmp_path / "data").start()
+    acked, lock, stop = [], threading.Lock(), threading.Event()
+
+    def sender(n):
+        i = 0
+        while not stop.is_set():
+            try:
+                with smtplib.SMTP("127.0.0.1", d.port("submission"), timeout=10) as s:
+                    s.login("demo@localhost", "demo")
+                    while not stop.is_set():
+                        mid = f"<kill9-{n}-{i}@example.org>"
+                        i += 1
+                        s.sendmail("demo@localhost", ["demo@localhost"],
+                                   f"Message-ID: {mid}\r\nSubject: load\r\n\r\nx\r\n")
+                        with lock:
+                            acked.append(mid)
+            except (OSError, smtplib.SMTPException):
+                return
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    d.proc.kill()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert d.stop() == -9
+    assert len(acked) > 10, len(acked)
+    d.start()
+    try:
+        ids = []
+        for blob in inbox_blobs(d, "demo@localhost"):
+            m = re.search(rb"Message-ID: (<kill9-[^>]+>)", blob)
+            if m:
+                ids.append(m.group(1).decode())
+        assert len(ids) == len(set(ids)), "a message was stored twice"
+        missing = set(acked) - set(ids)
+        assert not missing, f"{len(missing)} acknowledged messages lost"
+    finally:
+        status = d.stop()
+        d.assert_clean()
+    assert status == 0
