@@ -14,6 +14,7 @@
 #include "proto/smtp/smtp_server.h"
 #include "store/store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char tmp_dir[] = "/tmp/posthorn-fuzz-smtp-XXXXXX";
 static char sock_paths[SMTP_MODE_COUNT][128];
 static struct store *store;
 
@@ -55,9 +57,29 @@ static void setup_store(const char *dir)
 	free(hash);
 }
 
+/* At exit: remove the temporary directory (the files may still be open;
+ * the threads are never stopped, as in a fuzzing process). */
+static void cleanup(void)
+{
+	DIR *d = opendir(tmp_dir);
+	struct dirent *e;
+	char path[512];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmp_dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(tmp_dir);
+}
+
 static void setup(void)
 {
-	static char dir[] = "/tmp/posthorn-fuzz-smtp-XXXXXX";
+	char *dir = tmp_dir;
 	struct net_server_settings nset = { .threads = 1 };
 	struct smtp_settings sset = {
 		.hostname = "fuzz.test",
@@ -76,6 +98,7 @@ static void setup(void)
 
 	if (mkdtemp(dir) == NULL)
 		PANIC("mkdtemp: %s", strerror(errno));
+	atexit(cleanup);
 	log_init("fuzz", LOG_TARGET_STDERR, LOG_LEVEL_ERROR);
 	setup_store(dir);
 	sasl = auth_sasl_ctx_new(&cerror);
