@@ -257,6 +257,7 @@ static void daemon_deinit(struct daemon *d)
 		if (d->signals[i] != NULL)
 			event_free(d->signals[i]);
 	}
+	services_free(d);
 	store_close(&d->store);
 	if (d->base != NULL)
 		event_base_free(d->base);

@@ -19,8 +19,8 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
  * (RFC 5321 4.3.1); short enough that no real client notices. */
 #define SMTP_GREET_DELAY_MS 300
 
-/* Front-end state shared by the listeners; static so that it stays
- * reachable until exit (the I/O threads use it until they are joined). */
+/* Front-end state shared by the listeners, from services_listen() to
+ * services_free() (the I/O threads use it until they are joined). */
 static struct auth_sasl_ctx *sasl_ctx;
 static struct smtp_server *smtp_server;
 
@@ -52,6 +52,12 @@ static int services_init(struct daemon *d, char **error_r)
 	if (smtp_server == NULL)
 		smtp_server = smtp_server_new(&smtp_set, &d->store, sasl_ctx);
 	return 0;
+}
+
+void services_free(struct daemon *d UNUSED)
+{
+	smtp_server_free(&smtp_server);
+	auth_sasl_ctx_free(&sasl_ctx);
 }
 
 /* The handler_ctx of a listener: the front-end's own where it has one. */

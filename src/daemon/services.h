@@ -9,5 +9,8 @@
  * daemon/http.c); log the ones that have none yet and skip them. Runs
  * before privileges are dropped. -1 with a malloc'd *error_r. */
 int services_listen(struct daemon *d, char **error_r);
+/* After the I/O threads stopped, before the store closes: free the
+ * front-ends' state (their per-thread store readers). */
+void services_free(struct daemon *d);
 
 #endif
