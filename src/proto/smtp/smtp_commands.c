@@ -238,13 +238,23 @@ static int cmd_rcpt(void *ctx, struct str arg)
 	else
 		smtp_path_append_canonical(&addr, &rcpt.path);
 	address = arena_strdup(&tx->arena, addr.p);
-	if (s->user == NULL) {
+	if ((rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0) {
+		/* "<postmaster>" is ours only when the host name is one of
+		 * our domains (there is no postmaster setting yet); it is
+		 * never relayed. */
+		int local = smtp_domain_is_local(s, reader, s->server->set.hostname);
+
+		if (local < 0)
+			goto out;
+		if (local == 0) {
+			smtp_reply(s, 550, "5.1.1", "<postmaster>: no postmaster here");
+			goto out;
+		}
+	} else if (s->user == NULL) {
 		/* Without AUTH only our own domains, and no relay tricks
 		 * ("user%remote@local", "<@local:user@remote>", ...). */
-		const char *domain = (rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0 ?
-				     s->server->set.hostname : rcpt.path.domain;
 		int local = (rcpt.path.flags & SMTP_PATH_RELAY_TRICKS) != 0 ? 0 :
-			    smtp_domain_is_local(s, reader, domain);
+			    smtp_domain_is_local(s, reader, rcpt.path.domain);
 
 		if (local < 0)
 			goto out;
