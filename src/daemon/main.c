@@ -249,6 +249,12 @@ static int add_signal(struct daemon *d, size_t slot, int sig, event_callback_fn 
 
 static void daemon_deinit(struct daemon *d)
 {
+	/* The I/O threads are stopped. The store is closed before their task
+	 * queues are freed: store_close() posts the completions of requests
+	 * still in flight, and they must land in a queue that exists (they
+	 * are dropped unrun with it). */
+	services_free(d);
+	store_close(&d->store);
 	net_server_free(&d->net);
 	net_tls_unref(&d->tls);
 	free(d->listeners);
@@ -257,8 +263,6 @@ static void daemon_deinit(struct daemon *d)
 		if (d->signals[i] != NULL)
 			event_free(d->signals[i]);
 	}
-	services_free(d);
-	store_close(&d->store);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	config_free(&d->cfg);
