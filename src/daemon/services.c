@@ -109,6 +109,11 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 	return 0;
 }
 
+bool services_available(enum config_protocol protocol)
+{
+	return protocol == CONFIG_PROTOCOL_HTTP || handlers[protocol] != NULL;
+}
+
 int services_listen(struct daemon *d, char **error_r)
 {
 	unsigned sockets = 0;

@@ -9,6 +9,8 @@
  * daemon/http.c); log the ones that have none yet and skip them. Runs
  * before privileges are dropped. -1 with a malloc'd *error_r. */
 int services_listen(struct daemon *d, char **error_r);
+/* Whether posthornd can serve this protocol yet. */
+bool services_available(enum config_protocol protocol);
 /* After the I/O threads stopped, before the store closes: free the
  * front-ends' state (their per-thread store readers). */
 void services_free(struct daemon *d);
