@@ -1,0 +1,193 @@
+/* smtp_load.c: the load generator of bench/smtp/bench_smtp. C threads with
+ * blocking sockets, one SMTP session each, pipelining MAIL/RCPT/DATA.
+ * Usage: smtp_load PORT COUNT SESSIONS USERS; prints "acked N" on stdout. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn {
+	int fd;
+	char buf[8192];
+	size_t start, end;
+};
+
+struct worker {
+	pthread_t thread;
+	unsigned first, step, count, users, port;
+};
+
+static atomic_uint acked;
+
+static bool conn_write(struct conn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(c->fd, p, n);
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* Read one reply line into line (NUL-terminated); false on EOF/error. */
+static bool conn_line(struct conn *c, char *line, size_t size)
+{
+	for (;;) {
+		char *nl = memchr(c->buf + c->start, '\n', c->end - c->start);
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - (c->buf + c->start)) + 1;
+			size_t k = n < size ? n : size - 1;
+			memcpy(line, c->buf + c->start, k);
+			line[k] = '\0';
+			c->start += n;
+			return true;
+		}
+		if (c->start > 0) {
+			memmove(c->buf, c->buf + c->start, c->end - c->start);
+			c->end -= c->start;
+			c->start = 0;
+		}
+		if (c->end == sizeof(c->buf))
+			return false;
+		ssize_t r = read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end);
+		if (r <= 0)
+			return false;
+		c->end += (size_t)r;
+	}
+}
+
+/* Read a whole reply; true when its code is want. Sets *pipelining when a
+ * line advertises PIPELINING. */
+static bool conn_expect(struct conn *c, int want, bool *pipelining)
+{
+	char line[1024];
+
+	for (;;) {
+		if (!conn_line(c, line, sizeof(line)))
+			return false;
+		if (pipelining != NULL && strstr(line, "PIPELINING") != NULL)
+			*pipelining = true;
+		if (strlen(line) < 4 || line[3] != '-') {
+			if (atoi(line) != want) {
+				fprintf(stderr, "smtp_load: expected %d, got %s", want, line);
+				return false;
+			}
+			return true;
+		}
+	}
+}
+
+static size_t message(char *out, size_t size, unsigned i, const char *rcpt)
+{
+	static const char line[] =
+		"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n";
+	size_t n = (size_t)snprintf(out, size,
+		"Return-Path: <bench@example.org>\r\n"
+		"Received: from client.example.org (client.example.org [192.0.2.1])\r\n"
+		"\tby mx.example.org with ESMTPS id bench%u; Sun, 22 Nov 2026 21:00:00 +0000\r\n"
+		"From: Bench Sender <bench@example.org>\r\n"
+		"To: <%s>\r\n"
+		"Subject: Benchmark message number %u\r\n"
+		"Date: Sun, 22 Nov 2026 21:00:00 +0000\r\n"
+		"Message-ID: <bench-%u@example.org>\r\n"
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/alternative; boundary=\"b-%u\"\r\n\r\n"
+		"--b-%u\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n\r\n", i, rcpt, i, i, i, i);
+	for (int k = 0; k < 24; k++)
+		n += (size_t)snprintf(out + n, size - n, "%s", line);
+	n += (size_t)snprintf(out + n, size - n,
+		"\r\n--b-%u\r\nContent-Type: text/html; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n\r\n", i);
+	for (int k = 0; k < 20; k++)
+		n += (size_t)snprintf(out + n, size - n, "<p>%.*s</p>\r\n",
+				      (int)sizeof(line) - 3, line);
+	n += (size_t)snprintf(out + n, size - n, "\r\n--b-%u--\r\n.\r\n", i);
+	return n;
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct conn c = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)w->port) };
+	bool pipelining = false;
+	char cmd[512], rcpt[64], body[8192];
+	int one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c.fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		perror("smtp_load: connect");
+		goto out;
+	}
+	if (!conn_expect(&c, 220, NULL) ||
+	    !conn_write(&c, "EHLO bench.example.org\r\n", 24) ||
+	    !conn_expect(&c, 250, &pipelining))
+		goto out;
+	for (unsigned k = 0; k < w->count; k++) {
+		unsigned i = w->first + k * w->step;
+		snprintf(rcpt, sizeof(rcpt), "u%u@localhost", i % w->users);
+		int n = snprintf(cmd, sizeof(cmd),
+			"MAIL FROM:<bench@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", rcpt);
+		if (pipelining) {
+			if (!conn_write(&c, cmd, (size_t)n))
+				goto out;
+		} else {
+			char *rcpt_line = strchr(cmd, '\n') + 1;
+			char *data_line = strchr(rcpt_line, '\n') + 1;
+			if (!conn_write(&c, cmd, (size_t)(rcpt_line - cmd)) ||
+			    !conn_expect(&c, 250, NULL) ||
+			    !conn_write(&c, rcpt_line, (size_t)(data_line - rcpt_line)) ||
+			    !conn_expect(&c, 250, NULL) ||
+			    !conn_write(&c, data_line, 6))
+				goto out;
+		}
+		if ((pipelining && (!conn_expect(&c, 250, NULL) || !conn_expect(&c, 250, NULL))) ||
+		    !conn_expect(&c, 354, NULL))
+			goto out;
+		size_t len = message(body, sizeof(body), i, rcpt);
+		if (!conn_write(&c, body, len) || !conn_expect(&c, 250, NULL))
+			goto out;
+		atomic_fetch_add(&acked, 1);
+	}
+	if (conn_write(&c, "QUIT\r\n", 6))
+		conn_expect(&c, 221, NULL);
+out:
+	close(c.fd);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5) {
+		fprintf(stderr, "usage: smtp_load PORT COUNT SESSIONS USERS\n");
+		return 2;
+	}
+	unsigned port = (unsigned)atoi(argv[1]), count = (unsigned)atoi(argv[2]);
+	unsigned sessions = (unsigned)atoi(argv[3]), users = (unsigned)atoi(argv[4]);
+	if (sessions == 0 || users == 0)
+		return 2;
+	struct worker *ws = calloc(sessions, sizeof(*ws));
+	if (ws == NULL)
+		return 1;
+	for (unsigned s = 0; s < sessions; s++) {
+		ws[s] = (struct worker){ .first = s, .step = sessions, .users = users,
+			.port = port, .count = count / sessions + (s < count % sessions) };
+		pthread_create(&ws[s].thread, NULL, worker_run, &ws[s]);
+	}
+	for (unsigned s = 0; s < sessions; s++)
+		pthread_join(ws[s].thread, NULL);
+	free(ws);
+	printf("acked %u\n", atomic_load(&acked));
+	return atomic_load(&acked) == count ? 0 : 1;
+}
