@@ -69,6 +69,30 @@ int cli_write(struct cli *cli, const struct store_req *req, const char *what,
 	return ret;
 }
 
+int cli_store_failed(const char *error)
+{
+	fprintf(stderr, "posthorn: %s\n", error);
+	return CLI_STORE;
+}
+
+bool cli_domain_is_local(struct cli *cli, const char *address, int *ret_r)
+{
+	const char *error;
+	int found = store_domain_exists(cli->reader, strrchr(address, '@') + 1, &error);
+
+	if (found < 0) {
+		*ret_r = cli_store_failed(error);
+		return false;
+	}
+	if (found == 0) {
+		fprintf(stderr, "posthorn: the domain of %s is not local "
+			"(add it with 'posthorn domain add')\n", address);
+		*ret_r = CLI_FAILED;
+		return false;
+	}
+	return true;
+}
+
 static void lowercase(char *s)
 {
 	for (; *s != '\0'; s++)

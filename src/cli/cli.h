@@ -34,6 +34,12 @@ int cli_open_store(struct cli *cli);
 int cli_write(struct cli *cli, const struct store_req *req, const char *what,
 	      struct store_result **result_r);
 
+/* Print a store read error; returns CLI_STORE. */
+int cli_store_failed(const char *error);
+/* Whether the domain of address is a local domain. Prints why not, and
+ * sets *ret_r to CLI_FAILED (not local) or CLI_STORE (store error). */
+bool cli_domain_is_local(struct cli *cli, const char *address, int *ret_r);
+
 /* Lowercase in place and check the syntax; false (with a message printed)
  * when it is not a domain name or not an address "local@domain". */
 bool cli_domain_valid(char *domain);

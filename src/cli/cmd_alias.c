@@ -3,25 +3,6 @@
 #include "base/base.h"
 #include "cli/cli.h"
 
-static bool domain_is_local(struct cli *cli, const char *address, int *ret_r)
-{
-	const char *error;
-	int found = store_domain_exists(cli->reader, strrchr(address, '@') + 1, &error);
-
-	if (found < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		*ret_r = CLI_STORE;
-		return false;
-	}
-	if (found == 0) {
-		fprintf(stderr, "posthorn: %s is not in a local domain "
-			"(add it with 'posthorn domain add')\n", address);
-		*ret_r = CLI_FAILED;
-		return false;
-	}
-	return true;
-}
-
 /* Exactly this alias, not the catch-all a lookup would fall back to. */
 static bool alias_exists(struct cli *cli, const char *address, int *ret_r)
 {
@@ -30,8 +11,7 @@ static bool alias_exists(struct cli *cli, const char *address, int *ret_r)
 				 &error);
 
 	if (n < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		*ret_r = CLI_STORE;
+		*ret_r = cli_store_failed(error);
 		return false;
 	}
 	for (int i = 0; i < n; i++) {
@@ -57,7 +37,7 @@ static int alias_change(struct cli *cli, enum store_req_type type, int argc,
 	}
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
-	if (type == STORE_REQ_ALIAS_ADD && !domain_is_local(cli, argv[0], &ret))
+	if (type == STORE_REQ_ALIAS_ADD && !cli_domain_is_local(cli, argv[0], &ret))
 		return ret;
 	if (type == STORE_REQ_ALIAS_DEL && !alias_exists(cli, argv[0], &ret))
 		return ret;
@@ -79,10 +59,8 @@ static int alias_list(struct cli *cli)
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
 	n = store_alias_list(cli->reader, &cli->arena, &addresses, &targets, &error);
-	if (n < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		return CLI_STORE;
-	}
+	if (n < 0)
+		return cli_store_failed(error);
 	for (int i = 0; i < n; i++)
 		printf("%s %s\n", addresses[i], targets[i]);
 	return CLI_OK;

@@ -13,10 +13,8 @@ static int domain_change(struct cli *cli, enum store_req_type type, char *name)
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
 	found = store_domain_exists(cli->reader, name, &error);
-	if (found < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		return CLI_STORE;
-	}
+	if (found < 0)
+		return cli_store_failed(error);
 	if (type == STORE_REQ_DOMAIN_ADD && found) {
 		fprintf(stderr, "posthorn: domain %s exists already\n", name);
 		return CLI_FAILED;
@@ -43,10 +41,8 @@ static int domain_list(struct cli *cli)
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
 	n = store_domain_list(cli->reader, &cli->arena, &domains, &error);
-	if (n < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		return CLI_STORE;
-	}
+	if (n < 0)
+		return cli_store_failed(error);
 	for (int i = 0; i < n; i++)
 		printf("%s\n", domains[i]);
 	return CLI_OK;

@@ -13,10 +13,8 @@ static int user_find(struct cli *cli, const char *address, bool want_user,
 	int found = store_user_by_address(cli->reader, &cli->arena, address,
 					  user_r, &error);
 
-	if (found < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		return CLI_STORE;
-	}
+	if (found < 0)
+		return cli_store_failed(error);
 	if (found && !want_user) {
 		fprintf(stderr, "posthorn: user %s exists already\n", address);
 		return CLI_FAILED;
@@ -52,20 +50,15 @@ static int user_add(struct cli *cli, char *address)
 	struct store_req req = { .type = STORE_REQ_USER_ADD };
 	struct store_user user;
 	char *hash = NULL, *scram = NULL;
-	const char *error;
-	int ret, local;
+	int ret;
 
 	if (!cli_address_valid(address, false))
 		return CLI_USAGE;
 	if ((ret = cli_open_store(cli)) != CLI_OK ||
 	    (ret = user_find(cli, address, false, &user)) != CLI_OK)
 		return ret;
-	local = store_domain_exists(cli->reader, strrchr(address, '@') + 1, &error);
-	if (local <= 0) {
-		fprintf(stderr, "posthorn: %s\n", local < 0 ? error :
-			"the domain is not local (add it with 'posthorn domain add')");
-		return local < 0 ? CLI_STORE : CLI_FAILED;
-	}
+	if (!cli_domain_is_local(cli, address, &ret))
+		return ret;
 	if ((ret = password_secrets(cli, &hash, &scram)) != CLI_OK)
 		return ret;
 	req.u.user_add.address = address;
@@ -134,10 +127,8 @@ static int user_list(struct cli *cli, char *domain)
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
 	n = store_user_list(cli->reader, &cli->arena, &users, &error);
-	if (n < 0) {
-		fprintf(stderr, "posthorn: %s\n", error);
-		return CLI_STORE;
-	}
+	if (n < 0)
+		return cli_store_failed(error);
 	for (int i = 0; i < n; i++) {
 		const char *at = strrchr(users[i].address, '@');
 
