@@ -166,6 +166,18 @@ static const struct key_def smtp_keys[] = {
 	{ "max_bad_commands", KEY_UINT, CFG(smtp.max_bad_commands),
 	  1, 10000, NULL },
 };
+static const struct key_def imap_keys[] = {
+	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
+	  1024, 16ULL << 20, NULL },
+	{ "max_append_size", KEY_SIZE, CFG(imap.max_append_size),
+	  0, 2048ULL << 20, NULL },
+	{ "max_bad_commands", KEY_UINT, CFG(imap.max_bad_commands),
+	  1, 10000, NULL },
+	{ "login_timeout", KEY_DURATION, CFG(imap.login_timeout_ms),
+	  MS_PER_S, MS_PER_DAY, NULL },
+	{ "idle_timeout", KEY_DURATION, CFG(imap.idle_timeout_ms),
+	  30 * 60 * MS_PER_S, MS_PER_DAY, NULL },
+};
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
 	{ "address", KEY_ADDRESSES, LST(addresses), 0, 0, NULL },
@@ -182,6 +194,7 @@ enum section_id {
 	SECTION_AUTH,
 	SECTION_HTTP,
 	SECTION_SMTP,
+	SECTION_IMAP,
 	SECTION_COUNT
 };
 
@@ -194,6 +207,7 @@ static const struct section_def sections[SECTION_COUNT] = {
 	/* No keys of its own yet: HTTP is configured by its listeners. */
 	[SECTION_HTTP] = { "http", NULL, 0 },
 	[SECTION_SMTP] = { "smtp", smtp_keys, ARRAY_SIZE(smtp_keys) },
+	[SECTION_IMAP] = { "imap", imap_keys, ARRAY_SIZE(imap_keys) },
 };
 static const struct section_def listener_section = {
 	"listener", listener_keys, ARRAY_SIZE(listener_keys)
@@ -1078,6 +1092,11 @@ static void config_defaults(struct config *cfg)
 	cfg->smtp.max_message_size = 25ULL << 20;
 	cfg->smtp.max_recipients = 100;
 	cfg->smtp.max_bad_commands = 20;
+	cfg->imap.max_command_size = 64ULL << 10;
+	cfg->imap.max_append_size = 0;
+	cfg->imap.max_bad_commands = 20;
+	cfg->imap.login_timeout_ms = 60 * MS_PER_S;
+	cfg->imap.idle_timeout_ms = 30 * 60 * MS_PER_S;
 }
 
 struct config *config_parse_string(const char *text, const char *name,

@@ -115,6 +115,14 @@ struct config {
 		unsigned int max_bad_commands;
 	} smtp;
 
+	struct {
+		uint64_t max_command_size;	/* APPEND literals not counted */
+		uint64_t max_append_size;	/* 0: smtp.max_message_size */
+		unsigned int max_bad_commands;
+		uint64_t login_timeout_ms;	/* idle before login */
+		uint64_t idle_timeout_ms;	/* idle after login, IDLE too */
+	} imap;
+
 	const struct config_listener *listeners;
 	unsigned int listener_count;
 
