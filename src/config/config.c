@@ -75,6 +75,7 @@ static const char *const protocol_names[] = {
 	[CONFIG_PROTOCOL_POP3] = "pop3",
 	[CONFIG_PROTOCOL_POP3S] = "pop3s",
 	[CONFIG_PROTOCOL_HTTP] = "http",
+	[CONFIG_PROTOCOL_LOCAL] = "local",
 	NULL
 };
 static const unsigned int protocol_ports[CONFIG_PROTOCOL_COUNT] = {
@@ -939,6 +940,8 @@ static bool tls_mode_allowed(enum config_protocol p, enum config_tls_mode m)
 		return m == CONFIG_TLS_IMPLICIT;
 	case CONFIG_PROTOCOL_HTTP:
 		return m != CONFIG_TLS_STARTTLS;
+	case CONFIG_PROTOCOL_LOCAL:
+		return m == CONFIG_TLS_NONE;
 	default:
 		return true;
 	}
@@ -966,6 +969,11 @@ static void finish_listener(struct parse_ctx *ctx, struct listener_state *ls)
 	if (l->tls != CONFIG_TLS_NONE && ctx->cfg->tls.cert == NULL) {
 		ctx_error(ctx, ls->s.line, "%s uses TLS (%s), but [tls] has no "
 			  "cert and key", ls->title, config_tls_mode_name(l->tls));
+		return;
+	}
+	if (l->protocol == CONFIG_PROTOCOL_LOCAL && l->path == NULL) {
+		ctx_error(ctx, ls->s.line, "%s: protocol local needs key "
+			  "'path' (a unix socket)", ls->title);
 		return;
 	}
 	if (l->path != NULL) {

@@ -17,8 +17,11 @@ enum config_protocol {
 	CONFIG_PROTOCOL_POP3,
 	CONFIG_PROTOCOL_POP3S,
 	CONFIG_PROTOCOL_HTTP,
+	/* SMTP on a unix socket for the local sendmail command: no AUTH, no
+	 * TLS, the peer's uid identifies the sender; needs 'path'. */
+	CONFIG_PROTOCOL_LOCAL,
 };
-#define CONFIG_PROTOCOL_COUNT (CONFIG_PROTOCOL_HTTP + 1)
+#define CONFIG_PROTOCOL_COUNT (CONFIG_PROTOCOL_LOCAL + 1)
 
 enum config_tls_mode {
 	CONFIG_TLS_NONE,	/* plaintext only */

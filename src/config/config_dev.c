@@ -70,6 +70,9 @@ static char *dev_text(const char *dir)
 			      "address = 127.0.0.1\nport = %u\n",
 			      dev_listeners[i].name, dev_listeners[i].name,
 			      dev_listeners[i].port);
+	strbuf_printf(&b, "\n; the sendmail command submits here\n"
+		      "[listener local]\nprotocol = local\npath = %s/sendmail.sock\n",
+		      dir);
 	return strbuf_detach(&b, NULL);
 }
 

@@ -12,6 +12,7 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
 	[CONFIG_PROTOCOL_SUBMISSION] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_SUBMISSIONS] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_LMTP] = &smtp_conn_handler,
+	[CONFIG_PROTOCOL_LOCAL] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_HTTP] = NULL,	/* served by daemon/http.c */
 };
 
@@ -77,6 +78,9 @@ static void *listener_ctx(struct daemon *d, const struct config_listener *l)
 		return smtp_server_listener_ctx(smtp_server, SMTP_MODE_LMTP,
 						l->tls == CONFIG_TLS_STARTTLS &&
 						d->tls != NULL);
+	case CONFIG_PROTOCOL_LOCAL:
+		return smtp_server_listener_ctx(smtp_server, SMTP_MODE_LOCAL,
+						false);
 	default:
 		return d;
 	}
@@ -91,6 +95,8 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 		.address = address,
 		.port = l->port,
 		.unix_path = l->path,
+		/* sendmail runs as any local user */
+		.unix_mode = l->protocol == CONFIG_PROTOCOL_LOCAL ? 0666 : 0,
 		.tls_mode = l->tls == CONFIG_TLS_IMPLICIT ? NET_TLS_IMPLICIT : NET_TLS_NONE,
 		.tls = l->tls == CONFIG_TLS_NONE ? NULL : d->tls,
 		.handler = handler,

@@ -717,6 +717,20 @@ bool conn_is_loopback(const struct conn *conn)
 	return conn->loopback;
 }
 
+bool conn_peer_cred(struct conn *conn, uid_t *uid_r, pid_t *pid_r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (conn->addr.ss_family != AF_UNIX ||
+	    getsockopt(conn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    len != sizeof(cred))
+		return false;
+	*uid_r = cred.uid;
+	*pid_r = cred.pid;
+	return true;
+}
+
 const char *conn_listener_name(const struct conn *conn)
 {
 	return conn->listener->name;

@@ -9,6 +9,8 @@
 #include "base/log.h"
 #include "base/str.h"
 
+#include <sys/types.h>
+
 struct conn;
 struct net_thread;
 
@@ -109,6 +111,9 @@ unsigned conn_peer_port(const struct conn *conn);
 unsigned conn_local_port(const struct conn *conn);
 /* Loopback peer, or a unix socket client. */
 bool conn_is_loopback(const struct conn *conn);
+/* The credentials of a unix socket peer (SO_PEERCRED: the process that
+ * connected). False on TCP conns or when the kernel does not say. */
+bool conn_peer_cred(struct conn *conn, uid_t *uid_r, pid_t *pid_r);
 /* The listener's name (net_listen_spec.name). */
 const char *conn_listener_name(const struct conn *conn);
 /* The handler context given in net_listen_spec. */

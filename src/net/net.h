@@ -35,6 +35,9 @@ struct net_listen_spec {
 				  and "0.0.0.0" for both families */
 	unsigned port;         /* 0 = ephemeral, see net_listener_port() */
 	const char *unix_path; /* instead of address/port */
+	unsigned unix_mode;    /* chmod of the unix socket (0666 lets every
+				  local user connect); 0 = as the umask
+				  leaves it */
 	enum net_tls_mode tls_mode;
 	struct net_tls *tls;   /* required for implicit; enables STARTTLS;
 				  the listener takes its own reference */

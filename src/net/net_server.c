@@ -5,12 +5,15 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <event2/event.h>
@@ -183,31 +186,59 @@ static int net_bind_tcp(const char *address, unsigned *port, char **error_r)
 static int net_bind_unix(const char *path, char **error_r)
 {
 	struct sockaddr_un sun;
+	const char *slash = strrchr(path, '/');
+	int dirfd = -1;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		*error_r = xasprintf("unix socket path too long: %s", path);
-		return -1;
+	if (strlen(path) >= sizeof(sun.sun_path) && slash != NULL &&
+	    slash != path) {
+		/* A path longer than sun_path (a deep data dir): bind through
+		 * the directory's /proc/self/fd entry, which is short. */
+		char *dir = xasprintf("%.*s", (int)(slash - path), path);
+
+		dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		free(dir);
+		if (dirfd >= 0 &&
+		    (size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
+				     "/proc/self/fd/%d/%s", dirfd, slash + 1) >=
+		    sizeof(sun.sun_path)) {
+			close(dirfd);
+			dirfd = -1;
+		}
 	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (dirfd < 0) {
+		if (strlen(path) >= sizeof(sun.sun_path)) {
+			*error_r = xasprintf("unix socket path too long: %s",
+					     path);
+			return -1;
+		}
+		memcpy(sun.sun_path, path, strlen(path) + 1);
+	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*error_r = xasprintf("socket: %s", strerror(errno));
+		if (dirfd >= 0)
+			close(dirfd);
 		return -1;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {
 		*error_r = xasprintf("unlink %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
+		goto fail;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    listen(fd, 511) < 0) {
 		*error_r = xasprintf("bind %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
+		goto fail;
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	return fd;
+fail:
+	close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	return -1;
 }
 
 struct net_listener *net_listen(struct net_server *server,
@@ -259,6 +290,14 @@ struct net_listener *net_listen(struct net_server *server,
 			return NULL;
 		}
 		l->unix_path = xstrdup(spec->unix_path);
+		if (spec->unix_mode != 0 &&
+		    chmod(spec->unix_path, (mode_t)spec->unix_mode) < 0) {
+			*error_r = xasprintf("chmod %s: %s", spec->unix_path,
+					     strerror(errno));
+			close(fd);
+			net_listener_free(l);
+			return NULL;
+		}
 		for (struct net_listener *o = server->listeners; o != NULL;
 		     o = o->next)
 			n++;

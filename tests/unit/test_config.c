@@ -182,6 +182,34 @@ static void test_every_key(void **state)
 	config_free(&cfg);
 }
 
+/* The sendmail socket: a unix path, no TLS, nothing else. */
+static void test_local_listener(void **state)
+{
+	struct config *cfg;
+	char *error = NULL;
+
+	(void)state;
+	cfg = parse_ok(TLS_OK "[listener s]\nprotocol = local\n"
+		       "path = /run/posthorn/sendmail.sock\n", NULL);
+	assert_int_equal(cfg->listeners[0].protocol, CONFIG_PROTOCOL_LOCAL);
+	assert_string_equal(config_protocol_name(CONFIG_PROTOCOL_LOCAL), "local");
+	assert_int_equal(cfg->listeners[0].tls, CONFIG_TLS_NONE);
+	assert_string_equal(cfg->listeners[0].path, "/run/posthorn/sendmail.sock");
+	config_free(&cfg);
+
+	cfg = config_parse_string(TLS_OK "[listener s]\nprotocol = local\n",
+				  "t.conf", NULL, &error);
+	assert_null(cfg);
+	assert_non_null(strstr(error, "protocol local needs key 'path'"));
+	free(error);
+	cfg = config_parse_string(TLS_OK "[listener s]\nprotocol = local\n"
+				  "path = /s.sock\ntls = starttls\n",
+				  "t.conf", NULL, &error);
+	assert_null(cfg);
+	assert_non_null(strstr(error, "cannot use tls = starttls"));
+	free(error);
+}
+
 /* Each protocol's default port and TLS mode, and the default address. */
 static void test_listener_defaults(void **state)
 {
@@ -203,7 +231,8 @@ static void test_listener_defaults(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(ARRAY_SIZE(cases), CONFIG_PROTOCOL_COUNT);
+	/* Every protocol but local, which has no port (test_local_listener). */
+	assert_int_equal(ARRAY_SIZE(cases), CONFIG_PROTOCOL_COUNT - 1);
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *text = xasprintf(TLS_OK "[listener x]\nprotocol = %s\n",
 				       cases[i].name);
@@ -391,7 +420,7 @@ static void test_errors(void **state)
 	assert_error("[listener a]\nprotocol = ftp\n",
 		     "t.conf:2: key 'protocol' in [listener a]: expected one of "
 		     "smtp, submission, submissions, lmtp, imap, imaps, pop3, "
-		     "pop3s, http, got 'ftp'");
+		     "pop3s, http, local, got 'ftp'");
 
 	/* Syntax. */
 	assert_error("[server]\njunk\n",
@@ -584,7 +613,16 @@ static void test_dev_round_trip(void **state)
 	free(s);
 	assert_true(cfg->store.fsync);
 	assert_int_equal(cfg->auth.allow_plaintext, CONFIG_PLAINTEXT_LOOPBACK);
-	assert_int_equal(cfg->listener_count, ARRAY_SIZE(want));
+	/* The listeners above, then the sendmail socket. */
+	assert_int_equal(cfg->listener_count, ARRAY_SIZE(want) + 1);
+	assert_string_equal(cfg->listeners[ARRAY_SIZE(want)].name, "local");
+	assert_int_equal(cfg->listeners[ARRAY_SIZE(want)].protocol,
+			 CONFIG_PROTOCOL_LOCAL);
+	assert_int_equal(cfg->listeners[ARRAY_SIZE(want)].tls, CONFIG_TLS_NONE);
+	assert_int_equal(cfg->listeners[ARRAY_SIZE(want)].address_count, 0);
+	s = xasprintf("%s/sendmail.sock", dir);
+	assert_string_equal(cfg->listeners[ARRAY_SIZE(want)].path, s);
+	free(s);
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
 		const struct config_listener *l = &cfg->listeners[i];
 
@@ -727,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_listener_defaults),
+		cmocka_unit_test(test_local_listener),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_syntax_forms),
 		cmocka_unit_test(test_errors),

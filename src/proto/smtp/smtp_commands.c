@@ -250,7 +250,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 			smtp_reply(s, 550, "5.1.1", "<postmaster>: no postmaster here");
 			goto out;
 		}
-	} else if (s->user == NULL) {
+	} else if (!smtp_session_may_relay(s)) {
 		/* Without AUTH only our own domains, and no relay tricks
 		 * ("user%remote@local", "<@local:user@remote>", ...). */
 		int local = (rcpt.path.flags & SMTP_PATH_RELAY_TRICKS) != 0 ? 0 :

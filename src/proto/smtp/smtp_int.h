@@ -79,6 +79,10 @@ struct smtp_session {
 	char *helo;			/* cleaned, for Received: */
 	bool esmtp;
 	char *user;			/* authenticated address or NULL */
+	/* SMTP_MODE_LOCAL: the unix user who connected ("uid N" when the
+	 * uid has no name). */
+	char *local_user;
+	uid_t local_uid;
 	unsigned bad_commands;
 	unsigned n_tx;
 	struct smtp_tx *tx;
@@ -106,6 +110,9 @@ struct store_reader *smtp_session_reader(struct smtp_session *s);
 /* The extensions offered in this session (enum smtp_ext). */
 unsigned smtp_session_ext(const struct smtp_session *s);
 bool smtp_session_plaintext_ok(const struct smtp_session *s);
+/* Whether the session may send to remote recipients: authenticated by
+ * AUTH or as a local user. */
+bool smtp_session_may_relay(const struct smtp_session *s);
 /* Whether the table entry may run now; the one policy check. On false
  * *st_r is the reply. */
 bool smtp_session_cmd_allowed(const struct smtp_session *s,

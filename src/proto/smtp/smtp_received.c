@@ -28,8 +28,14 @@ void smtp_received_append(struct strbuf *out, const struct smtp_received *r)
 
 	gmtime_r(&r->when, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	strbuf_printf(out, "Received: from %s ([%s])\r\n\tby %s (Posthorn) with %s%s%s\r\n",
-		      r->helo[0] != '\0' ? r->helo : "unknown", r->peer_ip,
+	if (r->local_user != NULL)
+		strbuf_printf(out, "Received: from local user %s (uid %lu)",
+			      r->local_user, r->local_uid);
+	else
+		strbuf_printf(out, "Received: from %s ([%s])",
+			      r->helo[0] != '\0' ? r->helo : "unknown",
+			      r->peer_ip);
+	strbuf_printf(out, "\r\n\tby %s (Posthorn) with %s%s%s\r\n",
 		      r->hostname, r->lmtp ? "LMTP" : r->esmtp ? "ESMTP" : "SMTP",
 		      tls && ext ? "S" : "", r->authenticated && ext ? "A" : "");
 	if (tls)

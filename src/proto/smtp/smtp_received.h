@@ -10,6 +10,10 @@
 struct smtp_received {
 	const char *helo;	/* the client's HELO/EHLO argument */
 	const char *peer_ip;	/* "192.0.2.1", "2001:db8::1" or "unix" */
+	/* The local sendmail socket: the unix user instead of helo and
+	 * peer_ip ("from local user NAME (uid N)"); NULL otherwise. */
+	const char *local_user;
+	unsigned long local_uid;
 	const char *hostname;	/* ours */
 	bool esmtp;		/* EHLO rather than HELO */
 	bool lmtp;		/* LHLO (then esmtp is ignored) */

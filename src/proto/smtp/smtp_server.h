@@ -13,8 +13,12 @@ enum smtp_mode {
 	SMTP_MODE_MTA,		/* port 25: local recipients without AUTH */
 	SMTP_MODE_SUBMISSION,	/* RFC 6409: AUTH required before MAIL */
 	SMTP_MODE_LMTP,		/* RFC 2033: LHLO, a reply per recipient */
+	/* The local sendmail socket (a unix listener): no AUTH, no TLS; the
+	 * peer's uid (SO_PEERCRED) is the authenticated identity, so remote
+	 * recipients are allowed, and MAIL FROM is taken as given. */
+	SMTP_MODE_LOCAL,
 };
-#define SMTP_MODE_COUNT (SMTP_MODE_LMTP + 1)
+#define SMTP_MODE_COUNT (SMTP_MODE_LOCAL + 1)
 
 /* When a plaintext SASL mechanism (PLAIN, LOGIN) is offered without TLS. */
 enum smtp_plaintext {

@@ -8,6 +8,7 @@
 #include "proto/smtp/smtp_received.h"
 
 #include <event2/event.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -197,6 +198,11 @@ bool smtp_session_plaintext_ok(const struct smtp_session *s)
 	return false;
 }
 
+bool smtp_session_may_relay(const struct smtp_session *s)
+{
+	return s->user != NULL || s->local_user != NULL;
+}
+
 unsigned smtp_session_ext(const struct smtp_session *s)
 {
 	unsigned ext = SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 | SMTP_EXT_DSN |
@@ -344,6 +350,7 @@ static void smtp_session_free(struct smtp_session **sp)
 	free(s->auth_arg);
 	free(s->helo);
 	free(s->user);
+	free(s->local_user);
 	free(s);
 	*sp = NULL;
 }
@@ -410,6 +417,8 @@ static void smtp_session_submit(struct smtp_session *s)
 		.esmtp = s->esmtp,
 		.lmtp = s->service->mode == SMTP_MODE_LMTP,
 		.authenticated = s->user != NULL,
+		.local_user = s->local_user,
+		.local_uid = (unsigned long)s->local_uid,
 		.id = tx->id,
 		.for_rcpt = tx->n_rcpts == 1 ? tx->rcpts[0] : NULL,
 		.when = time(NULL),
@@ -564,6 +573,30 @@ static void smtp_session_greet(struct smtp_session *s)
 	smtp_session_enter(s, SMTP_STATE_INIT);
 }
 
+/* The local socket: who connected. False (reply queued) when the kernel
+ * does not say. */
+static bool smtp_session_local_user(struct smtp_session *s)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	uid_t uid;
+	pid_t pid;
+
+	if (!conn_peer_cred(s->conn, &uid, &pid)) {
+		log_error(conn_sid(s->conn), "smtp local: no peer credentials");
+		conn_write_str(s->conn, "421 4.3.0 Cannot identify the local user\r\n");
+		return false;
+	}
+	s->local_uid = uid;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL)
+		s->local_user = smtp_received_clean_helo(str_c(pw.pw_name));
+	else
+		s->local_user = xasprintf("uid%lu", (unsigned long)uid);
+	log_info(conn_sid(s->conn), "smtp local user=%s uid=%lu pid=%ld",
+		 s->local_user, (unsigned long)uid, (long)pid);
+	return true;
+}
+
 static void smtp_on_open(struct conn *conn)
 {
 	struct smtp_service *service = conn_handler_ctx(conn);
@@ -574,6 +607,10 @@ static void smtp_on_open(struct conn *conn)
 	s->server = service->server;
 	s->state = SMTP_STATE_GREETING;
 	conn_set_data(conn, s);
+	if (service->mode == SMTP_MODE_LOCAL && !smtp_session_local_user(s)) {
+		conn_close(conn);
+		return;
+	}
 	if (service->mode == SMTP_MODE_MTA && s->server->set.greet_delay_ms > 0)
 		smtp_session_timer(s, s->server->set.greet_delay_ms,
 				   smtp_session_greet);
