@@ -40,13 +40,17 @@ struct conn {
 	bool discarding;  /* inside an overlong line */
 	bool kick_input;
 	bool eof;         /* the client half-closed; finishing up */
+	bool outbound;    /* from conn_connect(): owns its listener */
+	bool connecting;  /* outbound, TCP connect in progress */
 	unsigned depth;   /* nesting of handler callbacks */
 	unsigned idle_timeout;
+	unsigned connect_timeout;
 	size_t pending_drain;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	struct timespec started;
 	const char *close_reason;
+	char *dyn_reason; /* outbound: a detailed close reason */
 	void *data;
 };
 
@@ -56,6 +60,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void conn_kick_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_finish(struct conn *conn);
 static void conn_close_reason(struct conn *conn, const char *reason);
+static void conn_teardown_later(struct conn *conn, const char *reason);
 
 static void conn_count_in_cb(struct evbuffer *buf UNUSED,
 			     const struct evbuffer_cb_info *info, void *arg)
@@ -75,8 +80,9 @@ static void conn_count_out_cb(struct evbuffer *buf UNUSED,
 
 static void conn_apply_timeouts(struct conn *conn)
 {
-	unsigned secs = conn->handshaking ? conn->listener->handshake_timeout
-					  : conn->idle_timeout;
+	unsigned secs = conn->connecting    ? conn->connect_timeout
+			: conn->handshaking ? conn->listener->handshake_timeout
+					    : conn->idle_timeout;
 	struct timeval tv = { (time_t)secs, 0 };
 
 	if (conn->bev == NULL)
@@ -93,9 +99,13 @@ static void conn_setup_bev(struct conn *conn, bool tls)
 	struct event_base *base = conn->thread->base;
 
 	if (tls) {
-		conn->ssl = net_tls_ssl_new(conn->listener->tls);
+		/* outbound: conn_starttls_client() made the SSL */
+		if (!conn->outbound)
+			conn->ssl = net_tls_ssl_new(conn->listener->tls);
 		conn->bev = bufferevent_openssl_socket_new(
-			base, conn->fd, conn->ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
+			base, conn->fd, conn->ssl,
+			conn->outbound ? BUFFEREVENT_SSL_CONNECTING
+				       : BUFFEREVENT_SSL_ACCEPTING, 0);
 		if (conn->bev == NULL)
 			PANIC("bufferevent_openssl_socket_new failed");
 		bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
@@ -128,12 +138,27 @@ static void conn_call_open(struct conn *conn)
 	}
 }
 
-struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
-		      int fd, const struct sockaddr *addr, socklen_t addrlen)
+static void conn_set_local_port(struct conn *conn)
 {
-	struct conn *conn = xcalloc(1, sizeof(*conn));
 	struct sockaddr_storage local;
 	socklen_t locallen = sizeof(local);
+
+	if (getsockname(conn->fd, (struct sockaddr *)&local, &locallen) == 0) {
+		if (local.ss_family == AF_INET)
+			conn->local_port = ntohs(
+				((struct sockaddr_in *)&local)->sin_port);
+		else if (local.ss_family == AF_INET6)
+			conn->local_port = ntohs(
+				((struct sockaddr_in6 *)&local)->sin6_port);
+	}
+}
+
+/* The parts of a new conn common to accepted and outbound ones. */
+static struct conn *conn_alloc(struct net_thread *thread,
+			       struct net_listener *listener, int fd,
+			       const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct conn *conn = xcalloc(1, sizeof(*conn));
 
 	conn->thread = thread;
 	conn->listener = listener;
@@ -162,19 +187,20 @@ struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
 		memcpy(conn->peer_ip, "unix", 5);
 		conn->loopback = true;
 	}
-	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0) {
-		if (local.ss_family == AF_INET)
-			conn->local_port = ntohs(
-				((struct sockaddr_in *)&local)->sin_port);
-		else if (local.ss_family == AF_INET6)
-			conn->local_port = ntohs(
-				((struct sockaddr_in6 *)&local)->sin6_port);
-	}
 	conn->kick = event_new(thread->base, -1, 0, conn_kick_cb, conn);
 	conn->next = thread->conns;
 	if (thread->conns != NULL)
 		thread->conns->prev = conn;
 	thread->conns = conn;
+	return conn;
+}
+
+struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
+		      int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct conn *conn = conn_alloc(thread, listener, fd, addr, addrlen);
+
+	conn_set_local_port(conn);
 	log_info(conn->sid, "connect from %s port %u to %s port %u%s",
 		 conn->peer_ip, conn->peer_port, listener->name,
 		 conn->local_port,
@@ -182,6 +208,30 @@ struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
 	conn_setup_bev(conn, listener->tls_mode == NET_TLS_IMPLICIT);
 	if (!conn->handshaking)
 		conn_call_open(conn);
+	return conn;
+}
+
+struct conn *conn_new_outbound(struct net_thread *thread,
+			       struct net_listener *listener, int fd,
+			       const struct sockaddr *addr, socklen_t addrlen,
+			       unsigned connect_timeout)
+{
+	struct conn *conn = conn_alloc(thread, listener, fd, addr, addrlen);
+
+	conn->outbound = true;
+	conn->connecting = true;
+	conn->connect_timeout = connect_timeout;
+	log_info(conn->sid, "%s: connecting to %s port %u", listener->name,
+		 conn->peer_ip, conn->peer_port);
+	conn_setup_bev(conn, false);
+	if (bufferevent_socket_connect(conn->bev, addr, (int)addrlen) < 0) {
+		char buf[200];
+
+		snprintf(buf, sizeof(buf), "connect failed: %s",
+			 strerror(errno));
+		conn->dyn_reason = xstrdup(buf);
+		conn_teardown_later(conn, conn->dyn_reason);
+	}
 	return conn;
 }
 
@@ -220,7 +270,7 @@ static void conn_finish(struct conn *conn)
 	struct timespec now;
 
 	ASSERT(conn->dead);
-	if (conn->opened) {
+	if (conn->opened || conn->outbound) {
 		conn->depth++;
 		l->handler->on_close(conn, conn->close_reason);
 		conn->depth--;
@@ -241,9 +291,15 @@ static void conn_finish(struct conn *conn)
 	event_free(conn->kick);
 	if (conn->eof_timer != NULL)
 		event_free(conn->eof_timer);
-	iplimit_release(server->iplimit, (struct sockaddr *)&conn->addr);
-	atomic_fetch_sub(&l->stats.current, 1);
-	atomic_fetch_sub(&server->nconns, 1);
+	if (conn->outbound) {
+		free(conn->dyn_reason);
+		net_listener_free_outbound(&conn->listener);
+	} else {
+		iplimit_release(server->iplimit,
+				(struct sockaddr *)&conn->addr);
+		atomic_fetch_sub(&l->stats.current, 1);
+		atomic_fetch_sub(&server->nconns, 1);
+	}
 	free(conn);
 }
 
@@ -395,6 +451,36 @@ static const char *conn_error_reason(struct conn *conn, char *buf,
 	return buf;
 }
 
+/* Outbound: the TCP connect finished, failed or timed out. */
+static void conn_connect_event(struct conn *conn, short what)
+{
+	char buf[300];
+
+	if ((what & BEV_EVENT_CONNECTED) != 0) {
+		conn->connecting = false;
+		conn_set_local_port(conn);
+		conn_apply_timeouts(conn);
+		log_info(conn->sid, "%s: connected to %s port %u",
+			 conn->listener->name, conn->peer_ip, conn->peer_port);
+		conn_call_open(conn);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) != 0) {
+		snprintf(buf, sizeof(buf), "connect to %s port %u timed out",
+			 conn->peer_ip, conn->peer_port);
+	} else {
+		int err = EVUTIL_SOCKET_ERROR();
+
+		snprintf(buf, sizeof(buf), "connect to %s port %u failed: %s",
+			 conn->peer_ip, conn->peer_port,
+			 err != 0 ? strerror(err) : "connection error");
+	}
+	log_info(conn->sid, "%s", buf);
+	free(conn->dyn_reason);
+	conn->dyn_reason = xstrdup(buf);
+	conn_teardown_later(conn, conn->dyn_reason);
+}
+
 static void conn_event_cb(struct bufferevent *bev UNUSED, short what,
 			  void *arg)
 {
@@ -403,6 +489,10 @@ static void conn_event_cb(struct bufferevent *bev UNUSED, short what,
 
 	if (conn->dead)
 		return;
+	if (conn->connecting) {
+		conn_connect_event(conn, what);
+		return;
+	}
 	if ((what & BEV_EVENT_CONNECTED) != 0) {
 		const char *version, *cipher;
 
@@ -446,6 +536,13 @@ static void conn_event_cb(struct bufferevent *bev UNUSED, short what,
 		/* the reason must outlive this frame */
 		conn_error_reason(conn, buf, sizeof(buf));
 		log_info(conn->sid, "%s", buf);
+		if (conn->outbound) {
+			/* a client wants the details (for its DSNs) */
+			free(conn->dyn_reason);
+			conn->dyn_reason = xstrdup(buf);
+			conn_teardown_later(conn, conn->dyn_reason);
+			return;
+		}
 		conn_teardown_later(conn, conn->handshaking
 						  ? "TLS handshake failed"
 						  : "connection error");
@@ -759,4 +856,66 @@ struct net_thread *conn_thread(const struct conn *conn)
 bool conn_server_shutting_down(const struct conn *conn)
 {
 	return atomic_load(&conn->thread->server->shutting_down);
+}
+
+int conn_starttls_client(struct conn *conn, struct net_tls *tls,
+			 const char *server_name)
+{
+	conn_apply_drain(conn);
+	if (!conn->outbound || conn->dead || conn->closing ||
+	    conn->ssl != NULL || conn->starttls_pending)
+		return -1;
+	/* the server's reply to STARTTLS proves our output went out; input
+	 * behind that reply would be injected plaintext */
+	if (conn_input_pending(conn) > 0 || conn_output_pending(conn) > 0) {
+		log_info(conn->sid, "STARTTLS: plaintext pipelined behind "
+			 "the server's reply");
+		return -1;
+	}
+	conn->ssl = net_tls_ssl_new(tls);
+	if (server_name != NULL && server_name[0] != '\0') {
+		SSL_set_tlsext_host_name(conn->ssl, server_name);
+		/* checked into the verify result; the handshake goes on
+		 * either way (the context verifies with SSL_VERIFY_NONE) */
+		SSL_set1_host(conn->ssl, server_name);
+	}
+	conn->discarding = false;
+	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+	conn_setup_bev(conn, true);
+	return 0;
+}
+
+bool conn_tls_peer_verified(struct conn *conn, const char **error_r)
+{
+	long res;
+
+	if (conn->ssl == NULL || conn->handshaking) {
+		*error_r = "no TLS";
+		return false;
+	}
+	if (SSL_get0_peer_certificate(conn->ssl) == NULL) {
+		*error_r = "no peer certificate";
+		return false;
+	}
+	res = SSL_get_verify_result(conn->ssl);
+	if (res != X509_V_OK) {
+		*error_r = X509_verify_cert_error_string(res);
+		return false;
+	}
+	return true;
+}
+
+struct x509_st *conn_tls_peer_cert(struct conn *conn)
+{
+	if (conn->ssl == NULL || conn->handshaking)
+		return NULL;
+	return SSL_get0_peer_certificate(conn->ssl);
+}
+
+struct stack_st_X509 *conn_tls_peer_chain(struct conn *conn)
+{
+	if (conn->ssl == NULL || conn->handshaking)
+		return NULL;
+	return SSL_get_peer_cert_chain(conn->ssl);
 }

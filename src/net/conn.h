@@ -104,6 +104,52 @@ bool conn_is_tls(const struct conn *conn);
 bool conn_tls_info(struct conn *conn, const char **version_r,
 		   const char **cipher_r);
 
+/* ---- outbound connections (clients) ---- */
+
+struct net_tls;
+
+struct conn_connect_spec {
+	const char *address;	/* numeric IPv4 or IPv6 ("[::1]" allowed) */
+	unsigned port;
+	unsigned connect_timeout;	/* seconds; 0 = 30 */
+	unsigned idle_timeout;	/* after the connect; 0 = none */
+	const char *name;	/* for logs, e.g. "smtp-out" */
+	const struct conn_handler *handler;	/* on_shutdown NULL = close */
+	void *handler_ctx;	/* see conn_handler_ctx() */
+	size_t max_input;	/* 0 = 64 KiB */
+};
+
+/* Start a non-blocking TCP connect on thread's loop; call on that thread.
+ * on_open runs once connected; from then on the conn works as an accepted
+ * one (reads, writes, idle timeout, conn_close). Unlike accepted conns,
+ * on_close runs exactly once for every conn returned here, also when the
+ * connect fails or times out (without on_open); the reason then says why
+ * ("connect to 192.0.2.1 port 25 failed: Connection refused").
+ * Returns NULL with *error_r (static) only when the address is not numeric
+ * or no socket can be made; on_close does not run then. Outbound conns do
+ * not count against the server's connection limits; they get on_shutdown
+ * when the server stops. */
+struct conn *conn_connect(struct net_thread *thread,
+			  const struct conn_connect_spec *spec,
+			  const char **error_r);
+/* Client STARTTLS on an outbound conn, after the server's "220" reply to
+ * STARTTLS was read (nothing else may be buffered either way: -1, and the
+ * caller closes). server_name is sent as SNI and checked against the
+ * certificate into the verify result (the handshake proceeds whatever the
+ * result: opportunistic TLS; see conn_tls_peer_verified). Output queued
+ * after 0 is sent encrypted once the handshake is done; a failed handshake
+ * closes the conn with the TLS error as reason. */
+int conn_starttls_client(struct conn *conn, struct net_tls *tls,
+			 const char *server_name);
+/* After the handshake: true when the peer's chain verified against the
+ * system CA store and matched server_name, else false with a static
+ * *error_r. */
+bool conn_tls_peer_verified(struct conn *conn, const char **error_r);
+/* The peer's certificate and chain (owned by the conn; NULL before the
+ * handshake), e.g. for DANE. */
+struct x509_st *conn_tls_peer_cert(struct conn *conn);
+struct stack_st_X509 *conn_tls_peer_chain(struct conn *conn);
+
 const char *conn_sid(const struct conn *conn);
 /* Peer IP as text ("192.0.2.1", "2001:db8::1", "unix" for unix sockets). */
 const char *conn_peer_ip(const struct conn *conn);

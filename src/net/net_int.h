@@ -64,6 +64,16 @@ struct net_server {
  * (fd closed, logged) when the bufferevent cannot be set up. */
 struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
 		      int fd, const struct sockaddr *addr, socklen_t addrlen);
+/* conn.c: an outbound conn on a non-blocking socket fd (taken), connect
+ * to addr started here; the conn owns listener (freed with
+ * net_listener_free_outbound). Never NULL: a failed connect closes the conn
+ * later with the reason in on_close. */
+struct conn *conn_new_outbound(struct net_thread *thread,
+			       struct net_listener *listener, int fd,
+			       const struct sockaddr *addr, socklen_t addrlen,
+			       unsigned connect_timeout);
+/* conn_connect.c: free the private listener of an outbound conn. */
+void net_listener_free_outbound(struct net_listener **listener);
 /* conn.c: for shutdown: call on_shutdown (or close). */
 void conn_notify_shutdown(struct conn *conn);
 /* conn.c: close now and run on_close synchronously (loop is stopping). */

@@ -26,6 +26,12 @@ void net_tls_unref(struct net_tls **tls);
  * old context stays, and -1 is returned with a malloc'd *error_r.
  * Thread-safe. */
 int net_tls_reload(struct net_tls *tls, char **error_r);
+/* A client context for outbound STARTTLS: TLS 1.2 minimum, the system CA
+ * store (and ca_file when not NULL) for verification results, but the
+ * handshake never fails on verification: callers decide with
+ * conn_tls_peer_verified() (opportunistic TLS, DANE). net_tls_reload()
+ * does not apply. NULL and a malloc'd *error_r on failure. */
+struct net_tls *net_tls_client_new(const char *ca_file, char **error_r);
 /* A new server SSL object from the current context. Thread-safe. */
 SSL *net_tls_ssl_new(struct net_tls *tls);
 
