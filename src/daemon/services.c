@@ -4,15 +4,18 @@
 #include "base/log.h"
 #include "daemon/services.h"
 #include "net/net.h"
+#include "proto/pop3/pop3_server.h"
 #include "proto/smtp/smtp_server.h"
 
-/* Filled in as the front-ends arrive (IMAP, POP3). */
+/* Filled in as the front-ends arrive (IMAP). */
 static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
 	[CONFIG_PROTOCOL_SMTP] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_SUBMISSION] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_SUBMISSIONS] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_LMTP] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_LOCAL] = &smtp_conn_handler,
+	[CONFIG_PROTOCOL_POP3] = &pop3_conn_handler,
+	[CONFIG_PROTOCOL_POP3S] = &pop3_conn_handler,
 	[CONFIG_PROTOCOL_HTTP] = NULL,	/* served by daemon/http.c */
 };
 
@@ -24,6 +27,7 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
  * services_free() (the I/O threads use it until they are joined). */
 static struct auth_sasl_ctx *sasl_ctx;
 static struct smtp_server *smtp_server;
+static struct pop3_server *pop3_server;
 
 static int services_init(struct daemon *d, char **error_r)
 {
@@ -42,6 +46,15 @@ static int services_init(struct daemon *d, char **error_r)
 		.auth_fail_delay_ms = (unsigned)cfg->auth.fail_delay_ms,
 		.auth_fail_delay_max_ms = (unsigned)cfg->auth.fail_delay_max_ms,
 	};
+	struct pop3_settings pop3_set = {
+		.hostname = cfg->server.hostname,
+		.plaintext = cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_ALWAYS ?
+			     POP3_PLAINTEXT_ALWAYS :
+			     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
+			     POP3_PLAINTEXT_LOOPBACK : POP3_PLAINTEXT_NEVER,
+		.auth_fail_delay_ms = smtp_set.auth_fail_delay_ms,
+		.auth_fail_delay_max_ms = smtp_set.auth_fail_delay_max_ms,
+	};
 
 	if (sasl_ctx == NULL) {
 		sasl_ctx = auth_sasl_ctx_new(&error);
@@ -52,12 +65,15 @@ static int services_init(struct daemon *d, char **error_r)
 	}
 	if (smtp_server == NULL)
 		smtp_server = smtp_server_new(&smtp_set, &d->store, sasl_ctx);
+	if (pop3_server == NULL)
+		pop3_server = pop3_server_new(&pop3_set, &d->store, sasl_ctx);
 	return 0;
 }
 
 void services_free(struct daemon *d UNUSED)
 {
 	smtp_server_free(&smtp_server);
+	pop3_server_free(&pop3_server);
 	auth_sasl_ctx_free(&sasl_ctx);
 }
 
@@ -81,6 +97,11 @@ static void *listener_ctx(struct daemon *d, const struct config_listener *l)
 	case CONFIG_PROTOCOL_LOCAL:
 		return smtp_server_listener_ctx(smtp_server, SMTP_MODE_LOCAL,
 						false);
+	case CONFIG_PROTOCOL_POP3:
+	case CONFIG_PROTOCOL_POP3S:
+		return pop3_server_listener_ctx(pop3_server,
+						l->tls == CONFIG_TLS_STARTTLS &&
+						d->tls != NULL);
 	default:
 		return d;
 	}

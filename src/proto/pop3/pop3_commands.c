@@ -1,0 +1,498 @@
+/* pop3_commands.c: the POP3 command table and one handler per command.
+ * The dispatcher in pop3_session.c has checked the table's flags before a
+ * handler runs; handlers return 1 done, 0 suspended, -1 failed (reply
+ * queued; counts as a bad command). */
+#include "auth/auth_store.h"
+#include "base/log.h"
+#include "proto/pop3/pop3_int.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+/* Longest login name USER and APOP take (an address). */
+#define POP3_USER_MAX 254
+
+static int pop3_syntax(struct pop3_session *s, const char *usage)
+{
+	pop3_err(s, "Syntax: %s", usage);
+	return -1;
+}
+
+/* ---- AUTHORIZATION ---- */
+
+static int cmd_user(void *ctx, struct str arg)
+{
+	struct pop3_session *s = ctx;
+
+	if (s->cmd.n_args != 1 || arg.n > POP3_USER_MAX)
+		return pop3_syntax(s, "USER name");
+	free(s->user_arg);
+	s->user_arg = str_dup(arg);
+	pop3_ok(s, "Send PASS");
+	return 1;
+}
+
+static void pop3_login_failed(struct pop3_session *s, const char *how,
+			      const char *name)
+{
+	log_info(conn_sid(s->conn), "pop3 login %s failed user=%s ip=%s", how,
+		 name, conn_peer_ip(s->conn));
+	auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
+	pop3_err(s, "[AUTH] Authentication failed");
+}
+
+static int cmd_pass(void *ctx, struct str arg)
+{
+	struct pop3_session *s = ctx;
+	struct store_reader *reader;
+	char *password, *address = NULL;
+	int ret;
+
+	if (s->user_arg == NULL) {
+		pop3_err(s, "Send USER first");
+		return -1;
+	}
+	if (arg.n == 0)
+		return pop3_syntax(s, "PASS password");
+	reader = pop3_session_reader(s);
+	if (reader == NULL) {
+		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
+		return -1;
+	}
+	/* RFC 1939 7: the whole rest of the line, spaces included. */
+	password = str_dup(arg);
+	ret = auth_login_plain(auth_store_lookup, reader, s->user_arg, password,
+			       &address);
+	secret_free(&password);
+	if (ret > 0) {
+		ret = pop3_session_login(s, address, "USER");
+		free(address);
+		return ret;
+	}
+	if (ret == 0)
+		pop3_login_failed(s, "USER", s->user_arg);
+	else
+		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
+	/* RFC 1939 7: after a failed PASS the client starts over at USER. */
+	free(s->user_arg);
+	s->user_arg = NULL;
+	return -1;
+}
+
+/* MD5(timestamp secret) in lower-case hex into hex[33]. */
+static void pop3_apop_digest(const char *timestamp, const char *secret,
+			     char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+
+	if (md_ctx == NULL ||
+	    EVP_DigestInit_ex(md_ctx, EVP_md5(), NULL) != 1 ||
+	    EVP_DigestUpdate(md_ctx, timestamp, strlen(timestamp)) != 1 ||
+	    EVP_DigestUpdate(md_ctx, secret, strlen(secret)) != 1 ||
+	    EVP_DigestFinal_ex(md_ctx, md, &len) != 1 || len != 16)
+		PANIC("MD5 is not available from OpenSSL");
+	EVP_MD_CTX_free(md_ctx);
+	for (unsigned i = 0; i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[32] = '\0';
+	secure_zero(md, sizeof(md));
+}
+
+/* APOP name digest (RFC 1939 7). Only users with an APOP secret (set by
+ * "posthorn user apop-secret") can pass; for the others the same digest
+ * work is done against a dummy secret, so the answer does not tell them
+ * apart. */
+static int cmd_apop(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+	struct store_reader *reader;
+	struct store_user user;
+	struct arena a;
+	const char *error;
+	char want[33], got[33], *name;
+	bool usable;
+	int ret;
+
+	if (s->cmd.n_args != 2 || s->cmd.args[0].n > POP3_USER_MAX ||
+	    s->cmd.args[1].n != 32)
+		return pop3_syntax(s, "APOP name digest");
+	reader = pop3_session_reader(s);
+	if (reader == NULL) {
+		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
+		return -1;
+	}
+	for (size_t i = 0; i < 32; i++) {
+		char c = s->cmd.args[1].p[i];
+
+		got[i] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+	}
+	got[32] = '\0';
+	name = str_dup(s->cmd.args[0]);
+	arena_init(&a, 0);
+	ret = store_user_by_address(reader, &a, name, &user, &error);
+	if (ret < 0) {
+		log_error(conn_sid(s->conn), "pop3 apop %s: %s", name, error);
+		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
+		arena_deinit(&a);
+		free(name);
+		return -1;
+	}
+	usable = ret > 0 && !user.disabled && user.apop_secret[0] != '\0';
+	pop3_apop_digest(s->timestamp, usable ? user.apop_secret :
+			 "posthorn-no-apop-secret", want);
+	ret = -1;
+	if (CRYPTO_memcmp(want, got, 32) == 0 && usable)
+		ret = pop3_session_login(s, user.address, "APOP");
+	else
+		pop3_login_failed(s, "APOP", name);
+	secure_zero(want, sizeof(want));
+	arena_deinit(&a);
+	free(name);
+	return ret;
+}
+
+/* Answer a SASL step's result. */
+static int pop3_auth_result(struct pop3_session *s, enum auth_sasl_result res,
+			    char *challenge)
+{
+	char *mech;
+	int ret = -1;
+
+	switch (res) {
+	case AUTH_SASL_CONTINUE:
+		conn_printf(s->conn, "+ %s\r\n", challenge);
+		free(challenge);
+		pop3_session_enter(s, POP3_STATE_AUTH);
+		return 0;
+	case AUTH_SASL_OK:
+		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
+		mech = xstrdup(auth_sasl_mech(s->sasl));
+		ret = pop3_session_login(s, auth_sasl_user(s->sasl), mech);
+		free(mech);
+		break;
+	case AUTH_SASL_FAIL:
+		pop3_login_failed(s, auth_sasl_mech(s->sasl), "");
+		break;
+	case AUTH_SASL_ERROR:
+		pop3_err(s, "Malformed authentication response");
+		break;
+	case AUTH_SASL_TEMPFAIL:
+		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
+		break;
+	}
+	auth_sasl_free(&s->sasl);
+	if (s->state == POP3_STATE_AUTH)
+		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
+	return ret;
+}
+
+/* AUTH mechanism [initial-response] (RFC 5034); a bare AUTH lists the
+ * mechanisms, as clients of the pre-CAPA era expect. */
+static int cmd_auth(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+	bool plaintext_ok = pop3_session_plaintext_ok(s);
+	struct store_reader *reader;
+	enum auth_sasl_result res;
+	char *mech, *initial, *challenge = NULL;
+
+	if (s->cmd.n_args == 0) {
+		struct str mechs = str_c(auth_sasl_mechanisms(s->server->sasl,
+							      plaintext_ok));
+		struct str one, rest;
+
+		pop3_ok(s, "Supported mechanisms follow");
+		while (str_split(mechs, ' ', &one, &rest)) {
+			conn_printf(s->conn, "%.*s\r\n", (int)one.n, one.p);
+			mechs = rest;
+		}
+		conn_printf(s->conn, "%.*s\r\n.\r\n", (int)mechs.n, mechs.p);
+		return 1;
+	}
+	if (s->cmd.n_args > 2)
+		return pop3_syntax(s, "AUTH mechanism [initial-response]");
+	reader = pop3_session_reader(s);
+	if (reader == NULL) {
+		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
+		return -1;
+	}
+	mech = str_dup(s->cmd.args[0]);
+	s->sasl = auth_sasl_start(s->server->sasl, mech, plaintext_ok,
+				  auth_store_lookup, reader);
+	free(mech);
+	if (s->sasl == NULL) {
+		pop3_err(s, "Unsupported authentication mechanism");
+		return -1;
+	}
+	initial = s->cmd.n_args == 2 ? str_dup(s->cmd.args[1]) : xstrdup("");
+	res = auth_sasl_step(s->sasl, initial, &challenge);
+	secret_free(&initial);
+	return pop3_auth_result(s, res, challenge);
+}
+
+void pop3_auth_response(struct pop3_session *s, struct str line)
+{
+	enum auth_sasl_result res;
+	char *challenge = NULL, *resp;
+
+	if (str_eq(line, STR_LIT("*"))) {
+		auth_sasl_free(&s->sasl);
+		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
+		pop3_err(s, "Authentication cancelled");
+		return;
+	}
+	resp = str_dup(line);
+	res = auth_sasl_step(s->sasl, resp, &challenge);
+	secret_free(&resp);
+	if (pop3_auth_result(s, res, challenge) < 0)
+		pop3_session_bad(s);
+}
+
+static int cmd_stls(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+
+	pop3_ok(s, "Begin TLS negotiation");
+	if (conn_starttls(s->conn) < 0) {
+		/* Input pipelined behind STLS would be read as if it came
+		 * over TLS (CVE-2011-0411 class): close. */
+		log_info(conn_sid(s->conn), "STLS refused: input after the command or no TLS");
+		conn_close(s->conn);
+		return 1;
+	}
+	/* RFC 2595 4: forget what was learned before TLS. */
+	free(s->user_arg);
+	s->user_arg = NULL;
+	return 1;
+}
+
+/* ---- any state ---- */
+
+static int cmd_capa(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+
+	pop3_ok(s, "Capability list follows");
+	for (size_t i = 0; i < pop3_commands_count; i++) {
+		const struct cmd_def *def = &pop3_commands[i];
+
+		if (def->capability == NULL || !pop3_session_cmd_offered(s, def))
+			continue;
+		if ((def->flags & POP3_CMD_SASL) != 0)
+			conn_printf(s->conn, "%s %s\r\n", def->capability,
+				    auth_sasl_mechanisms(s->server->sasl,
+							 pop3_session_plaintext_ok(s)));
+		else
+			conn_printf(s->conn, "%s\r\n", def->capability);
+	}
+	conn_write_str(s->conn, "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+		       "EXPIRE NEVER\r\nIMPLEMENTATION Posthorn\r\n.\r\n");
+	return 1;
+}
+
+static int cmd_quit(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+
+	if (s->state == POP3_STATE_TRANSACTION)
+		return pop3_session_update(s);
+	pop3_ok(s, "Bye");
+	conn_close(s->conn);
+	return 1;
+}
+
+/* ---- TRANSACTION ---- */
+
+static int cmd_stat(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+
+	pop3_ok(s, "%u %llu", s->drop.count - s->drop.n_deleted,
+		(unsigned long long)(s->drop.size - s->drop.deleted_size));
+	return 1;
+}
+
+/* The message named by the first argument; -ERR when there is none. */
+static struct pop3_msg *pop3_arg_msg(struct pop3_session *s, uint32_t *num_r)
+{
+	struct pop3_msg *msg = pop3_maildrop_get(&s->drop, s->cmd.args[0]);
+
+	if (msg == NULL) {
+		pop3_err(s, "No such message");
+		return NULL;
+	}
+	*num_r = (uint32_t)(msg - s->drop.msgs) + 1;
+	return msg;
+}
+
+/* LIST and UIDL: one message's line or the whole scan listing. */
+static int pop3_listing(struct pop3_session *s, bool uidl)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct pop3_msg *msg;
+	uint32_t num;
+
+	if (s->cmd.n_args > 1)
+		return pop3_syntax(s, uidl ? "UIDL [msg]" : "LIST [msg]");
+	if (s->cmd.n_args == 1) {
+		if ((msg = pop3_arg_msg(s, &num)) == NULL)
+			return -1;
+		if (uidl)
+			pop3_ok(s, "%u %u.%u", num, s->drop.uidvalidity, msg->uid);
+		else
+			pop3_ok(s, "%u %llu", num, (unsigned long long)msg->size);
+		return 1;
+	}
+	if (uidl)
+		strbuf_append_c(&out, "+OK Unique-ID listing follows\r\n");
+	else
+		strbuf_printf(&out, "+OK %u messages (%llu octets)\r\n",
+			      s->drop.count - s->drop.n_deleted,
+			      (unsigned long long)(s->drop.size -
+						   s->drop.deleted_size));
+	for (uint32_t i = 0; i < s->drop.count; i++) {
+		msg = &s->drop.msgs[i];
+		if (msg->deleted)
+			continue;
+		if (uidl)
+			strbuf_printf(&out, "%u %u.%u\r\n", i + 1,
+				      s->drop.uidvalidity, msg->uid);
+		else
+			strbuf_printf(&out, "%u %llu\r\n", i + 1,
+				      (unsigned long long)msg->size);
+	}
+	strbuf_append_c(&out, ".\r\n");
+	conn_write(s->conn, out.p, out.n);
+	strbuf_free(&out);
+	return 1;
+}
+
+static int cmd_list(void *ctx, struct str arg UNUSED)
+{
+	return pop3_listing(ctx, false);
+}
+
+static int cmd_uidl(void *ctx, struct str arg UNUSED)
+{
+	return pop3_listing(ctx, true);
+}
+
+/* Read a message's bytes into s->msg_arena. */
+static int pop3_msg_read(struct pop3_session *s, const struct pop3_msg *msg,
+			 const char **data_r, size_t *size_r)
+{
+	struct store_reader *reader = pop3_session_reader(s);
+	const char *error = "no store reader";
+	int ret = -1;
+
+	if (reader != NULL)
+		ret = store_blob_get(reader, &s->msg_arena, msg->blob_id, data_r,
+				     size_r, &error);
+	if (ret > 0)
+		return 0;
+	log_error(conn_sid(s->conn), "pop3 message uid %u of %s: %s", msg->uid,
+		  s->user, ret == 0 ? "blob missing" : error);
+	pop3_err(s, "[SYS/TEMP] Cannot read the message");
+	arena_clear(&s->msg_arena);
+	return -1;
+}
+
+static int cmd_retr(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+	struct pop3_msg *msg;
+	const char *data;
+	size_t size;
+	uint32_t num;
+
+	if (s->cmd.n_args != 1)
+		return pop3_syntax(s, "RETR msg");
+	if ((msg = pop3_arg_msg(s, &num)) == NULL ||
+	    pop3_msg_read(s, msg, &data, &size) < 0)
+		return -1;
+	s->retrieved++;
+	pop3_ok(s, "%llu octets", (unsigned long long)msg->size);
+	return pop3_session_send_body(s, data, size);
+}
+
+static int cmd_top(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+	struct pop3_msg *msg;
+	const char *data;
+	size_t size;
+	uint32_t num, lines;
+
+	if (s->cmd.n_args != 2 || !pop3_cmd_number(s->cmd.args[1], 0, &lines))
+		return pop3_syntax(s, "TOP msg lines");
+	if ((msg = pop3_arg_msg(s, &num)) == NULL ||
+	    pop3_msg_read(s, msg, &data, &size) < 0)
+		return -1;
+	pop3_ok(s, "Top of message follows");
+	return pop3_session_send_body(s, data, pop3_cmd_top_size(data, size,
+								 lines));
+}
+
+static int cmd_dele(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+	struct pop3_msg *msg;
+	uint32_t num;
+
+	if (s->cmd.n_args != 1)
+		return pop3_syntax(s, "DELE msg");
+	if ((msg = pop3_arg_msg(s, &num)) == NULL)
+		return -1;
+	msg->deleted = true;
+	s->drop.n_deleted++;
+	s->drop.deleted_size += msg->size;
+	pop3_ok(s, "Message %u deleted", num);
+	return 1;
+}
+
+static int cmd_rset(void *ctx, struct str arg UNUSED)
+{
+	struct pop3_session *s = ctx;
+
+	for (uint32_t i = 0; i < s->drop.count; i++)
+		s->drop.msgs[i].deleted = false;
+	s->drop.n_deleted = 0;
+	s->drop.deleted_size = 0;
+	pop3_ok(s, "Maildrop has %u messages (%llu octets)", s->drop.count,
+		(unsigned long long)s->drop.size);
+	return 1;
+}
+
+static int cmd_noop(void *ctx, struct str arg UNUSED)
+{
+	pop3_ok(ctx, "Ok");
+	return 1;
+}
+
+/* Order is the CAPA order of the keywords. */
+const struct cmd_def pop3_commands[] = {
+	{ "CAPA", cmd_capa, POP3_CMD_NO_ARG, NULL },
+	{ "QUIT", cmd_quit, POP3_CMD_NO_ARG, NULL },
+	{ "STLS", cmd_stls, POP3_CMD_AUTHORIZATION | POP3_CMD_STLS |
+	  POP3_CMD_NO_ARG, "STLS" },
+	{ "USER", cmd_user, POP3_CMD_AUTHORIZATION | POP3_CMD_PLAINTEXT, "USER" },
+	{ "PASS", cmd_pass, POP3_CMD_AUTHORIZATION | POP3_CMD_PLAINTEXT |
+	  POP3_CMD_THROTTLED, NULL },
+	{ "APOP", cmd_apop, POP3_CMD_AUTHORIZATION | POP3_CMD_THROTTLED, NULL },
+	{ "AUTH", cmd_auth, POP3_CMD_AUTHORIZATION | POP3_CMD_THROTTLED |
+	  POP3_CMD_SASL, "SASL" },
+	{ "STAT", cmd_stat, POP3_CMD_TRANSACTION | POP3_CMD_NO_ARG, NULL },
+	{ "LIST", cmd_list, POP3_CMD_TRANSACTION, NULL },
+	{ "RETR", cmd_retr, POP3_CMD_TRANSACTION, NULL },
+	{ "TOP", cmd_top, POP3_CMD_TRANSACTION, "TOP" },
+	{ "UIDL", cmd_uidl, POP3_CMD_TRANSACTION, "UIDL" },
+	{ "DELE", cmd_dele, POP3_CMD_TRANSACTION, NULL },
+	{ "RSET", cmd_rset, POP3_CMD_TRANSACTION | POP3_CMD_NO_ARG, NULL },
+	{ "NOOP", cmd_noop, POP3_CMD_TRANSACTION | POP3_CMD_NO_ARG, NULL },
+};
+const size_t pop3_commands_count = ARRAY_SIZE(pop3_commands);
