@@ -4,6 +4,7 @@
  * one address and port). */
 #include "config/config.h"
 
+#include "base/cidr.h"
 #include "base/strbuf.h"
 
 #include <arpa/inet.h>
@@ -34,6 +35,7 @@ _Static_assert(sizeof(enum config_tls_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_tls_version) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_store_driver) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_plaintext) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_vrfy) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_target) == sizeof(int), "enum size");
 
@@ -108,6 +110,7 @@ static const char *const tls_mode_names[] = {
 };
 static const char *const tls_version_names[] = { "1.2", "1.3", NULL };
 static const char *const driver_names[] = { "sqlite", "pgsql", NULL };
+static const char *const vrfy_names[] = { "no", "authenticated", NULL };
 static const char *const plaintext_names[] = {
 	"never", "loopback", "always", NULL
 };
@@ -166,6 +169,17 @@ static const struct key_def smtp_keys[] = {
 	  1, 100000, NULL },
 	{ "max_bad_commands", KEY_UINT, CFG(smtp.max_bad_commands),
 	  1, 10000, NULL },
+	{ "trusted_networks", KEY_STRING, CFG(smtp.trusted_networks),
+	  0, 0, NULL },
+	{ "greeting_delay", KEY_DURATION, CFG(smtp.greeting_delay_ms),
+	  0, 60 * MS_PER_S, NULL },
+	{ "command_timeout", KEY_DURATION, CFG(smtp.command_timeout_ms),
+	  MS_PER_S, MS_PER_DAY, NULL },
+	{ "data_timeout", KEY_DURATION, CFG(smtp.data_timeout_ms),
+	  MS_PER_S, MS_PER_DAY, NULL },
+	{ "received_auth", KEY_BOOL, CFG(smtp.received_auth), 0, 0, NULL },
+	{ "postmaster", KEY_STRING, CFG(smtp.postmaster), 0, 0, NULL },
+	{ "vrfy_expn", KEY_ENUM, CFG(smtp.vrfy_expn), 0, 0, vrfy_names },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -218,6 +232,11 @@ static const struct section_def listener_section = {
 enum { TKEY_CERT, TKEY_KEY };
 enum { SKEY_DRIVER, SKEY_PATH, SKEY_CONNINFO };
 enum { AKEY_PLAINTEXT, AKEY_FAIL_DELAY, AKEY_FAIL_DELAY_MAX };
+enum {
+	MKEY_MAX_MESSAGE_SIZE, MKEY_MAX_RECIPIENTS, MKEY_MAX_BAD_COMMANDS,
+	MKEY_TRUSTED_NETWORKS, MKEY_GREETING_DELAY, MKEY_COMMAND_TIMEOUT,
+	MKEY_DATA_TIMEOUT, MKEY_RECEIVED_AUTH, MKEY_POSTMASTER,
+};
 enum {
 	LKEY_PROTOCOL,
 	LKEY_ADDRESS,
@@ -931,6 +950,33 @@ static void finish_auth(struct parse_ctx *ctx)
 	}
 }
 
+static void finish_smtp(struct parse_ctx *ctx)
+{
+	const struct config *cfg = ctx->cfg;
+	const struct section_state *s = &ctx->sections[SECTION_SMTP];
+	const char *pm = cfg->smtp.postmaster, *at;
+	struct cidr *list;
+	struct str bad;
+
+	if (cfg->smtp.trusted_networks != NULL &&
+	    cidr_list_parse(str_c(cfg->smtp.trusted_networks), &list, &bad) < 0) {
+		ctx_error(ctx, s->key_line[MKEY_TRUSTED_NETWORKS],
+			  "key 'trusted_networks' in [smtp]: expected networks "
+			  "such as 10.0.0.0/8 or ::1/128, got '%.*s'",
+			  (int)bad.n, bad.p);
+		return;
+	}
+	if (cfg->smtp.trusted_networks != NULL)
+		free(list);
+	at = pm != NULL ? strrchr(pm, '@') : NULL;
+	if (pm != NULL && (at == NULL || at == pm || at[1] == '\0' ||
+			   strpbrk(pm, " \t<>\"") != NULL)) {
+		ctx_error(ctx, s->key_line[MKEY_POSTMASTER],
+			  "key 'postmaster' in [smtp]: expected an address "
+			  "such as postmaster@example.org, got '%s'", pm);
+	}
+}
+
 static bool tls_mode_allowed(enum config_protocol p, enum config_tls_mode m)
 {
 	switch (p) {
@@ -1066,6 +1112,8 @@ static void config_finish(struct parse_ctx *ctx)
 		finish_store(ctx);
 	if (ctx->error == NULL)
 		finish_auth(ctx);
+	if (ctx->error == NULL)
+		finish_smtp(ctx);
 	for (unsigned int i = 0; i < ctx->listener_count && ctx->error == NULL;
 	     i++)
 		finish_listener(ctx, &ctx->listeners[i]);
@@ -1100,6 +1148,10 @@ static void config_defaults(struct config *cfg)
 	cfg->smtp.max_message_size = 25ULL << 20;
 	cfg->smtp.max_recipients = 100;
 	cfg->smtp.max_bad_commands = 20;
+	cfg->smtp.greeting_delay_ms = 300;
+	/* RFC 5321 4.5.3.2.7: at least 5 minutes. */
+	cfg->smtp.command_timeout_ms = 5 * 60 * MS_PER_S;
+	cfg->smtp.data_timeout_ms = 5 * 60 * MS_PER_S;
 	cfg->imap.max_command_size = 64ULL << 10;
 	cfg->imap.max_append_size = 0;
 	cfg->imap.max_bad_commands = 20;

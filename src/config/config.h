@@ -47,6 +47,12 @@ enum config_plaintext {
 	CONFIG_PLAINTEXT_ALWAYS,
 };
 
+/* Who gets a real answer to VRFY and EXPN (else 252). */
+enum config_vrfy {
+	CONFIG_VRFY_NO,
+	CONFIG_VRFY_AUTHENTICATED,	/* AUTH or local-socket sessions */
+};
+
 /* One [listener NAME] section. Either path is set (a unix socket) and
  * address_count is 0, or path is NULL and there is at least one address
  * (an IPv4 or IPv6 literal, as written) to bind with port. */
@@ -116,6 +122,18 @@ struct config {
 		uint64_t max_message_size;
 		unsigned int max_recipients;
 		unsigned int max_bad_commands;
+		/* Networks that may relay without AUTH on smtp listeners,
+		 * "10.0.0.0/8 ::1/128" as written (checked with
+		 * base/cidr.h); NULL: none. */
+		const char *trusted_networks;
+		uint64_t greeting_delay_ms;	/* smtp listeners only */
+		uint64_t command_timeout_ms;	/* waiting for a command */
+		uint64_t data_timeout_ms;	/* inside DATA / BDAT */
+		bool received_auth;	/* name the AUTH user in Received: */
+		/* Where postmaster@<local domain> and <postmaster> go when
+		 * no user or alias takes them; NULL: postmaster@hostname. */
+		const char *postmaster;
+		enum config_vrfy vrfy_expn;
 	} smtp;
 
 	struct {

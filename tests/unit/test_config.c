@@ -182,6 +182,52 @@ static void test_every_key(void **state)
 	config_free(&cfg);
 }
 
+/* The [smtp] policy keys: defaults, values, and the checked ones. */
+static void test_smtp_policy(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = parse_ok("", NULL);
+	assert_null(cfg->smtp.trusted_networks);
+	assert_int_equal(cfg->smtp.greeting_delay_ms, 300);
+	assert_int_equal(cfg->smtp.command_timeout_ms, 300000);
+	assert_int_equal(cfg->smtp.data_timeout_ms, 300000);
+	assert_false(cfg->smtp.received_auth);
+	assert_null(cfg->smtp.postmaster);
+	assert_int_equal(cfg->smtp.vrfy_expn, CONFIG_VRFY_NO);
+	config_free(&cfg);
+
+	cfg = parse_ok("[smtp]\ntrusted_networks = 127.0.0.0/8 ::1/128 10.0.0.0/8\n"
+		       "greeting_delay = 0\ncommand_timeout = 10m\n"
+		       "data_timeout = 90s\nreceived_auth = yes\n"
+		       "postmaster = hostmaster@example.org\n"
+		       "vrfy_expn = authenticated\n", NULL);
+	assert_string_equal(cfg->smtp.trusted_networks,
+			    "127.0.0.0/8 ::1/128 10.0.0.0/8");
+	assert_int_equal(cfg->smtp.greeting_delay_ms, 0);
+	assert_int_equal(cfg->smtp.command_timeout_ms, 600000);
+	assert_int_equal(cfg->smtp.data_timeout_ms, 90000);
+	assert_true(cfg->smtp.received_auth);
+	assert_string_equal(cfg->smtp.postmaster, "hostmaster@example.org");
+	assert_int_equal(cfg->smtp.vrfy_expn, CONFIG_VRFY_AUTHENTICATED);
+	config_free(&cfg);
+
+	assert_error("[smtp]\ntrusted_networks = 10.0.0.0/8 10.1.0.0/8\n",
+		     "t.conf:2: key 'trusted_networks' in [smtp]: expected "
+		     "networks such as 10.0.0.0/8 or ::1/128, got '10.1.0.0/8'");
+	assert_error("[smtp]\n\npostmaster = root\n",
+		     "t.conf:3: key 'postmaster' in [smtp]: expected an address "
+		     "such as postmaster@example.org, got 'root'");
+	assert_error("[smtp]\nvrfy_expn = yes\n",
+		     "t.conf:2: key 'vrfy_expn' in [smtp]: expected one of no, "
+		     "authenticated, got 'yes'");
+	assert_error("[smtp]\ncommand_timeout = 0\n",
+		     "t.conf:2: key 'command_timeout' in [smtp]: expected a "
+		     "duration from 1s to 1d (a number and a unit: ms, s, m, "
+		     "h or d), got '0'");
+}
+
 /* The sendmail socket: a unix path, no TLS, nothing else. */
 static void test_local_listener(void **state)
 {
@@ -766,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_listener_defaults),
 		cmocka_unit_test(test_local_listener),
+		cmocka_unit_test(test_smtp_policy),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_syntax_forms),
 		cmocka_unit_test(test_errors),
