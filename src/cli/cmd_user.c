@@ -1,5 +1,6 @@
-/* cmd_user.c: posthorn user add|del|list|passwd. Passwords are stored as a
- * crypt hash (yescrypt) and SCRAM-SHA-256 keys, never in the clear. */
+/* cmd_user.c: posthorn user add|del|list|passwd|apop-secret. Passwords are
+ * stored as a crypt hash (yescrypt) and SCRAM-SHA-256 keys, never in the
+ * clear; only the optional APOP secret is kept as given. */
 #include "base/base.h"
 #include "auth/auth_password.h"
 #include "auth/auth_scram.h"
@@ -98,6 +99,34 @@ static int user_passwd(struct cli *cli, char *address)
 	return ret;
 }
 
+/* APOP (RFC 1939 7) needs the secret itself, not a hash: the store keeps
+ * it in the clear, so it must not be the login password. The password
+ * hash and SCRAM keys stay as they are. */
+static int user_apop_secret(struct cli *cli, char *address)
+{
+	struct store_req req = { .type = STORE_REQ_USER_SET_PASSWORD };
+	struct store_user user;
+	char *secret;
+	int ret;
+
+	if (!cli_address_valid(address, false))
+		return CLI_USAGE;
+	if ((ret = cli_open_store(cli)) != CLI_OK ||
+	    (ret = user_find(cli, address, true, &user)) != CLI_OK)
+		return ret;
+	if ((secret = cli_password_read(cli, true)) == NULL)
+		return CLI_FAILED;
+	req.u.user_password.user_id = user.id;
+	req.u.user_password.password_hash = user.password_hash;
+	req.u.user_password.scram_sha256 = user.scram_sha256;
+	req.u.user_password.apop_secret = secret;
+	ret = cli_write(cli, &req, "setting the APOP secret", NULL);
+	secret_free(&secret);
+	if (ret == CLI_OK)
+		printf("APOP secret of %s set\n", address);
+	return ret;
+}
+
 static int user_del(struct cli *cli, char *address)
 {
 	struct store_req req = { .type = STORE_REQ_USER_DEL };
@@ -147,6 +176,8 @@ int cmd_user(struct cli *cli, int argc, char **argv)
 		return user_del(cli, argv[1]);
 	if (argc == 2 && strcmp(argv[0], "passwd") == 0)
 		return user_passwd(cli, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "apop-secret") == 0)
+		return user_apop_secret(cli, argv[1]);
 	if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0)
 		return user_list(cli, argc == 2 ? argv[1] : NULL);
 	return CLI_USAGE;

@@ -24,6 +24,7 @@ static void usage(FILE *out)
 	      "  domain add DOMAIN | del DOMAIN | list\n"
 	      "  user add ADDRESS [--password-stdin] | del ADDRESS | list [DOMAIN]\n"
 	      "  user passwd ADDRESS [--password-stdin]\n"
+	      "  user apop-secret ADDRESS [--password-stdin]   (POP3 APOP; weaker than SCRAM)\n"
 	      "  alias add ADDRESS TARGET... | del ADDRESS [TARGET...] | list\n"
 	      "        (ADDRESS @domain is the domain's catch-all)\n"
 	      "  auth test ADDRESS [--password-stdin]\n"
