@@ -273,6 +273,28 @@ int store_blob_count(struct store_reader *r, const char **error_r)
 	return r->driver->blob_count(r->conn, error_r);
 }
 
+int store_mailbox_status(struct store_reader *r, int64_t mailbox_id,
+			 struct store_mailbox_status *status_r,
+			 const char **error_r)
+{
+	return r->driver->mailbox_status(r->conn, mailbox_id, status_r,
+					 error_r);
+}
+
+int store_search_text(struct store_reader *r, struct arena *a,
+		      int64_t mailbox_id, enum store_search_field field,
+		      const char *header, const char *needle,
+		      uint32_t **uids_r, const char **error_r)
+{
+	return r->driver->search_text(r->conn, a, mailbox_id, field, header,
+				      needle, uids_r, error_r);
+}
+
+int store_search_pending(struct store_reader *r, const char **error_r)
+{
+	return r->driver->search_pending(r->conn, error_r);
+}
+
 int store_queue_list(struct store_reader *r, struct arena *a,
 		     struct store_queue_entry **entries_r, const char **error_r)
 {

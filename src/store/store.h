@@ -97,6 +97,10 @@ struct store_msg_meta {
 	const char *body;
 	const void *parts;
 	size_t parts_size;
+	/* The decoded text for the search index: mime_text_extract() output
+	 * of exactly the delivered bytes. NULL means "index later from the
+	 * blob". Used at delivery only: store_msg_meta() returns NULL. */
+	const char *text;
 };
 
 struct store_queue_rcpt {
@@ -174,6 +178,41 @@ int store_expunged_since(struct store_reader *r, struct arena *a,
 int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 		   uint32_t uid, struct store_msg_meta *meta_r,
 		   const char **error_r);
+/* IMAP STATUS counters of a mailbox, from one query. */
+struct store_mailbox_status {
+	uint32_t messages;
+	uint32_t unseen;
+	uint32_t deleted;		/* messages with \\Deleted */
+	uint64_t size;			/* sum of the message sizes */
+	uint64_t highestmodseq;
+	uint32_t uidnext;
+	uint32_t uidvalidity;
+};
+int store_mailbox_status(struct store_reader *r, int64_t mailbox_id,
+			 struct store_mailbox_status *status_r,
+			 const char **error_r);
+
+enum store_search_field {
+	STORE_SEARCH_BODY,
+	STORE_SEARCH_TEXT,
+	STORE_SEARCH_HEADER,
+};
+/* UIDs (ascending, arena) of the messages in mailbox_id whose decoded
+ * text contains needle (UTF-8) as a case-insensitive (i;unicode-casemap)
+ * substring: BODY = the body text (after the top header; embedded
+ * messages' headers count as body), TEXT = headers and body, HEADER = the
+ * value of the top header's field `header` (e.g. "Subject", any case;
+ * an empty needle = the field exists). Served by the full-text index;
+ * messages not indexed yet are scanned, so every message is seen.
+ * Returns the count or -1. */
+int store_search_text(struct store_reader *r, struct arena *a,
+		      int64_t mailbox_id, enum store_search_field field,
+		      const char *header, const char *needle,
+		      uint32_t **uids_r, const char **error_r);
+/* Number of stored messages (blobs) whose text is not in the search index
+ * yet; the writer indexes them while it has no requests waiting. */
+int store_search_pending(struct store_reader *r, const char **error_r);
+
 /* The message bytes; *data_r is arena memory with a NUL after size bytes. */
 int store_blob_get(struct store_reader *r, struct arena *a, int64_t blob_id,
 		   const char **data_r, size_t *size_r, const char **error_r);
@@ -204,6 +243,7 @@ enum store_req_type {
 	STORE_REQ_EXPUNGE,
 	STORE_REQ_QUEUE_UPDATE,
 	STORE_REQ_QUEUE_DELETE,
+	STORE_REQ_COPY,
 };
 
 /* A deliver target: mailbox_id, or user_id's INBOX when mailbox_id is 0. */
@@ -293,6 +333,18 @@ struct store_req {
 			const char *last_error;
 		} queue_update;
 		struct { int64_t id; } queue_delete;
+		/* COPY/MOVE UIDs of src_mailbox_id (UIDs that do not exist
+		 * are skipped) to dst_mailbox_id, in UID order, with their
+		 * flags, keywords and internal dates. move: the sources are
+		 * expunged in the same transaction (recorded for VANISHED).
+		 * The mailboxes may be the same (copy only). */
+		struct {
+			int64_t src_mailbox_id;
+			const struct store_uid_range *uids;
+			size_t n_uids;
+			int64_t dst_mailbox_id;
+			bool move;
+		} copy;
 	} u;
 };
 
@@ -307,11 +359,16 @@ struct store_result {
 	char error[256];	/* when failed: a message fit for a log or reply */
 	int64_t id;		/* new row id: user, mailbox; deliver: the blob */
 	int64_t queue_id;	/* deliver: the outbound queue entry, or 0 */
-	uint64_t modseq;	/* set_flags/expunge: mailbox modseq after */
-	/* deliver: one per target, in target order */
+	/* set_flags/expunge: mailbox modseq after; copy: the destination's
+	 * (and with move, res->src_modseq the source's) */
+	uint64_t modseq;
+	uint64_t src_modseq;
+	/* deliver: one per target, in target order; copy: the new UID (and
+	 * modseq) in the destination of uids[i] */
 	struct store_assigned *assigned;
 	size_t n_assigned;
-	/* set_flags: UIDs that failed UNCHANGEDSINCE; expunge: UIDs removed */
+	/* set_flags: UIDs that failed UNCHANGEDSINCE; expunge: UIDs removed;
+	 * copy: the source UIDs copied (ascending; n_assigned == n_uids) */
 	uint32_t *uids;
 	size_t n_uids;
 };

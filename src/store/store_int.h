@@ -48,6 +48,10 @@ struct store_driver {
 	int (*apply)(struct store_conn *conn, const struct store_req *req,
 		     struct store_result *result, struct store_changes *changes,
 		     const char **error_r);
+	/* Background work (the search index) run by the writer between
+	 * batches, a small piece in its own transaction: 1 = more to do,
+	 * 0 = nothing left, -1 = error. */
+	int (*idle)(struct store_conn *conn, const char **error_r);
 
 	/* Readers: same contracts as the store.h functions. */
 	int (*domain_exists)(struct store_conn *c, const char *domain,
@@ -76,6 +80,14 @@ struct store_driver {
 	int (*mailbox_by_id)(struct store_conn *c, struct arena *a,
 			     int64_t mailbox_id, struct store_mailbox *mailbox_r,
 			     const char **error_r);
+	int (*mailbox_status)(struct store_conn *c, int64_t mailbox_id,
+			      struct store_mailbox_status *status_r,
+			      const char **error_r);
+	int (*search_text)(struct store_conn *c, struct arena *a,
+			   int64_t mailbox_id, enum store_search_field field,
+			   const char *header, const char *needle,
+			   uint32_t **uids_r, const char **error_r);
+	int (*search_pending)(struct store_conn *c, const char **error_r);
 	int (*msg_list)(struct store_conn *c, struct arena *a,
 			int64_t mailbox_id, struct store_msg **msgs_r,
 			const char **error_r);

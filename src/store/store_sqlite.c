@@ -1,6 +1,6 @@
 /* store_sqlite.c: the SQLite driver: schema and migrations, a prepared
  * statement cache per connection, the write requests and the readers. */
-#include "store/store_int.h"
+#include "store/store_sqlite_int.h"
 #include "base/strbuf.h"
 
 #include <sqlite3.h>
@@ -57,6 +57,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE queue_rcpts(queue_id INTEGER NOT NULL,"
 	" idx INTEGER NOT NULL, address TEXT NOT NULL, orcpt TEXT NOT NULL,"
 	" notify TEXT NOT NULL, PRIMARY KEY(queue_id, idx)) WITHOUT ROWID;",
+	/* 2: the SEARCH index (store_sqlite_search.c): blobs waiting to be
+	 * indexed, with their text when delivery gave it, and the trigram
+	 * index of the top header and the body text keyed by blob id */
+	"CREATE TABLE search_pending(blob_id INTEGER PRIMARY KEY, text TEXT);"
+	"CREATE VIRTUAL TABLE search_fts USING fts5(hdr, body,"
+	" tokenize = 'trigram case_sensitive 0');"
+	"INSERT INTO search_pending(blob_id)"
+	" SELECT DISTINCT blob_id FROM messages;",
 };
 
 enum stmt_id {
@@ -104,6 +112,9 @@ enum stmt_id {
 	S_QUEUE_BLOB,
 	S_QUEUE_DELETE,
 	S_QUEUE_RCPTS_DELETE,
+	S_COPY_MSG,
+	S_BLOB_REF,
+	S_MAILBOX_ADD_MSGS,
 	/* readers */
 	S_R_DOMAIN_EXISTS,
 	S_R_DOMAIN_LIST,
@@ -122,6 +133,7 @@ enum stmt_id {
 	S_R_QUEUE_LIST,
 	S_R_QUEUE_GET,
 	S_R_QUEUE_RCPTS,
+	S_R_MAILBOX_STATUS,
 	S_COUNT
 };
 
@@ -216,11 +228,25 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_QUEUE_GET] = "SELECT " QUEUE_COLS " FROM queue WHERE id = ?",
 	[S_R_QUEUE_RCPTS] = "SELECT address, orcpt, notify FROM queue_rcpts"
 		" WHERE queue_id = ? ORDER BY idx",
+	[S_COPY_MSG] = "INSERT INTO messages(mailbox_id, uid, blob_id, flags,"
+		" keywords, internal_date, size, modseq) SELECT ?, ?, blob_id,"
+		" flags, keywords, internal_date, size, ? FROM messages"
+		" WHERE mailbox_id = ? AND uid = ?",
+	[S_BLOB_REF] = "UPDATE blobs SET refcount = refcount + 1 WHERE id = ?",
+	[S_MAILBOX_ADD_MSGS] = "UPDATE mailboxes SET uidnext = uidnext + ?1,"
+		" highestmodseq = highestmodseq + 1, messages = messages + ?1,"
+		" unseen = unseen + ?2 WHERE id = ?3"
+		" RETURNING uidnext - ?1, highestmodseq, user_id",
+	[S_R_MAILBOX_STATUS] = "SELECT messages, unseen, highestmodseq, uidnext,"
+		" uidvalidity, (SELECT count(*) FROM messages WHERE"
+		" mailbox_id = ?1 AND flags & 8), (SELECT coalesce(sum(size), 0) FROM"
+		" messages WHERE mailbox_id = ?1) FROM mailboxes WHERE id = ?1",
 };
 
 struct store_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S_COUNT];
+	sqlite3_stmt *xstmts[XS_COUNT];	/* the driver's other files */
 	char error[512];
 	uint32_t last_uidvalidity;	/* writer only */
 	struct checkpointer *ckpt;	/* writer only */
@@ -334,6 +360,34 @@ static const char *conn_fail(struct store_conn *c, const char *msg)
 {
 	snprintf(c->error, sizeof(c->error), "%s", msg);
 	return c->error;
+}
+
+sqlite3 *store_sqlite_db(struct store_conn *c)
+{
+	return c->db;
+}
+
+const char *store_sqlite_error(struct store_conn *c, const char *what)
+{
+	return conn_error(c, what);
+}
+
+const char *store_sqlite_fail(struct store_conn *c, const char *msg)
+{
+	return conn_fail(c, msg);
+}
+
+sqlite3_stmt *store_sqlite_xstmt(struct store_conn *c,
+				 enum store_sqlite_xstmt id, const char *sql,
+				 const char **error_r)
+{
+	if (c->xstmts[id] == NULL &&
+	    sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &c->xstmts[id], NULL) != SQLITE_OK) {
+		*error_r = conn_error(c, "store prepare");
+		return NULL;
+	}
+	return c->xstmts[id];
 }
 
 /* A reset statement with no bindings, prepared once per connection. */
@@ -487,6 +541,8 @@ static void sqlite_conn_close(struct store_conn **cp)
 	}
 	for (size_t i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(c->stmts[i]);
+	for (size_t i = 0; i < XS_COUNT; i++)
+		sqlite3_finalize(c->xstmts[i]);
 	sqlite3_close(c->db);
 	free(c);
 	*cp = NULL;
@@ -705,7 +761,8 @@ static int blob_unref(struct store_conn *c, int64_t blob_id,
 	stmt_done(st);
 	if (refs > 0)
 		return 0;
-	if ((st = stmt_get(c, S_BLOB_DELETE_UNUSED, error_r)) == NULL)
+	if (store_sqlite_search_remove(c, blob_id, error_r) < 0 ||
+	    (st = stmt_get(c, S_BLOB_DELETE_UNUSED, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
 	return stmt_exec(c, st, error_r);
@@ -781,6 +838,9 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 		return -1;
 	blob_id = sqlite3_last_insert_rowid(c->db);
 	res->id = blob_id;
+	if (d->n_targets > 0 &&
+	    store_sqlite_search_add(c, blob_id, d->meta.text, error_r) < 0)
+		return -1;
 
 	res->assigned = xcalloc(d->n_targets + 1, sizeof(*res->assigned));
 	for (size_t i = 0; i < d->n_targets; i++) {
@@ -1359,6 +1419,28 @@ out:
 	return ret;
 }
 
+/* Remove one message, log it for VANISHED, drop its blob reference. */
+static int msg_expunge(struct store_conn *c, int64_t mailbox_id,
+		       const struct msg_row *row, uint64_t modseq,
+		       const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt_get(c, S_MSG_DELETE, error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, row->uid);
+	if (stmt_exec(c, st, error_r) < 0 ||
+	    (st = stmt_get(c, S_EXPUNGED_INSERT, error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, row->uid);
+	sqlite3_bind_int64(st, 3, (int64_t)modseq);
+	if (stmt_exec(c, st, error_r) < 0)
+		return -1;
+	return blob_unref(c, row->blob_id, error_r);
+}
+
 static int do_expunge(struct store_conn *c, const struct store_req *req,
 		      struct store_result *res, struct store_changes *changes,
 		      const char **error_r)
@@ -1367,7 +1449,6 @@ static int do_expunge(struct store_conn *c, const struct store_req *req,
 	struct msg_row *rows;
 	size_t n;
 	int64_t user_id, unseen = 0;
-	sqlite3_stmt *st;
 	uint64_t modseq;
 	bool inbox;
 	int ret = 0;
@@ -1386,29 +1467,115 @@ static int do_expunge(struct store_conn *c, const struct store_req *req,
 		goto out;
 	}
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		if ((st = stmt_get(c, S_MSG_DELETE, error_r)) == NULL) {
-			ret = -1;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, e->mailbox_id);
-		sqlite3_bind_int64(st, 2, rows[i].uid);
-		if (stmt_exec(c, st, error_r) < 0 ||
-		    (st = stmt_get(c, S_EXPUNGED_INSERT, error_r)) == NULL) {
-			ret = -1;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, e->mailbox_id);
-		sqlite3_bind_int64(st, 2, rows[i].uid);
-		sqlite3_bind_int64(st, 3, (int64_t)modseq);
-		if (stmt_exec(c, st, error_r) < 0 ||
-		    blob_unref(c, rows[i].blob_id, error_r) < 0) {
-			ret = -1;
-			break;
-		}
-		uids_add(res, n, rows[i].uid);
+		ret = msg_expunge(c, e->mailbox_id, &rows[i], modseq, error_r);
+		if (ret == 0)
+			uids_add(res, n, rows[i].uid);
 	}
 	res->modseq = modseq;
 	store_changes_add(changes, user_id, e->mailbox_id, modseq);
+out:
+	msg_rows_free(rows, n);
+	return ret;
+}
+
+static int msg_row_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct msg_row *)a)->uid;
+	uint32_t y = ((const struct msg_row *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* COPY and MOVE: new UIDs in the destination in source UID order, one
+ * modseq for the batch; blobs are shared (refcount), not copied. */
+static int do_copy(struct store_conn *c, const struct store_req *req,
+		   struct store_result *res, struct store_changes *changes,
+		   const char **error_r)
+{
+	const __typeof__(req->u.copy) *cp = &req->u.copy;
+	int64_t src_user, dst_user, unseen = 0;
+	struct msg_row *rows;
+	sqlite3_stmt *st;
+	uint32_t first_uid;
+	uint64_t modseq;
+	size_t n;
+	bool inbox;
+	int ret = 0;
+
+	if (mailbox_owner(c, cp->dst_mailbox_id, &dst_user, &inbox,
+			  error_r) < 0 ||
+	    mailbox_owner(c, cp->src_mailbox_id, &src_user, &inbox,
+			  error_r) < 0 ||
+	    msg_rows_read(c, cp->src_mailbox_id, cp->uids, cp->n_uids, &rows,
+			  &n, error_r) < 0)
+		return -1;
+	if (n == 0)
+		goto out;
+	qsort(rows, n, sizeof(*rows), msg_row_cmp);
+	for (size_t i = 0; i < n; i++)
+		unseen += (rows[i].flags & STORE_FLAG_SEEN) == 0;
+	if ((st = stmt_get(c, S_MAILBOX_ADD_MSGS, error_r)) == NULL) {
+		ret = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)n);
+	sqlite3_bind_int64(st, 2, unseen);
+	sqlite3_bind_int64(st, 3, cp->dst_mailbox_id);
+	if (stmt_row(c, st, error_r) != 1) {
+		ret = -1;
+		goto out;
+	}
+	first_uid = (uint32_t)sqlite3_column_int64(st, 0);
+	modseq = (uint64_t)sqlite3_column_int64(st, 1);
+	if (sqlite3_column_int64(st, 0) + (int64_t)n > UINT32_MAX) {
+		stmt_done(st);
+		*error_r = conn_fail(c, "no UIDs left in the mailbox");
+		ret = -1;
+		goto out;
+	}
+	stmt_done(st);
+	res->assigned = xcalloc(n, sizeof(*res->assigned));
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		struct store_assigned *as = &res->assigned[i];
+
+		as->mailbox_id = cp->dst_mailbox_id;
+		as->uid = first_uid + (uint32_t)i;
+		as->modseq = modseq;
+		if ((st = stmt_get(c, S_COPY_MSG, error_r)) == NULL) {
+			ret = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, cp->dst_mailbox_id);
+		sqlite3_bind_int64(st, 2, as->uid);
+		sqlite3_bind_int64(st, 3, (int64_t)modseq);
+		sqlite3_bind_int64(st, 4, cp->src_mailbox_id);
+		sqlite3_bind_int64(st, 5, rows[i].uid);
+		if (stmt_exec(c, st, error_r) < 0 ||
+		    exec_id(c, S_BLOB_REF, rows[i].blob_id, error_r) < 0) {
+			ret = -1;
+			break;
+		}
+		res->n_assigned++;
+		uids_add(res, n, rows[i].uid);
+	}
+	if (ret < 0)
+		goto out;
+	res->modseq = modseq;
+	store_changes_add(changes, dst_user, cp->dst_mailbox_id, modseq);
+	if (!cp->move)
+		goto out;
+	if (mailbox_change(c, cp->src_mailbox_id, -(int64_t)n, -unseen,
+			   &res->src_modseq, error_r) < 0) {
+		ret = -1;
+		goto out;
+	}
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = msg_expunge(c, cp->src_mailbox_id, &rows[i],
+				  res->src_modseq, error_r);
+	store_changes_add(changes, src_user, cp->src_mailbox_id,
+			  res->src_modseq);
+	if (cp->src_mailbox_id == cp->dst_mailbox_id)
+		res->modseq = res->src_modseq;
 out:
 	msg_rows_free(rows, n);
 	return ret;
@@ -1487,6 +1654,8 @@ static int sqlite_apply(struct store_conn *c, const struct store_req *req,
 	case STORE_REQ_QUEUE_UPDATE:
 	case STORE_REQ_QUEUE_DELETE:
 		return do_queue(c, req, error_r);
+	case STORE_REQ_COPY:
+		return do_copy(c, req, res, changes, error_r);
 	}
 	*error_r = conn_fail(c, "unknown store request");
 	return -1;
@@ -1721,6 +1890,29 @@ static int sqlite_mailbox_by_id(struct store_conn *c, struct arena *a,
 	return ret;
 }
 
+static int sqlite_mailbox_status(struct store_conn *c, int64_t mailbox_id,
+				 struct store_mailbox_status *status_r,
+				 const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, S_R_MAILBOX_STATUS, error_r);
+	int ret;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	if ((ret = stmt_row(c, st, error_r)) == 1) {
+		status_r->messages = (uint32_t)sqlite3_column_int64(st, 0);
+		status_r->unseen = (uint32_t)sqlite3_column_int64(st, 1);
+		status_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 2);
+		status_r->uidnext = (uint32_t)sqlite3_column_int64(st, 3);
+		status_r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 4);
+		status_r->deleted = (uint32_t)sqlite3_column_int64(st, 5);
+		status_r->size = (uint64_t)sqlite3_column_int64(st, 6);
+		stmt_done(st);
+	}
+	return ret;
+}
+
 static int sqlite_msg_list(struct store_conn *c, struct arena *a,
 			   int64_t mailbox_id, struct store_msg **msgs_r,
 			   const char **error_r)
@@ -1942,6 +2134,10 @@ const struct store_driver store_driver_sqlite = {
 	.mailbox_list = sqlite_mailbox_list,
 	.mailbox_by_name = sqlite_mailbox_by_name,
 	.mailbox_by_id = sqlite_mailbox_by_id,
+	.mailbox_status = sqlite_mailbox_status,
+	.search_text = store_sqlite_search_text,
+	.search_pending = store_sqlite_search_pending,
+	.idle = store_sqlite_search_idle,
 	.msg_list = sqlite_msg_list,
 	.expunged_since = sqlite_expunged_since,
 	.msg_meta = sqlite_msg_meta,

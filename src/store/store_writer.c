@@ -2,6 +2,7 @@
  * runs them in one transaction with a savepoint each, commits once (one
  * fsync), then publishes change events and completes each request. */
 #include "store/store_int.h"
+#include "base/log.h"
 
 #include <pthread.h>
 
@@ -29,6 +30,8 @@ struct store_writer {
 	pthread_cond_t cond;
 	struct writer_item *head, **tail;
 	bool stopping;
+	/* the driver has background work (driver->idle) left */
+	bool idle_work;
 	/* Held while subscribers run, so store_subscribe is safe at any time
 	 * (but not from inside a subscriber). */
 	pthread_mutex_t subs_lock;
@@ -180,6 +183,18 @@ static void process(struct store_writer *w, struct writer_item *list)
 	}
 }
 
+/* One piece of the driver's background work, when no request waits.
+ * It is retried after the next batch when it fails (e.g. disk full). */
+static void run_idle(struct store_writer *w)
+{
+	const char *error;
+	int ret = w->driver->idle(w->conn, &error);
+
+	if (ret < 0)
+		log_error(NULL, "store: background work: %s", error);
+	w->idle_work = ret > 0;
+}
+
 static void *writer_main(void *arg)
 {
 	struct store_writer *w = arg;
@@ -188,8 +203,13 @@ static void *writer_main(void *arg)
 		struct writer_item *list;
 
 		pthread_mutex_lock(&w->lock);
-		while (w->head == NULL && !w->stopping)
+		while (w->head == NULL && !w->stopping && !w->idle_work)
 			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->head == NULL && !w->stopping) {
+			pthread_mutex_unlock(&w->lock);
+			run_idle(w);
+			continue;
+		}
 		if (w->head == NULL) {
 			pthread_mutex_unlock(&w->lock);
 			break;
@@ -199,6 +219,8 @@ static void *writer_main(void *arg)
 		w->tail = &w->head;
 		pthread_mutex_unlock(&w->lock);
 		process(w, list);
+		/* new blobs may wait for the index */
+		w->idle_work = true;
 	}
 	return NULL;
 }
@@ -212,6 +234,7 @@ struct store_writer *store_writer_start(const struct store_driver *driver,
 	w->driver = driver;
 	w->conn = conn;
 	w->tail = &w->head;
+	w->idle_work = true;	/* work left by an earlier run */
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->subs_lock, NULL);
 	pthread_cond_init(&w->cond, NULL);

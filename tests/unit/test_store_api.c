@@ -48,16 +48,19 @@ static void test_migrate_and_reopen(void **state)
 {
 	struct tstore t;
 	const char *error;
+	int version;
 
 	(void)state;
 	tstore_init(&t, 0);
-	assert_int_equal(store_schema_version(t.store), 1);
+	/* every migration ran (2 is the search index) */
+	version = store_schema_version(t.store);
+	assert_true(version >= 2);
 	tstore_domain(&t, "example.com");
 	tstore_close(&t);
 
 	/* Opening again migrates nothing and keeps the data. */
 	tstore_open_at(&t, 0);
-	assert_int_equal(store_schema_version(t.store), 1);
+	assert_int_equal(store_schema_version(t.store), version);
 	assert_int_equal(store_domain_exists(t.reader, "EXAMPLE.com", &error), 1);
 	assert_int_equal(store_domain_exists(t.reader, "example.net", &error), 0);
 	tstore_deinit(&t);

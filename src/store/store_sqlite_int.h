@@ -1,0 +1,56 @@
+/* store_sqlite_int.h: private to the SQLite driver: what its files share
+ * (the connection's statement cache and error helpers) and the search
+ * index entry points the writes call. */
+#ifndef POSTHORN_STORE_STORE_SQLITE_INT_H
+#define POSTHORN_STORE_STORE_SQLITE_INT_H
+
+#include "store/store_int.h"
+
+#include <sqlite3.h>
+
+/* Statements of the driver's other files, cached per connection. */
+enum store_sqlite_xstmt {
+	XS_PENDING_INSERT,
+	XS_PENDING_DELETE,
+	XS_PENDING_NEXT,
+	XS_PENDING_COUNT,
+	XS_FTS_INSERT,
+	XS_FTS_DELETE,
+	XS_BLOB_DATA,
+	XS_SEARCH_MATCH,
+	XS_SEARCH_MATCH_HDR,
+	XS_SEARCH_SCAN,
+	XS_SEARCH_TAIL,
+	XS_COUNT
+};
+
+sqlite3 *store_sqlite_db(struct store_conn *c);
+/* The cached statement for id, prepared from sql the first time (sql must
+ * be the same on every call); NULL with *error_r set on failure. */
+sqlite3_stmt *store_sqlite_xstmt(struct store_conn *c,
+				 enum store_sqlite_xstmt id, const char *sql,
+				 const char **error_r);
+/* Set the connection's error to "what: <sqlite message>" / msg and return
+ * it (valid until the next call on c). */
+const char *store_sqlite_error(struct store_conn *c, const char *what);
+const char *store_sqlite_fail(struct store_conn *c, const char *msg);
+
+/* store_sqlite_search.c. Writer side, inside the batch transaction. */
+/* A new blob delivered to mailboxes: queue it for the index with its
+ * text (NULL: derive it from the blob when indexing). */
+int store_sqlite_search_add(struct store_conn *c, int64_t blob_id,
+			    const char *text, const char **error_r);
+/* A blob was deleted: drop it from the index and the queue. */
+int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
+			       const char **error_r);
+/* Writer, between batches: index a few queued blobs in one transaction.
+ * 1 = more are queued, 0 = none left, -1 = error. */
+int store_sqlite_search_idle(struct store_conn *c, const char **error_r);
+/* Readers: the store.h contracts. */
+int store_sqlite_search_text(struct store_conn *c, struct arena *a,
+			     int64_t mailbox_id, enum store_search_field field,
+			     const char *header, const char *needle,
+			     uint32_t **uids_r, const char **error_r);
+int store_sqlite_search_pending(struct store_conn *c, const char **error_r);
+
+#endif

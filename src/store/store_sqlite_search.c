@@ -1,0 +1,518 @@
+/* store_sqlite_search.c: the SEARCH index of the SQLite driver: an FTS5
+ * trigram table keyed by blob id, filled by the writer between batches
+ * from a queue of new blobs, and the reader that answers over both. */
+#include "store/store_sqlite_int.h"
+
+#include "base/strbuf.h"
+#include "base/utf8_fold.h"
+#include "mail/charset.h"
+#include "mail/header.h"
+#include "mail/mime.h"
+#include "mail/mime_text.h"
+#include "mail/rfc2047.h"
+
+/* Blobs indexed per idle transaction: small, so a request arriving while
+ * the writer indexes waits for at most one short batch. */
+#define SEARCH_BATCH 32
+
+static const char *const xsql[XS_COUNT] = {
+	[XS_PENDING_INSERT] = "INSERT OR REPLACE INTO search_pending(blob_id, text)"
+		" VALUES(?, ?)",
+	[XS_PENDING_DELETE] = "DELETE FROM search_pending WHERE blob_id = ?",
+	[XS_PENDING_NEXT] = "SELECT blob_id, text FROM search_pending"
+		" ORDER BY blob_id LIMIT ?",
+	[XS_PENDING_COUNT] = "SELECT count(*) FROM search_pending",
+	[XS_FTS_INSERT] = "INSERT INTO search_fts(rowid, hdr, body) VALUES(?, ?, ?)",
+	[XS_FTS_DELETE] = "DELETE FROM search_fts WHERE rowid = ?",
+	[XS_BLOB_DATA] = "SELECT data FROM blobs WHERE id = ?",
+	/* IN (subquery): one pass over the mailbox against the set of
+	 * matching blobs, whatever the number of hits */
+	[XS_SEARCH_MATCH] = "SELECT uid FROM messages WHERE mailbox_id = ?"
+		" AND blob_id IN (SELECT rowid FROM search_fts"
+		" WHERE search_fts MATCH ?)",
+	[XS_SEARCH_MATCH_HDR] = "SELECT m.uid, f.hdr FROM messages m"
+		" JOIN search_fts f ON f.rowid = m.blob_id"
+		" WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid"
+		" FROM search_fts WHERE search_fts MATCH ?)",
+	[XS_SEARCH_SCAN] = "SELECT m.uid, f.hdr, f.body FROM messages m"
+		" JOIN search_fts f ON f.rowid = m.blob_id"
+		" WHERE m.mailbox_id = ?",
+	[XS_SEARCH_TAIL] = "SELECT m.uid, m.blob_id, p.text FROM messages m"
+		" JOIN search_pending p ON p.blob_id = m.blob_id"
+		" WHERE m.mailbox_id = ?",
+};
+
+static sqlite3_stmt *xs(struct store_conn *c, enum store_sqlite_xstmt id,
+			const char **error_r)
+{
+	return store_sqlite_xstmt(c, id, xsql[id], error_r);
+}
+
+/* Step a statement to its end, then reset it. */
+static int xs_exec(struct store_conn *c, sqlite3_stmt *st,
+		   const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		*error_r = store_sqlite_error(c, "store search");
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 = a row (read it, then xs_done), 0 = no more (reset), -1 = error. */
+static int xs_row(struct store_conn *c, sqlite3_stmt *st,
+		  const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	*error_r = store_sqlite_error(c, "store search");
+	return -1;
+}
+
+static void xs_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static int exec_plain(struct store_conn *c, const char *sql,
+		      const char **error_r)
+{
+	if (sqlite3_exec(store_sqlite_db(c), sql, NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		*error_r = store_sqlite_error(c, sql);
+		return -1;
+	}
+	return 0;
+}
+
+static struct str col_view(sqlite3_stmt *st, int i)
+{
+	const unsigned char *p = sqlite3_column_text(st, i);
+
+	return str_make(p != NULL ? (const char *)p : "",
+			(size_t)sqlite3_column_bytes(st, i));
+}
+
+/* ---- the text of a message, split into top header and body ---- */
+
+/* The header block of msg: up to (without) the first empty line. */
+static struct str header_block(struct str msg)
+{
+	size_t i = 0;
+
+	while (i < msg.n) {
+		const char *nl = memchr(msg.p + i, '\n', msg.n - i);
+		size_t len;
+
+		if (nl == NULL)
+			break;
+		len = (size_t)(nl - (msg.p + i));
+		if (len == 0 || (len == 1 && msg.p[i] == '\r'))
+			return str_make(msg.p, i);
+		i += len + 1;
+	}
+	return msg;
+}
+
+/* The top header's fields as mime_text_extract() writes them: one
+ * "Name: value\n" line each, unfolded and RFC 2047 decoded. */
+static void top_header_text(struct str msg, struct strbuf *out)
+{
+	struct str block = header_block(msg);
+	struct strbuf tmp = STRBUF_INIT;
+	struct header_field f;
+	size_t pos = 0;
+
+	while (header_next(block, &pos, &f)) {
+		charset_utf8_sanitize(out, f.name);
+		strbuf_append_c(out, ": ");
+		strbuf_reset(&tmp);
+		header_unfold(&tmp, f.value);
+		rfc2047_decode(out, strbuf_str(&tmp));
+		strbuf_putc(out, '\n');
+	}
+	strbuf_free(&tmp);
+}
+
+/* Split the text of message msg into hdr (the top header's lines) and
+ * body (the rest: text bodies and embedded messages' headers). text NULL:
+ * extract it from msg. hdr and body are reset first; *body_r points into
+ * text or body. */
+static void text_split(struct str msg, const char *text, struct strbuf *hdr,
+		       struct strbuf *body, struct str *body_r)
+{
+	struct str t;
+
+	strbuf_reset(hdr);
+	strbuf_reset(body);
+	top_header_text(msg, hdr);
+	if (text == NULL) {
+		struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
+
+		mime_text_extract(tree, msg.p, msg.n, body);
+		mime_tree_free(&tree);
+		t = strbuf_str(body);
+	} else {
+		t = str_c(text);
+	}
+	/* the text starts with the top header's lines unless the producer
+	 * passed something else: then it all counts as body */
+	if (hdr->n <= t.n && (hdr->n == 0 || memcmp(t.p, hdr->p, hdr->n) == 0))
+		t = str_from(t, hdr->n);
+	*body_r = t;
+}
+
+/* The blob's bytes (sqlite memory valid until st is reset): 1, 0 when the
+ * blob is gone, -1 on error. */
+static int blob_data(struct store_conn *c, sqlite3_stmt *st, int64_t blob_id,
+		     struct str *msg_r, const char **error_r)
+{
+	int ret;
+
+	sqlite3_bind_int64(st, 1, blob_id);
+	if ((ret = xs_row(c, st, error_r)) == 1) {
+		const void *p = sqlite3_column_blob(st, 0);
+
+		*msg_r = str_make(p != NULL ? p : "",
+				  (size_t)sqlite3_column_bytes(st, 0));
+	}
+	return ret;
+}
+
+/* ---- writer side ---- */
+
+int store_sqlite_search_add(struct store_conn *c, int64_t blob_id,
+			    const char *text, const char **error_r)
+{
+	sqlite3_stmt *st = xs(c, XS_PENDING_INSERT, error_r);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, blob_id);
+	if (text != NULL)
+		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	return xs_exec(c, st, error_r);
+}
+
+int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
+			       const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if ((st = xs(c, XS_PENDING_DELETE, error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, blob_id);
+	if (xs_exec(c, st, error_r) < 0 ||
+	    (st = xs(c, XS_FTS_DELETE, error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, blob_id);
+	return xs_exec(c, st, error_r);
+}
+
+struct pending {
+	int64_t blob_id;
+	char *text;	/* NULL: from the blob */
+};
+
+static int index_one(struct store_conn *c, const struct pending *p,
+		     struct strbuf *hdr, struct strbuf *body,
+		     const char **error_r)
+{
+	sqlite3_stmt *bs, *st;
+	struct str msg, b;
+	int ret;
+
+	if ((bs = xs(c, XS_BLOB_DATA, error_r)) == NULL)
+		return -1;
+	if ((ret = blob_data(c, bs, p->blob_id, &msg, error_r)) < 0)
+		return -1;
+	if (ret == 1) {
+		text_split(msg, p->text, hdr, body, &b);
+		xs_done(bs);
+		if ((st = xs(c, XS_FTS_INSERT, error_r)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, p->blob_id);
+		sqlite3_bind_text(st, 2, hdr->n > 0 ? hdr->p : "",
+				  (int)hdr->n, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, b.n > 0 ? b.p : "", (int)b.n,
+				  SQLITE_STATIC);
+		if (xs_exec(c, st, error_r) < 0)
+			return -1;
+	}
+	if ((st = xs(c, XS_PENDING_DELETE, error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, p->blob_id);
+	return xs_exec(c, st, error_r);
+}
+
+int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
+{
+	struct pending batch[SEARCH_BATCH];
+	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT;
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int ret;
+
+	if (exec_plain(c, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if ((st = xs(c, XS_PENDING_NEXT, error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int(st, 1, SEARCH_BATCH);
+	while (n < SEARCH_BATCH && (ret = xs_row(c, st, error_r)) == 1) {
+		batch[n].blob_id = sqlite3_column_int64(st, 0);
+		batch[n].text = sqlite3_column_type(st, 1) == SQLITE_NULL ?
+			NULL : xstrdup((const char *)sqlite3_column_text(st, 1));
+		n++;
+	}
+	if (n == SEARCH_BATCH)
+		xs_done(st);
+	else if (ret < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (index_one(c, &batch[i], &hdr, &body, error_r) < 0)
+			goto fail;
+	}
+	if (exec_plain(c, "COMMIT", error_r) < 0)
+		goto fail;
+	ret = n == SEARCH_BATCH ? 1 : 0;
+	goto out;
+fail:
+	sqlite3_exec(store_sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
+	ret = -1;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(batch[i].text);
+	strbuf_free(&hdr);
+	strbuf_free(&body);
+	return ret;
+}
+
+/* ---- readers ---- */
+
+struct uid_vec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void uid_push(struct uid_vec *u, uint32_t uid)
+{
+	if (u->n == u->cap) {
+		u->cap = u->cap == 0 ? 64 : u->cap * 2;
+		u->v = xrealloc(u->v, u->cap * sizeof(*u->v));
+	}
+	u->v[u->n++] = uid;
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct search {
+	enum store_search_field field;
+	struct str header;
+	struct str needle;	/* folded */
+};
+
+/* Does the "Name: value\n" text hdr have a field s->header whose value
+ * contains the needle? */
+static bool header_matches(const struct search *s, struct str hdr)
+{
+	struct str rest = hdr, line;
+
+	while (rest.n > 0) {
+		bool more = str_split(rest, '\n', &line, &rest);
+		ptrdiff_t colon = str_chr(line, ':');
+
+		if (colon >= 0 &&
+		    str_caseeq(str_make(line.p, (size_t)colon), s->header)) {
+			struct str value = str_from(line, (size_t)colon + 1);
+
+			if (value.n > 0 && value.p[0] == ' ')
+				value = str_from(value, 1);
+			if (utf8_fold_contains(value, s->needle))
+				return true;
+		}
+		if (!more)
+			break;
+	}
+	return false;
+}
+
+static bool text_matches(const struct search *s, struct str hdr,
+			 struct str body)
+{
+	switch (s->field) {
+	case STORE_SEARCH_BODY:
+		return utf8_fold_contains(body, s->needle);
+	case STORE_SEARCH_TEXT:
+		return utf8_fold_contains(hdr, s->needle) ||
+			utf8_fold_contains(body, s->needle);
+	case STORE_SEARCH_HEADER:
+		return header_matches(s, hdr);
+	}
+	return false;
+}
+
+/* The FTS5 query: the needle as one quoted phrase (its '"' doubled),
+ * restricted to the column the field searches. */
+static void match_query(const struct search *s, const char *needle,
+			struct strbuf *q)
+{
+	if (s->field == STORE_SEARCH_BODY)
+		strbuf_append_c(q, "body : ");
+	else if (s->field == STORE_SEARCH_HEADER)
+		strbuf_append_c(q, "hdr : ");
+	strbuf_putc(q, '"');
+	for (const char *p = needle; *p != '\0'; p++) {
+		if (*p == '"')
+			strbuf_putc(q, '"');
+		strbuf_putc(q, *p);
+	}
+	strbuf_putc(q, '"');
+}
+
+/* Messages in the index. Trigram MATCH finds a phrase of 3 or more
+ * characters exactly (the tokenizer folds case); shorter needles and
+ * header fields are checked on the indexed text. */
+static int search_indexed(struct store_conn *c, int64_t mailbox_id,
+			  const struct search *s, const char *needle,
+			  struct uid_vec *u, const char **error_r)
+{
+	struct strbuf q = STRBUF_INIT;
+	sqlite3_stmt *st;
+	bool match = utf8_length(str_c(needle)) >= 3;
+	int ret;
+
+	if (!match)
+		st = xs(c, XS_SEARCH_SCAN, error_r);
+	else if (s->field == STORE_SEARCH_HEADER)
+		st = xs(c, XS_SEARCH_MATCH_HDR, error_r);
+	else
+		st = xs(c, XS_SEARCH_MATCH, error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	if (match) {
+		match_query(s, needle, &q);
+		sqlite3_bind_text(st, 2, q.p, (int)q.n, SQLITE_STATIC);
+	}
+	while ((ret = xs_row(c, st, error_r)) == 1) {
+		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+
+		if (!match) {
+			if (text_matches(s, col_view(st, 1), col_view(st, 2)))
+				uid_push(u, uid);
+		} else if (s->field != STORE_SEARCH_HEADER ||
+			   header_matches(s, col_view(st, 1))) {
+			uid_push(u, uid);
+		}
+	}
+	strbuf_free(&q);
+	return ret;
+}
+
+/* Messages whose blob is still queued for the index: from the text given
+ * at delivery, else from the blob. */
+static int search_tail(struct store_conn *c, int64_t mailbox_id,
+		       const struct search *s, struct uid_vec *u,
+		       const char **error_r)
+{
+	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT;
+	sqlite3_stmt *st, *bs;
+	int ret;
+
+	if ((st = xs(c, XS_SEARCH_TAIL, error_r)) == NULL ||
+	    (bs = xs(c, XS_BLOB_DATA, error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	while ((ret = xs_row(c, st, error_r)) == 1) {
+		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+		const char *text = sqlite3_column_type(st, 2) == SQLITE_NULL ?
+			NULL : (const char *)sqlite3_column_text(st, 2);
+		struct str msg, b;
+
+		if ((ret = blob_data(c, bs, sqlite3_column_int64(st, 1), &msg,
+				     error_r)) < 0) {
+			xs_done(st);
+			break;
+		}
+		if (ret == 0)
+			continue;
+		text_split(msg, text, &hdr, &body, &b);
+		if (text_matches(s, strbuf_str(&hdr), b))
+			uid_push(u, uid);
+		xs_done(bs);
+	}
+	strbuf_free(&hdr);
+	strbuf_free(&body);
+	return ret;
+}
+
+int store_sqlite_search_text(struct store_conn *c, struct arena *a,
+			     int64_t mailbox_id, enum store_search_field field,
+			     const char *header, const char *needle,
+			     uint32_t **uids_r, const char **error_r)
+{
+	struct strbuf folded = STRBUF_INIT;
+	struct uid_vec u = { 0 };
+	struct search s = {
+		.field = field,
+		.header = str_c(header != NULL ? header : ""),
+	};
+	int ret;
+
+	if (needle == NULL)
+		needle = "";
+	utf8_fold(&folded, str_c(needle));
+	s.needle = strbuf_str(&folded);
+	/* one snapshot: a blob the writer indexes meanwhile is seen once */
+	if (exec_plain(c, "BEGIN", error_r) < 0) {
+		strbuf_free(&folded);
+		return -1;
+	}
+	ret = search_indexed(c, mailbox_id, &s, needle, &u, error_r);
+	if (ret == 0)
+		ret = search_tail(c, mailbox_id, &s, &u, error_r);
+	if (ret == 0 && exec_plain(c, "COMMIT", error_r) < 0)
+		ret = -1;
+	if (ret < 0)
+		sqlite3_exec(store_sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
+	strbuf_free(&folded);
+	if (ret < 0) {
+		free(u.v);
+		return -1;
+	}
+	if (u.n > 1)
+		qsort(u.v, u.n, sizeof(*u.v), uid_cmp);
+	*uids_r = arena_alloc(a, MAX(u.n, 1) * sizeof(**uids_r));
+	if (u.n > 0)
+		memcpy(*uids_r, u.v, u.n * sizeof(*u.v));
+	free(u.v);
+	return (int)u.n;
+}
+
+int store_sqlite_search_pending(struct store_conn *c, const char **error_r)
+{
+	sqlite3_stmt *st = xs(c, XS_PENDING_COUNT, error_r);
+	int ret;
+
+	if (st == NULL || xs_row(c, st, error_r) != 1)
+		return -1;
+	ret = sqlite3_column_int(st, 0);
+	xs_done(st);
+	return ret;
+}
