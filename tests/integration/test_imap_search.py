@@ -46,7 +46,7 @@ MESSAGES = [
      b"\r\n" + FILLER.encode() + b"the word needle-three is here\r\n",
      "\\Deleted \\Draft", "10-Mar-2026 12:00:00 +0000"),
     # 4
-    ("From: dave@example.com\r\n"
+    (("From: dave@example.com\r\n"
      "Subject: ÄRGER mit Umlauten\r\n"
      "Date: Tue, 10 Mar 2026 20:00:00 +0000\r\n"
      "Message-ID: <s4@example.org>\r\n"
