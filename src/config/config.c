@@ -48,6 +48,8 @@ enum key_type {
 	KEY_BOOL,
 	KEY_UINT,	/* unsigned int in min..max */
 	KEY_DURATION,	/* uint64_t milliseconds in min..max */
+	KEY_SECONDS,	/* a duration stored as unsigned int seconds;
+			   min..max in milliseconds */
 	KEY_SIZE,	/* uint64_t bytes in min..max */
 	KEY_ENUM,	/* int, index into names */
 	KEY_ADDRESSES,	/* config_listener addresses + address_count */
@@ -193,6 +195,24 @@ static const struct key_def imap_keys[] = {
 	{ "idle_timeout", KEY_DURATION, CFG(imap.idle_timeout_ms),
 	  30 * 60 * MS_PER_S, MS_PER_DAY, NULL },
 };
+static const struct key_def queue_keys[] = {
+	{ "retry_min", KEY_SECONDS, CFG(queue.retry_min),
+	  MS_PER_S, MS_PER_DAY, NULL },
+	{ "retry_max", KEY_SECONDS, CFG(queue.retry_max),
+	  MS_PER_S, 7 * MS_PER_DAY, NULL },
+	{ "max_age", KEY_SECONDS, CFG(queue.max_age),
+	  MS_PER_S, 60 * MS_PER_DAY, NULL },
+	{ "delay_notice", KEY_SECONDS, CFG(queue.delay_notice),
+	  0, 60 * MS_PER_DAY, NULL },
+	{ "max_connections", KEY_UINT, CFG(queue.max_connections),
+	  1, 100000, NULL },
+	{ "max_per_destination", KEY_UINT, CFG(queue.max_per_destination),
+	  1, 10000, NULL },
+};
+static const struct key_def dns_keys[] = {
+	{ "upstream", KEY_STRING, CFG(dns.upstream), 0, 0, NULL },
+	{ "trust_anchor", KEY_PATH, CFG(dns.trust_anchor), 0, 0, NULL },
+};
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
 	{ "address", KEY_ADDRESSES, LST(addresses), 0, 0, NULL },
@@ -210,6 +230,8 @@ enum section_id {
 	SECTION_HTTP,
 	SECTION_SMTP,
 	SECTION_IMAP,
+	SECTION_QUEUE,
+	SECTION_DNS,
 	SECTION_COUNT
 };
 
@@ -223,6 +245,8 @@ static const struct section_def sections[SECTION_COUNT] = {
 	[SECTION_HTTP] = { "http", NULL, 0 },
 	[SECTION_SMTP] = { "smtp", smtp_keys, ARRAY_SIZE(smtp_keys) },
 	[SECTION_IMAP] = { "imap", imap_keys, ARRAY_SIZE(imap_keys) },
+	[SECTION_QUEUE] = { "queue", queue_keys, ARRAY_SIZE(queue_keys) },
+	[SECTION_DNS] = { "dns", dns_keys, ARRAY_SIZE(dns_keys) },
 };
 static const struct section_def listener_section = {
 	"listener", listener_keys, ARRAY_SIZE(listener_keys)
@@ -607,6 +631,17 @@ static void key_set(struct parse_ctx *ctx, const struct key_def *def,
 			return;
 		}
 		*(uint64_t *)field = n;
+		return;
+	case KEY_SECONDS:
+		if (!parse_duration(value, &n) || n < def->min || n > def->max) {
+			format_duration(lo, sizeof(lo), def->min);
+			format_duration(hi, sizeof(hi), def->max);
+			key_error(ctx, def, "expected a duration from %s to %s "
+				  "(a number and a unit: s, m, h or d), "
+				  "got '%s'", lo, hi, value_c);
+			return;
+		}
+		*(unsigned int *)field = (unsigned int)(n / MS_PER_S);
 		return;
 	case KEY_SIZE:
 		if (!parse_size(value, &n) || n < def->min || n > def->max) {
@@ -1101,6 +1136,41 @@ static void check_conflicts(struct parse_ctx *ctx)
 	}
 }
 
+/* [queue] retry_max below retry_min; [dns] upstream "address[@port]". */
+static void finish_queue_dns(struct parse_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	const char *up = cfg->dns.upstream, *at;
+	unsigned char bin[16];
+	uint64_t port;
+	char *addr;
+	bool ok;
+
+	cfg->dns.trust_anchor = resolve_path(ctx, cfg->dns.trust_anchor);
+	if (cfg->queue.retry_max < cfg->queue.retry_min) {
+		ctx_error(ctx, ctx->sections[SECTION_QUEUE].key_line[1] != 0 ?
+			  ctx->sections[SECTION_QUEUE].key_line[1] :
+			  ctx->sections[SECTION_QUEUE].key_line[0],
+			  "[queue] retry_max (%us) is below retry_min (%us)",
+			  cfg->queue.retry_max, cfg->queue.retry_min);
+		return;
+	}
+	if (up == NULL)
+		return;
+	at = strchr(up, '@');
+	addr = at != NULL ? xstrndup(up, (size_t)(at - up)) : xstrdup(up);
+	ok = inet_pton(AF_INET, addr, bin) == 1 ||
+		inet_pton(AF_INET6, addr, bin) == 1;
+	if (ok && at != NULL)
+		ok = str_to_u64(str_c(at + 1), 65535, &port) && port > 0;
+	free(addr);
+	if (!ok)
+		ctx_error(ctx, ctx->sections[SECTION_DNS].key_line[0],
+			  "key 'upstream' in [dns]: expected an IP address with "
+			  "an optional @port such as 127.0.0.1@5353, got '%s'",
+			  up);
+}
+
 static void config_finish(struct parse_ctx *ctx)
 {
 	struct config *cfg = ctx->cfg;
@@ -1112,6 +1182,8 @@ static void config_finish(struct parse_ctx *ctx)
 		finish_store(ctx);
 	if (ctx->error == NULL)
 		finish_auth(ctx);
+	if (ctx->error == NULL)
+		finish_queue_dns(ctx);
 	if (ctx->error == NULL)
 		finish_smtp(ctx);
 	for (unsigned int i = 0; i < ctx->listener_count && ctx->error == NULL;
@@ -1157,6 +1229,14 @@ static void config_defaults(struct config *cfg)
 	cfg->imap.max_bad_commands = 20;
 	cfg->imap.login_timeout_ms = 60 * MS_PER_S;
 	cfg->imap.idle_timeout_ms = 30 * 60 * MS_PER_S;
+	/* The schedule of queue/queue_policy.h: 5 min doubling to 1 h,
+	 * give up after 5 days, a delay notice after 4 h. */
+	cfg->queue.retry_min = 300;
+	cfg->queue.retry_max = 3600;
+	cfg->queue.max_age = 5 * 86400;
+	cfg->queue.delay_notice = 4 * 3600;
+	cfg->queue.max_connections = 100;
+	cfg->queue.max_per_destination = 10;
 }
 
 struct config *config_parse_string(const char *text, const char *name,

@@ -144,6 +144,26 @@ struct config {
 		uint64_t idle_timeout_ms;	/* idle after login, IDLE too */
 	} imap;
 
+	/* [queue]: the outbound retry schedule, in seconds (written as
+	 * durations), and the queue runner's connection limits. */
+	struct {
+		unsigned int retry_min;		/* first retry delay, doubling */
+		unsigned int retry_max;		/* cap of the delay */
+		unsigned int max_age;		/* then bounce */
+		unsigned int delay_notice;	/* 0: no delay notices */
+		unsigned int max_connections;	/* outbound, in total */
+		unsigned int max_per_destination;	/* per host/domain */
+	} queue;
+
+	/* [dns]: the resolver for outbound mail (dns/dns.h). */
+	struct {
+		/* "127.0.0.1@5353" (address[@port]); NULL: the servers of
+		 * /etc/resolv.conf. */
+		const char *upstream;
+		/* DNSSEC trust anchor file; NULL: no validation (no DANE). */
+		const char *trust_anchor;
+	} dns;
+
 	const struct config_listener *listeners;
 	unsigned int listener_count;
 
