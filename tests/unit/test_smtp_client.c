@@ -1,0 +1,440 @@
+/* Unit tests for delivery/smtp_client against a scripted SMTP server on
+ * loopback: pipelining, lock-step, HELO fallback, DSN parameters, SIZE and
+ * SMTPUTF8 refusals, CHUNKING, several messages on one connection, RSET,
+ * refused connects and required TLS. */
+#include "unit.h"
+
+#include "base/strbuf.h"
+#include "delivery/smtp_client.h"
+
+#include <stdatomic.h>
+#include <time.h>
+
+/* ---- the scripted server ---- */
+
+struct fake {
+	const char *greeting;	/* "220 fake ESMTP" */
+	const char *ehlo;	/* the EHLO reply, NULL = 502 */
+	const char *final;	/* reply to the end of data */
+	struct strbuf log;	/* commands, and "<data N bytes>" */
+	struct strbuf data;	/* the last message, unstuffed */
+	bool in_data;
+	uint64_t bdat_left;
+};
+
+static struct fake fake;
+
+static void fk_open(struct conn *conn)
+{
+	conn_printf(conn, "%s\r\n", fake.greeting);
+}
+
+static void fk_command(struct conn *conn, struct str line)
+{
+	strbuf_append_str(&fake.log, line);
+	strbuf_putc(&fake.log, '\n');
+	if (str_casestarts_with(line, STR_LIT("EHLO"))) {
+		if (fake.ehlo == NULL)
+			conn_write_str(conn, "502 5.5.1 no EHLO here\r\n");
+		else
+			conn_write_str(conn, fake.ehlo);
+	} else if (str_casestarts_with(line, STR_LIT("HELO"))) {
+		conn_write_str(conn, "250 fake\r\n");
+	} else if (str_casestarts_with(line, STR_LIT("MAIL"))) {
+		if (str_find(line, STR_LIT("refused")) >= 0)
+			conn_write_str(conn, "553 5.1.8 sender refused\r\n");
+		else
+			conn_write_str(conn, "250 2.1.0 ok\r\n");
+	} else if (str_casestarts_with(line, STR_LIT("RCPT"))) {
+		if (str_find(line, STR_LIT("bad")) >= 0)
+			conn_write_str(conn, "550 5.1.1 no such user\r\n");
+		else if (str_find(line, STR_LIT("later")) >= 0)
+			conn_write_str(conn, "450 4.2.1 try later\r\n");
+		else
+			conn_write_str(conn, "250 2.1.5 ok\r\n");
+	} else if (str_casestarts_with(line, STR_LIT("DATA"))) {
+		conn_write_str(conn, "354 go\r\n");
+		strbuf_reset(&fake.data);
+		fake.in_data = true;
+	} else if (str_casestarts_with(line, STR_LIT("BDAT"))) {
+		uint64_t n = 0;
+		struct str rest = str_from(line, 5), num, last;
+
+		str_split(rest, ' ', &num, &last);
+		assert_true(str_to_u64(num, UINT64_MAX, &n));
+		strbuf_reset(&fake.data);
+		fake.bdat_left = n;
+		if (n == 0)
+			conn_write_str(conn, fake.final);
+	} else if (str_casestarts_with(line, STR_LIT("RSET"))) {
+		conn_write_str(conn, "250 2.0.0 ok\r\n");
+	} else if (str_casestarts_with(line, STR_LIT("QUIT"))) {
+		conn_write_str(conn, "221 2.0.0 bye\r\n");
+		conn_close(conn);
+	} else {
+		conn_write_str(conn, "500 5.5.2 what\r\n");
+	}
+}
+
+static void fk_input(struct conn *conn)
+{
+	struct str line;
+	unsigned flags;
+
+	for (;;) {
+		if (fake.bdat_left > 0) {
+			struct str d;
+			size_t n = conn_read_bytes(conn, fake.bdat_left, &d);
+
+			if (n == 0)
+				return;
+			strbuf_append_str(&fake.data, d);
+			fake.bdat_left -= n;
+			if (fake.bdat_left == 0) {
+				strbuf_printf(&fake.log, "<bdat %zu bytes>\n",
+					      fake.data.n);
+				conn_write_str(conn, fake.final);
+			}
+			continue;
+		}
+		if (conn_read_line(conn, 10000, &line, &flags) != 1)
+			return;
+		if (fake.in_data) {
+			if (str_eq(line, STR_LIT("."))) {
+				fake.in_data = false;
+				strbuf_printf(&fake.log, "<data %zu bytes>\n",
+					      fake.data.n);
+				conn_write_str(conn, fake.final);
+				continue;
+			}
+			if (line.n > 0 && line.p[0] == '.')
+				line = str_from(line, 1);
+			strbuf_append_str(&fake.data, line);
+			strbuf_append_c(&fake.data, "\r\n");
+			continue;
+		}
+		fk_command(conn, line);
+	}
+}
+
+static void fk_close(struct conn *conn UNUSED, const char *reason UNUSED)
+{
+}
+
+static const struct conn_handler fake_handler = {
+	.on_open = fk_open, .on_input = fk_input, .on_close = fk_close,
+};
+
+/* ---- the client side ---- */
+
+struct run {
+	const struct smtp_client_msg *msgs;
+	size_t n_msgs, next;
+	struct strbuf results;	/* "rcpt code enhanced|" per recipient */
+	char error[512];
+	bool had_error, before_ready, permanent, peer_dsn;
+	atomic_bool done;
+	struct smtp_client_settings set;
+};
+
+static const struct smtp_client_msg *cl_next(void *arg,
+					     struct smtp_client *client)
+{
+	struct run *r = arg;
+
+	r->peer_dsn = smtp_client_peer_has_dsn(client);
+	return r->next < r->n_msgs ? &r->msgs[r->next++] : NULL;
+}
+
+static void cl_msg_done(void *arg, struct smtp_client *client UNUSED,
+			const struct smtp_client_msg *msg,
+			const struct smtp_client_rcpt_result *res)
+{
+	struct run *r = arg;
+
+	for (size_t i = 0; i < msg->n_rcpts; i++) {
+		strbuf_printf(&r->results, "%s %u %s|", msg->rcpts[i],
+			      res[i].code, res[i].enhanced);
+		assert_non_null(res[i].diagnostic);
+	}
+}
+
+static void cl_closed(void *arg, struct smtp_client *client UNUSED,
+		      const struct smtp_client_error *error)
+{
+	struct run *r = arg;
+
+	if (error != NULL) {
+		r->had_error = true;
+		r->before_ready = error->before_ready;
+		r->permanent = error->permanent;
+		snprintf(r->error, sizeof(r->error), "%s %s",
+			 error->enhanced, error->diagnostic);
+	}
+	atomic_store(&r->done, true);
+}
+
+static const struct smtp_client_callbacks callbacks = {
+	.next = cl_next, .msg_done = cl_msg_done, .closed = cl_closed,
+};
+
+static struct net_server *server;
+static struct net_listener *listener;
+
+static void start_task(void *arg)
+{
+	struct run *r = arg;
+
+	smtp_client_new(net_server_thread(server, 0), &r->set, &callbacks, r);
+}
+
+static void run(struct run *r, const struct smtp_client_msg *msgs, size_t n)
+{
+	struct timespec ts = { 0, 2000000 };
+
+	r->msgs = msgs;
+	r->n_msgs = n;
+	r->results = STRBUF_INIT;
+	if (r->set.helo_name == NULL)
+		r->set.helo_name = "client.test";
+	if (r->set.address == NULL)
+		r->set.address = "127.0.0.1";
+	if (r->set.port == 0)
+		r->set.port = net_listener_port(listener);
+	r->set.timeout_scale = 0.01;
+	task_queue_post(net_thread_task_queue(net_server_thread(server, 0)),
+			start_task, r);
+	for (int i = 0; i < 5000 && !atomic_load(&r->done); i++)
+		nanosleep(&ts, NULL);
+	assert_true(atomic_load(&r->done));
+}
+
+static void fake_reset(const char *ehlo)
+{
+	strbuf_reset(&fake.log);
+	strbuf_reset(&fake.data);
+	fake.greeting = "220 fake ESMTP";
+	fake.ehlo = ehlo;
+	fake.final = "250 2.0.0 queued as 1\r\n";
+	fake.in_data = false;
+	fake.bdat_left = 0;
+}
+
+static int setup(void **state UNUSED)
+{
+	struct net_server_settings set = { .threads = 1 };
+	char *error = NULL;
+	struct net_listen_spec spec = {
+		.name = "fake", .address = "127.0.0.1",
+		.handler = &fake_handler,
+	};
+
+	fake.log = STRBUF_INIT;
+	fake.data = STRBUF_INIT;
+	server = net_server_new(&set, &error);
+	assert_non_null(server);
+	listener = net_listen(server, &spec, &error);
+	assert_non_null(listener);
+	assert_int_equal(net_server_start(server, &error), 0);
+	return 0;
+}
+
+static int teardown(void **state UNUSED)
+{
+	net_server_shutdown(server, 1000);
+	net_server_free(&server);
+	strbuf_free(&fake.log);
+	strbuf_free(&fake.data);
+	return 0;
+}
+
+static const char *const rcpts2[] = { "a@dest.test", "bad@dest.test" };
+static const char *const orcpts2[] = { "rfc822;a+x@orig.test", "" };
+static const char *const notify2[] = { "SUCCESS,FAILURE", "NEVER" };
+static const char body[] = "Subject: hi\r\n\r\n.dot line\r\nend\r\n";
+
+#define PIPE_EHLO "250-fake\r\n250-PIPELINING\r\n250-SIZE 1000\r\n" \
+		  "250-8BITMIME\r\n250 DSN\r\n"
+
+static void test_pipelined(void **state UNUSED)
+{
+	struct smtp_client_msg msg = {
+		.sender = "s@here.test", .envid = "id 1", .ret = "HDRS",
+		.rcpts = rcpts2, .orcpts = orcpts2, .notify = notify2,
+		.n_rcpts = 2, .data = body, .size = sizeof(body) - 1,
+	};
+	struct run r = { 0 };
+
+	fake_reset(PIPE_EHLO);
+	run(&r, &msg, 1);
+	assert_false(r.had_error);
+	assert_true(r.peer_dsn);
+	assert_string_equal(strbuf_cstr(&r.results),
+			    "a@dest.test 250 2.0.0|bad@dest.test 550 5.1.1|");
+	assert_string_equal(strbuf_cstr(&fake.log),
+		"EHLO client.test\n"
+		"MAIL FROM:<s@here.test> SIZE=31 RET=HDRS ENVID=id+201\n"
+		"RCPT TO:<a@dest.test> NOTIFY=SUCCESS,FAILURE "
+		"ORCPT=rfc822;a+2Bx@orig.test\n"
+		"RCPT TO:<bad@dest.test> NOTIFY=NEVER\n"
+		"DATA\n<data 31 bytes>\nQUIT\n");
+	assert_string_equal(strbuf_cstr(&fake.data), body);
+	strbuf_free(&r.results);
+}
+
+/* No extensions at all: HELO, lock-step, no DSN parameters; a 450 and a
+ * refused sender. */
+static void test_helo_lockstep(void **state UNUSED)
+{
+	static const char *const rc[] = { "later@dest.test", "ok@dest.test" };
+	struct smtp_client_msg msgs[] = {
+		{ .sender = "", .rcpts = rc, .notify = notify2, .n_rcpts = 2,
+		  .data = body, .size = sizeof(body) - 1 },
+		{ .sender = "refused@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = body, .size = sizeof(body) - 1 },
+		{ .sender = "x@here.test", .rcpts = rc + 1, .n_rcpts = 1,
+		  .data = body, .size = sizeof(body) - 1 },
+	};
+	struct run r = { 0 };
+
+	fake_reset(NULL);
+	run(&r, msgs, 3);
+	assert_false(r.had_error);
+	assert_string_equal(strbuf_cstr(&r.results),
+			    "later@dest.test 450 4.2.1|ok@dest.test 250 2.0.0|"
+			    "later@dest.test 553 5.1.8|"
+			    "ok@dest.test 250 2.0.0|");
+	assert_string_equal(strbuf_cstr(&fake.log),
+		"EHLO client.test\nHELO client.test\n"
+		"MAIL FROM:<>\nRCPT TO:<later@dest.test>\n"
+		"RCPT TO:<ok@dest.test>\nDATA\n<data 31 bytes>\n"
+		/* straight MAIL after a completed transaction */
+		"MAIL FROM:<refused@here.test>\n"
+		/* RSET after a failed one */
+		"RSET\nMAIL FROM:<x@here.test>\nRCPT TO:<ok@dest.test>\n"
+		"DATA\n<data 31 bytes>\nQUIT\n");
+	strbuf_free(&r.results);
+}
+
+static void test_size_and_smtputf8(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test" };
+	static const char *const rcu[] = { "j\xc3\xb6rg@dest.test" };
+	static char big[1500];
+	static const char utf8_header[] =
+		"Subject: \xc3\xa9t\xc3\xa9\r\n\r\nx\r\n";
+	static const char utf8_body[] =
+		"Subject: x\r\n\r\n\xc3\xa9t\xc3\xa9\r\n";
+	struct smtp_client_msg msgs[] = {
+		{ .sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = big, .size = sizeof(big) },
+		{ .sender = "s@here.test", .rcpts = rcu, .n_rcpts = 1,
+		  .data = body, .size = sizeof(body) - 1 },
+		{ .sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = utf8_header, .size = sizeof(utf8_header) - 1 },
+		{ .sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = utf8_body, .size = sizeof(utf8_body) - 1 },
+	};
+	struct run r = { 0 };
+
+	memset(big, 'x', sizeof(big));
+	assert_true(smtp_client_msg_needs_smtputf8(&msgs[1]));
+	assert_true(smtp_client_msg_needs_smtputf8(&msgs[2]));
+	assert_false(smtp_client_msg_needs_smtputf8(&msgs[3]));
+	assert_true(smtp_client_msg_is_8bit(&msgs[3]));
+	fake_reset(PIPE_EHLO);
+	run(&r, msgs, 4);
+	assert_string_equal(strbuf_cstr(&r.results),
+			    "a@dest.test 552 5.3.4|"
+			    "j\xc3\xb6rg@dest.test 550 5.6.7|"
+			    "a@dest.test 550 5.6.7|a@dest.test 250 2.0.0|");
+	/* only the 8-bit body went out, as 8BITMIME */
+	assert_string_equal(strbuf_cstr(&fake.log),
+		"EHLO client.test\n"
+		"MAIL FROM:<s@here.test> SIZE=21 BODY=8BITMIME\n"
+		"RCPT TO:<a@dest.test>\nDATA\n<data 21 bytes>\nQUIT\n");
+	strbuf_free(&r.results);
+}
+
+static void test_chunking(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test", "bad@dest.test" };
+	struct smtp_client_msg msg = {
+		.sender = "s@here.test", .rcpts = rc, .n_rcpts = 2,
+		.data = body, .size = sizeof(body) - 1,
+	};
+	struct run r = { 0 };
+
+	fake_reset("250-fake\r\n250-PIPELINING\r\n250-CHUNKING\r\n"
+		   "250 SMTPUTF8\r\n");
+	fake.final = "451 4.3.0 disk full\r\n";
+	run(&r, &msg, 1);
+	assert_false(r.peer_dsn);
+	assert_string_equal(strbuf_cstr(&r.results),
+			    "a@dest.test 451 4.3.0|bad@dest.test 550 5.1.1|");
+	assert_string_equal(strbuf_cstr(&fake.log),
+		"EHLO client.test\nMAIL FROM:<s@here.test>\n"
+		"RCPT TO:<a@dest.test>\nRCPT TO:<bad@dest.test>\n"
+		"BDAT 31 LAST\n<bdat 31 bytes>\nQUIT\n");
+	/* BDAT is not dot-stuffed */
+	assert_string_equal(strbuf_cstr(&fake.data), body);
+	strbuf_free(&r.results);
+}
+
+static void test_session_failures(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test" };
+	struct smtp_client_msg msg = {
+		.sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		.data = body, .size = sizeof(body) - 1,
+	};
+	struct run r1 = { 0 }, r2 = { 0 }, r3 = { 0 }, r4 = { 0 };
+
+	/* 4xx greeting */
+	fake_reset(PIPE_EHLO);
+	fake.greeting = "421 4.3.2 busy";
+	run(&r1, &msg, 1);
+	assert_true(r1.had_error);
+	assert_true(r1.before_ready);
+	assert_false(r1.permanent);
+	assert_string_equal(r1.error, "4.3.2 greeting: 421 4.3.2 busy");
+	assert_int_equal(r1.next, 0);
+
+	/* TLS required, not offered */
+	fake_reset(PIPE_EHLO);
+	r2.set.tls_policy = SMTP_CLIENT_TLS_REQUIRED;
+	run(&r2, &msg, 1);
+	assert_true(r2.had_error);
+	assert_true(r2.before_ready);
+	assert_non_null(strstr(r2.error, "4.7.4 TLS is required"));
+	assert_int_equal(r2.next, 0);
+
+	/* a password never goes out in plaintext */
+	fake_reset("250-fake\r\n250 AUTH PLAIN LOGIN\r\n");
+	r3.set.auth_user = "u";
+	r3.set.auth_password = "p";
+	run(&r3, &msg, 1);
+	assert_true(r3.had_error);
+	assert_non_null(strstr(r3.error, "without TLS"));
+	assert_null(strstr(strbuf_cstr(&fake.log), "AUTH"));
+
+	/* nobody listening */
+	r4.set.port = 1;
+	run(&r4, &msg, 1);
+	assert_true(r4.had_error);
+	assert_true(r4.before_ready);
+	assert_non_null(strstr(r4.error, "4.4.1 connect to 127.0.0.1 port 1"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_helo_lockstep),
+		cmocka_unit_test(test_size_and_smtputf8),
+		cmocka_unit_test(test_chunking),
+		cmocka_unit_test(test_session_failures),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
