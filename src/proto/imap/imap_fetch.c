@@ -1,0 +1,839 @@
+/* imap_fetch.c: FETCH attribute parsing and rendering. Section fetches use
+ * the part tree stored at delivery (meta->parts) to find byte ranges, so a
+ * FETCH never parses the message again; ENVELOPE and BODYSTRUCTURE are
+ * stored pre-rendered. */
+#include "proto/imap/imap_fetch.h"
+
+#include "mail/b64stream.h"
+#include "mail/header.h"
+#include "mail/imap_string.h"
+#include "mail/mime_parts.h"
+#include "mail/qp.h"
+
+enum fetch_kind {
+	FETCH_FLAGS,
+	FETCH_INTERNALDATE,
+	FETCH_RFC822_SIZE,
+	FETCH_RFC822,
+	FETCH_RFC822_HEADER,
+	FETCH_RFC822_TEXT,
+	FETCH_ENVELOPE,
+	FETCH_BODY,
+	FETCH_BODYSTRUCTURE,
+	FETCH_UID,
+	FETCH_MODSEQ,
+	FETCH_SECTION,		/* BODY[...], BODY.PEEK[...] */
+	FETCH_BINARY,		/* BINARY[...], BINARY.PEEK[...] */
+	FETCH_BINARY_SIZE,
+};
+
+enum section_text {
+	SECTION_NONE,		/* "" or part numbers only */
+	SECTION_HEADER,
+	SECTION_FIELDS,
+	SECTION_FIELDS_NOT,
+	SECTION_TEXT,
+	SECTION_MIME,
+};
+
+struct fetch_att {
+	enum fetch_kind kind;
+	bool peek;
+	/* sections: the part numbers ("" or "1.2"), what follows them */
+	const char *part;
+	enum section_text text;
+	const char **fields;
+	size_t n_fields;
+	const char *echo;	/* the section as written in the reply */
+	bool partial;
+	uint32_t offset, length;
+};
+
+struct imap_fetch_plan {
+	struct fetch_att *atts;
+	size_t n;
+	uint64_t changedsince;
+	bool vanished;
+};
+
+/* ---- parsing ---- */
+
+static const struct {
+	const char *name;
+	enum fetch_kind kind;
+} simple_atts[] = {
+	{ "FLAGS", FETCH_FLAGS },
+	{ "INTERNALDATE", FETCH_INTERNALDATE },
+	{ "RFC822.SIZE", FETCH_RFC822_SIZE },
+	{ "RFC822", FETCH_RFC822 },
+	{ "RFC822.HEADER", FETCH_RFC822_HEADER },
+	{ "RFC822.TEXT", FETCH_RFC822_TEXT },
+	{ "ENVELOPE", FETCH_ENVELOPE },
+	{ "BODY", FETCH_BODY },
+	{ "BODYSTRUCTURE", FETCH_BODYSTRUCTURE },
+	{ "UID", FETCH_UID },
+	{ "MODSEQ", FETCH_MODSEQ },
+};
+
+static bool fail(struct imap_cursor *c, const char *error)
+{
+	if (c->error == NULL)
+		c->error = error;
+	return false;
+}
+
+/* A name of letters, digits and dots (BODY.PEEK, RFC822.SIZE). */
+static struct str att_name(struct imap_cursor *c)
+{
+	const char *start = c->p;
+
+	while (c->p < c->end &&
+	       ((*c->p >= 'A' && *c->p <= 'Z') || (*c->p >= 'a' && *c->p <= 'z') ||
+		(*c->p >= '0' && *c->p <= '9') || *c->p == '.'))
+		c->p++;
+	return str_make(start, (size_t)(c->p - start));
+}
+
+/* A header field name is an astring; it must also be a valid RFC 5322
+ * field name (printable ASCII but ':'), else nothing could match. */
+static bool field_name_ok(struct str s)
+{
+	if (s.n == 0)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		unsigned char ch = (unsigned char)s.p[i];
+
+		if (ch <= 0x20 || ch >= 0x7f || ch == ':')
+			return false;
+	}
+	return true;
+}
+
+/* A field name in the reply: as an atom when it is one, else a string. */
+static void echo_field(struct strbuf *echo, struct str name)
+{
+	for (size_t i = 0; i < name.n; i++) {
+		if (strchr("(){%*\"\\]", name.p[i]) != NULL) {
+			imap_string_write(echo, name);
+			return;
+		}
+	}
+	strbuf_append_str(echo, name);
+}
+
+/* " (name name ...)" after HEADER.FIELDS[.NOT] */
+static bool parse_header_list(struct imap_cursor *c, struct arena *a,
+			      struct fetch_att *att, struct strbuf *echo)
+{
+	const char **fields = NULL;
+	size_t n = 0, cap = 0;
+	struct str s;
+
+	if (!imap_cursor_sp(c) || !imap_cursor_skip_char(c, '('))
+		return fail(c, "Expected a header field list");
+	strbuf_append_c(echo, " (");
+	for (;;) {
+		if (!imap_cursor_astring(c, a, &s))
+			goto bad;
+		if (!field_name_ok(s)) {
+			fail(c, "Invalid header field name");
+			goto bad;
+		}
+		if (n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			fields = xrealloc(fields, cap * sizeof(*fields));
+		}
+		fields[n] = arena_strndup(a, s.p, s.n);
+		if (n > 0)
+			strbuf_putc(echo, ' ');
+		echo_field(echo, s);
+		n++;
+		if (imap_cursor_skip_char(c, ')'))
+			break;
+		if (!imap_cursor_sp(c))
+			goto bad;
+	}
+	strbuf_putc(echo, ')');
+	att->fields = arena_alloc(a, n * sizeof(*fields));
+	memcpy(att->fields, fields, n * sizeof(*fields));
+	att->n_fields = n;
+	free(fields);
+	return true;
+bad:
+	free(fields);
+	return false;
+}
+
+/* "[" section-spec "]" (binary: only part numbers) */
+static bool parse_section(struct imap_cursor *c, struct arena *a,
+			  struct fetch_att *att, bool binary)
+{
+	struct strbuf part = STRBUF_INIT, echo = STRBUF_INIT;
+	uint32_t num;
+
+	if (!imap_cursor_skip_char(c, '['))
+		return fail(c, "Expected [");
+	while (imap_cursor_peek(c) >= '0' && imap_cursor_peek(c) <= '9') {
+		if (!imap_cursor_nz_number(c, &num))
+			goto bad;
+		strbuf_printf(&part, "%s%u", part.n > 0 ? "." : "", num);
+		if (!imap_cursor_skip_char(c, '.'))
+			break;
+		if (imap_cursor_peek(c) < '0' || imap_cursor_peek(c) > '9') {
+			if (binary) {
+				fail(c, "Invalid BINARY section");
+				goto bad;
+			}
+			/* the section-text after the part numbers */
+			c->p--;
+			break;
+		}
+	}
+	att->text = SECTION_NONE;
+	strbuf_append_str(&echo, strbuf_str(&part));
+	if (!binary && imap_cursor_peek(c) != ']') {
+		struct str kw;
+
+		if (part.n > 0 && !imap_cursor_skip_char(c, '.')) {
+			fail(c, "Invalid section");
+			goto bad;
+		}
+		kw = att_name(c);
+		if (part.n > 0)
+			strbuf_putc(&echo, '.');
+		if (str_caseeq(kw, STR_LIT("HEADER"))) {
+			att->text = SECTION_HEADER;
+			strbuf_append_c(&echo, "HEADER");
+		} else if (str_caseeq(kw, STR_LIT("TEXT"))) {
+			att->text = SECTION_TEXT;
+			strbuf_append_c(&echo, "TEXT");
+		} else if (str_caseeq(kw, STR_LIT("MIME")) && part.n > 0) {
+			att->text = SECTION_MIME;
+			strbuf_append_c(&echo, "MIME");
+		} else if (str_caseeq(kw, STR_LIT("HEADER.FIELDS"))) {
+			att->text = SECTION_FIELDS;
+			strbuf_append_c(&echo, "HEADER.FIELDS");
+			if (!parse_header_list(c, a, att, &echo))
+				goto bad;
+		} else if (str_caseeq(kw, STR_LIT("HEADER.FIELDS.NOT"))) {
+			att->text = SECTION_FIELDS_NOT;
+			strbuf_append_c(&echo, "HEADER.FIELDS.NOT");
+			if (!parse_header_list(c, a, att, &echo))
+				goto bad;
+		} else {
+			fail(c, "Invalid section");
+			goto bad;
+		}
+	}
+	if (!imap_cursor_skip_char(c, ']')) {
+		fail(c, "Expected ]");
+		goto bad;
+	}
+	att->part = arena_strndup(a, strbuf_cstr(&part), part.n);
+	att->echo = arena_strndup(a, strbuf_cstr(&echo), echo.n);
+	strbuf_free(&part);
+	strbuf_free(&echo);
+	return true;
+bad:
+	strbuf_free(&part);
+	strbuf_free(&echo);
+	return false;
+}
+
+/* "<" number "." nz-number ">" */
+static bool parse_partial(struct imap_cursor *c, struct fetch_att *att)
+{
+	if (!imap_cursor_skip_char(c, '<'))
+		return true;
+	if (!imap_cursor_number(c, &att->offset) ||
+	    !imap_cursor_skip_char(c, '.') ||
+	    !imap_cursor_nz_number(c, &att->length) ||
+	    !imap_cursor_skip_char(c, '>'))
+		return fail(c, "Invalid partial <offset.length>");
+	att->partial = true;
+	return true;
+}
+
+static bool parse_att(struct imap_cursor *c, struct arena *a,
+		      struct fetch_att *att)
+{
+	struct str name = att_name(c);
+
+	memset(att, 0, sizeof(*att));
+	if (str_caseeq(name, STR_LIT("BODY")) && imap_cursor_peek(c) == '[') {
+		att->kind = FETCH_SECTION;
+		return parse_section(c, a, att, false) && parse_partial(c, att);
+	}
+	if (str_caseeq(name, STR_LIT("BODY.PEEK"))) {
+		att->kind = FETCH_SECTION;
+		att->peek = true;
+		return parse_section(c, a, att, false) && parse_partial(c, att);
+	}
+	if (str_caseeq(name, STR_LIT("BINARY")) ||
+	    str_caseeq(name, STR_LIT("BINARY.PEEK"))) {
+		att->kind = FETCH_BINARY;
+		att->peek = name.n > 6;
+		return parse_section(c, a, att, true) && parse_partial(c, att);
+	}
+	if (str_caseeq(name, STR_LIT("BINARY.SIZE"))) {
+		att->kind = FETCH_BINARY_SIZE;
+		return parse_section(c, a, att, true);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(simple_atts); i++) {
+		if (str_caseeq(name, str_c(simple_atts[i].name))) {
+			att->kind = simple_atts[i].kind;
+			return true;
+		}
+	}
+	return fail(c, "Unknown FETCH attribute");
+}
+
+static void plan_add(struct imap_fetch_plan *p, size_t *cap,
+		     const struct fetch_att *att)
+{
+	if (p->n == *cap) {
+		*cap = *cap == 0 ? 8 : *cap * 2;
+		p->atts = xrealloc(p->atts, *cap * sizeof(*p->atts));
+	}
+	p->atts[p->n++] = *att;
+}
+
+/* " (CHANGEDSINCE n [VANISHED])" in any order (RFC 7162) */
+static bool parse_modifiers(struct imap_cursor *c, struct imap_fetch_plan *p)
+{
+	if (imap_cursor_peek(c) != ' ')
+		return true;
+	c->p++;
+	if (!imap_cursor_skip_char(c, '('))
+		return fail(c, "Expected FETCH modifiers");
+	for (;;) {
+		struct str name = att_name(c);
+
+		if (str_caseeq(name, STR_LIT("CHANGEDSINCE")) &&
+		    p->changedsince == 0) {
+			if (!imap_cursor_sp(c) ||
+			    !imap_cursor_number64(c, &p->changedsince))
+				return false;
+			if (p->changedsince == 0)
+				return fail(c, "CHANGEDSINCE must be positive");
+		} else if (str_caseeq(name, STR_LIT("VANISHED")) && !p->vanished) {
+			p->vanished = true;
+		} else {
+			return fail(c, "Unknown FETCH modifier");
+		}
+		if (imap_cursor_skip_char(c, ')'))
+			break;
+		if (!imap_cursor_sp(c))
+			return false;
+	}
+	/* RFC 7162 3.2.6: VANISHED needs CHANGEDSINCE */
+	if (p->vanished && p->changedsince == 0)
+		return fail(c, "VANISHED without CHANGEDSINCE");
+	return true;
+}
+
+struct imap_fetch_plan *imap_fetch_parse(struct imap_cursor *c, struct arena *a)
+{
+	struct imap_fetch_plan tmp = { NULL, 0, 0, false }, *p;
+	struct fetch_att att;
+	size_t cap = 0;
+	const char *start = c->p;
+
+	if (imap_cursor_skip_char(c, '(')) {
+		for (;;) {
+			if (!parse_att(c, a, &att))
+				goto bad;
+			plan_add(&tmp, &cap, &att);
+			if (imap_cursor_skip_char(c, ')'))
+				break;
+			if (!imap_cursor_sp(c))
+				goto bad;
+		}
+	} else {
+		const char *save = c->p;
+		struct str name = att_name(c);
+		static const enum fetch_kind all[] = {
+			FETCH_FLAGS, FETCH_INTERNALDATE, FETCH_RFC822_SIZE,
+			FETCH_ENVELOPE, FETCH_BODY,
+		};
+		size_t n_macro = 0;
+
+		if (str_caseeq(name, STR_LIT("FAST")))
+			n_macro = 3;
+		else if (str_caseeq(name, STR_LIT("ALL")))
+			n_macro = 4;
+		else if (str_caseeq(name, STR_LIT("FULL")))
+			n_macro = 5;
+		if (n_macro > 0) {
+			for (size_t i = 0; i < n_macro; i++) {
+				memset(&att, 0, sizeof(att));
+				att.kind = all[i];
+				plan_add(&tmp, &cap, &att);
+			}
+		} else {
+			c->p = save;
+			if (!parse_att(c, a, &att))
+				goto bad;
+			plan_add(&tmp, &cap, &att);
+		}
+	}
+	if (!parse_modifiers(c, &tmp))
+		goto bad;
+	p = arena_alloc(a, sizeof(*p));
+	*p = tmp;
+	p->atts = arena_alloc(a, tmp.n * sizeof(*tmp.atts));
+	memcpy(p->atts, tmp.atts, tmp.n * sizeof(*tmp.atts));
+	free(tmp.atts);
+	return p;
+bad:
+	free(tmp.atts);
+	fail(c, "Invalid FETCH attributes");
+	c->p = start;
+	return NULL;
+}
+
+static bool att_needs_parts(const struct fetch_att *att)
+{
+	switch (att->kind) {
+	case FETCH_RFC822_HEADER:
+	case FETCH_RFC822_TEXT:
+		return true;
+	case FETCH_SECTION:
+		return att->part[0] != '\0' || att->text != SECTION_NONE;
+	case FETCH_BINARY:
+	case FETCH_BINARY_SIZE:
+		return att->part[0] != '\0';
+	default:
+		return false;
+	}
+}
+
+bool imap_fetch_needs_meta(const struct imap_fetch_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->atts[i].kind == FETCH_ENVELOPE ||
+		    p->atts[i].kind == FETCH_BODY ||
+		    p->atts[i].kind == FETCH_BODYSTRUCTURE ||
+		    att_needs_parts(&p->atts[i]))
+			return true;
+	}
+	return false;
+}
+
+bool imap_fetch_needs_blob(const struct imap_fetch_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		switch (p->atts[i].kind) {
+		case FETCH_RFC822:
+		case FETCH_RFC822_HEADER:
+		case FETCH_RFC822_TEXT:
+		case FETCH_SECTION:
+		case FETCH_BINARY:
+		case FETCH_BINARY_SIZE:
+			return true;
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
+bool imap_fetch_sets_seen(const struct imap_fetch_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		switch (p->atts[i].kind) {
+		case FETCH_RFC822:
+		case FETCH_RFC822_TEXT:
+			return true;
+		case FETCH_SECTION:
+		case FETCH_BINARY:
+			if (!p->atts[i].peek)
+				return true;
+			break;
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
+static bool plan_has(const struct imap_fetch_plan *p, enum fetch_kind kind)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->atts[i].kind == kind)
+			return true;
+	}
+	return false;
+}
+
+bool imap_fetch_wants_modseq(const struct imap_fetch_plan *p)
+{
+	return p->changedsince != 0 || plan_has(p, FETCH_MODSEQ);
+}
+
+bool imap_fetch_wants_flags(const struct imap_fetch_plan *p)
+{
+	return plan_has(p, FETCH_FLAGS);
+}
+
+uint64_t imap_fetch_changedsince(const struct imap_fetch_plan *p)
+{
+	return p->changedsince;
+}
+
+bool imap_fetch_vanished(const struct imap_fetch_plan *p)
+{
+	return p->vanished;
+}
+
+/* ---- rendering ---- */
+
+void imap_fetch_write_flags(struct strbuf *out, uint32_t flags,
+			    const char *keywords, bool recent)
+{
+	static const struct { uint32_t bit; const char *name; } sys[] = {
+		{ STORE_FLAG_SEEN, "\\Seen" },
+		{ STORE_FLAG_ANSWERED, "\\Answered" },
+		{ STORE_FLAG_FLAGGED, "\\Flagged" },
+		{ STORE_FLAG_DELETED, "\\Deleted" },
+		{ STORE_FLAG_DRAFT, "\\Draft" },
+	};
+	size_t start = out->n;
+
+	strbuf_putc(out, '(');
+	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
+		if (flags & sys[i].bit) {
+			if (out->n > start + 1)
+				strbuf_putc(out, ' ');
+			strbuf_append_c(out, sys[i].name);
+		}
+	}
+	if (recent) {
+		if (out->n > start + 1)
+			strbuf_putc(out, ' ');
+		strbuf_append_c(out, "\\Recent");
+	}
+	if (keywords != NULL && keywords[0] != '\0') {
+		if (out->n > start + 1)
+			strbuf_putc(out, ' ');
+		strbuf_append_c(out, keywords);
+	}
+	strbuf_putc(out, ')');
+}
+
+static void write_internaldate(struct strbuf *out, int64_t t)
+{
+	static const char months[][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+	int64_t secs = t - days * 86400;
+	/* civil from days (H. Hinnant) */
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+
+	strbuf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", (int)d,
+		      months[m - 1], (int)y, (int)(secs / 3600),
+		      (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+/* A literal of data[0..n) with NUL bytes sent as 0x80 (a literal cannot
+ * carry NUL; the length stays the same). */
+static void write_literal(struct strbuf *out, const char *data, size_t n)
+{
+	size_t start;
+
+	strbuf_printf(out, "{%zu}\r\n", n);
+	start = out->n;
+	strbuf_append(out, data, n);
+	for (size_t i = start; i < out->n; i++) {
+		if (out->p[i] == '\0')
+			out->p[i] = (char)0x80;
+	}
+}
+
+static bool field_listed(const struct fetch_att *att, struct str name)
+{
+	for (size_t i = 0; i < att->n_fields; i++) {
+		if (str_caseeq(name, str_c(att->fields[i])))
+			return true;
+	}
+	return false;
+}
+
+/* The fields of a header block kept by HEADER.FIELDS[.NOT], as written
+ * (folding kept), then the blank line. */
+static void filter_header(const struct fetch_att *att, struct str block,
+			  struct strbuf *out)
+{
+	struct header_field f;
+	size_t pos = 0;
+
+	while (header_next(block, &pos, &f)) {
+		bool listed = field_listed(att, f.name);
+		const char *end = f.value.p + f.value.n;
+
+		if (listed != (att->text == SECTION_FIELDS))
+			continue;
+		strbuf_append(out, f.name.p, (size_t)(end - f.name.p));
+		if (end == f.name.p || end[-1] != '\n')
+			strbuf_append(out, "\r\n", 2);
+	}
+	strbuf_append(out, "\r\n", 2);
+}
+
+/* Transfer-decode a part body for BINARY: 0 ok, -1 unknown encoding. */
+static int binary_decode(const struct mime_part *part, struct str body,
+			 struct strbuf *out)
+{
+	struct str enc = part->encoding;
+
+	if (enc.p == NULL || str_caseeq(enc, STR_LIT("7bit")) ||
+	    str_caseeq(enc, STR_LIT("8bit")) ||
+	    str_caseeq(enc, STR_LIT("binary"))) {
+		strbuf_append_str(out, body);
+	} else if (str_caseeq(enc, STR_LIT("base64"))) {
+		struct b64stream d = B64STREAM_INIT;
+
+		b64stream_feed(&d, out, body.p, body.n);
+		b64stream_finish(&d, out);
+	} else if (str_caseeq(enc, STR_LIT("quoted-printable"))) {
+		struct qp_decoder d = QP_DECODER_INIT;
+
+		qp_decoder_feed(&d, out, body.p, body.n);
+		qp_decoder_finish(&d, out);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+struct render {
+	const struct imap_fetch_msg *m;
+	struct mime_tree *tree;
+	struct strbuf tmp;
+};
+
+static const struct mime_tree *render_tree(struct render *r)
+{
+	const char *error;
+
+	if (r->tree != NULL)
+		return r->tree;
+	if (r->m->meta != NULL && r->m->meta->parts != NULL &&
+	    r->m->meta->parts_size > 0)
+		r->tree = mime_parts_deserialize(r->m->meta->parts,
+						 r->m->meta->parts_size, &error);
+	/* a message stored without its part tree (or a damaged one):
+	 * parse the bytes */
+	if (r->tree == NULL)
+		r->tree = mime_parse(r->m->data, r->m->size, NULL);
+	return r->tree;
+}
+
+static struct str clamp(const struct imap_fetch_msg *m, uint64_t start,
+			uint64_t end)
+{
+	end = MIN(end, (uint64_t)m->size);
+	start = MIN(start, end);
+	return str_make(m->data + start, (size_t)(end - start));
+}
+
+/* The bytes of a BODY[...] section. */
+static struct str section_bytes(struct render *r, const struct fetch_att *att)
+{
+	const struct imap_fetch_msg *m = r->m;
+	struct mime_section sec;
+	struct strbuf spec = STRBUF_INIT;
+	bool found;
+
+	if (att->part[0] == '\0' && att->text == SECTION_NONE)
+		return str_make(m->data, m->size);
+	strbuf_printf(&spec, "%s%s%s", att->part,
+		      att->part[0] != '\0' && att->text != SECTION_NONE ? "." : "",
+		      att->text == SECTION_TEXT ? "TEXT" :
+		      att->text == SECTION_MIME ? "MIME" :
+		      att->text == SECTION_NONE ? "" : "HEADER");
+	found = mime_parts_find_section(render_tree(r), strbuf_str(&spec), &sec);
+	strbuf_free(&spec);
+	if (!found)
+		return STR_LIT("");
+	struct str bytes = clamp(m, sec.start, sec.end);
+
+	if (att->text != SECTION_FIELDS && att->text != SECTION_FIELDS_NOT)
+		return bytes;
+	strbuf_reset(&r->tmp);
+	filter_header(att, bytes, &r->tmp);
+	return strbuf_str(&r->tmp);
+}
+
+/* The decoded bytes of a BINARY section; false for an unknown CTE. */
+static bool binary_bytes(struct render *r, const struct fetch_att *att,
+			 struct str *bytes_r)
+{
+	struct mime_section sec;
+
+	if (att->part[0] == '\0') {
+		*bytes_r = str_make(r->m->data, r->m->size);
+		return true;
+	}
+	if (!mime_parts_find_section(render_tree(r), str_c(att->part), &sec)) {
+		*bytes_r = STR_LIT("");
+		return true;
+	}
+	strbuf_reset(&r->tmp);
+	if (binary_decode(sec.part, clamp(r->m, sec.start, sec.end),
+			  &r->tmp) < 0)
+		return false;
+	*bytes_r = strbuf_str(&r->tmp);
+	if (bytes_r->p == NULL)
+		*bytes_r = STR_LIT("");
+	return true;
+}
+
+static struct str apply_partial(const struct fetch_att *att, struct str s)
+{
+	if (!att->partial)
+		return s;
+	if (att->offset >= s.n)
+		return STR_LIT("");
+	return str_make(s.p + att->offset, MIN(s.n - att->offset, att->length));
+}
+
+static int render_att(struct render *r, const struct fetch_att *att,
+		      struct strbuf *out, const char **error_r)
+{
+	const struct imap_fetch_msg *m = r->m;
+	struct str s;
+
+	switch (att->kind) {
+	case FETCH_FLAGS:
+		strbuf_append_c(out, "FLAGS ");
+		imap_fetch_write_flags(out, m->msg->flags, m->msg->keywords,
+				       m->recent);
+		break;
+	case FETCH_INTERNALDATE:
+		strbuf_append_c(out, "INTERNALDATE ");
+		write_internaldate(out, m->msg->internal_date);
+		break;
+	case FETCH_RFC822_SIZE:
+		strbuf_printf(out, "RFC822.SIZE %llu",
+			      (unsigned long long)m->msg->size);
+		break;
+	case FETCH_RFC822:
+		ASSERT(m->data != NULL);
+		strbuf_append_c(out, "RFC822 ");
+		write_literal(out, m->data, m->size);
+		break;
+	case FETCH_RFC822_HEADER:
+	case FETCH_RFC822_TEXT: {
+		struct fetch_att sec = { .part = "",
+			.text = att->kind == FETCH_RFC822_HEADER ?
+				SECTION_HEADER : SECTION_TEXT };
+
+		ASSERT(m->data != NULL);
+		s = section_bytes(r, &sec);
+		strbuf_append_c(out, att->kind == FETCH_RFC822_HEADER ?
+				"RFC822.HEADER " : "RFC822.TEXT ");
+		write_literal(out, s.p, s.n);
+		break;
+	}
+	case FETCH_ENVELOPE:
+		ASSERT(m->meta != NULL);
+		strbuf_append_c(out, "ENVELOPE ");
+		strbuf_append_c(out, m->meta->envelope);
+		break;
+	case FETCH_BODY:
+		ASSERT(m->meta != NULL);
+		strbuf_append_c(out, "BODY ");
+		strbuf_append_c(out, m->meta->body);
+		break;
+	case FETCH_BODYSTRUCTURE:
+		ASSERT(m->meta != NULL);
+		strbuf_append_c(out, "BODYSTRUCTURE ");
+		strbuf_append_c(out, m->meta->bodystructure);
+		break;
+	case FETCH_UID:
+	case FETCH_MODSEQ:
+		PANIC("UID and MODSEQ are rendered by imap_fetch_render");
+	case FETCH_SECTION:
+		ASSERT(m->data != NULL);
+		s = apply_partial(att, section_bytes(r, att));
+		strbuf_printf(out, "BODY[%s]", att->echo);
+		if (att->partial)
+			strbuf_printf(out, "<%u>", att->offset);
+		strbuf_putc(out, ' ');
+		write_literal(out, s.p, s.n);
+		break;
+	case FETCH_BINARY:
+		ASSERT(m->data != NULL);
+		if (!binary_bytes(r, att, &s)) {
+			*error_r = "Unknown Content-Transfer-Encoding";
+			return -1;
+		}
+		s = apply_partial(att, s);
+		strbuf_printf(out, "BINARY[%s]", att->echo);
+		if (att->partial)
+			strbuf_printf(out, "<%u>", att->offset);
+		strbuf_printf(out, " %s{%zu}\r\n",
+			      memchr(s.p, '\0', s.n) != NULL ? "~" : "", s.n);
+		strbuf_append_str(out, s);
+		break;
+	case FETCH_BINARY_SIZE:
+		ASSERT(m->data != NULL);
+		if (!binary_bytes(r, att, &s)) {
+			*error_r = "Unknown Content-Transfer-Encoding";
+			return -1;
+		}
+		strbuf_printf(out, "BINARY.SIZE[%s] %zu", att->echo, s.n);
+		break;
+	}
+	return 0;
+}
+
+int imap_fetch_render(const struct imap_fetch_plan *p,
+		      const struct imap_fetch_msg *m, bool uid_command,
+		      bool with_modseq, struct strbuf *out,
+		      const char **error_r)
+{
+	struct render r = { m, NULL, STRBUF_INIT };
+	size_t start = out->n, items_start;
+	bool uid = uid_command || plan_has(p, FETCH_UID);
+	bool modseq = with_modseq || plan_has(p, FETCH_MODSEQ);
+	int ret = 0;
+
+	strbuf_printf(out, "* %u FETCH (", m->seq);
+	items_start = out->n;
+	if (uid)
+		strbuf_printf(out, "UID %u", m->msg->uid);
+	for (size_t i = 0; i < p->n && ret == 0; i++) {
+		const struct fetch_att *att = &p->atts[i];
+
+		if (att->kind == FETCH_UID || att->kind == FETCH_MODSEQ)
+			continue;
+		if (out->n > items_start)
+			strbuf_putc(out, ' ');
+		ret = render_att(&r, att, out, error_r);
+	}
+	if (ret == 0 && modseq) {
+		if (out->n > items_start)
+			strbuf_putc(out, ' ');
+		strbuf_printf(out, "MODSEQ (%llu)",
+			      (unsigned long long)m->msg->modseq);
+	}
+	if (r.tree != NULL)
+		mime_tree_free(&r.tree);
+	strbuf_free(&r.tmp);
+	if (ret < 0) {
+		strbuf_truncate(out, start);
+		return -1;
+	}
+	strbuf_append_c(out, ")\r\n");
+	return 0;
+}
