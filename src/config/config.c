@@ -8,6 +8,7 @@
 #include "base/strbuf.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -213,6 +214,25 @@ static const struct key_def dns_keys[] = {
 	{ "upstream", KEY_STRING, CFG(dns.upstream), 0, 0, NULL },
 	{ "trust_anchor", KEY_PATH, CFG(dns.trust_anchor), 0, 0, NULL },
 };
+static const char *const out_tls_names[] = {
+	"none", "may", "required", "verify", NULL
+};
+static const struct key_def delivery_keys[] = {
+	{ "smtp_port", KEY_UINT, CFG(delivery.smtp_port), 1, 65535, NULL },
+	{ "connect_timeout", KEY_DURATION, CFG(delivery.connect_timeout_ms),
+	  MS_PER_S, 600 * MS_PER_S, NULL },
+	{ "timeout_percent", KEY_UINT, CFG(delivery.timeout_percent),
+	  1, 1000, NULL },
+	{ "tls", KEY_ENUM, CFG(delivery.tls), 0, 0, out_tls_names },
+	{ "ca_file", KEY_PATH, CFG(delivery.ca_file), 0, 0, NULL },
+};
+static const struct key_def relay_keys[] = {
+	{ "host", KEY_STRING, CFG(relay.host), 0, 0, NULL },
+	{ "port", KEY_UINT, CFG(relay.port), 1, 65535, NULL },
+	{ "user", KEY_STRING, CFG(relay.user), 0, 0, NULL },
+	{ "password_file", KEY_PATH, CFG(relay.password_file), 0, 0, NULL },
+	{ "tls", KEY_ENUM, CFG(relay.tls), 0, 0, out_tls_names },
+};
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
 	{ "address", KEY_ADDRESSES, LST(addresses), 0, 0, NULL },
@@ -232,6 +252,9 @@ enum section_id {
 	SECTION_IMAP,
 	SECTION_QUEUE,
 	SECTION_DNS,
+	SECTION_DELIVERY,
+	SECTION_RELAY,
+	SECTION_ROUTES,	/* free keys: one per domain, see route_add() */
 	SECTION_COUNT
 };
 
@@ -247,6 +270,10 @@ static const struct section_def sections[SECTION_COUNT] = {
 	[SECTION_IMAP] = { "imap", imap_keys, ARRAY_SIZE(imap_keys) },
 	[SECTION_QUEUE] = { "queue", queue_keys, ARRAY_SIZE(queue_keys) },
 	[SECTION_DNS] = { "dns", dns_keys, ARRAY_SIZE(dns_keys) },
+	[SECTION_DELIVERY] = { "delivery", delivery_keys,
+			       ARRAY_SIZE(delivery_keys) },
+	[SECTION_RELAY] = { "relay", relay_keys, ARRAY_SIZE(relay_keys) },
+	[SECTION_ROUTES] = { "routes", NULL, 0 },
 };
 static const struct section_def listener_section = {
 	"listener", listener_keys, ARRAY_SIZE(listener_keys)
@@ -300,6 +327,8 @@ struct parse_ctx {
 	struct section_state sections[SECTION_COUNT];
 	struct listener_state *listeners;
 	unsigned int listener_count;
+	struct config_route *routes;	/* in cfg->arena */
+	unsigned int route_count;
 
 	char *error;
 	unsigned int error_line;
@@ -678,6 +707,95 @@ static void key_set(struct parse_ctx *ctx, const struct key_def *def,
 	PANIC("key type %d", def->type);
 }
 
+#define CONFIG_MAX_ROUTES 4096
+
+/* A [routes] line: "example.org = host[:port] [tls=policy]" where host is
+ * a name, an IPv4 address or a bracketed IPv6 address. */
+static void route_add(struct parse_ctx *ctx, const char *name,
+		      const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	struct str v = str_trim(str_c(value)), target, opt, host, rest;
+	struct config_route r = { .tls = CONFIG_OUT_TLS_MAY };
+	uint64_t port = 0;
+	char *domain;
+
+	if (!valid_hostname(str_c(name))) {
+		ctx_error(ctx, ctx->lineno, "[routes]: '%s' is not a domain "
+			  "name", name);
+		return;
+	}
+	domain = arena_strdup(&cfg->arena, name);
+	for (char *p = domain; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	for (unsigned int i = 0; i < ctx->route_count; i++) {
+		if (strcmp(ctx->routes[i].domain, domain) == 0) {
+			ctx_error(ctx, ctx->lineno, "[routes]: domain '%s' "
+				  "appears twice", domain);
+			return;
+		}
+	}
+	if (ctx->route_count >= CONFIG_MAX_ROUTES) {
+		ctx_error(ctx, ctx->lineno, "[routes]: more than %u routes",
+			  CONFIG_MAX_ROUTES);
+		return;
+	}
+	str_split(v, ' ', &target, &opt);
+	opt = str_trim(opt);
+	if (opt.n > 0) {
+		bool ok = false;
+
+		if (str_casestarts_with(opt, STR_LIT("tls="))) {
+			struct str pol = str_from(opt, 4);
+
+			for (int i = 0; out_tls_names[i] != NULL; i++) {
+				if (str_caseeq(pol, str_c(out_tls_names[i]))) {
+					r.tls = (enum config_outbound_tls)i;
+					ok = true;
+				}
+			}
+		}
+		if (!ok) {
+			ctx_error(ctx, ctx->lineno, "[routes] %s: expected "
+				  "'host[:port]' and optionally 'tls=none|may|"
+				  "required|verify', got '%s'", domain, value);
+			return;
+		}
+	}
+	if (target.n > 0 && target.p[0] == '[') {
+		ptrdiff_t close = str_chr(target, ']');
+
+		host = close > 1 ? str_make(target.p + 1, (size_t)close - 1)
+				 : str_make("", 0);
+		rest = close > 0 ? str_from(target, (size_t)close + 1)
+				 : str_make("x", 1);
+		if (rest.n > 0 && rest.p[0] != ':')
+			host.n = 0;
+		rest = str_from(rest, 1);
+	} else if (!str_split(target, ':', &host, &rest)) {
+		rest = str_make("", 0);
+	}
+	if (host.n == 0 || (rest.n > 0 && (!str_to_u64(rest, 65535, &port) ||
+					   port == 0)) ||
+	    (target.p[target.n - 1] == ':')) {
+		ctx_error(ctx, ctx->lineno, "[routes] %s: expected 'host[:port]' "
+			  "such as 127.0.0.1:2525, [::1]:25 or mx.example.net, "
+			  "got '%s'", domain, value);
+		return;
+	}
+	r.domain = domain;
+	r.host = arena_strndup(&cfg->arena, host.p, host.n);
+	r.port = (unsigned int)port;
+
+	struct config_route *list = arena_alloc(&cfg->arena,
+		(ctx->route_count + 1) * sizeof(*list));
+
+	if (ctx->route_count > 0)
+		memcpy(list, ctx->routes, ctx->route_count * sizeof(*list));
+	list[ctx->route_count++] = r;
+	ctx->routes = list;
+}
+
 /* inih calls this for each "key = value" line, right after the reader
  * handed that line over, so ctx->lineno is its line. */
 static int config_handler(void *user, const char *section UNUSED,
@@ -693,6 +811,10 @@ static int config_handler(void *user, const char *section UNUSED,
 		ctx_error(ctx, ctx->lineno, "key '%s' comes before any "
 			  "[section]", name);
 		return 0;
+	}
+	if (ctx->def == &sections[SECTION_ROUTES]) {
+		route_add(ctx, name, value);
+		return ctx->error == NULL;
 	}
 	for (i = 0; i < ctx->def->key_count; i++) {
 		if (strcmp(ctx->def->keys[i].name, name) == 0) {
@@ -1147,6 +1269,20 @@ static void finish_queue_dns(struct parse_ctx *ctx)
 	bool ok;
 
 	cfg->dns.trust_anchor = resolve_path(ctx, cfg->dns.trust_anchor);
+	cfg->delivery.ca_file = resolve_path(ctx, cfg->delivery.ca_file);
+	cfg->relay.password_file = resolve_path(ctx, cfg->relay.password_file);
+	cfg->routes = ctx->routes;
+	cfg->route_count = ctx->route_count;
+	if (cfg->relay.user != NULL && cfg->relay.password_file == NULL) {
+		ctx_error(ctx, ctx->sections[SECTION_RELAY].line,
+			  "[relay] user needs password_file");
+		return;
+	}
+	if (cfg->relay.user != NULL && cfg->relay.host == NULL) {
+		ctx_error(ctx, ctx->sections[SECTION_RELAY].line,
+			  "[relay] user needs host");
+		return;
+	}
 	if (cfg->queue.retry_max < cfg->queue.retry_min) {
 		ctx_error(ctx, ctx->sections[SECTION_QUEUE].key_line[1] != 0 ?
 			  ctx->sections[SECTION_QUEUE].key_line[1] :
@@ -1237,6 +1373,12 @@ static void config_defaults(struct config *cfg)
 	cfg->queue.delay_notice = 4 * 3600;
 	cfg->queue.max_connections = 100;
 	cfg->queue.max_per_destination = 10;
+	cfg->delivery.smtp_port = 25;
+	cfg->delivery.connect_timeout_ms = 30 * MS_PER_S;
+	cfg->delivery.timeout_percent = 100;
+	cfg->delivery.tls = CONFIG_OUT_TLS_MAY;
+	cfg->relay.port = 25;
+	cfg->relay.tls = CONFIG_OUT_TLS_MAY;
 }
 
 struct config *config_parse_string(const char *text, const char *name,

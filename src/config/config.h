@@ -56,6 +56,25 @@ enum config_vrfy {
 /* One [listener NAME] section. Either path is set (a unix socket) and
  * address_count is 0, or path is NULL and there is at least one address
  * (an IPv4 or IPv6 literal, as written) to bind with port. */
+/* Outbound TLS policy ([delivery], [relay], [routes]): none = never
+ * STARTTLS, may = when offered (default), required = defer when not
+ * offered or failing, verify = required and the certificate must verify
+ * against the system CAs and the host name. */
+enum config_outbound_tls {
+	CONFIG_OUT_TLS_NONE,
+	CONFIG_OUT_TLS_MAY,
+	CONFIG_OUT_TLS_REQUIRED,
+	CONFIG_OUT_TLS_VERIFY,
+};
+
+/* One [routes] line: mail for domain goes to host:port. */
+struct config_route {
+	const char *domain;	/* lower case */
+	const char *host;	/* a host name or a numeric address */
+	unsigned int port;	/* 0: [delivery] smtp_port */
+	enum config_outbound_tls tls;
+};
+
 struct config_listener {
 	const char *name;		/* NAME from the section header */
 	enum config_protocol protocol;
@@ -163,6 +182,31 @@ struct config {
 		/* DNSSEC trust anchor file; NULL: no validation (no DANE). */
 		const char *trust_anchor;
 	} dns;
+
+	/* [delivery]: the outbound SMTP client. */
+	struct {
+		unsigned int smtp_port;	/* of MX hosts; 25 */
+		uint64_t connect_timeout_ms;
+		/* The RFC 5321 4.5.3.2 timeouts in percent (100 = as
+		 * written; tests use 1). */
+		unsigned int timeout_percent;
+		enum config_outbound_tls tls;	/* default policy: may */
+		/* Extra CA file to verify peers with; NULL: system CAs. */
+		const char *ca_file;
+	} delivery;
+
+	/* [relay]: a smarthost for all remote mail; host NULL = none. */
+	struct {
+		const char *host;	/* name, or numeric address */
+		unsigned int port;	/* 25 */
+		const char *user;	/* AUTH user, or NULL */
+		const char *password_file;	/* first line is the password */
+		enum config_outbound_tls tls;	/* default may */
+	} relay;
+
+	/* [routes]: "domain = host[:port] [tls=policy]", per domain. */
+	const struct config_route *routes;
+	unsigned int route_count;
 
 	const struct config_listener *listeners;
 	unsigned int listener_count;
