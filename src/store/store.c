@@ -306,3 +306,10 @@ int store_queue_get(struct store_reader *r, struct arena *a, int64_t id,
 {
 	return r->driver->queue_get(r->conn, a, id, entry_r, error_r);
 }
+
+int store_queue_due(struct store_reader *r, struct arena *a, int64_t now,
+		    size_t limit, struct store_queue_entry **entries_r,
+		    const char **error_r)
+{
+	return r->driver->queue_due(r->conn, a, now, limit, entries_r, error_r);
+}

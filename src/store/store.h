@@ -103,10 +103,17 @@ struct store_msg_meta {
 	const char *text;
 };
 
+/* A recipient of an outbound queue entry. A deliver request sets address,
+ * orcpt and notify; the rest is filled when read back from the queue. */
 struct store_queue_rcpt {
 	const char *address;
-	const char *orcpt;		/* "" when none */
-	const char *notify;		/* "" when none */
+	const char *orcpt;		/* "type;address" or "" when none */
+	const char *notify;		/* "SUCCESS,DELAY", "NEVER" or "" */
+	uint32_t idx;			/* its position in the entry, stable */
+	const char *state;		/* "pending", "sent" or "failed" */
+	const char *status;		/* enhanced code of the last answer, "" */
+	const char *diagnostic;		/* the last answer or reason, "" */
+	const char *remote_mta;		/* the host that answered, "" */
 };
 
 struct store_queue_entry {
@@ -121,6 +128,9 @@ struct store_queue_entry {
 	const char *last_error;
 	struct store_queue_rcpt *rcpts;
 	size_t n_rcpts;
+	int64_t created;		/* unix seconds, the arrival */
+	bool delay_notified;		/* a delay DSN was sent */
+	bool held;			/* `posthorn queue hold`: never due */
 };
 
 /* ---- readers: one per thread; every call is synchronous ---- */
@@ -223,6 +233,12 @@ int store_queue_list(struct store_reader *r, struct arena *a,
 		     struct store_queue_entry **entries_r, const char **error_r);
 int store_queue_get(struct store_reader *r, struct arena *a, int64_t id,
 		    struct store_queue_entry *entry_r, const char **error_r);
+/* The queue runner's work: entries with next_try <= now that are not held
+ * and have a pending recipient, ordered by next_try, at most limit (0: no
+ * limit). Their rcpts are only the pending ones (idx tells which). */
+int store_queue_due(struct store_reader *r, struct arena *a, int64_t now,
+		    size_t limit, struct store_queue_entry **entries_r,
+		    const char **error_r);
 
 /* ---- write requests ---- */
 
@@ -243,7 +259,24 @@ enum store_req_type {
 	STORE_REQ_EXPUNGE,
 	STORE_REQ_QUEUE_UPDATE,
 	STORE_REQ_QUEUE_DELETE,
+	STORE_REQ_QUEUE_RESULT,
+	STORE_REQ_QUEUE_CONTROL,
 	STORE_REQ_COPY,
+};
+
+/* The outcome of a delivery attempt for one recipient of a queue entry. */
+struct store_queue_rcpt_result {
+	uint32_t idx;		/* store_queue_rcpt.idx */
+	const char *state;	/* "pending" (deferred), "sent" or "failed" */
+	const char *status;	/* "5.1.1"; NULL = "" */
+	const char *diagnostic;	/* remote reply or our reason; NULL = "" */
+	const char *remote_mta;	/* NULL = "" */
+};
+
+enum store_queue_op {
+	STORE_QUEUE_HOLD,	/* never due until released */
+	STORE_QUEUE_RELEASE,
+	STORE_QUEUE_RETRY,	/* due now: next_try = now */
 };
 
 /* A deliver target: mailbox_id, or user_id's INBOX when mailbox_id is 0. */
@@ -332,7 +365,39 @@ struct store_req {
 			int64_t next_try;
 			const char *last_error;
 		} queue_update;
+		/* QUEUE_DELETE: the entry and its recipients go, and its
+		 * blob loses the queue's reference. */
 		struct { int64_t id; } queue_delete;
+		/* After a delivery attempt: the recipients' new states and
+		 * the entry's schedule. When no recipient is left pending,
+		 * the entry is deleted (as by QUEUE_DELETE) in the same
+		 * transaction. dsn: NULL, or a STORE_REQ_DELIVER (the
+		 * bounce/delay/success report: to the sender's INBOX, or a
+		 * new queue entry with sender "") applied in the same
+		 * transaction, so the result and its report are durable
+		 * together or not at all; the result then carries the
+		 * deliver outputs (id = the report's blob, queue_id,
+		 * assigned). Fails ("no such queue entry/recipient") when
+		 * id or an idx does not exist, e.g. deleted meanwhile. */
+		struct {
+			int64_t id;
+			const struct store_queue_rcpt_result *rcpts;
+			size_t n_rcpts;
+			uint32_t attempts;
+			int64_t next_try;
+			const char *last_error;
+			bool delay_notified;
+			const struct store_req *dsn;
+		} queue_result;
+		/* hold/release/retry of entry id, or of every entry when id
+		 * is 0 (RETRY of all = flush: the entries not held whose
+		 * next_try is after now). result->id = the number of
+		 * entries changed; an id that does not exist fails. */
+		struct {
+			int64_t id;
+			enum store_queue_op op;
+			int64_t now;
+		} queue_control;
 		/* COPY/MOVE UIDs of src_mailbox_id (UIDs that do not exist
 		 * are skipped) to dst_mailbox_id, in UID order, with their
 		 * flags, keywords and internal dates. move: the sources are

@@ -107,6 +107,9 @@ struct store_driver {
 	int (*queue_get)(struct store_conn *c, struct arena *a, int64_t id,
 			 struct store_queue_entry *entry_r,
 			 const char **error_r);
+	int (*queue_due)(struct store_conn *c, struct arena *a, int64_t now,
+			 size_t limit, struct store_queue_entry **entries_r,
+			 const char **error_r);
 };
 
 extern const struct store_driver store_driver_sqlite;

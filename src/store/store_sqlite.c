@@ -65,6 +65,29 @@ static const char *const migrations[] = {
 	" tokenize = 'trigram case_sensitive 0');"
 	"INSERT INTO search_pending(blob_id)"
 	" SELECT DISTINCT blob_id FROM messages;",
+	/* 3: outbound delivery state per recipient (store_sqlite_queue.c),
+	 * the delay notice and hold marks of an entry, an index for the
+	 * runner's due list, and queue ids that are never reused (a result
+	 * or an admin command for a deleted entry must not hit a new one) */
+	"CREATE TABLE queue3(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" blob_id INTEGER NOT NULL,"
+	" sender TEXT NOT NULL, envid TEXT NOT NULL, ret TEXT NOT NULL,"
+	" state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_try INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" delay_notified INTEGER NOT NULL DEFAULT 0,"
+	" held INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO queue3(id, blob_id, sender, envid, ret, state, attempts,"
+	" next_try, last_error, created) SELECT id, blob_id, sender, envid,"
+	" ret, state, attempts, next_try, last_error, created FROM queue;"
+	"DROP TABLE queue;"
+	"ALTER TABLE queue3 RENAME TO queue;"
+	"CREATE INDEX queue_due ON queue(held, next_try);"
+	"ALTER TABLE queue_rcpts ADD COLUMN state TEXT NOT NULL"
+	" DEFAULT 'pending';"
+	"ALTER TABLE queue_rcpts ADD COLUMN status TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE queue_rcpts ADD COLUMN diagnostic TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE queue_rcpts ADD COLUMN remote_mta TEXT NOT NULL DEFAULT '';",
 };
 
 enum stmt_id {
@@ -108,10 +131,6 @@ enum stmt_id {
 	S_EXPUNGED_INSERT,
 	S_QUEUE_INSERT,
 	S_QUEUE_RCPT_INSERT,
-	S_QUEUE_UPDATE,
-	S_QUEUE_BLOB,
-	S_QUEUE_DELETE,
-	S_QUEUE_RCPTS_DELETE,
 	S_COPY_MSG,
 	S_BLOB_REF,
 	S_MAILBOX_ADD_MSGS,
@@ -130,9 +149,6 @@ enum stmt_id {
 	S_R_MSG_META,
 	S_R_BLOB_GET,
 	S_R_BLOB_COUNT,
-	S_R_QUEUE_LIST,
-	S_R_QUEUE_GET,
-	S_R_QUEUE_RCPTS,
 	S_R_MAILBOX_STATUS,
 	S_COUNT
 };
@@ -140,7 +156,6 @@ enum stmt_id {
 #define USER_COLS "id, address, password_hash, scram_sha256, apop_secret, quota, disabled"
 #define MAILBOX_COLS "id, user_id, name, uidvalidity, uidnext, highestmodseq, " \
 	"special_use, subscribed, messages, unseen"
-#define QUEUE_COLS "id, blob_id, sender, envid, ret, state, attempts, next_try, last_error"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -199,11 +214,6 @@ static const char *const stmt_sql[S_COUNT] = {
 		" next_try, created) VALUES(?, ?, ?, ?, 'queued', ?, ?)",
 	[S_QUEUE_RCPT_INSERT] = "INSERT INTO queue_rcpts(queue_id, idx, address,"
 		" orcpt, notify) VALUES(?, ?, ?, ?, ?)",
-	[S_QUEUE_UPDATE] = "UPDATE queue SET state = ?, attempts = ?, next_try = ?,"
-		" last_error = ? WHERE id = ?",
-	[S_QUEUE_BLOB] = "SELECT blob_id FROM queue WHERE id = ?",
-	[S_QUEUE_DELETE] = "DELETE FROM queue WHERE id = ?",
-	[S_QUEUE_RCPTS_DELETE] = "DELETE FROM queue_rcpts WHERE queue_id = ?",
 	[S_R_DOMAIN_EXISTS] = "SELECT 1 FROM domains WHERE name = ?",
 	[S_R_DOMAIN_LIST] = "SELECT name FROM domains ORDER BY name",
 	[S_R_USER_BY_ADDRESS] = "SELECT " USER_COLS " FROM users WHERE address = ?",
@@ -224,10 +234,6 @@ static const char *const stmt_sql[S_COUNT] = {
 		" WHERE m.mailbox_id = ? AND m.uid = ?",
 	[S_R_BLOB_GET] = "SELECT data FROM blobs WHERE id = ?",
 	[S_R_BLOB_COUNT] = "SELECT count(*) FROM blobs",
-	[S_R_QUEUE_LIST] = "SELECT " QUEUE_COLS " FROM queue ORDER BY next_try, id",
-	[S_R_QUEUE_GET] = "SELECT " QUEUE_COLS " FROM queue WHERE id = ?",
-	[S_R_QUEUE_RCPTS] = "SELECT address, orcpt, notify FROM queue_rcpts"
-		" WHERE queue_id = ? ORDER BY idx",
 	[S_COPY_MSG] = "INSERT INTO messages(mailbox_id, uid, blob_id, flags,"
 		" keywords, internal_date, size, modseq) SELECT ?, ?, blob_id,"
 		" flags, keywords, internal_date, size, ? FROM messages"
@@ -766,6 +772,12 @@ static int blob_unref(struct store_conn *c, int64_t blob_id,
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
 	return stmt_exec(c, st, error_r);
+}
+
+int store_sqlite_blob_unref(struct store_conn *c, int64_t blob_id,
+			    const char **error_r)
+{
+	return blob_unref(c, blob_id, error_r);
 }
 
 static int exec_id(struct store_conn *c, enum stmt_id id, int64_t arg,
@@ -1581,48 +1593,6 @@ out:
 	return ret;
 }
 
-static int do_queue(struct store_conn *c, const struct store_req *req,
-		    const char **error_r)
-{
-	sqlite3_stmt *st;
-	int64_t id, blob_id;
-	int ret;
-
-	if (req->type == STORE_REQ_QUEUE_UPDATE) {
-		const __typeof__(req->u.queue_update) *q = &req->u.queue_update;
-
-		if ((st = stmt_get(c, S_QUEUE_UPDATE, error_r)) == NULL)
-			return -1;
-		bind_text(st, 1, q->state);
-		sqlite3_bind_int64(st, 2, q->attempts);
-		sqlite3_bind_int64(st, 3, q->next_try);
-		bind_text(st, 4, q->last_error);
-		sqlite3_bind_int64(st, 5, q->id);
-		if (stmt_exec(c, st, error_r) < 0)
-			return -1;
-		if (sqlite3_changes(c->db) == 0) {
-			*error_r = conn_fail(c, "no such queue entry");
-			return -1;
-		}
-		return 0;
-	}
-	id = req->u.queue_delete.id;
-	if ((st = stmt_get(c, S_QUEUE_BLOB, error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if ((ret = stmt_row(c, st, error_r)) <= 0) {
-		if (ret == 0)
-			*error_r = conn_fail(c, "no such queue entry");
-		return -1;
-	}
-	blob_id = sqlite3_column_int64(st, 0);
-	stmt_done(st);
-	if (exec_id(c, S_QUEUE_RCPTS_DELETE, id, error_r) < 0 ||
-	    exec_id(c, S_QUEUE_DELETE, id, error_r) < 0)
-		return -1;
-	return blob_unref(c, blob_id, error_r);
-}
-
 static int sqlite_apply(struct store_conn *c, const struct store_req *req,
 			struct store_result *res, struct store_changes *changes,
 			const char **error_r)
@@ -1653,7 +1623,9 @@ static int sqlite_apply(struct store_conn *c, const struct store_req *req,
 		return do_expunge(c, req, res, changes, error_r);
 	case STORE_REQ_QUEUE_UPDATE:
 	case STORE_REQ_QUEUE_DELETE:
-		return do_queue(c, req, error_r);
+	case STORE_REQ_QUEUE_RESULT:
+	case STORE_REQ_QUEUE_CONTROL:
+		return store_sqlite_queue_apply(c, req, res, changes, error_r);
 	case STORE_REQ_COPY:
 		return do_copy(c, req, res, changes, error_r);
 	}
@@ -2033,85 +2005,6 @@ static int sqlite_blob_count(struct store_conn *c, const char **error_r)
 	return ret;
 }
 
-static int read_queue_entry(struct store_conn *c, struct arena *a,
-			    sqlite3_stmt *st, struct store_queue_entry *q,
-			    const char **error_r)
-{
-	struct vec v = { .size = sizeof(struct store_queue_rcpt) };
-	sqlite3_stmt *rs;
-	int ret;
-
-	q->id = sqlite3_column_int64(st, 0);
-	q->blob_id = sqlite3_column_int64(st, 1);
-	q->sender = col_str(a, st, 2);
-	q->envid = col_str(a, st, 3);
-	q->ret = col_str(a, st, 4);
-	q->state = col_str(a, st, 5);
-	q->attempts = (uint32_t)sqlite3_column_int64(st, 6);
-	q->next_try = sqlite3_column_int64(st, 7);
-	q->last_error = col_str(a, st, 8);
-	if ((rs = stmt_get(c, S_R_QUEUE_RCPTS, error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(rs, 1, q->id);
-	while ((ret = stmt_row(c, rs, error_r)) == 1) {
-		struct store_queue_rcpt *r = vec_push(&v);
-
-		r->address = col_str(a, rs, 0);
-		r->orcpt = col_str(a, rs, 1);
-		r->notify = col_str(a, rs, 2);
-	}
-	if (ret < 0) {
-		free(v.v);
-		return -1;
-	}
-	q->n_rcpts = v.n;
-	q->rcpts = vec_to_arena(&v, a);
-	return 0;
-}
-
-static int sqlite_queue_list(struct store_conn *c, struct arena *a,
-			     struct store_queue_entry **entries_r,
-			     const char **error_r)
-{
-	sqlite3_stmt *st = stmt_get(c, S_R_QUEUE_LIST, error_r);
-	struct vec v = { .size = sizeof(struct store_queue_entry) };
-	int ret;
-
-	if (st == NULL)
-		return -1;
-	while ((ret = stmt_row(c, st, error_r)) == 1) {
-		if (read_queue_entry(c, a, st, vec_push(&v), error_r) < 0) {
-			stmt_done(st);
-			ret = -1;
-			break;
-		}
-	}
-	if (ret < 0) {
-		free(v.v);
-		return -1;
-	}
-	ret = (int)v.n;
-	*entries_r = vec_to_arena(&v, a);
-	return ret;
-}
-
-static int sqlite_queue_get(struct store_conn *c, struct arena *a, int64_t id,
-			    struct store_queue_entry *entry_r,
-			    const char **error_r)
-{
-	sqlite3_stmt *st = stmt_get(c, S_R_QUEUE_GET, error_r);
-	int ret;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if ((ret = stmt_row(c, st, error_r)) == 1) {
-		ret = read_queue_entry(c, a, st, entry_r, error_r) < 0 ? -1 : 1;
-		stmt_done(st);
-	}
-	return ret;
-}
-
 const struct store_driver store_driver_sqlite = {
 	.name = "sqlite",
 	.conn_open = sqlite_conn_open,
@@ -2143,6 +2036,7 @@ const struct store_driver store_driver_sqlite = {
 	.msg_meta = sqlite_msg_meta,
 	.blob_get = sqlite_blob_get,
 	.blob_count = sqlite_blob_count,
-	.queue_list = sqlite_queue_list,
-	.queue_get = sqlite_queue_get,
+	.queue_list = store_sqlite_queue_list,
+	.queue_get = store_sqlite_queue_get,
+	.queue_due = store_sqlite_queue_due,
 };

@@ -21,6 +21,21 @@ enum store_sqlite_xstmt {
 	XS_SEARCH_MATCH_HDR,
 	XS_SEARCH_SCAN,
 	XS_SEARCH_TAIL,
+	/* store_sqlite_queue.c */
+	XS_QUEUE_LIST,
+	XS_QUEUE_GET,
+	XS_QUEUE_DUE,
+	XS_QUEUE_RCPTS,
+	XS_QUEUE_RCPTS_PENDING,
+	XS_QUEUE_BLOB,
+	XS_QUEUE_UPDATE,
+	XS_QUEUE_RESULT,
+	XS_QUEUE_RCPT_RESULT,
+	XS_QUEUE_PENDING_COUNT,
+	XS_QUEUE_DELETE,
+	XS_QUEUE_RCPTS_DELETE,
+	XS_QUEUE_HOLD,
+	XS_QUEUE_RETRY,
 	XS_COUNT
 };
 
@@ -52,5 +67,25 @@ int store_sqlite_search_text(struct store_conn *c, struct arena *a,
 			     const char *header, const char *needle,
 			     uint32_t **uids_r, const char **error_r);
 int store_sqlite_search_pending(struct store_conn *c, const char **error_r);
+
+/* Drop one reference to a blob; the last one deletes it (and its index
+ * entry). Inside the writer's transaction. */
+int store_sqlite_blob_unref(struct store_conn *c, int64_t blob_id,
+			    const char **error_r);
+
+/* store_sqlite_queue.c. Writer: the STORE_REQ_QUEUE_* requests. */
+int store_sqlite_queue_apply(struct store_conn *c, const struct store_req *req,
+			     struct store_result *res,
+			     struct store_changes *changes, const char **error_r);
+/* Readers: the store.h contracts. */
+int store_sqlite_queue_list(struct store_conn *c, struct arena *a,
+			    struct store_queue_entry **entries_r,
+			    const char **error_r);
+int store_sqlite_queue_get(struct store_conn *c, struct arena *a, int64_t id,
+			   struct store_queue_entry *entry_r,
+			   const char **error_r);
+int store_sqlite_queue_due(struct store_conn *c, struct arena *a, int64_t now,
+			   size_t limit, struct store_queue_entry **entries_r,
+			   const char **error_r);
 
 #endif

@@ -441,9 +441,10 @@ static void test_submit(void **state)
 	struct tstore *t = &f->t;
 	const int64_t users[] = { f->alice, f->bob, f->carol, f->alice };
 	const struct store_queue_rcpt remotes[] = {
-		{ "x@remote.net", "rfc822;team@example.com", "FAILURE" },
-		{ "y@other.net", NULL, NULL },
-		{ "X@REMOTE.NET", NULL, NULL },
+		{ .address = "x@remote.net", .orcpt = "rfc822;team@example.com",
+		  .notify = "FAILURE" },
+		{ .address = "y@other.net" },
+		{ .address = "X@REMOTE.NET" },
 	};
 	struct delivery_msg msg = {
 		.data = report_msg, .size = sizeof(report_msg) - 1,

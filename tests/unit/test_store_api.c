@@ -623,8 +623,9 @@ static void test_mailboxes(void **state)
 static void test_queue(void **state)
 {
 	static const struct store_queue_rcpt rcpts[] = {
-		{ "carol@remote.test", "rfc822;carol@remote.test", "SUCCESS,FAILURE" },
-		{ "dave@remote.test", NULL, NULL },
+		{ .address = "carol@remote.test",
+		  .orcpt = "rfc822;carol@remote.test", .notify = "SUCCESS,FAILURE" },
+		{ .address = "dave@remote.test" },
 	};
 	struct store_req req = { .type = STORE_REQ_DELIVER };
 	struct store_queue_entry q, *list;
