@@ -290,6 +290,10 @@ static void test_dates(void **state)
 	assert_true(imap_cursor_date(&c, &t));
 	assert_int_equal(t, 1706745600);
 	assert_int_equal(imap_cursor_peek(&c), ' ');
+	c = cur("1-Feb-2024");
+	assert_true(imap_cursor_date(&c, &t));
+	assert_int_equal(t, 1706745600);
+	assert_true(imap_cursor_at_end(&c));
 	c = cur("\"29-feb-2024\"");
 	assert_true(imap_cursor_date(&c, &t));
 	assert_int_equal(t, 1709164800);

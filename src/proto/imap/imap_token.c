@@ -482,7 +482,7 @@ static bool fixed_digits(const char **p, const char *end, size_t n, int *v_r)
 /* "-Mon-yyyy" after the day */
 static bool month_year(const char **p, const char *end, int *mon_r, int *year_r)
 {
-	if (end - *p < 10 || (*p)[0] != '-' || (*p)[4] != '-')
+	if (end - *p < 9 || (*p)[0] != '-' || (*p)[4] != '-')
 		return false;
 	*mon_r = rfc5322_date_month(str_make(*p + 1, 3));
 	if (*mon_r == 0)

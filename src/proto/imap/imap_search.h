@@ -1,0 +1,46 @@
+/* imap_search.h: SEARCH programs (RFC 3501, RFC 9051, ESEARCH RFC 4731,
+ * CONDSTORE MODSEQ RFC 7162): parse the keys once, run them over a
+ * mailbox view, render SEARCH or ESEARCH replies. */
+#ifndef POSTHORN_PROTO_IMAP_IMAP_SEARCH_H
+#define POSTHORN_PROTO_IMAP_IMAP_SEARCH_H
+
+#include "base/strbuf.h"
+#include "proto/imap/imap_token.h"
+#include "store/store.h"
+
+struct imap_search;	/* opaque, arena-allocated */
+
+struct imap_search_opts {
+	bool esearch;		/* a RETURN (...) was given, or IMAP4rev2 default */
+	bool ret_min, ret_max, ret_all, ret_count;	/* RFC 4731; RETURN () means ALL */
+	bool modseq_used;	/* a MODSEQ key was used (CONDSTORE: reply includes (MODSEQ n)) */
+};
+
+/* Parses after "SEARCH ": [RETURN (...)] [CHARSET x] search-keys, up to the
+ * end of the command. CHARSET other than UTF-8/US-ASCII -> NULL with
+ * *badcharset_r true (NO [BADCHARSET (UTF-8)]). Other errors: NULL,
+ * *badcharset_r false, c->error set (BAD). Nesting of parentheses, NOT and
+ * OR is bounded (IMAP_SEARCH_MAX_DEPTH). */
+#define IMAP_SEARCH_MAX_DEPTH 64
+struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, bool *badcharset_r);
+
+/* The session's view: msgs[i] is sequence number i+1, in UID order.
+ * recent may be NULL. Text keys (BODY, TEXT, SUBJECT, FROM, TO, CC, BCC,
+ * HEADER) go through store_search_text() on the reader; the others are
+ * evaluated in memory (SENTBEFORE/SENTON/SENTSINCE read each message's
+ * envelope with store_msg_meta for its Date:, falling back to the
+ * internal date when there is none). Fills matches_r (arena) with the
+ * 0-based indexes into msgs (sequence number - 1) of the matching
+ * messages, ascending; returns the count or -1 with *error_r (the
+ * reader's error). */
+int imap_search_run(const struct imap_search *s, struct store_reader *r, struct arena *a, int64_t mailbox_id, const struct store_msg *msgs, const bool *recent, size_t n, uint32_t **matches_r, const char **error_r);
+
+/* Render the reply for the matches (values: sequence numbers or UIDs,
+ * ascending): "* SEARCH 1 2 3\r\n" (with " (MODSEQ n)" when
+ * opts->modseq_used and n > 0) or, when o->esearch,
+ * "* ESEARCH (TAG "t") [UID] MIN 1 MAX 3 COUNT 2 ALL 1:3[ MODSEQ n]\r\n"
+ * (no return option at all means ALL). max_modseq is the highest modseq
+ * of the matching messages. */
+void imap_search_render(const struct imap_search_opts *o, const char *tag, bool uid, const uint32_t *values, size_t n, uint64_t max_modseq, struct strbuf *out);
+
+#endif
