@@ -1,0 +1,209 @@
+/* cmd_fetch.c: FETCH and UID FETCH through imap_fetch: the store reader
+ * loads metadata or message bytes only when the plan needs them, \Seen is
+ * set by a store request before the data goes out, and the output is
+ * rendered one message at a time, pausing while the client is slow (the
+ * rest follows from on_drained), so a large FETCH never sits in memory. */
+#include "base/log.h"
+#include "proto/imap/imap_fetch.h"
+#include "proto/imap/imap_int.h"
+
+#include <string.h>
+
+struct fetch_state {
+	const struct imap_fetch_plan *plan;
+	size_t *idx;
+	size_t n, pos;
+	bool uid;
+	bool with_modseq;
+};
+
+/* Render from st->pos on. 1 done (tagged reply queued), 0 waiting for the
+ * client to read, -1 failed (reply queued). */
+static int fetch_continue(struct imap_session *s)
+{
+	struct fetch_state *st = s->cmd_state;
+	struct imap_view *v = s->view;
+	struct store_reader *r = imap_session_reader(s);
+	struct strbuf out = STRBUF_INIT;
+	const char *error = "store unavailable";
+
+	if (r == NULL) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+		return -1;
+	}
+	for (; st->pos < st->n; st->pos++) {
+		size_t i = st->idx[st->pos];
+		struct store_msg_meta meta;
+		struct imap_fetch_msg m = {
+			.seq = (uint32_t)i + 1,
+			.msg = &v->msgs[i],
+			.recent = v->recent[i],
+		};
+		int ret;
+
+		if (conn_output_pending(s->conn) > IMAP_OUTPUT_HIGH) {
+			strbuf_free(&out);
+			return 0;
+		}
+		arena_clear(&s->msg_arena);
+		if (imap_fetch_needs_meta(st->plan)) {
+			ret = store_msg_meta(r, &s->msg_arena, v->mailbox_id,
+					     v->msgs[i].uid, &meta, &error);
+			if (ret < 0)
+				goto fail;
+			if (ret == 0)
+				continue;	/* expunged meanwhile */
+			m.meta = &meta;
+		}
+		if (imap_fetch_needs_blob(st->plan)) {
+			ret = store_blob_get(r, &s->msg_arena, v->msgs[i].blob_id,
+					     &m.data, &m.size, &error);
+			if (ret < 0)
+				goto fail;
+			if (ret == 0)
+				continue;
+		}
+		strbuf_reset(&out);
+		if (imap_fetch_render(st->plan, &m, st->uid, st->with_modseq,
+				      &out, &error) < 0) {
+			strbuf_free(&out);
+				imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", error);
+			return -1;
+		}
+		imap_write(s, out.p, out.n);
+	}
+	strbuf_free(&out);
+	imap_tagged(s, "OK", "FETCH completed");
+	return 1;
+fail:
+	strbuf_free(&out);
+	log_error(conn_sid(s->conn), "imap fetch: %s", error);
+	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+	return -1;
+}
+
+static int fetch_start(struct imap_session *s)
+{
+	s->cont = fetch_continue;
+	return fetch_continue(s);
+}
+
+static void fetch_seen_done(struct imap_session *s, struct store_result *res,
+			    void *arg UNUSED)
+{
+	int ret;
+
+	if (s->conn == NULL)
+		return;
+	if (res->status != 0) {
+		log_error(conn_sid(s->conn), "imap fetch \\Seen: %s", res->error);
+		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		imap_session_resume(s);
+		return;
+	}
+	/* The view learns the new flags; the FETCH data carries them when
+	 * FLAGS was asked, else an untagged FETCH (FLAGS) tells. */
+	/* No expunge here: st->idx points into the view. */
+	imap_view_sync(s, false, true, NULL);
+	ret = fetch_start(s);
+	if (ret == 0)
+		return;
+	imap_session_resume(s);
+}
+
+/* VANISHED (EARLIER) for UID FETCH ... (CHANGEDSINCE n VANISHED). */
+static int fetch_vanished(struct imap_session *s, const struct imap_seqset *set,
+			  uint64_t since)
+{
+	struct store_reader *r = imap_session_reader(s);
+	struct strbuf out = STRBUF_INIT;
+	const char *error = "store unavailable";
+	uint32_t *uids, *in;
+	size_t k = 0;
+	int n;
+
+	if (r == NULL || (n = store_expunged_since(r, &s->cmd_arena,
+						   s->view->mailbox_id, since,
+						   &uids, &error)) < 0) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] %s", error);
+		return -1;
+	}
+	in = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*in));
+	for (int i = 0; i < n; i++) {
+		if (imap_seqset_contains(set, uids[i], UINT32_MAX))
+			in[k++] = uids[i];
+	}
+	if (k > 0) {
+		strbuf_append_c(&out, "* VANISHED (EARLIER) ");
+		imap_write_uid_set(&out, in, k);
+		strbuf_append_c(&out, "\r\n");
+		imap_write(s, out.p, out.n);
+	}
+	strbuf_free(&out);
+	return 0;
+}
+
+int cmd_fetch(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct imap_view *v = s->view;
+	struct fetch_state *st;
+	struct imap_seqset set;
+	struct imap_cursor c;
+	uint64_t since;
+	size_t k = 0, n_seen = 0, *seen;
+
+	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
+	st->uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	imap_cursor_init(&c, arg);
+	if (!imap_cursor_seqset(&c, &s->cmd_arena, &set) || !imap_cursor_sp(&c) ||
+	    (st->plan = imap_fetch_parse(&c, &s->cmd_arena)) == NULL ||
+	    !imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	if (!st->uid && !imap_view_seqs_valid(v, &set)) {
+		imap_tagged(s, "BAD", "Invalid message sequence number");
+		return -1;
+	}
+	if (imap_fetch_vanished(st->plan) && (!st->uid || !s->qresync)) {
+		imap_tagged(s, "BAD", "VANISHED needs UID FETCH and ENABLE QRESYNC");
+		return -1;
+	}
+	since = imap_fetch_changedsince(st->plan);
+	if (imap_fetch_wants_modseq(st->plan))
+		s->condstore = true;	/* a CONDSTORE-enabling command */
+	st->with_modseq = s->condstore && imap_fetch_wants_flags(st->plan);
+	st->n = imap_view_resolve(v, &set, st->uid, &s->cmd_arena, &st->idx);
+	for (size_t i = 0; i < st->n; i++) {
+		if (since == 0 || v->msgs[st->idx[i]].modseq > since)
+			st->idx[k++] = st->idx[i];
+	}
+	st->n = k;
+	if (imap_fetch_vanished(st->plan) && fetch_vanished(s, &set, since) < 0)
+		return -1;
+	arena_init(&s->msg_arena, 0);
+	s->cmd_state = st;
+
+	seen = arena_alloc(&s->cmd_arena, (st->n + 1) * sizeof(*seen));
+	if (imap_fetch_sets_seen(st->plan) && !v->readonly) {
+		for (size_t i = 0; i < st->n; i++) {
+			size_t x = st->idx[i];
+
+			if ((v->msgs[x].flags & STORE_FLAG_SEEN) == 0 &&
+			    !v->expunged[x])
+				seen[n_seen++] = x;
+		}
+	}
+	if (n_seen > 0) {
+		struct store_req *req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+
+		req->type = STORE_REQ_SET_FLAGS;
+		req->u.set_flags.mailbox_id = v->mailbox_id;
+		req->u.set_flags.uids = imap_view_uid_ranges(
+			v, seen, n_seen, &s->cmd_arena, &req->u.set_flags.n_uids);
+		req->u.set_flags.op = STORE_FLAGS_ADD;
+		req->u.set_flags.flags = STORE_FLAG_SEEN;
+		imap_session_submit(s, req, fetch_seen_done, NULL);
+		return 0;
+	}
+	return fetch_start(s);
+}

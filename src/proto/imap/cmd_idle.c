@@ -1,0 +1,29 @@
+/* cmd_idle.c: IDLE (RFC 2177): report mailbox changes as they happen until
+ * the client sends DONE. */
+#include "proto/imap/imap_int.h"
+
+int cmd_idle(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+
+	if (arg.n > 0) {
+		imap_tagged(s, "BAD", "IDLE takes no arguments");
+		return -1;
+	}
+	/* What changed before IDLE is reported at once. */
+	imap_view_sync(s, true, false, NULL);
+	conn_write_str(s->conn, "+ idling\r\n");
+	imap_session_mode(s, IMAP_MODE_IDLE);
+	return 0;
+}
+
+void imap_idle_line(struct imap_session *s, struct str line)
+{
+	if (str_caseeq(line, STR_LIT("DONE"))) {
+		imap_tagged(s, "OK", "IDLE terminated");
+	} else {
+		imap_tagged(s, "BAD", "Expected DONE");
+		s->bad_commands++;
+	}
+	imap_session_resume(s);
+}

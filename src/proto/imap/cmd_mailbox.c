@@ -1,0 +1,1070 @@
+/* cmd_mailbox.c: the mailbox commands: SELECT/EXAMINE (with CONDSTORE and
+ * QRESYNC parameters), CREATE, DELETE, RENAME (with the INBOX rule),
+ * SUBSCRIBE, UNSUBSCRIBE, LIST (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE,
+ * CHILDREN), LSUB, NAMESPACE and STATUS. Hierarchy delimiter "/". */
+#include "base/log.h"
+#include "mail/mutf7.h"
+#include "proto/imap/imap_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- helpers ---- */
+
+/* Several store requests for one command: one reply when all are done. */
+struct mb_batch {
+	unsigned pending;
+	bool failed;
+	char error[256];
+	const char *ok_text;
+};
+
+static void mb_batch_done(struct imap_session *s, struct store_result *res,
+			  void *arg)
+{
+	struct mb_batch *b = arg;
+
+	if (res->status != 0 && !b->failed) {
+		b->failed = true;
+		snprintf(b->error, sizeof(b->error), "%s", res->error);
+	}
+	if (--b->pending > 0)
+		return;
+	if (b->failed)
+		imap_tagged(s, "NO", "[SERVERBUG] %s", b->error);
+	else
+		imap_tagged(s, "OK", "%s", b->ok_text);
+	imap_session_resume(s);
+}
+
+static void mb_submit(struct imap_session *s, struct mb_batch *b,
+		      struct store_req *req)
+{
+	b->pending++;
+	imap_session_submit(s, req, mb_batch_done, b);
+}
+
+static int store_error(struct imap_session *s, const char *error)
+{
+	log_error(conn_sid(s->conn), "imap store: %s", error);
+	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+	return -1;
+}
+
+/* The user's mailboxes; -1 (reply queued) on a store error. */
+static int mailboxes(struct imap_session *s, struct store_mailbox **mbs_r)
+{
+	struct store_reader *r = imap_session_reader(s);
+	const char *error = "store unavailable";
+	int n;
+
+	if (r == NULL || (n = store_mailbox_list(r, &s->cmd_arena, s->user_id,
+						 mbs_r, &error)) < 0)
+		return store_error(s, error);
+	return n;
+}
+
+/* 1 found, 0 not (reply "NO [NONEXISTENT]" queued), -1 error (queued). */
+static int mailbox_get(struct imap_session *s, const char *name,
+		       struct store_mailbox *mb_r)
+{
+	struct store_reader *r = imap_session_reader(s);
+	const char *error = "store unavailable";
+	int ret;
+
+	if (r == NULL || (ret = store_mailbox_by_name(r, &s->cmd_arena,
+						      s->user_id, name, mb_r,
+						      &error)) < 0)
+		return store_error(s, error);
+	if (ret == 0)
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+	return ret;
+}
+
+static bool has_children(const struct store_mailbox *mbs, size_t n,
+			 const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(mbs[i].name, name, len) == 0 &&
+		    mbs[i].name[len] == '/')
+			return true;
+	}
+	return false;
+}
+
+static const struct store_mailbox *find_name(const struct store_mailbox *mbs,
+					     size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(mbs[i].name, name) == 0)
+			return &mbs[i];
+	}
+	return NULL;
+}
+
+/* A name a client may create: no empty level, no wildcard. */
+static bool name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 500 || name[0] == '/' ||
+	    strstr(name, "//") != NULL || strpbrk(name, "*%") != NULL)
+		return false;
+	for (const char *p = name; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* Read a mailbox argument; false with the BAD reply queued. */
+static bool arg_mailbox(struct imap_session *s, struct imap_cursor *c,
+			const char **name_r)
+{
+	if (imap_cursor_mailbox(c, &s->cmd_arena, s->utf8, name_r))
+		return true;
+	imap_bad_syntax(s, c);
+	return false;
+}
+
+/* ---- SELECT / EXAMINE ---- */
+
+static void write_keywords(struct strbuf *out, const struct imap_view *v)
+{
+	const char **seen = NULL;
+	size_t n_seen = 0;
+
+	for (size_t i = 0; i < v->n && n_seen < 256; i++) {
+		struct str rest = str_c(v->msgs[i].keywords), kw;
+
+		while (rest.n > 0) {
+			size_t j;
+
+			if (!str_split(rest, ' ', &kw, &rest)) {
+				kw = rest;
+				rest = str_make(NULL, 0);
+			}
+			for (j = 0; j < n_seen; j++) {
+				if (strlen(seen[j]) == kw.n &&
+				    memcmp(seen[j], kw.p, kw.n) == 0)
+					break;
+			}
+			if (j < n_seen || kw.n == 0 || n_seen >= 256)
+				continue;
+			seen = xrealloc(seen, (n_seen + 1) * sizeof(*seen));
+			seen[n_seen++] = str_dup(kw);
+			strbuf_printf(out, " %.*s", (int)kw.n, kw.p);
+		}
+	}
+	for (size_t j = 0; j < n_seen; j++)
+		free((char *)seen[j]);
+	free(seen);
+}
+
+/* QRESYNC (RFC 7162 3.2.5): "(QRESYNC (uidvalidity modseq [known-uids
+ * [(seqs uids)]]))" parsed into these. */
+struct qresync_param {
+	bool given;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct imap_seqset known;	/* n == 0: all */
+};
+
+static bool parse_select_params(struct imap_session *s, struct imap_cursor *c,
+				bool *condstore_r, struct qresync_param *q)
+{
+	struct str name;
+
+	if (imap_cursor_at_end(c))
+		return true;
+	if (!imap_cursor_sp(c) || !imap_cursor_skip_char(c, '('))
+		return false;
+	do {
+		if (!imap_cursor_atom(c, &name))
+			return false;
+		if (str_caseeq(name, STR_LIT("CONDSTORE"))) {
+			*condstore_r = true;
+		} else if (str_caseeq(name, STR_LIT("QRESYNC")) && s->qresync) {
+			struct imap_seqset seqs, uids;
+
+			if (!imap_cursor_sp(c) || !imap_cursor_skip_char(c, '(') ||
+			    !imap_cursor_nz_number(c, &q->uidvalidity) ||
+			    !imap_cursor_sp(c) ||
+			    !imap_cursor_number64(c, &q->modseq))
+				return false;
+			q->given = true;
+			if (imap_cursor_sp(c)) {
+				if (imap_cursor_peek(c) != '(' &&
+				    !imap_cursor_seqset(c, &s->cmd_arena, &q->known))
+					return false;
+				if (imap_cursor_peek(c) == ' ')
+					imap_cursor_sp(c);
+				/* The sequence match data only saves the
+				 * client a round trip; it is accepted and
+				 * the known UIDs are used instead. */
+				if (imap_cursor_skip_char(c, '(') &&
+				    (!imap_cursor_seqset(c, &s->cmd_arena, &seqs) ||
+				     !imap_cursor_sp(c) ||
+				     !imap_cursor_seqset(c, &s->cmd_arena, &uids) ||
+				     !imap_cursor_skip_char(c, ')')))
+					return false;
+			}
+			if (!imap_cursor_skip_char(c, ')'))
+				return false;
+		} else {
+			c->error = "unknown SELECT parameter";
+			return false;
+		}
+	} while (imap_cursor_sp(c));
+	return imap_cursor_skip_char(c, ')') && imap_cursor_at_end(c);
+}
+
+static int qresync_report(struct imap_session *s, const struct qresync_param *q)
+{
+	struct imap_view *v = s->view;
+	struct store_reader *r = imap_session_reader(s);
+	struct strbuf out = STRBUF_INIT;
+	const char *error = "store unavailable";
+	uint32_t *uids, *vanished;
+	size_t n_vanished = 0;
+	int n;
+
+	if (v->uidvalidity != q->uidvalidity)
+		return 0;
+	if (r == NULL || (n = store_expunged_since(r, &s->cmd_arena,
+						   v->mailbox_id, q->modseq,
+						   &uids, &error)) < 0)
+		return store_error(s, error);
+	vanished = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*vanished));
+	for (int i = 0; i < n; i++) {
+		if (q->known.n == 0 ||
+		    imap_seqset_contains(&q->known, uids[i], UINT32_MAX))
+			vanished[n_vanished++] = uids[i];
+	}
+	if (n_vanished > 0) {
+		strbuf_append_c(&out, "* VANISHED (EARLIER) ");
+		imap_write_uid_set(&out, vanished, n_vanished);
+		strbuf_append_c(&out, "\r\n");
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->msgs[i].modseq <= q->modseq)
+			continue;
+		strbuf_printf(&out, "* %zu FETCH (UID %u FLAGS ", i + 1,
+			      v->msgs[i].uid);
+		imap_view_write_flags(v, i, &out);
+		strbuf_printf(&out, " MODSEQ (%llu))\r\n",
+			      (unsigned long long)v->msgs[i].modseq);
+	}
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+	return 0;
+}
+
+static int select_mailbox(struct imap_session *s, struct str arg,
+			  bool readonly)
+{
+	struct qresync_param q = { 0 };
+	struct store_mailbox mb;
+	struct imap_cursor c;
+	struct strbuf out = STRBUF_INIT;
+	const char *name, *error;
+	bool condstore = false;
+	size_t unseen = 0;
+	int ret;
+
+	imap_cursor_init(&c, arg);
+	if (!arg_mailbox(s, &c, &name))
+		return -1;
+	if (!parse_select_params(s, &c, &condstore, &q))
+		return imap_bad_syntax(s, &c);
+	if (s->view != NULL) {
+		/* RFC 9051 / RFC 7162: the previous mailbox is closed
+		 * without expunging. */
+		imap_view_free(&s->view);
+		imap_session_enter(s, IMAP_STATE_AUTH);
+		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
+	}
+	if ((ret = mailbox_get(s, name, &mb)) <= 0)
+		return -1;
+	if (imap_view_open(s, &mb, readonly, &s->view, &error) < 0)
+		return store_error(s, error);
+	if (condstore)
+		s->condstore = true;
+	imap_session_enter(s, IMAP_STATE_SELECTED);
+
+	strbuf_printf(&out, "* %zu EXISTS\r\n", s->view->n);
+	if (!s->rev2)
+		strbuf_append_c(&out, "* 0 RECENT\r\n");
+	strbuf_append_c(&out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	write_keywords(&out, s->view);
+	strbuf_append_c(&out, ")\r\n");
+	if (readonly)
+		strbuf_append_c(&out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	else
+		strbuf_append_c(&out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
+				"\\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n");
+	for (size_t i = 0; i < s->view->n && !s->rev2; i++) {
+		if ((s->view->msgs[i].flags & STORE_FLAG_SEEN) == 0) {
+			unseen = i + 1;
+			break;
+		}
+	}
+	if (unseen > 0)
+		strbuf_printf(&out, "* OK [UNSEEN %zu] First unseen\r\n", unseen);
+	strbuf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+		      "* OK [UIDNEXT %u] Predicted next UID\r\n"
+		      "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		      mb.uidvalidity, mb.uidnext,
+		      (unsigned long long)mb.highestmodseq);
+	if (s->rev2) {
+		/* RFC 9051 6.3.2: the mailbox name as the server has it. */
+		strbuf_append_c(&out, "* LIST () \"/\" ");
+		imap_session_write_name(s, &out, mb.name);
+		strbuf_append_c(&out, "\r\n");
+	}
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+	if (q.given && qresync_report(s, &q) < 0)
+		return -1;
+	imap_tagged(s, "OK", "[%s] %s completed", readonly ? "READ-ONLY" :
+		    "READ-WRITE", readonly ? "EXAMINE" : "SELECT");
+	return 1;
+}
+
+int cmd_select(void *session, struct str arg)
+{
+	return select_mailbox(session, arg, false);
+}
+
+int cmd_examine(void *session, struct str arg)
+{
+	return select_mailbox(session, arg, true);
+}
+
+/* ---- CREATE / DELETE / RENAME / SUBSCRIBE ---- */
+
+/* Queue the creation of the superiors of name that do not exist
+ * (RFC 3501 6.3.3). */
+static void create_superiors(struct imap_session *s, struct mb_batch *b,
+			     const struct store_mailbox *mbs, size_t n,
+			     const char *name)
+{
+	for (const char *p = strchr(name, '/'); p != NULL;
+	     p = strchr(p + 1, '/')) {
+		char *parent = arena_strndup(&s->cmd_arena, name,
+					     (size_t)(p - name));
+		struct store_req *req;
+
+		if (find_name(mbs, n, parent) != NULL ||
+		    strcasecmp(parent, "INBOX") == 0)
+			continue;
+		req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+		req->type = STORE_REQ_MAILBOX_CREATE;
+		req->u.mailbox_create.user_id = s->user_id;
+		req->u.mailbox_create.name = parent;
+		mb_submit(s, b, req);
+	}
+}
+
+int cmd_create(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct store_mailbox *mbs;
+	struct imap_cursor c;
+	struct mb_batch *b;
+	struct store_req *req;
+	const char *name;
+	char *clean;
+	size_t len;
+	int n;
+
+	imap_cursor_init(&c, arg);
+	if (!arg_mailbox(s, &c, &name))
+		return -1;
+	if (!imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	/* A trailing delimiter says the client wants to put children
+	 * below; the name is the same. */
+	len = strlen(name);
+	clean = arena_strndup(&s->cmd_arena, name,
+			      len > 0 && name[len - 1] == '/' ? len - 1 : len);
+	if (!name_valid(clean)) {
+		imap_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
+		return -1;
+	}
+	if ((n = mailboxes(s, &mbs)) < 0)
+		return -1;
+	if (strcmp(clean, "INBOX") == 0 || find_name(mbs, (size_t)n, clean) != NULL) {
+		imap_tagged(s, "NO", "[ALREADYEXISTS] Mailbox exists");
+		return -1;
+	}
+	b = arena_zalloc(&s->cmd_arena, sizeof(*b));
+	b->ok_text = "CREATE completed";
+	create_superiors(s, b, mbs, (size_t)n, clean);
+	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+	req->type = STORE_REQ_MAILBOX_CREATE;
+	req->u.mailbox_create.user_id = s->user_id;
+	req->u.mailbox_create.name = clean;
+	mb_submit(s, b, req);
+	return 0;
+}
+
+int cmd_delete(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct store_mailbox *mbs;
+	const struct store_mailbox *mb;
+	struct imap_cursor c;
+	struct mb_batch *b;
+	struct store_req *req;
+	const char *name;
+	int n;
+
+	imap_cursor_init(&c, arg);
+	if (!arg_mailbox(s, &c, &name))
+		return -1;
+	if (!imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	if (strcmp(name, "INBOX") == 0) {
+		imap_tagged(s, "NO", "[CANNOT] INBOX cannot be deleted");
+		return -1;
+	}
+	if ((n = mailboxes(s, &mbs)) < 0)
+		return -1;
+	if ((mb = find_name(mbs, (size_t)n, name)) == NULL) {
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+		return -1;
+	}
+	/* Without \Noselect mailboxes, a mailbox with children stays
+	 * (RFC 5530 HASCHILDREN). */
+	if (has_children(mbs, (size_t)n, name)) {
+		imap_tagged(s, "NO", "[HASCHILDREN] Mailbox has children");
+		return -1;
+	}
+	if (s->view != NULL && s->view->mailbox_id == mb->id) {
+		imap_view_free(&s->view);
+		imap_session_enter(s, IMAP_STATE_AUTH);
+	}
+	b = arena_zalloc(&s->cmd_arena, sizeof(*b));
+	b->ok_text = "DELETE completed";
+	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+	req->type = STORE_REQ_MAILBOX_DELETE;
+	req->u.mailbox_delete.mailbox_id = mb->id;
+	mb_submit(s, b, req);
+	return 0;
+}
+
+/* RENAME INBOX (RFC 3501 6.3.5): create the new mailbox, then move every
+ * message of INBOX there; INBOX stays, empty. */
+struct inbox_rename {
+	const struct store_mailbox *inbox;
+	const char *new_name;
+};
+
+static void rename_inbox_moved(struct imap_session *s,
+			       struct store_result *res, void *arg UNUSED)
+{
+	if (res->status != 0)
+		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+	else
+		imap_tagged(s, "OK", "RENAME completed");
+	imap_session_resume(s);
+}
+
+static void rename_inbox_created(struct imap_session *s,
+				 struct store_result *res, void *arg)
+{
+	struct inbox_rename *ir = arg;
+	struct store_uid_range *all;
+	struct store_req *req;
+
+	if (res->status != 0 || s->conn == NULL) {
+		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		imap_session_resume(s);
+		return;
+	}
+	all = arena_zalloc(&s->cmd_arena, sizeof(*all));
+	all->lo = 1;
+	all->hi = UINT32_MAX;
+	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+	req->type = STORE_REQ_COPY;
+	req->u.copy.src_mailbox_id = ir->inbox->id;
+	req->u.copy.uids = all;
+	req->u.copy.n_uids = 1;
+	req->u.copy.dst_mailbox_id = res->id;
+	req->u.copy.move = true;
+	imap_session_submit(s, req, rename_inbox_moved, NULL);
+}
+
+int cmd_rename(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct store_mailbox *mbs;
+	const struct store_mailbox *mb;
+	struct imap_cursor c;
+	struct mb_batch *b;
+	struct store_req *req;
+	const char *from, *to;
+	size_t from_len;
+	int n;
+
+	imap_cursor_init(&c, arg);
+	if (!arg_mailbox(s, &c, &from))
+		return -1;
+	if (!imap_cursor_sp(&c))
+		return imap_bad_syntax(s, &c);
+	if (!arg_mailbox(s, &c, &to))
+		return -1;
+	if (!imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	if (!name_valid(to)) {
+		imap_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
+		return -1;
+	}
+	if ((n = mailboxes(s, &mbs)) < 0)
+		return -1;
+	if ((mb = find_name(mbs, (size_t)n, from)) == NULL) {
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+		return -1;
+	}
+	if (strcmp(to, "INBOX") == 0 || find_name(mbs, (size_t)n, to) != NULL) {
+		imap_tagged(s, "NO", "[ALREADYEXISTS] Target mailbox exists");
+		return -1;
+	}
+	from_len = strlen(from);
+	if (strncmp(to, from, from_len) == 0 && to[from_len] == '/') {
+		imap_tagged(s, "NO", "[CANNOT] Cannot rename a mailbox into itself");
+		return -1;
+	}
+	if (strcmp(from, "INBOX") == 0) {
+		struct inbox_rename *ir = arena_zalloc(&s->cmd_arena, sizeof(*ir));
+
+		ir->inbox = mb;
+		ir->new_name = to;
+		req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+		req->type = STORE_REQ_MAILBOX_CREATE;
+		req->u.mailbox_create.user_id = s->user_id;
+		req->u.mailbox_create.name = to;
+		imap_session_submit(s, req, rename_inbox_created, ir);
+		return 0;
+	}
+	b = arena_zalloc(&s->cmd_arena, sizeof(*b));
+	b->ok_text = "RENAME completed";
+	create_superiors(s, b, mbs, (size_t)n, to);
+	/* The mailbox and every child keep their place below the new name. */
+	for (int i = 0; i < n; i++) {
+		const char *name = mbs[i].name;
+
+		if (strcmp(name, from) != 0 &&
+		    !(strncmp(name, from, from_len) == 0 && name[from_len] == '/'))
+			continue;
+		req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+		req->type = STORE_REQ_MAILBOX_RENAME;
+		req->u.mailbox_rename.mailbox_id = mbs[i].id;
+		req->u.mailbox_rename.new_name =
+			arena_printf(&s->cmd_arena, "%s%s", to, name + from_len);
+		mb_submit(s, b, req);
+	}
+	return 0;
+}
+
+static int subscribe(struct imap_session *s, struct str arg, bool on)
+{
+	struct store_mailbox mb;
+	struct imap_cursor c;
+	struct mb_batch *b;
+	struct store_req *req;
+	const char *name;
+
+	imap_cursor_init(&c, arg);
+	if (!arg_mailbox(s, &c, &name))
+		return -1;
+	if (!imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	if (mailbox_get(s, name, &mb) <= 0)
+		return -1;
+	b = arena_zalloc(&s->cmd_arena, sizeof(*b));
+	b->ok_text = on ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed";
+	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+	req->type = STORE_REQ_MAILBOX_SUBSCRIBE;
+	req->u.mailbox_subscribe.mailbox_id = mb.id;
+	req->u.mailbox_subscribe.subscribed = on;
+	mb_submit(s, b, req);
+	return 0;
+}
+
+int cmd_subscribe(void *session, struct str arg)
+{
+	return subscribe(session, arg, true);
+}
+
+int cmd_unsubscribe(void *session, struct str arg)
+{
+	return subscribe(session, arg, false);
+}
+
+/* ---- STATUS (and LIST-STATUS) ---- */
+
+enum status_item {
+	ST_MESSAGES = 1 << 0,
+	ST_RECENT = 1 << 1,
+	ST_UIDNEXT = 1 << 2,
+	ST_UIDVALIDITY = 1 << 3,
+	ST_UNSEEN = 1 << 4,
+	ST_DELETED = 1 << 5,
+	ST_SIZE = 1 << 6,
+	ST_HIGHESTMODSEQ = 1 << 7,
+	ST_APPENDLIMIT = 1 << 8,
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} status_names[] = {
+	{ "MESSAGES", ST_MESSAGES }, { "UIDNEXT", ST_UIDNEXT },
+	{ "UIDVALIDITY", ST_UIDVALIDITY }, { "UNSEEN", ST_UNSEEN },
+	{ "DELETED", ST_DELETED }, { "SIZE", ST_SIZE },
+	{ "HIGHESTMODSEQ", ST_HIGHESTMODSEQ }, { "RECENT", ST_RECENT },
+	{ "APPENDLIMIT", ST_APPENDLIMIT },
+};
+
+/* "(" item *(SP item) ")" */
+static bool parse_status_items(struct imap_cursor *c, unsigned *items_r)
+{
+	struct str name;
+
+	*items_r = 0;
+	if (!imap_cursor_skip_char(c, '(')) {
+		c->error = "expected a list of status items";
+		return false;
+	}
+	do {
+		size_t i;
+
+		if (!imap_cursor_atom(c, &name))
+			return false;
+		for (i = 0; i < ARRAY_SIZE(status_names); i++) {
+			if (str_caseeq(name, str_c(status_names[i].name)))
+				break;
+		}
+		if (i == ARRAY_SIZE(status_names)) {
+			c->error = "unknown status item";
+			return false;
+		}
+		*items_r |= status_names[i].bit;
+	} while (imap_cursor_sp(c));
+	if (!imap_cursor_skip_char(c, ')')) {
+		c->error = "expected ')'";
+		return false;
+	}
+	return true;
+}
+
+/* Append "* STATUS name (...)\r\n"; -1 (reply queued) on a store error. */
+static int write_status(struct imap_session *s, const struct store_mailbox *mb,
+			unsigned items, struct strbuf *out)
+{
+	uint64_t size = 0;
+	uint32_t deleted = 0;
+	size_t recent = 0;
+	bool first = true;
+
+	if ((items & (ST_SIZE | ST_DELETED)) != 0) {
+		struct store_reader *r = imap_session_reader(s);
+		const char *error = "store unavailable";
+		struct store_msg *msgs;
+		struct arena a;
+		int n;
+
+		arena_init(&a, 0);
+		if (r == NULL ||
+		    (n = store_msg_list(r, &a, mb->id, &msgs, &error)) < 0) {
+			arena_deinit(&a);
+			return store_error(s, error);
+		}
+		for (int i = 0; i < n; i++) {
+			size += msgs[i].size;
+			deleted += (msgs[i].flags & STORE_FLAG_DELETED) != 0;
+		}
+		arena_deinit(&a);
+	}
+	if (s->view != NULL && s->view->mailbox_id == mb->id) {
+		for (size_t i = 0; i < s->view->n; i++)
+			recent += s->view->recent[i];
+	}
+	strbuf_append_c(out, "* STATUS ");
+	imap_session_write_name(s, out, mb->name);
+	strbuf_append_c(out, " (");
+#define ITEM(bit, fmt, val) \
+	do { \
+		if ((items & (bit)) != 0) { \
+			strbuf_printf(out, "%s" fmt, first ? "" : " ", val); \
+			first = false; \
+		} \
+	} while (0)
+	ITEM(ST_MESSAGES, "MESSAGES %u", mb->messages);
+	ITEM(ST_RECENT, "RECENT %zu", recent);
+	ITEM(ST_UIDNEXT, "UIDNEXT %u", mb->uidnext);
+	ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", mb->uidvalidity);
+	ITEM(ST_UNSEEN, "UNSEEN %u", mb->unseen);
+	ITEM(ST_DELETED, "DELETED %u", deleted);
+	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)size);
+	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu",
+	     (unsigned long long)mb->highestmodseq);
+	ITEM(ST_APPENDLIMIT, "APPENDLIMIT %llu",
+	     (unsigned long long)s->server->set.max_append_size);
+#undef ITEM
+	strbuf_append_c(out, ")\r\n");
+	return 0;
+}
+
+int cmd_status(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct strbuf out = STRBUF_INIT;
+	struct store_mailbox mb;
+	struct imap_cursor c;
+	const char *name;
+	unsigned items;
+	int ret;
+
+	imap_cursor_init(&c, arg);
+	if (!arg_mailbox(s, &c, &name))
+		return -1;
+	if (!imap_cursor_sp(&c) || !parse_status_items(&c, &items) ||
+	    !imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	if (mailbox_get(s, name, &mb) <= 0)
+		return -1;
+	ret = write_status(s, &mb, items, &out);
+	if (ret == 0) {
+		imap_write(s, out.p, out.n);
+		imap_tagged(s, "OK", "STATUS completed");
+	}
+	strbuf_free(&out);
+	return ret < 0 ? -1 : 1;
+}
+
+/* ---- LIST / LSUB ---- */
+
+/* list-mailbox (RFC 3501): 1*list-char | string; then mUTF-7 decoded
+ * unless UTF8=ACCEPT. The token module has no list-char reader, so this
+ * file reads the atom form itself. */
+static bool cursor_list_mailbox(struct imap_session *s, struct imap_cursor *c,
+				const char **pattern_r)
+{
+	struct strbuf dec = STRBUF_INIT;
+	struct str raw;
+	int ch = imap_cursor_peek(c);
+
+	if (ch == '"' || ch == '{' || ch == '~') {
+		if (!imap_cursor_string(c, &s->cmd_arena, &raw))
+			return false;
+	} else {
+		const char *start = c->p;
+
+		while (c->p < c->end) {
+			unsigned char u = (unsigned char)*c->p;
+
+			if (u <= 0x20 || u >= 0x7f || strchr("(){\"\\", u) != NULL)
+				break;
+			c->p++;
+		}
+		raw = str_make(start, (size_t)(c->p - start));
+		if (raw.n == 0) {
+			c->error = "expected a mailbox pattern";
+			return false;
+		}
+	}
+	if (s->utf8 || mutf7_decode(raw.p, raw.n, &dec) < 0) {
+		*pattern_r = arena_strndup(&s->cmd_arena, raw.p, raw.n);
+	} else {
+		*pattern_r = arena_strndup(&s->cmd_arena, strbuf_cstr(&dec),
+					   dec.n);
+	}
+	strbuf_free(&dec);
+	return true;
+}
+
+/* '*' matches anything, '%' anything but the delimiter. */
+static bool pattern_match(const char *pat, const char *name)
+{
+	for (; *pat != '\0'; pat++, name++) {
+		if (*pat == '*' || *pat == '%') {
+			bool any = *pat == '*';
+
+			for (const char *n = name;; n++) {
+				if (pattern_match(pat + 1, n))
+					return true;
+				if (*n == '\0' || (!any && *n == '/'))
+					return false;
+			}
+		}
+		if (*name == '\0' || *pat != *name)
+			return false;
+	}
+	return *name == '\0';
+}
+
+/* A pattern (reference included) whose first level is INBOX in any case
+ * names INBOX. */
+static const char *pattern_inbox(struct imap_session *s, const char *ref,
+				 const char *pat)
+{
+	char *full = arena_printf(&s->cmd_arena, "%s%s", ref, pat);
+
+	if (strncasecmp(full, "INBOX", 5) == 0 &&
+	    (full[5] == '\0' || full[5] == '/'))
+		memcpy(full, "INBOX", 5);
+	return full;
+}
+
+enum list_sel {
+	SEL_SUBSCRIBED = 1 << 0,
+	SEL_SPECIAL_USE = 1 << 1,
+	SEL_RECURSIVE = 1 << 2,
+};
+enum list_ret {
+	RET_SUBSCRIBED = 1 << 0,
+	RET_CHILDREN = 1 << 1,
+	RET_SPECIAL_USE = 1 << 2,
+	RET_STATUS = 1 << 3,
+};
+
+struct list_req {
+	unsigned sel, ret, status_items;
+	const char **patterns;
+	size_t n_patterns;
+	bool lsub;
+};
+
+/* "(" [atom *(SP atom)] ")" calling fn for each atom. */
+static bool parse_opts(struct imap_cursor *c, struct list_req *lr,
+		       bool (*fn)(struct imap_cursor *c, struct list_req *lr,
+				  struct str word))
+{
+	struct str word;
+
+	if (!imap_cursor_skip_char(c, '(')) {
+		c->error = "expected '('";
+		return false;
+	}
+	if (imap_cursor_skip_char(c, ')'))
+		return true;
+	do {
+		if (!imap_cursor_atom(c, &word) || !fn(c, lr, word))
+			return false;
+	} while (imap_cursor_sp(c));
+	if (!imap_cursor_skip_char(c, ')')) {
+		c->error = "expected ')'";
+		return false;
+	}
+	return true;
+}
+
+static bool sel_opt(struct imap_cursor *c, struct list_req *lr,
+		    struct str word)
+{
+	if (str_caseeq(word, STR_LIT("SUBSCRIBED")))
+		lr->sel |= SEL_SUBSCRIBED;
+	else if (str_caseeq(word, STR_LIT("SPECIAL-USE")))
+		lr->sel |= SEL_SPECIAL_USE;
+	else if (str_caseeq(word, STR_LIT("RECURSIVEMATCH")))
+		lr->sel |= SEL_RECURSIVE;
+	else if (!str_caseeq(word, STR_LIT("REMOTE"))) {
+		c->error = "unknown LIST selection option";
+		return false;
+	}
+	return true;
+}
+
+static bool ret_opt(struct imap_cursor *c, struct list_req *lr,
+		    struct str word)
+{
+	if (str_caseeq(word, STR_LIT("SUBSCRIBED")))
+		lr->ret |= RET_SUBSCRIBED;
+	else if (str_caseeq(word, STR_LIT("CHILDREN")))
+		lr->ret |= RET_CHILDREN;
+	else if (str_caseeq(word, STR_LIT("SPECIAL-USE")))
+		lr->ret |= RET_SPECIAL_USE;
+	else if (str_caseeq(word, STR_LIT("STATUS"))) {
+		if (!imap_cursor_sp(c) || !parse_status_items(c, &lr->status_items))
+			return false;
+		lr->ret |= RET_STATUS;
+	} else {
+		c->error = "unknown LIST return option";
+		return false;
+	}
+	return true;
+}
+
+static bool parse_list(struct imap_session *s, struct imap_cursor *c,
+		       struct list_req *lr)
+{
+	const char *ref, *pat;
+	struct str word;
+
+	/* LIST-EXTENDED selection options. */
+	if (imap_cursor_peek(c) == '(') {
+		if (!parse_opts(c, lr, sel_opt) || !imap_cursor_sp(c))
+			return false;
+		if ((lr->sel & SEL_RECURSIVE) != 0 &&
+		    (lr->sel & ~SEL_RECURSIVE) == 0) {
+			c->error = "RECURSIVEMATCH needs another option";
+			return false;
+		}
+	}
+	if (!cursor_list_mailbox(s, c, &ref) || !imap_cursor_sp(c))
+		return false;
+	lr->patterns = arena_alloc(&s->cmd_arena, 64 * sizeof(*lr->patterns));
+	if (imap_cursor_skip_char(c, '(')) {
+		do {
+			if (lr->n_patterns == 64 ||
+			    !cursor_list_mailbox(s, c, &pat))
+				return false;
+			lr->patterns[lr->n_patterns++] = pattern_inbox(s, ref, pat);
+		} while (imap_cursor_sp(c));
+		if (!imap_cursor_skip_char(c, ')')) {
+			c->error = "expected ')'";
+			return false;
+		}
+	} else {
+		if (!cursor_list_mailbox(s, c, &pat))
+			return false;
+		lr->patterns[lr->n_patterns++] = pattern_inbox(s, ref, pat);
+	}
+	if (imap_cursor_at_end(c))
+		return true;
+	/* RETURN options. */
+	if (!imap_cursor_sp(c) || !imap_cursor_atom(c, &word) ||
+	    !str_caseeq(word, STR_LIT("RETURN")) || !imap_cursor_sp(c)) {
+		c->error = "expected RETURN (...)";
+		return false;
+	}
+	return parse_opts(c, lr, ret_opt) && imap_cursor_at_end(c);
+}
+
+static bool subscribed_child(const struct store_mailbox *mbs, size_t n,
+			     const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++) {
+		if (mbs[i].subscribed && strncmp(mbs[i].name, name, len) == 0 &&
+		    mbs[i].name[len] == '/')
+			return true;
+	}
+	return false;
+}
+
+static int list_run(struct imap_session *s, struct list_req *lr)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct store_mailbox *mbs;
+	int n, ret = 0;
+
+	if (lr->n_patterns == 1 && lr->patterns[0][0] == '\0' && !lr->lsub) {
+		/* RFC 3501 6.3.8: the delimiter and the root. */
+		imap_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
+		return 0;
+	}
+	if ((n = mailboxes(s, &mbs)) < 0)
+		return -1;
+	for (int i = 0; i < n && ret == 0; i++) {
+		const struct store_mailbox *mb = &mbs[i];
+		bool match = false, sub_child = false, first = true;
+
+		for (size_t p = 0; p < lr->n_patterns && !match; p++)
+			match = pattern_match(lr->patterns[p], mb->name);
+		if (!match)
+			continue;
+		if ((lr->sel & SEL_SUBSCRIBED) != 0 && !mb->subscribed) {
+			if ((lr->sel & SEL_RECURSIVE) == 0 ||
+			    !subscribed_child(mbs, (size_t)n, mb->name))
+				continue;
+			sub_child = true;
+		}
+		if ((lr->sel & SEL_SPECIAL_USE) != 0 && mb->special_use[0] == '\0')
+			continue;
+		strbuf_printf(&out, "* %s (", lr->lsub ? "LSUB" : "LIST");
+#define ATTR(text) \
+		do { \
+			strbuf_printf(&out, "%s%s", first ? "" : " ", text); \
+			first = false; \
+		} while (0)
+		if (!lr->lsub || (lr->ret & RET_CHILDREN) != 0)
+			ATTR(has_children(mbs, (size_t)n, mb->name) ?
+			     "\\HasChildren" : "\\HasNoChildren");
+		if (mb->special_use[0] != '\0')
+			ATTR(mb->special_use);
+		if (mb->subscribed && !lr->lsub &&
+		    ((lr->ret & RET_SUBSCRIBED) != 0 ||
+		     (lr->sel & SEL_SUBSCRIBED) != 0))
+			ATTR("\\Subscribed");
+#undef ATTR
+		strbuf_append_c(&out, ") \"/\" ");
+		imap_session_write_name(s, &out, mb->name);
+		if (sub_child)
+			strbuf_append_c(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+		strbuf_append_c(&out, "\r\n");
+		if ((lr->ret & RET_STATUS) != 0 && !sub_child)
+			ret = write_status(s, mb, lr->status_items, &out);
+		if (out.n > IMAP_OUTPUT_HIGH / 4) {
+			imap_write(s, out.p, out.n);
+			strbuf_reset(&out);
+		}
+	}
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+	return ret;
+}
+
+int cmd_list(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct list_req lr = { 0 };
+	struct imap_cursor c;
+
+	imap_cursor_init(&c, arg);
+	if (!parse_list(s, &c, &lr))
+		return imap_bad_syntax(s, &c);
+	if (list_run(s, &lr) < 0)
+		return -1;
+	imap_tagged(s, "OK", "LIST completed");
+	return 1;
+}
+
+int cmd_lsub(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct list_req lr = { .sel = SEL_SUBSCRIBED, .lsub = true };
+	struct imap_cursor c;
+
+	imap_cursor_init(&c, arg);
+	if (imap_cursor_peek(&c) == '(' || !parse_list(s, &c, &lr))
+		return imap_bad_syntax(s, &c);
+	if (lr.ret != 0) {
+		c.error = "LSUB takes no RETURN options";
+		return imap_bad_syntax(s, &c);
+	}
+	if (list_run(s, &lr) < 0)
+		return -1;
+	imap_tagged(s, "OK", "LSUB completed");
+	return 1;
+}
+
+int cmd_namespace(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+
+	if (arg.n > 0) {
+		imap_tagged(s, "BAD", "NAMESPACE takes no arguments");
+		return -1;
+	}
+	imap_untagged(s, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_tagged(s, "OK", "NAMESPACE completed");
+	return 1;
+}

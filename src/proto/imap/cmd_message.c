@@ -1,0 +1,620 @@
+/* cmd_message.c: the commands that change messages: APPEND (MULTIAPPEND,
+ * APPENDUID), CHECK, CLOSE, UNSELECT, EXPUNGE, UID EXPUNGE, STORE (with
+ * UNCHANGEDSINCE and .SILENT), COPY and MOVE (with COPYUID). Every change is
+ * one store request; the reply waits for its completion. */
+#include "base/log.h"
+#include "mail/imap_bodystructure.h"
+#include "mail/imap_envelope.h"
+#include "mail/mime_parts.h"
+#include "mail/mime_text.h"
+#include "proto/imap/imap_int.h"
+
+#include <string.h>
+#include <time.h>
+
+static int store_error(struct imap_session *s, const char *error)
+{
+	log_error(conn_sid(s->conn), "imap store: %s", error);
+	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+	return -1;
+}
+
+/* 1 found, 0 not (reply "NO [TRYCREATE]" queued), -1 error (queued). */
+static int target_mailbox(struct imap_session *s, const char *name,
+			  struct store_mailbox *mb_r)
+{
+	struct store_reader *r = imap_session_reader(s);
+	const char *error = "store unavailable";
+	int ret;
+
+	if (r == NULL || (ret = store_mailbox_by_name(r, &s->cmd_arena,
+						      s->user_id, name, mb_r,
+						      &error)) < 0)
+		return store_error(s, error);
+	if (ret == 0)
+		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
+	return ret;
+}
+
+/* ---- APPEND ---- */
+
+struct append_state {
+	struct store_mailbox mb;
+	size_t n, pending;
+	uint32_t *uids;		/* assigned, by message */
+	bool failed;
+	char error[256];
+};
+
+struct append_msg {
+	struct append_state *st;
+	size_t index;
+};
+
+static uint32_t *sorted_uids(struct arena *a, const uint32_t *uids, size_t n)
+{
+	uint32_t *out = arena_alloc(a, (n + 1) * sizeof(*out));
+
+	memcpy(out, uids, n * sizeof(*out));
+	/* Insertion sort: MULTIAPPEND batches are small. */
+	for (size_t i = 1; i < n; i++) {
+		uint32_t v = out[i];
+		size_t j = i;
+
+		for (; j > 0 && out[j - 1] > v; j--)
+			out[j] = out[j - 1];
+		out[j] = v;
+	}
+	return out;
+}
+
+static void append_done(struct imap_session *s, struct store_result *res,
+			void *arg)
+{
+	struct append_msg *m = arg;
+	struct append_state *st = m->st;
+	struct strbuf set = STRBUF_INIT;
+
+	if (res->status != 0) {
+		if (!st->failed)
+			memcpy(st->error, res->error, sizeof(st->error));
+		st->failed = true;
+	} else if (res->n_assigned > 0) {
+		st->uids[m->index] = res->assigned[0].uid;
+	}
+	if (--st->pending > 0)
+		return;
+	if (st->failed) {
+		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+			  "imap append: %s", st->error);
+		imap_tagged(s, "NO", "[SERVERBUG] %s", st->error);
+	} else {
+		imap_write_uid_set(&set, sorted_uids(&s->cmd_arena, st->uids,
+						     st->n), st->n);
+		imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed",
+			    st->mb.uidvalidity, strbuf_cstr(&set));
+	}
+	strbuf_free(&set);
+	imap_session_resume(s);
+}
+
+/* The message with every lone LF made CRLF (stored sizes are CRLF sizes,
+ * which POP3 relies on), in the arena. */
+static struct str crlf_normalise(struct arena *a, struct str in)
+{
+	size_t extra = 0, k = 0;
+	char *out;
+
+	for (size_t i = 0; i < in.n; i++)
+		extra += in.p[i] == '\n' && (i == 0 || in.p[i - 1] != '\r');
+	if (extra == 0)
+		return in;
+	out = arena_alloc(a, in.n + extra + 1);
+	for (size_t i = 0; i < in.n; i++) {
+		if (in.p[i] == '\n' && (i == 0 || in.p[i - 1] != '\r'))
+			out[k++] = '\r';
+		out[k++] = in.p[i];
+	}
+	out[k] = '\0';
+	return str_make(out, k);
+}
+
+static const char *arena_strbuf(struct arena *a, struct strbuf *sb)
+{
+	const char *p = arena_strndup(a, strbuf_cstr(sb), sb->n);
+
+	strbuf_reset(sb);
+	return p;
+}
+
+/* Parse the message once, as delivery does: ENVELOPE, BODY,
+ * BODYSTRUCTURE, part offsets and the text for the search index. */
+static void append_meta(struct arena *a, struct str msg,
+			struct store_msg_meta *meta)
+{
+	struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
+	struct strbuf sb = STRBUF_INIT;
+
+	imap_envelope_write(&sb, tree->root);
+	meta->envelope = arena_strbuf(a, &sb);
+	imap_bodystructure_write(&sb, tree->root, false);
+	meta->body = arena_strbuf(a, &sb);
+	imap_bodystructure_write(&sb, tree->root, true);
+	meta->bodystructure = arena_strbuf(a, &sb);
+	mime_parts_serialize(tree, &sb);
+	if (sb.n > 0) {
+		void *parts = arena_alloc(a, sb.n);
+
+		memcpy(parts, sb.p, sb.n);
+		meta->parts = parts;
+		meta->parts_size = sb.n;
+		strbuf_reset(&sb);
+	}
+	mime_text_extract(tree, msg.p, msg.n, &sb);
+	meta->text = arena_strbuf(a, &sb);
+	strbuf_free(&sb);
+	mime_tree_free(&tree);
+}
+
+/* One "[flags] [date-time] literal" of APPEND into req. */
+static bool append_parse_msg(struct imap_session *s, struct imap_cursor *c,
+			     struct store_req *req)
+{
+	const char **keywords = NULL;
+	size_t n_keywords = 0;
+	uint32_t flags = 0;
+	int64_t date = (int64_t)time(NULL);
+	struct strbuf kw = STRBUF_INIT;
+	struct str data;
+
+	if (imap_cursor_peek(c) == '(') {
+		if (!imap_cursor_flag_list(c, &s->cmd_arena, &flags, &keywords,
+					   &n_keywords) || !imap_cursor_sp(c))
+			return false;
+	}
+	if (imap_cursor_peek(c) == '"') {
+		if (!imap_cursor_date_time(c, &date) || !imap_cursor_sp(c))
+			return false;
+	}
+	if (!imap_cursor_string(c, &s->cmd_arena, &data))
+		return false;
+	for (size_t i = 0; i < n_keywords; i++)
+		strbuf_printf(&kw, "%s%s", i > 0 ? " " : "", keywords[i]);
+	data = crlf_normalise(&s->cmd_arena, data);
+	req->type = STORE_REQ_DELIVER;
+	req->u.deliver.data = data.p;
+	req->u.deliver.size = data.n;
+	req->u.deliver.flags = flags;
+	req->u.deliver.keywords = arena_strdup(&s->cmd_arena, strbuf_cstr(&kw));
+	req->u.deliver.internal_date = date;
+	strbuf_free(&kw);
+	return true;
+}
+
+int cmd_append(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct store_req *reqs[64];
+	struct append_state *st;
+	struct store_target *target;
+	struct imap_cursor c;
+	const char *name;
+	size_t n = 0;
+
+	imap_cursor_init(&c, arg);
+	if (!imap_cursor_mailbox(&c, &s->cmd_arena, s->utf8, &name) ||
+	    !imap_cursor_sp(&c))
+		return imap_bad_syntax(s, &c);
+	/* MULTIAPPEND (RFC 3502): more messages follow after a SP. */
+	do {
+		if (n == ARRAY_SIZE(reqs)) {
+			imap_tagged(s, "NO", "[LIMIT] Too many messages in one APPEND");
+			return -1;
+		}
+		reqs[n] = arena_zalloc(&s->cmd_arena, sizeof(*reqs[n]));
+		if (!append_parse_msg(s, &c, reqs[n]))
+			return imap_bad_syntax(s, &c);
+		if (reqs[n]->u.deliver.size == 0) {
+			imap_tagged(s, "NO", "Empty message");
+			return -1;
+		}
+		if (reqs[n]->u.deliver.size > s->server->set.max_append_size) {
+			imap_tagged(s, "NO", "[TOOBIG] Message exceeds APPENDLIMIT");
+			return -1;
+		}
+		n++;
+	} while (imap_cursor_sp(&c));
+	if (!imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
+	if (target_mailbox(s, name, &st->mb) <= 0)
+		return -1;
+	st->n = n;
+	st->uids = arena_zalloc(&s->cmd_arena, n * sizeof(*st->uids));
+	target = arena_zalloc(&s->cmd_arena, sizeof(*target));
+	target->user_id = s->user_id;
+	target->mailbox_id = st->mb.id;
+	for (size_t i = 0; i < n; i++) {
+		struct append_msg *m = arena_zalloc(&s->cmd_arena, sizeof(*m));
+
+		append_meta(&s->cmd_arena, str_make(reqs[i]->u.deliver.data,
+						    reqs[i]->u.deliver.size),
+			    &reqs[i]->u.deliver.meta);
+		reqs[i]->u.deliver.targets = target;
+		reqs[i]->u.deliver.n_targets = 1;
+		m->st = st;
+		m->index = i;
+		st->pending++;
+		imap_session_submit(s, reqs[i], append_done, m);
+	}
+	return 0;
+}
+
+/* ---- CHECK / CLOSE / UNSELECT / EXPUNGE ---- */
+
+int cmd_check(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+
+	if (arg.n > 0) {
+		imap_tagged(s, "BAD", "CHECK takes no arguments");
+		return -1;
+	}
+	/* Every change is durable when its command completes. */
+	imap_tagged(s, "OK", "CHECK completed");
+	return 1;
+}
+
+static void unselect(struct imap_session *s)
+{
+	imap_view_free(&s->view);
+	imap_session_enter(s, IMAP_STATE_AUTH);
+}
+
+int cmd_unselect(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+
+	if (arg.n > 0) {
+		imap_tagged(s, "BAD", "UNSELECT takes no arguments");
+		return -1;
+	}
+	unselect(s);
+	imap_tagged(s, "OK", "UNSELECT completed");
+	return 1;
+}
+
+struct expunge_state {
+	bool close;		/* CLOSE: expunge silently, then unselect */
+	const char *text;
+};
+
+static void expunge_done(struct imap_session *s, struct store_result *res,
+			 void *arg)
+{
+	struct expunge_state *st = arg;
+
+	if (st->close)
+		unselect(s);
+	if (res->status != 0) {
+		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+			  "imap expunge: %s", res->error);
+		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+	} else {
+		if (!st->close)
+			imap_view_sync(s, true, true, NULL);
+		imap_tagged(s, "OK", "%s", st->text);
+	}
+	imap_session_resume(s);
+}
+
+/* Expunge the \Deleted messages (of uid_set when not NULL). */
+static int expunge(struct imap_session *s, const struct imap_seqset *uid_set,
+		   bool close, const char *text)
+{
+	struct imap_view *v = s->view;
+	struct expunge_state *st;
+	struct store_req *req;
+	size_t *idx, n = 0;
+
+	if (v->readonly) {
+		if (close) {
+			unselect(s);
+			imap_tagged(s, "OK", "%s", text);
+			return 1;
+		}
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return -1;
+	}
+	if (!close)
+		imap_view_sync(s, true, false, NULL);
+	idx = arena_alloc(&s->cmd_arena, (v->n + 1) * sizeof(*idx));
+	for (size_t i = 0; i < v->n; i++) {
+		if ((v->msgs[i].flags & STORE_FLAG_DELETED) == 0 ||
+		    v->expunged[i])
+			continue;
+		if (uid_set != NULL &&
+		    !imap_seqset_contains(uid_set, v->msgs[i].uid,
+					  imap_view_max_uid(v)))
+			continue;
+		idx[n++] = i;
+	}
+	if (n == 0) {
+		if (close)
+			unselect(s);
+		imap_tagged(s, "OK", "%s", text);
+		return 1;
+	}
+	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
+	st->close = close;
+	st->text = text;
+	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+	req->type = STORE_REQ_EXPUNGE;
+	req->u.expunge.mailbox_id = v->mailbox_id;
+	req->u.expunge.uids = imap_view_uid_ranges(v, idx, n, &s->cmd_arena,
+						   &req->u.expunge.n_uids);
+	imap_session_submit(s, req, expunge_done, st);
+	return 0;
+}
+
+int cmd_close(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+
+	if (arg.n > 0) {
+		imap_tagged(s, "BAD", "CLOSE takes no arguments");
+		return -1;
+	}
+	return expunge(s, NULL, true, "CLOSE completed");
+}
+
+int cmd_expunge(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+
+	if (arg.n > 0) {
+		imap_tagged(s, "BAD", "EXPUNGE takes no arguments");
+		return -1;
+	}
+	return expunge(s, NULL, false, "EXPUNGE completed");
+}
+
+int cmd_uid_expunge(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct imap_seqset set;
+	struct imap_cursor c;
+
+	imap_cursor_init(&c, arg);
+	if (!imap_cursor_seqset(&c, &s->cmd_arena, &set) ||
+	    !imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	return expunge(s, &set, false, "EXPUNGE completed");
+}
+
+/* ---- STORE ---- */
+
+struct store_state {
+	bool silent;
+	struct imap_seqset quiet;	/* the UIDs stored, when silent */
+};
+
+static void store_done(struct imap_session *s, struct store_result *res,
+		       void *arg)
+{
+	struct store_state *st = arg;
+	struct imap_view *v = s->view;
+	struct strbuf set = STRBUF_INIT;
+	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+
+	if (res->status != 0) {
+		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+			  "imap store: %s", res->error);
+		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		imap_session_resume(s);
+		return;
+	}
+	imap_view_sync(s, uid, true, st->silent ? &st->quiet : NULL);
+	if (res->n_uids > 0 && v != NULL) {
+		/* UNCHANGEDSINCE failed for these (RFC 7162 3.1.3):
+		 * sequence numbers for STORE, UIDs for UID STORE. */
+		uint32_t *keys = arena_alloc(&s->cmd_arena,
+					     res->n_uids * sizeof(*keys));
+		size_t k = 0;
+
+		for (size_t i = 0; i < res->n_uids; i++) {
+			ssize_t x = imap_view_find_uid(v, res->uids[i]);
+
+			if (uid)
+				keys[k++] = res->uids[i];
+			else if (x >= 0)
+				keys[k++] = (uint32_t)x + 1;
+		}
+		imap_write_uid_set(&set, keys, k);
+		imap_tagged(s, "OK", "[MODIFIED %s] Conditional STORE failed",
+			    strbuf_cstr(&set));
+	} else {
+		imap_tagged(s, "OK", "STORE completed");
+	}
+	strbuf_free(&set);
+	imap_session_resume(s);
+}
+
+int cmd_store(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct imap_view *v = s->view;
+	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	uint64_t unchangedsince = 0;
+	struct store_state *st;
+	struct store_req *req;
+	struct imap_seqset set;
+	struct imap_cursor c;
+	struct str item, name;
+	enum store_flags_op op = STORE_FLAGS_REPLACE;
+	const char **keywords;
+	size_t n_keywords, n, *idx;
+	uint32_t flags;
+
+	imap_cursor_init(&c, arg);
+	if (!imap_cursor_seqset(&c, &s->cmd_arena, &set) || !imap_cursor_sp(&c))
+		return imap_bad_syntax(s, &c);
+	if (imap_cursor_skip_char(&c, '(')) {
+		if (!imap_cursor_atom(&c, &name) ||
+		    !str_caseeq(name, STR_LIT("UNCHANGEDSINCE")) ||
+		    !imap_cursor_sp(&c) ||
+		    !imap_cursor_number64(&c, &unchangedsince) ||
+		    !imap_cursor_skip_char(&c, ')') || !imap_cursor_sp(&c))
+			return imap_bad_syntax(s, &c);
+		s->condstore = true;
+	}
+	if (!imap_cursor_atom(&c, &item) || !imap_cursor_sp(&c) ||
+	    !imap_cursor_flags_or_list(&c, &s->cmd_arena, &flags, &keywords,
+				       &n_keywords) ||
+	    !imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
+	if (item.n > 0 && (item.p[0] == '+' || item.p[0] == '-')) {
+		op = item.p[0] == '+' ? STORE_FLAGS_ADD : STORE_FLAGS_REMOVE;
+		item = str_from(item, 1);
+	}
+	if (str_caseeq(item, STR_LIT("FLAGS.SILENT")))
+		st->silent = true;
+	else if (!str_caseeq(item, STR_LIT("FLAGS"))) {
+		imap_tagged(s, "BAD", "Unknown STORE item");
+		return -1;
+	}
+	if (v->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return -1;
+	}
+	n = imap_view_resolve(v, &set, uid, &s->cmd_arena, &idx);
+	if (!uid && !imap_view_seqs_valid(v, &set)) {
+		imap_tagged(s, "BAD", "Invalid message sequence number");
+		return -1;
+	}
+	if (n == 0) {
+		imap_tagged(s, "OK", "STORE completed");
+		return 1;
+	}
+	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+	req->type = STORE_REQ_SET_FLAGS;
+	req->u.set_flags.mailbox_id = v->mailbox_id;
+	req->u.set_flags.uids = imap_view_uid_ranges(v, idx, n, &s->cmd_arena,
+						     &req->u.set_flags.n_uids);
+	req->u.set_flags.op = op;
+	req->u.set_flags.flags = flags;
+	req->u.set_flags.keywords = keywords;
+	req->u.set_flags.n_keywords = n_keywords;
+	req->u.set_flags.unchangedsince = unchangedsince;
+	st->quiet.ranges = (struct imap_seq_range *)req->u.set_flags.uids;
+	st->quiet.n = req->u.set_flags.n_uids;
+	imap_session_submit(s, req, store_done, st);
+	return 0;
+}
+
+/* ---- COPY / MOVE ---- */
+
+struct copy_state {
+	struct store_mailbox dst;
+	bool move;
+};
+
+static void copy_done(struct imap_session *s, struct store_result *res,
+		      void *arg)
+{
+	struct copy_state *st = arg;
+	struct strbuf code = STRBUF_INIT;
+
+	if (res->status != 0) {
+		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+			  "imap copy: %s", res->error);
+		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		imap_session_resume(s);
+		return;
+	}
+	if (res->n_uids > 0) {
+		uint32_t *dst = arena_alloc(&s->cmd_arena,
+					    res->n_assigned * sizeof(*dst));
+
+		for (size_t i = 0; i < res->n_assigned; i++)
+			dst[i] = res->assigned[i].uid;
+		strbuf_printf(&code, "[COPYUID %u ", st->dst.uidvalidity);
+		imap_write_uid_set(&code, res->uids, res->n_uids);
+		strbuf_putc(&code, ' ');
+		/* The new UIDs in source order: a set only when they
+		 * ascend, which they do (assigned in UID order). */
+		imap_write_uid_set(&code, dst, res->n_assigned);
+		strbuf_append_c(&code, "] ");
+	}
+	if (st->move) {
+		/* RFC 6851 4.3: COPYUID in an untagged OK, then the
+		 * expunges, then the tagged OK. */
+		if (code.n > 0)
+			imap_untagged(s, "OK %sMoved", strbuf_cstr(&code));
+		imap_view_sync(s, true, true, NULL);
+		imap_tagged(s, "OK", "MOVE completed");
+	} else {
+		imap_tagged(s, "OK", "%sCOPY completed", strbuf_cstr(&code));
+	}
+	strbuf_free(&code);
+	imap_session_resume(s);
+}
+
+static int copy_move(struct imap_session *s, struct str arg, bool move)
+{
+	struct imap_view *v = s->view;
+	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	struct copy_state *st;
+	struct store_req *req;
+	struct imap_seqset set;
+	struct imap_cursor c;
+	const char *name;
+	size_t n, k = 0, *idx;
+
+	imap_cursor_init(&c, arg);
+	if (!imap_cursor_seqset(&c, &s->cmd_arena, &set) || !imap_cursor_sp(&c) ||
+	    !imap_cursor_mailbox(&c, &s->cmd_arena, s->utf8, &name) ||
+	    !imap_cursor_at_end(&c))
+		return imap_bad_syntax(s, &c);
+	if (move && v->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return -1;
+	}
+	if (!uid && !imap_view_seqs_valid(v, &set)) {
+		imap_tagged(s, "BAD", "Invalid message sequence number");
+		return -1;
+	}
+	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
+	st->move = move;
+	if (target_mailbox(s, name, &st->dst) <= 0)
+		return -1;
+	n = imap_view_resolve(v, &set, uid, &s->cmd_arena, &idx);
+	for (size_t i = 0; i < n; i++) {
+		if (!v->expunged[idx[i]])
+			idx[k++] = idx[i];
+	}
+	if (k == 0) {
+		imap_tagged(s, "OK", "%s completed", move ? "MOVE" : "COPY");
+		return 1;
+	}
+	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
+	req->type = STORE_REQ_COPY;
+	req->u.copy.src_mailbox_id = v->mailbox_id;
+	req->u.copy.uids = imap_view_uid_ranges(v, idx, k, &s->cmd_arena,
+						&req->u.copy.n_uids);
+	req->u.copy.dst_mailbox_id = st->dst.id;
+	req->u.copy.move = move;
+	imap_session_submit(s, req, copy_done, st);
+	return 0;
+}
+
+int cmd_copy(void *session, struct str arg)
+{
+	return copy_move(session, arg, false);
+}
+
+int cmd_move(void *session, struct str arg)
+{
+	return copy_move(session, arg, true);
+}

@@ -1,0 +1,57 @@
+/* cmd_search.c: SEARCH and UID SEARCH through imap_search: parse the
+ * program, run it over the session's view (text keys through the store's
+ * index), answer SEARCH or ESEARCH. */
+#include "base/log.h"
+#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_search.h"
+
+int cmd_search(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct imap_view *v = s->view;
+	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0, badcharset = false;
+	struct imap_search_opts opts = { 0 };
+	const struct imap_search *prog;
+	struct strbuf out = STRBUF_INIT;
+	struct store_reader *r;
+	struct imap_cursor c;
+	const char *error = "store unavailable";
+	uint32_t *matches, *values;
+	uint64_t max_modseq = 0;
+	int n;
+
+	imap_cursor_init(&c, arg);
+	prog = imap_search_parse(&c, &s->cmd_arena, &opts, &badcharset);
+	if (prog == NULL) {
+		if (badcharset) {
+			imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+			return -1;
+		}
+		return imap_bad_syntax(s, &c);
+	}
+	if (s->rev2)
+		opts.esearch = true;
+	if (opts.modseq_used)
+		s->condstore = true;	/* a CONDSTORE-enabling command */
+	r = imap_session_reader(s);
+	if (r == NULL || (n = imap_search_run(prog, r, &s->cmd_arena,
+					      v->mailbox_id, v->msgs, v->recent,
+					      v->n, &matches, &error)) < 0) {
+		log_error(conn_sid(s->conn), "imap search: %s", error);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+		return -1;
+	}
+	values = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*values));
+	for (int i = 0; i < n; i++) {
+		const struct store_msg *m = &v->msgs[matches[i]];
+
+		values[i] = uid ? m->uid : matches[i] + 1;
+		max_modseq = MAX(max_modseq, m->modseq);
+	}
+	imap_search_render(&opts, s->tag, uid, values, (size_t)n, max_modseq,
+			   &out);
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+	imap_tagged(s, "OK", "SEARCH completed");
+	return 1;
+}

@@ -1,0 +1,258 @@
+/* imap_int.h: private to proto/imap: the server with its per-thread state,
+ * the session and its state machine, the mailbox view (sequence numbers and
+ * pending updates) and the command table. */
+#ifndef POSTHORN_PROTO_IMAP_IMAP_INT_H
+#define POSTHORN_PROTO_IMAP_IMAP_INT_H
+
+#include "auth/auth_throttle.h"
+#include "base/arena.h"
+#include "base/strbuf.h"
+#include "proto/common/cmd_table.h"
+#include "proto/imap/imap_reader.h"
+#include "proto/imap/imap_server.h"
+#include "proto/imap/imap_token.h"
+
+struct event;
+struct net_thread;
+
+#define IMAP_DEFAULT_MAX_COMMAND (64u * 1024)
+#define IMAP_DEFAULT_MAX_APPEND (25ULL << 20)
+#define IMAP_DEFAULT_MAX_BAD 20
+#define IMAP_DEFAULT_LOGIN_TIMEOUT 60
+#define IMAP_DEFAULT_IDLE_TIMEOUT 1800
+/* RFC 4954-like bound for one SASL response line. */
+#define IMAP_SASL_LINE_MAX 12288
+/* A FETCH stops rendering while this much output waits for the client and
+ * goes on in on_drained: memory per session stays bounded. */
+#define IMAP_OUTPUT_HIGH (256u * 1024)
+
+struct imap_service {
+	struct imap_server *server;
+	bool starttls;		/* the listener has a TLS context */
+};
+
+/* What one I/O thread keeps: its store reader and its sessions, and the
+ * mailboxes the writer reported changed since the thread last looked. */
+struct imap_thread {
+	struct imap_server *server;
+	struct net_thread *thread;
+	struct store_reader *reader;	/* NULL until first needed */
+	struct imap_session *sessions;	/* every session on this thread */
+	/* Guarded by the notification hub's lock (imap_session.c). */
+	int64_t *changed;
+	size_t n_changed, cap_changed;
+	bool posted;
+};
+
+struct imap_server {
+	struct imap_settings set;	/* hostname is our copy */
+	struct store *const *storep;
+	struct auth_sasl_ctx *sasl;
+	struct auth_throttle *throttle;
+	struct imap_service services[2];	/* [starttls] */
+	/* By I/O thread index; guarded by the hub lock (imap_session.c). */
+	struct imap_thread **threads;
+	size_t n_threads;
+};
+
+enum imap_state {
+	IMAP_STATE_NOT_AUTH,	/* RFC 9051 3.1 */
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+/* What the input loop does with the next bytes. */
+enum imap_mode {
+	IMAP_MODE_COMMAND,	/* read commands */
+	IMAP_MODE_SASL,		/* read AUTHENTICATE responses */
+	IMAP_MODE_IDLE,		/* read "DONE" */
+	IMAP_MODE_BUSY,		/* a command is suspended; input paused */
+};
+
+/* The selected mailbox as this session sees it: msgs[i] is sequence
+ * number i+1. A message expunged by someone else stays (expunged[i]) until
+ * an EXPUNGE may be sent (RFC 3501 7.4.1). */
+struct imap_view {
+	int64_t mailbox_id;
+	char *name;			/* UTF-8, malloc'd */
+	bool readonly;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	struct arena arena;		/* msgs and their keywords */
+	struct store_msg *msgs;
+	bool *recent;
+	bool *expunged;
+	size_t n;
+	size_t n_reported;		/* count last sent in EXISTS */
+	bool changed;			/* a change event came since the last sync */
+};
+
+struct imap_session {
+	struct conn *conn;		/* NULL once closed while suspended */
+	struct imap_service *service;
+	struct imap_server *server;
+	struct imap_thread *thread;
+	struct imap_session *prev, *next;	/* thread->sessions */
+	enum imap_state state;
+	enum imap_mode mode;
+	struct imap_reader *reader;
+	bool reader_authed;		/* reader sized for APPEND */
+	unsigned bad_commands;
+
+	/* The command being run: everything in cmd_arena, cleared after. */
+	struct arena cmd_arena;
+	const char *tag;
+	const struct cmd_def *cmd;
+	struct str cmd_arg;		/* held by the throttle */
+	/* Continuation of a suspended command (output or store). */
+	int (*cont)(struct imap_session *s);
+	void *cmd_state;
+	unsigned store_pending;		/* store requests in flight */
+	struct arena msg_arena;		/* one message of a FETCH */
+
+	char *user;			/* authenticated address, malloc'd */
+	int64_t user_id;
+	bool utf8, condstore, qresync;	/* ENABLEd */
+	bool rev2;			/* ENABLE IMAP4rev2 */
+	struct auth_sasl_session *sasl;
+	struct event *timer;
+	struct imap_view *view;		/* selected mailbox or NULL */
+	bool logout;			/* close once the command is done */
+};
+
+/* ---- imap_session.c ---- */
+void imap_session_enter(struct imap_session *s, enum imap_state state);
+void imap_session_mode(struct imap_session *s, enum imap_mode mode);
+/* "* <text>\r\n". */
+void imap_untagged(struct imap_session *s, const char *fmt, ...)
+	PRINTF_FMT(2, 3);
+/* "<tag> <status> <text>\r\n"; before an OK or NO in the selected state
+ * the pending mailbox updates are sent first. */
+void imap_tagged(struct imap_session *s, const char *status,
+		 const char *fmt, ...) PRINTF_FMT(3, 4);
+/* Raw output (the session's conn; ignored once closed). */
+void imap_write(struct imap_session *s, const void *data, size_t n);
+/* The calling thread's store reader, or NULL (logged) when it cannot be
+ * opened. */
+struct store_reader *imap_session_reader(struct imap_session *s);
+struct store *imap_session_store(struct imap_session *s);
+bool imap_session_plaintext_ok(const struct imap_session *s);
+/* The capability list (without "CAPABILITY ") for the session's state. */
+void imap_session_capabilities(struct imap_session *s, struct strbuf *out);
+/* Submit a store request for the running command: input stays paused
+ * until every request of the command completed; done runs then (also when
+ * the client is gone: s->conn is NULL, answer nothing) and returns as a
+ * handler does. The request must live in cmd_arena. */
+typedef void imap_store_done_fn(struct imap_session *s,
+				struct store_result *result, void *arg);
+void imap_session_submit(struct imap_session *s, const struct store_req *req,
+			 imap_store_done_fn *done, void *arg);
+/* Called by a suspended command when it is finished (its tagged reply
+ * queued): reads the next command. */
+void imap_session_resume(struct imap_session *s);
+/* Append a mailbox name as an IMAP string: modified UTF-7 unless UTF8=ACCEPT
+ * is enabled. */
+void imap_session_write_name(struct imap_session *s, struct strbuf *out,
+			     const char *name);
+/* The authenticated user logs in: state, reader size, log. */
+void imap_session_login(struct imap_session *s, const char *user,
+			const char *mech);
+
+/* ---- imap_view.c ---- */
+/* Load mailbox mb for SELECT/EXAMINE. Returns -1 with *error_r on a store
+ * error. */
+int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
+		   bool readonly, struct imap_view **view_r,
+		   const char **error_r);
+void imap_view_free(struct imap_view **view);
+/* Re-read the mailbox when it changed (or when force) and send the
+ * untagged updates: EXPUNGE/VANISHED (only when allow_expunge), EXISTS,
+ * RECENT and FETCH (FLAGS) for changed flags except those of quiet_uids
+ * (may be NULL). Returns -1 on a store error (logged). */
+int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
+		   const struct imap_seqset *quiet_uids);
+/* Index of uid in the view, or -1. */
+ssize_t imap_view_find_uid(const struct imap_view *v, uint32_t uid);
+uint32_t imap_view_max_uid(const struct imap_view *v);
+/* The indexes of the messages that set selects (by UID when uid, else by
+ * sequence number), ascending, in a. Returns the count. */
+size_t imap_view_resolve(const struct imap_view *v,
+			 const struct imap_seqset *set, bool uid,
+			 struct arena *a, size_t **idx_r);
+/* Whether every number of a sequence set names a message ('*' always
+ * does): RFC 9051 answers BAD otherwise. */
+bool imap_view_seqs_valid(const struct imap_view *v,
+			  const struct imap_seqset *set);
+/* UID ranges for the store of the given indexes. */
+struct store_uid_range *imap_view_uid_ranges(const struct imap_view *v,
+					     const size_t *idx, size_t n,
+					     struct arena *a, size_t *n_r);
+/* "(\Seen \Answered kw ...)" of message i (with \Recent when it is). */
+void imap_view_write_flags(const struct imap_view *v, size_t i,
+			   struct strbuf *out);
+/* Append a UID set of sorted uids ("1:3,7"). */
+void imap_write_uid_set(struct strbuf *out, const uint32_t *uids, size_t n);
+
+/* ---- the command table (imap_commands.c) ---- */
+enum imap_cmd_flag {
+	IMAP_CMD_NOT_AUTH = 1 << 0,	/* only before login */
+	IMAP_CMD_AUTH = 1 << 1,		/* needs login */
+	IMAP_CMD_SELECTED = 1 << 2,	/* needs a selected mailbox */
+	IMAP_CMD_NO_EXPUNGE = 1 << 3,	/* FETCH, STORE, SEARCH: RFC 3501 7.4.1 */
+	IMAP_CMD_STARTTLS = 1 << 4,	/* only on a STARTTLS listener before TLS */
+	IMAP_CMD_THROTTLED = 1 << 5,	/* held by the failed-login throttle */
+	IMAP_CMD_BIG = 1 << 6,		/* may exceed max_command_size (APPEND) */
+	IMAP_CMD_UID = 1 << 7,		/* a "UID x" command */
+};
+extern const struct cmd_def imap_commands[];
+extern const size_t imap_commands_count;
+/* Whether def may run in the session's state; on false *status_r and
+ * *text_r are the reply. */
+bool imap_session_cmd_allowed(const struct imap_session *s,
+			      const struct cmd_def *def, const char **status_r,
+			      const char **text_r);
+
+/* Handlers (cmd_*.c); session is a struct imap_session. */
+int cmd_capability(void *session, struct str arg);
+int cmd_noop(void *session, struct str arg);
+int cmd_logout(void *session, struct str arg);
+int cmd_starttls(void *session, struct str arg);
+int cmd_login(void *session, struct str arg);
+int cmd_authenticate(void *session, struct str arg);
+int cmd_enable(void *session, struct str arg);
+int cmd_id(void *session, struct str arg);
+int cmd_idle(void *session, struct str arg);
+int cmd_select(void *session, struct str arg);
+int cmd_examine(void *session, struct str arg);
+int cmd_create(void *session, struct str arg);
+int cmd_delete(void *session, struct str arg);
+int cmd_rename(void *session, struct str arg);
+int cmd_subscribe(void *session, struct str arg);
+int cmd_unsubscribe(void *session, struct str arg);
+int cmd_list(void *session, struct str arg);
+int cmd_lsub(void *session, struct str arg);
+int cmd_namespace(void *session, struct str arg);
+int cmd_status(void *session, struct str arg);
+int cmd_append(void *session, struct str arg);
+int cmd_check(void *session, struct str arg);
+int cmd_close(void *session, struct str arg);
+int cmd_unselect(void *session, struct str arg);
+int cmd_expunge(void *session, struct str arg);
+int cmd_uid_expunge(void *session, struct str arg);
+int cmd_store(void *session, struct str arg);
+int cmd_copy(void *session, struct str arg);
+int cmd_move(void *session, struct str arg);
+int cmd_fetch(void *session, struct str arg);
+int cmd_search(void *session, struct str arg);
+
+/* cmd_auth.c: a line of the AUTHENTICATE exchange. */
+void imap_sasl_response(struct imap_session *s, struct str line);
+/* cmd_idle.c: a line while idling. */
+void imap_idle_line(struct imap_session *s, struct str line);
+
+/* A syntax error in the arguments: "<tag> BAD <what>"; returns -1. */
+int imap_bad_syntax(struct imap_session *s, const struct imap_cursor *c);
+
+#endif
