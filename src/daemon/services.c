@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "daemon/services.h"
 #include "net/net.h"
+#include "proto/imap/imap_server.h"
 #include "proto/pop3/pop3_server.h"
 #include "proto/smtp/smtp_server.h"
 
@@ -13,6 +14,8 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
 	[CONFIG_PROTOCOL_SUBMISSION] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_SUBMISSIONS] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_LMTP] = &smtp_conn_handler,
+	[CONFIG_PROTOCOL_IMAP] = &imap_conn_handler,
+	[CONFIG_PROTOCOL_IMAPS] = &imap_conn_handler,
 	[CONFIG_PROTOCOL_LOCAL] = &smtp_conn_handler,
 	[CONFIG_PROTOCOL_POP3] = &pop3_conn_handler,
 	[CONFIG_PROTOCOL_POP3S] = &pop3_conn_handler,
@@ -27,6 +30,7 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
  * services_free() (the I/O threads use it until they are joined). */
 static struct auth_sasl_ctx *sasl_ctx;
 static struct smtp_server *smtp_server;
+static struct imap_server *imap_server;
 static struct pop3_server *pop3_server;
 
 static int services_init(struct daemon *d, char **error_r)
@@ -65,6 +69,26 @@ static int services_init(struct daemon *d, char **error_r)
 	}
 	if (smtp_server == NULL)
 		smtp_server = smtp_server_new(&smtp_set, &d->store, sasl_ctx);
+	if (imap_server == NULL) {
+		struct imap_settings imap_set = {
+			.hostname = cfg->server.hostname,
+			.max_command_size = (size_t)cfg->imap.max_command_size,
+			.max_append_size = cfg->imap.max_append_size != 0 ?
+					   cfg->imap.max_append_size :
+					   cfg->smtp.max_message_size,
+			.max_bad_commands = cfg->imap.max_bad_commands,
+			.login_timeout_s = (unsigned)(cfg->imap.login_timeout_ms / 1000),
+			.idle_timeout_s = (unsigned)(cfg->imap.idle_timeout_ms / 1000),
+			.plaintext = cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_ALWAYS ?
+				     IMAP_PLAINTEXT_ALWAYS :
+				     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
+				     IMAP_PLAINTEXT_LOOPBACK : IMAP_PLAINTEXT_NEVER,
+			.auth_fail_delay_ms = smtp_set.auth_fail_delay_ms,
+			.auth_fail_delay_max_ms = smtp_set.auth_fail_delay_max_ms,
+		};
+
+		imap_server = imap_server_new(&imap_set, &d->store, sasl_ctx);
+	}
 	if (pop3_server == NULL)
 		pop3_server = pop3_server_new(&pop3_set, &d->store, sasl_ctx);
 	return 0;
@@ -73,6 +97,7 @@ static int services_init(struct daemon *d, char **error_r)
 void services_free(struct daemon *d UNUSED)
 {
 	smtp_server_free(&smtp_server);
+	imap_server_free(&imap_server);
 	pop3_server_free(&pop3_server);
 	auth_sasl_ctx_free(&sasl_ctx);
 }
@@ -100,6 +125,11 @@ static void *listener_ctx(struct daemon *d, const struct config_listener *l)
 	case CONFIG_PROTOCOL_POP3:
 	case CONFIG_PROTOCOL_POP3S:
 		return pop3_server_listener_ctx(pop3_server,
+						l->tls == CONFIG_TLS_STARTTLS &&
+						d->tls != NULL);
+	case CONFIG_PROTOCOL_IMAP:
+	case CONFIG_PROTOCOL_IMAPS:
+		return imap_server_listener_ctx(imap_server,
 						l->tls == CONFIG_TLS_STARTTLS &&
 						d->tls != NULL);
 	default:
