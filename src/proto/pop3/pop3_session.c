@@ -108,6 +108,9 @@ struct store_reader *pop3_session_reader(struct pop3_session *s)
 /* ---- replies, state, policy ---- */
 
 static void pop3_vreply(struct pop3_session *s, const char *status,
+			const char *fmt, va_list ap) PRINTF_FMT(3, 0);
+
+static void pop3_vreply(struct pop3_session *s, const char *status,
 			const char *fmt, va_list ap)
 {
 	char text[512];
