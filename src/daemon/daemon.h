@@ -12,6 +12,7 @@ struct http_endpoint;
 struct net_listener;
 struct net_server;
 struct net_tls;
+struct outbound;
 
 struct daemon {
 	/* from the command line */
@@ -27,6 +28,7 @@ struct daemon {
 	struct http_endpoint *http;
 	struct net_tls *tls;		/* NULL without [tls] cert */
 	struct net_server *net;
+	struct outbound *outbound;	/* the queue runner, or NULL */
 	struct daemon_listener {
 		const char *name;
 		struct net_listener *listener;
@@ -35,6 +37,12 @@ struct daemon {
 	time_t started;
 	bool stopping;
 };
+
+/* outbound_svc.c: the queue runner (see delivery/outbound.h). */
+int daemon_outbound_start(struct daemon *d, char **error_r);
+void daemon_outbound_stop(struct daemon *d);
+void daemon_outbound_free(struct daemon *d);
+void daemon_outbound_metrics(struct daemon *d, struct strbuf *out);
 
 /* Build the metrics page (Prometheus text format). */
 void daemon_metrics(void *ctx, struct strbuf *out);

@@ -254,6 +254,7 @@ static void daemon_deinit(struct daemon *d)
 	 * still in flight, and they must land in a queue that exists (they
 	 * are dropped unrun with it). */
 	services_free(d);
+	daemon_outbound_free(d);
 	store_close(&d->store);
 	net_server_free(&d->net);
 	net_tls_unref(&d->tls);
@@ -301,6 +302,10 @@ int main(int argc, char **argv)
 	    add_signal(&d, 1, SIGINT, on_stop_signal) < 0 ||
 	    add_signal(&d, 2, SIGHUP, on_reload_signal) < 0)
 		PANIC("cannot install signal handlers");
+	if (daemon_outbound_start(&d, &error) < 0) {
+		log_error(NULL, "%s", error);
+		goto out;
+	}
 	if (net_server_start(d.net, &error) < 0) {
 		log_error(NULL, "%s", error);
 		goto out;
@@ -311,6 +316,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 	/* Sessions in flight get shutdown_timeout to finish; the store then
 	 * commits what they handed it before it closes. */
+	daemon_outbound_stop(&d);
 	net_server_shutdown(d.net, (unsigned)d.cfg->server.shutdown_timeout_ms);
 	log_info(NULL, "stopped");
 	status = 0;

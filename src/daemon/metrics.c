@@ -33,6 +33,7 @@ void daemon_metrics(void *ctx, struct strbuf *out)
 			      "# TYPE posthorn_connections gauge\n"
 			      "posthorn_connections %u\n",
 			      net_server_conn_count(d->net));
+	daemon_outbound_metrics(d, out);
 	strbuf_append_c(out,
 			"# HELP posthorn_listener_connections_total Connections accepted per listener.\n"
 			"# TYPE posthorn_listener_connections_total counter\n"

@@ -80,6 +80,12 @@ struct delivery_msg {
 	const char *envid;	/* DSN ENVID or NULL */
 	const char *ret;	/* DSN RET ("FULL"/"HDRS") or NULL */
 	int64_t internal_date;	/* unix seconds */
+	/* "Delivered-To: <this>" after Return-Path, or NULL. The blob is
+	 * shared by every recipient (single instance, the outbound queue
+	 * too), so give it only when the message goes to one local user
+	 * and nowhere else (as Dovecot's LMTP does). CR or LF refuse the
+	 * message. */
+	const char *delivered_to;
 	/* Local users (INBOX of each); duplicates are delivered once. */
 	const int64_t *user_ids;
 	size_t n_users;
@@ -97,14 +103,26 @@ typedef void delivery_done_fn(void *arg, const struct store_result *result);
  * any bytes parse, a broken MIME structure still delivers) and submit ONE
  * STORE_REQ_DELIVER holding every local target and the outbound queue
  * entry for the remote recipients. The stored message is
- * "Return-Path: <sender>\r\n" followed by msg->data; it is the same blob for
- * every recipient (single instance), so a per-recipient Delivered-To header
- * cannot be written yet: that needs a per-target header prefix in the store.
+ * "Return-Path: <sender>\r\n", then "Delivered-To: <msg->delivered_to>\r\n"
+ * when given, then msg->data; it is the same blob for every recipient
+ * (single instance).
  * Returns 0 when submitted (done runs later, exactly once), or -1 with
  * *error_r set to a static string when the message has no recipient or the
  * sender holds CR, LF, '<' or '>' (done does not run). */
 int delivery_submit(struct store *store, const struct delivery_msg *msg,
 		    struct task_queue *reply_queue, delivery_done_fn *done,
 		    void *arg, const char **error_r);
+
+/* The same DELIVER request without submitting it, e.g. to embed it in
+ * another request (the queue runner's STORE_REQ_QUEUE_RESULT carries its
+ * report this way). NULL with a static *error_r for the same reasons as
+ * delivery_submit(). The request stays valid until
+ * delivery_prepared_free(). */
+struct delivery_submission;
+struct delivery_submission *delivery_prepare(const struct delivery_msg *msg,
+					     const char **error_r);
+const struct store_req *delivery_prepared_req(
+	const struct delivery_submission *sub);
+void delivery_prepared_free(struct delivery_submission **sub);
 
 #endif

@@ -47,6 +47,8 @@ static void submission_message(struct delivery_submission *sub,
 	char *data;
 
 	strbuf_printf(&sb, "Return-Path: <%s>\r\n", sender);
+	if (msg->delivered_to != NULL)
+		strbuf_printf(&sb, "Delivered-To: %s\r\n", msg->delivered_to);
 	hlen = sb.n;
 	data = arena_alloc(&sub->arena, hlen + msg->size + 1);
 	memcpy(data, sb.p, hlen);
@@ -132,29 +134,61 @@ static void submission_rcpts(struct delivery_submission *sub,
 	sub->req.u.deliver.ret = opt_dup(a, msg->ret);
 }
 
-int delivery_submit(struct store *store, const struct delivery_msg *msg,
-		    struct task_queue *reply_queue, delivery_done_fn *done,
-		    void *arg, const char **error_r)
+struct delivery_submission *delivery_prepare(const struct delivery_msg *msg,
+					     const char **error_r)
 {
 	struct delivery_submission *sub;
 
 	if (msg->n_users == 0 && msg->n_remotes == 0) {
 		*error_r = "no recipients";
-		return -1;
+		return NULL;
 	}
 	if (msg->sender != NULL && strpbrk(msg->sender, "\r\n<>") != NULL) {
 		*error_r = "invalid envelope sender";
-		return -1;
+		return NULL;
+	}
+	if (msg->delivered_to != NULL &&
+	    strpbrk(msg->delivered_to, "\r\n") != NULL) {
+		*error_r = "invalid Delivered-To address";
+		return NULL;
 	}
 	sub = xcalloc(1, sizeof(*sub));
 	arena_init(&sub->arena, 0);
-	sub->done = done;
-	sub->arg = arg;
 	sub->req.type = STORE_REQ_DELIVER;
 	sub->req.u.deliver.internal_date = msg->internal_date;
 	submission_message(sub, msg);
 	submission_targets(sub, msg);
 	submission_rcpts(sub, msg);
+	return sub;
+}
+
+const struct store_req *delivery_prepared_req(
+	const struct delivery_submission *sub)
+{
+	return &sub->req;
+}
+
+void delivery_prepared_free(struct delivery_submission **subp)
+{
+	struct delivery_submission *sub = *subp;
+
+	if (sub == NULL)
+		return;
+	*subp = NULL;
+	arena_deinit(&sub->arena);
+	free(sub);
+}
+
+int delivery_submit(struct store *store, const struct delivery_msg *msg,
+		    struct task_queue *reply_queue, delivery_done_fn *done,
+		    void *arg, const char **error_r)
+{
+	struct delivery_submission *sub = delivery_prepare(msg, error_r);
+
+	if (sub == NULL)
+		return -1;
+	sub->done = done;
+	sub->arg = arg;
 	store_submit(store, &sub->req, reply_queue, submission_done, sub);
 	return 0;
 }

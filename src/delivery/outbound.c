@@ -1,0 +1,1082 @@
+/* outbound.c: the queue runner: due entries -> per-domain jobs -> routed
+ * destinations -> SMTP client sessions; per-recipient outcomes go back to
+ * the store with the retry schedule, and DSNs go out through the normal
+ * delivery path. Everything runs on one I/O thread. */
+#include "delivery/outbound.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "delivery/delivery.h"
+#include "queue/queue_dsn.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+/* Recipients per transaction (RFC 5321 4.5.3.1.8: servers take >= 100). */
+#define OB_MAX_RCPTS_TX 100
+/* Entries picked per tick, and in flight at most. */
+#define OB_PICK 500
+#define OB_MAX_INFLIGHT 5000
+/* Addresses tried per destination. */
+#define OB_MAX_TARGETS 16
+
+struct ob_rcpt {
+	uint32_t idx;		/* store_queue_rcpt.idx */
+	const char *address, *orcpt, *notify, *domain;	/* msg arena */
+	unsigned code;		/* 0 = not tried in this attempt */
+	char enhanced[16];
+	const char *diag;	/* msg arena */
+	const char *remote_mta;
+	bool remote;		/* diag is a remote reply */
+	bool peer_dsn;		/* the accepting peer took NOTIFY over */
+};
+
+struct ob_msg {
+	struct outbound *ob;
+	struct arena arena;
+	int64_t id;
+	const char *sender, *envid, *ret;
+	uint32_t attempts;
+	int64_t created;
+	bool delay_notified;
+	const char *data;	/* without our Return-Path: line */
+	size_t size;
+	const char *full;	/* the blob as stored (for the DSN) */
+	size_t full_size;
+	struct ob_rcpt *rcpts;
+	size_t n_rcpts;
+	unsigned jobs_left;
+	struct store_req req;
+	struct delivery_submission *dsn;	/* the report, if any */
+};
+
+struct ob_dest;
+
+struct ob_job {
+	struct ob_job *next;
+	struct ob_msg *msg;
+	size_t *idx;		/* into msg->rcpts */
+	const char **rcpts, **orcpts, **notify;
+	struct smtp_client_msg cmsg;
+};
+
+struct ob_target {
+	char *host;		/* for SNI, logs and Remote-MTA */
+	char *addr;
+	unsigned port;
+};
+
+enum ob_dest_state { DEST_NEW, DEST_RESOLVING, DEST_READY };
+
+struct ob_dest {
+	struct ob_dest *next;
+	struct outbound *ob;
+	char *domain;
+	enum ob_dest_state state;
+	struct ob_job *head, *tail;
+	unsigned waiting;	/* jobs queued, not taken by a session */
+	unsigned active;	/* sessions */
+	/* routing */
+	unsigned port;
+	enum smtp_client_tls tls;
+	const char *auth_user, *auth_password;
+	char **hosts;		/* MX hosts (or the one route/relay host) */
+	size_t n_hosts, host_idx;
+	bool any_tempfail;
+	struct ob_target targets[OB_MAX_TARGETS];
+	size_t n_targets;
+};
+
+struct ob_session {
+	struct ob_dest *dest;
+	size_t target;
+	bool got_job;
+};
+
+struct outbound {
+	struct store *store;
+	struct store_reader *reader;
+	struct net_thread *thread;
+	struct dns_resolver *resolver;
+	struct net_tls *tls;
+	struct event *timer;
+	struct outbound_settings set;
+	struct arena set_arena;	/* copies of the settings' strings */
+	struct ob_dest *dests;
+	unsigned active;
+	/* ids of the entries in flight: open addressing, 0 = free */
+	int64_t *inflight;
+	size_t inflight_cap, n_inflight;
+	struct outbound_stats stats;
+	bool stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopped;		/* stop task ran; guarded by lock */
+	unsigned store_pending;
+};
+
+static void ob_dest_kick(struct ob_dest *dest);
+static void ob_kick_all(struct outbound *ob);
+
+/* ---- the in-flight set ---- */
+
+static size_t ob_slot(const struct outbound *ob, int64_t id)
+{
+	size_t i = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL) &
+		   (ob->inflight_cap - 1);
+
+	while (ob->inflight[i] != 0 && ob->inflight[i] != id)
+		i = (i + 1) & (ob->inflight_cap - 1);
+	return i;
+}
+
+static bool ob_inflight_has(const struct outbound *ob, int64_t id)
+{
+	return ob->inflight[ob_slot(ob, id)] == id;
+}
+
+static void ob_inflight_add(struct outbound *ob, int64_t id)
+{
+	ASSERT(ob->n_inflight * 2 < ob->inflight_cap);
+	ob->inflight[ob_slot(ob, id)] = id;
+	ob->n_inflight++;
+}
+
+static void ob_inflight_del(struct outbound *ob, int64_t id)
+{
+	size_t i = ob_slot(ob, id), j;
+
+	if (ob->inflight[i] != id)
+		return;
+	ob->inflight[i] = 0;
+	ob->n_inflight--;
+	/* re-place the rest of the cluster */
+	for (j = (i + 1) & (ob->inflight_cap - 1); ob->inflight[j] != 0;
+	     j = (j + 1) & (ob->inflight_cap - 1)) {
+		int64_t v = ob->inflight[j];
+
+		ob->inflight[j] = 0;
+		ob->inflight[ob_slot(ob, v)] = v;
+	}
+}
+
+/* ---- finishing a message ---- */
+
+static void ob_msg_free(struct ob_msg *msg)
+{
+	struct outbound *ob = msg->ob;
+
+	ob_inflight_del(ob, msg->id);
+	delivery_prepared_free(&msg->dsn);
+	arena_deinit(&msg->arena);
+	free(msg);
+}
+
+static void ob_store_done(struct outbound *ob)
+{
+	pthread_mutex_lock(&ob->lock);
+	ob->store_pending--;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+}
+
+static void ob_result_done(void *arg, struct store_result *result)
+{
+	struct ob_msg *msg = arg;
+	struct outbound *ob = msg->ob;
+
+	if (result->status != 0)
+		log_error(NULL, "outbound: queue entry %lld: recording the "
+			  "result failed: %s", (long long)msg->id,
+			  result->error);
+	else if (msg->dsn != NULL)
+		atomic_fetch_add(&ob->stats.dsn_sent, 1);
+	store_result_free(&result);
+	ob_msg_free(msg);
+	ob_store_done(ob);
+}
+
+/* Prepare the report to the envelope sender (local INBOX or queued from
+ * the null sender) in msg->dsn; it goes in the same store transaction as
+ * the result. false when there is no way to send it. */
+static bool ob_prepare_dsn(struct ob_msg *msg, const struct queue_dsn_rcpt *rr,
+			size_t n, int64_t now, int64_t retry_until)
+{
+	struct outbound *ob = msg->ob;
+	struct queue_dsn d = {
+		.reporting_mta = ob->set.hostname,
+		.sender = msg->sender,
+		.envid = msg->envid[0] != '\0' ? msg->envid : NULL,
+		.ret = msg->ret[0] != '\0' ? msg->ret : NULL,
+		.arrival_date = msg->created,
+		.now = now,
+		.retry_until = retry_until,
+		.rcpts = rr,
+		.n_rcpts = n,
+		.original = msg->full,
+		.original_size = msg->full_size,
+	};
+	struct delivery_resolution res;
+	size_t size;
+	char *report = queue_dsn_build(&d, &size);
+	const char *error;
+
+	delivery_resolve(ob->reader, &msg->arena, msg->sender, &res);
+	if (res.status != DELIVERY_LOCAL && res.status != DELIVERY_REMOTE &&
+	    res.status != DELIVERY_MIXED) {
+		log_warn(NULL, "outbound: queue entry %lld: no way to return "
+			 "a report to <%s>", (long long)msg->id, msg->sender);
+		free(report);
+		return false;
+	}
+	int64_t *users = arena_alloc(&msg->arena, (res.n_locals + 1) *
+					    sizeof(*users));
+	struct store_queue_rcpt *remotes = arena_zalloc(&msg->arena,
+		(res.n_remotes + 1) * sizeof(*remotes));
+
+	for (size_t i = 0; i < res.n_locals; i++)
+		users[i] = res.locals[i].user_id;
+	for (size_t i = 0; i < res.n_remotes; i++) {
+		remotes[i].address = res.remotes[i];
+		remotes[i].orcpt = "";
+		remotes[i].notify = "";
+	}
+	struct delivery_msg dm = {
+		.data = report,
+		.size = size,
+		.sender = "",
+		.internal_date = now,
+		.user_ids = users,
+		.n_users = res.n_locals,
+		.remotes = remotes,
+		.n_remotes = res.n_remotes,
+	};
+
+	msg->dsn = delivery_prepare(&dm, &error);
+	free(report);
+	if (msg->dsn == NULL) {
+		log_warn(NULL, "outbound: queue entry %lld: report not sent: "
+			 "%s", (long long)msg->id, error);
+		return false;
+	}
+	return true;
+}
+
+/* Every job of msg is done: decide per recipient, report, record. */
+static void ob_msg_finish(struct ob_msg *msg)
+{
+	struct outbound *ob = msg->ob;
+	const struct queue_policy *pol = &ob->set.policy;
+	int64_t now = time(NULL), next_try = 0;
+	size_t n_temp = 0, n_report = 0;
+	const char *last_error = "";
+	bool notice_due, delay_notified = msg->delay_notified;
+
+	if (ob->stopping) {
+		/* aborted: the entry stays as it was and is tried again */
+		ob_msg_free(msg);
+		return;
+	}
+	for (size_t i = 0; i < msg->n_rcpts; i++) {
+		if (msg->rcpts[i].code / 100 == 4)
+			n_temp++;
+	}
+	if (n_temp > 0) {
+		next_try = queue_next_try(pol, msg->created,
+					  msg->attempts + 1, now);
+	}
+	notice_due = n_temp > 0 && next_try >= 0 &&
+		     queue_delay_notice_due(pol, msg->created,
+					    msg->delay_notified, now);
+
+	struct queue_dsn_rcpt *rr = arena_zalloc(&msg->arena,
+		msg->n_rcpts * sizeof(*rr));
+	struct store_queue_rcpt_result *res = arena_zalloc(&msg->arena,
+		msg->n_rcpts * sizeof(*res));
+
+	for (size_t i = 0; i < msg->n_rcpts; i++) {
+		struct ob_rcpt *r = &msg->rcpts[i];
+		enum queue_dsn_action action;
+		bool report = false;
+		const char *state;
+
+		if (r->code == 0) {
+			/* never reached: keep it pending */
+			r->code = 451;
+			memcpy(r->enhanced, "4.4.0", 6);
+			r->diag = "not attempted";
+			n_temp++;
+			if (next_try == 0)
+				next_try = queue_next_try(pol, msg->created,
+							  msg->attempts + 1,
+							  now);
+		}
+		if (r->code / 100 == 2) {
+			state = "sent";
+			action = QUEUE_DSN_RELAYED;
+			report = !r->peer_dsn;
+			atomic_fetch_add(&ob->stats.rcpt_sent, 1);
+		} else if (r->code / 100 == 5 || next_try < 0) {
+			state = "failed";
+			action = QUEUE_DSN_FAILED;
+			report = true;
+			if (r->code / 100 == 4) {
+				/* gave up (max_age) with the last reason */
+				r->diag = arena_printf(&msg->arena,
+					"delivery time expired; last error: "
+					"%s", r->diag);
+				r->remote = false;
+			}
+			atomic_fetch_add(&ob->stats.rcpt_failed, 1);
+		} else {
+			state = "pending";
+			action = QUEUE_DSN_DELAYED;
+			report = notice_due;
+			last_error = r->diag;
+			atomic_fetch_add(&ob->stats.rcpt_deferred, 1);
+		}
+		res[i].idx = r->idx;
+		res[i].state = state;
+		res[i].status = r->enhanced;
+		res[i].diagnostic = r->diag;
+		res[i].remote_mta = r->remote_mta;
+		if (report && msg->sender[0] != '\0' &&
+		    queue_dsn_wanted(r->notify, action)) {
+			rr[n_report].address = r->address;
+			rr[n_report].orcpt = r->orcpt;
+			rr[n_report].action = action;
+			rr[n_report].status = r->enhanced;
+			rr[n_report].remote_mta = r->remote ? r->remote_mta
+							    : NULL;
+			rr[n_report].diagnostic = r->diag;
+			n_report++;
+		}
+		log_info(NULL, "outbound: id=%lld to=<%s> relay=%s status=%s "
+			 "(%s) %s", (long long)msg->id, r->address,
+			 r->remote_mta != NULL ? r->remote_mta : "none",
+			 state, r->enhanced, r->diag);
+	}
+	if (notice_due)
+		delay_notified = true;
+	if (n_report > 0)
+		ob_prepare_dsn(msg, rr, n_report, now,
+			       msg->created + (int64_t)pol->max_age);
+	/* the report and the result commit together or not at all */
+	msg->req.type = STORE_REQ_QUEUE_RESULT;
+	msg->req.u.queue_result.id = msg->id;
+	msg->req.u.queue_result.rcpts = res;
+	msg->req.u.queue_result.n_rcpts = msg->n_rcpts;
+	msg->req.u.queue_result.attempts = msg->attempts + 1;
+	msg->req.u.queue_result.next_try = next_try > 0 ? next_try : now;
+	msg->req.u.queue_result.last_error = last_error;
+	msg->req.u.queue_result.delay_notified = delay_notified;
+	msg->req.u.queue_result.dsn = msg->dsn != NULL
+		? delivery_prepared_req(msg->dsn) : NULL;
+	pthread_mutex_lock(&ob->lock);
+	ob->store_pending++;
+	pthread_mutex_unlock(&ob->lock);
+	store_submit(ob->store, &msg->req, net_thread_task_queue(ob->thread),
+		     ob_result_done, msg);
+}
+
+static void ob_job_free(struct ob_job *job)
+{
+	struct ob_msg *msg = job->msg;
+
+	free(job->idx);
+	free(job->rcpts);
+	free(job->orcpts);
+	free(job->notify);
+	free(job);
+	if (--msg->jobs_left == 0)
+		ob_msg_finish(msg);
+}
+
+/* Set one result for every recipient of job and finish it. */
+static void ob_job_fail(struct ob_job *job, unsigned code,
+			const char *enhanced, const char *diag)
+{
+	struct ob_msg *msg = job->msg;
+
+	for (size_t i = 0; i < job->cmsg.n_rcpts; i++) {
+		struct ob_rcpt *r = &msg->rcpts[job->idx[i]];
+
+		r->code = code;
+		snprintf(r->enhanced, sizeof(r->enhanced), "%s", enhanced);
+		r->diag = arena_strdup(&msg->arena, diag);
+		r->remote = false;
+	}
+	ob_job_free(job);
+}
+
+/* ---- destinations ---- */
+
+static struct ob_job *ob_dest_pop(struct ob_dest *dest)
+{
+	struct ob_job *job = dest->head;
+
+	if (job == NULL)
+		return NULL;
+	dest->head = job->next;
+	if (dest->head == NULL)
+		dest->tail = NULL;
+	dest->waiting--;
+	job->next = NULL;
+	return job;
+}
+
+static void ob_dest_free(struct ob_dest *dest)
+{
+	struct outbound *ob = dest->ob;
+	struct ob_dest **pp;
+
+	for (pp = &ob->dests; *pp != dest; pp = &(*pp)->next)
+		;
+	*pp = dest->next;
+	for (size_t i = 0; i < dest->n_hosts; i++)
+		free(dest->hosts[i]);
+	free(dest->hosts);
+	for (size_t i = 0; i < dest->n_targets; i++) {
+		free(dest->targets[i].host);
+		free(dest->targets[i].addr);
+	}
+	free(dest->domain);
+	free(dest);
+}
+
+static void ob_dest_maybe_free(struct ob_dest *dest)
+{
+	if (dest->waiting == 0 && dest->active == 0 &&
+	    dest->state != DEST_RESOLVING)
+		ob_dest_free(dest);
+}
+
+/* Every waiting job of dest gets this result. */
+static void ob_dest_fail(struct ob_dest *dest, unsigned code,
+			 const char *enhanced, const char *diag)
+{
+	struct ob_job *job;
+
+	log_info(NULL, "outbound: %s: %s", dest->domain, diag);
+	while ((job = ob_dest_pop(dest)) != NULL)
+		ob_job_fail(job, code, enhanced, diag);
+}
+
+static struct ob_dest *ob_dest_get(struct outbound *ob, const char *domain)
+{
+	struct ob_dest *dest;
+
+	for (dest = ob->dests; dest != NULL; dest = dest->next) {
+		if (strcmp(dest->domain, domain) == 0)
+			return dest;
+	}
+	dest = xcalloc(1, sizeof(*dest));
+	dest->ob = ob;
+	dest->domain = xstrdup(domain);
+	dest->next = ob->dests;
+	ob->dests = dest;
+	return dest;
+}
+
+static void ob_resolve_next_host(struct ob_dest *dest);
+
+static void ob_addr_done(void *arg, const struct dns_addr_result *res)
+{
+	struct ob_dest *dest = arg;
+	const char *host = dest->hosts[dest->host_idx];
+
+	if (res->status == DNS_TEMPFAIL)
+		dest->any_tempfail = true;
+	for (size_t i = 0; i < res->n_addrs &&
+			   dest->n_targets < OB_MAX_TARGETS; i++) {
+		struct ob_target *t = &dest->targets[dest->n_targets++];
+
+		t->host = xstrdup(host);
+		t->addr = xstrdup(res->addrs[i]);
+		t->port = dest->port;
+	}
+	dest->host_idx++;
+	ob_resolve_next_host(dest);
+}
+
+static void ob_resolve_next_host(struct ob_dest *dest)
+{
+	if (dest->host_idx < dest->n_hosts &&
+	    dest->n_targets < OB_MAX_TARGETS) {
+		dns_lookup_addr(dest->ob->resolver,
+				dest->hosts[dest->host_idx], ob_addr_done,
+				dest);
+		return;
+	}
+	dest->state = DEST_READY;
+	if (dest->n_targets == 0) {
+		char diag[300];
+
+		dest->state = DEST_NEW;	/* resolve again next time */
+		if (dest->any_tempfail) {
+			snprintf(diag, sizeof(diag), "temporary DNS failure "
+				 "looking up the mail servers of %s",
+				 dest->domain);
+			ob_dest_fail(dest, 451, "4.4.3", diag);
+		} else {
+			snprintf(diag, sizeof(diag), "no address found for "
+				 "the mail servers of %s", dest->domain);
+			ob_dest_fail(dest, 550, "5.4.4", diag);
+		}
+		ob_dest_maybe_free(dest);
+		return;
+	}
+	ob_dest_kick(dest);
+	ob_dest_maybe_free(dest);
+}
+
+static void ob_mx_done(void *arg, const struct dns_mx_result *res)
+{
+	struct ob_dest *dest = arg;
+	char diag[300];
+
+	if (res->null_mx) {
+		dest->state = DEST_NEW;
+		snprintf(diag, sizeof(diag), "the domain %s accepts no mail "
+			 "(null MX, RFC 7505)", dest->domain);
+		ob_dest_fail(dest, 550, "5.1.10", diag);
+		ob_dest_maybe_free(dest);
+		return;
+	}
+	if (res->status == DNS_TEMPFAIL || res->status == DNS_NXDOMAIN) {
+		bool temp = res->status == DNS_TEMPFAIL;
+
+		dest->state = DEST_NEW;
+		snprintf(diag, sizeof(diag), "%s looking up the MX of %s: %s",
+			 temp ? "temporary DNS failure" : "domain not found",
+			 dest->domain, res->error != NULL ? res->error : "");
+		ob_dest_fail(dest, temp ? 451 : 550, temp ? "4.4.3" : "5.1.2",
+			     diag);
+		ob_dest_maybe_free(dest);
+		return;
+	}
+	if (res->n_hosts == 0) {
+		/* RFC 5321 5.1: no MX, the domain itself is the host */
+		dest->hosts = xcalloc(1, sizeof(*dest->hosts));
+		dest->hosts[0] = xstrdup(dest->domain);
+		dest->n_hosts = 1;
+	} else {
+		dest->hosts = xcalloc(res->n_hosts, sizeof(*dest->hosts));
+		for (size_t i = 0; i < res->n_hosts; i++)
+			dest->hosts[i] = xstrdup(res->hosts[i]);
+		dest->n_hosts = res->n_hosts;
+	}
+	dest->host_idx = 0;
+	ob_resolve_next_host(dest);
+}
+
+/* Route the domain: [routes] > relay > MX. */
+static void ob_dest_resolve(struct ob_dest *dest)
+{
+	struct outbound *ob = dest->ob;
+	const struct outbound_settings *set = &ob->set;
+	const char *host = NULL;
+
+	for (size_t i = 0; i < dest->n_hosts; i++)
+		free(dest->hosts[i]);
+	free(dest->hosts);
+	dest->hosts = NULL;
+	dest->n_hosts = dest->host_idx = 0;
+	dest->any_tempfail = false;
+	dest->state = DEST_RESOLVING;
+	dest->port = set->smtp_port;
+	dest->tls = set->tls;
+	dest->auth_user = dest->auth_password = NULL;
+	for (size_t i = 0; i < set->n_routes; i++) {
+		if (strcmp(set->routes[i].domain, dest->domain) == 0) {
+			host = set->routes[i].host;
+			if (set->routes[i].port != 0)
+				dest->port = set->routes[i].port;
+			dest->tls = set->routes[i].tls;
+			break;
+		}
+	}
+	if (host == NULL && set->relay.host != NULL) {
+		host = set->relay.host;
+		dest->port = set->relay.port;
+		dest->tls = set->relay.tls;
+		dest->auth_user = set->relay.user;
+		dest->auth_password = set->relay.password;
+	}
+	if (host != NULL) {
+		dest->hosts = xcalloc(1, sizeof(*dest->hosts));
+		dest->hosts[0] = xstrdup(host);
+		dest->n_hosts = 1;
+		ob_resolve_next_host(dest);
+		return;
+	}
+	dns_lookup_mx(ob->resolver, dest->domain, ob_mx_done, dest);
+}
+
+/* ---- sessions ---- */
+
+static const struct smtp_client_callbacks ob_client_cb;
+
+static void ob_session_connect(struct ob_session *s)
+{
+	struct ob_dest *dest = s->dest;
+	struct outbound *ob = dest->ob;
+	const struct ob_target *t = &dest->targets[s->target];
+	struct smtp_client_settings cs = {
+		.helo_name = ob->set.hostname,
+		.address = t->addr,
+		.port = t->port,
+		.server_name = t->host,
+		.tls = ob->tls,
+		.tls_policy = dest->tls,
+		.auth_user = dest->auth_user,
+		.auth_password = dest->auth_password,
+		.connect_timeout = ob->set.connect_timeout,
+		.timeout_scale = ob->set.timeout_scale,
+	};
+
+	dest->active++;
+	ob->active++;
+	atomic_store(&ob->stats.active_sessions, ob->active);
+	atomic_fetch_add(&ob->stats.sessions, 1);
+	smtp_client_new(ob->thread, &cs, &ob_client_cb, s);
+}
+
+static const struct smtp_client_msg *ob_next(void *arg,
+					     struct smtp_client *client UNUSED)
+{
+	struct ob_session *s = arg;
+	struct ob_job *job;
+
+	if (s->dest->ob->stopping)
+		return NULL;
+	job = ob_dest_pop(s->dest);
+	if (job == NULL)
+		return NULL;
+	s->got_job = true;
+	return &job->cmsg;
+}
+
+static void ob_msg_done(void *arg, struct smtp_client *client,
+			const struct smtp_client_msg *cmsg,
+			const struct smtp_client_rcpt_result *results)
+{
+	struct ob_session *s = arg;
+	struct ob_job *job = cmsg->arg;
+	struct ob_msg *msg = job->msg;
+	const char *mta = s->dest->targets[s->target].host;
+
+	for (size_t i = 0; i < cmsg->n_rcpts; i++) {
+		struct ob_rcpt *r = &msg->rcpts[job->idx[i]];
+
+		r->code = results[i].code;
+		memcpy(r->enhanced, results[i].enhanced, sizeof(r->enhanced));
+		r->diag = arena_strdup(&msg->arena, results[i].diagnostic);
+		r->remote = results[i].remote;
+		r->remote_mta = arena_strdup(&msg->arena, mta);
+		r->peer_dsn = smtp_client_peer_has_dsn(client);
+	}
+	ob_job_free(job);
+}
+
+static void ob_closed(void *arg, struct smtp_client *client UNUSED,
+		      const struct smtp_client_error *error)
+{
+	struct ob_session *s = arg;
+	struct ob_dest *dest = s->dest;
+	struct outbound *ob = dest->ob;
+
+	dest->active--;
+	ob->active--;
+	atomic_store(&ob->stats.active_sessions, ob->active);
+	if (error != NULL && error->before_ready && !s->got_job &&
+	    !ob->stopping) {
+		atomic_fetch_add(&ob->stats.connect_failures, 1);
+		if (error->permanent) {
+			/* a 5xx greeting or EHLO: the server refuses us */
+			ob_dest_fail(dest, error->code != 0 ? error->code : 550,
+				     error->enhanced, error->diagnostic);
+		} else if (s->target + 1 < dest->n_targets) {
+			/* RFC 5321 5.1: the next address / MX */
+			s->target++;
+			ob_session_connect(s);
+			return;
+		} else if (dest->active == 0) {
+			ob_dest_fail(dest, error->code / 100 == 4 ? error->code
+								  : 451,
+				     error->enhanced, error->diagnostic);
+		}
+	}
+	free(s);
+	ob_kick_all(ob);
+	ob_dest_maybe_free(dest);
+}
+
+static const struct smtp_client_callbacks ob_client_cb = {
+	.next = ob_next,
+	.msg_done = ob_msg_done,
+	.closed = ob_closed,
+};
+
+static void ob_dest_kick(struct ob_dest *dest)
+{
+	struct outbound *ob = dest->ob;
+
+	if (ob->stopping || dest->waiting == 0)
+		return;
+	if (dest->state == DEST_NEW) {
+		ob_dest_resolve(dest);
+		return;
+	}
+	if (dest->state != DEST_READY)
+		return;
+	while (dest->active < MIN(ob->set.max_per_destination, dest->waiting) &&
+	       ob->active < ob->set.max_connections) {
+		struct ob_session *s = xcalloc(1, sizeof(*s));
+
+		s->dest = dest;
+		ob_session_connect(s);
+	}
+}
+
+static void ob_kick_all(struct outbound *ob)
+{
+	struct ob_dest *dest, *next;
+
+	for (dest = ob->dests; dest != NULL; dest = next) {
+		next = dest->next;
+		if (dest->waiting > 0 && dest->state != DEST_RESOLVING)
+			ob_dest_kick(dest);
+	}
+}
+
+/* ---- picking entries ---- */
+
+static const char *ob_domain(struct arena *a, const char *address)
+{
+	const char *at = strrchr(address, '@');
+	char *d;
+
+	if (at == NULL || at[1] == '\0')
+		return NULL;
+	d = arena_strdup(a, at + 1);
+	for (char *p = d; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+/* Skip our own "Return-Path:" line (a relay must not pass it on). */
+static void ob_strip_return_path(struct ob_msg *msg)
+{
+	const char *p = msg->full, *nl;
+
+	msg->data = msg->full;
+	msg->size = msg->full_size;
+	if (msg->full_size < 13 || strncasecmp(p, "Return-Path:", 12) != 0)
+		return;
+	nl = memchr(p, '\n', msg->full_size);
+	if (nl == NULL)
+		return;
+	msg->data = nl + 1;
+	msg->size = msg->full_size - (size_t)(nl + 1 - p);
+}
+
+static void ob_add_job(struct ob_msg *msg, const size_t *idx, size_t n)
+{
+	struct outbound *ob = msg->ob;
+	struct ob_job *job = xcalloc(1, sizeof(*job));
+	struct ob_dest *dest;
+
+	job->msg = msg;
+	job->idx = xmemdup(idx, n * sizeof(*idx));
+	job->rcpts = xcalloc(n, sizeof(*job->rcpts));
+	job->orcpts = xcalloc(n, sizeof(*job->orcpts));
+	job->notify = xcalloc(n, sizeof(*job->notify));
+	for (size_t i = 0; i < n; i++) {
+		job->rcpts[i] = msg->rcpts[idx[i]].address;
+		job->orcpts[i] = msg->rcpts[idx[i]].orcpt;
+		job->notify[i] = msg->rcpts[idx[i]].notify;
+	}
+	job->cmsg = (struct smtp_client_msg){
+		.sender = msg->sender,
+		.envid = msg->envid,
+		.ret = msg->ret,
+		.rcpts = job->rcpts,
+		.orcpts = job->orcpts,
+		.notify = job->notify,
+		.n_rcpts = n,
+		.data = msg->data,
+		.size = msg->size,
+		.arg = job,
+	};
+	msg->jobs_left++;
+	dest = ob_dest_get(ob, msg->rcpts[idx[0]].domain);
+	if (dest->tail != NULL)
+		dest->tail->next = job;
+	else
+		dest->head = job;
+	dest->tail = job;
+	dest->waiting++;
+}
+
+/* One due entry: load its message, make one job per domain. */
+static void ob_pick(struct outbound *ob, const struct store_queue_entry *e)
+{
+	struct ob_msg *msg = xcalloc(1, sizeof(*msg));
+	const char *error, *data;
+	size_t size;
+
+	msg->ob = ob;
+	arena_init(&msg->arena, 0);
+	if (store_blob_get(ob->reader, &msg->arena, e->blob_id, &data, &size,
+			   &error) != 1) {
+		log_error(NULL, "outbound: queue entry %lld: message %lld "
+			  "unreadable: %s", (long long)e->id,
+			  (long long)e->blob_id, error);
+		arena_deinit(&msg->arena);
+		free(msg);
+		return;
+	}
+	msg->id = e->id;
+	msg->sender = arena_strdup(&msg->arena, e->sender);
+	msg->envid = arena_strdup(&msg->arena, e->envid != NULL ? e->envid : "");
+	msg->ret = arena_strdup(&msg->arena, e->ret != NULL ? e->ret : "");
+	msg->attempts = e->attempts;
+	msg->created = e->created;
+	msg->delay_notified = e->delay_notified;
+	msg->full = data;
+	msg->full_size = size;
+	ob_strip_return_path(msg);
+	msg->n_rcpts = e->n_rcpts;
+	msg->rcpts = arena_zalloc(&msg->arena,
+				  (e->n_rcpts + 1) * sizeof(*msg->rcpts));
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		struct ob_rcpt *r = &msg->rcpts[i];
+
+		r->idx = e->rcpts[i].idx;
+		r->address = arena_strdup(&msg->arena, e->rcpts[i].address);
+		r->orcpt = arena_strdup(&msg->arena, e->rcpts[i].orcpt != NULL
+						     ? e->rcpts[i].orcpt : "");
+		r->notify = arena_strdup(&msg->arena,
+					 e->rcpts[i].notify != NULL
+						 ? e->rcpts[i].notify : "");
+		r->domain = ob_domain(&msg->arena, r->address);
+	}
+	ob_inflight_add(ob, msg->id);
+
+	/* group by domain, at most OB_MAX_RCPTS_TX per transaction */
+	size_t *idx = xcalloc(e->n_rcpts + 1, sizeof(*idx));
+	bool *taken = xcalloc(e->n_rcpts + 1, sizeof(*taken));
+
+	msg->jobs_left = 1;	/* held while the jobs are made */
+	for (size_t i = 0; i < msg->n_rcpts; i++) {
+		size_t n = 0;
+
+		if (taken[i])
+			continue;
+		if (msg->rcpts[i].domain == NULL) {
+			taken[i] = true;
+			msg->rcpts[i].code = 550;
+			memcpy(msg->rcpts[i].enhanced, "5.1.3", 6);
+			msg->rcpts[i].diag = "bad recipient address syntax";
+			continue;
+		}
+		for (size_t j = i; j < msg->n_rcpts; j++) {
+			if (taken[j] || msg->rcpts[j].domain == NULL ||
+			    strcmp(msg->rcpts[j].domain,
+				   msg->rcpts[i].domain) != 0)
+				continue;
+			taken[j] = true;
+			idx[n++] = j;
+			if (n == OB_MAX_RCPTS_TX) {
+				ob_add_job(msg, idx, n);
+				n = 0;
+			}
+		}
+		if (n > 0)
+			ob_add_job(msg, idx, n);
+	}
+	free(idx);
+	free(taken);
+	if (--msg->jobs_left == 0)
+		ob_msg_finish(msg);
+}
+
+static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+{
+	struct outbound *ob = arg;
+	struct store_queue_entry *entries;
+	struct arena a;
+	const char *error;
+	int n;
+
+	if (ob->stopping || ob->n_inflight >= OB_MAX_INFLIGHT)
+		return;
+	arena_init(&a, 0);
+	n = store_queue_due(ob->reader, &a, time(NULL), OB_PICK, &entries,
+			    &error);
+	if (n < 0)
+		log_error(NULL, "outbound: reading the queue: %s", error);
+	for (int i = 0; i < n && ob->n_inflight < OB_MAX_INFLIGHT; i++) {
+		if (!ob_inflight_has(ob, entries[i].id) &&
+		    !entries[i].held && entries[i].n_rcpts > 0)
+			ob_pick(ob, &entries[i]);
+	}
+	arena_deinit(&a);
+	ob_kick_all(ob);
+}
+
+/* ---- life cycle ---- */
+
+static const char *ob_strdup(struct outbound *ob, const char *s)
+{
+	return s != NULL ? arena_strdup(&ob->set_arena, s) : NULL;
+}
+
+struct outbound *outbound_new(struct store *store, struct net_thread *thread,
+			      const struct outbound_settings *set,
+			      char **error_r)
+{
+	struct outbound *ob = xcalloc(1, sizeof(*ob));
+	char *error = NULL;
+
+	arena_init(&ob->set_arena, 0);
+	ob->store = store;
+	ob->thread = thread;
+	ob->set = *set;
+	ob->set.hostname = ob_strdup(ob, set->hostname);
+	ob->set.ca_file = ob_strdup(ob, set->ca_file);
+	ob->set.relay.host = ob_strdup(ob, set->relay.host);
+	ob->set.relay.user = ob_strdup(ob, set->relay.user);
+	ob->set.relay.password = ob_strdup(ob, set->relay.password);
+	ob->set.dns.upstream = ob_strdup(ob, set->dns.upstream);
+	ob->set.dns.trust_anchor_file = ob_strdup(ob,
+						  set->dns.trust_anchor_file);
+	ob->set.dns.hosts_file = ob_strdup(ob, set->dns.hosts_file);
+	struct outbound_route *routes = arena_zalloc(&ob->set_arena,
+		(set->n_routes + 1) * sizeof(*routes));
+
+	for (size_t i = 0; i < set->n_routes; i++) {
+		routes[i] = set->routes[i];
+		routes[i].domain = ob_strdup(ob, set->routes[i].domain);
+		routes[i].host = ob_strdup(ob, set->routes[i].host);
+	}
+	ob->set.routes = routes;
+	if (ob->set.max_connections == 0)
+		ob->set.max_connections = 100;
+	if (ob->set.max_per_destination == 0)
+		ob->set.max_per_destination = 10;
+	if (ob->set.tick_ms == 0)
+		ob->set.tick_ms = 1000;
+	if (ob->set.timeout_scale <= 0)
+		ob->set.timeout_scale = 1;
+	ob->inflight_cap = 16384;
+	ob->inflight = xcalloc(ob->inflight_cap, sizeof(*ob->inflight));
+	pthread_mutex_init(&ob->lock, NULL);
+	pthread_cond_init(&ob->cond, NULL);
+
+	ob->reader = store_reader_new(store, &error);
+	if (ob->reader == NULL) {
+		*error_r = xasprintf("outbound: store reader: %s", error);
+		free(error);
+		outbound_free(&ob);
+		return NULL;
+	}
+	ob->resolver = dns_resolver_new(net_thread_base(thread), &ob->set.dns,
+					&error);
+	if (ob->resolver == NULL) {
+		*error_r = xasprintf("outbound: DNS resolver: %s", error);
+		free(error);
+		outbound_free(&ob);
+		return NULL;
+	}
+	ob->tls = net_tls_client_new(ob->set.ca_file, &error);
+	if (ob->tls == NULL) {
+		*error_r = xasprintf("outbound: %s", error);
+		free(error);
+		outbound_free(&ob);
+		return NULL;
+	}
+	ob->timer = event_new(net_thread_base(thread), -1, EV_PERSIST, ob_tick,
+			      ob);
+	return ob;
+}
+
+void outbound_start(struct outbound *ob)
+{
+	struct timeval tv = { (time_t)(ob->set.tick_ms / 1000),
+			      (suseconds_t)(ob->set.tick_ms % 1000) * 1000 };
+
+	event_add(ob->timer, &tv);
+}
+
+static void ob_stop_task(void *arg)
+{
+	struct outbound *ob = arg;
+
+	ob->stopping = true;
+	event_del(ob->timer);
+	/* sessions end through on_shutdown of their conns when the server
+	 * shuts down; results of aborted sessions are not recorded */
+	pthread_mutex_lock(&ob->lock);
+	ob->stopped = true;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void outbound_stop(struct outbound *ob, unsigned timeout_ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	task_queue_post(net_thread_task_queue(ob->thread), ob_stop_task, ob);
+	pthread_mutex_lock(&ob->lock);
+	while ((!ob->stopped || ob->store_pending > 0) &&
+	       pthread_cond_timedwait(&ob->cond, &ob->lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void outbound_free(struct outbound **obp)
+{
+	struct outbound *ob = *obp;
+
+	if (ob == NULL)
+		return;
+	*obp = NULL;
+	ob->stopping = true;
+	if (ob->timer != NULL)
+		event_free(ob->timer);
+	dns_resolver_free(&ob->resolver);
+	/* jobs still queued (no session took them): drop with their
+	 * messages; the entries stay in the store */
+	while (ob->dests != NULL) {
+		struct ob_dest *dest = ob->dests;
+		struct ob_job *job;
+
+		while ((job = ob_dest_pop(dest)) != NULL)
+			ob_job_free(job);
+		ob_dest_free(dest);
+	}
+	if (ob->tls != NULL)
+		net_tls_unref(&ob->tls);
+	store_reader_free(&ob->reader);
+	free(ob->inflight);
+	pthread_mutex_destroy(&ob->lock);
+	pthread_cond_destroy(&ob->cond);
+	arena_deinit(&ob->set_arena);
+	free(ob);
+}
+
+struct outbound_stats *outbound_stats(struct outbound *ob)
+{
+	return &ob->stats;
+}
