@@ -58,9 +58,9 @@ static const char *const migrations[] = {
 	" idx INTEGER NOT NULL, address TEXT NOT NULL, orcpt TEXT NOT NULL,"
 	" notify TEXT NOT NULL, PRIMARY KEY(queue_id, idx)) WITHOUT ROWID;",
 	/* 2: the SEARCH index (store_sqlite_search.c): blobs waiting to be
-	 * indexed, with their text when delivery gave it, and the trigram
-	 * index of the top header and the body text keyed by blob id */
-	"CREATE TABLE search_pending(blob_id INTEGER PRIMARY KEY, text TEXT);"
+	 * indexed, and the trigram index of the top header and the body
+	 * text keyed by blob id */
+	"CREATE TABLE search_pending(blob_id INTEGER PRIMARY KEY);"
 	"CREATE VIRTUAL TABLE search_fts USING fts5(hdr, body,"
 	" tokenize = 'trigram case_sensitive 0');"
 	"INSERT INTO search_pending(blob_id)"
@@ -851,7 +851,7 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 	blob_id = sqlite3_last_insert_rowid(c->db);
 	res->id = blob_id;
 	if (d->n_targets > 0 &&
-	    store_sqlite_search_add(c, blob_id, d->meta.text, error_r) < 0)
+	    store_sqlite_search_add(c, blob_id, error_r) < 0)
 		return -1;
 
 	res->assigned = xcalloc(d->n_targets + 1, sizeof(*res->assigned));

@@ -51,10 +51,9 @@ const char *store_sqlite_error(struct store_conn *c, const char *what);
 const char *store_sqlite_fail(struct store_conn *c, const char *msg);
 
 /* store_sqlite_search.c. Writer side, inside the batch transaction. */
-/* A new blob delivered to mailboxes: queue it for the index with its
- * text (NULL: derive it from the blob when indexing). */
+/* A new blob delivered to mailboxes: queue it for the index. */
 int store_sqlite_search_add(struct store_conn *c, int64_t blob_id,
-			    const char *text, const char **error_r);
+			    const char **error_r);
 /* A blob was deleted: drop it from the index and the queue. */
 int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
 			       const char **error_r);

@@ -1,6 +1,7 @@
 /* store_sqlite_search.c: the SEARCH index of the SQLite driver: an FTS5
- * trigram table keyed by blob id, filled by the writer between batches
- * from a queue of new blobs, and the reader that answers over both. */
+ * trigram table keyed by blob id, filled from the blobs by the writer when
+ * it is idle, and the reader that answers over the index and the blobs
+ * still waiting for it. */
 #include "store/store_sqlite_int.h"
 
 #include "base/strbuf.h"
@@ -13,13 +14,13 @@
 
 /* Blobs indexed per idle transaction: small, so a request arriving while
  * the writer indexes waits for at most one short batch. */
-#define SEARCH_BATCH 32
+#define SEARCH_BATCH 16
 
 static const char *const xsql[XS_COUNT] = {
-	[XS_PENDING_INSERT] = "INSERT OR REPLACE INTO search_pending(blob_id, text)"
-		" VALUES(?, ?)",
+	[XS_PENDING_INSERT] = "INSERT OR IGNORE INTO search_pending(blob_id)"
+		" VALUES(?)",
 	[XS_PENDING_DELETE] = "DELETE FROM search_pending WHERE blob_id = ?",
-	[XS_PENDING_NEXT] = "SELECT blob_id, text FROM search_pending"
+	[XS_PENDING_NEXT] = "SELECT blob_id FROM search_pending"
 		" ORDER BY blob_id LIMIT ?",
 	[XS_PENDING_COUNT] = "SELECT count(*) FROM search_pending",
 	[XS_FTS_INSERT] = "INSERT INTO search_fts(rowid, hdr, body) VALUES(?, ?, ?)",
@@ -37,7 +38,7 @@ static const char *const xsql[XS_COUNT] = {
 	[XS_SEARCH_SCAN] = "SELECT m.uid, f.hdr, f.body FROM messages m"
 		" JOIN search_fts f ON f.rowid = m.blob_id"
 		" WHERE m.mailbox_id = ?",
-	[XS_SEARCH_TAIL] = "SELECT m.uid, m.blob_id, p.text FROM messages m"
+	[XS_SEARCH_TAIL] = "SELECT m.uid, m.blob_id FROM messages m"
 		" JOIN search_pending p ON p.blob_id = m.blob_id"
 		" WHERE m.mailbox_id = ?",
 };
@@ -145,29 +146,23 @@ static void top_header_text(struct str msg, struct strbuf *out)
 	strbuf_free(&tmp);
 }
 
-/* Split the text of message msg into hdr (the top header's lines) and
- * body (the rest: text bodies and embedded messages' headers). text NULL:
- * extract it from msg. hdr and body are reset first; *body_r points into
- * text or body. */
-static void text_split(struct str msg, const char *text, struct strbuf *hdr,
+/* The decoded text of message msg split into hdr (the top header's
+ * lines) and body (the rest: the text bodies and the headers of embedded
+ * messages); *body_r points into body. */
+static void text_split(struct str msg, struct strbuf *hdr,
 		       struct strbuf *body, struct str *body_r)
 {
+	struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
 	struct str t;
 
 	strbuf_reset(hdr);
 	strbuf_reset(body);
 	top_header_text(msg, hdr);
-	if (text == NULL) {
-		struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
-
-		mime_text_extract(tree, msg.p, msg.n, body);
-		mime_tree_free(&tree);
-		t = strbuf_str(body);
-	} else {
-		t = str_c(text);
-	}
-	/* the text starts with the top header's lines unless the producer
-	 * passed something else: then it all counts as body */
+	mime_text_extract(tree, msg.p, msg.n, body);
+	mime_tree_free(&tree);
+	t = strbuf_str(body);
+	/* mime_text_extract() starts with the same lines; should the two
+	 * ever disagree, all of it counts as body */
 	if (hdr->n <= t.n && (hdr->n == 0 || memcmp(t.p, hdr->p, hdr->n) == 0))
 		t = str_from(t, hdr->n);
 	*body_r = t;
@@ -193,15 +188,13 @@ static int blob_data(struct store_conn *c, sqlite3_stmt *st, int64_t blob_id,
 /* ---- writer side ---- */
 
 int store_sqlite_search_add(struct store_conn *c, int64_t blob_id,
-			    const char *text, const char **error_r)
+			    const char **error_r)
 {
 	sqlite3_stmt *st = xs(c, XS_PENDING_INSERT, error_r);
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
-	if (text != NULL)
-		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
 	return xs_exec(c, st, error_r);
 }
 
@@ -220,12 +213,7 @@ int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
 	return xs_exec(c, st, error_r);
 }
 
-struct pending {
-	int64_t blob_id;
-	char *text;	/* NULL: from the blob */
-};
-
-static int index_one(struct store_conn *c, const struct pending *p,
+static int index_one(struct store_conn *c, int64_t blob_id,
 		     struct strbuf *hdr, struct strbuf *body,
 		     const char **error_r)
 {
@@ -235,14 +223,14 @@ static int index_one(struct store_conn *c, const struct pending *p,
 
 	if ((bs = xs(c, XS_BLOB_DATA, error_r)) == NULL)
 		return -1;
-	if ((ret = blob_data(c, bs, p->blob_id, &msg, error_r)) < 0)
+	if ((ret = blob_data(c, bs, blob_id, &msg, error_r)) < 0)
 		return -1;
 	if (ret == 1) {
-		text_split(msg, p->text, hdr, body, &b);
+		text_split(msg, hdr, body, &b);
 		xs_done(bs);
 		if ((st = xs(c, XS_FTS_INSERT, error_r)) == NULL)
 			return -1;
-		sqlite3_bind_int64(st, 1, p->blob_id);
+		sqlite3_bind_int64(st, 1, blob_id);
 		sqlite3_bind_text(st, 2, hdr->n > 0 ? hdr->p : "",
 				  (int)hdr->n, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, b.n > 0 ? b.p : "", (int)b.n,
@@ -252,13 +240,13 @@ static int index_one(struct store_conn *c, const struct pending *p,
 	}
 	if ((st = xs(c, XS_PENDING_DELETE, error_r)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, p->blob_id);
+	sqlite3_bind_int64(st, 1, blob_id);
 	return xs_exec(c, st, error_r);
 }
 
 int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
 {
-	struct pending batch[SEARCH_BATCH];
+	int64_t batch[SEARCH_BATCH];
 	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT;
 	sqlite3_stmt *st;
 	size_t n = 0;
@@ -270,17 +258,14 @@ int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
 		goto fail;
 	sqlite3_bind_int(st, 1, SEARCH_BATCH);
 	while (n < SEARCH_BATCH && (ret = xs_row(c, st, error_r)) == 1) {
-		batch[n].blob_id = sqlite3_column_int64(st, 0);
-		batch[n].text = sqlite3_column_type(st, 1) == SQLITE_NULL ?
-			NULL : xstrdup((const char *)sqlite3_column_text(st, 1));
-		n++;
+		batch[n++] = sqlite3_column_int64(st, 0);
 	}
 	if (n == SEARCH_BATCH)
 		xs_done(st);
 	else if (ret < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		if (index_one(c, &batch[i], &hdr, &body, error_r) < 0)
+		if (index_one(c, batch[i], &hdr, &body, error_r) < 0)
 			goto fail;
 	}
 	if (exec_plain(c, "COMMIT", error_r) < 0)
@@ -291,8 +276,6 @@ fail:
 	sqlite3_exec(store_sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
 	ret = -1;
 out:
-	for (size_t i = 0; i < n; i++)
-		free(batch[i].text);
 	strbuf_free(&hdr);
 	strbuf_free(&body);
 	return ret;
@@ -425,8 +408,8 @@ static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 	return ret;
 }
 
-/* Messages whose blob is still queued for the index: from the text given
- * at delivery, else from the blob. */
+/* Messages whose blob is still queued for the index: decoded from the
+ * blob. */
 static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		       const struct search *s, struct uid_vec *u,
 		       const char **error_r)
@@ -441,8 +424,6 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	while ((ret = xs_row(c, st, error_r)) == 1) {
 		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
-		const char *text = sqlite3_column_type(st, 2) == SQLITE_NULL ?
-			NULL : (const char *)sqlite3_column_text(st, 2);
 		struct str msg, b;
 
 		if ((ret = blob_data(c, bs, sqlite3_column_int64(st, 1), &msg,
@@ -452,7 +433,7 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		}
 		if (ret == 0)
 			continue;
-		text_split(msg, text, &hdr, &body, &b);
+		text_split(msg, &hdr, &body, &b);
 		if (text_matches(s, strbuf_str(&hdr), b))
 			uid_push(u, uid);
 		xs_done(bs);

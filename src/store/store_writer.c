@@ -4,7 +4,13 @@
 #include "store/store_int.h"
 #include "base/log.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <time.h>
+
+/* Background work (the search index) starts only after this long without
+ * a request, so it never competes with a stream of deliveries. */
+#define IDLE_DELAY_MS 20
 
 struct writer_item {
 	struct writer_item *next;
@@ -32,6 +38,8 @@ struct store_writer {
 	bool stopping;
 	/* the driver has background work (driver->idle) left */
 	bool idle_work;
+	/* no request since the last background piece: run the next at once */
+	bool quiet;
 	/* Held while subscribers run, so store_subscribe is safe at any time
 	 * (but not from inside a subscriber). */
 	pthread_mutex_t subs_lock;
@@ -195,6 +203,25 @@ static void run_idle(struct store_writer *w)
 	w->idle_work = ret > 0;
 }
 
+/* With w->lock held: wait IDLE_DELAY_MS for a request. True when none
+ * came (nor a stop). */
+static bool wait_quiet(struct store_writer *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += IDLE_DELAY_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (w->head == NULL && !w->stopping) {
+		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
+			return w->head == NULL && !w->stopping;
+	}
+	return false;
+}
+
 static void *writer_main(void *arg)
 {
 	struct store_writer *w = arg;
@@ -203,12 +230,17 @@ static void *writer_main(void *arg)
 		struct writer_item *list;
 
 		pthread_mutex_lock(&w->lock);
-		while (w->head == NULL && !w->stopping && !w->idle_work)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->head == NULL && !w->stopping) {
+		while (w->head == NULL && !w->stopping) {
+			if (!w->idle_work) {
+				pthread_cond_wait(&w->cond, &w->lock);
+				continue;
+			}
+			if (!w->quiet && !wait_quiet(w))
+				continue;
+			w->quiet = true;
 			pthread_mutex_unlock(&w->lock);
 			run_idle(w);
-			continue;
+			pthread_mutex_lock(&w->lock);
 		}
 		if (w->head == NULL) {
 			pthread_mutex_unlock(&w->lock);
@@ -221,6 +253,7 @@ static void *writer_main(void *arg)
 		process(w, list);
 		/* new blobs may wait for the index */
 		w->idle_work = true;
+		w->quiet = false;
 	}
 	return NULL;
 }
@@ -229,6 +262,7 @@ struct store_writer *store_writer_start(const struct store_driver *driver,
 					struct store_conn *conn)
 {
 	struct store_writer *w = xcalloc(1, sizeof(*w));
+	pthread_condattr_t attr;
 	int ret;
 
 	w->driver = driver;
@@ -237,7 +271,10 @@ struct store_writer *store_writer_start(const struct store_driver *driver,
 	w->idle_work = true;	/* work left by an earlier run */
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->subs_lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &attr);
+	pthread_condattr_destroy(&attr);
 	ret = pthread_create(&w->thread, NULL, writer_main, w);
 	if (ret != 0)
 		PANIC("pthread_create: %s", strerror(ret));

@@ -4,8 +4,6 @@
 #include "test_store_util.h"
 
 #include "base/strbuf.h"
-#include "mail/mime.h"
-#include "mail/mime_text.h"
 
 #include <sqlite3.h>
 
@@ -17,7 +15,7 @@ static const char msg1[] =
 	"\r\n"
 	"Hello World, the quick brown fox.\r\n"
 	"She said \"hi there\" twice.\r\n";
-/* uid 2: delivered without text: indexed from the blob */
+/* uid 2 */
 static const char msg2[] =
 	"From: carol@example.org\r\n"
 	"Subject: Lunch\r\n"
@@ -39,21 +37,13 @@ static const char msg3[] =
 	"--XX--\r\n";
 
 static uint32_t deliver_msg(struct tstore *t, int64_t user_id,
-			    const char *msg, bool with_text)
+			    const char *msg)
 {
 	struct store_target target = { .user_id = user_id };
 	struct store_req req = { .type = STORE_REQ_DELIVER };
-	struct strbuf text = STRBUF_INIT;
 	struct store_result *res;
 	uint32_t uid;
 
-	if (with_text) {
-		struct mime_tree *tree = mime_parse(msg, strlen(msg), NULL);
-
-		mime_text_extract(tree, msg, strlen(msg), &text);
-		mime_tree_free(&tree);
-		req.u.deliver.meta.text = strbuf_cstr(&text);
-	}
 	req.u.deliver.data = msg;
 	req.u.deliver.size = strlen(msg);
 	req.u.deliver.internal_date = 1700000000;
@@ -63,7 +53,6 @@ static uint32_t deliver_msg(struct tstore *t, int64_t user_id,
 	assert_int_equal(res->status, 0);
 	uid = res->assigned[0].uid;
 	store_result_free(&res);
-	strbuf_free(&text);
 	return uid;
 }
 
@@ -186,9 +175,9 @@ static void test_search_indexed_and_not(void **state)
 	tstore_domain(&t, "example.com");
 	user = tstore_user(&t, "bob@example.com");
 	inbox = tstore_inbox(&t, user);
-	assert_int_equal(deliver_msg(&t, user, msg1, true), 1);
-	assert_int_equal(deliver_msg(&t, user, msg2, false), 2);
-	assert_int_equal(deliver_msg(&t, user, msg3, true), 3);
+	assert_int_equal(deliver_msg(&t, user, msg1), 1);
+	assert_int_equal(deliver_msg(&t, user, msg2), 2);
+	assert_int_equal(deliver_msg(&t, user, msg3), 3);
 	/* indexed or not yet: every message is found */
 	check_searches(&t, inbox);
 
@@ -200,15 +189,12 @@ static void test_search_indexed_and_not(void **state)
 	assert_string_equal(search(&t, trash, STORE_SEARCH_TEXT, NULL,
 				   "hello"), "");
 
-	/* Put every message back in the queue (uid 2 without its text)
-	 * and hold the write lock so the writer cannot index: the search
-	 * must scan the blobs. */
+	/* Put every message back in the queue and hold the write lock so
+	 * the writer cannot index: the search must scan the blobs. */
 	tstore_close(&t);
 	assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-	db_exec(db, "INSERT INTO search_pending(blob_id, text)"
-		" SELECT rowid, hdr || body FROM search_fts;"
-		"UPDATE search_pending SET text = NULL WHERE blob_id ="
-		" (SELECT blob_id FROM messages WHERE uid = 2);"
+	db_exec(db, "INSERT INTO search_pending(blob_id)"
+		" SELECT rowid FROM search_fts;"
 		"DELETE FROM search_fts;");
 	db_exec(db, "BEGIN IMMEDIATE");
 	set.path = t.path;
@@ -241,7 +227,7 @@ static void test_search_follows_expunge(void **state)
 	tstore_domain(&t, "example.com");
 	user = tstore_user(&t, "bob@example.com");
 	inbox = tstore_inbox(&t, user);
-	deliver_msg(&t, user, msg1, true);
+	deliver_msg(&t, user, msg1);
 	wait_indexed(&t);
 	assert_string_equal(search(&t, inbox, STORE_SEARCH_BODY, NULL,
 				   "quick brown"), "1");
@@ -255,7 +241,7 @@ static void test_search_follows_expunge(void **state)
 	assert_int_equal(pending(&t), 0);
 
 	/* expunged before it was indexed: the queue entry goes too */
-	deliver_msg(&t, user, msg2, false);
+	deliver_msg(&t, user, msg2);
 	tstore_ok(&t, &req);
 	assert_int_equal(pending(&t), 0);
 	assert_int_equal(store_blob_count(t.reader, &error), 0);
@@ -284,9 +270,9 @@ static void test_mailbox_status(void **state)
 	assert_int_equal(st.deleted, 0);
 	assert_int_equal(st.uidnext, 1);
 
-	deliver_msg(&t, user, msg1, true);
-	deliver_msg(&t, user, msg2, true);
-	deliver_msg(&t, user, msg3, true);
+	deliver_msg(&t, user, msg1);
+	deliver_msg(&t, user, msg2);
+	deliver_msg(&t, user, msg3);
 	req.u.set_flags.mailbox_id = inbox;
 	req.u.set_flags.uids = &one;
 	req.u.set_flags.n_uids = 1;
