@@ -22,10 +22,6 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
 	[CONFIG_PROTOCOL_HTTP] = NULL,	/* served by daemon/http.c */
 };
 
-/* Port 25 holds its greeting this long to catch clients that talk first
- * (RFC 5321 4.3.1); short enough that no real client notices. */
-#define SMTP_GREET_DELAY_MS 300
-
 /* Front-end state shared by the listeners, from services_listen() to
  * services_free() (the I/O threads use it until they are joined). */
 static struct auth_sasl_ctx *sasl_ctx;
@@ -46,9 +42,15 @@ static int services_init(struct daemon *d, char **error_r)
 			     SMTP_PLAINTEXT_ALWAYS :
 			     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
 			     SMTP_PLAINTEXT_LOOPBACK : SMTP_PLAINTEXT_NEVER,
-		.greet_delay_ms = SMTP_GREET_DELAY_MS,
+		.greet_delay_ms = (unsigned)cfg->smtp.greeting_delay_ms,
 		.auth_fail_delay_ms = (unsigned)cfg->auth.fail_delay_ms,
 		.auth_fail_delay_max_ms = (unsigned)cfg->auth.fail_delay_max_ms,
+		.trusted_networks = cfg->smtp.trusted_networks,
+		.command_timeout_s = (unsigned)((cfg->smtp.command_timeout_ms + 999) / 1000),
+		.data_timeout_s = (unsigned)((cfg->smtp.data_timeout_ms + 999) / 1000),
+		.received_auth = cfg->smtp.received_auth,
+		.postmaster = cfg->smtp.postmaster,
+		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 	};
 	struct pop3_settings pop3_set = {
 		.hostname = cfg->server.hostname,

@@ -118,6 +118,9 @@ def test_deliver_local_byte_for_byte(daemon):
     got = blobs[-1]
     head, _, rest = got.partition(b"\r\n")
     assert head == b"Return-Path: <alice@example.org>"
+    # One local recipient: Delivered-To names it (as Dovecot's LMTP does).
+    dto, _, rest = rest.partition(b"\r\n")
+    assert dto == b"Delivered-To: demo@localhost"
     received, sep, body = rest.partition(b"\r\nFrom: ")
     assert sep
     assert (b"From: " + body) == MESSAGE

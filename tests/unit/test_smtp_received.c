@@ -58,6 +58,39 @@ static void test_received_tls_auth(void **state)
 	strbuf_free(&b);
 }
 
+static void test_received_local_and_auth_user(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct smtp_received r = {
+		.helo = "ignored", .peer_ip = "unix", .local_user = "alice",
+		.local_uid = 1000, .hostname = "mx", .esmtp = true,
+		.id = "q.1", .when = 0,
+	};
+
+	(void)state;
+	smtp_received_append(&b, &r);
+	assert_string_equal(b.p,
+		"Received: from local user alice (uid 1000)\r\n"
+		"\tby mx (Posthorn) with ESMTP\r\n"
+		"\tid q.1;\r\n"
+		"\tThu, 01 Jan 1970 00:00:00 +0000\r\n");
+	strbuf_reset(&b);
+	/* received_auth: the AUTH user in a comment of its own line. */
+	r.local_user = NULL;
+	r.helo = "c";
+	r.peer_ip = "192.0.2.1";
+	r.authenticated = true;
+	r.auth_user = "demo@localhost";
+	smtp_received_append(&b, &r);
+	assert_string_equal(b.p,
+		"Received: from c ([192.0.2.1])\r\n"
+		"\tby mx (Posthorn) with ESMTPA\r\n"
+		"\t(authenticated as demo@localhost)\r\n"
+		"\tid q.1;\r\n"
+		"\tThu, 01 Jan 1970 00:00:00 +0000\r\n");
+	strbuf_free(&b);
+}
+
 static void test_clean_helo(void **state)
 {
 	char *s;
@@ -115,6 +148,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_received_plain),
 		cmocka_unit_test(test_received_tls_auth),
+		cmocka_unit_test(test_received_local_and_auth_user),
 		cmocka_unit_test(test_clean_helo),
 		cmocka_unit_test(test_cmd_table_lookup),
 	};

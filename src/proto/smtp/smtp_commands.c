@@ -184,8 +184,14 @@ static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *re
 	if (res->n_locals > 0) {
 		tx->user_ids = xrealloc(tx->user_ids, (tx->n_users + res->n_locals) *
 					sizeof(*tx->user_ids));
-		for (size_t i = 0; i < res->n_locals; i++)
+		for (size_t i = 0; i < res->n_locals; i++) {
+			if (tx->n_users == 0)
+				tx->delivered_to = arena_strdup(&tx->arena,
+						res->locals[i].address);
+			else if (res->locals[i].user_id != tx->user_ids[0])
+				tx->several_locals = true;
 			tx->user_ids[tx->n_users++] = res->locals[i].user_id;
+		}
 	}
 	if (res->n_remotes > 0) {
 		tx->remotes = xrealloc(tx->remotes, (tx->n_remotes + res->n_remotes) *
@@ -217,6 +223,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 	struct delivery_resolution res;
 	struct store_reader *reader;
 	const char *address;
+	bool pm;
 	int ret = -1;
 
 	if (tx->n_rcpts >= s->server->set.max_recipients) {
@@ -233,23 +240,12 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		goto out;
 	}
-	if ((rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0)
-		strbuf_printf(&addr, "postmaster@%s", s->server->set.hostname);
-	else
-		smtp_path_append_canonical(&addr, &rcpt.path);
+	smtp_path_append_canonical(&addr, &rcpt.path);
 	address = arena_strdup(&tx->arena, addr.p);
 	if ((rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0) {
-		/* "<postmaster>" is ours only when the host name is one of
-		 * our domains (there is no postmaster setting yet); it is
-		 * never relayed. */
-		int local = smtp_domain_is_local(s, reader, s->server->set.hostname);
-
-		if (local < 0)
-			goto out;
-		if (local == 0) {
-			smtp_reply(s, 550, "5.1.1", "<postmaster>: no postmaster here");
-			goto out;
-		}
+		/* RFC 5321 4.5.1: "<postmaster>" is always accepted; it goes
+		 * to the configured address, which the admin chose (so it
+		 * is no relay). */
 	} else if (!smtp_session_may_relay(s)) {
 		/* Without AUTH only our own domains, and no relay tricks
 		 * ("user%remote@local", "<@local:user@remote>", ...). */
@@ -264,7 +260,24 @@ static int cmd_rcpt(void *ctx, struct str arg)
 			goto out;
 		}
 	}
-	delivery_resolve(reader, &tx->arena, address, &res);
+	pm = (rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0;
+	if (!pm) {
+		delivery_resolve(reader, &tx->arena, address, &res);
+		/* postmaster@ any local domain without a user or alias of
+		 * its own goes to the postmaster too (only local domains
+		 * give UNKNOWN_USER). */
+		pm = res.status == DELIVERY_UNKNOWN_USER &&
+		     strcasecmp(rcpt.path.local, "postmaster") == 0;
+	}
+	if (pm) {
+		delivery_resolve(reader, &tx->arena, s->server->set.postmaster,
+				 &res);
+		if (s->server->postmaster_default && res.n_remotes > 0) {
+			smtp_reply(s, 550, "5.1.1", "<%s>: no postmaster here",
+				   address);
+			goto out;
+		}
+	}
 	switch (res.status) {
 	case DELIVERY_LOCAL:
 	case DELIVERY_REMOTE:
@@ -376,10 +389,102 @@ static int cmd_help(void *ctx, struct str arg UNUSED)
 	return 1;
 }
 
-static int cmd_vrfy(void *ctx, struct str arg UNUSED)
+/* VRFY and EXPN (RFC 5321 3.5): 252 unless [smtp] vrfy_expn allows an
+ * answer and the session is authenticated (AUTH or the local socket);
+ * then VRFY says whether a local address exists and EXPN lists where it
+ * leads. Never a list of users to strangers. */
+static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 {
-	smtp_reply(ctx, 252, "2.5.0", "Cannot verify the user, but will accept the message");
-	return 1;
+	struct smtp_path path;
+	struct smtp_status st;
+	struct delivery_resolution res;
+	struct store_reader *reader;
+	struct strbuf addr = STRBUF_INIT;
+	struct arena a;
+	size_t len;
+	char *wrapped;
+	bool parsed;
+	int ret = 1;
+
+	if (!s->server->set.vrfy_authenticated ||
+	    (s->user == NULL && s->local_user == NULL)) {
+		smtp_reply(s, 252, "2.5.0", "Cannot verify the user, but will accept the message");
+		return 1;
+	}
+	/* "<user@domain>" or a bare "user@domain". */
+	wrapped = arg.n > 0 && arg.p[0] == '<' ? str_dup(arg) :
+		  xasprintf("<%.*s>", (int)arg.n, arg.p);
+	parsed = smtp_path_parse(str_c(wrapped), SMTP_PATH_OPT_UTF8, &path,
+				 &len, &st) && wrapped[len] == '\0' &&
+		 path.domain[0] != '\0';
+	free(wrapped);
+	if (!parsed) {
+		smtp_path_clear(&path);
+		smtp_reply(s, 501, "5.5.4", "Syntax: %s <address>",
+			   expn ? "EXPN" : "VRFY");
+		return -1;
+	}
+	reader = smtp_session_reader(s);
+	if (reader == NULL) {
+		smtp_path_clear(&path);
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		return -1;
+	}
+	smtp_path_append_canonical(&addr, &path);
+	smtp_path_clear(&path);
+	arena_init(&a, 0);
+	delivery_resolve(reader, &a, addr.p, &res);
+	switch (res.status) {
+	case DELIVERY_LOCAL:
+	case DELIVERY_MIXED:
+	case DELIVERY_REMOTE:
+		if (res.status == DELIVERY_REMOTE && res.n_remotes == 1 &&
+		    strcasecmp(res.remotes[0], addr.p) == 0) {
+			/* Not one of our domains: nothing to verify. */
+			smtp_reply(s, 252, "2.1.5", "<%s>: not a local address",
+				   addr.p);
+			break;
+		}
+		if (!expn) {
+			smtp_reply(s, 250, "2.1.5", "<%s>", addr.p);
+			break;
+		}
+		for (size_t i = 0; i < res.n_locals + res.n_remotes; i++) {
+			const char *t = i < res.n_locals ? res.locals[i].address :
+					res.remotes[i - res.n_locals];
+
+			conn_printf(s->conn, "250%c2.1.5 <%s>\r\n",
+				    i + 1 < res.n_locals + res.n_remotes ?
+				    '-' : ' ', t);
+		}
+		break;
+	case DELIVERY_UNKNOWN_USER:
+		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", addr.p);
+		ret = -1;
+		break;
+	case DELIVERY_LOOP:
+	case DELIVERY_TOO_MANY:
+		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop or too many targets",
+			   addr.p);
+		break;
+	case DELIVERY_ERROR:
+		log_error(conn_sid(s->conn), "resolve %s: %s", addr.p, res.error);
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		break;
+	}
+	arena_deinit(&a);
+	strbuf_free(&addr);
+	return ret;
+}
+
+static int cmd_vrfy(void *ctx, struct str arg)
+{
+	return smtp_vrfy_expn(ctx, arg, false);
+}
+
+static int cmd_expn(void *ctx, struct str arg)
+{
+	return smtp_vrfy_expn(ctx, arg, true);
 }
 
 static int cmd_starttls(void *ctx, struct str arg UNUSED)
@@ -546,6 +651,6 @@ const struct cmd_def smtp_commands[] = {
 	{ "QUIT", cmd_quit, SMTP_CMD_NO_ARG, NULL },
 	{ "HELP", cmd_help, 0, NULL },
 	{ "VRFY", cmd_vrfy, 0, NULL },
-	{ "EXPN", cmd_vrfy, 0, NULL },
+	{ "EXPN", cmd_expn, 0, NULL },
 };
 const size_t smtp_commands_count = ARRAY_SIZE(smtp_commands);

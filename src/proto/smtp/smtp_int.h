@@ -5,6 +5,7 @@
 
 #include "auth/auth_throttle.h"
 #include "base/arena.h"
+#include "base/cidr.h"
 #include "base/strbuf.h"
 #include "delivery/delivery.h"
 #include "mail/smtp_cmd.h"
@@ -20,6 +21,7 @@ struct event;
 #define SMTP_AUTH_LINE_MAX 12288
 #define SMTP_DEFAULT_MAX_RECIPIENTS 100
 #define SMTP_DEFAULT_MAX_BAD_COMMANDS 10
+#define SMTP_DEFAULT_TIMEOUT_S 300
 
 struct smtp_service {
 	struct smtp_server *server;
@@ -28,7 +30,12 @@ struct smtp_service {
 };
 
 struct smtp_server {
-	struct smtp_settings set;	/* hostname is our copy */
+	struct smtp_settings set;	/* strings are our copies */
+	/* postmaster@hostname, not configured: never relayed (the host
+	 * name need not be one of our domains). */
+	bool postmaster_default;
+	struct cidr *trusted;		/* set.trusted_networks parsed */
+	size_t n_trusted;
 	struct store *const *storep;
 	struct auth_sasl_ctx *sasl;
 	struct auth_throttle *throttle;
@@ -63,6 +70,11 @@ struct smtp_tx {
 	size_t n_users;
 	struct store_queue_rcpt *remotes; /* xrealloc'd, strings in arena */
 	size_t n_remotes;
+	/* The address that reached the first local user (arena), and
+	 * whether another user was reached too: Delivered-To is written
+	 * only for a single local recipient. */
+	const char *delivered_to;
+	bool several_locals;
 	struct smtp_data *reader;
 	struct strbuf msg;		/* the message (Received: prepended
 					 * at the end of data) */
@@ -83,6 +95,8 @@ struct smtp_session {
 	 * uid has no name). */
 	char *local_user;
 	uid_t local_uid;
+	bool trusted;			/* MTA client from trusted_networks */
+	unsigned timeout_s;		/* the idle timeout set on the conn */
 	unsigned bad_commands;
 	unsigned n_tx;
 	struct smtp_tx *tx;

@@ -38,6 +38,8 @@ void smtp_received_append(struct strbuf *out, const struct smtp_received *r)
 	strbuf_printf(out, "\r\n\tby %s (Posthorn) with %s%s%s\r\n",
 		      r->hostname, r->lmtp ? "LMTP" : r->esmtp ? "ESMTP" : "SMTP",
 		      tls && ext ? "S" : "", r->authenticated && ext ? "A" : "");
+	if (r->auth_user != NULL)
+		strbuf_printf(out, "\t(authenticated as %s)\r\n", r->auth_user);
 	if (tls)
 		strbuf_printf(out, "\t(using %s with cipher %s)\r\n",
 			      r->tls_version,

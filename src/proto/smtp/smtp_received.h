@@ -18,6 +18,10 @@ struct smtp_received {
 	bool esmtp;		/* EHLO rather than HELO */
 	bool lmtp;		/* LHLO (then esmtp is ignored) */
 	bool authenticated;
+	/* The AUTH user to name ("(authenticated as USER)"), or NULL;
+	 * printable ASCII without parentheses, as smtp_received_clean_helo
+	 * leaves it. */
+	const char *auth_user;
 	const char *tls_version; /* NULL without TLS */
 	const char *tls_cipher;
 	const char *id;		/* the queue id of the reply */

@@ -40,6 +40,21 @@ struct smtp_settings {
 	 * doubling up to the max (auth_throttle.h); 0 = 1000 / 30000. */
 	unsigned auth_fail_delay_ms;
 	unsigned auth_fail_delay_max_ms;
+	/* MTA listeners: clients from these networks ("10.0.0.0/8 ::1",
+	 * base/cidr.h syntax, checked by the config) may relay without AUTH;
+	 * NULL = none. Copied. */
+	const char *trusted_networks;
+	/* Idle seconds waiting for a command / inside DATA or BDAT before
+	 * the conn closes; 0 = 300 (RFC 5321 4.5.3.2.7). */
+	unsigned command_timeout_s;
+	unsigned data_timeout_s;
+	/* Name the AUTH user in Received: ("(authenticated as USER)"). */
+	bool received_auth;
+	/* Where "<postmaster>" and postmaster@<local domain> go when no
+	 * user or alias takes them; NULL = "postmaster@" hostname. Copied. */
+	const char *postmaster;
+	/* VRFY/EXPN answer for AUTH and local-socket sessions (else 252). */
+	bool vrfy_authenticated;
 };
 
 struct smtp_server;

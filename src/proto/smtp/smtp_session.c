@@ -36,6 +36,26 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 
 	server->set = *set;
 	server->set.hostname = xstrdup(set->hostname);
+	server->set.trusted_networks = NULL;
+	server->postmaster_default = set->postmaster == NULL;
+	server->set.postmaster = set->postmaster != NULL ?
+		xstrdup(set->postmaster) :
+		xasprintf("postmaster@%s", set->hostname);
+	if (set->trusted_networks != NULL) {
+		struct str bad;
+		int n = cidr_list_parse(str_c(set->trusted_networks),
+					&server->trusted, &bad);
+
+		/* The config checked the list. */
+		if (n < 0)
+			PANIC("trusted_networks: bad network %.*s", (int)bad.n,
+			      bad.p);
+		server->n_trusted = (size_t)n;
+	}
+	if (server->set.command_timeout_s == 0)
+		server->set.command_timeout_s = SMTP_DEFAULT_TIMEOUT_S;
+	if (server->set.data_timeout_s == 0)
+		server->set.data_timeout_s = SMTP_DEFAULT_TIMEOUT_S;
 	if (server->set.max_recipients == 0)
 		server->set.max_recipients = SMTP_DEFAULT_MAX_RECIPIENTS;
 	if (server->set.max_bad_commands == 0)
@@ -69,6 +89,8 @@ void smtp_server_free(struct smtp_server **serverp)
 	auth_throttle_free(&server->throttle);
 	pthread_mutex_destroy(&server->lock);
 	free((char *)server->set.hostname);
+	free((char *)server->set.postmaster);
+	free(server->trusted);
 	free(server);
 	*serverp = NULL;
 }
@@ -160,11 +182,26 @@ void smtp_reply_status(struct smtp_session *s, struct smtp_status st)
 	smtp_reply(s, st.code, st.enhanced, "%s", st.text);
 }
 
+/* RFC 5321 4.5.3.2: one idle bound while waiting for a command, another
+ * inside the message data. */
+static void smtp_session_set_timeout(struct smtp_session *s)
+{
+	unsigned t = s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT ?
+		     s->server->set.data_timeout_s :
+		     s->server->set.command_timeout_s;
+
+	if (t != s->timeout_s) {
+		s->timeout_s = t;
+		conn_set_idle_timeout(s->conn, t);
+	}
+}
+
 void smtp_session_enter(struct smtp_session *s, enum smtp_state state)
 {
 	log_debug(conn_sid(s->conn), "smtp state %s -> %s",
 		  state_names[s->state], state_names[state]);
 	s->state = state;
+	smtp_session_set_timeout(s);
 }
 
 void smtp_tx_free(struct smtp_tx **txp)
@@ -200,7 +237,7 @@ bool smtp_session_plaintext_ok(const struct smtp_session *s)
 
 bool smtp_session_may_relay(const struct smtp_session *s)
 {
-	return s->user != NULL || s->local_user != NULL;
+	return s->user != NULL || s->local_user != NULL || s->trusted;
 }
 
 unsigned smtp_session_ext(const struct smtp_session *s)
@@ -408,6 +445,8 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 static void smtp_session_submit(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
+	char *auth_user = s->server->set.received_auth && s->user != NULL ?
+			  smtp_received_clean_helo(str_c(s->user)) : NULL;
 	struct strbuf body = tx->msg;
 	const char *version = NULL, *cipher = NULL;
 	struct smtp_received rec = {
@@ -419,6 +458,7 @@ static void smtp_session_submit(struct smtp_session *s)
 		.authenticated = s->user != NULL,
 		.local_user = s->local_user,
 		.local_uid = (unsigned long)s->local_uid,
+		.auth_user = auth_user,
 		.id = tx->id,
 		.for_rcpt = tx->n_rcpts == 1 ? tx->rcpts[0] : NULL,
 		.when = time(NULL),
@@ -432,6 +472,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	}
 	tx->msg = STRBUF_INIT;
 	smtp_received_append(&tx->msg, &rec);
+	free(auth_user);
 	strbuf_append(&tx->msg, body.p, body.n);
 	strbuf_free(&body);
 
@@ -443,6 +484,11 @@ static void smtp_session_submit(struct smtp_session *s)
 		.ret = tx->mail.params.ret == SMTP_RET_FULL ? "FULL" :
 		       tx->mail.params.ret == SMTP_RET_HDRS ? "HDRS" : NULL,
 		.internal_date = (int64_t)rec.when,
+		/* Only when the blob goes to one local user and nowhere else:
+		 * it is shared by every recipient (single instance), the
+		 * outbound copy included. */
+		.delivered_to = tx->n_remotes == 0 && !tx->several_locals ?
+				tx->delivered_to : NULL,
 		.user_ids = tx->user_ids,
 		.n_users = tx->n_users,
 		.remotes = tx->remotes,
@@ -607,9 +653,17 @@ static void smtp_on_open(struct conn *conn)
 	s->server = service->server;
 	s->state = SMTP_STATE_GREETING;
 	conn_set_data(conn, s);
+	smtp_session_set_timeout(s);
 	if (service->mode == SMTP_MODE_LOCAL && !smtp_session_local_user(s)) {
 		conn_close(conn);
 		return;
+	}
+	if (service->mode == SMTP_MODE_MTA && s->server->n_trusted > 0 &&
+	    cidr_list_match(s->server->trusted, s->server->n_trusted,
+			    conn_peer_ip(conn))) {
+		s->trusted = true;
+		log_info(conn_sid(conn), "smtp client %s is in trusted_networks",
+			 conn_peer_ip(conn));
 	}
 	if (service->mode == SMTP_MODE_MTA && s->server->set.greet_delay_ms > 0)
 		smtp_session_timer(s, s->server->set.greet_delay_ms,
