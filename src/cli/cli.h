@@ -15,6 +15,10 @@ enum cli_exit {
 	CLI_STORE = 4,		/* the store could not be opened or written */
 };
 
+/* The config file when -c (or, for sendmail, -C / $POSTHORN_CONFIG) is
+ * not given. */
+#define CLI_DEFAULT_CONFIG "/etc/posthorn/posthorn.conf"
+
 struct cli {
 	const char *config_path;
 	bool password_stdin;
@@ -55,5 +59,9 @@ int cmd_user(struct cli *cli, int argc, char **argv);
 int cmd_alias(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_auth(struct cli *cli, int argc, char **argv);
+int cmd_queue(struct cli *cli, int argc, char **argv);
+/* The sendmail command: argv[0] is its name, options follow; returns a
+ * sysexits.h code. config_path NULL: $POSTHORN_CONFIG or the default. */
+int cmd_sendmail(const char *config_path, int argc, char **argv);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include <getopt.h>
 
-#define DEFAULT_CONFIG "/etc/posthorn/posthorn.conf"
+#define DEFAULT_CONFIG CLI_DEFAULT_CONFIG
 
 static const struct {
 	const char *noun;
@@ -15,6 +15,7 @@ static const struct {
 	{ "alias", cmd_alias },
 	{ "config", cmd_config },
 	{ "auth", cmd_auth },
+	{ "queue", cmd_queue },
 };
 
 static void usage(FILE *out)
@@ -29,6 +30,9 @@ static void usage(FILE *out)
 	      "        (ADDRESS @domain is the domain's catch-all)\n"
 	      "  auth test ADDRESS [--password-stdin]\n"
 	      "  config check\n"
+	      "  queue list | show ID | flush | retry ID | delete ID | hold ID | release ID\n"
+	      "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]\n"
+	      "        (also run as 'sendmail'; exit codes of sysexits.h)\n"
 	      "\n"
 	      "  -c FILE   config file (default " DEFAULT_CONFIG ")\n"
 	      "Passwords are asked for, or read from standard input with\n"
@@ -56,6 +60,26 @@ int main(int argc, char **argv)
 	struct cli cli = { .config_path = DEFAULT_CONFIG };
 	int opt, ret;
 
+	/* sendmail has options of its own: dispatch before getopt sees
+	 * them, as "sendmail ..." (argv[0]) or "posthorn [-c FILE] sendmail". */
+	const char *base = strrchr(argv[0], '/'), *sm_config = NULL;
+
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "sendmail") == 0)
+		return cmd_sendmail(NULL, argc, argv);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "sendmail") == 0)
+			return cmd_sendmail(sm_config, argc - i, argv + i);
+		if ((strcmp(argv[i], "-c") == 0 ||
+		     strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			sm_config = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			sm_config = argv[i] + 9;
+		else if (strncmp(argv[i], "-c", 2) == 0 && argv[i][2] != '\0')
+			sm_config = argv[i] + 2;
+		else
+			break;
+	}
 	arena_init(&cli.arena, 0);
 	/* Options may follow the command words: "user add x --password-stdin". */
 	while ((opt = getopt_long(argc, argv, "c:h", long_opts, NULL)) != -1) {

@@ -155,6 +155,10 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 		.handler = handler,
 		.handler_ctx = listener_ctx(d, l),
 		.idle_timeout = 300,
+		/* An IMAP command line may be as long as max_command_size. */
+		.max_input = l->protocol == CONFIG_PROTOCOL_IMAP ||
+			     l->protocol == CONFIG_PROTOCOL_IMAPS ?
+			     (size_t)d->cfg->imap.max_command_size + 4096 : 0,
 	};
 	struct net_listener *nl = net_listen(d->net, &spec, error_r);
 
