@@ -15,6 +15,12 @@ struct fetch_state {
 	size_t n, pos;
 	bool uid;
 	bool with_modseq;
+	/* Messages this FETCH set \Seen on (by view index, NULL if none):
+	 * their response carries FLAGS even when not asked (RFC 3501
+	 * 6.4.5), no separate FETCH. */
+	bool *seen;
+	size_t n_view;
+	struct imap_seqset seen_uids;
 };
 
 /* Render from st->pos on. 1 done (tagged reply queued), 0 waiting for the
@@ -70,6 +76,13 @@ static int fetch_continue(struct imap_session *s)
 				imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", error);
 			return -1;
 		}
+		if (st->seen != NULL && i < st->n_view && st->seen[i] &&
+		    !imap_fetch_wants_flags(st->plan) && out.n >= 3) {
+			strbuf_truncate(&out, out.n - 3);	/* ")\r\n" */
+			strbuf_append_c(&out, " FLAGS ");
+			imap_view_write_flags(v, i, &out);
+			strbuf_append_c(&out, ")\r\n");
+		}
 		imap_write(s, out.p, out.n);
 	}
 	strbuf_free(&out);
@@ -91,6 +104,7 @@ static int fetch_start(struct imap_session *s)
 static void fetch_seen_done(struct imap_session *s, struct store_result *res,
 			    void *arg UNUSED)
 {
+	struct fetch_state *st = s->cmd_state;
 	int ret;
 
 	if (s->conn == NULL)
@@ -101,10 +115,9 @@ static void fetch_seen_done(struct imap_session *s, struct store_result *res,
 		imap_session_resume(s);
 		return;
 	}
-	/* The view learns the new flags; the FETCH data carries them when
-	 * FLAGS was asked, else an untagged FETCH (FLAGS) tells. */
-	/* No expunge here: st->idx points into the view. */
-	imap_view_sync(s, false, true, NULL);
+	/* The view learns the new flags, which go out with the FETCH data.
+	 * No expunge here: st->idx points into the view. */
+	imap_view_sync(s, false, true, &st->seen_uids);
 	ret = fetch_start(s);
 	if (ret == 0)
 		return;
@@ -202,6 +215,13 @@ int cmd_fetch(void *session, struct str arg)
 			v, seen, n_seen, &s->cmd_arena, &req->u.set_flags.n_uids);
 		req->u.set_flags.op = STORE_FLAGS_ADD;
 		req->u.set_flags.flags = STORE_FLAG_SEEN;
+		st->seen = arena_zalloc(&s->cmd_arena, v->n + 1);
+		st->n_view = v->n;
+		for (size_t i = 0; i < n_seen; i++)
+			st->seen[seen[i]] = true;
+		imap_seqset_of_ranges(req->u.set_flags.uids,
+				      req->u.set_flags.n_uids, &s->cmd_arena,
+				      &st->seen_uids);
 		imap_session_submit(s, req, fetch_seen_done, NULL);
 		return 0;
 	}

@@ -438,12 +438,9 @@ int cmd_delete(void *session, struct str arg)
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 		return -1;
 	}
-	/* Without \Noselect mailboxes, a mailbox with children stays
-	 * (RFC 5530 HASCHILDREN). */
-	if (has_children(mbs, (size_t)n, name)) {
-		imap_tagged(s, "NO", "[HASCHILDREN] Mailbox has children");
-		return -1;
-	}
+	/* RFC 3501 6.3.4: a mailbox with children loses its messages and
+	 * its name stays as \Noselect: here the row goes, and LIST shows
+	 * the name of a missing superior as \Noselect (list_run). */
 	if (s->view != NULL && s->view->mailbox_id == mb->id) {
 		imap_view_free(&s->view);
 		imap_session_enter(s, IMAP_STATE_AUTH);
@@ -960,10 +957,55 @@ static bool subscribed_child(const struct store_mailbox *mbs, size_t n,
 	return false;
 }
 
+/* One name LIST may show: a mailbox, or the missing superior of one
+ * (mb NULL: \Noselect, RFC 3501 6.3.4). */
+struct list_entry {
+	const char *name;
+	const struct store_mailbox *mb;
+};
+
+static size_t list_entries(struct imap_session *s,
+			   const struct store_mailbox *mbs, size_t n,
+			   struct list_entry **entries_r)
+{
+	size_t cap = n * 2 + 1, k = 0;
+	struct list_entry *e = xmalloc(cap * sizeof(*e));
+
+	for (size_t i = 0; i < n; i++)
+		e[k++] = (struct list_entry){ mbs[i].name, &mbs[i] };
+	for (size_t i = 0; i < n; i++) {
+		const char *name = mbs[i].name;
+
+		for (const char *p = strchr(name, '/'); p != NULL;
+		     p = strchr(p + 1, '/')) {
+			size_t len = (size_t)(p - name), j;
+
+			for (j = 0; j < k; j++) {
+				if (strlen(e[j].name) == len &&
+				    memcmp(e[j].name, name, len) == 0)
+					break;
+			}
+			if (j < k)
+				continue;
+			if (k == cap) {
+				cap *= 2;
+				e = xrealloc(e, cap * sizeof(*e));
+			}
+			e[k++] = (struct list_entry){
+				arena_strndup(&s->cmd_arena, name, len), NULL
+			};
+		}
+	}
+	*entries_r = e;
+	return k;
+}
+
 static int list_run(struct imap_session *s, struct list_req *lr)
 {
 	struct strbuf out = STRBUF_INIT;
 	struct store_mailbox *mbs;
+	struct list_entry *entries;
+	size_t n_entries;
 	int n, ret = 0;
 
 	if (lr->n_patterns == 1 && lr->patterns[0][0] == '\0' && !lr->lsub) {
@@ -973,21 +1015,25 @@ static int list_run(struct imap_session *s, struct list_req *lr)
 	}
 	if ((n = mailboxes(s, &mbs)) < 0)
 		return -1;
-	for (int i = 0; i < n && ret == 0; i++) {
-		const struct store_mailbox *mb = &mbs[i];
+	n_entries = list_entries(s, mbs, (size_t)n, &entries);
+	for (size_t i = 0; i < n_entries && ret == 0; i++) {
+		const struct store_mailbox *mb = entries[i].mb;
+		const char *name = entries[i].name;
 		bool match = false, sub_child = false, first = true;
+		bool subscribed = mb != NULL && mb->subscribed;
+		const char *use = mb != NULL ? mb->special_use : "";
 
 		for (size_t p = 0; p < lr->n_patterns && !match; p++)
-			match = pattern_match(lr->patterns[p], mb->name);
+			match = pattern_match(lr->patterns[p], name);
 		if (!match)
 			continue;
-		if ((lr->sel & SEL_SUBSCRIBED) != 0 && !mb->subscribed) {
+		if ((lr->sel & SEL_SUBSCRIBED) != 0 && !subscribed) {
 			if ((lr->sel & SEL_RECURSIVE) == 0 ||
-			    !subscribed_child(mbs, (size_t)n, mb->name))
+			    !subscribed_child(mbs, (size_t)n, name))
 				continue;
 			sub_child = true;
 		}
-		if ((lr->sel & SEL_SPECIAL_USE) != 0 && mb->special_use[0] == '\0')
+		if ((lr->sel & SEL_SPECIAL_USE) != 0 && use[0] == '\0')
 			continue;
 		strbuf_printf(&out, "* %s (", lr->lsub ? "LSUB" : "LIST");
 #define ATTR(text) \
@@ -995,28 +1041,31 @@ static int list_run(struct imap_session *s, struct list_req *lr)
 			strbuf_printf(&out, "%s%s", first ? "" : " ", text); \
 			first = false; \
 		} while (0)
+		if (mb == NULL)
+			ATTR("\\Noselect");
 		if (!lr->lsub || (lr->ret & RET_CHILDREN) != 0)
-			ATTR(has_children(mbs, (size_t)n, mb->name) ?
+			ATTR(has_children(mbs, (size_t)n, name) ?
 			     "\\HasChildren" : "\\HasNoChildren");
-		if (mb->special_use[0] != '\0')
-			ATTR(mb->special_use);
-		if (mb->subscribed && !lr->lsub &&
+		if (use[0] != '\0')
+			ATTR(use);
+		if (subscribed && !lr->lsub &&
 		    ((lr->ret & RET_SUBSCRIBED) != 0 ||
 		     (lr->sel & SEL_SUBSCRIBED) != 0))
 			ATTR("\\Subscribed");
 #undef ATTR
 		strbuf_append_c(&out, ") \"/\" ");
-		imap_session_write_name(s, &out, mb->name);
+		imap_session_write_name(s, &out, name);
 		if (sub_child)
 			strbuf_append_c(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		strbuf_append_c(&out, "\r\n");
-		if ((lr->ret & RET_STATUS) != 0 && !sub_child)
+		if ((lr->ret & RET_STATUS) != 0 && mb != NULL && !sub_child)
 			ret = write_status(s, mb, lr->status_items, &out);
 		if (out.n > IMAP_OUTPUT_HIGH / 4) {
 			imap_write(s, out.p, out.n);
 			strbuf_reset(&out);
 		}
 	}
+	free(entries);
 	imap_write(s, out.p, out.n);
 	strbuf_free(&out);
 	return ret;

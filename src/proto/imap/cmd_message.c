@@ -507,8 +507,8 @@ int cmd_store(void *session, struct str arg)
 	req->u.set_flags.keywords = keywords;
 	req->u.set_flags.n_keywords = n_keywords;
 	req->u.set_flags.unchangedsince = unchangedsince;
-	st->quiet.ranges = (struct imap_seq_range *)req->u.set_flags.uids;
-	st->quiet.n = req->u.set_flags.n_uids;
+	imap_seqset_of_ranges(req->u.set_flags.uids, req->u.set_flags.n_uids,
+			      &s->cmd_arena, &st->quiet);
 	imap_session_submit(s, req, store_done, st);
 	return 0;
 }

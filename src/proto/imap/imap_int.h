@@ -189,6 +189,9 @@ bool imap_view_seqs_valid(const struct imap_view *v,
 struct store_uid_range *imap_view_uid_ranges(const struct imap_view *v,
 					     const size_t *idx, size_t n,
 					     struct arena *a, size_t *n_r);
+/* The same UIDs as an imap_seqset (in a). */
+void imap_seqset_of_ranges(const struct store_uid_range *r, size_t n,
+			   struct arena *a, struct imap_seqset *set_r);
 /* "(\Seen \Answered kw ...)" of message i (with \Recent when it is). */
 void imap_view_write_flags(const struct imap_view *v, size_t i,
 			   struct strbuf *out);

@@ -44,7 +44,8 @@ void imap_server_free(struct imap_server **server);
 
 /* The handler_ctx for a listener with imap_conn_handler; starttls: the
  * listener has a TLS context and is not implicit TLS. Valid as long as the
- * server. */
+ * server. The listener's max_input must exceed max_command_size (a command
+ * line is read whole). */
 void *imap_server_listener_ctx(struct imap_server *server, bool starttls);
 
 extern const struct conn_handler imap_conn_handler;

@@ -735,12 +735,15 @@ static void imap_on_input(struct conn *conn)
 				auth_sasl_free(&s->sasl);
 				imap_tagged(s, "BAD", "Response too long");
 				imap_session_resume(s);
-			} else {
-				imap_reader_reset(s->reader);
-				imap_untagged(s, "BAD Line too long");
+				imap_session_bad(s);
+				continue;
 			}
-			imap_session_bad(s);
-			continue;
+			/* The tag went with the discarded line, and what
+			 * follows may be the rest of a literal: stop here. */
+			imap_untagged(s, "BYE Line too long");
+			imap_session_enter(s, IMAP_STATE_LOGOUT);
+			conn_close(conn);
+			return;
 		}
 		switch (s->mode) {
 		case IMAP_MODE_SASL:

@@ -198,6 +198,17 @@ struct store_uid_range *imap_view_uid_ranges(const struct imap_view *v,
 	return r;
 }
 
+void imap_seqset_of_ranges(const struct store_uid_range *r, size_t n,
+			   struct arena *a, struct imap_seqset *set_r)
+{
+	set_r->ranges = arena_alloc(a, (n + 1) * sizeof(*set_r->ranges));
+	for (size_t i = 0; i < n; i++) {
+		set_r->ranges[i].lo = r[i].lo;
+		set_r->ranges[i].hi = r[i].hi;
+	}
+	set_r->n = n;
+}
+
 static bool msg_changed(const struct store_msg *a, const struct store_msg *b)
 {
 	return a->flags != b->flags || a->modseq != b->modseq ||
