@@ -104,9 +104,11 @@ def sender_daemon(tmp_path, conf, name="sender"):
     return d.start()
 
 
-def fast_conf(extra="", retry_min="1s", retry_max="2s", delay_notice="0"):
+def fast_conf(extra="", retry_min="1s", retry_max="2s", delay_notice="0", queue=""):
+    """[queue] with short retries, then [delivery] (extra may add keys to
+    [delivery] first, then more sections)."""
     return (f"[queue]\nretry_min = {retry_min}\nretry_max = {retry_max}\n"
-            f"delay_notice = {delay_notice}\n"
+            f"delay_notice = {delay_notice}\n{queue}"
             "[delivery]\ntimeout_percent = 2\nconnect_timeout = 2s\n" + extra)
 
 
@@ -139,10 +141,13 @@ class Sink:
 
     def start(self):
         self.controller.start()
+        self.running = True
         return self
 
     def stop(self):
-        self.controller.stop()
+        if getattr(self, "running", False):
+            self.controller.stop()
+            self.running = False
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_rule(address)
@@ -224,3 +229,311 @@ def test_routed_to_second_instance_and_bounce(tmp_path):
     finally:
         receiver.stop()
         receiver.assert_clean()
+
+
+def route_conf(sink, extra="", domain="remote.test", opts="", **kw):
+    return fast_conf(f"[routes]\n{domain} = 127.0.0.1:{sink.port}{opts}\n" + extra, **kw)
+
+
+def queue_show(daemon):
+    return daemon.cli("queue", "list").stdout
+
+
+def make_tls_context(tmp_path):
+    cert, key = tmp_path / "sink.crt", tmp_path / "sink.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=sink.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+# ---- routing: MX, A fallback, null MX ----
+
+def test_mx_and_a_fallback(tmp_path, dns):
+    sink = Sink().start()
+    sender = sender_daemon(tmp_path, fast_conf(
+        f"smtp_port = {sink.port}\n[dns]\nupstream = 127.0.0.1@{dns}\n"))
+    try:
+        submit(sender, ["a@mxdomain.test"], message("via mx", "a@mxdomain.test"))
+        submit(sender, ["b@afallback.test"], message("via a", "b@afallback.test"))
+        assert wait_for(lambda: len(sink.messages) == 2)
+        got = {tuple(m[1]): m for m in sink.messages}
+        assert b"Subject: via mx" in got[("a@mxdomain.test",)][2]
+        assert b"Subject: via a" in got[("b@afallback.test",)][2]
+        assert all(m[0] == "demo@localhost" for m in sink.messages)
+        # nothing of ours leaks: no Return-Path line goes out
+        assert all(b"Return-Path:" not in m[2] for m in sink.messages)
+        assert wait_for(lambda: queue_count(sender) == 0)
+
+        submit(sender, ["x@nullmx.test"], message("to null mx", "x@nullmx.test"))
+        dsns = wait_for(lambda: reports(sender))
+        _, rcpts = dsn_fields(dsns[0])
+        assert rcpts[0]["Action"] == "failed"
+        assert rcpts[0]["Status"] == "5.1.10"
+        assert "null MX" in rcpts[0]["Diagnostic-Code"]
+        assert len(sink.messages) == 2
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+# ---- sessions ----
+
+def test_several_messages_on_one_connection(tmp_path):
+    sink = Sink()	# not listening yet: the first attempt fails
+    sender = sender_daemon(tmp_path, route_conf(sink, queue="max_per_destination = 1\n"))
+    try:
+        for i in range(3):
+            submit(sender, [f"r{i}@remote.test"], message(f"batch {i}", f"r{i}@remote.test"))
+        assert wait_for(lambda: "Connection refused" in queue_show(sender))
+        sink.start()
+        assert wait_for(lambda: len(sink.messages) == 3)
+        # one session carried all three (MAIL after a completed one)
+        assert len(sink.sessions) == 1
+        assert sorted(m[1][0] for m in sink.messages) == [
+            "r0@remote.test", "r1@remote.test", "r2@remote.test"]
+        assert wait_for(lambda: queue_count(sender) == 0)
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_one_transaction_per_domain(tmp_path):
+    sink = Sink().start()
+    sender = sender_daemon(tmp_path, route_conf(
+        sink, extra=f"other.test = 127.0.0.1:{sink.port}\n"))
+    try:
+        submit(sender, ["a@remote.test", "b@remote.test", "c@other.test"],
+               message("two domains"))
+        assert wait_for(lambda: len(sink.messages) == 2)
+        rcpts = sorted(tuple(sorted(m[1])) for m in sink.messages)
+        assert rcpts == [("a@remote.test", "b@remote.test"), ("c@other.test",)]
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_smarthost_with_auth(tmp_path):
+    sink = Sink(auth=(b"relayuser", b"relay pw"),
+                tls_context=make_tls_context(tmp_path)).start()
+    pw = tmp_path / "relay.pw"
+    pw.write_text("relay pw\n")
+    sender = sender_daemon(tmp_path, fast_conf(
+        f"[relay]\nhost = 127.0.0.1\nport = {sink.port}\nuser = relayuser\n"
+        f"password_file = {pw}\ntls = required\n"))
+    try:
+        submit(sender, ["someone@anywhere.test"], message("via relay", "someone@anywhere.test"))
+        assert wait_for(lambda: len(sink.messages) == 1)
+        assert sink.auth_logins == ["relayuser"]
+        assert sink.messages[0][1] == ["someone@anywhere.test"]
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_tls_required_but_not_offered_defers(tmp_path):
+    sink = Sink().start()	# no STARTTLS
+    sender = sender_daemon(tmp_path, route_conf(sink, opts=" tls=required"))
+    try:
+        submit(sender, ["x@remote.test"], message("needs tls", "x@remote.test"))
+        out = wait_for(lambda: "TLS is required" in queue_show(sender) and queue_show(sender))
+        assert "x@remote.test" in out and "pending" in out
+        assert sink.messages == []
+        assert queue_count(sender) == 1
+        assert reports(sender) == []
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+# ---- retries and reports ----
+
+def test_retry_schedule(tmp_path):
+    tries = []
+
+    def data_rule(env):
+        tries.append(time.monotonic())
+        return "451 4.3.0 try again" if len(tries) <= 2 else None
+
+    sink = Sink(data=data_rule).start()
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        submit(sender, ["x@remote.test"], message("retried", "x@remote.test"))
+        assert wait_for(lambda: len(sink.messages) == 1, timeout=30)
+        assert len(tries) == 3
+        # retry_min 1 s, doubling: about 1 s, then about 2 s
+        assert 0.8 <= tries[1] - tries[0] <= 3.5
+        assert 1.5 <= tries[2] - tries[1] <= 4.5
+        assert wait_for(lambda: queue_count(sender) == 0)
+        assert reports(sender) == []
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_bounce_contents(tmp_path):
+    sink = Sink(rcpt=lambda a: "550 5.1.1 <%s>: no such user" % a if a.startswith("bad") else None).start()
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        submit(sender, ["good@remote.test", "bad@remote.test"],
+               message("half bounces", "good@remote.test"))
+        dsns = wait_for(lambda: reports(sender))
+        assert len(dsns) == 1
+        report = dsns[0]
+        assert report.get_param("report-type") == "delivery-status"
+        per_msg, rcpts = dsn_fields(report)
+        assert "dns;" in per_msg["Reporting-MTA"].replace(" ", "")
+        assert len(rcpts) == 1
+        r = rcpts[0]
+        assert r["Action"] == "failed"
+        assert r["Status"] == "5.1.1"
+        assert "bad@remote.test" in r["Final-Recipient"]
+        assert r["Remote-MTA"].replace(" ", "") == "dns;127.0.0.1"
+        assert r["Diagnostic-Code"].startswith("smtp; 550 5.1.1")
+        original = [p for p in report.walk()
+                    if p.get_content_type() in ("message/rfc822", "text/rfc822-headers")]
+        assert original and "Subject: half bounces" in original[0].as_string()
+        assert [m[1] for m in sink.messages] == [["good@remote.test"]]
+        assert wait_for(lambda: queue_count(sender) == 0)
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_delay_notice(tmp_path):
+    sink = Sink(rcpt=lambda a: "450 4.2.1 mailbox busy").start()
+    sender = sender_daemon(tmp_path, route_conf(sink, delay_notice="2s"))
+    try:
+        submit(sender, ["slow@remote.test"], message("delayed", "slow@remote.test"))
+        dsns = wait_for(lambda: reports(sender), timeout=30)
+        _, rcpts = dsn_fields(dsns[0])
+        assert rcpts[0]["Action"] == "delayed"
+        assert rcpts[0]["Status"] == "4.2.1"
+        assert "Will-Retry-Until" in rcpts[0]
+        time.sleep(3)
+        assert len(reports(sender)) == 1	# only one notice
+        assert queue_count(sender) == 1
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_dsn_success_report_from_a_peer_without_dsn(tmp_path):
+    sink = Sink().start()
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        submit(sender, ["x@remote.test"], message("notify me", "x@remote.test"),
+               rcpt_options=["NOTIFY=SUCCESS"])
+        assert wait_for(lambda: len(sink.messages) == 1)
+        dsns = wait_for(lambda: reports(sender))
+        _, rcpts = dsn_fields(dsns[0])
+        assert rcpts[0]["Action"] == "relayed"
+        assert rcpts[0]["Status"].startswith("2.")
+        # NOTIFY=NEVER: nothing, even for a failure
+        sink.rcpt_rule = lambda a: "550 5.1.1 no"
+        submit(sender, ["y@remote.test"], message("never tell", "y@remote.test"),
+               rcpt_options=["NOTIFY=NEVER"])
+        assert wait_for(lambda: queue_count(sender) == 0)
+        time.sleep(1)
+        assert len(reports(sender)) == 1
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_smtputf8_message_to_a_peer_without_it_bounces(tmp_path):
+    sink = Sink().start()	# no SMTPUTF8
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        submit(sender, ["j\u00f6rg@remote.test"],
+               message("utf8", "j\u00f6rg@remote.test").decode().encode("utf-8"),
+               mail_options=["SMTPUTF8"])
+        dsns = wait_for(lambda: reports(sender))
+        _, rcpts = dsn_fields(dsns[0])
+        assert rcpts[0]["Action"] == "failed"
+        assert rcpts[0]["Status"] == "5.6.7"
+        assert sink.messages == []
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def local_send(daemon, sender, rcpts, data):
+    """SMTP over the local sendmail socket (raw: smtplib has no unix SMTP)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(os.path.join(daemon.data_dir, "sendmail.sock"))
+    f = s.makefile("rwb")
+
+    def reply():
+        while True:
+            line = f.readline()
+            if line[3:4] != b"-":
+                return line
+
+    def cmd(c):
+        f.write(c.encode() + b"\r\n")
+        f.flush()
+        return reply()
+
+    assert reply().startswith(b"220")
+    assert cmd("EHLO test").startswith(b"250")
+    assert cmd(f"MAIL FROM:<{sender}>").startswith(b"250")
+    for r in rcpts:
+        assert cmd(f"RCPT TO:<{r}>").startswith(b"250")
+    assert cmd("DATA").startswith(b"354")
+    f.write(data + b".\r\n")
+    f.flush()
+    assert reply().startswith(b"250")
+    cmd("QUIT")
+    s.close()
+
+
+def test_no_report_for_a_null_sender(tmp_path):
+    sink = Sink(rcpt=lambda a: "550 5.1.1 no such user").start()
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        local_send(sender, "", ["bad@remote.test"], message("a bounce itself", "bad@remote.test"))
+        assert wait_for(lambda: queue_count(sender) == 0)
+        time.sleep(1)
+        assert reports(sender) == []
+        assert sink.messages == []
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_kill_during_delivery_then_restart(tmp_path):
+    sink = Sink(stall=4).start()
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        submit(sender, ["x@remote.test"], message("survives kill", "x@remote.test"))
+        # the sink is inside DATA, stalling before its 250
+        time.sleep(2.5)
+        sender.proc.kill()
+        sender.proc.wait()
+        sender.logfile.close()
+        sink.stall = 0
+        sender.start()
+        assert wait_for(lambda: len(sink.messages) >= 1, timeout=30)
+        assert wait_for(lambda: queue_count(sender) == 0)
+        time.sleep(5)	# a stalled session finishing late may add one
+        assert 1 <= len(sink.messages) <= 2
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
