@@ -143,10 +143,7 @@ static void write_keywords(struct strbuf *out, const struct imap_view *v)
 		while (rest.n > 0) {
 			size_t j;
 
-			if (!str_split(rest, ' ', &kw, &rest)) {
-				kw = rest;
-				rest = str_make(NULL, 0);
-			}
+			str_split(rest, ' ', &kw, &rest);
 			for (j = 0; j < n_seen; j++) {
 				if (strlen(seen[j]) == kw.n &&
 				    memcmp(seen[j], kw.p, kw.n) == 0)
@@ -296,8 +293,13 @@ static int select_mailbox(struct imap_session *s, struct str arg,
 	imap_session_enter(s, IMAP_STATE_SELECTED);
 
 	strbuf_printf(&out, "* %zu EXISTS\r\n", s->view->n);
-	if (!s->rev2)
-		strbuf_append_c(&out, "* 0 RECENT\r\n");
+	if (!s->rev2) {
+		size_t recent = 0;
+
+		for (size_t i = 0; i < s->view->n; i++)
+			recent += s->view->recent[i];
+		strbuf_printf(&out, "* %zu RECENT\r\n", recent);
+	}
 	strbuf_append_c(&out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 	write_keywords(&out, s->view);
 	strbuf_append_c(&out, ")\r\n");

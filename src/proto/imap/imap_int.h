@@ -167,6 +167,8 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 		   bool readonly, struct imap_view **view_r,
 		   const char **error_r);
 void imap_view_free(struct imap_view **view);
+/* Forget which messages sessions have seen (\Recent); at server free. */
+void imap_recent_reset(void);
 /* Re-read the mailbox when it changed (or when force) and send the
  * untagged updates: EXPUNGE/VANISHED (only when allow_expunge), EXISTS,
  * RECENT and FETCH (FLAGS) for changed flags except those of quiet_uids

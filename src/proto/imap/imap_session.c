@@ -177,6 +177,7 @@ void imap_server_free(struct imap_server **serverp)
 		free(t);
 	}
 	free(server->threads);
+	imap_recent_reset();
 	auth_throttle_free(&server->throttle);
 	free((char *)server->set.hostname);
 	free(server);
@@ -362,10 +363,7 @@ void imap_session_capabilities(struct imap_session *s, struct strbuf *out)
 		struct str rest = str_c(mechs), mech;
 
 		while (rest.n > 0) {
-			if (!str_split(rest, ' ', &mech, &rest)) {
-				mech = rest;
-				rest = str_make(NULL, 0);
-			}
+			str_split(rest, ' ', &mech, &rest);
 			if (mech.n > 0)
 				strbuf_printf(out, " AUTH=%.*s", (int)mech.n,
 					      mech.p);

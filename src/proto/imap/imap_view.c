@@ -5,7 +5,65 @@
 #include "base/log.h"
 #include "proto/imap/imap_int.h"
 
+#include <pthread.h>
 #include <string.h>
+
+/* \Recent (RFC 3501 2.3.2): a message is recent for the first session
+ * that sees it since the server started. Per mailbox, the highest UID any
+ * session has seen, sorted by mailbox id. */
+static struct {
+	pthread_mutex_t lock;
+	struct recent_mark {
+		int64_t mailbox_id;
+		uint32_t uid;
+	} *marks;
+	size_t n, cap;
+} recent_marks = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
+
+/* Claim the messages up to max_uid of a mailbox: returns the highest UID
+ * claimed before (messages above it are recent for the caller). */
+static uint32_t recent_claim(int64_t mailbox_id, uint32_t max_uid)
+{
+	size_t lo = 0, hi;
+	uint32_t old;
+
+	pthread_mutex_lock(&recent_marks.lock);
+	hi = recent_marks.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (recent_marks.marks[mid].mailbox_id < mailbox_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == recent_marks.n ||
+	    recent_marks.marks[lo].mailbox_id != mailbox_id) {
+		if (recent_marks.n == recent_marks.cap) {
+			recent_marks.cap = recent_marks.cap * 2 + 16;
+			recent_marks.marks = xrealloc(recent_marks.marks,
+				recent_marks.cap * sizeof(*recent_marks.marks));
+		}
+		memmove(&recent_marks.marks[lo + 1], &recent_marks.marks[lo],
+			(recent_marks.n - lo) * sizeof(*recent_marks.marks));
+		recent_marks.marks[lo] = (struct recent_mark){ mailbox_id, 0 };
+		recent_marks.n++;
+	}
+	old = recent_marks.marks[lo].uid;
+	if (max_uid > old)
+		recent_marks.marks[lo].uid = max_uid;
+	pthread_mutex_unlock(&recent_marks.lock);
+	return old;
+}
+
+void imap_recent_reset(void)
+{
+	pthread_mutex_lock(&recent_marks.lock);
+	free(recent_marks.marks);
+	recent_marks.marks = NULL;
+	recent_marks.n = recent_marks.cap = 0;
+	pthread_mutex_unlock(&recent_marks.lock);
+}
 
 static const struct {
 	uint32_t bit;
@@ -46,6 +104,7 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	struct imap_view *v;
 	struct store_msg *msgs;
 	struct arena tmp;
+	uint32_t claimed;
 	int n;
 
 	if (r == NULL) {
@@ -67,8 +126,11 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	v->highestmodseq = mb->highestmodseq;
 	arena_init(&v->arena, 0);
 	view_alloc(v, (size_t)n);
+	/* EXAMINE does not take \Recent away from others. */
+	claimed = n == 0 ? UINT32_MAX : readonly ? UINT32_MAX :
+		  recent_claim(mb->id, msgs[n - 1].uid);
 	for (int i = 0; i < n; i++)
-		view_put(v, &msgs[i], false, false);
+		view_put(v, &msgs[i], msgs[i].uid > claimed, false);
 	v->n_reported = v->n;
 	arena_deinit(&tmp);
 	*view_r = v;
@@ -265,6 +327,7 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 	struct store_msg *old_msgs;
 	bool *old_recent, *old_expunged;
 	size_t old_n, *changed, n_changed = 0, i = 0, j = 0;
+	uint32_t claimed;
 	struct strbuf out = STRBUF_INIT;
 	const char *error;
 	int n;
@@ -311,6 +374,8 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 	old_n = v->n;
 	arena_init(&v->arena, 0);
 	view_alloc(v, old_n + (size_t)n);
+	claimed = n == 0 || v->readonly ? UINT32_MAX :
+		  recent_claim(v->mailbox_id, msgs[n - 1].uid);
 	changed = arena_alloc(&tmp, (old_n + 1) * sizeof(*changed));
 	while (i < old_n || j < (size_t)n) {
 		if (j >= (size_t)n ||
@@ -318,7 +383,7 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 			view_put(v, &old_msgs[i], old_recent[i], true);
 			i++;
 		} else if (i >= old_n || msgs[j].uid > old_msgs[i].uid) {
-			view_put(v, &msgs[j], true, false);
+			view_put(v, &msgs[j], msgs[j].uid > claimed, false);
 			j++;
 		} else {
 			if (!old_expunged[i] &&
