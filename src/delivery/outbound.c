@@ -5,6 +5,7 @@
 #include "delivery/outbound.h"
 #include "base/log.h"
 #include "base/strbuf.h"
+#include "delivery/dane.h"
 #include "delivery/delivery.h"
 #include "queue/queue_dsn.h"
 
@@ -66,6 +67,12 @@ struct ob_target {
 	char *host;		/* for SNI, logs and Remote-MTA */
 	char *addr;
 	unsigned port;
+	bool secure;		/* the address answer validated (DNSSEC) */
+	/* DANE: TLS is required and the peer must match these records */
+	bool dane;
+	struct dns_tlsa *tlsa;	/* data in tlsa_data */
+	size_t n_tlsa;
+	uint8_t *tlsa_data;
 };
 
 enum ob_dest_state { DEST_NEW, DEST_RESOLVING, DEST_READY };
@@ -85,8 +92,10 @@ struct ob_dest {
 	char **hosts;		/* MX hosts (or the one route/relay host) */
 	size_t n_hosts, host_idx;
 	bool any_tempfail;
+	bool mx_secure;		/* the MX answer validated: DANE may apply */
 	struct ob_target targets[OB_MAX_TARGETS];
 	size_t n_targets;
+	size_t tlsa_idx;	/* next target to look up TLSA for */
 };
 
 struct ob_session {
@@ -441,6 +450,8 @@ static void ob_dest_free(struct ob_dest *dest)
 	for (size_t i = 0; i < dest->n_targets; i++) {
 		free(dest->targets[i].host);
 		free(dest->targets[i].addr);
+		free(dest->targets[i].tlsa);
+		free(dest->targets[i].tlsa_data);
 	}
 	free(dest->domain);
 	free(dest);
@@ -496,9 +507,60 @@ static void ob_addr_done(void *arg, const struct dns_addr_result *res)
 		t->host = xstrdup(host);
 		t->addr = xstrdup(res->addrs[i]);
 		t->port = dest->port;
+		t->secure = res->secure;
 	}
 	dest->host_idx++;
 	ob_resolve_next_host(dest);
+}
+
+static void ob_dest_resolved(struct ob_dest *dest);
+static void ob_tlsa_next(struct ob_dest *dest);
+
+static void ob_tlsa_done(void *arg, const struct dns_tlsa_result *res)
+{
+	struct ob_dest *dest = arg;
+	struct ob_target *t = &dest->targets[dest->tlsa_idx++];
+	size_t total = 0, k = 0;
+
+	if (res->status == DNS_OK && res->secure &&
+	    dane_usable(res->records, res->n) > 0) {
+		for (size_t i = 0; i < res->n; i++)
+			total += res->records[i].len;
+		t->tlsa = xcalloc(res->n, sizeof(*t->tlsa));
+		t->tlsa_data = xmalloc(total + 1);
+		for (size_t i = 0; i < res->n; i++) {
+			t->tlsa[i] = res->records[i];
+			memcpy(t->tlsa_data + k, res->records[i].data,
+			       res->records[i].len);
+			t->tlsa[i].data = t->tlsa_data + k;
+			k += res->records[i].len;
+		}
+		t->n_tlsa = res->n;
+		t->dane = true;
+	} else if (res->status == DNS_TEMPFAIL) {
+		/* RFC 7672 2.2: a TLSA lookup that fails (not "none") must
+		 * not fall back to unauthenticated TLS: require DANE with
+		 * no records, i.e. defer on this host */
+		t->dane = true;
+	}
+	ob_tlsa_next(dest);
+}
+
+/* RFC 7672: TLSA of each MX host whose MX and address answers are
+ * DNSSEC-secure. */
+static void ob_tlsa_next(struct ob_dest *dest)
+{
+	while (dest->tlsa_idx < dest->n_targets) {
+		struct ob_target *t = &dest->targets[dest->tlsa_idx];
+
+		if (t->secure) {
+			dns_lookup_tlsa(dest->ob->resolver, t->host, t->port,
+					ob_tlsa_done, dest);
+			return;
+		}
+		dest->tlsa_idx++;
+	}
+	ob_dest_resolved(dest);
 }
 
 static void ob_resolve_next_host(struct ob_dest *dest)
@@ -510,6 +572,17 @@ static void ob_resolve_next_host(struct ob_dest *dest)
 				dest);
 		return;
 	}
+	if (dest->n_targets > 0 && dest->mx_secure &&
+	    dest->ob->set.dns.trust_anchor_file != NULL) {
+		dest->tlsa_idx = 0;
+		ob_tlsa_next(dest);
+		return;
+	}
+	ob_dest_resolved(dest);
+}
+
+static void ob_dest_resolved(struct ob_dest *dest)
+{
 	dest->state = DEST_READY;
 	if (dest->n_targets == 0) {
 		char diag[300];
@@ -557,6 +630,7 @@ static void ob_mx_done(void *arg, const struct dns_mx_result *res)
 		ob_dest_maybe_free(dest);
 		return;
 	}
+	dest->mx_secure = res->secure;
 	if (res->n_hosts == 0) {
 		/* RFC 5321 5.1: no MX, the domain itself is the host */
 		dest->hosts = xcalloc(1, sizeof(*dest->hosts));
@@ -585,6 +659,15 @@ static void ob_dest_resolve(struct ob_dest *dest)
 	dest->hosts = NULL;
 	dest->n_hosts = dest->host_idx = 0;
 	dest->any_tempfail = false;
+	dest->mx_secure = false;
+	for (size_t i = 0; i < dest->n_targets; i++) {
+		free(dest->targets[i].host);
+		free(dest->targets[i].addr);
+		free(dest->targets[i].tlsa);
+		free(dest->targets[i].tlsa_data);
+	}
+	memset(dest->targets, 0, sizeof(dest->targets));
+	dest->n_targets = 0;
 	dest->state = DEST_RESOLVING;
 	dest->port = set->smtp_port;
 	dest->tls = set->tls;
@@ -619,6 +702,18 @@ static void ob_dest_resolve(struct ob_dest *dest)
 
 static const struct smtp_client_callbacks ob_client_cb;
 
+static int ob_dane_check(void *arg, struct conn *conn, const char **error_r)
+{
+	const struct ob_target *t = arg;
+
+	if (t->n_tlsa == 0) {
+		*error_r = "TLSA lookup failed";
+		return -1;
+	}
+	return dane_match(conn_tls_peer_cert(conn), conn_tls_peer_chain(conn),
+			  t->tlsa, t->n_tlsa, error_r) ? 0 : -1;
+}
+
 static void ob_session_connect(struct ob_session *s)
 {
 	struct ob_dest *dest = s->dest;
@@ -636,6 +731,15 @@ static void ob_session_connect(struct ob_session *s)
 		.connect_timeout = ob->set.connect_timeout,
 		.timeout_scale = ob->set.timeout_scale,
 	};
+
+	if (t->dane) {
+		/* RFC 7672: authenticated TLS by the TLSA records only */
+		if (cs.tls_policy < SMTP_CLIENT_TLS_REQUIRED ||
+		    cs.tls_policy == SMTP_CLIENT_TLS_VERIFY)
+			cs.tls_policy = SMTP_CLIENT_TLS_REQUIRED;
+		cs.tls_check = ob_dane_check;
+		cs.tls_check_arg = (void *)t;
+	}
 
 	dest->active++;
 	ob->active++;
