@@ -134,6 +134,9 @@ struct store_queue_entry {
 	int64_t created;		/* unix seconds, the arrival */
 	bool delay_notified;		/* a delay DSN was sent */
 	bool held;			/* `posthorn queue hold`: never due */
+	/* RFC 8689 REQUIRETLS: send only over TLS with a verified
+	 * certificate (or DANE), never in the clear. */
+	bool requiretls;
 };
 
 /* ---- readers: one per thread; every call is synchronous ---- */
@@ -318,6 +321,7 @@ struct store_req {
 			const char *sender, *envid, *ret;
 			const struct store_queue_rcpt *rcpts;
 			size_t n_rcpts;
+			bool requiretls;	/* RFC 8689 MAIL FROM param */
 		} deliver;
 		struct { const char *name; } domain;	/* DOMAIN_ADD/DEL */
 		struct {

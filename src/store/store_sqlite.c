@@ -88,6 +88,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE queue_rcpts ADD COLUMN status TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE queue_rcpts ADD COLUMN diagnostic TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE queue_rcpts ADD COLUMN remote_mta TEXT NOT NULL DEFAULT '';",
+	/* 4: RFC 8689 REQUIRETLS of a queued message */
+	"ALTER TABLE queue ADD COLUMN requiretls INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -211,7 +213,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
 		" VALUES(?, ?, ?)",
 	[S_QUEUE_INSERT] = "INSERT INTO queue(blob_id, sender, envid, ret, state,"
-		" next_try, created) VALUES(?, ?, ?, ?, 'queued', ?, ?)",
+		" next_try, created, requiretls)"
+		" VALUES(?, ?, ?, ?, 'queued', ?, ?, ?)",
 	[S_QUEUE_RCPT_INSERT] = "INSERT INTO queue_rcpts(queue_id, idx, address,"
 		" orcpt, notify) VALUES(?, ?, ?, ?, ?)",
 	[S_R_DOMAIN_EXISTS] = "SELECT 1 FROM domains WHERE name = ?",
@@ -913,6 +916,7 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 	bind_text(st, 4, d->ret);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int(st, 7, d->requiretls ? 1 : 0);
 	if (stmt_exec(c, st, error_r) < 0)
 		return -1;
 	res->queue_id = sqlite3_last_insert_rowid(c->db);
