@@ -134,6 +134,7 @@ def test_three_sessions(daemon):
     idle_done(s[1], tag1)
     rep = s[0].ok("NOOP")
     assert exists(rep) == 4
+    s[2].ok("NOOP")
     final = [seq_uids(x) for x in s]
     assert final[0] == final[1] == final[2]
     assert final[0][:3] == uids[:3] and len(final[0]) == 4
