@@ -91,6 +91,9 @@ static void append_done(struct imap_session *s, struct store_result *res,
 	} else {
 		imap_write_uid_set(&set, sorted_uids(&s->cmd_arena, st->uids,
 						     st->n), st->n);
+		/* The new messages show in the selected mailbox now. */
+		if (s->view != NULL && s->view->mailbox_id == st->mb.id)
+			imap_view_sync(s, true, true, NULL);
 		imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed",
 			    st->mb.uidvalidity, strbuf_cstr(&set));
 	}
@@ -555,6 +558,8 @@ static void copy_done(struct imap_session *s, struct store_result *res,
 		imap_view_sync(s, true, true, NULL);
 		imap_tagged(s, "OK", "MOVE completed");
 	} else {
+		if (s->view != NULL && s->view->mailbox_id == st->dst.id)
+			imap_view_sync(s, true, true, NULL);
 		imap_tagged(s, "OK", "%sCOPY completed", strbuf_cstr(&code));
 	}
 	strbuf_free(&code);

@@ -100,6 +100,7 @@ struct imap_session {
 	struct imap_reader *reader;
 	bool reader_authed;		/* reader sized for APPEND */
 	unsigned bad_commands;
+	bool replied_bad;		/* the command was answered BAD */
 
 	/* The command being run: everything in cmd_arena, cleared after. */
 	struct arena cmd_arena;

@@ -274,6 +274,8 @@ void imap_tagged(struct imap_session *s, const char *status,
 		imap_view_sync(s, s->cmd == NULL ||
 			       (s->cmd->flags & IMAP_CMD_NO_EXPUNGE) == 0,
 			       false, NULL);
+	if (strcmp(status, "BAD") == 0)
+		s->replied_bad = true;
 	strbuf_printf(&b, "%s %s ", s->tag != NULL ? s->tag : "*", status);
 	va_start(ap, fmt);
 	strbuf_vprintf(&b, fmt, ap);
@@ -462,6 +464,7 @@ static void imap_session_cmd_done(struct imap_session *s)
 	s->cont = NULL;
 	s->cmd_state = NULL;
 	s->tag = NULL;
+	s->replied_bad = false;
 	arena_clear(&s->cmd_arena);
 	arena_clear(&s->msg_arena);
 	if (s->logout && s->conn != NULL)
@@ -471,7 +474,8 @@ static void imap_session_cmd_done(struct imap_session *s)
 /* After a handler or continuation returned ret. */
 static void imap_session_after(struct imap_session *s, int ret)
 {
-	if (ret < 0)
+	/* NO is an answer, not a client error: only BAD counts. */
+	if (ret < 0 && s->replied_bad)
 		imap_session_bad(s);
 	if (ret != 0) {
 		imap_session_cmd_done(s);
@@ -770,7 +774,7 @@ static void imap_on_drained(struct conn *conn)
 	ret = s->cont(s);
 	if (ret == 0)
 		return;
-	if (ret < 0)
+	if (ret < 0 && s->replied_bad)
 		imap_session_bad(s);
 	imap_session_resume(s);
 }
