@@ -6,6 +6,7 @@
 #include "mail/imap_envelope.h"
 #include "mail/mime_parts.h"
 #include "proto/imap/imap_fetch.h"
+#include "proto/imap/imap_reader.h"
 
 static const char msg_multi[] =
 	"From: Alice <alice@example.test>\r\n"
@@ -42,6 +43,22 @@ static const char msg_qp[] =
 	"Content-Transfer-Encoding: quoted-printable\r\n"
 	"\r\n"
 	"caf=C3=A9 =\r\nok\r\n";
+
+static const char msg_rfc822[] =
+	"Subject: fwd\r\n"
+	"Content-Type: multipart/mixed; boundary=o\r\n"
+	"\r\n"
+	"--o\r\n"
+	"\r\n"
+	"see below\r\n"
+	"--o\r\n"
+	"Content-Type: message/rfc822\r\n"
+	"\r\n"
+	"Subject: inner\r\n"
+	"From: x@example.test\r\n"
+	"\r\n"
+	"inner body\r\n"
+	"--o--\r\n";
 
 static const char msg_uu[] =
 	"Subject: uu\r\n"
@@ -247,6 +264,68 @@ static void test_binary(void **state)
 	arena_deinit(&f.arena);
 }
 
+/* Sections of an embedded message: 2.HEADER, 2.TEXT, 2.1, 2.MIME. */
+static void test_embedded_message(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f, msg_rfc822, sizeof(msg_rfc822) - 1);
+	CHECK(&f, "BODY.PEEK[2.HEADER]", false, false,
+	      "* 3 FETCH (BODY[2.HEADER] {40}\r\nSubject: inner\r\nFrom: x@example.test\r\n\r\n)\r\n");
+	CHECK(&f, "BODY.PEEK[2.HEADER.FIELDS (FROM)]", false, false,
+	      "* 3 FETCH (BODY[2.HEADER.FIELDS (FROM)] {24}\r\nFrom: x@example.test\r\n\r\n)\r\n");
+	CHECK(&f, "BODY.PEEK[2.TEXT]", false, false,
+	      "* 3 FETCH (BODY[2.TEXT] {10}\r\ninner body)\r\n");
+	CHECK(&f, "BODY.PEEK[2.1]", false, false,
+	      "* 3 FETCH (BODY[2.1] {10}\r\ninner body)\r\n");
+	CHECK(&f, "BODY.PEEK[2.MIME]", false, false,
+	      "* 3 FETCH (BODY[2.MIME] {32}\r\nContent-Type: message/rfc822\r\n\r\n)\r\n");
+	CHECK(&f, "BODY.PEEK[1]", false, false,
+	      "* 3 FETCH (BODY[1] {9}\r\nsee below)\r\n");
+	arena_deinit(&f.arena);
+}
+
+/* A FETCH whose field names arrive as literals, assembled by imap_reader
+ * from a stream fed one byte at a time. */
+static void test_drip_fed(void **state)
+{
+	static const char stream[] =
+		"a1 FETCH 1 (BODY.PEEK[HEADER.FIELDS ({7}\r\nSubject \"to\")] FLAGS)\r\n";
+	struct imap_reader *r = imap_reader_new(4096, 4096);
+	struct fixture f;
+	size_t pos = 0;
+	enum imap_reader_status st;
+
+	(void)state;
+	fixture_init(&f, msg_multi, sizeof(msg_multi) - 1);
+	do {
+		const char *crlf = strstr(stream + pos, "\r\n");
+		uint64_t lit;
+		bool sync, close;
+
+		assert_non_null(crlf);
+		st = imap_reader_line(r, str_make(stream + pos, (size_t)(crlf - stream) - pos),
+				      &lit, &sync, &close);
+		pos = (size_t)(crlf - stream) + 2;
+		if (st == IMAP_READER_LITERAL) {
+			assert_true(sync);
+			while (imap_reader_literal_left(r) > 0)
+				imap_reader_literal(r, str_make(stream + pos++, 1));
+		}
+	} while (st == IMAP_READER_LITERAL);
+	assert_int_equal(st, IMAP_READER_COMMAND);
+	struct str cmd = imap_reader_command(r);
+
+	assert_true(str_starts_with(cmd, STR_LIT("a1 FETCH 1 ")));
+	CHECK(&f, arena_strndup(&f.arena, cmd.p + 11, cmd.n - 11), false, false,
+	      "* 3 FETCH (BODY[HEADER.FIELDS (Subject to)] {48}\r\n"
+	      "To: bob@example.test\r\nSubject: Hello\r\n world\r\n\r\n "
+	      "FLAGS (\\Seen \\Flagged $Forwarded Work))\r\n");
+	imap_reader_free(&r);
+	arena_deinit(&f.arena);
+}
+
 static void test_nul_in_body(void **state)
 {
 	static const char msg[] = "Subject: x\r\n\r\na\0b\r\n";
@@ -349,6 +428,8 @@ int main(void)
 		cmocka_unit_test(test_simple_atts),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_binary),
+		cmocka_unit_test(test_embedded_message),
+		cmocka_unit_test(test_drip_fed),
 		cmocka_unit_test(test_nul_in_body),
 		cmocka_unit_test(test_plan_properties),
 		cmocka_unit_test(test_parse_errors),
