@@ -86,6 +86,9 @@ struct delivery_msg {
 	 * and nowhere else (as Dovecot's LMTP does). CR or LF refuse the
 	 * message. */
 	const char *delivered_to;
+	/* RFC 8689 REQUIRETLS: stored with the queue entry, so outbound
+	 * delivery sends the remote copy only over verified TLS. */
+	bool requiretls;
 	/* Local users (INBOX of each); duplicates are delivered once. */
 	const int64_t *user_ids;
 	size_t n_users;

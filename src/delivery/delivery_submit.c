@@ -132,6 +132,7 @@ static void submission_rcpts(struct delivery_submission *sub,
 	sub->req.u.deliver.sender = opt_dup(a, msg->sender);
 	sub->req.u.deliver.envid = opt_dup(a, msg->envid);
 	sub->req.u.deliver.ret = opt_dup(a, msg->ret);
+	sub->req.u.deliver.requiretls = msg->requiretls;
 }
 
 struct delivery_submission *delivery_prepare(const struct delivery_msg *msg,

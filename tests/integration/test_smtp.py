@@ -24,6 +24,31 @@ MESSAGE = (b"From: Alice <alice@example.org>\r\n"
            b"last line\r\n")
 
 
+# The outbound queue runner would deliver (or bounce) queued mail at once;
+# relayed through a closed port, it stays queued (deferred) for the checks.
+HOLD_OUTBOUND = "\n[relay]\nhost = 127.0.0.1\nport = 1\n"
+
+
+def held_daemon(data_dir, extra=""):
+    """A dev daemon whose outbound mail stays in the queue; extra is
+    appended to its config."""
+    d = Posthornd(data_dir).start()
+    d.stop()
+    with open(d.config_path, "a") as fh:
+        fh.write(HOLD_OUTBOUND + extra)
+    return d.start()
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """Overrides conftest's: the same, with outbound mail held."""
+    d = held_daemon(tmp_path / "data")
+    yield d
+    status = d.stop()
+    d.assert_clean()
+    assert status == 0, f"posthornd exited {status}:\n{d.log()}"
+
+
 def tls_context():
     ctx = ssl.create_default_context()
     ctx.check_hostname = False

@@ -8,7 +8,7 @@ import smtplib
 import socket
 import stat
 
-from test_smtp import inbox_blobs, queued
+from test_smtp import daemon, inbox_blobs, queued  # noqa: F401 (fixture)
 
 MESSAGE = (b"From: root\r\n"
            b"To: demo@localhost\r\n"

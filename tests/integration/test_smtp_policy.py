@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import Posthornd
-from test_smtp import Raw, inbox_blobs, queued, scram_sha256_login, tls_context
+from test_smtp import (Raw, daemon, held_daemon, inbox_blobs,  # noqa: F401
+                       queued, scram_sha256_login, tls_context)
 
 BODY = (b"From: Alice <alice@example.org>\r\n"
         b"Subject: policy\r\n"
@@ -22,13 +22,8 @@ BODY = (b"From: Alice <alice@example.org>\r\n"
 
 def configured(tmp_path, smtp_keys="", extra=""):
     """A dev daemon whose config got [smtp] keys and extra sections."""
-    d = Posthornd(tmp_path / "data").start()
-    d.stop()
-    with open(d.config_path, "a") as fh:
-        if smtp_keys:
-            fh.write("\n[smtp]\n" + smtp_keys)
-        fh.write(extra)
-    return d.start()
+    return held_daemon(tmp_path / "data",
+                       ("\n[smtp]\n" + smtp_keys if smtp_keys else "") + extra)
 
 
 def finish(d):
@@ -415,3 +410,48 @@ def test_every_auth_mechanism(daemon, service, mech):
     assert r.cmd("MAIL FROM:<demo@localhost>")[0] == 250
     assert r.cmd("RCPT TO:<friend@remote.example>")[0] == 250
     r.close()
+
+
+def queue_requiretls(d):
+    from test_smtp import db
+    with db(d) as con:
+        return con.execute("SELECT q.sender, r.address, q.requiretls FROM queue q"
+                           " JOIN queue_rcpts r ON r.queue_id = q.id"
+                           " ORDER BY q.id").fetchall()
+
+
+def test_requiretls(daemon):
+    # Not offered, and refused, without TLS.
+    r = Raw(daemon.port("smtp"))
+    r.reply()
+    assert "REQUIRETLS" not in r.cmd("EHLO c")[1].split("\n")
+    code, text = r.cmd("MAIL FROM:<a@example.org> REQUIRETLS")
+    assert code == 530 and text.startswith("5.7.10")
+    r.close()
+    # Under TLS (STARTTLS and implicit): offered, accepted, stored.
+    for service in ("submission", "submissions"):
+        r = Raw(daemon.port(service), tls=service == "submissions")
+        r.reply()
+        if service == "submission":
+            assert "REQUIRETLS" not in r.cmd("EHLO c")[1].split("\n")
+            assert r.cmd("STARTTLS")[0] == 220
+            r.sock = tls_context().wrap_socket(r.sock)
+        assert "REQUIRETLS" in r.cmd("EHLO c")[1].split("\n")
+        creds = base64.b64encode(b"\0demo@localhost\0demo").decode()
+        assert r.cmd("AUTH PLAIN " + creds)[0] == 235
+        assert r.cmd("MAIL FROM:<demo@localhost> REQUIRETLS")[0] == 250
+        assert r.cmd(f"RCPT TO:<secure-{service}@remote.example>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        r.send(BODY + b".\r\n")
+        assert r.reply()[0] == 250
+        assert r.cmd("MAIL FROM:<demo@localhost>")[0] == 250
+        assert r.cmd(f"RCPT TO:<plain-{service}@remote.example>")[0] == 250
+        assert r.cmd("DATA")[0] == 354
+        r.send(BODY + b".\r\n")
+        assert r.reply()[0] == 250
+        r.close()
+    rows = {addr: flag for _, addr, flag in queue_requiretls(daemon)}
+    assert rows["secure-submission@remote.example"] == 1
+    assert rows["secure-submissions@remote.example"] == 1
+    assert rows["plain-submission@remote.example"] == 0
+    assert rows["plain-submissions@remote.example"] == 0

@@ -51,6 +51,8 @@ static int cmd_ehlo(void *ctx, struct str arg)
 			    (unsigned long long)s->server->set.max_message_size);
 	conn_write_str(s->conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n"
 		       "250-CHUNKING\r\n250-BINARYMIME\r\n");
+	if ((smtp_session_ext(s) & SMTP_EXT_REQUIRETLS) != 0)
+		conn_write_str(s->conn, "250-REQUIRETLS\r\n");
 	/* The commands usable now that have a keyword (STARTTLS, AUTH). */
 	for (size_t i = 0; i < smtp_commands_count; i++) {
 		const struct cmd_def *def = &smtp_commands[i];
@@ -121,6 +123,15 @@ static int cmd_mail(void *ctx, struct str arg)
 	uint64_t max = s->server->set.max_message_size;
 
 	if (!smtp_cmd_parse_mail(arg, smtp_session_ext(s), &mail, &st)) {
+		/* REQUIRETLS without TLS: say what is missing (RFC 3463
+		 * 5.7.10, encryption needed) rather than "unknown". */
+		if ((smtp_session_ext(s) & SMTP_EXT_REQUIRETLS) == 0 &&
+		    smtp_cmd_parse_mail(arg, smtp_session_ext(s) |
+					SMTP_EXT_REQUIRETLS, &mail, &st)) {
+			smtp_cmd_mail_clear(&mail);
+			st = SMTP_STATUS(530, "5.7.10",
+					 "REQUIRETLS needs a TLS session");
+		}
 		smtp_reply_status(s, st);
 		return -1;
 	}

@@ -251,6 +251,9 @@ unsigned smtp_session_ext(const struct smtp_session *s)
 		ext |= SMTP_EXT_SIZE;
 	if (s->service->mode == SMTP_MODE_SUBMISSION)
 		ext |= SMTP_EXT_AUTH;
+	/* RFC 8689 2: offered only once the session is under TLS. */
+	if (conn_is_tls(s->conn))
+		ext |= SMTP_EXT_REQUIRETLS;
 	return ext;
 }
 
@@ -489,6 +492,7 @@ static void smtp_session_submit(struct smtp_session *s)
 		 * outbound copy included. */
 		.delivered_to = tx->n_remotes == 0 && !tx->several_locals ?
 				tx->delivered_to : NULL,
+		.requiretls = tx->mail.params.requiretls,
 		.user_ids = tx->user_ids,
 		.n_users = tx->n_users,
 		.remotes = tx->remotes,
