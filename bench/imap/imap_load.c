@@ -4,9 +4,9 @@
  *   time PORT USER PASS RUNS CMD...     log in, then send each CMD RUNS times
  *       (after SELECT INBOX unless CMD is a SELECT); prints per CMD one line
  *       "seconds s1 s2 ... bytes N" (N: bytes of the last run's answer).
- *   idle PORT USER PASS N               open N logged-in IMAP connections
- *       (epoll, at most 256 logging in at once), print "ready N", hold them
- *       until stdin closes. */
+ *   idle PORT USER PASS N               open N IMAP connections logged in
+ *       with SCRAM-SHA-256 (epoll, at most 256 logging in at once), print
+ *       "ready N", hold them until stdin closes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +23,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #define BUF_SIZE (1u << 20)
 
@@ -282,20 +286,159 @@ static int mode_fill(char **argv)
 	return atomic_load(&delivered) == count ? 0 : 1;
 }
 
-enum idle_state { IDLE_GREETING, IDLE_LOGIN, IDLE_READY };
+/* SCRAM-SHA-256 (RFC 5802/7677) client side of the idle connections:
+ * LOGIN would cost every connection a yescrypt verification in the
+ * daemon; SCRAM costs it a few HMACs. The salted password is derived once
+ * (one user, one salt) and reused. */
+struct scram {
+	const char *user, *pass;
+	unsigned char salted[32];
+	char salt_iter[256];	/* "s=...,i=..." the salted password is for */
+};
+
+static void b64(const unsigned char *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+static size_t unb64(const char *in, unsigned char *out, size_t size)
+{
+	size_t len = strcspn(in, "\r\n");
+	int n;
+
+	if (len / 4 * 3 > size)
+		return 0;
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0)
+		return 0;
+	while (len > 0 && in[len - 1] == '=') {	/* DecodeBlock keeps padding */
+		n--;
+		len--;
+	}
+	out[n] = '\0';
+	return (size_t)n;
+}
+
+/* The client-final message for server_first; the nonce was client_first's. */
+static void scram_final(struct scram *sc, const char *client_first_bare,
+			const char *server_first, char *out, size_t size)
+{
+	const char *r = strstr(server_first, "r="), *sp = strstr(server_first, "s=");
+	const char *ip = strstr(server_first, "i=");
+	char without_proof[512], auth_msg[1536], salt_iter[256];
+	unsigned char client_key[32], stored_key[32], sig[32], proof[32], salt[128];
+	unsigned int len = 32;
+	char proof64[64];
+
+	if (r == NULL || sp == NULL || ip == NULL) {
+		fprintf(stderr, "imap_load: bad SCRAM challenge %s\n", server_first);
+		exit(1);
+	}
+	snprintf(without_proof, sizeof(without_proof), "c=biws,r=%.*s",
+		 (int)strcspn(r + 2, ","), r + 2);
+	snprintf(salt_iter, sizeof(salt_iter), "%.*s,%s", (int)strcspn(sp, ","), sp, ip);
+	if (strcmp(salt_iter, sc->salt_iter) != 0) {
+		char salt64[128];
+		size_t k = strcspn(sp + 2, ",");
+		snprintf(salt64, sizeof(salt64), "%.*s", (int)k, sp + 2);
+		size_t saltlen = unb64(salt64, salt, sizeof(salt) - 1);
+		PKCS5_PBKDF2_HMAC(sc->pass, (int)strlen(sc->pass), salt, (int)saltlen,
+				  atoi(ip + 2), EVP_sha256(), 32, sc->salted);
+		snprintf(sc->salt_iter, sizeof(sc->salt_iter), "%s", salt_iter);
+	}
+	HMAC(EVP_sha256(), sc->salted, 32, (const unsigned char *)"Client Key", 10,
+	     client_key, &len);
+	SHA256(client_key, 32, stored_key);
+	snprintf(auth_msg, sizeof(auth_msg), "%s,%s,%s", client_first_bare, server_first,
+		 without_proof);
+	HMAC(EVP_sha256(), stored_key, 32, (const unsigned char *)auth_msg,
+	     strlen(auth_msg), sig, &len);
+	for (int k = 0; k < 32; k++)
+		proof[k] = client_key[k] ^ sig[k];
+	b64(proof, 32, proof64);
+	char final[640];
+	snprintf(final, sizeof(final), "%s,p=%s", without_proof, proof64);
+	if (4 * ((strlen(final) + 2) / 3) + 3 > size) {
+		fprintf(stderr, "imap_load: SCRAM message too long\n");
+		exit(1);
+	}
+	b64((const unsigned char *)final, strlen(final), out);
+	memcpy(out + strlen(out), "\r\n", 3);
+}
+
+enum idle_state { IDLE_GREETING, IDLE_FIRST, IDLE_FINAL, IDLE_OK, IDLE_READY };
 
 struct idle_conn {
 	int fd;
 	enum idle_state state;
-	char line[512];
+	char first_bare[160];
+	char line[1024];
 	size_t len;
 };
 
+static void idle_send(struct idle_conn *ic, const char *p)
+{
+	if (write(ic->fd, p, strlen(p)) != (ssize_t)strlen(p)) {
+		perror("imap_load: write");
+		exit(1);
+	}
+}
+
+/* One whole line of an idle connection's login; true when it is done. */
+static bool idle_line(struct idle_conn *ic, struct scram *sc, unsigned id)
+{
+	char out[1024], msg[256], challenge[512];
+
+	switch (ic->state) {
+	case IDLE_GREETING:
+		if (strncmp(ic->line, "* OK", 4) != 0)
+			break;
+		snprintf(ic->first_bare, sizeof(ic->first_bare), "n=%s,r=bench%08x%08x",
+			 sc->user, id, (unsigned)random());
+		snprintf(msg, sizeof(msg), "n,,%s", ic->first_bare);
+		memcpy(out, "A AUTHENTICATE SCRAM-SHA-256 ", 29);
+		b64((const unsigned char *)msg, strlen(msg), out + 29);
+		memcpy(out + strlen(out), "\r\n", 3);
+		idle_send(ic, out);
+		ic->state = IDLE_FIRST;
+		return false;
+	case IDLE_FIRST:
+		if (strncmp(ic->line, "+ ", 2) != 0)
+			break;
+		if (unb64(ic->line + 2, (unsigned char *)challenge, sizeof(challenge) - 1) == 0)
+			break;
+		scram_final(sc, ic->first_bare, challenge, out, sizeof(out));
+		idle_send(ic, out);
+		ic->state = IDLE_FINAL;
+		return false;
+	case IDLE_FINAL:	/* "+ v=..." then an empty answer, or the OK at once */
+		if (strncmp(ic->line, "+ ", 2) == 0) {
+			idle_send(ic, "\r\n");
+			ic->state = IDLE_OK;
+			return false;
+		}
+		/* fall through */
+	case IDLE_OK:
+		if (strncmp(ic->line, "A OK", 4) == 0) {
+			ic->state = IDLE_READY;
+			return true;
+		}
+		if (ic->line[0] == '*')
+			return false;
+		break;
+	case IDLE_READY:
+		return false;
+	}
+	fprintf(stderr, "imap_load: login of connection %u: %s", id, ic->line);
+	exit(1);
+}
+
 /* Feed readable bytes; returns true when the connection became ready. */
-static bool idle_read(struct idle_conn *ic, const char *login_cmd)
+static bool idle_read(struct idle_conn *ic, struct scram *sc, unsigned id)
 {
 	char buf[4096];
 	ssize_t r = read(ic->fd, buf, sizeof(buf));
+	bool ready = false;
 
 	if (r == 0 || (r < 0 && errno != EAGAIN)) {
 		fprintf(stderr, "imap_load: idle connection closed\n");
@@ -308,22 +451,9 @@ static bool idle_read(struct idle_conn *ic, const char *login_cmd)
 			continue;
 		ic->line[ic->len] = '\0';
 		ic->len = 0;
-		if (ic->state == IDLE_GREETING && strncmp(ic->line, "* OK", 4) == 0) {
-			if (write(ic->fd, login_cmd, strlen(login_cmd)) != (ssize_t)strlen(login_cmd)) {
-				perror("imap_load: write");
-				exit(1);
-			}
-			ic->state = IDLE_LOGIN;
-		} else if (ic->state == IDLE_LOGIN && strncmp(ic->line, "L ", 2) == 0) {
-			if (strncmp(ic->line, "L OK", 4) != 0) {
-				fprintf(stderr, "imap_load: %s", ic->line);
-				exit(1);
-			}
-			ic->state = IDLE_READY;
-			return true;
-		}
+		ready |= idle_line(ic, sc, id);
 	}
-	return false;
+	return ready;
 }
 
 static int mode_idle(char **argv)
@@ -331,13 +461,12 @@ static int mode_idle(char **argv)
 	unsigned port = (unsigned)atoi(argv[1]), total = (unsigned)atoi(argv[4]);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct idle_conn *conns = calloc(total, sizeof(*conns));
+	struct scram sc = { .user = argv[2], .pass = argv[3] };
 	struct epoll_event ev, events[256];
 	unsigned opened = 0, ready = 0;
-	char login_cmd[512];
 	int ep = epoll_create1(0);
 	double deadline = now() + 600;
 
-	snprintf(login_cmd, sizeof(login_cmd), "L LOGIN \"%s\" \"%s\"\r\n", argv[2], argv[3]);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	while (ready < total) {
 		while (opened < total && opened - ready < 256) {
@@ -352,16 +481,16 @@ static int mode_idle(char **argv)
 				perror("imap_load: connect");
 				return 1;
 			}
-			ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = ic };
+			ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = opened };
 			epoll_ctl(ep, EPOLL_CTL_ADD, ic->fd, &ev);
 			opened++;
 		}
 		int n = epoll_wait(ep, events, 256, 1000);
 		for (int k = 0; k < n; k++) {
-			struct idle_conn *ic = events[k].data.ptr;
-			if (idle_read(ic, login_cmd)) {
+			unsigned id = events[k].data.u32;
+			if (idle_read(&conns[id], &sc, id)) {
 				ready++;
-				epoll_ctl(ep, EPOLL_CTL_DEL, ic->fd, NULL);
+				epoll_ctl(ep, EPOLL_CTL_DEL, conns[id].fd, NULL);
 			}
 		}
 		if (now() > deadline) {
