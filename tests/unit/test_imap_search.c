@@ -180,6 +180,15 @@ static void test_flags_and_sets(void **state)
 	CHECK(e, "LARGER 200", "3");
 	CHECK(e, "SMALLER 200", "1 2 4");
 	CHECK(e, "LARGER 1 SMALLER 1", "");
+
+	/* clients build long OR chains (one per term or message-id) */
+	struct strbuf chain = STRBUF_INIT;
+
+	for (int i = 0; i < 150; i++)
+		strbuf_append_c(&chain, "OR UID 9 ");
+	strbuf_append_c(&chain, "UID 2");
+	CHECK(e, strbuf_cstr(&chain), "2");
+	strbuf_free(&chain);
 }
 
 static void test_dates(void **state)

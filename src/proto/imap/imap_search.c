@@ -425,6 +425,7 @@ struct run {
 	bool recent;
 	bool sent_loaded;
 	int64_t sent_day;
+	struct arena scratch;	/* per-message metadata for SENT* keys */
 	const char *error;
 };
 
@@ -480,8 +481,11 @@ static int load_sent_day(struct run *run)
 
 	run->sent_loaded = true;
 	run->sent_day = day_of(run->msg->internal_date);
-	ret = store_msg_meta(run->r, run->a, run->mailbox_id, run->msg->uid,
-			     &meta, &run->error);
+	/* the metadata of one message at a time: a scratch arena keeps a
+	 * search over a large mailbox from holding every envelope */
+	arena_clear(&run->scratch);
+	ret = store_msg_meta(run->r, &run->scratch, run->mailbox_id,
+			     run->msg->uid, &meta, &run->error);
 	if (ret < 0)
 		return -1;
 	if (ret == 0 || meta.envelope == NULL)
@@ -489,7 +493,7 @@ static int load_sent_day(struct run *run)
 	/* the envelope starts with the date: ("date" ... or (NIL ... */
 	imap_cursor_init(&c, str_c(meta.envelope));
 	if (!imap_cursor_skip_char(&c, '(') ||
-	    !imap_cursor_nstring(&c, run->a, &date, &nil) || nil)
+	    !imap_cursor_nstring(&c, &run->scratch, &date, &nil) || nil)
 		return 0;
 	if (rfc5322_date_parse(date, &t, &zone))
 		run->sent_day = day_of(t + (int64_t)zone * 60);
@@ -609,6 +613,7 @@ int imap_search_run(const struct imap_search *s, struct store_reader *r,
 		*error_r = run.error;
 		return -1;
 	}
+	arena_init(&run.scratch, 0);
 	run.max_seq = (uint32_t)n;
 	run.max_uid = n > 0 ? msgs[n - 1].uid : 0;
 	matches = arena_alloc(a, (n + 1) * sizeof(*matches));
@@ -621,12 +626,15 @@ int imap_search_run(const struct imap_search *s, struct store_reader *r,
 		run.sent_loaded = false;
 		ret = eval(&run, s->root);
 		if (ret < 0) {
+			/* the reader's error outlives the scratch arena */
 			*error_r = run.error;
+			arena_deinit(&run.scratch);
 			return -1;
 		}
 		if (ret > 0)
 			matches[count++] = (uint32_t)i;
 	}
+	arena_deinit(&run.scratch);
 	*matches_r = matches;
 	return (int)count;
 }

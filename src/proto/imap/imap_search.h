@@ -21,7 +21,7 @@ struct imap_search_opts {
  * *badcharset_r true (NO [BADCHARSET (UTF-8)]). Other errors: NULL,
  * *badcharset_r false, c->error set (BAD). Nesting of parentheses, NOT and
  * OR is bounded (IMAP_SEARCH_MAX_DEPTH). */
-#define IMAP_SEARCH_MAX_DEPTH 64
+#define IMAP_SEARCH_MAX_DEPTH 256
 struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, bool *badcharset_r);
 
 /* The session's view: msgs[i] is sequence number i+1, in UID order.
