@@ -1134,3 +1134,98 @@ def test_done_when_scenario(daemon):
     r.send(b"DONE\r\n")
     assert r.read_until_tag(tag).status == "OK"
     r.close()
+
+
+def test_imap4rev2_mode(daemon):
+    """After ENABLE IMAP4rev2: no RECENT, SEARCH answers with ESEARCH."""
+    r = logged_in(daemon)
+    append(r, "INBOX", message("rev2-1"))
+    append(r, "INBOX", message("rev2-2"), flags="\\Seen")
+    rep = r.ok("ENABLE IMAP4rev2")
+    assert rep.named("ENABLED")[0].decode().split() == ["IMAP4rev2"]
+    rep = r.ok("SELECT INBOX")
+    assert exists(rep) == 2
+    assert not [x for x in rep.untagged if x.endswith(b" RECENT")]
+    rep = r.ok("SEARCH UNSEEN")
+    assert not rep.named("SEARCH")
+    (es,) = rep.named("ESEARCH")
+    assert es == f'(TAG "{rep.tag}") ALL 1'.encode()
+    rep = r.ok("UID SEARCH SEEN")
+    (es,) = rep.named("ESEARCH")
+    assert re.match(rb'\(TAG "' + rep.tag.encode() + rb'"\) UID ALL \d+$', es)
+    st = status_items(r.ok("STATUS INBOX (MESSAGES DELETED SIZE)"))
+    assert st["MESSAGES"] == 2 and st["DELETED"] == 0
+    r.close()
+
+
+def test_starttls_plaintext_injection_discarded(daemon):
+    """Commands pipelined behind STARTTLS in the clear are never run
+    (the STARTTLS command-injection class, RFC 9051 11.1)."""
+    r = Raw(daemon.port("imap"))
+    r.send(b"t1 STARTTLS\r\nt2 LOGIN demo@localhost demo\r\n")
+    try:
+        first = r.response()
+    except (EOFError, ConnectionResetError):
+        return  # the server closed the connection: fine
+    assert first.startswith(b"t1 "), first
+    assert not r.buf.startswith(b"t2 ")
+    if not first.startswith(b"t1 OK"):
+        return  # refused STARTTLS: t2 must not run either
+    try:
+        r.sock = tls_context().wrap_socket(r.sock)
+    except (ssl.SSLError, ConnectionResetError, OSError):
+        return  # the server closed the connection: fine
+    r.buf = b""
+    try:
+        rep = r.cmd("NOOP")
+    except (EOFError, ConnectionResetError, ssl.SSLError):
+        return
+    assert not [x for x in rep.untagged if x.startswith(b"t2 ")]
+    assert r.cmd("SELECT INBOX").status in ("BAD", "NO")  # not logged in
+    r.close()
+
+
+def test_login_timeout_only_before_login(tmp_path):
+    d = Posthornd(tmp_path / "data").start()
+    d.stop()
+    with open(d.config_path, "a") as fh:
+        fh.write("\n[imap]\nlogin_timeout = 1s\n")
+    d.start()
+    try:
+        start = time.monotonic()
+        idle = Raw(d.port("imap"))
+        active = logged_in(d)
+        assert idle.closed(timeout=5)
+        assert 0.8 <= time.monotonic() - start < 4
+        assert b"* BYE" in idle.buf or idle.buf == b""
+        time.sleep(1.5)
+        assert active.ok("NOOP")  # logged in: the long idle timeout applies
+        active.close()
+    finally:
+        status = d.stop()
+        d.assert_clean()
+    assert status == 0
+
+
+def rss_kib(daemon):
+    with open(f"/proc/{daemon.proc.pid}/status") as fh:
+        return int([l for l in fh if l.startswith("VmRSS:")][0].split()[1])
+
+
+def test_large_fetch_to_stalled_client_bounded_memory(daemon):
+    """A 40 MB FETCH to a client that reads nothing is not buffered whole."""
+    r = logged_in(daemon)
+    big = message("huge", body=("z" * 1022 + "\r\n") * 1024)  # 1 MB
+    for _ in range(40):
+        r.cmd("APPEND INBOX {}", big, plus=True)
+    r.ok("SELECT INBOX")
+    r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    before = rss_kib(daemon)
+    r.send(b"big FETCH 1:* BODY.PEEK[]\r\n")
+    time.sleep(3)
+    grown = rss_kib(daemon) - before
+    assert grown < 20 * 1024, f"daemon grew {grown} KiB for a stalled 40 MB FETCH"
+    rep = r.read_until_tag("big")
+    assert rep.status == "OK"
+    assert len(fetch_items(rep.untagged)) == 40
+    r.close()
