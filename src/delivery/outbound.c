@@ -111,6 +111,7 @@ struct outbound {
 	struct dns_resolver *resolver;
 	struct net_tls *tls;
 	struct event *timer;
+	struct event *soon;	/* one-shot re-tick while a backlog lasts */
 	struct outbound_settings set;
 	struct arena set_arena;	/* copies of the settings' strings */
 	struct ob_dest *dests;
@@ -1016,20 +1017,33 @@ static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 	const char *error;
 	int n;
 
+	size_t picked = 0;
+
 	if (ob->stopping || ob->n_inflight >= OB_MAX_INFLIGHT)
 		return;
 	arena_init(&a, 0);
-	n = store_queue_due(ob->reader, &a, time(NULL), OB_PICK, &entries,
-			    &error);
+	/* the entries in flight are still due (until their results are
+	 * stored): ask for that many more */
+	n = store_queue_due(ob->reader, &a, time(NULL),
+			    ob->n_inflight + OB_PICK, &entries, &error);
 	if (n < 0)
 		log_error(NULL, "outbound: reading the queue: %s", error);
-	for (int i = 0; i < n && ob->n_inflight < OB_MAX_INFLIGHT; i++) {
+	for (int i = 0; i < n && ob->n_inflight < OB_MAX_INFLIGHT &&
+			picked < OB_PICK; i++) {
 		if (!ob_inflight_has(ob, entries[i].id) &&
-		    !entries[i].held && entries[i].n_rcpts > 0)
+		    !entries[i].held && entries[i].n_rcpts > 0) {
 			ob_pick(ob, &entries[i]);
+			picked++;
+		}
 	}
 	arena_deinit(&a);
 	ob_kick_all(ob);
+	if (picked == OB_PICK && !ob->stopping) {
+		/* a backlog: look again soon rather than in a second */
+		struct timeval tv = { 0, 50 * 1000 };
+
+		event_add(ob->soon, &tv);
+	}
 }
 
 /* ---- life cycle ---- */
@@ -1105,6 +1119,7 @@ struct outbound *outbound_new(struct store *store, struct net_thread *thread,
 	}
 	ob->timer = event_new(net_thread_base(thread), -1, EV_PERSIST, ob_tick,
 			      ob);
+	ob->soon = event_new(net_thread_base(thread), -1, 0, ob_tick, ob);
 	return ob;
 }
 
@@ -1122,6 +1137,7 @@ static void ob_stop_task(void *arg)
 
 	ob->stopping = true;
 	event_del(ob->timer);
+	event_del(ob->soon);
 	/* sessions end through on_shutdown of their conns when the server
 	 * shuts down; results of aborted sessions are not recorded */
 	pthread_mutex_lock(&ob->lock);
@@ -1159,6 +1175,8 @@ void outbound_free(struct outbound **obp)
 	ob->stopping = true;
 	if (ob->timer != NULL)
 		event_free(ob->timer);
+	if (ob->soon != NULL)
+		event_free(ob->soon);
 	dns_resolver_free(&ob->resolver);
 	/* jobs still queued (no session took them): drop with their
 	 * messages; the entries stay in the store */
