@@ -183,6 +183,11 @@ def dns(tmp_path):
          "--host-record=mx1.mxdomain.test,127.0.0.1",
          "--host-record=mx2.mxdomain.test,127.0.0.1",
          "--host-record=afallback.test,127.0.0.1",
+         # the preferred MX has nobody listening (127.0.0.2), the next one does
+         "--mx-host=failover.test,mxa.failover.test,10",
+         "--mx-host=failover.test,mxb.failover.test,20",
+         "--host-record=mxa.failover.test,127.0.0.2",
+         "--host-record=mxb.failover.test,127.0.0.1",
          "--dns-rr=nullmx.test,15,000000"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
@@ -268,13 +273,18 @@ def test_mx_and_a_fallback(tmp_path, dns):
         assert all(b"Return-Path:" not in m[2] for m in sink.messages)
         assert wait_for(lambda: queue_count(sender) == 0)
 
+        submit(sender, ["c@failover.test"], message("next mx", "c@failover.test"))
+        assert wait_for(lambda: len(sink.messages) == 3)
+        assert sink.messages[2][1] == ["c@failover.test"]
+        assert wait_for(lambda: queue_count(sender) == 0)
+
         submit(sender, ["x@nullmx.test"], message("to null mx", "x@nullmx.test"))
         dsns = wait_for(lambda: reports(sender))
         _, rcpts = dsn_fields(dsns[0])
         assert rcpts[0]["Action"] == "failed"
         assert rcpts[0]["Status"] == "5.1.10"
         assert "null MX" in rcpts[0]["Diagnostic-Code"]
-        assert len(sink.messages) == 2
+        assert len(sink.messages) == 3
     finally:
         sender.stop()
         sink.stop()
@@ -533,6 +543,24 @@ def test_kill_during_delivery_then_restart(tmp_path):
         assert wait_for(lambda: queue_count(sender) == 0)
         time.sleep(5)	# a stalled session finishing late may add one
         assert 1 <= len(sink.messages) <= 2
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_queue_flush_makes_it_due(tmp_path):
+    sink = Sink()	# down for the first try
+    sender = sender_daemon(tmp_path, route_conf(sink, retry_min="1h", retry_max="2h"))
+    try:
+        submit(sender, ["x@remote.test"], message("flushed", "x@remote.test"))
+        assert wait_for(lambda: "Connection refused" in queue_show(sender))
+        sink.start()
+        time.sleep(2)
+        assert sink.messages == []	# next try in an hour
+        sender.cli("queue", "flush", check=True)
+        assert wait_for(lambda: len(sink.messages) == 1, timeout=10)
+        assert wait_for(lambda: queue_count(sender) == 0)
     finally:
         sender.stop()
         sink.stop()
