@@ -299,7 +299,7 @@ void queue_sendmail_finish(struct queue_sendmail **sp,
 	/* The body, after the empty line (which a headerless input gets). */
 	body = pos;
 	strbuf_append(&out, "\r\n", 2);
-	if (body < all.n && all.p[body] == '\r')
+	if (all.n - body >= 2 && all.p[body] == '\r' && all.p[body + 1] == '\n')
 		body += 2;
 	strbuf_append(&out, all.p + body, all.n - body);
 

@@ -145,3 +145,4 @@ def test_daemon_down(tmp_path):
     r = sendmail(d, ["demo@localhost"], b"Subject: x\n\nx\n")
     assert r.returncode == 75, r.stderr     # EX_TEMPFAIL
     assert b"cannot reach posthornd" in r.stderr
+    d.assert_clean()

@@ -145,6 +145,15 @@ static void test_missing_fields(void **state)
 	assert_non_null(strstr(m.data, ">\r\n\r\njust text\r\nmore\r\n"));
 	queue_sendmail_msg_free(&m);
 
+	/* A first line of a lone CR is body, not the empty line (fuzzing). */
+	prepare(&base_opts, "\r\r\n\r\nx\n", &m, NULL);
+	for (size_t i = 0; i < m.size; i++) {
+		if (m.data[i] == '\n')
+			assert_int_equal(m.data[i - 1], '\r');
+	}
+	assert_non_null(strstr(m.data, ">\r\n\r\n\r\r\n\r\nx\r\n"));
+	queue_sendmail_msg_free(&m);
+
 	/* Empty input still gives a valid message. */
 	prepare(&base_opts, "", &m, NULL);
 	assert_non_null(strstr(m.data, "From: joe@mx.example.test\r\n"));
