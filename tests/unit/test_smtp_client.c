@@ -26,7 +26,8 @@ static struct fake fake;
 
 static void fk_open(struct conn *conn)
 {
-	conn_printf(conn, "%s\r\n", fake.greeting);
+	if (fake.greeting != NULL)	/* NULL: a server that never greets */
+		conn_printf(conn, "%s\r\n", fake.greeting);
 }
 
 static void fk_command(struct conn *conn, struct str line)
@@ -426,6 +427,27 @@ static void test_session_failures(void **state UNUSED)
 	assert_non_null(strstr(r4.error, "4.4.1 connect to 127.0.0.1 port 1"));
 }
 
+/* RFC 5321 4.5.3.2: 5 minutes for the greeting, scaled by 0.01 here */
+static void test_greeting_timeout(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test" };
+	struct smtp_client_msg msg = {
+		.sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		.data = body, .size = sizeof(body) - 1,
+	};
+	struct run r = { 0 };
+	time_t t0 = time(NULL);
+
+	fake_reset(PIPE_EHLO);
+	fake.greeting = NULL;
+	run(&r, &msg, 1);
+	assert_true(r.had_error);
+	assert_true(r.before_ready);
+	assert_string_equal(r.error, "4.4.2 timeout in greeting with 127.0.0.1");
+	assert_true(time(NULL) - t0 >= 2);
+	assert_int_equal(r.next, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_size_and_smtputf8),
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_session_failures),
+		cmocka_unit_test(test_greeting_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
