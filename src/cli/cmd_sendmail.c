@@ -123,7 +123,8 @@ static int read_reply(struct sendmail *s)
 static int write_all(struct sendmail *s, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = write(s->fd, p, n);
+		/* A server that hangs up must not kill us with SIGPIPE. */
+		ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -304,6 +305,7 @@ int cmd_sendmail(const char *config_path, int argc, char **argv)
 	const char *sock, *env;
 	struct passwd *pw;
 	int i, ret = EX_OK;
+	uint64_t total = 0;
 	ssize_t n;
 
 	if ((env = getenv("POSTHORN_CONFIG")) != NULL && env[0] != '\0' &&
@@ -410,6 +412,17 @@ int cmd_sendmail(const char *config_path, int argc, char **argv)
 		}
 		if (n == 0 || !queue_sendmail_feed(qs, buf, (size_t)n))
 			break;
+		/* The server would refuse it after the upload; stop early
+		 * instead of holding an unbounded input in memory. */
+		total += (uint64_t)n;
+		if (total > cfg->smtp.max_message_size) {
+			fprintf(stderr, "sendmail: the message is larger than "
+				"the %llu bytes posthornd accepts\n",
+				(unsigned long long)cfg->smtp.max_message_size);
+			queue_sendmail_finish(&qs, &m);
+			ret = EX_DATAERR;
+			goto out;
+		}
 	}
 	queue_sendmail_finish(&qs, &m);
 	for (size_t r = 0; r < m.n_rcpts; r++)

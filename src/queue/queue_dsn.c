@@ -217,7 +217,7 @@ static void put_status(struct strbuf *b, const struct queue_dsn *d)
 
 			strbuf_append_c(b, "Original-Recipient: ");
 			if (semi != NULL) {
-				strbuf_append(b, r->orcpt, (size_t)(semi - r->orcpt));
+				put_value(b, r->orcpt, (size_t)(semi - r->orcpt));
 				strbuf_append_c(b, "; ");
 				put_value(b, semi + 1, 512);
 			} else {

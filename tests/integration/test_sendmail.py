@@ -127,6 +127,13 @@ def test_refused_recipient_and_usage(daemon):
     assert r.returncode == 64, r.stderr     # EX_USAGE: no recipients
     r = sendmail(daemon, ["-bs"], b"")
     assert r.returncode == 64
+    # Larger than [smtp] max_message_size (25M in dev): refused before
+    # any upload, EX_DATAERR.
+    big = b"Subject: big\n\n" + (b"x" * 999 + b"\n") * 30000
+    r = sendmail(daemon, ["demo@localhost"], big)
+    assert r.returncode == 65, r.stderr
+    assert b"larger than" in r.stderr
+    assert inbox(daemon, "demo@localhost") == []
 
 
 def test_invoked_as_sendmail(daemon, tmp_path):
