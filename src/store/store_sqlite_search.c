@@ -14,7 +14,7 @@
 
 /* Blobs indexed per idle transaction: small, so a request arriving while
  * the writer indexes waits for at most one short batch. */
-#define SEARCH_BATCH 16
+#define SEARCH_BATCH 8
 
 static const char *const xsql[XS_COUNT] = {
 	[XS_PENDING_INSERT] = "INSERT OR IGNORE INTO search_pending(blob_id)"
@@ -244,13 +244,15 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 	return xs_exec(c, st, error_r);
 }
 
-int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
+/* One transaction indexing up to SEARCH_BATCH queued blobs: 1 = more are
+ * queued, 0 = the queue is empty, -1 = error. */
+static int index_batch(struct store_conn *c, struct strbuf *hdr,
+		       struct strbuf *body, const char **error_r)
 {
 	int64_t batch[SEARCH_BATCH];
-	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT;
 	sqlite3_stmt *st;
 	size_t n = 0;
-	int ret;
+	int ret = 0;
 
 	if (exec_plain(c, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
@@ -265,21 +267,62 @@ int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
 	else if (ret < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		if (index_one(c, batch[i], &hdr, &body, error_r) < 0)
+		if (index_one(c, batch[i], hdr, body, error_r) < 0)
 			goto fail;
 	}
 	if (exec_plain(c, "COMMIT", error_r) < 0)
 		goto fail;
-	ret = n == SEARCH_BATCH ? 1 : 0;
-	goto out;
+	return n == SEARCH_BATCH ? 1 : 0;
 fail:
 	sqlite3_exec(store_sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
-	ret = -1;
-out:
+	return -1;
+}
+
+/* PRAGMA synchronous of the connection: 2 = FULL (fsync on), -1 error. */
+static int synchronous_mode(struct store_conn *c, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int mode = -1;
+
+	if (sqlite3_prepare_v2(store_sqlite_db(c), "PRAGMA synchronous", -1,
+			       &st, NULL) != SQLITE_OK) {
+		*error_r = store_sqlite_error(c, "PRAGMA synchronous");
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		mode = sqlite3_column_int(st, 0);
+	else
+		*error_r = store_sqlite_error(c, "PRAGMA synchronous");
+	sqlite3_finalize(st);
+	return mode;
+}
+
+int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
+{
+	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT;
+	int ret, sync;
+
+	/* The index can always be rebuilt from the blobs, so its commits
+	 * skip the fsync: in WAL mode NORMAL stays consistent, a crash only
+	 * loses the last index batches (their blobs are queued again with
+	 * them), and the next delivery's fsync makes them durable anyway. */
+	if ((sync = synchronous_mode(c, error_r)) < 0 ||
+	    (sync == 2 && exec_plain(c, "PRAGMA synchronous = NORMAL",
+				     error_r) < 0))
+		return -1;
+	ret = index_batch(c, &hdr, &body, error_r);
+	/* setting a pragma does no I/O; should it fail all the same, the
+	 * deliveries must not go on without their fsync */
+	if (sync == 2 && sqlite3_exec(store_sqlite_db(c),
+				      "PRAGMA synchronous = FULL", NULL, NULL,
+				      NULL) != SQLITE_OK)
+		PANIC("store: cannot restore PRAGMA synchronous = FULL: %s",
+		      sqlite3_errmsg(store_sqlite_db(c)));
 	strbuf_free(&hdr);
 	strbuf_free(&body);
 	return ret;
 }
+
 
 /* ---- readers ---- */
 

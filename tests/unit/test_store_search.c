@@ -248,6 +248,39 @@ static void test_search_follows_expunge(void **state)
 	tstore_deinit(&t);
 }
 
+/* With fsync on, the index batches switch the connection to NORMAL and
+ * back: deliveries around them still work and the index fills. */
+static void test_index_with_fsync(void **state)
+{
+	struct store_settings set = { .fsync = true };
+	struct tstore t;
+	int64_t user, inbox;
+	char *error = NULL;
+
+	(void)state;
+	tstore_init(&t, 0);
+	tstore_close(&t);
+	set.path = t.path;
+	t.store = store_open(&set, &error);
+	assert_non_null(t.store);
+	t.reader = store_reader_new(t.store, &error);
+	assert_non_null(t.reader);
+	tstore_domain(&t, "example.com");
+	user = tstore_user(&t, "bob@example.com");
+	inbox = tstore_inbox(&t, user);
+	for (int i = 0; i < 20; i++)
+		deliver_msg(&t, user, i % 2 == 0 ? msg1 : msg3);
+	wait_indexed(&t);
+	deliver_msg(&t, user, msg2);
+	wait_indexed(&t);
+	assert_string_equal(search(&t, inbox, STORE_SEARCH_TEXT, NULL,
+				   "\xc3\x84RGER"),
+			    "1 3 5 7 9 11 13 15 17 19 21");
+	assert_string_equal(search(&t, inbox, STORE_SEARCH_BODY, NULL,
+				   "secret"), "2 4 6 8 10 12 14 16 18 20");
+	tstore_deinit(&t);
+}
+
 static void test_mailbox_status(void **state)
 {
 	struct tstore t;
@@ -304,6 +337,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_search_indexed_and_not),
 		cmocka_unit_test(test_search_follows_expunge),
+		cmocka_unit_test(test_index_with_fsync),
 		cmocka_unit_test(test_mailbox_status),
 	};
 
