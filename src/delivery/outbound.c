@@ -406,7 +406,8 @@ static void ob_job_free(struct ob_job *job)
 
 /* Set one result for every recipient of job and finish it. */
 static void ob_job_fail(struct ob_job *job, unsigned code,
-			const char *enhanced, const char *diag)
+			const char *enhanced, const char *diag,
+			const char *mta)
 {
 	struct ob_msg *msg = job->msg;
 
@@ -417,6 +418,8 @@ static void ob_job_fail(struct ob_job *job, unsigned code,
 		snprintf(r->enhanced, sizeof(r->enhanced), "%s", enhanced);
 		r->diag = arena_strdup(&msg->arena, diag);
 		r->remote = false;
+		r->remote_mta = mta != NULL ? arena_strdup(&msg->arena, mta)
+					    : NULL;
 	}
 	ob_job_free(job);
 }
@@ -465,15 +468,17 @@ static void ob_dest_maybe_free(struct ob_dest *dest)
 		ob_dest_free(dest);
 }
 
-/* Every waiting job of dest gets this result. */
+/* Every waiting job of dest gets this result (mta: the host that gave
+ * it, or NULL). */
 static void ob_dest_fail(struct ob_dest *dest, unsigned code,
-			 const char *enhanced, const char *diag)
+			 const char *enhanced, const char *diag,
+			 const char *mta)
 {
 	struct ob_job *job;
 
 	log_info(NULL, "outbound: %s: %s", dest->domain, diag);
 	while ((job = ob_dest_pop(dest)) != NULL)
-		ob_job_fail(job, code, enhanced, diag);
+		ob_job_fail(job, code, enhanced, diag, mta);
 }
 
 static struct ob_dest *ob_dest_get(struct outbound *ob, const char *domain)
@@ -593,11 +598,11 @@ static void ob_dest_resolved(struct ob_dest *dest)
 			snprintf(diag, sizeof(diag), "temporary DNS failure "
 				 "looking up the mail servers of %s",
 				 dest->domain);
-			ob_dest_fail(dest, 451, "4.4.3", diag);
+			ob_dest_fail(dest, 451, "4.4.3", diag, NULL);
 		} else {
 			snprintf(diag, sizeof(diag), "no address found for "
 				 "the mail servers of %s", dest->domain);
-			ob_dest_fail(dest, 550, "5.4.4", diag);
+			ob_dest_fail(dest, 550, "5.4.4", diag, NULL);
 		}
 		ob_dest_maybe_free(dest);
 		return;
@@ -615,7 +620,7 @@ static void ob_mx_done(void *arg, const struct dns_mx_result *res)
 		dest->state = DEST_NEW;
 		snprintf(diag, sizeof(diag), "the domain %s accepts no mail "
 			 "(null MX, RFC 7505)", dest->domain);
-		ob_dest_fail(dest, 550, "5.1.10", diag);
+		ob_dest_fail(dest, 550, "5.1.10", diag, NULL);
 		ob_dest_maybe_free(dest);
 		return;
 	}
@@ -627,7 +632,7 @@ static void ob_mx_done(void *arg, const struct dns_mx_result *res)
 			 temp ? "temporary DNS failure" : "domain not found",
 			 dest->domain, res->error != NULL ? res->error : "");
 		ob_dest_fail(dest, temp ? 451 : 550, temp ? "4.4.3" : "5.1.2",
-			     diag);
+			     diag, NULL);
 		ob_dest_maybe_free(dest);
 		return;
 	}
@@ -802,7 +807,8 @@ static void ob_closed(void *arg, struct smtp_client *client UNUSED,
 		if (error->permanent) {
 			/* a 5xx greeting or EHLO: the server refuses us */
 			ob_dest_fail(dest, error->code != 0 ? error->code : 550,
-				     error->enhanced, error->diagnostic);
+				     error->enhanced, error->diagnostic,
+				     dest->targets[s->target].host);
 		} else if (s->target + 1 < dest->n_targets) {
 			/* RFC 5321 5.1: the next address / MX */
 			s->target++;
@@ -811,7 +817,8 @@ static void ob_closed(void *arg, struct smtp_client *client UNUSED,
 		} else if (dest->active == 0) {
 			ob_dest_fail(dest, error->code / 100 == 4 ? error->code
 								  : 451,
-				     error->enhanced, error->diagnostic);
+				     error->enhanced, error->diagnostic,
+				     dest->targets[s->target].host);
 		}
 	}
 	free(s);

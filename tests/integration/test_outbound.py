@@ -183,6 +183,7 @@ def dns(tmp_path):
          "--host-record=mx1.mxdomain.test,127.0.0.1",
          "--host-record=mx2.mxdomain.test,127.0.0.1",
          "--host-record=afallback.test,127.0.0.1",
+         "--host-record=sink.test,127.0.0.1",
          # the preferred MX has nobody listening (127.0.0.2), the next one does
          "--mx-host=failover.test,mxa.failover.test,10",
          "--mx-host=failover.test,mxb.failover.test,20",
@@ -560,6 +561,61 @@ def test_queue_flush_makes_it_due(tmp_path):
         assert sink.messages == []	# next try in an hour
         sender.cli("queue", "flush", check=True)
         assert wait_for(lambda: len(sink.messages) == 1, timeout=10)
+        assert wait_for(lambda: queue_count(sender) == 0)
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_tls_verify_policy(tmp_path, dns):
+    ctx = make_tls_context(tmp_path)	# CN=sink.test, self-signed
+    sink = Sink(tls_context=ctx).start()
+    sender = sender_daemon(tmp_path, fast_conf(
+        f"[dns]\nupstream = 127.0.0.1@{dns}\n"
+        f"[routes]\nremote.test = sink.test:{sink.port} tls=verify\n"
+        f"byip.test = 127.0.0.1:{sink.port} tls=verify\n"))
+    try:
+        # not signed by a CA we trust: deferred, nothing sent
+        submit(sender, ["x@remote.test"], message("must verify", "x@remote.test"))
+        assert wait_for(lambda: "does not verify" in queue_show(sender))
+        assert sink.messages == []
+    finally:
+        sender.stop()
+    # trust the sink's certificate
+    with open(sender.config_path) as fh:
+        conf = fh.read()
+    with open(sender.config_path, "w") as fh:
+        fh.write(conf.replace("[delivery]\n", f"[delivery]\nca_file = {tmp_path / 'sink.crt'}\n", 1))
+    sender.start()
+    try:
+        sender.cli("queue", "flush", check=True)
+        assert wait_for(lambda: len(sink.messages) == 1)
+        assert sink.messages[0][1] == ["x@remote.test"]
+        # trusted, but the name (an IP address here) does not match
+        submit(sender, ["y@byip.test"], message("wrong name", "y@byip.test"))
+        assert wait_for(lambda: "mismatch" in queue_show(sender))
+        assert len(sink.messages) == 1
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_report_to_a_remote_sender_is_queued_from_the_null_sender(tmp_path):
+    sink = Sink(rcpt=lambda a: "550 5.1.1 no such user" if a.startswith("bad") else None).start()
+    sender = sender_daemon(tmp_path, route_conf(
+        sink, extra=f"other.test = 127.0.0.1:{sink.port}\n"))
+    try:
+        local_send(sender, "someone@other.test", ["bad@remote.test"],
+                   message("from afar", "bad@remote.test", sender="someone@other.test"))
+        assert wait_for(lambda: len(sink.messages) == 1)
+        mail_from, rcpts, content, _ = sink.messages[0]
+        assert mail_from == "<>" and rcpts == ["someone@other.test"]
+        report = email.message_from_bytes(content)
+        assert report.get_content_type() == "multipart/report"
+        _, fields = dsn_fields(report)
+        assert fields[0]["Action"] == "failed"
         assert wait_for(lambda: queue_count(sender) == 0)
     finally:
         sender.stop()
