@@ -102,6 +102,7 @@ struct ob_session {
 	struct ob_dest *dest;
 	size_t target;
 	bool got_job;
+	bool no_tls;	/* retry after a failed opportunistic handshake */
 };
 
 struct outbound {
@@ -738,6 +739,8 @@ static void ob_session_connect(struct ob_session *s)
 		.timeout_scale = ob->set.timeout_scale,
 	};
 
+	if (s->no_tls && cs.tls_policy == SMTP_CLIENT_TLS_MAY)
+		cs.tls_policy = SMTP_CLIENT_TLS_NONE;
 	if (t->dane) {
 		/* RFC 7672: authenticated TLS by the TLSA records only */
 		if (cs.tls_policy < SMTP_CLIENT_TLS_REQUIRED ||
@@ -804,6 +807,15 @@ static void ob_closed(void *arg, struct smtp_client *client UNUSED,
 	if (error != NULL && error->before_ready && !s->got_job &&
 	    !ob->stopping) {
 		atomic_fetch_add(&ob->stats.connect_failures, 1);
+		if (error->tls_failed && !s->no_tls && !dest->targets[s->target].dane &&
+		    dest->tls == SMTP_CLIENT_TLS_MAY) {
+			/* opportunistic TLS: the same server in plaintext
+			 * (RFC 3207 4.1 leaves the choice to the client) */
+			s->no_tls = true;
+			ob_session_connect(s);
+			return;
+		}
+		s->no_tls = false;
 		if (error->permanent) {
 			/* a 5xx greeting or EHLO: the server refuses us */
 			ob_dest_fail(dest, error->code != 0 ? error->code : 550,

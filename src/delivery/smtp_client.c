@@ -874,6 +874,9 @@ static void sc_on_close(struct conn *conn, const char *reason)
 		if (c->state == SC_CONNECTING)
 			memcpy(c->err.enhanced, "4.4.1", 6);
 		c->err.before_ready = c->state < SC_READY;
+		/* closed while waiting for the EHLO reply behind STARTTLS:
+		 * the handshake failed */
+		c->err.tls_failed = c->state == SC_EHLO && c->tls_on;
 		snprintf(c->err_diag, sizeof(c->err_diag), "%s", diag);
 		c->err.diagnostic = c->err_diag;
 		log_info(conn_sid(conn), "smtp-out %s: %s", c->address, diag);

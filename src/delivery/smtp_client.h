@@ -76,6 +76,9 @@ struct smtp_client_error {
 	/* failed before the first transaction began (greeting, EHLO, TLS,
 	 * AUTH or connect): the caller may try the next MX address */
 	bool before_ready;
+	/* the STARTTLS handshake failed (policy "may": the caller may try
+	 * the same server again without TLS) */
+	bool tls_failed;
 };
 
 struct smtp_client;

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -562,6 +563,24 @@ def test_queue_flush_makes_it_due(tmp_path):
         sender.cli("queue", "flush", check=True)
         assert wait_for(lambda: len(sink.messages) == 1, timeout=10)
         assert wait_for(lambda: queue_count(sender) == 0)
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_failed_opportunistic_tls_falls_back_to_plaintext(tmp_path):
+    ctx = make_tls_context(tmp_path)
+    ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1	# below our TLS 1.2
+    sink = Sink(tls_context=ctx).start()
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        submit(sender, ["x@remote.test"], message("plain after all", "x@remote.test"))
+        assert wait_for(lambda: len(sink.messages) == 1)
+        assert "TLS handshake" in sender.log()
     finally:
         sender.stop()
         sink.stop()
