@@ -184,7 +184,7 @@ static void test_flags_and_sets(void **state)
 	/* clients build long OR chains (one per term or message-id) */
 	struct strbuf chain = STRBUF_INIT;
 
-	for (int i = 0; i < 150; i++)
+	for (int i = 0; i < 500; i++)
 		strbuf_append_c(&chain, "OR UID 9 ");
 	strbuf_append_c(&chain, "UID 2");
 	CHECK(e, strbuf_cstr(&chain), "2");
@@ -327,6 +327,33 @@ static void test_parse_errors(void **state)
 		imap_cursor_init(&c, strbuf_str(&deep));
 		assert_null(imap_search_parse(&c, &a, &opts, &badcharset));
 		assert_non_null(c.error);
+	}
+	strbuf_free(&deep);
+	/* so are NOT chains past IMAP_SEARCH_MAX_DEPTH */
+	for (int i = 0; i < 2000; i++)
+		strbuf_append_c(&deep, "NOT ");
+	strbuf_append_c(&deep, "ALL");
+	{
+		struct imap_cursor c;
+
+		imap_cursor_init(&c, strbuf_str(&deep));
+		assert_null(imap_search_parse(&c, &a, &opts, &badcharset));
+		assert_non_null(c.error);
+	}
+	strbuf_reset(&deep);
+	/* 64 parentheses deep is fine, 65 is not */
+	for (int depth = 64; depth <= 65; depth++) {
+		struct imap_cursor c;
+
+		for (int i = 0; i < depth; i++)
+			strbuf_putc(&deep, '(');
+		strbuf_append_c(&deep, "ALL");
+		for (int i = 0; i < depth; i++)
+			strbuf_putc(&deep, ')');
+		imap_cursor_init(&c, strbuf_str(&deep));
+		assert_int_equal(imap_search_parse(&c, &a, &opts, &badcharset) != NULL,
+				 depth == 64);
+		strbuf_reset(&deep);
 	}
 	strbuf_free(&deep);
 	{

@@ -49,6 +49,7 @@ struct parser {
 	struct arena *a;
 	struct imap_search *s;
 	struct imap_search_opts *opts;
+	unsigned parens;	/* open parentheses */
 };
 
 static bool fail(struct imap_cursor *c, const char *error)
@@ -311,8 +312,14 @@ static struct search_key *parse_key(struct parser *p, unsigned depth)
 		return NULL;
 	}
 	if (ch == '(') {
+		if (p->parens >= IMAP_SEARCH_MAX_PARENS) {
+			fail(c, "Search keys nested too deep");
+			return NULL;
+		}
 		c->p++;
+		p->parens++;
 		k = parse_list(p, depth + 1, true);
+		p->parens--;
 		if (k == NULL)
 			return NULL;
 		if (!imap_cursor_skip_char(c, ')')) {
@@ -376,7 +383,7 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 				      bool *badcharset_r)
 {
 	struct imap_search *s = arena_zalloc(a, sizeof(*s));
-	struct parser p = { c, a, s, opts_r };
+	struct parser p = { c, a, s, opts_r, 0 };
 
 	memset(opts_r, 0, sizeof(*opts_r));
 	*badcharset_r = false;

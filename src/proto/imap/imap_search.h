@@ -19,9 +19,11 @@ struct imap_search_opts {
 /* Parses after "SEARCH ": [RETURN (...)] [CHARSET x] search-keys, up to the
  * end of the command. CHARSET other than UTF-8/US-ASCII -> NULL with
  * *badcharset_r true (NO [BADCHARSET (UTF-8)]). Other errors: NULL,
- * *badcharset_r false, c->error set (BAD). Nesting of parentheses, NOT and
- * OR is bounded (IMAP_SEARCH_MAX_DEPTH). */
-#define IMAP_SEARCH_MAX_DEPTH 256
+ * *badcharset_r false, c->error set (BAD). Parentheses nest at most
+ * IMAP_SEARCH_MAX_PARENS deep; keys inside NOT, OR and parentheses at most
+ * IMAP_SEARCH_MAX_DEPTH (clients send long "OR OR OR ..." chains). */
+#define IMAP_SEARCH_MAX_PARENS 64
+#define IMAP_SEARCH_MAX_DEPTH 1024
 struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, bool *badcharset_r);
 
 /* The session's view: msgs[i] is sequence number i+1, in UID order.
