@@ -784,7 +784,12 @@ static void imap_on_shutdown(struct conn *conn)
 	struct imap_session *s = conn_data(conn);
 
 	imap_untagged(s, "BYE Server shutting down");
-	conn_close(conn);
+	/* A client that does not read (a FETCH waiting for it) would hold
+	 * the shutdown until the output timeout. */
+	if (conn_output_pending(conn) > IMAP_OUTPUT_HIGH)
+		conn_abort(conn, "shutdown");
+	else
+		conn_close(conn);
 }
 
 static void imap_on_close(struct conn *conn, const char *reason)
