@@ -283,10 +283,31 @@ static void pop3_session_pump(struct pop3_session *s)
 	arena_clear(&s->msg_arena);
 }
 
+/* Whether p is already in its multi-line form: CRLF line ends only, the
+ * last line ended, no line starting with '.'. Most stored messages are
+ * (SMTP and IMAP APPEND store CRLF), and they go out without a copy. */
+static bool pop3_body_is_clean(const char *p, size_t n)
+{
+	const char *end = p + n, *q;
+
+	if (n < 2 || p[0] == '.' || p[n - 2] != '\r' || p[n - 1] != '\n')
+		return false;
+	for (q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
+		if (q[-1] != '\r' || (q + 1 < end && q[1] == '.'))
+			return false;
+	}
+	for (q = p; (q = memchr(q, '\r', (size_t)(end - q))) != NULL; q++) {
+		if (q + 1 == end || q[1] != '\n')
+			return false;
+	}
+	return true;
+}
+
 int pop3_session_send_body(struct pop3_session *s, const char *p, size_t n)
 {
 	dotstuff_init(&s->ds);
-	if (n == 0) {
+	if (n == 0 || (n <= POP3_SEND_CHUNK && pop3_body_is_clean(p, n))) {
+		conn_write(s->conn, p, n);
 		conn_write_str(s->conn, ".\r\n");
 		arena_clear(&s->msg_arena);
 		return 1;
