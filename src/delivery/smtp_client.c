@@ -633,6 +633,15 @@ static void sc_tx_reply(struct smtp_client *c, const struct smtp_reply *r)
 		}
 		break;
 	}
+	if (c->sending && (e == EXP_DOT || e == EXP_BDAT)) {
+		/* the final reply came before the end of our data: the
+		 * stream is out of step, end the session */
+		c->sending = false;
+		sc_msg_finish(c, 451, "4.5.0", "reply before the end of data");
+		sc_fail(c, 0, "4.5.0", false, "%s replied before the end of "
+			"the data", c->address);
+		return;
+	}
 	if (c->exp_n > 0 || c->sending)
 		return;
 	/* every reply of the transaction is in */

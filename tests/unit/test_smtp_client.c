@@ -19,6 +19,8 @@ struct fake {
 	struct strbuf log;	/* commands, and "<data N bytes>" */
 	struct strbuf data;	/* the last message, unstuffed */
 	bool in_data;
+	bool early;		/* answer DATA's first line, then ignore all */
+	bool ignoring;
 	uint64_t bdat_left;
 };
 
@@ -100,6 +102,13 @@ static void fk_input(struct conn *conn)
 		}
 		if (conn_read_line(conn, 10000, &line, &flags) != 1)
 			return;
+		if (fake.ignoring)
+			continue;
+		if (fake.in_data && fake.early) {
+			conn_write_str(conn, "554 5.6.0 refused early\r\n");
+			fake.ignoring = true;
+			continue;
+		}
 		if (fake.in_data) {
 			if (str_eq(line, STR_LIT("."))) {
 				fake.in_data = false;
@@ -218,6 +227,8 @@ static void fake_reset(const char *ehlo)
 	fake.ehlo = ehlo;
 	fake.final = "250 2.0.0 queued as 1\r\n";
 	fake.in_data = false;
+	fake.early = false;
+	fake.ignoring = false;
 	fake.bdat_left = 0;
 }
 
@@ -448,6 +459,36 @@ static void test_greeting_timeout(void **state UNUSED)
 	assert_int_equal(r.next, 0);
 }
 
+/* A final reply in the middle of our data: the message gets it, the
+ * session ends (the stream is out of step). */
+static void test_reply_before_end_of_data(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test" };
+	size_t size = 4 << 20;
+	char *big = xmalloc(size);
+	struct run r = { 0 };
+
+	for (size_t i = 0; i < size; i++)
+		big[i] = (i % 80) == 79 ? '\n' : 'x';
+	struct smtp_client_msg msgs[] = {
+		{ .sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = big, .size = size },
+		{ .sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = body, .size = sizeof(body) - 1 },
+	};
+
+	fake_reset("250-fake\r\n250 PIPELINING\r\n");
+	fake.early = true;
+	run(&r, msgs, 2);
+	assert_string_equal(strbuf_cstr(&r.results), "a@dest.test 554 5.6.0|");
+	assert_true(r.had_error);
+	assert_false(r.before_ready);
+	assert_non_null(strstr(r.error, "replied before the end of the data"));
+	assert_int_equal(r.next, 1);	/* the second message stays queued */
+	strbuf_free(&r.results);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_session_failures),
 		cmocka_unit_test(test_greeting_timeout),
+		cmocka_unit_test(test_reply_before_end_of_data),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
