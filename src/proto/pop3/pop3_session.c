@@ -55,7 +55,8 @@ void pop3_server_free(struct pop3_server **serverp)
 
 	if (server == NULL)
 		return;
-	ASSERT(server->n_locked == 0);
+	/* n_locked may be > 0 here: a session whose QUIT write was still in
+	 * the store when the I/O threads stopped is never completed. */
 	for (size_t i = 0; i < server->n_readers; i++)
 		store_reader_free(&server->readers[i]);
 	free(server->readers);
