@@ -72,8 +72,11 @@ void delivery_resolve(struct store_reader *reader, struct arena *a,
 /* An accepted message. Every pointer belongs to the caller but needs to
  * live only for the delivery_submit() call: the submission keeps copies. */
 struct delivery_msg {
-	/* The message as received: CRLF lines, dot-unstuffed, with the
-	 * caller's Received: header already prepended. */
+	/* The message as received: CRLF lines, dot-unstuffed. header
+	 * (the caller's Received:, may be NULL/0) is stored in front of it,
+	 * so the caller need not copy the message to prepend it. */
+	const void *header;
+	size_t header_size;
 	const void *data;
 	size_t size;
 	const char *sender;	/* envelope sender, "" for the null path */
@@ -107,8 +110,8 @@ typedef void delivery_done_fn(void *arg, const struct store_result *result);
  * STORE_REQ_DELIVER holding every local target and the outbound queue
  * entry for the remote recipients. The stored message is
  * "Return-Path: <sender>\r\n", then "Delivered-To: <msg->delivered_to>\r\n"
- * when given, then msg->data; it is the same blob for every recipient
- * (single instance).
+ * when given, then msg->header and msg->data; it is the same blob for every
+ * recipient (single instance).
  * Returns 0 when submitted (done runs later, exactly once), or -1 with
  * *error_r set to a static string when the message has no recipient or the
  * sender holds CR, LF, '<' or '>' (done does not run). */

@@ -49,7 +49,10 @@ static void submission_message(struct delivery_submission *sub,
 	strbuf_printf(&sb, "Return-Path: <%s>\r\n", sender);
 	if (msg->delivered_to != NULL)
 		strbuf_printf(&sb, "Delivered-To: %s\r\n", msg->delivered_to);
+	if (msg->header_size > 0)
+		strbuf_append(&sb, msg->header, msg->header_size);
 	hlen = sb.n;
+	/* The one copy of the message: into the request's arena. */
 	data = arena_alloc(&sub->arena, hlen + msg->size + 1);
 	memcpy(data, sb.p, hlen);
 	if (msg->size > 0)

@@ -22,6 +22,10 @@ struct event;
 #define SMTP_DEFAULT_MAX_RECIPIENTS 100
 #define SMTP_DEFAULT_MAX_BAD_COMMANDS 10
 #define SMTP_DEFAULT_TIMEOUT_S 300
+/* The message buffer is sized at DATA/BDAT for SIZE= up to this much, else
+ * for a typical message. */
+#define SMTP_MSG_RESERVE (16 * 1024)
+#define SMTP_MSG_RESERVE_MAX (4 * 1024 * 1024)
 
 struct smtp_service {
 	struct smtp_server *server;

@@ -450,7 +450,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	char *auth_user = s->server->set.received_auth && s->user != NULL ?
 			  smtp_received_clean_helo(str_c(s->user)) : NULL;
-	struct strbuf body = tx->msg;
+	struct strbuf received = STRBUF_INIT;
 	const char *version = NULL, *cipher = NULL;
 	struct smtp_received rec = {
 		.helo = s->helo != NULL ? s->helo : "",
@@ -473,13 +473,12 @@ static void smtp_session_submit(struct smtp_session *s)
 		rec.tls_version = version;
 		rec.tls_cipher = cipher;
 	}
-	tx->msg = STRBUF_INIT;
-	smtp_received_append(&tx->msg, &rec);
+	smtp_received_append(&received, &rec);
 	free(auth_user);
-	strbuf_append(&tx->msg, body.p, body.n);
-	strbuf_free(&body);
 
 	msg = (struct delivery_msg){
+		.header = received.p,
+		.header_size = received.n,
 		.data = tx->msg.p,
 		.size = tx->msg.n,
 		.sender = tx->sender,
@@ -501,6 +500,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	if (delivery_submit(*s->server->storep, &msg,
 			    net_thread_task_queue(conn_thread(s->conn)),
 			    smtp_session_delivered, s, &error) < 0) {
+		strbuf_free(&received);
 		log_error(conn_sid(s->conn), "smtp tx %s: %s", tx->id, error);
 		smtp_session_final_reply(s, SMTP_STATUS(554, "5.6.0",
 					 "Message refused"), NULL);
@@ -509,8 +509,24 @@ static void smtp_session_submit(struct smtp_session *s)
 		smtp_session_enter(s, SMTP_STATE_READY);
 		return;
 	}
+	strbuf_free(&received);
 	smtp_session_enter(s, SMTP_STATE_DELIVERING);
 	conn_pause_input(s->conn);
+}
+
+/* Room for the whole message at once (SIZE= when given, else a typical
+ * message), so the buffer does not grow and move it chunk by chunk. */
+static void smtp_session_msg_reserve(struct smtp_session *s)
+{
+	const struct smtp_mail_params *p = &s->tx->mail.params;
+	uint64_t max = s->server->set.max_message_size;
+	size_t hint = SMTP_MSG_RESERVE;
+
+	if (p->has_size && p->size > hint &&
+	    (max == 0 || p->size <= max) && p->size <= SMTP_MSG_RESERVE_MAX)
+		hint = (size_t)p->size;
+	if (s->tx->msg.n == 0)
+		strbuf_grow(&s->tx->msg, hint);
 }
 
 void smtp_session_start_data(struct smtp_session *s)
@@ -520,6 +536,7 @@ void smtp_session_start_data(struct smtp_session *s)
 	};
 
 	s->tx->reader = smtp_data_new(&limits);
+	smtp_session_msg_reserve(s);
 	smtp_reply(s, 354, "2.0.0", "End data with <CR><LF>.<CR><LF>");
 	smtp_session_enter(s, SMTP_STATE_DATA);
 }
@@ -558,6 +575,8 @@ void smtp_session_start_bdat(struct smtp_session *s, uint64_t size, bool last,
 	s->bdat_chunk = size;
 	s->bdat_last = last;
 	s->bdat_error = err;
+	if (err.code == 0)
+		smtp_session_msg_reserve(s);
 	smtp_session_enter(s, SMTP_STATE_BDAT);
 }
 
