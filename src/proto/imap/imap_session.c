@@ -84,7 +84,8 @@ static void imap_hub_change(void *arg UNUSED, int64_t user_id UNUSED,
 		struct imap_thread *t = server->threads[i];
 		size_t j;
 
-		if (t == NULL || t->sessions == NULL)
+		/* t->sessions belongs to the I/O thread: not read here. */
+		if (t == NULL)
 			continue;
 		for (j = 0; j < t->n_changed; j++) {
 			if (t->changed[j] == mailbox_id)
