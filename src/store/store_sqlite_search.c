@@ -476,7 +476,14 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		}
 		if (ret == 0)
 			continue;
-		text_split(msg, &hdr, &body, &b);
+		if (s->field == STORE_SEARCH_HEADER) {
+			/* the top header is all it needs: no MIME parse */
+			strbuf_reset(&hdr);
+			top_header_text(msg, &hdr);
+			b = STR_NULL;
+		} else {
+			text_split(msg, &hdr, &body, &b);
+		}
 		if (text_matches(s, strbuf_str(&hdr), b))
 			uid_push(u, uid);
 		xs_done(bs);
