@@ -85,6 +85,9 @@ int daemon_outbound_start(struct daemon *d, char **error_r)
 		},
 		.routes = routes,
 		.n_routes = cfg->route_count,
+		/* a dev server on a laptop sends nothing to the Internet
+		 * unless told where to */
+		.routes_only = cfg->server.dev && cfg->dns.upstream == NULL,
 		.policy = {
 			.retry_min = cfg->queue.retry_min,
 			.retry_max = cfg->queue.retry_max,

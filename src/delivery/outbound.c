@@ -695,6 +695,17 @@ static void ob_dest_resolve(struct ob_dest *dest)
 		dest->auth_user = set->relay.user;
 		dest->auth_password = set->relay.password;
 	}
+	if (host == NULL && set->routes_only) {
+		char diag[300];
+
+		dest->state = DEST_NEW;
+		snprintf(diag, sizeof(diag), "no route for %s (development "
+			 "mode: add it to [routes], or set [dns] upstream for "
+			 "MX lookups)", dest->domain);
+		ob_dest_fail(dest, 451, "4.4.0", diag, NULL);
+		ob_dest_maybe_free(dest);
+		return;
+	}
 	if (host != NULL) {
 		dest->hosts = xcalloc(1, sizeof(*dest->hosts));
 		dest->hosts[0] = xstrdup(host);

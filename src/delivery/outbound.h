@@ -37,6 +37,9 @@ struct outbound_settings {
 	} relay;
 	const struct outbound_route *routes;
 	size_t n_routes;
+	/* No MX lookups: domains without a route (and no relay) are
+	 * deferred (dev mode never mails the Internet by surprise). */
+	bool routes_only;
 	struct queue_policy policy;
 	unsigned max_connections;	/* sessions in total */
 	unsigned max_per_destination;	/* sessions per domain / relay */

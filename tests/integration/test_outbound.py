@@ -640,3 +640,11 @@ def test_report_to_a_remote_sender_is_queued_from_the_null_sender(tmp_path):
         sender.stop()
         sink.stop()
     sender.assert_clean()
+
+
+def test_dev_mode_needs_a_route_or_a_resolver(daemon):
+    """posthornd --dev never mails the Internet on its own."""
+    submit(daemon, ["someone@example.org"], message("stays here", "someone@example.org"))
+    out = wait_for(lambda: "no route for example.org" in queue_show(daemon) and queue_show(daemon))
+    assert "pending" in out and "4.4.0" in out
+    assert queue_count(daemon) == 1
