@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.request
 import warnings
 
 import pytest
@@ -416,6 +417,12 @@ def test_bounce_contents(tmp_path):
         assert original and "Subject: half bounces" in original[0].as_string()
         assert [m[1] for m in sink.messages] == [["good@remote.test"]]
         assert wait_for(lambda: queue_count(sender) == 0)
+        metrics = urllib.request.urlopen(
+            f"http://127.0.0.1:{sender.port('http')}/metrics", timeout=10).read().decode()
+        assert 'posthorn_outbound_recipients_total{result="sent"} 1' in metrics
+        assert 'posthorn_outbound_recipients_total{result="failed"} 1' in metrics
+        assert "posthorn_outbound_dsn_total 1" in metrics
+        assert "posthorn_outbound_sessions_total 1" in metrics
     finally:
         sender.stop()
         sink.stop()
