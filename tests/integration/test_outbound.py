@@ -191,6 +191,11 @@ def dns(tmp_path):
          "--mx-host=failover.test,mxb.failover.test,20",
          "--host-record=mxa.failover.test,127.0.0.2",
          "--host-record=mxb.failover.test,127.0.0.1",
+         # the preferred MX answers 421 (127.0.0.3), the next one takes it
+         "--mx-host=busy.test,mxa.busy.test,10",
+         "--mx-host=busy.test,mxb.busy.test,20",
+         "--host-record=mxa.busy.test,127.0.0.3",
+         "--host-record=mxb.busy.test,127.0.0.1",
          "--dns-rr=nullmx.test,15,000000"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
@@ -260,8 +265,34 @@ def make_tls_context(tmp_path):
 
 # ---- routing: MX, A fallback, null MX ----
 
+class BusyServer:
+    """Greets every client with 421 and closes (on address:port)."""
+
+    def __init__(self, address, port):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, port))
+        self.sock.listen(8)
+        self.greeted = 0
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.greeted += 1
+            c.sendall(b"421 4.3.2 busy, try another\r\n")
+            c.close()
+
+    def stop(self):
+        self.sock.close()
+
+
 def test_mx_and_a_fallback(tmp_path, dns):
     sink = Sink().start()
+    busy = BusyServer("127.0.0.3", sink.port)
     sender = sender_daemon(tmp_path, fast_conf(
         f"smtp_port = {sink.port}\n[dns]\nupstream = 127.0.0.1@{dns}\n"))
     try:
@@ -281,16 +312,22 @@ def test_mx_and_a_fallback(tmp_path, dns):
         assert sink.messages[2][1] == ["c@failover.test"]
         assert wait_for(lambda: queue_count(sender) == 0)
 
+        submit(sender, ["d@busy.test"], message("after a 421", "d@busy.test"))
+        assert wait_for(lambda: len(sink.messages) == 4)
+        assert sink.messages[3][1] == ["d@busy.test"]
+        assert busy.greeted >= 1
+
         submit(sender, ["x@nullmx.test"], message("to null mx", "x@nullmx.test"))
         dsns = wait_for(lambda: reports(sender))
         _, rcpts = dsn_fields(dsns[0])
         assert rcpts[0]["Action"] == "failed"
         assert rcpts[0]["Status"] == "5.1.10"
         assert "null MX" in rcpts[0]["Diagnostic-Code"]
-        assert len(sink.messages) == 3
+        assert len(sink.messages) == 4
     finally:
         sender.stop()
         sink.stop()
+        busy.stop()
     sender.assert_clean()
 
 
