@@ -223,6 +223,15 @@ def test_routed_to_second_instance_and_bounce(tmp_path):
             assert got[0].startswith(b"Return-Path: <demo@localhost>")
             assert wait_for(lambda: queue_count(sender) == 0)
 
+            # the receiver does DSN itself: NOTIFY=SUCCESS is passed on and
+            # we send no "relayed" report
+            submit(sender, ["bob@remote.test"], message("dsn peer", "bob@remote.test"),
+                   rcpt_options=["NOTIFY=SUCCESS"])
+            assert wait_for(lambda: len(inbox(receiver, "bob@remote.test")) == 2)
+            assert wait_for(lambda: queue_count(sender) == 0)
+            time.sleep(1)
+            assert reports(sender) == []
+
             submit(sender, ["nobody@remote.test"], message("to nobody", "nobody@remote.test"))
             dsns = wait_for(lambda: reports(sender))
             assert len(dsns) == 1
