@@ -89,6 +89,12 @@ static void setup(void)
 		.plaintext = SMTP_PLAINTEXT_ALWAYS,
 		.auth_fail_delay_ms = 1,
 		.auth_fail_delay_max_ms = 2,
+		/* A stalled session ends after 1 s, as the listener's. */
+		.command_timeout_s = 1,
+		.data_timeout_s = 1,
+		.trusted_networks = "127.0.0.0/8",
+		.vrfy_authenticated = true,
+		.received_auth = true,
 	};
 	struct auth_sasl_ctx *sasl;
 	struct smtp_server *smtp;
