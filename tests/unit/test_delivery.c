@@ -524,6 +524,47 @@ static void test_submit_bad_mime(void **state)
 	free(expect);
 }
 
+/* The caller's header block and Delivered-To go between Return-Path and
+ * the message; REQUIRETLS goes with the queue entry. */
+static void test_submit_header_delivered_to(void **state)
+{
+	struct fixture *f = *state;
+	struct tstore *t = &f->t;
+	static const char body[] = "Subject: for carol\r\n\r\nhi\r\n";
+	static const char header[] = "Received: from a by b; now\r\n";
+	const int64_t users[] = { f->carol };
+	const struct store_queue_rcpt remotes[] = { { .address = "r@remote.net" } };
+	struct delivery_msg msg = {
+		.header = header, .header_size = sizeof(header) - 1,
+		.data = body, .size = sizeof(body) - 1, .sender = "s@x.org",
+		.delivered_to = "carol+in@example.com", .requiretls = true,
+		.internal_date = 1700000000,
+		.user_ids = users, .n_users = 1,
+		.remotes = remotes, .n_remotes = 1,
+	};
+	struct store_queue_entry qe;
+	struct done_state d;
+	const char *error = NULL;
+	char *expect;
+
+	submit_and_wait(f, &msg, &d);
+	assert_int_equal(d.status, 0);
+	expect = xasprintf("Return-Path: <s@x.org>\r\n"
+			   "Delivered-To: carol+in@example.com\r\n%s%s",
+			   header, body);
+	check_inbox(f, f->carol, expect, strlen(expect), "for carol", "(");
+	free(expect);
+	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+					 &error), 1);
+	assert_true(qe.requiretls);
+
+	/* A line break in Delivered-To would inject a header: refused. */
+	msg.delivered_to = "x@y\r\nX-Evil: 1";
+	assert_int_equal(delivery_submit(f->t.store, &msg, NULL, on_done, NULL,
+					 &error), -1);
+	assert_string_equal(error, "invalid Delivered-To address");
+}
+
 static void test_submit_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -599,6 +640,7 @@ int main(void)
 		T(test_fanout),
 		T(test_submit),
 		T(test_submit_bad_mime),
+		T(test_submit_header_delivered_to),
 		T(test_submit_refused),
 		cmocka_unit_test(test_submit_store_full),
 	};
