@@ -232,10 +232,19 @@ static void print_dev_banner(const struct daemon *d)
 	for (unsigned i = 0; i < d->cfg->listener_count; i++) {
 		const struct config_listener *l = &d->cfg->listeners[i];
 
-		printf("  %-12s %s:%u%s\n", config_protocol_name(l->protocol),
-		       l->address_count > 0 ? l->addresses[0] : l->path, l->port,
-		       l->protocol == CONFIG_PROTOCOL_HTTP ? " (metrics, health)" :
-		       services_available(l->protocol) ? "" : " (not available yet)");
+		const char *note = l->protocol == CONFIG_PROTOCOL_HTTP ?
+				   " (metrics, health)" :
+				   l->protocol == CONFIG_PROTOCOL_LOCAL ?
+				   " (posthorn sendmail)" :
+				   services_available(l->protocol) ? "" :
+				   " (not available yet)";
+
+		if (l->path != NULL)
+			printf("  %-12s %s%s\n", config_protocol_name(l->protocol),
+			       l->path, note);
+		else
+			printf("  %-12s %s:%u%s\n", config_protocol_name(l->protocol),
+			       l->addresses[0], l->port, note);
 	}
 	printf("  login: %s, password %s\n", DEV_DEMO_USER, DEV_DEMO_PASSWORD);
 	printf("  admin: posthorn -c %s ...\n", d->config_path);
