@@ -119,7 +119,7 @@ class Sink:
     from the rules given: rcpt(address) -> reply or None (250)."""
 
     def __init__(self, rcpt=None, data=None, auth=None, tls_context=None,
-                 smtputf8=False, stall=0):
+                 smtputf8=False, stall=0, no_plain=False):
         self.messages = []	# (mail_from, rcpt_tos, content, session peer)
         self.sessions = set()
         self.rcpt_rule = rcpt or (lambda addr: None)
@@ -136,6 +136,8 @@ class Sink:
                     self.auth_logins.append(auth_data.login.decode())
                 return AuthResult(success=ok)
             kwargs.update(authenticator=authenticator, auth_require_tls=True)
+            if no_plain:
+                kwargs.update(auth_exclude_mechanism=["PLAIN"])
         if tls_context is not None:
             kwargs.update(tls_context=tls_context, require_starttls=False)
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port,
@@ -378,8 +380,9 @@ def test_one_transaction_per_domain(tmp_path):
     sender.assert_clean()
 
 
-def test_smarthost_with_auth(tmp_path):
-    sink = Sink(auth=(b"relayuser", b"relay pw"),
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
+def test_smarthost_with_auth(tmp_path, mech):
+    sink = Sink(auth=(b"relayuser", b"relay pw"), no_plain=mech == "LOGIN",
                 tls_context=make_tls_context(tmp_path)).start()
     pw = tmp_path / "relay.pw"
     pw.write_text("relay pw\n")
