@@ -115,6 +115,7 @@ struct outbound {
 	struct event *soon;	/* one-shot re-tick while a backlog lasts */
 	struct outbound_settings set;
 	struct arena set_arena;	/* copies of the settings' strings */
+	char *relay_password;	/* set.relay.password, wiped at free */
 	struct ob_dest *dests;
 	unsigned active;
 	/* ids of the entries in flight: open addressing, 0 = free */
@@ -1098,7 +1099,10 @@ struct outbound *outbound_new(struct store *store, struct net_thread *thread,
 	ob->set.ca_file = ob_strdup(ob, set->ca_file);
 	ob->set.relay.host = ob_strdup(ob, set->relay.host);
 	ob->set.relay.user = ob_strdup(ob, set->relay.user);
-	ob->set.relay.password = ob_strdup(ob, set->relay.password);
+	/* the password is wiped at free, so not in the arena */
+	ob->relay_password = set->relay.password != NULL
+		? xstrdup(set->relay.password) : NULL;
+	ob->set.relay.password = ob->relay_password;
 	ob->set.dns.upstream = ob_strdup(ob, set->dns.upstream);
 	ob->set.dns.trust_anchor_file = ob_strdup(ob,
 						  set->dns.trust_anchor_file);
@@ -1224,6 +1228,7 @@ void outbound_free(struct outbound **obp)
 	free(ob->inflight);
 	pthread_mutex_destroy(&ob->lock);
 	pthread_cond_destroy(&ob->cond);
+	secret_free(&ob->relay_password);
 	arena_deinit(&ob->set_arena);
 	free(ob);
 }
