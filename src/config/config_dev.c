@@ -20,7 +20,7 @@ static const struct {
 	{ "imaps", 2993 },
 	{ "pop3", 2110 },
 	{ "pop3s", 2995 },
-	{ "lmtp", 2024 },
+	{ "lmtp", 2424 },
 	{ "http", 2080 },
 };
 

@@ -18,7 +18,7 @@ POSTHORN = os.path.join(BUILD, "src", "cli", "posthorn")
 
 # The ports of `posthornd --dev`, before --port-offset.
 DEV_PORTS = {
-    "smtp": 2525, "submission": 2587, "submissions": 2465, "lmtp": 2024,
+    "smtp": 2525, "submission": 2587, "submissions": 2465, "lmtp": 2424,
     "imap": 2143, "imaps": 2993, "pop3": 2110, "pop3s": 2995, "http": 2080,
 }
 

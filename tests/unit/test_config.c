@@ -617,7 +617,7 @@ static void test_dev_round_trip(void **state)
 		{ "imaps", CONFIG_PROTOCOL_IMAPS, 3093, CONFIG_TLS_IMPLICIT },
 		{ "pop3", CONFIG_PROTOCOL_POP3, 2210, CONFIG_TLS_STARTTLS },
 		{ "pop3s", CONFIG_PROTOCOL_POP3S, 3095, CONFIG_TLS_IMPLICIT },
-		{ "lmtp", CONFIG_PROTOCOL_LMTP, 2124, CONFIG_TLS_NONE },
+		{ "lmtp", CONFIG_PROTOCOL_LMTP, 2524, CONFIG_TLS_NONE },
 		{ "http", CONFIG_PROTOCOL_HTTP, 2180, CONFIG_TLS_NONE },
 	};
 	struct config_overrides ov = { .port_offset = 100 };
