@@ -37,6 +37,7 @@ _Static_assert(sizeof(enum config_tls_version) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_store_driver) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_plaintext) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_vrfy) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_sender_check) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_target) == sizeof(int), "enum size");
 
@@ -114,6 +115,7 @@ static const char *const tls_mode_names[] = {
 static const char *const tls_version_names[] = { "1.2", "1.3", NULL };
 static const char *const driver_names[] = { "sqlite", "pgsql", NULL };
 static const char *const vrfy_names[] = { "no", "authenticated", NULL };
+static const char *const sender_check_names[] = { "owned", "any", NULL };
 static const char *const plaintext_names[] = {
 	"never", "loopback", "always", NULL
 };
@@ -183,6 +185,8 @@ static const struct key_def smtp_keys[] = {
 	{ "received_auth", KEY_BOOL, CFG(smtp.received_auth), 0, 0, NULL },
 	{ "postmaster", KEY_STRING, CFG(smtp.postmaster), 0, 0, NULL },
 	{ "vrfy_expn", KEY_ENUM, CFG(smtp.vrfy_expn), 0, 0, vrfy_names },
+	{ "sender_check", KEY_ENUM, CFG(smtp.sender_check), 0, 0,
+	  sender_check_names },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -1115,6 +1119,10 @@ static void finish_smtp(struct parse_ctx *ctx)
 	struct cidr *list;
 	struct str bad;
 
+	/* A dev server lets swaks' default sender (user@host) submit. */
+	if ((int)cfg->smtp.sender_check == -1)
+		ctx->cfg->smtp.sender_check = cfg->server.dev ?
+			CONFIG_SENDER_ANY : CONFIG_SENDER_OWNED;
 	if (cfg->smtp.trusted_networks != NULL &&
 	    cidr_list_parse(str_c(cfg->smtp.trusted_networks), &list, &bad) < 0) {
 		ctx_error(ctx, s->key_line[MKEY_TRUSTED_NETWORKS],
@@ -1360,6 +1368,7 @@ static void config_defaults(struct config *cfg)
 	/* RFC 5321 4.5.3.2.7: at least 5 minutes. */
 	cfg->smtp.command_timeout_ms = 5 * 60 * MS_PER_S;
 	cfg->smtp.data_timeout_ms = 5 * 60 * MS_PER_S;
+	cfg->smtp.sender_check = (enum config_sender_check)-1;	/* unset */
 	cfg->imap.max_command_size = 64ULL << 10;
 	cfg->imap.max_append_size = 0;
 	cfg->imap.max_bad_commands = 20;

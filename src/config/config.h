@@ -53,6 +53,12 @@ enum config_vrfy {
 	CONFIG_VRFY_AUTHENTICATED,	/* AUTH or local-socket sessions */
 };
 
+/* Who may be the MAIL FROM of an authenticated submission. */
+enum config_sender_check {
+	CONFIG_SENDER_OWNED,	/* the user's own addresses (RFC 6409 6.1) */
+	CONFIG_SENDER_ANY,	/* anything (dev default) */
+};
+
 /* One [listener NAME] section. Either path is set (a unix socket) and
  * address_count is 0, or path is NULL and there is at least one address
  * (an IPv4 or IPv6 literal, as written) to bind with port. */
@@ -153,6 +159,8 @@ struct config {
 		 * no user or alias takes them; NULL: postmaster@hostname. */
 		const char *postmaster;
 		enum config_vrfy vrfy_expn;
+		/* Unset: OWNED, or ANY on a dev = yes server. */
+		enum config_sender_check sender_check;
 	} smtp;
 
 	struct {

@@ -51,6 +51,7 @@ static int services_init(struct daemon *d, char **error_r)
 		.received_auth = cfg->smtp.received_auth,
 		.postmaster = cfg->smtp.postmaster,
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
+		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
 	};
 	struct pop3_settings pop3_set = {
 		.hostname = cfg->server.hostname,

@@ -352,8 +352,9 @@ def test_oversize_message(tmp_path):
     assert status == 0
 
 
-def test_submission_sender_must_be_owned(daemon):
-    r = Raw(daemon.port("submission"))
+def test_submission_sender_must_be_owned(tmp_path):
+    d = held_daemon(tmp_path / "data", "\n[smtp]\nsender_check = owned\n")
+    r = Raw(d.port("submission"))
     r.reply()
     r.cmd("EHLO c")
     creds = base64.b64encode(b"\0demo@localhost\0demo").decode()
@@ -364,6 +365,20 @@ def test_submission_sender_must_be_owned(daemon):
     assert r.cmd("MAIL FROM:<Demo+lists@LOCALHOST>")[0] == 250
     assert r.cmd("RSET")[0] == 250
     assert r.cmd("MAIL FROM:<DEMO@localhost>")[0] == 250
+    r.close()
+    assert d.stop() == 0, d.log()
+    d.assert_clean()
+
+
+def test_dev_submission_takes_any_sender(daemon):
+    """A dev server leaves sender_check unset, which means "any" there:
+    swaks' default sender (user@host) may submit, as the README shows."""
+    r = Raw(daemon.port("submission"))
+    r.reply()
+    r.cmd("EHLO c")
+    creds = base64.b64encode(b"\0demo@localhost\0demo").decode()
+    assert r.cmd("AUTH PLAIN " + creds)[0] == 235
+    assert r.cmd("MAIL FROM:<someone@example.org>")[0] == 250
     r.close()
 
 
@@ -564,13 +579,13 @@ def test_swaks_newcomer_commands(daemon):
     before = len(inbox_blobs(daemon, "demo@localhost"))
     out = subprocess.run(
         ["swaks", "--server", f"127.0.0.1:{daemon.port('smtp')}",
-         "--to", "demo@localhost", "--from", "swaks@example.org"],
+         "--to", "demo@localhost"],
         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert len(inbox_blobs(daemon, "demo@localhost")) == before + 1
     args = ["swaks", "--server", f"127.0.0.1:{daemon.port('submission')}", "--tls",
             "--auth-user", "demo@localhost", "--auth-password", "demo",
-            "--from", "demo@localhost", "--to", "someone@example.org"]
+            "--to", "someone@example.org"]
     out = subprocess.run(args, capture_output=True, text=True, timeout=60)
     if "TLS not available" in out.stderr:
         # swaks without Net::SSLeay (libnet-ssleay-perl): the same
@@ -578,8 +593,8 @@ def test_swaks_newcomer_commands(daemon):
         args.remove("--tls")
         out = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert [(s, a) for s, a, _ in queued(daemon)] == [
-        ("demo@localhost", "someone@example.org")]
+    # swaks' default sender is user@host; a dev server lets it submit.
+    assert [a for _, a, _ in queued(daemon)] == ["someone@example.org"]
 
 
 def test_kill9_under_load_loses_no_acknowledged_message(tmp_path):

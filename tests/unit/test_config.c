@@ -196,6 +196,13 @@ static void test_smtp_policy(void **state)
 	assert_false(cfg->smtp.received_auth);
 	assert_null(cfg->smtp.postmaster);
 	assert_int_equal(cfg->smtp.vrfy_expn, CONFIG_VRFY_NO);
+	assert_int_equal(cfg->smtp.sender_check, CONFIG_SENDER_OWNED);
+	config_free(&cfg);
+	cfg = parse_ok("[server]\ndev = yes\n", NULL);
+	assert_int_equal(cfg->smtp.sender_check, CONFIG_SENDER_ANY);
+	config_free(&cfg);
+	cfg = parse_ok("[server]\ndev = yes\n[smtp]\nsender_check = owned\n", NULL);
+	assert_int_equal(cfg->smtp.sender_check, CONFIG_SENDER_OWNED);
 	config_free(&cfg);
 
 	cfg = parse_ok("[smtp]\ntrusted_networks = 127.0.0.0/8 ::1/128 10.0.0.0/8\n"

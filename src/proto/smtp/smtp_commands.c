@@ -147,7 +147,7 @@ static int cmd_mail(void *ctx, struct str arg)
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
 	if (s->service->mode == SMTP_MODE_SUBMISSION &&
-	    smtp_sender_owned(s, tx) <= 0) {
+	    !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) {
 		smtp_tx_free(&tx);
 		return -1;
 	}

@@ -55,6 +55,9 @@ struct smtp_settings {
 	const char *postmaster;
 	/* VRFY/EXPN answer for AUTH and local-socket sessions (else 252). */
 	bool vrfy_authenticated;
+	/* Submission: any MAIL FROM after AUTH, not only the user's own
+	 * addresses (config sender_check = any). */
+	bool sender_any;
 };
 
 struct smtp_server;
