@@ -268,6 +268,16 @@ int store_blob_get(struct store_reader *r, struct arena *a, int64_t blob_id,
 				   error_r);
 }
 
+int store_reader_begin(struct store_reader *r, const char **error_r)
+{
+	return r->driver->read_begin(r->conn, error_r);
+}
+
+void store_reader_end(struct store_reader *r)
+{
+	r->driver->read_end(r->conn);
+}
+
 int store_blob_count(struct store_reader *r, const char **error_r)
 {
 	return r->driver->blob_count(r->conn, error_r);

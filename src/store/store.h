@@ -235,6 +235,14 @@ int store_search_pending(struct store_reader *r, const char **error_r);
 /* The message bytes; *data_r is arena memory with a NUL after size bytes. */
 int store_blob_get(struct store_reader *r, struct arena *a, int64_t blob_id,
 		   const char **data_r, size_t *size_r, const char **error_r);
+/* Hold one snapshot across a run of reads (a FETCH or RETR loop): the
+ * reads between begin and end see one state of the store and skip the
+ * locking and snapshot work each read otherwise does on its own (most of
+ * the cost of a small read). End it before going back to the event loop:
+ * an open snapshot keeps the WAL from being checkpointed. No nesting.
+ * begin returns 0, or -1 with *error_r. */
+int store_reader_begin(struct store_reader *r, const char **error_r);
+void store_reader_end(struct store_reader *r);
 /* Number of blobs stored (for tests and admin). */
 int store_blob_count(struct store_reader *r, const char **error_r);
 /* Queue entries ordered by next_try. */

@@ -54,6 +54,8 @@ struct store_driver {
 	int (*idle)(struct store_conn *conn, const char **error_r);
 
 	/* Readers: same contracts as the store.h functions. */
+	int (*read_begin)(struct store_conn *c, const char **error_r);
+	void (*read_end)(struct store_conn *c);
 	int (*domain_exists)(struct store_conn *c, const char *domain,
 			     const char **error_r);
 	int (*domain_list)(struct store_conn *c, struct arena *a,

@@ -94,6 +94,7 @@ static const char *const migrations[] = {
 
 enum stmt_id {
 	S_BEGIN,
+	S_BEGIN_READ,
 	S_COMMIT,
 	S_ROLLBACK,
 	S_SAVEPOINT,
@@ -161,6 +162,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_SAVEPOINT] = "SAVEPOINT req",
@@ -297,19 +299,21 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
+static void checkpointer_wake(struct checkpointer *k)
+{
+	pthread_mutex_lock(&k->lock);
+	k->wanted = true;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+}
+
 static int checkpointer_wal_hook(void *arg, sqlite3 *db, const char *name,
 				 int pages)
 {
-	struct checkpointer *k = arg;
-
 	(void)db;
 	(void)name;
-	if (pages >= CHECKPOINT_PAGES) {
-		pthread_mutex_lock(&k->lock);
-		k->wanted = true;
-		pthread_cond_signal(&k->cond);
-		pthread_mutex_unlock(&k->lock);
-	}
+	if (pages >= CHECKPOINT_PAGES)
+		checkpointer_wake(arg);
 	return SQLITE_OK;
 }
 
@@ -626,6 +630,26 @@ static int sqlite_begin(struct store_conn *c, const char **error_r)
 static int sqlite_commit(struct store_conn *c, const char **error_r)
 {
 	return simple_exec(c, S_COMMIT, error_r);
+}
+
+/* The writer's background work: the search index, then, once the writer
+ * is idle with nothing left to index, a checkpoint of the whole WAL. A
+ * fully copied WAL is skipped by new readers (each page read otherwise
+ * looks the page up in the WAL index first: the main cost of a FETCH of
+ * many messages' metadata). */
+static int sqlite_idle(struct store_conn *c, const char **error_r)
+{
+	int ret = store_sqlite_search_idle(c, error_r);
+
+	if (ret == 0 && c->ckpt != NULL)
+		checkpointer_wake(c->ckpt);
+	return ret;
+}
+
+/* A reader's snapshot: BEGIN is deferred, so the first read takes it. */
+static int sqlite_read_begin(struct store_conn *c, const char **error_r)
+{
+	return simple_exec(c, S_BEGIN_READ, error_r);
 }
 
 static void sqlite_rollback(struct store_conn *c)
@@ -2034,7 +2058,9 @@ const struct store_driver store_driver_sqlite = {
 	.mailbox_status = sqlite_mailbox_status,
 	.search_text = store_sqlite_search_text,
 	.search_pending = store_sqlite_search_pending,
-	.idle = store_sqlite_search_idle,
+	.idle = sqlite_idle,
+	.read_begin = sqlite_read_begin,
+	.read_end = sqlite_rollback,
 	.msg_list = sqlite_msg_list,
 	.expunged_since = sqlite_expunged_since,
 	.msg_meta = sqlite_msg_meta,

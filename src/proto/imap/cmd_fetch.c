@@ -37,6 +37,13 @@ static int fetch_continue(struct imap_session *s)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
 		return -1;
 	}
+	/* One snapshot per slice of output: per-message reads on their own
+	 * each pay for locking and a WAL snapshot (most of their cost). */
+	if (store_reader_begin(r, &error) < 0) {
+		log_error(conn_sid(s->conn), "imap fetch: %s", error);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+		return -1;
+	}
 	for (; st->pos < st->n; st->pos++) {
 		size_t i = st->idx[st->pos];
 		struct store_msg_meta meta;
@@ -48,6 +55,7 @@ static int fetch_continue(struct imap_session *s)
 		int ret;
 
 		if (conn_output_pending(s->conn) > IMAP_OUTPUT_HIGH) {
+			store_reader_end(r);
 			strbuf_free(&out);
 			return 0;
 		}
@@ -72,6 +80,7 @@ static int fetch_continue(struct imap_session *s)
 		strbuf_reset(&out);
 		if (imap_fetch_render(st->plan, &m, st->uid, st->with_modseq,
 				      &out, &error) < 0) {
+			store_reader_end(r);
 			strbuf_free(&out);
 				imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", error);
 			return -1;
@@ -85,10 +94,12 @@ static int fetch_continue(struct imap_session *s)
 		}
 		imap_write(s, out.p, out.n);
 	}
+	store_reader_end(r);
 	strbuf_free(&out);
 	imap_tagged(s, "OK", "FETCH completed");
 	return 1;
 fail:
+	store_reader_end(r);
 	strbuf_free(&out);
 	log_error(conn_sid(s->conn), "imap fetch: %s", error);
 	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
