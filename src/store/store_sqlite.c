@@ -90,6 +90,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE queue_rcpts ADD COLUMN remote_mta TEXT NOT NULL DEFAULT '';",
 	/* 4: RFC 8689 REQUIRETLS of a queued message */
 	"ALTER TABLE queue ADD COLUMN requiretls INTEGER NOT NULL DEFAULT 0;",
+	/* 5: message bytes in their own table, so a row of metadata (what
+	 * FETCH ENVELOPE BODYSTRUCTURE reads) is small and not stored after
+	 * ~4 KB of bytes in overflow pages */
+	"CREATE TABLE blob_data(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+	"INSERT INTO blob_data(id, data) SELECT id, data FROM blobs;"
+	"ALTER TABLE blobs DROP COLUMN data;",
 };
 
 enum stmt_id {
@@ -125,6 +131,8 @@ enum stmt_id {
 	S_MAILBOX_MSGS_DELETE,
 	S_MAILBOX_EXPUNGED_DELETE,
 	S_BLOB_INSERT,
+	S_BLOB_DATA_INSERT,
+	S_BLOB_DATA_DELETE,
 	S_BLOB_UNREF,
 	S_BLOB_DELETE_UNUSED,
 	S_MSG_INSERT,
@@ -200,8 +208,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_MAILBOX_BLOBS] = "SELECT blob_id FROM messages WHERE mailbox_id = ?",
 	[S_MAILBOX_MSGS_DELETE] = "DELETE FROM messages WHERE mailbox_id = ?",
 	[S_MAILBOX_EXPUNGED_DELETE] = "DELETE FROM expunged WHERE mailbox_id = ?",
-	[S_BLOB_INSERT] = "INSERT INTO blobs(refcount, size, data, envelope,"
-		" bodystructure, body, parts) VALUES(?, ?, ?, ?, ?, ?, ?)",
+	[S_BLOB_INSERT] = "INSERT INTO blobs(refcount, size, envelope,"
+		" bodystructure, body, parts) VALUES(?, ?, ?, ?, ?, ?)",
+	[S_BLOB_DATA_INSERT] = "INSERT INTO blob_data(id, data) VALUES(?, ?)",
+	[S_BLOB_DATA_DELETE] = "DELETE FROM blob_data WHERE id = ?",
 	[S_BLOB_UNREF] = "UPDATE blobs SET refcount = refcount - 1 WHERE id = ?"
 		" RETURNING refcount",
 	[S_BLOB_DELETE_UNUSED] = "DELETE FROM blobs WHERE id = ?",
@@ -237,7 +247,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_MSG_META] = "SELECT b.envelope, b.bodystructure, b.body, b.parts"
 		" FROM messages m JOIN blobs b ON b.id = m.blob_id"
 		" WHERE m.mailbox_id = ? AND m.uid = ?",
-	[S_R_BLOB_GET] = "SELECT data FROM blobs WHERE id = ?",
+	[S_R_BLOB_GET] = "SELECT data FROM blob_data WHERE id = ?",
 	[S_R_BLOB_COUNT] = "SELECT count(*) FROM blobs",
 	[S_COPY_MSG] = "INSERT INTO messages(mailbox_id, uid, blob_id, flags,"
 		" keywords, internal_date, size, modseq) SELECT ?, ?, blob_id,"
@@ -608,7 +618,8 @@ static struct store_conn *sqlite_conn_open(const struct store_settings *set,
 				return NULL;
 			}
 		}
-	} else if (exec_sql(c, "PRAGMA query_only = 1", error_r) < 0) {
+	} else if (exec_sql(c, "PRAGMA query_only = 1", error_r) < 0 ||
+		   exec_sql(c, "PRAGMA cache_size = -32768", error_r) < 0) {
 		sqlite_conn_close(&c);
 		return NULL;
 	}
@@ -778,6 +789,17 @@ static int mailbox_owner(struct store_conn *c, int64_t mailbox_id,
 	return 0;
 }
 
+static int exec_id(struct store_conn *c, enum stmt_id id, int64_t arg,
+		   const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, id, error_r);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, arg);
+	return stmt_exec(c, st, error_r);
+}
+
 static int blob_unref(struct store_conn *c, int64_t blob_id,
 		      const char **error_r)
 {
@@ -795,27 +817,15 @@ static int blob_unref(struct store_conn *c, int64_t blob_id,
 	if (refs > 0)
 		return 0;
 	if (store_sqlite_search_remove(c, blob_id, error_r) < 0 ||
-	    (st = stmt_get(c, S_BLOB_DELETE_UNUSED, error_r)) == NULL)
+	    exec_id(c, S_BLOB_DATA_DELETE, blob_id, error_r) < 0)
 		return -1;
-	sqlite3_bind_int64(st, 1, blob_id);
-	return stmt_exec(c, st, error_r);
+	return exec_id(c, S_BLOB_DELETE_UNUSED, blob_id, error_r);
 }
 
 int store_sqlite_blob_unref(struct store_conn *c, int64_t blob_id,
 			    const char **error_r)
 {
 	return blob_unref(c, blob_id, error_r);
-}
-
-static int exec_id(struct store_conn *c, enum stmt_id id, int64_t arg,
-		   const char **error_r)
-{
-	sqlite3_stmt *st = stmt_get(c, id, error_r);
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, arg);
-	return stmt_exec(c, st, error_r);
 }
 
 /* Remove a mailbox with its messages, dropping their blob references. */
@@ -866,17 +876,22 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 		return -1;
 	sqlite3_bind_int64(st, 1, (int64_t)d->n_targets + (d->n_rcpts > 0));
 	sqlite3_bind_int64(st, 2, (int64_t)d->size);
-	sqlite3_bind_blob64(st, 3, d->size > 0 ? d->data : "", d->size,
-			    SQLITE_STATIC);
-	bind_text(st, 4, d->meta.envelope);
-	bind_text(st, 5, d->meta.bodystructure);
-	bind_text(st, 6, d->meta.body);
-	sqlite3_bind_blob64(st, 7, d->meta.parts_size > 0 ? d->meta.parts : "",
+	bind_text(st, 3, d->meta.envelope);
+	bind_text(st, 4, d->meta.bodystructure);
+	bind_text(st, 5, d->meta.body);
+	sqlite3_bind_blob64(st, 6, d->meta.parts_size > 0 ? d->meta.parts : "",
 			    d->meta.parts_size, SQLITE_STATIC);
 	if (stmt_exec(c, st, error_r) < 0)
 		return -1;
 	blob_id = sqlite3_last_insert_rowid(c->db);
 	res->id = blob_id;
+	if ((st = stmt_get(c, S_BLOB_DATA_INSERT, error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, blob_id);
+	sqlite3_bind_blob64(st, 2, d->size > 0 ? d->data : "", d->size,
+			    SQLITE_STATIC);
+	if (stmt_exec(c, st, error_r) < 0)
+		return -1;
 	if (d->n_targets > 0 &&
 	    store_sqlite_search_add(c, blob_id, error_r) < 0)
 		return -1;

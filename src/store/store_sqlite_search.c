@@ -25,7 +25,7 @@ static const char *const xsql[XS_COUNT] = {
 	[XS_PENDING_COUNT] = "SELECT count(*) FROM search_pending",
 	[XS_FTS_INSERT] = "INSERT INTO search_fts(rowid, hdr, body) VALUES(?, ?, ?)",
 	[XS_FTS_DELETE] = "DELETE FROM search_fts WHERE rowid = ?",
-	[XS_BLOB_DATA] = "SELECT data FROM blobs WHERE id = ?",
+	[XS_BLOB_DATA] = "SELECT data FROM blob_data WHERE id = ?",
 	/* IN (subquery): one pass over the mailbox against the set of
 	 * matching blobs, whatever the number of hits */
 	[XS_SEARCH_MATCH] = "SELECT uid FROM messages WHERE mailbox_id = ?"

@@ -28,7 +28,7 @@ def inbox(daemon, address):
     path = os.path.join(daemon.data_dir, "posthorn.db")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         rows = con.execute(
-            "SELECT b.data FROM messages m JOIN blobs b ON b.id = m.blob_id"
+            "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
             " JOIN mailboxes x ON x.id = m.mailbox_id"
             " JOIN users u ON u.id = x.user_id"
             " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",

@@ -65,7 +65,7 @@ def inbox_blobs(daemon, address):
     """Message bytes in the INBOX of a user, in UID order."""
     with db(daemon) as con:
         rows = con.execute(
-            "SELECT b.data FROM messages m JOIN blobs b ON b.id = m.blob_id"
+            "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
             " JOIN mailboxes x ON x.id = m.mailbox_id"
             " JOIN users u ON u.id = x.user_id"
             " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
@@ -78,7 +78,7 @@ def queued(daemon):
         return con.execute(
             "SELECT q.sender, r.address, b.data FROM queue q"
             " JOIN queue_rcpts r ON r.queue_id = q.id"
-            " JOIN blobs b ON b.id = q.blob_id ORDER BY q.id").fetchall()
+            " JOIN blob_data b ON b.id = q.blob_id ORDER BY q.id").fetchall()
 
 
 class Raw:
