@@ -524,13 +524,14 @@ def test_login_failures(daemon):
 
 
 def test_failed_login_delays_next_answer(daemon):
-    r = Raw(daemon.port("imap"))
     start = time.monotonic()
+    logged_in(daemon).close()
+    plain = time.monotonic() - start  # a login without earlier failures
+    r = Raw(daemon.port("imap"))
     assert r.cmd(f'LOGIN "{USER}" "bad"').status == "NO"
-    assert time.monotonic() - start < 0.9
     start = time.monotonic()
     r.login()
-    assert time.monotonic() - start >= 0.9  # dev fail delay is 1 s
+    assert time.monotonic() - start >= plain + 0.8  # dev fail delay is 1 s
     r.close()
 
 
@@ -1224,7 +1225,11 @@ def test_large_fetch_to_stalled_client_bounded_memory(daemon):
     r.send(b"big FETCH 1:* BODY.PEEK[]\r\n")
     time.sleep(3)
     grown = rss_kib(daemon) - before
-    assert grown < 20 * 1024, f"daemon grew {grown} KiB for a stalled 40 MB FETCH"
+    # ASan's quarantine keeps freed blocks resident: a looser bound there,
+    # still below the 40 MB that buffering the whole answer would take.
+    with open(f"/proc/{daemon.proc.pid}/maps") as fh:
+        limit = 36 * 1024 if "libasan" in fh.read() else 20 * 1024
+    assert grown < limit, f"daemon grew {grown} KiB for a stalled 40 MB FETCH"
     rep = r.read_until_tag("big")
     assert rep.status == "OK"
     assert len(fetch_items(rep.untagged)) == 40
