@@ -261,6 +261,15 @@ int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 				   error_r);
 }
 
+int store_msg_meta_range(struct store_reader *r, struct arena *a,
+			 int64_t mailbox_id, uint32_t lo, uint32_t hi,
+			 size_t max, uint32_t **uids_r,
+			 struct store_msg_meta **metas_r, const char **error_r)
+{
+	return r->driver->msg_meta_range(r->conn, a, mailbox_id, lo, hi, max,
+					 uids_r, metas_r, error_r);
+}
+
 int store_blob_get(struct store_reader *r, struct arena *a, int64_t blob_id,
 		   const char **data_r, size_t *size_r, const char **error_r)
 {

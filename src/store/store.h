@@ -194,6 +194,13 @@ int store_expunged_since(struct store_reader *r, struct arena *a,
 int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 		   uint32_t uid, struct store_msg_meta *meta_r,
 		   const char **error_r);
+/* The metadata of the messages with lo <= UID <= hi, at most max of them,
+ * in UID order, in one statement (FETCH ENVELOPE of many messages):
+ * (*uids_r)[i] is the UID of (*metas_r)[i]. Returns the count or -1. */
+int store_msg_meta_range(struct store_reader *r, struct arena *a,
+			 int64_t mailbox_id, uint32_t lo, uint32_t hi,
+			 size_t max, uint32_t **uids_r,
+			 struct store_msg_meta **metas_r, const char **error_r);
 /* IMAP STATUS counters of a mailbox, from one query: MESSAGES, UNSEEN,
  * HIGHESTMODSEQ, UIDNEXT and UIDVALIDITY are kept in the mailbox row;
  * DELETED and SIZE sum the mailbox's message rows (no message bytes are

@@ -99,6 +99,11 @@ struct store_driver {
 	int (*msg_meta)(struct store_conn *c, struct arena *a,
 			int64_t mailbox_id, uint32_t uid,
 			struct store_msg_meta *meta_r, const char **error_r);
+	int (*msg_meta_range)(struct store_conn *c, struct arena *a,
+			      int64_t mailbox_id, uint32_t lo, uint32_t hi,
+			      size_t max, uint32_t **uids_r,
+			      struct store_msg_meta **metas_r,
+			      const char **error_r);
 	int (*blob_get)(struct store_conn *c, struct arena *a, int64_t blob_id,
 			const char **data_r, size_t *size_r,
 			const char **error_r);

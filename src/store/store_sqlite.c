@@ -158,6 +158,7 @@ enum stmt_id {
 	S_R_MSG_LIST,
 	S_R_EXPUNGED_SINCE,
 	S_R_MSG_META,
+	S_R_MSG_META_RANGE,
 	S_R_BLOB_GET,
 	S_R_BLOB_COUNT,
 	S_R_MAILBOX_STATUS,
@@ -247,6 +248,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_MSG_META] = "SELECT b.envelope, b.bodystructure, b.body, b.parts"
 		" FROM messages m JOIN blobs b ON b.id = m.blob_id"
 		" WHERE m.mailbox_id = ? AND m.uid = ?",
+	[S_R_MSG_META_RANGE] = "SELECT m.uid, b.envelope, b.bodystructure,"
+		" b.body, b.parts FROM messages m JOIN blobs b ON b.id = m.blob_id"
+		" WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?"
+		" ORDER BY m.uid LIMIT ?",
 	[S_R_BLOB_GET] = "SELECT data FROM blob_data WHERE id = ?",
 	[S_R_BLOB_COUNT] = "SELECT count(*) FROM blobs",
 	[S_COPY_MSG] = "INSERT INTO messages(mailbox_id, uid, blob_id, flags,"
@@ -2019,6 +2024,45 @@ static int sqlite_msg_meta(struct store_conn *c, struct arena *a,
 	return ret;
 }
 
+static int sqlite_msg_meta_range(struct store_conn *c, struct arena *a,
+				 int64_t mailbox_id, uint32_t lo, uint32_t hi,
+				 size_t max, uint32_t **uids_r,
+				 struct store_msg_meta **metas_r,
+				 const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, S_R_MSG_META_RANGE, error_r);
+	uint32_t *uids;
+	struct store_msg_meta *metas;
+	size_t n = 0;
+	int ret;
+
+	if (st == NULL)
+		return -1;
+	uids = arena_alloc(a, (max + 1) * sizeof(*uids));
+	metas = arena_alloc(a, (max + 1) * sizeof(*metas));
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, lo);
+	sqlite3_bind_int64(st, 3, hi);
+	sqlite3_bind_int64(st, 4, (int64_t)max);
+	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
+		uids[n] = (uint32_t)sqlite3_column_int64(st, 0);
+		metas[n].envelope = col_str(a, st, 1);
+		metas[n].bodystructure = col_str(a, st, 2);
+		metas[n].body = col_str(a, st, 3);
+		metas[n].parts = col_blob(a, st, 4, &metas[n].parts_size);
+		n++;
+	}
+	if (ret != SQLITE_DONE) {
+		*error_r = conn_error(c, "message metadata");
+		stmt_done(st);
+		return -1;
+	}
+	stmt_done(st);
+	*uids_r = uids;
+	*metas_r = metas;
+	return (int)n;
+}
+
 static int sqlite_blob_get(struct store_conn *c, struct arena *a,
 			   int64_t blob_id, const char **data_r,
 			   size_t *size_r, const char **error_r)
@@ -2079,6 +2123,7 @@ const struct store_driver store_driver_sqlite = {
 	.msg_list = sqlite_msg_list,
 	.expunged_since = sqlite_expunged_since,
 	.msg_meta = sqlite_msg_meta,
+	.msg_meta_range = sqlite_msg_meta_range,
 	.blob_get = sqlite_blob_get,
 	.blob_count = sqlite_blob_count,
 	.queue_list = store_sqlite_queue_list,

@@ -21,7 +21,54 @@ struct fetch_state {
 	bool *seen;
 	size_t n_view;
 	struct imap_seqset seen_uids;
+	/* Metadata read ahead for a run of messages (see fetch_meta). */
+	uint32_t *meta_uids;
+	struct store_msg_meta *metas;
+	size_t n_metas, meta_pos;
 };
+
+/* A FETCH of metadata without message bytes (FLAGS ENVELOPE BODYSTRUCTURE
+ * of a whole mailbox, the usual client sync) reads it for up to this many
+ * messages with one statement: per-message reads cost more than the
+ * rendering. Only for dense runs of UIDs, so no row is read in vain. */
+#define FETCH_META_RUN 256
+
+/* The metadata of the message at st->pos (UID uid) into *meta_r, from a
+ * read-ahead run when the plan allows. 1 found, 0 expunged, -1 error. */
+static int fetch_meta(struct imap_session *s, struct store_reader *r,
+		      uint32_t uid, struct store_msg_meta *meta_r,
+		      const char **error_r)
+{
+	struct fetch_state *st = s->cmd_state;
+	struct imap_view *v = s->view;
+	size_t last = MIN(st->pos + FETCH_META_RUN, st->n) - 1;
+	uint32_t hi = v->msgs[st->idx[last]].uid;
+	int n;
+
+	if (imap_fetch_needs_blob(st->plan) || hi < uid ||
+	    hi - uid > 2 * (last - st->pos)) {
+		arena_clear(&s->msg_arena);
+		return store_msg_meta(r, &s->msg_arena, v->mailbox_id, uid,
+				      meta_r, error_r);
+	}
+	if (st->meta_pos >= st->n_metas ||
+	    st->meta_uids[st->n_metas - 1] < uid) {
+		arena_clear(&s->msg_arena);
+		n = store_msg_meta_range(r, &s->msg_arena, v->mailbox_id, uid,
+					 hi, FETCH_META_RUN, &st->meta_uids,
+					 &st->metas, error_r);
+		if (n < 0)
+			return -1;
+		st->n_metas = (size_t)n;
+		st->meta_pos = 0;
+	}
+	while (st->meta_pos < st->n_metas && st->meta_uids[st->meta_pos] < uid)
+		st->meta_pos++;
+	if (st->meta_pos >= st->n_metas || st->meta_uids[st->meta_pos] != uid)
+		return 0;
+	*meta_r = st->metas[st->meta_pos++];
+	return 1;
+}
 
 /* Render from st->pos on. 1 done (tagged reply queued), 0 waiting for the
  * client to read, -1 failed (reply queued). */
@@ -59,10 +106,10 @@ static int fetch_continue(struct imap_session *s)
 			strbuf_free(&out);
 			return 0;
 		}
-		arena_clear(&s->msg_arena);
+		if (imap_fetch_needs_blob(st->plan))
+			arena_clear(&s->msg_arena);
 		if (imap_fetch_needs_meta(st->plan)) {
-			ret = store_msg_meta(r, &s->msg_arena, v->mailbox_id,
-					     v->msgs[i].uid, &meta, &error);
+			ret = fetch_meta(s, r, v->msgs[i].uid, &meta, &error);
 			if (ret < 0)
 				goto fail;
 			if (ret == 0)
