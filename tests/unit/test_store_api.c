@@ -297,9 +297,10 @@ static void test_resolve_subaddress(void **state)
 
 static void test_deliver_uids_and_modseq(void **state)
 {
-	struct store_msg_meta meta;
+	struct store_msg_meta meta, *metas;
 	struct store_mailbox mb;
 	struct store_msg *msgs;
+	uint32_t *uids;
 	struct store_result *res;
 	struct store_target bad = { .mailbox_id = 999999 };
 	const char *error, *data;
@@ -354,6 +355,23 @@ static void test_deliver_uids_and_modseq(void **state)
 	assert_memory_equal(meta.parts, "\x01\x02\x00\x03", 4);
 	assert_int_equal(store_msg_meta(t.reader, &t.arena, inbox, 9, &meta,
 					&error), 0);
+
+	/* The same metadata in runs: bounded by the range and by max, in
+	 * UID order, inside one reader snapshot. */
+	assert_int_equal(store_reader_begin(t.reader, &error), 0);
+	assert_int_equal(store_msg_meta_range(t.reader, &t.arena, inbox, 2, 9,
+					      10, &uids, &metas, &error), 2);
+	assert_int_equal(uids[0], 2);
+	assert_int_equal(uids[1], 3);
+	assert_string_equal(metas[0].envelope, "(\"env\")");
+	assert_int_equal(metas[1].parts_size, 4);
+	assert_memory_equal(metas[1].parts, "\x01\x02\x00\x03", 4);
+	assert_int_equal(store_msg_meta_range(t.reader, &t.arena, inbox, 1, 3,
+					      1, &uids, &metas, &error), 1);
+	assert_int_equal(uids[0], 1);
+	assert_int_equal(store_msg_meta_range(t.reader, &t.arena, inbox, 4, 9,
+					      10, &uids, &metas, &error), 0);
+	store_reader_end(t.reader);
 
 	/* A bad target fails the whole delivery and leaves no blob. */
 	res = deliver(&t, &bad, 1, 0);
