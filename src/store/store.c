@@ -253,6 +253,14 @@ int store_expunged_since(struct store_reader *r, struct arena *a,
 					 error_r);
 }
 
+int store_msg_changed_since(struct store_reader *r, struct arena *a,
+			    int64_t mailbox_id, uint64_t since,
+			    struct store_msg **msgs_r, const char **error_r)
+{
+	return r->driver->msg_changed_since(r->conn, a, mailbox_id, since,
+					    msgs_r, error_r);
+}
+
 int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 		   uint32_t uid, struct store_msg_meta *meta_r,
 		   const char **error_r)

@@ -191,6 +191,13 @@ int store_msg_list(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 int store_expunged_since(struct store_reader *r, struct arena *a,
 			 int64_t mailbox_id, uint64_t since,
 			 uint32_t **uids_r, const char **error_r);
+/* The messages of a mailbox with modseq > since (new ones and those whose
+ * flags changed), in UID order: with store_expunged_since() an IMAP view
+ * catches up from the highest modseq it saw without re-reading every
+ * message. Returns the count or -1. */
+int store_msg_changed_since(struct store_reader *r, struct arena *a,
+			    int64_t mailbox_id, uint64_t since,
+			    struct store_msg **msgs_r, const char **error_r);
 int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 		   uint32_t uid, struct store_msg_meta *meta_r,
 		   const char **error_r);

@@ -96,6 +96,10 @@ struct store_driver {
 	int (*expunged_since)(struct store_conn *c, struct arena *a,
 			      int64_t mailbox_id, uint64_t since,
 			      uint32_t **uids_r, const char **error_r);
+	int (*msg_changed_since)(struct store_conn *c, struct arena *a,
+				 int64_t mailbox_id, uint64_t since,
+				 struct store_msg **msgs_r,
+				 const char **error_r);
 	int (*msg_meta)(struct store_conn *c, struct arena *a,
 			int64_t mailbox_id, uint32_t uid,
 			struct store_msg_meta *meta_r, const char **error_r);

@@ -157,6 +157,7 @@ enum stmt_id {
 	S_R_MAILBOX_BY_ID,
 	S_R_MSG_LIST,
 	S_R_EXPUNGED_SINCE,
+	S_R_MSG_CHANGED_SINCE,
 	S_R_MSG_META,
 	S_R_MSG_META_RANGE,
 	S_R_BLOB_GET,
@@ -244,6 +245,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_MSG_LIST] = "SELECT uid, flags, keywords, internal_date, size, modseq,"
 		" blob_id FROM messages WHERE mailbox_id = ? ORDER BY uid",
 	[S_R_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id = ?"
+		" AND modseq > ? ORDER BY uid",
+	[S_R_MSG_CHANGED_SINCE] = "SELECT uid, flags, keywords, internal_date,"
+		" size, modseq, blob_id FROM messages WHERE mailbox_id = ?"
 		" AND modseq > ? ORDER BY uid",
 	[S_R_MSG_META] = "SELECT b.envelope, b.bodystructure, b.body, b.parts"
 		" FROM messages m JOIN blobs b ON b.id = m.blob_id"
@@ -1933,17 +1937,14 @@ static int sqlite_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 	return ret;
 }
 
-static int sqlite_msg_list(struct store_conn *c, struct arena *a,
-			   int64_t mailbox_id, struct store_msg **msgs_r,
-			   const char **error_r)
+/* The store_msg rows of st (bound, columns as S_R_MSG_LIST). */
+static int msg_list_read(struct store_conn *c, struct arena *a,
+			 sqlite3_stmt *st, struct store_msg **msgs_r,
+			 const char **error_r)
 {
-	sqlite3_stmt *st = stmt_get(c, S_R_MSG_LIST, error_r);
 	struct vec v = { .size = sizeof(struct store_msg) };
 	int ret;
 
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, mailbox_id);
 	while ((ret = stmt_row(c, st, error_r)) == 1) {
 		struct store_msg *m = vec_push(&v);
 
@@ -1964,6 +1965,32 @@ static int sqlite_msg_list(struct store_conn *c, struct arena *a,
 	ret = (int)v.n;
 	*msgs_r = vec_to_arena(&v, a);
 	return ret;
+}
+
+static int sqlite_msg_list(struct store_conn *c, struct arena *a,
+			   int64_t mailbox_id, struct store_msg **msgs_r,
+			   const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, S_R_MSG_LIST, error_r);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	return msg_list_read(c, a, st, msgs_r, error_r);
+}
+
+static int sqlite_msg_changed_since(struct store_conn *c, struct arena *a,
+				    int64_t mailbox_id, uint64_t since,
+				    struct store_msg **msgs_r,
+				    const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, S_R_MSG_CHANGED_SINCE, error_r);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, (int64_t)since);
+	return msg_list_read(c, a, st, msgs_r, error_r);
 }
 
 static int sqlite_expunged_since(struct store_conn *c, struct arena *a,
@@ -2122,6 +2149,7 @@ const struct store_driver store_driver_sqlite = {
 	.read_end = sqlite_rollback,
 	.msg_list = sqlite_msg_list,
 	.expunged_since = sqlite_expunged_since,
+	.msg_changed_since = sqlite_msg_changed_since,
 	.msg_meta = sqlite_msg_meta,
 	.msg_meta_range = sqlite_msg_meta_range,
 	.blob_get = sqlite_blob_get,
