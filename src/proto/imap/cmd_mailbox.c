@@ -674,21 +674,18 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 	if ((items & (ST_SIZE | ST_DELETED)) != 0) {
 		struct store_reader *r = imap_session_reader(s);
 		const char *error = "store unavailable";
-		struct store_msg *msgs;
-		struct arena a;
-		int n;
+		struct store_mailbox_status st;
+		int ret = -1;
 
-		arena_init(&a, 0);
-		if (r == NULL ||
-		    (n = store_msg_list(r, &a, mb->id, &msgs, &error)) < 0) {
-			arena_deinit(&a);
+		if (r != NULL)
+			ret = store_mailbox_status(r, mb->id, &st, &error);
+		if (ret < 0)
 			return store_error(s, error);
+		/* Deleted since mailbox_get(): it is empty now. */
+		if (ret > 0) {
+			size = st.size;
+			deleted = st.deleted;
 		}
-		for (int i = 0; i < n; i++) {
-			size += msgs[i].size;
-			deleted += (msgs[i].flags & STORE_FLAG_DELETED) != 0;
-		}
-		arena_deinit(&a);
 	}
 	if (s->view != NULL && s->view->mailbox_id == mb->id) {
 		for (size_t i = 0; i < s->view->n; i++)
