@@ -33,3 +33,30 @@ def test_status_deleted_and_size_follow_other_sessions(daemon):
         "SIZE": 0, "DELETED": 0}
     a.close()
     b.close()
+
+
+def test_appended_text_is_searchable(daemon):
+    """APPEND gives the store no search text: the writer indexes the blob
+    (or SEARCH scans what is not indexed yet), so every word is found."""
+    r = logged_in(daemon)
+    plain = message("ap-plain", body="the zanzibar quokka\r\n")
+    qp = (b"From: a@example.org\r\nSubject: =?UTF-8?Q?gr=C3=BC=C3=9Fe?=\r\n"
+          b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+          b"caf=C3=A9 ol=C3=A9 marmoset\r\n")
+    u1 = append(r, "INBOX", plain)
+    u2 = append(r, "INBOX", qp)
+    r.ok("SELECT INBOX")
+
+    def search(crit, *literals):
+        rep = r.ok("UID SEARCH " + crit, *literals)
+        line = [x for x in rep.untagged if x.startswith(b"* SEARCH")][0]
+        return [int(x) for x in line.split()[2:]]
+
+    assert search("BODY quokka") == [u1]
+    assert search("TEXT marmoset") == [u2]
+    # decoded: quoted-printable body, RFC 2047 header
+    assert search("CHARSET UTF-8 BODY {}", "café".encode()) == [u2]
+    assert search("CHARSET UTF-8 SUBJECT {}", "grüße".encode()) == [u2]
+    assert search("BODY nowhere") == []
+    r.close()

@@ -6,7 +6,6 @@
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
 #include "mail/mime_parts.h"
-#include "mail/mime_text.h"
 #include "proto/imap/imap_int.h"
 
 #include <string.h>
@@ -131,7 +130,7 @@ static const char *arena_strbuf(struct arena *a, struct strbuf *sb)
 }
 
 /* Parse the message once, as delivery does: ENVELOPE, BODY,
- * BODYSTRUCTURE, part offsets and the text for the search index. */
+ * BODYSTRUCTURE and part offsets. */
 static void append_meta(struct arena *a, struct str msg,
 			struct store_msg_meta *meta)
 {
@@ -153,8 +152,8 @@ static void append_meta(struct arena *a, struct str msg,
 		meta->parts_size = sb.n;
 		strbuf_reset(&sb);
 	}
-	mime_text_extract(tree, msg.p, msg.n, &sb);
-	meta->text = arena_strbuf(a, &sb);
+	/* meta->text stays NULL: the store indexes the text from the blob
+	 * off the delivery path (store.h). */
 	strbuf_free(&sb);
 	mime_tree_free(&tree);
 }
