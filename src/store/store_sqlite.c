@@ -352,6 +352,18 @@ static int checkpointer_start(struct store_conn *c, const char *path,
 		return -1;
 	}
 	sqlite3_busy_timeout(k->db, (int)busy_timeout_ms);
+	/* Before SQLite 3.42 a checkpoint on a connection that never read
+	 * is a silent no-op (its pager has not opened the WAL yet): read
+	 * the schema once, or the WAL grows forever and every read looks
+	 * in it. */
+	if (sqlite3_exec(k->db, "SELECT count(*) FROM sqlite_master", NULL,
+			 NULL, NULL) != SQLITE_OK) {
+		*error_r = xasprintf("store: read %s for checkpoints: %s", path,
+				     sqlite3_errmsg(k->db));
+		sqlite3_close(k->db);
+		free(k);
+		return -1;
+	}
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
 	ret = pthread_create(&k->thread, NULL, checkpointer_main, k);
@@ -628,7 +640,12 @@ static struct store_conn *sqlite_conn_open(const struct store_settings *set,
 			}
 		}
 	} else if (exec_sql(c, "PRAGMA query_only = 1", error_r) < 0 ||
-		   exec_sql(c, "PRAGMA cache_size = -32768", error_r) < 0) {
+		   exec_sql(c, "PRAGMA cache_size = -32768", error_r) < 0 ||
+		   /* Pages of the database file (not the WAL) are read
+		    * through a map, without a pread() and a copy each: a
+		    * POP3 session reading a whole maildrop cycles through
+		    * more pages than the cache holds. */
+		   exec_sql(c, "PRAGMA mmap_size = 1073741824", error_r) < 0) {
 		sqlite_conn_close(&c);
 		return NULL;
 	}

@@ -491,7 +491,7 @@ static void pop3_session_command(struct pop3_session *s, struct str line)
 
 /* Handle every buffered line while nothing waits: several commands per
  * read (PIPELINING), in order. */
-static void pop3_session_input(struct pop3_session *s)
+static void pop3_session_lines(struct pop3_session *s)
 {
 	struct conn *conn = s->conn;
 	struct str line;
@@ -520,6 +520,27 @@ static void pop3_session_input(struct pop3_session *s)
 		else
 			pop3_session_command(s, line);
 	}
+}
+
+/* In TRANSACTION the commands of one read share a store snapshot: a
+ * pipelined run of RETRs then locks the database once, not per message
+ * (two fcntl() calls each). The maildrop is fixed at login, so nothing
+ * is missed; the snapshot ends before going back to the event loop. */
+static void pop3_session_input(struct pop3_session *s)
+{
+	struct store_reader *reader = NULL;
+	const char *error;
+
+	if (s->state == POP3_STATE_TRANSACTION && !s->sending &&
+	    conn_input_pending(s->conn) > 0 &&
+	    (reader = pop3_session_reader(s)) != NULL &&
+	    store_reader_begin(reader, &error) < 0) {
+		log_error(conn_sid(s->conn), "pop3 store snapshot: %s", error);
+		reader = NULL;
+	}
+	pop3_session_lines(s);
+	if (reader != NULL)
+		store_reader_end(reader);
 }
 
 /* ---- conn callbacks ---- */
