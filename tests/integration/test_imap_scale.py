@@ -60,3 +60,112 @@ def test_appended_text_is_searchable(daemon):
     assert search("CHARSET UTF-8 SUBJECT {}", "grüße".encode()) == [u2]
     assert search("BODY nowhere") == []
     r.close()
+
+
+class Model:
+    """What a selected client knows, kept only from the untagged responses
+    the server sends it: [uid, set(flags)] by sequence number."""
+
+    def __init__(self, r, mailbox):
+        self.r = r
+        self.msgs = []
+        self.apply(r.ok(f'SELECT "{mailbox}"').untagged)
+
+    def apply(self, untagged):
+        grew = None
+        for resp in untagged:
+            m = re.match(rb"\* (\d+) (EXPUNGE|EXISTS)$", resp)
+            if m and m.group(2) == b"EXPUNGE":
+                del self.msgs[int(m.group(1)) - 1]
+            elif m:
+                n = int(m.group(1))
+                assert n >= len(self.msgs), (n, len(self.msgs))
+                if n > len(self.msgs):
+                    grew = len(self.msgs)
+                    self.msgs += [None] * (n - len(self.msgs))
+        for seq, items in fetch_items(untagged).items():
+            if self.msgs[seq - 1] is None:
+                continue  # a new message: read below
+            if "UID" in items:
+                assert int(items["UID"]) == self.msgs[seq - 1][0], (seq, items)
+            self.msgs[seq - 1][1] = set(items["FLAGS"])
+        if grew is not None:  # learn the new messages as a client does
+            f = fetch_items(self.r.ok(f"FETCH {grew + 1}:* (UID FLAGS)").untagged)
+            for seq in range(grew + 1, len(self.msgs) + 1):
+                self.msgs[seq - 1] = [int(f[seq]["UID"]), set(f[seq]["FLAGS"])]
+
+    def noop(self):
+        self.apply(self.r.ok("NOOP").untagged)
+
+
+def truth(daemon, mailbox):
+    c = logged_in(daemon)
+    f = fetch_items(c.ok(f'EXAMINE "{mailbox}"').untagged +
+                    c.ok("FETCH 1:* (UID FLAGS)").untagged)
+    c.close()
+    return [[int(f[s]["UID"]), set(f[s]["FLAGS"])] for s in sorted(f)]
+
+
+def test_incremental_sync_follows_random_changes(daemon):
+    """Another session's flag and keyword changes, appends, expunges and
+    moves, in a seeded random order: the selected session's idea of the
+    mailbox, kept only from untagged responses at each NOOP, always equals
+    a fresh EXAMINE."""
+    import random
+    rnd = random.Random(4)
+    a = logged_in(daemon)
+    a.ok('CREATE "Sync"')
+    for i in range(30):
+        append(a, "Sync", message(f"sync{i}"))
+    a = Model(a, "Sync")
+    b = Model(logged_in(daemon), "Sync")
+    flags = ["\\Seen", "\\Flagged", "\\Answered", "$Work", "$Later"]
+    for step in range(60):
+        n = len(a.msgs)
+        op = rnd.choice(["flag", "flag", "unflag", "append", "expunge", "move"])
+        seq = rnd.randint(1, max(n, 1))
+        if op == "flag" and n:
+            a.apply(a.r.ok(f"STORE {seq} +FLAGS ({rnd.choice(flags)})").untagged)
+        elif op == "unflag" and n:
+            a.apply(a.r.ok(f"STORE {seq}:* -FLAGS ({rnd.choice(flags)})").untagged)
+        elif op == "append":
+            a.apply(a.r.ok('APPEND "Sync" {}', message(f"sync-new{step}")).untagged)
+        elif op == "expunge" and n:
+            a.apply(a.r.ok(f"STORE {seq} +FLAGS (\\Deleted)").untagged)
+            a.apply(a.r.ok("EXPUNGE").untagged)
+        elif op == "move" and n:
+            a.apply(a.r.ok(f"MOVE {seq} INBOX").untagged)
+        a.noop()
+        if step % 3 == 2:
+            b.noop()
+            assert b.msgs == a.msgs == truth(daemon, "Sync"), step
+    b.noop()
+    assert b.msgs == truth(daemon, "Sync")
+    assert len(b.msgs) > 10
+    a.r.close()
+    b.r.close()
+
+
+def test_condstore_modseq_and_deleted_mailbox(daemon):
+    """Flag changes carry their MODSEQ after ENABLE CONDSTORE; a mailbox
+    deleted under a selected session is seen as every message expunged."""
+    a = logged_in(daemon)
+    a.ok('CREATE "Gone"')
+    uids = [append(a, "Gone", message(f"gone{i}")) for i in range(3)]
+    b = logged_in(daemon)
+    b.ok("ENABLE CONDSTORE")
+    b.ok('SELECT "Gone"')
+    a.ok("ENABLE CONDSTORE")
+    a.ok('SELECT "Gone"')
+    rep = a.ok(f"UID STORE {uids[1]} +FLAGS ($Mark)")
+    modseq = fetch_items(rep.untagged)[2]["MODSEQ"]
+    f = fetch_items(b.ok("NOOP").untagged)
+    assert list(f) == [2]
+    assert f[2]["MODSEQ"] == modseq and "$Mark" in f[2]["FLAGS"]
+    a.ok("UNSELECT")
+    a.ok('DELETE "Gone"')
+    rep = b.ok("NOOP")
+    assert [x for x in rep.untagged if x.endswith(b"EXPUNGE")] == \
+        [b"* 3 EXPUNGE", b"* 2 EXPUNGE", b"* 1 EXPUNGE"]
+    a.close()
+    b.close()

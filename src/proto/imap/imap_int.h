@@ -72,19 +72,22 @@ enum imap_mode {
 
 /* The selected mailbox as this session sees it: msgs[i] is sequence
  * number i+1. A message expunged by someone else stays (expunged[i]) until
- * an EXPUNGE may be sent (RFC 3501 7.4.1). */
+ * an EXPUNGE may be sent (RFC 3501 7.4.1). Kept up to date from
+ * highestmodseq on: a sync reads only what changed since. */
 struct imap_view {
 	int64_t mailbox_id;
 	char *name;			/* UTF-8, malloc'd */
 	bool readonly;
 	uint32_t uidvalidity;
 	uint32_t uidnext;
-	uint64_t highestmodseq;
-	struct arena arena;		/* msgs and their keywords */
-	struct store_msg *msgs;
-	bool *recent;
-	bool *expunged;
-	size_t n;
+	uint64_t highestmodseq;		/* the store's, when last synced */
+	struct arena arena;		/* the non-empty keywords */
+	struct store_msg *msgs;		/* malloc'd, cap entries */
+	bool *recent;			/* malloc'd, cap entries */
+	bool *expunged;			/* malloc'd, cap entries */
+	size_t n, cap;
+	size_t n_expunged;		/* expunged[] entries set */
+	size_t n_recent;		/* recent[] entries set */
 	size_t n_reported;		/* count last sent in EXISTS */
 	bool changed;			/* a change event came since the last sync */
 };
@@ -170,10 +173,12 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 void imap_view_free(struct imap_view **view);
 /* Forget which messages sessions have seen (\Recent); at server free. */
 void imap_recent_reset(void);
-/* Re-read the mailbox when it changed (or when force) and send the
- * untagged updates: EXPUNGE/VANISHED (only when allow_expunge), EXISTS,
- * RECENT and FETCH (FLAGS) for changed flags except those of quiet_uids
- * (may be NULL). Returns -1 on a store error (logged). */
+/* Read what changed in the mailbox since the view's highestmodseq when a
+ * change event came (or when force) and send the untagged updates:
+ * EXPUNGE/VANISHED (only when allow_expunge), EXISTS, RECENT and FETCH
+ * (FLAGS) for changed flags except those of quiet_uids (may be NULL).
+ * Only the changes are read, not every message. Returns -1 on a store
+ * error (logged). */
 int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 		   const struct imap_seqset *quiet_uids);
 /* Index of uid in the view, or -1. */

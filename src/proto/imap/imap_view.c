@@ -1,7 +1,8 @@
 /* imap_view.c: the selected mailbox as one session sees it: the sequence
- * number <-> UID snapshot, re-read after change events and diffed into
- * untagged EXPUNGE/VANISHED, EXISTS, RECENT and FETCH responses. Expunges
- * wait while RFC 3501 7.4.1 forbids them. O(n) per change per session. */
+ * number <-> UID snapshot, brought up to date after change events from the
+ * messages and expunges newer than its highest modseq, into untagged
+ * EXPUNGE/VANISHED, EXISTS, RECENT and FETCH responses. Expunges wait while
+ * RFC 3501 7.4.1 forbids them. */
 #include "base/log.h"
 #include "proto/imap/imap_int.h"
 
@@ -76,23 +77,35 @@ static const struct {
 	{ STORE_FLAG_DRAFT, "\\Draft" },
 };
 
-/* Copy msgs into the view's arrays (keywords into its arena). */
-static void view_alloc(struct imap_view *v, size_t cap)
+/* Room for at least want entries. */
+static void view_reserve(struct imap_view *v, size_t want)
 {
-	v->msgs = arena_alloc(&v->arena, (cap + 1) * sizeof(*v->msgs));
-	v->recent = arena_zalloc(&v->arena, cap + 1);
-	v->expunged = arena_zalloc(&v->arena, cap + 1);
-	v->n = 0;
+	if (want <= v->cap)
+		return;
+	v->cap = MAX(want, v->cap + v->cap / 2 + 16);
+	v->msgs = xrealloc(v->msgs, v->cap * sizeof(*v->msgs));
+	v->recent = xrealloc(v->recent, v->cap * sizeof(*v->recent));
+	v->expunged = xrealloc(v->expunged, v->cap * sizeof(*v->expunged));
 }
 
-static void view_put(struct imap_view *v, const struct store_msg *m,
-		     bool recent, bool expunged)
+/* Keywords in the view's arena; most messages have none and share "". */
+static const char *view_keywords(struct imap_view *v, const char *keywords)
 {
+	if (keywords == NULL || keywords[0] == '\0')
+		return "";
+	return arena_strdup(&v->arena, keywords);
+}
+
+/* Append m (a UID above every other) to the view. */
+static void view_put(struct imap_view *v, const struct store_msg *m,
+		     bool recent)
+{
+	view_reserve(v, v->n + 1);
 	v->msgs[v->n] = *m;
-	v->msgs[v->n].keywords = arena_strdup(&v->arena, m->keywords != NULL ?
-					      m->keywords : "");
+	v->msgs[v->n].keywords = view_keywords(v, m->keywords);
 	v->recent[v->n] = recent;
-	v->expunged[v->n] = expunged;
+	v->expunged[v->n] = false;
+	v->n_recent += recent;
 	v->n++;
 }
 
@@ -125,12 +138,12 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 	v->uidnext = mb->uidnext;
 	v->highestmodseq = mb->highestmodseq;
 	arena_init(&v->arena, 0);
-	view_alloc(v, (size_t)n);
+	view_reserve(v, (size_t)n);
 	/* EXAMINE does not take \Recent away from others. */
 	claimed = n == 0 ? UINT32_MAX : readonly ? UINT32_MAX :
 		  recent_claim(mb->id, msgs[n - 1].uid);
 	for (int i = 0; i < n; i++)
-		view_put(v, &msgs[i], msgs[i].uid > claimed, false);
+		view_put(v, &msgs[i], msgs[i].uid > claimed);
 	v->n_reported = v->n;
 	arena_deinit(&tmp);
 	*view_r = v;
@@ -144,6 +157,9 @@ void imap_view_free(struct imap_view **vp)
 	if (v == NULL)
 		return;
 	arena_deinit(&v->arena);
+	free(v->msgs);
+	free(v->recent);
+	free(v->expunged);
 	free(v->name);
 	free(v);
 	*vp = NULL;
@@ -274,28 +290,26 @@ void imap_seqset_of_ranges(const struct store_uid_range *r, size_t n,
 static bool msg_changed(const struct store_msg *a, const struct store_msg *b)
 {
 	return a->flags != b->flags || a->modseq != b->modseq ||
-	       strcmp(a->keywords != NULL ? a->keywords : "",
-		      b->keywords != NULL ? b->keywords : "") != 0;
+	       strcmp(a->keywords, b->keywords != NULL ? b->keywords : "") != 0;
 }
 
 /* Send the pending expunges and drop them from the view. */
 static void view_send_expunges(struct imap_session *s, struct imap_view *v)
 {
 	struct strbuf out = STRBUF_INIT;
-	uint32_t *uids = xmalloc((v->n + 1) * sizeof(*uids));
+	uint32_t *uids = xmalloc((v->n_expunged + 1) * sizeof(*uids));
 	size_t n_uids = 0, k = 0;
 
 	/* Highest sequence number first, so that each EXPUNGE names the
 	 * number the client still has for that message. */
-	for (size_t i = v->n; i-- > 0;) {
-		if (!v->expunged[i])
-			continue;
-		if (!s->qresync)
+	for (size_t i = v->n; i-- > 0 && !s->qresync;) {
+		if (v->expunged[i])
 			strbuf_printf(&out, "* %zu EXPUNGE\r\n", i + 1);
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		if (v->expunged[i]) {
 			uids[n_uids++] = v->msgs[i].uid;
+			v->n_recent -= v->recent[i];
 			continue;
 		}
 		v->msgs[k] = v->msgs[i];
@@ -309,6 +323,7 @@ static void view_send_expunges(struct imap_session *s, struct imap_view *v)
 		strbuf_append_c(&out, "\r\n");
 	}
 	v->n = k;
+	v->n_expunged = 0;
 	/* Every entry of the view has been reported in EXISTS. */
 	v->n_reported -= MIN(v->n_reported, n_uids);
 	imap_write(s, out.p, out.n);
@@ -316,117 +331,128 @@ static void view_send_expunges(struct imap_session *s, struct imap_view *v)
 	free(uids);
 }
 
+static void view_mark_expunged(struct imap_view *v, size_t i)
+{
+	if (!v->expunged[i]) {
+		v->expunged[i] = true;
+		v->n_expunged++;
+	}
+}
+
+/* Apply what changed in the store since v->highestmodseq: expunges are
+ * marked, flag changes are applied in place (their UIDs, unless quiet or
+ * expunged, go to *changed_r in tmp, ascending) and new messages are
+ * appended. Returns the count of *changed_r or -1 (logged). */
+static int view_catch_up(struct imap_session *s, struct imap_view *v,
+			 const struct imap_seqset *quiet_uids,
+			 struct arena *tmp, uint32_t **changed_r)
+{
+	struct store_reader *r = imap_session_reader(s);
+	struct store_mailbox mb;
+	struct store_msg *msgs;
+	uint32_t *gone, *changed, max_uid, claimed = UINT32_MAX;
+	const char *error;
+	int ret, n, n_gone;
+	size_t n_changed = 0;
+
+	*changed_r = NULL;
+	if (r == NULL)
+		return -1;
+	ret = store_mailbox_by_id(r, tmp, v->mailbox_id, &mb, &error);
+	if (ret == 0) {
+		/* Deleted under us: every message is gone. */
+		for (size_t i = 0; i < v->n; i++)
+			view_mark_expunged(v, i);
+		return 0;
+	}
+	/* mb is read first: what changes after it is read again next time
+	 * (applying a change twice is harmless). */
+	if (ret < 0 ||
+	    (n = store_msg_changed_since(r, tmp, v->mailbox_id,
+					 v->highestmodseq, &msgs,
+					 &error)) < 0 ||
+	    (n_gone = store_expunged_since(r, tmp, v->mailbox_id,
+					   v->highestmodseq, &gone,
+					   &error)) < 0) {
+		log_error(conn_sid(s->conn), "imap sync: %s", error);
+		return -1;
+	}
+	v->uidnext = mb.uidnext;
+	v->highestmodseq = mb.highestmodseq;
+	for (int i = 0; i < n_gone; i++) {
+		ssize_t x = imap_view_find_uid(v, gone[i]);
+
+		if (x >= 0)
+			view_mark_expunged(v, (size_t)x);
+	}
+	max_uid = imap_view_max_uid(v);
+	if (n > 0 && msgs[n - 1].uid > max_uid && !v->readonly)
+		claimed = recent_claim(v->mailbox_id, msgs[n - 1].uid);
+	changed = arena_alloc(tmp, ((size_t)n + 1) * sizeof(*changed));
+	for (int i = 0; i < n; i++) {
+		const struct store_msg *m = &msgs[i];
+		struct store_msg *old;
+		ssize_t x;
+
+		if (m->uid > max_uid) {
+			view_put(v, m, m->uid > claimed);
+			continue;
+		}
+		x = imap_view_find_uid(v, m->uid);
+		if (x < 0 || v->expunged[x])
+			continue;
+		old = &v->msgs[x];
+		if (!msg_changed(old, m))
+			continue;
+		if (quiet_uids == NULL ||
+		    !imap_seqset_contains(quiet_uids, m->uid, UINT32_MAX))
+			changed[n_changed++] = m->uid;
+		old->flags = m->flags;
+		old->modseq = m->modseq;
+		if (strcmp(old->keywords, m->keywords != NULL ?
+			   m->keywords : "") != 0)
+			old->keywords = view_keywords(v, m->keywords);
+	}
+	*changed_r = changed;
+	return (int)n_changed;
+}
+
 int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 		   const struct imap_seqset *quiet_uids)
 {
 	struct imap_view *v = s->view;
-	struct store_reader *r;
-	struct store_mailbox mb;
-	struct store_msg *msgs;
-	struct arena tmp, old_arena;
-	struct store_msg *old_msgs;
-	bool *old_recent, *old_expunged;
-	size_t old_n, *changed, n_changed = 0, i = 0, j = 0;
-	uint32_t claimed;
 	struct strbuf out = STRBUF_INIT;
-	const char *error;
-	int n;
+	uint32_t *changed = NULL;
+	struct arena tmp;
+	int n_changed = 0;
 
 	if (v == NULL || s->conn == NULL)
 		return 0;
-	if (!v->changed && !force) {
-		if (allow_expunge) {
-			bool any = false;
-
-			for (size_t k = 0; k < v->n && !any; k++)
-				any = v->expunged[k];
-			if (any)
-				view_send_expunges(s, v);
-		}
-		return 0;
-	}
-	r = imap_session_reader(s);
-	if (r == NULL)
-		return -1;
 	arena_init(&tmp, 0);
-	if (store_mailbox_by_id(r, &tmp, v->mailbox_id, &mb, &error) != 1) {
-		/* Deleted under us: every message is gone. */
-		n = 0;
-		msgs = NULL;
-		mb.uidnext = v->uidnext;
-		mb.highestmodseq = v->highestmodseq;
-	} else if ((n = store_msg_list(r, &tmp, v->mailbox_id, &msgs,
-				       &error)) < 0) {
-		log_error(conn_sid(s->conn), "imap sync: %s", error);
-		arena_deinit(&tmp);
-		return -1;
-	}
-	v->changed = false;
-	v->uidnext = mb.uidnext;
-	v->highestmodseq = mb.highestmodseq;
-
-	/* Merge by UID: old entries stay (marked when gone), new ones come
-	 * at the end (UIDs only grow). */
-	old_arena = v->arena;
-	old_msgs = v->msgs;
-	old_recent = v->recent;
-	old_expunged = v->expunged;
-	old_n = v->n;
-	arena_init(&v->arena, 0);
-	view_alloc(v, old_n + (size_t)n);
-	claimed = n == 0 || v->readonly ? UINT32_MAX :
-		  recent_claim(v->mailbox_id, msgs[n - 1].uid);
-	changed = arena_alloc(&tmp, (old_n + 1) * sizeof(*changed));
-	while (i < old_n || j < (size_t)n) {
-		if (j >= (size_t)n ||
-		    (i < old_n && old_msgs[i].uid < msgs[j].uid)) {
-			view_put(v, &old_msgs[i], old_recent[i], true);
-			i++;
-		} else if (i >= old_n || msgs[j].uid > old_msgs[i].uid) {
-			view_put(v, &msgs[j], msgs[j].uid > claimed, false);
-			j++;
-		} else {
-			if (!old_expunged[i] &&
-			    msg_changed(&old_msgs[i], &msgs[j]) &&
-			    (quiet_uids == NULL ||
-			     !imap_seqset_contains(quiet_uids, msgs[j].uid,
-						   UINT32_MAX)))
-				changed[n_changed++] = v->n;
-			view_put(v, &msgs[j], old_recent[i], old_expunged[i]);
-			i++;
-			j++;
+	if (v->changed || force) {
+		n_changed = view_catch_up(s, v, quiet_uids, &tmp, &changed);
+		if (n_changed < 0) {
+			arena_deinit(&tmp);
+			return -1;
 		}
+		v->changed = false;
 	}
-	arena_deinit(&old_arena);
-
-	if (allow_expunge) {
-		/* changed[] holds indexes from before the expunges: map them
-		 * by UID afterwards. */
-		uint32_t *cuids = arena_alloc(&tmp, (n_changed + 1) *
-					      sizeof(*cuids));
-
-		for (size_t k = 0; k < n_changed; k++)
-			cuids[k] = v->msgs[changed[k]].uid;
+	if (allow_expunge && v->n_expunged > 0)
 		view_send_expunges(s, v);
-		for (size_t k = 0; k < n_changed; k++)
-			changed[k] = (size_t)imap_view_find_uid(v, cuids[k]);
-	}
 	if (v->n != v->n_reported) {
-		size_t recent = 0;
-
-		for (size_t k = 0; k < v->n; k++)
-			recent += v->recent[k];
 		strbuf_printf(&out, "* %zu EXISTS\r\n", v->n);
 		if (!s->rev2)
-			strbuf_printf(&out, "* %zu RECENT\r\n", recent);
+			strbuf_printf(&out, "* %zu RECENT\r\n", v->n_recent);
 		v->n_reported = v->n;
 	}
-	for (size_t k = 0; k < n_changed; k++) {
-		size_t x = changed[k];
+	for (int k = 0; k < n_changed; k++) {
+		ssize_t x = imap_view_find_uid(v, changed[k]);
 
-		strbuf_printf(&out, "* %zu FETCH (UID %u FLAGS ", x + 1,
+		if (x < 0)
+			continue;
+		strbuf_printf(&out, "* %zd FETCH (UID %u FLAGS ", x + 1,
 			      v->msgs[x].uid);
-		imap_view_write_flags(v, x, &out);
+		imap_view_write_flags(v, (size_t)x, &out);
 		if (s->condstore)
 			strbuf_printf(&out, " MODSEQ (%llu)",
 				      (unsigned long long)v->msgs[x].modseq);
