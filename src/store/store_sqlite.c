@@ -96,6 +96,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE blob_data(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
 	"INSERT INTO blob_data(id, data) SELECT id, data FROM blobs;"
 	"ALTER TABLE blobs DROP COLUMN data;",
+	/* 6: what changed in a mailbox since a modseq (an IMAP view catching
+	 * up after a change event) without scanning its every message */
+	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);",
 };
 
 enum stmt_id {
@@ -247,8 +250,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id = ?"
 		" AND modseq > ? ORDER BY uid",
 	[S_R_MSG_CHANGED_SINCE] = "SELECT uid, flags, keywords, internal_date,"
-		" size, modseq, blob_id FROM messages WHERE mailbox_id = ?"
-		" AND modseq > ? ORDER BY uid",
+		" size, modseq, blob_id FROM messages INDEXED BY messages_modseq"
+		" WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
 	[S_R_MSG_META] = "SELECT b.envelope, b.bodystructure, b.body, b.parts"
 		" FROM messages m JOIN blobs b ON b.id = m.blob_id"
 		" WHERE m.mailbox_id = ? AND m.uid = ?",
