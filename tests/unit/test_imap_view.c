@@ -16,9 +16,10 @@ static struct imap_view *view_new(void)
 	arena_init(&v->arena, 0);
 	v->n = ARRAY_SIZE(uids);
 	v->n_reported = v->n;
-	v->msgs = arena_zalloc(&v->arena, v->n * sizeof(*v->msgs));
-	v->recent = arena_zalloc(&v->arena, v->n);
-	v->expunged = arena_zalloc(&v->arena, v->n);
+	v->cap = v->n;
+	v->msgs = xcalloc(v->n, sizeof(*v->msgs));
+	v->recent = xcalloc(v->n, sizeof(*v->recent));
+	v->expunged = xcalloc(v->n, sizeof(*v->expunged));
 	for (size_t i = 0; i < v->n; i++) {
 		v->msgs[i].uid = uids[i];
 		v->msgs[i].keywords = "";
