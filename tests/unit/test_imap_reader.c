@@ -156,6 +156,50 @@ static void test_tag_and_reset(void **state)
 	imap_reader_free(&r);
 }
 
+/* A big command (an APPEND) does not leave its buffer behind: after the
+ * reset the session does once a command is done, or the next command,
+ * the reader holds at most 4 KiB. */
+static void test_big_command_buffer_freed(void **state)
+{
+	struct imap_reader *r = imap_reader_new(2u << 20, 2u << 20);
+	static char chunk[65536];
+	uint64_t lit;
+	bool sync, close;
+
+	(void)state;
+	memset(chunk, 'x', sizeof(chunk));
+	assert_int_equal(imap_reader_line(r, STR_LIT("a APPEND x {1048576}"),
+					  &lit, &sync, &close),
+			 IMAP_READER_LITERAL);
+	assert_int_equal(lit, 1048576);
+	for (int i = 0; i < 16; i++)
+		imap_reader_literal(r, str_make(chunk, sizeof(chunk)));
+	assert_int_equal(imap_reader_line(r, STR_LIT(""), &lit, &sync, &close),
+			 IMAP_READER_COMMAND);
+	assert_int_equal(imap_reader_command(r).n, 20 + 2 + 1048576);
+	assert_true(imap_reader_buffered(r) >= 1048576);
+	imap_reader_reset(r);
+	assert_true(imap_reader_buffered(r) <= 4096);
+	/* the same without an explicit reset: the next command */
+	assert_int_equal(imap_reader_line(r, STR_LIT("b APPEND x {1048576}"),
+					  &lit, &sync, &close),
+			 IMAP_READER_LITERAL);
+	for (int i = 0; i < 16; i++)
+		imap_reader_literal(r, str_make(chunk, sizeof(chunk)));
+	assert_int_equal(imap_reader_line(r, STR_LIT(""), &lit, &sync, &close),
+			 IMAP_READER_COMMAND);
+	assert_int_equal(imap_reader_line(r, STR_LIT("c NOOP"), &lit, &sync,
+					  &close), IMAP_READER_COMMAND);
+	assert_true(str_eq(imap_reader_command(r), STR_LIT("c NOOP")));
+	assert_true(imap_reader_buffered(r) <= 4096);
+	/* small commands keep working after a reset */
+	imap_reader_reset(r);
+	assert_int_equal(imap_reader_line(r, STR_LIT("d NOOP"), &lit, &sync,
+					  &close), IMAP_READER_COMMAND);
+	assert_true(str_eq(imap_reader_command(r), STR_LIT("d NOOP")));
+	imap_reader_free(&r);
+}
+
 /* A tag past 256 bytes is refused rather than echoed. */
 static void test_long_tag(void **state)
 {
@@ -182,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_tag_and_reset),
 		cmocka_unit_test(test_long_tag),
+		cmocka_unit_test(test_big_command_buffer_freed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

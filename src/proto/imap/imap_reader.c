@@ -8,6 +8,9 @@
 /* Longest tag accepted: RFC 9051 sets no limit, but a longer tag is not a
  * client's but an attack (and the tag is echoed in every reply). */
 #define IMAP_TAG_MAX 256
+/* A reset keeps a buffer up to this size for the next command; a larger
+ * one (an APPEND) is freed, so an idle session holds no big buffer. */
+#define IMAP_READER_KEEP 4096
 
 struct imap_reader {
 	size_t max_command, max_literal;
@@ -39,7 +42,10 @@ void imap_reader_free(struct imap_reader **r)
 
 void imap_reader_reset(struct imap_reader *r)
 {
-	strbuf_reset(&r->cmd);
+	if (r->cmd.cap > IMAP_READER_KEEP)
+		strbuf_free(&r->cmd);
+	else
+		strbuf_reset(&r->cmd);
 	r->literal_left = 0;
 	r->in_command = false;
 	r->done = false;
@@ -168,6 +174,11 @@ uint64_t imap_reader_literal_left(const struct imap_reader *r)
 struct str imap_reader_command(const struct imap_reader *r)
 {
 	return strbuf_str(&r->cmd);
+}
+
+size_t imap_reader_buffered(const struct imap_reader *r)
+{
+	return r->cmd.cap;
 }
 
 const char *imap_reader_tag(const struct imap_reader *r)

@@ -40,7 +40,10 @@ struct str imap_reader_command(const struct imap_reader *r);
 /* The tag of the command being read ("*" if unknown yet). Valid until the
  * next feed/reset. */
 const char *imap_reader_tag(const struct imap_reader *r);
-/* Forget the command being read. */
+/* Forget the command being read; a buffer grown above 4 KiB by a big
+ * command is freed. */
 void imap_reader_reset(struct imap_reader *r);
+/* Bytes of buffer the reader holds (memory accounting, tests). */
+size_t imap_reader_buffered(const struct imap_reader *r);
 
 #endif

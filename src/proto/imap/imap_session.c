@@ -468,6 +468,10 @@ static void imap_session_cmd_done(struct imap_session *s)
 	s->replied_bad = false;
 	arena_clear(&s->cmd_arena);
 	arena_clear(&s->msg_arena);
+	/* The command is done with its bytes: an idle session keeps no
+	 * APPEND-sized buffer. */
+	if (s->reader != NULL)
+		imap_reader_reset(s->reader);
 	if (s->logout && s->conn != NULL)
 		conn_close(s->conn);
 }
