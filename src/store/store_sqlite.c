@@ -622,7 +622,12 @@ static struct store_conn *sqlite_conn_open(const struct store_settings *set,
 	if (writer) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA synchronous = %s",
 			 set->fsync ? "FULL" : "OFF");
+		/* journal_size_limit: once checkpointed, a WAL that grew
+		 * during a burst is cut back instead of keeping its peak
+		 * size on disk. */
 		if (exec_sql(c, "PRAGMA journal_mode = WAL", error_r) < 0 ||
+		    exec_sql(c, "PRAGMA journal_size_limit = 67108864",
+			     error_r) < 0 ||
 		    exec_sql(c, pragma, error_r) < 0 ||
 		    migrate(c, error_r) < 0) {
 			sqlite_conn_close(&c);
