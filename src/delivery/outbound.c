@@ -42,6 +42,7 @@ struct ob_msg {
 	uint32_t attempts;
 	int64_t created;
 	bool delay_notified;
+	bool requiretls;	/* RFC 8689: authenticated TLS or a bounce */
 	const char *data;	/* without our Return-Path: line */
 	size_t size;
 	const char *full;	/* the blob as stored (for the DSN) */
@@ -945,6 +946,7 @@ static void ob_add_job(struct ob_msg *msg, const size_t *idx, size_t n)
 		.n_rcpts = n,
 		.data = msg->data,
 		.size = msg->size,
+		.requiretls = msg->requiretls,
 		.arg = job,
 	};
 	msg->jobs_left++;
@@ -982,6 +984,7 @@ static void ob_pick(struct outbound *ob, const struct store_queue_entry *e)
 	msg->attempts = e->attempts;
 	msg->created = e->created;
 	msg->delay_notified = e->delay_notified;
+	msg->requiretls = e->requiretls;
 	msg->full = data;
 	msg->full_size = size;
 	ob_strip_return_path(msg);

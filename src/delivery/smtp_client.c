@@ -54,10 +54,11 @@ struct smtp_client {
 	/* what the peer announced in its last EHLO reply */
 	struct {
 		bool pipelining, starttls, dsn, smtputf8, eightbitmime;
-		bool chunking, auth_plain, auth_login;
+		bool chunking, auth_plain, auth_login, requiretls;
 		uint64_t size;	/* 0 = no limit given */
 	} caps;
 	bool tls_on;
+	bool tls_verified;	/* the peer was authenticated (sc_tls_ok) */
 	unsigned auth_step;	/* AUTH LOGIN: 334 replies seen */
 	bool tx_dirty;		/* a transaction was left open: RSET first */
 
@@ -283,6 +284,8 @@ static void sc_send_mail(struct smtp_client *c)
 			smtp_xtext_encode(&cmd, str_c(msg->envid));
 		}
 	}
+	if (msg->requiretls)
+		strbuf_append_c(&cmd, " REQUIRETLS");
 	strbuf_append_c(&cmd, "\r\n");
 	conn_write(c->conn, cmd.p, cmd.n);
 	strbuf_free(&cmd);
@@ -398,6 +401,18 @@ static bool sc_start_tx(struct smtp_client *c, const struct smtp_client_msg *msg
 			      "and the remote server does not support it");
 		return false;
 	}
+	if (msg->requiretls && (!c->tls_verified || !c->caps.requiretls)) {
+		char diag[200];
+
+		/* RFC 8689 5: never a downgrade, the message bounces */
+		snprintf(diag, sizeof(diag), "REQUIRETLS: %s", !c->tls_on
+			 ? "the connection is not TLS"
+			 : !c->tls_verified
+			 ? "the TLS peer is not authenticated"
+			 : "the remote server does not support REQUIRETLS");
+		sc_msg_finish(c, 550, "5.7.30", diag);
+		return false;
+	}
 	sc_set_state(c, SC_TX);
 	c->tx_dirty = true;
 	sc_send_mail(c);
@@ -508,6 +523,8 @@ static void sc_parse_ehlo(struct smtp_client *c, const struct smtp_reply *r)
 			c->caps.eightbitmime = true;
 		else if (str_caseeq(kw, STR_LIT("CHUNKING")))
 			c->caps.chunking = true;
+		else if (str_caseeq(kw, STR_LIT("REQUIRETLS")))
+			c->caps.requiretls = true;
 		else if (str_caseeq(kw, STR_LIT("SIZE"))) {
 			uint64_t v;
 
@@ -544,6 +561,8 @@ static bool sc_tls_ok(struct smtp_client *c)
 			c->address, error);
 		return false;
 	}
+	c->tls_verified = c->tls_policy == SMTP_CLIENT_TLS_VERIFY ||
+			  c->tls_check != NULL;
 	return true;
 }
 
@@ -999,6 +1018,11 @@ bool smtp_client_peer_has_dsn(const struct smtp_client *c)
 bool smtp_client_is_tls(const struct smtp_client *c)
 {
 	return c->tls_on;
+}
+
+bool smtp_client_is_tls_verified(const struct smtp_client *c)
+{
+	return c->tls_verified;
 }
 
 const char *smtp_client_peer_address(const struct smtp_client *c)

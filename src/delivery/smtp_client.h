@@ -55,6 +55,11 @@ struct smtp_client_msg {
 	size_t n_rcpts;
 	const void *data;		/* the message, CRLF lines */
 	size_t size;
+	/* RFC 8689: send only over authenticated TLS (tls=verify or a
+	 * tls_check that accepted the peer) to a peer announcing REQUIRETLS,
+	 * and pass MAIL FROM ... REQUIRETLS on; otherwise every recipient
+	 * fails with 550 5.7.30 without a transaction. */
+	bool requiretls;
 	void *arg;			/* for the caller */
 };
 
@@ -113,6 +118,8 @@ void smtp_client_abort(struct smtp_client *client);
 /* What the peer announced (valid once ready). */
 bool smtp_client_peer_has_dsn(const struct smtp_client *client);
 bool smtp_client_is_tls(const struct smtp_client *client);
+/* TLS whose peer was authenticated (tls=verify, or accepted by tls_check). */
+bool smtp_client_is_tls_verified(const struct smtp_client *client);
 const char *smtp_client_peer_address(const struct smtp_client *client);
 
 /* Does a message need SMTPUTF8 (RFC 6531): a non-ASCII envelope address

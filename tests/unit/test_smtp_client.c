@@ -1,7 +1,7 @@
 /* Unit tests for delivery/smtp_client against a scripted SMTP server on
  * loopback: pipelining, lock-step, HELO fallback, DSN parameters, SIZE and
  * SMTPUTF8 refusals, CHUNKING, several messages on one connection, RSET,
- * refused connects and required TLS. */
+ * refused connects, required TLS and REQUIRETLS over plaintext. */
 #include "unit.h"
 
 #include "base/strbuf.h"
@@ -489,6 +489,30 @@ static void test_reply_before_end_of_data(void **state UNUSED)
 	free(big);
 }
 
+/* RFC 8689: a REQUIRETLS message never goes out over plaintext, even to a
+ * peer announcing REQUIRETLS; the next message still does. */
+static void test_requiretls_without_tls(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test" };
+	struct smtp_client_msg msgs[] = {
+		{ .sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = body, .size = sizeof(body) - 1, .requiretls = true },
+		{ .sender = "t@here.test", .rcpts = rc, .n_rcpts = 1,
+		  .data = body, .size = sizeof(body) - 1 },
+	};
+	struct run r = { 0 };
+
+	fake_reset("250-fake\r\n250-PIPELINING\r\n250 REQUIRETLS\r\n");
+	run(&r, msgs, 2);
+	assert_false(r.had_error);
+	assert_string_equal(strbuf_cstr(&r.results),
+			    "a@dest.test 550 5.7.30|a@dest.test 250 2.0.0|");
+	assert_string_equal(strbuf_cstr(&fake.log),
+		"EHLO client.test\nMAIL FROM:<t@here.test>\n"
+		"RCPT TO:<a@dest.test>\nDATA\n<data 31 bytes>\nQUIT\n");
+	strbuf_free(&r.results);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_session_failures),
 		cmocka_unit_test(test_greeting_timeout),
 		cmocka_unit_test(test_reply_before_end_of_data),
+		cmocka_unit_test(test_requiretls_without_tls),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
