@@ -2,7 +2,8 @@
 by an unprivileged unbound auth-zone on loopback, the sending posthornd
 validating with the zone's DS as trust anchor, and TLSA 3 1 1 records for
 the receiving posthornd's dev certificate: a match is delivered over TLS,
-a mismatch is deferred and never sent in plaintext."""
+a mismatch is deferred and never sent in plaintext. DANE also counts as
+authenticated TLS for REQUIRETLS."""
 import hashlib
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from test_outbound import (free_port, inbox, message, queue_count, sender_daemon,
                            fast_conf, submit, wait_for)
+from test_outbound_requiretls import submit_requiretls
 from conftest import Posthornd
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
@@ -91,6 +93,11 @@ def test_dane_match_delivers_over_tls_and_mismatch_defers(tmp_path):
             assert len(got) == 1 and b"Subject: dane ok" in got[0]
             # the receiver's Received: header shows ESMTPS (TLS)
             assert b"with ESMTPS" in got[0]
+            assert wait_for(lambda: queue_count(sender) == 0)
+
+            # DANE authenticates the peer: enough for REQUIRETLS (RFC 8689 5)
+            submit_requiretls(sender, ["bob@dane.test"], message("dane rtls", "bob@dane.test"))
+            assert wait_for(lambda: len(inbox(receiver, "bob@dane.test")) == 2)
             assert wait_for(lambda: queue_count(sender) == 0)
 
             submit(sender, ["eve@bad.dane.test"], message("dane bad", "eve@bad.dane.test"))
