@@ -94,6 +94,7 @@ struct ob_dest {
 	size_t n_hosts, host_idx;
 	bool any_tempfail;
 	bool mx_secure;		/* the MX answer validated: DANE may apply */
+	bool routed;		/* hosts from [routes] or [relay], not MX */
 	struct ob_target targets[OB_MAX_TARGETS];
 	size_t n_targets;
 	size_t tlsa_idx;	/* next target to look up TLSA for */
@@ -669,6 +670,7 @@ static void ob_dest_resolve(struct ob_dest *dest)
 	dest->n_hosts = dest->host_idx = 0;
 	dest->any_tempfail = false;
 	dest->mx_secure = false;
+	dest->routed = false;
 	for (size_t i = 0; i < dest->n_targets; i++) {
 		free(dest->targets[i].host);
 		free(dest->targets[i].addr);
@@ -709,6 +711,7 @@ static void ob_dest_resolve(struct ob_dest *dest)
 		return;
 	}
 	if (host != NULL) {
+		dest->routed = true;
 		dest->hosts = xcalloc(1, sizeof(*dest->hosts));
 		dest->hosts[0] = xstrdup(host);
 		dest->n_hosts = 1;
@@ -748,6 +751,8 @@ static void ob_session_connect(struct ob_session *s)
 		.tls_policy = dest->tls,
 		.auth_user = dest->auth_user,
 		.auth_password = dest->auth_password,
+		/* RFC 8689 5: REQUIRETLS needs a validated MX (or a route) */
+		.mx_insecure = !dest->routed && !dest->mx_secure,
 		.connect_timeout = ob->set.connect_timeout,
 		.timeout_scale = ob->set.timeout_scale,
 	};

@@ -59,6 +59,7 @@ struct smtp_client {
 	} caps;
 	bool tls_on;
 	bool tls_verified;	/* the peer was authenticated (sc_tls_ok) */
+	bool mx_insecure;	/* settings: REQUIRETLS cannot be met */
 	unsigned auth_step;	/* AUTH LOGIN: 334 replies seen */
 	bool tx_dirty;		/* a transaction was left open: RSET first */
 
@@ -401,11 +402,14 @@ static bool sc_start_tx(struct smtp_client *c, const struct smtp_client_msg *msg
 			      "and the remote server does not support it");
 		return false;
 	}
-	if (msg->requiretls && (!c->tls_verified || !c->caps.requiretls)) {
+	if (msg->requiretls && (c->mx_insecure || !c->tls_verified ||
+				!c->caps.requiretls)) {
 		char diag[200];
 
 		/* RFC 8689 5: never a downgrade, the message bounces */
-		snprintf(diag, sizeof(diag), "REQUIRETLS: %s", !c->tls_on
+		snprintf(diag, sizeof(diag), "REQUIRETLS: %s", c->mx_insecure
+			 ? "the MX lookup was not DNSSEC-validated"
+			 : !c->tls_on
 			 ? "the connection is not TLS"
 			 : !c->tls_verified
 			 ? "the TLS peer is not authenticated"
@@ -965,6 +969,7 @@ struct smtp_client *smtp_client_new(struct net_thread *thread,
 	c->tls_policy = set->tls_policy;
 	c->tls_check = set->tls_check;
 	c->tls_check_arg = set->tls_check_arg;
+	c->mx_insecure = set->mx_insecure;
 	if (set->auth_user != NULL && set->auth_password != NULL) {
 		c->auth_user = xstrdup(set->auth_user);
 		c->auth_password = xstrdup(set->auth_password);

@@ -37,6 +37,9 @@ struct smtp_client_settings {
 	enum smtp_client_tls tls_policy;
 	smtp_client_tls_check_fn *tls_check;	/* or NULL */
 	void *tls_check_arg;
+	/* The peer was found by an MX lookup that did not validate
+	 * (DNSSEC): authenticated TLS to it does not satisfy REQUIRETLS. */
+	bool mx_insecure;
 	/* AUTH PLAIN (or LOGIN) when both are set; only ever under TLS. */
 	const char *auth_user, *auth_password;
 	unsigned connect_timeout;	/* seconds; 0 = 30 */
