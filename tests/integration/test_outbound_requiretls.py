@@ -1,11 +1,12 @@
 """Outbound REQUIRETLS (RFC 8689 5): a message submitted with MAIL FROM
 ... REQUIRETLS goes out only over authenticated TLS to a peer that offers
-REQUIRETLS, and the flag is passed on; anything else bounces with 5.7.30."""
+REQUIRETLS, and the flag is passed on; plaintext or an unverified
+certificate bounces with 5.7.30."""
 import smtplib
 import ssl
 import time
 
-from test_outbound import (Sink, db, dsn_fields, fast_conf, message, queue_count,
+from test_outbound import (Sink, db, dsn_fields, fast_conf, make_tls_context, message, queue_count,
                            reports, route_conf, sender_daemon, wait_for)
 from conftest import Posthornd
 
@@ -75,6 +76,24 @@ def test_requiretls_without_starttls_bounces(tmp_path):
             s.login("demo@localhost", "demo")
             s.sendmail("demo@localhost", ["y@remote.test"], message("plain", "y@remote.test"))
         assert wait_for(lambda: len(sink.messages) == 1)
+    finally:
+        sender.stop()
+        sink.stop()
+    sender.assert_clean()
+
+
+def test_requiretls_over_unverified_tls_bounces(tmp_path):
+    # STARTTLS works, but the route does not verify the certificate
+    sink = Sink(tls_context=make_tls_context(tmp_path)).start()
+    sender = sender_daemon(tmp_path, route_conf(sink))
+    try:
+        submit_requiretls(sender, ["x@remote.test"], message("unverified", "x@remote.test"))
+        dsns = wait_for(lambda: reports(sender))
+        assert len(dsns) == 1
+        _, rcpts = dsn_fields(dsns[0])
+        assert rcpts[0]["Status"] == "5.7.30"
+        assert "not authenticated" in rcpts[0]["Diagnostic-Code"]
+        assert sink.messages == []
     finally:
         sender.stop()
         sink.stop()
