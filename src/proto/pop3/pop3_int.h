@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "mail/dotstuff.h"
 #include "proto/common/cmd_table.h"
+#include "proto/common/reader_set.h"
 #include "proto/pop3/pop3_cmd.h"
 #include "proto/pop3/pop3_server.h"
 
@@ -36,9 +37,8 @@ struct pop3_server {
 	struct auth_sasl_ctx *sasl;
 	struct auth_throttle *throttle;
 	struct pop3_service services[2];
+	struct reader_set readers;
 	pthread_mutex_t lock;		/* guards everything below */
-	struct store_reader **readers;	/* by I/O thread index */
-	size_t n_readers;
 	int64_t *locked;		/* user ids whose maildrop is in use */
 	size_t n_locked, locked_cap;
 	uint64_t apop_counter;

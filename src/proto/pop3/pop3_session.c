@@ -46,6 +46,7 @@ struct pop3_server *pop3_server_new(const struct pop3_settings *set,
 		server->services[t].starttls = t == 1;
 	}
 	pthread_mutex_init(&server->lock, NULL);
+	reader_set_init(&server->readers, storep);
 	return server;
 }
 
@@ -57,9 +58,7 @@ void pop3_server_free(struct pop3_server **serverp)
 		return;
 	/* n_locked may be > 0 here: a session whose QUIT write was still in
 	 * the store when the I/O threads stopped is never completed. */
-	for (size_t i = 0; i < server->n_readers; i++)
-		store_reader_free(&server->readers[i]);
-	free(server->readers);
+	reader_set_deinit(&server->readers);
 	free(server->locked);
 	auth_throttle_free(&server->throttle);
 	pthread_mutex_destroy(&server->lock);
@@ -75,35 +74,7 @@ void *pop3_server_listener_ctx(struct pop3_server *server, bool starttls)
 
 struct store_reader *pop3_session_reader(struct pop3_session *s)
 {
-	struct pop3_server *server = s->server;
-	size_t i = net_thread_index(conn_thread(s->conn));
-	struct store_reader *reader;
-
-	pthread_mutex_lock(&server->lock);
-	if (i >= server->n_readers) {
-		server->readers = xrealloc(server->readers,
-					   (i + 1) * sizeof(*server->readers));
-		for (size_t j = server->n_readers; j <= i; j++)
-			server->readers[j] = NULL;
-		server->n_readers = i + 1;
-	}
-	reader = server->readers[i];
-	pthread_mutex_unlock(&server->lock);
-	if (reader == NULL) {
-		char *error = NULL;
-
-		/* Only this thread ever fills slot i. */
-		reader = store_reader_new(*server->storep, &error);
-		if (reader == NULL) {
-			log_error(conn_sid(s->conn), "store reader: %s", error);
-			free(error);
-			return NULL;
-		}
-		pthread_mutex_lock(&server->lock);
-		server->readers[i] = reader;
-		pthread_mutex_unlock(&server->lock);
-	}
-	return reader;
+	return reader_set_get(&s->server->readers, s->conn);
 }
 
 /* ---- replies, state, policy ---- */

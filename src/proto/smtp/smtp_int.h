@@ -11,9 +11,8 @@
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_data.h"
 #include "proto/common/cmd_table.h"
+#include "proto/common/reader_set.h"
 #include "proto/smtp/smtp_server.h"
-
-#include <pthread.h>
 
 struct event;
 
@@ -44,9 +43,7 @@ struct smtp_server {
 	struct auth_sasl_ctx *sasl;
 	struct auth_throttle *throttle;
 	struct smtp_service services[SMTP_MODE_COUNT][2];
-	pthread_mutex_t lock;		/* guards readers */
-	struct store_reader **readers;	/* by I/O thread index */
-	size_t n_readers;
+	struct reader_set readers;
 };
 
 enum smtp_state {

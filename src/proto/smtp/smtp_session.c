@@ -73,7 +73,7 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 			server->services[m][t].starttls = t == 1;
 		}
 	}
-	pthread_mutex_init(&server->lock, NULL);
+	reader_set_init(&server->readers, storep);
 	return server;
 }
 
@@ -83,11 +83,8 @@ void smtp_server_free(struct smtp_server **serverp)
 
 	if (server == NULL)
 		return;
-	for (size_t i = 0; i < server->n_readers; i++)
-		store_reader_free(&server->readers[i]);
-	free(server->readers);
+	reader_set_deinit(&server->readers);
 	auth_throttle_free(&server->throttle);
-	pthread_mutex_destroy(&server->lock);
 	free((char *)server->set.hostname);
 	free((char *)server->set.postmaster);
 	free(server->trusted);
@@ -104,35 +101,7 @@ void *smtp_server_listener_ctx(struct smtp_server *server, enum smtp_mode mode,
 
 struct store_reader *smtp_session_reader(struct smtp_session *s)
 {
-	struct smtp_server *server = s->server;
-	size_t i = net_thread_index(conn_thread(s->conn));
-	struct store_reader *reader;
-
-	pthread_mutex_lock(&server->lock);
-	if (i >= server->n_readers) {
-		server->readers = xrealloc(server->readers,
-					   (i + 1) * sizeof(*server->readers));
-		for (size_t j = server->n_readers; j <= i; j++)
-			server->readers[j] = NULL;
-		server->n_readers = i + 1;
-	}
-	reader = server->readers[i];
-	pthread_mutex_unlock(&server->lock);
-	if (reader == NULL) {
-		char *error = NULL;
-
-		/* Only this thread ever fills slot i. */
-		reader = store_reader_new(*server->storep, &error);
-		if (reader == NULL) {
-			log_error(conn_sid(s->conn), "store reader: %s", error);
-			free(error);
-			return NULL;
-		}
-		pthread_mutex_lock(&server->lock);
-		server->readers[i] = reader;
-		pthread_mutex_unlock(&server->lock);
-	}
-	return reader;
+	return reader_set_get(&s->server->readers, s->conn);
 }
 
 /* ---- timers ---- */
