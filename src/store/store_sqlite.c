@@ -424,6 +424,40 @@ const char *store_sqlite_fail(struct store_conn *c, const char *msg)
 	return conn_fail(c, msg);
 }
 
+void store_sqlite_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+int store_sqlite_exec(struct store_conn *c, sqlite3_stmt *st,
+		      const char *what, const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	store_sqlite_done(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		/* sqlite3_reset keeps the error of the failed step */
+		*error_r = conn_error(c, what);
+		return -1;
+	}
+	return 0;
+}
+
+int store_sqlite_row(struct store_conn *c, sqlite3_stmt *st,
+		     const char *what, const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	store_sqlite_done(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	*error_r = conn_error(c, what);
+	return -1;
+}
+
 sqlite3_stmt *store_sqlite_xstmt(struct store_conn *c,
 				 enum store_sqlite_xstmt id, const char *sql,
 				 const char **error_r)
@@ -464,16 +498,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 static int stmt_exec(struct store_conn *c, sqlite3_stmt *st,
 		     const char **error_r)
 {
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		/* sqlite3_reset keeps the error of the failed step */
-		*error_r = conn_error(c, "store");
-		return -1;
-	}
-	return 0;
+	return store_sqlite_exec(c, st, "store", error_r);
 }
 
 /* Step once: 1 row (left unreset: the caller reads it then calls
@@ -481,22 +506,12 @@ static int stmt_exec(struct store_conn *c, sqlite3_stmt *st,
 static int stmt_row(struct store_conn *c, sqlite3_stmt *st,
 		    const char **error_r)
 {
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	*error_r = conn_error(c, "store");
-	return -1;
+	return store_sqlite_row(c, st, "store", error_r);
 }
 
 static void stmt_done(sqlite3_stmt *st)
 {
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	store_sqlite_done(st);
 }
 
 static int simple_exec(struct store_conn *c, enum stmt_id id,

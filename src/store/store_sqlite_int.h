@@ -49,6 +49,16 @@ sqlite3_stmt *store_sqlite_xstmt(struct store_conn *c,
  * it (valid until the next call on c). */
 const char *store_sqlite_error(struct store_conn *c, const char *what);
 const char *store_sqlite_fail(struct store_conn *c, const char *msg);
+/* Step a statement that returns no row to read, then reset it; -1 with
+ * *error_r = "what: <sqlite message>" on failure. */
+int store_sqlite_exec(struct store_conn *c, sqlite3_stmt *st,
+		      const char *what, const char **error_r);
+/* Step once: 1 a row (read it, then store_sqlite_done), 0 no more (reset),
+ * -1 error as above. */
+int store_sqlite_row(struct store_conn *c, sqlite3_stmt *st,
+		     const char *what, const char **error_r);
+/* Reset a statement and clear its bindings. */
+void store_sqlite_done(sqlite3_stmt *st);
 
 /* store_sqlite_search.c. Writer side, inside the batch transaction. */
 /* A new blob delivered to mailboxes: queue it for the index. */

@@ -46,39 +46,6 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
 }
 
-static void done(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-/* Step a statement without a row to read; resets it. */
-static int exec(struct store_conn *c, sqlite3_stmt *st, const char **error_r)
-{
-	int rc = sqlite3_step(st);
-
-	done(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		*error_r = store_sqlite_error(c, "store");
-		return -1;
-	}
-	return 0;
-}
-
-/* 1 row (the caller reads it, then calls done), 0 none, -1 error. */
-static int row(struct store_conn *c, sqlite3_stmt *st, const char **error_r)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	done(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	*error_r = store_sqlite_error(c, "store");
-	return -1;
-}
-
 static const char *col_str(struct arena *a, sqlite3_stmt *st, int i)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
@@ -142,7 +109,7 @@ static int read_entry(struct store_conn *c, struct arena *a, sqlite3_stmt *st,
 	if (rs == NULL)
 		return -1;
 	sqlite3_bind_int64(rs, 1, q->id);
-	while ((ret = row(c, rs, error_r)) == 1) {
+	while ((ret = store_sqlite_row(c, rs, "store", error_r)) == 1) {
 		struct store_queue_rcpt *r = grow_push(&g);
 
 		r->idx = (uint32_t)sqlite3_column_int64(rs, 0);
@@ -172,10 +139,10 @@ static int read_entries(struct store_conn *c, struct arena *a,
 	struct grow g = { .size = sizeof(struct store_queue_entry) };
 	int ret;
 
-	while ((ret = row(c, st, error_r)) == 1) {
+	while ((ret = store_sqlite_row(c, st, "store", error_r)) == 1) {
 		if (read_entry(c, a, st, pending_only, grow_push(&g),
 			       error_r) < 0) {
-			done(st);
+			store_sqlite_done(st);
 			free(g.v);
 			return -1;
 		}
@@ -224,10 +191,10 @@ int store_sqlite_queue_get(struct store_conn *c, struct arena *a, int64_t id,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	if ((ret = row(c, st, error_r)) <= 0)
+	if ((ret = store_sqlite_row(c, st, "store", error_r)) <= 0)
 		return ret;
 	ret = read_entry(c, a, st, false, entry_r, error_r) < 0 ? -1 : 1;
-	done(st);
+	store_sqlite_done(st);
 	return ret;
 }
 
@@ -243,10 +210,10 @@ static int entry_blob(struct store_conn *c, int64_t id, int64_t *blob_r,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	if ((ret = row(c, st, error_r)) <= 0)
+	if ((ret = store_sqlite_row(c, st, "store", error_r)) <= 0)
 		return ret;
 	*blob_r = sqlite3_column_int64(st, 0);
-	done(st);
+	store_sqlite_done(st);
 	return 1;
 }
 
@@ -258,7 +225,7 @@ static int exec_id(struct store_conn *c, enum store_sqlite_xstmt id,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, arg);
-	return exec(c, st, error_r);
+	return store_sqlite_exec(c, st, "store", error_r);
 }
 
 /* Remove entry id and its recipients; its blob loses a reference. */
@@ -311,7 +278,7 @@ static int do_result(struct store_conn *c, const struct store_req *req,
 		bind_text(st, 4, r->remote_mta);
 		sqlite3_bind_int64(st, 5, q->id);
 		sqlite3_bind_int64(st, 6, r->idx);
-		if (exec(c, st, error_r) < 0)
+		if (store_sqlite_exec(c, st, "store", error_r) < 0)
 			return -1;
 		if (sqlite3_changes(store_sqlite_db(c)) == 0) {
 			*error_r = store_sqlite_fail(c, "no such queue recipient");
@@ -325,16 +292,16 @@ static int do_result(struct store_conn *c, const struct store_req *req,
 	bind_text(st, 3, q->last_error);
 	sqlite3_bind_int(st, 4, q->delay_notified ? 1 : 0);
 	sqlite3_bind_int64(st, 5, q->id);
-	if (exec(c, st, error_r) < 0)
+	if (store_sqlite_exec(c, st, "store", error_r) < 0)
 		return -1;
 
 	if ((st = xstmt(c, XS_QUEUE_PENDING_COUNT, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, q->id);
-	if ((ret = row(c, st, error_r)) <= 0)
+	if ((ret = store_sqlite_row(c, st, "store", error_r)) <= 0)
 		return -1;
 	pending = sqlite3_column_int64(st, 0);
-	done(st);
+	store_sqlite_done(st);
 	if (pending == 0 && entry_delete(c, q->id, blob_id, error_r) < 0)
 		return -1;
 	if (q->dsn == NULL)
@@ -367,7 +334,7 @@ static int do_control(struct store_conn *c, const struct store_req *req,
 		*error_r = store_sqlite_fail(c, "unknown queue operation");
 		return -1;
 	}
-	if (exec(c, st, error_r) < 0)
+	if (store_sqlite_exec(c, st, "store", error_r) < 0)
 		return -1;
 	res->id = sqlite3_changes(store_sqlite_db(c));
 	if (q->id != 0 && res->id == 0)
@@ -392,7 +359,7 @@ int store_sqlite_queue_apply(struct store_conn *c, const struct store_req *req,
 		sqlite3_bind_int64(st, 3, req->u.queue_update.next_try);
 		bind_text(st, 4, req->u.queue_update.last_error);
 		sqlite3_bind_int64(st, 5, req->u.queue_update.id);
-		if (exec(c, st, error_r) < 0)
+		if (store_sqlite_exec(c, st, "store", error_r) < 0)
 			return -1;
 		if (sqlite3_changes(store_sqlite_db(c)) == 0)
 			return no_entry(c, error_r);

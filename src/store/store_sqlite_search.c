@@ -49,43 +49,6 @@ static sqlite3_stmt *xs(struct store_conn *c, enum store_sqlite_xstmt id,
 	return store_sqlite_xstmt(c, id, xsql[id], error_r);
 }
 
-/* Step a statement to its end, then reset it. */
-static int xs_exec(struct store_conn *c, sqlite3_stmt *st,
-		   const char **error_r)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		*error_r = store_sqlite_error(c, "store search");
-		return -1;
-	}
-	return 0;
-}
-
-/* 1 = a row (read it, then xs_done), 0 = no more (reset), -1 = error. */
-static int xs_row(struct store_conn *c, sqlite3_stmt *st,
-		  const char **error_r)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	*error_r = store_sqlite_error(c, "store search");
-	return -1;
-}
-
-static void xs_done(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
 static int exec_plain(struct store_conn *c, const char *sql,
 		      const char **error_r)
 {
@@ -176,7 +139,7 @@ static int blob_data(struct store_conn *c, sqlite3_stmt *st, int64_t blob_id,
 	int ret;
 
 	sqlite3_bind_int64(st, 1, blob_id);
-	if ((ret = xs_row(c, st, error_r)) == 1) {
+	if ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
 		const void *p = sqlite3_column_blob(st, 0);
 
 		*msg_r = str_make(p != NULL ? p : "",
@@ -195,7 +158,7 @@ int store_sqlite_search_add(struct store_conn *c, int64_t blob_id,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
-	return xs_exec(c, st, error_r);
+	return store_sqlite_exec(c, st, "store search", error_r);
 }
 
 int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
@@ -206,11 +169,11 @@ int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
 	if ((st = xs(c, XS_PENDING_DELETE, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
-	if (xs_exec(c, st, error_r) < 0 ||
+	if (store_sqlite_exec(c, st, "store search", error_r) < 0 ||
 	    (st = xs(c, XS_FTS_DELETE, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
-	return xs_exec(c, st, error_r);
+	return store_sqlite_exec(c, st, "store search", error_r);
 }
 
 static int index_one(struct store_conn *c, int64_t blob_id,
@@ -227,7 +190,7 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 		return -1;
 	if (ret == 1) {
 		text_split(msg, hdr, body, &b);
-		xs_done(bs);
+		store_sqlite_done(bs);
 		if ((st = xs(c, XS_FTS_INSERT, error_r)) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, blob_id);
@@ -235,13 +198,13 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 				  (int)hdr->n, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, b.n > 0 ? b.p : "", (int)b.n,
 				  SQLITE_STATIC);
-		if (xs_exec(c, st, error_r) < 0)
+		if (store_sqlite_exec(c, st, "store search", error_r) < 0)
 			return -1;
 	}
 	if ((st = xs(c, XS_PENDING_DELETE, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
-	return xs_exec(c, st, error_r);
+	return store_sqlite_exec(c, st, "store search", error_r);
 }
 
 /* One transaction indexing up to SEARCH_BATCH queued blobs: 1 = more are
@@ -259,11 +222,11 @@ static int index_batch(struct store_conn *c, struct strbuf *hdr,
 	if ((st = xs(c, XS_PENDING_NEXT, error_r)) == NULL)
 		goto fail;
 	sqlite3_bind_int(st, 1, SEARCH_BATCH);
-	while (n < SEARCH_BATCH && (ret = xs_row(c, st, error_r)) == 1) {
+	while (n < SEARCH_BATCH && (ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
 		batch[n++] = sqlite3_column_int64(st, 0);
 	}
 	if (n == SEARCH_BATCH)
-		xs_done(st);
+		store_sqlite_done(st);
 	else if (ret < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -436,7 +399,7 @@ static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 		match_query(s, needle, &q);
 		sqlite3_bind_text(st, 2, q.p, (int)q.n, SQLITE_STATIC);
 	}
-	while ((ret = xs_row(c, st, error_r)) == 1) {
+	while ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
 		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
 
 		if (!match) {
@@ -465,13 +428,13 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 	    (bs = xs(c, XS_BLOB_DATA, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
-	while ((ret = xs_row(c, st, error_r)) == 1) {
+	while ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
 		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
 		struct str msg, b;
 
 		if ((ret = blob_data(c, bs, sqlite3_column_int64(st, 1), &msg,
 				     error_r)) < 0) {
-			xs_done(st);
+			store_sqlite_done(st);
 			break;
 		}
 		if (ret == 0)
@@ -486,7 +449,7 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		}
 		if (text_matches(s, strbuf_str(&hdr), b))
 			uid_push(u, uid);
-		xs_done(bs);
+		store_sqlite_done(bs);
 	}
 	strbuf_free(&hdr);
 	strbuf_free(&body);
@@ -541,9 +504,9 @@ int store_sqlite_search_pending(struct store_conn *c, const char **error_r)
 	sqlite3_stmt *st = xs(c, XS_PENDING_COUNT, error_r);
 	int ret;
 
-	if (st == NULL || xs_row(c, st, error_r) != 1)
+	if (st == NULL || store_sqlite_row(c, st, "store search", error_r) != 1)
 		return -1;
 	ret = sqlite3_column_int(st, 0);
-	xs_done(st);
+	store_sqlite_done(st);
 	return ret;
 }
