@@ -45,10 +45,10 @@ def free_port_offset():
     raise RuntimeError("no free port range on 127.0.0.1")
 
 
-def sanitizer_env(log_dir):
+def sanitizer_env(log_dir, asan_options=""):
     env = dict(os.environ)
     prefix = os.path.join(log_dir, "sanitizer")
-    env["ASAN_OPTIONS"] = f"log_path={prefix}:detect_leaks=1:abort_on_error=0"
+    env["ASAN_OPTIONS"] = f"log_path={prefix}:detect_leaks=1:abort_on_error=0{asan_options}"
     env["UBSAN_OPTIONS"] = f"log_path={prefix}:print_stacktrace=1:halt_on_error=1"
     env["LSAN_OPTIONS"] = f"log_path={prefix}"
     return env
@@ -68,7 +68,7 @@ def sanitizer_reports(log_dir, extra_texts=()):
 class Posthornd:
     """One posthornd process in dev mode with a data dir of its own."""
 
-    def __init__(self, data_dir, args=(), start_timeout=30):
+    def __init__(self, data_dir, args=(), start_timeout=30, asan_options=""):
         self.data_dir = str(data_dir)
         self.log_dir = os.path.join(self.data_dir, "logs")
         os.makedirs(self.log_dir, exist_ok=True)
@@ -76,6 +76,7 @@ class Posthornd:
         self.log_path = os.path.join(self.log_dir, "posthornd.log")
         self.args = list(args)
         self.start_timeout = start_timeout
+        self.asan_options = asan_options    # ":name=value..." added under ASan
         self.proc = None
 
     @property
@@ -93,7 +94,7 @@ class Posthornd:
             [POSTHORND, "--dev", "--data-dir", self.data_dir,
              "--port-offset", str(self.offset)] + self.args,
             stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=self.logfile,
-            env=sanitizer_env(self.log_dir))
+            env=sanitizer_env(self.log_dir, self.asan_options))
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if " ready" in self.log()[start_at:]:
