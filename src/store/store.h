@@ -347,6 +347,11 @@ struct store_req {
 			const struct store_queue_rcpt *rcpts;
 			size_t n_rcpts;
 			bool requiretls;	/* RFC 8689 MAIL FROM param */
+			/* NULL, or a further DELIVER applied with this one,
+			 * all or none (MULTIAPPEND, RFC 3502); the result's
+			 * assigned then lists every delivery's targets in
+			 * chain order, and id is the last one's blob. */
+			const struct store_req *next;
 		} deliver;
 		struct { const char *name; } domain;	/* DOMAIN_ADD/DEL */
 		struct {

@@ -1685,13 +1685,41 @@ out:
 	return ret;
 }
 
+/* A chain of deliveries (deliver.next) in the request's one savepoint:
+ * a failure of any rolls back all of them. */
+static int do_deliver_chain(struct store_conn *c, const struct store_req *req,
+			    struct store_result *res,
+			    struct store_changes *changes, const char **error_r)
+{
+	size_t n = 0;
+	int ret = 0;
+
+	if (req->u.deliver.next == NULL)
+		return do_deliver(c, req, res, changes, error_r);
+	for (const struct store_req *r = req; r != NULL; r = r->u.deliver.next)
+		n += r->u.deliver.n_targets;
+	res->assigned = xcalloc(n + 1, sizeof(*res->assigned));
+	for (const struct store_req *r = req; r != NULL && ret == 0;
+	     r = r->u.deliver.next) {
+		struct store_result one = { 0 };
+
+		ret = do_deliver(c, r, &one, changes, error_r);
+		for (size_t i = 0; i < one.n_assigned; i++)
+			res->assigned[res->n_assigned++] = one.assigned[i];
+		res->id = one.id;
+		res->queue_id = one.queue_id;
+		free(one.assigned);
+	}
+	return ret;
+}
+
 static int sqlite_apply(struct store_conn *c, const struct store_req *req,
 			struct store_result *res, struct store_changes *changes,
 			const char **error_r)
 {
 	switch (req->type) {
 	case STORE_REQ_DELIVER:
-		return do_deliver(c, req, res, changes, error_r);
+		return do_deliver_chain(c, req, res, changes, error_r);
 	case STORE_REQ_DOMAIN_ADD:
 	case STORE_REQ_DOMAIN_DEL:
 		return do_domain(c, req, res, error_r);
