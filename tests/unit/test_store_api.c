@@ -382,6 +382,58 @@ static void test_deliver_uids_and_modseq(void **state)
 	tstore_deinit(&t);
 }
 
+/* MULTIAPPEND: chained deliveries get consecutive UIDs, reported in chain
+ * order; when one fails, none of them is stored. */
+static void test_deliver_chain_all_or_none(void **state)
+{
+	struct store_req reqs[3];
+	struct store_target good, bad = { .mailbox_id = 999999 };
+	struct store_msg *msgs;
+	struct store_result *res;
+	const char *error;
+	struct tstore t;
+	int64_t bob, inbox;
+
+	(void)state;
+	tstore_init(&t, 0);
+	tstore_domain(&t, "example.com");
+	bob = tstore_user(&t, "bob@example.com");
+	inbox = tstore_inbox(&t, bob);
+	good = (struct store_target){ .user_id = bob, .mailbox_id = inbox };
+	for (int i = 0; i < 3; i++) {
+		reqs[i] = (struct store_req){ .type = STORE_REQ_DELIVER };
+		reqs[i].u.deliver.data = msg_text;
+		reqs[i].u.deliver.size = sizeof(msg_text) - 1;
+		reqs[i].u.deliver.targets = &good;
+		reqs[i].u.deliver.n_targets = 1;
+		reqs[i].u.deliver.flags = i == 1 ? STORE_FLAG_SEEN : 0;
+		reqs[i].u.deliver.next = i < 2 ? &reqs[i + 1] : NULL;
+	}
+	res = tstore_do(&t, &reqs[0]);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(res->n_assigned, 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(res->assigned[i].uid, i + 1);
+		assert_int_equal(res->assigned[i].mailbox_id, inbox);
+	}
+	store_result_free(&res);
+
+	/* The last of three fails: the first two do not stay either. */
+	reqs[2].u.deliver.targets = &bad;
+	res = tstore_do(&t, &reqs[0]);
+	assert_int_equal(res->status, -1);
+	assert_non_null(strstr(res->error, "no such mailbox"));
+	store_result_free(&res);
+	assert_int_equal(store_msg_list(t.reader, &t.arena, inbox, &msgs,
+					&error), 3);
+	assert_int_equal(store_blob_count(t.reader, &error), 3);
+
+	/* The UIDs the failed chain took are not reused or skipped oddly:
+	 * the next delivery gets the next UID after the committed ones. */
+	assert_int_equal(deliver_one(&t, bob, 0), 4);
+	tstore_deinit(&t);
+}
+
 static struct store_result *expunge(struct tstore *t, int64_t mailbox_id,
 				    uint32_t lo, uint32_t hi)
 {
@@ -782,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_resolve_subaddress),
 		cmocka_unit_test(test_deliver_uids_and_modseq),
+		cmocka_unit_test(test_deliver_chain_all_or_none),
 		cmocka_unit_test(test_single_instance_blob),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_mailboxes),

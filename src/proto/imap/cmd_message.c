@@ -39,15 +39,7 @@ static int target_mailbox(struct imap_session *s, const char *name,
 
 struct append_state {
 	struct store_mailbox mb;
-	size_t n, pending;
-	uint32_t *uids;		/* assigned, by message */
-	bool failed;
-	char error[256];
-};
-
-struct append_msg {
-	struct append_state *st;
-	size_t index;
+	size_t n;
 };
 
 static uint32_t *sorted_uids(struct arena *a, const uint32_t *uids, size_t n)
@@ -70,32 +62,29 @@ static uint32_t *sorted_uids(struct arena *a, const uint32_t *uids, size_t n)
 static void append_done(struct imap_session *s, struct store_result *res,
 			void *arg)
 {
-	struct append_msg *m = arg;
-	struct append_state *st = m->st;
+	struct append_state *st = arg;
 	struct strbuf set = STRBUF_INIT;
+	uint32_t *uids;
 
-	if (res->status != 0) {
-		if (!st->failed)
-			memcpy(st->error, res->error, sizeof(st->error));
-		st->failed = true;
-	} else if (res->n_assigned > 0) {
-		st->uids[m->index] = res->assigned[0].uid;
-	}
-	if (--st->pending > 0)
-		return;
-	if (st->failed) {
+	if (res->status != 0 || res->n_assigned != st->n) {
 		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
-			  "imap append: %s", st->error);
-		imap_tagged(s, "NO", "[SERVERBUG] %s", st->error);
-	} else {
-		imap_write_uid_set(&set, sorted_uids(&s->cmd_arena, st->uids,
-						     st->n), st->n);
-		/* The new messages show in the selected mailbox now. */
-		if (s->view != NULL && s->view->mailbox_id == st->mb.id)
-			imap_view_sync(s, true, true, NULL);
-		imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed",
-			    st->mb.uidvalidity, strbuf_cstr(&set));
+			  "imap append: %s", res->status != 0 ? res->error :
+			  "wrong number of messages stored");
+		imap_tagged(s, "NO", "[SERVERBUG] %s", res->status != 0 ?
+			    res->error : "APPEND failed");
+		imap_session_resume(s);
+		return;
 	}
+	uids = arena_alloc(&s->cmd_arena, st->n * sizeof(*uids));
+	for (size_t i = 0; i < st->n; i++)
+		uids[i] = res->assigned[i].uid;
+	imap_write_uid_set(&set, sorted_uids(&s->cmd_arena, uids, st->n),
+			   st->n);
+	/* The new messages show in the selected mailbox now. */
+	if (s->view != NULL && s->view->mailbox_id == st->mb.id)
+		imap_view_sync(s, true, true, NULL);
+	imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed",
+		    st->mb.uidvalidity, strbuf_cstr(&set));
 	strbuf_free(&set);
 	imap_session_resume(s);
 }
@@ -232,23 +221,20 @@ int cmd_append(void *session, struct str arg)
 	if (target_mailbox(s, name, &st->mb) <= 0)
 		return -1;
 	st->n = n;
-	st->uids = arena_zalloc(&s->cmd_arena, n * sizeof(*st->uids));
 	target = arena_zalloc(&s->cmd_arena, sizeof(*target));
 	target->user_id = s->user_id;
 	target->mailbox_id = st->mb.id;
 	for (size_t i = 0; i < n; i++) {
-		struct append_msg *m = arena_zalloc(&s->cmd_arena, sizeof(*m));
-
 		append_meta(&s->cmd_arena, str_make(reqs[i]->u.deliver.data,
 						    reqs[i]->u.deliver.size),
 			    &reqs[i]->u.deliver.meta);
 		reqs[i]->u.deliver.targets = target;
 		reqs[i]->u.deliver.n_targets = 1;
-		m->st = st;
-		m->index = i;
-		st->pending++;
-		imap_session_submit(s, reqs[i], append_done, m);
+		if (i + 1 < n)
+			reqs[i]->u.deliver.next = reqs[i + 1];
 	}
+	/* One request: all the messages are appended, or none (RFC 3502). */
+	imap_session_submit(s, reqs[0], append_done, st);
 	return 0;
 }
 
