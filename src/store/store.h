@@ -137,6 +137,10 @@ struct store_queue_entry {
 	/* RFC 8689 REQUIRETLS: send only over TLS with a verified
 	 * certificate (or DANE), never in the clear. */
 	bool requiretls;
+	/* RFC 8689 5 "TLS-Required: No" (never with requiretls): the
+	 * recipient side's TLS policy (tls = required/verify routes, DANE)
+	 * is relaxed to opportunistic TLS for this message. */
+	bool tls_optional;
 };
 
 /* ---- readers: one per thread; every call is synchronous ---- */
@@ -347,6 +351,8 @@ struct store_req {
 			const struct store_queue_rcpt *rcpts;
 			size_t n_rcpts;
 			bool requiretls;	/* RFC 8689 MAIL FROM param */
+			/* RFC 8689 "TLS-Required: No" (store_queue_entry) */
+			bool tls_optional;
 			/* NULL, or a further DELIVER applied with this one,
 			 * all or none (MULTIAPPEND, RFC 3502); the result's
 			 * assigned then lists every delivery's targets in

@@ -99,6 +99,8 @@ static const char *const migrations[] = {
 	/* 6: what changed in a mailbox since a modseq (an IMAP view catching
 	 * up after a change event) without scanning its every message */
 	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);",
+	/* 7: RFC 8689 5 "TLS-Required: No" of a queued message */
+	"ALTER TABLE queue ADD COLUMN tls_optional INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -230,8 +232,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)"
 		" VALUES(?, ?, ?)",
 	[S_QUEUE_INSERT] = "INSERT INTO queue(blob_id, sender, envid, ret, state,"
-		" next_try, created, requiretls)"
-		" VALUES(?, ?, ?, ?, 'queued', ?, ?, ?)",
+		" next_try, created, requiretls, tls_optional)"
+		" VALUES(?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
 	[S_QUEUE_RCPT_INSERT] = "INSERT INTO queue_rcpts(queue_id, idx, address,"
 		" orcpt, notify) VALUES(?, ?, ?, ?, ?)",
 	[S_R_DOMAIN_EXISTS] = "SELECT 1 FROM domains WHERE name = ?",
@@ -1005,6 +1007,7 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, now);
 	sqlite3_bind_int(st, 7, d->requiretls ? 1 : 0);
+	sqlite3_bind_int(st, 8, d->tls_optional ? 1 : 0);
 	if (stmt_exec(c, st, error_r) < 0)
 		return -1;
 	res->queue_id = sqlite3_last_insert_rowid(c->db);

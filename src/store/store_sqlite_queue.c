@@ -4,7 +4,8 @@
 #include "store/store_sqlite_int.h"
 
 #define QUEUE_COLS "id, blob_id, sender, envid, ret, state, attempts," \
-	" next_try, last_error, created, delay_notified, held, requiretls"
+	" next_try, last_error, created, delay_notified, held, requiretls," \
+	" tls_optional"
 #define RCPT_COLS "idx, address, orcpt, notify, state, status, diagnostic," \
 	" remote_mta"
 
@@ -104,6 +105,7 @@ static int read_entry(struct store_conn *c, struct arena *a, sqlite3_stmt *st,
 	q->delay_notified = sqlite3_column_int64(st, 10) != 0;
 	q->held = sqlite3_column_int64(st, 11) != 0;
 	q->requiretls = sqlite3_column_int64(st, 12) != 0;
+	q->tls_optional = sqlite3_column_int64(st, 13) != 0;
 	rs = xstmt(c, pending_only ? XS_QUEUE_RCPTS_PENDING : XS_QUEUE_RCPTS,
 		   error_r);
 	if (rs == NULL)
