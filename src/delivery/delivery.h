@@ -90,7 +90,10 @@ struct delivery_msg {
 	 * message. */
 	const char *delivered_to;
 	/* RFC 8689 REQUIRETLS: stored with the queue entry, so outbound
-	 * delivery sends the remote copy only over verified TLS. */
+	 * delivery sends the remote copy only over verified TLS. Without
+	 * it, a "TLS-Required: No" field in the top header of the message
+	 * (RFC 8689 5) marks the queue entry tls_optional: outbound relaxes
+	 * tls = required routes and DANE to opportunistic TLS for it. */
 	bool requiretls;
 	/* Local users (INBOX of each); duplicates are delivered once. */
 	const int64_t *user_ids;

@@ -6,6 +6,7 @@
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
 #include "mail/mime_parts.h"
+#include "mail/tls_required.h"
 
 #include <strings.h>
 
@@ -136,6 +137,10 @@ static void submission_rcpts(struct delivery_submission *sub,
 	sub->req.u.deliver.envid = opt_dup(a, msg->envid);
 	sub->req.u.deliver.ret = opt_dup(a, msg->ret);
 	sub->req.u.deliver.requiretls = msg->requiretls;
+	/* RFC 8689 5: with REQUIRETLS the TLS-Required field is ignored */
+	sub->req.u.deliver.tls_optional = n > 0 && !msg->requiretls &&
+		tls_required_no(str_make(sub->req.u.deliver.data,
+					 sub->req.u.deliver.size));
 }
 
 struct delivery_submission *delivery_prepare(const struct delivery_msg *msg,

@@ -565,6 +565,54 @@ static void test_submit_header_delivered_to(void **state)
 	assert_string_equal(error, "invalid Delivered-To address");
 }
 
+/* RFC 8689 5: "TLS-Required: No" in the top header marks the queue entry
+ * tls_optional, but not in the body, and not with REQUIRETLS (then the
+ * field is ignored); the field stays in the stored message. */
+static void test_submit_tls_required_no(void **state)
+{
+	struct fixture *f = *state;
+	struct tstore *t = &f->t;
+	static const char with[] = "Subject: cert report\r\n"
+		"TLS-Required:\r\n No\r\n\r\nyour certificate expired\r\n";
+	static const char in_body[] = "Subject: quoted\r\n\r\n"
+		"TLS-Required: No\r\n";
+	const struct store_queue_rcpt remotes[] = { { .address = "r@remote.net" } };
+	struct delivery_msg msg = {
+		.data = with, .size = sizeof(with) - 1, .sender = "s@x.org",
+		.internal_date = 1700000000,
+		.remotes = remotes, .n_remotes = 1,
+	};
+	struct store_queue_entry qe;
+	struct done_state d;
+	const char *error = NULL, *data;
+	size_t size;
+
+	submit_and_wait(f, &msg, &d);
+	assert_int_equal(d.status, 0);
+	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+					 &error), 1);
+	assert_true(qe.tls_optional);
+	assert_false(qe.requiretls);
+	assert_int_equal(store_blob_get(t->reader, &t->arena, qe.blob_id,
+					&data, &size, &error), 1);
+	assert_non_null(strstr(data, "\r\nTLS-Required:\r\n No\r\n\r\n"));
+
+	msg.requiretls = true;
+	submit_and_wait(f, &msg, &d);
+	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+					 &error), 1);
+	assert_true(qe.requiretls);
+	assert_false(qe.tls_optional);
+
+	msg.requiretls = false;
+	msg.data = in_body;
+	msg.size = sizeof(in_body) - 1;
+	submit_and_wait(f, &msg, &d);
+	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+					 &error), 1);
+	assert_false(qe.tls_optional);
+}
+
 static void test_submit_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -641,6 +689,7 @@ int main(void)
 		T(test_submit),
 		T(test_submit_bad_mime),
 		T(test_submit_header_delivered_to),
+		T(test_submit_tls_required_no),
 		T(test_submit_refused),
 		cmocka_unit_test(test_submit_store_full),
 	};
