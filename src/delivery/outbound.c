@@ -43,6 +43,7 @@ struct ob_msg {
 	int64_t created;
 	bool delay_notified;
 	bool requiretls;	/* RFC 8689: authenticated TLS or a bounce */
+	bool tls_optional;	/* RFC 8689 5: TLS-Required: No */
 	const char *data;	/* without our Return-Path: line */
 	size_t size;
 	const char *full;	/* the blob as stored (for the DSN) */
@@ -95,6 +96,10 @@ struct ob_dest {
 	bool any_tempfail;
 	bool mx_secure;		/* the MX answer validated: DANE may apply */
 	bool routed;		/* hosts from [routes] or [relay], not MX */
+	/* RFC 8689 5: the jobs are TLS-Required: No messages, and the
+	 * sessions relax the TLS policy (smtp_client tls_relaxed); they
+	 * never share a destination with the other messages. */
+	bool tls_optional;
 	struct ob_target targets[OB_MAX_TARGETS];
 	size_t n_targets;
 	size_t tlsa_idx;	/* next target to look up TLSA for */
@@ -485,17 +490,20 @@ static void ob_dest_fail(struct ob_dest *dest, unsigned code,
 		ob_job_fail(job, code, enhanced, diag, mta);
 }
 
-static struct ob_dest *ob_dest_get(struct outbound *ob, const char *domain)
+static struct ob_dest *ob_dest_get(struct outbound *ob, const char *domain,
+				   bool tls_optional)
 {
 	struct ob_dest *dest;
 
 	for (dest = ob->dests; dest != NULL; dest = dest->next) {
-		if (strcmp(dest->domain, domain) == 0)
+		if (strcmp(dest->domain, domain) == 0 &&
+		    dest->tls_optional == tls_optional)
 			return dest;
 	}
 	dest = xcalloc(1, sizeof(*dest));
 	dest->ob = ob;
 	dest->domain = xstrdup(domain);
+	dest->tls_optional = tls_optional;
 	dest->next = ob->dests;
 	ob->dests = dest;
 	return dest;
@@ -753,13 +761,15 @@ static void ob_session_connect(struct ob_session *s)
 		.auth_password = dest->auth_password,
 		/* RFC 8689 5: REQUIRETLS needs a validated MX (or a route) */
 		.mx_insecure = !dest->routed && !dest->mx_secure,
+		.tls_relaxed = dest->tls_optional,
 		.connect_timeout = ob->set.connect_timeout,
 		.timeout_scale = ob->set.timeout_scale,
 	};
 
-	if (s->no_tls && cs.tls_policy == SMTP_CLIENT_TLS_MAY)
+	if (s->no_tls) {
+		/* after a failed handshake, where TLS is optional */
 		cs.tls_policy = SMTP_CLIENT_TLS_NONE;
-	if (t->dane) {
+	} else if (t->dane) {
 		/* RFC 7672: authenticated TLS by the TLSA records only */
 		if (cs.tls_policy < SMTP_CLIENT_TLS_REQUIRED ||
 		    cs.tls_policy == SMTP_CLIENT_TLS_VERIFY)
@@ -825,10 +835,19 @@ static void ob_closed(void *arg, struct smtp_client *client UNUSED,
 	if (error != NULL && error->before_ready && !s->got_job &&
 	    !ob->stopping) {
 		atomic_fetch_add(&ob->stats.connect_failures, 1);
-		if (error->tls_failed && !s->no_tls && !dest->targets[s->target].dane &&
-		    dest->tls == SMTP_CLIENT_TLS_MAY) {
+		bool dane = dest->targets[s->target].dane;
+
+		if (error->tls_failed && !s->no_tls &&
+		    ((!dane && dest->tls == SMTP_CLIENT_TLS_MAY) ||
+		     dest->tls_optional)) {
 			/* opportunistic TLS: the same server in plaintext
 			 * (RFC 3207 4.1 leaves the choice to the client) */
+			if (dane || dest->tls != SMTP_CLIENT_TLS_MAY)
+				log_info(NULL, "outbound: %s: TLS-Required: "
+					 "No relaxed the TLS policy: the TLS "
+					 "handshake with %s failed, trying "
+					 "without TLS", dest->domain,
+					 dest->targets[s->target].addr);
 			s->no_tls = true;
 			ob_session_connect(s);
 			return;
@@ -955,7 +974,7 @@ static void ob_add_job(struct ob_msg *msg, const size_t *idx, size_t n)
 		.arg = job,
 	};
 	msg->jobs_left++;
-	dest = ob_dest_get(ob, msg->rcpts[idx[0]].domain);
+	dest = ob_dest_get(ob, msg->rcpts[idx[0]].domain, msg->tls_optional);
 	if (dest->tail != NULL)
 		dest->tail->next = job;
 	else
@@ -990,6 +1009,7 @@ static void ob_pick(struct outbound *ob, const struct store_queue_entry *e)
 	msg->created = e->created;
 	msg->delay_notified = e->delay_notified;
 	msg->requiretls = e->requiretls;
+	msg->tls_optional = e->tls_optional;
 	msg->full = data;
 	msg->full_size = size;
 	ob_strip_return_path(msg);

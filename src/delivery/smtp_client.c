@@ -60,6 +60,7 @@ struct smtp_client {
 	bool tls_on;
 	bool tls_verified;	/* the peer was authenticated (sc_tls_ok) */
 	bool mx_insecure;	/* settings: REQUIRETLS cannot be met */
+	bool tls_relaxed;	/* settings: RFC 8689 TLS-Required: No */
 	unsigned auth_step;	/* AUTH LOGIN: 334 replies seen */
 	bool tx_dirty;		/* a transaction was left open: RSET first */
 
@@ -463,9 +464,15 @@ static void sc_ready(struct smtp_client *c)
 static void sc_after_ehlo(struct smtp_client *c)
 {
 	if (c->tls_policy >= SMTP_CLIENT_TLS_REQUIRED && !c->tls_on) {
-		sc_fail(c, 0, "4.7.4", false, "TLS is required for %s but "
-			"the server does not offer STARTTLS", c->address);
-		return;
+		if (!c->tls_relaxed) {
+			sc_fail(c, 0, "4.7.4", false, "TLS is required for %s "
+				"but the server does not offer STARTTLS",
+				c->address);
+			return;
+		}
+		log_info(conn_sid(c->conn), "smtp-out %s: TLS-Required: No "
+			 "relaxed the TLS policy: no STARTTLS, sending "
+			 "without TLS", c->address);
 	}
 	if (c->auth_user == NULL) {
 		sc_ready(c);
@@ -551,22 +558,27 @@ static void sc_parse_ehlo(struct smtp_client *c, const struct smtp_reply *r)
 /* Checks after the TLS handshake, before anything else is sent. */
 static bool sc_tls_ok(struct smtp_client *c)
 {
-	const char *error;
+	const char *error, *what = NULL;
 
 	if (c->tls_policy == SMTP_CLIENT_TLS_VERIFY &&
-	    !conn_tls_peer_verified(c->conn, &error)) {
-		sc_fail(c, 0, "4.7.5", false, "certificate of %s does not "
-			"verify: %s", c->address, error);
+	    !conn_tls_peer_verified(c->conn, &error))
+		what = "does not verify";
+	else if (c->tls_check != NULL &&
+		 c->tls_check(c->tls_check_arg, c->conn, &error) < 0)
+		what = "refused";
+	if (what != NULL && !c->tls_relaxed) {
+		sc_fail(c, 0, "4.7.5", false, "certificate of %s %s: %s",
+			c->address, what, error);
 		return false;
 	}
-	if (c->tls_check != NULL &&
-	    c->tls_check(c->tls_check_arg, c->conn, &error) < 0) {
-		sc_fail(c, 0, "4.7.5", false, "certificate of %s refused: %s",
-			c->address, error);
-		return false;
+	if (what != NULL) {
+		log_info(conn_sid(c->conn), "smtp-out %s: TLS-Required: No "
+			 "relaxed the TLS policy: certificate %s (%s), sending "
+			 "over unauthenticated TLS", c->address, what, error);
 	}
-	c->tls_verified = c->tls_policy == SMTP_CLIENT_TLS_VERIFY ||
-			  c->tls_check != NULL;
+	c->tls_verified = what == NULL &&
+			  (c->tls_policy == SMTP_CLIENT_TLS_VERIFY ||
+			   c->tls_check != NULL);
 	return true;
 }
 
@@ -715,7 +727,8 @@ static void sc_reply(struct smtp_client *c, const struct smtp_reply *r)
 		return;
 	case SC_STARTTLS:
 		if (r->code != 220) {
-			if (c->tls_policy >= SMTP_CLIENT_TLS_REQUIRED) {
+			if (c->tls_policy >= SMTP_CLIENT_TLS_REQUIRED &&
+			    !c->tls_relaxed) {
 				sc_fail_reply(c, r, "STARTTLS (required)");
 				return;
 			}
@@ -970,6 +983,7 @@ struct smtp_client *smtp_client_new(struct net_thread *thread,
 	c->tls_check = set->tls_check;
 	c->tls_check_arg = set->tls_check_arg;
 	c->mx_insecure = set->mx_insecure;
+	c->tls_relaxed = set->tls_relaxed;
 	if (set->auth_user != NULL && set->auth_password != NULL) {
 		c->auth_user = xstrdup(set->auth_user);
 		c->auth_password = xstrdup(set->auth_password);

@@ -40,6 +40,14 @@ struct smtp_client_settings {
 	/* The peer was found by an MX lookup that did not validate
 	 * (DNSSEC): authenticated TLS to it does not satisfy REQUIRETLS. */
 	bool mx_insecure;
+	/* RFC 8689 5 "TLS-Required: No": the session carries only messages
+	 * whose sender asked that our TLS policy be ignored. STARTTLS is
+	 * still used when offered and a REQUIRED/VERIFY policy or tls_check
+	 * still checks the peer, but no STARTTLS, a refused STARTTLS, or a
+	 * peer failing verification or tls_check no longer fails the
+	 * session: it goes on in plaintext or over unauthenticated TLS (not
+	 * tls_verified), and each such relaxation is logged. */
+	bool tls_relaxed;
 	/* AUTH PLAIN (or LOGIN) when both are set; only ever under TLS. */
 	const char *auth_user, *auth_password;
 	unsigned connect_timeout;	/* seconds; 0 = 30 */

@@ -1,11 +1,13 @@
 /* Unit tests for delivery/smtp_client against a scripted SMTP server on
  * loopback: pipelining, lock-step, HELO fallback, DSN parameters, SIZE and
  * SMTPUTF8 refusals, CHUNKING, several messages on one connection, RSET,
- * refused connects, required TLS and REQUIRETLS over plaintext. */
+ * refused connects, required TLS and REQUIRETLS over plaintext, and
+ * required TLS relaxed by TLS-Required: No. */
 #include "unit.h"
 
 #include "base/strbuf.h"
 #include "delivery/smtp_client.h"
+#include "net/tls.h"
 
 #include <stdatomic.h>
 #include <time.h>
@@ -513,6 +515,72 @@ static void test_requiretls_without_tls(void **state UNUSED)
 	strbuf_free(&r.results);
 }
 
+/* RFC 8689 5 "TLS-Required: No" (tls_relaxed): a required or verified TLS
+ * policy no longer fails the session when the server offers no STARTTLS
+ * or refuses it: the message goes out in plaintext. Without tls_relaxed
+ * the same servers get nothing. */
+static void test_tls_relaxed(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test" };
+	struct smtp_client_msg msg = {
+		.sender = "s@here.test", .rcpts = rc, .n_rcpts = 1,
+		.data = body, .size = sizeof(body) - 1,
+	};
+	static const char *const plain_log =
+		"EHLO client.test\nMAIL FROM:<s@here.test>\n"
+		"RCPT TO:<a@dest.test>\nDATA\n<data 31 bytes>\nQUIT\n";
+	static const enum smtp_client_tls policies[] = {
+		SMTP_CLIENT_TLS_REQUIRED, SMTP_CLIENT_TLS_VERIFY,
+	};
+	char *error = NULL;
+	struct net_tls *tls = net_tls_client_new(NULL, &error);
+
+	assert_non_null(tls);
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		struct run r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
+
+		/* no STARTTLS offered */
+		fake_reset("250-fake\r\n250 PIPELINING\r\n");
+		r1.set.tls = tls;
+		r1.set.tls_policy = policies[i];
+		r1.set.tls_relaxed = true;
+		run(&r1, &msg, 1);
+		assert_false(r1.had_error);
+		assert_string_equal(strbuf_cstr(&r1.results),
+				    "a@dest.test 250 2.0.0|");
+		assert_string_equal(strbuf_cstr(&fake.log), plain_log);
+		assert_string_equal(strbuf_cstr(&fake.data), body);
+		strbuf_free(&r1.results);
+
+		/* STARTTLS offered, then refused (the fake answers 500) */
+		fake_reset("250-fake\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+		r2.set.tls = tls;
+		r2.set.tls_policy = policies[i];
+		r2.set.tls_relaxed = true;
+		run(&r2, &msg, 1);
+		assert_false(r2.had_error);
+		assert_string_equal(strbuf_cstr(&r2.results),
+				    "a@dest.test 250 2.0.0|");
+		assert_string_equal(strbuf_cstr(&fake.log),
+			"EHLO client.test\nSTARTTLS\nMAIL FROM:<s@here.test>\n"
+			"RCPT TO:<a@dest.test>\nDATA\n<data 31 bytes>\n"
+			"QUIT\n");
+		strbuf_free(&r2.results);
+
+		/* the same refusal without tls_relaxed: nothing is sent */
+		fake_reset("250-fake\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+		r3.set.tls = tls;
+		r3.set.tls_policy = policies[i];
+		run(&r3, &msg, 1);
+		assert_true(r3.had_error);
+		assert_true(r3.before_ready);
+		assert_non_null(strstr(r3.error, "STARTTLS (required)"));
+		assert_null(strstr(strbuf_cstr(&fake.log), "MAIL"));
+		assert_int_equal(r3.next, 0);
+	}
+	net_tls_unref(&tls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_session_failures),
 		cmocka_unit_test(test_greeting_timeout),
 		cmocka_unit_test(test_requiretls_without_tls),
+		cmocka_unit_test(test_tls_relaxed),
 		/* last: its server side may still be reading the 4 MB */
 		cmocka_unit_test(test_reply_before_end_of_data),
 	};
