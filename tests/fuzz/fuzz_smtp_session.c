@@ -7,80 +7,19 @@
  * input the protocol cannot use waits for the idle timeout, 1 s here).
  * Every answer must be well-formed reply lines (3 digits, ' ' or '-', at
  * most 512 octets with CRLF) and the session must end. */
-#include "auth/auth_password.h"
-#include "auth/auth_sasl.h"
-#include "base/strbuf.h"
-#include "net/net.h"
 #include "proto/smtp/smtp_server.h"
-#include "store/store.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <poll.h>
+#include "fuzz_session_common.h"
+
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char tmp_dir[] = "/tmp/posthorn-fuzz-smtp-XXXXXX";
-static char sock_paths[SMTP_MODE_COUNT][128];
-static struct store *store;
-
-static void setup_store(const char *dir)
-{
-	struct store_settings set = { .fsync = false };
-	struct store_result *res = NULL;
-	char path[128], *error = NULL, *hash;
-	struct store_req req = { .type = STORE_REQ_DOMAIN_ADD };
-
-	snprintf(path, sizeof(path), "%s/posthorn.db", dir);
-	set.path = path;
-	store = store_open(&set, &error);
-	if (store == NULL)
-		PANIC("store_open: %s", error);
-	req.u.domain.name = "localhost";
-	if (store_submit_wait(store, &req, &res) != 0)
-		PANIC("domain add: %s", res->error);
-	store_result_free(&res);
-	auth_password_set_cost(1);
-	hash = auth_password_hash("demo");
-	req = (struct store_req){ .type = STORE_REQ_USER_ADD };
-	req.u.user_add.address = "demo@localhost";
-	req.u.user_add.password_hash = hash;
-	if (store_submit_wait(store, &req, &res) != 0)
-		PANIC("user add: %s", res->error);
-	store_result_free(&res);
-	free(hash);
-}
-
-/* At exit: remove the temporary directory (the files may still be open;
- * the threads are never stopped, as in a fuzzing process). */
-static void cleanup(void)
-{
-	DIR *d = opendir(tmp_dir);
-	struct dirent *e;
-	char path[512];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmp_dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(tmp_dir);
-}
+static struct fuzz_env *env;
+static char sock_paths[SMTP_MODE_COUNT][FUZZ_SOCK_PATH_MAX];
 
 static void setup(void)
 {
-	char *dir = tmp_dir;
-	struct net_server_settings nset = { .threads = 1 };
 	struct smtp_settings sset = {
 		.hostname = "fuzz.test",
 		.max_message_size = 4096,
@@ -96,25 +35,11 @@ static void setup(void)
 		.vrfy_authenticated = true,
 		.received_auth = true,
 	};
-	struct auth_sasl_ctx *sasl;
 	struct smtp_server *smtp;
-	struct net_server *net;
-	const char *cerror;
-	char *error = NULL;
 
-	if (mkdtemp(dir) == NULL)
-		PANIC("mkdtemp: %s", strerror(errno));
-	atexit(cleanup);
-	log_init("fuzz", LOG_TARGET_STDERR, LOG_LEVEL_ERROR);
-	setup_store(dir);
-	sasl = auth_sasl_ctx_new(&cerror);
-	if (sasl == NULL)
-		PANIC("sasl: %s", cerror);
+	env = fuzz_session_env_new("smtp", NULL);
 	/* Kept for the life of the process, like the daemon does. */
-	smtp = smtp_server_new(&sset, &store, sasl);
-	net = net_server_new(&nset, &error);
-	if (net == NULL)
-		PANIC("net: %s", error);
+	smtp = smtp_server_new(&sset, &env->store, env->sasl);
 	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
 		struct net_listen_spec spec = {
 			.name = "smtp",
@@ -123,14 +48,12 @@ static void setup(void)
 			.handler_ctx = smtp_server_listener_ctx(smtp, (enum smtp_mode)m,
 								false),
 		};
+		char file[32];
 
-		snprintf(sock_paths[m], sizeof(sock_paths[m]), "%s/smtp%u.sock", dir, m);
-		spec.unix_path = sock_paths[m];
-		if (net_listen(net, &spec, &error) == NULL)
-			PANIC("listen: %s", error);
+		snprintf(file, sizeof(file), "smtp%u.sock", m);
+		fuzz_session_listen(env, &spec, file, sock_paths[m]);
 	}
-	if (net_server_start(net, &error) < 0)
-		PANIC("start: %s", error);
+	fuzz_session_start(env);
 }
 
 /* Every reply line: "ddd" then ' ' or '-', CRLF-terminated, <= 512. */
@@ -158,56 +81,11 @@ static void check_replies(const struct strbuf *out)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static bool ready;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	static const char tail[] = "\r\n.\r\nQUIT\r\n";
-	struct strbuf in = STRBUF_INIT, out = STRBUF_INIT;
-	size_t sent = 0;
-	bool shut = false;
-	int fd;
-
-	if (!ready) {
+	if (env == NULL)
 		setup();
-		ready = true;
-	}
 	if (size == 0)
 		return 0;
-	memcpy(sun.sun_path, sock_paths[data[0] % SMTP_MODE_COUNT],
-	       strlen(sock_paths[data[0] % SMTP_MODE_COUNT]));
-	strbuf_append(&in, data + 1, size - 1);
-	strbuf_append(&in, tail, sizeof(tail) - 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		PANIC("connect: %s", strerror(errno));
-	for (;;) {
-		struct pollfd pfd = { fd, POLLIN | (shut ? 0 : POLLOUT), 0 };
-		char buf[16384];
-		ssize_t n;
-
-		if (poll(&pfd, 1, 10000) == 0)
-			PANIC("session hangs after the client shut down");
-		if ((pfd.revents & POLLOUT) != 0 && !shut) {
-			n = send(fd, in.p + sent, in.n - sent, MSG_NOSIGNAL);
-			if (n > 0)
-				sent += (size_t)n;
-			if (n < 0 && errno != EAGAIN)
-				shut = true;	/* the server closed first */
-			if (sent == in.n) {
-				shutdown(fd, SHUT_WR);
-				shut = true;
-			}
-		}
-		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-			n = recv(fd, buf, sizeof(buf), 0);
-			if (n == 0 || (n < 0 && errno != EAGAIN))
-				break;
-			if (n > 0)
-				strbuf_append(&out, buf, (size_t)n);
-		}
-	}
-	close(fd);
-	check_replies(&out);
-	strbuf_free(&in);
-	strbuf_free(&out);
+	fuzz_session_run(sock_paths[data[0] % SMTP_MODE_COUNT], data + 1,
+			 size - 1, "\r\n.\r\nQUIT\r\n", check_replies);
 	return 0;
 }
