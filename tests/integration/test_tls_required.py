@@ -1,12 +1,15 @@
 """RFC 8689 5 "TLS-Required: No": a message carrying the header field (and
 not sent with REQUIRETLS) is delivered despite a `tls = required` or
-`tls = verify` route whose server cannot meet it, with the header intact;
-the same message without the field stays deferred. With REQUIRETLS the
-field is ignored."""
-from test_outbound import (Sink, db, make_tls_context, message, queue_count, queue_show,
-                           reports, route_conf, sender_daemon, submit, wait_for)
+`tls = verify` route or a DANE TLSA mismatch, with the header intact; the
+same message without the field stays deferred. With REQUIRETLS the field
+is ignored."""
+from test_outbound import (Sink, db, fast_conf, free_port, inbox, make_tls_context, message,
+                           queue_count, queue_show, reports, route_conf, sender_daemon, submit,
+                           wait_for)
+from test_outbound_dane import signed_zone_server, spki_sha256
 from test_outbound_requiretls import submit_requiretls
 from test_sendmail import sendmail
+from conftest import Posthornd
 
 
 def relaxed(subject, to="x@remote.test"):
@@ -113,3 +116,44 @@ def test_requiretls_ignores_the_field(tmp_path):
         sender.stop()
         sink.stop()
     sender.assert_clean()
+
+
+def test_dane_mismatch(tmp_path):
+    # the MX of bad.dane.test publishes a TLSA record for another key
+    receiver = Posthornd(tmp_path / "receiver").start()
+    dns_port = free_port()
+    unbound = None
+    try:
+        receiver.cli("domain", "add", "bad.dane.test", check=True)
+        receiver.cli("user", "add", "eve@bad.dane.test", "--password-stdin",
+                     input="secret\n", check=True)
+        good = spki_sha256(tmp_path / "receiver" / "tls" / "cert.pem")
+        unbound, anchor = signed_zone_server(tmp_path / "zone", dns_port,
+                                             receiver.port("smtp"), good)
+        sender = sender_daemon(tmp_path, fast_conf(
+            f"smtp_port = {receiver.port('smtp')}\n"
+            f"[dns]\nupstream = 127.0.0.1@{dns_port}\ntrust_anchor = {anchor}\n",
+            retry_min="1h", retry_max="2h"))
+        try:
+            submit(sender, ["eve@bad.dane.test"], message("strict", "eve@bad.dane.test"))
+            assert wait_for(lambda: "refused" in queue_show(sender))
+            assert inbox(receiver, "eve@bad.dane.test") == []
+
+            submit(sender, ["eve@bad.dane.test"], relaxed("relaxed", "eve@bad.dane.test"))
+            got = wait_for(lambda: inbox(receiver, "eve@bad.dane.test"))
+            assert len(got) == 1 and b"Subject: relaxed" in got[0]
+            assert b"\r\nTLS-Required:\r\n no\r\n" in got[0]
+            # still over TLS, just not authenticated
+            assert b"with ESMTPS" in got[0]
+            assert ("TLS-Required: No relaxed the TLS policy: certificate refused"
+                    in sender.log())
+            assert wait_for(lambda: queue_count(sender) == 1)
+        finally:
+            sender.stop()
+            sender.assert_clean()
+    finally:
+        if unbound is not None:
+            unbound.terminate()
+            unbound.wait()
+        receiver.stop()
+        receiver.assert_clean()
