@@ -259,10 +259,9 @@ static int add_signal(struct daemon *d, size_t slot, int sig, event_callback_fn 
 
 static void daemon_deinit(struct daemon *d)
 {
-	/* The I/O threads are stopped. The store is closed before their task
-	 * queues are freed: store_close() posts the completions of requests
-	 * still in flight, and they must land in a queue that exists (they
-	 * are dropped unrun with it). */
+	/* The I/O threads are stopped, and the store was drained before
+	 * (see main), so no completion is left to post. On a failed start
+	 * nothing was submitted. */
 	services_free(d);
 	daemon_outbound_free(d);
 	store_close(&d->store);
@@ -333,10 +332,17 @@ int main(int argc, char **argv)
 		print_dev_banner(&d);
 	log_info(NULL, "posthornd ready (config %s)", d.config_path);
 	event_base_dispatch(d.base);
-	/* Sessions in flight get shutdown_timeout to finish; the store then
-	 * commits what they handed it before it closes. */
+	/* Sessions in flight get shutdown_timeout to finish, then are cut.
+	 * A session cut while the store works on its write (an SMTP DATA in
+	 * a group commit, an IMAP APPEND, a POP3 QUIT, a queue result) lives
+	 * on until the completion runs on its I/O thread, so: drain the
+	 * store (everything accepted commits or fails, and its completion is
+	 * posted) while the I/O threads still run their task queues, and
+	 * only then stop them; the completions run before the stop. */
 	daemon_outbound_stop(&d);
-	net_server_shutdown(d.net, (unsigned)d.cfg->server.shutdown_timeout_ms);
+	net_server_close_conns(d.net, (unsigned)d.cfg->server.shutdown_timeout_ms);
+	store_drain(d.store);
+	net_server_shutdown(d.net, 0);
 	log_info(NULL, "stopped");
 	status = 0;
 out:

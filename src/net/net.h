@@ -88,8 +88,14 @@ void net_server_wait(struct net_server *server);
 /* Thread-safe: close every listener; open conns go on. */
 void net_server_stop_accepting(struct net_server *server);
 /* Close the listeners, call on_shutdown of every conn, wait up to
- * timeout_ms for the conns to end, abort the rest ("shutdown"), stop and
- * join the threads. Call from a thread that is not an I/O thread. */
+ * timeout_ms for the conns to end, and abort the rest ("shutdown"); returns
+ * when every conn is closed. The threads go on running their loops and task
+ * queues: a session closed while it waits for work it handed to another
+ * thread (a store write) is freed when that work's completion runs. Call
+ * from a thread that is not an I/O thread; a second call does nothing. */
+void net_server_close_conns(struct net_server *server, unsigned timeout_ms);
+/* net_server_close_conns() unless done, then stop and join the threads;
+ * what was posted to their task queues before this call runs first. */
 void net_server_shutdown(struct net_server *server, unsigned timeout_ms);
 /* Connections open now, all listeners. */
 unsigned net_server_conn_count(struct net_server *server);

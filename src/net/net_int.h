@@ -56,7 +56,10 @@ struct net_server {
 	struct iplimit *iplimit;
 	atomic_uint nconns;
 	atomic_bool shutting_down;
+	/* threads done with net_close_conns_task */
+	atomic_uint threads_closed;
 	bool started;
+	bool conns_closed;	/* net_server_close_conns() ran */
 	int wake_fd; /* eventfd for net_server_request_shutdown */
 };
 

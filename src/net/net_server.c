@@ -518,10 +518,22 @@ static void net_shutdown_task(void *arg)
 	}
 }
 
+static void net_close_conns_task(void *arg)
+{
+	struct net_thread *thread = arg;
+
+	while (thread->conns != NULL)
+		conn_destroy_now(thread->conns, "shutdown");
+	atomic_fetch_add(&thread->server->threads_closed, 1);
+}
+
+/* Posted after everything else the thread was handed, so the completions
+ * already in its queue run before its loop ends. */
 static void net_stop_task(void *arg)
 {
 	struct net_thread *thread = arg;
 
+	/* e.g. an outbound conn opened after net_server_close_conns() */
 	while (thread->conns != NULL)
 		conn_destroy_now(thread->conns, "shutdown");
 	event_base_loopbreak(thread->base);
@@ -535,24 +547,52 @@ static uint64_t net_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void net_server_shutdown(struct net_server *server, unsigned timeout_ms)
+static void net_sleep_ms(long ms)
 {
+	struct timespec ts = { 0, ms * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+void net_server_close_conns(struct net_server *server, unsigned timeout_ms)
+{
+	unsigned running = 0;
+
 	if (!server->started) {
 		net_server_stop_accepting(server);
 		return;
 	}
 	ASSERT(net_current_thread == NULL);
+	if (server->conns_closed)
+		return;
+	server->conns_closed = true;
 	atomic_store(&server->shutting_down, true);
 	for (unsigned i = 0; i < server->nthreads; i++)
 		task_queue_post(server->threads[i].tasks, net_shutdown_task,
 				&server->threads[i]);
 	uint64_t deadline = net_now_ms() + timeout_ms;
 
-	while (atomic_load(&server->nconns) > 0 && net_now_ms() < deadline) {
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
+	while (atomic_load(&server->nconns) > 0 && net_now_ms() < deadline)
+		net_sleep_ms(5);
+	atomic_store(&server->threads_closed, 0);
+	for (unsigned i = 0; i < server->nthreads; i++) {
+		if (!server->threads[i].started)
+			continue;	/* net_server_start() failed */
+		task_queue_post(server->threads[i].tasks, net_close_conns_task,
+				&server->threads[i]);
+		running++;
 	}
+	while (atomic_load(&server->threads_closed) < running)
+		net_sleep_ms(1);
+}
+
+void net_server_shutdown(struct net_server *server, unsigned timeout_ms)
+{
+	if (!server->started) {
+		net_server_stop_accepting(server);
+		return;
+	}
+	net_server_close_conns(server, timeout_ms);
 	for (unsigned i = 0; i < server->nthreads; i++) {
 		struct net_thread *t = &server->threads[i];
 

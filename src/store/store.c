@@ -47,6 +47,11 @@ struct store *store_open(const struct store_settings *set, char **error_r)
 	return store;
 }
 
+void store_drain(struct store *store)
+{
+	store_writer_drain(store->writer);
+}
+
 void store_close(struct store **sp)
 {
 	struct store *store = *sp;

@@ -24,6 +24,11 @@ struct store_settings {
 /* Open (creating or migrating the schema) and start the writer thread.
  * Returns NULL and sets *error_r (malloc'd, caller frees) on failure. */
 struct store *store_open(const struct store_settings *set, char **error_r);
+/* Finish every request already submitted (their callbacks are posted to
+ * their reply queues) and stop the writer; readers and subscriptions stay.
+ * A store_submit() after it is a bug. A server calls it at shutdown before
+ * it stops the threads that run the completions. Idempotent. */
+void store_drain(struct store *store);
 /* Finish every request already submitted (their callbacks are posted),
  * stop the writer, close. Readers must have been freed first. */
 void store_close(struct store **store);

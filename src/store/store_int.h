@@ -134,7 +134,10 @@ struct store_reader {
 struct store_writer;
 struct store_writer *store_writer_start(const struct store_driver *driver,
 					struct store_conn *conn);
-/* Drains what was submitted, joins the thread, closes conn. */
+/* Processes what was submitted (the completions are posted) and joins
+ * the thread; a submit after it is a bug. Idempotent. */
+void store_writer_drain(struct store_writer *w);
+/* store_writer_drain(), then close conn and free. */
 void store_writer_stop(struct store_writer **writer);
 void store_writer_subscribe(struct store_writer *w, store_change_fn *fn,
 			    void *arg);

@@ -288,17 +288,27 @@ struct store_writer *store_writer_start(const struct store_driver *driver,
 	return w;
 }
 
+void store_writer_drain(struct store_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
+	w->stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	/* writer_main() leaves only with nothing left to process */
+	pthread_join(w->thread, NULL);
+}
+
 void store_writer_stop(struct store_writer **wp)
 {
 	struct store_writer *w = *wp;
 
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&w->lock);
-	w->stopping = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
+	store_writer_drain(w);
 	w->driver->conn_close(&w->conn);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
