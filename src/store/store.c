@@ -172,6 +172,12 @@ int store_user_list(struct store_reader *r, struct arena *a,
 	return r->driver->user_list(r->conn, a, users_r, error_r);
 }
 
+int store_user_usage(struct store_reader *r, int64_t user_id,
+		     uint64_t *bytes_r, const char **error_r)
+{
+	return r->driver->user_usage(r->conn, user_id, bytes_r, error_r);
+}
+
 int store_alias_lookup(struct store_reader *r, struct arena *a,
 		       const char *address, const char ***targets_r,
 		       const char **error_r)

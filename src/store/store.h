@@ -168,6 +168,13 @@ int store_user_by_address(struct store_reader *r, struct arena *a,
 			  const char **error_r);
 int store_user_list(struct store_reader *r, struct arena *a,
 		    struct store_user **users_r, const char **error_r);
+/* A user's storage usage: the sum of the sizes of the messages in all
+ * their mailboxes (a message in two mailboxes counts twice; expunged
+ * messages not at all); 0 for an unknown user. One query over the user's
+ * messages (about 2 ms per 10 000): call it only for a user with a quota.
+ * Returns 0, or -1 with *error_r. */
+int store_user_usage(struct store_reader *r, int64_t user_id,
+		     uint64_t *bytes_r, const char **error_r);
 /* Targets for an address: the exact alias if any, else the catch-all
  * "@domain". Returns the number of targets (0 when neither exists). */
 int store_alias_lookup(struct store_reader *r, struct arena *a,
@@ -289,6 +296,7 @@ enum store_req_type {
 	STORE_REQ_USER_ADD,
 	STORE_REQ_USER_DEL,
 	STORE_REQ_USER_SET_PASSWORD,
+	STORE_REQ_USER_SET_QUOTA,
 	STORE_REQ_ALIAS_ADD,
 	STORE_REQ_ALIAS_DEL,
 	STORE_REQ_MAILBOX_CREATE,
@@ -375,6 +383,9 @@ struct store_req {
 			int64_t user_id;
 			const char *password_hash, *scram_sha256, *apop_secret;
 		} user_password;
+		/* USER_SET_QUOTA: bytes (<= INT64_MAX), 0 = no quota; an
+		 * unknown user_id fails ("no such user"). */
+		struct { int64_t user_id; uint64_t quota; } user_quota;
 		struct {
 			const char *address;	/* "@domain" is the catch-all */
 			const char *const *targets;

@@ -65,6 +65,8 @@ struct store_driver {
 			       const char **error_r);
 	int (*user_list)(struct store_conn *c, struct arena *a,
 			 struct store_user **users_r, const char **error_r);
+	int (*user_usage)(struct store_conn *c, int64_t user_id,
+			  uint64_t *bytes_r, const char **error_r);
 	/* Exact address only; store.c adds the catch-all fallback. */
 	int (*alias_targets)(struct store_conn *c, struct arena *a,
 			     const char *address, const char ***targets_r,

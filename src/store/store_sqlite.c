@@ -460,6 +460,39 @@ int store_sqlite_row(struct store_conn *c, sqlite3_stmt *st,
 	return -1;
 }
 
+void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
+}
+
+const char *store_sqlite_col_str(struct arena *a, sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return arena_strndup(a, s != NULL ? (const char *)s : "",
+			     (size_t)sqlite3_column_bytes(st, i));
+}
+
+void *store_sqlite_vec_push(struct store_sqlite_vec *v)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap == 0 ? 16 : v->cap * 2;
+		v->v = xrealloc(v->v, v->cap * v->size);
+	}
+	return (char *)v->v + v->n++ * v->size;
+}
+
+void *store_sqlite_vec_to_arena(struct store_sqlite_vec *v, struct arena *a)
+{
+	void *p = arena_alloc(a, MAX(v->n, 1) * v->size);
+
+	if (v->n > 0)
+		memcpy(p, v->v, v->n * v->size);
+	free(v->v);
+	v->v = NULL;
+	return p;
+}
+
 sqlite3_stmt *store_sqlite_xstmt(struct store_conn *c,
 				 enum store_sqlite_xstmt id, const char *sql,
 				 const char **error_r)
@@ -491,11 +524,6 @@ static sqlite3_stmt *stmt_get(struct store_conn *c, enum stmt_id id,
 	return st;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
-}
-
 /* Step a statement that returns no row we need; resets it. */
 static int stmt_exec(struct store_conn *c, sqlite3_stmt *st,
 		     const char **error_r)
@@ -522,14 +550,6 @@ static int simple_exec(struct store_conn *c, enum stmt_id id,
 	sqlite3_stmt *st = stmt_get(c, id, error_r);
 
 	return st == NULL ? -1 : stmt_exec(c, st, error_r);
-}
-
-static const char *col_str(struct arena *a, sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return arena_strndup(a, s != NULL ? (const char *)s : "",
-			     (size_t)sqlite3_column_bytes(st, i));
 }
 
 /* ---- open, migrate ---- */
@@ -806,9 +826,9 @@ static int mailbox_insert(struct store_conn *c, int64_t user_id,
 	    (st = stmt_get(c, S_MAILBOX_INSERT, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, user_id);
-	bind_text(st, 2, is_inbox(name) ? "INBOX" : name);
+	store_sqlite_bind_text(st, 2, is_inbox(name) ? "INBOX" : name);
 	sqlite3_bind_int64(st, 3, uidvalidity);
-	bind_text(st, 4, special_use);
+	store_sqlite_bind_text(st, 4, special_use);
 	sqlite3_bind_int(st, 5, subscribed);
 	if (stmt_exec(c, st, error_r) < 0) {
 		*error_r = conflict_error(c, *error_r, "mailbox already exists");
@@ -927,9 +947,9 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 		return -1;
 	sqlite3_bind_int64(st, 1, (int64_t)d->n_targets + (d->n_rcpts > 0));
 	sqlite3_bind_int64(st, 2, (int64_t)d->size);
-	bind_text(st, 3, d->meta.envelope);
-	bind_text(st, 4, d->meta.bodystructure);
-	bind_text(st, 5, d->meta.body);
+	store_sqlite_bind_text(st, 3, d->meta.envelope);
+	store_sqlite_bind_text(st, 4, d->meta.bodystructure);
+	store_sqlite_bind_text(st, 5, d->meta.body);
 	sqlite3_bind_blob64(st, 6, d->meta.parts_size > 0 ? d->meta.parts : "",
 			    d->meta.parts_size, SQLITE_STATIC);
 	if (stmt_exec(c, st, error_r) < 0)
@@ -987,7 +1007,7 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 		sqlite3_bind_int64(st, 2, as->uid);
 		sqlite3_bind_int64(st, 3, blob_id);
 		sqlite3_bind_int64(st, 4, d->flags);
-		bind_text(st, 5, d->keywords);
+		store_sqlite_bind_text(st, 5, d->keywords);
 		sqlite3_bind_int64(st, 6, d->internal_date);
 		sqlite3_bind_int64(st, 7, (int64_t)d->size);
 		sqlite3_bind_int64(st, 8, (int64_t)as->modseq);
@@ -1001,9 +1021,9 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 	if ((st = stmt_get(c, S_QUEUE_INSERT, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, blob_id);
-	bind_text(st, 2, d->sender);
-	bind_text(st, 3, d->envid);
-	bind_text(st, 4, d->ret);
+	store_sqlite_bind_text(st, 2, d->sender);
+	store_sqlite_bind_text(st, 3, d->envid);
+	store_sqlite_bind_text(st, 4, d->ret);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, now);
 	sqlite3_bind_int(st, 7, d->requiretls ? 1 : 0);
@@ -1016,9 +1036,9 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 			return -1;
 		sqlite3_bind_int64(st, 1, res->queue_id);
 		sqlite3_bind_int64(st, 2, (int64_t)i);
-		bind_text(st, 3, d->rcpts[i].address);
-		bind_text(st, 4, d->rcpts[i].orcpt);
-		bind_text(st, 5, d->rcpts[i].notify);
+		store_sqlite_bind_text(st, 3, d->rcpts[i].address);
+		store_sqlite_bind_text(st, 4, d->rcpts[i].orcpt);
+		store_sqlite_bind_text(st, 5, d->rcpts[i].notify);
 		if (stmt_exec(c, st, error_r) < 0)
 			return -1;
 	}
@@ -1033,7 +1053,7 @@ static int domain_id(struct store_conn *c, const char *name, int64_t *id_r,
 
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, name);
+	store_sqlite_bind_text(st, 1, name);
 	if ((ret = stmt_row(c, st, error_r)) == 1) {
 		*id_r = sqlite3_column_int64(st, 0);
 		stmt_done(st);
@@ -1056,7 +1076,7 @@ static int do_domain(struct store_conn *c, const struct store_req *req,
 		}
 		if ((st = stmt_get(c, S_DOMAIN_INSERT, error_r)) == NULL)
 			return -1;
-		bind_text(st, 1, name);
+		store_sqlite_bind_text(st, 1, name);
 		if (stmt_exec(c, st, error_r) < 0) {
 			*error_r = conflict_error(c, *error_r,
 						  "domain already exists");
@@ -1115,11 +1135,11 @@ static int do_user_add(struct store_conn *c, const struct store_req *req,
 	}
 	if ((st = stmt_get(c, S_USER_INSERT, error_r)) == NULL)
 		return -1;
-	bind_text(st, 1, u->address);
+	store_sqlite_bind_text(st, 1, u->address);
 	sqlite3_bind_int64(st, 2, dom);
-	bind_text(st, 3, u->password_hash);
-	bind_text(st, 4, u->scram_sha256);
-	bind_text(st, 5, u->apop_secret);
+	store_sqlite_bind_text(st, 3, u->password_hash);
+	store_sqlite_bind_text(st, 4, u->scram_sha256);
+	store_sqlite_bind_text(st, 5, u->apop_secret);
 	sqlite3_bind_int64(st, 6, (int64_t)u->quota);
 	if (stmt_exec(c, st, error_r) < 0) {
 		*error_r = conflict_error(c, *error_r, "user already exists");
@@ -1176,9 +1196,9 @@ static int do_user_password(struct store_conn *c, const struct store_req *req,
 
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, u->password_hash);
-	bind_text(st, 2, u->scram_sha256);
-	bind_text(st, 3, u->apop_secret);
+	store_sqlite_bind_text(st, 1, u->password_hash);
+	store_sqlite_bind_text(st, 2, u->scram_sha256);
+	store_sqlite_bind_text(st, 3, u->apop_secret);
 	sqlite3_bind_int64(st, 4, u->user_id);
 	if (stmt_exec(c, st, error_r) < 0)
 		return -1;
@@ -1208,7 +1228,7 @@ static int do_alias(struct store_conn *c, const struct store_req *req,
 	if (!add && al->n_targets == 0) {
 		if ((st = stmt_get(c, S_ALIAS_DELETE_ALL, error_r)) == NULL)
 			return -1;
-		bind_text(st, 1, al->address);
+		store_sqlite_bind_text(st, 1, al->address);
 		if (stmt_exec(c, st, error_r) < 0)
 			return -1;
 		changed = sqlite3_changes(c->db);
@@ -1217,8 +1237,8 @@ static int do_alias(struct store_conn *c, const struct store_req *req,
 		st = stmt_get(c, add ? S_ALIAS_INSERT : S_ALIAS_DELETE, error_r);
 		if (st == NULL)
 			return -1;
-		bind_text(st, 1, al->address);
-		bind_text(st, 2, al->targets[i]);
+		store_sqlite_bind_text(st, 1, al->address);
+		store_sqlite_bind_text(st, 2, al->targets[i]);
 		if (stmt_exec(c, st, error_r) < 0)
 			return -1;
 		changed += sqlite3_changes(c->db);
@@ -1264,7 +1284,7 @@ static int do_mailbox(struct store_conn *c, const struct store_req *req,
 		}
 		if ((st = stmt_get(c, S_MAILBOX_RENAME, error_r)) == NULL)
 			return -1;
-		bind_text(st, 1, req->u.mailbox_rename.new_name);
+		store_sqlite_bind_text(st, 1, req->u.mailbox_rename.new_name);
 		sqlite3_bind_int64(st, 2, id);
 		if (stmt_exec(c, st, error_r) < 0) {
 			*error_r = conflict_error(c, *error_r,
@@ -1513,7 +1533,7 @@ static int do_set_flags(struct store_conn *c, const struct store_req *req,
 			break;
 		}
 		sqlite3_bind_int64(st, 1, rows[i].flags);
-		bind_text(st, 2, rows[i].keywords);
+		store_sqlite_bind_text(st, 2, rows[i].keywords);
 		sqlite3_bind_int64(st, 3, (int64_t)modseq);
 		sqlite3_bind_int64(st, 4, f->mailbox_id);
 		sqlite3_bind_int64(st, 5, rows[i].uid);
@@ -1732,6 +1752,8 @@ static int sqlite_apply(struct store_conn *c, const struct store_req *req,
 		return do_user_del(c, req, changes, error_r);
 	case STORE_REQ_USER_SET_PASSWORD:
 		return do_user_password(c, req, error_r);
+	case STORE_REQ_USER_SET_QUOTA:
+		return store_sqlite_quota_apply(c, req, error_r);
 	case STORE_REQ_ALIAS_ADD:
 	case STORE_REQ_ALIAS_DEL:
 		return do_alias(c, req, error_r);
@@ -1758,32 +1780,6 @@ static int sqlite_apply(struct store_conn *c, const struct store_req *req,
 
 /* ---- readers ---- */
 
-/* A growable array built in malloc'd memory, then copied to the arena. */
-struct vec {
-	void *v;
-	size_t n, cap, size;
-};
-
-static void *vec_push(struct vec *v)
-{
-	if (v->n == v->cap) {
-		v->cap = v->cap == 0 ? 16 : v->cap * 2;
-		v->v = xrealloc(v->v, v->cap * v->size);
-	}
-	return (char *)v->v + v->n++ * v->size;
-}
-
-static void *vec_to_arena(struct vec *v, struct arena *a)
-{
-	void *p = arena_alloc(a, MAX(v->n, 1) * v->size);
-
-	if (v->n > 0)
-		memcpy(p, v->v, v->n * v->size);
-	free(v->v);
-	v->v = NULL;
-	return p;
-}
-
 static int sqlite_domain_exists(struct store_conn *c, const char *domain,
 				const char **error_r)
 {
@@ -1792,7 +1788,7 @@ static int sqlite_domain_exists(struct store_conn *c, const char *domain,
 
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, domain);
+	store_sqlite_bind_text(st, 1, domain);
 	if ((ret = stmt_row(c, st, error_r)) == 1)
 		stmt_done(st);
 	return ret;
@@ -1802,17 +1798,18 @@ static int sqlite_domain_exists(struct store_conn *c, const char *domain,
 static int string_list(struct store_conn *c, struct arena *a, sqlite3_stmt *st,
 		       const char ***list_r, const char **error_r)
 {
-	struct vec v = { .size = sizeof(const char *) };
+	struct store_sqlite_vec v = { .size = sizeof(const char *) };
 	int ret;
 
 	while ((ret = stmt_row(c, st, error_r)) == 1)
-		*(const char **)vec_push(&v) = col_str(a, st, 0);
+		*(const char **)store_sqlite_vec_push(&v) =
+			store_sqlite_col_str(a, st, 0);
 	if (ret < 0) {
 		free(v.v);
 		return -1;
 	}
 	ret = (int)v.n;
-	*list_r = vec_to_arena(&v, a);
+	*list_r = store_sqlite_vec_to_arena(&v, a);
 	return ret;
 }
 
@@ -1827,10 +1824,10 @@ static int sqlite_domain_list(struct store_conn *c, struct arena *a,
 static void read_user(struct arena *a, sqlite3_stmt *st, struct store_user *u)
 {
 	u->id = sqlite3_column_int64(st, 0);
-	u->address = col_str(a, st, 1);
-	u->password_hash = col_str(a, st, 2);
-	u->scram_sha256 = col_str(a, st, 3);
-	u->apop_secret = col_str(a, st, 4);
+	u->address = store_sqlite_col_str(a, st, 1);
+	u->password_hash = store_sqlite_col_str(a, st, 2);
+	u->scram_sha256 = store_sqlite_col_str(a, st, 3);
+	u->apop_secret = store_sqlite_col_str(a, st, 4);
 	u->quota = (uint64_t)sqlite3_column_int64(st, 5);
 	u->disabled = sqlite3_column_int(st, 6) != 0;
 }
@@ -1844,7 +1841,7 @@ static int sqlite_user_by_address(struct store_conn *c, struct arena *a,
 
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, address);
+	store_sqlite_bind_text(st, 1, address);
 	if ((ret = stmt_row(c, st, error_r)) == 1) {
 		read_user(a, st, user_r);
 		stmt_done(st);
@@ -1856,19 +1853,19 @@ static int sqlite_user_list(struct store_conn *c, struct arena *a,
 			    struct store_user **users_r, const char **error_r)
 {
 	sqlite3_stmt *st = stmt_get(c, S_R_USER_LIST, error_r);
-	struct vec v = { .size = sizeof(struct store_user) };
+	struct store_sqlite_vec v = { .size = sizeof(struct store_user) };
 	int ret;
 
 	if (st == NULL)
 		return -1;
 	while ((ret = stmt_row(c, st, error_r)) == 1)
-		read_user(a, st, vec_push(&v));
+		read_user(a, st, store_sqlite_vec_push(&v));
 	if (ret < 0) {
 		free(v.v);
 		return -1;
 	}
 	ret = (int)v.n;
-	*users_r = vec_to_arena(&v, a);
+	*users_r = store_sqlite_vec_to_arena(&v, a);
 	return ret;
 }
 
@@ -1880,7 +1877,7 @@ static int sqlite_alias_targets(struct store_conn *c, struct arena *a,
 
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, address);
+	store_sqlite_bind_text(st, 1, address);
 	return string_list(c, a, st, targets_r, error_r);
 }
 
@@ -1889,15 +1886,17 @@ static int sqlite_alias_list(struct store_conn *c, struct arena *a,
 			     const char ***targets_r, const char **error_r)
 {
 	sqlite3_stmt *st = stmt_get(c, S_R_ALIAS_LIST, error_r);
-	struct vec addr = { .size = sizeof(const char *) };
-	struct vec tgt = { .size = sizeof(const char *) };
+	struct store_sqlite_vec addr = { .size = sizeof(const char *) };
+	struct store_sqlite_vec tgt = { .size = sizeof(const char *) };
 	int ret;
 
 	if (st == NULL)
 		return -1;
 	while ((ret = stmt_row(c, st, error_r)) == 1) {
-		*(const char **)vec_push(&addr) = col_str(a, st, 0);
-		*(const char **)vec_push(&tgt) = col_str(a, st, 1);
+		*(const char **)store_sqlite_vec_push(&addr) =
+			store_sqlite_col_str(a, st, 0);
+		*(const char **)store_sqlite_vec_push(&tgt) =
+			store_sqlite_col_str(a, st, 1);
 	}
 	if (ret < 0) {
 		free(addr.v);
@@ -1905,8 +1904,8 @@ static int sqlite_alias_list(struct store_conn *c, struct arena *a,
 		return -1;
 	}
 	ret = (int)addr.n;
-	*addresses_r = vec_to_arena(&addr, a);
-	*targets_r = vec_to_arena(&tgt, a);
+	*addresses_r = store_sqlite_vec_to_arena(&addr, a);
+	*targets_r = store_sqlite_vec_to_arena(&tgt, a);
 	return ret;
 }
 
@@ -1915,11 +1914,11 @@ static void read_mailbox(struct arena *a, sqlite3_stmt *st,
 {
 	m->id = sqlite3_column_int64(st, 0);
 	m->user_id = sqlite3_column_int64(st, 1);
-	m->name = col_str(a, st, 2);
+	m->name = store_sqlite_col_str(a, st, 2);
 	m->uidvalidity = (uint32_t)sqlite3_column_int64(st, 3);
 	m->uidnext = (uint32_t)sqlite3_column_int64(st, 4);
 	m->highestmodseq = (uint64_t)sqlite3_column_int64(st, 5);
-	m->special_use = col_str(a, st, 6);
+	m->special_use = store_sqlite_col_str(a, st, 6);
 	m->subscribed = sqlite3_column_int(st, 7) != 0;
 	m->messages = (uint32_t)sqlite3_column_int64(st, 8);
 	m->unseen = (uint32_t)sqlite3_column_int64(st, 9);
@@ -1931,20 +1930,20 @@ static int sqlite_mailbox_list(struct store_conn *c, struct arena *a,
 			       const char **error_r)
 {
 	sqlite3_stmt *st = stmt_get(c, S_R_MAILBOX_LIST, error_r);
-	struct vec v = { .size = sizeof(struct store_mailbox) };
+	struct store_sqlite_vec v = { .size = sizeof(struct store_mailbox) };
 	int ret;
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, user_id);
 	while ((ret = stmt_row(c, st, error_r)) == 1)
-		read_mailbox(a, st, vec_push(&v));
+		read_mailbox(a, st, store_sqlite_vec_push(&v));
 	if (ret < 0) {
 		free(v.v);
 		return -1;
 	}
 	ret = (int)v.n;
-	*mailboxes_r = vec_to_arena(&v, a);
+	*mailboxes_r = store_sqlite_vec_to_arena(&v, a);
 	return ret;
 }
 
@@ -1959,7 +1958,7 @@ static int sqlite_mailbox_by_name(struct store_conn *c, struct arena *a,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, user_id);
-	bind_text(st, 2, is_inbox(name) ? "INBOX" : name);
+	store_sqlite_bind_text(st, 2, is_inbox(name) ? "INBOX" : name);
 	if ((ret = stmt_row(c, st, error_r)) == 1) {
 		read_mailbox(a, st, mailbox_r);
 		stmt_done(st);
@@ -2013,17 +2012,17 @@ static int msg_list_read(struct store_conn *c, struct arena *a,
 			 sqlite3_stmt *st, struct store_msg **msgs_r,
 			 const char **error_r)
 {
-	struct vec v = { .size = sizeof(struct store_msg) };
+	struct store_sqlite_vec v = { .size = sizeof(struct store_msg) };
 	int ret;
 
 	while ((ret = stmt_row(c, st, error_r)) == 1) {
-		struct store_msg *m = vec_push(&v);
+		struct store_msg *m = store_sqlite_vec_push(&v);
 
 		m->uid = (uint32_t)sqlite3_column_int64(st, 0);
 		m->flags = (uint32_t)sqlite3_column_int64(st, 1);
 		/* most messages have no keywords: share one "" */
 		m->keywords = sqlite3_column_bytes(st, 2) == 0 ? "" :
-			col_str(a, st, 2);
+			store_sqlite_col_str(a, st, 2);
 		m->internal_date = sqlite3_column_int64(st, 3);
 		m->size = (uint64_t)sqlite3_column_int64(st, 4);
 		m->modseq = (uint64_t)sqlite3_column_int64(st, 5);
@@ -2034,7 +2033,7 @@ static int msg_list_read(struct store_conn *c, struct arena *a,
 		return -1;
 	}
 	ret = (int)v.n;
-	*msgs_r = vec_to_arena(&v, a);
+	*msgs_r = store_sqlite_vec_to_arena(&v, a);
 	return ret;
 }
 
@@ -2069,7 +2068,7 @@ static int sqlite_expunged_since(struct store_conn *c, struct arena *a,
 				 uint32_t **uids_r, const char **error_r)
 {
 	sqlite3_stmt *st = stmt_get(c, S_R_EXPUNGED_SINCE, error_r);
-	struct vec v = { .size = sizeof(uint32_t) };
+	struct store_sqlite_vec v = { .size = sizeof(uint32_t) };
 	int ret;
 
 	if (st == NULL)
@@ -2077,13 +2076,14 @@ static int sqlite_expunged_since(struct store_conn *c, struct arena *a,
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, (int64_t)since);
 	while ((ret = stmt_row(c, st, error_r)) == 1)
-		*(uint32_t *)vec_push(&v) = (uint32_t)sqlite3_column_int64(st, 0);
+		*(uint32_t *)store_sqlite_vec_push(&v) =
+			(uint32_t)sqlite3_column_int64(st, 0);
 	if (ret < 0) {
 		free(v.v);
 		return -1;
 	}
 	ret = (int)v.n;
-	*uids_r = vec_to_arena(&v, a);
+	*uids_r = store_sqlite_vec_to_arena(&v, a);
 	return ret;
 }
 
@@ -2113,9 +2113,9 @@ static int sqlite_msg_meta(struct store_conn *c, struct arena *a,
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
 	if ((ret = stmt_row(c, st, error_r)) == 1) {
-		meta_r->envelope = col_str(a, st, 0);
-		meta_r->bodystructure = col_str(a, st, 1);
-		meta_r->body = col_str(a, st, 2);
+		meta_r->envelope = store_sqlite_col_str(a, st, 0);
+		meta_r->bodystructure = store_sqlite_col_str(a, st, 1);
+		meta_r->body = store_sqlite_col_str(a, st, 2);
 		meta_r->parts = col_blob(a, st, 3, &meta_r->parts_size);
 		stmt_done(st);
 	}
@@ -2144,9 +2144,9 @@ static int sqlite_msg_meta_range(struct store_conn *c, struct arena *a,
 	sqlite3_bind_int64(st, 4, (int64_t)max);
 	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
 		uids[n] = (uint32_t)sqlite3_column_int64(st, 0);
-		metas[n].envelope = col_str(a, st, 1);
-		metas[n].bodystructure = col_str(a, st, 2);
-		metas[n].body = col_str(a, st, 3);
+		metas[n].envelope = store_sqlite_col_str(a, st, 1);
+		metas[n].bodystructure = store_sqlite_col_str(a, st, 2);
+		metas[n].body = store_sqlite_col_str(a, st, 3);
 		metas[n].parts = col_blob(a, st, 4, &metas[n].parts_size);
 		n++;
 	}
@@ -2207,6 +2207,7 @@ const struct store_driver store_driver_sqlite = {
 	.domain_list = sqlite_domain_list,
 	.user_by_address = sqlite_user_by_address,
 	.user_list = sqlite_user_list,
+	.user_usage = store_sqlite_user_usage,
 	.alias_targets = sqlite_alias_targets,
 	.alias_list = sqlite_alias_list,
 	.mailbox_list = sqlite_mailbox_list,

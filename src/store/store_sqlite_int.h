@@ -36,6 +36,9 @@ enum store_sqlite_xstmt {
 	XS_QUEUE_RCPTS_DELETE,
 	XS_QUEUE_HOLD,
 	XS_QUEUE_RETRY,
+	/* store_sqlite_quota.c */
+	XS_USER_USAGE,
+	XS_USER_SET_QUOTA,
 	XS_COUNT
 };
 
@@ -59,6 +62,24 @@ int store_sqlite_row(struct store_conn *c, sqlite3_stmt *st,
 		     const char *what, const char **error_r);
 /* Reset a statement and clear its bindings. */
 void store_sqlite_done(sqlite3_stmt *st);
+/* Bind s (NULL as "") to parameter i, not copied: s must stay until the
+ * statement is reset. */
+void store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* Column i of the current row as a string copied into a (NULL as ""). */
+const char *store_sqlite_col_str(struct arena *a, sqlite3_stmt *st, int i);
+
+/* A growable array of items of `size` bytes for the rows of a read, built
+ * in malloc'd memory: start it as { .size = sizeof(item) }. */
+struct store_sqlite_vec {
+	void *v;
+	size_t n, cap, size;
+};
+
+/* A new uninitialized item at the end. */
+void *store_sqlite_vec_push(struct store_sqlite_vec *v);
+/* The items copied into a (room for one at least, so never NULL); the
+ * malloc'd array is freed. On an error path free(v->v) instead. */
+void *store_sqlite_vec_to_arena(struct store_sqlite_vec *v, struct arena *a);
 
 /* store_sqlite_search.c. Writer side, inside the batch transaction. */
 /* A new blob delivered to mailboxes: queue it for the index. */
@@ -96,5 +117,12 @@ int store_sqlite_queue_get(struct store_conn *c, struct arena *a, int64_t id,
 int store_sqlite_queue_due(struct store_conn *c, struct arena *a, int64_t now,
 			   size_t limit, struct store_queue_entry **entries_r,
 			   const char **error_r);
+
+/* store_sqlite_quota.c. Writer: STORE_REQ_USER_SET_QUOTA. */
+int store_sqlite_quota_apply(struct store_conn *c, const struct store_req *req,
+			     const char **error_r);
+/* Reader: the store_user_usage() contract. */
+int store_sqlite_user_usage(struct store_conn *c, int64_t user_id,
+			    uint64_t *bytes_r, const char **error_r);
 
 #endif
