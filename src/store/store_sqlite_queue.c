@@ -42,65 +42,26 @@ static sqlite3_stmt *xstmt(struct store_conn *c, enum store_sqlite_xstmt id,
 	return store_sqlite_xstmt(c, id, xsql[id], error_r);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
-}
-
-static const char *col_str(struct arena *a, sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return arena_strndup(a, s != NULL ? (const char *)s : "",
-			     (size_t)sqlite3_column_bytes(st, i));
-}
-
-/* A growable array copied into the arena at the end. */
-struct grow {
-	void *v;
-	size_t n, cap, size;
-};
-
-static void *grow_push(struct grow *g)
-{
-	if (g->n == g->cap) {
-		g->cap = g->cap != 0 ? g->cap * 2 : 8;
-		g->v = xrealloc(g->v, g->cap * g->size);
-	}
-	return (char *)g->v + g->n++ * g->size;
-}
-
-static void *grow_to_arena(struct grow *g, struct arena *a)
-{
-	void *p = arena_alloc(a, MAX(g->n, 1u) * g->size);
-
-	if (g->n > 0)
-		memcpy(p, g->v, g->n * g->size);
-	free(g->v);
-	g->v = NULL;
-	return p;
-}
-
 /* ---- readers ---- */
 
 static int read_entry(struct store_conn *c, struct arena *a, sqlite3_stmt *st,
 		      bool pending_only, struct store_queue_entry *q,
 		      const char **error_r)
 {
-	struct grow g = { .size = sizeof(struct store_queue_rcpt) };
+	struct store_sqlite_vec g = { .size = sizeof(struct store_queue_rcpt) };
 	sqlite3_stmt *rs;
 	int ret;
 
 	memset(q, 0, sizeof(*q));
 	q->id = sqlite3_column_int64(st, 0);
 	q->blob_id = sqlite3_column_int64(st, 1);
-	q->sender = col_str(a, st, 2);
-	q->envid = col_str(a, st, 3);
-	q->ret = col_str(a, st, 4);
-	q->state = col_str(a, st, 5);
+	q->sender = store_sqlite_col_str(a, st, 2);
+	q->envid = store_sqlite_col_str(a, st, 3);
+	q->ret = store_sqlite_col_str(a, st, 4);
+	q->state = store_sqlite_col_str(a, st, 5);
 	q->attempts = (uint32_t)sqlite3_column_int64(st, 6);
 	q->next_try = sqlite3_column_int64(st, 7);
-	q->last_error = col_str(a, st, 8);
+	q->last_error = store_sqlite_col_str(a, st, 8);
 	q->created = sqlite3_column_int64(st, 9);
 	q->delay_notified = sqlite3_column_int64(st, 10) != 0;
 	q->held = sqlite3_column_int64(st, 11) != 0;
@@ -112,23 +73,23 @@ static int read_entry(struct store_conn *c, struct arena *a, sqlite3_stmt *st,
 		return -1;
 	sqlite3_bind_int64(rs, 1, q->id);
 	while ((ret = store_sqlite_row(c, rs, "store", error_r)) == 1) {
-		struct store_queue_rcpt *r = grow_push(&g);
+		struct store_queue_rcpt *r = store_sqlite_vec_push(&g);
 
 		r->idx = (uint32_t)sqlite3_column_int64(rs, 0);
-		r->address = col_str(a, rs, 1);
-		r->orcpt = col_str(a, rs, 2);
-		r->notify = col_str(a, rs, 3);
-		r->state = col_str(a, rs, 4);
-		r->status = col_str(a, rs, 5);
-		r->diagnostic = col_str(a, rs, 6);
-		r->remote_mta = col_str(a, rs, 7);
+		r->address = store_sqlite_col_str(a, rs, 1);
+		r->orcpt = store_sqlite_col_str(a, rs, 2);
+		r->notify = store_sqlite_col_str(a, rs, 3);
+		r->state = store_sqlite_col_str(a, rs, 4);
+		r->status = store_sqlite_col_str(a, rs, 5);
+		r->diagnostic = store_sqlite_col_str(a, rs, 6);
+		r->remote_mta = store_sqlite_col_str(a, rs, 7);
 	}
 	if (ret < 0) {
 		free(g.v);
 		return -1;
 	}
 	q->n_rcpts = g.n;
-	q->rcpts = grow_to_arena(&g, a);
+	q->rcpts = store_sqlite_vec_to_arena(&g, a);
 	return 0;
 }
 
@@ -138,11 +99,11 @@ static int read_entries(struct store_conn *c, struct arena *a,
 			struct store_queue_entry **entries_r,
 			const char **error_r)
 {
-	struct grow g = { .size = sizeof(struct store_queue_entry) };
+	struct store_sqlite_vec g = { .size = sizeof(struct store_queue_entry) };
 	int ret;
 
 	while ((ret = store_sqlite_row(c, st, "store", error_r)) == 1) {
-		if (read_entry(c, a, st, pending_only, grow_push(&g),
+		if (read_entry(c, a, st, pending_only, store_sqlite_vec_push(&g),
 			       error_r) < 0) {
 			store_sqlite_done(st);
 			free(g.v);
@@ -154,7 +115,7 @@ static int read_entries(struct store_conn *c, struct arena *a,
 		return -1;
 	}
 	ret = (int)g.n;
-	*entries_r = grow_to_arena(&g, a);
+	*entries_r = store_sqlite_vec_to_arena(&g, a);
 	return ret;
 }
 
@@ -274,10 +235,10 @@ static int do_result(struct store_conn *c, const struct store_req *req,
 		}
 		if ((st = xstmt(c, XS_QUEUE_RCPT_RESULT, error_r)) == NULL)
 			return -1;
-		bind_text(st, 1, r->state);
-		bind_text(st, 2, r->status);
-		bind_text(st, 3, r->diagnostic);
-		bind_text(st, 4, r->remote_mta);
+		store_sqlite_bind_text(st, 1, r->state);
+		store_sqlite_bind_text(st, 2, r->status);
+		store_sqlite_bind_text(st, 3, r->diagnostic);
+		store_sqlite_bind_text(st, 4, r->remote_mta);
 		sqlite3_bind_int64(st, 5, q->id);
 		sqlite3_bind_int64(st, 6, r->idx);
 		if (store_sqlite_exec(c, st, "store", error_r) < 0)
@@ -291,7 +252,7 @@ static int do_result(struct store_conn *c, const struct store_req *req,
 		return -1;
 	sqlite3_bind_int64(st, 1, q->attempts);
 	sqlite3_bind_int64(st, 2, q->next_try);
-	bind_text(st, 3, q->last_error);
+	store_sqlite_bind_text(st, 3, q->last_error);
 	sqlite3_bind_int(st, 4, q->delay_notified ? 1 : 0);
 	sqlite3_bind_int64(st, 5, q->id);
 	if (store_sqlite_exec(c, st, "store", error_r) < 0)
@@ -356,10 +317,10 @@ int store_sqlite_queue_apply(struct store_conn *c, const struct store_req *req,
 	case STORE_REQ_QUEUE_UPDATE:
 		if ((st = xstmt(c, XS_QUEUE_UPDATE, error_r)) == NULL)
 			return -1;
-		bind_text(st, 1, req->u.queue_update.state);
+		store_sqlite_bind_text(st, 1, req->u.queue_update.state);
 		sqlite3_bind_int64(st, 2, req->u.queue_update.attempts);
 		sqlite3_bind_int64(st, 3, req->u.queue_update.next_try);
-		bind_text(st, 4, req->u.queue_update.last_error);
+		store_sqlite_bind_text(st, 4, req->u.queue_update.last_error);
 		sqlite3_bind_int64(st, 5, req->u.queue_update.id);
 		if (store_sqlite_exec(c, st, "store", error_r) < 0)
 			return -1;
