@@ -22,6 +22,7 @@ enum cli_exit {
 struct cli {
 	const char *config_path;
 	bool password_stdin;
+	const char *quota;		/* --quota SIZE of "user add", or NULL */
 	struct config *cfg;
 	struct store *store;
 	struct store_reader *reader;

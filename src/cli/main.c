@@ -23,7 +23,8 @@ static void usage(FILE *out)
 	fputs("usage: posthorn [-c FILE] COMMAND ...\n"
 	      "\n"
 	      "  domain add DOMAIN | del DOMAIN | list\n"
-	      "  user add ADDRESS [--password-stdin] | del ADDRESS | list [DOMAIN]\n"
+	      "  user add ADDRESS [--password-stdin] [--quota SIZE] | del ADDRESS | list [DOMAIN]\n"
+	      "  user quota ADDRESS SIZE   (SIZE: bytes or 500K, 20M, 2G; 0 or none: no quota)\n"
 	      "  user passwd ADDRESS [--password-stdin]\n"
 	      "  user apop-secret ADDRESS [--password-stdin]   (POP3 APOP; weaker than SCRAM)\n"
 	      "  alias add ADDRESS TARGET... | del ADDRESS [TARGET...] | list\n"
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
 	static const struct option long_opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "quota", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -89,6 +91,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			cli.password_stdin = true;
+			break;
+		case 'q':
+			cli.quota = optarg;
 			break;
 		case 'h':
 			usage(stdout);
