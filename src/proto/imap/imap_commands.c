@@ -46,6 +46,8 @@ const struct cmd_def imap_commands[] = {
 	{ "UID FETCH", cmd_fetch, SEL | IMAP_CMD_UID, NULL },
 	{ "SEARCH", cmd_search, SEL | IMAP_CMD_NO_EXPUNGE, NULL },
 	{ "UID SEARCH", cmd_search, SEL | IMAP_CMD_UID, NULL },
+	{ "SORT", cmd_sort, SEL | IMAP_CMD_NO_EXPUNGE, "SORT SORT=DISPLAY" },
+	{ "UID SORT", cmd_sort, SEL | IMAP_CMD_UID, NULL },
 };
 
 const size_t imap_commands_count = ARRAY_SIZE(imap_commands);

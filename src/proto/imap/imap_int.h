@@ -257,6 +257,7 @@ int cmd_copy(void *session, struct str arg);
 int cmd_move(void *session, struct str arg);
 int cmd_fetch(void *session, struct str arg);
 int cmd_search(void *session, struct str arg);
+int cmd_sort(void *session, struct str arg);
 
 /* cmd_auth.c: a line of the AUTHENTICATE exchange. */
 void imap_sasl_response(struct imap_session *s, struct str line);

@@ -1,0 +1,286 @@
+/* imap_sort.c: SORT keys read back from the rendered ENVELOPE (the store
+ * keeps no other copy of the headers' values), computed once per message,
+ * then one qsort_r over them. */
+#include "proto/imap/imap_sort.h"
+
+#include "base/utf8_fold.h"
+#include "mail/base_subject.h"
+#include "mail/rfc2047.h"
+#include "mail/rfc5322_date.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	enum imap_sort_key key;
+} sort_keys[] = {
+	{ "ARRIVAL", IMAP_SORT_ARRIVAL },
+	{ "CC", IMAP_SORT_CC },
+	{ "DATE", IMAP_SORT_DATE },
+	{ "FROM", IMAP_SORT_FROM },
+	{ "SIZE", IMAP_SORT_SIZE },
+	{ "SUBJECT", IMAP_SORT_SUBJECT },
+	{ "TO", IMAP_SORT_TO },
+	{ "DISPLAYFROM", IMAP_SORT_DISPLAYFROM },
+	{ "DISPLAYTO", IMAP_SORT_DISPLAYTO },
+};
+
+static bool parse_key(struct imap_cursor *c, enum imap_sort_key *key_r)
+{
+	struct str word;
+
+	if (!imap_cursor_atom(c, &word))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(sort_keys); i++) {
+		if (str_caseeq(word, str_c(sort_keys[i].name))) {
+			*key_r = sort_keys[i].key;
+			return true;
+		}
+	}
+	c->error = "Unknown sort key";
+	return false;
+}
+
+bool imap_sort_parse(struct imap_cursor *c, struct imap_sort *sort_r)
+{
+	memset(sort_r, 0, sizeof(*sort_r));
+	if (!imap_cursor_skip_char(c, '(')) {
+		c->error = "Expected a list of sort criteria";
+		return false;
+	}
+	do {
+		enum imap_sort_key key;
+		bool reverse = false;
+		const char *p = c->p;
+		struct str word;
+
+		if (imap_cursor_atom(c, &word) &&
+		    str_caseeq(word, STR_LIT("REVERSE"))) {
+			if (!imap_cursor_sp(c))
+				return false;
+			reverse = true;
+		} else {
+			c->p = p;	/* the key itself */
+			c->error = NULL;
+		}
+		if (!parse_key(c, &key))
+			return false;
+		if (sort_r->n == IMAP_SORT_MAX_CRITERIA) {
+			c->error = "Too many sort criteria";
+			return false;
+		}
+		sort_r->crit[sort_r->n].key = key;
+		sort_r->crit[sort_r->n].reverse = reverse;
+		sort_r->n++;
+		if (key != IMAP_SORT_ARRIVAL && key != IMAP_SORT_SIZE)
+			sort_r->needs_envelope = true;
+	} while (imap_cursor_skip_char(c, ' '));
+	if (!imap_cursor_skip_char(c, ')')) {
+		c->error = "Expected ) after the sort criteria";
+		return false;
+	}
+	return true;
+}
+
+/* ---- keys from the envelope ---- */
+
+struct address {
+	struct str name, mailbox, host;
+};
+
+struct envelope {
+	struct str date, subject;
+	struct address from, to, cc;
+};
+
+/* One address list; *first_r is its first address with a host (so group
+ * markers are passed over), else its first one. */
+static bool parse_addresses(struct imap_cursor *c, struct arena *a,
+			    struct address *first_r)
+{
+	bool found = false, nil;
+	struct str ignored;
+
+	if (imap_cursor_peek(c) != '(')
+		return imap_cursor_nstring(c, a, &ignored, &nil) && nil;
+	c->p++;
+	while (imap_cursor_skip_char(c, '(')) {
+		struct address addr;
+		bool host_nil;
+
+		if (!imap_cursor_nstring(c, a, &addr.name, &nil) ||
+		    !imap_cursor_sp(c) ||
+		    !imap_cursor_nstring(c, a, &ignored, &nil) ||
+		    !imap_cursor_sp(c) ||
+		    !imap_cursor_nstring(c, a, &addr.mailbox, &nil) ||
+		    !imap_cursor_sp(c) ||
+		    !imap_cursor_nstring(c, a, &addr.host, &host_nil) ||
+		    !imap_cursor_skip_char(c, ')'))
+			return false;
+		if (!found && (!host_nil || first_r->mailbox.n == 0)) {
+			*first_r = addr;
+			found = !host_nil;
+		}
+	}
+	return imap_cursor_skip_char(c, ')');
+}
+
+/* The fields SORT uses; what cannot be parsed stays empty. */
+static void parse_envelope(const char *text, struct arena *a,
+			   struct envelope *env_r)
+{
+	struct imap_cursor c;
+	struct address ignored;
+	bool nil;
+
+	memset(env_r, 0, sizeof(*env_r));
+	if (text == NULL)
+		return;
+	imap_cursor_init(&c, str_c(text));
+	(void)(imap_cursor_skip_char(&c, '(') &&
+	       imap_cursor_nstring(&c, a, &env_r->date, &nil) &&
+	       imap_cursor_sp(&c) &&
+	       imap_cursor_nstring(&c, a, &env_r->subject, &nil) &&
+	       imap_cursor_sp(&c) &&
+	       parse_addresses(&c, a, &env_r->from) && imap_cursor_sp(&c) &&
+	       parse_addresses(&c, a, &ignored) && imap_cursor_sp(&c) &&
+	       parse_addresses(&c, a, &ignored) && imap_cursor_sp(&c) &&
+	       parse_addresses(&c, a, &env_r->to) && imap_cursor_sp(&c) &&
+	       parse_addresses(&c, a, &env_r->cc));
+}
+
+static const char *folded(struct arena *a, struct str s)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p;
+
+	utf8_fold(&sb, s);
+	p = arena_strndup(a, strbuf_cstr(&sb), sb.n);
+	strbuf_free(&sb);
+	return p;
+}
+
+/* RFC 5957: the display name, decoded, or else the addr-spec. */
+static const char *display(struct arena *a, const struct address *addr)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p;
+
+	rfc2047_decode(&sb, addr->name);
+	if (sb.n == 0 && addr->mailbox.n > 0)
+		strbuf_printf(&sb, "%.*s@%.*s", (int)addr->mailbox.n,
+			      addr->mailbox.p, (int)addr->host.n,
+			      addr->host.p);
+	p = folded(a, strbuf_str(&sb));
+	strbuf_free(&sb);
+	return p;
+}
+
+struct sort_item {
+	struct imap_sort_msg msg;
+	int64_t date;
+	const char *text[IMAP_SORT_DISPLAYTO + 1];	/* by key */
+};
+
+static void item_keys(const struct imap_sort *s, struct arena *a,
+		      struct sort_item *it)
+{
+	struct envelope env;
+	struct strbuf sb = STRBUF_INIT;
+	int64_t t;
+	int zone;
+
+	it->date = it->msg.internal_date;
+	if (!s->needs_envelope)
+		return;
+	parse_envelope(it->msg.envelope, a, &env);
+	for (size_t i = 0; i < s->n; i++) {
+		enum imap_sort_key key = s->crit[i].key;
+
+		switch (key) {
+		case IMAP_SORT_DATE:
+			if (env.date.n > 0 &&
+			    rfc5322_date_parse(env.date, &t, &zone))
+				it->date = t;
+			break;
+		case IMAP_SORT_SUBJECT:
+			strbuf_reset(&sb);
+			base_subject(&sb, env.subject);
+			it->text[key] = arena_strndup(a, strbuf_cstr(&sb),
+						      sb.n);
+			break;
+		case IMAP_SORT_FROM:
+			it->text[key] = folded(a, env.from.mailbox);
+			break;
+		case IMAP_SORT_TO:
+			it->text[key] = folded(a, env.to.mailbox);
+			break;
+		case IMAP_SORT_CC:
+			it->text[key] = folded(a, env.cc.mailbox);
+			break;
+		case IMAP_SORT_DISPLAYFROM:
+			it->text[key] = display(a, &env.from);
+			break;
+		case IMAP_SORT_DISPLAYTO:
+			it->text[key] = display(a, &env.to);
+			break;
+		case IMAP_SORT_ARRIVAL:
+		case IMAP_SORT_SIZE:
+			break;
+		}
+	}
+	strbuf_free(&sb);
+}
+
+static int cmp_int(int64_t a, int64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int item_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct imap_sort *s = ctx;
+	const struct sort_item *a = pa, *b = pb;
+
+	for (size_t i = 0; i < s->n; i++) {
+		enum imap_sort_key key = s->crit[i].key;
+		int r;
+
+		switch (key) {
+		case IMAP_SORT_ARRIVAL:
+			r = cmp_int(a->msg.internal_date, b->msg.internal_date);
+			break;
+		case IMAP_SORT_DATE:
+			r = cmp_int(a->date, b->date);
+			break;
+		case IMAP_SORT_SIZE:
+			r = a->msg.size < b->msg.size ? -1 :
+			    a->msg.size > b->msg.size;
+			break;
+		default:
+			r = strcmp(a->text[key], b->text[key]);
+			break;
+		}
+		if (r != 0)
+			return s->crit[i].reverse ? -r : r;
+	}
+	return cmp_int(a->msg.seq, b->msg.seq);
+}
+
+void imap_sort_order(const struct imap_sort *s, struct arena *a,
+		     struct imap_sort_msg *msgs, size_t n)
+{
+	struct sort_item *items;
+
+	if (n == 0)
+		return;
+	items = arena_zalloc(a, n * sizeof(*items));
+	for (size_t i = 0; i < n; i++) {
+		items[i].msg = msgs[i];
+		item_keys(s, a, &items[i]);
+	}
+	qsort_r(items, n, sizeof(*items), item_cmp, (void *)s);
+	for (size_t i = 0; i < n; i++)
+		msgs[i] = items[i].msg;
+}
