@@ -9,6 +9,7 @@ it looks for show only now and then, best under the -san build."""
 import imaplib
 import os
 import poplib
+import random
 import re
 import signal
 import smtplib
@@ -62,10 +63,11 @@ class Lines:
                 return int(line[:3]), line
 
 
-def smtp_flood(port, n, accepted, stop):
+def smtp_flood(port, n, accepted, stop, running):
     """Pipeline messages to demo@localhost as fast as the server answers:
     the end of each message goes out with the next MAIL, RCPT and DATA.
-    Appends the token of each message that got its 250 to accepted."""
+    Appends the token of each message that got its 250 to accepted; sets
+    running after the first."""
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=20)
     except OSError:
@@ -87,17 +89,20 @@ def smtp_flood(port, n, accepted, stop):
             code, _ = r.reply()
             if code == 250:
                 accepted.append(token)
+                running.set()
             if code != 250 or not more:
                 return
     except (OSError, ConnectionError, ValueError):
         pass
     finally:
+        running.set()
         sock.close()
 
 
-def imap_load(port, n, appended, stop):
+def imap_load(port, n, appended, stop, running):
     """APPEND to Drafts and STORE flags on it in a loop; appended gets the
-    token of every APPEND that was answered OK."""
+    token of every APPEND that was answered OK; running is set after the
+    first."""
     try:
         m = imaplib.IMAP4("127.0.0.1", port, timeout=20)
         m.login("demo@localhost", "demo")
@@ -110,12 +115,32 @@ def imap_load(port, n, appended, stop):
             if typ != "OK":
                 break
             appended.append(token)
+            running.set()
             flag = "+FLAGS" if i % 2 == 0 else "-FLAGS"
             typ, _ = m.store("1:*", flag, "(\\Flagged)")
             if typ != "OK":
                 break
     except (OSError, imaplib.IMAP4.error, EOFError):
         pass
+    finally:
+        running.set()
+
+
+def outbound_feed(port, stop, running):
+    """Submit mail for the sink's domain until stop: the queue runner
+    delivers it and records each result while the signal comes."""
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
+            s.login("demo@localhost", "demo")
+            for i in range(100000):
+                if stop.is_set():
+                    break
+                s.sendmail("demo@localhost", ["rcpt@remote.test"], body(f"out-{i}"))
+                running.set()
+    except (OSError, smtplib.SMTPException):
+        pass
+    finally:
+        running.set()
 
 
 def pop3_quit(port, outcome):
@@ -174,31 +199,43 @@ def fill_pop3(d):
             s.sendmail("load@example.test", [POP3_USER], body(f"pop-{i}"))
 
 
-def stop_under_load(d, with_outbound=False):
+def stop_under_load(d, sink=None):
     """Run the load, SIGTERM in the middle of it; returns what the clients
     saw acknowledged."""
     stop = threading.Event()
     accepted, appended = [], []
     pop = {"ready": threading.Event(), "go": threading.Event()}
+    running = [threading.Event() for _ in range(SMTP_SESSIONS + IMAP_SESSIONS)]
     threads = [threading.Thread(target=smtp_flood,
-                                args=(d.port("smtp"), n, accepted, stop))
+                                args=(d.port("smtp"), n, accepted, stop, running[n]))
                for n in range(SMTP_SESSIONS)]
     threads += [threading.Thread(target=imap_load,
-                                 args=(d.port("imap"), n, appended, stop))
+                                 args=(d.port("imap"), n, appended, stop,
+                                       running[SMTP_SESSIONS + n]))
                 for n in range(IMAP_SESSIONS)]
     threads.append(threading.Thread(target=pop3_quit, args=(d.port("pop3"), pop)))
+    if sink is not None:
+        running.append(threading.Event())
+        threads.append(threading.Thread(target=outbound_feed,
+                                        args=(d.port("submission"), stop, running[-1])))
     for t in threads:
         t.start()
-    if with_outbound:
-        # queued for the sink while the rest runs; the runner picks them
-        with smtplib.SMTP("127.0.0.1", d.port("submission"), timeout=20) as s:
-            s.login("demo@localhost", "demo")
-            for i in range(20):
-                s.sendmail("demo@localhost", ["rcpt@remote.test"], body(f"out-{i}"))
-    # let the load build up, then QUIT and SIGTERM together
-    assert pop["ready"].wait(20)
-    time.sleep(0.4)
+    # every session under way (logins are slow under ASan), then QUIT and
+    # SIGTERM together: the QUIT's write may be in flight or not yet made
+    assert pop["ready"].wait(30)
+    for ev in running:
+        assert ev.wait(30)
+    time.sleep(0.2)
+    if sink is not None:
+        # signal just as the sink accepts a message: the runner is about
+        # to record that result
+        seen = len(sink.messages)
+        deadline = time.monotonic() + 30
+        while len(sink.messages) == seen and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(sink.messages) > seen, "the queue runner delivered nothing"
     pop["go"].set()
+    time.sleep(random.uniform(0, 0.01))
     d.send_signal(signal.SIGTERM)
     started = time.monotonic()
     try:
@@ -272,7 +309,7 @@ def test_sigterm_with_outbound_results_in_flight(tmp_path):
                 "[queue]\nretry_min = 1s\nretry_max = 2s\n"
                 f"[routes]\nremote.test = 127.0.0.1:{sink.port}\n")
             fill_pop3(d)
-            accepted, appended, pop = stop_under_load(d, with_outbound=True)
+            accepted, appended, pop = stop_under_load(d, sink)
             check_after_restart(d, accepted, appended, pop)
     finally:
         sink.stop()
