@@ -27,6 +27,7 @@ struct delivery_local {
 	 * target), for Delivered-To. */
 	const char *address;
 	const char *tag;	/* "+tag" stripped to reach the user, or NULL */
+	uint64_t quota;		/* the user's storage quota, bytes; 0 = none */
 };
 
 struct delivery_resolution {
@@ -68,6 +69,27 @@ struct delivery_resolution {
  * taken for the catch-all (only matters when a "+tag" user also exists). */
 void delivery_resolve(struct store_reader *reader, struct arena *a,
 		      const char *address, struct delivery_resolution *res_r);
+
+/* Storage quotas (delivery_quota.c). Whether a message of size bytes
+ * (0 = not known) may go to a user with this quota: no quota, or usage
+ * below it and usage + size not past it. *usage_r is read from the store
+ * only when the user has a quota (the sum costs a scan of the user's
+ * message rows; without a quota nothing is read). 1 fits, 0 does not,
+ * -1 store error (*error_r). */
+int delivery_quota_fits(struct store_reader *reader, int64_t user_id,
+			uint64_t quota, uint64_t size, uint64_t *usage_r,
+			const char **error_r);
+/* Leave out of res->locals the users a message of size bytes (0 = not
+ * known) does not fit (above). They are moved after the kept ones:
+ * res->locals[res->n_locals + i] for i < the returned count. The caller
+ * refuses the recipient (452 4.2.2 Mailbox full) when that left it with
+ * no local user and no remote address, and otherwise delivers to the rest
+ * (an alias reaching a full mailbox among others); res->status becomes
+ * REMOTE when only remote addresses are left. Returns that count,
+ * or -1 with *error_r (a store error; res unchanged). */
+int delivery_quota_filter(struct store_reader *reader,
+			  struct delivery_resolution *res, uint64_t size,
+			  const char **error_r);
 
 /* An accepted message. Every pointer belongs to the caller but needs to
  * live only for the delivery_submit() call: the submission keeps copies. */

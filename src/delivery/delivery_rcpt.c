@@ -46,6 +46,7 @@ static void add_local(struct resolver *rs, const struct store_user *user,
 	l->user_id = user->id;
 	l->address = address;
 	l->tag = tag;
+	l->quota = user->quota;
 }
 
 static void add_remote(struct resolver *rs, const char *address)

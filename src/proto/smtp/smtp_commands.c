@@ -153,6 +153,12 @@ static int cmd_mail(void *ctx, struct str arg)
 	}
 	tx->rcpts = arena_alloc(&tx->arena, s->server->set.max_recipients *
 				sizeof(*tx->rcpts));
+	tx->rcpt_user0 = arena_alloc(&tx->arena, s->server->set.max_recipients *
+				     sizeof(*tx->rcpt_user0));
+	tx->rcpt_remote = arena_zalloc(&tx->arena, s->server->set.max_recipients *
+				       sizeof(*tx->rcpt_remote));
+	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
+				     sizeof(*tx->rcpt_full));
 	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->conn), ++s->n_tx);
 	s->tx = tx;
 	smtp_session_enter(s, SMTP_STATE_MAIL);
@@ -192,15 +198,21 @@ static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *re
 	const char *orcpt = "", *notify;
 	size_t n;
 
+	tx->rcpt_user0[tx->n_rcpts] = tx->n_users;
+	tx->rcpt_remote[tx->n_rcpts] = res->n_remotes > 0;
 	if (res->n_locals > 0) {
 		tx->user_ids = xrealloc(tx->user_ids, (tx->n_users + res->n_locals) *
 					sizeof(*tx->user_ids));
+		tx->user_quotas = xrealloc(tx->user_quotas,
+					   (tx->n_users + res->n_locals) *
+					   sizeof(*tx->user_quotas));
 		for (size_t i = 0; i < res->n_locals; i++) {
 			if (tx->n_users == 0)
 				tx->delivered_to = arena_strdup(&tx->arena,
 						res->locals[i].address);
 			else if (res->locals[i].user_id != tx->user_ids[0])
 				tx->several_locals = true;
+			tx->user_quotas[tx->n_users] = res->locals[i].quota;
 			tx->user_ids[tx->n_users++] = res->locals[i].user_id;
 		}
 	}
@@ -289,6 +301,9 @@ static int cmd_rcpt(void *ctx, struct str arg)
 			goto out;
 		}
 	}
+	if ((res.status == DELIVERY_LOCAL || res.status == DELIVERY_MIXED) &&
+	    smtp_quota_rcpt(s, reader, address, &res) <= 0)
+		goto out;
 	switch (res.status) {
 	case DELIVERY_LOCAL:
 	case DELIVERY_REMOTE:

@@ -68,7 +68,15 @@ struct smtp_tx {
 	const char **rcpts;		/* as accepted, for the log (arena) */
 	size_t n_rcpts;
 	int64_t *user_ids;		/* xrealloc'd */
+	uint64_t *user_quotas;		/* xrealloc'd, the quota of each */
 	size_t n_users;
+	/* Per accepted recipient, as rcpts (arena): where its users start
+	 * in user_ids (they run to the next one's start or n_users),
+	 * whether it reached remote addresses, and whether the message did
+	 * not fit its quota (LMTP: 452 4.2.2 for it alone). */
+	size_t *rcpt_user0;
+	bool *rcpt_remote;
+	bool *rcpt_full;
 	struct store_queue_rcpt *remotes; /* xrealloc'd, strings in arena */
 	size_t n_remotes;
 	/* The address that reached the first local user (arena), and
@@ -166,5 +174,19 @@ extern const struct cmd_def smtp_commands[];
 extern const size_t smtp_commands_count;
 /* A response line during AUTH. */
 void smtp_auth_response(struct smtp_session *s, struct str line);
+
+/* smtp_quota.c */
+/* RCPT: leave out of res the local users over quota for a message of the
+ * declared SIZE (or already full). 1 = go on with res, 0 = every
+ * destination is full (452 4.2.2 queued), -1 = store error (451
+ * queued). */
+int smtp_quota_rcpt(struct smtp_session *s, struct store_reader *reader,
+		    const char *address, struct delivery_resolution *res);
+/* LMTP after the data: size is the message as it will be stored. Drops
+ * from the transaction the users the message does not fit, and marks the
+ * recipients left with no destination (rcpt_full, answered 452 4.2.2).
+ * Returns the number of recipients still to deliver to, or -1 on a store
+ * error (logged). */
+int smtp_quota_lmtp(struct smtp_session *s, uint64_t size);
 
 #endif

@@ -183,6 +183,7 @@ void smtp_tx_free(struct smtp_tx **txp)
 	smtp_data_free(&tx->reader);
 	strbuf_free(&tx->msg);
 	free(tx->user_ids);
+	free(tx->user_quotas);
 	free(tx->remotes);
 	arena_deinit(&tx->arena);
 	free(tx);
@@ -365,7 +366,8 @@ static void smtp_session_free(struct smtp_session **sp)
 }
 
 /* The answer to the end of data: one reply, or on LMTP one per accepted
- * recipient (RFC 2033 4.2; all share the one store write's fate). */
+ * recipient (RFC 2033 4.2; all share the one store write's fate, except
+ * those the message did not fit: 452 4.2.2). */
 static void smtp_session_final_reply(struct smtp_session *s,
 				     struct smtp_status st, const char *id)
 {
@@ -375,9 +377,14 @@ static void smtp_session_final_reply(struct smtp_session *s,
 		smtp_reply(s, st.code, st.enhanced, "%s%s%s", st.text, sp, idv);
 		return;
 	}
-	for (size_t i = 0; i < s->tx->n_rcpts; i++)
-		smtp_reply(s, st.code, st.enhanced, "<%s> %s%s%s",
-			   s->tx->rcpts[i], st.text, sp, idv);
+	for (size_t i = 0; i < s->tx->n_rcpts; i++) {
+		if (s->tx->rcpt_full[i])
+			smtp_reply(s, 452, "4.2.2", "<%s> Mailbox full",
+				   s->tx->rcpts[i]);
+		else
+			smtp_reply(s, st.code, st.enhanced, "<%s> %s%s%s",
+				   s->tx->rcpts[i], st.text, sp, idv);
+	}
 }
 
 static void smtp_session_delivered(void *arg, const struct store_result *result)
@@ -437,6 +444,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	};
 	struct delivery_msg msg;
 	const char *error;
+	int left;
 
 	if (conn_tls_info(s->conn, &version, &cipher)) {
 		rec.tls_version = version;
@@ -444,6 +452,20 @@ static void smtp_session_submit(struct smtp_session *s)
 	}
 	smtp_received_append(&received, &rec);
 	free(auth_user);
+	if (s->service->mode == SMTP_MODE_LMTP &&
+	    (left = smtp_quota_lmtp(s, sizeof("Return-Path: <>\r\n") - 1 +
+				   strlen(tx->sender) + received.n +
+				   tx->msg.n)) <= 0) {
+		/* Nobody left to deliver to: each recipient has its answer
+		 * (452 4.2.2 when full, 451 on a store error). */
+		strbuf_free(&received);
+		smtp_session_final_reply(s, SMTP_STATUS(451, "4.3.0",
+				"Temporary failure, try again later"), NULL);
+		smtp_session_log_tx(s, left < 0 ? "store failed" : "mailbox full");
+		smtp_tx_free(&s->tx);
+		smtp_session_enter(s, SMTP_STATE_READY);
+		return;
+	}
 
 	msg = (struct delivery_msg){
 		.header = received.p,
