@@ -190,6 +190,7 @@ int cmd_append(void *session, struct str arg)
 	struct store_target *target;
 	struct imap_cursor c;
 	const char *name;
+	uint64_t bytes = 0;
 	size_t n = 0;
 
 	imap_cursor_init(&c, arg);
@@ -219,6 +220,10 @@ int cmd_append(void *session, struct str arg)
 		return imap_bad_syntax(s, &c);
 	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
 	if (target_mailbox(s, name, &st->mb) <= 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		bytes += reqs[i]->u.deliver.size;
+	if (imap_quota_check(s, bytes) <= 0)
 		return -1;
 	st->n = n;
 	target = arena_zalloc(&s->cmd_arena, sizeof(*target));
@@ -587,6 +592,15 @@ static int copy_move(struct imap_session *s, struct str arg, bool move)
 	if (k == 0) {
 		imap_tagged(s, "OK", "%s completed", move ? "MOVE" : "COPY");
 		return 1;
+	}
+	/* A MOVE stays within the user's mailboxes: usage does not grow. */
+	if (!move) {
+		uint64_t bytes = 0;
+
+		for (size_t i = 0; i < k; i++)
+			bytes += v->msgs[idx[i]].size;
+		if (imap_quota_check(s, bytes) <= 0)
+			return -1;
 	}
 	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
 	req->type = STORE_REQ_COPY;

@@ -46,6 +46,10 @@ const struct cmd_def imap_commands[] = {
 	{ "UID FETCH", cmd_fetch, SEL | IMAP_CMD_UID, NULL },
 	{ "SEARCH", cmd_search, SEL | IMAP_CMD_NO_EXPUNGE, NULL },
 	{ "UID SEARCH", cmd_search, SEL | IMAP_CMD_UID, NULL },
+	/* RFC 9208: one quota root "" per user, the STORAGE resource. */
+	{ "GETQUOTAROOT", cmd_getquotaroot, A, "QUOTA" },
+	{ "GETQUOTA", cmd_getquota, A, "QUOTA=RES-STORAGE" },
+	{ "SETQUOTA", cmd_setquota, A, NULL },
 	{ "SORT", cmd_sort, SEL | IMAP_CMD_NO_EXPUNGE, "SORT SORT=DISPLAY" },
 	{ "UID SORT", cmd_sort, SEL | IMAP_CMD_UID, NULL },
 };

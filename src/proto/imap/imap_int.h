@@ -257,6 +257,14 @@ int cmd_copy(void *session, struct str arg);
 int cmd_move(void *session, struct str arg);
 int cmd_fetch(void *session, struct str arg);
 int cmd_search(void *session, struct str arg);
+int cmd_getquotaroot(void *session, struct str arg);
+int cmd_getquota(void *session, struct str arg);
+int cmd_setquota(void *session, struct str arg);
+
+/* cmd_quota.c: whether bytes more fit the user's storage quota (APPEND,
+ * COPY): 1 yes (or no quota), 0 no ("NO [OVERQUOTA]" queued), -1 store
+ * error (NO queued). */
+int imap_quota_check(struct imap_session *s, uint64_t bytes);
 int cmd_sort(void *session, struct str arg);
 
 /* cmd_auth.c: a line of the AUTHENTICATE exchange. */
