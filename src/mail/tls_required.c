@@ -1,4 +1,4 @@
-/* tls_required.c: find "TLS-Required: No" (RFC 8689 5) in a message's top
+/* tls_required.c: find "TLS-Required: No" (RFC 8689) in a message's top
  * header section with the shared header_next() field splitter. */
 #include "mail/tls_required.h"
 #include "mail/header.h"

@@ -1,4 +1,4 @@
-/* tls_required.h: the RFC 8689 section 5 "TLS-Required: No" header field,
+/* tls_required.h: the RFC 8689 "TLS-Required: No" header field,
  * by which a sender asks that the recipient side's TLS policies (MTA-STS,
  * DANE, a configured "TLS required") be ignored for its message. */
 #ifndef POSTHORN_MAIL_TLS_REQUIRED_H
@@ -11,7 +11,7 @@
  * case) whose value, unfolded and with surrounding white space dropped, is
  * "No" in any case? Fields in the body or in an attached message do not
  * count. Pure: no allocation; linear in the header size. The caller applies
- * RFC 8689 5's other rule: with REQUIRETLS the field is ignored. */
+ * RFC 8689's other rule: with REQUIRETLS the field is ignored. */
 bool tls_required_no(struct str message);
 
 #endif

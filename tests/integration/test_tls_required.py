@@ -1,4 +1,4 @@
-"""RFC 8689 5 "TLS-Required: No": a message carrying the header field (and
+"""RFC 8689 "TLS-Required: No": a message carrying the header field (and
 not sent with REQUIRETLS) is delivered despite a `tls = required` or
 `tls = verify` route or a DANE TLSA mismatch, with the header intact; the
 same message without the field stays deferred. With REQUIRETLS the field

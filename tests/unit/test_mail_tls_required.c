@@ -1,4 +1,4 @@
-/* Unit tests for mail/tls_required: RFC 8689 5 "TLS-Required: No" found in
+/* Unit tests for mail/tls_required: RFC 8689 "TLS-Required: No" found in
  * the top header section only (folded, any case, CRLF or LF), and nothing
  * else taken for it. */
 #include "unit.h"
