@@ -144,9 +144,11 @@ static unsigned db_fds(const struct tstore *t)
 
 /* The store is opened after reader_set_init, as the daemon binds its
  * listeners (and sets up the front-ends) before it opens the store. */
+static struct fixture fixture;
+
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
+	struct fixture *f = &fixture;
 	struct net_server_settings nset = { .threads = 3 };
 	struct net_listen_spec spec = {
 		.name = "sink", .address = "127.0.0.1",
@@ -154,6 +156,7 @@ static int setup(void **state)
 	};
 	char *error = NULL;
 
+	memset(f, 0, sizeof(*f));
 	reader_set_init(&f->set, &f->t.store);
 	f->set_live = true;
 	f->net = net_server_new(&nset, &error);
@@ -178,7 +181,6 @@ static int teardown(void **state)
 	if (f->set_live)
 		reader_set_deinit(&f->set);
 	tstore_deinit(&f->t);
-	free(f);
 	return 0;
 }
 
