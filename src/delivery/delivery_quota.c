@@ -21,12 +21,18 @@ int delivery_quota_filter(struct store_reader *reader,
 			  const char **error_r)
 {
 	struct delivery_local tmp;
-	size_t kept = 0, n = res->n_locals;
+	size_t kept = 0, n = res->n_locals, with_quota = 0;
 	bool *full;
 	uint64_t usage;
 	int ret;
 
-	if (n == 0)
+	/* The common case, nobody with a quota, reads and allocates
+	 * nothing. */
+	for (size_t i = 0; i < n; i++) {
+		if (res->locals[i].quota > 0)
+			with_quota++;
+	}
+	if (with_quota == 0)
 		return 0;
 	full = xcalloc(n, sizeof(*full));
 	for (size_t i = 0; i < n; i++) {

@@ -37,10 +37,16 @@ int smtp_quota_lmtp(struct smtp_session *s, uint64_t size)
 {
 	struct smtp_tx *tx = s->tx;
 	struct store_reader *reader = NULL;
-	size_t kept = 0;
+	size_t kept = 0, with_quota = 0;
 	bool *drop;
 	int left = 0;
 
+	for (size_t i = 0; i < tx->n_users; i++) {
+		if (tx->user_quotas[i] > 0)
+			with_quota++;
+	}
+	if (with_quota == 0)
+		return (int)tx->n_rcpts;
 	drop = xcalloc(tx->n_users + 1, sizeof(*drop));
 	for (size_t i = 0; i < tx->n_users; i++) {
 		const char *error = "no store reader";
