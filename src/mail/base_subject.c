@@ -72,20 +72,22 @@ static size_t leader_len(struct str s)
 }
 
 /* Steps 2: subj-trailer = "(fwd)" / WSP, removed from the end. */
-static struct str strip_trailers(struct str s)
+static struct str strip_trailers(struct str s, bool *reply)
 {
 	for (;;) {
-		if (s.n > 0 && is_wsp(s.p[s.n - 1]))
+		if (s.n > 0 && is_wsp(s.p[s.n - 1])) {
 			s.n--;
-		else if (ends_with(s, "(fwd)"))
+		} else if (ends_with(s, "(fwd)")) {
 			s.n -= 5;
-		else
+			*reply = true;
+		} else {
 			return s;
+		}
 	}
 }
 
 /* Steps 3 and 4, repeated until neither removes anything. */
-static struct str strip_leaders(struct str s)
+static struct str strip_leaders(struct str s, bool *reply)
 {
 	bool changed = true;
 
@@ -94,6 +96,7 @@ static struct str strip_leaders(struct str s)
 
 		changed = false;
 		while ((n = leader_len(s)) > 0) {
+			*reply |= n > 1;	/* not a lone WSP: a subj-refwd */
 			s = str_make(s.p + n, s.n - n);
 			changed = true;
 		}
@@ -106,10 +109,11 @@ static struct str strip_leaders(struct str s)
 	return s;
 }
 
-void base_subject(struct strbuf *out, struct str raw)
+bool base_subject(struct strbuf *out, struct str raw)
 {
 	struct strbuf decoded = STRBUF_INIT, folded = STRBUF_INIT;
 	struct strbuf spaced = STRBUF_INIT;
+	bool reply = false;
 	struct str s;
 
 	/* Step 1: decoded, folded, every run of whitespace one space. */
@@ -123,14 +127,16 @@ void base_subject(struct strbuf *out, struct str raw)
 	}
 	s = strbuf_str(&spaced);
 	for (;;) {
-		s = strip_leaders(strip_trailers(s));
+		s = strip_leaders(strip_trailers(s, &reply), &reply);
 		/* Step 5: "[fwd:" subject "]" unwraps, then from step 2. */
 		if (!starts_with(s, "[fwd:") || !ends_with(s, "]"))
 			break;
 		s = str_make(s.p + 5, s.n - 6);
+		reply = true;
 	}
 	strbuf_append(out, s.p, s.n);
 	strbuf_free(&decoded);
 	strbuf_free(&folded);
 	strbuf_free(&spaced);
+	return reply;
 }

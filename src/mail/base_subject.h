@@ -10,7 +10,9 @@
  * words decoded to UTF-8, runs of whitespace made one space, case folded
  * (i;unicode-casemap as utf8_fold does), then the leaders and trailers of
  * RFC 5256 2.1 removed until none is left. Never fails; an empty or
- * all-leader subject gives "". */
-void base_subject(struct strbuf *out, struct str raw);
+ * all-leader subject gives "". Returns true when the subject is a reply or
+ * forward in the sense of THREAD (RFC 5256 2.1): a "Re:"/"Fwd:" leader, a
+ * "(fwd)" trailer or a "[fwd: ...]" wrapper was removed. */
+bool base_subject(struct strbuf *out, struct str raw);
 
 #endif

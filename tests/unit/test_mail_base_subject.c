@@ -55,6 +55,31 @@ static void test_cases(void **state)
 	}
 }
 
+static void test_reply_or_forward(void **state)
+{
+	static const struct {
+		const char *raw;
+		bool reply;
+	} replies[] = {
+		{ "Hello", false }, { "[list] Hello", false },
+		{ "  Hello  ", false }, { "[list]", false }, { "", false },
+		{ "Re: Hello", true }, { "[list] Fwd: Hello", true },
+		{ "Hello (fwd)", true }, { "[Fwd: Hello]", true },
+		{ "Re[2]: Hello", true }, { "Read me", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(replies); i++) {
+		struct strbuf out = STRBUF_INIT;
+
+		if (base_subject(&out, str_c(replies[i].raw)) !=
+		    replies[i].reply)
+			fail_msg("\"%s\": reply should be %d", replies[i].raw,
+				 replies[i].reply);
+		strbuf_free(&out);
+	}
+}
+
 static void test_appends(void **state)
 {
 	struct strbuf out = STRBUF_INIT;
@@ -70,6 +95,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_reply_or_forward),
 		cmocka_unit_test(test_appends),
 	};
 

@@ -6,7 +6,7 @@
 #include "base/utf8_fold.h"
 #include "mail/base_subject.h"
 #include "mail/rfc2047.h"
-#include "mail/rfc5322_date.h"
+#include "proto/imap/imap_envelope_read.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,71 +85,6 @@ bool imap_sort_parse(struct imap_cursor *c, struct imap_sort *sort_r)
 
 /* ---- keys from the envelope ---- */
 
-struct address {
-	struct str name, mailbox, host;
-};
-
-struct envelope {
-	struct str date, subject;
-	struct address from, to, cc;
-};
-
-/* One address list; *first_r is its first address with a host (so group
- * markers are passed over), else its first one. */
-static bool parse_addresses(struct imap_cursor *c, struct arena *a,
-			    struct address *first_r)
-{
-	bool found = false, nil;
-	struct str ignored;
-
-	if (imap_cursor_peek(c) != '(')
-		return imap_cursor_nstring(c, a, &ignored, &nil) && nil;
-	c->p++;
-	while (imap_cursor_skip_char(c, '(')) {
-		struct address addr;
-		bool host_nil;
-
-		if (!imap_cursor_nstring(c, a, &addr.name, &nil) ||
-		    !imap_cursor_sp(c) ||
-		    !imap_cursor_nstring(c, a, &ignored, &nil) ||
-		    !imap_cursor_sp(c) ||
-		    !imap_cursor_nstring(c, a, &addr.mailbox, &nil) ||
-		    !imap_cursor_sp(c) ||
-		    !imap_cursor_nstring(c, a, &addr.host, &host_nil) ||
-		    !imap_cursor_skip_char(c, ')'))
-			return false;
-		if (!found && (!host_nil || first_r->mailbox.n == 0)) {
-			*first_r = addr;
-			found = !host_nil;
-		}
-	}
-	return imap_cursor_skip_char(c, ')');
-}
-
-/* The fields SORT uses; what cannot be parsed stays empty. */
-static void parse_envelope(const char *text, struct arena *a,
-			   struct envelope *env_r)
-{
-	struct imap_cursor c;
-	struct address ignored;
-	bool nil;
-
-	memset(env_r, 0, sizeof(*env_r));
-	if (text == NULL)
-		return;
-	imap_cursor_init(&c, str_c(text));
-	(void)(imap_cursor_skip_char(&c, '(') &&
-	       imap_cursor_nstring(&c, a, &env_r->date, &nil) &&
-	       imap_cursor_sp(&c) &&
-	       imap_cursor_nstring(&c, a, &env_r->subject, &nil) &&
-	       imap_cursor_sp(&c) &&
-	       parse_addresses(&c, a, &env_r->from) && imap_cursor_sp(&c) &&
-	       parse_addresses(&c, a, &ignored) && imap_cursor_sp(&c) &&
-	       parse_addresses(&c, a, &ignored) && imap_cursor_sp(&c) &&
-	       parse_addresses(&c, a, &env_r->to) && imap_cursor_sp(&c) &&
-	       parse_addresses(&c, a, &env_r->cc));
-}
-
 static const char *folded(struct arena *a, struct str s)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -162,7 +97,8 @@ static const char *folded(struct arena *a, struct str s)
 }
 
 /* RFC 5957: the display name, decoded, or else the addr-spec. */
-static const char *display(struct arena *a, const struct address *addr)
+static const char *display(struct arena *a,
+			   const struct imap_envelope_address *addr)
 {
 	struct strbuf sb = STRBUF_INIT;
 	const char *p;
@@ -186,27 +122,24 @@ struct sort_item {
 static void item_keys(const struct imap_sort *s, struct arena *a,
 		      struct sort_item *it)
 {
-	struct envelope env;
+	struct imap_envelope_fields env;
 	struct strbuf sb = STRBUF_INIT;
-	int64_t t;
-	int zone;
 
 	it->date = it->msg.internal_date;
 	if (!s->needs_envelope)
 		return;
-	parse_envelope(it->msg.envelope, a, &env);
+	imap_envelope_read(it->msg.envelope, a, &env);
 	for (size_t i = 0; i < s->n; i++) {
 		enum imap_sort_key key = s->crit[i].key;
 
 		switch (key) {
 		case IMAP_SORT_DATE:
-			if (env.date.n > 0 &&
-			    rfc5322_date_parse(env.date, &t, &zone))
-				it->date = t;
+			it->date = imap_envelope_sent_date(&env,
+						it->msg.internal_date);
 			break;
 		case IMAP_SORT_SUBJECT:
 			strbuf_reset(&sb);
-			base_subject(&sb, env.subject);
+			(void)base_subject(&sb, env.subject);
 			it->text[key] = arena_strndup(a, strbuf_cstr(&sb),
 						      sb.n);
 			break;
