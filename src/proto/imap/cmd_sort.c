@@ -1,18 +1,25 @@
-/* cmd_sort.c: SORT and UID SORT (RFC 5256, with RFC 5957's DISPLAYFROM and
- * DISPLAYTO): the SEARCH program picks the messages, imap_sort orders them
- * from the envelopes read in runs under one reader snapshot. */
+/* cmd_sort.c: SORT and THREAD with their UID forms (RFC 5256, with RFC
+ * 5957's DISPLAYFROM and DISPLAYTO): the SEARCH program picks the
+ * messages, imap_sort orders them and imap_thread threads them, from the
+ * envelopes read in runs under one reader snapshot. */
 #include "base/log.h"
+#include "mail/base_subject.h"
+#include "mail/header.h"
+#include "proto/imap/imap_envelope_read.h"
 #include "proto/imap/imap_int.h"
 #include "proto/imap/imap_search.h"
 #include "proto/imap/imap_sort.h"
+#include "proto/imap/imap_thread.h"
+
+#include <string.h>
 
 #define SORT_META_RUN 512
 
-/* The envelope of every matching message (msgs[i].envelope; NULL when the
- * message went meanwhile), read in runs of SORT_META_RUN rows. */
+/* The envelope of every matching message (envs[i]; NULL when the message
+ * went meanwhile), read in runs of SORT_META_RUN rows. */
 static int load_envelopes(struct imap_session *s, struct store_reader *r,
-			  struct imap_sort_msg *msgs, const uint32_t *uids,
-			  size_t n, const char **error_r)
+			  const char **envs, const uint32_t *uids, size_t n,
+			  const char **error_r)
 {
 	uint32_t hi = n > 0 ? uids[n - 1] : 0;
 	size_t j = 0;
@@ -33,7 +40,7 @@ static int load_envelopes(struct imap_session *s, struct store_reader *r,
 			while (j < n && uids[j] < got[t])
 				j++;
 			if (j < n && uids[j] == got[t])
-				msgs[j++].envelope = metas[t].envelope;
+				envs[j++] = metas[t].envelope;
 		}
 		while (j < n && uids[j] <= got[k - 1])
 			j++;
@@ -41,63 +48,112 @@ static int load_envelopes(struct imap_session *s, struct store_reader *r,
 	return 0;
 }
 
+/* "charset SP search-program" after the SORT criteria or the THREAD
+ * algorithm, run over the view: 1 with the matching view indexes in
+ * *matches_r, 0 when a reply went out (BAD or NO). */
+static int search_args(struct imap_session *s, struct imap_cursor *c,
+		       struct imap_search_opts *opts, uint32_t **matches_r,
+		       int *n_r)
+{
+	struct imap_view *v = s->view;
+	const struct imap_search *prog;
+	struct store_reader *r;
+	const char *error = "store unavailable";
+	bool badcharset = false;
+	struct str charset;
+
+	if (!imap_cursor_sp(c) ||
+	    !imap_cursor_astring(c, &s->cmd_arena, &charset) ||
+	    !imap_cursor_sp(c)) {
+		imap_bad_syntax(s, c);
+		return 0;
+	}
+	if (!str_caseeq(charset, STR_LIT("UTF-8")) &&
+	    !str_caseeq(charset, STR_LIT("US-ASCII"))) {
+		imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		return 0;
+	}
+	prog = imap_search_parse(c, &s->cmd_arena, opts, &badcharset);
+	if (prog == NULL || opts->esearch) {
+		imap_bad_syntax(s, c);
+		return 0;
+	}
+	if (opts->modseq_used)
+		s->condstore = true;	/* a CONDSTORE-enabling command */
+	r = imap_session_reader(s);
+	if (r == NULL || (*n_r = imap_search_run(prog, r, &s->cmd_arena,
+						 v->mailbox_id, v->msgs,
+						 v->recent, v->n, matches_r,
+						 &error)) < 0) {
+		log_error(conn_sid(s->conn), "imap search: %s", error);
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+		return 0;
+	}
+	return 1;
+}
+
+/* The UIDs of the matching messages and, when wanted, their envelopes. */
+static int matched_envelopes(struct imap_session *s, const uint32_t *matches,
+			     size_t n, uint32_t **uids_r, const char ***envs_r,
+			     const char **error_r)
+{
+	struct store_reader *r = imap_session_reader(s);
+	uint32_t *uids = arena_alloc(&s->cmd_arena, (n + 1) * sizeof(*uids));
+	int ret;
+
+	for (size_t i = 0; i < n; i++)
+		uids[i] = s->view->msgs[matches[i]].uid;
+	*uids_r = uids;
+	if (envs_r == NULL)
+		return 0;
+	*envs_r = arena_zalloc(&s->cmd_arena, (n + 1) * sizeof(**envs_r));
+	if (r == NULL || store_reader_begin(r, error_r) < 0)
+		return -1;
+	ret = load_envelopes(s, r, *envs_r, uids, n, error_r);
+	store_reader_end(r);
+	return ret;
+}
+
+static int store_failed(struct imap_session *s, const char *error)
+{
+	log_error(conn_sid(s->conn), "imap sort/thread: %s", error);
+	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+	return -1;
+}
+
 int cmd_sort(void *session, struct str arg)
 {
 	struct imap_session *s = session;
 	struct imap_view *v = s->view;
-	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0, badcharset = false;
+	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
 	struct imap_search_opts opts = { 0 };
-	const struct imap_search *prog;
-	struct store_reader *r = NULL;
-	struct imap_sort_msg *msgs;
 	struct strbuf out = STRBUF_INIT;
+	const char *error = "store unavailable";
+	struct imap_sort_msg *msgs;
+	const char **envs = NULL;
 	struct imap_sort sort;
 	struct imap_cursor c;
-	const char *error = "store unavailable";
 	uint32_t *matches, *uids;
 	uint64_t max_modseq = 0;
-	struct str charset;
 	int n;
 
 	imap_cursor_init(&c, arg);
-	if (!imap_sort_parse(&c, &sort) || !imap_cursor_sp(&c) ||
-	    !imap_cursor_astring(&c, &s->cmd_arena, &charset) ||
-	    !imap_cursor_sp(&c))
+	if (!imap_sort_parse(&c, &sort))
 		return imap_bad_syntax(s, &c);
-	if (!str_caseeq(charset, STR_LIT("UTF-8")) &&
-	    !str_caseeq(charset, STR_LIT("US-ASCII"))) {
-		imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	if (!search_args(s, &c, &opts, &matches, &n))
 		return -1;
-	}
-	prog = imap_search_parse(&c, &s->cmd_arena, &opts, &badcharset);
-	if (prog == NULL || opts.esearch)
-		return imap_bad_syntax(s, &c);
-	if (opts.modseq_used)
-		s->condstore = true;	/* a CONDSTORE-enabling command */
-	r = imap_session_reader(s);
-	if (r == NULL || (n = imap_search_run(prog, r, &s->cmd_arena,
-					      v->mailbox_id, v->msgs, v->recent,
-					      v->n, &matches, &error)) < 0)
-		goto fail;
+	if (matched_envelopes(s, matches, (size_t)n, &uids,
+			      sort.needs_envelope ? &envs : NULL, &error) < 0)
+		return store_failed(s, error);
 	msgs = arena_zalloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*msgs));
-	uids = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*uids));
 	for (int i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];
 
 		msgs[i].seq = matches[i] + 1;
 		msgs[i].internal_date = m->internal_date;
 		msgs[i].size = m->size;
-		uids[i] = m->uid;
+		msgs[i].envelope = envs != NULL ? envs[i] : NULL;
 		max_modseq = MAX(max_modseq, m->modseq);
-	}
-	if (sort.needs_envelope) {
-		if (store_reader_begin(r, &error) < 0)
-			goto fail;
-		if (load_envelopes(s, r, msgs, uids, (size_t)n, &error) < 0) {
-			store_reader_end(r);
-			goto fail;
-		}
-		store_reader_end(r);
 	}
 	imap_sort_order(&sort, &s->cmd_arena, msgs, (size_t)n);
 	strbuf_append_c(&out, "* SORT");
@@ -112,8 +168,108 @@ int cmd_sort(void *session, struct str arg)
 	strbuf_free(&out);
 	imap_tagged(s, "OK", "SORT completed");
 	return 1;
-fail:
-	log_error(conn_sid(s->conn), "imap sort: %s", error);
-	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-	return -1;
+}
+
+/* The References ids of a message, read from its header (the envelope
+ * does not carry them); 0 when it has none. */
+static int references(struct imap_session *s, struct store_reader *r,
+		      int64_t blob_id, const char ***ids_r, size_t *n_r,
+		      const char **error_r)
+{
+	struct header_field f;
+	const char *data, *end;
+	size_t size, pos = 0;
+	int ret;
+
+	*n_r = 0;
+	arena_clear(&s->msg_arena);
+	ret = store_blob_get(r, &s->msg_arena, blob_id, &data, &size, error_r);
+	if (ret <= 0)
+		return ret;
+	end = memmem(data, size, "\r\n\r\n", 4);
+	size = end != NULL ? (size_t)(end - data) + 2 : size;
+	while (header_next(str_make(data, size), &pos, &f)) {
+		if (str_caseeq(f.name, STR_LIT("References"))) {
+			*n_r = imap_thread_msgids(f.value, &s->cmd_arena,
+						  ids_r);
+			break;
+		}
+	}
+	return 0;
+}
+
+int cmd_thread(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct imap_view *v = s->view;
+	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	struct imap_search_opts opts = { 0 };
+	struct strbuf out = STRBUF_INIT, sb = STRBUF_INIT;
+	const char *error = "store unavailable";
+	struct imap_thread_msg *msgs;
+	enum imap_thread_alg alg;
+	struct store_reader *r;
+	struct imap_cursor c;
+	uint32_t *matches, *uids;
+	const char **envs;
+	struct str name;
+	int n;
+
+	imap_cursor_init(&c, arg);
+	if (!imap_cursor_atom(&c, &name))
+		return imap_bad_syntax(s, &c);
+	if (!imap_thread_alg_parse(name, &alg)) {
+		imap_tagged(s, "BAD", "Unknown threading algorithm");
+		return -1;
+	}
+	if (!search_args(s, &c, &opts, &matches, &n))
+		return -1;
+	if (matched_envelopes(s, matches, (size_t)n, &uids, &envs, &error) < 0)
+		return store_failed(s, error);
+	msgs = arena_zalloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*msgs));
+	r = imap_session_reader(s);
+	if (alg == IMAP_THREAD_REFERENCES &&
+	    (r == NULL || store_reader_begin(r, &error) < 0))
+		return store_failed(s, error);
+	for (int i = 0; i < n; i++) {
+		const struct store_msg *m = &v->msgs[matches[i]];
+		struct imap_thread_msg *t = &msgs[i];
+		struct imap_envelope_fields env;
+		const char **ids = NULL;
+
+		imap_envelope_read(envs[i], &s->cmd_arena, &env);
+		t->seq = matches[i] + 1;
+		t->value = uid ? uids[i] : t->seq;
+		t->date = imap_envelope_sent_date(&env, m->internal_date);
+		strbuf_reset(&sb);
+		t->reply = base_subject(&sb, env.subject);
+		t->subject = arena_strndup(&s->cmd_arena, strbuf_cstr(&sb),
+					   sb.n);
+		if (alg == IMAP_THREAD_ORDEREDSUBJECT)
+			continue;
+		if (imap_thread_msgids(env.message_id, &s->cmd_arena,
+				       &ids) > 0)
+			t->message_id = ids[0];
+		if (references(s, r, m->blob_id, &ids, &t->n_refs,
+			       &error) < 0) {
+			store_reader_end(r);
+			strbuf_free(&sb);
+			return store_failed(s, error);
+		}
+		if (t->n_refs == 0 &&
+		    imap_thread_msgids(env.in_reply_to, &s->cmd_arena,
+				       &ids) > 0)
+			t->n_refs = 1;
+		t->refs = ids;
+	}
+	if (alg == IMAP_THREAD_REFERENCES)
+		store_reader_end(r);
+	strbuf_free(&sb);
+	strbuf_append_c(&out, n > 0 ? "* THREAD " : "* THREAD");
+	imap_thread_render(alg, &s->cmd_arena, msgs, (size_t)n, &out);
+	strbuf_append_c(&out, "\r\n");
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+	imap_tagged(s, "OK", "THREAD completed");
+	return 1;
 }

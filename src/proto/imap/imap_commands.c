@@ -52,6 +52,9 @@ const struct cmd_def imap_commands[] = {
 	{ "SETQUOTA", cmd_setquota, A, NULL },
 	{ "SORT", cmd_sort, SEL | IMAP_CMD_NO_EXPUNGE, "SORT SORT=DISPLAY" },
 	{ "UID SORT", cmd_sort, SEL | IMAP_CMD_UID, NULL },
+	{ "THREAD", cmd_thread, SEL | IMAP_CMD_NO_EXPUNGE,
+	  "THREAD=ORDEREDSUBJECT THREAD=REFERENCES" },
+	{ "UID THREAD", cmd_thread, SEL | IMAP_CMD_UID, NULL },
 };
 
 const size_t imap_commands_count = ARRAY_SIZE(imap_commands);

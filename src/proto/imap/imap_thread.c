@@ -1,0 +1,454 @@
+/* imap_thread.c: RFC 5256 section 3 on a tree of nodes (a node without a
+ * message is a "dummy": a message that was referred to but is not here).
+ * Both algorithms build the tree, then one renderer writes it. */
+#include "proto/imap/imap_thread.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool imap_thread_alg_parse(struct str name, enum imap_thread_alg *alg_r)
+{
+	if (str_caseeq(name, STR_LIT("ORDEREDSUBJECT")))
+		*alg_r = IMAP_THREAD_ORDEREDSUBJECT;
+	else if (str_caseeq(name, STR_LIT("REFERENCES")))
+		*alg_r = IMAP_THREAD_REFERENCES;
+	else
+		return false;
+	return true;
+}
+
+size_t imap_thread_msgids(struct str value, struct arena *a,
+			  const char ***ids_r)
+{
+	const char **ids = arena_alloc(a, (value.n / 3 + 1) * sizeof(*ids));
+	size_t n = 0, i = 0;
+
+	while (i < value.n) {
+		const char *open = memchr(value.p + i, '<', value.n - i);
+		const char *close;
+		char *id;
+		size_t k = 0;
+
+		if (open == NULL)
+			break;
+		close = memchr(open, '>', (size_t)(value.p + value.n - open));
+		if (close == NULL)
+			break;
+		id = arena_alloc(a, (size_t)(close - open));
+		for (const char *p = open + 1; p < close; p++) {
+			if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+				id[k++] = *p;
+		}
+		id[k] = '\0';
+		if (k > 0)
+			ids[n++] = id;
+		i = (size_t)(close - value.p) + 1;
+	}
+	*ids_r = ids;
+	return n;
+}
+
+struct node {
+	const struct imap_thread_msg *msg;	/* NULL: a dummy */
+	struct node *parent, *child, *next;	/* first child, next sibling */
+};
+
+static void add_child(struct node *parent, struct node *child)
+{
+	struct node **p = &parent->child;
+
+	while (*p != NULL)
+		p = &(*p)->next;
+	*p = child;
+	child->parent = parent;
+	child->next = NULL;
+}
+
+static void unlink_node(struct node *n)
+{
+	struct node **p;
+
+	if (n->parent == NULL)
+		return;
+	for (p = &n->parent->child; *p != n; p = &(*p)->next)
+		;
+	*p = n->next;
+	n->parent = NULL;
+	n->next = NULL;
+}
+
+static bool is_ancestor(const struct node *maybe, const struct node *n)
+{
+	for (; n != NULL; n = n->parent) {
+		if (n == maybe)
+			return true;
+	}
+	return false;
+}
+
+/* A dummy's date and order are its first child's (children are sorted
+ * before their parent is compared). */
+static const struct imap_thread_msg *node_msg(const struct node *n)
+{
+	while (n->msg == NULL && n->child != NULL)
+		n = n->child;
+	return n->msg;
+}
+
+static int node_cmp(const void *pa, const void *pb)
+{
+	const struct imap_thread_msg *a = node_msg(*(struct node *const *)pa);
+	const struct imap_thread_msg *b = node_msg(*(struct node *const *)pb);
+
+	if (a == NULL || b == NULL)
+		return (a == NULL) - (b == NULL);
+	if (a->date != b->date)
+		return a->date < b->date ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The sibling list from first, sorted by sent date, as a new list. */
+static struct node *sort_siblings(struct arena *a, struct node *first)
+{
+	struct node **v;
+	size_t n = 0, i = 0;
+
+	for (struct node *x = first; x != NULL; x = x->next)
+		n++;
+	if (n < 2)
+		return first;
+	v = arena_alloc(a, n * sizeof(*v));
+	for (struct node *x = first; x != NULL; x = x->next)
+		v[i++] = x;
+	qsort(v, n, sizeof(*v), node_cmp);
+	for (i = 0; i + 1 < n; i++)
+		v[i]->next = v[i + 1];
+	v[n - 1]->next = NULL;
+	return v[0];
+}
+
+/* Sorts the children at every level below the nodes of the list. */
+static void sort_below(struct arena *a, struct node *list)
+{
+	for (struct node *x = list; x != NULL; x = x->next) {
+		sort_below(a, x->child);
+		x->child = sort_siblings(a, x->child);
+	}
+}
+
+/* ---- REFERENCES ---- */
+
+struct id_table {
+	struct { const char *id; struct node *node; } *slots;
+	size_t mask;
+};
+
+static struct node **id_slot(struct id_table *t, const char *id)
+{
+	uint64_t h = 14695981039346656037u;
+	size_t i;
+
+	for (const char *p = id; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	for (i = h & t->mask; t->slots[i].id != NULL; i = (i + 1) & t->mask) {
+		if (strcmp(t->slots[i].id, id) == 0)
+			return &t->slots[i].node;
+	}
+	t->slots[i].id = id;
+	return &t->slots[i].node;
+}
+
+static struct node *new_node(struct arena *a,
+			     const struct imap_thread_msg *msg)
+{
+	struct node *n = arena_zalloc(a, sizeof(*n));
+
+	n->msg = msg;
+	return n;
+}
+
+/* Step 1: containers by Message-ID, linked by the references. Returns
+ * the root set (step 2) as a list. */
+static struct node *link_references(struct arena *a,
+				    const struct imap_thread_msg *msgs,
+				    size_t n)
+{
+	struct id_table t;
+	struct node **all, *roots = NULL, **tail = &roots;
+	size_t slots = 16, n_all = 0, max_all = n;
+
+	for (size_t i = 0; i < n; i++)
+		max_all += msgs[i].n_refs;
+	while (slots < 2 * max_all)
+		slots *= 2;
+	t.slots = arena_zalloc(a, slots * sizeof(*t.slots));
+	t.mask = slots - 1;
+	all = arena_alloc(a, (max_all + 1) * sizeof(*all));
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_thread_msg *m = &msgs[i];
+		struct node *c = NULL, *prev = NULL, **slot;
+
+		if (m->message_id != NULL) {
+			slot = id_slot(&t, m->message_id);
+			if (*slot == NULL)
+				*slot = all[n_all++] = new_node(a, m);
+			else if ((*slot)->msg == NULL)
+				(*slot)->msg = m;
+			c = (*slot)->msg == m ? *slot : NULL;
+		}
+		if (c == NULL)	/* no id, or one already taken: unique */
+			c = all[n_all++] = new_node(a, m);
+		for (size_t r = 0; r < m->n_refs; r++) {
+			struct node *rc;
+
+			slot = id_slot(&t, m->refs[r]);
+			if (*slot == NULL)
+				*slot = all[n_all++] = new_node(a, NULL);
+			rc = *slot;
+			if (prev != NULL && rc->parent == NULL &&
+			    !is_ancestor(rc, prev))
+				add_child(prev, rc);
+			prev = rc;
+		}
+		/* The last reference is the parent, whatever a truncated
+		 * References of another message said before. */
+		if (prev == NULL || !is_ancestor(c, prev)) {
+			unlink_node(c);
+			if (prev != NULL)
+				add_child(prev, c);
+		}
+	}
+	for (size_t i = 0; i < n_all; i++) {
+		if (all[i]->parent == NULL) {
+			*tail = all[i];
+			tail = &all[i]->next;
+		}
+	}
+	*tail = NULL;
+	return roots;
+}
+
+/* Step 3: dummies without children go; dummies with children give them
+ * to their parent, except at the root when they have several. */
+static struct node *prune(struct node *list, struct node *parent)
+{
+	struct node *out = NULL, **tail = &out, *next;
+
+	for (struct node *x = list; x != NULL; x = next) {
+		next = x->next;
+		x->child = prune(x->child, x);
+		if (x->msg == NULL &&
+		    (x->child == NULL ||
+		     parent != NULL || x->child->next == NULL)) {
+			for (struct node *k = x->child; k != NULL; k = k->next) {
+				k->parent = parent;
+				*tail = k;
+				tail = &k->next;
+			}
+		} else {
+			*tail = x;
+			tail = &x->next;
+		}
+		*tail = NULL;
+	}
+	return out;
+}
+
+struct subject_slot {
+	const char *subject;
+	struct node *node;
+};
+
+static struct subject_slot *subject_slot(struct subject_slot *slots,
+					 size_t mask, const char *subject)
+{
+	uint64_t h = 14695981039346656037u;
+	size_t i;
+
+	for (const char *p = subject; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	for (i = h & mask; slots[i].subject != NULL; i = (i + 1) & mask) {
+		if (strcmp(slots[i].subject, subject) == 0)
+			break;
+	}
+	return &slots[i];
+}
+
+static const char *root_subject(const struct node *x)
+{
+	const struct imap_thread_msg *m = x->msg != NULL ? x->msg :
+					  x->child->msg;
+
+	return m != NULL && m->subject != NULL ? m->subject : "";
+}
+
+/* Step 5: roots with the same base subject are gathered in one thread. */
+static struct node *group_subjects(struct arena *a, struct node *roots)
+{
+	struct subject_slot *slots;
+	struct node *out = NULL, **tail = &out, *next;
+	size_t n = 0, size = 16;
+
+	for (struct node *x = roots; x != NULL; x = x->next)
+		n++;
+	while (size < 2 * n + 2)
+		size *= 2;
+	slots = arena_zalloc(a, size * sizeof(*slots));
+	for (struct node *x = roots; x != NULL; x = x->next) {
+		const char *subject = root_subject(x);
+		struct subject_slot *s;
+
+		if (*subject == '\0')
+			continue;
+		s = subject_slot(slots, size - 1, subject);
+		if (s->subject == NULL) {
+			s->subject = subject;
+			s->node = x;
+		} else if (s->node->msg != NULL &&
+			   (x->msg == NULL ||
+			    (s->node->msg->reply && !x->msg->reply))) {
+			s->node = x;
+		}
+	}
+	for (struct node *x = roots; x != NULL; x = next) {
+		const char *subject = root_subject(x);
+		struct subject_slot *s;
+		struct node *e;
+
+		next = x->next;
+		if (*subject == '\0' ||
+		    (e = subject_slot(slots, size - 1, subject)->node) == x) {
+			*tail = x;
+			tail = &x->next;
+			*tail = NULL;
+			continue;
+		}
+		s = subject_slot(slots, size - 1, subject);
+		if (e->msg == NULL && x->msg == NULL) {
+			struct node *k = x->child, *knext;
+
+			for (; k != NULL; k = knext) {
+				knext = k->next;
+				add_child(e, k);
+			}
+		} else if (e->msg == NULL) {
+			add_child(e, x);
+		} else if (!e->msg->reply && x->msg != NULL && x->msg->reply) {
+			add_child(e, x);
+		} else {
+			/* Both stand alone: a new dummy takes e's place. */
+			struct node *d = new_node(a, NULL);
+
+			for (struct node **p = &out; *p != NULL;
+			     p = &(*p)->next) {
+				if (*p == e) {
+					d->next = e->next;
+					*p = d;
+					if (tail == &e->next)
+						tail = &d->next;
+					break;
+				}
+			}
+			e->next = NULL;
+			add_child(d, e);
+			add_child(d, x);
+			s->node = d;
+		}
+	}
+	return out;
+}
+
+/* ---- ORDEREDSUBJECT ---- */
+
+static int subject_cmp(const void *pa, const void *pb)
+{
+	const struct imap_thread_msg *a = *(const struct imap_thread_msg *const *)pa;
+	const struct imap_thread_msg *b = *(const struct imap_thread_msg *const *)pb;
+	int r = strcmp(a->subject != NULL ? a->subject : "",
+		       b->subject != NULL ? b->subject : "");
+
+	if (r != 0)
+		return r;
+	if (a->date != b->date)
+		return a->date < b->date ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sorted by subject and date, split by subject: the first message of
+ * each run is the root, the others its children. */
+static struct node *ordered_subject(struct arena *a,
+				    const struct imap_thread_msg *msgs,
+				    size_t n)
+{
+	const struct imap_thread_msg **v = arena_alloc(a, n * sizeof(*v));
+	struct node *roots = NULL, **tail = &roots, *root = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = &msgs[i];
+	qsort(v, n, sizeof(*v), subject_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct node *x = new_node(a, v[i]);
+
+		if (root != NULL && strcmp(root->msg->subject != NULL ?
+					   root->msg->subject : "",
+					   v[i]->subject != NULL ?
+					   v[i]->subject : "") == 0) {
+			add_child(root, x);
+			continue;
+		}
+		root = x;
+		*tail = x;
+		tail = &x->next;
+	}
+	return roots;
+}
+
+/* ---- output ---- */
+
+static void render_node(const struct node *x, bool at_open,
+			struct strbuf *out)
+{
+	if (x->msg != NULL) {
+		if (!at_open)
+			strbuf_putc(out, ' ');
+		strbuf_printf(out, "%u", x->msg->value);
+		at_open = false;
+	}
+	if (x->child == NULL)
+		return;
+	if (x->child->next == NULL) {
+		render_node(x->child, at_open, out);
+		return;
+	}
+	if (!at_open)
+		strbuf_putc(out, ' ');
+	for (const struct node *k = x->child; k != NULL; k = k->next) {
+		strbuf_putc(out, '(');
+		render_node(k, true, out);
+		strbuf_putc(out, ')');
+	}
+}
+
+void imap_thread_render(enum imap_thread_alg alg, struct arena *a,
+			const struct imap_thread_msg *msgs, size_t n,
+			struct strbuf *out)
+{
+	struct node *roots;
+
+	if (n == 0)
+		return;
+	if (alg == IMAP_THREAD_ORDEREDSUBJECT) {
+		/* threads in the order of their first message's date */
+		roots = sort_siblings(a, ordered_subject(a, msgs, n));
+	} else {
+		roots = prune(link_references(a, msgs, n), NULL);
+		sort_below(a, roots);
+		roots = group_subjects(a, sort_siblings(a, roots));
+		sort_below(a, roots);
+	}
+	for (const struct node *x = roots; x != NULL; x = x->next) {
+		strbuf_putc(out, '(');
+		render_node(x, true, out);
+		strbuf_putc(out, ')');
+	}
+}
