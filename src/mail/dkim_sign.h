@@ -1,0 +1,66 @@
+/* dkim_sign.h: DKIM signatures (RFC 6376) with rsa-sha256 and ed25519-sha256
+ * (RFC 8463), relaxed/relaxed canonicalization. Pure: the key comes in as an
+ * OpenSSL EVP_PKEY, the message as bytes; no I/O. */
+#ifndef POSTHORN_MAIL_DKIM_SIGN_H
+#define POSTHORN_MAIL_DKIM_SIGN_H
+
+#include "base/strbuf.h"
+
+#include <openssl/evp.h>
+
+/* Output lines of the DKIM-Signature field are at most this long. */
+#define DKIM_SIGN_LINE_MAX 78
+/* At most this many instances of one header field name are signed (the
+ * bottom-most ones, RFC 6376 5.4.2), so h= stays bounded. */
+#define DKIM_SIGN_MAX_INSTANCES 8
+#define DKIM_SIGN_RSA_MIN_BITS 1024
+
+struct dkim_sign_params {
+	const char *domain;	/* d=, e.g. "example.com" */
+	const char *selector;	/* s=, e.g. "posthorn" */
+	EVP_PKEY *key;		/* RSA of >= 1024 bits, or Ed25519 */
+	int64_t timestamp;	/* t=, unix seconds */
+};
+
+/* Sign msg (CRLF lines: header fields, an empty line, the body) and append
+ * "DKIM-Signature: ...\r\n" to out, folded into lines of at most
+ * DKIM_SIGN_LINE_MAX characters, to be put in front of the message. Signed
+ * (h=): From, To, Cc, Subject, Date, Message-ID, In-Reply-To, References,
+ * MIME-Version, Content-Type, Content-Transfer-Encoding and Reply-To, each
+ * instance present, with From once more than present (so no From can be
+ * added without breaking the signature). Returns 0, or -1 with a static
+ * *error_r: no From field, a key that is neither RSA >= 1024 bits nor
+ * Ed25519, a domain or selector with characters outside [A-Za-z0-9.-], or
+ * an OpenSSL failure; out is unchanged then. */
+int dkim_sign(const struct dkim_sign_params *params, struct str msg,
+	      struct strbuf *out, const char **error_r);
+
+/* Append the relaxed canonical form (RFC 6376 3.4.4) of body: runs of
+ * spaces and tabs become one space, spaces and tabs at line ends go, empty
+ * lines at the end go, and a non-empty result ends with CRLF. Only CRLF
+ * ends a line. */
+void dkim_sign_canon_body(struct str body, struct strbuf *out);
+/* Append the relaxed canonical form (RFC 6376 3.4.2) of one header field,
+ * given the name (without colon) and the raw value (after the colon, folded,
+ * with its line end): "name:value\r\n" with the name in lower case, the value
+ * unfolded, runs of spaces and tabs as one space, none at either end. */
+void dkim_sign_canon_header(struct str name, struct str value,
+			    struct strbuf *out);
+
+/* The header block of msg (up to, not including, the empty line) and the
+ * body (after it; empty when there is no empty line). */
+void dkim_sign_split(struct str msg, struct str *header_r, struct str *body_r);
+
+/* Append to out the domain, in lower case, of the first address of the
+ * first From field in the header block. Returns false when there is no
+ * From field or no address with a domain in it (out unchanged). */
+bool dkim_sign_from_domain(struct str header, struct strbuf *out);
+
+/* Append the DNS TXT record value for the public half of key:
+ * "v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>" or
+ * "v=DKIM1; k=ed25519; p=<base64 of the raw 32-byte key>" (RFC 8463 4).
+ * Returns 0, or -1 with a static *error_r for another key type. */
+int dkim_sign_dns_record(EVP_PKEY *key, struct strbuf *out,
+			 const char **error_r);
+
+#endif
