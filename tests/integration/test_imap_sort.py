@@ -111,3 +111,73 @@ def test_sort_sees_smtp_delivery(mailbox, daemon):
                            "Mon, 1 Jan 2024 00:00:00 +0000", 10, None))
     mailbox.noop()
     assert sort(mailbox, "(SUBJECT)") == [5, 4, 1, 3, 2]
+
+
+def thread_message(mid, subject, date, refs=(), in_reply_to=None):
+    head = (f"From: a@example.org\r\nTo: demo@localhost\r\nSubject: {subject}\r\n"
+            f"Date: {date}\r\nMessage-ID: <{mid}>\r\n")
+    if refs:
+        head += "References: " + "\r\n ".join(f"<{r}>" for r in refs) + "\r\n"
+    if in_reply_to:
+        head += f"In-Reply-To: <{in_reply_to}>\r\n"
+    return (head + "\r\nbody\r\n").encode()
+
+
+THREAD_MESSAGES = [
+    thread_message("a@x", "Hello", "Mon, 1 Jan 2024 10:00:00 +0000"),
+    thread_message("b@x", "Re: Hello", "Mon, 1 Jan 2024 11:00:00 +0000", refs=["a@x"]),
+    thread_message("c@x", "Other", "Mon, 1 Jan 2024 09:00:00 +0000"),
+    # only In-Reply-To: linked to its parent through it
+    thread_message("d@x", "Re: Hello", "Mon, 1 Jan 2024 12:00:00 +0000", in_reply_to="b@x"),
+    thread_message("e@x", "Re: Hello", "Mon, 1 Jan 2024 13:00:00 +0000", refs=["a@x"]),
+    # two replies to a message that is not in the mailbox
+    thread_message("f@x", "Re: lost", "Mon, 1 Jan 2024 14:00:00 +0000", refs=["gone@x"]),
+    thread_message("g@x", "Re: lost", "Mon, 1 Jan 2024 15:00:00 +0000", refs=["gone@x"]),
+]
+
+
+@pytest.fixture
+def threads_mailbox(daemon):
+    m = imaplib.IMAP4("127.0.0.1", daemon.port("imap"), timeout=10)
+    m.login(USER, PASSWORD)
+    for data in THREAD_MESSAGES:
+        assert m.append("INBOX", None, None, data)[0] == "OK"
+    assert m.select("INBOX")[0] == "OK"
+    yield m
+    m.logout()
+
+
+def thread(m, algorithm, *search, uid=False):
+    args = ("THREAD", algorithm, "UTF-8") + (search or ("ALL",))
+    typ, data = m.uid(*args) if uid else m._simple_command(*args)
+    assert typ == "OK", data
+    return m.untagged_responses.pop("THREAD", [b""])[0].decode() if not uid else data[0].decode()
+
+
+def test_thread_is_advertised(threads_mailbox):
+    caps = threads_mailbox.capability()[1][0].decode().split()
+    assert "THREAD=REFERENCES" in caps and "THREAD=ORDEREDSUBJECT" in caps
+
+
+def test_thread_references(threads_mailbox):
+    assert thread(threads_mailbox, "REFERENCES") == "(3)(1 (2 4)(5))((6)(7))"
+
+
+def test_thread_orderedsubject(threads_mailbox):
+    assert thread(threads_mailbox, "ORDEREDSUBJECT") == "(3)(1 (2)(4)(5))(6 7)"
+
+
+def test_thread_search_uid_and_errors(threads_mailbox):
+    m = threads_mailbox
+    assert thread(m, "REFERENCES", "SUBJECT", "lost") == "((6)(7))"
+    assert thread(m, "REFERENCES", "SUBJECT", "nothing-like-this") == ""
+    m.store("3", "+FLAGS", "\\Deleted")
+    m.expunge()
+    # sequence numbers moved down by one; UIDs did not
+    assert thread(m, "REFERENCES") == "(1 (2 3)(4))((5)(6))"
+    assert thread(m, "REFERENCES", uid=True) == "(1 (2 4)(5))((6)(7))"
+    with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+        m._simple_command("THREAD", "BOGUS", "UTF-8", "ALL")
+    typ, data = m._simple_command("THREAD", "REFERENCES", "KOI8-R", "ALL")
+    assert typ == "NO" and b"[BADCHARSET" in data[0]
+    assert m.noop()[0] == "OK"
