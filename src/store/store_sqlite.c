@@ -1066,7 +1066,9 @@ static int do_domain(struct store_conn *c, const struct store_req *req,
 {
 	const char *name = req->u.domain.name;
 	sqlite3_stmt *st;
-	int64_t id, users;
+	/* = 0: gcc -O3 cannot see that domain_id() sets it when it
+	 * returns 1 (-Wmaybe-uninitialized). */
+	int64_t id = 0, users;
 	int ret;
 
 	if (req->type == STORE_REQ_DOMAIN_ADD) {
@@ -1121,7 +1123,7 @@ static int do_user_add(struct store_conn *c, const struct store_req *req,
 	const __typeof__(req->u.user_add) *u = &req->u.user_add;
 	const char *at = u->address != NULL ? strrchr(u->address, '@') : NULL;
 	sqlite3_stmt *st;
-	int64_t dom, mailbox_id;
+	int64_t dom = 0, mailbox_id;	/* = 0: as in do_domain() */
 	int ret;
 
 	if (at == NULL || at == u->address || at[1] == '\0') {
