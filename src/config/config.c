@@ -237,6 +237,10 @@ static const struct key_def relay_keys[] = {
 	{ "password_file", KEY_PATH, CFG(relay.password_file), 0, 0, NULL },
 	{ "tls", KEY_ENUM, CFG(relay.tls), 0, 0, out_tls_names },
 };
+static const struct key_def dkim_keys[] = {
+	{ "selector", KEY_STRING, CFG(dkim.selector), 0, 0, NULL },
+	{ "key_dir", KEY_PATH, CFG(dkim.key_dir), 0, 0, NULL },
+};
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
 	{ "address", KEY_ADDRESSES, LST(addresses), 0, 0, NULL },
@@ -258,6 +262,7 @@ enum section_id {
 	SECTION_DNS,
 	SECTION_DELIVERY,
 	SECTION_RELAY,
+	SECTION_DKIM,
 	SECTION_ROUTES,	/* free keys: one per domain, see route_add() */
 	SECTION_COUNT
 };
@@ -277,6 +282,7 @@ static const struct section_def sections[SECTION_COUNT] = {
 	[SECTION_DELIVERY] = { "delivery", delivery_keys,
 			       ARRAY_SIZE(delivery_keys) },
 	[SECTION_RELAY] = { "relay", relay_keys, ARRAY_SIZE(relay_keys) },
+	[SECTION_DKIM] = { "dkim", dkim_keys, ARRAY_SIZE(dkim_keys) },
 	[SECTION_ROUTES] = { "routes", NULL, 0 },
 };
 static const struct section_def listener_section = {
@@ -1315,6 +1321,29 @@ static void finish_queue_dns(struct parse_ctx *ctx)
 			  up);
 }
 
+/* The selector is a DNS label sequence (RFC 6376 3.1) and part of the
+ * key file names. */
+static void finish_dkim(struct parse_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	const char *sel = cfg->dkim.selector;
+	bool ok = sel != NULL && sel[0] != '.' && sel[0] != '-' &&
+		  strlen(sel) <= 63;
+
+	for (const char *p = sel; ok && *p != '\0'; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || *p == '-' || *p == '.';
+	if (!ok) {
+		ctx_error(ctx, ctx->sections[SECTION_DKIM].key_line[0],
+			  "key 'selector' in [dkim]: expected letters, digits, "
+			  "'-' and '.', got '%s'", sel != NULL ? sel : "");
+		return;
+	}
+	cfg->dkim.key_dir = cfg->dkim.key_dir == NULL ?
+		arena_printf(&cfg->arena, "%s/dkim", cfg->server.data_dir) :
+		resolve_path(ctx, cfg->dkim.key_dir);
+}
+
 static void config_finish(struct parse_ctx *ctx)
 {
 	struct config *cfg = ctx->cfg;
@@ -1330,6 +1359,8 @@ static void config_finish(struct parse_ctx *ctx)
 		finish_queue_dns(ctx);
 	if (ctx->error == NULL)
 		finish_smtp(ctx);
+	if (ctx->error == NULL)
+		finish_dkim(ctx);
 	for (unsigned int i = 0; i < ctx->listener_count && ctx->error == NULL;
 	     i++)
 		finish_listener(ctx, &ctx->listeners[i]);
@@ -1388,6 +1419,7 @@ static void config_defaults(struct config *cfg)
 	cfg->delivery.tls = CONFIG_OUT_TLS_MAY;
 	cfg->relay.port = 25;
 	cfg->relay.tls = CONFIG_OUT_TLS_MAY;
+	cfg->dkim.selector = "posthorn";
 }
 
 struct config *config_parse_string(const char *text, const char *name,

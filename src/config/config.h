@@ -212,6 +212,13 @@ struct config {
 		enum config_outbound_tls tls;	/* default may */
 	} relay;
 
+	/* [dkim]: signing outgoing mail (delivery/dkim_keys.h) with one
+	 * key file per domain, "<key_dir>/<domain>.<selector>.key". */
+	struct {
+		const char *selector;	/* s=; "posthorn" */
+		const char *key_dir;	/* "<data_dir>/dkim" when not set */
+	} dkim;
+
 	/* [routes]: "domain = host[:port] [tls=policy]", per domain. */
 	const struct config_route *routes;
 	unsigned int route_count;
