@@ -152,13 +152,16 @@ static void test_command_table(void **state)
 			       STR_LIT("uid fetch"));
 	assert_non_null(def);
 	assert_string_equal(def->name, "UID FETCH");
-	/* RFC 3501 7.4.1: no EXPUNGE during FETCH, STORE, SEARCH; the UID
-	 * forms may have them. */
+	/* RFC 3501 7.4.1: no EXPUNGE during FETCH, STORE, SEARCH (nor SORT
+	 * and THREAD, which answer sequence numbers too); the UID forms may
+	 * have them. */
 	for (size_t i = 0; i < imap_commands_count; i++) {
 		const struct cmd_def *d = &imap_commands[i];
 		bool plain = strcmp(d->name, "FETCH") == 0 ||
 			     strcmp(d->name, "STORE") == 0 ||
-			     strcmp(d->name, "SEARCH") == 0;
+			     strcmp(d->name, "SEARCH") == 0 ||
+			     strcmp(d->name, "SORT") == 0 ||
+			     strcmp(d->name, "THREAD") == 0;
 
 		assert_non_null(d->handler);
 		assert_int_equal((d->flags & IMAP_CMD_NO_EXPUNGE) != 0, plain);
