@@ -3,6 +3,7 @@
  * cannot be served is never left accepting. */
 #include "base/log.h"
 #include "daemon/services.h"
+#include "delivery/dkim_keys.h"
 #include "net/net.h"
 #include "proto/imap/imap_server.h"
 #include "proto/pop3/pop3_server.h"
@@ -28,6 +29,8 @@ static struct auth_sasl_ctx *sasl_ctx;
 static struct smtp_server *smtp_server;
 static struct imap_server *imap_server;
 static struct pop3_server *pop3_server;
+/* Read at start, as root (before privileges are dropped). */
+static struct dkim_keys *dkim_keys;
 
 static int services_init(struct daemon *d, char **error_r)
 {
@@ -70,6 +73,9 @@ static int services_init(struct daemon *d, char **error_r)
 			return -1;
 		}
 	}
+	if (dkim_keys == NULL)
+		dkim_keys = dkim_keys_load(cfg->dkim.key_dir, cfg->dkim.selector);
+	smtp_set.dkim = dkim_keys;
 	if (smtp_server == NULL)
 		smtp_server = smtp_server_new(&smtp_set, &d->store, sasl_ctx);
 	if (imap_server == NULL) {
@@ -100,6 +106,7 @@ static int services_init(struct daemon *d, char **error_r)
 void services_free(struct daemon *d UNUSED)
 {
 	smtp_server_free(&smtp_server);
+	dkim_keys_free(&dkim_keys);
 	imap_server_free(&imap_server);
 	pop3_server_free(&pop3_server);
 	auth_sasl_ctx_free(&sasl_ctx);

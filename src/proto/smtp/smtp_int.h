@@ -136,6 +136,12 @@ bool smtp_session_plaintext_ok(const struct smtp_session *s);
 /* Whether the session may send to remote recipients: authenticated by
  * AUTH or as a local user. */
 bool smtp_session_may_relay(const struct smtp_session *s);
+
+/* smtp_dkim.c: append a DKIM-Signature field for s->tx's message to out
+ * when the session may relay, the message has remote recipients, and its
+ * From domain (else the envelope sender's) is a local domain with a key.
+ * Failures are logged: the message then goes unsigned. */
+void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out);
 /* Whether the table entry may run now; the one policy check. On false
  * *st_r is the reply. */
 bool smtp_session_cmd_allowed(const struct smtp_session *s,

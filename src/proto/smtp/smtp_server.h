@@ -27,6 +27,8 @@ enum smtp_plaintext {
 	SMTP_PLAINTEXT_ALWAYS,
 };
 
+struct dkim_keys;
+
 struct smtp_settings {
 	const char *hostname;		/* greeting, Received:; copied */
 	uint64_t max_message_size;	/* 0 = no limit */
@@ -58,6 +60,10 @@ struct smtp_settings {
 	/* Submission: any MAIL FROM after AUTH, not only the user's own
 	 * addresses (config sender_check = any). */
 	bool sender_any;
+	/* DKIM keys of the local domains (delivery/dkim_keys.h) to sign
+	 * relayed mail we originate with, or NULL; not copied: must
+	 * outlive the server. */
+	const struct dkim_keys *dkim;
 };
 
 struct smtp_server;

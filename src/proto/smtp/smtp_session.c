@@ -450,6 +450,11 @@ static void smtp_session_submit(struct smtp_session *s)
 		rec.tls_version = version;
 		rec.tls_cipher = cipher;
 	}
+	/* The signature goes into the one blob that the outbound queue and
+	 * the local recipients share (single instance): a DKIM-Signature on
+	 * top is harmless for local readers, so the message is signed once,
+	 * before the one store write, and stored above our Received:. */
+	smtp_dkim_sign(s, &received);
 	smtp_received_append(&received, &rec);
 	free(auth_user);
 	if (s->service->mode == SMTP_MODE_LMTP &&
