@@ -23,6 +23,10 @@ struct cli {
 	const char *config_path;
 	bool password_stdin;
 	const char *quota;		/* --quota SIZE of "user add", or NULL */
+	/* "dkim keygen|show": --selector, --type, --bits, or NULL */
+	const char *dkim_selector;
+	const char *dkim_type;
+	const char *dkim_bits;
 	struct config *cfg;
 	struct store *store;
 	struct store_reader *reader;
@@ -61,6 +65,7 @@ int cmd_alias(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_auth(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
+int cmd_dkim(struct cli *cli, int argc, char **argv);
 /* The sendmail command: argv[0] is its name, options follow; returns a
  * sysexits.h code. config_path NULL: $POSTHORN_CONFIG or the default. */
 int cmd_sendmail(const char *config_path, int argc, char **argv);

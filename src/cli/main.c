@@ -16,6 +16,7 @@ static const struct {
 	{ "config", cmd_config },
 	{ "auth", cmd_auth },
 	{ "queue", cmd_queue },
+	{ "dkim", cmd_dkim },
 };
 
 static void usage(FILE *out)
@@ -32,6 +33,8 @@ static void usage(FILE *out)
 	      "  auth test ADDRESS [--password-stdin]\n"
 	      "  config check\n"
 	      "  queue list | show ID | flush | retry ID | delete ID | hold ID | release ID\n"
+	      "  dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--bits N]\n"
+	      "  dkim show DOMAIN [--selector S]   (the DNS TXT record to publish)\n"
 	      "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]\n"
 	      "        (also run as 'sendmail'; exit codes of sysexits.h)\n"
 	      "\n"
@@ -56,6 +59,9 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "password-stdin", no_argument, NULL, 'p' },
 		{ "quota", required_argument, NULL, 'q' },
+		{ "selector", required_argument, NULL, 'S' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "bits", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,6 +100,15 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			cli.quota = optarg;
+			break;
+		case 'S':
+			cli.dkim_selector = optarg;
+			break;
+		case 'T':
+			cli.dkim_type = optarg;
+			break;
+		case 'B':
+			cli.dkim_bits = optarg;
 			break;
 		case 'h':
 			usage(stdout);
