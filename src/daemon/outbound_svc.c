@@ -4,6 +4,7 @@
  * store closes; its counters on /metrics. */
 #include "base/log.h"
 #include "daemon/daemon.h"
+#include "daemon/services.h"
 #include "delivery/outbound.h"
 #include "net/net.h"
 
@@ -96,6 +97,7 @@ int daemon_outbound_start(struct daemon *d, char **error_r)
 		},
 		.max_connections = cfg->queue.max_connections,
 		.max_per_destination = cfg->queue.max_per_destination,
+		.dkim = services_dkim_keys(),
 		.dns = {
 			.upstream = cfg->dns.upstream,
 			.trust_anchor_file = cfg->dns.trust_anchor,

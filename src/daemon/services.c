@@ -103,6 +103,11 @@ static int services_init(struct daemon *d, char **error_r)
 	return 0;
 }
 
+const struct dkim_keys *services_dkim_keys(void)
+{
+	return dkim_keys;
+}
+
 void services_free(struct daemon *d UNUSED)
 {
 	smtp_server_free(&smtp_server);

@@ -5,6 +5,8 @@
 
 #include "daemon/daemon.h"
 
+struct dkim_keys;
+
 /* Bind every listener whose protocol has a front-end (HTTP is served by
  * daemon/http.c); log the ones that have none yet and skip them. Runs
  * before privileges are dropped. -1 with a malloc'd *error_r. */
@@ -14,5 +16,8 @@ bool services_available(enum config_protocol protocol);
 /* After the I/O threads stopped, before the store closes: free the
  * front-ends' state (their per-thread store readers). */
 void services_free(struct daemon *d);
+/* The DKIM keys read by services_listen() (as root), for the queue
+ * runner's reports; freed by services_free(), after the runner stopped. */
+const struct dkim_keys *services_dkim_keys(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include "base/strbuf.h"
 #include "delivery/dane.h"
 #include "delivery/delivery.h"
+#include "delivery/dkim_keys.h"
 #include "queue/queue_dsn.h"
 
 #include <ctype.h>
@@ -262,7 +263,22 @@ static bool ob_prepare_dsn(struct ob_msg *msg, const struct queue_dsn_rcpt *rr,
 		remotes[i].orcpt = "";
 		remotes[i].notify = "";
 	}
+	/* A report leaving for a remote sender is mail we originate:
+	 * signed for the domain of its From (MAILER-DAEMON@hostname) when
+	 * that has a key. The blob is shared with local senders (harmless
+	 * for them, as for submitted mail). */
+	struct strbuf sig = STRBUF_INIT, domain = STRBUF_INIT;
+
+	if (ob->set.dkim != NULL && res.n_remotes > 0 &&
+	    dkim_keys_signing_domain(str_make(report, size), NULL, &domain) &&
+	    dkim_keys_sign(ob->set.dkim, strbuf_cstr(&domain),
+			   str_make(report, size), now, &sig, &error) < 0)
+		log_warn(NULL, "outbound: queue entry %lld: report not "
+			 "DKIM-signed: %s", (long long)msg->id, error);
+	strbuf_free(&domain);
 	struct delivery_msg dm = {
+		.header = sig.p,
+		.header_size = sig.n,
 		.data = report,
 		.size = size,
 		.sender = "",
@@ -274,6 +290,7 @@ static bool ob_prepare_dsn(struct ob_msg *msg, const struct queue_dsn_rcpt *rr,
 	};
 
 	msg->dsn = delivery_prepare(&dm, &error);
+	strbuf_free(&sig);
 	free(report);
 	if (msg->dsn == NULL) {
 		log_warn(NULL, "outbound: queue entry %lld: report not sent: "

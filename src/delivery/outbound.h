@@ -21,6 +21,8 @@ struct outbound_route {
 	enum smtp_client_tls tls;
 };
 
+struct dkim_keys;
+
 struct outbound_settings {
 	const char *hostname;		/* EHLO name and Reporting-MTA */
 	unsigned smtp_port;		/* port of MX hosts (25) */
@@ -45,6 +47,10 @@ struct outbound_settings {
 	unsigned max_per_destination;	/* sessions per domain / relay */
 	struct dns_settings dns;
 	unsigned tick_ms;		/* 0 = 1000 */
+	/* Keys to DKIM-sign the reports (DSNs) sent to remote senders
+	 * with, for the domain of MAILER-DAEMON@hostname; NULL = none.
+	 * Not copied: must outlive the runner. */
+	const struct dkim_keys *dkim;
 };
 
 /* Counters for /metrics (read with atomic_load). */

@@ -28,12 +28,19 @@ def free_port():
 
 
 class Sink:
-    """An aiosmtpd receiver that keeps what it is sent."""
+    """An aiosmtpd receiver that keeps what it is sent and refuses the
+    recipients named reject@."""
 
     def __init__(self):
         self.messages = []	# (rcpt_tos, content)
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("reject@"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
@@ -93,6 +100,11 @@ class Signer:
         self.d.start()
         self.d.stop()
         self.selector = "posthorn" if key_type == "rsa" else "ed"
+        # reports come from MAILER-DAEMON@hostname: the domain with the key
+        with open(self.d.config_path) as fh:
+            conf = fh.read()
+        with open(self.d.config_path, "w") as fh:
+            fh.write(conf.replace("[server]\n", "[server]\nhostname = localhost\n", 1))
         with open(self.d.config_path, "a") as fh:
             fh.write("\n[queue]\nretry_min = 1s\nretry_max = 2s\n"
                      "[delivery]\ntimeout_percent = 2\nconnect_timeout = 2s\n"
@@ -226,3 +238,15 @@ def test_port25_not_signed(signer):
     assert b"DKIM-Signature" not in raw
     local = wait_for(lambda: inbox(signer.d, "demo@localhost"))
     assert len(local) == 1 and b"DKIM-Signature" not in local[0]
+
+
+def test_bounce_to_remote_sender_signed(signer):
+    submit(signer.d, ["reject@remote.test"],
+           message("bounce me", sender="someone@remote.test", to="reject@remote.test"),
+           sender="someone@remote.test")
+    raw = signer.received()
+    assert signer.sink.messages[0][0] == ["someone@remote.test"]
+    assert b"multipart/report" in raw and b"MAILER-DAEMON@localhost" in raw
+    _field, tags = sig_tags(raw)
+    assert tags["d"] == "localhost"
+    assert dkim.verify(raw, dnsfunc=signer.dnsfunc)
