@@ -250,3 +250,16 @@ def test_bounce_to_remote_sender_signed(signer):
     _field, tags = sig_tags(raw)
     assert tags["d"] == "localhost"
     assert dkim.verify(raw, dnsfunc=signer.dnsfunc)
+
+
+def test_sendmail_signed(signer):
+    r = signer.d.cli("sendmail", "-i", "-f", "demo@localhost", "rcpt@remote.test",
+                     input="From: demo@localhost\nTo: rcpt@remote.test\n"
+                           "Subject: via sendmail\n\nHello from cron.\n")
+    assert r.returncode == 0, r.stderr
+    raw = signer.received()
+    assert b"Subject: via sendmail" in raw
+    _field, tags = sig_tags(raw)
+    # sendmail added Date: and Message-ID:, signed as well
+    assert tags["h"] == "from:from:to:subject:date:message-id"
+    assert dkim.verify(raw, dnsfunc=signer.dnsfunc)
