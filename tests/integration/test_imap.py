@@ -524,14 +524,12 @@ def test_login_failures(daemon):
 
 
 def test_failed_login_delays_next_answer(daemon):
-    start = time.monotonic()
-    logged_in(daemon).close()
-    plain = time.monotonic() - start  # a login without earlier failures
     r = Raw(daemon.port("imap"))
     assert r.cmd(f'LOGIN "{USER}" "bad"').status == "NO"
     start = time.monotonic()
     r.login()
-    assert time.monotonic() - start >= plain + 0.8  # dev fail delay is 1 s
+    # only a lower bound: a loaded machine may add to it, never take away
+    assert time.monotonic() - start >= 0.9  # dev fail delay is 1 s
     r.close()
 
 

