@@ -8,7 +8,8 @@
 
 #include <openssl/evp.h>
 
-/* Output lines of the DKIM-Signature field are at most this long. */
+/* Output lines of the DKIM-Signature field are at most this long (only a
+ * d= or s= value too long for a line of its own makes a longer one). */
 #define DKIM_SIGN_LINE_MAX 78
 /* At most this many instances of one header field name are signed (the
  * bottom-most ones, RFC 6376 5.4.2), so h= stays bounded. */
