@@ -21,6 +21,9 @@ struct conn {
 	struct net_thread *thread;
 	struct net_listener *listener;
 	struct bufferevent *bev; /* NULL once torn down */
+	/* under COMPRESS: the socket or TLS bufferevent below bev, the
+	 * DEFLATE filter; timeouts go there, where the bytes move */
+	struct bufferevent *wire;
 	int fd;
 	SSL *ssl;
 	struct event *kick; /* deferred on_input and final close */
@@ -39,6 +42,8 @@ struct conn {
 	bool starttls_pending;
 	bool discarding;  /* inside an overlong line */
 	bool kick_input;
+	bool kick_drained; /* compressed: the wire's output went out */
+	bool kick_corrupt; /* compressed: the input did not inflate */
 	bool eof;         /* the client half-closed; finishing up */
 	bool outbound;    /* from conn_connect(): owns its listener */
 	bool connecting;  /* outbound, TCP connect in progress */
@@ -70,12 +75,20 @@ static void conn_count_in_cb(struct evbuffer *buf UNUSED,
 	conn->bytes_in += info->n_added;
 }
 
-static void conn_count_out_cb(struct evbuffer *buf UNUSED,
+static void conn_count_out_cb(struct evbuffer *buf,
 			      const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn *conn = arg;
 
 	conn->bytes_out += info->n_deleted;
+	/* Under COMPRESS the filter's write callback runs when its output
+	 * moved down to the wire, not when the wire sent it: the drain that
+	 * flow control and a flushing close wait for is the wire's. */
+	if (conn->wire != NULL && info->n_deleted > 0 &&
+	    evbuffer_get_length(buf) == 0) {
+		conn->kick_drained = true;
+		event_active(conn->kick, EV_READ, 0);
+	}
 }
 
 static void conn_apply_timeouts(struct conn *conn)
@@ -85,12 +98,33 @@ static void conn_apply_timeouts(struct conn *conn)
 					    : conn->idle_timeout;
 	struct timeval tv = { (time_t)secs, 0 };
 
+	struct bufferevent *bev = conn->wire != NULL ? conn->wire : conn->bev;
+
 	if (conn->bev == NULL)
 		return;
 	if (secs == 0)
-		bufferevent_set_timeouts(conn->bev, NULL, NULL);
+		bufferevent_set_timeouts(bev, NULL, NULL);
 	else
-		bufferevent_set_timeouts(conn->bev, &tv, &tv);
+		bufferevent_set_timeouts(bev, &tv, &tv);
+}
+
+/* Callbacks, input bound and timeouts of a new conn->bev; count_bytes
+ * when its buffers are the ones on the wire. */
+static void conn_setup_callbacks(struct conn *conn, bool count_bytes)
+{
+	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb,
+			  conn_event_cb, conn);
+	bufferevent_setwatermark(conn->bev, EV_READ, 0,
+				 conn->listener->max_input);
+	if (count_bytes) {
+		evbuffer_add_cb(bufferevent_get_input(conn->bev),
+				conn_count_in_cb, conn);
+		evbuffer_add_cb(bufferevent_get_output(conn->bev),
+				conn_count_out_cb, conn);
+	}
+	conn_apply_timeouts(conn);
+	bufferevent_enable(conn->bev, conn->paused ? EV_WRITE
+						   : EV_READ | EV_WRITE);
 }
 
 /* Set up conn->bev on conn->fd, plain or TLS (accepting). */
@@ -115,17 +149,7 @@ static void conn_setup_bev(struct conn *conn, bool tls)
 		if (conn->bev == NULL)
 			PANIC("bufferevent_socket_new failed");
 	}
-	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb,
-			  conn_event_cb, conn);
-	bufferevent_setwatermark(conn->bev, EV_READ, 0,
-				 conn->listener->max_input);
-	evbuffer_add_cb(bufferevent_get_input(conn->bev), conn_count_in_cb,
-			conn);
-	evbuffer_add_cb(bufferevent_get_output(conn->bev), conn_count_out_cb,
-			conn);
-	conn_apply_timeouts(conn);
-	bufferevent_enable(conn->bev, conn->paused ? EV_WRITE
-						   : EV_READ | EV_WRITE);
+	conn_setup_callbacks(conn, true);
 }
 
 static void conn_call_open(struct conn *conn)
@@ -368,6 +392,16 @@ static void conn_kick_cb(evutil_socket_t fd UNUSED, short what UNUSED,
 		conn_finish(conn);
 		return;
 	}
+	if (conn->kick_corrupt) {
+		conn_teardown_later(conn, "corrupt DEFLATE input");
+		return;
+	}
+	if (conn->kick_drained) {
+		conn->kick_drained = false;
+		conn_write_cb(conn->bev, conn);
+		if (conn->dead)
+			return;
+	}
 	if (conn->kick_input) {
 		conn->kick_input = false;
 		if (conn_input_pending(conn) > 0)
@@ -401,6 +435,8 @@ static void conn_write_cb(struct bufferevent *bev UNUSED, void *arg)
 {
 	struct conn *conn = arg;
 
+	if (conn_output_pending(conn) > 0)
+		return;	/* compressed: still on the wire, see count_out */
 	if (conn->starttls_pending) {
 		conn_upgrade(conn);
 		return;
@@ -675,9 +711,14 @@ void conn_printf(struct conn *conn, const char *fmt, ...)
 
 size_t conn_output_pending(struct conn *conn)
 {
+	size_t n;
+
 	if (conn->bev == NULL)
 		return 0;
-	return evbuffer_get_length(bufferevent_get_output(conn->bev));
+	n = evbuffer_get_length(bufferevent_get_output(conn->bev));
+	if (conn->wire != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(conn->wire));
+	return n;
 }
 
 static void conn_close_reason(struct conn *conn, const char *reason)
@@ -772,6 +813,35 @@ int conn_starttls(struct conn *conn)
 		conn->starttls_pending = true;
 	}
 	return 0;
+}
+
+int conn_compress(struct conn *conn)
+{
+	conn_apply_drain(conn);
+	if (conn->dead || conn->closing || conn->wire != NULL ||
+	    conn->starttls_pending || conn->handshaking)
+		return -1;
+	/* What is in the wire's output (the reply saying yes) goes first,
+	 * uncompressed; input after the command, if any, is inflated when
+	 * the filter reads the wire's input. */
+	conn->wire = conn->bev;
+	conn->bev = net_deflate_wrap(conn->wire, conn);
+	conn->discarding = false;
+	conn_setup_callbacks(conn, false);
+	if (evbuffer_get_length(bufferevent_get_input(conn->wire)) > 0)
+		bufferevent_trigger(conn->wire, EV_READ, 0);
+	return 0;
+}
+
+void conn_deflate_failed(struct conn *conn)
+{
+	conn->kick_corrupt = true;
+	event_active(conn->kick, EV_READ, 0);
+}
+
+bool conn_is_compressed(const struct conn *conn)
+{
+	return conn->wire != NULL;
 }
 
 bool conn_is_tls(const struct conn *conn)

@@ -99,6 +99,13 @@ void conn_resume_input(struct conn *conn);
  * protocol forgets its state; on_input resumes with decrypted input. */
 int conn_starttls(struct conn *conn);
 bool conn_is_tls(const struct conn *conn);
+/* From now on the bytes both ways are raw DEFLATE (RFC 1951), as IMAP
+ * COMPRESS=DEFLATE (RFC 4978) asks: output written before the call goes
+ * out as it was (the reply saying yes), the input after the command is
+ * inflated. The line from conn_read_line() is no longer valid afterwards.
+ * -1 when already compressed, during TLS negotiation or when closing. */
+int conn_compress(struct conn *conn);
+bool conn_is_compressed(const struct conn *conn);
 /* Protocol version and cipher ("TLSv1.3", "TLS_AES_256_GCM_SHA384") once
  * the handshake is done; false before or without TLS. */
 bool conn_tls_info(struct conn *conn, const char **version_r,

@@ -95,4 +95,12 @@ void iplimit_release(struct iplimit *lim, const struct sockaddr *addr);
  * addresses without an IP (unix sockets). */
 bool iplimit_key(const struct sockaddr *addr, uint8_t key_r[16]);
 
+/* conn_deflate.c: a filter bufferevent over under (which it frees with
+ * itself) that inflates input and deflates output, raw DEFLATE. Corrupt
+ * input calls conn_deflate_failed(conn) (libevent's filters report no
+ * error of their own), which closes the connection from its kick. */
+struct bufferevent *net_deflate_wrap(struct bufferevent *under,
+				     struct conn *conn);
+void conn_deflate_failed(struct conn *conn);
+
 #endif

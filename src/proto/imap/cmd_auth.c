@@ -1,6 +1,6 @@
 /* cmd_auth.c: the commands of any state and of the not-authenticated state:
  * CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE (with SASL-IR),
- * ENABLE and ID. */
+ * ENABLE and ID; COMPRESS (RFC 4978), which applies to the connection. */
 #include "auth/auth_store.h"
 #include "base/log.h"
 #include "proto/imap/imap_int.h"
@@ -71,6 +71,26 @@ int cmd_starttls(void *session, struct str arg)
 	 * holds nothing (the command was complete). */
 	imap_reader_reset(s->reader);
 	s->utf8 = s->condstore = s->qresync = s->rev2 = false;
+	return 1;
+}
+
+/* RFC 4978: the tagged OK goes out uncompressed, everything after it
+ * (both ways) is raw DEFLATE. */
+int cmd_compress(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+
+	if (!str_caseeq(arg, STR_LIT("DEFLATE"))) {
+		imap_tagged(s, "BAD", "Only COMPRESS DEFLATE is supported");
+		return -1;
+	}
+	if (conn_is_compressed(s->conn)) {
+		imap_tagged(s, "NO", "[COMPRESSIONACTIVE] DEFLATE is already on");
+		return -1;
+	}
+	imap_tagged(s, "OK", "DEFLATE active");
+	if (conn_compress(s->conn) < 0)
+		conn_abort(s->conn, "COMPRESS failed");
 	return 1;
 }
 

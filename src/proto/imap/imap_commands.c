@@ -19,6 +19,7 @@ const struct cmd_def imap_commands[] = {
 	{ "AUTHENTICATE", cmd_authenticate,
 	  IMAP_CMD_NOT_AUTH | IMAP_CMD_THROTTLED, NULL },
 	{ "IDLE", cmd_idle, A, "IDLE" },
+	{ "COMPRESS", cmd_compress, A, "COMPRESS=DEFLATE" },
 	{ "SELECT", cmd_select, A, NULL },
 	{ "EXAMINE", cmd_examine, A, NULL },
 	{ "CREATE", cmd_create, A, NULL },

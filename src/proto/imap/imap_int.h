@@ -266,6 +266,7 @@ int cmd_setquota(void *session, struct str arg);
  * error (NO queued). */
 int imap_quota_check(struct imap_session *s, uint64_t bytes);
 int cmd_sort(void *session, struct str arg);
+int cmd_compress(void *session, struct str arg);
 int cmd_thread(void *session, struct str arg);
 
 /* cmd_auth.c: a line of the AUTHENTICATE exchange. */
