@@ -1,6 +1,7 @@
 /* conn.c: the connection object: a bufferevent (socket or OpenSSL) with
  * zero-copy line and byte reads, bounded input, deferred close, STARTTLS
- * upgrade by replacing the bufferevent on the same socket. */
+ * upgrade by replacing the bufferevent on the same socket, COMPRESS by
+ * stacking a DEFLATE filter on it. */
 #include "net/net_int.h"
 #include "base/log.h"
 
