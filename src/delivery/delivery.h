@@ -40,6 +40,7 @@ struct delivery_resolution {
 	 * other targets still get the mail). */
 	size_t n_unknown;
 	const char *error;		/* DELIVERY_ERROR: from the store */
+	bool local_domain;		/* the address's own domain is ours */
 };
 /* With LOOP, TOO_MANY or ERROR the lists hold what was found before the
  * failure and must not be used. */

@@ -221,6 +221,8 @@ static int resolve_addr(struct resolver *rs, const char *address,
 		add_remote(rs, address);
 		return 0;
 	}
+	if (depth == 0)
+		rs->res->local_domain = true;
 	return resolve_local(rs, address, at, depth);
 }
 

@@ -249,6 +249,7 @@ static void test_remote(void **state)
 
 	resolve(f, "someone@remote.net", &res);
 	assert_int_equal(res.status, DELIVERY_REMOTE);
+	assert_false(res.local_domain);
 	assert_int_equal(res.n_locals, 0);
 	assert_int_equal(res.n_remotes, 1);
 	assert_string_equal(res.remotes[0], "someone@remote.net");
@@ -340,6 +341,8 @@ static void test_fanout(void **state)
 	alias(&f->t, "fits@example.com", targets, n - 1);
 	resolve(f, "fits@example.com", &res);
 	assert_int_equal(res.status, DELIVERY_REMOTE);
+	/* remote targets, but the address itself is ours: no relay */
+	assert_true(res.local_domain);
 	assert_int_equal(res.n_remotes, n - 1);
 	for (size_t i = 0; i < n; i++)
 		free((char *)targets[i]);

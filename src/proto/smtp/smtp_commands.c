@@ -166,21 +166,6 @@ static int cmd_mail(void *ctx, struct str arg)
 	return 1;
 }
 
-/* Whether the domain is one of ours: 1 yes, 0 no, -1 store error (reply
- * queued). */
-static int smtp_domain_is_local(struct smtp_session *s,
-				struct store_reader *reader, const char *domain)
-{
-	const char *error;
-	int ret = store_domain_exists(reader, domain, &error);
-
-	if (ret < 0) {
-		log_error(conn_sid(s->conn), "store: %s", error);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-	}
-	return ret;
-}
-
 /* RFC 3461 NOTIFY as stored with a queued recipient. */
 static const char *smtp_notify_text(struct arena *a, unsigned notify)
 {
@@ -265,27 +250,25 @@ static int cmd_rcpt(void *ctx, struct str arg)
 	}
 	smtp_path_append_canonical(&addr, &rcpt.path);
 	address = arena_strdup(&tx->arena, addr.p);
-	if ((rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0) {
-		/* RFC 5321 4.5.1: "<postmaster>" is always accepted; it goes
-		 * to the configured address, which the admin chose (so it
-		 * is no relay). */
-	} else if (!smtp_session_may_relay(s)) {
-		/* Without AUTH only our own domains, and no relay tricks
-		 * ("user%remote@local", "<@local:user@remote>", ...). */
-		int local = (rcpt.path.flags & SMTP_PATH_RELAY_TRICKS) != 0 ? 0 :
-			    smtp_domain_is_local(s, reader, rcpt.path.domain);
-
-		if (local < 0)
-			goto out;
-		if (local == 0) {
+	/* RFC 5321 4.5.1: "<postmaster>" is always accepted; it goes to the
+	 * configured address, which the admin chose (so it is no relay).
+	 * Without AUTH only our own domains, and no relay tricks
+	 * ("user%remote@local", "<@local:user@remote>", ...): the
+	 * resolution says whether the domain is ours (its first lookup). */
+	pm = (rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0;
+	if (!pm && !smtp_session_may_relay(s) &&
+	    (rcpt.path.flags & SMTP_PATH_RELAY_TRICKS) != 0) {
+		smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
+		goto out;
+	}
+	if (!pm) {
+		delivery_resolve(reader, &tx->arena, address, &res);
+		if (!res.local_domain && res.status != DELIVERY_ERROR &&
+		    !smtp_session_may_relay(s)) {
 			smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied",
 				   address);
 			goto out;
 		}
-	}
-	pm = (rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0;
-	if (!pm) {
-		delivery_resolve(reader, &tx->arena, address, &res);
 		/* postmaster@ any local domain without a user or alias of
 		 * its own goes to the postmaster too (only local domains
 		 * give UNKNOWN_USER). */
