@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <zlib.h>
 
 #include "base/log.h"
 #include "net/net.h"
@@ -106,6 +107,10 @@ static void echo_line(struct conn *conn, struct session *s, struct str line,
 			conn_write_str(conn, "NO\r\n");
 			conn_close(conn);
 		}
+	} else if (str_eq(line, STR_LIT("COMPRESS"))) {
+		conn_write_str(conn, "DEFLATE\r\n");
+		if (conn_compress(conn) < 0)
+			conn_write_str(conn, "NO\r\n");
 	} else if (str_eq(line, STR_LIT("TLS?"))) {
 		if (conn_tls_info(conn, &version, &cipher))
 			conn_printf(conn, "TLS %s\r\n", version);
@@ -583,6 +588,105 @@ static void test_backpressure(void **state)
 	free(buf);
 	close(fd);
 	server_done(&server);
+}
+
+/* ---- a DEFLATE client (COMPRESS) ---- */
+
+static void z_send(int fd, z_stream *out, const char *text)
+{
+	unsigned char buf[4096];
+
+	out->next_in = (unsigned char *)text;
+	out->avail_in = (uInt)strlen(text);
+	out->next_out = buf;
+	out->avail_out = sizeof(buf);
+	assert_int_equal(deflate(out, Z_SYNC_FLUSH), Z_OK);
+	assert_int_equal(out->avail_in, 0);
+	assert_int_equal(send(fd, buf, sizeof(buf) - out->avail_out,
+			      MSG_NOSIGNAL),
+			 (ssize_t)(sizeof(buf) - out->avail_out));
+}
+
+/* Inflate what arrives into plain (cap bytes) until it holds until and a
+ * line end after it; the length of the text. The compressed bytes read are added to *wire. */
+static size_t z_recv_until(int fd, z_stream *in, char *plain, size_t cap,
+			   const char *until, size_t *wire)
+{
+	size_t have = 0;
+
+	for (;;) {
+		const char *hit;
+
+		unsigned char buf[4096];
+		ssize_t r;
+
+		plain[have] = '\0';
+		/* the text and a line end after it */
+		hit = strstr(plain, until);
+		if (hit != NULL && strstr(hit + strlen(until), "\r\n") != NULL)
+			return have;
+		r = recv(fd, buf, sizeof(buf), 0);
+		assert_true(r > 0);
+		*wire += (size_t)r;
+		in->next_in = buf;
+		in->avail_in = (uInt)r;
+		in->next_out = (unsigned char *)plain + have;
+		in->avail_out = (uInt)(cap - 1 - have);
+		assert_int_equal(inflate(in, Z_SYNC_FLUSH), Z_OK);
+		assert_int_equal(in->avail_in, 0);
+		have = cap - 1 - in->avail_out;
+	}
+}
+
+static void test_compress(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_listen_spec spec = { .name = "echo" };
+	struct net_listener *l = listen_on(server, &spec);
+	size_t big = 256 * BIG_CHUNK, wire = 0;
+	char *plain = xmalloc(big + 64);
+	z_stream out = { 0 }, in = { 0 };
+	unsigned long max_pending;
+
+	(void)state;
+	assert_int_equal(deflateInit2(&out, 6, Z_DEFLATED, -15, 8,
+				      Z_DEFAULT_STRATEGY), Z_OK);
+	assert_int_equal(inflateInit2(&in, -15), Z_OK);
+	server_start(server);
+	int fd = client_connect(net_listener_port(l));
+
+	expect_line(fd, NULL, "hello");
+	/* the yes goes out plain; everything after it is DEFLATE */
+	client_send(fd, "COMPRESS\r\n");
+	expect_line(fd, NULL, "DEFLATE");
+	z_send(fd, &out, "PEER?\r\n");
+	z_recv_until(fd, &in, plain, big + 64, "PEER ", &wire);
+	assert_string_equal(plain, "PEER 127.0.0.1 1 echo\r\n");
+	/* not twice */
+	z_send(fd, &out, "COMPRESS\r\n");
+	z_recv_until(fd, &in, plain, big + 64, "DEFLATE\r\nNO", &wire);
+	assert_string_equal(plain, "DEFLATE\r\nNO\r\n");
+	/* a large answer: flow control counts the bytes still waiting on
+	 * the wire, and every byte arrives */
+	wire = 0;
+	z_send(fd, &out, "BIG 256\r\n");
+	usleep(50000);
+	z_recv_until(fd, &in, plain, big + 64, "\r\nEND ", &wire);
+	for (size_t i = 0; i < big; i++)
+		assert_int_equal(plain[i], 'x');
+	assert_int_equal(sscanf(plain + big, "\r\nEND %lu\r\n", &max_pending),
+			 1);
+	assert_true(max_pending < BIG_THRESHOLD + BIG_CHUNK);
+	assert_true(wire < big / 20);	/* x after x compresses well */
+	/* bytes that do not inflate close the connection */
+	client_send(fd, "this is not DEFLATE\r\n");
+	assert_true(client_eof(fd));
+	close(fd);
+	inflateEnd(&in);
+	deflateEnd(&out);
+	free(plain);
+	server_done(&server);
+	assert_non_null(strstr(last_reason, "DEFLATE"));
 }
 
 static void test_bytes(void **state)
@@ -1118,6 +1222,7 @@ int main(void)
 		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_pause_resume),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_compress),
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_idle_timeout),
