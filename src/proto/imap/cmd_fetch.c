@@ -86,11 +86,8 @@ static int fetch_continue(struct imap_session *s)
 	}
 	/* One snapshot per slice of output: per-message reads on their own
 	 * each pay for locking and a WAL snapshot (most of their cost). */
-	if (store_reader_begin(r, &error) < 0) {
-		log_error(conn_sid(s->conn), "imap fetch: %s", error);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-		return -1;
-	}
+	if (store_reader_begin(r, &error) < 0)
+		return imap_store_failed(s, "fetch", error);
 	for (; st->pos < st->n; st->pos++) {
 		size_t i = st->idx[st->pos];
 		struct store_msg_meta meta;
@@ -148,9 +145,7 @@ static int fetch_continue(struct imap_session *s)
 fail:
 	store_reader_end(r);
 	strbuf_free(&out);
-	log_error(conn_sid(s->conn), "imap fetch: %s", error);
-	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-	return -1;
+	return imap_store_failed(s, "fetch", error);
 }
 
 static int fetch_start(struct imap_session *s)

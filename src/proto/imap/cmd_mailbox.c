@@ -45,13 +45,6 @@ static void mb_submit(struct imap_session *s, struct mb_batch *b,
 	imap_session_submit(s, req, mb_batch_done, b);
 }
 
-static int store_error(struct imap_session *s, const char *error)
-{
-	log_error(conn_sid(s->conn), "imap store: %s", error);
-	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-	return -1;
-}
-
 /* The user's mailboxes; -1 (reply queued) on a store error. */
 static int mailboxes(struct imap_session *s, struct store_mailbox **mbs_r)
 {
@@ -61,7 +54,7 @@ static int mailboxes(struct imap_session *s, struct store_mailbox **mbs_r)
 
 	if (r == NULL || (n = store_mailbox_list(r, &s->cmd_arena, s->user_id,
 						 mbs_r, &error)) < 0)
-		return store_error(s, error);
+		return imap_store_failed(s, "store", error);
 	return n;
 }
 
@@ -76,7 +69,7 @@ static int mailbox_get(struct imap_session *s, const char *name,
 	if (r == NULL || (ret = store_mailbox_by_name(r, &s->cmd_arena,
 						      s->user_id, name, mb_r,
 						      &error)) < 0)
-		return store_error(s, error);
+		return imap_store_failed(s, "store", error);
 	if (ret == 0)
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 	return ret;
@@ -234,7 +227,7 @@ static int qresync_report(struct imap_session *s, const struct qresync_param *q)
 	if (r == NULL || (n = store_expunged_since(r, &s->cmd_arena,
 						   v->mailbox_id, q->modseq,
 						   &uids, &error)) < 0)
-		return store_error(s, error);
+		return imap_store_failed(s, "store", error);
 	vanished = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*vanished));
 	for (int i = 0; i < n; i++) {
 		if (q->known.n == 0 ||
@@ -287,7 +280,7 @@ static int select_mailbox(struct imap_session *s, struct str arg,
 	if ((ret = mailbox_get(s, name, &mb)) <= 0)
 		return -1;
 	if (imap_view_open(s, &mb, readonly, &s->view, &error) < 0)
-		return store_error(s, error);
+		return imap_store_failed(s, "store", error);
 	if (condstore)
 		s->condstore = true;
 	imap_session_enter(s, IMAP_STATE_SELECTED);
@@ -680,7 +673,7 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 		if (r != NULL)
 			ret = store_mailbox_status(r, mb->id, &st, &error);
 		if (ret < 0)
-			return store_error(s, error);
+			return imap_store_failed(s, "store", error);
 		/* Deleted since mailbox_get(): it is empty now. */
 		if (ret > 0) {
 			size = st.size;

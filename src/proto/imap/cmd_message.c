@@ -11,13 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-static int store_error(struct imap_session *s, const char *error)
-{
-	log_error(conn_sid(s->conn), "imap store: %s", error);
-	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-	return -1;
-}
-
 /* 1 found, 0 not (reply "NO [TRYCREATE]" queued), -1 error (queued). */
 static int target_mailbox(struct imap_session *s, const char *name,
 			  struct store_mailbox *mb_r)
@@ -29,7 +22,7 @@ static int target_mailbox(struct imap_session *s, const char *name,
 	if (r == NULL || (ret = store_mailbox_by_name(r, &s->cmd_arena,
 						      s->user_id, name, mb_r,
 						      &error)) < 0)
-		return store_error(s, error);
+		return imap_store_failed(s, "store", error);
 	if (ret == 0)
 		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
 	return ret;

@@ -28,9 +28,7 @@ static int quota_read(struct imap_session *s, uint64_t *quota_r,
 		    store_user_usage(r, s->user_id, usage_r, &error) == 0)
 			return 0;
 	}
-	log_error(conn_sid(s->conn), "imap quota: %s", error);
-	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-	return -1;
+	return imap_store_failed(s, "quota", error);
 }
 
 int imap_quota_check(struct imap_session *s, uint64_t bytes)
@@ -76,11 +74,8 @@ int cmd_getquotaroot(void *session, struct str arg)
 	if (r != NULL)
 		ret = store_mailbox_by_name(r, &s->cmd_arena, s->user_id, name,
 					    &mb, &error);
-	if (ret < 0) {
-		log_error(conn_sid(s->conn), "imap store: %s", error);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-		return -1;
-	}
+	if (ret < 0)
+		return imap_store_failed(s, "store", error);
 	if (ret == 0) {
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 		return -1;

@@ -36,11 +36,8 @@ int cmd_search(void *session, struct str arg)
 	r = imap_session_reader(s);
 	if (r == NULL || (n = imap_search_run(prog, r, &s->cmd_arena,
 					      v->mailbox_id, v->msgs, v->recent,
-					      v->n, &matches, &error)) < 0) {
-		log_error(conn_sid(s->conn), "imap search: %s", error);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-		return -1;
-	}
+					      v->n, &matches, &error)) < 0)
+		return imap_store_failed(s, "search", error);
 	values = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*values));
 	for (int i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];

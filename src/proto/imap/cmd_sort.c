@@ -85,8 +85,7 @@ static int search_args(struct imap_session *s, struct imap_cursor *c,
 						 v->mailbox_id, v->msgs,
 						 v->recent, v->n, matches_r,
 						 &error)) < 0) {
-		log_error(conn_sid(s->conn), "imap search: %s", error);
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+		imap_store_failed(s, "search", error);
 		return 0;
 	}
 	return 1;
@@ -114,13 +113,6 @@ static int matched_envelopes(struct imap_session *s, const uint32_t *matches,
 	return ret;
 }
 
-static int store_failed(struct imap_session *s, const char *error)
-{
-	log_error(conn_sid(s->conn), "imap sort/thread: %s", error);
-	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-	return -1;
-}
-
 int cmd_sort(void *session, struct str arg)
 {
 	struct imap_session *s = session;
@@ -144,7 +136,7 @@ int cmd_sort(void *session, struct str arg)
 		return -1;
 	if (matched_envelopes(s, matches, (size_t)n, &uids,
 			      sort.needs_envelope ? &envs : NULL, &error) < 0)
-		return store_failed(s, error);
+		return imap_store_failed(s, "sort/thread", error);
 	msgs = arena_zalloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*msgs));
 	for (int i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];
@@ -225,12 +217,12 @@ int cmd_thread(void *session, struct str arg)
 	if (!search_args(s, &c, &opts, &matches, &n))
 		return -1;
 	if (matched_envelopes(s, matches, (size_t)n, &uids, &envs, &error) < 0)
-		return store_failed(s, error);
+		return imap_store_failed(s, "sort/thread", error);
 	msgs = arena_zalloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*msgs));
 	r = imap_session_reader(s);
 	if (alg == IMAP_THREAD_REFERENCES &&
 	    (r == NULL || store_reader_begin(r, &error) < 0))
-		return store_failed(s, error);
+		return imap_store_failed(s, "sort/thread", error);
 	for (int i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];
 		struct imap_thread_msg *t = &msgs[i];
@@ -254,7 +246,7 @@ int cmd_thread(void *session, struct str arg)
 			       &error) < 0) {
 			store_reader_end(r);
 			strbuf_free(&sb);
-			return store_failed(s, error);
+			return imap_store_failed(s, "sort/thread", error);
 		}
 		if (t->n_refs == 0 &&
 		    imap_thread_msgids(env.in_reply_to, &s->cmd_arena,

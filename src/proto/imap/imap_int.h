@@ -276,5 +276,9 @@ void imap_idle_line(struct imap_session *s, struct str line);
 
 /* A syntax error in the arguments: "<tag> BAD <what>"; returns -1. */
 int imap_bad_syntax(struct imap_session *s, const struct imap_cursor *c);
+/* A store read failed: logs "imap <what>: <error>", queues "NO
+ * [UNAVAILABLE]" and returns -1. */
+int imap_store_failed(struct imap_session *s, const char *what,
+		      const char *error);
 
 #endif

@@ -293,6 +293,14 @@ int imap_bad_syntax(struct imap_session *s, const struct imap_cursor *c)
 	return -1;
 }
 
+int imap_store_failed(struct imap_session *s, const char *what,
+		      const char *error)
+{
+	log_error(conn_sid(s->conn), "imap %s: %s", what, error);
+	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+	return -1;
+}
+
 void imap_session_enter(struct imap_session *s, enum imap_state state)
 {
 	log_debug(s->conn != NULL ? conn_sid(s->conn) : NULL,
