@@ -5,6 +5,29 @@
 #include "proto/imap/imap_int.h"
 #include "proto/imap/imap_search.h"
 
+int imap_search_badcharset(struct imap_session *s)
+{
+	imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	return -1;
+}
+
+int imap_search_view(struct imap_session *s, const struct imap_search *prog,
+		     const struct imap_search_opts *opts, uint32_t **matches_r)
+{
+	struct imap_view *v = s->view;
+	struct store_reader *r = imap_session_reader(s);
+	const char *error = "store unavailable";
+	int n;
+
+	if (opts->modseq_used)
+		s->condstore = true;	/* a CONDSTORE-enabling command */
+	if (r == NULL || (n = imap_search_run(prog, r, &s->cmd_arena,
+					      v->mailbox_id, v->msgs, v->recent,
+					      v->n, matches_r, &error)) < 0)
+		return imap_store_failed(s, "search", error);
+	return n;
+}
+
 int cmd_search(void *session, struct str arg)
 {
 	struct imap_session *s = session;
@@ -13,31 +36,20 @@ int cmd_search(void *session, struct str arg)
 	struct imap_search_opts opts = { 0 };
 	const struct imap_search *prog;
 	struct strbuf out = STRBUF_INIT;
-	struct store_reader *r;
 	struct imap_cursor c;
-	const char *error = "store unavailable";
 	uint32_t *matches, *values;
 	uint64_t max_modseq = 0;
 	int n;
 
 	imap_cursor_init(&c, arg);
 	prog = imap_search_parse(&c, &s->cmd_arena, &opts, &badcharset);
-	if (prog == NULL) {
-		if (badcharset) {
-			imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-			return -1;
-		}
-		return imap_bad_syntax(s, &c);
-	}
+	if (prog == NULL)
+		return badcharset ? imap_search_badcharset(s) :
+				    imap_bad_syntax(s, &c);
 	if (s->rev2)
 		opts.esearch = true;
-	if (opts.modseq_used)
-		s->condstore = true;	/* a CONDSTORE-enabling command */
-	r = imap_session_reader(s);
-	if (r == NULL || (n = imap_search_run(prog, r, &s->cmd_arena,
-					      v->mailbox_id, v->msgs, v->recent,
-					      v->n, &matches, &error)) < 0)
-		return imap_store_failed(s, "search", error);
+	if ((n = imap_search_view(s, prog, &opts, &matches)) < 0)
+		return -1;
 	values = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*values));
 	for (int i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];

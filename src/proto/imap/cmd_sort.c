@@ -55,10 +55,7 @@ static int search_args(struct imap_session *s, struct imap_cursor *c,
 		       struct imap_search_opts *opts, uint32_t **matches_r,
 		       int *n_r)
 {
-	struct imap_view *v = s->view;
 	const struct imap_search *prog;
-	struct store_reader *r;
-	const char *error = "store unavailable";
 	bool badcharset = false;
 	struct str charset;
 
@@ -68,9 +65,8 @@ static int search_args(struct imap_session *s, struct imap_cursor *c,
 		imap_bad_syntax(s, c);
 		return 0;
 	}
-	if (!str_caseeq(charset, STR_LIT("UTF-8")) &&
-	    !str_caseeq(charset, STR_LIT("US-ASCII"))) {
-		imap_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	if (!imap_search_charset_ok(charset)) {
+		imap_search_badcharset(s);
 		return 0;
 	}
 	prog = imap_search_parse(c, &s->cmd_arena, opts, &badcharset);
@@ -78,17 +74,8 @@ static int search_args(struct imap_session *s, struct imap_cursor *c,
 		imap_bad_syntax(s, c);
 		return 0;
 	}
-	if (opts->modseq_used)
-		s->condstore = true;	/* a CONDSTORE-enabling command */
-	r = imap_session_reader(s);
-	if (r == NULL || (*n_r = imap_search_run(prog, r, &s->cmd_arena,
-						 v->mailbox_id, v->msgs,
-						 v->recent, v->n, matches_r,
-						 &error)) < 0) {
-		imap_store_failed(s, "search", error);
-		return 0;
-	}
-	return 1;
+	*n_r = imap_search_view(s, prog, opts, matches_r);
+	return *n_r >= 0;
 }
 
 /* The UIDs of the matching messages and, when wanted, their envelopes. */

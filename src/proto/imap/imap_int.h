@@ -257,6 +257,14 @@ int cmd_copy(void *session, struct str arg);
 int cmd_move(void *session, struct str arg);
 int cmd_fetch(void *session, struct str arg);
 int cmd_search(void *session, struct str arg);
+/* cmd_search.c, for SORT and THREAD too: queue NO [BADCHARSET] and return
+ * -1; run a parsed program over the selected view, returning the count
+ * with the matching view indexes in *matches_r, or -1 (reply queued). */
+struct imap_search;
+struct imap_search_opts;
+int imap_search_badcharset(struct imap_session *s);
+int imap_search_view(struct imap_session *s, const struct imap_search *prog,
+		     const struct imap_search_opts *opts, uint32_t **matches_r);
 int cmd_getquotaroot(void *session, struct str arg);
 int cmd_getquota(void *session, struct str arg);
 int cmd_setquota(void *session, struct str arg);

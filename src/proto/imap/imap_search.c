@@ -378,6 +378,12 @@ static bool next_is(struct imap_cursor *c, const char *kw)
 	       c->p[n] == ' ';
 }
 
+bool imap_search_charset_ok(struct str charset)
+{
+	return str_caseeq(charset, STR_LIT("UTF-8")) ||
+	       str_caseeq(charset, STR_LIT("US-ASCII"));
+}
+
 struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 				      struct imap_search_opts *opts_r,
 				      bool *badcharset_r)
@@ -399,8 +405,7 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 		if (!imap_cursor_sp(c) || !imap_cursor_astring(c, a, &charset) ||
 		    !imap_cursor_sp(c))
 			return NULL;
-		if (!str_caseeq(charset, STR_LIT("UTF-8")) &&
-		    !str_caseeq(charset, STR_LIT("US-ASCII"))) {
+		if (!imap_search_charset_ok(charset)) {
 			*badcharset_r = true;
 			fail(c, "Unsupported charset");
 			return NULL;

@@ -22,6 +22,9 @@ struct imap_search_opts {
  * *badcharset_r false, c->error set (BAD). Parentheses nest at most
  * IMAP_SEARCH_MAX_PARENS deep; keys inside NOT, OR and parentheses at most
  * IMAP_SEARCH_MAX_DEPTH (clients send long "OR OR OR ..." chains). */
+/* The charsets SEARCH, SORT and THREAD take: UTF-8 and US-ASCII. */
+bool imap_search_charset_ok(struct str charset);
+
 #define IMAP_SEARCH_MAX_PARENS 64
 #define IMAP_SEARCH_MAX_DEPTH 1024
 struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, bool *badcharset_r);
