@@ -4,6 +4,7 @@
 #include "base/base.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "mail/header.h"
 
 #include <time.h>
 
@@ -99,18 +100,6 @@ static int queue_entry(struct cli *cli, const char *arg,
 	return CLI_OK;
 }
 
-/* The header section of a message (up to the empty line). */
-static size_t header_size(const char *data, size_t size)
-{
-	for (size_t i = 0; i < size; i++) {
-		if ((i == 0 || data[i - 1] == '\n') &&
-		    (data[i] == '\n' ||
-		     (data[i] == '\r' && i + 1 < size && data[i + 1] == '\n')))
-			return i;
-	}
-	return size;
-}
-
 static int queue_show(struct cli *cli, const char *arg)
 {
 	struct store_queue_entry q;
@@ -139,7 +128,7 @@ static int queue_show(struct cli *cli, const char *arg)
 		return CLI_STORE;
 	}
 	printf("    size: %zu\n\n", size);
-	fwrite(data, 1, header_size(data, size), stdout);
+	fwrite(data, 1, header_section_size(str_make(data, size)), stdout);
 	return CLI_OK;
 }
 

@@ -114,3 +114,21 @@ struct str header_read_token(struct str s, size_t *pos, const char *specials)
 	*pos = i;
 	return str_make(s.p + start, i - start);
 }
+
+size_t header_section_size(struct str message)
+{
+	size_t i = 0;
+
+	while (i < message.n) {
+		const char *nl = memchr(message.p + i, '\n', message.n - i);
+		size_t len;
+
+		if (nl == NULL)
+			break;
+		len = (size_t)(nl - (message.p + i));
+		if (len == 0 || (len == 1 && message.p[i] == '\r'))
+			return i;
+		i += len + 1;
+	}
+	return message.n;
+}

@@ -14,6 +14,10 @@ struct header_field {
  * *pos, and advance *pos. Lines without a colon are skipped. Returns false
  * when the block has no more fields. */
 bool header_next(struct str block, size_t *pos, struct header_field *f_r);
+/* The size of a message's header section (LF or CRLF line ends): up to
+ * the empty line that ends it, not included, or all of message when
+ * there is none. */
+size_t header_section_size(struct str message);
 /* Append value unfolded: CR and LF removed, leading and trailing spaces and
  * tabs trimmed. Other bytes (NUL too) are kept. */
 void header_unfold(struct strbuf *out, struct str value);

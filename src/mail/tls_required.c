@@ -3,26 +3,6 @@
 #include "mail/tls_required.h"
 #include "mail/header.h"
 
-/* The size of the header section: up to the empty line that ends it (not
- * included), or all of message when there is none. */
-static size_t header_section_size(struct str message)
-{
-	size_t i = 0;
-
-	while (i < message.n) {
-		const char *nl = memchr(message.p + i, '\n', message.n - i);
-		size_t len;
-
-		if (nl == NULL)
-			break;
-		len = (size_t)(nl - (message.p + i));
-		if (len == 0 || (len == 1 && message.p[i] == '\r'))
-			return i;
-		i += len + 1;
-	}
-	return message.n;
-}
-
 static bool is_fws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';

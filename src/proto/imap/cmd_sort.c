@@ -11,7 +11,6 @@
 #include "proto/imap/imap_sort.h"
 #include "proto/imap/imap_thread.h"
 
-#include <string.h>
 
 #define SORT_META_RUN 512
 
@@ -156,7 +155,7 @@ static int references(struct imap_session *s, struct store_reader *r,
 		      const char **error_r)
 {
 	struct header_field f;
-	const char *data, *end;
+	const char *data;
 	size_t size, pos = 0;
 	int ret;
 
@@ -165,8 +164,7 @@ static int references(struct imap_session *s, struct store_reader *r,
 	ret = store_blob_get(r, &s->msg_arena, blob_id, &data, &size, error_r);
 	if (ret <= 0)
 		return ret;
-	end = memmem(data, size, "\r\n\r\n", 4);
-	size = end != NULL ? (size_t)(end - data) + 2 : size;
+	size = header_section_size(str_make(data, size));
 	while (header_next(str_make(data, size), &pos, &f)) {
 		if (str_caseeq(f.name, STR_LIT("References"))) {
 			*n_r = imap_thread_msgids(f.value, &s->cmd_arena,
