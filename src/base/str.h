@@ -41,6 +41,12 @@ static inline bool str_starts_with(struct str s, struct str prefix)
 	return s.n >= prefix.n && memcmp(s.p, prefix.p, prefix.n) == 0;
 }
 
+static inline bool str_ends_with(struct str s, struct str suffix)
+{
+	return s.n >= suffix.n &&
+	       memcmp(s.p + s.n - suffix.n, suffix.p, suffix.n) == 0;
+}
+
 static inline bool str_casestarts_with(struct str s, struct str prefix)
 {
 	return s.n >= prefix.n && strncasecmp(s.p, prefix.p, prefix.n) == 0;

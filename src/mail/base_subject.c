@@ -12,20 +12,6 @@ static bool is_wsp(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
 
-static bool starts_with(struct str s, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	return s.n >= n && memcmp(s.p, prefix, n) == 0;
-}
-
-static bool ends_with(struct str s, const char *suffix)
-{
-	size_t n = strlen(suffix);
-
-	return s.n >= n && memcmp(s.p + s.n - n, suffix, n) == 0;
-}
-
 /* subj-blob = "[" *BLOBCHAR "]" *WSP at s.p + at: its length, or 0. */
 static size_t blob_len(struct str s, size_t at)
 {
@@ -77,7 +63,7 @@ static struct str strip_trailers(struct str s, bool *reply)
 	for (;;) {
 		if (s.n > 0 && is_wsp(s.p[s.n - 1])) {
 			s.n--;
-		} else if (ends_with(s, "(fwd)")) {
+		} else if (str_ends_with(s, STR_LIT("(fwd)"))) {
 			s.n -= 5;
 			*reply = true;
 		} else {
@@ -129,7 +115,8 @@ bool base_subject(struct strbuf *out, struct str raw)
 	for (;;) {
 		s = strip_leaders(strip_trailers(s, &reply), &reply);
 		/* Step 5: "[fwd:" subject "]" unwraps, then from step 2. */
-		if (!starts_with(s, "[fwd:") || !ends_with(s, "]"))
+		if (!str_starts_with(s, STR_LIT("[fwd:")) ||
+		    !str_ends_with(s, STR_LIT("]")))
 			break;
 		s = str_make(s.p + 5, s.n - 6);
 		reply = true;

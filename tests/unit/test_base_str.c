@@ -24,6 +24,10 @@ static void test_compare(void **state)
 	assert_false(str_eq(STR_LIT("EHLO"), STR_LIT("ehlo")));
 	assert_false(str_caseeq(STR_LIT("EHLO"), STR_LIT("EHL")));
 	assert_true(str_casestarts_with(STR_LIT("MAIL FROM:<a>"), STR_LIT("mail from:")));
+	assert_true(str_ends_with(STR_LIT("hello (fwd)"), STR_LIT("(fwd)")));
+	assert_true(str_ends_with(STR_LIT("x"), STR_LIT("")));
+	assert_false(str_ends_with(STR_LIT("fwd)"), STR_LIT("(fwd)")));
+	assert_false(str_ends_with(STR_LIT("(fwd) "), STR_LIT("(fwd)")));
 	assert_int_equal(str_find(STR_LIT("abcabd"), STR_LIT("abd")), 3);
 	assert_int_equal(str_find(STR_LIT("abc"), STR_LIT("x")), -1);
 	assert_int_equal(str_chr(STR_NULL, 'a'), -1);
