@@ -1,6 +1,7 @@
 /* auth_throttle.c: a chained hash table of IPs with a list ordered by last
  * failure, so both lookups and evictions of the oldest entry are O(1). */
 #include "auth/auth_throttle.h"
+#include "base/str.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -33,14 +34,9 @@ static uint64_t throttle_monotonic_ms(void *ctx)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* FNV-1a: the keys are short and the table is private. */
 static size_t throttle_hash(const struct auth_throttle *t, const char *ip)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *ip != '\0'; ip++)
-		h = (h ^ (unsigned char)*ip) * 1099511628211ull;
-	return (size_t)h & (t->nbuckets - 1);
+	return (size_t)str_hash(str_c(ip)) & (t->nbuckets - 1);
 }
 
 static void throttle_resize(struct auth_throttle *t)

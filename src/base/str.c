@@ -71,3 +71,12 @@ char *str_dup(struct str s)
 	d[s.n] = '\0';
 	return d;
 }
+
+uint64_t str_hash(struct str s)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (size_t i = 0; i < s.n; i++)
+		h = (h ^ (unsigned char)s.p[i]) * 1099511628211u;
+	return h;
+}

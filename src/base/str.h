@@ -73,5 +73,7 @@ bool str_split(struct str s, char sep, struct str *head_r, struct str *tail_r);
 bool str_to_u64(struct str s, uint64_t max, uint64_t *value_r);
 /* A malloc'd NUL-terminated copy (for libc and OpenSSL boundaries). */
 char *str_dup(struct str s);
+/* FNV-1a (64 bits) of the bytes of s, for the private hash tables. */
+uint64_t str_hash(struct str s);
 
 #endif

@@ -1,6 +1,7 @@
 /* iplimit.c: connection counts per client IP, shared by all I/O threads: a
  * chained hash table under one mutex (held for a few instructions). */
 #include "net/net_int.h"
+#include "base/str.h"
 
 #include <netinet/in.h>
 
@@ -66,13 +67,8 @@ bool iplimit_key(const struct sockaddr *addr, uint8_t key_r[16])
 
 static size_t iplimit_hash(const uint8_t key[16])
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (size_t i = 0; i < 16; i++) {
-		h ^= key[i];
-		h *= 1099511628211ULL;
-	}
-	return (size_t)(h % IPLIMIT_BUCKETS);
+	return (size_t)(str_hash(str_make((const char *)key, 16)) %
+			IPLIMIT_BUCKETS);
 }
 
 bool iplimit_acquire(struct iplimit *lim, const struct sockaddr *addr,

@@ -28,6 +28,10 @@ static void test_compare(void **state)
 	assert_true(str_ends_with(STR_LIT("x"), STR_LIT("")));
 	assert_false(str_ends_with(STR_LIT("fwd)"), STR_LIT("(fwd)")));
 	assert_false(str_ends_with(STR_LIT("(fwd) "), STR_LIT("(fwd)")));
+	/* FNV-1a 64 test vectors */
+	assert_true(str_hash(STR_LIT("")) == 0xcbf29ce484222325u);
+	assert_true(str_hash(STR_LIT("a")) == 0xaf63dc4c8601ec8cu);
+	assert_true(str_hash(STR_LIT("foobar")) == 0x85944171f73967e8u);
 	assert_int_equal(str_find(STR_LIT("abcabd"), STR_LIT("abd")), 3);
 	assert_int_equal(str_find(STR_LIT("abc"), STR_LIT("x")), -1);
 	assert_int_equal(str_chr(STR_NULL, 'a'), -1);

@@ -138,23 +138,34 @@ static void sort_below(struct arena *a, struct node *list)
 
 /* ---- REFERENCES ---- */
 
-struct id_table {
-	struct { const char *id; struct node *node; } *slots;
+/* Nodes by a string key (Message-IDs, base subjects): open addressing,
+ * room for n keys. */
+struct node_table {
+	struct { const char *key; struct node *node; } *slots;
 	size_t mask;
 };
 
-static struct node **id_slot(struct id_table *t, const char *id)
+static void table_init(struct node_table *t, struct arena *a, size_t n)
 {
-	uint64_t h = 14695981039346656037u;
+	size_t size = 16;
+
+	while (size < 2 * n + 2)
+		size *= 2;
+	t->slots = arena_zalloc(a, size * sizeof(*t->slots));
+	t->mask = size - 1;
+}
+
+/* The node of key, or NULL in a slot now holding key. */
+static struct node **table_slot(struct node_table *t, const char *key)
+{
 	size_t i;
 
-	for (const char *p = id; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211u;
-	for (i = h & t->mask; t->slots[i].id != NULL; i = (i + 1) & t->mask) {
-		if (strcmp(t->slots[i].id, id) == 0)
+	for (i = str_hash(str_c(key)) & t->mask; t->slots[i].key != NULL;
+	     i = (i + 1) & t->mask) {
+		if (strcmp(t->slots[i].key, key) == 0)
 			return &t->slots[i].node;
 	}
-	t->slots[i].id = id;
+	t->slots[i].key = key;
 	return &t->slots[i].node;
 }
 
@@ -173,23 +184,20 @@ static struct node *link_references(struct arena *a,
 				    const struct imap_thread_msg *msgs,
 				    size_t n)
 {
-	struct id_table t;
+	struct node_table t;
 	struct node **all, *roots = NULL, **tail = &roots;
-	size_t slots = 16, n_all = 0, max_all = n;
+	size_t n_all = 0, max_all = n;
 
 	for (size_t i = 0; i < n; i++)
 		max_all += msgs[i].n_refs;
-	while (slots < 2 * max_all)
-		slots *= 2;
-	t.slots = arena_zalloc(a, slots * sizeof(*t.slots));
-	t.mask = slots - 1;
+	table_init(&t, a, max_all);
 	all = arena_alloc(a, (max_all + 1) * sizeof(*all));
 	for (size_t i = 0; i < n; i++) {
 		const struct imap_thread_msg *m = &msgs[i];
 		struct node *c = NULL, *prev = NULL, **slot;
 
 		if (m->message_id != NULL) {
-			slot = id_slot(&t, m->message_id);
+			slot = table_slot(&t, m->message_id);
 			if (*slot == NULL)
 				*slot = all[n_all++] = new_node(a, m);
 			else if ((*slot)->msg == NULL)
@@ -201,7 +209,7 @@ static struct node *link_references(struct arena *a,
 		for (size_t r = 0; r < m->n_refs; r++) {
 			struct node *rc;
 
-			slot = id_slot(&t, m->refs[r]);
+			slot = table_slot(&t, m->refs[r]);
 			if (*slot == NULL)
 				*slot = all[n_all++] = new_node(a, NULL);
 			rc = *slot;
@@ -254,26 +262,6 @@ static struct node *prune(struct node *list, struct node *parent)
 	return out;
 }
 
-struct subject_slot {
-	const char *subject;
-	struct node *node;
-};
-
-static struct subject_slot *subject_slot(struct subject_slot *slots,
-					 size_t mask, const char *subject)
-{
-	uint64_t h = 14695981039346656037u;
-	size_t i;
-
-	for (const char *p = subject; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211u;
-	for (i = h & mask; slots[i].subject != NULL; i = (i + 1) & mask) {
-		if (strcmp(slots[i].subject, subject) == 0)
-			break;
-	}
-	return &slots[i];
-}
-
 static const char *root_subject(const struct node *x)
 {
 	const struct imap_thread_msg *m = x->msg != NULL ? x->msg :
@@ -285,45 +273,37 @@ static const char *root_subject(const struct node *x)
 /* Step 5: roots with the same base subject are gathered in one thread. */
 static struct node *group_subjects(struct arena *a, struct node *roots)
 {
-	struct subject_slot *slots;
+	struct node_table t;
 	struct node *out = NULL, **tail = &out, *next;
-	size_t n = 0, size = 16;
+	size_t n = 0;
 
 	for (struct node *x = roots; x != NULL; x = x->next)
 		n++;
-	while (size < 2 * n + 2)
-		size *= 2;
-	slots = arena_zalloc(a, size * sizeof(*slots));
+	table_init(&t, a, n);
 	for (struct node *x = roots; x != NULL; x = x->next) {
 		const char *subject = root_subject(x);
-		struct subject_slot *s;
+		struct node **e;
 
 		if (*subject == '\0')
 			continue;
-		s = subject_slot(slots, size - 1, subject);
-		if (s->subject == NULL) {
-			s->subject = subject;
-			s->node = x;
-		} else if (s->node->msg != NULL &&
-			   (x->msg == NULL ||
-			    (s->node->msg->reply && !x->msg->reply))) {
-			s->node = x;
-		}
+		e = table_slot(&t, subject);
+		if (*e == NULL ||
+		    ((*e)->msg != NULL &&
+		     (x->msg == NULL || ((*e)->msg->reply && !x->msg->reply))))
+			*e = x;
 	}
 	for (struct node *x = roots; x != NULL; x = next) {
 		const char *subject = root_subject(x);
-		struct subject_slot *s;
-		struct node *e;
+		struct node **slot, *e;
 
 		next = x->next;
-		if (*subject == '\0' ||
-		    (e = subject_slot(slots, size - 1, subject)->node) == x) {
+		slot = *subject != '\0' ? table_slot(&t, subject) : NULL;
+		if (slot == NULL || (e = *slot) == x) {
 			*tail = x;
 			tail = &x->next;
 			*tail = NULL;
 			continue;
 		}
-		s = subject_slot(slots, size - 1, subject);
 		if (e->msg == NULL && x->msg == NULL) {
 			struct node *k = x->child, *knext;
 
@@ -352,7 +332,7 @@ static struct node *group_subjects(struct arena *a, struct node *roots)
 			e->next = NULL;
 			add_child(d, e);
 			add_child(d, x);
-			s->node = d;
+			*slot = d;
 		}
 	}
 	return out;
