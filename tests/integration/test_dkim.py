@@ -9,64 +9,13 @@ import os
 import re
 import shlex
 import smtplib
-import socket
-import sqlite3
 import time
 
 import dkim
 import pytest
 
-from aiosmtpd.controller import Controller
-
 from conftest import Posthornd
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Sink:
-    """An aiosmtpd receiver that keeps what it is sent and refuses the
-    recipients named reject@."""
-
-    def __init__(self):
-        self.messages = []	# (rcpt_tos, content)
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("reject@"):
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
-        return "250 2.0.0 OK"
-
-
-def wait_for(cond, timeout=20, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
-
-
-def inbox(daemon, address):
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        rows = con.execute(
-            "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
-            " JOIN mailboxes x ON x.id = m.mailbox_id"
-            " JOIN users u ON u.id = x.user_id"
-            " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
-            (address,)).fetchall()
-    return [bytes(r[0]) for r in rows]
+from test_outbound import Sink, inbox, wait_for
 
 
 def message(subject, sender="demo@localhost", to="rcpt@remote.test", body="Hello.\r\n"):
@@ -94,8 +43,9 @@ class Signer:
     remote.test to a sink."""
 
     def __init__(self, tmp_path, key_type):
-        self.sink = Sink()
-        self.sink.controller.start()
+        # the sink refuses reject@ (bounces), takes the rest
+        self.sink = Sink(rcpt=lambda address: "550 5.1.1 No such user"
+                         if address.startswith("reject@") else None).start()
         self.d = Posthornd(tmp_path / "signer")
         self.d.start()
         self.d.stop()
@@ -127,11 +77,11 @@ class Signer:
 
     def received(self, count=1):
         assert wait_for(lambda: len(self.sink.messages) >= count), self.d.log()
-        return self.sink.messages[count - 1][1]
+        return self.sink.messages[count - 1][2]
 
     def close(self):
         status = self.d.stop()
-        self.sink.controller.stop()
+        self.sink.stop()
         self.d.assert_clean()
         assert status == 0, self.d.log()
 
@@ -245,7 +195,7 @@ def test_bounce_to_remote_sender_signed(signer):
            message("bounce me", sender="someone@remote.test", to="reject@remote.test"),
            sender="someone@remote.test")
     raw = signer.received()
-    assert signer.sink.messages[0][0] == ["someone@remote.test"]
+    assert signer.sink.messages[0][1] == ["someone@remote.test"]
     assert b"multipart/report" in raw and b"MAILER-DAEMON@localhost" in raw
     _field, tags = sig_tags(raw)
     assert tags["d"] == "localhost"
