@@ -1,12 +1,17 @@
 """IMAP COMPRESS=DEFLATE (RFC 4978) against a real posthornd: a client that
 speaks raw DEFLATE both ways after the tagged OK, over plain TCP and TLS."""
+import base64
 import imaplib
+import os
 import smtplib
 import socket
 import ssl
+import time
 import zlib
 
 import pytest
+
+from test_imap import anon_rss_kib, lean_daemon  # noqa: F401 (a fixture)
 
 USER, PASSWORD = "demo@localhost", "demo"
 # imaplib does not know the command; every state, so the server decides
@@ -149,46 +154,34 @@ def test_compress_garbage_closes_the_connection(daemon):
     assert connect(daemon).logout()[0] == "BYE"
 
 
-def test_compressed_fetch_to_stalled_client_is_not_buffered(tmp_path):
+def test_compressed_fetch_to_stalled_client_is_not_buffered(lean_daemon):
     """Flow control counts the compressed bytes waiting on the wire: a
     40 MB FETCH that the client does not read stays out of memory."""
-    import base64
-    import os
-    import time
-    from conftest import Posthornd
-    d = Posthornd(tmp_path / "data", asan_options=":quarantine_size_mb=0").start()
-    try:
-        m = connect(d)
-        m.compress()
-        for i in range(40):
-            noise = base64.encodebytes(os.urandom(750 * 1024)).replace(b"\n", b"\r\n")
-            assert m.append("INBOX", None, None,
-                            b"Subject: big\r\nContent-Type: application/octet-stream\r\n"
-                            b"Content-Transfer-Encoding: base64\r\n\r\n" + noise)[0] == "OK"
-        m.select("INBOX")
-        m.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-
-        def anon_kib():
-            with open(f"/proc/{d.proc.pid}/status") as fh:
-                return int([l for l in fh if l.startswith("RssAnon:")][0].split()[1])
-        before = anon_kib()
-        tag = m._new_tag().decode()
-        m.send(f"{tag} FETCH 1:* BODY.PEEK[]\r\n".encode())
-        time.sleep(3)
-        grown = anon_kib() - before
-        assert grown < 20 * 1024, f"daemon grew {grown} KiB for a stalled 40 MB FETCH"
-        fetched = 0
-        while True:
-            line = m.readline()
-            if line.startswith(tag.encode()):
-                assert b"OK" in line
-                break
-            if line.endswith(b"}\r\n"):
-                size = int(line[line.rindex(b"{") + 1:-3])
-                m.read(size)
-                fetched += 1
-        assert fetched == 40
-        m.logout()
-    finally:
-        assert d.stop() == 0
-        d.assert_clean()
+    d = lean_daemon
+    m = connect(d)
+    m.compress()
+    for i in range(40):
+        noise = base64.encodebytes(os.urandom(750 * 1024)).replace(b"\n", b"\r\n")
+        assert m.append("INBOX", None, None,
+                        b"Subject: big\r\nContent-Type: application/octet-stream\r\n"
+                        b"Content-Transfer-Encoding: base64\r\n\r\n" + noise)[0] == "OK"
+    m.select("INBOX")
+    m.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    before = anon_rss_kib(d)
+    tag = m._new_tag().decode()
+    m.send(f"{tag} FETCH 1:* BODY.PEEK[]\r\n".encode())
+    time.sleep(3)
+    grown = anon_rss_kib(d) - before
+    assert grown < 20 * 1024, f"daemon grew {grown} KiB for a stalled 40 MB FETCH"
+    fetched = 0
+    while True:
+        line = m.readline()
+        if line.startswith(tag.encode()):
+            assert b"OK" in line
+            break
+        if line.endswith(b"}\r\n"):
+            size = int(line[line.rindex(b"{") + 1:-3])
+            m.read(size)
+            fetched += 1
+    assert fetched == 40
+    m.logout()
