@@ -16,6 +16,7 @@ static _Atomic int log_level = LOG_LEVEL_INFO;
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
 	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_NOTICE] = "notice",
 	[LOG_LEVEL_INFO] = "info",
 	[LOG_LEVEL_DEBUG] = "debug",
 };
@@ -23,6 +24,7 @@ static const char *const level_names[] = {
 static const int syslog_prio[] = {
 	[LOG_LEVEL_ERROR] = LOG_ERR,
 	[LOG_LEVEL_WARN] = LOG_WARNING,
+	[LOG_LEVEL_NOTICE] = LOG_NOTICE,
 	[LOG_LEVEL_INFO] = LOG_INFO,
 	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };

@@ -8,6 +8,7 @@
 enum log_level {
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_WARN,
+	LOG_LEVEL_NOTICE,	/* security events: failed logins, limits hit */
 	LOG_LEVEL_INFO,
 	LOG_LEVEL_DEBUG,
 };
@@ -23,7 +24,7 @@ enum log_target {
 void log_init(const char *ident, enum log_target target, enum log_level level);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Parse "error", "warn", "info", "debug"; false when unknown. */
+/* Parse "error", "warn", "notice", "info", "debug"; false when unknown. */
 bool log_level_parse(const char *name, enum log_level *level_r);
 const char *log_level_name(enum log_level level);
 
@@ -35,6 +36,7 @@ void log_vmsg(enum log_level level, const char *sid, const char *fmt,
 
 #define log_error(sid, ...) log_msg(LOG_LEVEL_ERROR, sid, __VA_ARGS__)
 #define log_warn(sid, ...) log_msg(LOG_LEVEL_WARN, sid, __VA_ARGS__)
+#define log_notice(sid, ...) log_msg(LOG_LEVEL_NOTICE, sid, __VA_ARGS__)
 #define log_info(sid, ...) log_msg(LOG_LEVEL_INFO, sid, __VA_ARGS__)
 #define log_debug(sid, ...)                                       \
 	do {                                                      \

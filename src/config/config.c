@@ -122,7 +122,7 @@ static const char *const plaintext_names[] = {
 /* In the order of enum log_target and enum log_level. */
 static const char *const log_target_names[] = { "stderr", "syslog", NULL };
 static const char *const log_level_names[] = {
-	"error", "warn", "info", "debug", NULL
+	"error", "warn", "notice", "info", "debug", NULL
 };
 
 #define CFG(field) offsetof(struct config, field)

@@ -1,17 +1,23 @@
-"""Harness: start a real posthornd with its own data dir on free loopback
-ports, talk to it with real clients, stop it, and fail the test when the
-daemon logged a sanitizer report or exited badly."""
+"""Harness of tests/integration and tests/hostile: start a real posthornd
+with its own data dir on free loopback ports, talk to it with real clients,
+stop it, and fail the test when the daemon logged a sanitizer report or
+exited badly."""
 import glob
 import os
 import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+# The hostile/ group reuses the client helpers of integration/ (test_imap's
+# append, test_outbound's Sink...).
+sys.path.insert(0, os.path.join(TESTS, "integration"))
 BUILD = os.environ.get("POSTHORN_BUILD_DIR", os.path.join(ROOT, "build"))
 POSTHORND = os.path.join(BUILD, "src", "daemon", "posthornd")
 POSTHORN = os.path.join(BUILD, "src", "cli", "posthorn")
