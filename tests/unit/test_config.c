@@ -394,7 +394,7 @@ static void test_errors(void **state)
 	assert_error("x = 1\n", "t.conf:1: key 'x' comes before any [section]");
 	assert_error("[log]\nlevel = verbose\n",
 		     "t.conf:2: key 'level' in [log]: expected one of error, "
-		     "warn, info, debug, got 'verbose'");
+		     "warn, notice, info, debug, got 'verbose'");
 	assert_error("[server]\nio_threads = 2\nio_threads = 3\n",
 		     "t.conf:3: key 'io_threads' in [server] is set twice "
 		     "(first on line 2)");
@@ -768,7 +768,7 @@ static void test_load_errors(void **state)
 	close(fd);
 	assert_null(config_load(path, NULL, &error));
 	expected = xasprintf("%s:3: key 'level' in [log]: expected one of "
-			     "error, warn, info, debug, got 'loud'", path);
+			     "error, warn, notice, info, debug, got 'loud'", path);
 	assert_string_equal(error, expected);
 	free(expected);
 	free(error);
