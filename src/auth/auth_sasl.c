@@ -332,6 +332,13 @@ const char *auth_sasl_user(const struct auth_sasl_session *s)
 	return s->done ? s->user : NULL;
 }
 
+const char *auth_sasl_authid(const struct auth_sasl_session *s)
+{
+	const char *authid = gsasl_property_fast(s->gs, GSASL_AUTHID);
+
+	return authid != NULL ? authid : "";
+}
+
 const char *auth_sasl_mech(const struct auth_sasl_session *s)
 {
 	return sasl_mechs[s->mech].name;

@@ -54,6 +54,9 @@ enum auth_sasl_result auth_sasl_step(struct auth_sasl_session *session,
 /* The canonical address once a step returned AUTH_SASL_OK, else NULL.
  * Owned by the session. */
 const char *auth_sasl_user(const struct auth_sasl_session *session);
+/* The authentication identity the client gave so far, as it wrote it
+ * ("" when none yet): for the failed-login record. Owned by the session. */
+const char *auth_sasl_authid(const struct auth_sasl_session *session);
 /* The mechanism's canonical name ("PLAIN"...). */
 const char *auth_sasl_mech(const struct auth_sasl_session *session);
 

@@ -24,7 +24,7 @@
 #define CONFIG_MAX_FILE_SIZE (1024 * 1024)
 #define CONFIG_MAX_LISTENERS 256
 #define CONFIG_MAX_ADDRESSES 16
-#define CONFIG_MAX_SECTION_KEYS 16
+#define CONFIG_MAX_SECTION_KEYS 32
 #define CONFIG_DEFAULT_DATA_DIR "/var/lib/posthorn"
 
 #define MS_PER_S 1000ULL
@@ -141,6 +141,12 @@ static const struct key_def server_keys[] = {
 	  1, 10000000, NULL },
 	{ "max_connections_per_ip", KEY_UINT,
 	  CFG(server.max_connections_per_ip), 0, 10000000, NULL },
+	{ "max_unauthenticated", KEY_UINT, CFG(server.max_unauthenticated),
+	  0, 10000000, NULL },
+	{ "max_unauthenticated_per_ip", KEY_UINT,
+	  CFG(server.max_unauthenticated_per_ip), 0, 10000000, NULL },
+	{ "max_user_connections_per_ip", KEY_UINT,
+	  CFG(server.max_user_connections_per_ip), 0, 10000000, NULL },
 };
 static const struct key_def log_keys[] = {
 	{ "target", KEY_ENUM, CFG(log.target), 0, 0, log_target_names },
@@ -165,7 +171,11 @@ static const struct key_def auth_keys[] = {
 	{ "fail_delay", KEY_DURATION, CFG(auth.fail_delay_ms),
 	  0, 3600 * MS_PER_S, NULL },
 	{ "fail_delay_max", KEY_DURATION, CFG(auth.fail_delay_max_ms),
-	  0, 3600 * MS_PER_S, NULL },
+	  0, 15 * MS_PER_S, NULL },
+	{ "max_pending_per_ip", KEY_UINT, CFG(auth.max_pending_per_ip),
+	  1, 1000, NULL },
+	{ "trusted_networks", KEY_STRING, CFG(auth.trusted_networks),
+	  0, 0, NULL },
 };
 static const struct key_def smtp_keys[] = {
 	{ "max_message_size", KEY_SIZE, CFG(smtp.max_message_size),
@@ -187,6 +197,10 @@ static const struct key_def smtp_keys[] = {
 	{ "vrfy_expn", KEY_ENUM, CFG(smtp.vrfy_expn), 0, 0, vrfy_names },
 	{ "sender_check", KEY_ENUM, CFG(smtp.sender_check), 0, 0,
 	  sender_check_names },
+	{ "greeting_cache_ttl", KEY_SECONDS, CFG(smtp.greeting_cache_ttl),
+	  MS_PER_S, 30 * MS_PER_DAY, NULL },
+	{ "greeting_cache_size", KEY_UINT, CFG(smtp.greeting_cache_size),
+	  1, 10000000, NULL },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -292,7 +306,10 @@ static const struct section_def listener_section = {
 /* Indexes into the key tables, for the checks after parsing. */
 enum { TKEY_CERT, TKEY_KEY };
 enum { SKEY_DRIVER, SKEY_PATH, SKEY_CONNINFO };
-enum { AKEY_PLAINTEXT, AKEY_FAIL_DELAY, AKEY_FAIL_DELAY_MAX };
+enum {
+	AKEY_PLAINTEXT, AKEY_FAIL_DELAY, AKEY_FAIL_DELAY_MAX,
+	AKEY_MAX_PENDING, AKEY_TRUSTED_NETWORKS,
+};
 enum {
 	MKEY_MAX_MESSAGE_SIZE, MKEY_MAX_RECIPIENTS, MKEY_MAX_BAD_COMMANDS,
 	MKEY_TRUSTED_NETWORKS, MKEY_GREETING_DELAY, MKEY_COMMAND_TIMEOUT,
@@ -1105,6 +1122,8 @@ static void finish_auth(struct parse_ctx *ctx)
 {
 	const struct config *cfg = ctx->cfg;
 	const struct section_state *s = &ctx->sections[SECTION_AUTH];
+	struct cidr *list;
+	struct str bad;
 	char a[32], b[32];
 
 	if (cfg->auth.fail_delay_ms > cfg->auth.fail_delay_max_ms) {
@@ -1115,6 +1134,16 @@ static void finish_auth(struct parse_ctx *ctx)
 			  "key 'fail_delay' in [auth] (%s) is longer than "
 			  "fail_delay_max (%s)", a, b);
 	}
+	if (cfg->auth.trusted_networks != NULL &&
+	    cidr_list_parse(str_c(cfg->auth.trusted_networks), &list, &bad) < 0) {
+		ctx_error(ctx, s->key_line[AKEY_TRUSTED_NETWORKS],
+			  "key 'trusted_networks' in [auth]: expected networks "
+			  "such as 10.0.0.0/8 or ::1/128, got '%.*s'",
+			  (int)bad.n, bad.p);
+		return;
+	}
+	if (cfg->auth.trusted_networks != NULL)
+		free(list);
 }
 
 static void finish_smtp(struct parse_ctx *ctx)
@@ -1383,7 +1412,10 @@ static void config_defaults(struct config *cfg)
 	cfg->server.group = NULL;	/* the user's primary group */
 	cfg->server.shutdown_timeout_ms = 30 * MS_PER_S;
 	cfg->server.max_connections = 10000;
-	cfg->server.max_connections_per_ip = 100;
+	cfg->server.max_connections_per_ip = 0;
+	cfg->server.max_unauthenticated = 1000;
+	cfg->server.max_unauthenticated_per_ip = 100;
+	cfg->server.max_user_connections_per_ip = 50;
 	cfg->log.target = LOG_TARGET_STDERR;
 	cfg->log.level = LOG_LEVEL_INFO;
 	cfg->tls.min_version = CONFIG_TLS_VERSION_1_2;
@@ -1391,11 +1423,15 @@ static void config_defaults(struct config *cfg)
 	cfg->store.fsync = true;
 	cfg->auth.allow_plaintext = CONFIG_PLAINTEXT_NEVER;
 	cfg->auth.fail_delay_ms = 1 * MS_PER_S;
-	cfg->auth.fail_delay_max_ms = 30 * MS_PER_S;
+	cfg->auth.fail_delay_max_ms = 15 * MS_PER_S;
+	cfg->auth.max_pending_per_ip = 4;
 	cfg->smtp.max_message_size = 25ULL << 20;
 	cfg->smtp.max_recipients = 100;
 	cfg->smtp.max_bad_commands = 20;
 	cfg->smtp.greeting_delay_ms = 300;
+	/* postscreen's postscreen_greet_ttl */
+	cfg->smtp.greeting_cache_ttl = 86400;
+	cfg->smtp.greeting_cache_size = 100000;
 	/* RFC 5321 4.5.3.2.7: at least 5 minutes. */
 	cfg->smtp.command_timeout_ms = 5 * 60 * MS_PER_S;
 	cfg->smtp.data_timeout_ms = 5 * 60 * MS_PER_S;

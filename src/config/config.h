@@ -116,6 +116,14 @@ struct config {
 		uint64_t shutdown_timeout_ms;
 		unsigned int max_connections;
 		unsigned int max_connections_per_ip;	/* 0: no limit */
+		/* Connections before login (any client before its first
+		 * MAIL on port 25): in all, the oldest is pushed out when
+		 * full; per client address, more are refused. 0: no limit. */
+		unsigned int max_unauthenticated;
+		unsigned int max_unauthenticated_per_ip;
+		/* Logged-in sessions of one user from one address, per
+		 * protocol (0: no limit). */
+		unsigned int max_user_connections_per_ip;
 	} server;
 
 	struct {
@@ -139,8 +147,15 @@ struct config {
 
 	struct {
 		enum config_plaintext allow_plaintext;
+		/* The failed-login delay per client source (an IPv4 address,
+		 * an IPv6 /64), doubling up to the max (at most 15 s). */
 		uint64_t fail_delay_ms;
 		uint64_t fail_delay_max_ms;
+		/* Attempts from one source that may wait for their delay at
+		 * once; more are refused without a check. */
+		unsigned int max_pending_per_ip;
+		/* Networks exempt from the delay, as written; NULL: none. */
+		const char *trusted_networks;
 	} auth;
 
 	struct {
@@ -161,6 +176,10 @@ struct config {
 		enum config_vrfy vrfy_expn;
 		/* Unset: OWNED, or ANY on a dev = yes server. */
 		enum config_sender_check sender_check;
+		/* Client addresses that waited out greeting_delay are greeted
+		 * at once for this long (seconds); at most this many. */
+		unsigned int greeting_cache_ttl;
+		unsigned int greeting_cache_size;
 	} smtp;
 
 	struct {

@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,6 +207,8 @@ static int open_net(struct daemon *d)
 		.threads = d->cfg->server.io_threads,
 		.max_conns = d->cfg->server.max_connections,
 		.max_conns_per_ip = d->cfg->server.max_connections_per_ip,
+		.max_unauth = d->cfg->server.max_unauthenticated,
+		.max_unauth_per_ip = d->cfg->server.max_unauthenticated_per_ip,
 	};
 	char *error = NULL;
 
@@ -224,6 +227,27 @@ fail:
 	log_error(NULL, "%s", error);
 	free(error);
 	return -1;
+}
+
+/* Every connection is a descriptor: take the hard limit, and say when it
+ * is below what max_connections needs (the kernel then refuses accepts
+ * before our limits answer busy). */
+static void raise_fd_limit(const struct daemon *d)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)d->cfg->server.max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn(NULL, "open files limit %llu is below max_connections "
+			 "(%u) + 256: raise it (ulimit -n, LimitNOFILE=)",
+			 (unsigned long long)rl.rlim_cur,
+			 d->cfg->server.max_connections);
 }
 
 static void print_dev_banner(const struct daemon *d)
@@ -307,6 +331,7 @@ int main(int argc, char **argv)
 		log_error(NULL, "%s", error);
 		goto out;
 	}
+	raise_fd_limit(&d);
 	if (open_net(&d) < 0 || open_http(&d) < 0)
 		goto out;
 	if (privs_drop(d.cfg->server.user, d.cfg->server.group,

@@ -1,6 +1,7 @@
 /* services.c: the table from config protocol to front-end handler. A
  * protocol with no handler yet is logged and not opened, so a port that
  * cannot be served is never left accepting. */
+#include "base/cidr.h"
 #include "base/log.h"
 #include "daemon/services.h"
 #include "delivery/dkim_keys.h"
@@ -9,45 +10,87 @@
 #include "proto/pop3/pop3_server.h"
 #include "proto/smtp/smtp_server.h"
 
-/* Filled in as the front-ends arrive (IMAP). */
+/* Every front-end runs on the session core: the context says which. */
 static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
-	[CONFIG_PROTOCOL_SMTP] = &smtp_conn_handler,
-	[CONFIG_PROTOCOL_SUBMISSION] = &smtp_conn_handler,
-	[CONFIG_PROTOCOL_SUBMISSIONS] = &smtp_conn_handler,
-	[CONFIG_PROTOCOL_LMTP] = &smtp_conn_handler,
-	[CONFIG_PROTOCOL_IMAP] = &imap_conn_handler,
-	[CONFIG_PROTOCOL_IMAPS] = &imap_conn_handler,
-	[CONFIG_PROTOCOL_LOCAL] = &smtp_conn_handler,
-	[CONFIG_PROTOCOL_POP3] = &pop3_conn_handler,
-	[CONFIG_PROTOCOL_POP3S] = &pop3_conn_handler,
+	[CONFIG_PROTOCOL_SMTP] = &session_conn_handler,
+	[CONFIG_PROTOCOL_SUBMISSION] = &session_conn_handler,
+	[CONFIG_PROTOCOL_SUBMISSIONS] = &session_conn_handler,
+	[CONFIG_PROTOCOL_LMTP] = &session_conn_handler,
+	[CONFIG_PROTOCOL_IMAP] = &session_conn_handler,
+	[CONFIG_PROTOCOL_IMAPS] = &session_conn_handler,
+	[CONFIG_PROTOCOL_LOCAL] = &session_conn_handler,
+	[CONFIG_PROTOCOL_POP3] = &session_conn_handler,
+	[CONFIG_PROTOCOL_POP3S] = &session_conn_handler,
 	[CONFIG_PROTOCOL_HTTP] = NULL,	/* served by daemon/http.c */
 };
 
 /* Front-end state shared by the listeners, from services_listen() to
  * services_free() (the I/O threads use it until they are joined). */
 static struct auth_sasl_ctx *sasl_ctx;
+static struct auth_guard *guard;
 static struct smtp_server *smtp_server;
 static struct imap_server *imap_server;
 static struct pop3_server *pop3_server;
 /* Read at start, as root (before privileges are dropped). */
 static struct dkim_keys *dkim_keys;
 
+static enum session_plaintext plaintext_rule(const struct config *cfg)
+{
+	switch (cfg->auth.allow_plaintext) {
+	case CONFIG_PLAINTEXT_ALWAYS:
+		return SESSION_PLAINTEXT_ALWAYS;
+	case CONFIG_PLAINTEXT_LOOPBACK:
+		return SESSION_PLAINTEXT_LOOPBACK;
+	case CONFIG_PLAINTEXT_NEVER:
+		break;
+	}
+	return SESSION_PLAINTEXT_NEVER;
+}
+
+/* The failed-login guard every protocol shares. */
+static struct auth_guard *guard_new(const struct config *cfg)
+{
+	struct auth_guard_settings set = {
+		.delay_ms = (unsigned)cfg->auth.fail_delay_ms,
+		.max_delay_ms = (unsigned)cfg->auth.fail_delay_max_ms,
+		.max_pending = cfg->auth.max_pending_per_ip,
+	};
+	struct cidr *exempt = NULL;
+	struct auth_guard *g;
+	struct str bad;
+	int n = 0;
+
+	if (cfg->auth.trusted_networks != NULL) {
+		n = cidr_list_parse(str_c(cfg->auth.trusted_networks), &exempt,
+				    &bad);
+		/* The config checked the list. */
+		if (n < 0)
+			PANIC("[auth] trusted_networks: %.*s", (int)bad.n, bad.p);
+	}
+	set.exempt = exempt;
+	set.n_exempt = (size_t)n;
+	g = auth_guard_new(&set);
+	free(exempt);
+	return g;
+}
+
 static int services_init(struct daemon *d, char **error_r)
 {
 	const struct config *cfg = d->cfg;
 	const char *error;
-	struct smtp_settings smtp_set = {
+	struct session_server_settings core = {
 		.hostname = cfg->server.hostname,
+		.plaintext = plaintext_rule(cfg),
+		.max_user_ip = cfg->server.max_user_connections_per_ip,
+	};
+	struct session_env env;
+	struct smtp_settings smtp_set = {
+		.core = core,
 		.max_message_size = cfg->smtp.max_message_size,
 		.max_recipients = cfg->smtp.max_recipients,
-		.max_bad_commands = cfg->smtp.max_bad_commands,
-		.plaintext = cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_ALWAYS ?
-			     SMTP_PLAINTEXT_ALWAYS :
-			     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
-			     SMTP_PLAINTEXT_LOOPBACK : SMTP_PLAINTEXT_NEVER,
 		.greet_delay_ms = (unsigned)cfg->smtp.greeting_delay_ms,
-		.auth_fail_delay_ms = (unsigned)cfg->auth.fail_delay_ms,
-		.auth_fail_delay_max_ms = (unsigned)cfg->auth.fail_delay_max_ms,
+		.greet_pass_ttl_s = cfg->smtp.greeting_cache_ttl,
+		.greet_pass_max = cfg->smtp.greeting_cache_size,
 		.trusted_networks = cfg->smtp.trusted_networks,
 		.command_timeout_s = (unsigned)((cfg->smtp.command_timeout_ms + 999) / 1000),
 		.data_timeout_s = (unsigned)((cfg->smtp.data_timeout_ms + 999) / 1000),
@@ -56,16 +99,9 @@ static int services_init(struct daemon *d, char **error_r)
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
 	};
-	struct pop3_settings pop3_set = {
-		.hostname = cfg->server.hostname,
-		.plaintext = cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_ALWAYS ?
-			     POP3_PLAINTEXT_ALWAYS :
-			     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
-			     POP3_PLAINTEXT_LOOPBACK : POP3_PLAINTEXT_NEVER,
-		.auth_fail_delay_ms = smtp_set.auth_fail_delay_ms,
-		.auth_fail_delay_max_ms = smtp_set.auth_fail_delay_max_ms,
-	};
+	struct pop3_settings pop3_set = { .core = core };
 
+	smtp_set.core.max_bad_commands = cfg->smtp.max_bad_commands;
 	if (sasl_ctx == NULL) {
 		sasl_ctx = auth_sasl_ctx_new(&error);
 		if (sasl_ctx == NULL) {
@@ -73,33 +109,34 @@ static int services_init(struct daemon *d, char **error_r)
 			return -1;
 		}
 	}
+	if (guard == NULL)
+		guard = guard_new(cfg);
+	env = (struct session_env){
+		.storep = &d->store,
+		.sasl = sasl_ctx,
+		.guard = guard,
+	};
 	if (dkim_keys == NULL)
 		dkim_keys = dkim_keys_load(cfg->dkim.key_dir, cfg->dkim.selector);
 	smtp_set.dkim = dkim_keys;
 	if (smtp_server == NULL)
-		smtp_server = smtp_server_new(&smtp_set, &d->store, sasl_ctx);
+		smtp_server = smtp_server_new(&smtp_set, &env);
 	if (imap_server == NULL) {
 		struct imap_settings imap_set = {
-			.hostname = cfg->server.hostname,
+			.core = core,
 			.max_command_size = (size_t)cfg->imap.max_command_size,
 			.max_append_size = cfg->imap.max_append_size != 0 ?
 					   cfg->imap.max_append_size :
 					   cfg->smtp.max_message_size,
-			.max_bad_commands = cfg->imap.max_bad_commands,
 			.login_timeout_s = (unsigned)(cfg->imap.login_timeout_ms / 1000),
 			.idle_timeout_s = (unsigned)(cfg->imap.idle_timeout_ms / 1000),
-			.plaintext = cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_ALWAYS ?
-				     IMAP_PLAINTEXT_ALWAYS :
-				     cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_LOOPBACK ?
-				     IMAP_PLAINTEXT_LOOPBACK : IMAP_PLAINTEXT_NEVER,
-			.auth_fail_delay_ms = smtp_set.auth_fail_delay_ms,
-			.auth_fail_delay_max_ms = smtp_set.auth_fail_delay_max_ms,
 		};
 
-		imap_server = imap_server_new(&imap_set, &d->store, sasl_ctx);
+		imap_set.core.max_bad_commands = cfg->imap.max_bad_commands;
+		imap_server = imap_server_new(&imap_set, &env);
 	}
 	if (pop3_server == NULL)
-		pop3_server = pop3_server_new(&pop3_set, &d->store, sasl_ctx);
+		pop3_server = pop3_server_new(&pop3_set, &env);
 	return 0;
 }
 
@@ -114,6 +151,7 @@ void services_free(struct daemon *d UNUSED)
 	dkim_keys_free(&dkim_keys);
 	imap_server_free(&imap_server);
 	pop3_server_free(&pop3_server);
+	auth_guard_free(&guard);
 	auth_sasl_ctx_free(&sasl_ctx);
 }
 
@@ -152,10 +190,30 @@ static void *listener_ctx(struct daemon *d, const struct config_listener *l)
 	}
 }
 
+/* The protocol's "busy, try again later" for a client a limit refuses
+ * before any session exists (malloc'd). */
+static char *busy_line(const struct daemon *d, enum config_protocol p)
+{
+	static const char text[] = "Too many connections, try again later";
+
+	switch (p) {
+	case CONFIG_PROTOCOL_IMAP:
+	case CONFIG_PROTOCOL_IMAPS:
+		return xasprintf("* BYE [UNAVAILABLE] %s\r\n", text);
+	case CONFIG_PROTOCOL_POP3:
+	case CONFIG_PROTOCOL_POP3S:
+		return xasprintf("-ERR [SYS/TEMP] %s\r\n", text);
+	default:
+		return xasprintf("421 4.7.0 %s %s\r\n", d->cfg->server.hostname,
+				 text);
+	}
+}
+
 static int listen_one(struct daemon *d, const struct config_listener *l,
 		      const struct conn_handler *handler, const char *address,
 		      char **error_r)
 {
+	char *busy = busy_line(d, l->protocol);
 	struct net_listen_spec spec = {
 		.name = l->name,
 		.address = address,
@@ -167,6 +225,7 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 		.tls = l->tls == CONFIG_TLS_NONE ? NULL : d->tls,
 		.handler = handler,
 		.handler_ctx = listener_ctx(d, l),
+		.busy_line = busy,
 		.idle_timeout = 300,
 		/* An IMAP command line may be as long as max_command_size. */
 		.max_input = l->protocol == CONFIG_PROTOCOL_IMAP ||
@@ -175,6 +234,7 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 	};
 	struct net_listener *nl = net_listen(d->net, &spec, error_r);
 
+	free(busy);
 	if (nl == NULL)
 		return -1;
 	d->listeners[d->n_listeners].name = l->name;

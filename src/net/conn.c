@@ -48,6 +48,10 @@ struct conn {
 	bool kick_corrupt; /* compressed: the input did not inflate */
 	bool eof;         /* the client half-closed; finishing up */
 	bool outbound;    /* from conn_connect(): owns its listener */
+	bool refusal;     /* only says the listener's busy line */
+	bool unauth;      /* in the thread's unauthenticated list */
+	bool authenticated;
+	struct conn *unauth_prev, *unauth_next;
 	bool connecting;  /* outbound, TCP connect in progress */
 	unsigned depth;   /* nesting of handler callbacks */
 	unsigned idle_timeout;
@@ -156,6 +160,12 @@ static void conn_setup_bev(struct conn *conn, bool tls)
 
 static void conn_call_open(struct conn *conn)
 {
+	if (conn->refusal) {
+		/* The handshake is done: the busy line can be read. */
+		conn_write_str(conn, conn->listener->busy_line);
+		conn_close_reason(conn, "refused");
+		return;
+	}
 	conn->opened = true;
 	if (conn->listener->handler->on_open != NULL) {
 		conn->depth++;
@@ -221,12 +231,86 @@ static struct conn *conn_alloc(struct net_thread *thread,
 	return conn;
 }
 
+/* ---- the unauthenticated pool ---- */
+
+static void conn_unauth_link(struct conn *conn)
+{
+	struct net_thread *thread = conn->thread;
+
+	conn->unauth = true;
+	conn->unauth_prev = thread->unauth_tail;
+	if (thread->unauth_tail != NULL)
+		thread->unauth_tail->unauth_next = conn;
+	else
+		thread->unauth_head = conn;
+	thread->unauth_tail = conn;
+	thread->n_unauth++;
+}
+
+/* Out of the pool: its counts are given back now, not at the close. */
+static void conn_unauth_unlink(struct conn *conn)
+{
+	struct net_thread *thread = conn->thread;
+	struct net_server *server = thread->server;
+
+	if (!conn->unauth)
+		return;
+	conn->unauth = false;
+	if (conn->unauth_prev != NULL)
+		conn->unauth_prev->unauth_next = conn->unauth_next;
+	else
+		thread->unauth_head = conn->unauth_next;
+	if (conn->unauth_next != NULL)
+		conn->unauth_next->unauth_prev = conn->unauth_prev;
+	else
+		thread->unauth_tail = conn->unauth_prev;
+	conn->unauth_prev = conn->unauth_next = NULL;
+	thread->n_unauth--;
+	atomic_fetch_sub(&server->n_unauth, 1);
+	iplimit_release(server->unauth_iplimit, (struct sockaddr *)&conn->addr);
+}
+
+void conn_set_authenticated(struct conn *conn)
+{
+	conn->authenticated = true;
+	conn_unauth_unlink(conn);
+}
+
+bool conn_is_authenticated(const struct conn *conn)
+{
+	return conn->authenticated;
+}
+
+bool conn_evict_oldest_unauth(struct net_thread *thread, const char *why)
+{
+	struct conn *conn = thread->unauth_head;
+
+	if (conn == NULL)
+		return false;
+	conn_unauth_unlink(conn);
+	atomic_fetch_add(&conn->listener->stats.evicted, 1);
+	log_info(conn->sid, "%s: pushed out %s: %s", conn->listener->name,
+		 conn->peer_ip, why);
+	if (!conn->opened || conn->listener->handler->on_limit == NULL) {
+		conn_abort(conn, why);
+		return true;
+	}
+	conn->depth++;
+	conn->listener->handler->on_limit(conn, why);
+	conn->depth--;
+	/* the handler queued its reply and closed */
+	if (!conn_is_closing(conn))
+		conn_close_reason(conn, why);
+	return true;
+}
+
 struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
 		      int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct conn *conn = conn_alloc(thread, listener, fd, addr, addrlen);
 	int one = 1;
 
+	conn_unauth_link(conn);
 	/* A reply is written whole; with Nagle its last small segment (the
 	 * tagged OK after a FETCH) waits for the ACK of the data before it,
 	 * which the client delays by up to 40 ms. */
@@ -241,6 +325,16 @@ struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
 	if (!conn->handshaking)
 		conn_call_open(conn);
 	return conn;
+}
+
+void conn_new_refusal(struct net_thread *thread, struct net_listener *listener,
+		      int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct conn *conn = conn_alloc(thread, listener, fd, addr, addrlen);
+
+	conn->refusal = true;
+	thread->n_refusing++;
+	conn_setup_bev(conn, true);
 }
 
 struct conn *conn_new_outbound(struct net_thread *thread,
@@ -326,9 +420,13 @@ static void conn_finish(struct conn *conn)
 	if (conn->outbound) {
 		free(conn->dyn_reason);
 		net_listener_free_outbound(&conn->listener);
+	} else if (conn->refusal) {
+		thread->n_refusing--;
 	} else {
-		iplimit_release(server->iplimit,
-				(struct sockaddr *)&conn->addr);
+		conn_unauth_unlink(conn);
+		if (server->set.max_conns_per_ip != 0)
+			iplimit_release(server->iplimit,
+					(struct sockaddr *)&conn->addr);
 		atomic_fetch_sub(&l->stats.current, 1);
 		atomic_fetch_sub(&server->nconns, 1);
 	}

@@ -30,6 +30,10 @@ struct conn_handler {
 	/* The server is shutting down: finish soon (e.g. answer "421" between
 	 * transactions and conn_close()). NULL = conn_close() at once. */
 	void (*on_shutdown)(struct conn *conn);
+	/* A limit pushes this conn out (the unauthenticated pool is full and
+	 * it is the oldest): queue the protocol's busy reply with why and
+	 * conn_close(). NULL = conn_close() at once. */
+	void (*on_limit)(struct conn *conn, const char *why);
 	/* The connection ends (also when the client half-closes: buffered
 	 * input is still offered and replies still sent, then the conn
 	 * closes once both are used up, or after the idle timeout, at most
@@ -89,6 +93,12 @@ void conn_set_idle_timeout(struct conn *conn, unsigned seconds);
  * loop (not from inside conn_resume_input). */
 void conn_pause_input(struct conn *conn);
 void conn_resume_input(struct conn *conn);
+
+/* The peer authenticated (or, for a protocol without logins, proved it
+ * is a real client): the conn leaves the unauthenticated pool and its
+ * per-IP count. Idempotent. */
+void conn_set_authenticated(struct conn *conn);
+bool conn_is_authenticated(const struct conn *conn);
 
 /* Upgrade to TLS with the listener's TLS context, after the protocol
  * queued its "ready to start TLS" reply (sent in plaintext first). The

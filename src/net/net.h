@@ -20,7 +20,13 @@ struct net_listener;
 struct net_server_settings {
 	unsigned threads;          /* 0 = one per online CPU */
 	unsigned max_conns;        /* all listeners together; 0 = no limit */
-	unsigned max_conns_per_ip; /* per client IP; 0 = no limit */
+	unsigned max_conns_per_ip; /* per client IP, all kinds; 0 = no limit */
+	/* Connections not yet authenticated (see conn_set_authenticated),
+	 * all listeners together: when the pool is full, a newcomer pushes
+	 * the oldest one out (slowloris holds the oldest). 0 = no limit. */
+	unsigned max_unauth;
+	/* Of those, per client IP; more are refused. 0 = no limit. */
+	unsigned max_unauth_per_ip;
 };
 
 enum net_tls_mode {
@@ -44,7 +50,9 @@ struct net_listen_spec {
 	const struct conn_handler *handler;
 	void *handler_ctx;
 	/* Sent to a client refused by a limit, e.g.
-	 * "421 4.7.0 Too many connections\r\n"; NULL = just close. */
+	 * "421 4.7.0 Too many connections\r\n" (on implicit TLS after the
+	 * handshake, while few such refusals are in progress); NULL = just
+	 * close. */
 	const char *busy_line;
 	/* Bound of buffered input per conn (bufferevent read high watermark);
 	 * must exceed the longest line/literal chunk the protocol reads at
@@ -61,6 +69,7 @@ struct net_listener_stats {
 	atomic_uint current;
 	atomic_ulong total;
 	atomic_ulong refused;
+	atomic_ulong evicted;	/* pushed out of the unauthenticated pool */
 };
 
 /* Creates the threads' loops (not running yet). Sets SIGPIPE to ignored
@@ -99,6 +108,8 @@ void net_server_close_conns(struct net_server *server, unsigned timeout_ms);
 void net_server_shutdown(struct net_server *server, unsigned timeout_ms);
 /* Connections open now, all listeners. */
 unsigned net_server_conn_count(struct net_server *server);
+/* Of those, not authenticated yet. */
+unsigned net_server_unauth_count(struct net_server *server);
 
 unsigned net_server_thread_count(const struct net_server *server);
 struct net_thread *net_server_thread(struct net_server *server, unsigned i);

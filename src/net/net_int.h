@@ -20,6 +20,10 @@ struct net_thread {
 	struct task_queue *tasks;
 	struct event *task_ev;
 	struct conn *conns; /* open conns of this thread, doubly linked */
+	/* the unauthenticated ones, oldest first (conn.c) */
+	struct conn *unauth_head, *unauth_tail;
+	unsigned n_unauth;
+	unsigned n_refusing; /* TLS handshakes only to say "busy" */
 };
 
 /* One listening socket of a listener on one thread. */
@@ -53,8 +57,10 @@ struct net_server {
 	unsigned nthreads;
 	struct net_thread *threads;
 	struct net_listener *listeners;
-	struct iplimit *iplimit;
+	struct iplimit *iplimit;	/* every conn, if max_conns_per_ip */
+	struct iplimit *unauth_iplimit;	/* the unauthenticated ones */
 	atomic_uint nconns;
+	atomic_uint n_unauth;
 	atomic_bool shutting_down;
 	/* threads done with net_close_conns_task */
 	atomic_uint threads_closed;
@@ -63,10 +69,20 @@ struct net_server {
 	int wake_fd; /* eventfd for net_server_request_shutdown */
 };
 
-/* conn.c: create a conn for an accepted socket (takes fd). Returns NULL
- * (fd closed, logged) when the bufferevent cannot be set up. */
+/* conn.c: create a conn for an accepted socket (takes fd), counted in the
+ * server's limits (given back when it ends) and in the unauthenticated
+ * pool. Returns NULL (fd closed, logged) when the bufferevent cannot be
+ * set up. */
 struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
 		      int fd, const struct sockaddr *addr, socklen_t addrlen);
+/* conn.c: an accepted socket refused by a limit on an implicit-TLS
+ * listener: the handshake runs only to send the listener's busy line,
+ * then the conn closes; the handler never sees it, no limit counts it. */
+void conn_new_refusal(struct net_thread *thread, struct net_listener *listener,
+		      int fd, const struct sockaddr *addr, socklen_t addrlen);
+/* conn.c: push the oldest unauthenticated conn of thread out (its
+ * handler's on_limit with why). False when the thread has none. */
+bool conn_evict_oldest_unauth(struct net_thread *thread, const char *why);
 /* conn.c: an outbound conn on a non-blocking socket fd (taken), connect
  * to addr started here; the conn owns listener (freed with
  * net_listener_free_outbound). Never NULL: a failed connect closes the conn

@@ -51,6 +51,7 @@ struct net_server *net_server_new(const struct net_server_settings *set,
 		return NULL;
 	}
 	server->iplimit = iplimit_new();
+	server->unauth_iplimit = iplimit_new();
 	server->threads = xcalloc(server->nthreads, sizeof(*server->threads));
 	for (unsigned i = 0; i < server->nthreads; i++) {
 		struct net_thread *t = &server->threads[i];
@@ -116,6 +117,7 @@ void net_server_free(struct net_server **serverp)
 			event_base_free(t->base);
 	}
 	iplimit_free(&server->iplimit);
+	iplimit_free(&server->unauth_iplimit);
 	close(server->wake_fd);
 	free(server->threads);
 	free(server);
@@ -329,12 +331,26 @@ struct net_listener_stats *net_listener_stats(struct net_listener *listener)
 	return &listener->stats;
 }
 
-static void net_refuse(struct net_listener *l, int fd, const char *ip,
+/* Concurrent TLS handshakes per thread that only say "busy": beyond
+ * that, refusals on implicit-TLS listeners close at once (a flood must not
+ * buy handshakes with it). */
+#define NET_MAX_REFUSING 64
+
+static void net_refuse(struct net_listen_inst *inst, int fd,
+		       const struct sockaddr *addr, int addrlen, const char *ip,
 		       const char *why)
 {
+	struct net_listener *l = inst->listener;
+
 	atomic_fetch_add(&l->stats.refused, 1);
-	log_info(NULL, "%s: refused %s: %s", l->name, ip, why);
-	if (l->busy_line != NULL) {
+	log_notice(NULL, "%s: refused %s: %s", l->name, ip, why);
+	if (l->busy_line != NULL && l->tls_mode == NET_TLS_IMPLICIT) {
+		if (inst->thread->n_refusing < NET_MAX_REFUSING) {
+			conn_new_refusal(inst->thread, l, fd, addr,
+					 (socklen_t)addrlen);
+			return;
+		}
+	} else if (l->busy_line != NULL) {
 		/* best effort: a fresh socket's send buffer is empty */
 		if (send(fd, l->busy_line, strlen(l->busy_line),
 			 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
@@ -342,6 +358,36 @@ static void net_refuse(struct net_listener *l, int fd, const char *ip,
 				  strerror(errno));
 	}
 	close(fd);
+}
+
+/* The unauthenticated pool is full: push out the oldest of this thread,
+ * or have the thread that holds the most push out its own. */
+static void net_evict_task(void *arg)
+{
+	struct net_thread *thread = arg;
+
+	(void)conn_evict_oldest_unauth(thread,
+				       "Too many unauthenticated connections");
+}
+
+static void net_make_room(struct net_thread *thread)
+{
+	struct net_server *server = thread->server;
+	struct net_thread *fullest = NULL;
+
+	if (conn_evict_oldest_unauth(thread,
+				     "Too many unauthenticated connections"))
+		return;
+	/* n_unauth of another thread is read without its lock: a hint */
+	for (unsigned i = 0; i < server->nthreads; i++) {
+		struct net_thread *t = &server->threads[i];
+
+		if (t != thread && (fullest == NULL ||
+				    t->n_unauth > fullest->n_unauth))
+			fullest = t;
+	}
+	if (fullest != NULL)
+		task_queue_post(fullest->tasks, net_evict_task, fullest);
 }
 
 static void net_accept_cb(struct evconnlistener *evl UNUSED,
@@ -361,22 +407,37 @@ static void net_accept_cb(struct evconnlistener *evl UNUSED,
 				  : (const void *)&((struct sockaddr_in6 *)addr)->sin6_addr,
 			  ip, sizeof(ip));
 	if (atomic_load(&server->shutting_down)) {
-		net_refuse(l, fd, ip, "shutting down");
+		net_refuse(inst, fd, addr, addrlen, ip, "shutting down");
 		return;
 	}
 	unsigned n = atomic_fetch_add(&server->nconns, 1);
 
 	if (server->set.max_conns != 0 && n >= server->set.max_conns) {
 		atomic_fetch_sub(&server->nconns, 1);
-		net_refuse(l, fd, ip, "too many connections");
+		net_refuse(inst, fd, addr, addrlen, ip, "too many connections");
 		return;
 	}
-	if (!iplimit_acquire(server->iplimit, addr,
+	if (server->set.max_conns_per_ip != 0 &&
+	    !iplimit_acquire(server->iplimit, addr,
 			     server->set.max_conns_per_ip)) {
 		atomic_fetch_sub(&server->nconns, 1);
-		net_refuse(l, fd, ip, "too many connections from this IP");
+		net_refuse(inst, fd, addr, addrlen, ip,
+			   "too many connections from this address");
 		return;
 	}
+	if (!iplimit_acquire(server->unauth_iplimit, addr,
+			     server->set.max_unauth_per_ip)) {
+		if (server->set.max_conns_per_ip != 0)
+			iplimit_release(server->iplimit, addr);
+		atomic_fetch_sub(&server->nconns, 1);
+		net_refuse(inst, fd, addr, addrlen, ip,
+			   "too many unauthenticated connections from this "
+			   "address");
+		return;
+	}
+	if (atomic_fetch_add(&server->n_unauth, 1) >= server->set.max_unauth &&
+	    server->set.max_unauth != 0)
+		net_make_room(inst->thread);
 	atomic_fetch_add(&l->stats.current, 1);
 	atomic_fetch_add(&l->stats.total, 1);
 	/* conn_new owns the counts from here and gives them back on close */
@@ -609,6 +670,11 @@ void net_server_shutdown(struct net_server *server, unsigned timeout_ms)
 unsigned net_server_conn_count(struct net_server *server)
 {
 	return atomic_load(&server->nconns);
+}
+
+unsigned net_server_unauth_count(struct net_server *server)
+{
+	return atomic_load(&server->n_unauth);
 }
 
 unsigned net_server_thread_count(const struct net_server *server)

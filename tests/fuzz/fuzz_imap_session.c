@@ -17,27 +17,27 @@ static char sock_path[FUZZ_SOCK_PATH_MAX];
 static void setup(void)
 {
 	struct imap_settings iset = {
-		.hostname = "fuzz.test",
-		.plaintext = IMAP_PLAINTEXT_ALWAYS,
+		.core = {
+			.hostname = "fuzz.test",
+			.plaintext = SESSION_PLAINTEXT_ALWAYS,
+			.max_bad_commands = 50,
+		},
 		.max_command_size = 16384,
 		.max_append_size = 65536,
-		.max_bad_commands = 50,
 		.login_timeout_s = 1,
 		.idle_timeout_s = 1,
-		.auth_fail_delay_ms = 1,
-		.auth_fail_delay_max_ms = 2,
 	};
 	struct net_listen_spec spec = {
 		.name = "imap",
 		.idle_timeout = 1,
-		.handler = &imap_conn_handler,
+		.handler = &session_conn_handler,
 		.max_input = 16384 + 4096,
 	};
 	struct imap_server *imap;
 
 	env = fuzz_session_env_new("imap", NULL);
 	/* Kept for the life of the process, like the daemon does. */
-	imap = imap_server_new(&iset, &env->store, env->sasl);
+	imap = imap_server_new(&iset, &env->senv);
 	spec.handler_ctx = imap_server_listener_ctx(imap, false);
 	fuzz_session_listen(env, &spec, "imap.sock", sock_path);
 	fuzz_session_start(env);

@@ -17,23 +17,23 @@ static char sock_path[FUZZ_SOCK_PATH_MAX];
 static void setup(void)
 {
 	struct pop3_settings pset = {
-		.hostname = "fuzz.test",
-		.plaintext = POP3_PLAINTEXT_ALWAYS,
-		.max_bad_commands = 50,
+		.core = {
+			.hostname = "fuzz.test",
+			.plaintext = SESSION_PLAINTEXT_ALWAYS,
+			.max_bad_commands = 50,
+		},
 		.autologout_s = 1,
-		.auth_fail_delay_ms = 1,
-		.auth_fail_delay_max_ms = 2,
 	};
 	struct net_listen_spec spec = {
 		.name = "pop3",
 		.idle_timeout = 1,
-		.handler = &pop3_conn_handler,
+		.handler = &session_conn_handler,
 	};
 	struct pop3_server *pop3;
 
 	env = fuzz_session_env_new("pop3", "apop");
 	/* Kept for the life of the process, like the daemon does. */
-	pop3 = pop3_server_new(&pset, &env->store, env->sasl);
+	pop3 = pop3_server_new(&pset, &env->senv);
 	spec.handler_ctx = pop3_server_listener_ctx(pop3, false);
 	fuzz_session_listen(env, &spec, "pop3.sock", sock_path);
 	fuzz_session_start(env);

@@ -102,6 +102,10 @@ struct fuzz_env *fuzz_session_env_new(const char *name,
 	env.sasl = auth_sasl_ctx_new(&cerror);
 	if (env.sasl == NULL)
 		PANIC("sasl: %s", cerror);
+	env.guard = auth_guard_new(&(struct auth_guard_settings){
+		.delay_ms = 1, .max_delay_ms = 2 });
+	env.senv = (struct session_env){
+		.storep = &env.store, .sasl = env.sasl, .guard = env.guard };
 	env.net = net_server_new(&nset, &error);
 	if (env.net == NULL)
 		PANIC("net: %s", error);

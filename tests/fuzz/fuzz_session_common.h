@@ -5,9 +5,9 @@
 #ifndef POSTHORN_TESTS_FUZZ_SESSION_COMMON_H
 #define POSTHORN_TESTS_FUZZ_SESSION_COMMON_H
 
-#include "auth/auth_sasl.h"
 #include "base/strbuf.h"
 #include "net/net.h"
+#include "proto/common/session.h"
 #include "store/store.h"
 
 #define FUZZ_SOCK_PATH_MAX 128
@@ -19,14 +19,16 @@ struct fuzz_env {
 	struct store_reader *reader;
 	int64_t user_id;
 	struct auth_sasl_ctx *sasl;
+	struct auth_guard *guard;	/* failure delays of 1 to 2 ms */
+	struct session_env senv;	/* the three above, for front-ends */
 	struct net_server *net;
 };
 
 /* Make /tmp/posthorn-fuzz-<name>-XXXXXX (removed at exit), log errors to
  * stderr, open a store there with the domain localhost and the user
  * demo@localhost, password "demo" and APOP secret apop_secret (NULL: none),
- * a reader of it, a SASL context and a net server with one I/O thread, not
- * started yet. Panics on failure. */
+ * a reader of it, a SASL context, a failed-login guard and a net server
+ * with one I/O thread, not started yet. Panics on failure. */
 struct fuzz_env *fuzz_session_env_new(const char *name,
 				      const char *apop_secret);
 /* Bind spec on the unix socket <dir>/<file> (spec->unix_path is set to it;

@@ -21,13 +21,13 @@ static char sock_paths[SMTP_MODE_COUNT][FUZZ_SOCK_PATH_MAX];
 static void setup(void)
 {
 	struct smtp_settings sset = {
-		.hostname = "fuzz.test",
+		.core = {
+			.hostname = "fuzz.test",
+			.plaintext = SESSION_PLAINTEXT_ALWAYS,
+			.max_bad_commands = 50,
+		},
 		.max_message_size = 4096,
 		.max_recipients = 5,
-		.max_bad_commands = 50,
-		.plaintext = SMTP_PLAINTEXT_ALWAYS,
-		.auth_fail_delay_ms = 1,
-		.auth_fail_delay_max_ms = 2,
 		/* A stalled session ends after 1 s, as the listener's. */
 		.command_timeout_s = 1,
 		.data_timeout_s = 1,
@@ -39,12 +39,12 @@ static void setup(void)
 
 	env = fuzz_session_env_new("smtp", NULL);
 	/* Kept for the life of the process, like the daemon does. */
-	smtp = smtp_server_new(&sset, &env->store, env->sasl);
+	smtp = smtp_server_new(&sset, &env->senv);
 	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
 		struct net_listen_spec spec = {
 			.name = "smtp",
 			.idle_timeout = 1,
-			.handler = &smtp_conn_handler,
+			.handler = &session_conn_handler,
 			.handler_ctx = smtp_server_listener_ctx(smtp, (enum smtp_mode)m,
 								false),
 		};

@@ -63,7 +63,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->server.io_threads, 0);
 	assert_int_equal(cfg->server.shutdown_timeout_ms, 30000);
 	assert_int_equal(cfg->server.max_connections, 10000);
-	assert_int_equal(cfg->server.max_connections_per_ip, 100);
+	assert_int_equal(cfg->server.max_connections_per_ip, 0);
+	assert_int_equal(cfg->server.max_unauthenticated, 1000);
+	assert_int_equal(cfg->server.max_unauthenticated_per_ip, 100);
+	assert_int_equal(cfg->server.max_user_connections_per_ip, 50);
 	assert_int_equal(cfg->log.target, LOG_TARGET_STDERR);
 	assert_int_equal(cfg->log.level, LOG_LEVEL_INFO);
 	assert_null(cfg->tls.cert);
@@ -76,10 +79,14 @@ static void test_defaults(void **state)
 	assert_true(cfg->store.fsync);
 	assert_int_equal(cfg->auth.allow_plaintext, CONFIG_PLAINTEXT_NEVER);
 	assert_int_equal(cfg->auth.fail_delay_ms, 1000);
-	assert_int_equal(cfg->auth.fail_delay_max_ms, 30000);
+	assert_int_equal(cfg->auth.fail_delay_max_ms, 15000);
+	assert_int_equal(cfg->auth.max_pending_per_ip, 4);
+	assert_null(cfg->auth.trusted_networks);
 	assert_int_equal(cfg->smtp.max_message_size, 25 * 1024 * 1024);
 	assert_int_equal(cfg->smtp.max_recipients, 100);
 	assert_int_equal(cfg->smtp.max_bad_commands, 20);
+	assert_int_equal(cfg->smtp.greeting_cache_ttl, 86400);
+	assert_int_equal(cfg->smtp.greeting_cache_size, 100000);
 	assert_int_equal(cfg->listener_count, 0);
 	config_free(&cfg);
 	assert_null(cfg);
@@ -101,6 +108,9 @@ static void test_every_key(void **state)
 		"shutdown_timeout = 2m\n"
 		"max_connections = 500\n"
 		"max_connections_per_ip = 0\n"
+		"max_unauthenticated = 50\n"
+		"max_unauthenticated_per_ip = 5\n"
+		"max_user_connections_per_ip = 0\n"
 		"[log]\n"
 		"target = syslog\n"
 		"level = DEBUG\n"
@@ -116,12 +126,16 @@ static void test_every_key(void **state)
 		"[auth]\n"
 		"allow_plaintext = always\n"
 		"fail_delay = 250ms\n"
-		"fail_delay_max = 1h\n"
+		"fail_delay_max = 10s\n"
+		"max_pending_per_ip = 2\n"
+		"trusted_networks = 10.0.0.0/8\n"
 		"[http]\n"
 		"[smtp]\n"
 		"max_message_size = 10M\n"
 		"max_recipients = 7\n"
 		"max_bad_commands = 3\n"
+		"greeting_cache_ttl = 1h\n"
+		"greeting_cache_size = 10\n"
 		"[listener in]\n"
 		"protocol = smtp\n"
 		"address = 192.0.2.1, 2001:db8::1 ::1\n"
@@ -144,6 +158,9 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg->server.shutdown_timeout_ms, 120000);
 	assert_int_equal(cfg->server.max_connections, 500);
 	assert_int_equal(cfg->server.max_connections_per_ip, 0);
+	assert_int_equal(cfg->server.max_unauthenticated, 50);
+	assert_int_equal(cfg->server.max_unauthenticated_per_ip, 5);
+	assert_int_equal(cfg->server.max_user_connections_per_ip, 0);
 	assert_int_equal(cfg->log.target, LOG_TARGET_SYSLOG);
 	assert_int_equal(cfg->log.level, LOG_LEVEL_DEBUG);
 	assert_string_equal(cfg->tls.cert, "/srv/mail/tls/cert.pem");
@@ -156,7 +173,9 @@ static void test_every_key(void **state)
 	assert_false(cfg->store.fsync);
 	assert_int_equal(cfg->auth.allow_plaintext, CONFIG_PLAINTEXT_ALWAYS);
 	assert_int_equal(cfg->auth.fail_delay_ms, 250);
-	assert_int_equal(cfg->auth.fail_delay_max_ms, 3600000);
+	assert_int_equal(cfg->auth.fail_delay_max_ms, 10000);
+	assert_int_equal(cfg->auth.max_pending_per_ip, 2);
+	assert_string_equal(cfg->auth.trusted_networks, "10.0.0.0/8");
 	assert_int_equal(cfg->smtp.max_message_size, 10 * 1024 * 1024);
 	assert_int_equal(cfg->smtp.max_recipients, 7);
 	assert_int_equal(cfg->smtp.max_bad_commands, 3);
@@ -172,7 +191,7 @@ static void test_every_key(void **state)
 	assert_string_equal(l->addresses[2], "::1");
 	assert_int_equal(l->port, 2500);
 	assert_null(l->path);
-	assert_int_equal(l->line, 34);
+	assert_int_equal(l->line, 41);
 	l = &cfg->listeners[1];
 	assert_string_equal(l->name, "local lmtp");
 	assert_int_equal(l->protocol, CONFIG_PROTOCOL_LMTP);

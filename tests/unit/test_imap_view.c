@@ -3,7 +3,7 @@
  * the command table the dispatcher checks. */
 #include "unit.h"
 
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 
 #include <string.h>
 

@@ -122,9 +122,11 @@ static void test_top_size(void **state)
 
 static struct pop3_server *server_new(void)
 {
-	struct pop3_settings set = { .hostname = "pop.example.test" };
+	static struct store *no_store;
+	struct pop3_settings set = { .core.hostname = "pop.example.test" };
+	struct session_env env = { .storep = &no_store };
 
-	return pop3_server_new(&set, NULL, NULL);
+	return pop3_server_new(&set, &env);
 }
 
 static void test_lock(void **state)

@@ -1,9 +1,8 @@
 /* cmd_auth.c: the commands of any state and of the not-authenticated state:
  * CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE (with SASL-IR),
  * ENABLE and ID; COMPRESS (RFC 4978), which applies to the connection. */
-#include "auth/auth_store.h"
 #include "base/log.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 
 #include <string.h>
 
@@ -60,11 +59,11 @@ int cmd_starttls(void *session, struct str arg)
 		return -1;
 	}
 	imap_tagged(s, "OK", "Begin TLS negotiation now");
-	if (conn_starttls(s->conn) < 0) {
+	if (conn_starttls(s->core.conn) < 0) {
 		/* Plaintext behind the command (injection) or no TLS. */
-		log_info(conn_sid(s->conn), "imap STARTTLS refused for %s",
-			 conn_peer_ip(s->conn));
-		conn_abort(s->conn, "STARTTLS failed");
+		log_info(conn_sid(s->core.conn), "imap STARTTLS refused for %s",
+			 conn_peer_ip(s->core.conn));
+		conn_abort(s->core.conn, "STARTTLS failed");
 		return 1;
 	}
 	/* RFC 9051 6.2.1: forget what was learned before TLS. The reader
@@ -84,22 +83,14 @@ int cmd_compress(void *session, struct str arg)
 		imap_tagged(s, "BAD", "Only COMPRESS DEFLATE is supported");
 		return -1;
 	}
-	if (conn_is_compressed(s->conn)) {
+	if (conn_is_compressed(s->core.conn)) {
 		imap_tagged(s, "NO", "[COMPRESSIONACTIVE] DEFLATE is already on");
 		return -1;
 	}
 	imap_tagged(s, "OK", "DEFLATE active");
-	if (conn_compress(s->conn) < 0)
-		conn_abort(s->conn, "COMPRESS failed");
+	if (conn_compress(s->core.conn) < 0)
+		conn_abort(s->core.conn, "COMPRESS failed");
 	return 1;
-}
-
-static void login_failed(struct imap_session *s, const char *user,
-			 const char *mech)
-{
-	log_info(conn_sid(s->conn), "imap login user=%s ip=%s mech=%s result=failed",
-		 user, conn_peer_ip(s->conn), mech);
-	auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
 }
 
 /* "OK [CAPABILITY ...] text" once logged in. */
@@ -115,13 +106,12 @@ static void login_ok(struct imap_session *s, const char *text)
 int cmd_login(void *session, struct str arg)
 {
 	struct imap_session *s = session;
-	struct store_reader *r;
 	struct imap_cursor c;
 	struct str user, pass;
 	char *user_c, *pass_c, *address = NULL;
 	int ret;
 
-	if (!imap_session_plaintext_ok(s)) {
+	if (!session_plaintext_ok(&s->core)) {
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN is disabled without TLS");
 		return -1;
 	}
@@ -131,71 +121,73 @@ int cmd_login(void *session, struct str arg)
 	    !imap_cursor_astring(&c, &s->cmd_arena, &pass) ||
 	    !imap_cursor_at_end(&c))
 		return imap_bad_syntax(s, &c);
-	r = imap_session_reader(s);
-	if (r == NULL) {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-		return -1;
-	}
 	user_c = str_dup(user);
 	pass_c = str_dup(pass);
-	ret = auth_login_plain(auth_store_lookup, r, user_c, pass_c, &address);
+	ret = session_check_password(&s->core, user_c, pass_c, "LOGIN",
+				     &address);
 	secure_zero(pass_c, pass.n);
 	free(pass_c);
+	free(user_c);
 	if (ret == 1) {
-		imap_session_login(s, address, "LOGIN");
-		login_ok(s, "LOGIN completed");
+		if (imap_session_login(s, address, "LOGIN"))
+			login_ok(s, "LOGIN completed");
 	} else if (ret == 0) {
-		login_failed(s, user_c, "LOGIN");
 		imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
 	} else {
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
 	}
 	free(address);
-	free(user_c);
 	return ret == 1 ? 1 : -1;
 }
 
-/* Answer the result of a SASL step; returns as a handler does. */
-static int sasl_result(struct imap_session *s, enum auth_sasl_result res,
-		       char *challenge)
+void imap_sasl_challenge(struct session *core, const char *b64)
 {
-	int ret = -1;
+	struct imap_session *s = (struct imap_session *)core;
 
-	switch (res) {
-	case AUTH_SASL_CONTINUE:
-		conn_printf(s->conn, "+ %s\r\n", challenge);
-		free(challenge);
-		imap_session_mode(s, IMAP_MODE_SASL);
-		return 0;
-	case AUTH_SASL_OK:
-		imap_session_login(s, auth_sasl_user(s->sasl),
-				   auth_sasl_mech(s->sasl));
-		login_ok(s, "AUTHENTICATE completed");
-		ret = 1;
+	conn_printf(s->core.conn, "+ %s\r\n", b64);
+	imap_session_mode(s, IMAP_MODE_SASL);
+}
+
+void imap_sasl_end(struct session *core, enum session_sasl_end end,
+		   const char *address, const char *mech)
+{
+	struct imap_session *s = (struct imap_session *)core;
+
+	switch (end) {
+	case SESSION_SASL_OK:
+		if (imap_session_login(s, address, mech))
+			login_ok(s, "AUTHENTICATE completed");
 		break;
-	case AUTH_SASL_FAIL:
-		login_failed(s, "?", auth_sasl_mech(s->sasl));
+	case SESSION_SASL_FAIL:
 		imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
 		break;
-	case AUTH_SASL_ERROR:
+	case SESSION_SASL_MALFORMED:
 		imap_tagged(s, "BAD", "Malformed authentication response");
 		break;
-	case AUTH_SASL_TEMPFAIL:
+	case SESSION_SASL_TEMPFAIL:
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
 		break;
+	case SESSION_SASL_CANCELLED:
+		imap_tagged(s, "BAD", "Authentication cancelled");
+		break;
+	case SESSION_SASL_TOO_LONG:
+		imap_tagged(s, "BAD", "Response too long");
+		break;
 	}
-	auth_sasl_free(&s->sasl);
-	return ret;
+	/* In SASL mode the command was suspended; at its start it is still
+	 * running and the dispatcher finishes it. */
+	if (s->mode == IMAP_MODE_SASL) {
+		if (s->replied_bad && end != SESSION_SASL_CANCELLED)
+			session_bad(&s->core);
+		imap_session_resume(s);
+	}
 }
 
 int cmd_authenticate(void *session, struct str arg)
 {
 	struct imap_session *s = session;
-	struct store_reader *r;
 	struct imap_cursor c;
 	struct str mech, initial = STR_LIT("");
-	enum auth_sasl_result res;
-	char *mech_c, *initial_c, *challenge = NULL;
 
 	imap_cursor_init(&c, arg);
 	if (!imap_cursor_atom(&c, &mech))
@@ -206,46 +198,14 @@ int cmd_authenticate(void *session, struct str arg)
 		    !imap_cursor_at_end(&c))
 			return imap_bad_syntax(s, &c);
 	}
-	r = imap_session_reader(s);
-	if (r == NULL) {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-		return -1;
-	}
-	mech_c = str_dup(mech);
-	s->sasl = auth_sasl_start(s->server->sasl, mech_c,
-				  imap_session_plaintext_ok(s),
-				  auth_store_lookup, r);
-	free(mech_c);
-	if (s->sasl == NULL) {
+	if (!session_sasl_start(&s->core, mech, initial)) {
 		imap_tagged(s, "NO", "Unsupported authentication mechanism");
 		return -1;
 	}
-	initial_c = str_dup(initial);
-	res = auth_sasl_step(s->sasl, initial_c, &challenge);
-	secure_zero(initial_c, initial.n);
-	free(initial_c);
-	return sasl_result(s, res, challenge);
-}
-
-void imap_sasl_response(struct imap_session *s, struct str line)
-{
-	enum auth_sasl_result res;
-	char *challenge = NULL, *resp;
-	int ret;
-
-	if (str_eq(line, STR_LIT("*"))) {
-		auth_sasl_free(&s->sasl);
-		imap_tagged(s, "BAD", "Authentication cancelled");
-		imap_session_resume(s);
-		return;
-	}
-	resp = str_dup(line);
-	res = auth_sasl_step(s->sasl, resp, &challenge);
-	secure_zero(resp, line.n);
-	free(resp);
-	ret = sasl_result(s, res, challenge);
-	if (ret != 0)
-		imap_session_resume(s);
+	/* Still in the exchange: suspended until its end. */
+	if (session_in_sasl(&s->core))
+		return 0;
+	return s->replied_bad || s->state == IMAP_STATE_NOT_AUTH ? -1 : 1;
 }
 
 int cmd_enable(void *session, struct str arg)
@@ -331,7 +291,7 @@ int cmd_id(void *session, struct str arg)
 		return imap_bad_syntax(s, &c);
 	}
 	if (client.n > 0)
-		log_info(conn_sid(s->conn), "imap client id:%s", client.p);
+		log_info(conn_sid(s->core.conn), "imap client id:%s", client.p);
 	strbuf_free(&client);
 	imap_untagged(s, "ID (\"name\" \"Posthorn\" \"vendor\" \"Posthorn\")");
 	imap_tagged(s, "OK", "ID completed");

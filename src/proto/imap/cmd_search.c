@@ -2,7 +2,7 @@
  * program, run it over the session's view (text keys through the store's
  * index), answer SEARCH or ESEARCH. */
 #include "base/log.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 #include "proto/imap/imap_search.h"
 
 int imap_search_badcharset(struct imap_session *s)

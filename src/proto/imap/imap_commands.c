@@ -1,8 +1,10 @@
-/* imap_commands.c: the IMAP command table. The dispatcher in imap_session.c
- * checks the flags before any handler runs; CAPABILITY lists the
- * keywords. "UID x" commands are entries of their own, so that RFC 3501
- * 7.4.1 (no EXPUNGE during FETCH, STORE, SEARCH) is a flag. */
-#include "proto/imap/imap_int.h"
+/* imap_commands.c: the IMAP command table, the dispatcher that checks
+ * its flags before any handler runs, and the capability list built from
+ * it. "UID x" commands are entries of their own, so that RFC 3501 7.4.1 (no
+ * EXPUNGE during FETCH, STORE, SEARCH) is a flag. */
+#include "proto/imap/imap_commands.h"
+
+#include <string.h>
 
 #define A IMAP_CMD_AUTH
 #define SEL (IMAP_CMD_AUTH | IMAP_CMD_SELECTED)
@@ -59,3 +61,160 @@ const struct cmd_def imap_commands[] = {
 };
 
 const size_t imap_commands_count = ARRAY_SIZE(imap_commands);
+
+void imap_session_capabilities(struct imap_session *s, struct strbuf *out)
+{
+	const char *status, *text;
+
+	strbuf_append_c(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR UIDPLUS "
+			"MULTIAPPEND SPECIAL-USE CHILDREN LIST-EXTENDED "
+			"LIST-STATUS ESEARCH STATUS=SIZE BINARY UTF8=ACCEPT "
+			"CONDSTORE QRESYNC");
+	strbuf_printf(out, " APPENDLIMIT=%llu",
+		      (unsigned long long)s->server->set.max_append_size);
+	for (size_t i = 0; i < imap_commands_count; i++) {
+		const struct cmd_def *def = &imap_commands[i];
+
+		if (def->capability == NULL)
+			continue;
+		/* IDLE, MOVE... are offered in every state; STARTTLS only
+		 * where it may run. */
+		if ((def->flags & IMAP_CMD_STARTTLS) != 0 &&
+		    !imap_session_cmd_allowed(s, def, &status, &text))
+			continue;
+		strbuf_printf(out, " %s", def->capability);
+	}
+	if (s->state == IMAP_STATE_NOT_AUTH) {
+		const char *mechs = session_sasl_mechanisms(&s->core);
+		struct str rest = str_c(mechs), mech;
+
+		while (rest.n > 0) {
+			str_split(rest, ' ', &mech, &rest);
+			if (mech.n > 0)
+				strbuf_printf(out, " AUTH=%.*s", (int)mech.n,
+					      mech.p);
+		}
+		if (!session_plaintext_ok(&s->core))
+			strbuf_append_c(out, " LOGINDISABLED");
+	}
+}
+
+bool imap_session_cmd_allowed(const struct imap_session *s,
+			      const struct cmd_def *def, const char **status_r,
+			      const char **text_r)
+{
+	unsigned f = def->flags;
+
+	*status_r = "BAD";
+	if ((f & IMAP_CMD_STARTTLS) != 0 &&
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn))) {
+		*text_r = "TLS not available";
+		return false;
+	}
+	if ((f & IMAP_CMD_NOT_AUTH) != 0 && s->state != IMAP_STATE_NOT_AUTH) {
+		*text_r = "Already authenticated";
+		return false;
+	}
+	if ((f & IMAP_CMD_AUTH) != 0 && s->state == IMAP_STATE_NOT_AUTH) {
+		*text_r = "Log in first";
+		return false;
+	}
+	if ((f & IMAP_CMD_SELECTED) != 0 && s->state != IMAP_STATE_SELECTED) {
+		*text_r = "No mailbox selected";
+		return false;
+	}
+	return true;
+}
+
+/* A failed command counts towards the bad-command limit. */
+
+static void imap_commands_exec(struct imap_session *s)
+{
+	imap_session_after(s, s->cmd->handler(s, s->cmd_arg));
+}
+
+/* The login gate's delay is over: run the held LOGIN / AUTHENTICATE. */
+static void imap_gate_open(struct session *core, struct str arg)
+{
+	struct imap_session *s = (struct imap_session *)core;
+
+	s->cmd_arg = arena_str(&s->cmd_arena, arg);
+	imap_session_mode(s, IMAP_MODE_COMMAND);
+	imap_commands_exec(s);
+}
+
+void imap_commands_run(struct imap_session *s, struct str command)
+{
+	struct imap_cursor c;
+	struct str tag, name, sub;
+	const char *status, *text;
+	const struct cmd_def *def;
+
+	imap_cursor_init(&c, command);
+	if (!imap_cursor_word(&c, &tag) || memchr(tag.p, '+', tag.n) != NULL) {
+		imap_untagged(s, "BAD Missing or invalid tag");
+		session_bad(&s->core);
+		return;
+	}
+	s->tag = arena_strndup(&s->cmd_arena, tag.p, tag.n);
+	if (!imap_cursor_sp(&c) || !imap_cursor_word(&c, &name)) {
+		imap_tagged(s, "BAD", "Missing command");
+		imap_session_after(s, -1);
+		return;
+	}
+	if (str_caseeq(name, STR_LIT("UID"))) {
+		if (!imap_cursor_sp(&c) || !imap_cursor_word(&c, &sub)) {
+			imap_tagged(s, "BAD", "Missing UID command");
+			imap_session_after(s, -1);
+			return;
+		}
+		name = str_c(arena_printf(&s->cmd_arena, "UID %.*s",
+					  (int)sub.n, sub.p));
+	}
+	def = cmd_table_lookup(imap_commands, imap_commands_count, name);
+	if (def == NULL) {
+		imap_tagged(s, "BAD", "Unknown command");
+		imap_session_after(s, -1);
+		return;
+	}
+	if (!imap_session_cmd_allowed(s, def, &status, &text)) {
+		imap_tagged(s, status, "%s", text);
+		imap_session_after(s, -1);
+		return;
+	}
+	if (command.n > s->server->set.max_command_size &&
+	    (def->flags & IMAP_CMD_BIG) == 0) {
+		imap_tagged(s, "BAD", "Command too long");
+		imap_session_after(s, -1);
+		return;
+	}
+	s->cmd = def;
+	if (imap_cursor_at_end(&c))
+		s->cmd_arg = str_make(c.p, 0);
+	else if (imap_cursor_sp(&c))
+		s->cmd_arg = str_make(c.p, (size_t)(c.end - c.p));
+	else {
+		imap_tagged(s, "BAD", "Expected a space after the command");
+		imap_session_after(s, -1);
+		return;
+	}
+	if ((def->flags & IMAP_CMD_THROTTLED) != 0) {
+		switch (session_login_gate(&s->core, s->cmd_arg,
+					   imap_gate_open)) {
+		case SESSION_GATE_GO:
+			break;
+		case SESSION_GATE_HELD:
+			imap_session_mode(s, IMAP_MODE_BUSY);
+			return;
+		case SESSION_GATE_REFUSED:
+			imap_tagged(s, "NO", "[UNAVAILABLE] Too many login "
+				    "attempts from your address, try again "
+				    "later");
+			imap_session_after(s, -1);
+			return;
+		}
+	}
+	imap_commands_exec(s);
+}
+
+/* One line of a command. */

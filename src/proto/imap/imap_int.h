@@ -1,18 +1,18 @@
 /* imap_int.h: private to proto/imap: the server with its per-thread state,
  * the session and its state machine, the mailbox view (sequence numbers and
- * pending updates) and the command table. */
+ * pending updates) and the command flags. The table and the handlers are
+ * in imap_commands.h. */
 #ifndef POSTHORN_PROTO_IMAP_IMAP_INT_H
 #define POSTHORN_PROTO_IMAP_IMAP_INT_H
 
-#include "auth/auth_throttle.h"
 #include "base/arena.h"
 #include "base/strbuf.h"
 #include "proto/common/cmd_table.h"
+#include "proto/common/session.h"
 #include "proto/imap/imap_reader.h"
 #include "proto/imap/imap_server.h"
 #include "proto/imap/imap_token.h"
 
-struct event;
 struct net_thread;
 
 #define IMAP_DEFAULT_MAX_COMMAND (64u * 1024)
@@ -26,17 +26,11 @@ struct net_thread;
  * goes on in on_drained: memory per session stays bounded. */
 #define IMAP_OUTPUT_HIGH (256u * 1024)
 
-struct imap_service {
-	struct imap_server *server;
-	bool starttls;		/* the listener has a TLS context */
-};
-
-/* What one I/O thread keeps: its store reader and its sessions, and the
- * mailboxes the writer reported changed since the thread last looked. */
+/* What one I/O thread keeps: its sessions, and the mailboxes the writer
+ * reported changed since the thread last looked. */
 struct imap_thread {
 	struct imap_server *server;
 	struct net_thread *thread;
-	struct store_reader *reader;	/* NULL until first needed */
 	struct imap_session *sessions;	/* every session on this thread */
 	/* Guarded by the notification hub's lock (imap_session.c). */
 	int64_t *changed;
@@ -45,12 +39,10 @@ struct imap_thread {
 };
 
 struct imap_server {
-	struct imap_settings set;	/* hostname is our copy */
-	struct store *const *storep;
-	struct auth_sasl_ctx *sasl;
-	struct auth_throttle *throttle;
-	struct imap_service services[2];	/* [starttls] */
-	/* By I/O thread index; guarded by the hub lock (imap_session.c). */
+	struct session_server core;	/* first: the session core's part */
+	struct imap_settings set;
+	struct session_service services[2];	/* [starttls] */
+	/* By I/O thread index; guarded by the hub lock (imap_notify.c). */
 	struct imap_thread **threads;
 	size_t n_threads;
 };
@@ -92,9 +84,11 @@ struct imap_view {
 	bool changed;			/* a change event came since the last sync */
 };
 
+/* core.conn is NULL once closed while a store request is pending;
+ * core.pending counts the running command's store requests; core.user is
+ * the authenticated address. */
 struct imap_session {
-	struct conn *conn;		/* NULL once closed while suspended */
-	struct imap_service *service;
+	struct session core;		/* first */
 	struct imap_server *server;
 	struct imap_thread *thread;
 	struct imap_session *prev, *next;	/* thread->sessions */
@@ -102,7 +96,6 @@ struct imap_session {
 	enum imap_mode mode;
 	struct imap_reader *reader;
 	bool reader_authed;		/* reader sized for APPEND */
-	unsigned bad_commands;
 	bool replied_bad;		/* the command was answered BAD */
 
 	/* The command being run: everything in cmd_arena, cleared after. */
@@ -113,15 +106,11 @@ struct imap_session {
 	/* Continuation of a suspended command (output or store). */
 	int (*cont)(struct imap_session *s);
 	void *cmd_state;
-	unsigned store_pending;		/* store requests in flight */
 	struct arena msg_arena;		/* one message of a FETCH */
 
-	char *user;			/* authenticated address, malloc'd */
 	int64_t user_id;
 	bool utf8, condstore, qresync;	/* ENABLEd */
 	bool rev2;			/* ENABLE IMAP4rev2 */
-	struct auth_sasl_session *sasl;
-	struct event *timer;
 	struct imap_view *view;		/* selected mailbox or NULL */
 	bool logout;			/* close once the command is done */
 };
@@ -141,10 +130,6 @@ void imap_write(struct imap_session *s, const void *data, size_t n);
 /* The calling thread's store reader, or NULL (logged) when it cannot be
  * opened. */
 struct store_reader *imap_session_reader(struct imap_session *s);
-struct store *imap_session_store(struct imap_session *s);
-bool imap_session_plaintext_ok(const struct imap_session *s);
-/* The capability list (without "CAPABILITY ") for the session's state. */
-void imap_session_capabilities(struct imap_session *s, struct strbuf *out);
 /* Submit a store request for the running command: input stays paused
  * until every request of the command completed; done runs then (also when
  * the client is gone: s->conn is NULL, answer nothing) and returns as a
@@ -156,13 +141,29 @@ void imap_session_submit(struct imap_session *s, const struct store_req *req,
 /* Called by a suspended command when it is finished (its tagged reply
  * queued): reads the next command. */
 void imap_session_resume(struct imap_session *s);
+/* After a handler or a continuation returned ret: count a BAD, forget a
+ * finished command, or hold input while a suspended one waits. */
+void imap_session_after(struct imap_session *s, int ret);
 /* Append a mailbox name as an IMAP string: modified UTF-7 unless UTF8=ACCEPT
  * is enabled. */
 void imap_session_write_name(struct imap_session *s, struct strbuf *out,
 			     const char *name);
-/* The authenticated user logs in: state, reader size, log. */
-void imap_session_login(struct imap_session *s, const char *user,
+/* The credentials of user were right: log in (the session core's
+ * record, limit and log), then state, timeouts, reader size. False when
+ * the core refused the login (its BYE is queued). */
+bool imap_session_login(struct imap_session *s, const char *user,
 			const char *mech);
+
+/* ---- imap_notify.c ---- */
+/* The server receives change events (one server per process at a time);
+ * detach before freeing it: the per-thread state is freed. */
+void imap_notify_attach(struct imap_server *server);
+void imap_notify_detach(struct imap_server *server);
+/* Subscribe the hub to store's change events (once per store). */
+void imap_notify_subscribe(struct store *store);
+/* The state of the calling I/O thread, created on first use. */
+struct imap_thread *imap_thread_get(struct imap_server *server,
+				    struct net_thread *thread);
 
 /* ---- imap_view.c ---- */
 /* Load mailbox mb for SELECT/EXAMINE. Returns -1 with *error_r on a store
@@ -206,57 +207,18 @@ void imap_view_write_flags(const struct imap_view *v, size_t i,
 /* Append a UID set of sorted uids ("1:3,7"). */
 void imap_write_uid_set(struct strbuf *out, const uint32_t *uids, size_t n);
 
-/* ---- the command table (imap_commands.c) ---- */
+/* ---- command flags (the table is in imap_commands.h) ---- */
 enum imap_cmd_flag {
 	IMAP_CMD_NOT_AUTH = 1 << 0,	/* only before login */
 	IMAP_CMD_AUTH = 1 << 1,		/* needs login */
 	IMAP_CMD_SELECTED = 1 << 2,	/* needs a selected mailbox */
 	IMAP_CMD_NO_EXPUNGE = 1 << 3,	/* FETCH, STORE, SEARCH: RFC 3501 7.4.1 */
 	IMAP_CMD_STARTTLS = 1 << 4,	/* only on a STARTTLS listener before TLS */
-	IMAP_CMD_THROTTLED = 1 << 5,	/* held by the failed-login throttle */
+	IMAP_CMD_THROTTLED = 1 << 5,	/* passes the login gate first */
 	IMAP_CMD_BIG = 1 << 6,		/* may exceed max_command_size (APPEND) */
 	IMAP_CMD_UID = 1 << 7,		/* a "UID x" command */
 };
-extern const struct cmd_def imap_commands[];
-extern const size_t imap_commands_count;
-/* Whether def may run in the session's state; on false *status_r and
- * *text_r are the reply. */
-bool imap_session_cmd_allowed(const struct imap_session *s,
-			      const struct cmd_def *def, const char **status_r,
-			      const char **text_r);
 
-/* Handlers (cmd_*.c); session is a struct imap_session. */
-int cmd_capability(void *session, struct str arg);
-int cmd_noop(void *session, struct str arg);
-int cmd_logout(void *session, struct str arg);
-int cmd_starttls(void *session, struct str arg);
-int cmd_login(void *session, struct str arg);
-int cmd_authenticate(void *session, struct str arg);
-int cmd_enable(void *session, struct str arg);
-int cmd_id(void *session, struct str arg);
-int cmd_idle(void *session, struct str arg);
-int cmd_select(void *session, struct str arg);
-int cmd_examine(void *session, struct str arg);
-int cmd_create(void *session, struct str arg);
-int cmd_delete(void *session, struct str arg);
-int cmd_rename(void *session, struct str arg);
-int cmd_subscribe(void *session, struct str arg);
-int cmd_unsubscribe(void *session, struct str arg);
-int cmd_list(void *session, struct str arg);
-int cmd_lsub(void *session, struct str arg);
-int cmd_namespace(void *session, struct str arg);
-int cmd_status(void *session, struct str arg);
-int cmd_append(void *session, struct str arg);
-int cmd_check(void *session, struct str arg);
-int cmd_close(void *session, struct str arg);
-int cmd_unselect(void *session, struct str arg);
-int cmd_expunge(void *session, struct str arg);
-int cmd_uid_expunge(void *session, struct str arg);
-int cmd_store(void *session, struct str arg);
-int cmd_copy(void *session, struct str arg);
-int cmd_move(void *session, struct str arg);
-int cmd_fetch(void *session, struct str arg);
-int cmd_search(void *session, struct str arg);
 /* cmd_search.c, for SORT and THREAD too: queue NO [BADCHARSET] and return
  * -1; run a parsed program over the selected view, returning the count
  * with the matching view indexes in *matches_r, or -1 (reply queued). */
@@ -265,22 +227,11 @@ struct imap_search_opts;
 int imap_search_badcharset(struct imap_session *s);
 int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 		     const struct imap_search_opts *opts, uint32_t **matches_r);
-int cmd_getquotaroot(void *session, struct str arg);
-int cmd_getquota(void *session, struct str arg);
-int cmd_setquota(void *session, struct str arg);
 
 /* cmd_quota.c: whether bytes more fit the user's storage quota (APPEND,
  * COPY): 1 yes (or no quota), 0 no ("NO [OVERQUOTA]" queued), -1 store
  * error (NO queued). */
 int imap_quota_check(struct imap_session *s, uint64_t bytes);
-int cmd_sort(void *session, struct str arg);
-int cmd_compress(void *session, struct str arg);
-int cmd_thread(void *session, struct str arg);
-
-/* cmd_auth.c: a line of the AUTHENTICATE exchange. */
-void imap_sasl_response(struct imap_session *s, struct str line);
-/* cmd_idle.c: a line while idling. */
-void imap_idle_line(struct imap_session *s, struct str line);
 
 /* A syntax error in the arguments: "<tag> BAD <what>"; returns -1. */
 int imap_bad_syntax(struct imap_session *s, const struct imap_cursor *c);

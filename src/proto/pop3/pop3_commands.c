@@ -1,10 +1,9 @@
-/* pop3_commands.c: the POP3 command table and one handler per command.
- * The dispatcher in pop3_session.c has checked the table's flags before a
- * handler runs; handlers return 1 done, 0 suspended, -1 failed (reply
- * queued; counts as a bad command). */
-#include "auth/auth_store.h"
+/* pop3_commands.c: the POP3 command table, its policy checks, the
+ * dispatcher, and one handler per command. The dispatcher checks the
+ * table's flags before a handler runs; handlers return 1 done, 0
+ * suspended, -1 failed (reply queued; counts as a bad command). */
 #include "base/log.h"
-#include "proto/pop3/pop3_int.h"
+#include "proto/pop3/pop3_commands.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -32,19 +31,10 @@ static int cmd_user(void *ctx, struct str arg)
 	return 1;
 }
 
-static void pop3_login_failed(struct pop3_session *s, const char *how,
-			      const char *name)
-{
-	log_info(conn_sid(s->conn), "pop3 login %s failed user=%s ip=%s", how,
-		 name, conn_peer_ip(s->conn));
-	auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
-	pop3_err(s, "[AUTH] Authentication failed");
-}
 
 static int cmd_pass(void *ctx, struct str arg)
 {
 	struct pop3_session *s = ctx;
-	struct store_reader *reader;
 	char *password, *address = NULL;
 	int ret;
 
@@ -54,15 +44,10 @@ static int cmd_pass(void *ctx, struct str arg)
 	}
 	if (arg.n == 0)
 		return pop3_syntax(s, "PASS password");
-	reader = pop3_session_reader(s);
-	if (reader == NULL) {
-		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
-		return -1;
-	}
 	/* RFC 1939 7: the whole rest of the line, spaces included. */
 	password = str_dup(arg);
-	ret = auth_login_plain(auth_store_lookup, reader, s->user_arg, password,
-			       &address);
+	ret = session_check_password(&s->core, s->user_arg, password, "USER",
+				     &address);
 	secret_free(&password);
 	if (ret > 0) {
 		ret = pop3_session_login(s, address, "USER");
@@ -70,7 +55,7 @@ static int cmd_pass(void *ctx, struct str arg)
 		return ret;
 	}
 	if (ret == 0)
-		pop3_login_failed(s, "USER", s->user_arg);
+		pop3_err(s, "[AUTH] Authentication failed");
 	else
 		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
 	/* RFC 1939 7: after a failed PASS the client starts over at USER. */
@@ -121,7 +106,7 @@ static int cmd_apop(void *ctx, struct str arg UNUSED)
 	if (s->cmd.n_args != 2 || s->cmd.args[0].n > POP3_USER_MAX ||
 	    s->cmd.args[1].n != 32)
 		return pop3_syntax(s, "APOP name digest");
-	reader = pop3_session_reader(s);
+	reader = session_reader(&s->core);
 	if (reader == NULL) {
 		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
 		return -1;
@@ -136,7 +121,7 @@ static int cmd_apop(void *ctx, struct str arg UNUSED)
 	arena_init(&a, 0);
 	ret = store_user_by_address(reader, &a, name, &user, &error);
 	if (ret < 0) {
-		log_error(conn_sid(s->conn), "pop3 apop %s: %s", name, error);
+		log_error(conn_sid(s->core.conn), "pop3 apop %s: %s", name, error);
 		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
 		arena_deinit(&a);
 		free(name);
@@ -146,49 +131,58 @@ static int cmd_apop(void *ctx, struct str arg UNUSED)
 	pop3_apop_digest(s->timestamp, usable ? user.apop_secret :
 			 "posthorn-no-apop-secret", want);
 	ret = -1;
-	if (CRYPTO_memcmp(want, got, 32) == 0 && usable)
+	if (CRYPTO_memcmp(want, got, 32) == 0 && usable) {
 		ret = pop3_session_login(s, user.address, "APOP");
-	else
-		pop3_login_failed(s, "APOP", name);
+	} else {
+		session_login_failed(&s->core, name, "APOP");
+		pop3_err(s, "[AUTH] Authentication failed");
+	}
 	secure_zero(want, sizeof(want));
 	arena_deinit(&a);
 	free(name);
 	return ret;
 }
 
-/* Answer a SASL step's result. */
-static int pop3_auth_result(struct pop3_session *s, enum auth_sasl_result res,
-			    char *challenge)
+void pop3_auth_challenge(struct session *core, const char *b64)
 {
-	char *mech;
-	int ret = -1;
+	struct pop3_session *s = (struct pop3_session *)core;
 
-	switch (res) {
-	case AUTH_SASL_CONTINUE:
-		conn_printf(s->conn, "+ %s\r\n", challenge);
-		free(challenge);
-		pop3_session_enter(s, POP3_STATE_AUTH);
-		return 0;
-	case AUTH_SASL_OK:
-		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
-		mech = xstrdup(auth_sasl_mech(s->sasl));
-		ret = pop3_session_login(s, auth_sasl_user(s->sasl), mech);
-		free(mech);
-		break;
-	case AUTH_SASL_FAIL:
-		pop3_login_failed(s, auth_sasl_mech(s->sasl), "");
-		break;
-	case AUTH_SASL_ERROR:
-		pop3_err(s, "Malformed authentication response");
-		break;
-	case AUTH_SASL_TEMPFAIL:
-		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
-		break;
-	}
-	auth_sasl_free(&s->sasl);
+	conn_printf(s->core.conn, "+ %s\r\n", b64);
+	pop3_session_enter(s, POP3_STATE_AUTH);
+}
+
+void pop3_auth_end(struct session *core, enum session_sasl_end end,
+		   const char *address, const char *mech)
+{
+	struct pop3_session *s = (struct pop3_session *)core;
+	char *how;
+
 	if (s->state == POP3_STATE_AUTH)
 		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
-	return ret;
+	switch (end) {
+	case SESSION_SASL_OK:
+		how = xstrdup(mech);
+		if (pop3_session_login(s, address, how) < 0)
+			session_bad(&s->core);
+		free(how);
+		return;
+	case SESSION_SASL_FAIL:
+		pop3_err(s, "[AUTH] Authentication failed");
+		break;
+	case SESSION_SASL_MALFORMED:
+		pop3_err(s, "Malformed authentication response");
+		break;
+	case SESSION_SASL_TEMPFAIL:
+		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
+		break;
+	case SESSION_SASL_CANCELLED:
+		pop3_err(s, "Authentication cancelled");
+		return;
+	case SESSION_SASL_TOO_LONG:
+		pop3_err(s, "Line too long");
+		break;
+	}
+	session_bad(&s->core);
 }
 
 /* AUTH mechanism [initial-response] (RFC 5034); a bare AUTH lists the
@@ -196,61 +190,28 @@ static int pop3_auth_result(struct pop3_session *s, enum auth_sasl_result res,
 static int cmd_auth(void *ctx, struct str arg UNUSED)
 {
 	struct pop3_session *s = ctx;
-	bool plaintext_ok = pop3_session_plaintext_ok(s);
-	struct store_reader *reader;
-	enum auth_sasl_result res;
-	char *mech, *initial, *challenge = NULL;
 
 	if (s->cmd.n_args == 0) {
-		struct str mechs = str_c(auth_sasl_mechanisms(s->server->sasl,
-							      plaintext_ok));
+		struct str mechs = str_c(session_sasl_mechanisms(&s->core));
 		struct str one, rest;
 
 		pop3_ok(s, "Supported mechanisms follow");
 		while (str_split(mechs, ' ', &one, &rest)) {
-			conn_printf(s->conn, "%.*s\r\n", (int)one.n, one.p);
+			conn_printf(s->core.conn, "%.*s\r\n", (int)one.n, one.p);
 			mechs = rest;
 		}
-		conn_printf(s->conn, "%.*s\r\n.\r\n", (int)mechs.n, mechs.p);
+		conn_printf(s->core.conn, "%.*s\r\n.\r\n", (int)mechs.n, mechs.p);
 		return 1;
 	}
 	if (s->cmd.n_args > 2)
 		return pop3_syntax(s, "AUTH mechanism [initial-response]");
-	reader = pop3_session_reader(s);
-	if (reader == NULL) {
-		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
-		return -1;
-	}
-	mech = str_dup(s->cmd.args[0]);
-	s->sasl = auth_sasl_start(s->server->sasl, mech, plaintext_ok,
-				  auth_store_lookup, reader);
-	free(mech);
-	if (s->sasl == NULL) {
+	if (!session_sasl_start(&s->core, s->cmd.args[0],
+				s->cmd.n_args == 2 ? s->cmd.args[1] :
+				STR_LIT(""))) {
 		pop3_err(s, "Unsupported authentication mechanism");
 		return -1;
 	}
-	initial = s->cmd.n_args == 2 ? str_dup(s->cmd.args[1]) : xstrdup("");
-	res = auth_sasl_step(s->sasl, initial, &challenge);
-	secret_free(&initial);
-	return pop3_auth_result(s, res, challenge);
-}
-
-void pop3_auth_response(struct pop3_session *s, struct str line)
-{
-	enum auth_sasl_result res;
-	char *challenge = NULL, *resp;
-
-	if (str_eq(line, STR_LIT("*"))) {
-		auth_sasl_free(&s->sasl);
-		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
-		pop3_err(s, "Authentication cancelled");
-		return;
-	}
-	resp = str_dup(line);
-	res = auth_sasl_step(s->sasl, resp, &challenge);
-	secret_free(&resp);
-	if (pop3_auth_result(s, res, challenge) < 0)
-		pop3_session_bad(s);
+	return 1;
 }
 
 static int cmd_stls(void *ctx, struct str arg UNUSED)
@@ -258,11 +219,11 @@ static int cmd_stls(void *ctx, struct str arg UNUSED)
 	struct pop3_session *s = ctx;
 
 	pop3_ok(s, "Begin TLS negotiation");
-	if (conn_starttls(s->conn) < 0) {
+	if (conn_starttls(s->core.conn) < 0) {
 		/* Input pipelined behind STLS would be read as if it came
 		 * over TLS (CVE-2011-0411 class): close. */
-		log_info(conn_sid(s->conn), "STLS refused: input after the command or no TLS");
-		conn_close(s->conn);
+		log_info(conn_sid(s->core.conn), "STLS refused: input after the command or no TLS");
+		conn_close(s->core.conn);
 		return 1;
 	}
 	/* RFC 2595 4: forget what was learned before TLS. */
@@ -284,13 +245,12 @@ static int cmd_capa(void *ctx, struct str arg UNUSED)
 		if (def->capability == NULL || !pop3_session_cmd_offered(s, def))
 			continue;
 		if ((def->flags & POP3_CMD_SASL) != 0)
-			conn_printf(s->conn, "%s %s\r\n", def->capability,
-				    auth_sasl_mechanisms(s->server->sasl,
-							 pop3_session_plaintext_ok(s)));
+			conn_printf(s->core.conn, "%s %s\r\n", def->capability,
+				    session_sasl_mechanisms(&s->core));
 		else
-			conn_printf(s->conn, "%s\r\n", def->capability);
+			conn_printf(s->core.conn, "%s\r\n", def->capability);
 	}
-	conn_write_str(s->conn, "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	conn_write_str(s->core.conn, "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
 		       "EXPIRE NEVER\r\nIMPLEMENTATION Posthorn\r\n.\r\n");
 	return 1;
 }
@@ -302,7 +262,7 @@ static int cmd_quit(void *ctx, struct str arg UNUSED)
 	if (s->state == POP3_STATE_TRANSACTION)
 		return pop3_session_update(s);
 	pop3_ok(s, "Bye");
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 	return 1;
 }
 
@@ -367,7 +327,7 @@ static int pop3_listing(struct pop3_session *s, bool uidl)
 				      (unsigned long long)msg->size);
 	}
 	strbuf_append_c(&out, ".\r\n");
-	conn_write(s->conn, out.p, out.n);
+	conn_write(s->core.conn, out.p, out.n);
 	strbuf_free(&out);
 	return 1;
 }
@@ -386,7 +346,7 @@ static int cmd_uidl(void *ctx, struct str arg UNUSED)
 static int pop3_msg_read(struct pop3_session *s, const struct pop3_msg *msg,
 			 const char **data_r, size_t *size_r)
 {
-	struct store_reader *reader = pop3_session_reader(s);
+	struct store_reader *reader = session_reader(&s->core);
 	const char *error = "no store reader";
 	int ret = -1;
 
@@ -395,8 +355,8 @@ static int pop3_msg_read(struct pop3_session *s, const struct pop3_msg *msg,
 				     size_r, &error);
 	if (ret > 0)
 		return 0;
-	log_error(conn_sid(s->conn), "pop3 message uid %u of %s: %s", msg->uid,
-		  s->user, ret == 0 ? "blob missing" : error);
+	log_error(conn_sid(s->core.conn), "pop3 message uid %u of %s: %s", msg->uid,
+		  s->core.user, ret == 0 ? "blob missing" : error);
 	pop3_err(s, "[SYS/TEMP] Cannot read the message");
 	arena_clear(&s->msg_arena);
 	return -1;
@@ -473,6 +433,122 @@ static int cmd_noop(void *ctx, struct str arg UNUSED)
 	pop3_ok(ctx, "Ok");
 	return 1;
 }
+
+bool pop3_session_cmd_allowed(const struct pop3_session *s,
+			      const struct cmd_def *def, const char **err_r)
+{
+	unsigned f = def->flags;
+
+	if ((f & POP3_CMD_AUTHORIZATION) != 0 &&
+	    s->state != POP3_STATE_AUTHORIZATION) {
+		*err_r = "Already authenticated";
+		return false;
+	}
+	if ((f & POP3_CMD_TRANSACTION) != 0 &&
+	    s->state != POP3_STATE_TRANSACTION) {
+		*err_r = "Not authenticated";
+		return false;
+	}
+	if ((f & POP3_CMD_STLS) != 0 &&
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn))) {
+		*err_r = "TLS not available";
+		return false;
+	}
+	if ((f & POP3_CMD_PLAINTEXT) != 0 && !session_plaintext_ok(&s->core)) {
+		*err_r = "[AUTH] Plaintext authentication disallowed without TLS; use STLS";
+		return false;
+	}
+	return true;
+}
+
+bool pop3_session_cmd_offered(const struct pop3_session *s,
+			      const struct cmd_def *def)
+{
+	unsigned f = def->flags;
+
+	if ((f & POP3_CMD_AUTHORIZATION) != 0 &&
+	    s->state != POP3_STATE_AUTHORIZATION)
+		return false;
+	if ((f & POP3_CMD_STLS) != 0 &&
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn)))
+		return false;
+	return (f & POP3_CMD_PLAINTEXT) == 0 || session_plaintext_ok(&s->core);
+}
+
+
+/* Run the parsed command's handler. */
+static void pop3_commands_exec(struct pop3_session *s,
+			       const struct cmd_def *def)
+{
+	if (def->handler(s, s->cmd.arg) < 0)
+		session_bad(&s->core);
+}
+
+/* The login gate's delay is over: run the held login line. */
+static void pop3_gate_open(struct session *core, struct str line)
+{
+	struct pop3_session *s = (struct pop3_session *)core;
+
+	/* It was parsed and checked before it was held. */
+	if (pop3_cmd_parse(line, &s->cmd) == POP3_CMD_OK)
+		pop3_commands_exec(s, cmd_table_lookup(pop3_commands,
+						       pop3_commands_count,
+						       s->cmd.name));
+}
+
+void pop3_commands_run(struct pop3_session *s, struct str line)
+{
+	const struct cmd_def *def;
+	const char *err;
+
+	switch (pop3_cmd_parse(line, &s->cmd)) {
+	case POP3_CMD_OK:
+		break;
+	case POP3_CMD_EMPTY:
+		pop3_err(s, "Empty command");
+		session_bad(&s->core);
+		return;
+	case POP3_CMD_TOO_LONG:
+		pop3_err(s, "Line too long");
+		session_bad(&s->core);
+		return;
+	case POP3_CMD_BAD:
+		pop3_err(s, "Syntax error");
+		session_bad(&s->core);
+		return;
+	}
+	def = cmd_table_lookup(pop3_commands, pop3_commands_count, s->cmd.name);
+	if (def == NULL) {
+		pop3_err(s, "Unknown command");
+		session_bad(&s->core);
+		return;
+	}
+	if ((def->flags & POP3_CMD_NO_ARG) != 0 && s->cmd.arg.n > 0) {
+		pop3_err(s, "Syntax: %s takes no argument", def->name);
+		session_bad(&s->core);
+		return;
+	}
+	if (!pop3_session_cmd_allowed(s, def, &err)) {
+		pop3_err(s, "%s", err);
+		session_bad(&s->core);
+		return;
+	}
+	if ((def->flags & POP3_CMD_THROTTLED) != 0) {
+		switch (session_login_gate(&s->core, line, pop3_gate_open)) {
+		case SESSION_GATE_GO:
+			break;
+		case SESSION_GATE_HELD:
+			return;
+		case SESSION_GATE_REFUSED:
+			pop3_err(s, "[SYS/TEMP] Too many login attempts from "
+				 "your address, try again later");
+			session_bad(&s->core);
+			return;
+		}
+	}
+	pop3_commands_exec(s, def);
+}
+
 
 /* Order is the CAPA order of the keywords. */
 const struct cmd_def pop3_commands[] = {

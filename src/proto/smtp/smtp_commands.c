@@ -1,11 +1,10 @@
-/* smtp_commands.c: the SMTP command table and one handler per command.
- * The dispatcher in smtp_session.c has checked the table's flags before a
- * handler runs; handlers return 1 done, 0 suspended, -1 failed (reply
- * queued; counts as a bad command). */
-#include "auth/auth_store.h"
+/* smtp_commands.c: the SMTP command table, its policy check, the
+ * dispatcher, and one handler per command. The dispatcher checks the
+ * table's flags before a handler runs; handlers return 1 done, 0
+ * suspended, -1 failed (reply queued; counts as a bad command). */
 #include "base/log.h"
 #include "net/conn.h"
-#include "proto/smtp/smtp_int.h"
+#include "proto/smtp/smtp_commands.h"
 #include "proto/smtp/smtp_received.h"
 
 #include <string.h>
@@ -29,7 +28,7 @@ static int cmd_helo(void *ctx, struct str arg)
 		return -1;
 	}
 	smtp_new_helo(s, arg, false);
-	conn_printf(s->conn, "250 %s\r\n", s->server->set.hostname);
+	conn_printf(s->core.conn, "250 %s\r\n", s->server->core.hostname);
 	return 1;
 }
 
@@ -43,16 +42,16 @@ static int cmd_ehlo(void *ctx, struct str arg)
 		return -1;
 	}
 	smtp_new_helo(s, arg, true);
-	conn_printf(s->conn, "250-%s Hello %s\r\n", s->server->set.hostname,
+	conn_printf(s->core.conn, "250-%s Hello %s\r\n", s->server->core.hostname,
 		    s->helo);
-	conn_write_str(s->conn, "250-PIPELINING\r\n");
+	conn_write_str(s->core.conn, "250-PIPELINING\r\n");
 	if (s->server->set.max_message_size > 0)
-		conn_printf(s->conn, "250-SIZE %llu\r\n",
+		conn_printf(s->core.conn, "250-SIZE %llu\r\n",
 			    (unsigned long long)s->server->set.max_message_size);
-	conn_write_str(s->conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n"
+	conn_write_str(s->core.conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n"
 		       "250-CHUNKING\r\n250-BINARYMIME\r\n");
 	if ((smtp_session_ext(s) & SMTP_EXT_REQUIRETLS) != 0)
-		conn_write_str(s->conn, "250-REQUIRETLS\r\n");
+		conn_write_str(s->core.conn, "250-REQUIRETLS\r\n");
 	/* The commands usable now that have a keyword (STARTTLS, AUTH). */
 	for (size_t i = 0; i < smtp_commands_count; i++) {
 		const struct cmd_def *def = &smtp_commands[i];
@@ -61,13 +60,12 @@ static int cmd_ehlo(void *ctx, struct str arg)
 		    !smtp_session_cmd_allowed(s, def, &st))
 			continue;
 		if ((def->flags & SMTP_CMD_SASL) != 0)
-			conn_printf(s->conn, "250-%s %s\r\n", def->capability,
-				    auth_sasl_mechanisms(s->server->sasl,
-							 smtp_session_plaintext_ok(s)));
+			conn_printf(s->core.conn, "250-%s %s\r\n", def->capability,
+				    session_sasl_mechanisms(&s->core));
 		else
-			conn_printf(s->conn, "250-%s\r\n", def->capability);
+			conn_printf(s->core.conn, "250-%s\r\n", def->capability);
 	}
-	conn_write_str(s->conn, "250 ENHANCEDSTATUSCODES\r\n");
+	conn_write_str(s->core.conn, "250 ENHANCEDSTATUSCODES\r\n");
 	return 1;
 }
 
@@ -82,17 +80,17 @@ static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
 	const char *error;
 	int ret;
 
-	if (strcasecmp(tx->sender, s->user) == 0)
+	if (strcasecmp(tx->sender, s->core.user) == 0)
 		return 1;
-	reader = smtp_session_reader(s);
+	reader = session_reader(&s->core);
 	if (reader == NULL) {
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return -1;
 	}
-	ret = store_user_by_address(reader, &tx->arena, s->user, &user, &error);
+	ret = store_user_by_address(reader, &tx->arena, s->core.user, &user, &error);
 	if (ret <= 0) {
 		if (ret < 0)
-			log_error(conn_sid(s->conn), "store: %s", error);
+			log_error(conn_sid(s->core.conn), "store: %s", error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return -1;
 	}
@@ -102,14 +100,14 @@ static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
 		    res.locals[0].user_id == user.id)
 			return 1;
 		if (res.status == DELIVERY_ERROR) {
-			log_error(conn_sid(s->conn), "resolve %s: %s",
+			log_error(conn_sid(s->core.conn), "resolve %s: %s",
 				  tx->sender, res.error);
 			smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 			return -1;
 		}
 	}
 	smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not owned by user %s",
-		   tx->sender, s->user);
+		   tx->sender, s->core.user);
 	return 0;
 }
 
@@ -146,7 +144,7 @@ static int cmd_mail(void *ctx, struct str arg)
 	smtp_path_append_canonical(&sender, &mail.path);
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
-	if (s->service->mode == SMTP_MODE_SUBMISSION &&
+	if (s->core.service->mode == SMTP_MODE_SUBMISSION &&
 	    !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) {
 		smtp_tx_free(&tx);
 		return -1;
@@ -159,9 +157,13 @@ static int cmd_mail(void *ctx, struct str arg)
 				       sizeof(*tx->rcpt_remote));
 	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
 				     sizeof(*tx->rcpt_full));
-	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->conn), ++s->n_tx);
+	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->core.conn), ++s->n_tx);
 	s->tx = tx;
 	smtp_session_enter(s, SMTP_STATE_MAIL);
+	/* A client that got this far speaks SMTP: it leaves the pool of
+	 * unauthenticated connections, where the oldest is pushed out when
+	 * strangers crowd in (a mail transfer may take long). */
+	conn_set_authenticated(s->core.conn);
 	smtp_reply(s, 250, "2.1.0", "Ok");
 	return 1;
 }
@@ -243,7 +245,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		smtp_reply_status(s, st);
 		return -1;
 	}
-	reader = smtp_session_reader(s);
+	reader = session_reader(&s->core);
 	if (reader == NULL) {
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		goto out;
@@ -308,7 +310,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 			   address);
 		break;
 	case DELIVERY_ERROR:
-		log_error(conn_sid(s->conn), "resolve %s: %s", address, res.error);
+		log_error(conn_sid(s->core.conn), "resolve %s: %s", address, res.error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		break;
 	}
@@ -351,7 +353,7 @@ static int cmd_bdat(void *ctx, struct str arg)
 	if ((rest.n > 0 && !last) || !str_to_u64(size_s, UINT64_MAX, &size)) {
 		/* Without a size the stream cannot be followed. */
 		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT size [LAST]; closing");
-		conn_close(s->conn);
+		conn_close(s->core.conn);
 		return -1;
 	}
 	if (s->state == SMTP_STATE_INIT)
@@ -388,7 +390,7 @@ static int cmd_quit(void *ctx, struct str arg UNUSED)
 	struct smtp_session *s = ctx;
 
 	smtp_reply(s, 221, "2.0.0", "Bye");
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 	return 1;
 }
 
@@ -416,7 +418,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 	int ret = 1;
 
 	if (!s->server->set.vrfy_authenticated ||
-	    (s->user == NULL && s->local_user == NULL)) {
+	    (s->core.user == NULL && s->local_user == NULL)) {
 		smtp_reply(s, 252, "2.5.0", "Cannot verify the user, but will accept the message");
 		return 1;
 	}
@@ -433,7 +435,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			   expn ? "EXPN" : "VRFY");
 		return -1;
 	}
-	reader = smtp_session_reader(s);
+	reader = session_reader(&s->core);
 	if (reader == NULL) {
 		smtp_path_clear(&path);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
@@ -462,7 +464,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			const char *t = i < res.n_locals ? res.locals[i].address :
 					res.remotes[i - res.n_locals];
 
-			conn_printf(s->conn, "250%c2.1.5 <%s>\r\n",
+			conn_printf(s->core.conn, "250%c2.1.5 <%s>\r\n",
 				    i + 1 < res.n_locals + res.n_remotes ?
 				    '-' : ' ', t);
 		}
@@ -477,7 +479,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			   addr.p);
 		break;
 	case DELIVERY_ERROR:
-		log_error(conn_sid(s->conn), "resolve %s: %s", addr.p, res.error);
+		log_error(conn_sid(s->core.conn), "resolve %s: %s", addr.p, res.error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		break;
 	}
@@ -501,68 +503,67 @@ static int cmd_starttls(void *ctx, struct str arg UNUSED)
 	struct smtp_session *s = ctx;
 
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
-	if (conn_starttls(s->conn) < 0) {
+	if (conn_starttls(s->core.conn) < 0) {
 		/* Input pipelined behind STARTTLS would be read as if it
 		 * came over TLS (CVE-2011-0411 class): close. */
-		log_info(conn_sid(s->conn), "STARTTLS refused: input after the command or no TLS");
-		conn_close(s->conn);
+		log_info(conn_sid(s->core.conn), "STARTTLS refused: input after the command or no TLS");
+		conn_close(s->core.conn);
 		return 1;
 	}
 	/* RFC 3207 4.2: forget everything learned before TLS. */
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = false;
-	free(s->user);
-	s->user = NULL;
+	free(s->core.user);
+	s->core.user = NULL;
 	smtp_session_enter(s, SMTP_STATE_INIT);
 	return 1;
 }
 
-/* Answer the result of a SASL step. */
-static int smtp_auth_result(struct smtp_session *s, enum auth_sasl_result res,
-			    char *challenge)
+void smtp_auth_challenge(struct session *core, const char *b64)
 {
-	int ret = -1;
+	struct smtp_session *s = (struct smtp_session *)core;
 
-	switch (res) {
-	case AUTH_SASL_CONTINUE:
-		conn_printf(s->conn, "334 %s\r\n", challenge);
-		free(challenge);
-		smtp_session_enter(s, SMTP_STATE_AUTH);
-		return 0;
-	case AUTH_SASL_OK:
-		s->user = xstrdup(auth_sasl_user(s->sasl));
-		auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->conn));
-		log_info(conn_sid(s->conn), "smtp auth %s user=%s",
-			 auth_sasl_mech(s->sasl), s->user);
-		smtp_reply(s, 235, "2.7.0", "Authentication successful");
-		ret = 1;
-		break;
-	case AUTH_SASL_FAIL:
-		log_info(conn_sid(s->conn), "smtp auth %s failed from %s",
-			 auth_sasl_mech(s->sasl), conn_peer_ip(s->conn));
-		auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
-		smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
-		break;
-	case AUTH_SASL_ERROR:
-		smtp_reply(s, 501, "5.5.2", "Malformed authentication response");
-		break;
-	case AUTH_SASL_TEMPFAIL:
-		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
-		break;
-	}
-	auth_sasl_free(&s->sasl);
-	smtp_session_enter(s, SMTP_STATE_READY);
-	return ret;
+	conn_printf(s->core.conn, "334 %s\r\n", b64);
+	smtp_session_enter(s, SMTP_STATE_AUTH);
 }
 
-/* Start the exchange: 1 done, 0 waiting for a response line, -1 failed. */
+void smtp_auth_end(struct session *core, enum session_sasl_end end,
+		   const char *address, const char *mech)
+{
+	struct smtp_session *s = (struct smtp_session *)core;
+
+	smtp_session_enter(s, SMTP_STATE_READY);
+	switch (end) {
+	case SESSION_SASL_OK:
+		if (session_login(&s->core, address, mech))
+			smtp_reply(s, 235, "2.7.0", "Authentication successful");
+		return;
+	case SESSION_SASL_FAIL:
+		smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
+		break;
+	case SESSION_SASL_MALFORMED:
+		smtp_reply(s, 501, "5.5.2", "Malformed authentication response");
+		break;
+	case SESSION_SASL_TEMPFAIL:
+		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
+		break;
+	case SESSION_SASL_CANCELLED:
+		/* the client's right (RFC 4954 4), not an error */
+		smtp_reply(s, 501, "5.0.0", "Authentication cancelled");
+		return;
+	case SESSION_SASL_TOO_LONG:
+		smtp_reply(s, 500, "5.5.2", "Line too long");
+		break;
+	}
+	session_bad(&s->core);
+}
+
+/* AUTH mechanism [initial-response] (RFC 4954), once the gate let it
+ * through. */
 static int smtp_auth_start(struct smtp_session *s, struct str arg)
 {
-	struct store_reader *reader;
 	struct str mech, initial;
-	enum auth_sasl_result res;
-	char *mech_c, *initial_c, *challenge = NULL;
 
 	if (!str_split(arg, ' ', &mech, &initial)) {
 		mech = arg;
@@ -572,74 +573,37 @@ static int smtp_auth_start(struct smtp_session *s, struct str arg)
 		smtp_reply(s, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
 		return -1;
 	}
-	reader = smtp_session_reader(s);
-	if (reader == NULL) {
-		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
-		return -1;
-	}
-	mech_c = str_dup(mech);
-	s->sasl = auth_sasl_start(s->server->sasl, mech_c,
-				  smtp_session_plaintext_ok(s),
-				  auth_store_lookup, reader);
-	free(mech_c);
-	if (s->sasl == NULL) {
+	if (!session_sasl_start(&s->core, mech, initial)) {
 		smtp_reply(s, 504, "5.5.4", "Unrecognized authentication mechanism");
 		return -1;
 	}
-	initial_c = str_dup(initial);
-	res = auth_sasl_step(s->sasl, initial_c, &challenge);
-	secure_zero(initial_c, initial.n);
-	free(initial_c);
-	return smtp_auth_result(s, res, challenge);
+	return 1;
 }
 
-/* The throttle's delay is over: run the held AUTH, then read again. */
-static void smtp_auth_resume(struct smtp_session *s)
+/* The failure delay is over: run the held AUTH, then read again. */
+static void smtp_auth_resume(struct session *core, struct str arg)
 {
-	char *arg = s->auth_arg;
+	struct smtp_session *s = (struct smtp_session *)core;
 
-	s->auth_arg = NULL;
-	smtp_session_enter(s, SMTP_STATE_READY);
-	if (smtp_auth_start(s, str_c(arg)) < 0)
-		smtp_session_bad(s);
-	secure_zero(arg, strlen(arg));
-	free(arg);
-	conn_resume_input(s->conn);
+	if (smtp_auth_start(s, arg) < 0)
+		session_bad(&s->core);
 }
 
 static int cmd_auth(void *ctx, struct str arg)
 {
 	struct smtp_session *s = ctx;
-	unsigned delay = auth_throttle_delay_ms(s->server->throttle,
-						conn_peer_ip(s->conn));
 
-	if (delay == 0)
+	switch (session_login_gate(&s->core, arg, smtp_auth_resume)) {
+	case SESSION_GATE_GO:
 		return smtp_auth_start(s, arg);
-	/* Earlier failures from this IP: answer only after the delay,
-	 * without holding the thread. */
-	s->auth_arg = str_dup(arg);
-	smtp_session_enter(s, SMTP_STATE_AUTH_WAIT);
-	conn_pause_input(s->conn);
-	smtp_session_timer(s, delay, smtp_auth_resume);
-	return 0;
-}
-
-void smtp_auth_response(struct smtp_session *s, struct str line)
-{
-	enum auth_sasl_result res;
-	char *challenge = NULL, *resp;
-
-	if (str_eq(line, STR_LIT("*"))) {
-		auth_sasl_free(&s->sasl);
-		smtp_session_enter(s, SMTP_STATE_READY);
-		smtp_reply(s, 501, "5.0.0", "Authentication cancelled");
-		return;
+	case SESSION_GATE_HELD:
+		return 0;
+	case SESSION_GATE_REFUSED:
+		break;
 	}
-	resp = str_dup(line);
-	res = auth_sasl_step(s->sasl, resp, &challenge);
-	secure_zero(resp, line.n);
-	free(resp);
-	smtp_auth_result(s, res, challenge);
+	smtp_reply(s, 454, "4.7.0", "Too many login attempts from your "
+		   "address, try again later");
+	return -1;
 }
 
 const struct cmd_def smtp_commands[] = {
@@ -663,3 +627,104 @@ const struct cmd_def smtp_commands[] = {
 	{ "EXPN", cmd_expn, 0, NULL },
 };
 const size_t smtp_commands_count = ARRAY_SIZE(smtp_commands);
+
+bool smtp_session_cmd_allowed(const struct smtp_session *s,
+			      const struct cmd_def *def,
+			      struct smtp_status *st_r)
+{
+	unsigned f = def->flags;
+	bool lmtp = s->core.service->mode == SMTP_MODE_LMTP;
+
+	if (((f & SMTP_CMD_NOT_LMTP) != 0 && lmtp) ||
+	    ((f & SMTP_CMD_LMTP_ONLY) != 0 && !lmtp)) {
+		*st_r = SMTP_STATUS(500, "5.5.1", "Command unrecognized");
+		return false;
+	}
+
+	if ((f & SMTP_CMD_STARTTLS) != 0 &&
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn))) {
+		*st_r = SMTP_STATUS(502, "5.5.1", "TLS not available");
+		return false;
+	}
+	/* RFC 3207 4.2 forgets what came before TLS, a login included: it
+	 * is simpler to have TLS first. */
+	if ((f & SMTP_CMD_STARTTLS) != 0 && s->core.user != NULL) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Already authenticated");
+		return false;
+	}
+	if ((f & SMTP_CMD_SASL) != 0 &&
+	    s->core.service->mode != SMTP_MODE_SUBMISSION) {
+		*st_r = SMTP_STATUS(502, "5.5.1", "AUTH not available on this port");
+		return false;
+	}
+	if ((f & SMTP_CMD_NEEDS_HELO) != 0 && s->state == SMTP_STATE_INIT) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Send HELO/EHLO first");
+		return false;
+	}
+	if ((f & SMTP_CMD_EHLO_ONLY) != 0 && !s->esmtp) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Send EHLO first");
+		return false;
+	}
+	if ((f & SMTP_CMD_SASL) != 0 && s->core.user != NULL) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Already authenticated");
+		return false;
+	}
+	if ((f & SMTP_CMD_NO_TX) != 0 && s->tx != NULL) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Not inside a mail transaction");
+		return false;
+	}
+	if ((f & SMTP_CMD_SUBMIT_AUTH) != 0 &&
+	    s->core.service->mode == SMTP_MODE_SUBMISSION && s->core.user == NULL) {
+		*st_r = SMTP_STATUS(530, "5.7.0", "Authentication required");
+		return false;
+	}
+	if ((f & SMTP_CMD_NEEDS_MAIL) != 0 && s->tx == NULL) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Need MAIL first");
+		return false;
+	}
+	if ((f & SMTP_CMD_NEEDS_RCPT) != 0 &&
+	    (s->tx == NULL || s->tx->n_rcpts == 0)) {
+		*st_r = SMTP_STATUS(503, "5.5.1", "Need RCPT first");
+		return false;
+	}
+	return true;
+}
+
+
+void smtp_commands_run(struct smtp_session *s, struct str line)
+{
+	const struct cmd_def *def;
+	struct smtp_cmd cmd;
+	struct smtp_status st;
+
+	if (!smtp_cmd_split(line, &cmd)) {
+		smtp_reply(s, 500, "5.5.2", "Syntax error");
+		session_bad(&s->core);
+		return;
+	}
+	if (line.n > SMTP_CMD_LINE_MAX - 2 && cmd.verb != SMTP_VERB_AUTH) {
+		smtp_reply(s, 500, "5.5.2", "Line too long");
+		session_bad(&s->core);
+		return;
+	}
+	def = cmd_table_lookup(smtp_commands, smtp_commands_count, cmd.name);
+	if (def == NULL) {
+		smtp_reply(s, 500, "5.5.1", "Command unrecognized");
+		session_bad(&s->core);
+		return;
+	}
+	if ((def->flags & SMTP_CMD_NO_ARG) != 0 && cmd.arg.n > 0) {
+		smtp_reply(s, 501, "5.5.4", "Syntax: %s takes no argument",
+			   def->name);
+		session_bad(&s->core);
+		return;
+	}
+	if (!smtp_session_cmd_allowed(s, def, &st)) {
+		smtp_reply_status(s, st);
+		session_bad(&s->core);
+		return;
+	}
+	if (def->handler(s, cmd.arg) < 0)
+		session_bad(&s->core);
+}
+

@@ -1,49 +1,38 @@
 /* smtp_int.h: private to proto/smtp: the server, the session and its
- * transaction, the state machine and the command table. */
+ * transaction, the state machine, and what smtp_session.c offers the
+ * command handlers (the table itself is in smtp_commands.h). */
 #ifndef POSTHORN_PROTO_SMTP_SMTP_INT_H
 #define POSTHORN_PROTO_SMTP_SMTP_INT_H
 
-#include "auth/auth_throttle.h"
 #include "base/arena.h"
 #include "base/cidr.h"
 #include "base/strbuf.h"
 #include "delivery/delivery.h"
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_data.h"
-#include "proto/common/cmd_table.h"
-#include "proto/common/reader_set.h"
+#include "proto/common/session.h"
 #include "proto/smtp/smtp_server.h"
-
-struct event;
 
 /* RFC 4954 4: an AUTH command line or SASL response may be 12288 octets. */
 #define SMTP_AUTH_LINE_MAX 12288
 #define SMTP_DEFAULT_MAX_RECIPIENTS 100
-#define SMTP_DEFAULT_MAX_BAD_COMMANDS 10
 #define SMTP_DEFAULT_TIMEOUT_S 300
 /* The message buffer is sized at DATA/BDAT for SIZE= up to this much, else
  * for a typical message. */
 #define SMTP_MSG_RESERVE (16 * 1024)
 #define SMTP_MSG_RESERVE_MAX (4 * 1024 * 1024)
 
-struct smtp_service {
-	struct smtp_server *server;
-	enum smtp_mode mode;
-	bool starttls;		/* the listener has a TLS context */
-};
-
 struct smtp_server {
+	struct session_server core;	/* first: the session core's part */
 	struct smtp_settings set;	/* strings are our copies */
 	/* postmaster@hostname, not configured: never relayed (the host
 	 * name need not be one of our domains). */
 	bool postmaster_default;
 	struct cidr *trusted;		/* set.trusted_networks parsed */
 	size_t n_trusted;
-	struct store *const *storep;
-	struct auth_sasl_ctx *sasl;
-	struct auth_throttle *throttle;
-	struct smtp_service services[SMTP_MODE_COUNT][2];
-	struct reader_set readers;
+	/* session_service.mode is an enum smtp_mode */
+	struct session_service services[SMTP_MODE_COUNT][2];
+	struct smtp_greet_cache *greet_cache;
 };
 
 enum smtp_state {
@@ -54,10 +43,8 @@ enum smtp_state {
 	SMTP_STATE_RCPT,	/* at least one RCPT accepted */
 	SMTP_STATE_DATA,	/* reading the message after 354 */
 	SMTP_STATE_BDAT,	/* reading the octets of a BDAT chunk */
-	SMTP_STATE_DELIVERING,	/* waiting for the store; input paused */
+	SMTP_STATE_DELIVERING,	/* waiting for the store; input held */
 	SMTP_STATE_AUTH,	/* in a SASL exchange, reading responses */
-	SMTP_STATE_AUTH_WAIT,	/* AUTH held by the failure throttle; input
-				 * paused until the timer runs it */
 };
 
 /* One mail transaction: MAIL .. end of DATA, or until RSET. */
@@ -92,28 +79,24 @@ struct smtp_tx {
 	char id[LOG_SID_SIZE + 16];
 };
 
+/* core.user is the authenticated address (AUTH) or NULL; core.conn is
+ * NULL once closed while delivering; core.service->mode is the enum
+ * smtp_mode of the listener. */
 struct smtp_session {
-	struct conn *conn;		/* NULL once closed while delivering */
-	struct smtp_service *service;
+	struct session core;		/* first */
 	struct smtp_server *server;
 	enum smtp_state state;
 	char *helo;			/* cleaned, for Received: */
 	bool esmtp;
-	char *user;			/* authenticated address or NULL */
 	/* SMTP_MODE_LOCAL: the unix user who connected ("uid N" when the
 	 * uid has no name). */
 	char *local_user;
 	uid_t local_uid;
 	bool trusted;			/* MTA client from trusted_networks */
 	unsigned timeout_s;		/* the idle timeout set on the conn */
-	unsigned bad_commands;
 	unsigned n_tx;
 	struct smtp_tx *tx;
-	struct auth_sasl_session *sasl;
 	bool close_after_delivery;
-	struct event *timer;		/* greeting or throttle delay */
-	void (*timer_fn)(struct smtp_session *s);
-	char *auth_arg;			/* AUTH argument held by the throttle */
 	/* The BDAT chunk being read: octets left, LAST, and the reply to
 	 * give once it is consumed when it is refused (code 0 = none). */
 	uint64_t bdat_left;
@@ -127,61 +110,49 @@ void smtp_session_enter(struct smtp_session *s, enum smtp_state state);
 void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
 		const char *fmt, ...) PRINTF_FMT(4, 5);
 void smtp_reply_status(struct smtp_session *s, struct smtp_status st);
-/* The calling thread's store reader, or NULL (logged) when it cannot be
- * opened. */
-struct store_reader *smtp_session_reader(struct smtp_session *s);
 /* The extensions offered in this session (enum smtp_ext). */
 unsigned smtp_session_ext(const struct smtp_session *s);
-bool smtp_session_plaintext_ok(const struct smtp_session *s);
 /* Whether the session may send to remote recipients: authenticated by
  * AUTH or as a local user. */
 bool smtp_session_may_relay(const struct smtp_session *s);
+/* The idle bound for the state: command or data timeout. */
+void smtp_session_set_timeout(struct smtp_session *s);
 
 /* smtp_dkim.c: append a DKIM-Signature field for s->tx's message to out
  * when the session may relay, the message has remote recipients, and its
  * From domain (else the envelope sender's) is a local domain with a key.
  * Failures are logged: the message then goes unsigned. */
 void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out);
-/* Whether the table entry may run now; the one policy check. On false
- * *st_r is the reply. */
-bool smtp_session_cmd_allowed(const struct smtp_session *s,
-			      const struct cmd_def *def,
-			      struct smtp_status *st_r);
 void smtp_tx_free(struct smtp_tx **tx);
-/* A failed command counts towards the bad-command limit (421 and close
- * when reached). */
-void smtp_session_bad(struct smtp_session *s);
-/* Run fn(s) on the session's thread after ms milliseconds; one timer at a
- * time per session. */
-void smtp_session_timer(struct smtp_session *s, unsigned ms,
-			void (*fn)(struct smtp_session *s));
 /* Start reading the message after 354. */
 void smtp_session_start_data(struct smtp_session *s);
+/* Feed buffered input to the DATA reader, ending the transaction when the
+ * final dot came. False when it needs more input. */
+bool smtp_session_data(struct smtp_session *s);
 /* Start reading a BDAT chunk of size octets; err.code != 0: consume and
  * refuse it with err. */
 void smtp_session_start_bdat(struct smtp_session *s, uint64_t size, bool last,
 			     struct smtp_status err);
-
-/* smtp_commands.c */
-enum smtp_cmd_flag {
-	SMTP_CMD_NEEDS_HELO = 1 << 0,	/* 503 before HELO/EHLO */
-	SMTP_CMD_NO_TX = 1 << 1,	/* 503 inside a transaction */
-	SMTP_CMD_NEEDS_MAIL = 1 << 2,	/* 503 without MAIL */
-	SMTP_CMD_NEEDS_RCPT = 1 << 3,	/* 503 without a recipient */
-	SMTP_CMD_NO_ARG = 1 << 4,	/* 501 with an argument */
-	SMTP_CMD_STARTTLS = 1 << 5,	/* only on a STARTTLS listener before TLS */
-	SMTP_CMD_SASL = 1 << 6,		/* only on submission, before AUTH */
-	SMTP_CMD_SUBMIT_AUTH = 1 << 7,	/* submission: 530 before AUTH */
-	SMTP_CMD_EHLO_ONLY = 1 << 8,	/* only after EHLO (not HELO) */
-	SMTP_CMD_NOT_LMTP = 1 << 9,	/* HELO, EHLO: 500 on LMTP */
-	SMTP_CMD_LMTP_ONLY = 1 << 10,	/* LHLO: 500 on SMTP */
-};
-extern const struct cmd_def smtp_commands[];
-extern const size_t smtp_commands_count;
-/* A response line during AUTH. */
-void smtp_auth_response(struct smtp_session *s, struct str line);
+/* Consume buffered octets of the BDAT chunk. False when it needs more. */
+bool smtp_session_bdat(struct smtp_session *s);
+/* The session ends: log an unfinished transaction with reason. */
+void smtp_session_log_tx(struct smtp_session *s, const char *result);
 
 /* smtp_quota.c */
+/* smtp_greet.c: the pre-greeting test of MTA clients and the cache of
+ * addresses that passed it (postscreen's idea: a client that waited once
+ * is greeted at once next time). */
+struct smtp_greet_cache;
+struct smtp_greet_cache *smtp_greet_cache_new(unsigned max, unsigned ttl_s);
+void smtp_greet_cache_free(struct smtp_greet_cache **cache);
+/* Open an MTA session: greet now (trusted or a cached address) or after
+ * greet_delay_ms, refusing a client that talks first. */
+void smtp_greet_start(struct smtp_session *s);
+/* Input arrived before the greeting: the client failed the test. */
+void smtp_greet_early_talker(struct smtp_session *s);
+/* Send the greeting. */
+void smtp_greet(struct smtp_session *s);
+
 /* RCPT: leave out of res the local users over quota for a message of the
  * declared SIZE (or already full). 1 = go on with res, 0 = every
  * destination is full (452 4.2.2 queued), -1 = store error (451

@@ -1,12 +1,12 @@
 /* smtp_server.h: the SMTP front-end (MTA port 25 role, submission on 587
- * with STARTTLS, submissions on 465 with implicit TLS, and LMTP) as a
- * conn_handler.
+ * with STARTTLS, submissions on 465 with implicit TLS, LMTP and the local
+ * sendmail socket) on the session core: listeners take
+ * session_conn_handler with a context from smtp_server_listener_ctx().
  * One smtp_server serves every SMTP listener of the process. */
 #ifndef POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 #define POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 
-#include "auth/auth_sasl.h"
-#include "net/conn.h"
+#include "proto/common/session.h"
 #include "store/store.h"
 
 enum smtp_mode {
@@ -20,28 +20,22 @@ enum smtp_mode {
 };
 #define SMTP_MODE_COUNT (SMTP_MODE_LOCAL + 1)
 
-/* When a plaintext SASL mechanism (PLAIN, LOGIN) is offered without TLS. */
-enum smtp_plaintext {
-	SMTP_PLAINTEXT_NEVER,
-	SMTP_PLAINTEXT_LOOPBACK,
-	SMTP_PLAINTEXT_ALWAYS,
-};
-
 struct dkim_keys;
 
 struct smtp_settings {
-	const char *hostname;		/* greeting, Received:; copied */
+	/* hostname (greeting, Received:), plaintext (PLAIN and LOGIN
+	 * without TLS), the bad-command budget, sessions per user and
+	 * address */
+	struct session_server_settings core;
 	uint64_t max_message_size;	/* 0 = no limit */
 	unsigned max_recipients;	/* 0 = 100 */
-	unsigned max_bad_commands;	/* 0 = 10 */
-	enum smtp_plaintext plaintext;
 	/* MTA listeners: hold the greeting this long and refuse a client
-	 * that talks before it (0 = greet at once). */
+	 * that talks before it (0 = greet at once). An address that waited
+	 * is remembered for greet_pass_ttl_s (at most greet_pass_max of
+	 * them; 0 = 1 day, 100000) and greeted at once next time. */
 	unsigned greet_delay_ms;
-	/* Failed AUTH from an IP delays its next AUTH answer by this much,
-	 * doubling up to the max (auth_throttle.h); 0 = 1000 / 30000. */
-	unsigned auth_fail_delay_ms;
-	unsigned auth_fail_delay_max_ms;
+	unsigned greet_pass_ttl_s;
+	unsigned greet_pass_max;
 	/* MTA listeners: clients from these networks ("10.0.0.0/8 ::1",
 	 * base/cidr.h syntax, checked by the config) may relay without AUTH;
 	 * NULL = none. Copied. */
@@ -68,22 +62,20 @@ struct smtp_settings {
 
 struct smtp_server;
 
-/* *storep is read each time a session needs the store (the daemon binds
- * its listeners before it opens the store); it must be set before the
- * first connection and outlive the server, as must sasl. Never fails. */
+/* *env->storep is read each time a session needs the store (the daemon
+ * binds its listeners before it opens the store); it must be set before
+ * the first connection and outlive the server, as must the SASL context
+ * and the guard. Never fails. */
 struct smtp_server *smtp_server_new(const struct smtp_settings *set,
-				    struct store *const *storep,
-				    struct auth_sasl_ctx *sasl);
+				    const struct session_env *env);
 /* After every connection has ended (the I/O threads are stopped). Frees
  * the per-thread store readers too. */
 void smtp_server_free(struct smtp_server **server);
 
-/* The handler_ctx to give a listener of that mode with smtp_conn_handler;
- * starttls: the listener has a TLS context and is not implicit TLS.
- * Valid as long as the server. */
+/* The handler_ctx to give a listener of that mode with
+ * session_conn_handler; starttls: the listener has a TLS context and is
+ * not implicit TLS. Valid as long as the server. */
 void *smtp_server_listener_ctx(struct smtp_server *server, enum smtp_mode mode,
 			       bool starttls);
-
-extern const struct conn_handler smtp_conn_handler;
 
 #endif

@@ -1,14 +1,12 @@
-/* smtp_session.c: the SMTP server session: the state machine, the input
- * loop (command lines, SASL responses, the DATA stream), the one dispatcher
- * that checks the command table's flags, and the end of a transaction
- * (Received:, one store write, 250 only once durable). */
+/* smtp_session.c: the SMTP session's own part: replies, the state
+ * machine, the DATA and BDAT streams and the end of a transaction
+ * (Received:, one store write, 250 only once durable). The session core
+ * (proto/common/session.h) does the rest. */
 #include "base/log.h"
 #include "net/net.h"
 #include "proto/smtp/smtp_int.h"
 #include "proto/smtp/smtp_received.h"
 
-#include <event2/event.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -23,114 +21,7 @@ static const char *const state_names[] = {
 	[SMTP_STATE_BDAT] = "bdat",
 	[SMTP_STATE_DELIVERING] = "delivering",
 	[SMTP_STATE_AUTH] = "auth",
-	[SMTP_STATE_AUTH_WAIT] = "auth-wait",
 };
-
-/* ---- server ---- */
-
-struct smtp_server *smtp_server_new(const struct smtp_settings *set,
-				    struct store *const *storep,
-				    struct auth_sasl_ctx *sasl)
-{
-	struct smtp_server *server = xcalloc(1, sizeof(*server));
-
-	server->set = *set;
-	server->set.hostname = xstrdup(set->hostname);
-	server->set.trusted_networks = NULL;
-	server->postmaster_default = set->postmaster == NULL;
-	server->set.postmaster = set->postmaster != NULL ?
-		xstrdup(set->postmaster) :
-		xasprintf("postmaster@%s", set->hostname);
-	if (set->trusted_networks != NULL) {
-		struct str bad;
-		int n = cidr_list_parse(str_c(set->trusted_networks),
-					&server->trusted, &bad);
-
-		/* The config checked the list. */
-		if (n < 0)
-			PANIC("trusted_networks: bad network %.*s", (int)bad.n,
-			      bad.p);
-		server->n_trusted = (size_t)n;
-	}
-	if (server->set.command_timeout_s == 0)
-		server->set.command_timeout_s = SMTP_DEFAULT_TIMEOUT_S;
-	if (server->set.data_timeout_s == 0)
-		server->set.data_timeout_s = SMTP_DEFAULT_TIMEOUT_S;
-	if (server->set.max_recipients == 0)
-		server->set.max_recipients = SMTP_DEFAULT_MAX_RECIPIENTS;
-	if (server->set.max_bad_commands == 0)
-		server->set.max_bad_commands = SMTP_DEFAULT_MAX_BAD_COMMANDS;
-	server->storep = storep;
-	server->sasl = sasl;
-	server->throttle = auth_throttle_new(
-		set->auth_fail_delay_ms != 0 ? set->auth_fail_delay_ms : 1000,
-		MAX(set->auth_fail_delay_max_ms != 0 ? set->auth_fail_delay_max_ms :
-		    30000, set->auth_fail_delay_ms));
-	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
-		for (unsigned t = 0; t < 2; t++) {
-			server->services[m][t].server = server;
-			server->services[m][t].mode = (enum smtp_mode)m;
-			server->services[m][t].starttls = t == 1;
-		}
-	}
-	reader_set_init(&server->readers, storep);
-	return server;
-}
-
-void smtp_server_free(struct smtp_server **serverp)
-{
-	struct smtp_server *server = *serverp;
-
-	if (server == NULL)
-		return;
-	reader_set_deinit(&server->readers);
-	auth_throttle_free(&server->throttle);
-	free((char *)server->set.hostname);
-	free((char *)server->set.postmaster);
-	free(server->trusted);
-	free(server);
-	*serverp = NULL;
-}
-
-void *smtp_server_listener_ctx(struct smtp_server *server, enum smtp_mode mode,
-			       bool starttls)
-{
-	ASSERT(mode < SMTP_MODE_COUNT);
-	return &server->services[mode][starttls ? 1 : 0];
-}
-
-struct store_reader *smtp_session_reader(struct smtp_session *s)
-{
-	return reader_set_get(&s->server->readers, s->conn);
-}
-
-/* ---- timers ---- */
-
-static void smtp_session_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED,
-				  void *arg)
-{
-	struct smtp_session *s = arg;
-	void (*fn)(struct smtp_session *s) = s->timer_fn;
-
-	event_free(s->timer);
-	s->timer = NULL;
-	s->timer_fn = NULL;
-	fn(s);
-}
-
-void smtp_session_timer(struct smtp_session *s, unsigned ms,
-			void (*fn)(struct smtp_session *s))
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	ASSERT(s->timer == NULL);
-	s->timer = evtimer_new(net_thread_base(conn_thread(s->conn)),
-			       smtp_session_timer_cb, s);
-	if (s->timer == NULL)
-		PANIC("evtimer_new failed");
-	s->timer_fn = fn;
-	evtimer_add(s->timer, &tv);
-}
 
 /* ---- replies and state ---- */
 
@@ -143,7 +34,7 @@ void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text) - 20, fmt, ap);
 	va_end(ap);
-	conn_printf(s->conn, "%u %s %s\r\n", code, enhanced, text);
+	conn_printf(s->core.conn, "%u %s %s\r\n", code, enhanced, text);
 }
 
 void smtp_reply_status(struct smtp_session *s, struct smtp_status st)
@@ -153,7 +44,7 @@ void smtp_reply_status(struct smtp_session *s, struct smtp_status st)
 
 /* RFC 5321 4.5.3.2: one idle bound while waiting for a command, another
  * inside the message data. */
-static void smtp_session_set_timeout(struct smtp_session *s)
+void smtp_session_set_timeout(struct smtp_session *s)
 {
 	unsigned t = s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT ?
 		     s->server->set.data_timeout_s :
@@ -161,14 +52,14 @@ static void smtp_session_set_timeout(struct smtp_session *s)
 
 	if (t != s->timeout_s) {
 		s->timeout_s = t;
-		conn_set_idle_timeout(s->conn, t);
+		conn_set_idle_timeout(s->core.conn, t);
 	}
 }
 
 void smtp_session_enter(struct smtp_session *s, enum smtp_state state)
 {
-	log_debug(conn_sid(s->conn), "smtp state %s -> %s",
-		  state_names[s->state], state_names[state]);
+	session_trace(&s->core, "state", state_names[s->state],
+		      state_names[state]);
 	s->state = state;
 	smtp_session_set_timeout(s);
 }
@@ -190,24 +81,9 @@ void smtp_tx_free(struct smtp_tx **txp)
 	*txp = NULL;
 }
 
-bool smtp_session_plaintext_ok(const struct smtp_session *s)
-{
-	if (conn_is_tls(s->conn))
-		return true;
-	switch (s->server->set.plaintext) {
-	case SMTP_PLAINTEXT_ALWAYS:
-		return true;
-	case SMTP_PLAINTEXT_LOOPBACK:
-		return conn_is_loopback(s->conn);
-	case SMTP_PLAINTEXT_NEVER:
-		break;
-	}
-	return false;
-}
-
 bool smtp_session_may_relay(const struct smtp_session *s)
 {
-	return s->user != NULL || s->local_user != NULL || s->trusted;
+	return s->core.user != NULL || s->local_user != NULL || s->trusted;
 }
 
 unsigned smtp_session_ext(const struct smtp_session *s)
@@ -219,150 +95,32 @@ unsigned smtp_session_ext(const struct smtp_session *s)
 		return 0;
 	if (s->server->set.max_message_size > 0)
 		ext |= SMTP_EXT_SIZE;
-	if (s->service->mode == SMTP_MODE_SUBMISSION)
+	if (s->core.service->mode == SMTP_MODE_SUBMISSION)
 		ext |= SMTP_EXT_AUTH;
 	/* RFC 8689 2: offered only once the session is under TLS. */
-	if (conn_is_tls(s->conn))
+	if (conn_is_tls(s->core.conn))
 		ext |= SMTP_EXT_REQUIRETLS;
 	return ext;
 }
 
-bool smtp_session_cmd_allowed(const struct smtp_session *s,
-			      const struct cmd_def *def,
-			      struct smtp_status *st_r)
-{
-	unsigned f = def->flags;
-	bool lmtp = s->service->mode == SMTP_MODE_LMTP;
-
-	if (((f & SMTP_CMD_NOT_LMTP) != 0 && lmtp) ||
-	    ((f & SMTP_CMD_LMTP_ONLY) != 0 && !lmtp)) {
-		*st_r = SMTP_STATUS(500, "5.5.1", "Command unrecognized");
-		return false;
-	}
-
-	if ((f & SMTP_CMD_STARTTLS) != 0 &&
-	    (!s->service->starttls || conn_is_tls(s->conn))) {
-		*st_r = SMTP_STATUS(502, "5.5.1", "TLS not available");
-		return false;
-	}
-	if ((f & SMTP_CMD_SASL) != 0 &&
-	    s->service->mode != SMTP_MODE_SUBMISSION) {
-		*st_r = SMTP_STATUS(502, "5.5.1", "AUTH not available on this port");
-		return false;
-	}
-	if ((f & SMTP_CMD_NEEDS_HELO) != 0 && s->state == SMTP_STATE_INIT) {
-		*st_r = SMTP_STATUS(503, "5.5.1", "Send HELO/EHLO first");
-		return false;
-	}
-	if ((f & SMTP_CMD_EHLO_ONLY) != 0 && !s->esmtp) {
-		*st_r = SMTP_STATUS(503, "5.5.1", "Send EHLO first");
-		return false;
-	}
-	if ((f & SMTP_CMD_SASL) != 0 && s->user != NULL) {
-		*st_r = SMTP_STATUS(503, "5.5.1", "Already authenticated");
-		return false;
-	}
-	if ((f & SMTP_CMD_NO_TX) != 0 && s->tx != NULL) {
-		*st_r = SMTP_STATUS(503, "5.5.1", "Not inside a mail transaction");
-		return false;
-	}
-	if ((f & SMTP_CMD_SUBMIT_AUTH) != 0 &&
-	    s->service->mode == SMTP_MODE_SUBMISSION && s->user == NULL) {
-		*st_r = SMTP_STATUS(530, "5.7.0", "Authentication required");
-		return false;
-	}
-	if ((f & SMTP_CMD_NEEDS_MAIL) != 0 && s->tx == NULL) {
-		*st_r = SMTP_STATUS(503, "5.5.1", "Need MAIL first");
-		return false;
-	}
-	if ((f & SMTP_CMD_NEEDS_RCPT) != 0 &&
-	    (s->tx == NULL || s->tx->n_rcpts == 0)) {
-		*st_r = SMTP_STATUS(503, "5.5.1", "Need RCPT first");
-		return false;
-	}
-	return true;
-}
-
-void smtp_session_bad(struct smtp_session *s)
-{
-	if (++s->bad_commands < s->server->set.max_bad_commands)
-		return;
-	smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
-		   s->server->set.hostname);
-	conn_close(s->conn);
-}
-
-static void smtp_session_command(struct smtp_session *s, struct str line)
-{
-	const struct cmd_def *def;
-	struct smtp_cmd cmd;
-	struct smtp_status st;
-
-	if (!smtp_cmd_split(line, &cmd)) {
-		smtp_reply(s, 500, "5.5.2", "Syntax error");
-		smtp_session_bad(s);
-		return;
-	}
-	if (line.n > SMTP_CMD_LINE_MAX - 2 && cmd.verb != SMTP_VERB_AUTH) {
-		smtp_reply(s, 500, "5.5.2", "Line too long");
-		smtp_session_bad(s);
-		return;
-	}
-	def = cmd_table_lookup(smtp_commands, smtp_commands_count, cmd.name);
-	if (def == NULL) {
-		smtp_reply(s, 500, "5.5.1", "Command unrecognized");
-		smtp_session_bad(s);
-		return;
-	}
-	if ((def->flags & SMTP_CMD_NO_ARG) != 0 && cmd.arg.n > 0) {
-		smtp_reply(s, 501, "5.5.4", "Syntax: %s takes no argument",
-			   def->name);
-		smtp_session_bad(s);
-		return;
-	}
-	if (!smtp_session_cmd_allowed(s, def, &st)) {
-		smtp_reply_status(s, st);
-		smtp_session_bad(s);
-		return;
-	}
-	if (def->handler(s, cmd.arg) < 0)
-		smtp_session_bad(s);
-}
-
 /* ---- end of a transaction ---- */
 
-static void smtp_session_log_tx(struct smtp_session *s, const char *result)
+void smtp_session_log_tx(struct smtp_session *s, const char *result)
 {
 	struct smtp_tx *tx = s->tx;
 	struct strbuf rcpts = STRBUF_INIT;
 
 	for (size_t i = 0; i < tx->n_rcpts; i++)
 		strbuf_printf(&rcpts, "%s<%s>", i > 0 ? "," : "", tx->rcpts[i]);
-	log_info(s->conn != NULL ? conn_sid(s->conn) : NULL,
+	log_info(session_sid(&s->core),
 		 "smtp tx id=%s client=%s helo=%s user=%s from=<%s> to=%s size=%llu result=%s",
-		 tx->id, s->conn != NULL ? conn_peer_ip(s->conn) : "gone",
-		 s->helo != NULL ? s->helo : "", s->user != NULL ? s->user : "",
+		 tx->id, s->core.peer_ip,
+		 s->helo != NULL ? s->helo : "", s->core.user != NULL ? s->core.user : "",
 		 tx->sender, rcpts.p != NULL ? rcpts.p : "",
 		 (unsigned long long)(tx->reader != NULL ? smtp_data_size(tx->reader) :
 				      tx->bdat_size),
 		 result);
 	strbuf_free(&rcpts);
-}
-
-static void smtp_session_free(struct smtp_session **sp)
-{
-	struct smtp_session *s = *sp;
-
-	smtp_tx_free(&s->tx);
-	auth_sasl_free(&s->sasl);
-	if (s->timer != NULL)
-		event_free(s->timer);
-	free(s->auth_arg);
-	free(s->helo);
-	free(s->user);
-	free(s->local_user);
-	free(s);
-	*sp = NULL;
 }
 
 /* The answer to the end of data: one reply, or on LMTP one per accepted
@@ -373,7 +131,7 @@ static void smtp_session_final_reply(struct smtp_session *s,
 {
 	const char *sp = id != NULL ? " " : "", *idv = id != NULL ? id : "";
 
-	if (s->service->mode != SMTP_MODE_LMTP) {
+	if (s->core.service->mode != SMTP_MODE_LMTP) {
 		smtp_reply(s, st.code, st.enhanced, "%s%s%s", st.text, sp, idv);
 		return;
 	}
@@ -392,15 +150,13 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 	struct smtp_session *s = arg;
 
 	if (result->status != 0)
-		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
-			  "smtp tx %s: store: %s", s->tx->id, result->error);
-	if (s->conn == NULL) {
-		/* The client left while the store worked. */
+		log_error(session_sid(&s->core), "smtp tx %s: store: %s",
+			  s->tx->id, result->error);
+	if (s->core.conn == NULL)	/* the client left while the store worked */
 		smtp_session_log_tx(s, result->status == 0 ? "stored, client gone" :
 				    "failed, client gone");
-		smtp_session_free(&s);
-		return;
-	}
+	if (!session_pending_end(&s->core))
+		return;		/* freed with the session */
 	if (result->status == 0) {
 		smtp_session_final_reply(s, SMTP_STATUS(250, "2.0.0", "Ok: queued as"),
 					 s->tx->id);
@@ -414,27 +170,27 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 	smtp_session_enter(s, SMTP_STATE_READY);
 	if (s->close_after_delivery) {
 		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-			   s->server->set.hostname);
-		conn_close(s->conn);
+			   s->server->core.hostname);
+		conn_close(s->core.conn);
 		return;
 	}
-	conn_resume_input(s->conn);
+	session_release(&s->core);
 }
 
 static void smtp_session_submit(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	char *auth_user = s->server->set.received_auth && s->user != NULL ?
-			  smtp_received_clean_helo(str_c(s->user)) : NULL;
+	char *auth_user = s->server->set.received_auth && s->core.user != NULL ?
+			  smtp_received_clean_helo(str_c(s->core.user)) : NULL;
 	struct strbuf received = STRBUF_INIT;
 	const char *version = NULL, *cipher = NULL;
 	struct smtp_received rec = {
 		.helo = s->helo != NULL ? s->helo : "",
-		.peer_ip = conn_peer_ip(s->conn),
-		.hostname = s->server->set.hostname,
+		.peer_ip = conn_peer_ip(s->core.conn),
+		.hostname = s->server->core.hostname,
 		.esmtp = s->esmtp,
-		.lmtp = s->service->mode == SMTP_MODE_LMTP,
-		.authenticated = s->user != NULL,
+		.lmtp = s->core.service->mode == SMTP_MODE_LMTP,
+		.authenticated = s->core.user != NULL,
 		.local_user = s->local_user,
 		.local_uid = (unsigned long)s->local_uid,
 		.auth_user = auth_user,
@@ -446,7 +202,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	const char *error;
 	int left;
 
-	if (conn_tls_info(s->conn, &version, &cipher)) {
+	if (conn_tls_info(s->core.conn, &version, &cipher)) {
 		rec.tls_version = version;
 		rec.tls_cipher = cipher;
 	}
@@ -457,7 +213,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	smtp_dkim_sign(s, &received);
 	smtp_received_append(&received, &rec);
 	free(auth_user);
-	if (s->service->mode == SMTP_MODE_LMTP &&
+	if (s->core.service->mode == SMTP_MODE_LMTP &&
 	    (left = smtp_quota_lmtp(s, sizeof("Return-Path: <>\r\n") - 1 +
 				   strlen(tx->sender) + received.n +
 				   tx->msg.n)) <= 0) {
@@ -493,11 +249,11 @@ static void smtp_session_submit(struct smtp_session *s)
 		.remotes = tx->remotes,
 		.n_remotes = tx->n_remotes,
 	};
-	if (delivery_submit(*s->server->storep, &msg,
-			    net_thread_task_queue(conn_thread(s->conn)),
+	if (delivery_submit(session_store(&s->core), &msg,
+			    net_thread_task_queue(conn_thread(s->core.conn)),
 			    smtp_session_delivered, s, &error) < 0) {
 		strbuf_free(&received);
-		log_error(conn_sid(s->conn), "smtp tx %s: %s", tx->id, error);
+		log_error(conn_sid(s->core.conn), "smtp tx %s: %s", tx->id, error);
 		smtp_session_final_reply(s, SMTP_STATUS(554, "5.6.0",
 					 "Message refused"), NULL);
 		smtp_session_log_tx(s, error);
@@ -507,7 +263,8 @@ static void smtp_session_submit(struct smtp_session *s)
 	}
 	strbuf_free(&received);
 	smtp_session_enter(s, SMTP_STATE_DELIVERING);
-	conn_pause_input(s->conn);
+	session_pending_begin(&s->core);
+	session_hold(&s->core);
 }
 
 /* Room for the whole message at once (SIZE= when given, else a typical
@@ -537,9 +294,7 @@ void smtp_session_start_data(struct smtp_session *s)
 	smtp_session_enter(s, SMTP_STATE_DATA);
 }
 
-/* Feed buffered input to the DATA reader. Returns false when it needs more
- * input. */
-static bool smtp_session_data(struct smtp_session *s)
+bool smtp_session_data(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 	enum smtp_data_result res = SMTP_DATA_MORE;
@@ -547,11 +302,11 @@ static bool smtp_session_data(struct smtp_session *s)
 	size_t used;
 
 	while (res == SMTP_DATA_MORE) {
-		if (conn_input_peek(s->conn, &chunk) == 0)
+		if (conn_input_peek(s->core.conn, &chunk) == 0)
 			return false;
 		res = smtp_data_feed(tx->reader, &tx->msg, chunk.p, chunk.n,
 				     &used);
-		conn_input_drain(s->conn, used);
+		conn_input_drain(s->core.conn, used);
 	}
 	if (res == SMTP_DATA_DONE) {
 		smtp_session_submit(s);
@@ -588,7 +343,7 @@ static void smtp_session_bdat_done(struct smtp_session *s)
 		smtp_tx_free(&s->tx);
 		smtp_session_enter(s, s->helo != NULL ? SMTP_STATE_READY :
 				   SMTP_STATE_INIT);
-		smtp_session_bad(s);
+		session_bad(&s->core);
 		return;
 	}
 	smtp_session_enter(s, SMTP_STATE_RCPT);
@@ -599,15 +354,13 @@ static void smtp_session_bdat_done(struct smtp_session *s)
 			   (unsigned long long)s->bdat_chunk);
 }
 
-/* Consume buffered octets of the BDAT chunk. Returns false when it needs
- * more input. */
-static bool smtp_session_bdat(struct smtp_session *s)
+bool smtp_session_bdat(struct smtp_session *s)
 {
 	uint64_t max = s->server->set.max_message_size;
 	struct str data;
 
 	while (s->bdat_left > 0) {
-		size_t n = conn_read_bytes(s->conn, s->bdat_left > SIZE_MAX ?
+		size_t n = conn_read_bytes(s->core.conn, s->bdat_left > SIZE_MAX ?
 					   SIZE_MAX : (size_t)s->bdat_left, &data);
 
 		if (n == 0)
@@ -629,155 +382,3 @@ static bool smtp_session_bdat(struct smtp_session *s)
 	return true;
 }
 
-/* ---- conn callbacks ---- */
-
-static void smtp_session_greet(struct smtp_session *s)
-{
-	conn_printf(s->conn, "220 %s %s Posthorn\r\n", s->server->set.hostname,
-		    s->service->mode == SMTP_MODE_LMTP ? "LMTP" : "ESMTP");
-	smtp_session_enter(s, SMTP_STATE_INIT);
-}
-
-/* The local socket: who connected. False (reply queued) when the kernel
- * does not say. */
-static bool smtp_session_local_user(struct smtp_session *s)
-{
-	struct passwd pw, *pwp = NULL;
-	char buf[4096];
-	uid_t uid;
-	pid_t pid;
-
-	if (!conn_peer_cred(s->conn, &uid, &pid)) {
-		log_error(conn_sid(s->conn), "smtp local: no peer credentials");
-		conn_write_str(s->conn, "421 4.3.0 Cannot identify the local user\r\n");
-		return false;
-	}
-	s->local_uid = uid;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL)
-		s->local_user = smtp_received_clean_helo(str_c(pw.pw_name));
-	else
-		s->local_user = xasprintf("uid%lu", (unsigned long)uid);
-	log_info(conn_sid(s->conn), "smtp local user=%s uid=%lu pid=%ld",
-		 s->local_user, (unsigned long)uid, (long)pid);
-	return true;
-}
-
-static void smtp_on_open(struct conn *conn)
-{
-	struct smtp_service *service = conn_handler_ctx(conn);
-	struct smtp_session *s = xcalloc(1, sizeof(*s));
-
-	s->conn = conn;
-	s->service = service;
-	s->server = service->server;
-	s->state = SMTP_STATE_GREETING;
-	conn_set_data(conn, s);
-	smtp_session_set_timeout(s);
-	if (service->mode == SMTP_MODE_LOCAL && !smtp_session_local_user(s)) {
-		conn_close(conn);
-		return;
-	}
-	if (service->mode == SMTP_MODE_MTA && s->server->n_trusted > 0 &&
-	    cidr_list_match(s->server->trusted, s->server->n_trusted,
-			    conn_peer_ip(conn))) {
-		s->trusted = true;
-		log_info(conn_sid(conn), "smtp client %s is in trusted_networks",
-			 conn_peer_ip(conn));
-	}
-	if (service->mode == SMTP_MODE_MTA && s->server->set.greet_delay_ms > 0)
-		smtp_session_timer(s, s->server->set.greet_delay_ms,
-				   smtp_session_greet);
-	else
-		smtp_session_greet(s);
-}
-
-static void smtp_on_input(struct conn *conn)
-{
-	struct smtp_session *s = conn_data(conn);
-	struct str line;
-	unsigned flags;
-	int ret;
-
-	if (s->state == SMTP_STATE_GREETING) {
-		/* RFC 5321 4.3.1: the client waits for the greeting; spam
-		 * engines that do not are refused. */
-		log_info(conn_sid(conn), "smtp client %s talked before the greeting",
-			 conn_peer_ip(conn));
-		smtp_reply(s, 554, "5.5.0", "Protocol error: talked before the greeting");
-		conn_close(conn);
-		return;
-	}
-	while (!conn_is_closing(conn)) {
-		if (s->state == SMTP_STATE_DELIVERING ||
-		    s->state == SMTP_STATE_AUTH_WAIT)
-			return;
-		if (s->state == SMTP_STATE_DATA) {
-			if (!smtp_session_data(s))
-				return;
-			continue;
-		}
-		if (s->state == SMTP_STATE_BDAT) {
-			if (!smtp_session_bdat(s))
-				return;
-			continue;
-		}
-		ret = conn_read_line(conn, SMTP_AUTH_LINE_MAX, &line, &flags);
-		if (ret == 0)
-			return;
-		if (ret < 0) {
-			if (s->state == SMTP_STATE_AUTH) {
-				auth_sasl_free(&s->sasl);
-				smtp_session_enter(s, SMTP_STATE_READY);
-			}
-			smtp_reply(s, 500, "5.5.2", "Line too long");
-			smtp_session_bad(s);
-			continue;
-		}
-		if (s->state == SMTP_STATE_AUTH)
-			smtp_auth_response(s, line);
-		else
-			smtp_session_command(s, line);
-	}
-}
-
-static void smtp_on_shutdown(struct conn *conn)
-{
-	struct smtp_session *s = conn_data(conn);
-
-	if (s->state == SMTP_STATE_DELIVERING) {
-		s->close_after_delivery = true;
-		return;
-	}
-	if (s->state == SMTP_STATE_GREETING) {
-		conn_close(conn);
-		return;
-	}
-	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-		   s->server->set.hostname);
-	conn_close(conn);
-}
-
-static void smtp_on_close(struct conn *conn, const char *reason)
-{
-	struct smtp_session *s = conn_data(conn);
-
-	if (s == NULL)
-		return;
-	log_debug(conn_sid(conn), "smtp session closed: %s", reason);
-	conn_set_data(conn, NULL);
-	if (s->state == SMTP_STATE_DELIVERING) {
-		/* smtp_session_delivered() frees the session. */
-		s->conn = NULL;
-		return;
-	}
-	if (s->tx != NULL)
-		smtp_session_log_tx(s, reason);
-	smtp_session_free(&s);
-}
-
-const struct conn_handler smtp_conn_handler = {
-	.on_open = smtp_on_open,
-	.on_input = smtp_on_input,
-	.on_shutdown = smtp_on_shutdown,
-	.on_close = smtp_on_close,
-};
