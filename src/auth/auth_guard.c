@@ -186,12 +186,12 @@ enum auth_guard_verdict auth_guard_ask(struct auth_guard *g, const char *ip,
 	pthread_mutex_lock(&g->lock);
 	e = guard_source_entry(g, ticket_r->source, g->clock(g->clock_ctx));
 	if (e != NULL && e->failures > 0) {
+		*delay_ms_r = guard_delay(g, e->failures);
 		if (e->pending >= g->set.max_pending) {
 			verdict = AUTH_GUARD_REFUSE;
 		} else {
 			e->pending++;
 			ticket_r->pending = true;
-			*delay_ms_r = guard_delay(g, e->failures);
 			verdict = AUTH_GUARD_WAIT;
 		}
 	}

@@ -46,7 +46,9 @@ enum auth_guard_verdict {
 	AUTH_GUARD_GO,		/* check the password now */
 	AUTH_GUARD_WAIT,	/* check it after *delay_ms_r */
 	AUTH_GUARD_REFUSE,	/* too many attempts wait already: answer
-				 * "try again later" without checking */
+				 * "try again later" without checking, after
+				 * *delay_ms_r too (so that refusals do not
+				 * come back faster than checks) */
 };
 
 /* One attempt's place in the guard: which source it counted against, and
@@ -68,7 +70,7 @@ void auth_guard_source(const char *ip, char source_r[AUTH_GUARD_SOURCE_MAX]);
 
 /* Before checking a password from ip. The delay grows with the source's
  * failures, whoever they were for. On WAIT the ticket holds a pending
- * place until auth_guard_done(). */
+ * place until auth_guard_done(); a REFUSE holds none. */
 enum auth_guard_verdict auth_guard_ask(struct auth_guard *g, const char *ip,
 				       unsigned *delay_ms_r,
 				       struct auth_guard_ticket *ticket_r);

@@ -124,6 +124,8 @@ static void test_pending_places(void **state)
 	assert_int_equal(auth_guard_ask(g, "192.0.2.1", &delay, &t[2]),
 			 AUTH_GUARD_REFUSE);
 	assert_false(t[2].pending);
+	/* a refusal waits as long: it comes back no faster than a check */
+	assert_int_equal(delay, 100);
 	/* Another source has places of its own. */
 	assert_int_equal(next_delay(g, "192.0.2.2"), 0);
 	auth_guard_done(g, &t[0]);

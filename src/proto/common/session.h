@@ -21,6 +21,12 @@ struct event;
 struct session;
 struct session_userips;
 
+/* What runs when the login gate opens: go, check the credentials of the
+ * held command (arg); !go, too many attempts from the client's source wait
+ * already: answer "try again later" without a check (it counts as a bad
+ * command). */
+typedef void session_gate_fn(struct session *s, struct str arg, bool go);
+
 /* What every front-end of one daemon shares. */
 struct session_env {
 	struct store *const *storep;	/* set before the first session */
@@ -125,8 +131,9 @@ struct session {
 	bool user_counted;		/* in server->userips */
 	/* the login gate */
 	struct auth_guard_ticket ticket;
-	void (*gate_fn)(struct session *s, struct str arg);
+	session_gate_fn *gate_fn;
 	char *gate_arg;			/* the held command's argument */
+	bool gate_go;			/* a check, not a refusal, waits */
 	/* a SASL exchange */
 	struct auth_sasl_session *sasl;
 };
@@ -187,21 +194,10 @@ bool session_pending_end(struct session *s);
 
 /* ---- login ---- */
 
-enum session_gate {
-	SESSION_GATE_GO,	/* check the credentials now */
-	SESSION_GATE_HELD,	/* fn(s, arg) runs after the failure delay;
-				 * input is held meanwhile */
-	SESSION_GATE_REFUSED,	/* too many attempts from the client's
-				 * source wait already: answer "try again
-				 * later" (no check) */
-};
-
 /* Before a command that checks credentials (AUTH, LOGIN, AUTHENTICATE,
- * PASS, APOP). On HELD the core keeps a (wiped) copy of arg and passes
- * it to fn. */
-enum session_gate session_login_gate(struct session *s, struct str arg,
-				     void (*fn)(struct session *s,
-						struct str arg));
+ * PASS, APOP). True: check now. False: held for the source's failure
+ * delay (input held too), then fn runs with a (wiped) copy of arg. */
+bool session_login_gate(struct session *s, struct str arg, session_gate_fn *fn);
 /* Credentials were wrong for user (as typed; "" when unknown): recorded
  * against the client's source and logged at notice level in the one
  * format fail2ban reads: "auth failed proto=P user=U ip=A mech=M". */

@@ -145,20 +145,18 @@ void session_login_deinit(struct session *s)
 
 static void session_gate_open(struct session *s)
 {
-	void (*fn)(struct session *s, struct str arg) = s->gate_fn;
+	session_gate_fn *fn = s->gate_fn;
 	char *arg = s->gate_arg;
 
 	auth_guard_done(s->server->env.guard, &s->ticket);
 	s->gate_fn = NULL;
 	s->gate_arg = NULL;
 	session_release(s);
-	fn(s, str_c(arg));
+	fn(s, str_c(arg), s->gate_go);
 	secret_free(&arg);
 }
 
-enum session_gate session_login_gate(struct session *s, struct str arg,
-				     void (*fn)(struct session *s,
-						struct str arg))
+bool session_login_gate(struct session *s, struct str arg, session_gate_fn *fn)
 {
 	unsigned delay;
 
@@ -166,22 +164,25 @@ enum session_gate session_login_gate(struct session *s, struct str arg,
 	switch (auth_guard_ask(s->server->env.guard, s->peer_ip, &delay,
 			       &s->ticket)) {
 	case AUTH_GUARD_GO:
-		return SESSION_GATE_GO;
+		return true;
 	case AUTH_GUARD_REFUSE:
 		log_notice(session_sid(s), "auth refused proto=%s ip=%s: too "
 			   "many login attempts from this source waiting",
 			   s->server->ops->proto, s->peer_ip);
-		return SESSION_GATE_REFUSED;
+		s->gate_go = false;
+		break;
 	case AUTH_GUARD_WAIT:
+		s->gate_go = true;
 		break;
 	}
 	/* Earlier failures from this source: the credentials are checked
-	 * only after the delay, without holding the thread. */
+	 * (or the attempt refused) only after the delay, without holding
+	 * the thread. */
 	s->gate_fn = fn;
 	s->gate_arg = str_dup(arg);
 	session_hold(s);
 	session_timer(s, delay, session_gate_open);
-	return SESSION_GATE_HELD;
+	return false;
 }
 
 /* A login name as it may go into the log: printable ASCII without spaces

@@ -133,13 +133,23 @@ static void imap_commands_exec(struct imap_session *s)
 	imap_session_after(s, s->cmd->handler(s, s->cmd_arg));
 }
 
-/* The login gate's delay is over: run the held LOGIN / AUTHENTICATE. */
-static void imap_gate_open(struct session *core, struct str arg)
+/* The login gate opened: run the held LOGIN / AUTHENTICATE, or refuse
+ * it. */
+static void imap_gate_open(struct session *core, struct str arg, bool go)
 {
 	struct imap_session *s = (struct imap_session *)core;
 
-	s->cmd_arg = arena_str(&s->cmd_arena, arg);
 	imap_session_mode(s, IMAP_MODE_COMMAND);
+	if (!go) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Too many login attempts "
+			    "from your address, try again later");
+		/* a NO, but a connection that keeps asking is hammering:
+		 * it spends its error budget */
+		session_bad(&s->core);
+		imap_session_after(s, -1);
+		return;
+	}
+	s->cmd_arg = arena_str(&s->cmd_arena, arg);
 	imap_commands_exec(s);
 }
 
@@ -198,23 +208,10 @@ void imap_commands_run(struct imap_session *s, struct str command)
 		imap_session_after(s, -1);
 		return;
 	}
-	if ((def->flags & IMAP_CMD_THROTTLED) != 0) {
-		switch (session_login_gate(&s->core, s->cmd_arg,
-					   imap_gate_open)) {
-		case SESSION_GATE_GO:
-			break;
-		case SESSION_GATE_HELD:
-			imap_session_mode(s, IMAP_MODE_BUSY);
-			return;
-		case SESSION_GATE_REFUSED:
-			imap_tagged(s, "NO", "[UNAVAILABLE] Too many login "
-				    "attempts from your address, try again "
-				    "later");
-			imap_session_after(s, -1);
-			return;
-		}
+	if ((def->flags & IMAP_CMD_THROTTLED) != 0 &&
+	    !session_login_gate(&s->core, s->cmd_arg, imap_gate_open)) {
+		imap_session_mode(s, IMAP_MODE_BUSY);
+		return;
 	}
 	imap_commands_exec(s);
 }
-
-/* One line of a command. */

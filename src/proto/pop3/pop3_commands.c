@@ -484,11 +484,17 @@ static void pop3_commands_exec(struct pop3_session *s,
 		session_bad(&s->core);
 }
 
-/* The login gate's delay is over: run the held login line. */
-static void pop3_gate_open(struct session *core, struct str line)
+/* The login gate opened: run the held login line, or refuse it. */
+static void pop3_gate_open(struct session *core, struct str line, bool go)
 {
 	struct pop3_session *s = (struct pop3_session *)core;
 
+	if (!go) {
+		pop3_err(s, "[SYS/TEMP] Too many login attempts from your "
+			 "address, try again later");
+		session_bad(&s->core);
+		return;
+	}
 	/* It was parsed and checked before it was held. */
 	if (pop3_cmd_parse(line, &s->cmd) == POP3_CMD_OK)
 		pop3_commands_exec(s, cmd_table_lookup(pop3_commands,
@@ -533,19 +539,9 @@ void pop3_commands_run(struct pop3_session *s, struct str line)
 		session_bad(&s->core);
 		return;
 	}
-	if ((def->flags & POP3_CMD_THROTTLED) != 0) {
-		switch (session_login_gate(&s->core, line, pop3_gate_open)) {
-		case SESSION_GATE_GO:
-			break;
-		case SESSION_GATE_HELD:
-			return;
-		case SESSION_GATE_REFUSED:
-			pop3_err(s, "[SYS/TEMP] Too many login attempts from "
-				 "your address, try again later");
-			session_bad(&s->core);
-			return;
-		}
-	}
+	if ((def->flags & POP3_CMD_THROTTLED) != 0 &&
+	    !session_login_gate(&s->core, line, pop3_gate_open))
+		return;
 	pop3_commands_exec(s, def);
 }
 

@@ -580,12 +580,15 @@ static int smtp_auth_start(struct smtp_session *s, struct str arg)
 	return 1;
 }
 
-/* The failure delay is over: run the held AUTH, then read again. */
-static void smtp_auth_resume(struct session *core, struct str arg)
+/* The login gate opened: run the held AUTH, or refuse it. */
+static void smtp_auth_gate_open(struct session *core, struct str arg, bool go)
 {
 	struct smtp_session *s = (struct smtp_session *)core;
 
-	if (smtp_auth_start(s, arg) < 0)
+	if (!go)
+		smtp_reply(s, 454, "4.7.0", "Too many login attempts from "
+			   "your address, try again later");
+	if (!go || smtp_auth_start(s, arg) < 0)
 		session_bad(&s->core);
 }
 
@@ -593,17 +596,9 @@ static int cmd_auth(void *ctx, struct str arg)
 {
 	struct smtp_session *s = ctx;
 
-	switch (session_login_gate(&s->core, arg, smtp_auth_resume)) {
-	case SESSION_GATE_GO:
-		return smtp_auth_start(s, arg);
-	case SESSION_GATE_HELD:
+	if (!session_login_gate(&s->core, arg, smtp_auth_gate_open))
 		return 0;
-	case SESSION_GATE_REFUSED:
-		break;
-	}
-	smtp_reply(s, 454, "4.7.0", "Too many login attempts from your "
-		   "address, try again later");
-	return -1;
+	return smtp_auth_start(s, arg);
 }
 
 const struct cmd_def smtp_commands[] = {
