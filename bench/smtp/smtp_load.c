@@ -1,9 +1,13 @@
 /* smtp_load.c: the load generator of bench/smtp/bench_smtp. C threads with
- * blocking sockets, one SMTP session each, pipelining MAIL/RCPT/DATA.
- * Usage: smtp_load PORT COUNT SESSIONS USERS; prints "acked N" on stdout. */
+ * blocking sockets (no TCP_NODELAY, as most MTAs), one client each: in
+ * "session" mode one SMTP session per client, pipelining MAIL/RCPT/DATA for
+ * message after message; in "connect" mode a new connection (greeting,
+ * EHLO, one message, QUIT) per message, as most sending MTAs do.
+ * Usage: smtp_load PORT COUNT CLIENTS USERS [session|connect]; prints
+ * "acked N p50_ms P p99_ms Q" (latency of each message: from MAIL, or
+ * from the connect, to its 250) on stdout. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -11,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct conn {
@@ -22,9 +27,20 @@ struct conn {
 struct worker {
 	pthread_t thread;
 	unsigned first, step, count, users, port;
+	bool connect_each;
+	double *lat_ms;		/* count entries */
+	unsigned n_lat;
 };
 
 static atomic_uint acked;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+}
 
 static bool conn_write(struct conn *c, const char *p, size_t n)
 {
@@ -115,79 +131,128 @@ static size_t message(char *out, size_t size, unsigned i, const char *rcpt)
 	return n;
 }
 
+/* Connect, read the greeting, EHLO. False on any failure (c->fd < 0 when
+ * there is no socket). */
+static bool session_open(struct conn *c, unsigned port, bool *pipelining)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	c->start = c->end = 0;
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd < 0)
+		return false;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		perror("smtp_load: connect");
+		return false;
+	}
+	return conn_expect(c, 220, NULL) &&
+	       conn_write(c, "EHLO bench.example.org\r\n", 24) &&
+	       conn_expect(c, 250, pipelining);
+}
+
+static void session_quit(struct conn *c)
+{
+	if (conn_write(c, "QUIT\r\n", 6))
+		conn_expect(c, 221, NULL);
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* One transaction: MAIL, RCPT, DATA (pipelined when offered), the message. */
+static bool transaction(struct conn *c, bool pipelining, unsigned i,
+			unsigned users)
+{
+	char cmd[512], rcpt[64], body[8192];
+
+	snprintf(rcpt, sizeof(rcpt), "u%u@localhost", i % users);
+	int n = snprintf(cmd, sizeof(cmd),
+		"MAIL FROM:<bench@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", rcpt);
+	if (pipelining) {
+		if (!conn_write(c, cmd, (size_t)n))
+			return false;
+	} else {
+		char *rcpt_line = strchr(cmd, '\n') + 1;
+		char *data_line = strchr(rcpt_line, '\n') + 1;
+		if (!conn_write(c, cmd, (size_t)(rcpt_line - cmd)) ||
+		    !conn_expect(c, 250, NULL) ||
+		    !conn_write(c, rcpt_line, (size_t)(data_line - rcpt_line)) ||
+		    !conn_expect(c, 250, NULL) ||
+		    !conn_write(c, data_line, 6))
+			return false;
+	}
+	if ((pipelining && (!conn_expect(c, 250, NULL) || !conn_expect(c, 250, NULL))) ||
+	    !conn_expect(c, 354, NULL))
+		return false;
+	size_t len = message(body, sizeof(body), i, rcpt);
+	return conn_write(c, body, len) && conn_expect(c, 250, NULL);
+}
+
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
-	struct conn c = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)w->port) };
+	struct conn c = { .fd = -1 };
 	bool pipelining = false;
-	char cmd[512], rcpt[64], body[8192];
-	int one = 1;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c.fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		perror("smtp_load: connect");
-		goto out;
-	}
-	if (!conn_expect(&c, 220, NULL) ||
-	    !conn_write(&c, "EHLO bench.example.org\r\n", 24) ||
-	    !conn_expect(&c, 250, &pipelining))
-		goto out;
 	for (unsigned k = 0; k < w->count; k++) {
 		unsigned i = w->first + k * w->step;
-		snprintf(rcpt, sizeof(rcpt), "u%u@localhost", i % w->users);
-		int n = snprintf(cmd, sizeof(cmd),
-			"MAIL FROM:<bench@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n", rcpt);
-		if (pipelining) {
-			if (!conn_write(&c, cmd, (size_t)n))
-				goto out;
-		} else {
-			char *rcpt_line = strchr(cmd, '\n') + 1;
-			char *data_line = strchr(rcpt_line, '\n') + 1;
-			if (!conn_write(&c, cmd, (size_t)(rcpt_line - cmd)) ||
-			    !conn_expect(&c, 250, NULL) ||
-			    !conn_write(&c, rcpt_line, (size_t)(data_line - rcpt_line)) ||
-			    !conn_expect(&c, 250, NULL) ||
-			    !conn_write(&c, data_line, 6))
-				goto out;
-		}
-		if ((pipelining && (!conn_expect(&c, 250, NULL) || !conn_expect(&c, 250, NULL))) ||
-		    !conn_expect(&c, 354, NULL))
-			goto out;
-		size_t len = message(body, sizeof(body), i, rcpt);
-		if (!conn_write(&c, body, len) || !conn_expect(&c, 250, NULL))
-			goto out;
+		double t0 = now_ms();
+
+		if (c.fd < 0 && !session_open(&c, w->port, &pipelining))
+			break;
+		if (!w->connect_each)
+			t0 = now_ms();
+		if (!transaction(&c, pipelining, i, w->users))
+			break;
+		if (w->connect_each)
+			session_quit(&c);
+		w->lat_ms[w->n_lat++] = now_ms() - t0;
 		atomic_fetch_add(&acked, 1);
 	}
-	if (conn_write(&c, "QUIT\r\n", 6))
-		conn_expect(&c, 221, NULL);
-out:
-	close(c.fd);
+	if (c.fd >= 0)
+		session_quit(&c);
 	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: smtp_load PORT COUNT SESSIONS USERS\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: smtp_load PORT COUNT CLIENTS USERS [session|connect]\n");
 		return 2;
 	}
 	unsigned port = (unsigned)atoi(argv[1]), count = (unsigned)atoi(argv[2]);
 	unsigned sessions = (unsigned)atoi(argv[3]), users = (unsigned)atoi(argv[4]);
-	if (sessions == 0 || users == 0)
+	bool connect_each = argc == 6 && strcmp(argv[5], "connect") == 0;
+	if (sessions == 0 || users == 0 || count == 0)
 		return 2;
 	struct worker *ws = calloc(sessions, sizeof(*ws));
-	if (ws == NULL)
+	double *lat = calloc(count, sizeof(*lat));
+	if (ws == NULL || lat == NULL)
 		return 1;
-	for (unsigned s = 0; s < sessions; s++) {
+	for (unsigned s = 0, off = 0; s < sessions; s++) {
 		ws[s] = (struct worker){ .first = s, .step = sessions, .users = users,
-			.port = port, .count = count / sessions + (s < count % sessions) };
+			.port = port, .count = count / sessions + (s < count % sessions),
+			.connect_each = connect_each, .lat_ms = lat + off };
+		off += ws[s].count;
 		pthread_create(&ws[s].thread, NULL, worker_run, &ws[s]);
 	}
-	for (unsigned s = 0; s < sessions; s++)
+	unsigned n = 0;
+	for (unsigned s = 0; s < sessions; s++) {
 		pthread_join(ws[s].thread, NULL);
+		memmove(lat + n, ws[s].lat_ms, ws[s].n_lat * sizeof(*lat));
+		n += ws[s].n_lat;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("acked %u p50_ms %.2f p99_ms %.2f\n", atomic_load(&acked),
+	       n > 0 ? lat[n / 2] : 0.0, n > 0 ? lat[(size_t)((n - 1) * 0.99)] : 0.0);
 	free(ws);
-	printf("acked %u\n", atomic_load(&acked));
+	free(lat);
 	return atomic_load(&acked) == count ? 0 : 1;
 }
