@@ -214,6 +214,9 @@ static const struct key_def imap_keys[] = {
 	{ "idle_timeout", KEY_DURATION, CFG(imap.idle_timeout_ms),
 	  30 * 60 * MS_PER_S, MS_PER_DAY, NULL },
 };
+static const struct key_def pop3_keys[] = {
+	{ "apop", KEY_BOOL, CFG(pop3.apop), 0, 0, NULL },
+};
 static const struct key_def queue_keys[] = {
 	{ "retry_min", KEY_SECONDS, CFG(queue.retry_min),
 	  MS_PER_S, MS_PER_DAY, NULL },
@@ -272,6 +275,7 @@ enum section_id {
 	SECTION_HTTP,
 	SECTION_SMTP,
 	SECTION_IMAP,
+	SECTION_POP3,
 	SECTION_QUEUE,
 	SECTION_DNS,
 	SECTION_DELIVERY,
@@ -291,6 +295,7 @@ static const struct section_def sections[SECTION_COUNT] = {
 	[SECTION_HTTP] = { "http", NULL, 0 },
 	[SECTION_SMTP] = { "smtp", smtp_keys, ARRAY_SIZE(smtp_keys) },
 	[SECTION_IMAP] = { "imap", imap_keys, ARRAY_SIZE(imap_keys) },
+	[SECTION_POP3] = { "pop3", pop3_keys, ARRAY_SIZE(pop3_keys) },
 	[SECTION_QUEUE] = { "queue", queue_keys, ARRAY_SIZE(queue_keys) },
 	[SECTION_DNS] = { "dns", dns_keys, ARRAY_SIZE(dns_keys) },
 	[SECTION_DELIVERY] = { "delivery", delivery_keys,

@@ -190,6 +190,13 @@ struct config {
 		uint64_t idle_timeout_ms;	/* idle after login, IDLE too */
 	} imap;
 
+	struct {
+		/* Offer APOP (an APOP timestamp in the greeting). Off by
+		 * default: clients that see a timestamp try APOP first, and
+		 * only users with an APOP secret can pass it. */
+		bool apop;
+	} pop3;
+
 	/* [queue]: the outbound retry schedule, in seconds (written as
 	 * durations), and the queue runner's connection limits. */
 	struct {

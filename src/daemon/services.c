@@ -99,7 +99,7 @@ static int services_init(struct daemon *d, char **error_r)
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
 	};
-	struct pop3_settings pop3_set = { .core = core };
+	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
 
 	smtp_set.core.max_bad_commands = cfg->smtp.max_bad_commands;
 	if (sasl_ctx == NULL) {

@@ -23,6 +23,7 @@ static void setup(void)
 			.max_bad_commands = 50,
 		},
 		.autologout_s = 1,
+		.apop = true,
 	};
 	struct net_listen_spec spec = {
 		.name = "pop3",

@@ -194,7 +194,8 @@ def test_one_log_format_for_every_way_in(tmp_path):
     notice line "auth failed proto=P user=U ip=A mech=M"; fail2ban-regex
     with etc/fail2ban/filter.d/posthorn.conf finds every one of them, and a
     user name crafted to look like another address does not fool it."""
-    d = daemon_with(tmp_path, {"auth": {"trusted_networks": "127.0.0.0/8"}})
+    d = daemon_with(tmp_path, {"auth": {"trusted_networks": "127.0.0.0/8"},
+                               "pop3": {"apop": "yes"}})
     try:
         assert d.cli("user", "apop-secret", USER, "--password-stdin",
                      input="apopsecret\n").returncode == 0

@@ -131,8 +131,7 @@ def raw_login(daemon):
 def test_greeting_and_capa(daemon):
     p = poplib.POP3("127.0.0.1", daemon.port("pop3"), timeout=10)
     welcome = p.getwelcome().decode()
-    assert welcome.startswith("+OK") and welcome.endswith(">")
-    assert welcome[welcome.index("<"):].count("@") == 1
+    assert welcome == "+OK Posthorn POP3 server ready"
     capa = p.capa()
     for cap in ("TOP", "USER", "UIDL", "RESP-CODES", "AUTH-RESP-CODE",
                 "PIPELINING", "STLS", "SASL", "IMPLEMENTATION"):
@@ -146,10 +145,9 @@ def test_greeting_and_capa(daemon):
     for cap in ("USER", "SASL", "STLS"):
         assert cap not in capa
     p.quit()
-    # each greeting has its own APOP timestamp
-    other = poplib.POP3("127.0.0.1", daemon.port("pop3"), timeout=10)
-    assert other.getwelcome() != p.welcome
-    other.quit()
+    # APOP is off by default: no timestamp, so clients that prefer APOP
+    # when they see one (s-nail) use USER/PASS
+    assert b"<" not in p.welcome
 
 
 def test_every_transaction_command(daemon):
@@ -355,8 +353,37 @@ def test_plaintext_refused_without_tls(tmp_path):
     assert status == 0
 
 
-def test_apop(daemon):
+def test_apop_off_by_default(daemon):
     p = poplib.POP3("127.0.0.1", daemon.port("pop3"), timeout=10)
+    with pytest.raises(poplib.error_proto) as e:
+        p._shortcmd("APOP " + USER + " " + "0" * 32)
+    assert e.value.args[0] == b"-ERR APOP is not offered here; use USER/PASS or AUTH"
+    p.user(USER)
+    assert p.pass_(PASSWORD).startswith(b"+OK")
+    p.quit()
+
+
+def test_apop(tmp_path):
+    daemon = Posthornd(tmp_path / "data").start()
+    daemon.stop()
+    with open(daemon.config_path, "a") as fh:
+        fh.write("\n[pop3]\napop = yes\n")
+    daemon.start()
+    try:
+        apop_exchanges(daemon)
+    finally:
+        assert daemon.stop() == 0
+        daemon.assert_clean()
+
+
+def apop_exchanges(daemon):
+    p = poplib.POP3("127.0.0.1", daemon.port("pop3"), timeout=10)
+    # each greeting has its own APOP timestamp <pid.counter.time@host>
+    other = poplib.POP3("127.0.0.1", daemon.port("pop3"), timeout=10)
+    welcome = p.welcome.decode()
+    assert welcome.endswith(">") and welcome[welcome.index("<"):].count("@") == 1
+    assert other.getwelcome() != p.welcome
+    other.quit()
     with pytest.raises(poplib.error_proto):    # no APOP secret yet
         p.apop(USER, PASSWORD)
     p.quit()

@@ -88,3 +88,18 @@ def test_fetchmail_keep_then_fetch(daemon, tmp_path):
     assert inbox(daemon) == stored                  # --keep: unchanged
     delivered(fetchmail(daemon, tmp_path, keep=False))
     assert inbox(daemon) == []                      # fetched and deleted
+
+
+def test_snail_pop3s_without_apop_secret(daemon, tmp_path):
+    """s-nail (mailx) prefers APOP whenever the greeting carries a
+    timestamp and does not fall back: with the default config a user
+    without an APOP secret reads mail over POP3S out of the box."""
+    send(daemon, message(72, b"read by s-nail\r\n"))
+    out = subprocess.run(
+        [need("s-nail"), "-n", "-N", "-#", "-S", "v15-compat",
+         "-S", "tls-verify=ignore", "-S", f"password={PASSWORD}",
+         "-S", "MBOX=/dev/null", "-Y", "p $", "-Y", "x",
+         "-f", f"pop3s://{USER.replace('@', '%40')}@127.0.0.1:{daemon.port('pop3s')}"],
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, HOME=str(tmp_path)))
+    assert "read by s-nail" in out.stdout, out.stdout + out.stderr

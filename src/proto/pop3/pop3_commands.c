@@ -103,6 +103,10 @@ static int cmd_apop(void *ctx, struct str arg UNUSED)
 	bool usable;
 	int ret;
 
+	if (!s->server->set.apop) {
+		pop3_err(s, "APOP is not offered here; use USER/PASS or AUTH");
+		return -1;
+	}
 	if (s->cmd.n_args != 2 || s->cmd.args[0].n > POP3_USER_MAX ||
 	    s->cmd.args[1].n != 32)
 		return pop3_syntax(s, "APOP name digest");

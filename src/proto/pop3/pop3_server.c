@@ -63,6 +63,12 @@ static void pop3_open(struct session *core)
 	s->state = POP3_STATE_AUTHORIZATION;
 	arena_init(&s->msg_arena, 0);
 	conn_set_idle_timeout(core->conn, server->set.autologout_s);
+	if (!server->set.apop) {
+		/* No timestamp: clients that see one try APOP first, and
+		 * some do not fall back when it fails. */
+		pop3_ok(s, "Posthorn POP3 server ready");
+		return;
+	}
 	pthread_mutex_lock(&server->lock);
 	counter = ++server->apop_counter;
 	pthread_mutex_unlock(&server->lock);

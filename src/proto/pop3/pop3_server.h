@@ -16,6 +16,9 @@ struct pop3_settings {
 	struct session_server_settings core;
 	/* RFC 1939 3: at least ten minutes; 0 = 600 s */
 	unsigned autologout_s;
+	/* Offer APOP: the greeting carries the timestamp and APOP is
+	 * accepted (for users with an APOP secret). */
+	bool apop;
 };
 
 struct pop3_server;
