@@ -196,6 +196,8 @@ static int user_apop_secret(struct cli *cli, char *address)
 	secret_free(&secret);
 	if (ret == CLI_OK)
 		printf("APOP secret of %s set\n", address);
+	if (ret == CLI_OK && !cli->cfg->pop3.apop)
+		printf("note: APOP is not offered until [pop3] apop = yes\n");
 	return ret;
 }
 
