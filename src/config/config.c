@@ -187,6 +187,8 @@ static const struct key_def smtp_keys[] = {
 	{ "vrfy_expn", KEY_ENUM, CFG(smtp.vrfy_expn), 0, 0, vrfy_names },
 	{ "sender_check", KEY_ENUM, CFG(smtp.sender_check), 0, 0,
 	  sender_check_names },
+	{ "max_line_length", KEY_SIZE, CFG(smtp.max_line_length),
+	  64ULL << 10, 64ULL << 20, NULL },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -1394,6 +1396,9 @@ static void config_defaults(struct config *cfg)
 	cfg->auth.fail_delay_max_ms = 30 * MS_PER_S;
 	cfg->smtp.max_message_size = 25ULL << 20;
 	cfg->smtp.max_recipients = 100;
+	/* RFC 5321's 1000 octets bind senders; real mail (generated HTML
+	 * in one line) goes far past it and other servers store it. */
+	cfg->smtp.max_line_length = 1ULL << 20;
 	cfg->smtp.max_bad_commands = 20;
 	cfg->smtp.greeting_delay_ms = 300;
 	/* RFC 5321 4.5.3.2.7: at least 5 minutes. */

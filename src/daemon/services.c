@@ -39,6 +39,7 @@ static int services_init(struct daemon *d, char **error_r)
 	struct smtp_settings smtp_set = {
 		.hostname = cfg->server.hostname,
 		.max_message_size = cfg->smtp.max_message_size,
+		.max_line_length = (size_t)cfg->smtp.max_line_length,
 		.max_recipients = cfg->smtp.max_recipients,
 		.max_bad_commands = cfg->smtp.max_bad_commands,
 		.plaintext = cfg->auth.allow_plaintext == CONFIG_PLAINTEXT_ALWAYS ?

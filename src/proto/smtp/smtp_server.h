@@ -32,6 +32,9 @@ struct dkim_keys;
 struct smtp_settings {
 	const char *hostname;		/* greeting, Received:; copied */
 	uint64_t max_message_size;	/* 0 = no limit */
+	/* octets of a message text line in DATA, CRLF included;
+	 * 0 = SMTP_DATA_LINE_DEFAULT (mail/smtp_data.h) */
+	size_t max_line_length;
 	unsigned max_recipients;	/* 0 = 100 */
 	unsigned max_bad_commands;	/* 0 = 10 */
 	enum smtp_plaintext plaintext;
