@@ -4,12 +4,24 @@ over SMTP (port 25), LMTP, submission and IMAP APPEND, read back byte for
 byte over IMAP (BODY.PEEK[]) and POP3 (RETR), with ENVELOPE, BODYSTRUCTURE,
 part and partial FETCH, BINARY, RFC822.SIZE and TOP checked on them; a line
 over [smtp] max_line_length is refused with 552 5.3.4 and the session goes
-on."""
+on. Outbound: a peer offering CHUNKING and BINARYMIME (a second posthornd)
+gets the bytes unchanged, an aiosmtpd peer (which refuses lines over 1001
+octets) gets the long parts as quoted-printable that decode to the
+original, and a DKIM-signed message is re-encoded before our signature,
+never after any signature."""
+import email
+import email.policy
 import smtplib
 import socket
 
+import dkim
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
 from conftest import Posthornd
+from test_dkim import Signer
 from test_imap import Raw, append, fetch_items, logged_in
+from test_outbound import Sink, fast_conf, inbox, queue_count, sender_daemon, submit, wait_for
 from test_smtp import Raw as SmtpRaw
 
 USER, PASSWORD = "demo@localhost", "demo"
@@ -31,11 +43,11 @@ PLAIN = b"The plain part.\r\nSecond line.\r\n"
 HTML_23K = html_line(23000)
 
 
-def alternative(tag, html, subject=None, extra=b""):
+def alternative(tag, html, subject=None, extra=b"", sender=b"News <news@example.org>"):
     """multipart/alternative: a short text/plain part, then the HTML part
     written as one line (8bit, as newsletters send it)."""
     subject = subject if subject is not None else b"long line " + tag.encode()
-    return (b"From: News <news@example.org>\r\n"
+    return (b"From: " + sender + b"\r\n"
             b"To: Demo <demo@localhost>\r\n"
             b"Subject: " + subject + b"\r\n"
             b"Date: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
@@ -326,3 +338,124 @@ def test_configured_line_bound(tmp_path):
         status = d.stop()
     d.assert_clean()
     assert status == 0, d.log()
+
+
+# ---------------------------------------------------------------- outbound
+
+def sink_parts(raw):
+    """{content type: decoded payload bytes} of a received message."""
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return {p.get_content_type(): p.get_payload(decode=True)
+            for p in msg.walk() if not p.is_multipart()}
+
+
+def longest(raw):
+    return max(len(l) for l in raw.split(b"\r\n"))
+
+
+class LenientSMTP(SMTP):
+    line_length_limit = 4 << 20
+
+
+class LenientController(Controller):
+    def factory(self):
+        return LenientSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def lenient_sink():
+    """A Sink (no CHUNKING, no BINARYMIME) that takes lines of any length,
+    as most servers do."""
+    sink = Sink()
+    sink.controller = LenientController(sink, hostname="127.0.0.1", port=sink.port)
+    return sink.start()
+
+
+def test_outbound_binarymime_unchanged_else_quoted_printable(tmp_path):
+    receiver = Posthornd(tmp_path / "receiver").start()
+    sink = Sink().start()
+    try:
+        receiver.cli("domain", "add", "bin.test", check=True)
+        receiver.cli("user", "add", "bob@bin.test", "--password-stdin",
+                     input="secret\n", check=True)
+        sender = sender_daemon(tmp_path, fast_conf(
+            f"[routes]\nbin.test = 127.0.0.1:{receiver.port('smtp')}\n"
+            f"remote.test = 127.0.0.1:{sink.port}\n"))
+        try:
+            alt = alternative("out-23k", HTML_23K, sender=b"Demo <demo@localhost>")
+            mib = mib_message("out-mib").replace(b"From: Alice <alice@example.org>",
+                                                  b"From: demo@localhost")
+            for m in (alt, mib):
+                submit(sender, ["bob@bin.test", "rcpt@remote.test"], m)
+            got = wait_for(lambda: len(inbox(receiver, "bob@bin.test")) == 2 and
+                           inbox(receiver, "bob@bin.test"))
+            assert got, sender.log()
+            # CHUNKING + BINARYMIME: byte for byte
+            assert got[0].endswith(alt) and got[1].endswith(mib)
+            assert wait_for(lambda: len(sink.messages) == 2), sender.log()
+            assert wait_for(lambda: queue_count(sender) == 0)
+            raws = [m[2] for m in sink.messages]
+            # no BINARYMIME: every line fits, the long parts decode back
+            for raw in raws:
+                assert longest(raw) <= 998, longest(raw)
+            a = next(r for r in raws if b"out-23k" in r)
+            parts = sink_parts(a)
+            assert parts["text/html"] == HTML_23K + b"\r\n" or parts["text/html"] == HTML_23K
+            assert parts["text/plain"] == PLAIN
+            # only the HTML part changed: the plain part is as it was
+            assert b"\r\n\r\n" + PLAIN + b"\r\n--b1\r\n" in a
+            assert a.count(b"Content-Transfer-Encoding: quoted-printable") == 1
+            assert b"Content-Transfer-Encoding: 8bit" not in a
+            b = next(r for r in raws if b"one MiB line" in r)
+            body = mib[mib.index(b"\r\n\r\n") + 4:]
+            assert sink_parts(b)["text/plain"] == body
+            assert b"MIME-Version: 1.0\r\n" in b
+            assert "re-encoded as quoted-printable" in sender.log()
+        finally:
+            sender.stop()
+            sender.assert_clean()
+    finally:
+        sink.stop()
+        receiver.stop()
+        receiver.assert_clean()
+
+
+def test_signed_submission_reencoded_before_signing(tmp_path):
+    signer = Signer(tmp_path, "rsa")
+    try:
+        alt = alternative("signed-23k", HTML_23K, sender=b"Demo <demo@localhost>")
+        submit(signer.d, ["rcpt@remote.test", "demo@localhost"], alt)
+        raw = signer.received()
+        # the strict sink took it: no line over 998, and the signature
+        # made after the re-encoding holds
+        assert longest(raw) <= 998
+        assert raw.startswith(b"DKIM-Signature:")
+        assert dkim.verify(raw, dnsfunc=signer.dnsfunc)
+        assert sink_parts(raw)["text/html"] in (HTML_23K, HTML_23K + b"\r\n")
+        # the local copy is the same signed blob
+        local = wait_for(lambda: inbox(signer.d, "demo@localhost"))
+        assert dkim.verify(local[0], dnsfunc=signer.dnsfunc)
+        assert "re-encoded as quoted-printable before signing" in signer.d.log()
+    finally:
+        signer.close()
+
+
+def test_foreign_signed_message_goes_unchanged(tmp_path):
+    sink = lenient_sink()
+    try:
+        d = sender_daemon(tmp_path, fast_conf(f"[routes]\nremote.test = 127.0.0.1:{sink.port}\n"))
+        try:
+            # a signature someone else made (a list manager submitting):
+            # re-encoding would break it, so the bytes go as they are
+            sig = (b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org;\r\n"
+                   b" s=sel; h=from:subject; bh=AAAA; b=BBBB\r\n")
+            alt = sig + alternative("foreign-signed", HTML_23K, sender=b"Demo <demo@localhost>")
+            submit(d, ["rcpt@remote.test"], alt)
+            assert wait_for(lambda: len(sink.messages) == 1), d.log()
+            raw = sink.messages[0][2]
+            assert raw.endswith(alt)
+            assert "the message is signed, so it goes unchanged" in d.log()
+        finally:
+            d.stop()
+            d.assert_clean()
+    finally:
+        sink.stop()
