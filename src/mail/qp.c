@@ -154,6 +154,13 @@ void qp_encode(struct strbuf *out, const void *data, size_t len)
 		if (col + w > (eol ? QP_LINE_MAX : QP_LINE_MAX - 1)) {
 			strbuf_append(out, "=\r\n", 3);
 			col = 0;
+			/* A soft break starts a line the input did not
+			 * have: never let it begin like a MIME boundary
+			 * ("--", RFC 2046 5.1.1) or an mbox "From ". */
+			if (c == '-' || c == 'F') {
+				plain = false;
+				w = 3;
+			}
 		}
 		if (plain) {
 			strbuf_putc(out, (char)c);

@@ -80,6 +80,16 @@ static void test_qp_encode(void **state)
 		strbuf_append_c(&in, "=\r\n");
 		check_round_trip(strbuf_str(&in));
 	}
+	/* a boundary-like run inside a long line never starts a line */
+	strbuf_reset(&in);
+	for (size_t i = 0; i < 40; i++)
+		strbuf_append_c(&in, "--boundary-- From x ");
+	qp_encode(&enc, in.p, in.n);
+	for (const char *p = strbuf_cstr(&enc), *nl; (nl = strchr(p, '\n')) != NULL;
+	     p = nl + 1)
+		assert_true(nl[1] != '-' && nl[1] != 'F');
+	check_round_trip(strbuf_str(&in));
+	strbuf_reset(&enc);
 	/* pseudo-random bytes, CRLF-heavy */
 	strbuf_reset(&in);
 	for (size_t i = 0; i < 20000; i++) {
