@@ -15,6 +15,7 @@ import smtplib
 import socket
 
 import dkim
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
@@ -174,28 +175,17 @@ def check_stored(daemon, sent, exact=False):
 
 # ---------------------------------------------------------------- tests
 
-def test_smtp_port25_long_lines_stored_byte_exact(daemon):
-    sent = messages("mta")
-    with smtplib.SMTP("127.0.0.1", daemon.port("smtp"), timeout=30) as s:
+@pytest.mark.parametrize("service", ["smtp", "lmtp", "submission"])
+def test_long_lines_stored_byte_exact(daemon, service):
+    """Port 25, LMTP and submission (to a local user: nothing is signed)."""
+    sent = messages(service)
+    client = smtplib.LMTP if service == "lmtp" else smtplib.SMTP
+    sender = USER if service == "submission" else "news@example.org"
+    with client("127.0.0.1", daemon.port(service), timeout=30) as s:
+        if service == "submission":
+            s.login(USER, PASSWORD)
         for m in sent:
-            assert s.sendmail("news@example.org", [USER], m) == {}
-    check_stored(daemon, sent)
-
-
-def test_lmtp_long_lines_stored_byte_exact(daemon):
-    sent = messages("lmtp")
-    with smtplib.LMTP("127.0.0.1", daemon.port("lmtp"), timeout=30) as s:
-        for m in sent:
-            assert s.sendmail("news@example.org", [USER], m) == {}
-    check_stored(daemon, sent)
-
-
-def test_submission_long_lines_stored_byte_exact(daemon):
-    sent = messages("sub")
-    with smtplib.SMTP("127.0.0.1", daemon.port("submission"), timeout=30) as s:
-        s.login(USER, PASSWORD)
-        for m in sent:
-            assert s.sendmail(USER, [USER], m) == {}
+            assert s.sendmail(sender, [USER], m) == {}
     check_stored(daemon, sent)
 
 
