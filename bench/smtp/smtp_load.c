@@ -3,9 +3,12 @@
  * "session" mode one SMTP session per client, pipelining MAIL/RCPT/DATA for
  * message after message; in "connect" mode a new connection (greeting,
  * EHLO, one message, QUIT) per message, as most sending MTAs do.
- * Usage: smtp_load PORT COUNT CLIENTS USERS [session|connect]; prints
- * "acked N p50_ms P p99_ms Q" (latency of each message: from MAIL, or
- * from the connect, to its 250) on stdout. */
+ * Usage: smtp_load PORT COUNT CLIENTS USERS [session|connect [PACK]];
+ * prints "acked N p50_ms P p99_ms Q octets O" (latency of each message:
+ * from MAIL, or from the connect, to its 250; the octets sent) on stdout.
+ * Without PACK every message is a ~4 KB MIME message made here; with PACK
+ * (tests/corpus/make_corpus.py --pack: per message "<octets>\n" and the
+ * octets) message i is the pack's i mod n. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +37,68 @@ struct worker {
 };
 
 static atomic_uint acked;
+static atomic_ullong octets;
+
+/* The pack's messages, dot-stuffed and ended with ".\r\n" once at load. */
+struct packed {
+	char *p;
+	size_t n;
+};
+static struct packed *pack;
+static size_t pack_n;
+
+static bool pack_load(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	char *all;
+	size_t pos = 0, cap = 0;
+
+	if (f == NULL || fstat(fileno(f), &st) < 0) {
+		perror(path);
+		return false;
+	}
+	all = malloc((size_t)st.st_size + 1);
+	if (all == NULL || fread(all, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		fprintf(stderr, "smtp_load: cannot read %s\n", path);
+		return false;
+	}
+	fclose(f);
+	while (pos < (size_t)st.st_size) {
+		char *end;
+		size_t len = strtoul(all + pos, &end, 10), k = 0;
+		const char *m;
+		struct packed *d;
+
+		if (*end != '\n' || len > (size_t)st.st_size - (size_t)(end + 1 - all)) {
+			fprintf(stderr, "smtp_load: %s: bad pack\n", path);
+			return false;
+		}
+		m = end + 1;
+		if (pack_n == cap) {
+			cap = cap != 0 ? cap * 2 : 1024;
+			pack = realloc(pack, cap * sizeof(*pack));
+			if (pack == NULL)
+				return false;
+		}
+		d = &pack[pack_n++];
+		/* at worst every line gets a dot, and the terminator */
+		d->p = malloc(len * 2 + 8);
+		if (d->p == NULL)
+			return false;
+		for (size_t i = 0; i < len; i++) {
+			if (m[i] == '.' && (i == 0 || m[i - 1] == '\n'))
+				d->p[k++] = '.';
+			d->p[k++] = m[i];
+		}
+		memcpy(d->p + k, ".\r\n", 3);
+		d->n = k + 3;
+		pos = (size_t)(m + len - all);
+	}
+	free(all);
+	return pack_n > 0;
+}
+
 
 static double now_ms(void)
 {
@@ -164,6 +230,8 @@ static bool transaction(struct conn *c, bool pipelining, unsigned i,
 			unsigned users)
 {
 	char cmd[512], rcpt[64], body[8192];
+	const char *data = body;
+	size_t len;
 
 	snprintf(rcpt, sizeof(rcpt), "u%u@localhost", i % users);
 	int n = snprintf(cmd, sizeof(cmd),
@@ -184,8 +252,16 @@ static bool transaction(struct conn *c, bool pipelining, unsigned i,
 	if ((pipelining && (!conn_expect(c, 250, NULL) || !conn_expect(c, 250, NULL))) ||
 	    !conn_expect(c, 354, NULL))
 		return false;
-	size_t len = message(body, sizeof(body), i, rcpt);
-	return conn_write(c, body, len) && conn_expect(c, 250, NULL);
+	if (pack_n > 0) {
+		data = pack[i % pack_n].p;
+		len = pack[i % pack_n].n;
+	} else {
+		len = message(body, sizeof(body), i, rcpt);
+	}
+	if (!conn_write(c, data, len) || !conn_expect(c, 250, NULL))
+		return false;
+	atomic_fetch_add(&octets, len);
+	return true;
 }
 
 static void *worker_run(void *arg)
@@ -223,13 +299,15 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5 && argc != 6) {
-		fprintf(stderr, "usage: smtp_load PORT COUNT CLIENTS USERS [session|connect]\n");
+	if (argc < 5 || argc > 7) {
+		fprintf(stderr, "usage: smtp_load PORT COUNT CLIENTS USERS [session|connect [PACK]]\n");
 		return 2;
 	}
+	if (argc == 7 && !pack_load(argv[6]))
+		return 1;
 	unsigned port = (unsigned)atoi(argv[1]), count = (unsigned)atoi(argv[2]);
 	unsigned sessions = (unsigned)atoi(argv[3]), users = (unsigned)atoi(argv[4]);
-	bool connect_each = argc == 6 && strcmp(argv[5], "connect") == 0;
+	bool connect_each = argc >= 6 && strcmp(argv[5], "connect") == 0;
 	if (sessions == 0 || users == 0 || count == 0)
 		return 2;
 	struct worker *ws = calloc(sessions, sizeof(*ws));
@@ -250,8 +328,12 @@ int main(int argc, char **argv)
 		n += ws[s].n_lat;
 	}
 	qsort(lat, n, sizeof(*lat), cmp_double);
-	printf("acked %u p50_ms %.2f p99_ms %.2f\n", atomic_load(&acked),
-	       n > 0 ? lat[n / 2] : 0.0, n > 0 ? lat[(size_t)((n - 1) * 0.99)] : 0.0);
+	printf("acked %u p50_ms %.2f p99_ms %.2f octets %llu\n", atomic_load(&acked),
+	       n > 0 ? lat[n / 2] : 0.0, n > 0 ? lat[(size_t)((n - 1) * 0.99)] : 0.0,
+	       (unsigned long long)atomic_load(&octets));
+	for (size_t i = 0; i < pack_n; i++)
+		free(pack[i].p);
+	free(pack);
 	free(ws);
 	free(lat);
 	return atomic_load(&acked) == count ? 0 : 1;

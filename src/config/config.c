@@ -201,6 +201,8 @@ static const struct key_def smtp_keys[] = {
 	  MS_PER_S, 30 * MS_PER_DAY, NULL },
 	{ "greeting_cache_size", KEY_UINT, CFG(smtp.greeting_cache_size),
 	  1, 10000000, NULL },
+	{ "max_line_length", KEY_SIZE, CFG(smtp.max_line_length),
+	  64ULL << 10, 64ULL << 20, NULL },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -1432,6 +1434,9 @@ static void config_defaults(struct config *cfg)
 	cfg->auth.max_pending_per_ip = 4;
 	cfg->smtp.max_message_size = 25ULL << 20;
 	cfg->smtp.max_recipients = 100;
+	/* RFC 5321's 1000 octets bind senders; real mail (generated HTML
+	 * in one line) goes far past it and other servers store it. */
+	cfg->smtp.max_line_length = 1ULL << 20;
 	cfg->smtp.max_bad_commands = 20;
 	cfg->smtp.greeting_delay_ms = 300;
 	/* postscreen's postscreen_greet_ttl */

@@ -160,6 +160,9 @@ struct config {
 
 	struct {
 		uint64_t max_message_size;
+		/* octets of one message text line in DATA, CRLF included
+		 * (not the command line, which stays at RFC 5321's 512) */
+		uint64_t max_line_length;
 		unsigned int max_recipients;
 		unsigned int max_bad_commands;
 		/* Networks that may relay without AUTH on smtp listeners,

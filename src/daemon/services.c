@@ -87,6 +87,7 @@ static int services_init(struct daemon *d, char **error_r)
 	struct smtp_settings smtp_set = {
 		.core = core,
 		.max_message_size = cfg->smtp.max_message_size,
+		.max_line_length = (size_t)cfg->smtp.max_line_length,
 		.max_recipients = cfg->smtp.max_recipients,
 		.greet_delay_ms = (unsigned)cfg->smtp.greeting_delay_ms,
 		.greet_pass_ttl_s = cfg->smtp.greeting_cache_ttl,

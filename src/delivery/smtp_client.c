@@ -5,6 +5,7 @@
 #include "base/codec.h"
 #include "base/strbuf.h"
 #include "mail/dotstuff.h"
+#include "mail/mime_recode.h"
 #include "mail/smtp_reply.h"
 #include "mail/smtp_xtext.h"
 
@@ -54,7 +55,7 @@ struct smtp_client {
 	/* what the peer announced in its last EHLO reply */
 	struct {
 		bool pipelining, starttls, dsn, smtputf8, eightbitmime;
-		bool chunking, auth_plain, auth_login, requiretls;
+		bool chunking, binarymime, auth_plain, auth_login, requiretls;
 		uint64_t size;	/* 0 = no limit given */
 	} caps;
 	bool tls_on;
@@ -72,6 +73,10 @@ struct smtp_client {
 	bool mail_ok;
 	size_t next_rcpt;	/* lock-step mode: next RCPT to send */
 	size_t n_accepted;
+	/* the bytes sent for it: msg's, or recoded (sc_prepare_body) */
+	struct str body;
+	struct strbuf recoded;
+	bool binarymime;	/* BODY=BINARYMIME over BDAT */
 	bool use_bdat;
 	bool sending;		/* data pump running */
 	size_t data_off;
@@ -196,6 +201,8 @@ static void sc_msg_finish(struct smtp_client *c, unsigned code,
 	c->msg = NULL;
 	c->sending = false;
 	c->exp_n = 0;
+	c->body = STR_NULL;
+	strbuf_free(&c->recoded);
 	c->cb->msg_done(c->arg, c, msg, c->results);
 	free(c->results);
 	free(c->diag_off);
@@ -273,8 +280,10 @@ static void sc_send_mail(struct smtp_client *c)
 
 	strbuf_printf(&cmd, "MAIL FROM:<%s>", msg->sender);
 	if (c->caps.size > 0)
-		strbuf_printf(&cmd, " SIZE=%zu", msg->size);
-	if (c->caps.eightbitmime && smtp_client_msg_is_8bit(msg))
+		strbuf_printf(&cmd, " SIZE=%zu", c->body.n);
+	if (c->binarymime)
+		strbuf_append_c(&cmd, " BODY=BINARYMIME");
+	else if (c->caps.eightbitmime && has_8bit(c->body.p, c->body.n))
 		strbuf_append_c(&cmd, " BODY=8BITMIME");
 	if (c->caps.smtputf8 && smtp_client_msg_needs_smtputf8(msg))
 		strbuf_append_c(&cmd, " SMTPUTF8");
@@ -325,24 +334,24 @@ static void sc_send_rcpt(struct smtp_client *c, size_t i)
 /* Dot-stuffed DATA or raw BDAT bytes, as long as the output allows. */
 static void sc_pump(struct smtp_client *c)
 {
-	const struct smtp_client_msg *msg = c->msg;
+	struct str body = c->body;
 	struct strbuf out = STRBUF_INIT;
 
 	while (c->sending && conn_output_pending(c->conn) < SC_OUTPUT_HIGH) {
-		size_t n = MIN(SC_CHUNK, msg->size - c->data_off);
-		const char *p = (const char *)msg->data + c->data_off;
+		size_t n = MIN(SC_CHUNK, body.n - c->data_off);
+		const char *p = body.p + c->data_off;
 
 		if (c->use_bdat) {
 			conn_write(c->conn, p, n);
 		} else {
 			strbuf_reset(&out);
 			dotstuff_feed(&c->ds, &out, p, n);
-			if (c->data_off + n == msg->size)
+			if (c->data_off + n == body.n)
 				dotstuff_finish(&c->ds, &out);
 			conn_write(c->conn, out.p, out.n);
 		}
 		c->data_off += n;
-		if (c->data_off == msg->size) {
+		if (c->data_off == body.n) {
 			c->sending = false;
 			sc_timeout(c, SMTP_CLIENT_TIMEOUT_DATA_END);
 		}
@@ -356,13 +365,13 @@ static void sc_start_data(struct smtp_client *c)
 	c->sending = true;
 	dotstuff_init(&c->ds);
 	if (c->use_bdat) {
-		conn_printf(c->conn, "BDAT %zu LAST\r\n", c->msg->size);
+		conn_printf(c->conn, "BDAT %zu LAST\r\n", c->body.n);
 		sc_expect(c, EXP_BDAT, 0);
 	} else {
 		sc_expect(c, EXP_DOT, 0);
 	}
 	sc_timeout(c, SMTP_CLIENT_TIMEOUT_DATA_BLOCK);
-	if (c->msg->size == 0 && c->use_bdat) {
+	if (c->body.n == 0 && c->use_bdat) {
 		c->sending = false;
 		sc_timeout(c, SMTP_CLIENT_TIMEOUT_DATA_END);
 	}
@@ -370,6 +379,49 @@ static void sc_start_data(struct smtp_client *c)
 }
 
 static void sc_ready(struct smtp_client *c);
+
+/* What goes on the wire for msg. RFC 5321 4.5.3.1.6 holds a sender to
+ * 1000-octet lines and only BINARYMIME (RFC 3030, over BDAT) lifts that,
+ * so a message with a longer line goes unchanged to a peer offering
+ * CHUNKING and BINARYMIME; to any other peer its parts with such lines
+ * are re-encoded as quoted-printable (a relay may, RFC 6152 3), unless it
+ * is signed: re-encoding would break the signature, and most servers take
+ * long lines anyway, so it goes unchanged and that is logged. (Mail we
+ * sign ourselves was re-encoded before signing, at submission.) */
+static void sc_prepare_body(struct smtp_client *c,
+			    const struct smtp_client_msg *msg)
+{
+	struct str m = str_make(msg->data, msg->size);
+	size_t longest;
+	unsigned n;
+	bool left;
+
+	c->body = m;
+	c->binarymime = false;
+	strbuf_free(&c->recoded);
+	longest = mime_recode_longest_line(m);
+	if (longest <= MIME_RECODE_LINE_MAX)
+		return;
+	if (c->caps.chunking && c->caps.binarymime) {
+		c->binarymime = true;
+		return;
+	}
+	if (mime_recode_is_signed(m)) {
+		log_info(conn_sid(c->conn), "smtp-out %s: a line of %zu "
+			 "octets and no BINARYMIME; the message is signed, "
+			 "so it goes unchanged", c->address, longest);
+		return;
+	}
+	n = mime_recode_long_lines(m, &c->recoded, &left);
+	if (n > 0)
+		c->body = strbuf_str(&c->recoded);
+	else
+		strbuf_free(&c->recoded);
+	log_info(conn_sid(c->conn), "smtp-out %s: a line of %zu octets and no "
+		 "BINARYMIME: %u part(s) re-encoded as quoted-printable%s",
+		 c->address, longest, n, left ? "; a line over 998 octets "
+		 "remains (a header or a part that cannot be re-encoded)" : "");
+}
 
 /* Begin a transaction for msg; false when it was settled locally. */
 static bool sc_start_tx(struct smtp_client *c, const struct smtp_client_msg *msg)
@@ -382,17 +434,18 @@ static bool sc_start_tx(struct smtp_client *c, const struct smtp_client_msg *msg
 	c->next_rcpt = 0;
 	c->exp_head = c->exp_n = 0;
 	c->use_bdat = c->caps.chunking;
+	sc_prepare_body(c, msg);
 	if (msg->n_rcpts == 0 || msg->n_rcpts > ARRAY_SIZE(c->expect) - 2) {
 		/* the runner never sends more per transaction */
 		sc_msg_finish(c, 451, "4.5.3", "too many recipients for one "
 			      "transaction");
 		return false;
 	}
-	if (c->caps.size > 0 && msg->size > c->caps.size) {
+	if (c->caps.size > 0 && c->body.n > c->caps.size) {
 		char diag[160];
 
 		snprintf(diag, sizeof(diag), "message size %zu exceeds the "
-			 "limit of %s (%llu)", msg->size, c->address,
+			 "limit of %s (%llu)", c->body.n, c->address,
 			 (unsigned long long)c->caps.size);
 		sc_msg_finish(c, 552, "5.3.4", diag);
 		return false;
@@ -534,6 +587,8 @@ static void sc_parse_ehlo(struct smtp_client *c, const struct smtp_reply *r)
 			c->caps.eightbitmime = true;
 		else if (str_caseeq(kw, STR_LIT("CHUNKING")))
 			c->caps.chunking = true;
+		else if (str_caseeq(kw, STR_LIT("BINARYMIME")))
+			c->caps.binarymime = true;
 		else if (str_caseeq(kw, STR_LIT("REQUIRETLS")))
 			c->caps.requiretls = true;
 		else if (str_caseeq(kw, STR_LIT("SIZE"))) {
@@ -892,6 +947,7 @@ static void sc_free(struct smtp_client **cp)
 	if (c->tls != NULL)
 		net_tls_unref(&c->tls);
 	strbuf_free(&c->diags);
+	strbuf_free(&c->recoded);
 	free(c);
 }
 

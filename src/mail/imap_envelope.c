@@ -17,46 +17,55 @@ struct tok {
 
 #define ADDR_SPECIALS "()<>[]:;@\\,\""
 
+/* Tokens go to t[] and offsets[] (quoted text offsets into store); with t
+ * NULL they are only counted, so that the caller's array fits the tokens
+ * rather than one slot per byte of a 1 MiB To: line. */
 static unsigned tokenize(struct str s, struct strbuf *store, struct tok *t,
 			 size_t *offsets)
 {
 	unsigned n = 0;
-	size_t pos = 0, start;
+	size_t pos = 0, start, scratch_off;
 	struct str comment;
+	struct tok scratch, *cur;
 
 	for (;;) {
 		comment = STR_NULL;
 		header_skip_cfws(s, &pos, &comment);
-		if (n > 0 && comment.p != NULL)
+		if (n > 0 && comment.p != NULL && t != NULL)
 			t[n - 1].comment = comment;
 		if (pos >= s.n)
 			break;
 		start = pos;
-		t[n].comment = STR_NULL;
+		cur = t != NULL ? &t[n] : &scratch;
+		cur->comment = STR_NULL;
 		if (s.p[pos] == '"') {
-			offsets[n] = store->n;
+			size_t *off = t != NULL ? &offsets[n] : &scratch_off;
+
+			if (t == NULL)
+				strbuf_reset(store);
+			*off = store->n;
 			header_read_quoted(s, &pos, store);
-			t[n].type = TOK_QUOTED;
+			cur->type = TOK_QUOTED;
 			/* text is set once store stops moving */
-			t[n].text = str_make(NULL, store->n - offsets[n]);
+			cur->text = str_make(NULL, store->n - *off);
 		} else if (s.p[pos] == '[') {
 			while (pos < s.n && s.p[pos] != ']')
 				pos++;
 			if (pos < s.n)
 				pos++;
-			t[n].type = TOK_WORD;
+			cur->type = TOK_WORD;
 		} else if (strchr(ADDR_SPECIALS, s.p[pos]) != NULL) {
 			pos++;
-			t[n].type = TOK_SPECIAL;
+			cur->type = TOK_SPECIAL;
 		} else {
 			header_read_token(s, &pos, ADDR_SPECIALS);
 			if (pos == start)
 				pos++;	/* a control byte: a word of its own */
-			t[n].type = TOK_WORD;
+			cur->type = TOK_WORD;
 		}
-		t[n].raw = str_make(s.p + start, pos - start);
-		if (t[n].type != TOK_QUOTED)
-			t[n].text = t[n].raw;
+		cur->raw = str_make(s.p + start, pos - start);
+		if (cur->type != TOK_QUOTED)
+			cur->text = cur->raw;
 		n++;
 	}
 	return n;
@@ -203,9 +212,12 @@ void imap_envelope_write_addresses(struct strbuf *out, struct str value)
 		strbuf_append_c(out, "NIL");
 		return;
 	}
-	t = xcalloc(value.n + 1, sizeof(*t));
-	offsets = xcalloc(value.n + 1, sizeof(*offsets));
-	c.n = tokenize(value, &store, t, offsets);
+	c.n = tokenize(value, &store, NULL, NULL);
+	strbuf_reset(&store);
+	t = xcalloc(c.n + 1, sizeof(*t));
+	offsets = xcalloc(c.n + 1, sizeof(*offsets));
+	if (tokenize(value, &store, t, offsets) != c.n)
+		PANIC("imap_envelope: token count changed");
 	for (i = 0; i < c.n; i++)
 		if (t[i].type == TOK_QUOTED)
 			t[i].text = str_make(strbuf_cstr(&store) + offsets[i],

@@ -13,7 +13,12 @@ struct mime_limits {
 	size_t max_header_size;	/* header bytes kept per part for parsing */
 };
 
-#define MIME_LIMITS_DEFAULT ((struct mime_limits){ 64, 5000, 65536 })
+/* The header bound is as long as the default message line bound ([smtp]
+ * max_line_length), so that one header line of that length, or several
+ * long ones (a 50 000-byte To: beside a 50 000-byte Subject:), are parsed
+ * whole; only one part's header is held at a time. */
+#define MIME_HEADER_MAX (1024 * 1024)
+#define MIME_LIMITS_DEFAULT ((struct mime_limits){ 64, 5000, MIME_HEADER_MAX })
 
 /* The ENVELOPE fields of a message, in RFC 3501 order. */
 enum mime_env_field {

@@ -31,7 +31,7 @@ struct smtp_data *smtp_data_new(const struct smtp_data_limits *limits)
 	struct smtp_data *r = xcalloc(1, sizeof(*r));
 
 	r->state = ST_BOL;
-	r->max_line = SMTP_DATA_LINE_MAX;
+	r->max_line = SMTP_DATA_LINE_DEFAULT;
 	if (limits != NULL) {
 		r->max_size = limits->max_size;
 		if (limits->max_line != 0)
@@ -174,7 +174,12 @@ struct smtp_status smtp_data_status(enum smtp_data_result result)
 		return SMTP_STATUS(552, "5.3.4",
 				   "Message size exceeds fixed maximum message size");
 	case SMTP_DATA_LINE_TOO_LONG:
-		return SMTP_STATUS(554, "5.6.0", "Message line too long");
+		/* A limit of this system, like the size: RFC 5321 4.5.3.1.11
+		 * answers exceeded limits on content with 552, and RFC 3463
+		 * X.3.4 is "too big for system" (X.6.0 would say the content
+		 * is broken, which a long line is not). */
+		return SMTP_STATUS(552, "5.3.4",
+				   "Message line too long for this system");
 	}
 	PANIC("smtp_data_status: no status for result %d", (int)result);
 }

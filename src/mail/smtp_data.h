@@ -7,15 +7,20 @@
 #include "base/strbuf.h"
 #include "mail/smtp_status.h"
 
-/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets including CRLF. */
+/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets including CRLF.
+ * That binds senders (our outbound client keeps to it); as a receiver we
+ * take much longer lines, as other servers do, since generated HTML in one
+ * line is common and refusing it bounces real mail. */
 #define SMTP_DATA_LINE_MAX 1000
+/* The receiving bound when none is configured ([smtp] max_line_length). */
+#define SMTP_DATA_LINE_DEFAULT (1024 * 1024)
 
 struct smtp_data_limits {
 	uint64_t max_size;	/* message octets after unstuffing, CRLF
 				 * included; 0 = no limit */
 	size_t max_line;	/* octets per line as received, CRLF
 				 * included, a stuffed dot not counted;
-				 * 0 = SMTP_DATA_LINE_MAX */
+				 * 0 = SMTP_DATA_LINE_DEFAULT */
 };
 
 enum smtp_data_result {
@@ -37,8 +42,8 @@ enum smtp_data_result {
 
 struct smtp_data;
 
-/* A reader for one message. limits may be NULL (no size limit, the RFC
- * line limit). */
+/* A reader for one message. limits may be NULL (no size limit, the
+ * default line limit). */
 struct smtp_data *smtp_data_new(const struct smtp_data_limits *limits);
 void smtp_data_free(struct smtp_data **r);
 

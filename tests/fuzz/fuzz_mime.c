@@ -1,12 +1,15 @@
 /* fuzz_mime.c: the MIME parser fed in chunks (size from the first byte);
  * ENVELOPE and BODYSTRUCTURE must be syntactically valid IMAP, the chunked
  * parse must equal the whole one, offsets must stay inside the input, and
- * the stored form must round-trip, the extracted text must be UTF-8. */
+ * the stored form must round-trip, the extracted text must be UTF-8; the
+ * long-line re-encoding keeps the part tree and decodes to the original. */
 #include "base/strbuf.h"
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
 #include "mail/charset.h"
 #include "mail/mime_parts.h"
+#include "mail/mime_recode.h"
+#include "mail/qp.h"
 #include "mail/mime_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -119,6 +122,60 @@ static void render(const struct mime_tree *t, struct strbuf *out)
 	strbuf_free(&bs);
 }
 
+/* The same tree before and after mime_recode; a leaf whose body changed
+ * is quoted-printable now and decodes to the old body. */
+static void compare_recoded(const struct mime_part *a, struct str in,
+			    const struct mime_part *b, struct str out)
+{
+	const struct mime_part *ca, *cb;
+
+	if (a->n_children != b->n_children || !str_caseeq(a->type, b->type) ||
+	    !str_caseeq(a->subtype, b->subtype))
+		PANIC("recoding changed the part tree");
+	if (a->children == NULL) {
+		struct str ba = str_make(in.p + a->body_start,
+					 a->body_end - a->body_start);
+		struct str bb = str_make(out.p + b->body_start,
+					 b->body_end - b->body_start);
+
+		if (!str_eq(ba, bb)) {
+			struct qp_decoder d = QP_DECODER_INIT;
+			struct strbuf dec = STRBUF_INIT;
+
+			if (!str_caseeq(b->encoding, STR_LIT("quoted-printable")))
+				PANIC("a part changed without being re-encoded");
+			qp_decoder_feed(&d, &dec, bb.p, bb.n);
+			qp_decoder_finish(&d, &dec);
+			if (!str_eq(strbuf_str(&dec), ba))
+				PANIC("a re-encoded part decodes differently");
+			strbuf_free(&dec);
+		}
+	}
+	for (ca = a->children, cb = b->children; ca != NULL;
+	     ca = ca->next, cb = cb->next)
+		compare_recoded(ca, in, cb, out);
+}
+
+static void check_recode(struct str in)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct mime_tree *ta, *tb;
+	bool left;
+	unsigned n = mime_recode_long_lines(in, &out, &left);
+
+	if (n == 0 && !str_eq(strbuf_str(&out), in))
+		PANIC("nothing re-encoded, yet the bytes changed");
+	if (left != (mime_recode_longest_line(strbuf_str(&out)) >
+		     MIME_RECODE_LINE_MAX))
+		PANIC("left_r is wrong");
+	ta = mime_parse(in.p, in.n, NULL);
+	tb = mime_parse(out.p, out.n, NULL);
+	compare_recoded(ta->root, in, tb->root, strbuf_str(&out));
+	mime_tree_free(&ta);
+	mime_tree_free(&tb);
+	strbuf_free(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const sections[] = {
@@ -143,6 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_parts = 50;
 	lim.max_header_size = 1024;
 
+	check_recode(str_make((const char *)data, size));
 	whole = mime_parse(data, size, &lim);
 	p = mime_parser_new(&lim);
 	for (i = 0; i < size; i += n) {

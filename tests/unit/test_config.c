@@ -87,6 +87,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->smtp.max_bad_commands, 20);
 	assert_int_equal(cfg->smtp.greeting_cache_ttl, 86400);
 	assert_int_equal(cfg->smtp.greeting_cache_size, 100000);
+	assert_int_equal(cfg->smtp.max_line_length, 1024 * 1024);
 	assert_int_equal(cfg->listener_count, 0);
 	config_free(&cfg);
 	assert_null(cfg);
@@ -136,6 +137,7 @@ static void test_every_key(void **state)
 		"max_bad_commands = 3\n"
 		"greeting_cache_ttl = 1h\n"
 		"greeting_cache_size = 10\n"
+		"max_line_length = 4M\n"
 		"[listener in]\n"
 		"protocol = smtp\n"
 		"address = 192.0.2.1, 2001:db8::1 ::1\n"
@@ -179,6 +181,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg->smtp.max_message_size, 10 * 1024 * 1024);
 	assert_int_equal(cfg->smtp.max_recipients, 7);
 	assert_int_equal(cfg->smtp.max_bad_commands, 3);
+	assert_int_equal(cfg->smtp.max_line_length, 4 * 1024 * 1024);
 
 	assert_int_equal(cfg->listener_count, 2);
 	l = &cfg->listeners[0];
@@ -191,7 +194,7 @@ static void test_every_key(void **state)
 	assert_string_equal(l->addresses[2], "::1");
 	assert_int_equal(l->port, 2500);
 	assert_null(l->path);
-	assert_int_equal(l->line, 41);
+	assert_int_equal(l->line, 42);
 	l = &cfg->listeners[1];
 	assert_string_equal(l->name, "local lmtp");
 	assert_int_equal(l->protocol, CONFIG_PROTOCOL_LMTP);
@@ -438,6 +441,10 @@ static void test_errors(void **state)
 		     "t.conf:2: key 'max_message_size' in [smtp]: expected a "
 		     "size from 1K to 512M (bytes, or a number and K, M or G), "
 		     "got '1G'");
+	assert_error("[smtp]\nmax_line_length = 1000\n",
+		     "t.conf:2: key 'max_line_length' in [smtp]: expected a "
+		     "size from 64K to 64M (bytes, or a number and K, M or G), "
+		     "got '1000'");
 	assert_error("[smtp]\nmax_message_size = 10X\n",
 		     "t.conf:2: key 'max_message_size' in [smtp]: expected a "
 		     "size from 1K to 512M (bytes, or a number and K, M or G), "

@@ -432,6 +432,42 @@ static void test_many_parts(void **state)
 	strbuf_free(&msg);
 }
 
+/* A 50 000-byte To: and a 50 000-byte Subject: in one header, then a
+ * 1 MiB body line: parsed whole (any split), the ENVELOPE complete. */
+static void test_long_lines(void **state)
+{
+	struct strbuf msg = STRBUF_INIT, subject = STRBUF_INIT;
+	struct rendered r;
+	struct mime_tree *t;
+	unsigned i;
+
+	(void)state;
+	strbuf_append_c(&msg, "To: ");
+	for (i = 0; i < 1400; i++)
+		strbuf_printf(&msg, "%sUser %04u <user%04u@example.org>",
+			      i > 0 ? ", " : "", i, i);
+	while (subject.n < 50000)
+		strbuf_printf(&subject, "word%05zu ", subject.n);
+	strbuf_putc(&subject, 'z');
+	strbuf_printf(&msg, "\r\nSubject: %s\r\nMessage-ID: <big@x>\r\n\r\n",
+		      strbuf_cstr(&subject));
+	for (i = 0; i < 1024 * 1024 - 2; i++)
+		strbuf_putc(&msg, (char)('a' + i % 26));
+	strbuf_append_c(&msg, "\r\nend\r\n");
+	t = parse_all_ways(msg.p, msg.n, &r);
+	assert_non_null(strstr(strbuf_cstr(&r.env), strbuf_cstr(&subject)));
+	assert_non_null(strstr(strbuf_cstr(&r.env),
+			       "(\"User 1399\" NIL \"user1399\" \"example.org\"))"));
+	assert_non_null(strstr(strbuf_cstr(&r.env), "\"<big@x>\")"));
+	assert_int_equal(t->root->body_lines, 2);
+	assert_int_equal(t->root->body_end - t->root->body_start,
+			 1024 * 1024 + 5);
+	rendered_free(&r);
+	mime_tree_free(&t);
+	strbuf_free(&msg);
+	strbuf_free(&subject);
+}
+
 static void test_deserialize_rejects_garbage(void **state)
 {
 	const char *msg = cases[2].msg;
@@ -500,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_many_parts),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_deserialize_rejects_garbage),
 		cmocka_unit_test(test_text),
 	};

@@ -143,6 +143,8 @@ static void build_line(struct strbuf *b, const char *lead, size_t n)
 
 static void test_line_limit(void **state)
 {
+	const struct smtp_data_limits rfc = { 0, SMTP_DATA_LINE_MAX };
+
 	(void)state;
 	for (size_t k = 0; k < ARRAY_SIZE(chunk_sizes); k++) {
 		struct strbuf in = STRBUF_INIT;
@@ -151,7 +153,7 @@ static void test_line_limit(void **state)
 		/* 998 + CRLF = 1000: fine */
 		build_line(&in, "", 998);
 		strbuf_append_c(&in, ".\r\n");
-		run_reader(strbuf_str(&in), NULL, chunk_sizes[k], &run);
+		run_reader(strbuf_str(&in), &rfc, chunk_sizes[k], &run);
 		assert_int_equal(run.result, SMTP_DATA_DONE);
 		assert_int_equal(run.out.n, 1000);
 		strbuf_free(&run.out);
@@ -160,7 +162,7 @@ static void test_line_limit(void **state)
 		strbuf_reset(&in);
 		build_line(&in, "..", 997);
 		strbuf_append_c(&in, ".\r\n");
-		run_reader(strbuf_str(&in), NULL, chunk_sizes[k], &run);
+		run_reader(strbuf_str(&in), &rfc, chunk_sizes[k], &run);
 		assert_int_equal(run.result, SMTP_DATA_DONE);
 		assert_int_equal(run.out.n, 1000);
 		strbuf_free(&run.out);
@@ -169,7 +171,7 @@ static void test_line_limit(void **state)
 		strbuf_reset(&in);
 		build_line(&in, "", 999);
 		strbuf_append_c(&in, "short\r\n.\r\nQUIT\r\n");
-		run_reader(strbuf_str(&in), NULL, chunk_sizes[k], &run);
+		run_reader(strbuf_str(&in), &rfc, chunk_sizes[k], &run);
 		assert_int_equal(run.result, SMTP_DATA_LINE_TOO_LONG);
 		assert_int_equal(run.consumed, in.n - 6);
 		assert_int_equal(run.size, 1001 + 7);
@@ -186,6 +188,41 @@ static void test_line_limit(void **state)
 		assert_int_equal(run.consumed, in.n);
 		/* storing stopped at the fault: no CRLF after the 9 x */
 		assert_int_equal(run.out.n, 10 + 9);
+		strbuf_free(&run.out);
+		strbuf_free(&in);
+	}
+}
+
+/* With no limit given, a line of SMTP_DATA_LINE_DEFAULT octets (CRLF
+ * included) passes whole; one more octet is refused, and the reader still
+ * finds the end of data. */
+static void test_long_line_default(void **state)
+{
+	static const size_t sizes[] = { SIZE_MAX, 1, 4096, 65537 };
+
+	(void)state;
+	for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+		struct strbuf in = STRBUF_INIT;
+		struct run run;
+
+		strbuf_append_c(&in, "Subject: x\r\n\r\n");
+		build_line(&in, "", SMTP_DATA_LINE_DEFAULT - 2);
+		build_line(&in, "..", 23000);
+		strbuf_append_c(&in, ".\r\n");
+		run_reader(strbuf_str(&in), NULL, sizes[k], &run);
+		assert_int_equal(run.result, SMTP_DATA_DONE);
+		assert_int_equal(run.consumed, in.n);
+		/* the output is the input less one stuffed dot and the end */
+		assert_int_equal(run.out.n, in.n - 1 - 3);
+		assert_memory_equal(run.out.p, in.p, 14 + SMTP_DATA_LINE_DEFAULT);
+		strbuf_free(&run.out);
+
+		strbuf_reset(&in);
+		build_line(&in, "", SMTP_DATA_LINE_DEFAULT - 1);
+		strbuf_append_c(&in, ".\r\nQUIT\r\n");
+		run_reader(strbuf_str(&in), NULL, sizes[k], &run);
+		assert_int_equal(run.result, SMTP_DATA_LINE_TOO_LONG);
+		assert_int_equal(run.consumed, in.n - 6);
 		strbuf_free(&run.out);
 		strbuf_free(&in);
 	}
@@ -231,8 +268,9 @@ static void test_status(void **state)
 	assert_string_equal(smtp_data_status(SMTP_DATA_TOO_BIG).enhanced,
 			    "5.3.4");
 	assert_int_equal(smtp_data_status(SMTP_DATA_BARE_CRLF).code / 100, 5);
-	assert_int_equal(smtp_data_status(SMTP_DATA_LINE_TOO_LONG).code / 100,
-			 5);
+	assert_int_equal(smtp_data_status(SMTP_DATA_LINE_TOO_LONG).code, 552);
+	assert_string_equal(smtp_data_status(SMTP_DATA_LINE_TOO_LONG).enhanced,
+			    "5.3.4");
 }
 
 struct stuff_case {
@@ -328,6 +366,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader_cases),
 		cmocka_unit_test(test_line_limit),
+		cmocka_unit_test(test_long_line_default),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_dotstuff),

@@ -1,8 +1,9 @@
 /* Unit tests for delivery/smtp_client against a scripted SMTP server on
  * loopback: pipelining, lock-step, HELO fallback, DSN parameters, SIZE and
  * SMTPUTF8 refusals, CHUNKING, several messages on one connection, RSET,
- * refused connects, required TLS and REQUIRETLS over plaintext, and
- * required TLS relaxed by TLS-Required: No. */
+ * refused connects, required TLS and REQUIRETLS over plaintext, required
+ * TLS relaxed by TLS-Required: No, and lines over 998 octets (BINARYMIME or
+ * quoted-printable). */
 #include "unit.h"
 
 #include "base/strbuf.h"
@@ -395,6 +396,69 @@ static void test_chunking(void **state UNUSED)
 	strbuf_free(&r.results);
 }
 
+/* A line over 998 octets: unchanged over BDAT BODY=BINARYMIME; to a peer
+ * without BINARYMIME (DATA or plain CHUNKING) as quoted-printable, unless
+ * the message is signed. */
+static void test_long_lines(void **state UNUSED)
+{
+	static const char *const rc[] = { "a@dest.test" };
+	struct strbuf plain = STRBUF_INIT, signed_msg = STRBUF_INIT;
+	struct smtp_client_msg msg = { .sender = "s@here.test", .rcpts = rc,
+				       .n_rcpts = 1 };
+	struct run r = { 0 };
+	char want[200];
+
+	strbuf_append_c(&plain, "Subject: long\r\n\r\n");
+	for (size_t i = 0; i < 3000; i++)
+		strbuf_putc(&plain, (char)('a' + i % 26));
+	strbuf_append_c(&plain, "\r\n");
+	msg.data = plain.p;
+	msg.size = plain.n;
+
+	fake_reset("250-fake\r\n250-PIPELINING\r\n250-CHUNKING\r\n"
+		   "250 BINARYMIME\r\n");
+	run(&r, &msg, 1);
+	assert_false(r.had_error);
+	snprintf(want, sizeof(want), "EHLO client.test\n"
+		 "MAIL FROM:<s@here.test> BODY=BINARYMIME\n"
+		 "RCPT TO:<a@dest.test>\nBDAT %zu LAST\n<bdat %zu bytes>\n"
+		 "QUIT\n", plain.n, plain.n);
+	assert_string_equal(strbuf_cstr(&fake.log), want);
+	assert_true(str_eq(strbuf_str(&fake.data), strbuf_str(&plain)));
+	strbuf_free(&r.results);
+
+	for (int k = 0; k < 2; k++) {
+		memset(&r, 0, sizeof(r));
+		fake_reset(k == 0 ? "250-fake\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+				  : "250-fake\r\n250 CHUNKING\r\n");
+		run(&r, &msg, 1);
+		assert_false(r.had_error);
+		assert_string_equal(strbuf_cstr(&r.results), "a@dest.test 250 2.0.0|");
+		assert_true(str_starts_with(strbuf_str(&fake.data),
+			STR_LIT("Subject: long\r\nMIME-Version: 1.0\r\n"
+				"Content-Transfer-Encoding: quoted-printable\r\n\r\n")));
+		assert_null(strstr(strbuf_cstr(&fake.log), "BINARYMIME"));
+		for (const char *p = strbuf_cstr(&fake.data), *nl;
+		     (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			assert_true(nl - p <= 77);
+		strbuf_free(&r.results);
+	}
+
+	/* signed: unchanged even to a peer without BINARYMIME */
+	strbuf_append_c(&signed_msg, "DKIM-Signature: v=1; d=here.test\r\n");
+	strbuf_append_str(&signed_msg, strbuf_str(&plain));
+	msg.data = signed_msg.p;
+	msg.size = signed_msg.n;
+	memset(&r, 0, sizeof(r));
+	fake_reset("250-fake\r\n250 PIPELINING\r\n");
+	run(&r, &msg, 1);
+	assert_false(r.had_error);
+	assert_true(str_eq(strbuf_str(&fake.data), strbuf_str(&signed_msg)));
+	strbuf_free(&r.results);
+	strbuf_free(&plain);
+	strbuf_free(&signed_msg);
+}
+
 static void test_session_failures(void **state UNUSED)
 {
 	static const char *const rc[] = { "a@dest.test" };
@@ -588,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_helo_lockstep),
 		cmocka_unit_test(test_size_and_smtputf8),
 		cmocka_unit_test(test_chunking),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_session_failures),
 		cmocka_unit_test(test_greeting_timeout),
 		cmocka_unit_test(test_requiretls_without_tls),

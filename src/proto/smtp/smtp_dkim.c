@@ -1,11 +1,43 @@
 /* smtp_dkim.c: DKIM-sign the mail we originate (authenticated submission,
  * the local sendmail socket, trusted networks) when it goes to remote
- * recipients and its From domain is a local domain with a key. */
+ * recipients and its From domain is a local domain with a key; a line too
+ * long for SMTP is re-encoded first, so the signature survives the relay. */
 #include "base/log.h"
 #include "delivery/dkim_keys.h"
+#include "mail/mime_recode.h"
 #include "proto/smtp/smtp_int.h"
 
 #include <time.h>
+
+/* A line over 998 octets would have the outbound client re-encode the
+ * message for a peer without BINARYMIME, after our signature, breaking it;
+ * so its parts are re-encoded as quoted-printable here, before signing
+ * (the local recipients of the same blob get the same, equivalent
+ * message). A message someone signed already is left alone, as the
+ * outbound client leaves it: re-encoding would break that signature. */
+static void smtp_dkim_fit_lines(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct str m = str_make(tx->msg.p, tx->msg.n);
+	struct strbuf out = STRBUF_INIT;
+	size_t longest = mime_recode_longest_line(m);
+	unsigned n;
+	bool left;
+
+	if (longest <= MIME_RECODE_LINE_MAX || mime_recode_is_signed(m))
+		return;
+	n = mime_recode_long_lines(m, &out, &left);
+	log_info(session_sid(&s->core), "smtp tx %s: a line of %zu octets: %u "
+		 "part(s) re-encoded as quoted-printable before signing%s",
+		 tx->id, longest, n, left ? "; a line over 998 octets "
+		 "remains (a header or a part that cannot be re-encoded)" : "");
+	if (n == 0) {
+		strbuf_free(&out);
+		return;
+	}
+	strbuf_free(&tx->msg);
+	tx->msg = out;
+}
 
 void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out)
 {
@@ -32,14 +64,15 @@ void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out)
 	local = store_domain_exists(reader, strbuf_cstr(&domain), &error);
 	if (local <= 0) {
 		if (local < 0)
-			log_warn(conn_sid(s->core.conn), "smtp tx %s: not DKIM-signed: "
+			log_warn(session_sid(&s->core), "smtp tx %s: not DKIM-signed: "
 				 "store: %s", tx->id, error);
 		goto out;
 	}
+	smtp_dkim_fit_lines(s);
 	if (dkim_keys_sign(keys, strbuf_cstr(&domain),
 			   str_make(tx->msg.p, tx->msg.n), (int64_t)time(NULL),
 			   out, &error) < 0)
-		log_warn(conn_sid(s->core.conn), "smtp tx %s: not DKIM-signed for %s: %s",
+		log_warn(session_sid(&s->core), "smtp tx %s: not DKIM-signed for %s: %s",
 			 tx->id, strbuf_cstr(&domain), error);
 out:
 	strbuf_free(&domain);

@@ -28,6 +28,9 @@ struct smtp_settings {
 	 * address */
 	struct session_server_settings core;
 	uint64_t max_message_size;	/* 0 = no limit */
+	/* octets of a message text line in DATA, CRLF included;
+	 * 0 = SMTP_DATA_LINE_DEFAULT (mail/smtp_data.h) */
+	size_t max_line_length;
 	unsigned max_recipients;	/* 0 = 100 */
 	/* MTA listeners: hold the greeting this long and refuse a client
 	 * that talks before it (0 = greet at once). An address that waited

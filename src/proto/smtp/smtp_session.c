@@ -286,6 +286,7 @@ void smtp_session_start_data(struct smtp_session *s)
 {
 	struct smtp_data_limits limits = {
 		.max_size = s->server->set.max_message_size,
+		.max_line = s->server->set.max_line_length,
 	};
 
 	s->tx->reader = smtp_data_new(&limits);
