@@ -244,7 +244,7 @@ static void conn_unauth_link(struct conn *conn)
 	else
 		thread->unauth_head = conn;
 	thread->unauth_tail = conn;
-	thread->n_unauth++;
+	atomic_fetch_add(&thread->n_unauth, 1);
 }
 
 /* Out of the pool: its counts are given back now, not at the close. */
@@ -265,7 +265,7 @@ static void conn_unauth_unlink(struct conn *conn)
 	else
 		thread->unauth_tail = conn->unauth_prev;
 	conn->unauth_prev = conn->unauth_next = NULL;
-	thread->n_unauth--;
+	atomic_fetch_sub(&thread->n_unauth, 1);
 	atomic_fetch_sub(&server->n_unauth, 1);
 	iplimit_release(server->unauth_iplimit, (struct sockaddr *)&conn->addr);
 }

@@ -22,7 +22,7 @@ struct net_thread {
 	struct conn *conns; /* open conns of this thread, doubly linked */
 	/* the unauthenticated ones, oldest first (conn.c) */
 	struct conn *unauth_head, *unauth_tail;
-	unsigned n_unauth;
+	atomic_uint n_unauth;	/* other threads read it as a hint */
 	unsigned n_refusing; /* TLS handshakes only to say "busy" */
 };
 

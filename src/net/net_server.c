@@ -378,12 +378,13 @@ static void net_make_room(struct net_thread *thread)
 	if (conn_evict_oldest_unauth(thread,
 				     "Too many unauthenticated connections"))
 		return;
-	/* n_unauth of another thread is read without its lock: a hint */
+	/* another thread's count may change meanwhile: a hint */
 	for (unsigned i = 0; i < server->nthreads; i++) {
 		struct net_thread *t = &server->threads[i];
 
 		if (t != thread && (fullest == NULL ||
-				    t->n_unauth > fullest->n_unauth))
+				    atomic_load(&t->n_unauth) >
+				    atomic_load(&fullest->n_unauth)))
 			fullest = t;
 	}
 	if (fullest != NULL)

@@ -134,6 +134,9 @@ static void echo_line(struct conn *conn, struct session *s, struct str line,
 	} else if (str_eq(line, STR_LIT("BUSY"))) {
 		s->ignore_shutdown = true;
 		conn_write_str(conn, "OK\r\n");
+	} else if (str_eq(line, STR_LIT("LOGIN"))) {
+		conn_set_authenticated(conn);
+		conn_printf(conn, "AUTHED %d\r\n", conn_is_authenticated(conn));
 	} else {
 		conn_printf(conn, "%s%s%s:%.*s\r\n",
 			    (flags & CONN_LINE_CRLF) ? "CRLF" : "",
@@ -210,10 +213,17 @@ static void echo_close(struct conn *conn, const char *reason)
 	atomic_fetch_add(&closed_count, 1);
 }
 
+static void echo_limit(struct conn *conn, const char *why)
+{
+	conn_printf(conn, "GO AWAY %s\r\n", why);
+	conn_close(conn);
+}
+
 static const struct conn_handler echo_handler = {
 	.on_open = echo_open,
 	.on_input = echo_input,
 	.on_shutdown = echo_shutdown,
+	.on_limit = echo_limit,
 	.on_drained = echo_drained,
 	.on_close = echo_close,
 };
@@ -807,6 +817,61 @@ static void test_limits(void **state)
 	server_done(&server);
 }
 
+/* The pool of unauthenticated conns: per IP more are refused with the
+ * busy line, in all the oldest is pushed out through on_limit; a login
+ * takes a conn out of both counts. */
+static void test_unauth_pool(void **state)
+{
+	struct net_server_settings set = {
+		.threads = 1, .max_unauth = 2, .max_unauth_per_ip = 2,
+	};
+	char *error = NULL;
+	struct net_server *server = net_server_new(&set, &error);
+	struct net_listen_spec spec = { .name = "echo", .busy_line = "BUSY\r\n" };
+	struct net_listener *l;
+	unsigned port;
+
+	(void)state;
+	assert_non_null(server);
+	l = listen_on(server, &spec);
+	port = net_listener_port(l);
+	server_start(server);
+	int a = client_connect(port), b = client_connect(port);
+
+	expect_line(a, NULL, "hello");
+	expect_line(b, NULL, "hello");
+	int c = client_connect(port);
+
+	expect_line(c, NULL, "BUSY");
+	assert_true(client_eof(c));
+	close(c);
+	client_send(a, "LOGIN\r\n");
+	expect_line(a, NULL, "AUTHED 1");
+	assert_int_equal(net_server_unauth_count(server), 1);
+	/* a left the counts: room for one more from 127.0.0.1 */
+	c = client_connect(port);
+	expect_line(c, NULL, "hello");
+	/* the pool (2) is full: a newcomer pushes out b, the oldest */
+	int d = client_connect_from(port, "127.0.0.3");
+
+	expect_line(d, NULL, "hello");
+	expect_line(b, NULL, "GO AWAY Too many unauthenticated connections");
+	assert_true(client_eof(b));
+	client_send(c, "x\r\n");
+	expect_line(c, NULL, "CRLF:x");
+	client_send(a, "y\r\n");
+	expect_line(a, NULL, "CRLF:y");
+	assert_int_equal(atomic_load(&net_listener_stats(l)->evicted), 1);
+	assert_int_equal(atomic_load(&net_listener_stats(l)->refused), 1);
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+	wait_conns(server, 0);
+	assert_int_equal(net_server_unauth_count(server), 0);
+	server_done(&server);
+}
+
 static void test_idle_timeout(void **state)
 {
 	struct net_server *server = server_new(0, 0);
@@ -1225,6 +1290,7 @@ int main(void)
 		cmocka_unit_test(test_compress),
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_unauth_pool),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test(test_tls_garbage),

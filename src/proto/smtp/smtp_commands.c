@@ -510,12 +510,11 @@ static int cmd_starttls(void *ctx, struct str arg UNUSED)
 		conn_close(s->core.conn);
 		return 1;
 	}
-	/* RFC 3207 4.2: forget everything learned before TLS. */
+	/* RFC 3207 4.2: forget everything learned before TLS (there was no
+	 * AUTH: the table allows STARTTLS only before it). */
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = false;
-	free(s->core.user);
-	s->core.user = NULL;
 	smtp_session_enter(s, SMTP_STATE_INIT);
 	return 1;
 }
