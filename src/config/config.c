@@ -1125,12 +1125,29 @@ static void finish_store(struct parse_ctx *ctx)
 	PANIC("store driver %d", cfg->store.driver);
 }
 
+/* A trusted_networks value (NULL: unset) must be a CIDR list. */
+static bool check_networks(struct parse_ctx *ctx, const char *value,
+			   unsigned line, const char *section)
+{
+	struct cidr *list;
+	struct str bad;
+
+	if (value == NULL)
+		return true;
+	if (cidr_list_parse(str_c(value), &list, &bad) < 0) {
+		ctx_error(ctx, line, "key 'trusted_networks' in [%s]: expected "
+			  "networks such as 10.0.0.0/8 or ::1/128, got '%.*s'",
+			  section, (int)bad.n, bad.p);
+		return false;
+	}
+	free(list);
+	return true;
+}
+
 static void finish_auth(struct parse_ctx *ctx)
 {
 	const struct config *cfg = ctx->cfg;
 	const struct section_state *s = &ctx->sections[SECTION_AUTH];
-	struct cidr *list;
-	struct str bad;
 	char a[32], b[32];
 
 	if (cfg->auth.fail_delay_ms > cfg->auth.fail_delay_max_ms) {
@@ -1141,16 +1158,8 @@ static void finish_auth(struct parse_ctx *ctx)
 			  "key 'fail_delay' in [auth] (%s) is longer than "
 			  "fail_delay_max (%s)", a, b);
 	}
-	if (cfg->auth.trusted_networks != NULL &&
-	    cidr_list_parse(str_c(cfg->auth.trusted_networks), &list, &bad) < 0) {
-		ctx_error(ctx, s->key_line[AKEY_TRUSTED_NETWORKS],
-			  "key 'trusted_networks' in [auth]: expected networks "
-			  "such as 10.0.0.0/8 or ::1/128, got '%.*s'",
-			  (int)bad.n, bad.p);
-		return;
-	}
-	if (cfg->auth.trusted_networks != NULL)
-		free(list);
+	check_networks(ctx, cfg->auth.trusted_networks,
+		       s->key_line[AKEY_TRUSTED_NETWORKS], "auth");
 }
 
 static void finish_smtp(struct parse_ctx *ctx)
@@ -1158,23 +1167,14 @@ static void finish_smtp(struct parse_ctx *ctx)
 	const struct config *cfg = ctx->cfg;
 	const struct section_state *s = &ctx->sections[SECTION_SMTP];
 	const char *pm = cfg->smtp.postmaster, *at;
-	struct cidr *list;
-	struct str bad;
 
 	/* A dev server lets swaks' default sender (user@host) submit. */
 	if ((int)cfg->smtp.sender_check == -1)
 		ctx->cfg->smtp.sender_check = cfg->server.dev ?
 			CONFIG_SENDER_ANY : CONFIG_SENDER_OWNED;
-	if (cfg->smtp.trusted_networks != NULL &&
-	    cidr_list_parse(str_c(cfg->smtp.trusted_networks), &list, &bad) < 0) {
-		ctx_error(ctx, s->key_line[MKEY_TRUSTED_NETWORKS],
-			  "key 'trusted_networks' in [smtp]: expected networks "
-			  "such as 10.0.0.0/8 or ::1/128, got '%.*s'",
-			  (int)bad.n, bad.p);
+	if (!check_networks(ctx, cfg->smtp.trusted_networks,
+			    s->key_line[MKEY_TRUSTED_NETWORKS], "smtp"))
 		return;
-	}
-	if (cfg->smtp.trusted_networks != NULL)
-		free(list);
 	at = pm != NULL ? strrchr(pm, '@') : NULL;
 	if (pm != NULL && (at == NULL || at == pm || at[1] == '\0' ||
 			   strpbrk(pm, " \t<>\"") != NULL)) {

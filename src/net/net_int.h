@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 struct evconnlistener;
-struct iplimit;
+struct counts;
 
 struct net_thread {
 	struct net_server *server;
@@ -57,8 +57,8 @@ struct net_server {
 	unsigned nthreads;
 	struct net_thread *threads;
 	struct net_listener *listeners;
-	struct iplimit *iplimit;	/* every conn, if max_conns_per_ip */
-	struct iplimit *unauth_iplimit;	/* the unauthenticated ones */
+	struct counts *iplimit;		/* every conn, if max_conns_per_ip */
+	struct counts *unauth_iplimit;	/* the unauthenticated ones */
 	atomic_uint nconns;
 	atomic_uint n_unauth;
 	atomic_bool shutting_down;
@@ -99,14 +99,12 @@ void conn_notify_shutdown(struct conn *conn);
 void conn_destroy_now(struct conn *conn, const char *reason);
 struct conn *conn_next(const struct conn *conn);
 
-/* iplimit.c: per-IP connection counts, thread-safe. */
-struct iplimit *iplimit_new(void);
-void iplimit_free(struct iplimit **lim);
+/* iplimit.c: connections per client IP in a base/counts.h table. */
 /* Count one more conn from addr; false (and not counted) when max is
- * reached (max 0 = no limit). */
-bool iplimit_acquire(struct iplimit *lim, const struct sockaddr *addr,
+ * reached (max 0 = no limit). Addresses without an IP always pass. */
+bool iplimit_acquire(struct counts *lim, const struct sockaddr *addr,
 		     unsigned max);
-void iplimit_release(struct iplimit *lim, const struct sockaddr *addr);
+void iplimit_release(struct counts *lim, const struct sockaddr *addr);
 /* The 16-byte key of an address (IPv4 mapped into IPv6); false for
  * addresses without an IP (unix sockets). */
 bool iplimit_key(const struct sockaddr *addr, uint8_t key_r[16]);

@@ -2,6 +2,7 @@
  * listeners bound once per thread with SO_REUSEPORT, connection limits,
  * and the shutdown sequence. */
 #include "net/net_int.h"
+#include "base/counts.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -50,8 +51,8 @@ struct net_server *net_server_new(const struct net_server_settings *set,
 		free(server);
 		return NULL;
 	}
-	server->iplimit = iplimit_new();
-	server->unauth_iplimit = iplimit_new();
+	server->iplimit = counts_new();
+	server->unauth_iplimit = counts_new();
 	server->threads = xcalloc(server->nthreads, sizeof(*server->threads));
 	for (unsigned i = 0; i < server->nthreads; i++) {
 		struct net_thread *t = &server->threads[i];
@@ -116,8 +117,8 @@ void net_server_free(struct net_server **serverp)
 		if (t->base != NULL)
 			event_base_free(t->base);
 	}
-	iplimit_free(&server->iplimit);
-	iplimit_free(&server->unauth_iplimit);
+	counts_free(&server->iplimit);
+	counts_free(&server->unauth_iplimit);
 	close(server->wake_fd);
 	free(server->threads);
 	free(server);

@@ -5,6 +5,7 @@
 #include "proto/common/session.h"
 #include "proto/common/session_int.h"
 
+#include "base/counts.h"
 #include "base/log.h"
 #include "net/net.h"
 
@@ -27,13 +28,13 @@ void session_server_init(struct session_server *server,
 				   SESSION_DEFAULT_MAX_BAD;
 	server->max_user_ip = set->max_user_ip;
 	reader_set_init(&server->readers, env->storep);
-	server->userips = session_userips_new();
+	server->userips = counts_new();
 }
 
 void session_server_deinit(struct session_server *server)
 {
 	reader_set_deinit(&server->readers);
-	session_userips_free(&server->userips);
+	counts_free(&server->userips);
 	free(server->hostname);
 	server->hostname = NULL;
 }

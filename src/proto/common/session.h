@@ -19,7 +19,7 @@
 
 struct event;
 struct session;
-struct session_userips;
+struct counts;
 
 /* What runs when the login gate opens: go, check the credentials of the
  * held command (arg); !go, too many attempts from the client's source wait
@@ -113,7 +113,7 @@ struct session_server {
 	unsigned max_bad_commands;
 	unsigned max_user_ip;
 	struct reader_set readers;
-	struct session_userips *userips;
+	struct counts *userips;		/* sessions per "ip user" */
 };
 
 /* The core's part of a session; first member of the protocol's. */

@@ -6,6 +6,7 @@
 #include "proto/common/session_int.h"
 
 #include "auth/auth_store.h"
+#include "base/counts.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "net/net.h"
@@ -13,96 +14,6 @@
 #include <ctype.h>
 
 /* ---- sessions per user and address ---- */
-
-#define USERIP_BUCKETS 1024
-
-struct userip_entry {
-	struct userip_entry *next;
-	unsigned count;
-	char key[];		/* "ip user" */
-};
-
-struct session_userips {
-	pthread_mutex_t lock;
-	struct userip_entry *buckets[USERIP_BUCKETS];
-};
-
-struct session_userips *session_userips_new(void)
-{
-	struct session_userips *u = xcalloc(1, sizeof(*u));
-
-	pthread_mutex_init(&u->lock, NULL);
-	return u;
-}
-
-void session_userips_free(struct session_userips **up)
-{
-	struct session_userips *u = *up;
-
-	if (u == NULL)
-		return;
-	for (size_t i = 0; i < USERIP_BUCKETS; i++) {
-		while (u->buckets[i] != NULL) {
-			struct userip_entry *e = u->buckets[i];
-
-			u->buckets[i] = e->next;
-			free(e);
-		}
-	}
-	pthread_mutex_destroy(&u->lock);
-	free(u);
-	*up = NULL;
-}
-
-static struct userip_entry **userip_slot(struct session_userips *u,
-					 const char *key)
-{
-	struct userip_entry **pp =
-		&u->buckets[str_hash(str_c(key)) % USERIP_BUCKETS];
-
-	while (*pp != NULL && strcmp((*pp)->key, key) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-/* Count one more session of key unless max (0: none) are there. */
-static bool userip_acquire(struct session_userips *u, const char *key,
-			   unsigned max)
-{
-	struct userip_entry **pp, *e;
-	bool ok = true;
-
-	pthread_mutex_lock(&u->lock);
-	pp = userip_slot(u, key);
-	e = *pp;
-	if (e == NULL) {
-		size_t n = strlen(key);
-
-		e = xcalloc(1, sizeof(*e) + n + 1);
-		memcpy(e->key, key, n + 1);
-		*pp = e;
-	}
-	if (max != 0 && e->count >= max)
-		ok = false;
-	else
-		e->count++;
-	pthread_mutex_unlock(&u->lock);
-	return ok;
-}
-
-static void userip_release(struct session_userips *u, const char *key)
-{
-	struct userip_entry **pp, *e;
-
-	pthread_mutex_lock(&u->lock);
-	pp = userip_slot(u, key);
-	e = *pp;
-	if (e != NULL && --e->count == 0) {
-		*pp = e->next;
-		free(e);
-	}
-	pthread_mutex_unlock(&u->lock);
-}
 
 static char *userip_key(const char *ip, const char *user)
 {
@@ -113,13 +24,8 @@ unsigned session_server_user_ip_count(struct session_server *server,
 				      const char *user, const char *ip)
 {
 	char *key = userip_key(ip, user);
-	struct userip_entry *e;
-	unsigned n;
+	unsigned n = counts_get(server->userips, str_c(key));
 
-	pthread_mutex_lock(&server->userips->lock);
-	e = *userip_slot(server->userips, key);
-	n = e != NULL ? e->count : 0;
-	pthread_mutex_unlock(&server->userips->lock);
 	free(key);
 	return n;
 }
@@ -132,7 +38,7 @@ void session_login_deinit(struct session *s)
 	if (s->user_counted) {
 		char *key = userip_key(s->peer_ip, s->user);
 
-		userip_release(s->server->userips, key);
+		counts_release(s->server->userips, str_c(key));
 		free(key);
 		s->user_counted = false;
 	}
@@ -218,7 +124,8 @@ bool session_login(struct session *s, const char *address, const char *mech)
 
 	ASSERT(s->user == NULL);
 	auth_guard_succeeded(s->server->env.guard, s->peer_ip, address);
-	ok = userip_acquire(s->server->userips, key, s->server->max_user_ip);
+	ok = counts_acquire(s->server->userips, str_c(key),
+			    s->server->max_user_ip);
 	free(key);
 	if (!ok) {
 		log_notice(session_sid(s), "login refused proto=%s user=%s "
