@@ -81,7 +81,7 @@ struct ob_target {
 	struct dns_tlsa *tlsa;	/* data in tlsa_data */
 	size_t n_tlsa;
 	uint8_t *tlsa_data;
-	unsigned ready;		/* sessions on it past the greeting/EHLO */
+	unsigned active;	/* our sessions on it, connecting or working */
 };
 
 enum ob_dest_state { DEST_NEW, DEST_RESOLVING, DEST_READY };
@@ -94,8 +94,9 @@ struct ob_dest {
 	struct ob_job *head, *tail;
 	unsigned waiting;	/* jobs queued, not taken by a session */
 	unsigned active;	/* sessions */
-	/* sessions at most: max_per_destination, lowered when the peer
-	 * refuses a session while others of ours are working with it */
+	/* sessions at most: max_per_destination, lowered when a peer
+	 * refuses a session while others of ours are still on it, raised by
+	 * one for each session that gets ready */
 	unsigned limit;
 	bool retry_now;		/* a job of a flush: expire the marks */
 	/* routing */
@@ -872,6 +873,7 @@ static void ob_session_connect(struct ob_session *s)
 		cs.tls_check_arg = (void *)t;
 	}
 
+	dest->targets[s->target].active++;
 	dest->active++;
 	ob->active++;
 	atomic_store(&ob->stats.active_sessions, ob->active);
@@ -1015,7 +1017,7 @@ static void ob_session_peer_ok(struct ob_session *s)
 
 /* s failed before it was ready, not permanently (refused, timeout, a 4xx
  * greeting or EHLO, TLS, AUTH): mark its peer failing for the first retry
- * interval, unless other sessions of ours work with it. */
+ * interval when it was the last of our sessions on that peer. */
 static void ob_session_peer_failed(struct ob_session *s,
 				   const struct smtp_client_error *error)
 {
@@ -1026,14 +1028,12 @@ static void ob_session_peer_failed(struct ob_session *s,
 	int64_t until = time(NULL) + MAX(ob->set.policy.retry_min, 1u);
 	unsigned code = error->code / 100 == 4 ? error->code : 451;
 
-	if (t->ready > 0) {
-		/* the peer limits how many sessions it takes from us (a
-		 * 421 "too many connections"): it is not failing, but we
-		 * open no more sessions than now */
+	if (t->active > 0) {
+		/* others of ours are still on it: it may be failing (they
+		 * will tell) or limit how many sessions it takes from us
+		 * (a 421 "too many connections"). No more sessions than now
+		 * meanwhile; the last one to fail marks it. */
 		dest->limit = MAX(dest->active, 1u);
-		log_info(NULL, "outbound: %s: %s refused a session while %u "
-			 "work: at most %u sessions now", dest->domain,
-			 t->addr, t->ready, dest->limit);
 		ob_session_release(s);
 		return;
 	}
@@ -1086,8 +1086,15 @@ static const struct smtp_client_msg *ob_next(void *arg,
 	struct ob_job *job;
 
 	if (!s->ready) {
+		struct ob_dest *dest = s->dest;
+
 		s->ready = true;
-		s->dest->targets[s->target].ready++;
+		if (dest->limit < dest->ob->set.max_per_destination) {
+			/* a session more may go, from the loop */
+			dest->limit++;
+			if (dest->waiting > 1)
+				event_active(dest->ob->kick, EV_TIMEOUT, 0);
+		}
 		ob_session_peer_ok(s);
 	}
 	if (s->dest->ob->stopping)
@@ -1130,12 +1137,12 @@ static void ob_closed(void *arg, struct smtp_client *client UNUSED,
 	struct ob_dest *dest = s->dest;
 	struct outbound *ob = dest->ob;
 
+	dest->targets[s->target].active--;
 	dest->active--;
 	ob->active--;
 	atomic_store(&ob->stats.active_sessions, ob->active);
-	if (s->ready) {
-		dest->targets[s->target].ready--;
-	} else if (error != NULL && error->before_ready && !ob->stopping) {
+	if (!s->ready && error != NULL && error->before_ready &&
+	    !ob->stopping) {
 		atomic_fetch_add(&ob->stats.connect_failures, 1);
 		bool dane = dest->targets[s->target].dane;
 

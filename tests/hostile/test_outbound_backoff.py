@@ -181,15 +181,20 @@ def test_many_domains_on_one_failing_host(tmp_path):
 
 class GatedServer:
     """A minimal SMTP server that accepts connections at once but greets
-    only when the gate opens; records (rcpts, data) per message."""
+    only when the gate opens; records (rcpts, data) per message. With
+    limit, a session beyond that many open at once gets a 421 greeting."""
 
-    def __init__(self):
+    def __init__(self, limit=None):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.gate = threading.Event()
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.open = 0
         self.accepted = 0
+        self.refused = 0
         self.messages = []
         threading.Thread(target=self.run, daemon=True).start()
 
@@ -199,10 +204,27 @@ class GatedServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            self.accepted += 1
+            with self.lock:
+                self.accepted += 1
+                busy = self.limit is not None and self.open >= self.limit
+                if busy:
+                    self.refused += 1
+                else:
+                    self.open += 1
+            if busy:
+                c.sendall(b"421 4.7.0 too many connections from you\r\n")
+                c.close()
+                continue
             threading.Thread(target=self.session, args=(c,), daemon=True).start()
 
     def session(self, c):
+        try:
+            self.converse(c)
+        finally:
+            with self.lock:
+                self.open -= 1
+
+    def converse(self, c):
         f = c.makefile("rb")
         try:
             self.gate.wait(60)
@@ -271,6 +293,27 @@ def test_hold_of_an_entry_already_picked(tmp_path):
         sender.cli("queue", "release", str(held), check=True)
         assert wait_for(lambda: queue_count(sender) == 0, timeout=30)
         assert len(server.messages) == 3
+    finally:
+        sender.stop()
+        server.stop()
+    sender.assert_clean()
+
+
+def test_peer_limiting_our_sessions_is_not_marked_failing(tmp_path):
+    """A peer that takes two sessions at once and greets the rest with 421:
+    while ours are still on it a 421 is no sign of a dead peer. Everything
+    goes out in the first round, with fewer sessions, no deferral."""
+    server = GatedServer(limit=2)
+    server.gate.set()
+    sender = sender_daemon(tmp_path, conf(f"remote.test = 127.0.0.1:{server.port}"))
+    try:
+        submit_many(sender, 30, tag="limited")
+        assert wait_for(lambda: queue_count(sender) == 0, timeout=60), \
+            sender.cli("queue", "list").stdout[-2000:]
+        assert len(server.messages) == 30
+        assert metric(sender, "posthorn_outbound_backoff_deferrals_total") == 0
+        print(f"{server.accepted} sessions, {server.refused} refused")
+        assert server.accepted < 60
     finally:
         sender.stop()
         server.stop()
