@@ -8,15 +8,13 @@ import calendar
 import os
 import re
 import socket
-import ssl
 import threading
 import time
 import urllib.request
-import warnings
 
-from test_outbound import (BusyServer, Sink, fast_conf, make_tls_context,
-                           message, queue_count, sender_daemon, submit,
-                           wait_for)
+from test_outbound import (BusyServer, Sink, fast_conf, message,
+                           old_tls_context, queue_count, sender_daemon,
+                           submit, wait_for)
 
 N = 50
 # Long enough that no retry falls in the watched seconds, short enough to
@@ -145,12 +143,7 @@ def test_421_greeting_backs_off(tmp_path):
 
 
 def test_failed_tls_handshake_where_required_backs_off(tmp_path):
-    ctx = make_tls_context(tmp_path)
-    ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1	# below our TLS 1.2
-    sink = Sink(tls_context=ctx).start()
+    sink = Sink(tls_context=old_tls_context(tmp_path)).start()
     sender = sender_daemon(tmp_path, conf(
         f"remote.test = 127.0.0.1:{sink.port} tls=required"))
     try:
