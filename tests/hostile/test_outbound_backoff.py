@@ -7,7 +7,6 @@ entry that the runner had already picked is never sent."""
 import calendar
 import os
 import re
-import socket
 import threading
 import time
 import urllib.request
@@ -172,16 +171,13 @@ def test_many_domains_on_one_failing_host(tmp_path):
     sender.assert_clean()
 
 
-class GatedServer:
+class GatedServer(BusyServer):
     """A minimal SMTP server that accepts connections at once but greets
     only when the gate opens; records (rcpts, data) per message. With
-    limit, a session beyond that many open at once gets a 421 greeting."""
+    limit, a session beyond that many open at once gets a 421 greeting
+    (as BusyServer greets every one)."""
 
     def __init__(self, limit=None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.gate = threading.Event()
         self.limit = limit
         self.lock = threading.Lock()
@@ -189,26 +185,20 @@ class GatedServer:
         self.accepted = 0
         self.refused = 0
         self.messages = []
-        threading.Thread(target=self.run, daemon=True).start()
+        super().__init__("127.0.0.1", 0)	# starts accepting
+        self.port = self.sock.getsockname()[1]
 
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.accepted += 1
-                busy = self.limit is not None and self.open >= self.limit
-                if busy:
-                    self.refused += 1
-                else:
-                    self.open += 1
-            if busy:
-                c.sendall(b"421 4.7.0 too many connections from you\r\n")
-                c.close()
-                continue
-            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+    def serve(self, c):
+        with self.lock:
+            self.accepted += 1
+            busy = self.limit is not None and self.open >= self.limit
+            self.refused += busy
+            self.open += not busy
+        if busy:
+            c.sendall(b"421 4.7.0 too many connections from you\r\n")
+            c.close()
+            return
+        threading.Thread(target=self.session, args=(c,), daemon=True).start()
 
     def session(self, c):
         try:
@@ -255,7 +245,7 @@ class GatedServer:
 
     def stop(self):
         self.gate.set()
-        self.sock.close()
+        super().stop()
 
 
 def test_hold_of_an_entry_already_picked(tmp_path):

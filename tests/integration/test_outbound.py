@@ -277,7 +277,8 @@ def make_tls_context(tmp_path):
 # ---- routing: MX, A fallback, null MX ----
 
 class BusyServer:
-    """Greets every client with 421 and closes (on address:port)."""
+    """Greets every client with 421 and closes (on address:port); a
+    subclass answers otherwise in serve()."""
 
     def __init__(self, address, port):
         self.sock = socket.socket()
@@ -293,9 +294,12 @@ class BusyServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            self.greeted += 1
-            c.sendall(b"421 4.3.2 busy, try another\r\n")
-            c.close()
+            self.serve(c)
+
+    def serve(self, c):
+        self.greeted += 1
+        c.sendall(b"421 4.3.2 busy, try another\r\n")
+        c.close()
 
     def stop(self):
         self.sock.close()
