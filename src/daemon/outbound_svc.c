@@ -149,9 +149,16 @@ void daemon_outbound_metrics(struct daemon *d, struct strbuf *out)
 		"posthorn_outbound_recipients_total{result=\"failed\"} %lu\n"
 		"# HELP posthorn_outbound_dsn_total Delivery status reports generated.\n"
 		"# TYPE posthorn_outbound_dsn_total counter\n"
-		"posthorn_outbound_dsn_total %lu\n",
+		"posthorn_outbound_dsn_total %lu\n"
+		"# HELP posthorn_outbound_backoff_deferrals_total Recipients deferred without a connection: every address of their destination was marked failing.\n"
+		"# TYPE posthorn_outbound_backoff_deferrals_total counter\n"
+		"posthorn_outbound_backoff_deferrals_total %lu\n"
+		"# HELP posthorn_outbound_failing_peers Outbound peers (address and port) marked failing now.\n"
+		"# TYPE posthorn_outbound_failing_peers gauge\n"
+		"posthorn_outbound_failing_peers %u\n",
 		atomic_load(&st->sessions), atomic_load(&st->active_sessions),
 		atomic_load(&st->connect_failures), atomic_load(&st->rcpt_sent),
 		atomic_load(&st->rcpt_deferred), atomic_load(&st->rcpt_failed),
-		atomic_load(&st->dsn_sent));
+		atomic_load(&st->dsn_sent), atomic_load(&st->backoff_deferrals),
+		atomic_load(&st->failing_peers));
 }

@@ -1,13 +1,16 @@
 /* outbound.c: the queue runner: due entries -> per-domain jobs -> routed
  * destinations -> SMTP client sessions; per-recipient outcomes go back to
  * the store with the retry schedule, and DSNs go out through the normal
- * delivery path. Everything runs on one I/O thread. */
+ * delivery path. Peers that fail at connection level are marked failing
+ * (outbound_peers.c) and the jobs for them deferred without connecting.
+ * Everything runs on one I/O thread. */
 #include "delivery/outbound.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "delivery/dane.h"
 #include "delivery/delivery.h"
 #include "delivery/dkim_keys.h"
+#include "delivery/outbound_peers.h"
 #include "queue/queue_dsn.h"
 
 #include <ctype.h>
@@ -45,6 +48,8 @@ struct ob_msg {
 	bool delay_notified;
 	bool requiretls;	/* RFC 8689: authenticated TLS or a bounce */
 	bool tls_optional;	/* RFC 8689 5: TLS-Required: No */
+	bool retry_now;		/* queue flush/retry: past failing marks */
+	bool held;		/* held meanwhile: jobs dropped, not sent */
 	const char *data;	/* without our Return-Path: line */
 	size_t size;
 	const char *full;	/* the blob as stored (for the DSN) */
@@ -76,6 +81,7 @@ struct ob_target {
 	struct dns_tlsa *tlsa;	/* data in tlsa_data */
 	size_t n_tlsa;
 	uint8_t *tlsa_data;
+	unsigned active;	/* our sessions on it, connecting or working */
 };
 
 enum ob_dest_state { DEST_NEW, DEST_RESOLVING, DEST_READY };
@@ -88,6 +94,11 @@ struct ob_dest {
 	struct ob_job *head, *tail;
 	unsigned waiting;	/* jobs queued, not taken by a session */
 	unsigned active;	/* sessions */
+	/* sessions at most: max_per_destination, lowered when a peer
+	 * refuses a session while others of ours are still on it, raised by
+	 * one for each session that gets ready */
+	unsigned limit;
+	bool retry_now;		/* a job of a flush: expire the marks */
 	/* routing */
 	unsigned port;
 	enum smtp_client_tls tls;
@@ -109,8 +120,11 @@ struct ob_dest {
 struct ob_session {
 	struct ob_dest *dest;
 	size_t target;
-	bool got_job;
+	bool ready;	/* past greeting/EHLO/TLS/AUTH: the peer works */
 	bool no_tls;	/* retry after a failed opportunistic handshake */
+	/* the session is the probe of the target's expired mark(s) */
+	bool probe, probe_scoped;
+	char scope[300];	/* outbound_peer_key.scope of the target */
 };
 
 struct outbound {
@@ -121,6 +135,8 @@ struct outbound {
 	struct net_tls *tls;
 	struct event *timer;
 	struct event *soon;	/* one-shot re-tick while a backlog lasts */
+	struct event *kick;	/* one-shot ob_kick_all from the loop */
+	struct outbound_peers *peers;	/* marked failing */
 	struct outbound_settings set;
 	struct arena set_arena;	/* copies of the settings' strings */
 	char *relay_password;	/* set.relay.password, wiped at free */
@@ -315,6 +331,22 @@ static void ob_msg_finish(struct ob_msg *msg)
 		ob_msg_free(msg);
 		return;
 	}
+	if (msg->held) {
+		bool tried = false;
+
+		for (size_t i = 0; i < msg->n_rcpts; i++)
+			tried |= msg->rcpts[i].code != 0;
+		if (!tried) {
+			/* dropped before any recipient was tried: the row
+			 * stays as the admin left it, no attempt counted */
+			log_info(NULL, "outbound: id=%lld held: not sent",
+				 (long long)msg->id);
+			ob_msg_free(msg);
+			return;
+		}
+		/* part of it went out before the hold: record that; the
+		 * rest stays pending (and held) */
+	}
 	for (size_t i = 0; i < msg->n_rcpts; i++) {
 		if (msg->rcpts[i].code / 100 == 4)
 			n_temp++;
@@ -450,6 +482,35 @@ static void ob_job_fail(struct ob_job *job, unsigned code,
 	ob_job_free(job);
 }
 
+/* ---- held entries ---- */
+
+/* May job go out? Not when its entry was held (or deleted) since it was
+ * picked: `posthorn queue hold` writes the store, so ask it. */
+static bool ob_job_sendable(struct ob_job *job)
+{
+	struct ob_msg *msg = job->msg;
+	const char *error;
+	int ret;
+
+	if (msg->held)
+		return false;
+	ret = store_queue_held(msg->ob->reader, msg->id, &error);
+	if (ret < 0) {
+		log_error(NULL, "outbound: queue entry %lld: reading its hold "
+			  "mark: %s", (long long)msg->id, error);
+		return true;	/* as before the hold could be seen */
+	}
+	return ret == 0;
+}
+
+/* Take job out of the runner, untried; its message is not sent (unless
+ * some of it already was). */
+static void ob_job_drop(struct ob_job *job)
+{
+	job->msg->held = true;
+	ob_job_free(job);
+}
+
 /* ---- destinations ---- */
 
 static struct ob_job *ob_dest_pop(struct ob_dest *dest)
@@ -495,16 +556,32 @@ static void ob_dest_maybe_free(struct ob_dest *dest)
 }
 
 /* Every waiting job of dest gets this result (mta: the host that gave
- * it, or NULL). */
+ * it, or NULL), but those of entries held meanwhile, which are dropped.
+ * Returns the number of recipients that got it. */
+static size_t ob_dest_fail_jobs(struct ob_dest *dest, unsigned code,
+				const char *enhanced, const char *diag,
+				const char *mta)
+{
+	struct ob_job *job;
+	size_t n = 0;
+
+	while ((job = ob_dest_pop(dest)) != NULL) {
+		if (!ob_job_sendable(job)) {
+			ob_job_drop(job);
+			continue;
+		}
+		n += job->cmsg.n_rcpts;
+		ob_job_fail(job, code, enhanced, diag, mta);
+	}
+	return n;
+}
+
 static void ob_dest_fail(struct ob_dest *dest, unsigned code,
 			 const char *enhanced, const char *diag,
 			 const char *mta)
 {
-	struct ob_job *job;
-
 	log_info(NULL, "outbound: %s: %s", dest->domain, diag);
-	while ((job = ob_dest_pop(dest)) != NULL)
-		ob_job_fail(job, code, enhanced, diag, mta);
+	ob_dest_fail_jobs(dest, code, enhanced, diag, mta);
 }
 
 static struct ob_dest *ob_dest_get(struct outbound *ob, const char *domain,
@@ -521,6 +598,7 @@ static struct ob_dest *ob_dest_get(struct outbound *ob, const char *domain,
 	dest->ob = ob;
 	dest->domain = xstrdup(domain);
 	dest->tls_optional = tls_optional;
+	dest->limit = ob->set.max_per_destination;
 	dest->next = ob->dests;
 	ob->dests = dest;
 	return dest;
@@ -795,6 +873,7 @@ static void ob_session_connect(struct ob_session *s)
 		cs.tls_check_arg = (void *)t;
 	}
 
+	dest->targets[s->target].active++;
 	dest->active++;
 	ob->active++;
 	atomic_store(&ob->stats.active_sessions, ob->active);
@@ -802,19 +881,231 @@ static void ob_session_connect(struct ob_session *s)
 	smtp_client_new(ob->thread, &cs, &ob_client_cb, s);
 }
 
+/* ---- failing peers ---- */
+
+/* The key of target ti of dest for a session (no_tls: the plaintext
+ * retry after a failed opportunistic handshake). The scope, in buf, is
+ * set when the session insists on TLS: its policy's verdict on the peer
+ * depends on the policy and on the name it checks. */
+static struct outbound_peer_key ob_target_key(const struct ob_dest *dest,
+					      size_t ti, bool no_tls,
+					      char *buf, size_t size)
+{
+	const struct ob_target *t = &dest->targets[ti];
+	const char *policy = NULL;
+
+	buf[0] = '\0';
+	if (!no_tls && !dest->tls_optional) {
+		if (t->dane)
+			policy = "dane";
+		else if (dest->tls == SMTP_CLIENT_TLS_VERIFY)
+			policy = "verify";
+		else if (dest->tls == SMTP_CLIENT_TLS_REQUIRED)
+			policy = "required";
+	}
+	if (policy != NULL)
+		snprintf(buf, size, "%s:%s", policy, t->host);
+	return (struct outbound_peer_key){ t->addr, t->port, buf };
+}
+
+/* The same peer at connection level. */
+static struct outbound_peer_key ob_key_any(struct outbound_peer_key key)
+{
+	key.scope = "";
+	return key;
+}
+
+/* The state of target ti for a new session: the worse of its mark at
+ * connection level and, where the session insists on TLS, its mark for
+ * that policy and name. *reason_r (may be NULL): the reason of the
+ * FAILING one. */
+static enum outbound_peer_state ob_target_state(
+	const struct ob_dest *dest, size_t ti, int64_t now,
+	const struct outbound_peer_reason **reason_r)
+{
+	const struct outbound_peers *peers = dest->ob->peers;
+	const struct outbound_peer_reason *r_any, *r_tls = NULL;
+	char scope[300];
+	struct outbound_peer_key key = ob_target_key(dest, ti, false, scope,
+						     sizeof(scope));
+	struct outbound_peer_key any = ob_key_any(key);
+	enum outbound_peer_state a, b = OUTBOUND_PEER_OK;
+
+	a = outbound_peers_state(peers, &any, now, &r_any);
+	if (scope[0] != '\0')
+		b = outbound_peers_state(peers, &key, now, &r_tls);
+	if (reason_r != NULL)
+		*reason_r = a == OUTBOUND_PEER_FAILING ? r_any : r_tls;
+	return MAX(a, b);
+}
+
+/* The first target from index from that a new session may use (free, or
+ * a probe to take), or -1. */
+static ssize_t ob_dest_usable(const struct ob_dest *dest, size_t from,
+			      int64_t now)
+{
+	for (size_t i = from; i < dest->n_targets; i++) {
+		if (ob_target_state(dest, i, now, NULL) <= OUTBOUND_PEER_PROBE)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Every target of dest marked failing? *reason_r: the last one's. */
+static bool ob_dest_failing(const struct ob_dest *dest, int64_t now,
+			    const struct outbound_peer_reason **reason_r)
+{
+	for (size_t i = 0; i < dest->n_targets; i++) {
+		if (ob_target_state(dest, i, now, reason_r) !=
+		    OUTBOUND_PEER_FAILING)
+			return false;
+	}
+	return dest->n_targets > 0;
+}
+
+static struct outbound_peer_key ob_session_key(const struct ob_session *s)
+{
+	const struct ob_target *t = &s->dest->targets[s->target];
+
+	return (struct outbound_peer_key){ t->addr, t->port, s->scope };
+}
+
+/* Start s on target ti, as the probe of its expired marks if it has. */
+static void ob_session_start(struct ob_session *s, size_t ti, int64_t now)
+{
+	struct outbound_peers *peers = s->dest->ob->peers;
+	struct outbound_peer_key key, any;
+
+	s->target = ti;
+	key = ob_target_key(s->dest, ti, s->no_tls, s->scope,
+			    sizeof(s->scope));
+	any = ob_key_any(key);
+	s->probe = outbound_peers_probe(peers, &any, now);
+	s->probe_scoped = s->scope[0] != '\0' &&
+			  outbound_peers_probe(peers, &key, now);
+	ob_session_connect(s);
+}
+
+/* s ends, or moves on, without a verdict on its peer. */
+static void ob_session_release(struct ob_session *s)
+{
+	struct outbound_peers *peers = s->dest->ob->peers;
+	struct outbound_peer_key key = ob_session_key(s), any = ob_key_any(key);
+
+	if (s->probe)
+		outbound_peers_probe_end(peers, &any);
+	if (s->probe_scoped)
+		outbound_peers_probe_end(peers, &key);
+	s->probe = s->probe_scoped = false;
+}
+
+/* The peer of s answered and works: forget its marks, and let the
+ * sessions that waited for this probe go (from the loop: we are inside
+ * a client callback). */
+static void ob_session_peer_ok(struct ob_session *s)
+{
+	struct outbound *ob = s->dest->ob;
+	struct outbound_peer_key key = ob_session_key(s), any = ob_key_any(key);
+	bool changed = outbound_peers_ok(ob->peers, &any);
+
+	if (s->scope[0] != '\0')
+		changed |= outbound_peers_ok(ob->peers, &key);
+	s->probe = s->probe_scoped = false;
+	if (changed)
+		event_active(ob->kick, EV_TIMEOUT, 0);
+}
+
+/* s failed before it was ready, not permanently (refused, timeout, a 4xx
+ * greeting or EHLO, TLS, AUTH): mark its peer failing for the first retry
+ * interval when it was the last of our sessions on that peer. */
+static void ob_session_peer_failed(struct ob_session *s,
+				   const struct smtp_client_error *error)
+{
+	struct ob_dest *dest = s->dest;
+	struct outbound *ob = dest->ob;
+	struct ob_target *t = &dest->targets[s->target];
+	struct outbound_peer_key key = ob_session_key(s), any = ob_key_any(key);
+	int64_t until = time(NULL) + MAX(ob->set.policy.retry_min, 1u);
+	unsigned code = error->code / 100 == 4 ? error->code : 451;
+
+	if (t->active > 0) {
+		/* others of ours are still on it: it may be failing (they
+		 * will tell) or limit how many sessions it takes from us
+		 * (a 421 "too many connections"). No more sessions than now
+		 * meanwhile; the last one to fail marks it. */
+		dest->limit = MAX(dest->active, 1u);
+		ob_session_release(s);
+		return;
+	}
+	if (error->tls_policy && s->scope[0] != '\0') {
+		/* it answered; our TLS policy refused it under this name */
+		outbound_peers_ok(ob->peers, &any);
+		outbound_peers_fail(ob->peers, &key, until, code,
+				    error->enhanced, error->diagnostic);
+	} else {
+		outbound_peers_fail(ob->peers, &any, until, code,
+				    error->enhanced, error->diagnostic);
+		if (s->probe_scoped)
+			outbound_peers_probe_end(ob->peers, &key);
+	}
+	s->probe = s->probe_scoped = false;
+}
+
+/* Every target of dest is marked failing: defer its waiting jobs now,
+ * without a connection, each counting one attempt. */
+static void ob_dest_backoff(struct ob_dest *dest,
+			    const struct outbound_peer_reason *reason,
+			    int64_t now)
+{
+	struct outbound *ob = dest->ob;
+	char enhanced[16], *diag = xstrdup(reason->diag);
+	unsigned code = reason->code;
+	int64_t left = reason->until - now;
+	size_t n;
+
+	memcpy(enhanced, reason->enhanced, sizeof(enhanced));
+	n = ob_dest_fail_jobs(dest, code, enhanced, diag,
+			      dest->targets[dest->n_targets - 1].host);
+	if (n > 0) {
+		atomic_fetch_add(&ob->stats.backoff_deferrals, n);
+		log_info(NULL, "outbound: %s: %zu %s deferred without "
+			 "connecting: every address is marked failing for "
+			 "%llds more (%s)", dest->domain, n,
+			 n == 1 ? "recipient" : "recipients", (long long)left,
+			 diag);
+	}
+	free(diag);
+}
+
+/* ---- session callbacks ---- */
+
 static const struct smtp_client_msg *ob_next(void *arg,
 					     struct smtp_client *client UNUSED)
 {
 	struct ob_session *s = arg;
 	struct ob_job *job;
 
+	if (!s->ready) {
+		struct ob_dest *dest = s->dest;
+
+		s->ready = true;
+		if (dest->limit < dest->ob->set.max_per_destination) {
+			/* a session more may go, from the loop */
+			dest->limit++;
+			if (dest->waiting > 1)
+				event_active(dest->ob->kick, EV_TIMEOUT, 0);
+		}
+		ob_session_peer_ok(s);
+	}
 	if (s->dest->ob->stopping)
 		return NULL;
-	job = ob_dest_pop(s->dest);
-	if (job == NULL)
-		return NULL;
-	s->got_job = true;
-	return &job->cmsg;
+	while ((job = ob_dest_pop(s->dest)) != NULL) {
+		/* a hold since the last tick counts too */
+		if (ob_job_sendable(job))
+			return &job->cmsg;
+		ob_job_drop(job);
+	}
+	return NULL;
 }
 
 static void ob_msg_done(void *arg, struct smtp_client *client,
@@ -846,10 +1137,11 @@ static void ob_closed(void *arg, struct smtp_client *client UNUSED,
 	struct ob_dest *dest = s->dest;
 	struct outbound *ob = dest->ob;
 
+	dest->targets[s->target].active--;
 	dest->active--;
 	ob->active--;
 	atomic_store(&ob->stats.active_sessions, ob->active);
-	if (error != NULL && error->before_ready && !s->got_job &&
+	if (!s->ready && error != NULL && error->before_ready &&
 	    !ob->stopping) {
 		atomic_fetch_add(&ob->stats.connect_failures, 1);
 		bool dane = dest->targets[s->target].dane;
@@ -872,24 +1164,28 @@ static void ob_closed(void *arg, struct smtp_client *client UNUSED,
 		s->no_tls = false;
 		if (error->permanent) {
 			/* a 5xx greeting or EHLO: the server refuses us */
+			ob_session_peer_ok(s);
 			ob_dest_fail(dest, error->code != 0 ? error->code : 550,
 				     error->enhanced, error->diagnostic,
 				     dest->targets[s->target].host);
-		} else if (s->target + 1 < dest->n_targets) {
-			/* RFC 5321 5.1: the next address / MX */
-			s->target++;
-			ob_session_connect(s);
-			return;
-		} else if (dest->active == 0) {
-			ob_dest_fail(dest, error->code / 100 == 4 ? error->code
-								  : 451,
-				     error->enhanced, error->diagnostic,
-				     dest->targets[s->target].host);
+		} else {
+			int64_t now = time(NULL);
+			ssize_t next;
+
+			ob_session_peer_failed(s, error);
+			/* RFC 5321 5.1: the next address / MX not marked
+			 * failing; when none is left the kick below defers
+			 * the waiting jobs */
+			next = ob_dest_usable(dest, s->target + 1, now);
+			if (next >= 0) {
+				ob_session_start(s, (size_t)next, now);
+				return;
+			}
 		}
 	}
+	ob_session_release(s);
 	free(s);
 	ob_kick_all(ob);
-	ob_dest_maybe_free(dest);
 }
 
 static const struct smtp_client_callbacks ob_client_cb = {
@@ -901,6 +1197,9 @@ static const struct smtp_client_callbacks ob_client_cb = {
 static void ob_dest_kick(struct ob_dest *dest)
 {
 	struct outbound *ob = dest->ob;
+	const struct outbound_peer_reason *reason;
+	int64_t now = time(NULL);
+	ssize_t ti;
 
 	if (ob->stopping || dest->waiting == 0)
 		return;
@@ -910,24 +1209,47 @@ static void ob_dest_kick(struct ob_dest *dest)
 	}
 	if (dest->state != DEST_READY)
 		return;
-	while (dest->active < MIN(ob->set.max_per_destination, dest->waiting) &&
-	       ob->active < ob->set.max_connections) {
+	if (dest->retry_now) {
+		/* queue flush/retry: go now (a probe first) */
+		dest->retry_now = false;
+		for (size_t i = 0; i < dest->n_targets; i++)
+			outbound_peers_expire(ob->peers, dest->targets[i].addr,
+					      dest->targets[i].port, now);
+	}
+	while (dest->active < MIN(dest->limit, dest->waiting) &&
+	       ob->active < ob->set.max_connections &&
+	       (ti = ob_dest_usable(dest, 0, now)) >= 0) {
 		struct ob_session *s = xcalloc(1, sizeof(*s));
 
 		s->dest = dest;
-		ob_session_connect(s);
+		ob_session_start(s, (size_t)ti, now);
 	}
+	if (dest->waiting > 0 && ob_dest_failing(dest, now, &reason))
+		ob_dest_backoff(dest, reason, now);
 }
 
+/* Kick every destination with waiting jobs; free the idle ones. */
 static void ob_kick_all(struct outbound *ob)
 {
 	struct ob_dest *dest, *next;
 
 	for (dest = ob->dests; dest != NULL; dest = next) {
 		next = dest->next;
-		if (dest->waiting > 0 && dest->state != DEST_RESOLVING)
+		if (dest->waiting > 0 && dest->state == DEST_NEW) {
+			/* resolving frees it when it ends at once */
 			ob_dest_kick(dest);
+			continue;
+		}
+		if (dest->waiting > 0 && dest->state == DEST_READY)
+			ob_dest_kick(dest);
+		ob_dest_maybe_free(dest);
 	}
+}
+
+static void ob_kick_cb(evutil_socket_t fd UNUSED, short what UNUSED,
+		       void *arg)
+{
+	ob_kick_all(arg);
 }
 
 /* ---- picking entries ---- */
@@ -992,6 +1314,8 @@ static void ob_add_job(struct ob_msg *msg, const size_t *idx, size_t n)
 	};
 	msg->jobs_left++;
 	dest = ob_dest_get(ob, msg->rcpts[idx[0]].domain, msg->tls_optional);
+	if (msg->retry_now)
+		dest->retry_now = true;
 	if (dest->tail != NULL)
 		dest->tail->next = job;
 	else
@@ -1027,6 +1351,7 @@ static void ob_pick(struct outbound *ob, const struct store_queue_entry *e)
 	msg->delay_notified = e->delay_notified;
 	msg->requiretls = e->requiretls;
 	msg->tls_optional = e->tls_optional;
+	msg->retry_now = e->retry_now;
 	msg->full = data;
 	msg->full_size = size;
 	ob_strip_return_path(msg);
@@ -1085,23 +1410,75 @@ static void ob_pick(struct outbound *ob, const struct store_queue_entry *e)
 		ob_msg_finish(msg);
 }
 
+static int ob_id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Drop the waiting jobs of entries held since they were picked: `posthorn
+ * queue hold` writes the store, the runner sees it here, once a tick (and
+ * before it hands a job to a session or defers it, ob_job_sendable). */
+static void ob_drop_held(struct outbound *ob, struct arena *a)
+{
+	const char *error;
+	int64_t *ids;
+	int n = store_queue_held_ids(ob->reader, a, &ids, &error);
+
+	if (n < 0)
+		log_error(NULL, "outbound: reading the held entries: %s", error);
+	if (n <= 0)
+		return;
+	for (struct ob_dest *dest = ob->dests; dest != NULL;
+	     dest = dest->next) {
+		struct ob_job **pp = &dest->head, *job;
+
+		dest->tail = NULL;
+		while ((job = *pp) != NULL) {
+			if (bsearch(&job->msg->id, ids, (size_t)n, sizeof(*ids),
+				    ob_id_cmp) == NULL) {
+				dest->tail = job;
+				pp = &job->next;
+				continue;
+			}
+			*pp = job->next;
+			dest->waiting--;
+			job->next = NULL;
+			ob_job_drop(job);
+		}
+	}
+}
+
 static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
 	struct outbound *ob = arg;
+	const struct queue_policy *pol = &ob->set.policy;
 	struct store_queue_entry *entries;
+	int64_t now = time(NULL);
+	size_t picked = 0;
 	struct arena a;
 	const char *error;
 	int n;
 
-	size_t picked = 0;
-
-	if (ob->stopping || ob->n_inflight >= OB_MAX_INFLIGHT)
+	if (ob->stopping)
 		return;
+	/* marks older than the longest retry interval are forgotten */
+	atomic_store(&ob->stats.failing_peers, (unsigned)outbound_peers_sweep(
+		ob->peers, now, now - (int64_t)MAX(pol->retry_max,
+						   pol->retry_min)));
 	arena_init(&a, 0);
+	if (ob->n_inflight > 0)
+		ob_drop_held(ob, &a);
+	if (ob->n_inflight >= OB_MAX_INFLIGHT) {
+		arena_deinit(&a);
+		ob_kick_all(ob);
+		return;
+	}
 	/* the entries in flight are still due (until their results are
 	 * stored): ask for that many more */
-	n = store_queue_due(ob->reader, &a, time(NULL),
-			    ob->n_inflight + OB_PICK, &entries, &error);
+	n = store_queue_due(ob->reader, &a, now, ob->n_inflight + OB_PICK,
+			    &entries, &error);
 	if (n < 0)
 		log_error(NULL, "outbound: reading the queue: %s", error);
 	for (int i = 0; i < n && ob->n_inflight < OB_MAX_INFLIGHT &&
@@ -1171,6 +1548,7 @@ struct outbound *outbound_new(struct store *store, struct net_thread *thread,
 		ob->set.timeout_scale = 1;
 	ob->inflight_cap = 16384;
 	ob->inflight = xcalloc(ob->inflight_cap, sizeof(*ob->inflight));
+	ob->peers = outbound_peers_new();
 	pthread_mutex_init(&ob->lock, NULL);
 	pthread_cond_init(&ob->cond, NULL);
 
@@ -1199,6 +1577,7 @@ struct outbound *outbound_new(struct store *store, struct net_thread *thread,
 	ob->timer = event_new(net_thread_base(thread), -1, EV_PERSIST, ob_tick,
 			      ob);
 	ob->soon = event_new(net_thread_base(thread), -1, 0, ob_tick, ob);
+	ob->kick = event_new(net_thread_base(thread), -1, 0, ob_kick_cb, ob);
 	return ob;
 }
 
@@ -1217,6 +1596,7 @@ static void ob_stop_task(void *arg)
 	ob->stopping = true;
 	event_del(ob->timer);
 	event_del(ob->soon);
+	event_del(ob->kick);
 	/* sessions end through on_shutdown of their conns when the server
 	 * shuts down; results of aborted sessions are not recorded */
 	pthread_mutex_lock(&ob->lock);
@@ -1256,6 +1636,8 @@ void outbound_free(struct outbound **obp)
 		event_free(ob->timer);
 	if (ob->soon != NULL)
 		event_free(ob->soon);
+	if (ob->kick != NULL)
+		event_free(ob->kick);
 	dns_resolver_free(&ob->resolver);
 	/* jobs still queued (no session took them): drop with their
 	 * messages; the entries stay in the store */
@@ -1270,6 +1652,7 @@ void outbound_free(struct outbound **obp)
 	if (ob->tls != NULL)
 		net_tls_unref(&ob->tls);
 	store_reader_free(&ob->reader);
+	outbound_peers_free(&ob->peers);
 	free(ob->inflight);
 	pthread_mutex_destroy(&ob->lock);
 	pthread_cond_destroy(&ob->cond);

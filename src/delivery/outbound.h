@@ -61,7 +61,11 @@ struct outbound_stats {
 	atomic_ulong rcpt_deferred;	/* 4xx / no connection: retry */
 	atomic_ulong rcpt_failed;	/* 5xx or expired: bounced */
 	atomic_ulong dsn_sent;		/* reports submitted */
+	/* recipients deferred without a connection: every address of their
+	 * destination was marked failing (part of rcpt_deferred) */
+	atomic_ulong backoff_deferrals;
 	atomic_uint active_sessions;
+	atomic_uint failing_peers;	/* addresses marked failing now */
 };
 
 struct outbound;

@@ -157,6 +157,13 @@ static void sc_fail_reply(struct smtp_client *c, const struct smtp_reply *r,
 	strbuf_free(&one);
 }
 
+/* The failure about to be reported is the TLS policy's verdict. */
+static void sc_tls_refused(struct smtp_client *c)
+{
+	if (!c->failed)
+		c->err.tls_policy = true;
+}
+
 /* ---- one recipient's result ---- */
 
 static void sc_result(struct smtp_client *c, size_t i, unsigned code,
@@ -518,6 +525,7 @@ static void sc_after_ehlo(struct smtp_client *c)
 {
 	if (c->tls_policy >= SMTP_CLIENT_TLS_REQUIRED && !c->tls_on) {
 		if (!c->tls_relaxed) {
+			sc_tls_refused(c);
 			sc_fail(c, 0, "4.7.4", false, "TLS is required for %s "
 				"but the server does not offer STARTTLS",
 				c->address);
@@ -622,6 +630,7 @@ static bool sc_tls_ok(struct smtp_client *c)
 		 c->tls_check(c->tls_check_arg, c->conn, &error) < 0)
 		what = "refused";
 	if (what != NULL && !c->tls_relaxed) {
+		sc_tls_refused(c);
 		sc_fail(c, 0, "4.7.5", false, "certificate of %s %s: %s",
 			c->address, what, error);
 		return false;
@@ -784,6 +793,7 @@ static void sc_reply(struct smtp_client *c, const struct smtp_reply *r)
 		if (r->code != 220) {
 			if (c->tls_policy >= SMTP_CLIENT_TLS_REQUIRED &&
 			    !c->tls_relaxed) {
+				sc_tls_refused(c);
 				sc_fail_reply(c, r, "STARTTLS (required)");
 				return;
 			}
@@ -791,6 +801,7 @@ static void sc_reply(struct smtp_client *c, const struct smtp_reply *r)
 			return;
 		}
 		if (conn_starttls_client(c->conn, c->tls, c->server_name) < 0) {
+			sc_tls_refused(c);
 			sc_fail(c, 0, "4.7.0", false, "STARTTLS with %s failed",
 				c->address);
 			return;
@@ -978,6 +989,7 @@ static void sc_on_close(struct conn *conn, const char *reason)
 		/* closed while waiting for the EHLO reply behind STARTTLS:
 		 * the handshake failed */
 		c->err.tls_failed = c->state == SC_EHLO && c->tls_on;
+		c->err.tls_policy = c->err.tls_failed;
 		snprintf(c->err_diag, sizeof(c->err_diag), "%s", diag);
 		c->err.diagnostic = c->err_diag;
 		log_info(conn_sid(conn), "smtp-out %s: %s", c->address, diag);

@@ -95,6 +95,11 @@ struct smtp_client_error {
 	/* the STARTTLS handshake failed (policy "may": the caller may try
 	 * the same server again without TLS) */
 	bool tls_failed;
+	/* the TLS policy refused this peer: no STARTTLS where TLS is
+	 * required, a refused or failed STARTTLS, a certificate or tls_check
+	 * that did not pass (tls_failed included). The peer itself answered:
+	 * a session with another policy or server name may succeed. */
+	bool tls_policy;
 };
 
 struct smtp_client;

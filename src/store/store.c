@@ -351,3 +351,14 @@ int store_queue_due(struct store_reader *r, struct arena *a, int64_t now,
 {
 	return r->driver->queue_due(r->conn, a, now, limit, entries_r, error_r);
 }
+
+int store_queue_held(struct store_reader *r, int64_t id, const char **error_r)
+{
+	return r->driver->queue_held(r->conn, id, error_r);
+}
+
+int store_queue_held_ids(struct store_reader *r, struct arena *a,
+			 int64_t **ids_r, const char **error_r)
+{
+	return r->driver->queue_held_ids(r->conn, a, ids_r, error_r);
+}

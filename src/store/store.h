@@ -146,6 +146,10 @@ struct store_queue_entry {
 	 * recipient side's TLS policy (tls = required/verify routes, DANE)
 	 * is relaxed to opportunistic TLS for this message. */
 	bool tls_optional;
+	/* An admin asked for a try now (queue retry/flush) since the last
+	 * result: the runner tries it even where its destination is marked
+	 * failing. A result clears it. */
+	bool retry_now;
 };
 
 /* ---- readers: one per thread; every call is synchronous ---- */
@@ -286,6 +290,13 @@ int store_queue_get(struct store_reader *r, struct arena *a, int64_t id,
 int store_queue_due(struct store_reader *r, struct arena *a, int64_t now,
 		    size_t limit, struct store_queue_entry **entries_r,
 		    const char **error_r);
+/* Whether entry id may not be sent: 1 when it is held or no longer exists
+ * (deleted, or done), 0 when it may go, -1 on error. */
+int store_queue_held(struct store_reader *r, int64_t id, const char **error_r);
+/* The ids of every held entry in *ids_r (in a), ascending: their number,
+ * or -1. */
+int store_queue_held_ids(struct store_reader *r, struct arena *a,
+			 int64_t **ids_r, const char **error_r);
 
 /* ---- write requests ---- */
 

@@ -123,6 +123,10 @@ struct store_driver {
 	int (*queue_due)(struct store_conn *c, struct arena *a, int64_t now,
 			 size_t limit, struct store_queue_entry **entries_r,
 			 const char **error_r);
+	int (*queue_held)(struct store_conn *c, int64_t id,
+			  const char **error_r);
+	int (*queue_held_ids)(struct store_conn *c, struct arena *a,
+			      int64_t **ids_r, const char **error_r);
 };
 
 extern const struct store_driver store_driver_sqlite;

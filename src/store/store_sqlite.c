@@ -101,6 +101,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);",
 	/* 7: RFC 8689 5 "TLS-Required: No" of a queued message */
 	"ALTER TABLE queue ADD COLUMN tls_optional INTEGER NOT NULL DEFAULT 0;",
+	/* 8: an admin asked for a try now (queue flush/retry): the runner
+	 * tries the entry even where its destination is marked failing */
+	"ALTER TABLE queue ADD COLUMN retry_now INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -2231,4 +2234,6 @@ const struct store_driver store_driver_sqlite = {
 	.queue_list = store_sqlite_queue_list,
 	.queue_get = store_sqlite_queue_get,
 	.queue_due = store_sqlite_queue_due,
+	.queue_held = store_sqlite_queue_held,
+	.queue_held_ids = store_sqlite_queue_held_ids,
 };

@@ -36,6 +36,8 @@ enum store_sqlite_xstmt {
 	XS_QUEUE_RCPTS_DELETE,
 	XS_QUEUE_HOLD,
 	XS_QUEUE_RETRY,
+	XS_QUEUE_HELD,
+	XS_QUEUE_HELD_IDS,
 	/* store_sqlite_quota.c */
 	XS_USER_USAGE,
 	XS_USER_SET_QUOTA,
@@ -117,6 +119,10 @@ int store_sqlite_queue_get(struct store_conn *c, struct arena *a, int64_t id,
 int store_sqlite_queue_due(struct store_conn *c, struct arena *a, int64_t now,
 			   size_t limit, struct store_queue_entry **entries_r,
 			   const char **error_r);
+int store_sqlite_queue_held(struct store_conn *c, int64_t id,
+			    const char **error_r);
+int store_sqlite_queue_held_ids(struct store_conn *c, struct arena *a,
+				int64_t **ids_r, const char **error_r);
 
 /* store_sqlite_quota.c. Writer: STORE_REQ_USER_SET_QUOTA. */
 int store_sqlite_quota_apply(struct store_conn *c, const struct store_req *req,

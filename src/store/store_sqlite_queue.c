@@ -5,7 +5,7 @@
 
 #define QUEUE_COLS "id, blob_id, sender, envid, ret, state, attempts," \
 	" next_try, last_error, created, delay_notified, held, requiretls," \
-	" tls_optional"
+	" tls_optional, retry_now"
 #define RCPT_COLS "idx, address, orcpt, notify, state, status, diagnostic," \
 	" remote_mta"
 
@@ -24,7 +24,7 @@ static const char *const xsql[] = {
 	[XS_QUEUE_UPDATE] = "UPDATE queue SET state = ?, attempts = ?,"
 		" next_try = ?, last_error = ? WHERE id = ?",
 	[XS_QUEUE_RESULT] = "UPDATE queue SET attempts = ?, next_try = ?,"
-		" last_error = ?, delay_notified = ? WHERE id = ?",
+		" last_error = ?, delay_notified = ?, retry_now = 0 WHERE id = ?",
 	[XS_QUEUE_RCPT_RESULT] = "UPDATE queue_rcpts SET state = ?, status = ?,"
 		" diagnostic = ?, remote_mta = ? WHERE queue_id = ? AND idx = ?",
 	[XS_QUEUE_PENDING_COUNT] = "SELECT count(*) FROM queue_rcpts"
@@ -32,8 +32,10 @@ static const char *const xsql[] = {
 	[XS_QUEUE_DELETE] = "DELETE FROM queue WHERE id = ?",
 	[XS_QUEUE_RCPTS_DELETE] = "DELETE FROM queue_rcpts WHERE queue_id = ?",
 	[XS_QUEUE_HOLD] = "UPDATE queue SET held = ?2 WHERE id = ?1 OR ?1 = 0",
-	[XS_QUEUE_RETRY] = "UPDATE queue SET next_try = ?2"
+	[XS_QUEUE_RETRY] = "UPDATE queue SET next_try = ?2, retry_now = 1"
 		" WHERE id = ?1 OR (?1 = 0 AND held = 0 AND next_try > ?2)",
+	[XS_QUEUE_HELD] = "SELECT held FROM queue WHERE id = ?",
+	[XS_QUEUE_HELD_IDS] = "SELECT id FROM queue WHERE held = 1 ORDER BY id",
 };
 
 static sqlite3_stmt *xstmt(struct store_conn *c, enum store_sqlite_xstmt id,
@@ -67,6 +69,7 @@ static int read_entry(struct store_conn *c, struct arena *a, sqlite3_stmt *st,
 	q->held = sqlite3_column_int64(st, 11) != 0;
 	q->requiretls = sqlite3_column_int64(st, 12) != 0;
 	q->tls_optional = sqlite3_column_int64(st, 13) != 0;
+	q->retry_now = sqlite3_column_int64(st, 14) != 0;
 	rs = xstmt(c, pending_only ? XS_QUEUE_RCPTS_PENDING : XS_QUEUE_RCPTS,
 		   error_r);
 	if (rs == NULL)
@@ -158,6 +161,45 @@ int store_sqlite_queue_get(struct store_conn *c, struct arena *a, int64_t id,
 		return ret;
 	ret = read_entry(c, a, st, false, entry_r, error_r) < 0 ? -1 : 1;
 	store_sqlite_done(st);
+	return ret;
+}
+
+int store_sqlite_queue_held(struct store_conn *c, int64_t id,
+			    const char **error_r)
+{
+	sqlite3_stmt *st = xstmt(c, XS_QUEUE_HELD, error_r);
+	int ret;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((ret = store_sqlite_row(c, st, "store", error_r)) < 0)
+		return -1;
+	if (ret == 0)
+		return 1;	/* gone: nothing to send either */
+	ret = sqlite3_column_int64(st, 0) != 0;
+	store_sqlite_done(st);
+	return ret;
+}
+
+int store_sqlite_queue_held_ids(struct store_conn *c, struct arena *a,
+				int64_t **ids_r, const char **error_r)
+{
+	struct store_sqlite_vec g = { .size = sizeof(int64_t) };
+	sqlite3_stmt *st = xstmt(c, XS_QUEUE_HELD_IDS, error_r);
+	int ret;
+
+	if (st == NULL)
+		return -1;
+	while ((ret = store_sqlite_row(c, st, "store", error_r)) == 1)
+		*(int64_t *)store_sqlite_vec_push(&g) =
+			sqlite3_column_int64(st, 0);
+	if (ret < 0) {
+		free(g.v);
+		return -1;
+	}
+	ret = (int)g.n;
+	*ids_r = store_sqlite_vec_to_arena(&g, a);
 	return ret;
 }
 

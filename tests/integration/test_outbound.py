@@ -277,7 +277,8 @@ def make_tls_context(tmp_path):
 # ---- routing: MX, A fallback, null MX ----
 
 class BusyServer:
-    """Greets every client with 421 and closes (on address:port)."""
+    """Greets every client with 421 and closes (on address:port); a
+    subclass answers otherwise in serve()."""
 
     def __init__(self, address, port):
         self.sock = socket.socket()
@@ -293,9 +294,12 @@ class BusyServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            self.greeted += 1
-            c.sendall(b"421 4.3.2 busy, try another\r\n")
-            c.close()
+            self.serve(c)
+
+    def serve(self, c):
+        self.greeted += 1
+        c.sendall(b"421 4.3.2 busy, try another\r\n")
+        c.close()
 
     def stop(self):
         self.sock.close()
@@ -625,13 +629,19 @@ def test_queue_flush_makes_it_due(tmp_path):
     sender.assert_clean()
 
 
-def test_failed_opportunistic_tls_falls_back_to_plaintext(tmp_path):
+def old_tls_context(tmp_path):
+    """A server context that speaks TLS 1.1 at most: our handshake (TLS 1.2
+    or later) with it fails."""
     ctx = make_tls_context(tmp_path)
     ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1	# below our TLS 1.2
-    sink = Sink(tls_context=ctx).start()
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    return ctx
+
+
+def test_failed_opportunistic_tls_falls_back_to_plaintext(tmp_path):
+    sink = Sink(tls_context=old_tls_context(tmp_path)).start()
     sender = sender_daemon(tmp_path, route_conf(sink))
     try:
         submit(sender, ["x@remote.test"], message("plain after all", "x@remote.test"))

@@ -145,7 +145,7 @@ struct run {
 	size_t n_msgs, next;
 	struct strbuf results;	/* "rcpt code enhanced|" per recipient */
 	char error[512];
-	bool had_error, before_ready, permanent, peer_dsn;
+	bool had_error, before_ready, permanent, tls_policy, peer_dsn;
 	atomic_bool done;
 	struct smtp_client_settings set;
 };
@@ -181,6 +181,7 @@ static void cl_closed(void *arg, struct smtp_client *client UNUSED,
 		r->had_error = true;
 		r->before_ready = error->before_ready;
 		r->permanent = error->permanent;
+		r->tls_policy = error->tls_policy;
 		snprintf(r->error, sizeof(r->error), "%s %s",
 			 error->enhanced, error->diagnostic);
 	}
@@ -475,6 +476,7 @@ static void test_session_failures(void **state UNUSED)
 	assert_true(r1.had_error);
 	assert_true(r1.before_ready);
 	assert_false(r1.permanent);
+	assert_false(r1.tls_policy);
 	assert_string_equal(r1.error, "4.3.2 greeting: 421 4.3.2 busy");
 	assert_int_equal(r1.next, 0);
 
@@ -484,6 +486,7 @@ static void test_session_failures(void **state UNUSED)
 	run(&r2, &msg, 1);
 	assert_true(r2.had_error);
 	assert_true(r2.before_ready);
+	assert_true(r2.tls_policy);	/* the peer answered, our policy failed */
 	assert_non_null(strstr(r2.error, "4.7.4 TLS is required"));
 	assert_int_equal(r2.next, 0);
 
@@ -501,6 +504,7 @@ static void test_session_failures(void **state UNUSED)
 	run(&r4, &msg, 1);
 	assert_true(r4.had_error);
 	assert_true(r4.before_ready);
+	assert_false(r4.tls_policy);
 	assert_non_null(strstr(r4.error, "4.4.1 connect to 127.0.0.1 port 1"));
 }
 
@@ -638,6 +642,7 @@ static void test_tls_relaxed(void **state UNUSED)
 		run(&r3, &msg, 1);
 		assert_true(r3.had_error);
 		assert_true(r3.before_ready);
+		assert_true(r3.tls_policy);
 		assert_non_null(strstr(r3.error, "STARTTLS (required)"));
 		assert_null(strstr(strbuf_cstr(&fake.log), "MAIL"));
 		assert_int_equal(r3.next, 0);

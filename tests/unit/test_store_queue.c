@@ -1,6 +1,7 @@
 /* Unit tests for the outbound queue in store/: per-recipient state, the due
  * list, delivery results (entry and blob gone when nothing is pending, the
- * DSN in the same transaction), hold/release/retry/flush. */
+ * DSN in the same transaction), hold/release/retry/flush, the retry_now
+ * mark and the runner's held look-ups. */
 #include "test_store_util.h"
 
 #include <time.h>
@@ -382,6 +383,83 @@ static void test_due_limit_order(void **state)
 	tstore_deinit(&t);
 }
 
+/* queue retry/flush mark the entries they make due (retry_now), a result
+ * clears the mark; the runner's held look-ups see holds, releases and
+ * deleted entries. */
+static void test_retry_now_and_held(void **state)
+{
+	const struct store_queue_rcpt_result deferred[] = {
+		{ .idx = 0, .state = "pending", .status = "4.4.1" },
+	};
+	struct store_req req = { .type = STORE_REQ_QUEUE_RESULT };
+	struct store_queue_entry q, *list;
+	struct store_result *res;
+	const char *error;
+	int64_t *ids;
+	struct tstore t;
+	int64_t a, b, now = time(NULL);
+
+	(void)state;
+	tstore_init(&t, 0);
+	a = enqueue(&t, "alice@example.com");
+	b = enqueue(&t, "alice@example.com");
+	assert_int_equal(store_queue_get(t.reader, &t.arena, a, &q, &error), 1);
+	assert_false(q.retry_now);
+
+	/* deferred, then flushed: due now and marked */
+	req.u.queue_result.id = a;
+	req.u.queue_result.rcpts = deferred;
+	req.u.queue_result.n_rcpts = 1;
+	req.u.queue_result.attempts = 1;
+	req.u.queue_result.next_try = now + 600;
+	req.u.queue_result.last_error = "refused";
+	tstore_ok(&t, &req);
+	res = control(&t, 0, STORE_QUEUE_RETRY, now);
+	assert_int_equal(res->id, 1);	/* b was due already */
+	store_result_free(&res);
+	assert_int_equal(due(&t, now, &list), 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(list[i].retry_now, list[i].id == a);
+	/* the next result clears it */
+	req.u.queue_result.attempts = 2;
+	tstore_ok(&t, &req);
+	assert_int_equal(store_queue_get(t.reader, &t.arena, a, &q, &error), 1);
+	assert_false(q.retry_now);
+	assert_int_equal(q.attempts, 2);
+	/* retry of one entry marks it too */
+	res = control(&t, a, STORE_QUEUE_RETRY, now);
+	store_result_free(&res);
+	assert_int_equal(store_queue_get(t.reader, &t.arena, a, &q, &error), 1);
+	assert_true(q.retry_now);
+
+	/* held look-ups */
+	assert_int_equal(store_queue_held(t.reader, a, &error), 0);
+	assert_int_equal(store_queue_held_ids(t.reader, &t.arena, &ids, &error),
+			 0);
+	res = control(&t, b, STORE_QUEUE_HOLD, now);
+	store_result_free(&res);
+	res = control(&t, a, STORE_QUEUE_HOLD, now);
+	store_result_free(&res);
+	assert_int_equal(store_queue_held(t.reader, a, &error), 1);
+	assert_int_equal(store_queue_held_ids(t.reader, &t.arena, &ids, &error),
+			 2);
+	assert_int_equal(ids[0], a);
+	assert_int_equal(ids[1], b);
+	res = control(&t, a, STORE_QUEUE_RELEASE, now);
+	store_result_free(&res);
+	assert_int_equal(store_queue_held(t.reader, a, &error), 0);
+	assert_int_equal(store_queue_held_ids(t.reader, &t.arena, &ids, &error),
+			 1);
+	assert_int_equal(ids[0], b);
+	/* an entry that is gone may not be sent either */
+	struct store_req del = { .type = STORE_REQ_QUEUE_DELETE };
+
+	del.u.queue_delete.id = a;
+	tstore_ok(&t, &del);
+	assert_int_equal(store_queue_held(t.reader, a, &error), 1);
+	tstore_deinit(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_result_with_dsn),
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_due_limit_order),
+		cmocka_unit_test(test_retry_now_and_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
