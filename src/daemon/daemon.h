@@ -14,6 +14,9 @@ struct net_server;
 struct net_tls;
 struct outbound;
 
+/* In the data dir: the pid of the posthornd that owns it, locked. */
+#define DAEMON_LOCK_FILE "posthornd.lock"
+
 struct daemon {
 	/* from the command line */
 	const char *config_path;
@@ -22,6 +25,7 @@ struct daemon {
 	int port_offset;
 
 	struct config *cfg;
+	int lock_fd;			/* the data dir lock, or -1 */
 	struct store *store;
 	struct event_base *base;	/* the control thread's loop */
 	struct event *signals[4];

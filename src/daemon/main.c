@@ -2,6 +2,7 @@
  * (as root if need be), drop privileges, open the store, then serve until
  * SIGTERM; SIGHUP reloads the config's log level and the certificate. */
 #include "base/log.h"
+#include "base/pidlock.h"
 #include "daemon/daemon.h"
 #include "daemon/dev_cert.h"
 #include "daemon/dev_setup.h"
@@ -10,9 +11,11 @@
 #include "daemon/services.h"
 #include "net/net.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,6 +149,37 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 		 d->config_path);
 }
 
+/* One posthornd per data dir: a second one (same config, or another port
+ * offset) would share the store, remove the first one's sockets and
+ * split its connections. The lock is taken before anything is bound or
+ * written, held for the life of the process (through the privilege
+ * drop: the fd stays open), and dropped by the kernel at exit. */
+static int lock_data_dir(struct daemon *d)
+{
+	const char *dir = d->cfg->server.data_dir;
+	char *path, *error = NULL;
+	pid_t holder;
+
+	/* privs_drop() hands a new data dir to [server] user later */
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		log_error(NULL, "cannot create the data dir %s: %s", dir,
+			  strerror(errno));
+		return -1;
+	}
+	path = xasprintf("%s/" DAEMON_LOCK_FILE, dir);
+	d->lock_fd = pidlock_take(path, &holder, &error);
+	free(path);
+	if (d->lock_fd >= 0)
+		return 0;
+	if (holder != 0)
+		log_error(NULL, "another posthornd (pid %ld) is running on "
+			  "data dir %s", (long)holder, dir);
+	else
+		log_error(NULL, "%s", error);
+	free(error);
+	return -1;
+}
+
 static int open_store(struct daemon *d)
 {
 	struct store_settings set = {
@@ -276,11 +310,14 @@ static void daemon_deinit(struct daemon *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	config_free(&d->cfg);
+	/* last: the sockets are gone by now */
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 }
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { 0 };
+	struct daemon d = { .lock_fd = -1 };
 	char *error = NULL;
 	int status = 1;
 
@@ -298,6 +335,8 @@ int main(int argc, char **argv)
 		return 1;
 	log_init("posthornd", d.cfg->log.target, d.cfg->log.level);
 	d.started = time(NULL);
+	if (lock_data_dir(&d) < 0)
+		goto out;
 	d.base = event_base_new();
 	if (d.base == NULL)
 		PANIC("event_base_new failed");
