@@ -55,6 +55,8 @@ enum key_type {
 	KEY_SIZE,	/* uint64_t bytes in min..max */
 	KEY_ENUM,	/* int, index into names */
 	KEY_ADDRESSES,	/* config_listener addresses + address_count */
+	KEY_MODE,	/* unsigned int file mode, octal digits, at most max */
+	KEY_ADDRESS,	/* an address "local@domain"; empty gives NULL */
 };
 
 struct key_def {
@@ -141,6 +143,8 @@ static const struct key_def server_keys[] = {
 	  1, 10000000, NULL },
 	{ "max_connections_per_ip", KEY_UINT,
 	  CFG(server.max_connections_per_ip), 0, 10000000, NULL },
+	{ "origin", KEY_HOSTNAME, CFG(server.origin), 0, 0, NULL },
+	{ "admin", KEY_ADDRESS, CFG(server.admin), 0, 0, NULL },
 };
 static const struct key_def log_keys[] = {
 	{ "target", KEY_ENUM, CFG(log.target), 0, 0, log_target_names },
@@ -183,10 +187,12 @@ static const struct key_def smtp_keys[] = {
 	{ "data_timeout", KEY_DURATION, CFG(smtp.data_timeout_ms),
 	  MS_PER_S, MS_PER_DAY, NULL },
 	{ "received_auth", KEY_BOOL, CFG(smtp.received_auth), 0, 0, NULL },
-	{ "postmaster", KEY_STRING, CFG(smtp.postmaster), 0, 0, NULL },
+	{ "postmaster", KEY_ADDRESS, CFG(smtp.postmaster), 0, 0, NULL },
 	{ "vrfy_expn", KEY_ENUM, CFG(smtp.vrfy_expn), 0, 0, vrfy_names },
 	{ "sender_check", KEY_ENUM, CFG(smtp.sender_check), 0, 0,
 	  sender_check_names },
+	{ "local_trusted_users", KEY_STRING, CFG(smtp.local_trusted_users),
+	  0, 0, NULL },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -247,6 +253,9 @@ static const struct key_def listener_keys[] = {
 	{ "port", KEY_UINT, LST(port), 1, 65535, NULL },
 	{ "path", KEY_PATH, LST(path), 0, 0, NULL },
 	{ "tls", KEY_ENUM, LST(tls), 0, 0, tls_mode_names },
+	{ "owner", KEY_STRING, LST(owner), 0, 0, NULL },
+	{ "group", KEY_STRING, LST(group), 0, 0, NULL },
+	{ "mode", KEY_MODE, LST(mode), 0, 0777, NULL },
 };
 
 enum section_id {
@@ -304,6 +313,9 @@ enum {
 	LKEY_PORT,
 	LKEY_PATH,
 	LKEY_TLS,
+	LKEY_OWNER,
+	LKEY_GROUP,
+	LKEY_MODE,
 };
 
 /* Where a section was opened and on which line each of its keys was set
@@ -538,6 +550,21 @@ static bool valid_hostname(struct str s)
 	return s.p[s.n - 1] != '-';
 }
 
+/* "local@domain" as an admin writes it in a config: something before the
+ * last '@', a host name after it, no blanks, quotes or angle brackets. */
+static bool valid_address(struct str s)
+{
+	const char *at = memrchr(s.p, '@', s.n);
+
+	if (at == NULL || at == s.p)
+		return false;
+	for (const char *p = s.p; p < at; p++) {
+		if ((unsigned char)*p <= ' ' || strchr("\"<>\\", *p) != NULL)
+			return false;
+	}
+	return valid_hostname(str_make(at + 1, (size_t)(s.p + s.n - at - 1)));
+}
+
 /* Binary form of an address literal: family AF_INET or AF_INET6. */
 struct bin_addr {
 	int family;
@@ -712,6 +739,27 @@ static void key_set(struct parse_ctx *ctx, const struct key_def *def,
 	}
 	case KEY_ADDRESSES:
 		set_addresses(ctx, def, ctx->base, value);
+		return;
+	case KEY_MODE:
+		n = 0;
+		for (size_t i = 0; i < value.n && n <= def->max; i++)
+			n = value.p[i] >= '0' && value.p[i] <= '7' ?
+			    n * 8 + (uint64_t)(value.p[i] - '0') : UINT64_MAX;
+		if (value.n == 0 || n > def->max) {
+			key_error(ctx, def, "expected an octal file mode such "
+				  "as 0660, got '%s'", value_c);
+			return;
+		}
+		*(unsigned int *)field = (unsigned int)n;
+		return;
+	case KEY_ADDRESS:
+		if (value.n > 0 && !valid_address(value)) {
+			key_error(ctx, def, "expected an address such as "
+				  "postmaster@example.org, got '%s'", value_c);
+			return;
+		}
+		*(const char **)field = value.n == 0 ? NULL :
+			arena_strdup(&ctx->cfg->arena, value_c);
 		return;
 	}
 	PANIC("key type %d", def->type);
@@ -1049,6 +1097,13 @@ static void finish_server(struct parse_ctx *ctx)
 		else
 			cfg->server.hostname = "localhost";
 	}
+	if (cfg->server.origin == NULL)
+		cfg->server.origin = cfg->server.hostname;
+	char *origin = arena_strdup(&cfg->arena, cfg->server.origin);
+
+	for (char *p = origin; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	cfg->server.origin = origin;
 }
 
 static void finish_tls(struct parse_ctx *ctx)
@@ -1121,7 +1176,6 @@ static void finish_smtp(struct parse_ctx *ctx)
 {
 	const struct config *cfg = ctx->cfg;
 	const struct section_state *s = &ctx->sections[SECTION_SMTP];
-	const char *pm = cfg->smtp.postmaster, *at;
 	struct cidr *list;
 	struct str bad;
 
@@ -1139,13 +1193,10 @@ static void finish_smtp(struct parse_ctx *ctx)
 	}
 	if (cfg->smtp.trusted_networks != NULL)
 		free(list);
-	at = pm != NULL ? strrchr(pm, '@') : NULL;
-	if (pm != NULL && (at == NULL || at == pm || at[1] == '\0' ||
-			   strpbrk(pm, " \t<>\"") != NULL)) {
-		ctx_error(ctx, s->key_line[MKEY_POSTMASTER],
-			  "key 'postmaster' in [smtp]: expected an address "
-			  "such as postmaster@example.org, got '%s'", pm);
-	}
+	if (cfg->server.admin == NULL)
+		ctx->cfg->server.admin = cfg->smtp.postmaster != NULL ?
+			cfg->smtp.postmaster :
+			cfg->server.dev ? CONFIG_DEV_ADMIN : NULL;
 }
 
 static bool tls_mode_allowed(enum config_protocol p, enum config_tls_mode m)
@@ -1200,7 +1251,20 @@ static void finish_listener(struct parse_ctx *ctx, struct listener_state *ls)
 			return;
 		}
 		l->path = resolve_path(ctx, l->path);
+		/* The local socket identifies its callers by uid, so any
+		 * local user may connect; an LMTP socket is for the group
+		 * of the MTA that delivers into it. */
+		if (kl[LKEY_MODE] == 0)
+			l->mode = l->protocol == CONFIG_PROTOCOL_LOCAL ? 0666 : 0660;
 		return;
+	}
+	for (unsigned int k = LKEY_OWNER; k <= LKEY_MODE; k++) {
+		if (kl[k] != 0) {
+			ctx_error(ctx, kl[k], "key '%s' in %s applies only to "
+				  "a unix socket ('path')",
+				  listener_keys[k].name, ls->title);
+			return;
+		}
 	}
 	if (kl[LKEY_ADDRESS] == 0) {
 		const char **list = arena_alloc(&ctx->cfg->arena, sizeof(*list));

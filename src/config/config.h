@@ -89,6 +89,12 @@ struct config_listener {
 	unsigned int address_count;
 	unsigned int port;		/* port_offset already added */
 	const char *path;		/* absolute, or NULL */
+	/* Unix sockets (path set): the owner and group to give the socket
+	 * (NULL: the daemon's defaults, see services.c) and its mode:
+	 * 0666 for protocol local, else 0660 unless written. */
+	const char *owner;
+	const char *group;
+	unsigned int mode;
 	unsigned int line;		/* line of the section header */
 };
 
@@ -100,6 +106,10 @@ struct config_overrides {
 	 * resolved against the current directory. */
 	const char *data_dir;
 };
+
+/* The [server] admin of a dev = yes server that sets none: the demo user
+ * that posthornd --dev creates. */
+#define CONFIG_DEV_ADMIN "demo@localhost"
 
 /* Every string is NUL-terminated and owned by the config. Paths are
  * absolute. Durations are in milliseconds, sizes in bytes. */
@@ -116,6 +126,15 @@ struct config {
 		uint64_t shutdown_timeout_ms;
 		unsigned int max_connections;
 		unsigned int max_connections_per_ip;	/* 0: no limit */
+		/* The domain of bare local names ("root", "cron" from the
+		 * local socket): lower case, hostname when not set. It is
+		 * a local domain even without a domains row. */
+		const char *origin;
+		/* Where root, postmaster, abuse and mailer-daemon @origin
+		 * go when no user or alias takes them: the key, else
+		 * [smtp] postmaster, else CONFIG_DEV_ADMIN on a dev
+		 * server; NULL: nowhere (they are unknown users). */
+		const char *admin;
 	} server;
 
 	struct {
@@ -161,6 +180,11 @@ struct config {
 		enum config_vrfy vrfy_expn;
 		/* Unset: OWNED, or ANY on a dev = yes server. */
 		enum config_sender_check sender_check;
+		/* Login names that may give any MAIL FROM on the local
+		 * socket, "root, posthorn" as written; NULL: the default
+		 * (root, [server] user and, on a dev server, the user
+		 * running posthornd; see the daemon's services.c). */
+		const char *local_trusted_users;
 	} smtp;
 
 	struct {

@@ -98,6 +98,11 @@ int daemon_outbound_start(struct daemon *d, char **error_r)
 		.max_connections = cfg->queue.max_connections,
 		.max_per_destination = cfg->queue.max_per_destination,
 		.dkim = services_dkim_keys(),
+		/* reports to local senders such as root@origin */
+		.names = {
+			.origin = cfg->server.origin,
+			.admin = cfg->server.admin,
+		},
 		.dns = {
 			.upstream = cfg->dns.upstream,
 			.trust_anchor_file = cfg->dns.trust_anchor,

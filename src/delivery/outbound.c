@@ -243,7 +243,8 @@ static bool ob_prepare_dsn(struct ob_msg *msg, const struct queue_dsn_rcpt *rr,
 	char *report = queue_dsn_build(&d, &size);
 	const char *error;
 
-	delivery_resolve(ob->reader, &msg->arena, msg->sender, &res);
+	delivery_resolve_names(ob->reader, &ob->set.names, &msg->arena,
+			       msg->sender, &res);
 	if (res.status != DELIVERY_LOCAL && res.status != DELIVERY_REMOTE &&
 	    res.status != DELIVERY_MIXED) {
 		log_warn(NULL, "outbound: queue entry %lld: no way to return "
@@ -1152,6 +1153,8 @@ struct outbound *outbound_new(struct store *store, struct net_thread *thread,
 	ob->set.dns.trust_anchor_file = ob_strdup(ob,
 						  set->dns.trust_anchor_file);
 	ob->set.dns.hosts_file = ob_strdup(ob, set->dns.hosts_file);
+	ob->set.names.origin = ob_strdup(ob, set->names.origin);
+	ob->set.names.admin = ob_strdup(ob, set->names.admin);
 	struct outbound_route *routes = arena_zalloc(&ob->set_arena,
 		(set->n_routes + 1) * sizeof(*routes));
 

@@ -7,6 +7,7 @@
 #ifndef POSTHORN_DELIVERY_OUTBOUND_H
 #define POSTHORN_DELIVERY_OUTBOUND_H
 
+#include "delivery/delivery.h"
 #include "delivery/smtp_client.h"
 #include "dns/dns.h"
 #include "queue/queue_policy.h"
@@ -51,6 +52,8 @@ struct outbound_settings {
 	 * with, for the domain of MAILER-DAEMON@hostname; NULL = none.
 	 * Not copied: must outlive the runner. */
 	const struct dkim_keys *dkim;
+	/* The host's names, for the reports to local senders (copied). */
+	struct delivery_names names;
 };
 
 /* Counters for /metrics (read with atomic_load). */

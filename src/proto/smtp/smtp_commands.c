@@ -97,7 +97,8 @@ static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
 		return -1;
 	}
 	if (tx->sender[0] != '\0') {
-		delivery_resolve(reader, &tx->arena, tx->sender, &res);
+		delivery_resolve_names(reader, smtp_local_names(s->server),
+				       &tx->arena, tx->sender, &res);
 		if (res.status == DELIVERY_LOCAL && res.n_locals == 1 &&
 		    res.locals[0].user_id == user.id)
 			return 1;
@@ -121,13 +122,14 @@ static int cmd_mail(void *ctx, struct str arg)
 	struct smtp_mail mail;
 	struct strbuf sender = STRBUF_INIT;
 	uint64_t max = s->server->set.max_message_size;
+	unsigned ext = smtp_session_ext(s) | smtp_local_path_opts(s);
 
-	if (!smtp_cmd_parse_mail(arg, smtp_session_ext(s), &mail, &st)) {
+	if (!smtp_cmd_parse_mail(arg, ext, &mail, &st)) {
 		/* REQUIRETLS without TLS: say what is missing (RFC 3463
 		 * 5.7.10, encryption needed) rather than "unknown". */
-		if ((smtp_session_ext(s) & SMTP_EXT_REQUIRETLS) == 0 &&
-		    smtp_cmd_parse_mail(arg, smtp_session_ext(s) |
-					SMTP_EXT_REQUIRETLS, &mail, &st)) {
+		if ((ext & SMTP_EXT_REQUIRETLS) == 0 &&
+		    smtp_cmd_parse_mail(arg, ext | SMTP_EXT_REQUIRETLS, &mail,
+					&st)) {
 			smtp_cmd_mail_clear(&mail);
 			st = SMTP_STATUS(530, "5.7.10",
 					 "REQUIRETLS needs a TLS session");
@@ -142,12 +144,15 @@ static int cmd_mail(void *ctx, struct str arg)
 	}
 	tx = xcalloc(1, sizeof(*tx));
 	arena_init(&tx->arena, 0);
+	smtp_local_qualify(s, &mail.path);
 	tx->mail = mail;
 	smtp_path_append_canonical(&sender, &mail.path);
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
-	if (s->service->mode == SMTP_MODE_SUBMISSION &&
-	    !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) {
+	if ((s->service->mode == SMTP_MODE_SUBMISSION &&
+	     !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) ||
+	    (s->service->mode == SMTP_MODE_LOCAL &&
+	     !smtp_local_sender_ok(s, tx->sender))) {
 		smtp_tx_free(&tx);
 		return -1;
 	}
@@ -230,6 +235,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 	struct strbuf addr = STRBUF_INIT;
 	struct delivery_resolution res;
 	struct store_reader *reader;
+	const struct delivery_names *names = smtp_local_names(s->server);
 	const char *address;
 	bool pm;
 	int ret = -1;
@@ -238,11 +244,13 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		smtp_reply(s, 452, "4.5.3", "Too many recipients");
 		return -1;
 	}
-	if (!smtp_cmd_parse_rcpt(arg, smtp_session_ext(s),
+	if (!smtp_cmd_parse_rcpt(arg, smtp_session_ext(s) |
+				 smtp_local_path_opts(s),
 				 tx->mail.params.smtputf8, &rcpt, &st)) {
 		smtp_reply_status(s, st);
 		return -1;
 	}
+	smtp_local_qualify(s, &rcpt.path);
 	reader = smtp_session_reader(s);
 	if (reader == NULL) {
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
@@ -262,7 +270,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		goto out;
 	}
 	if (!pm) {
-		delivery_resolve(reader, &tx->arena, address, &res);
+		delivery_resolve_names(reader, names, &tx->arena, address, &res);
 		if (!res.local_domain && res.status != DELIVERY_ERROR &&
 		    !smtp_session_may_relay(s)) {
 			smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied",
@@ -276,8 +284,8 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		     strcasecmp(rcpt.path.local, "postmaster") == 0;
 	}
 	if (pm) {
-		delivery_resolve(reader, &tx->arena, s->server->set.postmaster,
-				 &res);
+		delivery_resolve_names(reader, names, &tx->arena,
+				       s->server->set.postmaster, &res);
 		if (s->server->postmaster_default && res.n_remotes > 0) {
 			smtp_reply(s, 550, "5.1.1", "<%s>: no postmaster here",
 				   address);
@@ -298,7 +306,12 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		ret = 1;
 		break;
 	case DELIVERY_UNKNOWN_USER:
-		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", address);
+		if (delivery_names_builtin(names, address))
+			smtp_reply(s, 550, "5.1.1", "<%s>: User unknown (no "
+				   "[server] admin to take it)", address);
+		else
+			smtp_reply(s, 550, "5.1.1", "<%s>: User unknown",
+				   address);
 		break;
 	case DELIVERY_LOOP:
 		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop", address);
@@ -442,7 +455,8 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 	smtp_path_append_canonical(&addr, &path);
 	smtp_path_clear(&path);
 	arena_init(&a, 0);
-	delivery_resolve(reader, &a, addr.p, &res);
+	delivery_resolve_names(reader, smtp_local_names(s->server), &a, addr.p,
+			       &res);
 	switch (res.status) {
 	case DELIVERY_LOCAL:
 	case DELIVERY_MIXED:
