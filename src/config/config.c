@@ -1592,3 +1592,137 @@ void config_free(struct config **cfg)
 	free(*cfg);
 	*cfg = NULL;
 }
+
+/* ---- what changed between two configs (SIGHUP) ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether the value of key def differs between the structs at a and b. */
+static bool key_differs(const struct key_def *def, const void *a, const void *b)
+{
+	const char *pa = (const char *)a + def->offset;
+	const char *pb = (const char *)b + def->offset;
+
+	switch (def->type) {
+	case KEY_STRING:
+	case KEY_PATH:
+	case KEY_ABS_PATH:
+	case KEY_HOSTNAME:
+	case KEY_ADDRESS:
+		return !same_str(*(const char *const *)(const void *)pa,
+				 *(const char *const *)(const void *)pb);
+	case KEY_BOOL:
+		return *(const bool *)(const void *)pa !=
+		       *(const bool *)(const void *)pb;
+	case KEY_UINT:
+	case KEY_SECONDS:
+	case KEY_ENUM:
+	case KEY_MODE:
+		return memcmp(pa, pb, sizeof(unsigned int)) != 0;
+	case KEY_DURATION:
+	case KEY_SIZE:
+		return *(const uint64_t *)(const void *)pa !=
+		       *(const uint64_t *)(const void *)pb;
+	case KEY_ADDRESSES: {
+		const struct config_listener *la = a, *lb = b;
+
+		if (la->address_count != lb->address_count)
+			return true;
+		for (unsigned int i = 0; i < la->address_count; i++) {
+			if (strcmp(la->addresses[i], lb->addresses[i]) != 0)
+				return true;
+		}
+		return false;
+	}
+	}
+	PANIC("key type %d", def->type);
+}
+
+struct changes {
+	struct arena *arena;
+	struct config_change *list;
+	unsigned int n, cap;
+};
+
+static void change_add(struct changes *c, const char *section, const char *key)
+{
+	if (c->n == c->cap) {
+		struct config_change *list;
+
+		c->cap = c->cap == 0 ? 16 : c->cap * 2;
+		list = arena_alloc(c->arena, c->cap * sizeof(*list));
+		if (c->n > 0)
+			memcpy(list, c->list, c->n * sizeof(*list));
+		c->list = list;
+	}
+	c->list[c->n++] = (struct config_change){ section, key };
+}
+
+static const struct config_listener *listener_named(const struct config *cfg,
+						    const char *name)
+{
+	for (unsigned int i = 0; i < cfg->listener_count; i++) {
+		if (strcmp(cfg->listeners[i].name, name) == 0)
+			return &cfg->listeners[i];
+	}
+	return NULL;
+}
+
+static const struct config_route *route_for(const struct config *cfg,
+					    const char *domain)
+{
+	for (unsigned int i = 0; i < cfg->route_count; i++) {
+		if (strcmp(cfg->routes[i].domain, domain) == 0)
+			return &cfg->routes[i];
+	}
+	return NULL;
+}
+
+static bool route_differs(const struct config_route *a,
+			  const struct config_route *b)
+{
+	return a == NULL || b == NULL || strcmp(a->host, b->host) != 0 ||
+	       a->port != b->port || a->tls != b->tls;
+}
+
+unsigned int config_changes(const struct config *a, const struct config *b,
+			    struct arena *arena, const struct config_change **list_r)
+{
+	struct changes c = { .arena = arena };
+
+	for (unsigned int s = 0; s < SECTION_COUNT; s++) {
+		for (unsigned int k = 0; k < sections[s].key_count; k++) {
+			if (key_differs(&sections[s].keys[k], a, b))
+				change_add(&c, sections[s].name,
+					   sections[s].keys[k].name);
+		}
+	}
+	for (unsigned int i = 0; i < a->route_count; i++) {
+		if (route_differs(&a->routes[i], route_for(b, a->routes[i].domain)))
+			change_add(&c, "routes", a->routes[i].domain);
+	}
+	for (unsigned int i = 0; i < b->route_count; i++) {
+		if (route_for(a, b->routes[i].domain) == NULL)
+			change_add(&c, "routes", b->routes[i].domain);
+	}
+	for (unsigned int i = 0; i < a->listener_count; i++) {
+		const struct config_listener *la = &a->listeners[i];
+		const struct config_listener *lb = listener_named(b, la->name);
+		bool differs = lb == NULL;
+
+		for (unsigned int k = 0; !differs && k < ARRAY_SIZE(listener_keys);
+		     k++)
+			differs = key_differs(&listener_keys[k], la, lb);
+		if (differs)
+			change_add(&c, "listener", la->name);
+	}
+	for (unsigned int i = 0; i < b->listener_count; i++) {
+		if (listener_named(a, b->listeners[i].name) == NULL)
+			change_add(&c, "listener", b->listeners[i].name);
+	}
+	*list_r = c.list;
+	return c.n;
+}

@@ -268,6 +268,22 @@ struct config *config_parse_string(const char *text, const char *name,
 /* Frees the config and sets *cfg to NULL; NULL is fine. */
 void config_free(struct config **cfg);
 
+/* One key whose value differs between two configs: section is a section
+ * name ("smtp"), key its key; for a listener added, removed or changed in
+ * any key, section "listener" and key its NAME; for a route, section
+ * "routes" and key the domain. Strings belong to the configs. */
+struct config_change {
+	const char *section;
+	const char *key;
+};
+/* The keys whose values differ between a and b (defaults and resolved
+ * paths included, so an unchanged file gives none), sections in the
+ * order of docs/config.md, the routes and then the listeners last.
+ * Returns their number; *list_r is allocated in arena. */
+unsigned int config_changes(const struct config *a, const struct config *b,
+			    struct arena *arena,
+			    const struct config_change **list_r);
+
 /* "smtp", "submission", ..., "http": the protocol value of the config. */
 const char *config_protocol_name(enum config_protocol protocol);
 /* "none", "starttls", "implicit". */

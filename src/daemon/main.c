@@ -1,12 +1,14 @@
 /* main.c: posthornd. Read the config, bind the ports and read the TLS key
- * (as root if need be), drop privileges, open the store, then serve until
- * SIGTERM; SIGHUP reloads the config's log level and the certificate. */
+ * (as root if need be, keeping a helper that can read the key again),
+ * drop privileges, open the store, then serve until SIGTERM; SIGHUP
+ * reloads what can change while running (reload.c). */
 #include "base/log.h"
 #include "base/pidlock.h"
 #include "daemon/daemon.h"
 #include "daemon/dev_cert.h"
 #include "daemon/dev_setup.h"
 #include "daemon/http.h"
+#include "daemon/keyhelper.h"
 #include "daemon/privs.h"
 #include "daemon/services.h"
 #include "net/net.h"
@@ -122,31 +124,10 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+static void on_reload_signal(evutil_socket_t sig UNUSED, short what UNUSED,
+			     void *arg)
 {
-	struct daemon *d = arg;
-	struct config_overrides ov = { .port_offset = d->port_offset };
-	struct config *cfg;
-	char *error = NULL;
-
-	(void)sig;
-	(void)what;
-	cfg = config_load(d->config_path, &ov, &error);
-	if (cfg == NULL) {
-		log_error(NULL, "reload failed, keeping the running config: %s", error);
-		free(error);
-		return;
-	}
-	if (d->tls != NULL && net_tls_reload(d->tls, &error) < 0) {
-		log_error(NULL, "reloading the certificate failed, keeping the old one: %s",
-			  error);
-		free(error);
-	}
-	log_set_level(cfg->log.level);
-	config_free(&d->cfg);
-	d->cfg = cfg;
-	log_info(NULL, "config reloaded from %s (listener changes need a restart)",
-		 d->config_path);
+	daemon_reload(arg);
 }
 
 /* One posthornd per data dir: a second one (same config, or another port
@@ -260,6 +241,28 @@ fail:
 	return -1;
 }
 
+/* When root is dropped with TLS configured: a helper that keeps root to
+ * read the certificate and key again on SIGHUP (a key of mode 0600 owned
+ * by root, as certbot leaves it). Forked here, while the process has one
+ * thread (the I/O and store threads start later). */
+static int start_keyhelper(struct daemon *d)
+{
+	char *error = NULL;
+
+	if (d->cfg->tls.cert == NULL || geteuid() != 0 ||
+	    d->cfg->server.user == NULL || d->cfg->server.user[0] == '\0')
+		return 0;
+	d->keyhelper = keyhelper_start(d->cfg->tls.cert, d->cfg->tls.key, &error);
+	if (d->keyhelper == NULL) {
+		log_error(NULL, "%s", error);
+		free(error);
+		return -1;
+	}
+	log_info(NULL, "key helper (pid %ld) reads %s and %s as root on reload",
+		 keyhelper_pid(d->keyhelper), d->cfg->tls.cert, d->cfg->tls.key);
+	return 0;
+}
+
 static void print_dev_banner(const struct daemon *d)
 {
 	printf("Posthorn development server, data in %s\n", d->data_dir);
@@ -309,6 +312,8 @@ static void daemon_deinit(struct daemon *d)
 	}
 	if (d->base != NULL)
 		event_base_free(d->base);
+	keyhelper_stop(&d->keyhelper);
+	config_free(&d->live);
 	config_free(&d->cfg);
 	/* last: the sockets are gone by now */
 	if (d->lock_fd >= 0)
@@ -346,7 +351,7 @@ int main(int argc, char **argv)
 		log_error(NULL, "%s", error);
 		goto out;
 	}
-	if (open_net(&d) < 0 || open_http(&d) < 0)
+	if (open_net(&d) < 0 || open_http(&d) < 0 || start_keyhelper(&d) < 0)
 		goto out;
 	if (privs_drop(d.cfg->server.user, d.cfg->server.group,
 		       d.cfg->server.data_dir, &error) < 0) {
@@ -379,7 +384,8 @@ int main(int argc, char **argv)
 	 * posted) while the I/O threads still run their task queues, and
 	 * only then stop them; the completions run before the stop. */
 	daemon_outbound_stop(&d);
-	net_server_close_conns(d.net, (unsigned)d.cfg->server.shutdown_timeout_ms);
+	net_server_close_conns(d.net, (unsigned)daemon_live_config(&d)->
+			       server.shutdown_timeout_ms);
 	store_drain(d.store);
 	net_server_shutdown(d.net, 0);
 	log_info(NULL, "stopped");

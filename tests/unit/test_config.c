@@ -242,6 +242,56 @@ static void test_local_names(void **state)
 		     "file mode such as 0660, got 'rw'");
 }
 
+/* config_changes(): the keys that differ, by section, routes and
+ * listeners by name; nothing for the same text. */
+static void test_changes(void **state)
+{
+	const char *base =
+		"[server]\nhostname = a.example\n[smtp]\nmax_recipients = 5\n"
+		"[routes]\nx.test = 127.0.0.1:25\ny.test = [::1]:26\n"
+		"[listener in]\nprotocol = smtp\ntls = none\n"
+		"address = 127.0.0.1\nport = 2525\n"
+		"[listener old]\nprotocol = imap\ntls = none\nport = 2143\n";
+	const char *changed =
+		"[server]\nhostname = b.example\n[smtp]\nmax_recipients = 5\n"
+		"[log]\nlevel = debug\n"
+		"[routes]\nx.test = 127.0.0.1:25 tls=required\nz.test = h.test\n"
+		"[listener in]\nprotocol = smtp\ntls = none\naddress = 127.0.0.1 ::1\n"
+		"port = 2525\n"
+		"[listener new]\nprotocol = imap\ntls = none\nport = 2143\n";
+	struct config *a = parse_ok(base, NULL), *b = parse_ok(changed, NULL);
+	struct config *a2 = parse_ok(base, NULL);
+	const struct config_change *list;
+	struct arena arena;
+	static const char *const want[][2] = {
+		{ "server", "hostname" },
+		/* the origin follows the host name */
+		{ "server", "origin" },
+		{ "log", "level" },
+		{ "routes", "x.test" },
+		{ "routes", "y.test" },
+		{ "routes", "z.test" },
+		{ "listener", "in" },
+		{ "listener", "old" },
+		{ "listener", "new" },
+	};
+	unsigned n;
+
+	(void)state;
+	arena_init(&arena, 0);
+	assert_int_equal(config_changes(a, a2, &arena, &list), 0);
+	n = config_changes(a, b, &arena, &list);
+	for (unsigned i = 0; i < n && i < ARRAY_SIZE(want); i++) {
+		assert_string_equal(list[i].section, want[i][0]);
+		assert_string_equal(list[i].key, want[i][1]);
+	}
+	assert_int_equal(n, ARRAY_SIZE(want));
+	arena_deinit(&arena);
+	config_free(&a);
+	config_free(&a2);
+	config_free(&b);
+}
+
 /* The [smtp] policy keys: defaults, values, and the checked ones. */
 static void test_smtp_policy(void **state)
 {
@@ -881,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_local_listener),
 		cmocka_unit_test(test_smtp_policy),
 		cmocka_unit_test(test_local_names),
+		cmocka_unit_test(test_changes),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_syntax_forms),
 		cmocka_unit_test(test_errors),
