@@ -107,6 +107,10 @@ struct config_overrides {
 	const char *data_dir;
 };
 
+/* In the data dir: the pid of the posthornd that owns it, locked
+ * (base/pidlock.h) for as long as it runs. */
+#define CONFIG_DATA_DIR_LOCK "posthornd.lock"
+
 /* The [server] admin of a dev = yes server that sets none: the demo user
  * that posthornd --dev creates. */
 #define CONFIG_DEV_ADMIN "demo@localhost"

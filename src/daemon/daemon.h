@@ -15,9 +15,6 @@ struct net_server;
 struct net_tls;
 struct outbound;
 
-/* In the data dir: the pid of the posthornd that owns it, locked. */
-#define DAEMON_LOCK_FILE "posthornd.lock"
-
 struct daemon {
 	/* from the command line */
 	const char *config_path;

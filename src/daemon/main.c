@@ -147,7 +147,7 @@ static int lock_data_dir(struct daemon *d)
 			  strerror(errno));
 		return -1;
 	}
-	path = xasprintf("%s/" DAEMON_LOCK_FILE, dir);
+	path = xasprintf("%s/" CONFIG_DATA_DIR_LOCK, dir);
 	d->lock_fd = pidlock_take(path, &holder, &error);
 	free(path);
 	if (d->lock_fd >= 0)
