@@ -18,7 +18,9 @@ import time
 
 import pytest
 
+import test_local_names as local_names
 from conftest import POSTHORN, POSTHORND, Posthornd, free_port_offset, sanitizer_env
+from test_local_names import finish
 from test_outbound import inbox
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -34,22 +36,8 @@ def world_dir():
 
 
 def configured(data, extra="", listener_local=""):
-    d = Posthornd(data)
-    d.start()
-    d.stop()
-    with open(d.config_path) as fh:
-        text = fh.read()
-    # [listener local] is the dev config's last section
-    text += listener_local + "\n" + extra
-    with open(d.config_path, "w") as fh:
-        fh.write(text)
-    return d.start()
-
-
-def finish(d):
-    status = d.stop()
-    d.assert_clean()
-    assert status == 0, d.log()
+    """A dev daemon; listener_local: keys for [listener local]."""
+    return local_names.configured(data, extra=listener_local + "\n" + extra)
 
 
 CLIENT = textwrap.dedent("""

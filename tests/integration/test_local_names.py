@@ -18,9 +18,10 @@ def sendmail(d, args, text):
                           env=sanitizer_env(d.log_dir))
 
 
-def configured(tmp_path, server_keys="", extra="", name="data"):
-    """A dev daemon with keys added to [server] and sections appended."""
-    d = Posthornd(tmp_path / name)
+def configured(data, server_keys="", extra=""):
+    """A dev daemon on data dir data with keys added to [server] and text
+    appended (after [listener local], the dev config's last section)."""
+    d = Posthornd(data)
     d.start()
     d.stop()
     with open(d.config_path) as fh:
@@ -44,7 +45,7 @@ def header(msg, name):
 
 
 def test_sendmail_root_reaches_the_admin(tmp_path):
-    d = configured(tmp_path, "origin = Box.Example\n")
+    d = configured(tmp_path / "data", "origin = Box.Example\n")
     try:
         r = sendmail(d, ["root"], b"Subject: cron output\n\nbackup done\n")
         assert r.returncode == 0, r.stderr
@@ -65,7 +66,7 @@ def test_sendmail_root_reaches_the_admin(tmp_path):
 
 
 def test_bare_names_on_the_local_socket(tmp_path):
-    d = configured(tmp_path, "origin = box.example\n")
+    d = configured(tmp_path / "data", "origin = box.example\n")
     try:
         with UnixSMTP(sock_path(d), timeout=10) as s:
             s.ehlo("localhost")
@@ -103,7 +104,7 @@ def test_default_origin_is_the_host_name(daemon):
 
 
 def test_configured_admin(tmp_path):
-    d = configured(tmp_path, "origin = box.example\nadmin = Bob@Localhost\n")
+    d = configured(tmp_path / "data", "origin = box.example\nadmin = Bob@Localhost\n")
     try:
         d.cli("user", "add", "bob@localhost", "--password-stdin",
               input="bobpassword\n", check=True)
@@ -149,7 +150,7 @@ def test_bounce_to_a_local_sender(tmp_path):
     root@origin, that is to the admin."""
     sink = Sink(rcpt=lambda addr: "550 5.1.1 no such user").start()
     try:
-        d = configured(tmp_path, "origin = box.example\n", fast_conf(
+        d = configured(tmp_path / "data", "origin = box.example\n", fast_conf(
             f"[routes]\nremote.test = 127.0.0.1:{sink.port}\n"))
         try:
             r = sendmail(d, ["someone@remote.test"], b"Subject: nightly\n\nx\n")

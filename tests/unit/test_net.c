@@ -382,6 +382,24 @@ static void peer_cn(SSL *ssl, char *buf, size_t size)
 	X509_free(x);
 }
 
+/* A new TLS connection to port sees a certificate for cn (and a chain of
+ * chain certificates when not 0). */
+static void expect_served_cn(SSL_CTX *ctx, unsigned port, const char *cn,
+			     int chain)
+{
+	int fd = client_connect(port);
+	SSL *ssl = client_tls(ctx, fd);
+	char got[64];
+
+	peer_cn(ssl, got, sizeof(got));
+	assert_string_equal(got, cn);
+	if (chain != 0)
+		assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(ssl)),
+				 chain);
+	SSL_free(ssl);
+	close(fd);
+}
+
 /* ---- server helpers ---- */
 
 static struct net_server *server_new(unsigned max, unsigned max_ip)
@@ -988,13 +1006,7 @@ static void test_tls_reload(void **state)
 	/* a new certificate: the next client sees it, the old conn lives */
 	write_cert("two.test", cert_path, key_path);
 	assert_int_equal(net_tls_reload(tls, &error), 0);
-	int fd2 = client_connect(port);
-	SSL *ssl = client_tls(ctx, fd2);
-
-	peer_cn(ssl, cn, sizeof(cn));
-	assert_string_equal(cn, "two.test");
-	SSL_free(ssl);
-	close(fd2);
+	expect_served_cn(ctx, port, "two.test", 0);
 	client_tls_send(old, "still\r\n");
 	expect_line(fd, old, "hello");
 	expect_line(fd, old, "CRLF:still");
@@ -1009,12 +1021,7 @@ static void test_tls_reload(void **state)
 	assert_non_null(error);
 	assert_non_null(strstr(error, cert_path));
 	free(error);
-	fd = client_connect(port);
-	ssl = client_tls(ctx, fd);
-	peer_cn(ssl, cn, sizeof(cn));
-	assert_string_equal(cn, "two.test");
-	SSL_free(ssl);
-	close(fd);
+	expect_served_cn(ctx, port, "two.test", 0);
 	/* bad files at creation */
 	assert_null(net_tls_new(cert_path, key_path, NULL, NULL, &error));
 	free(error);
@@ -1049,7 +1056,7 @@ static void test_tls_reload_pem(void **state)
 	struct net_listener *l = listen_on(server, &spec);
 	SSL_CTX *ctx = client_ctx();
 	unsigned port = net_listener_port(l);
-	char cn[64], c2[128], k2[128], *error = NULL;
+	char c2[128], k2[128], *error = NULL;
 	size_t one_len, one_key_len, cert_len, key_len;
 	char *one = read_all(cert_path, &one_len);
 	char *one_key = read_all(key_path, &one_key_len);
@@ -1068,14 +1075,7 @@ static void test_tls_reload_pem(void **state)
 	server_start(server);
 	assert_int_equal(net_tls_reload_pem(tls, cert, cert_len + one_len,
 					    key, key_len, &error), 0);
-	int fd = client_connect(port);
-	SSL *ssl = client_tls(ctx, fd);
-
-	peer_cn(ssl, cn, sizeof(cn));
-	assert_string_equal(cn, "pem.test");
-	assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(ssl)), 2);
-	SSL_free(ssl);
-	close(fd);
+	expect_served_cn(ctx, port, "pem.test", 2);
 	assert_int_equal(net_tls_reload_pem(tls, cert, cert_len, one_key,
 					    one_key_len, &error), -1);
 	/* OpenSSL: "key values mismatch" */
@@ -1089,12 +1089,7 @@ static void test_tls_reload_pem(void **state)
 					    &error), -1);
 	assert_non_null(strstr(error, "TLS key"));
 	free(error);
-	fd = client_connect(port);
-	ssl = client_tls(ctx, fd);
-	peer_cn(ssl, cn, sizeof(cn));
-	assert_string_equal(cn, "pem.test");
-	SSL_free(ssl);
-	close(fd);
+	expect_served_cn(ctx, port, "pem.test", 0);
 	free(one);
 	free(one_key);
 	free(cert);
