@@ -473,7 +473,7 @@ static void rename_inbox_created(struct imap_session *s,
 	struct store_uid_range *all;
 	struct store_req *req;
 
-	if (res->status != 0 || s->conn == NULL) {
+	if (res->status != 0 || s->core.conn == NULL) {
 		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
 		imap_session_resume(s);
 		return;

@@ -18,7 +18,7 @@ static int quota_read(struct imap_session *s, uint64_t *quota_r,
 	*quota_r = 0;
 	*usage_r = 0;
 	if (r != NULL)
-		ret = store_user_by_address(r, &s->cmd_arena, s->user, &user,
+		ret = store_user_by_address(r, &s->cmd_arena, s->core.user, &user,
 					    &error);
 	if (ret == 0)
 		error = "the logged-in user is gone";

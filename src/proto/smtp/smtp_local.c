@@ -64,7 +64,7 @@ const struct delivery_names *smtp_local_names(const struct smtp_server *server)
 
 unsigned smtp_local_path_opts(const struct smtp_session *s)
 {
-	return s->service->mode == SMTP_MODE_LOCAL &&
+	return s->core.service->mode == SMTP_MODE_LOCAL &&
 	       s->server->set.local != NULL &&
 	       s->server->set.local->origin != NULL ? SMTP_CMD_BARE_PATHS : 0;
 }
@@ -114,7 +114,7 @@ int smtp_local_sender_ok(struct smtp_session *s, const char *sender)
 		    strcasecmp(at + 1, l->origin) == 0)
 			return 1;
 	}
-	log_notice(conn_sid(s->conn), "smtp local: uid %lu (%s) may not send "
+	log_notice(conn_sid(s->core.conn), "smtp local: uid %lu (%s) may not send "
 		   "as <%s>", (unsigned long)s->local_uid,
 		   login != NULL ? login : "no login name", sender);
 	if (login != NULL && l->origin != NULL)
