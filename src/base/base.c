@@ -1,4 +1,4 @@
-/* base.c: allocation wrappers, panic and secret wiping. */
+/* base.c: allocation wrappers, panic, errno names and secret wiping. */
 #include "base/base.h"
 
 #include <errno.h>
@@ -13,6 +13,13 @@ void base_panic(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	abort();
+}
+
+const char *errno_name(int err)
+{
+	const char *name = strerrorname_np(err);
+
+	return name != NULL ? name : "unknown errno";
 }
 
 static void *check_alloc(void *p, size_t n)

@@ -44,6 +44,10 @@ void *xmemdup(const void *p, size_t n) RETURNS_NONNULL;
 char *xasprintf(const char *fmt, ...) PRINTF_FMT(1, 2) RETURNS_NONNULL;
 char *xvasprintf(const char *fmt, va_list ap) PRINTF_FMT(1, 0) RETURNS_NONNULL;
 
+/* The symbolic name of an errno value ("EADDRINUSE"), for messages that
+ * also give strerror(): "Address already in use (EADDRINUSE)". */
+const char *errno_name(int err);
+
 /* Zero memory the compiler may not optimise away (passwords, keys). */
 void secure_zero(void *p, size_t n);
 /* Free a NUL-terminated secret after wiping it; sets *p to NULL. */

@@ -1,7 +1,8 @@
 /* cmd_sendmail.c: `posthorn sendmail` (and `sendmail`, by argv[0]): the
  * sendmail-compatible way for local programs to send mail. Reads the
  * message on stdin and submits it over SMTP to the daemon's local socket,
- * which trusts the caller's uid. Exit codes from sysexits.h. */
+ * which knows the caller by its uid and qualifies bare names ("root")
+ * with its origin domain. Exit codes from sysexits.h. */
 #include "base/base.h"
 #include "base/strbuf.h"
 #include "cli/cli.h"
@@ -383,7 +384,8 @@ int cmd_sendmail(const char *config_path, int argc, char **argv)
 			ret = EX_NOUSER;
 			goto out;
 		}
-		sender = xasprintf("%s@%s", pw->pw_name, cfg->server.hostname);
+		/* what the local socket lets this user send as */
+		sender = xasprintf("%s@%s", pw->pw_name, cfg->server.origin);
 	} else {
 		/* "-f <a@b>" is "-f a@b" */
 		size_t len = strlen(s.sender);
@@ -392,6 +394,14 @@ int cmd_sendmail(const char *config_path, int argc, char **argv)
 			sender = xstrndup(s.sender + 1, len - 2);
 		else
 			sender = xstrdup(s.sender);
+		/* "-f cron": the server qualifies the envelope the same
+		 * way, the added From: gets it here */
+		if (sender[0] != '\0' && strchr(sender, '@') == NULL) {
+			char *bare = sender;
+
+			sender = xasprintf("%s@%s", bare, cfg->server.origin);
+			free(bare);
+		}
 	}
 	s.opts.from = sender[0] != '\0' ? sender :
 		"MAILER-DAEMON";	/* -f "" : a bounce */

@@ -55,6 +55,8 @@ enum key_type {
 	KEY_SIZE,	/* uint64_t bytes in min..max */
 	KEY_ENUM,	/* int, index into names */
 	KEY_ADDRESSES,	/* config_listener addresses + address_count */
+	KEY_MODE,	/* unsigned int file mode, octal digits, at most max */
+	KEY_ADDRESS,	/* an address "local@domain"; empty gives NULL */
 };
 
 struct key_def {
@@ -147,6 +149,8 @@ static const struct key_def server_keys[] = {
 	  CFG(server.max_unauthenticated_per_ip), 0, 10000000, NULL },
 	{ "max_user_connections_per_ip", KEY_UINT,
 	  CFG(server.max_user_connections_per_ip), 0, 10000000, NULL },
+	{ "origin", KEY_HOSTNAME, CFG(server.origin), 0, 0, NULL },
+	{ "admin", KEY_ADDRESS, CFG(server.admin), 0, 0, NULL },
 };
 static const struct key_def log_keys[] = {
 	{ "target", KEY_ENUM, CFG(log.target), 0, 0, log_target_names },
@@ -193,7 +197,7 @@ static const struct key_def smtp_keys[] = {
 	{ "data_timeout", KEY_DURATION, CFG(smtp.data_timeout_ms),
 	  MS_PER_S, MS_PER_DAY, NULL },
 	{ "received_auth", KEY_BOOL, CFG(smtp.received_auth), 0, 0, NULL },
-	{ "postmaster", KEY_STRING, CFG(smtp.postmaster), 0, 0, NULL },
+	{ "postmaster", KEY_ADDRESS, CFG(smtp.postmaster), 0, 0, NULL },
 	{ "vrfy_expn", KEY_ENUM, CFG(smtp.vrfy_expn), 0, 0, vrfy_names },
 	{ "sender_check", KEY_ENUM, CFG(smtp.sender_check), 0, 0,
 	  sender_check_names },
@@ -203,6 +207,8 @@ static const struct key_def smtp_keys[] = {
 	  1, 10000000, NULL },
 	{ "max_line_length", KEY_SIZE, CFG(smtp.max_line_length),
 	  64ULL << 10, 64ULL << 20, NULL },
+	{ "local_trusted_users", KEY_STRING, CFG(smtp.local_trusted_users),
+	  0, 0, NULL },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -266,6 +272,9 @@ static const struct key_def listener_keys[] = {
 	{ "port", KEY_UINT, LST(port), 1, 65535, NULL },
 	{ "path", KEY_PATH, LST(path), 0, 0, NULL },
 	{ "tls", KEY_ENUM, LST(tls), 0, 0, tls_mode_names },
+	{ "owner", KEY_STRING, LST(owner), 0, 0, NULL },
+	{ "group", KEY_STRING, LST(group), 0, 0, NULL },
+	{ "mode", KEY_MODE, LST(mode), 0, 0777, NULL },
 };
 
 enum section_id {
@@ -328,6 +337,9 @@ enum {
 	LKEY_PORT,
 	LKEY_PATH,
 	LKEY_TLS,
+	LKEY_OWNER,
+	LKEY_GROUP,
+	LKEY_MODE,
 };
 
 /* Where a section was opened and on which line each of its keys was set
@@ -562,6 +574,21 @@ static bool valid_hostname(struct str s)
 	return s.p[s.n - 1] != '-';
 }
 
+/* "local@domain" as an admin writes it in a config: something before the
+ * last '@', a host name after it, no blanks, quotes or angle brackets. */
+static bool valid_address(struct str s)
+{
+	const char *at = memrchr(s.p, '@', s.n);
+
+	if (at == NULL || at == s.p)
+		return false;
+	for (const char *p = s.p; p < at; p++) {
+		if ((unsigned char)*p <= ' ' || strchr("\"<>\\", *p) != NULL)
+			return false;
+	}
+	return valid_hostname(str_make(at + 1, (size_t)(s.p + s.n - at - 1)));
+}
+
 /* Binary form of an address literal: family AF_INET or AF_INET6. */
 struct bin_addr {
 	int family;
@@ -736,6 +763,27 @@ static void key_set(struct parse_ctx *ctx, const struct key_def *def,
 	}
 	case KEY_ADDRESSES:
 		set_addresses(ctx, def, ctx->base, value);
+		return;
+	case KEY_MODE:
+		n = 0;
+		for (size_t i = 0; i < value.n && n <= def->max; i++)
+			n = value.p[i] >= '0' && value.p[i] <= '7' ?
+			    n * 8 + (uint64_t)(value.p[i] - '0') : UINT64_MAX;
+		if (value.n == 0 || n > def->max) {
+			key_error(ctx, def, "expected an octal file mode such "
+				  "as 0660, got '%s'", value_c);
+			return;
+		}
+		*(unsigned int *)field = (unsigned int)n;
+		return;
+	case KEY_ADDRESS:
+		if (value.n > 0 && !valid_address(value)) {
+			key_error(ctx, def, "expected an address such as "
+				  "postmaster@example.org, got '%s'", value_c);
+			return;
+		}
+		*(const char **)field = value.n == 0 ? NULL :
+			arena_strdup(&ctx->cfg->arena, value_c);
 		return;
 	}
 	PANIC("key type %d", def->type);
@@ -1073,6 +1121,13 @@ static void finish_server(struct parse_ctx *ctx)
 		else
 			cfg->server.hostname = "localhost";
 	}
+	if (cfg->server.origin == NULL)
+		cfg->server.origin = cfg->server.hostname;
+	char *origin = arena_strdup(&cfg->arena, cfg->server.origin);
+
+	for (char *p = origin; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	cfg->server.origin = origin;
 }
 
 static void finish_tls(struct parse_ctx *ctx)
@@ -1166,7 +1221,6 @@ static void finish_smtp(struct parse_ctx *ctx)
 {
 	const struct config *cfg = ctx->cfg;
 	const struct section_state *s = &ctx->sections[SECTION_SMTP];
-	const char *pm = cfg->smtp.postmaster, *at;
 
 	/* A dev server lets swaks' default sender (user@host) submit. */
 	if ((int)cfg->smtp.sender_check == -1)
@@ -1175,13 +1229,10 @@ static void finish_smtp(struct parse_ctx *ctx)
 	if (!check_networks(ctx, cfg->smtp.trusted_networks,
 			    s->key_line[MKEY_TRUSTED_NETWORKS], "smtp"))
 		return;
-	at = pm != NULL ? strrchr(pm, '@') : NULL;
-	if (pm != NULL && (at == NULL || at == pm || at[1] == '\0' ||
-			   strpbrk(pm, " \t<>\"") != NULL)) {
-		ctx_error(ctx, s->key_line[MKEY_POSTMASTER],
-			  "key 'postmaster' in [smtp]: expected an address "
-			  "such as postmaster@example.org, got '%s'", pm);
-	}
+	if (cfg->server.admin == NULL)
+		ctx->cfg->server.admin = cfg->smtp.postmaster != NULL ?
+			cfg->smtp.postmaster :
+			cfg->server.dev ? CONFIG_DEV_ADMIN : NULL;
 }
 
 static bool tls_mode_allowed(enum config_protocol p, enum config_tls_mode m)
@@ -1236,7 +1287,20 @@ static void finish_listener(struct parse_ctx *ctx, struct listener_state *ls)
 			return;
 		}
 		l->path = resolve_path(ctx, l->path);
+		/* The local socket identifies its callers by uid, so any
+		 * local user may connect; an LMTP socket is for the group
+		 * of the MTA that delivers into it. */
+		if (kl[LKEY_MODE] == 0)
+			l->mode = l->protocol == CONFIG_PROTOCOL_LOCAL ? 0666 : 0660;
 		return;
+	}
+	for (unsigned int k = LKEY_OWNER; k <= LKEY_MODE; k++) {
+		if (kl[k] != 0) {
+			ctx_error(ctx, kl[k], "key '%s' in %s applies only to "
+				  "a unix socket ('path')",
+				  listener_keys[k].name, ls->title);
+			return;
+		}
 	}
 	if (kl[LKEY_ADDRESS] == 0) {
 		const char **list = arena_alloc(&ctx->cfg->arena, sizeof(*list));
@@ -1573,4 +1637,138 @@ void config_free(struct config **cfg)
 	arena_deinit(&(*cfg)->arena);
 	free(*cfg);
 	*cfg = NULL;
+}
+
+/* ---- what changed between two configs (SIGHUP) ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether the value of key def differs between the structs at a and b. */
+static bool key_differs(const struct key_def *def, const void *a, const void *b)
+{
+	const char *pa = (const char *)a + def->offset;
+	const char *pb = (const char *)b + def->offset;
+
+	switch (def->type) {
+	case KEY_STRING:
+	case KEY_PATH:
+	case KEY_ABS_PATH:
+	case KEY_HOSTNAME:
+	case KEY_ADDRESS:
+		return !same_str(*(const char *const *)(const void *)pa,
+				 *(const char *const *)(const void *)pb);
+	case KEY_BOOL:
+		return *(const bool *)(const void *)pa !=
+		       *(const bool *)(const void *)pb;
+	case KEY_UINT:
+	case KEY_SECONDS:
+	case KEY_ENUM:
+	case KEY_MODE:
+		return memcmp(pa, pb, sizeof(unsigned int)) != 0;
+	case KEY_DURATION:
+	case KEY_SIZE:
+		return *(const uint64_t *)(const void *)pa !=
+		       *(const uint64_t *)(const void *)pb;
+	case KEY_ADDRESSES: {
+		const struct config_listener *la = a, *lb = b;
+
+		if (la->address_count != lb->address_count)
+			return true;
+		for (unsigned int i = 0; i < la->address_count; i++) {
+			if (strcmp(la->addresses[i], lb->addresses[i]) != 0)
+				return true;
+		}
+		return false;
+	}
+	}
+	PANIC("key type %d", def->type);
+}
+
+struct changes {
+	struct arena *arena;
+	struct config_change *list;
+	unsigned int n, cap;
+};
+
+static void change_add(struct changes *c, const char *section, const char *key)
+{
+	if (c->n == c->cap) {
+		struct config_change *list;
+
+		c->cap = c->cap == 0 ? 16 : c->cap * 2;
+		list = arena_alloc(c->arena, c->cap * sizeof(*list));
+		if (c->n > 0)
+			memcpy(list, c->list, c->n * sizeof(*list));
+		c->list = list;
+	}
+	c->list[c->n++] = (struct config_change){ section, key };
+}
+
+static const struct config_listener *listener_named(const struct config *cfg,
+						    const char *name)
+{
+	for (unsigned int i = 0; i < cfg->listener_count; i++) {
+		if (strcmp(cfg->listeners[i].name, name) == 0)
+			return &cfg->listeners[i];
+	}
+	return NULL;
+}
+
+static const struct config_route *route_for(const struct config *cfg,
+					    const char *domain)
+{
+	for (unsigned int i = 0; i < cfg->route_count; i++) {
+		if (strcmp(cfg->routes[i].domain, domain) == 0)
+			return &cfg->routes[i];
+	}
+	return NULL;
+}
+
+static bool route_differs(const struct config_route *a,
+			  const struct config_route *b)
+{
+	return a == NULL || b == NULL || strcmp(a->host, b->host) != 0 ||
+	       a->port != b->port || a->tls != b->tls;
+}
+
+unsigned int config_changes(const struct config *a, const struct config *b,
+			    struct arena *arena, const struct config_change **list_r)
+{
+	struct changes c = { .arena = arena };
+
+	for (unsigned int s = 0; s < SECTION_COUNT; s++) {
+		for (unsigned int k = 0; k < sections[s].key_count; k++) {
+			if (key_differs(&sections[s].keys[k], a, b))
+				change_add(&c, sections[s].name,
+					   sections[s].keys[k].name);
+		}
+	}
+	for (unsigned int i = 0; i < a->route_count; i++) {
+		if (route_differs(&a->routes[i], route_for(b, a->routes[i].domain)))
+			change_add(&c, "routes", a->routes[i].domain);
+	}
+	for (unsigned int i = 0; i < b->route_count; i++) {
+		if (route_for(a, b->routes[i].domain) == NULL)
+			change_add(&c, "routes", b->routes[i].domain);
+	}
+	for (unsigned int i = 0; i < a->listener_count; i++) {
+		const struct config_listener *la = &a->listeners[i];
+		const struct config_listener *lb = listener_named(b, la->name);
+		bool differs = lb == NULL;
+
+		for (unsigned int k = 0; !differs && k < ARRAY_SIZE(listener_keys);
+		     k++)
+			differs = key_differs(&listener_keys[k], la, lb);
+		if (differs)
+			change_add(&c, "listener", la->name);
+	}
+	for (unsigned int i = 0; i < b->listener_count; i++) {
+		if (listener_named(a, b->listeners[i].name) == NULL)
+			change_add(&c, "listener", b->listeners[i].name);
+	}
+	*list_r = c.list;
+	return c.n;
 }

@@ -89,6 +89,12 @@ struct config_listener {
 	unsigned int address_count;
 	unsigned int port;		/* port_offset already added */
 	const char *path;		/* absolute, or NULL */
+	/* Unix sockets (path set): the owner and group to give the socket
+	 * (NULL: the daemon's defaults, see services.c) and its mode:
+	 * 0666 for protocol local, else 0660 unless written. */
+	const char *owner;
+	const char *group;
+	unsigned int mode;
 	unsigned int line;		/* line of the section header */
 };
 
@@ -100,6 +106,14 @@ struct config_overrides {
 	 * resolved against the current directory. */
 	const char *data_dir;
 };
+
+/* In the data dir: the pid of the posthornd that owns it, locked
+ * (base/pidlock.h) for as long as it runs. */
+#define CONFIG_DATA_DIR_LOCK "posthornd.lock"
+
+/* The [server] admin of a dev = yes server that sets none: the demo user
+ * that posthornd --dev creates. */
+#define CONFIG_DEV_ADMIN "demo@localhost"
 
 /* Every string is NUL-terminated and owned by the config. Paths are
  * absolute. Durations are in milliseconds, sizes in bytes. */
@@ -124,6 +138,15 @@ struct config {
 		/* Logged-in sessions of one user from one address, per
 		 * protocol (0: no limit). */
 		unsigned int max_user_connections_per_ip;
+		/* The domain of bare local names ("root", "cron" from the
+		 * local socket): lower case, hostname when not set. It is
+		 * a local domain even without a domains row. */
+		const char *origin;
+		/* Where root, postmaster, abuse and mailer-daemon @origin
+		 * go when no user or alias takes them: the key, else
+		 * [smtp] postmaster, else CONFIG_DEV_ADMIN on a dev
+		 * server; NULL: nowhere (they are unknown users). */
+		const char *admin;
 	} server;
 
 	struct {
@@ -183,6 +206,11 @@ struct config {
 		 * at once for this long (seconds); at most this many. */
 		unsigned int greeting_cache_ttl;
 		unsigned int greeting_cache_size;
+		/* Login names that may give any MAIL FROM on the local
+		 * socket, "root, posthorn" as written; NULL: the default
+		 * (root, [server] user and, on a dev server, the user
+		 * running posthornd; see the daemon's services.c). */
+		const char *local_trusted_users;
 	} smtp;
 
 	struct {
@@ -272,6 +300,22 @@ struct config *config_parse_string(const char *text, const char *name,
 				   char **error_r);
 /* Frees the config and sets *cfg to NULL; NULL is fine. */
 void config_free(struct config **cfg);
+
+/* One key whose value differs between two configs: section is a section
+ * name ("smtp"), key its key; for a listener added, removed or changed in
+ * any key, section "listener" and key its NAME; for a route, section
+ * "routes" and key the domain. Strings belong to the configs. */
+struct config_change {
+	const char *section;
+	const char *key;
+};
+/* The keys whose values differ between a and b (defaults and resolved
+ * paths included, so an unchanged file gives none), sections in the
+ * order of docs/config.md, the routes and then the listeners last.
+ * Returns their number; *list_r is allocated in arena. */
+unsigned int config_changes(const struct config *a, const struct config *b,
+			    struct arena *arena,
+			    const struct config_change **list_r);
 
 /* "smtp", "submission", ..., "http": the protocol value of the config. */
 const char *config_protocol_name(enum config_protocol protocol);

@@ -2,9 +2,12 @@
 #ifndef POSTHORN_DAEMON_DEV_SETUP_H
 #define POSTHORN_DAEMON_DEV_SETUP_H
 
+#include "config/config.h"
+
 struct store;
 
-#define DEV_DEMO_USER "demo@localhost"
+/* also the default [server] admin of a dev server */
+#define DEV_DEMO_USER CONFIG_DEV_ADMIN
 #define DEV_DEMO_PASSWORD "demo"
 
 /* Make sure the local domains localhost and example.test exist, and create

@@ -1,6 +1,9 @@
 /* http.c: evhttp serving /metrics and /health; anything else is 404. */
 #include "base/base.h"
 #include "daemon/http.h"
+#include "net/net.h"
+
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -71,8 +74,16 @@ struct http_endpoint *http_endpoint_new(struct event_base *base,
 int http_endpoint_listen(struct http_endpoint *h, const char *address,
 			 unsigned port, char **error_r)
 {
-	if (evhttp_bind_socket_with_handle(h->http, address, (uint16_t)port) == NULL) {
-		*error_r = xasprintf("cannot listen for HTTP on %s:%u", address, port);
+	/* Bound by net/ like every other listener, so a failure names the
+	 * errno (evhttp's own bind does not tell why). */
+	int fd = net_bind_tcp(address, &port, false, error_r);
+
+	if (fd < 0)
+		return -1;
+	if (evhttp_accept_socket_with_handle(h->http, fd) == NULL) {
+		close(fd);
+		*error_r = xasprintf("cannot serve HTTP on %s port %u", address,
+				     port);
 		return -1;
 	}
 	return 0;

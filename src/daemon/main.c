@@ -1,19 +1,24 @@
 /* main.c: posthornd. Read the config, bind the ports and read the TLS key
- * (as root if need be), drop privileges, open the store, then serve until
- * SIGTERM; SIGHUP reloads the config's log level and the certificate. */
+ * (as root if need be, keeping a helper that can read the key again),
+ * drop privileges, open the store, then serve until SIGTERM; SIGHUP
+ * reloads what can change while running (reload.c). */
 #include "base/log.h"
+#include "base/pidlock.h"
 #include "daemon/daemon.h"
 #include "daemon/dev_cert.h"
 #include "daemon/dev_setup.h"
 #include "daemon/http.h"
+#include "daemon/keyhelper.h"
 #include "daemon/privs.h"
 #include "daemon/services.h"
 #include "net/net.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,31 +125,41 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+static void on_reload_signal(evutil_socket_t sig UNUSED, short what UNUSED,
+			     void *arg)
 {
-	struct daemon *d = arg;
-	struct config_overrides ov = { .port_offset = d->port_offset };
-	struct config *cfg;
-	char *error = NULL;
+	daemon_reload(arg);
+}
 
-	(void)sig;
-	(void)what;
-	cfg = config_load(d->config_path, &ov, &error);
-	if (cfg == NULL) {
-		log_error(NULL, "reload failed, keeping the running config: %s", error);
-		free(error);
-		return;
+/* One posthornd per data dir: a second one (same config, or another port
+ * offset) would share the store, remove the first one's sockets and
+ * split its connections. The lock is taken before anything is bound or
+ * written, held for the life of the process (through the privilege
+ * drop: the fd stays open), and dropped by the kernel at exit. */
+static int lock_data_dir(struct daemon *d)
+{
+	const char *dir = d->cfg->server.data_dir;
+	char *path, *error = NULL;
+	pid_t holder;
+
+	/* privs_drop() hands a new data dir to [server] user later */
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		log_error(NULL, "cannot create the data dir %s: %s", dir,
+			  strerror(errno));
+		return -1;
 	}
-	if (d->tls != NULL && net_tls_reload(d->tls, &error) < 0) {
-		log_error(NULL, "reloading the certificate failed, keeping the old one: %s",
-			  error);
-		free(error);
-	}
-	log_set_level(cfg->log.level);
-	config_free(&d->cfg);
-	d->cfg = cfg;
-	log_info(NULL, "config reloaded from %s (listener changes need a restart)",
-		 d->config_path);
+	path = xasprintf("%s/" CONFIG_DATA_DIR_LOCK, dir);
+	d->lock_fd = pidlock_take(path, &holder, &error);
+	free(path);
+	if (d->lock_fd >= 0)
+		return 0;
+	if (holder != 0)
+		log_error(NULL, "another posthornd (pid %ld) is running on "
+			  "data dir %s", (long)holder, dir);
+	else
+		log_error(NULL, "%s", error);
+	free(error);
+	return -1;
 }
 
 static int open_store(struct daemon *d)
@@ -250,6 +265,28 @@ static void raise_fd_limit(const struct daemon *d)
 			 d->cfg->server.max_connections);
 }
 
+/* When root is dropped with TLS configured: a helper that keeps root to
+ * read the certificate and key again on SIGHUP (a key of mode 0600 owned
+ * by root, as certbot leaves it). Forked here, while the process has one
+ * thread (the I/O and store threads start later). */
+static int start_keyhelper(struct daemon *d)
+{
+	char *error = NULL;
+
+	if (d->cfg->tls.cert == NULL || geteuid() != 0 ||
+	    d->cfg->server.user == NULL || d->cfg->server.user[0] == '\0')
+		return 0;
+	d->keyhelper = keyhelper_start(d->cfg->tls.cert, d->cfg->tls.key, &error);
+	if (d->keyhelper == NULL) {
+		log_error(NULL, "%s", error);
+		free(error);
+		return -1;
+	}
+	log_info(NULL, "key helper (pid %ld) reads %s and %s as root on reload",
+		 keyhelper_pid(d->keyhelper), d->cfg->tls.cert, d->cfg->tls.key);
+	return 0;
+}
+
 static void print_dev_banner(const struct daemon *d)
 {
 	printf("Posthorn development server, data in %s\n", d->data_dir);
@@ -299,12 +336,17 @@ static void daemon_deinit(struct daemon *d)
 	}
 	if (d->base != NULL)
 		event_base_free(d->base);
+	keyhelper_stop(&d->keyhelper);
+	config_free(&d->live);
 	config_free(&d->cfg);
+	/* last: the sockets are gone by now */
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 }
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { 0 };
+	struct daemon d = { .lock_fd = -1 };
 	char *error = NULL;
 	int status = 1;
 
@@ -322,6 +364,8 @@ int main(int argc, char **argv)
 		return 1;
 	log_init("posthornd", d.cfg->log.target, d.cfg->log.level);
 	d.started = time(NULL);
+	if (lock_data_dir(&d) < 0)
+		goto out;
 	d.base = event_base_new();
 	if (d.base == NULL)
 		PANIC("event_base_new failed");
@@ -332,7 +376,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	raise_fd_limit(&d);
-	if (open_net(&d) < 0 || open_http(&d) < 0)
+	if (open_net(&d) < 0 || open_http(&d) < 0 || start_keyhelper(&d) < 0)
 		goto out;
 	if (privs_drop(d.cfg->server.user, d.cfg->server.group,
 		       d.cfg->server.data_dir, &error) < 0) {
@@ -365,7 +409,8 @@ int main(int argc, char **argv)
 	 * posted) while the I/O threads still run their task queues, and
 	 * only then stop them; the completions run before the stop. */
 	daemon_outbound_stop(&d);
-	net_server_close_conns(d.net, (unsigned)d.cfg->server.shutdown_timeout_ms);
+	net_server_close_conns(d.net, (unsigned)daemon_live_config(&d)->
+			       server.shutdown_timeout_ms);
 	store_drain(d.store);
 	net_server_shutdown(d.net, 0);
 	log_info(NULL, "stopped");

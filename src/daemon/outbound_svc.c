@@ -1,7 +1,7 @@
 /* outbound_svc.c: the queue runner in posthornd: settings from the config
- * ([delivery], [relay], [routes], [queue], [dns]), started on I/O thread 0
- * after the store opens, stopped before the I/O threads, freed before the
- * store closes; its counters on /metrics. */
+ * ([delivery], [relay], [routes], [queue], [dns]; again on SIGHUP),
+ * started on I/O thread 0 after the store opens, stopped before the I/O
+ * threads, freed before the store closes; its counters on /metrics. */
 #include "base/log.h"
 #include "daemon/daemon.h"
 #include "daemon/services.h"
@@ -49,9 +49,14 @@ static char *read_password(const char *path, char **error_r)
 	return pw;
 }
 
-int daemon_outbound_start(struct daemon *d, char **error_r)
+/* The runner's settings from cfg; the routes and the password are
+ * malloc'd into *routes_r and *password_r for the caller to free (the
+ * runner copies what it keeps). */
+static int outbound_settings(struct daemon *d, const struct config *cfg,
+			     struct outbound_settings *set,
+			     struct outbound_route **routes_r, char **password_r,
+			     char **error_r)
 {
-	const struct config *cfg = d->cfg;
 	struct outbound_route *routes = xcalloc(cfg->route_count + 1,
 						sizeof(*routes));
 	char *password = NULL;
@@ -69,7 +74,7 @@ int daemon_outbound_start(struct daemon *d, char **error_r)
 			return -1;
 		}
 	}
-	struct outbound_settings set = {
+	*set = (struct outbound_settings){
 		.hostname = cfg->server.hostname,
 		.smtp_port = cfg->delivery.smtp_port,
 		.connect_timeout =
@@ -102,8 +107,25 @@ int daemon_outbound_start(struct daemon *d, char **error_r)
 			.upstream = cfg->dns.upstream,
 			.trust_anchor_file = cfg->dns.trust_anchor,
 		},
+		/* reports to local senders such as root@origin */
+		.names = {
+			.origin = d->cfg->server.origin,
+			.admin = d->cfg->server.admin,
+		},
 	};
+	*routes_r = routes;
+	*password_r = password;
+	return 0;
+}
 
+int daemon_outbound_start(struct daemon *d, char **error_r)
+{
+	struct outbound_settings set;
+	struct outbound_route *routes;
+	char *password;
+
+	if (outbound_settings(d, d->cfg, &set, &routes, &password, error_r) < 0)
+		return -1;
 	d->outbound = outbound_new(d->store, net_server_thread(d->net, 0), &set,
 				   error_r);
 	free(routes);
@@ -111,6 +133,23 @@ int daemon_outbound_start(struct daemon *d, char **error_r)
 	if (d->outbound == NULL)
 		return -1;
 	outbound_start(d->outbound);
+	return 0;
+}
+
+int daemon_outbound_reload(struct daemon *d, const struct config *cfg,
+			   char **error_r)
+{
+	struct outbound_settings set;
+	struct outbound_route *routes;
+	char *password;
+
+	if (d->outbound == NULL)
+		return 0;
+	if (outbound_settings(d, cfg, &set, &routes, &password, error_r) < 0)
+		return -1;
+	outbound_reconfigure(d->outbound, &set);
+	free(routes);
+	secret_free(&password);
 	return 0;
 }
 

@@ -10,6 +10,10 @@
 #include "proto/pop3/pop3_server.h"
 #include "proto/smtp/smtp_server.h"
 
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
 /* Every front-end runs on the session core: the context says which. */
 static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
 	[CONFIG_PROTOCOL_SMTP] = &session_conn_handler,
@@ -33,6 +37,22 @@ static struct imap_server *imap_server;
 static struct pop3_server *pop3_server;
 /* Read at start, as root (before privileges are dropped). */
 static struct dkim_keys *dkim_keys;
+static struct smtp_local *smtp_local;
+
+/* [smtp] local_trusted_users, or its default: root, [server] user and,
+ * on a dev server, the user running posthornd (tests and `make run` send
+ * as anyone). malloc'd. */
+static char *local_trusted_users(const struct config *cfg)
+{
+	struct passwd *pw;
+
+	if (cfg->smtp.local_trusted_users != NULL)
+		return xstrdup(cfg->smtp.local_trusted_users);
+	pw = cfg->server.dev ? getpwuid(geteuid()) : NULL;
+	return xasprintf("root %s %s",
+			 cfg->server.user != NULL ? cfg->server.user : "",
+			 pw != NULL ? pw->pw_name : "");
+}
 
 static enum session_plaintext plaintext_rule(const struct config *cfg)
 {
@@ -96,7 +116,9 @@ static int services_init(struct daemon *d, char **error_r)
 		.command_timeout_s = (unsigned)((cfg->smtp.command_timeout_ms + 999) / 1000),
 		.data_timeout_s = (unsigned)((cfg->smtp.data_timeout_ms + 999) / 1000),
 		.received_auth = cfg->smtp.received_auth,
-		.postmaster = cfg->smtp.postmaster,
+		/* RFC 5321 4.5.1: someone must read it */
+		.postmaster = cfg->smtp.postmaster != NULL ? cfg->smtp.postmaster :
+			      cfg->server.admin,
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
 	};
@@ -120,6 +142,18 @@ static int services_init(struct daemon *d, char **error_r)
 	if (dkim_keys == NULL)
 		dkim_keys = dkim_keys_load(cfg->dkim.key_dir, cfg->dkim.selector);
 	smtp_set.dkim = dkim_keys;
+	if (smtp_local == NULL) {
+		char *trusted = local_trusted_users(cfg);
+
+		smtp_local = smtp_local_new(cfg->server.origin, cfg->server.admin,
+					    trusted);
+		free(trusted);
+		if (cfg->server.admin == NULL)
+			log_warn(NULL, "no [server] admin: mail for root, "
+				 "postmaster, abuse and mailer-daemon@%s is "
+				 "refused", cfg->server.origin);
+	}
+	smtp_set.local = smtp_local;
 	if (smtp_server == NULL)
 		smtp_server = smtp_server_new(&smtp_set, &env);
 	if (imap_server == NULL) {
@@ -146,9 +180,58 @@ const struct dkim_keys *services_dkim_keys(void)
 	return dkim_keys;
 }
 
+/* The owner, group and mode of a listener's unix socket: as configured;
+ * else, for a socket other than the local one (open to every user), the
+ * group the daemon runs as when it drops privileges, so that an MTA
+ * delivering by LMTP can be given access by joining that group. */
+static int socket_owner(const struct daemon *d, const struct config_listener *l,
+			struct net_listen_spec *spec, char **error_r)
+{
+	const struct config *cfg = d->cfg;
+	const char *group = l->group;
+
+	spec->unix_mode = l->mode;
+	spec->unix_uid = (uid_t)-1;
+	spec->unix_gid = (gid_t)-1;
+	if (l->owner != NULL) {
+		struct passwd *pw = getpwnam(l->owner);
+
+		if (pw == NULL) {
+			*error_r = xasprintf("listener %s: unknown owner '%s'",
+					     l->name, l->owner);
+			return -1;
+		}
+		spec->unix_uid = pw->pw_uid;
+		spec->unix_chown = true;
+	}
+	if (group == NULL && l->protocol != CONFIG_PROTOCOL_LOCAL &&
+	    geteuid() == 0 && cfg->server.user != NULL) {
+		struct passwd *pw = getpwnam(cfg->server.user);
+
+		group = cfg->server.group;
+		if (group == NULL && pw != NULL) {
+			spec->unix_gid = pw->pw_gid;
+			spec->unix_chown = true;
+		}
+	}
+	if (group != NULL) {
+		struct group *gr = getgrnam(group);
+
+		if (gr == NULL) {
+			*error_r = xasprintf("listener %s: unknown group '%s'",
+					     l->name, group);
+			return -1;
+		}
+		spec->unix_gid = gr->gr_gid;
+		spec->unix_chown = true;
+	}
+	return 0;
+}
+
 void services_free(struct daemon *d UNUSED)
 {
 	smtp_server_free(&smtp_server);
+	smtp_local_free(&smtp_local);
 	dkim_keys_free(&dkim_keys);
 	imap_server_free(&imap_server);
 	pop3_server_free(&pop3_server);
@@ -220,8 +303,6 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 		.address = address,
 		.port = l->port,
 		.unix_path = l->path,
-		/* sendmail runs as any local user */
-		.unix_mode = l->protocol == CONFIG_PROTOCOL_LOCAL ? 0666 : 0,
 		.tls_mode = l->tls == CONFIG_TLS_IMPLICIT ? NET_TLS_IMPLICIT : NET_TLS_NONE,
 		.tls = l->tls == CONFIG_TLS_NONE ? NULL : d->tls,
 		.handler = handler,
@@ -233,8 +314,13 @@ static int listen_one(struct daemon *d, const struct config_listener *l,
 			     l->protocol == CONFIG_PROTOCOL_IMAPS ?
 			     (size_t)d->cfg->imap.max_command_size + 4096 : 0,
 	};
-	struct net_listener *nl = net_listen(d->net, &spec, error_r);
+	struct net_listener *nl;
 
+	if (l->path != NULL && socket_owner(d, l, &spec, error_r) < 0) {
+		free(busy);
+		return -1;
+	}
+	nl = net_listen(d->net, &spec, error_r);
 	free(busy);
 	if (nl == NULL)
 		return -1;

@@ -45,6 +45,22 @@ struct delivery_resolution {
 /* With LOOP, TOO_MANY or ERROR the lists hold what was found before the
  * failure and must not be used. */
 
+/* The host's own names (docs/admin.md "Local mail"). The origin domain,
+ * which bare local names such as "root" are qualified with, is a local
+ * domain even without a domains row, and at the origin the names root,
+ * postmaster, abuse and mailer-daemon (any case) lead to admin when no
+ * user or alias of theirs exists (before the catch-all: they must reach a
+ * human who looks after the host). */
+struct delivery_names {
+	const char *origin;	/* lower case; NULL: no origin domain */
+	const char *admin;	/* an address; NULL: those names are unknown */
+};
+
+/* Whether address ("local@domain", domain in lower case) is one of the
+ * names above at the origin, whether or not an admin is set. */
+bool delivery_names_builtin(const struct delivery_names *names,
+			    const char *address);
+
 /* Resolve one recipient address, already canonical "local@domain" with the
  * domain in lower case. Everything in *res_r, error included, is allocated in
  * `a`. Reads go through store_user_by_address() and store_alias_lookup()
@@ -70,6 +86,11 @@ struct delivery_resolution {
  * taken for the catch-all (only matters when a "+tag" user also exists). */
 void delivery_resolve(struct store_reader *reader, struct arena *a,
 		      const char *address, struct delivery_resolution *res_r);
+/* The same with the host's names (NULL: none, as delivery_resolve). */
+void delivery_resolve_names(struct store_reader *reader,
+			    const struct delivery_names *names,
+			    struct arena *a, const char *address,
+			    struct delivery_resolution *res_r);
 
 /* Storage quotas (delivery_quota.c). Whether a message of size bytes
  * (0 = not known) may go to a user with this quota: no quota, or usage

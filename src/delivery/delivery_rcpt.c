@@ -1,12 +1,14 @@
 /* delivery_rcpt.c: resolve one RCPT address to local users and remote
- * addresses through users, aliases, "+tag" sub-addressing and catch-alls,
- * with bounded depth and fan-out, loop detection and de-duplication. */
+ * addresses through users, aliases, "+tag" sub-addressing, the host's own
+ * names (root, postmaster... at the origin) and catch-alls, with bounded
+ * depth and fan-out, loop detection and de-duplication. */
 #include "delivery/delivery.h"
 
 #include <strings.h>
 
 struct resolver {
 	struct store_reader *reader;
+	const struct delivery_names *names;	/* or NULL */
 	struct arena *arena;
 	struct delivery_resolution *res;
 	size_t cap_locals, cap_remotes;
@@ -116,6 +118,34 @@ static int alias_exact(struct resolver *rs, const char *address,
 static int resolve_addr(struct resolver *rs, const char *address,
 			unsigned depth);
 
+/* RFC 2142 and the Unix accounts whose mail must reach the host's admin. */
+static const char *const builtin_names[] = {
+	"root", "postmaster", "abuse", "mailer-daemon",
+};
+
+bool delivery_names_builtin(const struct delivery_names *names,
+			    const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	if (names == NULL || names->origin == NULL || at == NULL ||
+	    strcmp(at + 1, names->origin) != 0)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(builtin_names); i++) {
+		if (strlen(builtin_names[i]) == (size_t)(at - address) &&
+		    strncasecmp(address, builtin_names[i],
+				(size_t)(at - address)) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool is_origin(const struct resolver *rs, const char *domain)
+{
+	return rs->names != NULL && rs->names->origin != NULL &&
+	       strcmp(domain, rs->names->origin) == 0;
+}
+
 /* A copy of an alias target with its domain in lower case. */
 static const char *target_canonical(struct arena *a, const char *target)
 {
@@ -187,6 +217,12 @@ static int resolve_local(struct resolver *rs, const char *address,
 			return n < 0 ? -1 : expand(rs, targets, n, depth);
 	}
 
+	if (rs->names != NULL && rs->names->admin != NULL &&
+	    delivery_names_builtin(rs->names, address)) {
+		const char *admin = rs->names->admin;
+
+		return expand(rs, &admin, 1, depth);
+	}
 	if (n_ca > 0)
 		return expand(rs, ca, n_ca, depth);
 	rs->res->n_unknown++;
@@ -214,7 +250,8 @@ static int resolve_addr(struct resolver *rs, const char *address,
 		rs->res->n_unknown++;
 		return 0;
 	}
-	ret = store_domain_exists(rs->reader, at + 1, &error);
+	ret = is_origin(rs, at + 1) ? 1 :
+	      store_domain_exists(rs->reader, at + 1, &error);
 	if (ret < 0)
 		return fail(rs, DELIVERY_ERROR, error);
 	if (ret == 0) {
@@ -229,7 +266,17 @@ static int resolve_addr(struct resolver *rs, const char *address,
 void delivery_resolve(struct store_reader *reader, struct arena *a,
 		      const char *address, struct delivery_resolution *res_r)
 {
-	struct resolver rs = { .reader = reader, .arena = a, .res = res_r };
+	delivery_resolve_names(reader, NULL, a, address, res_r);
+}
+
+void delivery_resolve_names(struct store_reader *reader,
+			    const struct delivery_names *names,
+			    struct arena *a, const char *address,
+			    struct delivery_resolution *res_r)
+{
+	struct resolver rs = {
+		.reader = reader, .names = names, .arena = a, .res = res_r,
+	};
 
 	memset(res_r, 0, sizeof(*res_r));
 	if (resolve_addr(&rs, arena_strdup(a, address), 0) < 0)

@@ -108,6 +108,9 @@ struct ob_dest {
 	bool any_tempfail;
 	bool mx_secure;		/* the MX answer validated: DANE may apply */
 	bool routed;		/* hosts from [routes] or [relay], not MX */
+	/* routed with settings replaced since: routed again once the
+	 * sessions on the old route have ended */
+	bool stale;
 	/* RFC 8689 5: the jobs are TLS-Required: No messages, and the
 	 * sessions relax the TLS policy (smtp_client tls_relaxed); they
 	 * never share a destination with the other messages. */
@@ -115,6 +118,15 @@ struct ob_dest {
 	struct ob_target targets[OB_MAX_TARGETS];
 	size_t n_targets;
 	size_t tlsa_idx;	/* next target to look up TLSA for */
+};
+
+/* A copy of outbound_settings with its strings. */
+struct ob_settings {
+	struct ob_settings *prev;
+	struct outbound *ob;
+	struct arena arena;
+	char *relay_password;	/* set.relay.password, wiped at free */
+	struct outbound_settings set;
 };
 
 struct ob_session {
@@ -137,9 +149,11 @@ struct outbound {
 	struct event *soon;	/* one-shot re-tick while a backlog lasts */
 	struct event *kick;	/* one-shot ob_kick_all from the loop */
 	struct outbound_peers *peers;	/* marked failing */
-	struct outbound_settings set;
-	struct arena set_arena;	/* copies of the settings' strings */
-	char *relay_password;	/* set.relay.password, wiped at free */
+	struct outbound_settings set;	/* settings->set */
+	/* The settings in use and, behind them, every earlier one since a
+	 * reload: destinations and sessions in flight may still point
+	 * into those (reloads are rare, each copy is small). */
+	struct ob_settings *settings;
 	struct ob_dest *dests;
 	unsigned active;
 	/* ids of the entries in flight: open addressing, 0 = free */
@@ -259,7 +273,8 @@ static bool ob_prepare_dsn(struct ob_msg *msg, const struct queue_dsn_rcpt *rr,
 	char *report = queue_dsn_build(&d, &size);
 	const char *error;
 
-	delivery_resolve(ob->reader, &msg->arena, msg->sender, &res);
+	delivery_resolve_names(ob->reader, &ob->set.names, &msg->arena,
+			       msg->sender, &res);
 	if (res.status != DELIVERY_LOCAL && res.status != DELIVERY_REMOTE &&
 	    res.status != DELIVERY_MIXED) {
 		log_warn(NULL, "outbound: queue entry %lld: no way to return "
@@ -1203,6 +1218,12 @@ static void ob_dest_kick(struct ob_dest *dest)
 
 	if (ob->stopping || dest->waiting == 0)
 		return;
+	if (dest->stale) {
+		if (dest->active > 0 || dest->state == DEST_RESOLVING)
+			return;
+		dest->stale = false;
+		dest->state = DEST_NEW;
+	}
 	if (dest->state == DEST_NEW) {
 		ob_dest_resolve(dest);
 		return;
@@ -1501,9 +1522,60 @@ static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 
 /* ---- life cycle ---- */
 
-static const char *ob_strdup(struct outbound *ob, const char *s)
+static const char *ob_strdup(struct ob_settings *c, const char *s)
 {
-	return s != NULL ? arena_strdup(&ob->set_arena, s) : NULL;
+	return s != NULL ? arena_strdup(&c->arena, s) : NULL;
+}
+
+static struct ob_settings *ob_settings_copy(const struct outbound_settings *set)
+{
+	struct ob_settings *c = xcalloc(1, sizeof(*c));
+
+	arena_init(&c->arena, 0);
+	c->set = *set;
+	c->set.hostname = ob_strdup(c, set->hostname);
+	c->set.ca_file = ob_strdup(c, set->ca_file);
+	c->set.relay.host = ob_strdup(c, set->relay.host);
+	c->set.relay.user = ob_strdup(c, set->relay.user);
+	/* the password is wiped at free, so not in the arena */
+	c->relay_password = set->relay.password != NULL
+		? xstrdup(set->relay.password) : NULL;
+	c->set.relay.password = c->relay_password;
+	c->set.dns.upstream = ob_strdup(c, set->dns.upstream);
+	c->set.dns.trust_anchor_file = ob_strdup(c, set->dns.trust_anchor_file);
+	c->set.dns.hosts_file = ob_strdup(c, set->dns.hosts_file);
+	c->set.names.origin = ob_strdup(c, set->names.origin);
+	c->set.names.admin = ob_strdup(c, set->names.admin);
+	struct outbound_route *routes = arena_zalloc(&c->arena,
+		(set->n_routes + 1) * sizeof(*routes));
+
+	for (size_t i = 0; i < set->n_routes; i++) {
+		routes[i] = set->routes[i];
+		routes[i].domain = ob_strdup(c, set->routes[i].domain);
+		routes[i].host = ob_strdup(c, set->routes[i].host);
+	}
+	c->set.routes = routes;
+	if (c->set.max_connections == 0)
+		c->set.max_connections = 100;
+	if (c->set.max_per_destination == 0)
+		c->set.max_per_destination = 10;
+	if (c->set.tick_ms == 0)
+		c->set.tick_ms = 1000;
+	if (c->set.timeout_scale <= 0)
+		c->set.timeout_scale = 1;
+	return c;
+}
+
+static void ob_settings_free(struct ob_settings **cp)
+{
+	while (*cp != NULL) {
+		struct ob_settings *c = *cp;
+
+		*cp = c->prev;
+		secret_free(&c->relay_password);
+		arena_deinit(&c->arena);
+		free(c);
+	}
 }
 
 struct outbound *outbound_new(struct store *store, struct net_thread *thread,
@@ -1513,39 +1585,10 @@ struct outbound *outbound_new(struct store *store, struct net_thread *thread,
 	struct outbound *ob = xcalloc(1, sizeof(*ob));
 	char *error = NULL;
 
-	arena_init(&ob->set_arena, 0);
 	ob->store = store;
 	ob->thread = thread;
-	ob->set = *set;
-	ob->set.hostname = ob_strdup(ob, set->hostname);
-	ob->set.ca_file = ob_strdup(ob, set->ca_file);
-	ob->set.relay.host = ob_strdup(ob, set->relay.host);
-	ob->set.relay.user = ob_strdup(ob, set->relay.user);
-	/* the password is wiped at free, so not in the arena */
-	ob->relay_password = set->relay.password != NULL
-		? xstrdup(set->relay.password) : NULL;
-	ob->set.relay.password = ob->relay_password;
-	ob->set.dns.upstream = ob_strdup(ob, set->dns.upstream);
-	ob->set.dns.trust_anchor_file = ob_strdup(ob,
-						  set->dns.trust_anchor_file);
-	ob->set.dns.hosts_file = ob_strdup(ob, set->dns.hosts_file);
-	struct outbound_route *routes = arena_zalloc(&ob->set_arena,
-		(set->n_routes + 1) * sizeof(*routes));
-
-	for (size_t i = 0; i < set->n_routes; i++) {
-		routes[i] = set->routes[i];
-		routes[i].domain = ob_strdup(ob, set->routes[i].domain);
-		routes[i].host = ob_strdup(ob, set->routes[i].host);
-	}
-	ob->set.routes = routes;
-	if (ob->set.max_connections == 0)
-		ob->set.max_connections = 100;
-	if (ob->set.max_per_destination == 0)
-		ob->set.max_per_destination = 10;
-	if (ob->set.tick_ms == 0)
-		ob->set.tick_ms = 1000;
-	if (ob->set.timeout_scale <= 0)
-		ob->set.timeout_scale = 1;
+	ob->settings = ob_settings_copy(set);
+	ob->set = ob->settings->set;
 	ob->inflight_cap = 16384;
 	ob->inflight = xcalloc(ob->inflight_cap, sizeof(*ob->inflight));
 	ob->peers = outbound_peers_new();
@@ -1656,9 +1699,72 @@ void outbound_free(struct outbound **obp)
 	free(ob->inflight);
 	pthread_mutex_destroy(&ob->lock);
 	pthread_cond_destroy(&ob->cond);
-	secret_free(&ob->relay_password);
-	arena_deinit(&ob->set_arena);
+	ob_settings_free(&ob->settings);
 	free(ob);
+}
+
+static bool ob_str_eq(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* On the runner's thread: swap the settings in, with a new resolver when
+ * [dns] changed (its pending lookups are cancelled with the old one, so
+ * the destinations waiting for them are routed again). */
+static void ob_reconfigure_task(void *arg)
+{
+	struct ob_settings *c = arg;
+	struct outbound *ob = c->ob;
+	bool cancelled = false;
+
+	/* what a reload does not change (see outbound.h) */
+	c->set.hostname = ob->set.hostname;
+	c->set.ca_file = ob->set.ca_file;
+	c->set.tick_ms = ob->set.tick_ms;
+	c->set.dkim = ob->set.dkim;
+	c->set.names = ob->set.names;
+	c->set.dns.hosts_file = ob->set.dns.hosts_file;
+	if (!ob_str_eq(c->set.dns.upstream, ob->set.dns.upstream) ||
+	    !ob_str_eq(c->set.dns.trust_anchor_file,
+		       ob->set.dns.trust_anchor_file)) {
+		char *error = NULL;
+		struct dns_resolver *r = dns_resolver_new(
+			net_thread_base(ob->thread), &c->set.dns, &error);
+
+		if (r == NULL) {
+			log_error(NULL, "outbound: the new [dns] settings do "
+				  "not work, keeping the old ones: %s", error);
+			free(error);
+			c->set.dns = ob->set.dns;
+		} else {
+			dns_resolver_free(&ob->resolver);
+			ob->resolver = r;
+			cancelled = true;
+		}
+	}
+	c->prev = ob->settings;
+	ob->settings = c;
+	ob->set = c->set;
+	for (struct ob_dest *dest = ob->dests; dest != NULL; dest = dest->next) {
+		if (cancelled && dest->state == DEST_RESOLVING)
+			dest->state = DEST_NEW;
+		dest->stale = true;
+	}
+	log_info(NULL, "outbound: new settings in use (%zu route%s, relay %s, "
+		 "dns %s)", ob->set.n_routes, ob->set.n_routes == 1 ? "" : "s",
+		 ob->set.relay.host != NULL ? ob->set.relay.host : "none",
+		 ob->set.dns.upstream != NULL ? ob->set.dns.upstream :
+		 "resolv.conf");
+	ob_kick_all(ob);
+}
+
+void outbound_reconfigure(struct outbound *ob, const struct outbound_settings *set)
+{
+	struct ob_settings *c = ob_settings_copy(set);
+
+	c->ob = ob;
+	task_queue_post(net_thread_task_queue(ob->thread), ob_reconfigure_task,
+			c);
 }
 
 struct outbound_stats *outbound_stats(struct outbound *ob)

@@ -7,6 +7,7 @@
 #ifndef POSTHORN_DELIVERY_OUTBOUND_H
 #define POSTHORN_DELIVERY_OUTBOUND_H
 
+#include "delivery/delivery.h"
 #include "delivery/smtp_client.h"
 #include "dns/dns.h"
 #include "queue/queue_policy.h"
@@ -51,6 +52,8 @@ struct outbound_settings {
 	 * with, for the domain of MAILER-DAEMON@hostname; NULL = none.
 	 * Not copied: must outlive the runner. */
 	const struct dkim_keys *dkim;
+	/* The host's names, for the reports to local senders (copied). */
+	struct delivery_names names;
 };
 
 /* Counters for /metrics (read with atomic_load). */
@@ -82,6 +85,16 @@ void outbound_start(struct outbound *ob);
  * sessions (what they were sending stays queued and is retried), and wait
  * (at most timeout_ms) for the store writes already submitted. */
 void outbound_stop(struct outbound *ob, unsigned timeout_ms);
+/* From any thread while the runner runs (SIGHUP): use set (copied now)
+ * for what is routed from then on: [routes], the relay, the TLS policy,
+ * ports and timeouts, the queue limits and schedule, and the DNS settings
+ * (a new resolver; when it cannot be made the old one stays, logged).
+ * Connections open at the time finish with the old settings; the
+ * destinations they serve are routed again when they end. hostname,
+ * ca_file, tick_ms, dkim, names and dns.hosts_file keep their values from
+ * outbound_new(). */
+void outbound_reconfigure(struct outbound *ob,
+			  const struct outbound_settings *set);
 /* After the loop stopped (or on the thread once stopped). */
 void outbound_free(struct outbound **ob);
 struct outbound_stats *outbound_stats(struct outbound *ob);

@@ -75,7 +75,8 @@ bool smtp_cmd_parse_mail(struct str arg, unsigned ext,
 	/* The path comes before the SMTPUTF8 that allows UTF-8 in it: parse
 	 * it permissively, then check against the parameters. */
 	if (!split_arg(arg, STR_LIT("FROM:"),
-		       SMTP_PATH_OPT_REVERSE | SMTP_PATH_OPT_UTF8,
+		       SMTP_PATH_OPT_REVERSE | SMTP_PATH_OPT_UTF8 |
+		       ((ext & SMTP_CMD_BARE_PATHS) ? SMTP_PATH_OPT_BARE : 0),
 		       &mail_r->path, &params, err_r))
 		return false;
 	if (!smtp_param_parse_mail(params, ext, &mail_r->params, err_r)) {
@@ -100,6 +101,8 @@ bool smtp_cmd_parse_rcpt(struct str arg, unsigned ext, bool smtputf8,
 	memset(rcpt_r, 0, sizeof(*rcpt_r));
 	if (smtputf8)
 		opts |= SMTP_PATH_OPT_UTF8;
+	if (ext & SMTP_CMD_BARE_PATHS)
+		opts |= SMTP_PATH_OPT_BARE;
 	if (!split_arg(arg, STR_LIT("TO:"), opts, &rcpt_r->path, &params,
 		       err_r))
 		return false;

@@ -45,6 +45,11 @@ bool smtp_cmd_split(struct str line, struct smtp_cmd *cmd_r);
 /* The upper-case name of a verb ("UNKNOWN" for SMTP_VERB_UNKNOWN). */
 const char *smtp_cmd_verb_name(enum smtp_verb verb);
 
+/* Not an extension: with this bit in the ext mask of smtp_cmd_parse_mail()
+ * and smtp_cmd_parse_rcpt(), a path without a domain ("<root>") is taken
+ * (SMTP_PATH_BARE), for the local submission socket to qualify. */
+#define SMTP_CMD_BARE_PATHS (1u << 30)
+
 struct smtp_mail {
 	struct smtp_path path;
 	struct smtp_mail_params params;

@@ -258,6 +258,14 @@ static bool parse_path(struct path_parser *pp, struct smtp_path *path_r,
 		path_r->domain = xstrdup("");
 		return true;
 	}
+	if (peek(pp) == '>' && (pp->opts & SMTP_PATH_OPT_BARE) &&
+	    (pp->flags & SMTP_PATH_SOURCE_ROUTE) == 0) {
+		pp->i++;
+		pp->flags |= SMTP_PATH_BARE;
+		path_r->local = strbuf_detach(local, NULL);
+		path_r->domain = xstrdup("");
+		return true;
+	}
 	if (peek(pp) != '@')
 		return fail(pp, 501, "Address needs a domain");
 	pp->i++;
@@ -337,7 +345,7 @@ void smtp_path_append_canonical(struct strbuf *out,
 		}
 		strbuf_putc(out, '"');
 	}
-	if (path->flags & SMTP_PATH_POSTMASTER)
+	if (path->flags & (SMTP_PATH_POSTMASTER | SMTP_PATH_BARE))
 		return;
 	strbuf_putc(out, '@');
 	strbuf_append_c(out, path->domain);

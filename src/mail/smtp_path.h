@@ -23,6 +23,9 @@ enum smtp_path_opt {
 	/* "<postmaster>" without a domain is allowed (RCPT TO, RFC 5321
 	 * 4.1.1.3). */
 	SMTP_PATH_OPT_POSTMASTER = 1 << 2,
+	/* A path without a domain ("<root>") is allowed: the local
+	 * submission socket qualifies it with its origin domain. */
+	SMTP_PATH_OPT_BARE = 1 << 3,
 };
 
 /* What a parsed path looked like. */
@@ -36,6 +39,7 @@ enum smtp_path_flag {
 	SMTP_PATH_AT = 1 << 6,		 /* '@' inside a quoted local part */
 	SMTP_PATH_UTF8 = 1 << 7,	 /* non-ASCII (valid UTF-8) somewhere */
 	SMTP_PATH_LITERAL = 1 << 8,	 /* domain is an address literal */
+	SMTP_PATH_BARE = 1 << 9,	 /* no domain (SMTP_PATH_OPT_BARE) */
 };
 
 /* The flags that mark an attempt to relay through this host
@@ -50,8 +54,9 @@ struct smtp_path {
 	 * NUL-terminated; "" for the null path. */
 	char *local;
 	/* Domain with ASCII letters lowercased, or the address literal
-	 * ("[1.2.3.4]", "[IPv6:::1]"); "" for the null path and for
-	 * "<postmaster>". The source route is checked and dropped. */
+	 * ("[1.2.3.4]", "[IPv6:::1]"); "" for the null path, for
+	 * "<postmaster>" and for a bare local part. The source route is
+	 * checked and dropped. */
 	char *domain;
 	unsigned flags;	/* enum smtp_path_flag */
 };
@@ -67,7 +72,8 @@ bool smtp_path_parse(struct str s, unsigned opts, struct smtp_path *path_r,
 
 /* Append the canonical address: "local@domain", the local part quoted
  * (only '"' and '\' escaped) when it is not a dot-atom; "" for the null
- * path; "postmaster" for "<postmaster>". No angle brackets. */
+ * path; "postmaster" for "<postmaster>", the local part alone for a bare
+ * one. No angle brackets. */
 void smtp_path_append_canonical(struct strbuf *out,
 				const struct smtp_path *path);
 

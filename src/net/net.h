@@ -11,6 +11,7 @@
 #include "net/tls.h"
 
 #include <stdatomic.h>
+#include <sys/types.h>
 
 struct event_base;
 struct net_server;
@@ -40,10 +41,18 @@ struct net_listen_spec {
 				  IPv6 sockets are V6ONLY: listen on "::"
 				  and "0.0.0.0" for both families */
 	unsigned port;         /* 0 = ephemeral, see net_listener_port() */
-	const char *unix_path; /* instead of address/port */
+	const char *unix_path; /* instead of address/port. A socket nobody
+				  listens on is replaced; one that answers,
+				  or a file that is not a socket, is an
+				  error. Only the socket made here is
+				  removed when the listener is freed. */
 	unsigned unix_mode;    /* chmod of the unix socket (0666 lets every
 				  local user connect); 0 = as the umask
 				  leaves it */
+	bool unix_chown;       /* lchown it to unix_uid:unix_gid, each
+				  (uid_t/gid_t)-1 to keep it */
+	uid_t unix_uid;
+	gid_t unix_gid;
 	enum net_tls_mode tls_mode;
 	struct net_tls *tls;   /* required for implicit; enables STARTTLS;
 				  the listener takes its own reference */
@@ -84,6 +93,18 @@ void net_server_free(struct net_server **server);
 struct net_listener *net_listen(struct net_server *server,
 				const struct net_listen_spec *spec,
 				char **error_r);
+/* A listening TCP socket on address:port (port 0: an ephemeral one,
+ * written back to *port), with SO_REUSEPORT when asked. -1 with a
+ * malloc'd *error_r naming the address, the port and errno
+ * ("bind 127.0.0.1 port 25: Address already in use (EADDRINUSE)"). */
+int net_bind_tcp(const char *address, unsigned *port, bool reuseport,
+		 char **error_r);
+/* Whether address:port can be bound now without SO_REUSEPORT, so that a
+ * socket listening there (anyone's) is a conflict: 0, or the errno with a
+ * malloc'd *error_r as above (EINVAL also for an invalid address). The
+ * probe socket is closed again; nothing listens. */
+int net_probe_tcp(const char *address, unsigned port, char **error_r);
+
 /* The bound TCP port (the chosen one when the spec said 0). */
 unsigned net_listener_port(const struct net_listener *listener);
 struct net_listener_stats *net_listener_stats(struct net_listener *listener);

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct evconnlistener;
 struct counts;
@@ -39,6 +40,8 @@ struct net_listener {
 	struct net_listener *next;
 	char *name;
 	char *unix_path;
+	dev_t unix_dev;	/* the socket file we made at unix_path */
+	ino_t unix_ino;
 	unsigned port;
 	enum net_tls_mode tls_mode;
 	struct net_tls *tls;

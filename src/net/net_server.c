@@ -74,6 +74,19 @@ struct net_server *net_server_new(const struct net_server_settings *set,
 	return server;
 }
 
+/* Remove the socket file we made, and only that one: another process may
+ * have replaced it since (a second daemon, an admin's test). */
+static void net_unix_remove(const struct net_listener *l)
+{
+	struct stat st;
+
+	if (lstat(l->unix_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == l->unix_dev && st.st_ino == l->unix_ino &&
+	    unlink(l->unix_path) < 0)
+		log_debug(NULL, "%s: unlink %s: %s", l->name, l->unix_path,
+			  strerror(errno));
+}
+
 static void net_listener_free(struct net_listener *l)
 {
 	for (unsigned i = 0; i < l->server->nthreads; i++) {
@@ -85,7 +98,7 @@ static void net_listener_free(struct net_listener *l)
 			close(inst->fd);
 	}
 	if (l->unix_path != NULL)
-		unlink(l->unix_path);
+		net_unix_remove(l);
 	net_tls_unref(&l->tls);
 	free(l->insts);
 	free(l->name);
@@ -125,123 +138,263 @@ void net_server_free(struct net_server **serverp)
 	*serverp = NULL;
 }
 
-/* A listening TCP socket; port 0 picks one and returns it in *port. */
-static int net_bind_tcp(const char *address, unsigned *port, char **error_r)
+/* The sockaddr of an address literal and port; false when address is not
+ * an IPv4 or IPv6 literal. */
+static bool net_sockaddr(const char *address, unsigned port,
+			 struct sockaddr_storage *ss, socklen_t *len_r)
+{
+	struct sockaddr_in *sin = (void *)ss;
+	struct sockaddr_in6 *sin6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, address, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len_r = sizeof(*sin);
+		return true;
+	}
+	if (inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len_r = sizeof(*sin6);
+		return true;
+	}
+	return false;
+}
+
+/* A bound TCP socket, not listening yet; -errno or -EINVAL (bad address,
+ * message in *error_r) on failure. */
+static int net_bind_tcp_fd(const char *address, unsigned port, bool reuseport,
+			   char **error_r)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	int one = 1;
+	int one = 1, fd, err;
 
-	memset(&ss, 0, sizeof(ss));
-	if (*port > 65535) {
-		*error_r = xasprintf("invalid port %u", *port);
-		return -1;
+	if (port > 65535) {
+		*error_r = xasprintf("invalid port %u", port);
+		return -EINVAL;
 	}
-	struct sockaddr_in *sin = (void *)&ss;
-	struct sockaddr_in6 *sin6 = (void *)&ss;
-
-	if (inet_pton(AF_INET, address, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)*port);
-		sslen = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)*port);
-		sslen = sizeof(*sin6);
-	} else {
+	if (!net_sockaddr(address, port, &ss, &sslen)) {
 		*error_r = xasprintf("invalid address '%s'", address);
-		return -1;
+		return -EINVAL;
 	}
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		*error_r = xasprintf("socket: %s", strerror(errno));
-		return -1;
+		err = errno;
+		*error_r = xasprintf("socket: %s (%s)", strerror(err),
+				     errno_name(err));
+		return -err;
 	}
+	/* SO_REUSEADDR only lets the bind pass over TIME_WAIT leftovers of
+	 * an earlier run, never over a socket that listens. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
-		*error_r = xasprintf("SO_REUSEPORT: %s", strerror(errno));
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		err = errno;
+		*error_r = xasprintf("SO_REUSEPORT: %s (%s)", strerror(err),
+				     errno_name(err));
 		close(fd);
-		return -1;
+		return -err;
 	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 ||
-	    listen(fd, 511) < 0) {
-		*error_r = xasprintf("bind %s port %u: %s", address, *port,
-				     strerror(errno));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
+		err = errno;
+		*error_r = xasprintf("bind %s port %u: %s (%s)", address, port,
+				     strerror(err), errno_name(err));
 		close(fd);
-		return -1;
-	}
-	if (*port == 0) {
-		sslen = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
-			*error_r = xasprintf("getsockname: %s", strerror(errno));
-			close(fd);
-			return -1;
-		}
-		*port = ntohs(ss.ss_family == AF_INET ? sin->sin_port
-						      : sin6->sin6_port);
+		return -err;
 	}
 	return fd;
 }
 
-static int net_bind_unix(const char *path, char **error_r)
+int net_probe_tcp(const char *address, unsigned port, char **error_r)
 {
-	struct sockaddr_un sun;
+	int fd = net_bind_tcp_fd(address, port, false, error_r);
+
+	if (fd < 0)
+		return -fd;
+	close(fd);
+	return 0;
+}
+
+int net_bind_tcp(const char *address, unsigned *port, bool reuseport,
+		 char **error_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd = net_bind_tcp_fd(address, *port, reuseport, error_r), err;
+
+	if (fd < 0)
+		return -1;
+	if (listen(fd, 511) < 0) {
+		err = errno;
+		*error_r = xasprintf("listen %s port %u: %s (%s)", address,
+				     *port, strerror(err), errno_name(err));
+		close(fd);
+		return -1;
+	}
+	if (*port == 0) {
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+			err = errno;
+			*error_r = xasprintf("getsockname: %s (%s)",
+					     strerror(err), errno_name(err));
+			close(fd);
+			return -1;
+		}
+		*port = ntohs(ss.ss_family == AF_INET ?
+			      ((struct sockaddr_in *)&ss)->sin_port :
+			      ((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return fd;
+}
+
+/* sun for path; a path longer than sun_path (a deep data dir) is reached
+ * through its directory's /proc/self/fd entry, which is short, with the
+ * directory open in *dirfd_r (-1 otherwise; the caller closes it). */
+static bool net_unix_addr(const char *path, struct sockaddr_un *sun,
+			  int *dirfd_r, char **error_r)
+{
 	const char *slash = strrchr(path, '/');
 	int dirfd = -1;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path) && slash != NULL &&
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path) && slash != NULL &&
 	    slash != path) {
-		/* A path longer than sun_path (a deep data dir): bind through
-		 * the directory's /proc/self/fd entry, which is short. */
 		char *dir = xasprintf("%.*s", (int)(slash - path), path);
 
 		dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		free(dir);
 		if (dirfd >= 0 &&
-		    (size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
+		    (size_t)snprintf(sun->sun_path, sizeof(sun->sun_path),
 				     "/proc/self/fd/%d/%s", dirfd, slash + 1) >=
-		    sizeof(sun.sun_path)) {
+		    sizeof(sun->sun_path)) {
 			close(dirfd);
 			dirfd = -1;
 		}
 	}
 	if (dirfd < 0) {
-		if (strlen(path) >= sizeof(sun.sun_path)) {
+		if (strlen(path) >= sizeof(sun->sun_path)) {
 			*error_r = xasprintf("unix socket path too long: %s",
 					     path);
-			return -1;
+			return false;
 		}
-		memcpy(sun.sun_path, path, strlen(path) + 1);
+		memcpy(sun->sun_path, path, strlen(path) + 1);
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	*dirfd_r = dirfd;
+	return true;
+}
+
+/* What is at path before we bind there: nothing, or a socket nobody
+ * listens on (left by a crash: removed). A socket someone answers on is
+ * theirs (EADDRINUSE), and a file that is not a socket is never removed. */
+static int net_unix_clear(const char *path, const struct sockaddr_un *sun,
+			  char **error_r)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = xasprintf("stat %s: %s (%s)", path, strerror(errno),
+				     errno_name(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		*error_r = xasprintf("bind %s: the path exists and is not a "
+				     "socket (not removed)", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		*error_r = xasprintf("socket: %s", strerror(errno));
-		if (dirfd >= 0)
-			close(dirfd);
+		*error_r = xasprintf("socket: %s (%s)", strerror(errno),
+				     errno_name(errno));
+		return -1;
+	}
+	ret = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (ret == 0) {
+		*error_r = xasprintf("bind %s: %s (%s): another process "
+				     "listens on it", path,
+				     strerror(EADDRINUSE),
+				     errno_name(EADDRINUSE));
 		return -1;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {
-		*error_r = xasprintf("unlink %s: %s", path, strerror(errno));
+		*error_r = xasprintf("unlink %s: %s (%s)", path,
+				     strerror(errno), errno_name(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind the unix socket, give it its owner and mode, then listen: nobody
+ * can connect before the permissions are right. *st_r identifies the
+ * socket file we made (only that one is removed at the end). */
+static int net_bind_unix(const struct net_listen_spec *spec, struct stat *st_r,
+			 char **error_r)
+{
+	const char *path = spec->unix_path;
+	struct sockaddr_un sun;
+	int dirfd, fd, err;
+
+	if (!net_unix_addr(path, &sun, &dirfd, error_r))
+		return -1;
+	if (net_unix_clear(path, &sun, error_r) < 0) {
+		fd = -1;
+		goto out;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		*error_r = xasprintf("socket: %s (%s)", strerror(err),
+				     errno_name(err));
+		goto out;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = errno;
+		*error_r = xasprintf("bind %s: %s (%s)", path, strerror(err),
+				     errno_name(err));
 		goto fail;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(fd, 511) < 0) {
-		*error_r = xasprintf("bind %s: %s", path, strerror(errno));
-		goto fail;
+	if (lstat(path, st_r) < 0) {
+		err = errno;
+		*error_r = xasprintf("stat %s: %s (%s)", path, strerror(err),
+				     errno_name(err));
+		goto fail_unlink;
 	}
+	if (spec->unix_chown &&
+	    lchown(path, spec->unix_uid, spec->unix_gid) < 0) {
+		err = errno;
+		*error_r = xasprintf("chown %s: %s (%s)", path, strerror(err),
+				     errno_name(err));
+		goto fail_unlink;
+	}
+	if (spec->unix_mode != 0 && chmod(path, (mode_t)spec->unix_mode) < 0) {
+		err = errno;
+		*error_r = xasprintf("chmod %s: %s (%s)", path, strerror(err),
+				     errno_name(err));
+		goto fail_unlink;
+	}
+	if (listen(fd, 511) < 0) {
+		err = errno;
+		*error_r = xasprintf("listen %s: %s (%s)", path, strerror(err),
+				     errno_name(err));
+		goto fail_unlink;
+	}
+	goto out;
+fail_unlink:
+	unlink(path);
+fail:
+	close(fd);
+	fd = -1;
+out:
 	if (dirfd >= 0)
 		close(dirfd);
 	return fd;
-fail:
-	close(fd);
-	if (dirfd >= 0)
-		close(dirfd);
-	return -1;
 }
 
 struct net_listener *net_listen(struct net_server *server,
@@ -285,7 +438,8 @@ struct net_listener *net_listen(struct net_server *server,
 	}
 	if (spec->unix_path != NULL) {
 		/* one socket, on one thread (spread by listener count) */
-		int fd = net_bind_unix(spec->unix_path, error_r);
+		struct stat st;
+		int fd = net_bind_unix(spec, &st, error_r);
 		unsigned n = 0;
 
 		if (fd < 0) {
@@ -293,22 +447,30 @@ struct net_listener *net_listen(struct net_server *server,
 			return NULL;
 		}
 		l->unix_path = xstrdup(spec->unix_path);
-		if (spec->unix_mode != 0 &&
-		    chmod(spec->unix_path, (mode_t)spec->unix_mode) < 0) {
-			*error_r = xasprintf("chmod %s: %s", spec->unix_path,
-					     strerror(errno));
-			close(fd);
-			net_listener_free(l);
-			return NULL;
-		}
+		l->unix_dev = st.st_dev;
+		l->unix_ino = st.st_ino;
 		for (struct net_listener *o = server->listeners; o != NULL;
 		     o = o->next)
 			n++;
 		l->insts[n % server->nthreads].fd = fd;
 	} else {
 		l->port = spec->port;
+		/* Every thread's socket has SO_REUSEPORT, which would let
+		 * them join another process's sockets on the port (the
+		 * same user's, e.g. a second daemon): first make sure
+		 * nobody listens there. */
+		if (l->port != 0) {
+			int err = net_probe_tcp(spec->address, l->port,
+						error_r);
+
+			if (err != 0) {
+				net_listener_free(l);
+				return NULL;
+			}
+		}
 		for (unsigned i = 0; i < server->nthreads; i++) {
-			int fd = net_bind_tcp(spec->address, &l->port, error_r);
+			int fd = net_bind_tcp(spec->address, &l->port, true,
+					      error_r);
 
 			if (fd < 0) {
 				net_listener_free(l);

@@ -26,6 +26,13 @@ void net_tls_unref(struct net_tls **tls);
  * old context stays, and -1 is returned with a malloc'd *error_r.
  * Thread-safe. */
 int net_tls_reload(struct net_tls *tls, char **error_r);
+/* The same with the files' bytes, read by someone who may (the daemon's
+ * key helper, after the privilege drop): cert_pem holds the chain, leaf
+ * first, key_pem the private key. The buffers are not kept (wiping the
+ * key is the caller's). */
+int net_tls_reload_pem(struct net_tls *tls, const char *cert_pem,
+		       size_t cert_len, const char *key_pem, size_t key_len,
+		       char **error_r);
 /* A client context for outbound STARTTLS: TLS 1.2 minimum, the system CA
  * store (and ca_file when not NULL) for verification results, but the
  * handshake never fails on verification: callers decide with

@@ -1,5 +1,6 @@
 /* fuzz_config.c: the config reader on arbitrary text; a config that loads
- * is walked so every string it hands out is read. */
+ * is walked so every string it hands out is read, and compared with
+ * itself and with the empty config (config_changes). */
 #include "config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,7 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(error);
 		return 0;
 	}
-	total += strlen(cfg->server.hostname) + strlen(cfg->server.data_dir);
+	total += strlen(cfg->server.hostname) + strlen(cfg->server.data_dir) +
+		 strlen(cfg->server.origin);
+	total += cfg->server.admin != NULL ? strlen(cfg->server.admin) : 0;
 	total += cfg->store.path != NULL ? strlen(cfg->store.path) : 0;
 	ASSERT((cfg->tls.cert == NULL) == (cfg->tls.key == NULL));
 	for (unsigned int i = 0; i < cfg->listener_count; i++) {
@@ -37,8 +40,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASSERT(l->tls == CONFIG_TLS_NONE || cfg->tls.cert != NULL);
 		for (unsigned int j = 0; j < l->address_count; j++)
 			total += strlen(l->addresses[j]);
+		ASSERT(l->mode <= 0777);
 	}
 	ASSERT(total > 0);
+	{
+		struct config *empty = config_parse_string("", "fuzz.conf", &ov,
+							   &error);
+		const struct config_change *list;
+		struct arena a;
+
+		ASSERT(empty != NULL);
+		arena_init(&a, 0);
+		ASSERT(config_changes(cfg, cfg, &a, &list) == 0);
+		unsigned n = config_changes(empty, cfg, &a, &list);
+
+		for (unsigned i = 0; i < n; i++)
+			total += strlen(list[i].section) + strlen(list[i].key);
+		arena_deinit(&a);
+		config_free(&empty);
+	}
 	config_free(&cfg);
 	return 0;
 }

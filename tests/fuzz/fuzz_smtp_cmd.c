@@ -1,6 +1,7 @@
 /* fuzz_smtp_cmd.c: an SMTP command line through smtp_cmd, smtp_param and
  * smtp_path; checks that canonical addresses parse back to themselves and
- * that xtext round-trips. The first byte picks options. */
+ * that xtext round-trips. The first byte picks options (bit 3 also
+ * allows bare paths, bit 6 for the command parsers). */
 #include "base/strbuf.h"
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_xtext.h"
@@ -16,6 +17,8 @@ static void check_path(const struct smtp_path *path, unsigned opts)
 
 	if (path->flags & (SMTP_PATH_NULL | SMTP_PATH_POSTMASTER))
 		return;
+	if (path->flags & SMTP_PATH_BARE)
+		opts |= SMTP_PATH_OPT_BARE;
 	strbuf_putc(&b, '<');
 	smtp_path_append_canonical(&b, path);
 	strbuf_putc(&b, '>');
@@ -37,8 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	opts = data[0] & 7;
+	opts = (data[0] & 7) | ((data[0] & 8) ? SMTP_PATH_OPT_BARE : 0);
 	ext = (data[0] & 0x80) ? SMTP_EXT_ALL : (data[0] >> 3) & 0x0f;
+	if (data[0] & 0x40)
+		ext |= SMTP_CMD_BARE_PATHS;
 	in = str_make((const char *)data + 1, size - 1);
 
 	/* the path parser alone */

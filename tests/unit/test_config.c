@@ -204,6 +204,116 @@ static void test_every_key(void **state)
 	config_free(&cfg);
 }
 
+/* [server] origin and admin, [smtp] local_trusted_users, and the unix
+ * socket keys of listeners. */
+static void test_local_names(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = parse_ok("[server]\nhostname = Mail.Example.ORG\n", NULL);
+	assert_string_equal(cfg->server.origin, "mail.example.org");
+	assert_null(cfg->server.admin);
+	assert_null(cfg->smtp.local_trusted_users);
+	config_free(&cfg);
+	/* the admin defaults to [smtp] postmaster, then to the dev user */
+	cfg = parse_ok("[smtp]\npostmaster = pm@example.org\n", NULL);
+	assert_string_equal(cfg->server.admin, "pm@example.org");
+	config_free(&cfg);
+	cfg = parse_ok("[server]\ndev = yes\n", NULL);
+	assert_string_equal(cfg->server.admin, CONFIG_DEV_ADMIN);
+	config_free(&cfg);
+	cfg = parse_ok("[server]\norigin = Box.Example\nadmin = Ops@Example.org\n"
+		       "[smtp]\npostmaster = pm@example.org\n"
+		       "local_trusted_users = root, www-data\n", NULL);
+	assert_string_equal(cfg->server.origin, "box.example");
+	assert_string_equal(cfg->server.admin, "Ops@Example.org");
+	assert_string_equal(cfg->smtp.postmaster, "pm@example.org");
+	assert_string_equal(cfg->smtp.local_trusted_users, "root, www-data");
+	config_free(&cfg);
+	assert_error("[server]\norigin = no_such host\n",
+		     "t.conf:2: key 'origin' in [server]: expected a host name "
+		     "such as mail.example.org, got 'no_such host'");
+	assert_error("[server]\nadmin = root\n",
+		     "t.conf:2: key 'admin' in [server]: expected an address "
+		     "such as postmaster@example.org, got 'root'");
+	assert_error("[server]\nadmin = <a@example.org>\n",
+		     "t.conf:2: key 'admin' in [server]: expected an address "
+		     "such as postmaster@example.org, got '<a@example.org>'");
+
+	cfg = parse_ok("[listener l]\nprotocol = lmtp\npath = /run/l.sock\n"
+		       "[listener s]\nprotocol = local\npath = /run/s.sock\n"
+		       "[listener m]\nprotocol = lmtp\npath = /run/m.sock\n"
+		       "owner = postfix\ngroup = mail\nmode = 640\n", NULL);
+	assert_int_equal(cfg->listeners[0].mode, 0660);
+	assert_null(cfg->listeners[0].owner);
+	assert_null(cfg->listeners[0].group);
+	assert_int_equal(cfg->listeners[1].mode, 0666);
+	assert_int_equal(cfg->listeners[2].mode, 0640);
+	assert_string_equal(cfg->listeners[2].owner, "postfix");
+	assert_string_equal(cfg->listeners[2].group, "mail");
+	config_free(&cfg);
+	assert_error("[listener l]\nprotocol = lmtp\nport = 24\ngroup = mail\n",
+		     "t.conf:4: key 'group' in [listener l] applies only to a "
+		     "unix socket ('path')");
+	assert_error("[listener l]\nprotocol = lmtp\npath = l.sock\nmode = 1777\n",
+		     "t.conf:4: key 'mode' in [listener l]: expected an octal "
+		     "file mode such as 0660, got '1777'");
+	assert_error("[listener l]\nprotocol = lmtp\npath = l.sock\nmode = rw\n",
+		     "t.conf:4: key 'mode' in [listener l]: expected an octal "
+		     "file mode such as 0660, got 'rw'");
+}
+
+/* config_changes(): the keys that differ, by section, routes and
+ * listeners by name; nothing for the same text. */
+static void test_changes(void **state)
+{
+	const char *base =
+		"[server]\nhostname = a.example\n[smtp]\nmax_recipients = 5\n"
+		"[routes]\nx.test = 127.0.0.1:25\ny.test = [::1]:26\n"
+		"[listener in]\nprotocol = smtp\ntls = none\n"
+		"address = 127.0.0.1\nport = 2525\n"
+		"[listener old]\nprotocol = imap\ntls = none\nport = 2143\n";
+	const char *changed =
+		"[server]\nhostname = b.example\n[smtp]\nmax_recipients = 5\n"
+		"[log]\nlevel = debug\n"
+		"[routes]\nx.test = 127.0.0.1:25 tls=required\nz.test = h.test\n"
+		"[listener in]\nprotocol = smtp\ntls = none\naddress = 127.0.0.1 ::1\n"
+		"port = 2525\n"
+		"[listener new]\nprotocol = imap\ntls = none\nport = 2143\n";
+	struct config *a = parse_ok(base, NULL), *b = parse_ok(changed, NULL);
+	struct config *a2 = parse_ok(base, NULL);
+	const struct config_change *list;
+	struct arena arena;
+	static const char *const want[][2] = {
+		{ "server", "hostname" },
+		/* the origin follows the host name */
+		{ "server", "origin" },
+		{ "log", "level" },
+		{ "routes", "x.test" },
+		{ "routes", "y.test" },
+		{ "routes", "z.test" },
+		{ "listener", "in" },
+		{ "listener", "old" },
+		{ "listener", "new" },
+	};
+	unsigned n;
+
+	(void)state;
+	arena_init(&arena, 0);
+	assert_int_equal(config_changes(a, a2, &arena, &list), 0);
+	n = config_changes(a, b, &arena, &list);
+	for (unsigned i = 0; i < n && i < ARRAY_SIZE(want); i++) {
+		assert_string_equal(list[i].section, want[i][0]);
+		assert_string_equal(list[i].key, want[i][1]);
+	}
+	assert_int_equal(n, ARRAY_SIZE(want));
+	arena_deinit(&arena);
+	config_free(&a);
+	config_free(&a2);
+	config_free(&b);
+}
+
 /* The [smtp] policy keys: defaults, values, and the checked ones. */
 static void test_smtp_policy(void **state)
 {
@@ -846,6 +956,8 @@ int main(void)
 		cmocka_unit_test(test_listener_defaults),
 		cmocka_unit_test(test_local_listener),
 		cmocka_unit_test(test_smtp_policy),
+		cmocka_unit_test(test_local_names),
+		cmocka_unit_test(test_changes),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_syntax_forms),
 		cmocka_unit_test(test_errors),

@@ -438,6 +438,86 @@ static void check_inbox(struct fixture *f, int64_t user_id,
 	assert_true(meta.parts_size > 0);
 }
 
+/* The host's names: the origin is local without a domains row, root &
+ * co. there lead to the admin unless a user or alias of theirs exists
+ * (also before a catch-all of the origin), nothing else is added. */
+static void test_names(void **state)
+{
+	struct fixture *f = *state;
+	const struct delivery_names names = {
+		.origin = "host.example", .admin = "Carol@Example.COM",
+	};
+	const struct delivery_names no_admin = { .origin = "host.example" };
+	static const char *const builtins[] = {
+		"root@host.example", "Postmaster@host.example",
+		"abuse@host.example", "MAILER-DAEMON@host.example",
+	};
+	struct delivery_resolution res;
+
+	for (size_t i = 0; i < ARRAY_SIZE(builtins); i++) {
+		assert_true(delivery_names_builtin(&names, builtins[i]));
+		arena_clear(&f->t.arena);
+		delivery_resolve_names(f->t.reader, &names, &f->t.arena,
+				       builtins[i], &res);
+		assert_int_equal(res.status, DELIVERY_LOCAL);
+		assert_true(res.local_domain);
+		assert_int_equal(res.n_locals, 1);
+		assert_int_equal(res.locals[0].user_id, f->carol);
+		/* the target as configured, its domain in lower case */
+		assert_string_equal(res.locals[0].address, "Carol@example.com");
+		/* without names the origin is just another domain */
+		resolve(f, builtins[i], &res);
+		assert_int_equal(res.status, DELIVERY_REMOTE);
+	}
+	assert_false(delivery_names_builtin(&names, "root@example.com"));
+	assert_false(delivery_names_builtin(&names, "rooty@host.example"));
+	assert_false(delivery_names_builtin(NULL, "root@host.example"));
+	/* other names at the origin are unknown users, not remote */
+	arena_clear(&f->t.arena);
+	delivery_resolve_names(f->t.reader, &names, &f->t.arena,
+			       "cron@host.example", &res);
+	assert_int_equal(res.status, DELIVERY_UNKNOWN_USER);
+	assert_true(res.local_domain);
+	/* without an admin, root is unknown too */
+	arena_clear(&f->t.arena);
+	delivery_resolve_names(f->t.reader, &no_admin, &f->t.arena,
+			       "root@host.example", &res);
+	assert_int_equal(res.status, DELIVERY_UNKNOWN_USER);
+	/* root of another local domain is that domain's business */
+	arena_clear(&f->t.arena);
+	delivery_resolve_names(f->t.reader, &names, &f->t.arena,
+			       "root@example.com", &res);
+	assert_int_equal(res.status, DELIVERY_UNKNOWN_USER);
+	/* an alias of the admin's own wins; the origin's catch-all does
+	 * not take root */
+	tstore_domain(&f->t, "host.example");
+	ALIAS(&f->t, "root@host.example", "bob@example.com");
+	ALIAS(&f->t, "@host.example", "frank@example.org");
+	arena_clear(&f->t.arena);
+	delivery_resolve_names(f->t.reader, &names, &f->t.arena,
+			       "root@host.example", &res);
+	assert_int_equal(res.n_locals, 1);
+	assert_int_equal(res.locals[0].user_id, f->bob);
+	arena_clear(&f->t.arena);
+	delivery_resolve_names(f->t.reader, &names, &f->t.arena,
+			       "abuse@host.example", &res);
+	assert_int_equal(res.n_locals, 1);
+	assert_int_equal(res.locals[0].user_id, f->carol);
+	arena_clear(&f->t.arena);
+	delivery_resolve_names(f->t.reader, &names, &f->t.arena,
+			       "cron@host.example", &res);
+	assert_int_equal(res.n_locals, 1);
+	assert_int_equal(res.locals[0].user_id, f->frank);
+	/* an admin that leads back to root is a loop */
+	const struct delivery_names loop = {
+		.origin = "host.example", .admin = "abuse@host.example",
+	};
+	arena_clear(&f->t.arena);
+	delivery_resolve_names(f->t.reader, &loop, &f->t.arena,
+			       "abuse@host.example", &res);
+	assert_int_equal(res.status, DELIVERY_LOOP);
+}
+
 static void test_submit(void **state)
 {
 	struct fixture *f = *state;
@@ -689,6 +769,7 @@ int main(void)
 		T(test_dedup),
 		T(test_depth),
 		T(test_fanout),
+		T(test_names),
 		T(test_submit),
 		T(test_submit_bad_mime),
 		T(test_submit_header_delivered_to),

@@ -7,6 +7,7 @@
 #define REV SMTP_PATH_OPT_REVERSE
 #define UTF8 SMTP_PATH_OPT_UTF8
 #define PM SMTP_PATH_OPT_POSTMASTER
+#define BARE SMTP_PATH_OPT_BARE
 
 struct good_case {
 	const char *in;
@@ -56,6 +57,16 @@ static const struct good_case good[] = {
 	{ "<PostMaster>", PM, "postmaster", "", SMTP_PATH_POSTMASTER,
 	  "postmaster" },
 	{ "<postmaster@x>", PM, "postmaster", "x", 0, "postmaster@x" },
+	/* bare local parts (the local socket) */
+	{ "<root>", BARE, "root", "", SMTP_PATH_BARE, "root" },
+	{ "<Cron.Daemon>", REV | BARE, "Cron.Daemon", "", SMTP_PATH_BARE,
+	  "Cron.Daemon" },
+	{ "<\"a b\">", BARE, "a b", "", SMTP_PATH_BARE | SMTP_PATH_QUOTED,
+	  "\"a b\"" },
+	{ "<postmaster>", PM | BARE, "postmaster", "", SMTP_PATH_POSTMASTER,
+	  "postmaster" },
+	{ "<u@x>", BARE, "u", "x", 0, "u@x" },
+	{ "<>", REV | BARE, "", "", SMTP_PATH_NULL, "" },
 	/* SMTPUTF8 */
 	{ "<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", UTF8, "j\xc3\xb6rg",
 	  "b\xc3\xbc" "cher.example", SMTP_PATH_UTF8,
@@ -82,6 +93,10 @@ static const struct bad_case bad[] = {
 	{ "<postmaster>", REV, 501, "5.1.7" },	/* only for RCPT */
 	{ "<\"postmaster\">", PM, 501, "5.1.3" },
 	{ "<@a:postmaster>", PM, 501, "5.1.3" },
+	{ "<@a:root>", BARE, 501, "5.1.3" },	/* a route needs a domain */
+	{ "<>", BARE, 501, "5.1.3" },
+	{ "<ro ot>", BARE, 501, "5.1.3" },
+	{ "<root.>", REV | BARE, 501, "5.1.7" },
 	{ "<.user@x>", 0, 501, "5.1.3" },
 	{ "<user.@x>", 0, 501, "5.1.3" },
 	{ "<us..er@x>", 0, 501, "5.1.3" },

@@ -392,6 +392,24 @@ static void peer_cn(SSL *ssl, char *buf, size_t size)
 	X509_free(x);
 }
 
+/* A new TLS connection to port sees a certificate for cn (and a chain of
+ * chain certificates when not 0). */
+static void expect_served_cn(SSL_CTX *ctx, unsigned port, const char *cn,
+			     int chain)
+{
+	int fd = client_connect(port);
+	SSL *ssl = client_tls(ctx, fd);
+	char got[64];
+
+	peer_cn(ssl, got, sizeof(got));
+	assert_string_equal(got, cn);
+	if (chain != 0)
+		assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(ssl)),
+				 chain);
+	SSL_free(ssl);
+	close(fd);
+}
+
 /* ---- server helpers ---- */
 
 static struct net_server *server_new(unsigned max, unsigned max_ip)
@@ -1053,13 +1071,7 @@ static void test_tls_reload(void **state)
 	/* a new certificate: the next client sees it, the old conn lives */
 	write_cert("two.test", cert_path, key_path);
 	assert_int_equal(net_tls_reload(tls, &error), 0);
-	int fd2 = client_connect(port);
-	SSL *ssl = client_tls(ctx, fd2);
-
-	peer_cn(ssl, cn, sizeof(cn));
-	assert_string_equal(cn, "two.test");
-	SSL_free(ssl);
-	close(fd2);
+	expect_served_cn(ctx, port, "two.test", 0);
 	client_tls_send(old, "still\r\n");
 	expect_line(fd, old, "hello");
 	expect_line(fd, old, "CRLF:still");
@@ -1074,17 +1086,79 @@ static void test_tls_reload(void **state)
 	assert_non_null(error);
 	assert_non_null(strstr(error, cert_path));
 	free(error);
-	fd = client_connect(port);
-	ssl = client_tls(ctx, fd);
-	peer_cn(ssl, cn, sizeof(cn));
-	assert_string_equal(cn, "two.test");
-	SSL_free(ssl);
-	close(fd);
+	expect_served_cn(ctx, port, "two.test", 0);
 	/* bad files at creation */
 	assert_null(net_tls_new(cert_path, key_path, NULL, NULL, &error));
 	free(error);
 	assert_null(net_tls_new(cert_path, key_path, "1.1", NULL, &error));
 	free(error);
+	SSL_CTX_free(ctx);
+	net_tls_unref(&tls);
+	server_done(&server);
+}
+
+static char *read_all(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = xmalloc(65536);
+
+	assert_non_null(f);
+	*len_r = fread(buf, 1, 65536, f);
+	fclose(f);
+	return buf;
+}
+
+/* The reload from PEM bytes (the daemon's key helper read them): a chain
+ * of two, then a key that does not match and garbage, which keep the
+ * current certificate. */
+static void test_tls_reload_pem(void **state)
+{
+	struct net_server *server = server_new(0, 0);
+	struct net_tls *tls = make_tls("one.test");
+	struct net_listen_spec spec = {
+		.name = "echos", .tls_mode = NET_TLS_IMPLICIT, .tls = tls,
+	};
+	struct net_listener *l = listen_on(server, &spec);
+	SSL_CTX *ctx = client_ctx();
+	unsigned port = net_listener_port(l);
+	char c2[128], k2[128], *error = NULL;
+	size_t one_len, one_key_len, cert_len, key_len;
+	char *one = read_all(cert_path, &one_len);
+	char *one_key = read_all(key_path, &one_key_len);
+
+	(void)state;
+	snprintf(c2, sizeof(c2), "%s/c2.pem", tmpdir);
+	snprintf(k2, sizeof(k2), "%s/k2.pem", tmpdir);
+	write_cert("pem.test", c2, k2);
+	char *cert = read_all(c2, &cert_len), *key = read_all(k2, &key_len);
+
+	unlink(c2);
+	unlink(k2);
+	/* leaf, then one.test as the next of its chain */
+	cert = xrealloc(cert, cert_len + one_len);
+	memcpy(cert + cert_len, one, one_len);
+	server_start(server);
+	assert_int_equal(net_tls_reload_pem(tls, cert, cert_len + one_len,
+					    key, key_len, &error), 0);
+	expect_served_cn(ctx, port, "pem.test", 2);
+	assert_int_equal(net_tls_reload_pem(tls, cert, cert_len, one_key,
+					    one_key_len, &error), -1);
+	/* OpenSSL: "key values mismatch" */
+	assert_non_null(strstr(error, "mismatch"));
+	free(error);
+	assert_int_equal(net_tls_reload_pem(tls, "nonsense", 8, key, key_len,
+					    &error), -1);
+	assert_non_null(strstr(error, "TLS certificate"));
+	free(error);
+	assert_int_equal(net_tls_reload_pem(tls, cert, cert_len, "x", 1,
+					    &error), -1);
+	assert_non_null(strstr(error, "TLS key"));
+	free(error);
+	expect_served_cn(ctx, port, "pem.test", 0);
+	free(one);
+	free(one_key);
+	free(cert);
+	free(key);
 	SSL_CTX_free(ctx);
 	net_tls_unref(&tls);
 	server_done(&server);
@@ -1297,6 +1371,7 @@ int main(void)
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_starttls_injection),
 		cmocka_unit_test(test_tls_reload),
+		cmocka_unit_test(test_tls_reload_pem),
 		cmocka_unit_test(test_tls_min_version),
 		cmocka_unit_test(test_shutdown),
 		cmocka_unit_test(test_stop_accepting),

@@ -90,17 +90,18 @@ static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
 	ret = store_user_by_address(reader, &tx->arena, s->core.user, &user, &error);
 	if (ret <= 0) {
 		if (ret < 0)
-			log_error(conn_sid(s->core.conn), "store: %s", error);
+			log_error(session_sid(&s->core), "store: %s", error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return -1;
 	}
 	if (tx->sender[0] != '\0') {
-		delivery_resolve(reader, &tx->arena, tx->sender, &res);
+		delivery_resolve_names(reader, smtp_local_names(s->server),
+				       &tx->arena, tx->sender, &res);
 		if (res.status == DELIVERY_LOCAL && res.n_locals == 1 &&
 		    res.locals[0].user_id == user.id)
 			return 1;
 		if (res.status == DELIVERY_ERROR) {
-			log_error(conn_sid(s->core.conn), "resolve %s: %s",
+			log_error(session_sid(&s->core), "resolve %s: %s",
 				  tx->sender, res.error);
 			smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 			return -1;
@@ -119,13 +120,14 @@ static int cmd_mail(void *ctx, struct str arg)
 	struct smtp_mail mail;
 	struct strbuf sender = STRBUF_INIT;
 	uint64_t max = s->server->set.max_message_size;
+	unsigned ext = smtp_session_ext(s) | smtp_local_path_opts(s);
 
-	if (!smtp_cmd_parse_mail(arg, smtp_session_ext(s), &mail, &st)) {
+	if (!smtp_cmd_parse_mail(arg, ext, &mail, &st)) {
 		/* REQUIRETLS without TLS: say what is missing (RFC 3463
 		 * 5.7.10, encryption needed) rather than "unknown". */
-		if ((smtp_session_ext(s) & SMTP_EXT_REQUIRETLS) == 0 &&
-		    smtp_cmd_parse_mail(arg, smtp_session_ext(s) |
-					SMTP_EXT_REQUIRETLS, &mail, &st)) {
+		if ((ext & SMTP_EXT_REQUIRETLS) == 0 &&
+		    smtp_cmd_parse_mail(arg, ext | SMTP_EXT_REQUIRETLS, &mail,
+					&st)) {
 			smtp_cmd_mail_clear(&mail);
 			st = SMTP_STATUS(530, "5.7.10",
 					 "REQUIRETLS needs a TLS session");
@@ -140,12 +142,15 @@ static int cmd_mail(void *ctx, struct str arg)
 	}
 	tx = xcalloc(1, sizeof(*tx));
 	arena_init(&tx->arena, 0);
+	smtp_local_qualify(s, &mail.path);
 	tx->mail = mail;
 	smtp_path_append_canonical(&sender, &mail.path);
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
-	if (s->core.service->mode == SMTP_MODE_SUBMISSION &&
-	    !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) {
+	if ((s->core.service->mode == SMTP_MODE_SUBMISSION &&
+	     !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) ||
+	    (s->core.service->mode == SMTP_MODE_LOCAL &&
+	     !smtp_local_sender_ok(s, tx->sender))) {
 		smtp_tx_free(&tx);
 		return -1;
 	}
@@ -157,7 +162,7 @@ static int cmd_mail(void *ctx, struct str arg)
 				       sizeof(*tx->rcpt_remote));
 	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
 				     sizeof(*tx->rcpt_full));
-	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->core.conn), ++s->n_tx);
+	snprintf(tx->id, sizeof(tx->id), "%s.%u", session_sid(&s->core), ++s->n_tx);
 	s->tx = tx;
 	smtp_session_enter(s, SMTP_STATE_MAIL);
 	/* A client that got this far speaks SMTP: it leaves the pool of
@@ -232,6 +237,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 	struct strbuf addr = STRBUF_INIT;
 	struct delivery_resolution res;
 	struct store_reader *reader;
+	const struct delivery_names *names = smtp_local_names(s->server);
 	const char *address;
 	bool pm;
 	int ret = -1;
@@ -240,11 +246,13 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		smtp_reply(s, 452, "4.5.3", "Too many recipients");
 		return -1;
 	}
-	if (!smtp_cmd_parse_rcpt(arg, smtp_session_ext(s),
+	if (!smtp_cmd_parse_rcpt(arg, smtp_session_ext(s) |
+				 smtp_local_path_opts(s),
 				 tx->mail.params.smtputf8, &rcpt, &st)) {
 		smtp_reply_status(s, st);
 		return -1;
 	}
+	smtp_local_qualify(s, &rcpt.path);
 	reader = session_reader(&s->core);
 	if (reader == NULL) {
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
@@ -264,7 +272,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		goto out;
 	}
 	if (!pm) {
-		delivery_resolve(reader, &tx->arena, address, &res);
+		delivery_resolve_names(reader, names, &tx->arena, address, &res);
 		if (!res.local_domain && res.status != DELIVERY_ERROR &&
 		    !smtp_session_may_relay(s)) {
 			smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied",
@@ -278,8 +286,8 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		     strcasecmp(rcpt.path.local, "postmaster") == 0;
 	}
 	if (pm) {
-		delivery_resolve(reader, &tx->arena, s->server->set.postmaster,
-				 &res);
+		delivery_resolve_names(reader, names, &tx->arena,
+				       s->server->set.postmaster, &res);
 		if (s->server->postmaster_default && res.n_remotes > 0) {
 			smtp_reply(s, 550, "5.1.1", "<%s>: no postmaster here",
 				   address);
@@ -300,7 +308,12 @@ static int cmd_rcpt(void *ctx, struct str arg)
 		ret = 1;
 		break;
 	case DELIVERY_UNKNOWN_USER:
-		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", address);
+		if (delivery_names_builtin(names, address))
+			smtp_reply(s, 550, "5.1.1", "<%s>: User unknown (no "
+				   "[server] admin to take it)", address);
+		else
+			smtp_reply(s, 550, "5.1.1", "<%s>: User unknown",
+				   address);
 		break;
 	case DELIVERY_LOOP:
 		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop", address);
@@ -310,7 +323,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 			   address);
 		break;
 	case DELIVERY_ERROR:
-		log_error(conn_sid(s->core.conn), "resolve %s: %s", address, res.error);
+		log_error(session_sid(&s->core), "resolve %s: %s", address, res.error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		break;
 	}
@@ -444,7 +457,8 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 	smtp_path_append_canonical(&addr, &path);
 	smtp_path_clear(&path);
 	arena_init(&a, 0);
-	delivery_resolve(reader, &a, addr.p, &res);
+	delivery_resolve_names(reader, smtp_local_names(s->server), &a, addr.p,
+			       &res);
 	switch (res.status) {
 	case DELIVERY_LOCAL:
 	case DELIVERY_MIXED:
@@ -479,7 +493,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			   addr.p);
 		break;
 	case DELIVERY_ERROR:
-		log_error(conn_sid(s->core.conn), "resolve %s: %s", addr.p, res.error);
+		log_error(session_sid(&s->core), "resolve %s: %s", addr.p, res.error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		break;
 	}
@@ -506,7 +520,7 @@ static int cmd_starttls(void *ctx, struct str arg UNUSED)
 	if (conn_starttls(s->core.conn) < 0) {
 		/* Input pipelined behind STARTTLS would be read as if it
 		 * came over TLS (CVE-2011-0411 class): close. */
-		log_info(conn_sid(s->core.conn), "STARTTLS refused: input after the command or no TLS");
+		log_info(session_sid(&s->core), "STARTTLS refused: input after the command or no TLS");
 		conn_close(s->core.conn);
 		return 1;
 	}

@@ -138,6 +138,19 @@ bool smtp_session_bdat(struct smtp_session *s);
 /* The session ends: log an unfinished transaction with reason. */
 void smtp_session_log_tx(struct smtp_session *s, const char *result);
 
+/* smtp_local.c */
+/* The server's delivery_names, or NULL. */
+const struct delivery_names *smtp_local_names(const struct smtp_server *server);
+/* SMTP_CMD_BARE_PATHS on the local socket when there is an origin, else
+ * 0: for the ext mask of the MAIL and RCPT parsers. */
+unsigned smtp_local_path_opts(const struct smtp_session *s);
+/* A bare path (SMTP_PATH_BARE, only parsed with the mask above) gets the
+ * origin as its domain; other paths are left alone. */
+void smtp_local_qualify(const struct smtp_session *s, struct smtp_path *path);
+/* The local socket: whether the caller may use this (canonical) MAIL
+ * FROM. 1 yes, 0 no (553 5.7.1 queued, logged). */
+int smtp_local_sender_ok(struct smtp_session *s, const char *sender);
+
 /* smtp_quota.c */
 /* smtp_greet.c: the pre-greeting test of MTA clients and the cache of
  * addresses that passed it (postscreen's idea: a client that waited once

@@ -15,12 +15,14 @@ enum smtp_mode {
 	SMTP_MODE_LMTP,		/* RFC 2033: LHLO, a reply per recipient */
 	/* The local sendmail socket (a unix listener): no AUTH, no TLS; the
 	 * peer's uid (SO_PEERCRED) is the authenticated identity, so remote
-	 * recipients are allowed, and MAIL FROM is taken as given. */
+	 * recipients are allowed; MAIL FROM is that user's own address
+	 * unless the user is trusted (struct smtp_local). */
 	SMTP_MODE_LOCAL,
 };
 #define SMTP_MODE_COUNT (SMTP_MODE_LOCAL + 1)
 
 struct dkim_keys;
+struct smtp_local;
 
 struct smtp_settings {
 	/* hostname (greeting, Received:), plaintext (PLAIN and LOGIN
@@ -61,9 +63,23 @@ struct smtp_settings {
 	 * relayed mail we originate with, or NULL; not copied: must
 	 * outlive the server. */
 	const struct dkim_keys *dkim;
+	/* The host's names and the local socket's senders (smtp_local_new),
+	 * or NULL: no origin (bare names refused), MAIL FROM on the local
+	 * socket taken as given. Not copied: must outlive the server. */
+	const struct smtp_local *local;
 };
 
 struct smtp_server;
+
+/* The host's names (delivery/delivery.h struct delivery_names: origin,
+ * NULL or lower case, and admin, NULL or an address), used for every
+ * recipient, and for the local socket: bare names get @origin, and a
+ * caller may send only as <login>@origin (or <>) unless its login is one
+ * of trusted (login names separated by blanks or commas; NULL: none).
+ * Strings are copied. */
+struct smtp_local *smtp_local_new(const char *origin, const char *admin,
+				  const char *trusted);
+void smtp_local_free(struct smtp_local **local);
 
 /* *env->storep is read each time a session needs the store (the daemon
  * binds its listeners before it opens the store); it must be set before
