@@ -153,6 +153,10 @@ typedef void imap_store_done_fn(struct imap_session *s,
 				struct store_result *result, void *arg);
 void imap_session_submit(struct imap_session *s, const struct store_req *req,
 			 imap_store_done_fn *done, void *arg);
+/* A long command that did a slice of its work: s->cont runs again from
+ * the event loop once the other sessions of the thread had their turn
+ * (the handler or continuation returns 0 after calling this). */
+void imap_session_yield(struct imap_session *s);
 /* Called by a suspended command when it is finished (its tagged reply
  * queued): reads the next command. */
 void imap_session_resume(struct imap_session *s);

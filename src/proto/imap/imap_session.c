@@ -776,12 +776,12 @@ static void imap_on_input(struct conn *conn)
 	}
 }
 
-static void imap_on_drained(struct conn *conn)
+/* Run the suspended command's continuation when nothing else holds it. */
+static void imap_session_continue(struct imap_session *s)
 {
-	struct imap_session *s = conn_data(conn);
 	int ret;
 
-	if (s == NULL || s->mode != IMAP_MODE_BUSY || s->cont == NULL ||
+	if (s->mode != IMAP_MODE_BUSY || s->cont == NULL ||
 	    s->store_pending > 0 || s->timer != NULL)
 		return;
 	ret = s->cont(s);
@@ -790,6 +790,37 @@ static void imap_on_drained(struct conn *conn)
 	if (ret < 0 && s->replied_bad)
 		imap_session_bad(s);
 	imap_session_resume(s);
+}
+
+static void imap_on_drained(struct conn *conn)
+{
+	struct imap_session *s = conn_data(conn);
+
+	if (s != NULL)
+		imap_session_continue(s);
+}
+
+/* A yield counts as a pending completion: a session closed meanwhile is
+ * freed here, not under the task. */
+static void imap_session_yield_task(void *arg)
+{
+	struct imap_session *s = arg;
+
+	ASSERT(s->store_pending > 0);
+	s->store_pending--;
+	if (s->conn == NULL) {
+		if (s->store_pending == 0)
+			imap_session_free(&s);
+		return;
+	}
+	imap_session_continue(s);
+}
+
+void imap_session_yield(struct imap_session *s)
+{
+	s->store_pending++;
+	task_queue_post(net_thread_task_queue(conn_thread(s->conn)),
+			imap_session_yield_task, s);
 }
 
 static void imap_on_shutdown(struct conn *conn)
