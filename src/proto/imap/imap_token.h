@@ -41,13 +41,16 @@ bool imap_cursor_number64(struct imap_cursor *c, uint64_t *n_r);	/* mod-sequence
 bool imap_cursor_mailbox(struct imap_cursor *c, struct arena *a, bool utf8, const char **name_r);
 
 /* sequence-set: "1", "2:4", "*", "5:*", "1,3:5,7" ("$" is not supported).
- * '*' is stored as UINT32_MAX; lo <= hi after normalising ("4:2" -> 2:4;
- * with '*' the session resolves it). */
+ * '*' is stored as UINT32_MAX; lo <= hi ("4:2" -> 2:4). The ranges come
+ * out sorted, merged and disjoint, the ones with '*' folded into one last
+ * range (x:* or *:*), so the set is never longer than needed and
+ * imap_seqset_contains() is a binary search. A set built by hand must
+ * keep that order (imap_seqset_of_ranges does). */
 struct imap_seq_range { uint32_t lo, hi; };
 struct imap_seqset { struct imap_seq_range *ranges; size_t n; };
 bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a, struct imap_seqset *set_r);
 /* true if n is in set, with '*' meaning max (the largest seq/UID in use; an
- * empty mailbox has max 0). */
+ * empty mailbox has max 0). O(log n). */
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t max);
 
 /* flag-list "(" [flag *(SP flag)] ")": system flags (\Seen \Answered
