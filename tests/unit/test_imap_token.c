@@ -354,6 +354,29 @@ static void test_flags(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(kw[0], "Junk");
 
+	/* Thousands of distinct keywords: one past the bound is kept, the
+	 * rest only read (the dedup would be quadratic otherwise). */
+	struct strbuf b = STRBUF_INIT;
+
+	strbuf_putc(&b, '(');
+	for (unsigned i = 0; i < 8000; i++)
+		strbuf_printf(&b, "%sk%u", i > 0 ? " " : "", i);
+	strbuf_append_c(&b, " \\Seen)");
+	c = cur(strbuf_cstr(&b));
+	assert_true(imap_cursor_flag_list(&c, &arena, &flags, &kw, &n));
+	assert_int_equal(n, IMAP_MAX_KEYWORDS + 1);
+	assert_int_equal(flags, STORE_FLAG_SEEN);
+	assert_true(imap_cursor_at_end(&c));
+	strbuf_free(&b);
+	c = cur("(a b A a c)");
+	assert_true(imap_cursor_flag_list(&c, &arena, &flags, &kw, &n));
+	assert_int_equal(n, 4);	/* A and a differ here; the store folds case */
+	assert_true(imap_keywords_has("$Junk Work", STR_LIT("work")));
+	assert_false(imap_keywords_has("$Junk Work", STR_LIT("Wor")));
+	assert_false(imap_keywords_has("", STR_LIT("")));
+	assert_int_equal(imap_keywords_count("$Junk Work"), 2);
+	assert_int_equal(imap_keywords_count(""), 0);
+
 	static const char *const bad[] = {
 		"(\\Recent)", "(\\Foo)", "(a  b)", "(a", "a", "( a)", "(\\)",
 		"(a] b)",

@@ -458,21 +458,6 @@ static bool uid_in(const uint32_t *uids, size_t n, uint32_t uid)
 	return false;
 }
 
-static bool has_keyword(const char *keywords, const char *kw)
-{
-	struct str rest = str_c(keywords), word;
-	size_t n = strlen(kw);
-
-	/* keywords are matched case-insensitively (RFC 9051 2.3.2) */
-	while (rest.n > 0) {
-		if (!str_split(rest, ' ', &word, &rest))
-			rest = STR_NULL;
-		if (word.n == n && strncasecmp(word.p, kw, n) == 0)
-			return true;
-	}
-	return false;
-}
-
 static int64_t day_of(int64_t t)
 {
 	return (t >= 0 ? t / 86400 : (t - 86399) / 86400) * 86400;
@@ -524,7 +509,7 @@ static int eval(struct run *run, const struct search_key *k)
 	case KEY_FLAG:
 		return (m->flags & k->flag) != 0;
 	case KEY_KEYWORD:
-		return has_keyword(m->keywords, k->keyword);
+		return imap_keywords_has(m->keywords, str_c(k->keyword));
 	case KEY_RECENT:
 		return run->recent;
 	case KEY_NEW:

@@ -430,6 +430,9 @@ static bool parse_flag(struct imap_cursor *c, struct flag_acc *acc)
 	}
 	if (!imap_cursor_atom(c, &atom))
 		return false;
+	/* One past the bound says "too many"; the rest is only read. */
+	if (acc->n > IMAP_MAX_KEYWORDS)
+		return true;
 	for (size_t i = 0; i < acc->n; i++) {
 		if (str_eq(atom, str_c(acc->keywords[i])))
 			return true;
@@ -513,6 +516,32 @@ bool imap_cursor_flags_or_list(struct imap_cursor *c, struct arena *a,
 	}
 	flag_acc_finish(&acc, a, flags_r, keywords_r, n_keywords_r);
 	return true;
+}
+
+bool imap_keywords_has(const char *keywords, struct str kw)
+{
+	struct str rest = str_c(keywords), word;
+
+	while (rest.n > 0) {
+		if (!str_split(rest, ' ', &word, &rest))
+			rest = STR_NULL;
+		if (str_caseeq(word, kw))
+			return true;
+	}
+	return false;
+}
+
+size_t imap_keywords_count(const char *keywords)
+{
+	struct str rest = str_c(keywords), word;
+	size_t n = 0;
+
+	while (rest.n > 0) {
+		if (!str_split(rest, ' ', &word, &rest))
+			rest = STR_NULL;
+		n += word.n > 0;
+	}
+	return n;
 }
 
 static bool fixed_digits(const char **p, const char *end, size_t n, int *v_r)

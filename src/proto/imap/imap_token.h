@@ -58,9 +58,17 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t ma
  * (store/store.h), keywords (atoms, duplicates dropped) into an arena array
  * of NUL-terminated strings; "\Recent" and unknown "\X" flags are an error.
  * imap_cursor_flags_or_list(): a list, or flags separated by SP without
- * parentheses (STORE +FLAGS \Seen \Draft). */
+ * parentheses (STORE +FLAGS \Seen \Draft). At most IMAP_MAX_KEYWORDS + 1
+ * keywords are kept: a count above IMAP_MAX_KEYWORDS means "too many"
+ * (NO [LIMIT]), and the dedup stays linear in the list. */
+#define IMAP_MAX_KEYWORDS 64
 bool imap_cursor_flag_list(struct imap_cursor *c, struct arena *a, uint32_t *flags_r, const char ***keywords_r, size_t *n_keywords_r);
 bool imap_cursor_flags_or_list(struct imap_cursor *c, struct arena *a, uint32_t *flags_r, const char ***keywords_r, size_t *n_keywords_r);
+
+/* A keyword list as the store keeps it ("a b c"): whether kw is in it
+ * (case-insensitively, RFC 9051 2.3.2), and how many it holds. */
+bool imap_keywords_has(const char *keywords, struct str kw);
+size_t imap_keywords_count(const char *keywords);
 
 /* date "d-Mon-yyyy" or quoted form (SEARCH): unix seconds at 00:00 UTC of
  * that day */
