@@ -11,6 +11,25 @@ int imap_search_badcharset(struct imap_session *s)
 	return -1;
 }
 
+int imap_search_failed(struct imap_session *s, const struct imap_cursor *c,
+		       enum imap_search_fail why)
+{
+	switch (why) {
+	case IMAP_SEARCH_BADCHARSET:
+		return imap_search_badcharset(s);
+	case IMAP_SEARCH_LIMIT:
+		/* RFC 5530: the program is valid, an implementation
+		 * limit refuses it. */
+		imap_tagged(s, "NO", "[LIMIT] %s (at most %u keys, %u of "
+			    "them text)", c->error, IMAP_SEARCH_MAX_KEYS,
+			    IMAP_SEARCH_MAX_TEXT);
+		return -1;
+	case IMAP_SEARCH_SYNTAX:
+		break;
+	}
+	return imap_bad_syntax(s, c);
+}
+
 int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 		     const struct imap_search_opts *opts, uint32_t **matches_r)
 {
@@ -32,7 +51,8 @@ int cmd_search(void *session, struct str arg)
 {
 	struct imap_session *s = session;
 	struct imap_view *v = s->view;
-	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0, badcharset = false;
+	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	enum imap_search_fail why;
 	struct imap_search_opts opts = { 0 };
 	const struct imap_search *prog;
 	struct strbuf out = STRBUF_INIT;
@@ -42,10 +62,9 @@ int cmd_search(void *session, struct str arg)
 	int n;
 
 	imap_cursor_init(&c, arg);
-	prog = imap_search_parse(&c, &s->cmd_arena, &opts, &badcharset);
+	prog = imap_search_parse(&c, &s->cmd_arena, &opts, &why);
 	if (prog == NULL)
-		return badcharset ? imap_search_badcharset(s) :
-				    imap_bad_syntax(s, &c);
+		return imap_search_failed(s, &c, why);
 	if (s->rev2)
 		opts.esearch = true;
 	if ((n = imap_search_view(s, prog, &opts, &matches)) < 0)

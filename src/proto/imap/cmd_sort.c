@@ -55,7 +55,7 @@ static int search_args(struct imap_session *s, struct imap_cursor *c,
 		       int *n_r)
 {
 	const struct imap_search *prog;
-	bool badcharset = false;
+	enum imap_search_fail why;
 	struct str charset;
 
 	if (!imap_cursor_sp(c) ||
@@ -68,8 +68,12 @@ static int search_args(struct imap_session *s, struct imap_cursor *c,
 		imap_search_badcharset(s);
 		return 0;
 	}
-	prog = imap_search_parse(c, &s->cmd_arena, opts, &badcharset);
-	if (prog == NULL || opts->esearch) {
+	prog = imap_search_parse(c, &s->cmd_arena, opts, &why);
+	if (prog == NULL) {
+		imap_search_failed(s, c, why);
+		return 0;
+	}
+	if (opts->esearch) {
 		imap_bad_syntax(s, c);
 		return 0;
 	}

@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "proto/common/cmd_table.h"
 #include "proto/imap/imap_reader.h"
+#include "proto/imap/imap_search.h"
 #include "proto/imap/imap_server.h"
 #include "proto/imap/imap_token.h"
 
@@ -264,9 +265,11 @@ int cmd_search(void *session, struct str arg);
 /* cmd_search.c, for SORT and THREAD too: queue NO [BADCHARSET] and return
  * -1; run a parsed program over the selected view, returning the count
  * with the matching view indexes in *matches_r, or -1 (reply queued). */
-struct imap_search;
-struct imap_search_opts;
 int imap_search_badcharset(struct imap_session *s);
+/* The reply for a program imap_search_parse() refused (BAD, NO
+ * [BADCHARSET] or NO [LIMIT]); returns -1. */
+int imap_search_failed(struct imap_session *s, const struct imap_cursor *c,
+		       enum imap_search_fail why);
 int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 		     const struct imap_search_opts *opts, uint32_t **matches_r);
 int cmd_getquotaroot(void *session, struct str arg);

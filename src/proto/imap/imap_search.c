@@ -50,6 +50,8 @@ struct parser {
 	struct imap_search *s;
 	struct imap_search_opts *opts;
 	unsigned parens;	/* open parentheses */
+	size_t n_keys;
+	bool limit;		/* a key past a bound: NO [LIMIT] */
 };
 
 static bool fail(struct imap_cursor *c, const char *error)
@@ -64,6 +66,7 @@ static struct search_key *key_new(struct parser *p, enum key_kind kind)
 	struct search_key *k = arena_zalloc(p->a, sizeof(*k));
 
 	k->kind = kind;
+	p->n_keys++;
 	return k;
 }
 
@@ -113,6 +116,10 @@ static bool parse_text(struct parser *p, struct search_key *k,
 		return false;
 	if (memchr(s.p, '\0', s.n) != NULL)
 		return fail(p->c, "NUL in a search string");
+	if (p->s->n_text == IMAP_SEARCH_MAX_TEXT) {
+		p->limit = true;
+		return fail(p->c, "Too many text search keys");
+	}
 	k->kind = KEY_TEXT;
 	k->field = field;
 	k->header = header;
@@ -311,6 +318,12 @@ static struct search_key *parse_key(struct parser *p, unsigned depth)
 		fail(c, "Search keys nested too deep");
 		return NULL;
 	}
+	/* Nodes, as evaluated: UNSEEN is NOT SEEN, a list an AND. */
+	if (p->n_keys >= IMAP_SEARCH_MAX_KEYS) {
+		p->limit = true;
+		fail(c, "Too many search keys");
+		return NULL;
+	}
 	if (ch == '(') {
 		if (p->parens >= IMAP_SEARCH_MAX_PARENS) {
 			fail(c, "Search keys nested too deep");
@@ -386,13 +399,13 @@ bool imap_search_charset_ok(struct str charset)
 
 struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 				      struct imap_search_opts *opts_r,
-				      bool *badcharset_r)
+				      enum imap_search_fail *why_r)
 {
 	struct imap_search *s = arena_zalloc(a, sizeof(*s));
-	struct parser p = { c, a, s, opts_r, 0 };
+	struct parser p = { c, a, s, opts_r, 0, 0, false };
 
 	memset(opts_r, 0, sizeof(*opts_r));
-	*badcharset_r = false;
+	*why_r = IMAP_SEARCH_SYNTAX;
 	if (next_is(c, "RETURN")) {
 		c->p += 6;
 		if (!parse_return(&p) || !imap_cursor_sp(c))
@@ -406,14 +419,17 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 		    !imap_cursor_sp(c))
 			return NULL;
 		if (!imap_search_charset_ok(charset)) {
-			*badcharset_r = true;
+			*why_r = IMAP_SEARCH_BADCHARSET;
 			fail(c, "Unsupported charset");
 			return NULL;
 		}
 	}
 	s->root = parse_list(&p, 0, false);
-	if (s->root == NULL)
+	if (s->root == NULL) {
+		if (p.limit)
+			*why_r = IMAP_SEARCH_LIMIT;
 		return NULL;
+	}
 	if (!imap_cursor_at_end(c)) {
 		fail(c, "Unexpected text after the search keys");
 		return NULL;

@@ -17,17 +17,29 @@ struct imap_search_opts {
 };
 
 /* Parses after "SEARCH ": [RETURN (...)] [CHARSET x] search-keys, up to the
- * end of the command. CHARSET other than UTF-8/US-ASCII -> NULL with
- * *badcharset_r true (NO [BADCHARSET (UTF-8)]). Other errors: NULL,
- * *badcharset_r false, c->error set (BAD). Parentheses nest at most
- * IMAP_SEARCH_MAX_PARENS deep; keys inside NOT, OR and parentheses at most
- * IMAP_SEARCH_MAX_DEPTH (clients send long "OR OR OR ..." chains). */
+ * end of the command. On NULL, *why_r says what the reply is: CHARSET
+ * other than UTF-8/US-ASCII -> IMAP_SEARCH_BADCHARSET (NO [BADCHARSET]);
+ * more than about IMAP_SEARCH_MAX_KEYS keys (as evaluated: UNSEEN is NOT
+ * SEEN, a list is an AND), or more than IMAP_SEARCH_MAX_TEXT
+ * text keys (each one is a pass of the store's index) ->
+ * IMAP_SEARCH_LIMIT (NO [LIMIT]); other errors -> IMAP_SEARCH_SYNTAX with
+ * c->error set (BAD). Parentheses nest at most IMAP_SEARCH_MAX_PARENS
+ * deep; keys inside NOT, OR and parentheses at most IMAP_SEARCH_MAX_DEPTH
+ * (clients send long "OR OR OR ..." chains). Running a program costs
+ * its key count per message. */
 /* The charsets SEARCH, SORT and THREAD take: UTF-8 and US-ASCII. */
 bool imap_search_charset_ok(struct str charset);
 
 #define IMAP_SEARCH_MAX_PARENS 64
 #define IMAP_SEARCH_MAX_DEPTH 1024
-struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, bool *badcharset_r);
+#define IMAP_SEARCH_MAX_KEYS 4096
+#define IMAP_SEARCH_MAX_TEXT 64
+enum imap_search_fail {
+	IMAP_SEARCH_SYNTAX,
+	IMAP_SEARCH_BADCHARSET,
+	IMAP_SEARCH_LIMIT,
+};
+struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, enum imap_search_fail *why_r);
 
 /* The session's view: msgs[i] is sequence number i+1, in UID order.
  * recent may be NULL. Text keys (BODY, TEXT, SUBJECT, FROM, TO, CC, BCC,
