@@ -263,15 +263,20 @@ int cmd_move(void *session, struct str arg);
 int cmd_fetch(void *session, struct str arg);
 int cmd_search(void *session, struct str arg);
 /* cmd_search.c, for SORT and THREAD too: queue NO [BADCHARSET] and return
- * -1; run a parsed program over the selected view, returning the count
- * with the matching view indexes in *matches_r, or -1 (reply queued). */
+ * -1; the reply for a program imap_search_parse() refused (BAD, NO
+ * [BADCHARSET] or NO [LIMIT]), returning -1; run a parsed program over the
+ * selected view in slices (yielding between them), then done with the
+ * matching view indexes, ascending. imap_search_view returns as a handler
+ * does: done's result, 0 while the search goes on, -1 on a store error
+ * (reply queued). opts and arg must live in cmd_arena. */
 int imap_search_badcharset(struct imap_session *s);
-/* The reply for a program imap_search_parse() refused (BAD, NO
- * [BADCHARSET] or NO [LIMIT]); returns -1. */
 int imap_search_failed(struct imap_session *s, const struct imap_cursor *c,
 		       enum imap_search_fail why);
+typedef int imap_search_done_fn(struct imap_session *s,
+				const uint32_t *matches, size_t n, void *arg);
 int imap_search_view(struct imap_session *s, const struct imap_search *prog,
-		     const struct imap_search_opts *opts, uint32_t **matches_r);
+		     const struct imap_search_opts *opts,
+		     imap_search_done_fn *done, void *arg);
 int cmd_getquotaroot(void *session, struct str arg);
 int cmd_getquota(void *session, struct str arg);
 int cmd_setquota(void *session, struct str arg);

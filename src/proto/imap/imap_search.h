@@ -52,6 +52,19 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, st
  * reader's error). */
 int imap_search_run(const struct imap_search *s, struct store_reader *r, struct arena *a, int64_t mailbox_id, const struct store_msg *msgs, const bool *recent, size_t n, uint32_t **matches_r, const char **error_r);
 
+/* The same in slices, for a caller that yields between them: start runs
+ * the text keys through the store (one query each; NULL with *error_r on
+ * a store error); each step evaluates the next messages until about
+ * budget key evaluations are spent (0: no bound) and returns 1 when every
+ * message is done, 0 when some remain, -1 with *error_r on a store error;
+ * msgs and recent must stay the same between steps. scratch holds one
+ * message's metadata at a time (cleared as it goes). The run lives in a. */
+struct imap_search_exec;
+struct imap_search_exec *imap_search_start(const struct imap_search *s, struct store_reader *r, struct arena *a, struct arena *scratch, int64_t mailbox_id, const struct store_msg *msgs, size_t n, const char **error_r);
+int imap_search_step(struct imap_search_exec *run, const struct store_msg *msgs, const bool *recent, size_t budget, const char **error_r);
+/* The matches so far: 0-based indexes into msgs, ascending (in a). */
+size_t imap_search_matches(const struct imap_search_exec *run, uint32_t **matches_r);
+
 /* Render the reply for the matches (values: sequence numbers or UIDs,
  * ascending): "* SEARCH 1 2 3\r\n" (with " (MODSEQ n)" when
  * opts->modseq_used and n > 0) or, when o->esearch,
