@@ -133,6 +133,27 @@ static const char *run(struct env *e, const char *keys)
 			    e->recent, e->n, &matches, &error);
 	if (n < 0)
 		fail_msg("'%s': %s", keys, error);
+	/* The same in slices of one message: what a yielding SEARCH does. */
+	{
+		struct imap_search_exec *x;
+		struct arena scratch;
+		uint32_t *sliced;
+		size_t steps = 0;
+		int step;
+
+		arena_init(&scratch, 0);
+		x = imap_search_start(s, e->t.reader, &e->t.arena, &scratch,
+				      e->inbox, e->msgs, e->n, &error);
+		assert_non_null(x);
+		while ((step = imap_search_step(x, e->msgs, e->recent, 1,
+						&error)) == 0)
+			steps++;
+		assert_int_equal(step, 1);
+		assert_true(steps + 1 >= e->n);
+		assert_int_equal(imap_search_matches(x, &sliced), (size_t)n);
+		assert_memory_equal(sliced, matches, (size_t)n * sizeof(*sliced));
+		arena_deinit(&scratch);
+	}
 	for (int i = 0; i < n; i++)
 		strbuf_printf(&b, "%s%u", i > 0 ? " " : "", matches[i] + 1);
 	ret = arena_strdup(&e->t.arena, strbuf_cstr(&b));
