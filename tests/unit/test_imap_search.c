@@ -434,13 +434,24 @@ static void test_limits(void **state)
 	assert_null(imap_search_parse(&c, &a, &opts, &why));
 	assert_int_equal(why, IMAP_SEARCH_LIMIT);
 	/* Text keys: each is a pass of the index. */
-	many_keys(&b, IMAP_SEARCH_MAX_TEXT, "BODY x");
+	many_keys(&b, IMAP_SEARCH_MAX_TEXT, "BODY xyz");
 	imap_cursor_init(&c, strbuf_str(&b));
 	assert_non_null(imap_search_parse(&c, &a, &opts, &why));
-	many_keys(&b, IMAP_SEARCH_MAX_TEXT + 2, "OR BODY x HEADER X-A y");
+	many_keys(&b, IMAP_SEARCH_MAX_TEXT + 2, "OR BODY xyz HEADER X-A yyy");
 	imap_cursor_init(&c, strbuf_str(&b));
 	assert_null(imap_search_parse(&c, &a, &opts, &why));
 	assert_int_equal(why, IMAP_SEARCH_LIMIT);
+	/* Needles under 3 characters scan all the text: 8 of them. */
+	many_keys(&b, IMAP_SEARCH_MAX_SCANS + 1, "BODY ab");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_non_null(imap_search_parse(&c, &a, &opts, &why));
+	many_keys(&b, IMAP_SEARCH_MAX_SCANS + 2, "HEADER X-A \"\xc3\xa4" "b\"");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_null(imap_search_parse(&c, &a, &opts, &why));
+	assert_int_equal(why, IMAP_SEARCH_LIMIT);
+	many_keys(&b, IMAP_SEARCH_MAX_TEXT, "BODY abc");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_non_null(imap_search_parse(&c, &a, &opts, &why));
 	/* A syntax error stays one. */
 	imap_cursor_init(&c, STR_LIT("BODY"));
 	assert_null(imap_search_parse(&c, &a, &opts, &why));

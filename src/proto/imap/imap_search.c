@@ -52,6 +52,7 @@ struct parser {
 	struct imap_search_opts *opts;
 	unsigned parens;	/* open parentheses */
 	size_t n_keys;
+	size_t n_scans;		/* text keys under 3 characters */
 	bool limit;		/* a key past a bound: NO [LIMIT] */
 };
 
@@ -108,6 +109,16 @@ out:
 	return ret;
 }
 
+/* The characters of s (UTF-8 lead bytes), counted up to max. */
+static size_t utf8_chars(struct str s, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s.n && n < max; i++)
+		n += ((unsigned char)s.p[i] & 0xc0) != 0x80;
+	return n;
+}
+
 static bool parse_text(struct parser *p, struct search_key *k,
 		       enum store_search_field field, const char *header)
 {
@@ -120,6 +131,12 @@ static bool parse_text(struct parser *p, struct search_key *k,
 	if (p->s->n_text == IMAP_SEARCH_MAX_TEXT) {
 		p->limit = true;
 		return fail(p->c, "Too many text search keys");
+	}
+	/* The index finds 3 characters or more; a shorter needle is a scan
+	 * of all the mailbox's text. */
+	if (utf8_chars(s, 3) < 3 && ++p->n_scans > IMAP_SEARCH_MAX_SCANS) {
+		p->limit = true;
+		return fail(p->c, "Too many text search keys of under 3 characters");
 	}
 	k->kind = KEY_TEXT;
 	k->field = field;
@@ -403,7 +420,7 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 				      enum imap_search_fail *why_r)
 {
 	struct imap_search *s = arena_zalloc(a, sizeof(*s));
-	struct parser p = { c, a, s, opts_r, 0, 0, false };
+	struct parser p = { c, a, s, opts_r, 0, 0, 0, false };
 
 	memset(opts_r, 0, sizeof(*opts_r));
 	*why_r = IMAP_SEARCH_SYNTAX;

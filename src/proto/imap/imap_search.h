@@ -21,7 +21,9 @@ struct imap_search_opts {
  * other than UTF-8/US-ASCII -> IMAP_SEARCH_BADCHARSET (NO [BADCHARSET]);
  * more than about IMAP_SEARCH_MAX_KEYS keys (as evaluated: UNSEEN is NOT
  * SEEN, a list is an AND), or more than IMAP_SEARCH_MAX_TEXT
- * text keys (each one is a pass of the store's index) ->
+ * text keys (each one is a pass of the store's index), of them more than
+ * IMAP_SEARCH_MAX_SCANS with a needle under 3 characters (each a scan of
+ * all the mailbox's text) ->
  * IMAP_SEARCH_LIMIT (NO [LIMIT]); other errors -> IMAP_SEARCH_SYNTAX with
  * c->error set (BAD). Parentheses nest at most IMAP_SEARCH_MAX_PARENS
  * deep; keys inside NOT, OR and parentheses at most IMAP_SEARCH_MAX_DEPTH
@@ -34,6 +36,7 @@ bool imap_search_charset_ok(struct str charset);
 #define IMAP_SEARCH_MAX_DEPTH 1024
 #define IMAP_SEARCH_MAX_KEYS 4096
 #define IMAP_SEARCH_MAX_TEXT 64
+#define IMAP_SEARCH_MAX_SCANS 8
 enum imap_search_fail {
 	IMAP_SEARCH_SYNTAX,
 	IMAP_SEARCH_BADCHARSET,
