@@ -104,6 +104,9 @@ static const struct codec_case rfc2047_cases[] = {
 	/* Raw 8-bit text outside words: UTF-8 kept, garbage replaced. */
 	{ "J\xc3\xb6rg \xff", "J\xc3\xb6rg \xef\xbf\xbd" },
 	{ "=?koi8-r?B?8NLJ18XU?=", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82" },
+	/* iconv writes U+7FFFFFFF as 6 bytes: not UTF-8, each replaced. */
+	{ "=?UCS-4BE?B?f////wAAAEE=?=", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "A" },
 	{ "", "" },
 };
 
