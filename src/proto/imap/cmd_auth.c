@@ -3,7 +3,7 @@
  * ENABLE and ID; COMPRESS (RFC 4978), which applies to the connection. */
 #include "auth/auth_store.h"
 #include "base/log.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 
 #include <string.h>
 
@@ -60,11 +60,11 @@ int cmd_starttls(void *session, struct str arg)
 		return -1;
 	}
 	imap_tagged(s, "OK", "Begin TLS negotiation now");
-	if (conn_starttls(s->conn) < 0) {
+	if (conn_starttls(s->core.conn) < 0) {
 		/* Plaintext behind the command (injection) or no TLS. */
-		log_info(conn_sid(s->conn), "imap STARTTLS refused for %s",
-			 conn_peer_ip(s->conn));
-		conn_abort(s->conn, "STARTTLS failed");
+		log_info(conn_sid(s->core.conn), "imap STARTTLS refused for %s",
+			 conn_peer_ip(s->core.conn));
+		conn_abort(s->core.conn, "STARTTLS failed");
 		return 1;
 	}
 	/* RFC 9051 6.2.1: forget what was learned before TLS. The reader
@@ -84,22 +84,22 @@ int cmd_compress(void *session, struct str arg)
 		imap_tagged(s, "BAD", "Only COMPRESS DEFLATE is supported");
 		return -1;
 	}
-	if (conn_is_compressed(s->conn)) {
+	if (conn_is_compressed(s->core.conn)) {
 		imap_tagged(s, "NO", "[COMPRESSIONACTIVE] DEFLATE is already on");
 		return -1;
 	}
 	imap_tagged(s, "OK", "DEFLATE active");
-	if (conn_compress(s->conn) < 0)
-		conn_abort(s->conn, "COMPRESS failed");
+	if (conn_compress(s->core.conn) < 0)
+		conn_abort(s->core.conn, "COMPRESS failed");
 	return 1;
 }
 
 static void login_failed(struct imap_session *s, const char *user,
 			 const char *mech)
 {
-	log_info(conn_sid(s->conn), "imap login user=%s ip=%s mech=%s result=failed",
-		 user, conn_peer_ip(s->conn), mech);
-	auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
+	log_info(conn_sid(s->core.conn), "imap login user=%s ip=%s mech=%s result=failed",
+		 user, conn_peer_ip(s->core.conn), mech);
+	auth_throttle_failed(s->server->throttle, conn_peer_ip(s->core.conn));
 }
 
 /* "OK [CAPABILITY ...] text" once logged in. */
@@ -163,18 +163,18 @@ static int sasl_result(struct imap_session *s, enum auth_sasl_result res,
 
 	switch (res) {
 	case AUTH_SASL_CONTINUE:
-		conn_printf(s->conn, "+ %s\r\n", challenge);
+		conn_printf(s->core.conn, "+ %s\r\n", challenge);
 		free(challenge);
 		imap_session_mode(s, IMAP_MODE_SASL);
 		return 0;
 	case AUTH_SASL_OK:
-		imap_session_login(s, auth_sasl_user(s->sasl),
-				   auth_sasl_mech(s->sasl));
+		imap_session_login(s, auth_sasl_user(s->core.sasl),
+				   auth_sasl_mech(s->core.sasl));
 		login_ok(s, "AUTHENTICATE completed");
 		ret = 1;
 		break;
 	case AUTH_SASL_FAIL:
-		login_failed(s, "?", auth_sasl_mech(s->sasl));
+		login_failed(s, "?", auth_sasl_mech(s->core.sasl));
 		imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
 		break;
 	case AUTH_SASL_ERROR:
@@ -184,7 +184,7 @@ static int sasl_result(struct imap_session *s, enum auth_sasl_result res,
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
 		break;
 	}
-	auth_sasl_free(&s->sasl);
+	auth_sasl_free(&s->core.sasl);
 	return ret;
 }
 
@@ -212,16 +212,16 @@ int cmd_authenticate(void *session, struct str arg)
 		return -1;
 	}
 	mech_c = str_dup(mech);
-	s->sasl = auth_sasl_start(s->server->sasl, mech_c,
+	s->core.sasl = auth_sasl_start(s->server->sasl, mech_c,
 				  imap_session_plaintext_ok(s),
 				  auth_store_lookup, r);
 	free(mech_c);
-	if (s->sasl == NULL) {
+	if (s->core.sasl == NULL) {
 		imap_tagged(s, "NO", "Unsupported authentication mechanism");
 		return -1;
 	}
 	initial_c = str_dup(initial);
-	res = auth_sasl_step(s->sasl, initial_c, &challenge);
+	res = auth_sasl_step(s->core.sasl, initial_c, &challenge);
 	secure_zero(initial_c, initial.n);
 	free(initial_c);
 	return sasl_result(s, res, challenge);
@@ -234,13 +234,13 @@ void imap_sasl_response(struct imap_session *s, struct str line)
 	int ret;
 
 	if (str_eq(line, STR_LIT("*"))) {
-		auth_sasl_free(&s->sasl);
+		auth_sasl_free(&s->core.sasl);
 		imap_tagged(s, "BAD", "Authentication cancelled");
 		imap_session_resume(s);
 		return;
 	}
 	resp = str_dup(line);
-	res = auth_sasl_step(s->sasl, resp, &challenge);
+	res = auth_sasl_step(s->core.sasl, resp, &challenge);
 	secure_zero(resp, line.n);
 	free(resp);
 	ret = sasl_result(s, res, challenge);
@@ -331,7 +331,7 @@ int cmd_id(void *session, struct str arg)
 		return imap_bad_syntax(s, &c);
 	}
 	if (client.n > 0)
-		log_info(conn_sid(s->conn), "imap client id:%s", client.p);
+		log_info(conn_sid(s->core.conn), "imap client id:%s", client.p);
 	strbuf_free(&client);
 	imap_untagged(s, "ID (\"name\" \"Posthorn\" \"vendor\" \"Posthorn\")");
 	imap_tagged(s, "OK", "ID completed");

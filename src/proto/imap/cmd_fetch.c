@@ -5,7 +5,7 @@
  * rest follows from on_drained), so a large FETCH never sits in memory. */
 #include "base/log.h"
 #include "proto/imap/imap_fetch.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 
 #include <string.h>
 
@@ -98,7 +98,7 @@ static int fetch_continue(struct imap_session *s)
 		};
 		int ret;
 
-		if (conn_output_pending(s->conn) > IMAP_OUTPUT_HIGH) {
+		if (conn_output_pending(s->core.conn) > IMAP_OUTPUT_HIGH) {
 			store_reader_end(r);
 			strbuf_free(&out);
 			return 0;
@@ -160,10 +160,10 @@ static void fetch_seen_done(struct imap_session *s, struct store_result *res,
 	struct fetch_state *st = s->cmd_state;
 	int ret;
 
-	if (s->conn == NULL)
+	if (s->core.conn == NULL)
 		return;
 	if (res->status != 0) {
-		log_error(conn_sid(s->conn), "imap fetch \\Seen: %s", res->error);
+		log_error(conn_sid(s->core.conn), "imap fetch \\Seen: %s", res->error);
 		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
 		imap_session_resume(s);
 		return;

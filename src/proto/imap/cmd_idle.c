@@ -1,6 +1,6 @@
 /* cmd_idle.c: IDLE (RFC 2177): report mailbox changes as they happen until
  * the client sends DONE. */
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 
 int cmd_idle(void *session, struct str arg)
 {
@@ -12,7 +12,7 @@ int cmd_idle(void *session, struct str arg)
 	}
 	/* What changed before IDLE is reported at once. */
 	imap_view_sync(s, true, false, NULL);
-	conn_write_str(s->conn, "+ idling\r\n");
+	conn_write_str(s->core.conn, "+ idling\r\n");
 	imap_session_mode(s, IMAP_MODE_IDLE);
 	return 0;
 }

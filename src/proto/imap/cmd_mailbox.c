@@ -5,7 +5,7 @@
 #include "base/log.h"
 #include "mail/mutf7.h"
 #include "net/conn.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 #include "proto/imap/imap_pattern.h"
 
 #include <stdio.h>
@@ -496,7 +496,7 @@ static void rename_inbox_created(struct imap_session *s,
 	struct store_uid_range *all;
 	struct store_req *req;
 
-	if (res->status != 0 || s->conn == NULL) {
+	if (res->status != 0 || s->core.conn == NULL) {
 		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
 		imap_session_resume(s);
 		return;
@@ -1161,7 +1161,7 @@ static int list_continue(struct imap_session *s)
 
 	for (; st->pos < st->n_entries && ret == 0; st->pos++) {
 		if (work > LIST_SLICE_WORK || out.n > IMAP_OUTPUT_HIGH / 4 ||
-		    conn_output_pending(s->conn) > IMAP_OUTPUT_HIGH)
+		    conn_output_pending(s->core.conn) > IMAP_OUTPUT_HIGH)
 			break;
 		ret = list_one(s, st, &st->entries[st->pos], &out, &work);
 	}
@@ -1171,7 +1171,7 @@ static int list_continue(struct imap_session *s)
 		return -1;
 	if (st->pos < st->n_entries) {
 		/* A full output buffer resumes from on_drained. */
-		if (conn_output_pending(s->conn) <= IMAP_OUTPUT_HIGH)
+		if (conn_output_pending(s->core.conn) <= IMAP_OUTPUT_HIGH)
 			imap_session_yield(s);
 		return 0;
 	}

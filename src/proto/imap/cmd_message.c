@@ -6,7 +6,7 @@
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
 #include "mail/mime_parts.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 
 #include <string.h>
 #include <time.h>
@@ -60,7 +60,7 @@ static void append_done(struct imap_session *s, struct store_result *res,
 	uint32_t *uids;
 
 	if (res->status != 0 || res->n_assigned != st->n) {
-		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 			  "imap append: %s", res->status != 0 ? res->error :
 			  "wrong number of messages stored");
 		imap_tagged(s, "NO", "[SERVERBUG] %s", res->status != 0 ?
@@ -299,7 +299,7 @@ static void expunge_done(struct imap_session *s, struct store_result *res,
 	if (st->close)
 		unselect(s);
 	if (res->status != 0) {
-		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 			  "imap expunge: %s", res->error);
 		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
 	} else {
@@ -410,7 +410,7 @@ static void store_done(struct imap_session *s, struct store_result *res,
 	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
 
 	if (res->status != 0) {
-		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 			  "imap store: %s", res->error);
 		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
 		imap_session_resume(s);
@@ -554,7 +554,7 @@ static void copy_done(struct imap_session *s, struct store_result *res,
 	struct strbuf code = STRBUF_INIT;
 
 	if (res->status != 0) {
-		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 			  "imap copy: %s", res->error);
 		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
 		imap_session_resume(s);

@@ -3,7 +3,7 @@
  * and the quota check of APPEND and COPY ([OVERQUOTA], RFC 9051 7.1).
  * Each user has one quota root, "", over all their mailboxes. */
 #include "base/log.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 
 /* The user's quota (0 = none) and, when there is one, usage. 0, or -1
  * with the NO reply queued. */
@@ -18,7 +18,7 @@ static int quota_read(struct imap_session *s, uint64_t *quota_r,
 	*quota_r = 0;
 	*usage_r = 0;
 	if (r != NULL)
-		ret = store_user_by_address(r, &s->cmd_arena, s->user, &user,
+		ret = store_user_by_address(r, &s->cmd_arena, s->core.user, &user,
 					    &error);
 	if (ret == 0)
 		error = "the logged-in user is gone";

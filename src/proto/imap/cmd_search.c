@@ -3,7 +3,7 @@
  * index) in slices that yield to the thread's other sessions, answer
  * SEARCH or ESEARCH. SORT and THREAD run their programs the same way. */
 #include "base/log.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 #include "proto/imap/imap_search.h"
 
 /* Key evaluations per slice: a few milliseconds. */

@@ -6,7 +6,7 @@
 #include "mail/base_subject.h"
 #include "mail/header.h"
 #include "proto/imap/imap_envelope_read.h"
-#include "proto/imap/imap_int.h"
+#include "proto/imap/imap_commands.h"
 #include "proto/imap/imap_search.h"
 #include "proto/imap/imap_sort.h"
 #include "proto/imap/imap_thread.h"

@@ -230,7 +230,7 @@ struct store_reader *imap_session_reader(struct imap_session *s)
 
 		t->reader = store_reader_new(imap_session_store(s), &error);
 		if (t->reader == NULL) {
-			log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+			log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 				  "store reader: %s", error);
 			free(error);
 			return NULL;
@@ -243,8 +243,8 @@ struct store_reader *imap_session_reader(struct imap_session *s)
 
 void imap_write(struct imap_session *s, const void *data, size_t n)
 {
-	if (s->conn != NULL)
-		conn_write(s->conn, data, n);
+	if (s->core.conn != NULL)
+		conn_write(s->core.conn, data, n);
 }
 
 void imap_untagged(struct imap_session *s, const char *fmt, ...)
@@ -252,14 +252,14 @@ void imap_untagged(struct imap_session *s, const char *fmt, ...)
 	struct strbuf b = STRBUF_INIT;
 	va_list ap;
 
-	if (s->conn == NULL)
+	if (s->core.conn == NULL)
 		return;
 	strbuf_append_c(&b, "* ");
 	va_start(ap, fmt);
 	strbuf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	strbuf_append_c(&b, "\r\n");
-	conn_write(s->conn, b.p, b.n);
+	conn_write(s->core.conn, b.p, b.n);
 	strbuf_free(&b);
 }
 
@@ -269,7 +269,7 @@ void imap_tagged(struct imap_session *s, const char *status,
 	struct strbuf b = STRBUF_INIT;
 	va_list ap;
 
-	if (s->conn == NULL)
+	if (s->core.conn == NULL)
 		return;
 	if (s->view != NULL && strcmp(status, "BAD") != 0)
 		imap_view_sync(s, s->cmd == NULL ||
@@ -282,7 +282,7 @@ void imap_tagged(struct imap_session *s, const char *status,
 	strbuf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	strbuf_append_c(&b, "\r\n");
-	conn_write(s->conn, b.p, b.n);
+	conn_write(s->core.conn, b.p, b.n);
 	strbuf_free(&b);
 }
 
@@ -296,14 +296,14 @@ int imap_bad_syntax(struct imap_session *s, const struct imap_cursor *c)
 int imap_store_failed(struct imap_session *s, const char *what,
 		      const char *error)
 {
-	log_error(conn_sid(s->conn), "imap %s: %s", what, error);
+	log_error(conn_sid(s->core.conn), "imap %s: %s", what, error);
 	imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
 	return -1;
 }
 
 void imap_session_enter(struct imap_session *s, enum imap_state state)
 {
-	log_debug(s->conn != NULL ? conn_sid(s->conn) : NULL,
+	log_debug(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 		  "imap state %s -> %s", state_names[s->state],
 		  state_names[state]);
 	s->state = state;
@@ -311,20 +311,20 @@ void imap_session_enter(struct imap_session *s, enum imap_state state)
 
 void imap_session_mode(struct imap_session *s, enum imap_mode mode)
 {
-	log_debug(s->conn != NULL ? conn_sid(s->conn) : NULL,
+	log_debug(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 		  "imap mode %s -> %s", mode_names[s->mode], mode_names[mode]);
 	s->mode = mode;
 }
 
 bool imap_session_plaintext_ok(const struct imap_session *s)
 {
-	if (conn_is_tls(s->conn))
+	if (conn_is_tls(s->core.conn))
 		return true;
 	switch (s->server->set.plaintext) {
 	case IMAP_PLAINTEXT_ALWAYS:
 		return true;
 	case IMAP_PLAINTEXT_LOOPBACK:
-		return conn_is_loopback(s->conn);
+		return conn_is_loopback(s->core.conn);
 	case IMAP_PLAINTEXT_NEVER:
 		break;
 	}
@@ -392,7 +392,7 @@ bool imap_session_cmd_allowed(const struct imap_session *s,
 
 	*status_r = "BAD";
 	if ((f & IMAP_CMD_STARTTLS) != 0 &&
-	    (!s->service->starttls || conn_is_tls(s->conn))) {
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn))) {
 		*text_r = "TLS not available";
 		return false;
 	}
@@ -414,11 +414,11 @@ bool imap_session_cmd_allowed(const struct imap_session *s,
 /* A failed command counts towards the bad-command limit. */
 static void imap_session_bad(struct imap_session *s)
 {
-	if (s->conn == NULL || ++s->bad_commands < s->server->set.max_bad_commands)
+	if (s->core.conn == NULL || ++s->bad_commands < s->server->set.max_bad_commands)
 		return;
 	imap_untagged(s, "BYE Too many invalid commands");
 	imap_session_enter(s, IMAP_STATE_LOGOUT);
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 }
 
 void imap_session_login(struct imap_session *s, const char *user,
@@ -433,13 +433,13 @@ void imap_session_login(struct imap_session *s, const char *user,
 	if (r != NULL && store_user_by_address(r, &a, user, &u, &error) == 1)
 		s->user_id = u.id;
 	arena_deinit(&a);
-	free(s->user);
-	s->user = xstrdup(user);
-	auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->conn));
-	log_info(conn_sid(s->conn), "imap login user=%s ip=%s mech=%s result=ok",
-		 user, conn_peer_ip(s->conn), mech);
+	free(s->core.user);
+	s->core.user = xstrdup(user);
+	auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->core.conn));
+	log_info(conn_sid(s->core.conn), "imap login user=%s ip=%s mech=%s result=ok",
+		 user, conn_peer_ip(s->core.conn), mech);
 	imap_session_enter(s, IMAP_STATE_AUTH);
-	conn_set_idle_timeout(s->conn, s->server->set.idle_timeout_s);
+	conn_set_idle_timeout(s->core.conn, s->server->set.idle_timeout_s);
 	/* From now on APPEND may carry messages up to APPENDLIMIT. */
 	imap_reader_free(&s->reader);
 	s->reader = imap_reader_new(s->server->set.max_command_size +
@@ -455,13 +455,13 @@ static void imap_session_free(struct imap_session **sp)
 	struct imap_session *s = *sp;
 
 	imap_view_free(&s->view);
-	auth_sasl_free(&s->sasl);
+	auth_sasl_free(&s->core.sasl);
 	imap_reader_free(&s->reader);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	arena_deinit(&s->cmd_arena);
 	arena_deinit(&s->msg_arena);
-	free(s->user);
+	free(s->core.user);
 	free(s);
 	*sp = NULL;
 }
@@ -480,8 +480,8 @@ static void imap_session_cmd_done(struct imap_session *s)
 	 * APPEND-sized buffer. */
 	if (s->reader != NULL)
 		imap_reader_reset(s->reader);
-	if (s->logout && s->conn != NULL)
-		conn_close(s->conn);
+	if (s->logout && s->core.conn != NULL)
+		conn_close(s->core.conn);
 }
 
 /* After a handler or continuation returned ret. */
@@ -498,8 +498,8 @@ static void imap_session_after(struct imap_session *s, int ret)
 	 * waits for the store or for output with input paused. */
 	if (s->mode == IMAP_MODE_COMMAND) {
 		imap_session_mode(s, IMAP_MODE_BUSY);
-		if (s->conn != NULL)
-			conn_pause_input(s->conn);
+		if (s->core.conn != NULL)
+			conn_pause_input(s->core.conn);
 	}
 }
 
@@ -508,8 +508,8 @@ void imap_session_resume(struct imap_session *s)
 	imap_session_cmd_done(s);
 	if (s->mode == IMAP_MODE_BUSY) {
 		imap_session_mode(s, IMAP_MODE_COMMAND);
-		if (s->conn != NULL && !conn_is_closing(s->conn))
-			conn_resume_input(s->conn);
+		if (s->core.conn != NULL && !conn_is_closing(s->core.conn))
+			conn_resume_input(s->core.conn);
 	} else if (s->mode != IMAP_MODE_COMMAND) {
 		imap_session_mode(s, IMAP_MODE_COMMAND);
 	}
@@ -528,7 +528,7 @@ static void imap_session_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED,
 	event_free(s->timer);
 	s->timer = NULL;
 	imap_session_mode(s, IMAP_MODE_COMMAND);
-	conn_resume_input(s->conn);
+	conn_resume_input(s->core.conn);
 	imap_session_run(s);
 }
 
@@ -538,12 +538,12 @@ static void imap_session_hold(struct imap_session *s, unsigned ms)
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	ASSERT(s->timer == NULL);
-	s->timer = evtimer_new(net_thread_base(conn_thread(s->conn)),
+	s->timer = evtimer_new(net_thread_base(conn_thread(s->core.conn)),
 			       imap_session_timer_cb, s);
 	if (s->timer == NULL)
 		PANIC("evtimer_new failed");
 	imap_session_mode(s, IMAP_MODE_BUSY);
-	conn_pause_input(s->conn);
+	conn_pause_input(s->core.conn);
 	evtimer_add(s->timer, &tv);
 }
 
@@ -604,7 +604,7 @@ static void imap_session_command(struct imap_session *s, struct str command)
 	}
 	if ((def->flags & IMAP_CMD_THROTTLED) != 0) {
 		unsigned delay = auth_throttle_delay_ms(s->server->throttle,
-							conn_peer_ip(s->conn));
+							conn_peer_ip(s->core.conn));
 
 		if (delay > 0) {
 			/* The command lives in the reader until the next
@@ -630,20 +630,20 @@ static void imap_session_line(struct imap_session *s, struct str line)
 		return;
 	case IMAP_READER_LITERAL:
 		if (sync)
-			conn_write_str(s->conn, "+ Ready for literal data\r\n");
+			conn_write_str(s->core.conn, "+ Ready for literal data\r\n");
 		return;
 	case IMAP_READER_TOOBIG:
-		conn_printf(s->conn, "%s NO [TOOBIG] Literal too large\r\n",
+		conn_printf(s->core.conn, "%s NO [TOOBIG] Literal too large\r\n",
 			    imap_reader_tag(s->reader));
 		imap_session_bad(s);
 		return;
 	case IMAP_READER_OVERFLOW:
-		conn_printf(s->conn, "%s BAD Command too long\r\n",
+		conn_printf(s->core.conn, "%s BAD Command too long\r\n",
 			    imap_reader_tag(s->reader));
 		imap_reader_reset(s->reader);
 		if (must_close) {
 			imap_untagged(s, "BYE Cannot resynchronise, closing");
-			conn_close(s->conn);
+			conn_close(s->core.conn);
 			return;
 		}
 		imap_session_bad(s);
@@ -673,7 +673,7 @@ static void imap_session_store_done(void *arg, struct store_result *result)
 	sub->done(s, result, sub->arg);
 	store_result_free(&result);
 	free(sub);
-	if (s->conn == NULL && s->store_pending == 0)
+	if (s->core.conn == NULL && s->store_pending == 0)
 		imap_session_free(&s);
 }
 
@@ -687,7 +687,7 @@ void imap_session_submit(struct imap_session *s, const struct store_req *req,
 	sub->arg = arg;
 	s->store_pending++;
 	store_submit(imap_session_store(s), req,
-		     net_thread_task_queue(conn_thread(s->conn)),
+		     net_thread_task_queue(conn_thread(s->core.conn)),
 		     imap_session_store_done, sub);
 }
 
@@ -699,7 +699,7 @@ static void imap_on_open(struct conn *conn)
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	struct strbuf caps = STRBUF_INIT;
 
-	s->conn = conn;
+	s->core.conn = conn;
 	s->service = service;
 	s->server = service->server;
 	s->state = IMAP_STATE_NOT_AUTH;
@@ -747,7 +747,7 @@ static void imap_on_input(struct conn *conn)
 			return;
 		if (ret < 0) {
 			if (s->mode == IMAP_MODE_SASL) {
-				auth_sasl_free(&s->sasl);
+				auth_sasl_free(&s->core.sasl);
 				imap_tagged(s, "BAD", "Response too long");
 				imap_session_resume(s);
 				imap_session_bad(s);
@@ -808,7 +808,7 @@ static void imap_session_yield_task(void *arg)
 
 	ASSERT(s->store_pending > 0);
 	s->store_pending--;
-	if (s->conn == NULL) {
+	if (s->core.conn == NULL) {
 		if (s->store_pending == 0)
 			imap_session_free(&s);
 		return;
@@ -819,7 +819,7 @@ static void imap_session_yield_task(void *arg)
 void imap_session_yield(struct imap_session *s)
 {
 	s->store_pending++;
-	task_queue_post(net_thread_task_queue(conn_thread(s->conn)),
+	task_queue_post(net_thread_task_queue(conn_thread(s->core.conn)),
 			imap_session_yield_task, s);
 }
 
@@ -850,7 +850,7 @@ static void imap_on_close(struct conn *conn, const char *reason)
 		s->thread->sessions = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	s->conn = NULL;
+	s->core.conn = NULL;
 	if (s->store_pending > 0)
 		return;	/* the last completion frees the session */
 	imap_session_free(&s);

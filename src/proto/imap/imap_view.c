@@ -374,7 +374,7 @@ static int view_catch_up(struct imap_session *s, struct imap_view *v,
 	    (n_gone = store_expunged_since(r, tmp, v->mailbox_id,
 					   v->highestmodseq, &gone,
 					   &error)) < 0) {
-		log_error(conn_sid(s->conn), "imap sync: %s", error);
+		log_error(conn_sid(s->core.conn), "imap sync: %s", error);
 		return -1;
 	}
 	v->uidnext = mb.uidnext;
@@ -426,7 +426,7 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 	struct arena tmp;
 	int n_changed = 0;
 
-	if (v == NULL || s->conn == NULL)
+	if (v == NULL || s->core.conn == NULL)
 		return 0;
 	arena_init(&tmp, 0);
 	if (v->changed || force) {

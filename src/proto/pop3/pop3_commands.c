@@ -35,9 +35,9 @@ static int cmd_user(void *ctx, struct str arg)
 static void pop3_login_failed(struct pop3_session *s, const char *how,
 			      const char *name)
 {
-	log_info(conn_sid(s->conn), "pop3 login %s failed user=%s ip=%s", how,
-		 name, conn_peer_ip(s->conn));
-	auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
+	log_info(conn_sid(s->core.conn), "pop3 login %s failed user=%s ip=%s", how,
+		 name, conn_peer_ip(s->core.conn));
+	auth_throttle_failed(s->server->throttle, conn_peer_ip(s->core.conn));
 	pop3_err(s, "[AUTH] Authentication failed");
 }
 
@@ -136,7 +136,7 @@ static int cmd_apop(void *ctx, struct str arg UNUSED)
 	arena_init(&a, 0);
 	ret = store_user_by_address(reader, &a, name, &user, &error);
 	if (ret < 0) {
-		log_error(conn_sid(s->conn), "pop3 apop %s: %s", name, error);
+		log_error(conn_sid(s->core.conn), "pop3 apop %s: %s", name, error);
 		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
 		arena_deinit(&a);
 		free(name);
@@ -165,18 +165,18 @@ static int pop3_auth_result(struct pop3_session *s, enum auth_sasl_result res,
 
 	switch (res) {
 	case AUTH_SASL_CONTINUE:
-		conn_printf(s->conn, "+ %s\r\n", challenge);
+		conn_printf(s->core.conn, "+ %s\r\n", challenge);
 		free(challenge);
 		pop3_session_enter(s, POP3_STATE_AUTH);
 		return 0;
 	case AUTH_SASL_OK:
 		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
-		mech = xstrdup(auth_sasl_mech(s->sasl));
-		ret = pop3_session_login(s, auth_sasl_user(s->sasl), mech);
+		mech = xstrdup(auth_sasl_mech(s->core.sasl));
+		ret = pop3_session_login(s, auth_sasl_user(s->core.sasl), mech);
 		free(mech);
 		break;
 	case AUTH_SASL_FAIL:
-		pop3_login_failed(s, auth_sasl_mech(s->sasl), "");
+		pop3_login_failed(s, auth_sasl_mech(s->core.sasl), "");
 		break;
 	case AUTH_SASL_ERROR:
 		pop3_err(s, "Malformed authentication response");
@@ -185,7 +185,7 @@ static int pop3_auth_result(struct pop3_session *s, enum auth_sasl_result res,
 		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
 		break;
 	}
-	auth_sasl_free(&s->sasl);
+	auth_sasl_free(&s->core.sasl);
 	if (s->state == POP3_STATE_AUTH)
 		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
 	return ret;
@@ -208,10 +208,10 @@ static int cmd_auth(void *ctx, struct str arg UNUSED)
 
 		pop3_ok(s, "Supported mechanisms follow");
 		while (str_split(mechs, ' ', &one, &rest)) {
-			conn_printf(s->conn, "%.*s\r\n", (int)one.n, one.p);
+			conn_printf(s->core.conn, "%.*s\r\n", (int)one.n, one.p);
 			mechs = rest;
 		}
-		conn_printf(s->conn, "%.*s\r\n.\r\n", (int)mechs.n, mechs.p);
+		conn_printf(s->core.conn, "%.*s\r\n.\r\n", (int)mechs.n, mechs.p);
 		return 1;
 	}
 	if (s->cmd.n_args > 2)
@@ -222,15 +222,15 @@ static int cmd_auth(void *ctx, struct str arg UNUSED)
 		return -1;
 	}
 	mech = str_dup(s->cmd.args[0]);
-	s->sasl = auth_sasl_start(s->server->sasl, mech, plaintext_ok,
+	s->core.sasl = auth_sasl_start(s->server->sasl, mech, plaintext_ok,
 				  auth_store_lookup, reader);
 	free(mech);
-	if (s->sasl == NULL) {
+	if (s->core.sasl == NULL) {
 		pop3_err(s, "Unsupported authentication mechanism");
 		return -1;
 	}
 	initial = s->cmd.n_args == 2 ? str_dup(s->cmd.args[1]) : xstrdup("");
-	res = auth_sasl_step(s->sasl, initial, &challenge);
+	res = auth_sasl_step(s->core.sasl, initial, &challenge);
 	secret_free(&initial);
 	return pop3_auth_result(s, res, challenge);
 }
@@ -241,13 +241,13 @@ void pop3_auth_response(struct pop3_session *s, struct str line)
 	char *challenge = NULL, *resp;
 
 	if (str_eq(line, STR_LIT("*"))) {
-		auth_sasl_free(&s->sasl);
+		auth_sasl_free(&s->core.sasl);
 		pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
 		pop3_err(s, "Authentication cancelled");
 		return;
 	}
 	resp = str_dup(line);
-	res = auth_sasl_step(s->sasl, resp, &challenge);
+	res = auth_sasl_step(s->core.sasl, resp, &challenge);
 	secret_free(&resp);
 	if (pop3_auth_result(s, res, challenge) < 0)
 		pop3_session_bad(s);
@@ -258,11 +258,11 @@ static int cmd_stls(void *ctx, struct str arg UNUSED)
 	struct pop3_session *s = ctx;
 
 	pop3_ok(s, "Begin TLS negotiation");
-	if (conn_starttls(s->conn) < 0) {
+	if (conn_starttls(s->core.conn) < 0) {
 		/* Input pipelined behind STLS would be read as if it came
 		 * over TLS (CVE-2011-0411 class): close. */
-		log_info(conn_sid(s->conn), "STLS refused: input after the command or no TLS");
-		conn_close(s->conn);
+		log_info(conn_sid(s->core.conn), "STLS refused: input after the command or no TLS");
+		conn_close(s->core.conn);
 		return 1;
 	}
 	/* RFC 2595 4: forget what was learned before TLS. */
@@ -284,13 +284,13 @@ static int cmd_capa(void *ctx, struct str arg UNUSED)
 		if (def->capability == NULL || !pop3_session_cmd_offered(s, def))
 			continue;
 		if ((def->flags & POP3_CMD_SASL) != 0)
-			conn_printf(s->conn, "%s %s\r\n", def->capability,
+			conn_printf(s->core.conn, "%s %s\r\n", def->capability,
 				    auth_sasl_mechanisms(s->server->sasl,
 							 pop3_session_plaintext_ok(s)));
 		else
-			conn_printf(s->conn, "%s\r\n", def->capability);
+			conn_printf(s->core.conn, "%s\r\n", def->capability);
 	}
-	conn_write_str(s->conn, "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	conn_write_str(s->core.conn, "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
 		       "EXPIRE NEVER\r\nIMPLEMENTATION Posthorn\r\n.\r\n");
 	return 1;
 }
@@ -302,7 +302,7 @@ static int cmd_quit(void *ctx, struct str arg UNUSED)
 	if (s->state == POP3_STATE_TRANSACTION)
 		return pop3_session_update(s);
 	pop3_ok(s, "Bye");
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 	return 1;
 }
 
@@ -367,7 +367,7 @@ static int pop3_listing(struct pop3_session *s, bool uidl)
 				      (unsigned long long)msg->size);
 	}
 	strbuf_append_c(&out, ".\r\n");
-	conn_write(s->conn, out.p, out.n);
+	conn_write(s->core.conn, out.p, out.n);
 	strbuf_free(&out);
 	return 1;
 }
@@ -395,8 +395,8 @@ static int pop3_msg_read(struct pop3_session *s, const struct pop3_msg *msg,
 				     size_r, &error);
 	if (ret > 0)
 		return 0;
-	log_error(conn_sid(s->conn), "pop3 message uid %u of %s: %s", msg->uid,
-		  s->user, ret == 0 ? "blob missing" : error);
+	log_error(conn_sid(s->core.conn), "pop3 message uid %u of %s: %s", msg->uid,
+		  s->core.user, ret == 0 ? "blob missing" : error);
 	pop3_err(s, "[SYS/TEMP] Cannot read the message");
 	arena_clear(&s->msg_arena);
 	return -1;

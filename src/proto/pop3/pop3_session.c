@@ -74,7 +74,7 @@ void *pop3_server_listener_ctx(struct pop3_server *server, bool starttls)
 
 struct store_reader *pop3_session_reader(struct pop3_session *s)
 {
-	return reader_set_get(&s->server->readers, s->conn);
+	return reader_set_get(&s->server->readers, s->core.conn);
 }
 
 /* ---- replies, state, policy ---- */
@@ -88,7 +88,7 @@ static void pop3_vreply(struct pop3_session *s, const char *status,
 	char text[512];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
-	conn_printf(s->conn, "%s %s\r\n", status, text);
+	conn_printf(s->core.conn, "%s %s\r\n", status, text);
 }
 
 void pop3_ok(struct pop3_session *s, const char *fmt, ...)
@@ -111,7 +111,7 @@ void pop3_err(struct pop3_session *s, const char *fmt, ...)
 
 void pop3_session_enter(struct pop3_session *s, enum pop3_state state)
 {
-	log_debug(s->conn != NULL ? conn_sid(s->conn) : NULL,
+	log_debug(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 		  "pop3 state %s -> %s", state_names[s->state],
 		  state_names[state]);
 	s->state = state;
@@ -119,13 +119,13 @@ void pop3_session_enter(struct pop3_session *s, enum pop3_state state)
 
 bool pop3_session_plaintext_ok(const struct pop3_session *s)
 {
-	if (conn_is_tls(s->conn))
+	if (conn_is_tls(s->core.conn))
 		return true;
 	switch (s->server->set.plaintext) {
 	case POP3_PLAINTEXT_ALWAYS:
 		return true;
 	case POP3_PLAINTEXT_LOOPBACK:
-		return conn_is_loopback(s->conn);
+		return conn_is_loopback(s->core.conn);
 	case POP3_PLAINTEXT_NEVER:
 		break;
 	}
@@ -148,7 +148,7 @@ bool pop3_session_cmd_allowed(const struct pop3_session *s,
 		return false;
 	}
 	if ((f & POP3_CMD_STLS) != 0 &&
-	    (!s->service->starttls || conn_is_tls(s->conn))) {
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn))) {
 		*err_r = "TLS not available";
 		return false;
 	}
@@ -168,7 +168,7 @@ bool pop3_session_cmd_offered(const struct pop3_session *s,
 	    s->state != POP3_STATE_AUTHORIZATION)
 		return false;
 	if ((f & POP3_CMD_STLS) != 0 &&
-	    (!s->service->starttls || conn_is_tls(s->conn)))
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn)))
 		return false;
 	return (f & POP3_CMD_PLAINTEXT) == 0 || pop3_session_plaintext_ok(s);
 }
@@ -177,10 +177,10 @@ void pop3_session_bad(struct pop3_session *s)
 {
 	if (++s->bad_commands < s->server->set.max_bad_commands)
 		return;
-	log_info(conn_sid(s->conn), "pop3 client %s: too many errors",
-		 conn_peer_ip(s->conn));
+	log_info(conn_sid(s->core.conn), "pop3 client %s: too many errors",
+		 conn_peer_ip(s->core.conn));
 	pop3_err(s, "Too many errors, closing connection");
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 }
 
 /* ---- login ---- */
@@ -194,13 +194,13 @@ int pop3_session_login(struct pop3_session *s, const char *address,
 	const char *error = "no store reader";
 	int ret = -1;
 
-	auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->conn));
+	auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->core.conn));
 	free(s->user_arg);
 	s->user_arg = NULL;
 	arena_init(&a, 0);
 	if (reader == NULL ||
 	    (ret = store_user_by_address(reader, &a, address, &user, &error)) <= 0) {
-		log_error(conn_sid(s->conn), "pop3 login %s: %s", address,
+		log_error(conn_sid(s->core.conn), "pop3 login %s: %s", address,
 			  ret == 0 ? "user vanished" : error);
 		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
 		arena_deinit(&a);
@@ -208,25 +208,25 @@ int pop3_session_login(struct pop3_session *s, const char *address,
 	}
 	arena_deinit(&a);
 	if (!pop3_maildrop_lock(s->server, user.id)) {
-		log_info(conn_sid(s->conn), "pop3 login %s user=%s: maildrop in use",
+		log_info(conn_sid(s->core.conn), "pop3 login %s user=%s: maildrop in use",
 			 how, address);
 		pop3_err(s, "[IN-USE] Maildrop already locked by another session");
 		return -1;
 	}
 	if (pop3_maildrop_load(&s->drop, reader, user.id, &error) < 0) {
 		pop3_maildrop_unlock(s->server, user.id);
-		log_error(conn_sid(s->conn), "pop3 maildrop of %s: %s", address,
+		log_error(conn_sid(s->core.conn), "pop3 maildrop of %s: %s", address,
 			  error);
 		pop3_err(s, "[SYS/TEMP] Cannot open the maildrop, try again later");
 		return -1;
 	}
 	s->locked = true;
-	s->user = xstrdup(address);
+	s->core.user = xstrdup(address);
 	pop3_session_enter(s, POP3_STATE_TRANSACTION);
-	conn_set_idle_timeout(s->conn, s->server->set.autologout_s);
-	log_info(conn_sid(s->conn), "pop3 login %s user=%s ip=%s messages=%u",
-		 how, s->user, conn_peer_ip(s->conn), s->drop.count);
-	pop3_ok(s, "%s has %u messages (%llu octets)", s->user, s->drop.count,
+	conn_set_idle_timeout(s->core.conn, s->server->set.autologout_s);
+	log_info(conn_sid(s->core.conn), "pop3 login %s user=%s ip=%s messages=%u",
+		 how, s->core.user, conn_peer_ip(s->core.conn), s->drop.count);
+	pop3_ok(s, "%s has %u messages (%llu octets)", s->core.user, s->drop.count,
 		(unsigned long long)s->drop.size);
 	return 1;
 }
@@ -237,7 +237,7 @@ int pop3_session_login(struct pop3_session *s, const char *address,
  * queued. */
 static void pop3_session_pump(struct pop3_session *s)
 {
-	while (s->out_n > 0 && conn_output_pending(s->conn) < POP3_OUTPUT_HIGH) {
+	while (s->out_n > 0 && conn_output_pending(s->core.conn) < POP3_OUTPUT_HIGH) {
 		size_t n = MIN(s->out_n, POP3_SEND_CHUNK);
 
 		dotstuff_feed(&s->ds, &s->out, s->out_p, n);
@@ -245,7 +245,7 @@ static void pop3_session_pump(struct pop3_session *s)
 		s->out_n -= n;
 		if (s->out_n == 0)
 			dotstuff_finish(&s->ds, &s->out);
-		conn_write(s->conn, s->out.p, s->out.n);
+		conn_write(s->core.conn, s->out.p, s->out.n);
 		strbuf_reset(&s->out);
 	}
 	if (s->out_n > 0)
@@ -279,8 +279,8 @@ int pop3_session_send_body(struct pop3_session *s, const char *p, size_t n)
 {
 	dotstuff_init(&s->ds);
 	if (n == 0 || (n <= POP3_SEND_CHUNK && pop3_body_is_clean(p, n))) {
-		conn_write(s->conn, p, n);
-		conn_write_str(s->conn, ".\r\n");
+		conn_write(s->core.conn, p, n);
+		conn_write_str(s->core.conn, ".\r\n");
 		arena_clear(&s->msg_arena);
 		return 1;
 	}
@@ -297,19 +297,19 @@ static void pop3_session_free(struct pop3_session **sp, const char *reason)
 {
 	struct pop3_session *s = *sp;
 
-	log_info(s->conn != NULL ? conn_sid(s->conn) : NULL,
+	log_info(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 		 "pop3 session end user=%s ip=%s retrieved=%u deleted=%u reason=%s",
-		 s->user != NULL ? s->user : "", s->peer_ip, s->retrieved,
+		 s->core.user != NULL ? s->core.user : "", s->core.peer_ip, s->retrieved,
 		 s->expunged, reason);
 	if (s->locked)
 		pop3_maildrop_unlock(s->server, s->drop.user_id);
 	pop3_maildrop_clear(&s->drop);
-	auth_sasl_free(&s->sasl);
+	auth_sasl_free(&s->core.sasl);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	secret_free(&s->held_line);
 	free(s->user_arg);
-	free(s->user);
+	free(s->core.user);
 	free(s->update_uids);
 	arena_deinit(&s->msg_arena);
 	strbuf_free(&s->out);
@@ -326,10 +326,10 @@ static void pop3_session_updated(void *arg, struct store_result *result)
 	if (ok)
 		s->expunged = (uint32_t)result->n_uids;
 	else
-		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
-			  "pop3 update of %s: %s", s->user, result->error);
+		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
+			  "pop3 update of %s: %s", s->core.user, result->error);
 	store_result_free(&result);
-	if (s->conn == NULL) {
+	if (s->core.conn == NULL) {
 		/* The client left while the store worked. */
 		pop3_session_free(&s, ok ? "closed during update" :
 				  "update failed, client gone");
@@ -341,7 +341,7 @@ static void pop3_session_updated(void *arg, struct store_result *result)
 		pop3_ok(s, "Bye, %u messages deleted", s->drop.n_deleted);
 	else
 		pop3_err(s, "[SYS/TEMP] Deleting the messages failed, none deleted");
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 }
 
 int pop3_session_update(struct pop3_session *s)
@@ -350,7 +350,7 @@ int pop3_session_update(struct pop3_session *s)
 
 	if (s->drop.n_deleted == 0) {
 		pop3_ok(s, "Bye, no messages deleted");
-		conn_close(s->conn);
+		conn_close(s->core.conn);
 		return 1;
 	}
 	n = pop3_maildrop_deleted_ranges(&s->drop, &s->update_uids);
@@ -363,10 +363,10 @@ int pop3_session_update(struct pop3_session *s)
 		},
 	};
 	pop3_session_enter(s, POP3_STATE_UPDATE);
-	conn_pause_input(s->conn);
+	conn_pause_input(s->core.conn);
 	s->update_pending = true;
 	store_submit(*s->server->storep, &s->update_req,
-		     net_thread_task_queue(conn_thread(s->conn)),
+		     net_thread_task_queue(conn_thread(s->core.conn)),
 		     pop3_session_updated, s);
 	return 0;
 }
@@ -390,7 +390,7 @@ static void pop3_session_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED,
 	pop3_session_command(s, str_c(line));
 	s->throttle_passed = false;
 	secret_free(&line);
-	conn_resume_input(s->conn);
+	conn_resume_input(s->core.conn);
 }
 
 /* Hold a login command for delay_ms without holding the thread. */
@@ -401,12 +401,12 @@ static void pop3_session_hold(struct pop3_session *s, struct str line,
 
 	ASSERT(s->timer == NULL);
 	s->held_line = str_dup(line);
-	s->timer = evtimer_new(net_thread_base(conn_thread(s->conn)),
+	s->timer = evtimer_new(net_thread_base(conn_thread(s->core.conn)),
 			       pop3_session_timer_cb, s);
 	if (s->timer == NULL)
 		PANIC("evtimer_new failed");
 	pop3_session_enter(s, POP3_STATE_AUTH_WAIT);
-	conn_pause_input(s->conn);
+	conn_pause_input(s->core.conn);
 	evtimer_add(s->timer, &tv);
 }
 
@@ -450,7 +450,7 @@ static void pop3_session_command(struct pop3_session *s, struct str line)
 	}
 	if ((def->flags & POP3_CMD_THROTTLED) != 0 && !s->throttle_passed) {
 		delay = auth_throttle_delay_ms(s->server->throttle,
-					       conn_peer_ip(s->conn));
+					       conn_peer_ip(s->core.conn));
 		if (delay > 0) {
 			pop3_session_hold(s, line, delay);
 			return;
@@ -464,7 +464,7 @@ static void pop3_session_command(struct pop3_session *s, struct str line)
  * read (PIPELINING), in order. */
 static void pop3_session_lines(struct pop3_session *s)
 {
-	struct conn *conn = s->conn;
+	struct conn *conn = s->core.conn;
 	struct str line;
 	unsigned flags;
 	int ret;
@@ -479,7 +479,7 @@ static void pop3_session_lines(struct pop3_session *s)
 			return;
 		if (ret < 0) {
 			if (s->state == POP3_STATE_AUTH) {
-				auth_sasl_free(&s->sasl);
+				auth_sasl_free(&s->core.sasl);
 				pop3_session_enter(s, POP3_STATE_AUTHORIZATION);
 			}
 			pop3_err(s, "Line too long");
@@ -503,10 +503,10 @@ static void pop3_session_input(struct pop3_session *s)
 	const char *error;
 
 	if (s->state == POP3_STATE_TRANSACTION && !s->sending &&
-	    conn_input_pending(s->conn) > 0 &&
+	    conn_input_pending(s->core.conn) > 0 &&
 	    (reader = pop3_session_reader(s)) != NULL &&
 	    store_reader_begin(reader, &error) < 0) {
-		log_error(conn_sid(s->conn), "pop3 store snapshot: %s", error);
+		log_error(conn_sid(s->core.conn), "pop3 store snapshot: %s", error);
 		reader = NULL;
 	}
 	pop3_session_lines(s);
@@ -523,11 +523,11 @@ static void pop3_on_open(struct conn *conn)
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	uint64_t counter;
 
-	s->conn = conn;
+	s->core.conn = conn;
 	s->service = service;
 	s->server = server;
 	s->state = POP3_STATE_AUTHORIZATION;
-	snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", conn_peer_ip(conn));
+	snprintf(s->core.peer_ip, sizeof(s->core.peer_ip), "%s", conn_peer_ip(conn));
 	arena_init(&s->msg_arena, 0);
 	conn_set_data(conn, s);
 	conn_set_idle_timeout(conn, server->set.autologout_s);
@@ -579,7 +579,7 @@ static void pop3_on_close(struct conn *conn, const char *reason)
 	conn_set_data(conn, NULL);
 	if (s->state == POP3_STATE_UPDATE && s->update_pending) {
 		/* pop3_session_updated() frees the session. */
-		s->conn = NULL;
+		s->core.conn = NULL;
 		return;
 	}
 	pop3_session_free(&s, reason);

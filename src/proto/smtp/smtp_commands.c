@@ -29,7 +29,7 @@ static int cmd_helo(void *ctx, struct str arg)
 		return -1;
 	}
 	smtp_new_helo(s, arg, false);
-	conn_printf(s->conn, "250 %s\r\n", s->server->set.hostname);
+	conn_printf(s->core.conn, "250 %s\r\n", s->server->set.hostname);
 	return 1;
 }
 
@@ -43,16 +43,16 @@ static int cmd_ehlo(void *ctx, struct str arg)
 		return -1;
 	}
 	smtp_new_helo(s, arg, true);
-	conn_printf(s->conn, "250-%s Hello %s\r\n", s->server->set.hostname,
+	conn_printf(s->core.conn, "250-%s Hello %s\r\n", s->server->set.hostname,
 		    s->helo);
-	conn_write_str(s->conn, "250-PIPELINING\r\n");
+	conn_write_str(s->core.conn, "250-PIPELINING\r\n");
 	if (s->server->set.max_message_size > 0)
-		conn_printf(s->conn, "250-SIZE %llu\r\n",
+		conn_printf(s->core.conn, "250-SIZE %llu\r\n",
 			    (unsigned long long)s->server->set.max_message_size);
-	conn_write_str(s->conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n"
+	conn_write_str(s->core.conn, "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n"
 		       "250-CHUNKING\r\n250-BINARYMIME\r\n");
 	if ((smtp_session_ext(s) & SMTP_EXT_REQUIRETLS) != 0)
-		conn_write_str(s->conn, "250-REQUIRETLS\r\n");
+		conn_write_str(s->core.conn, "250-REQUIRETLS\r\n");
 	/* The commands usable now that have a keyword (STARTTLS, AUTH). */
 	for (size_t i = 0; i < smtp_commands_count; i++) {
 		const struct cmd_def *def = &smtp_commands[i];
@@ -61,13 +61,13 @@ static int cmd_ehlo(void *ctx, struct str arg)
 		    !smtp_session_cmd_allowed(s, def, &st))
 			continue;
 		if ((def->flags & SMTP_CMD_SASL) != 0)
-			conn_printf(s->conn, "250-%s %s\r\n", def->capability,
+			conn_printf(s->core.conn, "250-%s %s\r\n", def->capability,
 				    auth_sasl_mechanisms(s->server->sasl,
 							 smtp_session_plaintext_ok(s)));
 		else
-			conn_printf(s->conn, "250-%s\r\n", def->capability);
+			conn_printf(s->core.conn, "250-%s\r\n", def->capability);
 	}
-	conn_write_str(s->conn, "250 ENHANCEDSTATUSCODES\r\n");
+	conn_write_str(s->core.conn, "250 ENHANCEDSTATUSCODES\r\n");
 	return 1;
 }
 
@@ -82,17 +82,17 @@ static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
 	const char *error;
 	int ret;
 
-	if (strcasecmp(tx->sender, s->user) == 0)
+	if (strcasecmp(tx->sender, s->core.user) == 0)
 		return 1;
 	reader = smtp_session_reader(s);
 	if (reader == NULL) {
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return -1;
 	}
-	ret = store_user_by_address(reader, &tx->arena, s->user, &user, &error);
+	ret = store_user_by_address(reader, &tx->arena, s->core.user, &user, &error);
 	if (ret <= 0) {
 		if (ret < 0)
-			log_error(conn_sid(s->conn), "store: %s", error);
+			log_error(conn_sid(s->core.conn), "store: %s", error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return -1;
 	}
@@ -102,14 +102,14 @@ static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
 		    res.locals[0].user_id == user.id)
 			return 1;
 		if (res.status == DELIVERY_ERROR) {
-			log_error(conn_sid(s->conn), "resolve %s: %s",
+			log_error(conn_sid(s->core.conn), "resolve %s: %s",
 				  tx->sender, res.error);
 			smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 			return -1;
 		}
 	}
 	smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not owned by user %s",
-		   tx->sender, s->user);
+		   tx->sender, s->core.user);
 	return 0;
 }
 
@@ -146,7 +146,7 @@ static int cmd_mail(void *ctx, struct str arg)
 	smtp_path_append_canonical(&sender, &mail.path);
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
-	if (s->service->mode == SMTP_MODE_SUBMISSION &&
+	if (s->core.service->mode == SMTP_MODE_SUBMISSION &&
 	    !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) {
 		smtp_tx_free(&tx);
 		return -1;
@@ -159,7 +159,7 @@ static int cmd_mail(void *ctx, struct str arg)
 				       sizeof(*tx->rcpt_remote));
 	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
 				     sizeof(*tx->rcpt_full));
-	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->conn), ++s->n_tx);
+	snprintf(tx->id, sizeof(tx->id), "%s.%u", conn_sid(s->core.conn), ++s->n_tx);
 	s->tx = tx;
 	smtp_session_enter(s, SMTP_STATE_MAIL);
 	smtp_reply(s, 250, "2.1.0", "Ok");
@@ -308,7 +308,7 @@ static int cmd_rcpt(void *ctx, struct str arg)
 			   address);
 		break;
 	case DELIVERY_ERROR:
-		log_error(conn_sid(s->conn), "resolve %s: %s", address, res.error);
+		log_error(conn_sid(s->core.conn), "resolve %s: %s", address, res.error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		break;
 	}
@@ -351,7 +351,7 @@ static int cmd_bdat(void *ctx, struct str arg)
 	if ((rest.n > 0 && !last) || !str_to_u64(size_s, UINT64_MAX, &size)) {
 		/* Without a size the stream cannot be followed. */
 		smtp_reply(s, 501, "5.5.4", "Syntax: BDAT size [LAST]; closing");
-		conn_close(s->conn);
+		conn_close(s->core.conn);
 		return -1;
 	}
 	if (s->state == SMTP_STATE_INIT)
@@ -388,7 +388,7 @@ static int cmd_quit(void *ctx, struct str arg UNUSED)
 	struct smtp_session *s = ctx;
 
 	smtp_reply(s, 221, "2.0.0", "Bye");
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 	return 1;
 }
 
@@ -416,7 +416,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 	int ret = 1;
 
 	if (!s->server->set.vrfy_authenticated ||
-	    (s->user == NULL && s->local_user == NULL)) {
+	    (s->core.user == NULL && s->local_user == NULL)) {
 		smtp_reply(s, 252, "2.5.0", "Cannot verify the user, but will accept the message");
 		return 1;
 	}
@@ -462,7 +462,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			const char *t = i < res.n_locals ? res.locals[i].address :
 					res.remotes[i - res.n_locals];
 
-			conn_printf(s->conn, "250%c2.1.5 <%s>\r\n",
+			conn_printf(s->core.conn, "250%c2.1.5 <%s>\r\n",
 				    i + 1 < res.n_locals + res.n_remotes ?
 				    '-' : ' ', t);
 		}
@@ -477,7 +477,7 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			   addr.p);
 		break;
 	case DELIVERY_ERROR:
-		log_error(conn_sid(s->conn), "resolve %s: %s", addr.p, res.error);
+		log_error(conn_sid(s->core.conn), "resolve %s: %s", addr.p, res.error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		break;
 	}
@@ -501,19 +501,19 @@ static int cmd_starttls(void *ctx, struct str arg UNUSED)
 	struct smtp_session *s = ctx;
 
 	smtp_reply(s, 220, "2.0.0", "Ready to start TLS");
-	if (conn_starttls(s->conn) < 0) {
+	if (conn_starttls(s->core.conn) < 0) {
 		/* Input pipelined behind STARTTLS would be read as if it
 		 * came over TLS (CVE-2011-0411 class): close. */
-		log_info(conn_sid(s->conn), "STARTTLS refused: input after the command or no TLS");
-		conn_close(s->conn);
+		log_info(conn_sid(s->core.conn), "STARTTLS refused: input after the command or no TLS");
+		conn_close(s->core.conn);
 		return 1;
 	}
 	/* RFC 3207 4.2: forget everything learned before TLS. */
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = false;
-	free(s->user);
-	s->user = NULL;
+	free(s->core.user);
+	s->core.user = NULL;
 	smtp_session_enter(s, SMTP_STATE_INIT);
 	return 1;
 }
@@ -526,22 +526,22 @@ static int smtp_auth_result(struct smtp_session *s, enum auth_sasl_result res,
 
 	switch (res) {
 	case AUTH_SASL_CONTINUE:
-		conn_printf(s->conn, "334 %s\r\n", challenge);
+		conn_printf(s->core.conn, "334 %s\r\n", challenge);
 		free(challenge);
 		smtp_session_enter(s, SMTP_STATE_AUTH);
 		return 0;
 	case AUTH_SASL_OK:
-		s->user = xstrdup(auth_sasl_user(s->sasl));
-		auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->conn));
-		log_info(conn_sid(s->conn), "smtp auth %s user=%s",
-			 auth_sasl_mech(s->sasl), s->user);
+		s->core.user = xstrdup(auth_sasl_user(s->core.sasl));
+		auth_throttle_succeeded(s->server->throttle, conn_peer_ip(s->core.conn));
+		log_info(conn_sid(s->core.conn), "smtp auth %s user=%s",
+			 auth_sasl_mech(s->core.sasl), s->core.user);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 		ret = 1;
 		break;
 	case AUTH_SASL_FAIL:
-		log_info(conn_sid(s->conn), "smtp auth %s failed from %s",
-			 auth_sasl_mech(s->sasl), conn_peer_ip(s->conn));
-		auth_throttle_failed(s->server->throttle, conn_peer_ip(s->conn));
+		log_info(conn_sid(s->core.conn), "smtp auth %s failed from %s",
+			 auth_sasl_mech(s->core.sasl), conn_peer_ip(s->core.conn));
+		auth_throttle_failed(s->server->throttle, conn_peer_ip(s->core.conn));
 		smtp_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 		break;
 	case AUTH_SASL_ERROR:
@@ -551,7 +551,7 @@ static int smtp_auth_result(struct smtp_session *s, enum auth_sasl_result res,
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		break;
 	}
-	auth_sasl_free(&s->sasl);
+	auth_sasl_free(&s->core.sasl);
 	smtp_session_enter(s, SMTP_STATE_READY);
 	return ret;
 }
@@ -578,16 +578,16 @@ static int smtp_auth_start(struct smtp_session *s, struct str arg)
 		return -1;
 	}
 	mech_c = str_dup(mech);
-	s->sasl = auth_sasl_start(s->server->sasl, mech_c,
+	s->core.sasl = auth_sasl_start(s->server->sasl, mech_c,
 				  smtp_session_plaintext_ok(s),
 				  auth_store_lookup, reader);
 	free(mech_c);
-	if (s->sasl == NULL) {
+	if (s->core.sasl == NULL) {
 		smtp_reply(s, 504, "5.5.4", "Unrecognized authentication mechanism");
 		return -1;
 	}
 	initial_c = str_dup(initial);
-	res = auth_sasl_step(s->sasl, initial_c, &challenge);
+	res = auth_sasl_step(s->core.sasl, initial_c, &challenge);
 	secure_zero(initial_c, initial.n);
 	free(initial_c);
 	return smtp_auth_result(s, res, challenge);
@@ -604,14 +604,14 @@ static void smtp_auth_resume(struct smtp_session *s)
 		smtp_session_bad(s);
 	secure_zero(arg, strlen(arg));
 	free(arg);
-	conn_resume_input(s->conn);
+	conn_resume_input(s->core.conn);
 }
 
 static int cmd_auth(void *ctx, struct str arg)
 {
 	struct smtp_session *s = ctx;
 	unsigned delay = auth_throttle_delay_ms(s->server->throttle,
-						conn_peer_ip(s->conn));
+						conn_peer_ip(s->core.conn));
 
 	if (delay == 0)
 		return smtp_auth_start(s, arg);
@@ -619,7 +619,7 @@ static int cmd_auth(void *ctx, struct str arg)
 	 * without holding the thread. */
 	s->auth_arg = str_dup(arg);
 	smtp_session_enter(s, SMTP_STATE_AUTH_WAIT);
-	conn_pause_input(s->conn);
+	conn_pause_input(s->core.conn);
 	smtp_session_timer(s, delay, smtp_auth_resume);
 	return 0;
 }
@@ -630,13 +630,13 @@ void smtp_auth_response(struct smtp_session *s, struct str line)
 	char *challenge = NULL, *resp;
 
 	if (str_eq(line, STR_LIT("*"))) {
-		auth_sasl_free(&s->sasl);
+		auth_sasl_free(&s->core.sasl);
 		smtp_session_enter(s, SMTP_STATE_READY);
 		smtp_reply(s, 501, "5.0.0", "Authentication cancelled");
 		return;
 	}
 	resp = str_dup(line);
-	res = auth_sasl_step(s->sasl, resp, &challenge);
+	res = auth_sasl_step(s->core.sasl, resp, &challenge);
 	secure_zero(resp, line.n);
 	free(resp);
 	smtp_auth_result(s, res, challenge);

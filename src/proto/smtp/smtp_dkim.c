@@ -19,7 +19,7 @@ void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out)
 	/* Mail from strangers (port 25, LMTP) is not ours to sign: only mail
 	 * the session may relay, and only when some of it leaves. */
 	if (keys == NULL || dkim_keys_count(keys) == 0 || tx->n_remotes == 0 ||
-	    s->service->mode == SMTP_MODE_LMTP || !smtp_session_may_relay(s))
+	    s->core.service->mode == SMTP_MODE_LMTP || !smtp_session_may_relay(s))
 		return;
 	if (!dkim_keys_signing_domain(str_make(tx->msg.p, tx->msg.n),
 				      tx->sender, &domain) ||
@@ -32,14 +32,14 @@ void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out)
 	local = store_domain_exists(reader, strbuf_cstr(&domain), &error);
 	if (local <= 0) {
 		if (local < 0)
-			log_warn(conn_sid(s->conn), "smtp tx %s: not DKIM-signed: "
+			log_warn(conn_sid(s->core.conn), "smtp tx %s: not DKIM-signed: "
 				 "store: %s", tx->id, error);
 		goto out;
 	}
 	if (dkim_keys_sign(keys, strbuf_cstr(&domain),
 			   str_make(tx->msg.p, tx->msg.n), (int64_t)time(NULL),
 			   out, &error) < 0)
-		log_warn(conn_sid(s->conn), "smtp tx %s: not DKIM-signed for %s: %s",
+		log_warn(conn_sid(s->core.conn), "smtp tx %s: not DKIM-signed for %s: %s",
 			 tx->id, strbuf_cstr(&domain), error);
 out:
 	strbuf_free(&domain);

@@ -16,19 +16,19 @@ int smtp_quota_rcpt(struct smtp_session *s, struct store_reader *reader,
 	n = delivery_quota_filter(reader, res, p->has_size ? p->size : 0,
 				  &error);
 	if (n < 0) {
-		log_error(conn_sid(s->conn), "quota of %s: %s", address, error);
+		log_error(conn_sid(s->core.conn), "quota of %s: %s", address, error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
 		return -1;
 	}
 	if (n > 0 && res->n_locals == 0 && res->n_remotes == 0) {
 		/* RFC 3463 4.2.2: temporary, the sender retries (the owner
 		 * may make room meanwhile). */
-		log_info(conn_sid(s->conn), "rcpt <%s>: mailbox full", address);
+		log_info(conn_sid(s->core.conn), "rcpt <%s>: mailbox full", address);
 		smtp_reply(s, 452, "4.2.2", "<%s>: Mailbox full", address);
 		return 0;
 	}
 	for (int i = 0; i < n; i++)
-		log_info(conn_sid(s->conn), "rcpt <%s>: target <%s> left out: mailbox full",
+		log_info(conn_sid(s->core.conn), "rcpt <%s>: target <%s> left out: mailbox full",
 			 address, res->locals[res->n_locals + (size_t)i].address);
 	return 1;
 }
@@ -62,7 +62,7 @@ int smtp_quota_lmtp(struct smtp_session *s, uint64_t size)
 						   tx->user_quotas[i], size,
 						   &usage, &error);
 		if (fits < 0) {
-			log_error(conn_sid(s->conn), "smtp tx %s: quota: %s",
+			log_error(conn_sid(s->core.conn), "smtp tx %s: quota: %s",
 				  tx->id, error);
 			free(drop);
 			return -1;
@@ -80,12 +80,12 @@ int smtp_quota_lmtp(struct smtp_session *s, uint64_t size)
 		}
 		tx->rcpt_full[r] = n_kept == 0 && !tx->rcpt_remote[r];
 		if (tx->rcpt_full[r])
-			log_info(conn_sid(s->conn), "smtp tx %s: <%s>: mailbox full",
+			log_info(conn_sid(s->core.conn), "smtp tx %s: <%s>: mailbox full",
 				 tx->id, tx->rcpts[r]);
 		else
 			left++;
 		if (n_kept > 0 && n_kept < end - tx->rcpt_user0[r])
-			log_info(conn_sid(s->conn), "smtp tx %s: <%s>: %zu of its users left out: mailbox full",
+			log_info(conn_sid(s->core.conn), "smtp tx %s: <%s>: %zu of its users left out: mailbox full",
 				 tx->id, tx->rcpts[r],
 				 end - tx->rcpt_user0[r] - n_kept);
 	}

@@ -101,7 +101,7 @@ void *smtp_server_listener_ctx(struct smtp_server *server, enum smtp_mode mode,
 
 struct store_reader *smtp_session_reader(struct smtp_session *s)
 {
-	return reader_set_get(&s->server->readers, s->conn);
+	return reader_set_get(&s->server->readers, s->core.conn);
 }
 
 /* ---- timers ---- */
@@ -124,7 +124,7 @@ void smtp_session_timer(struct smtp_session *s, unsigned ms,
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	ASSERT(s->timer == NULL);
-	s->timer = evtimer_new(net_thread_base(conn_thread(s->conn)),
+	s->timer = evtimer_new(net_thread_base(conn_thread(s->core.conn)),
 			       smtp_session_timer_cb, s);
 	if (s->timer == NULL)
 		PANIC("evtimer_new failed");
@@ -143,7 +143,7 @@ void smtp_reply(struct smtp_session *s, unsigned code, const char *enhanced,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text) - 20, fmt, ap);
 	va_end(ap);
-	conn_printf(s->conn, "%u %s %s\r\n", code, enhanced, text);
+	conn_printf(s->core.conn, "%u %s %s\r\n", code, enhanced, text);
 }
 
 void smtp_reply_status(struct smtp_session *s, struct smtp_status st)
@@ -161,13 +161,13 @@ static void smtp_session_set_timeout(struct smtp_session *s)
 
 	if (t != s->timeout_s) {
 		s->timeout_s = t;
-		conn_set_idle_timeout(s->conn, t);
+		conn_set_idle_timeout(s->core.conn, t);
 	}
 }
 
 void smtp_session_enter(struct smtp_session *s, enum smtp_state state)
 {
-	log_debug(conn_sid(s->conn), "smtp state %s -> %s",
+	log_debug(conn_sid(s->core.conn), "smtp state %s -> %s",
 		  state_names[s->state], state_names[state]);
 	s->state = state;
 	smtp_session_set_timeout(s);
@@ -192,13 +192,13 @@ void smtp_tx_free(struct smtp_tx **txp)
 
 bool smtp_session_plaintext_ok(const struct smtp_session *s)
 {
-	if (conn_is_tls(s->conn))
+	if (conn_is_tls(s->core.conn))
 		return true;
 	switch (s->server->set.plaintext) {
 	case SMTP_PLAINTEXT_ALWAYS:
 		return true;
 	case SMTP_PLAINTEXT_LOOPBACK:
-		return conn_is_loopback(s->conn);
+		return conn_is_loopback(s->core.conn);
 	case SMTP_PLAINTEXT_NEVER:
 		break;
 	}
@@ -207,7 +207,7 @@ bool smtp_session_plaintext_ok(const struct smtp_session *s)
 
 bool smtp_session_may_relay(const struct smtp_session *s)
 {
-	return s->user != NULL || s->local_user != NULL || s->trusted;
+	return s->core.user != NULL || s->local_user != NULL || s->trusted;
 }
 
 unsigned smtp_session_ext(const struct smtp_session *s)
@@ -219,10 +219,10 @@ unsigned smtp_session_ext(const struct smtp_session *s)
 		return 0;
 	if (s->server->set.max_message_size > 0)
 		ext |= SMTP_EXT_SIZE;
-	if (s->service->mode == SMTP_MODE_SUBMISSION)
+	if (s->core.service->mode == SMTP_MODE_SUBMISSION)
 		ext |= SMTP_EXT_AUTH;
 	/* RFC 8689 2: offered only once the session is under TLS. */
-	if (conn_is_tls(s->conn))
+	if (conn_is_tls(s->core.conn))
 		ext |= SMTP_EXT_REQUIRETLS;
 	return ext;
 }
@@ -232,7 +232,7 @@ bool smtp_session_cmd_allowed(const struct smtp_session *s,
 			      struct smtp_status *st_r)
 {
 	unsigned f = def->flags;
-	bool lmtp = s->service->mode == SMTP_MODE_LMTP;
+	bool lmtp = s->core.service->mode == SMTP_MODE_LMTP;
 
 	if (((f & SMTP_CMD_NOT_LMTP) != 0 && lmtp) ||
 	    ((f & SMTP_CMD_LMTP_ONLY) != 0 && !lmtp)) {
@@ -241,12 +241,12 @@ bool smtp_session_cmd_allowed(const struct smtp_session *s,
 	}
 
 	if ((f & SMTP_CMD_STARTTLS) != 0 &&
-	    (!s->service->starttls || conn_is_tls(s->conn))) {
+	    (!s->core.service->starttls || conn_is_tls(s->core.conn))) {
 		*st_r = SMTP_STATUS(502, "5.5.1", "TLS not available");
 		return false;
 	}
 	if ((f & SMTP_CMD_SASL) != 0 &&
-	    s->service->mode != SMTP_MODE_SUBMISSION) {
+	    s->core.service->mode != SMTP_MODE_SUBMISSION) {
 		*st_r = SMTP_STATUS(502, "5.5.1", "AUTH not available on this port");
 		return false;
 	}
@@ -258,7 +258,7 @@ bool smtp_session_cmd_allowed(const struct smtp_session *s,
 		*st_r = SMTP_STATUS(503, "5.5.1", "Send EHLO first");
 		return false;
 	}
-	if ((f & SMTP_CMD_SASL) != 0 && s->user != NULL) {
+	if ((f & SMTP_CMD_SASL) != 0 && s->core.user != NULL) {
 		*st_r = SMTP_STATUS(503, "5.5.1", "Already authenticated");
 		return false;
 	}
@@ -267,7 +267,7 @@ bool smtp_session_cmd_allowed(const struct smtp_session *s,
 		return false;
 	}
 	if ((f & SMTP_CMD_SUBMIT_AUTH) != 0 &&
-	    s->service->mode == SMTP_MODE_SUBMISSION && s->user == NULL) {
+	    s->core.service->mode == SMTP_MODE_SUBMISSION && s->core.user == NULL) {
 		*st_r = SMTP_STATUS(530, "5.7.0", "Authentication required");
 		return false;
 	}
@@ -289,7 +289,7 @@ void smtp_session_bad(struct smtp_session *s)
 		return;
 	smtp_reply(s, 421, "4.7.0", "%s Too many errors, closing connection",
 		   s->server->set.hostname);
-	conn_close(s->conn);
+	conn_close(s->core.conn);
 }
 
 static void smtp_session_command(struct smtp_session *s, struct str line)
@@ -338,10 +338,10 @@ static void smtp_session_log_tx(struct smtp_session *s, const char *result)
 
 	for (size_t i = 0; i < tx->n_rcpts; i++)
 		strbuf_printf(&rcpts, "%s<%s>", i > 0 ? "," : "", tx->rcpts[i]);
-	log_info(s->conn != NULL ? conn_sid(s->conn) : NULL,
+	log_info(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 		 "smtp tx id=%s client=%s helo=%s user=%s from=<%s> to=%s size=%llu result=%s",
-		 tx->id, s->conn != NULL ? conn_peer_ip(s->conn) : "gone",
-		 s->helo != NULL ? s->helo : "", s->user != NULL ? s->user : "",
+		 tx->id, s->core.conn != NULL ? conn_peer_ip(s->core.conn) : "gone",
+		 s->helo != NULL ? s->helo : "", s->core.user != NULL ? s->core.user : "",
 		 tx->sender, rcpts.p != NULL ? rcpts.p : "",
 		 (unsigned long long)(tx->reader != NULL ? smtp_data_size(tx->reader) :
 				      tx->bdat_size),
@@ -354,12 +354,12 @@ static void smtp_session_free(struct smtp_session **sp)
 	struct smtp_session *s = *sp;
 
 	smtp_tx_free(&s->tx);
-	auth_sasl_free(&s->sasl);
+	auth_sasl_free(&s->core.sasl);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	free(s->auth_arg);
 	free(s->helo);
-	free(s->user);
+	free(s->core.user);
 	free(s->local_user);
 	free(s);
 	*sp = NULL;
@@ -373,7 +373,7 @@ static void smtp_session_final_reply(struct smtp_session *s,
 {
 	const char *sp = id != NULL ? " " : "", *idv = id != NULL ? id : "";
 
-	if (s->service->mode != SMTP_MODE_LMTP) {
+	if (s->core.service->mode != SMTP_MODE_LMTP) {
 		smtp_reply(s, st.code, st.enhanced, "%s%s%s", st.text, sp, idv);
 		return;
 	}
@@ -392,9 +392,9 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 	struct smtp_session *s = arg;
 
 	if (result->status != 0)
-		log_error(s->conn != NULL ? conn_sid(s->conn) : NULL,
+		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
 			  "smtp tx %s: store: %s", s->tx->id, result->error);
-	if (s->conn == NULL) {
+	if (s->core.conn == NULL) {
 		/* The client left while the store worked. */
 		smtp_session_log_tx(s, result->status == 0 ? "stored, client gone" :
 				    "failed, client gone");
@@ -415,26 +415,26 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 	if (s->close_after_delivery) {
 		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
 			   s->server->set.hostname);
-		conn_close(s->conn);
+		conn_close(s->core.conn);
 		return;
 	}
-	conn_resume_input(s->conn);
+	conn_resume_input(s->core.conn);
 }
 
 static void smtp_session_submit(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	char *auth_user = s->server->set.received_auth && s->user != NULL ?
-			  smtp_received_clean_helo(str_c(s->user)) : NULL;
+	char *auth_user = s->server->set.received_auth && s->core.user != NULL ?
+			  smtp_received_clean_helo(str_c(s->core.user)) : NULL;
 	struct strbuf received = STRBUF_INIT;
 	const char *version = NULL, *cipher = NULL;
 	struct smtp_received rec = {
 		.helo = s->helo != NULL ? s->helo : "",
-		.peer_ip = conn_peer_ip(s->conn),
+		.peer_ip = conn_peer_ip(s->core.conn),
 		.hostname = s->server->set.hostname,
 		.esmtp = s->esmtp,
-		.lmtp = s->service->mode == SMTP_MODE_LMTP,
-		.authenticated = s->user != NULL,
+		.lmtp = s->core.service->mode == SMTP_MODE_LMTP,
+		.authenticated = s->core.user != NULL,
 		.local_user = s->local_user,
 		.local_uid = (unsigned long)s->local_uid,
 		.auth_user = auth_user,
@@ -446,7 +446,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	const char *error;
 	int left;
 
-	if (conn_tls_info(s->conn, &version, &cipher)) {
+	if (conn_tls_info(s->core.conn, &version, &cipher)) {
 		rec.tls_version = version;
 		rec.tls_cipher = cipher;
 	}
@@ -457,7 +457,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	smtp_dkim_sign(s, &received);
 	smtp_received_append(&received, &rec);
 	free(auth_user);
-	if (s->service->mode == SMTP_MODE_LMTP &&
+	if (s->core.service->mode == SMTP_MODE_LMTP &&
 	    (left = smtp_quota_lmtp(s, sizeof("Return-Path: <>\r\n") - 1 +
 				   strlen(tx->sender) + received.n +
 				   tx->msg.n)) <= 0) {
@@ -494,10 +494,10 @@ static void smtp_session_submit(struct smtp_session *s)
 		.n_remotes = tx->n_remotes,
 	};
 	if (delivery_submit(*s->server->storep, &msg,
-			    net_thread_task_queue(conn_thread(s->conn)),
+			    net_thread_task_queue(conn_thread(s->core.conn)),
 			    smtp_session_delivered, s, &error) < 0) {
 		strbuf_free(&received);
-		log_error(conn_sid(s->conn), "smtp tx %s: %s", tx->id, error);
+		log_error(conn_sid(s->core.conn), "smtp tx %s: %s", tx->id, error);
 		smtp_session_final_reply(s, SMTP_STATUS(554, "5.6.0",
 					 "Message refused"), NULL);
 		smtp_session_log_tx(s, error);
@@ -507,7 +507,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	}
 	strbuf_free(&received);
 	smtp_session_enter(s, SMTP_STATE_DELIVERING);
-	conn_pause_input(s->conn);
+	conn_pause_input(s->core.conn);
 }
 
 /* Room for the whole message at once (SIZE= when given, else a typical
@@ -547,11 +547,11 @@ static bool smtp_session_data(struct smtp_session *s)
 	size_t used;
 
 	while (res == SMTP_DATA_MORE) {
-		if (conn_input_peek(s->conn, &chunk) == 0)
+		if (conn_input_peek(s->core.conn, &chunk) == 0)
 			return false;
 		res = smtp_data_feed(tx->reader, &tx->msg, chunk.p, chunk.n,
 				     &used);
-		conn_input_drain(s->conn, used);
+		conn_input_drain(s->core.conn, used);
 	}
 	if (res == SMTP_DATA_DONE) {
 		smtp_session_submit(s);
@@ -607,7 +607,7 @@ static bool smtp_session_bdat(struct smtp_session *s)
 	struct str data;
 
 	while (s->bdat_left > 0) {
-		size_t n = conn_read_bytes(s->conn, s->bdat_left > SIZE_MAX ?
+		size_t n = conn_read_bytes(s->core.conn, s->bdat_left > SIZE_MAX ?
 					   SIZE_MAX : (size_t)s->bdat_left, &data);
 
 		if (n == 0)
@@ -633,8 +633,8 @@ static bool smtp_session_bdat(struct smtp_session *s)
 
 static void smtp_session_greet(struct smtp_session *s)
 {
-	conn_printf(s->conn, "220 %s %s Posthorn\r\n", s->server->set.hostname,
-		    s->service->mode == SMTP_MODE_LMTP ? "LMTP" : "ESMTP");
+	conn_printf(s->core.conn, "220 %s %s Posthorn\r\n", s->server->set.hostname,
+		    s->core.service->mode == SMTP_MODE_LMTP ? "LMTP" : "ESMTP");
 	smtp_session_enter(s, SMTP_STATE_INIT);
 }
 
@@ -647,9 +647,9 @@ static bool smtp_session_local_user(struct smtp_session *s)
 	uid_t uid;
 	pid_t pid;
 
-	if (!conn_peer_cred(s->conn, &uid, &pid)) {
-		log_error(conn_sid(s->conn), "smtp local: no peer credentials");
-		conn_write_str(s->conn, "421 4.3.0 Cannot identify the local user\r\n");
+	if (!conn_peer_cred(s->core.conn, &uid, &pid)) {
+		log_error(conn_sid(s->core.conn), "smtp local: no peer credentials");
+		conn_write_str(s->core.conn, "421 4.3.0 Cannot identify the local user\r\n");
 		return false;
 	}
 	s->local_uid = uid;
@@ -657,7 +657,7 @@ static bool smtp_session_local_user(struct smtp_session *s)
 		s->local_user = smtp_received_clean_helo(str_c(pw.pw_name));
 	else
 		s->local_user = xasprintf("uid%lu", (unsigned long)uid);
-	log_info(conn_sid(s->conn), "smtp local user=%s uid=%lu pid=%ld",
+	log_info(conn_sid(s->core.conn), "smtp local user=%s uid=%lu pid=%ld",
 		 s->local_user, (unsigned long)uid, (long)pid);
 	return true;
 }
@@ -667,7 +667,7 @@ static void smtp_on_open(struct conn *conn)
 	struct smtp_service *service = conn_handler_ctx(conn);
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 
-	s->conn = conn;
+	s->core.conn = conn;
 	s->service = service;
 	s->server = service->server;
 	s->state = SMTP_STATE_GREETING;
@@ -726,7 +726,7 @@ static void smtp_on_input(struct conn *conn)
 			return;
 		if (ret < 0) {
 			if (s->state == SMTP_STATE_AUTH) {
-				auth_sasl_free(&s->sasl);
+				auth_sasl_free(&s->core.sasl);
 				smtp_session_enter(s, SMTP_STATE_READY);
 			}
 			smtp_reply(s, 500, "5.5.2", "Line too long");
@@ -767,7 +767,7 @@ static void smtp_on_close(struct conn *conn, const char *reason)
 	conn_set_data(conn, NULL);
 	if (s->state == SMTP_STATE_DELIVERING) {
 		/* smtp_session_delivered() frees the session. */
-		s->conn = NULL;
+		s->core.conn = NULL;
 		return;
 	}
 	if (s->tx != NULL)
