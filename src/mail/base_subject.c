@@ -88,7 +88,15 @@ static struct str strip_leaders(struct str s, bool *reply)
 		}
 		n = blob_len(s, 0);
 		if (n > 0 && n < s.n) {
-			s = str_make(s.p + n, s.n - n);
+			/* leader_len just walked the blobs that follow and
+			 * found no subj-refwd after them: it would fail the
+			 * same way after each one, so the run goes at once
+			 * (a subject of thousands of "[x]" would cost their
+			 * square), all but a last that would leave nothing. */
+			do {
+				s = str_make(s.p + n, s.n - n);
+				n = blob_len(s, 0);
+			} while (n > 0 && n < s.n);
 			changed = true;
 		}
 	}

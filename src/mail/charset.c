@@ -72,7 +72,7 @@ bool charset_to_utf8(struct strbuf *out, struct str cs, struct str in)
 	char name[64];
 	iconv_t cd;
 	char *inp, *outp;
-	size_t inleft, outleft, r;
+	size_t inleft, outleft, r, start;
 
 	if (charset_is_utf8(cs)) {
 		charset_utf8_sanitize(out, in);
@@ -89,6 +89,7 @@ bool charset_to_utf8(struct strbuf *out, struct str cs, struct str in)
 		charset_utf8_sanitize(out, in);
 		return false;
 	}
+	start = out->n;
 	inp = (char *)in.p;
 	inleft = in.n;
 	while (inleft > 0) {
@@ -109,5 +110,19 @@ bool charset_to_utf8(struct strbuf *out, struct str cs, struct str in)
 		inleft--;
 	}
 	iconv_close(cd);
+	/* glibc writes code points past U+10FFFF (from UCS-4 and the like)
+	 * as 5- and 6-byte sequences, which are not UTF-8. */
+	{
+		struct strbuf tmp = STRBUF_INIT;
+
+		charset_utf8_sanitize(&tmp, str_make(out->p + start,
+						     out->n - start));
+		if (!str_eq(strbuf_str(&tmp), str_make(out->p + start,
+						       out->n - start))) {
+			strbuf_truncate(out, start);
+			strbuf_append_str(out, strbuf_str(&tmp));
+		}
+		strbuf_free(&tmp);
+	}
 	return true;
 }

@@ -5,9 +5,49 @@
 #include "mail/b64stream.h"
 #include "mail/charset.h"
 
+/* Where the scans of encoded_word stopped: the next '?' (or white space)
+ * and the next "?=" (or white space) at or after a position. The
+ * candidates come in ascending order, so a scan resumes where the last
+ * one ended instead of running again to the end of the text: a header
+ * of thousands of "=?cs?Q?x" without a closing "?=" costs one pass, not
+ * one per '='. */
+struct word_scan {
+	size_t q_from, q_at;	/* no stop in [q_from, q_at) */
+	size_t e_from, e_at;
+};
+
+static bool q_stop(struct str in, size_t k)
+{
+	return in.p[k] == '?' || in.p[k] == ' ' || in.p[k] == '\t' ||
+	       in.p[k] == '\n';
+}
+
+static bool e_stop(struct str in, size_t k)
+{
+	return (in.p[k] == '?' && k + 1 < in.n && in.p[k + 1] == '=') ||
+	       in.p[k] == ' ' || in.p[k] == '\t' || in.p[k] == '\n' ||
+	       in.p[k] == '\r';
+}
+
+/* The first k >= from with stop(in, k), or in.n. */
+static size_t next_stop(struct str in, size_t from, size_t *from_c,
+			size_t *at_c, bool (*stop)(struct str, size_t))
+{
+	size_t k;
+
+	if (from >= *from_c && from <= *at_c)
+		return *at_c;
+	for (k = from; k < in.n && !stop(in, k); k++)
+		;
+	*from_c = from;
+	*at_c = k;
+	return k;
+}
+
 /* Parse an encoded word at in.p[i]; on success append its decoded bytes
  * converted to UTF-8 to out and return its length, else 0. */
-static size_t encoded_word(struct strbuf *out, struct str in, size_t i)
+static size_t encoded_word(struct strbuf *out, struct str in, size_t i,
+			   struct word_scan *sc)
 {
 	struct str s = str_from(in, i), charset, enc, text;
 	struct strbuf bytes = STRBUF_INIT;
@@ -16,20 +56,14 @@ static size_t encoded_word(struct strbuf *out, struct str in, size_t i)
 
 	if (s.n < 8 || s.p[0] != '=' || s.p[1] != '?')
 		return 0;
-	for (q1 = 2; q1 < s.n && s.p[q1] != '?'; q1++)
-		if (s.p[q1] == ' ' || s.p[q1] == '\t' || s.p[q1] == '\n')
-			return 0;
+	q1 = next_stop(in, i + 2, &sc->q_from, &sc->q_at, q_stop) - i;
+	if (q1 >= s.n || s.p[q1] != '?')
+		return 0;
 	if (q1 + 2 >= s.n || s.p[q1 + 2] != '?')
 		return 0;
 	q2 = q1 + 2;
-	for (end = q2 + 1; end + 1 < s.n; end++) {
-		if (s.p[end] == '?' && s.p[end + 1] == '=')
-			break;
-		if (s.p[end] == ' ' || s.p[end] == '\t' || s.p[end] == '\n' ||
-		    s.p[end] == '\r')
-			return 0;
-	}
-	if (end + 1 >= s.n)
+	end = next_stop(in, i + q2 + 1, &sc->e_from, &sc->e_at, e_stop) - i;
+	if (end + 1 >= s.n || s.p[end] != '?')
 		return 0;
 	charset = str_make(s.p + 2, q1 - 2);
 	star = str_chr(charset, '*');	/* RFC 2231 language suffix */
@@ -74,6 +108,7 @@ static bool is_ws(char c)
 
 void rfc2047_decode(struct strbuf *out, struct str in)
 {
+	struct word_scan sc = { 1, 0, 1, 0 };	/* nothing known yet */
 	size_t i = 0, plain = 0, len, ws;
 
 	while (i < in.n) {
@@ -85,7 +120,7 @@ void rfc2047_decode(struct strbuf *out, struct str in)
 		 * splits a UTF-8 sequence). */
 		charset_utf8_sanitize(out, str_make(in.p + plain, i - plain));
 		plain = i;
-		len = encoded_word(out, in, i);
+		len = encoded_word(out, in, i, &sc);
 		if (len == 0) {
 			i++;
 			continue;
@@ -97,7 +132,7 @@ void rfc2047_decode(struct strbuf *out, struct str in)
 				;
 			if (ws == i || ws >= in.n || in.p[ws] != '=')
 				break;
-			len = encoded_word(out, in, ws);
+			len = encoded_word(out, in, ws, &sc);
 			if (len == 0)
 				break;
 			i = ws + len;

@@ -19,6 +19,7 @@ enum store_sqlite_xstmt {
 	XS_BLOB_DATA,
 	XS_SEARCH_MATCH,
 	XS_SEARCH_MATCH_HDR,
+	XS_SEARCH_MATCH_TEXT,
 	XS_SEARCH_SCAN,
 	XS_SEARCH_TAIL,
 	/* store_sqlite_queue.c */

@@ -35,6 +35,10 @@ static const char *const xsql[XS_COUNT] = {
 		" JOIN search_fts f ON f.rowid = m.blob_id"
 		" WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid"
 		" FROM search_fts WHERE search_fts MATCH ?)",
+	[XS_SEARCH_MATCH_TEXT] = "SELECT m.uid, f.hdr, f.body FROM messages m"
+		" JOIN search_fts f ON f.rowid = m.blob_id"
+		" WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid"
+		" FROM search_fts WHERE search_fts MATCH ?)",
 	[XS_SEARCH_SCAN] = "SELECT m.uid, f.hdr, f.body FROM messages m"
 		" JOIN search_fts f ON f.rowid = m.blob_id"
 		" WHERE m.mailbox_id = ?",
@@ -374,35 +378,66 @@ static void match_query(const struct search *s, const char *needle,
 	strbuf_putc(q, '"');
 }
 
+/* A needle of more characters is looked up in the index by its first
+ * ones, and the candidates are checked on their text: FTS5 matches a
+ * trigram phrase at the cost of its length times every position of its
+ * trigrams in every message (a kilobyte needle over a few hundred
+ * repetitive messages took seconds, on the I/O thread), the check costs
+ * one pass over each candidate. */
+#define SEARCH_PHRASE_MAX 32
+
+/* The bytes of the first n characters of s (continuation bytes follow
+ * their lead byte). */
+static size_t utf8_prefix(struct str s, size_t n)
+{
+	size_t pos = 0;
+
+	for (size_t i = 0; i < n && pos < s.n; i++) {
+		pos++;
+		while (pos < s.n && ((unsigned char)s.p[pos] & 0xc0) == 0x80)
+			pos++;
+	}
+	return pos;
+}
+
 /* Messages in the index. Trigram MATCH finds a phrase of 3 or more
- * characters exactly (the tokenizer folds case); shorter needles and
- * header fields are checked on the indexed text. */
+ * characters exactly (the tokenizer folds case); shorter needles, long
+ * ones and header fields are checked on the indexed text. */
 static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 			  const struct search *s, const char *needle,
 			  struct uid_vec *u, const char **error_r)
 {
 	struct strbuf q = STRBUF_INIT;
+	struct str whole = str_c(needle);
 	sqlite3_stmt *st;
-	bool match = utf8_length(str_c(needle)) >= 3;
+	size_t chars = utf8_length(whole);
+	bool match = chars >= 3, verify = chars > SEARCH_PHRASE_MAX;
 	int ret;
 
 	if (!match)
 		st = xs(c, XS_SEARCH_SCAN, error_r);
 	else if (s->field == STORE_SEARCH_HEADER)
 		st = xs(c, XS_SEARCH_MATCH_HDR, error_r);
+	else if (verify)
+		st = xs(c, XS_SEARCH_MATCH_TEXT, error_r);
 	else
 		st = xs(c, XS_SEARCH_MATCH, error_r);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	if (match) {
-		match_query(s, needle, &q);
+		char *phrase = xstrndup(needle, verify ?
+					utf8_prefix(whole, SEARCH_PHRASE_MAX) :
+					whole.n);
+
+		match_query(s, phrase, &q);
+		free(phrase);
 		sqlite3_bind_text(st, 2, q.p, (int)q.n, SQLITE_STATIC);
 	}
 	while ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
 		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
 
-		if (!match) {
+		if (!match || (verify && s->field != STORE_SEARCH_HEADER)) {
 			if (text_matches(s, col_view(st, 1), col_view(st, 2)))
 				uid_push(u, uid);
 		} else if (s->field != STORE_SEARCH_HEADER ||

@@ -98,13 +98,13 @@ static void do_search(struct imap_cursor *c, struct arena *a, const char *tag)
 	static const uint32_t values[] = { 1, 2, 3, 9, 4000000000u };
 	struct imap_search_opts o;
 	struct strbuf out = STRBUF_INIT;
-	bool badcharset;
+	enum imap_search_fail why;
 
-	if (imap_search_parse(c, a, &o, &badcharset) == NULL) {
+	if (imap_search_parse(c, a, &o, &why) == NULL) {
 		ASSERT(c->error != NULL);
 		return;
 	}
-	ASSERT(!badcharset);
+	ASSERT(why == IMAP_SEARCH_SYNTAX);
 	imap_search_render(&o, tag, true, values, ARRAY_SIZE(values), 5, &out);
 	ASSERT(out.n > 2 && memcmp(out.p + out.n - 2, "\r\n", 2) == 0);
 	strbuf_free(&out);

@@ -122,17 +122,38 @@ static const char *run(struct env *e, const char *keys)
 	struct strbuf b = STRBUF_INIT;
 	const char *error = NULL, *ret;
 	uint32_t *matches;
-	bool badcharset;
+	enum imap_search_fail why;
 	int n;
 
 	imap_cursor_init(&c, str_c(keys));
-	s = imap_search_parse(&c, &e->t.arena, &opts, &badcharset);
+	s = imap_search_parse(&c, &e->t.arena, &opts, &why);
 	if (s == NULL)
 		fail_msg("'%s' does not parse: %s", keys, c.error);
 	n = imap_search_run(s, e->t.reader, &e->t.arena, e->inbox, e->msgs,
 			    e->recent, e->n, &matches, &error);
 	if (n < 0)
 		fail_msg("'%s': %s", keys, error);
+	/* The same in slices of one message: what a yielding SEARCH does. */
+	{
+		struct imap_search_exec *x;
+		struct arena scratch;
+		uint32_t *sliced;
+		size_t steps = 0;
+		int step;
+
+		arena_init(&scratch, 0);
+		x = imap_search_start(s, e->t.reader, &e->t.arena, &scratch,
+				      e->inbox, e->msgs, e->n, &error);
+		assert_non_null(x);
+		while ((step = imap_search_step(x, e->msgs, e->recent, 1,
+						&error)) == 0)
+			steps++;
+		assert_int_equal(step, 1);
+		assert_true(steps + 1 >= e->n);
+		assert_int_equal(imap_search_matches(x, &sliced), (size_t)n);
+		assert_memory_equal(sliced, matches, (size_t)n * sizeof(*sliced));
+		arena_deinit(&scratch);
+	}
 	for (int i = 0; i < n; i++)
 		strbuf_printf(&b, "%s%u", i > 0 ? " " : "", matches[i] + 1);
 	ret = arena_strdup(&e->t.arena, strbuf_cstr(&b));
@@ -212,7 +233,7 @@ static void test_modseq(void **state)
 	struct env *e = *state;
 	struct imap_cursor c;
 	struct imap_search_opts opts;
-	bool badcharset;
+	enum imap_search_fail why;
 	char keys[128];
 
 	/* each delivery got its own modseq */
@@ -224,7 +245,7 @@ static void test_modseq(void **state)
 		 (unsigned long long)e->msgs[3].modseq);
 	CHECK(e, keys, "4");
 	imap_cursor_init(&c, str_c(keys));
-	assert_non_null(imap_search_parse(&c, &e->t.arena, &opts, &badcharset));
+	assert_non_null(imap_search_parse(&c, &e->t.arena, &opts, &why));
 	assert_true(opts.modseq_used);
 	assert_false(opts.esearch);
 }
@@ -298,7 +319,7 @@ static void test_parse_errors(void **state)
 	};
 	struct arena a;
 	struct imap_search_opts opts;
-	bool badcharset;
+	enum imap_search_fail why;
 	struct strbuf deep = STRBUF_INIT;
 
 	(void)state;
@@ -310,9 +331,9 @@ static void test_parse_errors(void **state)
 		if (i == ARRAY_SIZE(bad) - 1)
 			in.n = 17;
 		imap_cursor_init(&c, in);
-		if (imap_search_parse(&c, &a, &opts, &badcharset) != NULL)
+		if (imap_search_parse(&c, &a, &opts, &why) != NULL)
 			fail_msg("'%s' parses", bad[i]);
-		assert_false(badcharset);
+		assert_int_equal(why, IMAP_SEARCH_SYNTAX);
 		assert_non_null(c.error);
 	}
 	/* deep nesting is refused, not a stack overflow */
@@ -325,7 +346,7 @@ static void test_parse_errors(void **state)
 		struct imap_cursor c;
 
 		imap_cursor_init(&c, strbuf_str(&deep));
-		assert_null(imap_search_parse(&c, &a, &opts, &badcharset));
+		assert_null(imap_search_parse(&c, &a, &opts, &why));
 		assert_non_null(c.error);
 	}
 	strbuf_free(&deep);
@@ -337,7 +358,7 @@ static void test_parse_errors(void **state)
 		struct imap_cursor c;
 
 		imap_cursor_init(&c, strbuf_str(&deep));
-		assert_null(imap_search_parse(&c, &a, &opts, &badcharset));
+		assert_null(imap_search_parse(&c, &a, &opts, &why));
 		assert_non_null(c.error);
 	}
 	strbuf_reset(&deep);
@@ -351,7 +372,7 @@ static void test_parse_errors(void **state)
 		for (int i = 0; i < depth; i++)
 			strbuf_putc(&deep, ')');
 		imap_cursor_init(&c, strbuf_str(&deep));
-		assert_int_equal(imap_search_parse(&c, &a, &opts, &badcharset) != NULL,
+		assert_int_equal(imap_search_parse(&c, &a, &opts, &why) != NULL,
 				 depth == 64);
 		strbuf_reset(&deep);
 	}
@@ -360,9 +381,82 @@ static void test_parse_errors(void **state)
 		struct imap_cursor c;
 
 		imap_cursor_init(&c, STR_LIT("CHARSET ISO-8859-1 SUBJECT x"));
-		assert_null(imap_search_parse(&c, &a, &opts, &badcharset));
-		assert_true(badcharset);
+		assert_null(imap_search_parse(&c, &a, &opts, &why));
+		assert_int_equal(why, IMAP_SEARCH_BADCHARSET);
 	}
+	arena_deinit(&a);
+}
+
+/* A program of n - 1 times key, then ALL. */
+static void many_keys(struct strbuf *b, size_t n, const char *key)
+{
+	strbuf_reset(b);
+	for (size_t i = 0; i + 1 < n; i++)
+		strbuf_printf(b, "%s ", key);
+	strbuf_append_c(b, "ALL");
+}
+
+static void test_limits(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct imap_search_opts opts;
+	enum imap_search_fail why;
+	struct imap_search *prog;
+	struct imap_cursor c;
+	struct store_msg *msgs;
+	uint32_t *matches;
+	const char *error;
+	struct arena a;
+	size_t n_msgs = 100000;
+
+	(void)state;
+	arena_init(&a, 0);
+	/* At the bound (with the AND): parsed, and run. */
+	many_keys(&b, IMAP_SEARCH_MAX_KEYS - 1, "SEEN");
+	imap_cursor_init(&c, strbuf_str(&b));
+	prog = imap_search_parse(&c, &a, &opts, &why);
+	assert_non_null(prog);
+	msgs = arena_zalloc(&a, n_msgs * sizeof(*msgs));
+	for (size_t i = 0; i < n_msgs; i++) {
+		msgs[i].uid = (uint32_t)i + 1;
+		msgs[i].keywords = "";
+	}
+	assert_int_equal(imap_search_run(prog, NULL, &a, 1, msgs, NULL, n_msgs,
+					 &matches, &error), 0);
+	/* One past it (UNSEEN is NOT SEEN: two keys). */
+	many_keys(&b, IMAP_SEARCH_MAX_KEYS / 2 + 1, "UNSEEN");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_null(imap_search_parse(&c, &a, &opts, &why));
+	assert_int_equal(why, IMAP_SEARCH_LIMIT);
+	assert_non_null(c.error);
+	many_keys(&b, IMAP_SEARCH_MAX_KEYS + 1, "1:*,1,1,1");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_null(imap_search_parse(&c, &a, &opts, &why));
+	assert_int_equal(why, IMAP_SEARCH_LIMIT);
+	/* Text keys: each is a pass of the index. */
+	many_keys(&b, IMAP_SEARCH_MAX_TEXT, "BODY xyz");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_non_null(imap_search_parse(&c, &a, &opts, &why));
+	many_keys(&b, IMAP_SEARCH_MAX_TEXT + 2, "OR BODY xyz HEADER X-A yyy");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_null(imap_search_parse(&c, &a, &opts, &why));
+	assert_int_equal(why, IMAP_SEARCH_LIMIT);
+	/* Needles under 3 characters scan all the text: 8 of them. */
+	many_keys(&b, IMAP_SEARCH_MAX_SCANS + 1, "BODY ab");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_non_null(imap_search_parse(&c, &a, &opts, &why));
+	many_keys(&b, IMAP_SEARCH_MAX_SCANS + 2, "HEADER X-A \"\xc3\xa4" "b\"");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_null(imap_search_parse(&c, &a, &opts, &why));
+	assert_int_equal(why, IMAP_SEARCH_LIMIT);
+	many_keys(&b, IMAP_SEARCH_MAX_TEXT, "BODY abc");
+	imap_cursor_init(&c, strbuf_str(&b));
+	assert_non_null(imap_search_parse(&c, &a, &opts, &why));
+	/* A syntax error stays one. */
+	imap_cursor_init(&c, STR_LIT("BODY"));
+	assert_null(imap_search_parse(&c, &a, &opts, &why));
+	assert_int_equal(why, IMAP_SEARCH_SYNTAX);
+	strbuf_free(&b);
 	arena_deinit(&a);
 }
 
@@ -384,10 +478,10 @@ static void test_return_opts(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct imap_cursor c;
 		struct imap_search_opts o;
-		bool badcharset;
+		enum imap_search_fail why;
 
 		imap_cursor_init(&c, str_c(cases[i].keys));
-		assert_non_null(imap_search_parse(&c, &a, &o, &badcharset));
+		assert_non_null(imap_search_parse(&c, &a, &o, &why));
 		assert_int_equal(o.esearch, cases[i].esearch);
 		assert_int_equal(o.ret_min, cases[i].min);
 		assert_int_equal(o.ret_max, cases[i].max);
@@ -448,10 +542,10 @@ static void test_empty_mailbox(void **state)
 	struct imap_search *s;
 	uint32_t *matches;
 	const char *error;
-	bool badcharset;
+	enum imap_search_fail why;
 
 	imap_cursor_init(&c, STR_LIT("OR * BODY x"));
-	s = imap_search_parse(&c, &e->t.arena, &opts, &badcharset);
+	s = imap_search_parse(&c, &e->t.arena, &opts, &why);
 	assert_non_null(s);
 	assert_int_equal(imap_search_run(s, e->t.reader, &e->t.arena, e->inbox,
 					 NULL, NULL, 0, &matches, &error), 0);
@@ -466,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_drip_fed),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_return_opts),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_empty_mailbox),

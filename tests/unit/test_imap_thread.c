@@ -5,6 +5,7 @@
 #include "base/strbuf.h"
 #include "proto/imap/imap_thread.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void test_alg_parse(void **state)
@@ -159,6 +160,91 @@ static void test_sibling_order_by_date(void **state)
 	threads(IMAP_THREAD_REFERENCES, kids, 4, "(1 (3)(4)(2))");
 }
 
+/* Hostile shapes a sender can mail in: a hundred thousand replies to one
+ * message, a chain of a hundred thousand replies (in both orders), and
+ * messages with thousands of References each. Before, the first cost n^2
+ * sibling walks and the chain recursed once per level. */
+#define BIG 100000
+
+static void big_run(struct imap_thread_msg *msgs, size_t n, struct strbuf *out)
+{
+	struct arena a;
+
+	arena_init(&a, 0);
+	strbuf_reset(out);
+	imap_thread_render(IMAP_THREAD_REFERENCES, &a, msgs, n, out);
+	arena_deinit(&a);
+}
+
+static void test_hostile_shapes(void **state)
+{
+	struct imap_thread_msg *msgs = xcalloc(BIG, sizeof(*msgs));
+	const char **ids = xcalloc(BIG + 1, sizeof(*ids));
+	const char **many = xcalloc(3000, sizeof(*many));
+	struct strbuf out = STRBUF_INIT, want = STRBUF_INIT;
+	static const char *const root[] = { "root" };
+
+	(void)state;
+	for (size_t i = 0; i <= BIG; i++) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "m%zu", i);
+		ids[i] = xstrdup(buf);
+	}
+	for (size_t i = 0; i < BIG; i++)
+		msgs[i] = (struct imap_thread_msg){
+			.seq = (uint32_t)i + 1, .value = (uint32_t)i + 1,
+			.date = (int64_t)i, .subject = "s",
+			.message_id = ids[i + 1],
+		};
+	/* All replies to one (missing) message: a dummy with BIG children. */
+	for (size_t i = 0; i < BIG; i++) {
+		msgs[i].refs = root;
+		msgs[i].n_refs = 1;
+	}
+	big_run(msgs, BIG, &out);
+	assert_true(strncmp(strbuf_cstr(&out), "((1)(2)(3)", 10) == 0);
+	assert_int_equal(out.n, 2 + 488895 + 2 * BIG);	/* digits of 1..BIG */
+	/* A chain: message i replies to i - 1. */
+	strbuf_putc(&want, '(');
+	for (size_t i = 0; i < BIG; i++) {
+		msgs[i].refs = &ids[i];
+		msgs[i].n_refs = i > 0;
+		strbuf_printf(&want, "%s%zu", i > 0 ? " " : "", i + 1);
+	}
+	strbuf_putc(&want, ')');
+	big_run(msgs, BIG, &out);
+	assert_string_equal(strbuf_cstr(&out), strbuf_cstr(&want));
+	/* The same chain, newest message first in the mailbox. */
+	for (size_t i = 0; i < BIG / 2; i++) {
+		struct imap_thread_msg t = msgs[i];
+
+		msgs[i] = msgs[BIG - 1 - i];
+		msgs[BIG - 1 - i] = t;
+	}
+	big_run(msgs, BIG, &out);
+	assert_int_equal(out.n, want.n);
+	/* Thousands of references each, all to the same earlier ids. */
+	for (size_t k = 0; k < 3000; k++)
+		many[k] = ids[k % 1000 + 1];
+	for (size_t i = 0; i < 2000; i++) {
+		msgs[i] = (struct imap_thread_msg){
+			.seq = (uint32_t)i + 1, .value = (uint32_t)i + 1,
+			.date = (int64_t)i, .subject = "t",
+			.message_id = ids[i + 1], .refs = many, .n_refs = 3000,
+		};
+	}
+	big_run(msgs, 2000, &out);
+	assert_true(out.n > 2000);
+	for (size_t i = 0; i <= BIG; i++)
+		free((char *)ids[i]);
+	free(ids);
+	free(many);
+	free(msgs);
+	strbuf_free(&out);
+	strbuf_free(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_references_edges),
 		cmocka_unit_test(test_subject_merge),
 		cmocka_unit_test(test_sibling_order_by_date),
+		cmocka_unit_test(test_hostile_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Unit tests for proto/imap/imap_token: the lexical pieces of commands. */
 #include "unit.h"
 
+#include "base/strbuf.h"
 #include "proto/imap/imap_token.h"
 #include "store/store.h"
 
@@ -203,10 +204,11 @@ static void test_seqset(void **state)
 	assert_int_equal(set.ranges[0].hi, 1);
 	assert_int_equal(set.ranges[1].lo, 3);
 	assert_int_equal(set.ranges[1].hi, 5);
-	assert_int_equal(set.ranges[2].lo, 7);
-	assert_true(set.ranges[2].hi == UINT32_MAX);
-	assert_int_equal(set.ranges[3].lo, 8);
-	assert_int_equal(set.ranges[3].hi, 9);
+	/* Sorted, and the range with '*' last. */
+	assert_int_equal(set.ranges[2].lo, 8);
+	assert_int_equal(set.ranges[2].hi, 9);
+	assert_int_equal(set.ranges[3].lo, 7);
+	assert_true(set.ranges[3].hi == UINT32_MAX);
 	assert_int_equal(imap_cursor_peek(&c), ' ');
 
 	assert_true(imap_seqset_contains(&set, 1, 20));
@@ -234,6 +236,92 @@ static void test_seqset(void **state)
 		assert_non_null(c.error);
 		assert_ptr_equal(c.p, bad[i]);
 	}
+}
+
+/* What a set means, range by range as the client wrote it: the oracle
+ * for the normalised set. */
+static bool seqset_reference(const uint32_t (*r)[2], size_t n, uint32_t x,
+			     uint32_t max)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t lo = r[i][0] == UINT32_MAX ? max : r[i][0];
+		uint32_t hi = r[i][1] == UINT32_MAX ? max : r[i][1];
+
+		if (x >= MIN(lo, hi) && x <= MAX(lo, hi))
+			return true;
+	}
+	return false;
+}
+
+static void test_seqset_normalised(void **state)
+{
+	struct imap_cursor c;
+	struct imap_seqset set;
+	struct strbuf b = STRBUF_INIT;
+	uint32_t r[40][2];
+	unsigned seed = 12345;
+
+	(void)state;
+	/* 1,1,1,... and 1:*,1:*,... as long as a command allows: one range. */
+	for (size_t i = 0; i < 30000; i++)
+		strbuf_append_c(&b, i > 0 ? ",1" : "1");
+	c = cur(strbuf_cstr(&b));
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_int_equal(set.n, 1);
+	strbuf_reset(&b);
+	for (size_t i = 0; i < 10000; i++)
+		strbuf_append_c(&b, i > 0 ? ",1:*" : "1:*");
+	c = cur(strbuf_cstr(&b));
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_int_equal(set.n, 1);
+	/* Every other number: as many ranges, looked up by bisection. */
+	strbuf_reset(&b);
+	for (uint32_t i = 20000; i > 0; i--)
+		strbuf_printf(&b, "%s%u", i < 20000 ? "," : "", 2 * i);
+	c = cur(strbuf_cstr(&b));
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_int_equal(set.n, 20000);
+	for (uint32_t i = 0; i <= 40002; i++)
+		assert_int_equal(imap_seqset_contains(&set, i, 5), i % 2 == 0 &&
+				 i > 0 && i <= 40000);
+	/* Random sets with and without '*' against the plain meaning. */
+	for (int round = 0; round < 2000; round++) {
+		size_t n = 1 + (size_t)(rand_r(&seed) % 12);
+
+		strbuf_reset(&b);
+		for (size_t i = 0; i < n; i++) {
+			for (int k = 0; k < 2; k++) {
+				unsigned v = (unsigned)rand_r(&seed) % 24;
+
+				r[i][k] = v == 0 ? UINT32_MAX : v;
+			}
+			if (rand_r(&seed) % 3 == 0)
+				r[i][1] = r[i][0];
+			strbuf_printf(&b, "%s", i > 0 ? "," : "");
+			for (int k = 0; k < 2; k++) {
+				if (k == 1 && r[i][1] == r[i][0])
+					break;
+				if (k == 1)
+					strbuf_putc(&b, ':');
+				if (r[i][k] == UINT32_MAX)
+					strbuf_putc(&b, '*');
+				else
+					strbuf_printf(&b, "%u", r[i][k]);
+			}
+		}
+		c = cur(strbuf_cstr(&b));
+		assert_true(imap_cursor_seqset(&c, &arena, &set));
+		assert_true(set.n <= n);
+		for (uint32_t max = 0; max < 26; max++) {
+			for (uint32_t x = 0; x < 27; x++) {
+				if (imap_seqset_contains(&set, x, max) !=
+				    seqset_reference(r, n, x, max))
+					fail_msg("%s: %u with max %u",
+						 strbuf_cstr(&b), x, max);
+			}
+		}
+	}
+	strbuf_free(&b);
 }
 
 static void test_flags(void **state)
@@ -265,6 +353,29 @@ static void test_flags(void **state)
 	assert_true(imap_cursor_flags_or_list(&c, &arena, &flags, &kw, &n));
 	assert_int_equal(n, 1);
 	assert_string_equal(kw[0], "Junk");
+
+	/* Thousands of distinct keywords: one past the bound is kept, the
+	 * rest only read (the dedup would be quadratic otherwise). */
+	struct strbuf b = STRBUF_INIT;
+
+	strbuf_putc(&b, '(');
+	for (unsigned i = 0; i < 8000; i++)
+		strbuf_printf(&b, "%sk%u", i > 0 ? " " : "", i);
+	strbuf_append_c(&b, " \\Seen)");
+	c = cur(strbuf_cstr(&b));
+	assert_true(imap_cursor_flag_list(&c, &arena, &flags, &kw, &n));
+	assert_int_equal(n, IMAP_MAX_KEYWORDS + 1);
+	assert_int_equal(flags, STORE_FLAG_SEEN);
+	assert_true(imap_cursor_at_end(&c));
+	strbuf_free(&b);
+	c = cur("(a b A a c)");
+	assert_true(imap_cursor_flag_list(&c, &arena, &flags, &kw, &n));
+	assert_int_equal(n, 4);	/* A and a differ here; the store folds case */
+	assert_true(imap_keywords_has("$Junk Work", STR_LIT("work")));
+	assert_false(imap_keywords_has("$Junk Work", STR_LIT("Wor")));
+	assert_false(imap_keywords_has("", STR_LIT("")));
+	assert_int_equal(imap_keywords_count("$Junk Work"), 2);
+	assert_int_equal(imap_keywords_count(""), 0);
 
 	static const char *const bad[] = {
 		"(\\Recent)", "(\\Foo)", "(a  b)", "(a", "a", "( a)", "(\\)",
@@ -336,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_seqset),
+		cmocka_unit_test(test_seqset_normalised),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_dates),
 	};

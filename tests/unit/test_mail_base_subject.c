@@ -1,6 +1,7 @@
 /* Unit tests for mail/base_subject: RFC 5256 2.1 base subjects. */
 #include "unit.h"
 
+#include "base/strbuf.h"
 #include "mail/base_subject.h"
 
 static const struct {
@@ -55,6 +56,25 @@ static void test_cases(void **state)
 	}
 }
 
+/* A million subject blobs without a reply leader: stripped in one pass
+ * (each used to make the leader check walk all the others again). */
+static void test_many_blobs(void **state)
+{
+	struct strbuf in = STRBUF_INIT, out = STRBUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < 1000000; i++)
+		strbuf_append_c(&in, "[x]");
+	base_subject(&out, strbuf_str(&in));
+	assert_string_equal(strbuf_cstr(&out), "[x]");
+	strbuf_append_c(&in, " Re: hello");
+	strbuf_reset(&out);
+	assert_true(base_subject(&out, strbuf_str(&in)));
+	assert_string_equal(strbuf_cstr(&out), "hello");
+	strbuf_free(&in);
+	strbuf_free(&out);
+}
+
 static void test_reply_or_forward(void **state)
 {
 	static const struct {
@@ -95,6 +115,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_many_blobs),
 		cmocka_unit_test(test_reply_or_forward),
 		cmocka_unit_test(test_appends),
 	};

@@ -10,6 +10,8 @@
 #include "mail/qp.h"
 #include "mail/rfc2047.h"
 
+#include <string.h>
+
 struct codec_case {
 	const char *in;
 	const char *out;
@@ -102,6 +104,9 @@ static const struct codec_case rfc2047_cases[] = {
 	/* Raw 8-bit text outside words: UTF-8 kept, garbage replaced. */
 	{ "J\xc3\xb6rg \xff", "J\xc3\xb6rg \xef\xbf\xbd" },
 	{ "=?koi8-r?B?8NLJ18XU?=", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82" },
+	/* iconv writes U+7FFFFFFF as 6 bytes: not UTF-8, each replaced. */
+	{ "=?UCS-4BE?B?f////wAAAEE=?=", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "A" },
 	{ "", "" },
 };
 
@@ -117,6 +122,30 @@ static void test_rfc2047(void **state)
 		assert_string_equal(strbuf_cstr(&out), rfc2047_cases[i].out);
 		strbuf_free(&out);
 	}
+}
+
+/* Hundreds of thousands of word starts that never close: one pass (each
+ * '=' used to scan to the end of the text: hours for this one). */
+static void test_rfc2047_unclosed(void **state)
+{
+	struct strbuf in = STRBUF_INIT, out = STRBUF_INIT;
+
+	(void)state;
+	for (size_t i = 0; i < 500000; i++)
+		strbuf_append_c(&in, "=?a?Q?x");
+	rfc2047_decode(&out, strbuf_str(&in));
+	assert_int_equal(out.n, in.n);
+	assert_memory_equal(out.p, in.p, in.n);
+	/* And closed words among them still decode. */
+	strbuf_reset(&in);
+	strbuf_reset(&out);
+	for (size_t i = 0; i < 100000; i++)
+		strbuf_append_c(&in, "=?a?Q?x =?utf-8?Q?=41?= ");
+	rfc2047_decode(&out, strbuf_str(&in));
+	assert_true(strncmp(strbuf_cstr(&out), "=?a?Q?x A =?a?Q?x A ", 20) == 0);
+	assert_int_equal(out.n, 100000 * 10);
+	strbuf_free(&in);
+	strbuf_free(&out);
 }
 
 static void test_params(void **state)
@@ -207,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_qp),
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_rfc2047),
+		cmocka_unit_test(test_rfc2047_unclosed),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_imap_string),
 		cmocka_unit_test(test_charset),

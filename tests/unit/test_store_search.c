@@ -132,6 +132,20 @@ static void check_searches(struct tstore *t, int64_t inbox)
 				   "quick OR lunch"), "");
 	assert_string_equal(search(t, inbox, STORE_SEARCH_TEXT, NULL,
 				   "brown fox."), "1");
+	/* needles past 32 characters: the index finds the first 32, the
+	 * text decides (a match of the prefix alone is not one) */
+	assert_string_equal(search(t, inbox, STORE_SEARCH_BODY, NULL,
+				   "HELLO WORLD, THE QUICK BROWN FOX.\r\nShe said"),
+			    "1");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_TEXT, NULL,
+				   "hello world, the quick brown fox. And more"),
+			    "");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_TEXT, NULL,
+				   "From: Alice <alice@example.org>\nTo: bob"),
+			    "1");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_HEADER, "From",
+				   "alice <alice@example.org> and something"),
+			    "");
 }
 
 static int pending(struct tstore *t)

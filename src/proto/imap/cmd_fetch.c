@@ -230,6 +230,11 @@ int cmd_fetch(void *session, struct str arg)
 		imap_tagged(s, "BAD", "Invalid message sequence number");
 		return -1;
 	}
+	if (imap_fetch_count(st->plan) > IMAP_FETCH_MAX_ATTS) {
+		imap_tagged(s, "NO", "[LIMIT] At most %u FETCH items",
+			    IMAP_FETCH_MAX_ATTS);
+		return -1;
+	}
 	if (imap_fetch_vanished(st->plan) && (!st->uid || !s->qresync)) {
 		imap_tagged(s, "BAD", "VANISHED needs UID FETCH and ENABLE QRESYNC");
 		return -1;

@@ -4,7 +4,9 @@
  * CHILDREN), LSUB, NAMESPACE and STATUS. Hierarchy delimiter "/". */
 #include "base/log.h"
 #include "mail/mutf7.h"
+#include "net/conn.h"
 #include "proto/imap/imap_commands.h"
+#include "proto/imap/imap_pattern.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -73,19 +75,6 @@ static int mailbox_get(struct imap_session *s, const char *name,
 	if (ret == 0)
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 	return ret;
-}
-
-static bool has_children(const struct store_mailbox *mbs, size_t n,
-			 const char *name)
-{
-	size_t len = strlen(name);
-
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(mbs[i].name, name, len) == 0 &&
-		    mbs[i].name[len] == '/')
-			return true;
-	}
-	return false;
 }
 
 static const struct store_mailbox *find_name(const struct store_mailbox *mbs,
@@ -341,6 +330,38 @@ int cmd_examine(void *session, struct str arg)
 
 /* ---- CREATE / DELETE / RENAME / SUBSCRIBE ---- */
 
+/* Mailboxes one user may have: what LIST, CREATE and RENAME walk (a
+ * user could otherwise grow the list without end with CREATE). */
+#define IMAP_MAX_MAILBOXES 10000
+
+/* Whether the missing superiors of name, and name itself when self, fit
+ * within IMAP_MAX_MAILBOXES; "NO [LIMIT]" queued when not. */
+static bool mailbox_room(struct imap_session *s,
+			 const struct store_mailbox *mbs, size_t n,
+			 const char *name, bool self)
+{
+	size_t want = n + self, levels = 0;
+
+	for (const char *p = strchr(name, '/'); p != NULL;
+	     p = strchr(p + 1, '/'))
+		levels++;
+	if (want + levels <= IMAP_MAX_MAILBOXES)
+		return true;
+	for (const char *p = strchr(name, '/'); p != NULL;
+	     p = strchr(p + 1, '/')) {
+		char *parent = arena_strndup(&s->cmd_arena, name,
+					     (size_t)(p - name));
+
+		if (find_name(mbs, n, parent) == NULL &&
+		    strcasecmp(parent, "INBOX") != 0)
+			want++;
+	}
+	if (want <= IMAP_MAX_MAILBOXES)
+		return true;
+	imap_tagged(s, "NO", "[LIMIT] At most %u mailboxes", IMAP_MAX_MAILBOXES);
+	return false;
+}
+
 /* Queue the creation of the superiors of name that do not exist
  * (RFC 3501 6.3.3). */
 static void create_superiors(struct imap_session *s, struct mb_batch *b,
@@ -396,6 +417,8 @@ int cmd_create(void *session, struct str arg)
 		imap_tagged(s, "NO", "[ALREADYEXISTS] Mailbox exists");
 		return -1;
 	}
+	if (!mailbox_room(s, mbs, (size_t)n, clean, true))
+		return -1;
 	b = arena_zalloc(&s->cmd_arena, sizeof(*b));
 	b->ok_text = "CREATE completed";
 	create_superiors(s, b, mbs, (size_t)n, clean);
@@ -531,6 +554,8 @@ int cmd_rename(void *session, struct str arg)
 		imap_tagged(s, "NO", "[CANNOT] Cannot rename a mailbox into itself");
 		return -1;
 	}
+	if (!mailbox_room(s, mbs, (size_t)n, to, strcmp(from, "INBOX") == 0))
+		return -1;
 	if (strcmp(from, "INBOX") == 0) {
 		struct inbox_rename *ir = arena_zalloc(&s->cmd_arena, sizeof(*ir));
 
@@ -778,26 +803,6 @@ static bool cursor_list_mailbox(struct imap_session *s, struct imap_cursor *c,
 	return true;
 }
 
-/* '*' matches anything, '%' anything but the delimiter. */
-static bool pattern_match(const char *pat, const char *name)
-{
-	for (; *pat != '\0'; pat++, name++) {
-		if (*pat == '*' || *pat == '%') {
-			bool any = *pat == '*';
-
-			for (const char *n = name;; n++) {
-				if (pattern_match(pat + 1, n))
-					return true;
-				if (*n == '\0' || (!any && *n == '/'))
-					return false;
-			}
-		}
-		if (*name == '\0' || *pat != *name)
-			return false;
-	}
-	return *name == '\0';
-}
-
 /* A pattern (reference included) whose first level is INBOX in any case
  * names INBOX. */
 static const char *pattern_inbox(struct imap_session *s, const char *ref,
@@ -823,11 +828,22 @@ enum list_ret {
 	RET_STATUS = 1 << 3,
 };
 
+/* Patterns in one LIST-EXTENDED list (RFC 5258 3); each pattern, the
+ * reference prepended, is at most IMAP_PATTERN_MAX bytes. */
+#define LIST_MAX_PATTERNS 64
+/* One slice of LIST: name bytes times pattern words, a STATUS counting
+ * LIST_STATUS_WORK; then the command yields to the thread's other
+ * sessions. About a millisecond. */
+#define LIST_SLICE_WORK (1u << 20)
+#define LIST_STATUS_WORK 4096u
+
 struct list_req {
 	unsigned sel, ret, status_items;
 	const char **patterns;
+	struct imap_pattern **compiled;
 	size_t n_patterns;
 	bool lsub;
+	bool over_limit;	/* a pattern too long, or too many: NO [LIMIT] */
 };
 
 /* "(" [atom *(SP atom)] ")" calling fn for each atom. */
@@ -890,6 +906,26 @@ static bool ret_opt(struct imap_cursor *c, struct list_req *lr,
 	return true;
 }
 
+/* Compile ref + pat into the request; past a bound the command goes on
+ * being parsed (a syntax error is still BAD) and then gets NO [LIMIT]. */
+static void add_pattern(struct imap_session *s, struct list_req *lr,
+			const char *ref, const char *pat)
+{
+	struct imap_pattern *p;
+	const char *full;
+
+	if (lr->n_patterns == LIST_MAX_PATTERNS ||
+	    strlen(ref) + strlen(pat) > IMAP_PATTERN_MAX) {
+		lr->over_limit = true;
+		return;
+	}
+	full = pattern_inbox(s, ref, pat);
+	p = imap_pattern_compile(&s->cmd_arena, str_c(full));
+	ASSERT(p != NULL);
+	lr->patterns[lr->n_patterns] = full;
+	lr->compiled[lr->n_patterns++] = p;
+}
+
 static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 		       struct list_req *lr)
 {
@@ -908,13 +944,15 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 	}
 	if (!cursor_list_mailbox(s, c, &ref) || !imap_cursor_sp(c))
 		return false;
-	lr->patterns = arena_alloc(&s->cmd_arena, 64 * sizeof(*lr->patterns));
+	lr->patterns = arena_alloc(&s->cmd_arena, LIST_MAX_PATTERNS *
+				   sizeof(*lr->patterns));
+	lr->compiled = arena_alloc(&s->cmd_arena, LIST_MAX_PATTERNS *
+				   sizeof(*lr->compiled));
 	if (imap_cursor_skip_char(c, '(')) {
 		do {
-			if (lr->n_patterns == 64 ||
-			    !cursor_list_mailbox(s, c, &pat))
+			if (!cursor_list_mailbox(s, c, &pat))
 				return false;
-			lr->patterns[lr->n_patterns++] = pattern_inbox(s, ref, pat);
+			add_pattern(s, lr, ref, pat);
 		} while (imap_cursor_sp(c));
 		if (!imap_cursor_skip_char(c, ')')) {
 			c->error = "expected ')'";
@@ -923,7 +961,7 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 	} else {
 		if (!cursor_list_mailbox(s, c, &pat))
 			return false;
-		lr->patterns[lr->n_patterns++] = pattern_inbox(s, ref, pat);
+		add_pattern(s, lr, ref, pat);
 	}
 	if (imap_cursor_at_end(c))
 		return true;
@@ -936,165 +974,281 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 	return parse_opts(c, lr, ret_opt) && imap_cursor_at_end(c);
 }
 
-static bool subscribed_child(const struct store_mailbox *mbs, size_t n,
-			     const char *name)
-{
-	size_t len = strlen(name);
-
-	for (size_t i = 0; i < n; i++) {
-		if (mbs[i].subscribed && strncmp(mbs[i].name, name, len) == 0 &&
-		    mbs[i].name[len] == '/')
-			return true;
-	}
-	return false;
-}
-
 /* One name LIST may show: a mailbox, or the missing superior of one
  * (mb NULL: \Noselect, RFC 3501 6.3.4). */
 struct list_entry {
-	const char *name;
+	const char *name;	/* NUL-terminated once list_entries returns */
+	size_t len;
 	const struct store_mailbox *mb;
+	size_t order;		/* the mailboxes, then superiors as met */
 };
 
+static int entry_name_cmp(const void *pa, const void *pb)
+{
+	const struct list_entry *a = pa, *b = pb;
+	int r = memcmp(a->name, b->name, MIN(a->len, b->len));
+
+	if (r != 0)
+		return r;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int entry_order_cmp(const void *pa, const void *pb)
+{
+	const struct list_entry *a = pa, *b = pb;
+
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The mailboxes and their superiors, each name once (the mailbox when
+ * there is one), in store order and then the missing superiors as they
+ * come: sorted to find the duplicates, so a user with thousands of
+ * mailboxes costs n log n, not n^2. */
 static size_t list_entries(struct imap_session *s,
 			   const struct store_mailbox *mbs, size_t n,
 			   struct list_entry **entries_r)
 {
-	size_t cap = n * 2 + 1, k = 0;
-	struct list_entry *e = xmalloc(cap * sizeof(*e));
+	size_t total = n, k = 0, kept = 0;
+	struct list_entry *e;
 
-	for (size_t i = 0; i < n; i++)
-		e[k++] = (struct list_entry){ mbs[i].name, &mbs[i] };
+	for (size_t i = 0; i < n; i++) {
+		for (const char *p = strchr(mbs[i].name, '/'); p != NULL;
+		     p = strchr(p + 1, '/'))
+			total++;
+	}
+	e = arena_alloc(&s->cmd_arena, (total + 1) * sizeof(*e));
+	for (size_t i = 0; i < n; i++) {
+		e[k] = (struct list_entry){ mbs[i].name, strlen(mbs[i].name),
+					    &mbs[i], k };
+		k++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *name = mbs[i].name;
 
 		for (const char *p = strchr(name, '/'); p != NULL;
 		     p = strchr(p + 1, '/')) {
-			size_t len = (size_t)(p - name), j;
-
-			for (j = 0; j < k; j++) {
-				if (strlen(e[j].name) == len &&
-				    memcmp(e[j].name, name, len) == 0)
-					break;
-			}
-			if (j < k)
-				continue;
-			if (k == cap) {
-				cap *= 2;
-				e = xrealloc(e, cap * sizeof(*e));
-			}
-			e[k++] = (struct list_entry){
-				arena_strndup(&s->cmd_arena, name, len), NULL
-			};
+			e[k] = (struct list_entry){ name, (size_t)(p - name),
+						    NULL, k };
+			k++;
 		}
 	}
+	qsort(e, k, sizeof(*e), entry_name_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (kept > 0 && e[kept - 1].len == e[i].len &&
+		    memcmp(e[kept - 1].name, e[i].name, e[i].len) == 0)
+			continue;
+		e[kept++] = e[i];
+	}
+	qsort(e, kept, sizeof(*e), entry_order_cmp);
+	for (size_t i = 0; i < kept; i++) {
+		if (e[i].mb == NULL)
+			e[i].name = arena_strndup(&s->cmd_arena, e[i].name,
+						  e[i].len);
+	}
 	*entries_r = e;
-	return k;
+	return kept;
 }
 
-static int list_run(struct imap_session *s, struct list_req *lr)
+static int name_cmp(const void *pa, const void *pb)
 {
-	struct strbuf out = STRBUF_INIT;
-	struct store_mailbox *mbs;
-	struct list_entry *entries;
-	size_t n_entries;
-	int n, ret = 0;
+	return strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
 
+/* The sign of strcmp(name, prefix + "/"). */
+static int below_cmp(const char *name, const char *prefix, size_t len)
+{
+	int r = strncmp(name, prefix, len);
+
+	if (r != 0)
+		return r;
+	return (int)(unsigned char)name[len] - '/';
+}
+
+/* Whether a name of sorted (ascending, strcmp) lies below prefix: the
+ * names "prefix/..." follow each other there. */
+static bool has_below(const char *const *sorted, size_t n, const char *prefix)
+{
+	size_t len = strlen(prefix), lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (below_cmp(sorted[mid], prefix, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strncmp(sorted[lo], prefix, len) == 0 &&
+	       sorted[lo][len] == '/';
+}
+
+/* A LIST between slices (cmd_arena). */
+struct list_state {
+	const struct list_req *lr;
+	struct list_entry *entries;
+	size_t n_entries, pos;
+	const char **names, **subscribed;	/* sorted */
+	size_t n_names, n_subscribed;
+	size_t cost;		/* work per name byte: the patterns' words */
+};
+
+/* One entry into out: -1 on a store error (reply queued). */
+static int list_one(struct imap_session *s, struct list_state *st,
+		    const struct list_entry *e, struct strbuf *out,
+		    size_t *work)
+{
+	const struct list_req *lr = st->lr;
+	const struct store_mailbox *mb = e->mb;
+	const char *name = e->name;
+	bool match = false, sub_child = false, first = true;
+	bool subscribed = mb != NULL && mb->subscribed;
+	const char *use = mb != NULL ? mb->special_use : "";
+
+	*work += (e->len + 1) * st->cost;
+	for (size_t p = 0; p < lr->n_patterns && !match; p++)
+		match = imap_pattern_match(lr->compiled[p],
+					   str_make(name, e->len));
+	if (!match)
+		return 0;
+	if ((lr->sel & SEL_SUBSCRIBED) != 0 && !subscribed) {
+		if ((lr->sel & SEL_RECURSIVE) == 0 ||
+		    !has_below(st->subscribed, st->n_subscribed, name))
+			return 0;
+		sub_child = true;
+	}
+	if ((lr->sel & SEL_SPECIAL_USE) != 0 && use[0] == '\0')
+		return 0;
+	strbuf_printf(out, "* %s (", lr->lsub ? "LSUB" : "LIST");
+#define ATTR(text) \
+	do { \
+		strbuf_printf(out, "%s%s", first ? "" : " ", text); \
+		first = false; \
+	} while (0)
+	if (mb == NULL)
+		ATTR("\\Noselect");
+	if (!lr->lsub || (lr->ret & RET_CHILDREN) != 0)
+		ATTR(has_below(st->names, st->n_names, name) ?
+		     "\\HasChildren" : "\\HasNoChildren");
+	if (use[0] != '\0')
+		ATTR(use);
+	if (subscribed && !lr->lsub &&
+	    ((lr->ret & RET_SUBSCRIBED) != 0 ||
+	     (lr->sel & SEL_SUBSCRIBED) != 0))
+		ATTR("\\Subscribed");
+#undef ATTR
+	strbuf_append_c(out, ") \"/\" ");
+	imap_session_write_name(s, out, name);
+	if (sub_child)
+		strbuf_append_c(out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+	strbuf_append_c(out, "\r\n");
+	if ((lr->ret & RET_STATUS) != 0 && mb != NULL && !sub_child) {
+		*work += LIST_STATUS_WORK;
+		return write_status(s, mb, lr->status_items, out);
+	}
+	return 0;
+}
+
+/* A slice of the entries: 1 done (tagged reply queued), 0 to be
+ * continued (yielded, or waiting for the client to read), -1 failed. */
+static int list_continue(struct imap_session *s)
+{
+	struct list_state *st = s->cmd_state;
+	struct strbuf out = STRBUF_INIT;
+	size_t work = 0;
+	int ret = 0;
+
+	for (; st->pos < st->n_entries && ret == 0; st->pos++) {
+		if (work > LIST_SLICE_WORK || out.n > IMAP_OUTPUT_HIGH / 4 ||
+		    conn_output_pending(s->core.conn) > IMAP_OUTPUT_HIGH)
+			break;
+		ret = list_one(s, st, &st->entries[st->pos], &out, &work);
+	}
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+	if (ret < 0)
+		return -1;
+	if (st->pos < st->n_entries) {
+		/* A full output buffer resumes from on_drained. */
+		if (conn_output_pending(s->core.conn) <= IMAP_OUTPUT_HIGH)
+			imap_session_yield(s);
+		return 0;
+	}
+	imap_tagged(s, "OK", "%s completed", st->lr->lsub ? "LSUB" : "LIST");
+	return 1;
+}
+
+static int list_start(struct imap_session *s, const struct list_req *lr)
+{
+	struct list_state *st;
+	struct store_mailbox *mbs;
+	int n;
+
+	if (lr->over_limit) {
+		imap_tagged(s, "NO", "[LIMIT] At most %u patterns of at most "
+			    "%u bytes each, reference included",
+			    LIST_MAX_PATTERNS, IMAP_PATTERN_MAX);
+		return -1;
+	}
 	if (lr->n_patterns == 1 && lr->patterns[0][0] == '\0' && !lr->lsub) {
 		/* RFC 3501 6.3.8: the delimiter and the root. */
 		imap_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
-		return 0;
+		imap_tagged(s, "OK", "LIST completed");
+		return 1;
 	}
 	if ((n = mailboxes(s, &mbs)) < 0)
 		return -1;
-	n_entries = list_entries(s, mbs, (size_t)n, &entries);
-	for (size_t i = 0; i < n_entries && ret == 0; i++) {
-		const struct store_mailbox *mb = entries[i].mb;
-		const char *name = entries[i].name;
-		bool match = false, sub_child = false, first = true;
-		bool subscribed = mb != NULL && mb->subscribed;
-		const char *use = mb != NULL ? mb->special_use : "";
-
-		for (size_t p = 0; p < lr->n_patterns && !match; p++)
-			match = pattern_match(lr->patterns[p], name);
-		if (!match)
-			continue;
-		if ((lr->sel & SEL_SUBSCRIBED) != 0 && !subscribed) {
-			if ((lr->sel & SEL_RECURSIVE) == 0 ||
-			    !subscribed_child(mbs, (size_t)n, name))
-				continue;
-			sub_child = true;
-		}
-		if ((lr->sel & SEL_SPECIAL_USE) != 0 && use[0] == '\0')
-			continue;
-		strbuf_printf(&out, "* %s (", lr->lsub ? "LSUB" : "LIST");
-#define ATTR(text) \
-		do { \
-			strbuf_printf(&out, "%s%s", first ? "" : " ", text); \
-			first = false; \
-		} while (0)
-		if (mb == NULL)
-			ATTR("\\Noselect");
-		if (!lr->lsub || (lr->ret & RET_CHILDREN) != 0)
-			ATTR(has_children(mbs, (size_t)n, name) ?
-			     "\\HasChildren" : "\\HasNoChildren");
-		if (use[0] != '\0')
-			ATTR(use);
-		if (subscribed && !lr->lsub &&
-		    ((lr->ret & RET_SUBSCRIBED) != 0 ||
-		     (lr->sel & SEL_SUBSCRIBED) != 0))
-			ATTR("\\Subscribed");
-#undef ATTR
-		strbuf_append_c(&out, ") \"/\" ");
-		imap_session_write_name(s, &out, name);
-		if (sub_child)
-			strbuf_append_c(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-		strbuf_append_c(&out, "\r\n");
-		if ((lr->ret & RET_STATUS) != 0 && mb != NULL && !sub_child)
-			ret = write_status(s, mb, lr->status_items, &out);
-		if (out.n > IMAP_OUTPUT_HIGH / 4) {
-			imap_write(s, out.p, out.n);
-			strbuf_reset(&out);
-		}
+	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
+	st->lr = lr;
+	st->n_entries = list_entries(s, mbs, (size_t)n, &st->entries);
+	st->names = arena_alloc(&s->cmd_arena, ((size_t)n + 1) *
+				sizeof(*st->names));
+	st->subscribed = arena_alloc(&s->cmd_arena, ((size_t)n + 1) *
+				     sizeof(*st->subscribed));
+	for (int i = 0; i < n; i++) {
+		st->names[st->n_names++] = mbs[i].name;
+		if (mbs[i].subscribed)
+			st->subscribed[st->n_subscribed++] = mbs[i].name;
 	}
-	free(entries);
-	imap_write(s, out.p, out.n);
-	strbuf_free(&out);
-	return ret;
+	qsort(st->names, st->n_names, sizeof(*st->names), name_cmp);
+	qsort(st->subscribed, st->n_subscribed, sizeof(*st->subscribed),
+	      name_cmp);
+	for (size_t p = 0; p < lr->n_patterns; p++)
+		st->cost += imap_pattern_cost(lr->compiled[p]);
+	s->cmd_state = st;
+	s->cont = list_continue;
+	return list_continue(s);
 }
 
 int cmd_list(void *session, struct str arg)
 {
 	struct imap_session *s = session;
-	struct list_req lr = { 0 };
+	struct list_req *lr = arena_zalloc(&s->cmd_arena, sizeof(*lr));
 	struct imap_cursor c;
 
 	imap_cursor_init(&c, arg);
-	if (!parse_list(s, &c, &lr))
+	if (!parse_list(s, &c, lr))
 		return imap_bad_syntax(s, &c);
-	if (list_run(s, &lr) < 0)
-		return -1;
-	imap_tagged(s, "OK", "LIST completed");
-	return 1;
+	return list_start(s, lr);
 }
 
 int cmd_lsub(void *session, struct str arg)
 {
 	struct imap_session *s = session;
-	struct list_req lr = { .sel = SEL_SUBSCRIBED, .lsub = true };
+	struct list_req *lr = arena_zalloc(&s->cmd_arena, sizeof(*lr));
 	struct imap_cursor c;
 
+	lr->sel = SEL_SUBSCRIBED;
+	lr->lsub = true;
 	imap_cursor_init(&c, arg);
-	if (imap_cursor_peek(&c) == '(' || !parse_list(s, &c, &lr))
+	if (imap_cursor_peek(&c) == '(' || !parse_list(s, &c, lr))
 		return imap_bad_syntax(s, &c);
-	if (lr.ret != 0) {
+	if (lr->ret != 0) {
 		c.error = "LSUB takes no RETURN options";
 		return imap_bad_syntax(s, &c);
 	}
-	if (list_run(s, &lr) < 0)
-		return -1;
-	imap_tagged(s, "OK", "LSUB completed");
-	return 1;
+	return list_start(s, lr);
 }
 
 int cmd_namespace(void *session, struct str arg)

@@ -140,9 +140,19 @@ static void append_meta(struct arena *a, struct str msg,
 	mime_tree_free(&tree);
 }
 
-/* One "[flags] [date-time] literal" of APPEND into req. */
-static bool append_parse_msg(struct imap_session *s, struct imap_cursor *c,
-			     struct store_req *req)
+/* "NO [LIMIT]" for a list of more than IMAP_MAX_KEYWORDS keywords (RFC
+ * 5530: "the number of flags on a single message"); returns -1. */
+static int too_many_keywords(struct imap_session *s)
+{
+	imap_tagged(s, "NO", "[LIMIT] At most %u keywords on a message",
+		    IMAP_MAX_KEYWORDS);
+	return -1;
+}
+
+/* One "[flags] [date-time] literal" of APPEND into req: 1 read, 0 syntax
+ * error (for BAD), -1 refused (NO queued). */
+static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
+			    struct store_req *req)
 {
 	const char **keywords = NULL;
 	size_t n_keywords = 0;
@@ -154,14 +164,16 @@ static bool append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 	if (imap_cursor_peek(c) == '(') {
 		if (!imap_cursor_flag_list(c, &s->cmd_arena, &flags, &keywords,
 					   &n_keywords) || !imap_cursor_sp(c))
-			return false;
+			return 0;
 	}
 	if (imap_cursor_peek(c) == '"') {
 		if (!imap_cursor_date_time(c, &date) || !imap_cursor_sp(c))
-			return false;
+			return 0;
 	}
 	if (!imap_cursor_string(c, &s->cmd_arena, &data))
-		return false;
+		return 0;
+	if (n_keywords > IMAP_MAX_KEYWORDS)
+		return too_many_keywords(s);
 	for (size_t i = 0; i < n_keywords; i++)
 		strbuf_printf(&kw, "%s%s", i > 0 ? " " : "", keywords[i]);
 	data = crlf_normalise(&s->cmd_arena, data);
@@ -172,7 +184,7 @@ static bool append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 	req->u.deliver.keywords = arena_strdup(&s->cmd_arena, strbuf_cstr(&kw));
 	req->u.deliver.internal_date = date;
 	strbuf_free(&kw);
-	return true;
+	return 1;
 }
 
 int cmd_append(void *session, struct str arg)
@@ -185,6 +197,7 @@ int cmd_append(void *session, struct str arg)
 	const char *name;
 	uint64_t bytes = 0;
 	size_t n = 0;
+	int ret;
 
 	imap_cursor_init(&c, arg);
 	if (!imap_cursor_mailbox(&c, &s->cmd_arena, s->utf8, &name) ||
@@ -197,8 +210,11 @@ int cmd_append(void *session, struct str arg)
 			return -1;
 		}
 		reqs[n] = arena_zalloc(&s->cmd_arena, sizeof(*reqs[n]));
-		if (!append_parse_msg(s, &c, reqs[n]))
+		ret = append_parse_msg(s, &c, reqs[n]);
+		if (ret == 0)
 			return imap_bad_syntax(s, &c);
+		if (ret < 0)
+			return -1;
 		if (reqs[n]->u.deliver.size == 0) {
 			imap_tagged(s, "NO", "Empty message");
 			return -1;
@@ -426,6 +442,27 @@ static void store_done(struct imap_session *s, struct store_result *res,
 	imap_session_resume(s);
 }
 
+/* Whether adding keywords keeps every message of idx within
+ * IMAP_MAX_KEYWORDS: the store rewrites a message's list on each change,
+ * so the list must not grow without end. */
+static bool keywords_fit(const struct imap_view *v, const size_t *idx,
+			 size_t n, const char *const *keywords,
+			 size_t n_keywords)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *old = v->msgs[idx[i]].keywords;
+		size_t have = imap_keywords_count(old);
+
+		if (have + n_keywords <= IMAP_MAX_KEYWORDS)
+			continue;
+		for (size_t k = 0; k < n_keywords; k++)
+			have += !imap_keywords_has(old, str_c(keywords[k]));
+		if (have > IMAP_MAX_KEYWORDS)
+			return false;
+	}
+	return true;
+}
+
 int cmd_store(void *session, struct str arg)
 {
 	struct imap_session *s = session;
@@ -479,6 +516,10 @@ int cmd_store(void *session, struct str arg)
 		imap_tagged(s, "BAD", "Invalid message sequence number");
 		return -1;
 	}
+	if (n_keywords > IMAP_MAX_KEYWORDS ||
+	    (op == STORE_FLAGS_ADD && !keywords_fit(v, idx, n, keywords,
+						    n_keywords)))
+		return too_many_keywords(s);
 	if (n == 0) {
 		imap_tagged(s, "OK", "STORE completed");
 		return 1;

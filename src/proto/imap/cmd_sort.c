@@ -48,33 +48,35 @@ static int load_envelopes(struct imap_session *s, struct store_reader *r,
 }
 
 /* "charset SP search-program" after the SORT criteria or the THREAD
- * algorithm, run over the view: 1 with the matching view indexes in
- * *matches_r, 0 when a reply went out (BAD or NO). */
-static int search_args(struct imap_session *s, struct imap_cursor *c,
-		       struct imap_search_opts *opts, uint32_t **matches_r,
-		       int *n_r)
+ * algorithm: the program, or NULL when a reply went out (BAD or NO). */
+static const struct imap_search *search_program(struct imap_session *s,
+						struct imap_cursor *c,
+						struct imap_search_opts *opts)
 {
 	const struct imap_search *prog;
-	bool badcharset = false;
+	enum imap_search_fail why;
 	struct str charset;
 
 	if (!imap_cursor_sp(c) ||
 	    !imap_cursor_astring(c, &s->cmd_arena, &charset) ||
 	    !imap_cursor_sp(c)) {
 		imap_bad_syntax(s, c);
-		return 0;
+		return NULL;
 	}
 	if (!imap_search_charset_ok(charset)) {
 		imap_search_badcharset(s);
-		return 0;
+		return NULL;
 	}
-	prog = imap_search_parse(c, &s->cmd_arena, opts, &badcharset);
-	if (prog == NULL || opts->esearch) {
+	prog = imap_search_parse(c, &s->cmd_arena, opts, &why);
+	if (prog == NULL) {
+		imap_search_failed(s, c, why);
+		return NULL;
+	}
+	if (opts->esearch) {
 		imap_bad_syntax(s, c);
-		return 0;
+		return NULL;
 	}
-	*n_r = imap_search_view(s, prog, opts, matches_r);
-	return *n_r >= 0;
+	return prog;
 }
 
 /* The UIDs of the matching messages and, when wanted, their envelopes. */
@@ -99,32 +101,31 @@ static int matched_envelopes(struct imap_session *s, const uint32_t *matches,
 	return ret;
 }
 
-int cmd_sort(void *session, struct str arg)
+/* SORT or THREAD between the program and the reply. */
+struct sort_cmd {
+	struct imap_search_opts opts;
+	struct imap_sort sort;
+	enum imap_thread_alg alg;
+	bool uid;
+};
+
+static int sort_done(struct imap_session *s, const uint32_t *matches,
+		     size_t n, void *arg)
 {
-	struct imap_session *s = session;
+	struct sort_cmd *sc = arg;
 	struct imap_view *v = s->view;
-	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
-	struct imap_search_opts opts = { 0 };
 	struct strbuf out = STRBUF_INIT;
 	const char *error = "store unavailable";
 	struct imap_sort_msg *msgs;
 	const char **envs = NULL;
-	struct imap_sort sort;
-	struct imap_cursor c;
-	uint32_t *matches, *uids;
+	uint32_t *uids;
 	uint64_t max_modseq = 0;
-	int n;
 
-	imap_cursor_init(&c, arg);
-	if (!imap_sort_parse(&c, &sort))
-		return imap_bad_syntax(s, &c);
-	if (!search_args(s, &c, &opts, &matches, &n))
-		return -1;
-	if (matched_envelopes(s, matches, (size_t)n, &uids,
-			      sort.needs_envelope ? &envs : NULL, &error) < 0)
+	if (matched_envelopes(s, matches, n, &uids,
+			      sc->sort.needs_envelope ? &envs : NULL, &error) < 0)
 		return imap_store_failed(s, "sort/thread", error);
-	msgs = arena_zalloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*msgs));
-	for (int i = 0; i < n; i++) {
+	msgs = arena_zalloc(&s->cmd_arena, (n + 1) * sizeof(*msgs));
+	for (size_t i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];
 
 		msgs[i].seq = matches[i] + 1;
@@ -133,12 +134,12 @@ int cmd_sort(void *session, struct str arg)
 		msgs[i].envelope = envs != NULL ? envs[i] : NULL;
 		max_modseq = MAX(max_modseq, m->modseq);
 	}
-	imap_sort_order(&sort, &s->cmd_arena, msgs, (size_t)n);
+	imap_sort_order(&sc->sort, &s->cmd_arena, msgs, n);
 	strbuf_append_c(&out, "* SORT");
-	for (int i = 0; i < n; i++)
-		strbuf_printf(&out, " %u", uid ? v->msgs[msgs[i].seq - 1].uid :
-			      msgs[i].seq);
-	if (opts.modseq_used && n > 0)
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(&out, " %u", sc->uid ?
+			      v->msgs[msgs[i].seq - 1].uid : msgs[i].seq);
+	if (sc->opts.modseq_used && n > 0)
 		strbuf_printf(&out, " (MODSEQ %llu)",
 			      (unsigned long long)max_modseq);
 	strbuf_append_c(&out, "\r\n");
@@ -146,6 +147,22 @@ int cmd_sort(void *session, struct str arg)
 	strbuf_free(&out);
 	imap_tagged(s, "OK", "SORT completed");
 	return 1;
+}
+
+int cmd_sort(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct sort_cmd *sc = arena_zalloc(&s->cmd_arena, sizeof(*sc));
+	const struct imap_search *prog;
+	struct imap_cursor c;
+
+	sc->uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	imap_cursor_init(&c, arg);
+	if (!imap_sort_parse(&c, &sc->sort))
+		return imap_bad_syntax(s, &c);
+	if ((prog = search_program(s, &c, &sc->opts)) == NULL)
+		return -1;
+	return imap_search_view(s, prog, &sc->opts, sort_done, sc);
 }
 
 /* The References ids of a message, read from its header (the envelope
@@ -175,40 +192,26 @@ static int references(struct imap_session *s, struct store_reader *r,
 	return 0;
 }
 
-int cmd_thread(void *session, struct str arg)
+static int thread_done(struct imap_session *s, const uint32_t *matches,
+		       size_t n, void *arg)
 {
-	struct imap_session *s = session;
+	struct sort_cmd *sc = arg;
 	struct imap_view *v = s->view;
-	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
-	struct imap_search_opts opts = { 0 };
 	struct strbuf out = STRBUF_INIT, sb = STRBUF_INIT;
 	const char *error = "store unavailable";
 	struct imap_thread_msg *msgs;
-	enum imap_thread_alg alg;
 	struct store_reader *r;
-	struct imap_cursor c;
-	uint32_t *matches, *uids;
+	uint32_t *uids;
 	const char **envs;
-	struct str name;
-	int n;
 
-	imap_cursor_init(&c, arg);
-	if (!imap_cursor_atom(&c, &name))
-		return imap_bad_syntax(s, &c);
-	if (!imap_thread_alg_parse(name, &alg)) {
-		imap_tagged(s, "BAD", "Unknown threading algorithm");
-		return -1;
-	}
-	if (!search_args(s, &c, &opts, &matches, &n))
-		return -1;
-	if (matched_envelopes(s, matches, (size_t)n, &uids, &envs, &error) < 0)
+	if (matched_envelopes(s, matches, n, &uids, &envs, &error) < 0)
 		return imap_store_failed(s, "sort/thread", error);
-	msgs = arena_zalloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*msgs));
+	msgs = arena_zalloc(&s->cmd_arena, (n + 1) * sizeof(*msgs));
 	r = imap_session_reader(s);
-	if (alg == IMAP_THREAD_REFERENCES &&
+	if (sc->alg == IMAP_THREAD_REFERENCES &&
 	    (r == NULL || store_reader_begin(r, &error) < 0))
 		return imap_store_failed(s, "sort/thread", error);
-	for (int i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];
 		struct imap_thread_msg *t = &msgs[i];
 		struct imap_envelope_fields env;
@@ -216,13 +219,13 @@ int cmd_thread(void *session, struct str arg)
 
 		imap_envelope_read(envs[i], &s->cmd_arena, &env);
 		t->seq = matches[i] + 1;
-		t->value = uid ? uids[i] : t->seq;
+		t->value = sc->uid ? uids[i] : t->seq;
 		t->date = imap_envelope_sent_date(&env, m->internal_date);
 		strbuf_reset(&sb);
 		t->reply = base_subject(&sb, env.subject);
 		t->subject = arena_strndup(&s->cmd_arena, strbuf_cstr(&sb),
 					   sb.n);
-		if (alg == IMAP_THREAD_ORDEREDSUBJECT)
+		if (sc->alg == IMAP_THREAD_ORDEREDSUBJECT)
 			continue;
 		if (imap_thread_msgids(env.message_id, &s->cmd_arena,
 				       &ids) > 0)
@@ -239,14 +242,35 @@ int cmd_thread(void *session, struct str arg)
 			t->n_refs = 1;
 		t->refs = ids;
 	}
-	if (alg == IMAP_THREAD_REFERENCES)
+	if (sc->alg == IMAP_THREAD_REFERENCES)
 		store_reader_end(r);
 	strbuf_free(&sb);
 	strbuf_append_c(&out, n > 0 ? "* THREAD " : "* THREAD");
-	imap_thread_render(alg, &s->cmd_arena, msgs, (size_t)n, &out);
+	imap_thread_render(sc->alg, &s->cmd_arena, msgs, n, &out);
 	strbuf_append_c(&out, "\r\n");
 	imap_write(s, out.p, out.n);
 	strbuf_free(&out);
 	imap_tagged(s, "OK", "THREAD completed");
 	return 1;
+}
+
+int cmd_thread(void *session, struct str arg)
+{
+	struct imap_session *s = session;
+	struct sort_cmd *sc = arena_zalloc(&s->cmd_arena, sizeof(*sc));
+	const struct imap_search *prog;
+	struct imap_cursor c;
+	struct str name;
+
+	sc->uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	imap_cursor_init(&c, arg);
+	if (!imap_cursor_atom(&c, &name))
+		return imap_bad_syntax(s, &c);
+	if (!imap_thread_alg_parse(name, &sc->alg)) {
+		imap_tagged(s, "BAD", "Unknown threading algorithm");
+		return -1;
+	}
+	if ((prog = search_program(s, &c, &sc->opts)) == NULL)
+		return -1;
+	return imap_search_view(s, prog, &sc->opts, thread_done, sc);
 }

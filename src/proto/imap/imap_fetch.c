@@ -121,6 +121,30 @@ static void echo_field(struct strbuf *echo, struct str name)
 	strbuf_append_str(echo, name);
 }
 
+/* ASCII case-insensitive order of a name (not NUL-terminated) and a
+ * field of the list. */
+static int name_field_cmp(struct str name, const char *field)
+{
+	for (size_t i = 0;; i++) {
+		int a = i < name.n ? (unsigned char)name.p[i] : 0;
+		int b = (unsigned char)field[i];
+
+		if (a >= 'A' && a <= 'Z')
+			a += 'a' - 'A';
+		if (b >= 'A' && b <= 'Z')
+			b += 'a' - 'A';
+		if (a != b || b == 0)
+			return a - b;
+	}
+}
+
+static int field_cmp(const void *pa, const void *pb)
+{
+	const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+
+	return name_field_cmp(str_c(a), b);
+}
+
 /* " (name name ...)" after HEADER.FIELDS[.NOT] */
 static bool parse_header_list(struct imap_cursor *c, struct arena *a,
 			      struct fetch_att *att, struct strbuf *echo)
@@ -154,6 +178,9 @@ static bool parse_header_list(struct imap_cursor *c, struct arena *a,
 			goto bad;
 	}
 	strbuf_putc(echo, ')');
+	/* Sorted: each header line of each message is looked up by
+	 * bisection, however long the list. */
+	qsort(fields, n, sizeof(*fields), field_cmp);
 	att->fields = arena_alloc(a, n * sizeof(*fields));
 	memcpy(att->fields, fields, n * sizeof(*fields));
 	att->n_fields = n;
@@ -481,6 +508,11 @@ uint64_t imap_fetch_changedsince(const struct imap_fetch_plan *p)
 	return p->changedsince;
 }
 
+size_t imap_fetch_count(const struct imap_fetch_plan *p)
+{
+	return p->n;
+}
+
 bool imap_fetch_vanished(const struct imap_fetch_plan *p)
 {
 	return p->vanished;
@@ -560,9 +592,20 @@ static void write_literal(struct strbuf *out, const char *data, size_t n)
 
 static bool field_listed(const struct fetch_att *att, struct str name)
 {
-	for (size_t i = 0; i < att->n_fields; i++) {
-		if (str_caseeq(name, str_c(att->fields[i])))
+	size_t lo = 0, hi = att->n_fields;
+
+	if (memchr(name.p, '\0', name.n) != NULL)
+		return false;	/* field names in the list have none */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = name_field_cmp(name, att->fields[mid]);
+
+		if (r == 0)
 			return true;
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
 	return false;
 }

@@ -23,6 +23,11 @@ bool imap_fetch_wants_modseq(const struct imap_fetch_plan *p);	/* MODSEQ asked o
 bool imap_fetch_wants_flags(const struct imap_fetch_plan *p);	/* FLAGS asked (else a \Seen change needs its own FLAGS item) */
 uint64_t imap_fetch_changedsince(const struct imap_fetch_plan *p);	/* 0 if none */
 bool imap_fetch_vanished(const struct imap_fetch_plan *p);
+/* The attributes of the plan (macros expanded). Each one is rendered for
+ * every message, a body section as a copy of its bytes: FETCH takes at
+ * most IMAP_FETCH_MAX_ATTS (NO [LIMIT]). */
+size_t imap_fetch_count(const struct imap_fetch_plan *p);
+#define IMAP_FETCH_MAX_ATTS 64
 
 struct imap_fetch_msg {
 	uint32_t seq;

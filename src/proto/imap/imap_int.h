@@ -10,6 +10,7 @@
 #include "proto/common/cmd_table.h"
 #include "proto/common/session.h"
 #include "proto/imap/imap_reader.h"
+#include "proto/imap/imap_search.h"
 #include "proto/imap/imap_server.h"
 #include "proto/imap/imap_token.h"
 
@@ -138,6 +139,13 @@ typedef void imap_store_done_fn(struct imap_session *s,
 				struct store_result *result, void *arg);
 void imap_session_submit(struct imap_session *s, const struct store_req *req,
 			 imap_store_done_fn *done, void *arg);
+/* A long command that did a slice of its work: s->cont runs again from
+ * the event loop once the other sessions of the thread had their turn
+ * (the handler or continuation returns 0 after calling this). */
+void imap_session_yield(struct imap_session *s);
+/* Run the suspended command's continuation when nothing holds it (its
+ * output drained, no store request or yield pending, no login delay). */
+void imap_session_continue(struct imap_session *s);
 /* Called by a suspended command when it is finished (its tagged reply
  * queued): reads the next command. */
 void imap_session_resume(struct imap_session *s);
@@ -220,13 +228,20 @@ enum imap_cmd_flag {
 };
 
 /* cmd_search.c, for SORT and THREAD too: queue NO [BADCHARSET] and return
- * -1; run a parsed program over the selected view, returning the count
- * with the matching view indexes in *matches_r, or -1 (reply queued). */
-struct imap_search;
-struct imap_search_opts;
+ * -1; the reply for a program imap_search_parse() refused (BAD, NO
+ * [BADCHARSET] or NO [LIMIT]), returning -1; run a parsed program over the
+ * selected view in slices (yielding between them), then done with the
+ * matching view indexes, ascending. imap_search_view returns as a handler
+ * does: done's result, 0 while the search goes on, -1 on a store error
+ * (reply queued). opts and arg must live in cmd_arena. */
 int imap_search_badcharset(struct imap_session *s);
+int imap_search_failed(struct imap_session *s, const struct imap_cursor *c,
+		       enum imap_search_fail why);
+typedef int imap_search_done_fn(struct imap_session *s,
+				const uint32_t *matches, size_t n, void *arg);
 int imap_search_view(struct imap_session *s, const struct imap_search *prog,
-		     const struct imap_search_opts *opts, uint32_t **matches_r);
+		     const struct imap_search_opts *opts,
+		     imap_search_done_fn *done, void *arg);
 
 /* cmd_quota.c: whether bytes more fit the user's storage quota (APPEND,
  * COPY): 1 yes (or no quota), 0 no ("NO [OVERQUOTA]" queued), -1 store

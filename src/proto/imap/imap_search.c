@@ -40,6 +40,7 @@ struct search_key {
 
 struct imap_search {
 	struct search_key *root;
+	size_t n_keys;		/* nodes: the most one message costs */
 	size_t n_text;
 	bool sent_dates;	/* a SENT* key needs the envelopes */
 };
@@ -50,6 +51,9 @@ struct parser {
 	struct imap_search *s;
 	struct imap_search_opts *opts;
 	unsigned parens;	/* open parentheses */
+	size_t n_keys;
+	size_t n_scans;		/* text keys under 3 characters */
+	bool limit;		/* a key past a bound: NO [LIMIT] */
 };
 
 static bool fail(struct imap_cursor *c, const char *error)
@@ -64,6 +68,7 @@ static struct search_key *key_new(struct parser *p, enum key_kind kind)
 	struct search_key *k = arena_zalloc(p->a, sizeof(*k));
 
 	k->kind = kind;
+	p->n_keys++;
 	return k;
 }
 
@@ -104,6 +109,16 @@ out:
 	return ret;
 }
 
+/* The characters of s (UTF-8 lead bytes), counted up to max. */
+static size_t utf8_chars(struct str s, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s.n && n < max; i++)
+		n += ((unsigned char)s.p[i] & 0xc0) != 0x80;
+	return n;
+}
+
 static bool parse_text(struct parser *p, struct search_key *k,
 		       enum store_search_field field, const char *header)
 {
@@ -113,6 +128,16 @@ static bool parse_text(struct parser *p, struct search_key *k,
 		return false;
 	if (memchr(s.p, '\0', s.n) != NULL)
 		return fail(p->c, "NUL in a search string");
+	if (p->s->n_text == IMAP_SEARCH_MAX_TEXT) {
+		p->limit = true;
+		return fail(p->c, "Too many text search keys");
+	}
+	/* The index finds 3 characters or more; a shorter needle is a scan
+	 * of all the mailbox's text. */
+	if (utf8_chars(s, 3) < 3 && ++p->n_scans > IMAP_SEARCH_MAX_SCANS) {
+		p->limit = true;
+		return fail(p->c, "Too many text search keys of under 3 characters");
+	}
 	k->kind = KEY_TEXT;
 	k->field = field;
 	k->header = header;
@@ -311,6 +336,12 @@ static struct search_key *parse_key(struct parser *p, unsigned depth)
 		fail(c, "Search keys nested too deep");
 		return NULL;
 	}
+	/* Nodes, as evaluated: UNSEEN is NOT SEEN, a list an AND. */
+	if (p->n_keys >= IMAP_SEARCH_MAX_KEYS) {
+		p->limit = true;
+		fail(c, "Too many search keys");
+		return NULL;
+	}
 	if (ch == '(') {
 		if (p->parens >= IMAP_SEARCH_MAX_PARENS) {
 			fail(c, "Search keys nested too deep");
@@ -386,13 +417,13 @@ bool imap_search_charset_ok(struct str charset)
 
 struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 				      struct imap_search_opts *opts_r,
-				      bool *badcharset_r)
+				      enum imap_search_fail *why_r)
 {
 	struct imap_search *s = arena_zalloc(a, sizeof(*s));
-	struct parser p = { c, a, s, opts_r, 0 };
+	struct parser p = { c, a, s, opts_r, 0, 0, 0, false };
 
 	memset(opts_r, 0, sizeof(*opts_r));
-	*badcharset_r = false;
+	*why_r = IMAP_SEARCH_SYNTAX;
 	if (next_is(c, "RETURN")) {
 		c->p += 6;
 		if (!parse_return(&p) || !imap_cursor_sp(c))
@@ -406,14 +437,18 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 		    !imap_cursor_sp(c))
 			return NULL;
 		if (!imap_search_charset_ok(charset)) {
-			*badcharset_r = true;
+			*why_r = IMAP_SEARCH_BADCHARSET;
 			fail(c, "Unsupported charset");
 			return NULL;
 		}
 	}
 	s->root = parse_list(&p, 0, false);
-	if (s->root == NULL)
+	s->n_keys = p.n_keys;
+	if (s->root == NULL) {
+		if (p.limit)
+			*why_r = IMAP_SEARCH_LIMIT;
 		return NULL;
+	}
 	if (!imap_cursor_at_end(c)) {
 		fail(c, "Unexpected text after the search keys");
 		return NULL;
@@ -423,7 +458,7 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a,
 
 /* ---- running ---- */
 
-struct run {
+struct imap_search_exec {
 	const struct imap_search *s;
 	struct store_reader *r;
 	struct arena *a;
@@ -431,15 +466,19 @@ struct run {
 	uint32_t **text_uids;
 	size_t *text_n;
 	uint32_t max_uid, max_seq;
+	size_t n, pos;		/* messages, the next one to evaluate */
+	uint32_t *matches;
+	size_t n_matches;
 	/* the message being evaluated */
 	const struct store_msg *msg;
 	uint32_t seq;
 	bool recent;
 	bool sent_loaded;
 	int64_t sent_day;
-	struct arena scratch;	/* per-message metadata for SENT* keys */
+	struct arena *scratch;	/* per-message metadata for SENT* keys */
 	const char *error;
 };
+
 
 static bool uid_in(const uint32_t *uids, size_t n, uint32_t uid)
 {
@@ -458,21 +497,6 @@ static bool uid_in(const uint32_t *uids, size_t n, uint32_t uid)
 	return false;
 }
 
-static bool has_keyword(const char *keywords, const char *kw)
-{
-	struct str rest = str_c(keywords), word;
-	size_t n = strlen(kw);
-
-	/* keywords are matched case-insensitively (RFC 9051 2.3.2) */
-	while (rest.n > 0) {
-		if (!str_split(rest, ' ', &word, &rest))
-			rest = STR_NULL;
-		if (word.n == n && strncasecmp(word.p, kw, n) == 0)
-			return true;
-	}
-	return false;
-}
-
 static int64_t day_of(int64_t t)
 {
 	return (t >= 0 ? t / 86400 : (t - 86399) / 86400) * 86400;
@@ -481,7 +505,7 @@ static int64_t day_of(int64_t t)
 /* The day of the Date: header in the sender's own zone (RFC 3501: "the
  * Date: header, disregarding time and timezone"); the internal date's UTC
  * day when the message has no usable Date:. -1 on a store error. */
-static int load_sent_day(struct run *run)
+static int load_sent_day(struct imap_search_exec *run)
 {
 	struct store_msg_meta meta;
 	struct imap_cursor c;
@@ -495,8 +519,8 @@ static int load_sent_day(struct run *run)
 	run->sent_day = day_of(run->msg->internal_date);
 	/* the metadata of one message at a time: a scratch arena keeps a
 	 * search over a large mailbox from holding every envelope */
-	arena_clear(&run->scratch);
-	ret = store_msg_meta(run->r, &run->scratch, run->mailbox_id,
+	arena_clear(run->scratch);
+	ret = store_msg_meta(run->r, run->scratch, run->mailbox_id,
 			     run->msg->uid, &meta, &run->error);
 	if (ret < 0)
 		return -1;
@@ -505,7 +529,7 @@ static int load_sent_day(struct run *run)
 	/* the envelope starts with the date: ("date" ... or (NIL ... */
 	imap_cursor_init(&c, str_c(meta.envelope));
 	if (!imap_cursor_skip_char(&c, '(') ||
-	    !imap_cursor_nstring(&c, &run->scratch, &date, &nil) || nil)
+	    !imap_cursor_nstring(&c, run->scratch, &date, &nil) || nil)
 		return 0;
 	if (rfc5322_date_parse(date, &t, &zone))
 		run->sent_day = day_of(t + (int64_t)zone * 60);
@@ -513,7 +537,7 @@ static int load_sent_day(struct run *run)
 }
 
 /* 1 match, 0 no match, -1 store error */
-static int eval(struct run *run, const struct search_key *k)
+static int eval(struct imap_search_exec *run, const struct search_key *k)
 {
 	const struct store_msg *m = run->msg;
 	int ret;
@@ -524,7 +548,7 @@ static int eval(struct run *run, const struct search_key *k)
 	case KEY_FLAG:
 		return (m->flags & k->flag) != 0;
 	case KEY_KEYWORD:
-		return has_keyword(m->keywords, k->keyword);
+		return imap_keywords_has(m->keywords, str_c(k->keyword));
 	case KEY_RECENT:
 		return run->recent;
 	case KEY_NEW:
@@ -579,7 +603,7 @@ static int eval(struct run *run, const struct search_key *k)
 	PANIC("unknown search key %d", (int)k->kind);
 }
 
-static int collect_text(struct run *run, const struct search_key *k)
+static int collect_text(struct imap_search_exec *run, const struct search_key *k)
 {
 	int ret;
 
@@ -610,45 +634,86 @@ static int collect_text(struct run *run, const struct search_key *k)
 	}
 }
 
+struct imap_search_exec *imap_search_start(const struct imap_search *s,
+					  struct store_reader *r,
+					  struct arena *a, struct arena *scratch,
+					  int64_t mailbox_id,
+					  const struct store_msg *msgs, size_t n,
+					  const char **error_r)
+{
+	struct imap_search_exec *run = arena_zalloc(a, sizeof(*run));
+
+	run->s = s;
+	run->r = r;
+	run->a = a;
+	run->scratch = scratch;
+	run->mailbox_id = mailbox_id;
+	run->n = n;
+	run->text_uids = arena_zalloc(a, (s->n_text + 1) * sizeof(*run->text_uids));
+	run->text_n = arena_zalloc(a, (s->n_text + 1) * sizeof(*run->text_n));
+	if (n > 0 && collect_text(run, s->root) < 0) {
+		*error_r = run->error;
+		return NULL;
+	}
+	run->max_seq = (uint32_t)n;
+	run->max_uid = n > 0 ? msgs[n - 1].uid : 0;
+	run->matches = arena_alloc(a, (n + 1) * sizeof(*run->matches));
+	return run;
+}
+
+int imap_search_step(struct imap_search_exec *run, const struct store_msg *msgs,
+		     const bool *recent, size_t budget, const char **error_r)
+{
+	/* A message costs its nodes, and a store read for SENT* keys. */
+	size_t cost = run->s->n_keys + (run->s->sent_dates ? 256 : 0) + 1;
+	size_t spent = 0;
+
+	for (; run->pos < run->n; run->pos++) {
+		size_t i = run->pos;
+		int ret;
+
+		if (budget > 0 && spent >= budget)
+			return 0;
+		spent += cost;
+		run->msg = &msgs[i];
+		run->seq = (uint32_t)(i + 1);
+		run->recent = recent != NULL && recent[i];
+		run->sent_loaded = false;
+		ret = eval(run, run->s->root);
+		if (ret < 0) {
+			*error_r = run->error;
+			return -1;
+		}
+		if (ret > 0)
+			run->matches[run->n_matches++] = (uint32_t)i;
+	}
+	return 1;
+}
+
+size_t imap_search_matches(const struct imap_search_exec *run,
+			   uint32_t **matches_r)
+{
+	*matches_r = run->matches;
+	return run->n_matches;
+}
+
 int imap_search_run(const struct imap_search *s, struct store_reader *r,
 		    struct arena *a, int64_t mailbox_id,
 		    const struct store_msg *msgs, const bool *recent, size_t n,
 		    uint32_t **matches_r, const char **error_r)
 {
-	struct run run = { .s = s, .r = r, .a = a, .mailbox_id = mailbox_id };
-	uint32_t *matches;
-	size_t count = 0;
+	struct imap_search_exec *run;
+	struct arena scratch;
+	int ret = -1;
 
-	run.text_uids = arena_zalloc(a, (s->n_text + 1) * sizeof(*run.text_uids));
-	run.text_n = arena_zalloc(a, (s->n_text + 1) * sizeof(*run.text_n));
-	if (n > 0 && collect_text(&run, s->root) < 0) {
-		*error_r = run.error;
-		return -1;
-	}
-	arena_init(&run.scratch, 0);
-	run.max_seq = (uint32_t)n;
-	run.max_uid = n > 0 ? msgs[n - 1].uid : 0;
-	matches = arena_alloc(a, (n + 1) * sizeof(*matches));
-	for (size_t i = 0; i < n; i++) {
-		int ret;
-
-		run.msg = &msgs[i];
-		run.seq = (uint32_t)(i + 1);
-		run.recent = recent != NULL && recent[i];
-		run.sent_loaded = false;
-		ret = eval(&run, s->root);
-		if (ret < 0) {
-			/* the reader's error outlives the scratch arena */
-			*error_r = run.error;
-			arena_deinit(&run.scratch);
-			return -1;
-		}
-		if (ret > 0)
-			matches[count++] = (uint32_t)i;
-	}
-	arena_deinit(&run.scratch);
-	*matches_r = matches;
-	return (int)count;
+	arena_init(&scratch, 0);
+	run = imap_search_start(s, r, a, &scratch, mailbox_id, msgs, n,
+				error_r);
+	/* the reader's error outlives the scratch arena */
+	if (run != NULL && imap_search_step(run, msgs, recent, 0, error_r) > 0)
+		ret = (int)imap_search_matches(run, matches_r);
+	arena_deinit(&scratch);
+	return ret;
 }
 
 /* "1:3,5" from ascending values */

@@ -17,17 +17,32 @@ struct imap_search_opts {
 };
 
 /* Parses after "SEARCH ": [RETURN (...)] [CHARSET x] search-keys, up to the
- * end of the command. CHARSET other than UTF-8/US-ASCII -> NULL with
- * *badcharset_r true (NO [BADCHARSET (UTF-8)]). Other errors: NULL,
- * *badcharset_r false, c->error set (BAD). Parentheses nest at most
- * IMAP_SEARCH_MAX_PARENS deep; keys inside NOT, OR and parentheses at most
- * IMAP_SEARCH_MAX_DEPTH (clients send long "OR OR OR ..." chains). */
+ * end of the command. On NULL, *why_r says what the reply is: CHARSET
+ * other than UTF-8/US-ASCII -> IMAP_SEARCH_BADCHARSET (NO [BADCHARSET]);
+ * more than about IMAP_SEARCH_MAX_KEYS keys (as evaluated: UNSEEN is NOT
+ * SEEN, a list is an AND), or more than IMAP_SEARCH_MAX_TEXT
+ * text keys (each one is a pass of the store's index), of them more than
+ * IMAP_SEARCH_MAX_SCANS with a needle under 3 characters (each a scan of
+ * all the mailbox's text) ->
+ * IMAP_SEARCH_LIMIT (NO [LIMIT]); other errors -> IMAP_SEARCH_SYNTAX with
+ * c->error set (BAD). Parentheses nest at most IMAP_SEARCH_MAX_PARENS
+ * deep; keys inside NOT, OR and parentheses at most IMAP_SEARCH_MAX_DEPTH
+ * (clients send long "OR OR OR ..." chains). Running a program costs
+ * its key count per message. */
 /* The charsets SEARCH, SORT and THREAD take: UTF-8 and US-ASCII. */
 bool imap_search_charset_ok(struct str charset);
 
 #define IMAP_SEARCH_MAX_PARENS 64
 #define IMAP_SEARCH_MAX_DEPTH 1024
-struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, bool *badcharset_r);
+#define IMAP_SEARCH_MAX_KEYS 4096
+#define IMAP_SEARCH_MAX_TEXT 64
+#define IMAP_SEARCH_MAX_SCANS 8
+enum imap_search_fail {
+	IMAP_SEARCH_SYNTAX,
+	IMAP_SEARCH_BADCHARSET,
+	IMAP_SEARCH_LIMIT,
+};
+struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, struct imap_search_opts *opts_r, enum imap_search_fail *why_r);
 
 /* The session's view: msgs[i] is sequence number i+1, in UID order.
  * recent may be NULL. Text keys (BODY, TEXT, SUBJECT, FROM, TO, CC, BCC,
@@ -39,6 +54,19 @@ struct imap_search *imap_search_parse(struct imap_cursor *c, struct arena *a, st
  * messages, ascending; returns the count or -1 with *error_r (the
  * reader's error). */
 int imap_search_run(const struct imap_search *s, struct store_reader *r, struct arena *a, int64_t mailbox_id, const struct store_msg *msgs, const bool *recent, size_t n, uint32_t **matches_r, const char **error_r);
+
+/* The same in slices, for a caller that yields between them: start runs
+ * the text keys through the store (one query each; NULL with *error_r on
+ * a store error); each step evaluates the next messages until about
+ * budget key evaluations are spent (0: no bound) and returns 1 when every
+ * message is done, 0 when some remain, -1 with *error_r on a store error;
+ * msgs and recent must stay the same between steps. scratch holds one
+ * message's metadata at a time (cleared as it goes). The run lives in a. */
+struct imap_search_exec;
+struct imap_search_exec *imap_search_start(const struct imap_search *s, struct store_reader *r, struct arena *a, struct arena *scratch, int64_t mailbox_id, const struct store_msg *msgs, size_t n, const char **error_r);
+int imap_search_step(struct imap_search_exec *run, const struct store_msg *msgs, const bool *recent, size_t budget, const char **error_r);
+/* The matches so far: 0-based indexes into msgs, ascending (in a). */
+size_t imap_search_matches(const struct imap_search_exec *run, uint32_t **matches_r);
 
 /* Render the reply for the matches (values: sequence numbers or UIDs,
  * ascending): "* SEARCH 1 2 3\r\n" (with " (MODSEQ n)" when

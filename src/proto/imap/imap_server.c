@@ -175,20 +175,7 @@ static void imap_input(struct session *core)
 
 static void imap_drained(struct session *core)
 {
-	struct imap_session *s = (struct imap_session *)core;
-	int ret;
-
-	/* A continuation runs once its output went out, not while a store
-	 * request or the login gate holds the command. */
-	if (s->mode != IMAP_MODE_BUSY || s->cont == NULL || core->pending > 0 ||
-	    core->timer != NULL)
-		return;
-	ret = s->cont(s);
-	if (ret == 0)
-		return;
-	if (ret < 0 && s->replied_bad)
-		session_bad(core);
-	imap_session_resume(s);
+	imap_session_continue((struct imap_session *)core);
 }
 
 static void imap_shutdown(struct session *core)

@@ -229,3 +229,39 @@ void imap_session_submit(struct imap_session *s, const struct store_req *req,
 		     imap_session_store_done, sub);
 }
 
+/* ---- continuations ---- */
+
+void imap_session_continue(struct imap_session *s)
+{
+	int ret;
+
+	/* A continuation runs once its output went out, not while a store
+	 * request (or a yield) or the login gate holds the command. */
+	if (s->mode != IMAP_MODE_BUSY || s->cont == NULL ||
+	    s->core.pending > 0 || s->core.timer != NULL)
+		return;
+	ret = s->cont(s);
+	if (ret == 0)
+		return;
+	if (ret < 0 && s->replied_bad)
+		session_bad(&s->core);
+	imap_session_resume(s);
+}
+
+/* A yield counts as a pending completion: a session closed meanwhile is
+ * freed here, not under the task. */
+static void imap_session_yield_task(void *arg)
+{
+	struct imap_session *s = arg;
+
+	if (!session_pending_end(&s->core) || s->core.conn == NULL)
+		return;
+	imap_session_continue(s);
+}
+
+void imap_session_yield(struct imap_session *s)
+{
+	session_pending_begin(&s->core);
+	task_queue_post(net_thread_task_queue(conn_thread(s->core.conn)),
+			imap_session_yield_task, s);
+}

@@ -48,42 +48,96 @@ size_t imap_thread_msgids(struct str value, struct arena *a,
 	return n;
 }
 
+/* A chain of parents longer than this is not followed: a link that would
+ * need it is not made (as if it made a loop), so a hostile References
+ * chain costs at most this per reference. Real threads stay far below. */
+#define THREAD_MAX_DEPTH 512
+/* Only the last references of a message are linked (RFC 5322 3.6.4
+ * trims the middle too); the parent is the last one. */
+#define THREAD_MAX_REFS 256
+
 struct node {
 	const struct imap_thread_msg *msg;	/* NULL: a dummy */
-	struct node *parent, *child, *next;	/* first child, next sibling */
+	struct node *parent;
+	struct node *child, *last;		/* first and last child */
+	struct node *prev, *next;		/* siblings */
 };
 
+/* O(1): a parent with a hundred thousand replies stays linear. */
 static void add_child(struct node *parent, struct node *child)
 {
-	struct node **p = &parent->child;
-
-	while (*p != NULL)
-		p = &(*p)->next;
-	*p = child;
 	child->parent = parent;
 	child->next = NULL;
+	child->prev = parent->last;
+	if (parent->last != NULL)
+		parent->last->next = child;
+	else
+		parent->child = child;
+	parent->last = child;
 }
 
 static void unlink_node(struct node *n)
 {
-	struct node **p;
+	struct node *parent = n->parent;
 
-	if (n->parent == NULL)
+	if (parent == NULL)
 		return;
-	for (p = &n->parent->child; *p != n; p = &(*p)->next)
-		;
-	*p = n->next;
-	n->parent = NULL;
-	n->next = NULL;
+	if (n->prev != NULL)
+		n->prev->next = n->next;
+	else
+		parent->child = n->next;
+	if (n->next != NULL)
+		n->next->prev = n->prev;
+	else
+		parent->last = n->prev;
+	n->parent = n->prev = n->next = NULL;
 }
 
+/* Whether maybe is n or one of its ancestors; true also when the chain
+ * is longer than THREAD_MAX_DEPTH (the caller then makes no link). */
 static bool is_ancestor(const struct node *maybe, const struct node *n)
 {
-	for (; n != NULL; n = n->parent) {
-		if (n == maybe)
+	if (maybe->child == NULL)	/* a leaf is nobody's ancestor */
+		return maybe == n;
+	for (unsigned depth = 0; n != NULL; n = n->parent, depth++) {
+		if (n == maybe || depth == THREAD_MAX_DEPTH)
 			return true;
 	}
 	return false;
+}
+
+/* A growable array of nodes, for walks without recursion. */
+struct node_stack {
+	struct node **v;
+	size_t n, cap;
+};
+
+static void stack_push(struct node_stack *st, struct node *x)
+{
+	if (st->n == st->cap) {
+		st->cap = st->cap * 2 + 64;
+		st->v = xrealloc(st->v, st->cap * sizeof(*st->v));
+	}
+	st->v[st->n++] = x;
+}
+
+/* Every node of the trees of list, each before its children, into
+ * order (malloc'd): the trees are walked with this instead of recursion,
+ * so a chain of a hundred thousand replies cannot exhaust the stack. */
+static void preorder(struct node *list, struct node_stack *order)
+{
+	struct node_stack todo = { 0 };
+
+	for (struct node *x = list; x != NULL; x = x->next)
+		stack_push(&todo, x);
+	while (todo.n > 0) {
+		struct node *x = todo.v[--todo.n];
+
+		stack_push(order, x);
+		for (struct node *c = x->child; c != NULL; c = c->next)
+			stack_push(&todo, c);
+	}
+	free(todo.v);
 }
 
 /* A dummy's date and order are its first child's (children are sorted
@@ -107,33 +161,45 @@ static int node_cmp(const void *pa, const void *pb)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* The sibling list from first, sorted by sent date, as a new list. */
-static struct node *sort_siblings(struct arena *a, struct node *first)
+/* The sibling list from first, sorted by sent date, as a new list (its
+ * last node in *last_r). */
+static struct node *sort_siblings(struct arena *a, struct node *first,
+				  struct node **last_r)
 {
 	struct node **v;
 	size_t n = 0, i = 0;
 
 	for (struct node *x = first; x != NULL; x = x->next)
 		n++;
-	if (n < 2)
+	if (n < 2) {
+		*last_r = first;
 		return first;
+	}
 	v = arena_alloc(a, n * sizeof(*v));
 	for (struct node *x = first; x != NULL; x = x->next)
 		v[i++] = x;
 	qsort(v, n, sizeof(*v), node_cmp);
-	for (i = 0; i + 1 < n; i++)
-		v[i]->next = v[i + 1];
-	v[n - 1]->next = NULL;
+	for (i = 0; i < n; i++) {
+		v[i]->prev = i > 0 ? v[i - 1] : NULL;
+		v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+	}
+	*last_r = v[n - 1];
 	return v[0];
 }
 
-/* Sorts the children at every level below the nodes of the list. */
+/* Sorts the children at every level below the nodes of the list,
+ * deepest first: a dummy's order is its first child's. */
 static void sort_below(struct arena *a, struct node *list)
 {
-	for (struct node *x = list; x != NULL; x = x->next) {
-		sort_below(a, x->child);
-		x->child = sort_siblings(a, x->child);
+	struct node_stack order = { 0 };
+
+	preorder(list, &order);
+	for (size_t i = order.n; i-- > 0;) {
+		struct node *x = order.v[i];
+
+		x->child = sort_siblings(a, x->child, &x->last);
 	}
+	free(order.v);
 }
 
 /* ---- REFERENCES ---- */
@@ -206,7 +272,9 @@ static struct node *link_references(struct arena *a,
 		}
 		if (c == NULL)	/* no id, or one already taken: unique */
 			c = all[n_all++] = new_node(a, m);
-		for (size_t r = 0; r < m->n_refs; r++) {
+		for (size_t r = m->n_refs > THREAD_MAX_REFS ?
+			       m->n_refs - THREAD_MAX_REFS : 0;
+		     r < m->n_refs; r++) {
 			struct node *rc;
 
 			slot = table_slot(&t, m->refs[r]);
@@ -236,30 +304,58 @@ static struct node *link_references(struct arena *a,
 	return roots;
 }
 
-/* Step 3: dummies without children go; dummies with children give them
- * to their parent, except at the root when they have several. */
-static struct node *prune(struct node *list, struct node *parent)
+/* Step 3 on one sibling list whose subtrees are pruned already: dummies
+ * without children go; dummies with children give them to their parent,
+ * except at the root when they have several. */
+static struct node *prune_list(struct node *list, struct node *parent)
 {
-	struct node *out = NULL, **tail = &out, *next;
+	struct node *out = NULL, *last = NULL, *next;
 
+#define PUT(k) \
+	do { \
+		(k)->prev = last; \
+		(k)->next = NULL; \
+		if (last != NULL) \
+			last->next = (k); \
+		else \
+			out = (k); \
+		last = (k); \
+	} while (0)
 	for (struct node *x = list; x != NULL; x = next) {
 		next = x->next;
-		x->child = prune(x->child, x);
 		if (x->msg == NULL &&
 		    (x->child == NULL ||
 		     parent != NULL || x->child->next == NULL)) {
-			for (struct node *k = x->child; k != NULL; k = k->next) {
+			struct node *knext;
+
+			for (struct node *k = x->child; k != NULL; k = knext) {
+				knext = k->next;
 				k->parent = parent;
-				*tail = k;
-				tail = &k->next;
+				PUT(k);
 			}
 		} else {
-			*tail = x;
-			tail = &x->next;
+			PUT(x);
 		}
-		*tail = NULL;
 	}
+#undef PUT
+	if (parent != NULL)
+		parent->last = last;
 	return out;
+}
+
+/* Step 3 over the whole forest, deepest lists first. */
+static struct node *prune(struct node *roots)
+{
+	struct node_stack order = { 0 };
+
+	preorder(roots, &order);
+	for (size_t i = order.n; i-- > 0;) {
+		struct node *x = order.v[i];
+
+		x->child = prune_list(x->child, x);
+	}
+	free(order.v);
+	return prune_list(roots, NULL);
 }
 
 static const char *root_subject(const struct node *x)
@@ -316,23 +412,21 @@ static struct node *group_subjects(struct arena *a, struct node *roots)
 		} else if (!e->msg->reply && x->msg != NULL && x->msg->reply) {
 			add_child(e, x);
 		} else {
-			/* Both stand alone: a new dummy takes e's place. */
-			struct node *d = new_node(a, NULL);
+			/* Both stand alone: e turns into the dummy above a
+			 * copy of itself and x, in place (finding its spot
+			 * in the output list would cost a walk of it per
+			 * subject). Each node's children move at most once:
+			 * e is a dummy from now on. */
+			struct node *e2 = new_node(a, e->msg), *knext;
 
-			for (struct node **p = &out; *p != NULL;
-			     p = &(*p)->next) {
-				if (*p == e) {
-					d->next = e->next;
-					*p = d;
-					if (tail == &e->next)
-						tail = &d->next;
-					break;
-				}
+			for (struct node *k = e->child; k != NULL; k = knext) {
+				knext = k->next;
+				add_child(e2, k);
 			}
-			e->next = NULL;
-			add_child(d, e);
-			add_child(d, x);
-			*slot = d;
+			e->child = e->last = NULL;
+			e->msg = NULL;
+			add_child(e, e2);
+			add_child(e, x);
 		}
 	}
 	return out;
@@ -385,27 +479,54 @@ static struct node *ordered_subject(struct arena *a,
 
 /* ---- output ---- */
 
-static void render_node(const struct node *x, bool at_open,
-			struct strbuf *out)
+/* One thread below its root x, as RFC 5256's thread-list without the
+ * outer parentheses: "1 2 (3)(4 5)". A chain of single children goes
+ * inline; several children each get parentheses. Without recursion: open
+ * holds, per open level of several children, the next one to render. */
+static void render_tree(const struct node *x, struct strbuf *out)
 {
-	if (x->msg != NULL) {
-		if (!at_open)
-			strbuf_putc(out, ' ');
-		strbuf_printf(out, "%u", x->msg->value);
-		at_open = false;
-	}
-	if (x->child == NULL)
-		return;
-	if (x->child->next == NULL) {
-		render_node(x->child, at_open, out);
-		return;
-	}
-	if (!at_open)
-		strbuf_putc(out, ' ');
-	for (const struct node *k = x->child; k != NULL; k = k->next) {
-		strbuf_putc(out, '(');
-		render_node(k, true, out);
-		strbuf_putc(out, ')');
+	struct node_stack open = { 0 };
+	bool at_open = true;
+
+	for (;;) {
+		/* Down from x. */
+		for (;;) {
+			if (x->msg != NULL) {
+				if (!at_open)
+					strbuf_putc(out, ' ');
+				strbuf_printf(out, "%u", x->msg->value);
+				at_open = false;
+			}
+			if (x->child == NULL)
+				break;
+			if (x->child->next != NULL) {
+				if (!at_open)
+					strbuf_putc(out, ' ');
+				stack_push(&open, x->child->next);
+				strbuf_putc(out, '(');
+				at_open = true;
+			}
+			x = x->child;
+		}
+		/* Up to the next sibling to render. */
+		for (;;) {
+			struct node *k;
+
+			if (open.n == 0) {
+				free(open.v);
+				return;
+			}
+			strbuf_putc(out, ')');
+			k = open.v[open.n - 1];
+			if (k != NULL) {
+				open.v[open.n - 1] = k->next;
+				strbuf_putc(out, '(');
+				at_open = true;
+				x = k;
+				break;
+			}
+			open.n--;
+		}
 	}
 }
 
@@ -413,22 +534,22 @@ void imap_thread_render(enum imap_thread_alg alg, struct arena *a,
 			const struct imap_thread_msg *msgs, size_t n,
 			struct strbuf *out)
 {
-	struct node *roots;
+	struct node *roots, *last;
 
 	if (n == 0)
 		return;
 	if (alg == IMAP_THREAD_ORDEREDSUBJECT) {
 		/* threads in the order of their first message's date */
-		roots = sort_siblings(a, ordered_subject(a, msgs, n));
+		roots = sort_siblings(a, ordered_subject(a, msgs, n), &last);
 	} else {
-		roots = prune(link_references(a, msgs, n), NULL);
+		roots = prune(link_references(a, msgs, n));
 		sort_below(a, roots);
-		roots = group_subjects(a, sort_siblings(a, roots));
+		roots = group_subjects(a, sort_siblings(a, roots, &last));
 		sort_below(a, roots);
 	}
 	for (const struct node *x = roots; x != NULL; x = x->next) {
 		strbuf_putc(out, '(');
-		render_node(x, true, out);
+		render_tree(x, out);
 		strbuf_putc(out, ')');
 	}
 }

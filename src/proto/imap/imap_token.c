@@ -284,6 +284,52 @@ static bool parse_seq_number(struct imap_cursor *c, uint32_t *n_r)
 	return imap_cursor_nz_number(c, n_r);
 }
 
+static int range_cmp(const void *pa, const void *pb)
+{
+	const struct imap_seq_range *a = pa, *b = pb;
+
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return a->hi < b->hi ? -1 : a->hi > b->hi;
+}
+
+/* Sort and merge the ranges without '*'. Those with '*' fold into one,
+ * last: "x:*" is [min(x, max), max(x, max)], so "x1:*,...,xk:*" is
+ * "xmin:*" and [xmin, xmax], and a lone "*" is in any "x:*". Membership
+ * is then a binary search: "1,1,1,..." or "1:*,1:*,..." cost log n per
+ * test, not their length. Returns the new count (never more). */
+static size_t seqset_normalise(struct imap_seq_range *r, size_t n)
+{
+	uint32_t xmin = UINT32_MAX, xmax = 0;
+	bool star = false;
+	size_t k = 0, out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].hi != UINT32_MAX) {
+			r[k++] = r[i];
+			continue;
+		}
+		star = true;
+		if (r[i].lo != UINT32_MAX) {
+			xmin = MIN(xmin, r[i].lo);
+			xmax = MAX(xmax, r[i].lo);
+		}
+	}
+	if (star && xmin < xmax)
+		r[k++] = (struct imap_seq_range){ xmin, xmax };
+	qsort(r, k, sizeof(*r), range_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (out > 0 && r[i].lo <= r[out - 1].hi + 1) {
+			r[out - 1].hi = MAX(r[out - 1].hi, r[i].hi);
+			continue;
+		}
+		r[out++] = r[i];
+	}
+	if (star)
+		r[out++] = (struct imap_seq_range){ xmin, UINT32_MAX };
+	return out;
+}
+
 bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a,
 			struct imap_seqset *set_r)
 {
@@ -309,6 +355,7 @@ bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a,
 		if (!imap_cursor_skip_char(c, ','))
 			break;
 	}
+	n = seqset_normalise(ranges, n);
 	set_r->ranges = arena_alloc(a, n * sizeof(*ranges));
 	memcpy(set_r->ranges, ranges, n * sizeof(*ranges));
 	set_r->n = n;
@@ -324,23 +371,28 @@ bad:
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n,
 			  uint32_t max)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		uint32_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+	size_t lo = 0, hi = set->n;
 
-		if (lo == UINT32_MAX)
-			lo = max;
-		if (hi == UINT32_MAX)
-			hi = max;
-		if (lo > hi) {
-			uint32_t t = lo;
+	if (hi > 0 && set->ranges[hi - 1].hi == UINT32_MAX) {
+		uint32_t x = set->ranges[hi - 1].lo;
 
-			lo = hi;
-			hi = t;
-		}
-		if (n >= lo && n <= hi)
+		if (x == UINT32_MAX)
+			x = max;
+		if (n >= MIN(x, max) && n <= MAX(x, max))
 			return true;
+		hi--;
 	}
-	return false;
+	/* The first range ending at n or above. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (set->ranges[mid].hi < n)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < set->n && set->ranges[lo].hi != UINT32_MAX &&
+	       set->ranges[lo].lo <= n && n <= set->ranges[lo].hi;
 }
 
 struct flag_acc {
@@ -378,6 +430,9 @@ static bool parse_flag(struct imap_cursor *c, struct flag_acc *acc)
 	}
 	if (!imap_cursor_atom(c, &atom))
 		return false;
+	/* One past the bound says "too many"; the rest is only read. */
+	if (acc->n > IMAP_MAX_KEYWORDS)
+		return true;
 	for (size_t i = 0; i < acc->n; i++) {
 		if (str_eq(atom, str_c(acc->keywords[i])))
 			return true;
@@ -461,6 +516,32 @@ bool imap_cursor_flags_or_list(struct imap_cursor *c, struct arena *a,
 	}
 	flag_acc_finish(&acc, a, flags_r, keywords_r, n_keywords_r);
 	return true;
+}
+
+bool imap_keywords_has(const char *keywords, struct str kw)
+{
+	struct str rest = str_c(keywords), word;
+
+	while (rest.n > 0) {
+		if (!str_split(rest, ' ', &word, &rest))
+			rest = STR_NULL;
+		if (str_caseeq(word, kw))
+			return true;
+	}
+	return false;
+}
+
+size_t imap_keywords_count(const char *keywords)
+{
+	struct str rest = str_c(keywords), word;
+	size_t n = 0;
+
+	while (rest.n > 0) {
+		if (!str_split(rest, ' ', &word, &rest))
+			rest = STR_NULL;
+		n += word.n > 0;
+	}
+	return n;
 }
 
 static bool fixed_digits(const char **p, const char *end, size_t n, int *v_r)

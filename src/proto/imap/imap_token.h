@@ -41,13 +41,16 @@ bool imap_cursor_number64(struct imap_cursor *c, uint64_t *n_r);	/* mod-sequence
 bool imap_cursor_mailbox(struct imap_cursor *c, struct arena *a, bool utf8, const char **name_r);
 
 /* sequence-set: "1", "2:4", "*", "5:*", "1,3:5,7" ("$" is not supported).
- * '*' is stored as UINT32_MAX; lo <= hi after normalising ("4:2" -> 2:4;
- * with '*' the session resolves it). */
+ * '*' is stored as UINT32_MAX; lo <= hi ("4:2" -> 2:4). The ranges come
+ * out sorted, merged and disjoint, the ones with '*' folded into one last
+ * range (x:* or *:*), so the set is never longer than needed and
+ * imap_seqset_contains() is a binary search. A set built by hand must
+ * keep that order (imap_seqset_of_ranges does). */
 struct imap_seq_range { uint32_t lo, hi; };
 struct imap_seqset { struct imap_seq_range *ranges; size_t n; };
 bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a, struct imap_seqset *set_r);
 /* true if n is in set, with '*' meaning max (the largest seq/UID in use; an
- * empty mailbox has max 0). */
+ * empty mailbox has max 0). O(log n). */
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t max);
 
 /* flag-list "(" [flag *(SP flag)] ")": system flags (\Seen \Answered
@@ -55,9 +58,17 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t ma
  * (store/store.h), keywords (atoms, duplicates dropped) into an arena array
  * of NUL-terminated strings; "\Recent" and unknown "\X" flags are an error.
  * imap_cursor_flags_or_list(): a list, or flags separated by SP without
- * parentheses (STORE +FLAGS \Seen \Draft). */
+ * parentheses (STORE +FLAGS \Seen \Draft). At most IMAP_MAX_KEYWORDS + 1
+ * keywords are kept: a count above IMAP_MAX_KEYWORDS means "too many"
+ * (NO [LIMIT]), and the dedup stays linear in the list. */
+#define IMAP_MAX_KEYWORDS 64
 bool imap_cursor_flag_list(struct imap_cursor *c, struct arena *a, uint32_t *flags_r, const char ***keywords_r, size_t *n_keywords_r);
 bool imap_cursor_flags_or_list(struct imap_cursor *c, struct arena *a, uint32_t *flags_r, const char ***keywords_r, size_t *n_keywords_r);
+
+/* A keyword list as the store keeps it ("a b c"): whether kw is in it
+ * (case-insensitively, RFC 9051 2.3.2), and how many it holds. */
+bool imap_keywords_has(const char *keywords, struct str kw);
+size_t imap_keywords_count(const char *keywords);
 
 /* date "d-Mon-yyyy" or quoted form (SEARCH): unix seconds at 00:00 UTC of
  * that day */
