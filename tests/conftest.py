@@ -84,6 +84,7 @@ class Posthornd:
         self.start_timeout = start_timeout
         self.asan_options = asan_options    # ":name=value..." added under ASan
         self.proc = None
+        self.started_once = False
 
     @property
     def config_path(self):
@@ -93,6 +94,20 @@ class Posthornd:
         return DEV_PORTS[service] + self.offset
 
     def start(self):
+        """Start the daemon and wait for it to be ready. Free ports are
+        picked before the start, so another program may take one in
+        between: a first start that finds a port in use picks a new
+        offset and tries again (a restart keeps its ports)."""
+        for attempt in range(5):
+            try:
+                return self._start_once()
+            except RuntimeError as e:
+                if self.started_once or attempt == 4 or "EADDRINUSE" not in str(e):
+                    raise
+                self.logfile.close()
+                self.offset = free_port_offset()
+
+    def _start_once(self):
         self.logfile = open(self.log_path, "ab")
         # The log may hold an earlier run's lines: wait for a new " ready".
         start_at = os.path.getsize(self.log_path)
@@ -104,9 +119,11 @@ class Posthornd:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if " ready" in self.log()[start_at:]:
+                self.started_once = True
                 return self
             if self.proc.poll() is not None:
-                raise RuntimeError(f"posthornd exited {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(f"posthornd exited {self.proc.returncode}:\n"
+                                   f"{self.log()[start_at:]}")
             time.sleep(0.05)
         raise RuntimeError(f"posthornd not ready in {self.start_timeout}s:\n{self.log()}")
 
