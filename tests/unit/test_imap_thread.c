@@ -160,6 +160,43 @@ static void test_sibling_order_by_date(void **state)
 	threads(IMAP_THREAD_REFERENCES, kids, 4, "(1 (3)(4)(2))");
 }
 
+static void test_references_loop_breaks_parent(void **state)
+{
+	/* RFC 5256 1B: 3 lists its own descendant 1 as its parent. Its old
+	 * parent (2, from 1's References) is broken off all the same, and
+	 * the looping link is not made: two threads, not one. */
+	static const struct spec loop[] = {
+		/* 1 */ { "l1", "one", false, 10, { "l2", "l3", NULL } },
+		/* 2 */ { "l2", "two", false, 20, { NULL } },
+		/* 3 */ { "l3", "three", false, 30, { "l1", NULL } },
+	};
+	/* A message naming itself last: no parent at all (not the one the
+	 * earlier references gave it). */
+	static const struct spec self[] = {
+		/* 1 */ { "m", "a", false, 10, { NULL } },
+		/* 2 */ { "n", "b", false, 20, { "m", "n", NULL } },
+	};
+
+	(void)state;
+	threads(IMAP_THREAD_REFERENCES, loop, 3, "(2)(3 1)");
+	threads(IMAP_THREAD_REFERENCES, self, 2, "(1)(2)");
+}
+
+static void test_roots_by_first_date(void **state)
+{
+	/* Step 5 hangs 1 under the dummy of 3 and 4 (same subject); the
+	 * thread then starts with 1 and goes before 2 (step 6). */
+	static const struct spec roots[] = {
+		/* 1 */ { "a", "topic", false, 8, { NULL } },
+		/* 2 */ { "b", "other", false, 9, { NULL } },
+		/* 3 */ { "d1", "topic", false, 12, { "ghost", NULL } },
+		/* 4 */ { "d2", "topic", true, 13, { "ghost", NULL } },
+	};
+
+	(void)state;
+	threads(IMAP_THREAD_REFERENCES, roots, 4, "((1)(3)(4))(2)");
+}
+
 /* Hostile shapes a sender can mail in: a hundred thousand replies to one
  * message, a chain of a hundred thousand replies (in both orders), and
  * messages with thousands of References each. Before, the first cost n^2
@@ -255,6 +292,8 @@ int main(void)
 		cmocka_unit_test(test_references_edges),
 		cmocka_unit_test(test_subject_merge),
 		cmocka_unit_test(test_sibling_order_by_date),
+		cmocka_unit_test(test_references_loop_breaks_parent),
+		cmocka_unit_test(test_roots_by_first_date),
 		cmocka_unit_test(test_hostile_shapes),
 	};
 

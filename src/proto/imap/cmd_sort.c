@@ -120,6 +120,7 @@ static int sort_done(struct imap_session *s, const uint32_t *matches,
 	const char **envs = NULL;
 	uint32_t *uids;
 	uint64_t max_modseq = 0;
+	size_t k = 0;
 
 	if (matched_envelopes(s, matches, n, &uids,
 			      sc->sort.needs_envelope ? &envs : NULL, &error) < 0)
@@ -128,12 +129,19 @@ static int sort_done(struct imap_session *s, const uint32_t *matches,
 	for (size_t i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];
 
-		msgs[i].seq = matches[i] + 1;
-		msgs[i].internal_date = m->internal_date;
-		msgs[i].size = m->size;
-		msgs[i].envelope = envs != NULL ? envs[i] : NULL;
+		/* Expunged by another session and not reported yet: its
+		 * keys are gone with it, so it is left out rather than
+		 * sorted as a message without headers. */
+		if (envs != NULL && envs[i] == NULL)
+			continue;
+		msgs[k].seq = matches[i] + 1;
+		msgs[k].internal_date = m->internal_date;
+		msgs[k].size = m->size;
+		msgs[k].envelope = envs != NULL ? envs[i] : NULL;
 		max_modseq = MAX(max_modseq, m->modseq);
+		k++;
 	}
+	n = k;
 	imap_sort_order(&sc->sort, &s->cmd_arena, msgs, n);
 	strbuf_append_c(&out, "* SORT");
 	for (size_t i = 0; i < n; i++)
@@ -203,6 +211,7 @@ static int thread_done(struct imap_session *s, const uint32_t *matches,
 	struct store_reader *r;
 	uint32_t *uids;
 	const char **envs;
+	size_t k = 0;
 
 	if (matched_envelopes(s, matches, n, &uids, &envs, &error) < 0)
 		return imap_store_failed(s, "sort/thread", error);
@@ -213,10 +222,15 @@ static int thread_done(struct imap_session *s, const uint32_t *matches,
 		return imap_store_failed(s, "sort/thread", error);
 	for (size_t i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[matches[i]];
-		struct imap_thread_msg *t = &msgs[i];
+		struct imap_thread_msg *t = &msgs[k];
 		struct imap_envelope_fields env;
 		const char **ids = NULL;
 
+		/* Expunged meanwhile (see sort_done): without its ids it
+		 * would stand alone and its replies lose their parent. */
+		if (envs[i] == NULL)
+			continue;
+		k++;
 		imap_envelope_read(envs[i], &s->cmd_arena, &env);
 		t->seq = matches[i] + 1;
 		t->value = sc->uid ? uids[i] : t->seq;
@@ -245,8 +259,8 @@ static int thread_done(struct imap_session *s, const uint32_t *matches,
 	if (sc->alg == IMAP_THREAD_REFERENCES)
 		store_reader_end(r);
 	strbuf_free(&sb);
-	strbuf_append_c(&out, n > 0 ? "* THREAD " : "* THREAD");
-	imap_thread_render(sc->alg, &s->cmd_arena, msgs, n, &out);
+	strbuf_append_c(&out, k > 0 ? "* THREAD " : "* THREAD");
+	imap_thread_render(sc->alg, &s->cmd_arena, msgs, k, &out);
 	strbuf_append_c(&out, "\r\n");
 	imap_write(s, out.p, out.n);
 	strbuf_free(&out);

@@ -286,13 +286,14 @@ static struct node *link_references(struct arena *a,
 				add_child(prev, rc);
 			prev = rc;
 		}
-		/* The last reference is the parent, whatever a truncated
-		 * References of another message said before. */
-		if (prev == NULL || !is_ancestor(c, prev)) {
-			unlink_node(c);
-			if (prev != NULL)
-				add_child(prev, c);
-		}
+		/* 1B: the last reference is the parent, whatever a
+		 * truncated References of another message said before: the
+		 * old link goes even when the new one would make a loop and
+		 * is not made (a message that lists its own child as its
+		 * parent), as it goes when there are no references. */
+		unlink_node(c);
+		if (prev != NULL && !is_ancestor(c, prev))
+			add_child(prev, c);
 	}
 	for (size_t i = 0; i < n_all; i++) {
 		if (all[i]->parent == NULL) {
@@ -546,6 +547,9 @@ void imap_thread_render(enum imap_thread_alg alg, struct arena *a,
 		sort_below(a, roots);
 		roots = group_subjects(a, sort_siblings(a, roots, &last));
 		sort_below(a, roots);
+		/* Step 6 sorts the roots too: grouping made dummies whose
+		 * first message is older than the roots before them. */
+		roots = sort_siblings(a, roots, &last);
 	}
 	for (const struct node *x = roots; x != NULL; x = x->next) {
 		strbuf_putc(out, '(');
