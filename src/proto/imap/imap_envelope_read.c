@@ -18,7 +18,6 @@ static bool parse_addresses(struct imap_cursor *c, struct arena *a,
 	c->p++;
 	while (imap_cursor_skip_char(c, '(')) {
 		struct imap_envelope_address addr;
-		bool host_nil;
 
 		if (!imap_cursor_nstring(c, a, &addr.name, &nil) ||
 		    !imap_cursor_sp(c) ||
@@ -26,12 +25,12 @@ static bool parse_addresses(struct imap_cursor *c, struct arena *a,
 		    !imap_cursor_sp(c) ||
 		    !imap_cursor_nstring(c, a, &addr.mailbox, &nil) ||
 		    !imap_cursor_sp(c) ||
-		    !imap_cursor_nstring(c, a, &addr.host, &host_nil) ||
+		    !imap_cursor_nstring(c, a, &addr.host, &nil) ||
 		    !imap_cursor_skip_char(c, ')'))
 			return false;
-		if (!found && (!host_nil || first_r->mailbox.n == 0)) {
+		if (!found) {
 			*first_r = addr;
-			found = !host_nil;
+			found = true;
 		}
 	}
 	return imap_cursor_skip_char(c, ')');

@@ -12,8 +12,9 @@ struct imap_envelope_address {
 
 struct imap_envelope_fields {
 	struct str date, subject, in_reply_to, message_id;
-	/* the first address of each list that has a host (group markers are
-	 * passed over), else its first entry */
+	/* the first address of each list as IMAP has it (RFC 5256's "first
+	 * address"): a group's start marker is one, with the group name as
+	 * its mailbox and no host */
 	struct imap_envelope_address from, to, cc;
 };
 

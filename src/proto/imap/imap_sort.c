@@ -3,8 +3,8 @@
  * then one qsort_r over them. */
 #include "proto/imap/imap_sort.h"
 
-#include "base/utf8_fold.h"
 #include "mail/base_subject.h"
+#include "mail/casemap.h"
 #include "mail/rfc2047.h"
 #include "proto/imap/imap_envelope_read.h"
 
@@ -85,18 +85,20 @@ bool imap_sort_parse(struct imap_cursor *c, struct imap_sort *sort_r)
 
 /* ---- keys from the envelope ---- */
 
-static const char *folded(struct arena *a, struct str s)
+/* The i;unicode-casemap key of s (RFC 5256 3 compares strings so). */
+static const char *key_of(struct arena *a, struct str s)
 {
 	struct strbuf sb = STRBUF_INIT;
 	const char *p;
 
-	utf8_fold(&sb, s);
+	casemap_key(&sb, s);
 	p = arena_strndup(a, strbuf_cstr(&sb), sb.n);
 	strbuf_free(&sb);
 	return p;
 }
 
-/* RFC 5957: the display name, decoded, or else the addr-spec. */
+/* RFC 5957: the display name, decoded, or else the addr-spec; a group
+ * start (no host) shows its name. */
 static const char *display(struct arena *a,
 			   const struct imap_envelope_address *addr)
 {
@@ -104,11 +106,13 @@ static const char *display(struct arena *a,
 	const char *p;
 
 	rfc2047_decode(&sb, addr->name);
-	if (sb.n == 0 && addr->mailbox.n > 0)
+	if (sb.n == 0 && addr->host.n > 0)
 		strbuf_printf(&sb, "%.*s@%.*s", (int)addr->mailbox.n,
 			      addr->mailbox.p, (int)addr->host.n,
 			      addr->host.p);
-	p = folded(a, strbuf_str(&sb));
+	else if (sb.n == 0)
+		strbuf_append_str(&sb, addr->mailbox);
+	p = key_of(a, strbuf_str(&sb));
 	strbuf_free(&sb);
 	return p;
 }
@@ -140,17 +144,16 @@ static void item_keys(const struct imap_sort *s, struct arena *a,
 		case IMAP_SORT_SUBJECT:
 			strbuf_reset(&sb);
 			(void)base_subject(&sb, env.subject);
-			it->text[key] = arena_strndup(a, strbuf_cstr(&sb),
-						      sb.n);
+			it->text[key] = key_of(a, strbuf_str(&sb));
 			break;
 		case IMAP_SORT_FROM:
-			it->text[key] = folded(a, env.from.mailbox);
+			it->text[key] = key_of(a, env.from.mailbox);
 			break;
 		case IMAP_SORT_TO:
-			it->text[key] = folded(a, env.to.mailbox);
+			it->text[key] = key_of(a, env.to.mailbox);
 			break;
 		case IMAP_SORT_CC:
-			it->text[key] = folded(a, env.cc.mailbox);
+			it->text[key] = key_of(a, env.cc.mailbox);
 			break;
 		case IMAP_SORT_DISPLAYFROM:
 			it->text[key] = display(a, &env.from);
