@@ -241,7 +241,7 @@ int cmd_fetch(void *session, struct str arg)
 	}
 	since = imap_fetch_changedsince(st->plan);
 	if (imap_fetch_wants_modseq(st->plan))
-		s->condstore = true;	/* a CONDSTORE-enabling command */
+		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
 	st->with_modseq = s->condstore && imap_fetch_wants_flags(st->plan);
 	st->n = imap_view_resolve(v, &set, st->uid, &s->cmd_arena, &st->idx);
 	for (size_t i = 0; i < st->n; i++) {

@@ -753,6 +753,8 @@ int cmd_status(void *session, struct str arg)
 		return imap_bad_syntax(s, &c);
 	if (mailbox_get(s, name, &mb) <= 0)
 		return -1;
+	if ((items & ST_HIGHESTMODSEQ) != 0)
+		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
 	ret = write_status(s, &mb, items, &out);
 	if (ret == 0) {
 		imap_write(s, out.p, out.n);

@@ -489,7 +489,7 @@ int cmd_store(void *session, struct str arg)
 		    !imap_cursor_number64(&c, &unchangedsince) ||
 		    !imap_cursor_skip_char(&c, ')') || !imap_cursor_sp(&c))
 			return imap_bad_syntax(s, &c);
-		s->condstore = true;
+		imap_view_condstore(s);
 	}
 	if (!imap_cursor_atom(&c, &item) || !imap_cursor_sp(&c) ||
 	    !imap_cursor_flags_or_list(&c, &s->cmd_arena, &flags, &keywords,

@@ -73,7 +73,7 @@ int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 	struct search_run *sr = arena_zalloc(&s->cmd_arena, sizeof(*sr));
 
 	if (opts->modseq_used)
-		s->condstore = true;	/* a CONDSTORE-enabling command */
+		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
 	if (r == NULL || (sr->exec = imap_search_start(prog, r, &s->cmd_arena,
 						       &s->msg_arena,
 						       v->mailbox_id, v->msgs,
@@ -106,7 +106,8 @@ static int search_done(struct imap_session *s, const uint32_t *matches,
 		const struct store_msg *m = &v->msgs[matches[i]];
 
 		values[i] = sc->uid ? m->uid : matches[i] + 1;
-		max_modseq = MAX(max_modseq, m->modseq);
+		if (imap_search_returns(&sc->opts, i, n))
+			max_modseq = MAX(max_modseq, m->modseq);
 	}
 	imap_search_render(&sc->opts, s->tag, sc->uid, values, n, max_modseq,
 			   &out);

@@ -190,6 +190,12 @@ void imap_recent_reset(void);
  * error (logged). */
 int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 		   const struct imap_seqset *quiet_uids);
+/* A CONDSTORE-enabling command (RFC 7162 3.1: FETCH or SEARCH with
+ * MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, STATUS HIGHESTMODSEQ) is running:
+ * CONDSTORE is on from now on, and when this is the first one in the
+ * selected state "* OK [HIGHESTMODSEQ n]" goes out (n as the view knows
+ * it), before the command's own responses. */
+void imap_view_condstore(struct imap_session *s);
 /* Index of uid in the view, or -1. */
 ssize_t imap_view_find_uid(const struct imap_view *v, uint32_t uid);
 uint32_t imap_view_max_uid(const struct imap_view *v);

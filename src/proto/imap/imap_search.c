@@ -734,6 +734,14 @@ static void write_set(struct strbuf *out, const uint32_t *v, size_t n)
 	}
 }
 
+bool imap_search_returns(const struct imap_search_opts *o, size_t i, size_t n)
+{
+	if (!o->esearch || o->ret_all || o->ret_count ||
+	    !(o->ret_min || o->ret_max))
+		return true;
+	return (o->ret_min && i == 0) || (o->ret_max && i + 1 == n);
+}
+
 void imap_search_render(const struct imap_search_opts *o, const char *tag,
 			bool uid, const uint32_t *values, size_t n,
 			uint64_t max_modseq, struct strbuf *out)

@@ -68,6 +68,13 @@ int imap_search_step(struct imap_search_exec *run, const struct store_msg *msgs,
 /* The matches so far: 0-based indexes into msgs, ascending (in a). */
 size_t imap_search_matches(const struct imap_search_exec *run, uint32_t **matches_r);
 
+/* Whether the i-th of n matches (ascending) is a message the reply
+ * returns, whose mod-sequence the MODSEQ result counts (RFC 7162 3.1.5:
+ * "the highest mod-sequence of all messages being returned"): with only
+ * MIN and/or MAX (RFC 4731) those messages, else every match (ALL and
+ * COUNT stand for all of them; plain SEARCH returns all). */
+bool imap_search_returns(const struct imap_search_opts *o, size_t i, size_t n);
+
 /* Render the reply for the matches (values: sequence numbers or UIDs,
  * ascending): "* SEARCH 1 2 3\r\n" (with " (MODSEQ n)" when
  * opts->modseq_used and n > 0) or, when o->esearch,

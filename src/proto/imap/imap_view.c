@@ -463,3 +463,15 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 	arena_deinit(&tmp);
 	return 0;
 }
+
+void imap_view_condstore(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	/* A client that selected without CONDSTORE learns where the
+	 * mod-sequences stand now (Dovecot answers so too). */
+	if (s->view != NULL)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+			      (unsigned long long)s->view->highestmodseq);
+}
