@@ -5,6 +5,7 @@
 
 #include "mail/header.h"
 #include "mail/imap_string.h"
+#include "mail/rfc2047.h"
 
 enum tok_type { TOK_WORD, TOK_QUOTED, TOK_SPECIAL };
 
@@ -109,17 +110,71 @@ struct addr_ctx {
 	unsigned n;
 	struct strbuf name, adl, mailbox, host;
 	bool any;
+	bool text;	/* search lines (imap_envelope_search_text), not IMAP */
 };
+
+/* A search line: "Name <local@domain>" or "<local@domain>", the name
+ * decoded and the local part without its quotes. */
+static void text_line(struct strbuf *out, struct str name, struct str mailbox,
+		      struct str host)
+{
+	size_t start = out->n;
+
+	if (name.n > 0)
+		rfc2047_decode(out, name);
+	if (mailbox.n > 0 || host.n > 0) {
+		if (out->n > start)
+			strbuf_putc(out, ' ');
+		strbuf_putc(out, '<');
+		for (size_t i = 0; i < mailbox.n; i++) {
+			if (mailbox.p[i] == '\\' && i + 1 < mailbox.n)
+				strbuf_putc(out, mailbox.p[++i]);
+			else if (mailbox.p[i] != '"')
+				strbuf_putc(out, mailbox.p[i]);
+		}
+		if (host.n > 0) {
+			strbuf_putc(out, '@');
+			strbuf_append_str(out, host);
+		}
+		strbuf_putc(out, '>');
+	}
+	if (out->n > start)
+		strbuf_putc(out, '\n');
+}
 
 static void emit(struct addr_ctx *c, struct strbuf *out, struct str name,
 		 struct str adl, struct str mailbox, struct str host)
 {
+	if (c->text) {
+		text_line(out, name, mailbox, host);
+		return;
+	}
 	if (!c->any)
 		strbuf_putc(out, '(');
 	c->any = true;
 	write_addr(out, name, adl,
 		   mailbox.p != NULL ? mailbox : STR_LIT("MISSING_MAILBOX"),
 		   host.p != NULL ? host : STR_LIT("MISSING_DOMAIN"));
+}
+
+/* The start (name set) or the end of a group. */
+static void emit_group(struct addr_ctx *c, struct strbuf *out, struct str name,
+		       bool start)
+{
+	if (c->text) {
+		if (start)
+			text_line(out, name, STR_NULL, STR_NULL);
+		return;
+	}
+	if (start) {
+		if (!c->any)
+			strbuf_putc(out, '(');
+		c->any = true;
+		write_addr(out, STR_NULL, STR_NULL,
+			   name.p != NULL ? name : STR_LIT(""), STR_NULL);
+	} else {
+		write_addr(out, STR_NULL, STR_NULL, STR_NULL, STR_NULL);
+	}
 }
 
 static bool stop_tok(const struct tok *t, bool in_group)
@@ -165,11 +220,7 @@ static void parse_item(struct addr_ctx *c, struct strbuf *out, unsigned *ip,
 			emit(c, out, name, adl, mailbox, host);
 	} else if (k < c->n && is_special(&t[k], ':') && !in_group) {
 		name = join(&c->name, t, i, k, true);
-		if (!c->any)
-			strbuf_putc(out, '(');
-		c->any = true;
-		write_addr(out, STR_NULL, STR_NULL,
-			   name.p != NULL ? name : STR_LIT(""), STR_NULL);
+		emit_group(c, out, name, true);
 		k++;
 		while (k < c->n && !is_special(&t[k], ';')) {
 			if (is_special(&t[k], ',')) {
@@ -178,7 +229,7 @@ static void parse_item(struct addr_ctx *c, struct strbuf *out, unsigned *ip,
 			}
 			parse_item(c, out, &k, true);
 		}
-		write_addr(out, STR_NULL, STR_NULL, STR_NULL, STR_NULL);
+		emit_group(c, out, STR_NULL, false);
 	} else if (k < c->n && is_special(&t[k], '@') && k > i) {
 		mailbox = join(&c->mailbox, t, i, k, false);
 		at = ++k;
@@ -200,18 +251,14 @@ static void parse_item(struct addr_ctx *c, struct strbuf *out, unsigned *ip,
 	*ip = k;
 }
 
-void imap_envelope_write_addresses(struct strbuf *out, struct str value)
+static void addresses(struct strbuf *out, struct str value, bool text)
 {
 	struct strbuf store = STRBUF_INIT;
-	struct addr_ctx c = { 0 };
+	struct addr_ctx c = { .text = text };
 	struct tok *t;
 	size_t *offsets;
 	unsigned i;
 
-	if (value.p == NULL) {
-		strbuf_append_c(out, "NIL");
-		return;
-	}
 	c.n = tokenize(value, &store, NULL, NULL);
 	strbuf_reset(&store);
 	t = xcalloc(c.n + 1, sizeof(*t));
@@ -231,7 +278,8 @@ void imap_envelope_write_addresses(struct strbuf *out, struct str value)
 		}
 		parse_item(&c, out, &i, false);
 	}
-	strbuf_append_c(out, c.any ? ")" : "NIL");
+	if (!text)
+		strbuf_append_c(out, c.any ? ")" : "NIL");
 	strbuf_free(&c.name);
 	strbuf_free(&c.adl);
 	strbuf_free(&c.mailbox);
@@ -239,6 +287,21 @@ void imap_envelope_write_addresses(struct strbuf *out, struct str value)
 	strbuf_free(&store);
 	free(offsets);
 	free(t);
+}
+
+void imap_envelope_write_addresses(struct strbuf *out, struct str value)
+{
+	if (value.p == NULL) {
+		strbuf_append_c(out, "NIL");
+		return;
+	}
+	addresses(out, value, false);
+}
+
+void imap_envelope_search_text(struct strbuf *out, struct str value)
+{
+	if (value.p != NULL)
+		addresses(out, value, true);
 }
 
 void imap_envelope_write(struct strbuf *out, const struct mime_part *msg)

@@ -14,5 +14,12 @@ void imap_envelope_write(struct strbuf *out, const struct mime_part *msg);
  * (name adl mailbox host), groups as (NIL NIL "group" NIL) .. (NIL NIL NIL
  * NIL), or NIL when the value is absent or holds no address. */
 void imap_envelope_write_addresses(struct strbuf *out, struct str value);
+/* Append the addresses of the same value the way SEARCH FROM/TO/CC/BCC
+ * also matches them (issue 11, RFC 3501 6.4.4): one line each, "Name
+ * <local@domain>" with the display name (or the comment the envelope
+ * takes for it) decoded, "<local@domain>" without one, the local part
+ * without its quotes and the CFWS between the pieces gone; a group's name
+ * on a line of its own. Nothing for an absent value. */
+void imap_envelope_search_text(struct strbuf *out, struct str value);
 
 #endif

@@ -249,13 +249,16 @@ enum store_search_field {
 	STORE_SEARCH_BODY,
 	STORE_SEARCH_TEXT,
 	STORE_SEARCH_HEADER,
+	STORE_SEARCH_ADDRESS,
 };
 /* UIDs (ascending, arena) of the messages in mailbox_id whose decoded
  * text contains needle (UTF-8) as a case-insensitive (i;unicode-casemap)
  * substring: BODY = the body text (after the top header; embedded
  * messages' headers count as body), TEXT = headers and body, HEADER = the
  * value of the top header's field `header` (e.g. "Subject", any case;
- * an empty needle = the field exists). Served by the full-text index;
+ * an empty needle = the field exists), ADDRESS = the same or the field's
+ * addresses as imap_envelope_search_text() writes them (SEARCH FROM, TO,
+ * CC, BCC: "<a@b>" or "Name <a@b>" match a bare a@b). Served by the full-text index;
  * messages not indexed yet are scanned, so every message is seen.
  * Returns the count or -1. */
 int store_search_text(struct store_reader *r, struct arena *a,

@@ -104,6 +104,15 @@ static const char *const migrations[] = {
 	/* 8: an admin asked for a try now (queue flush/retry): the runner
 	 * tries the entry even where its destination is marked failing */
 	"ALTER TABLE queue ADD COLUMN retry_now INTEGER NOT NULL DEFAULT 0;",
+	/* 9: the SEARCH index gets a column of the From/To/Cc/Bcc addresses
+	 * in one form (store_sqlite_search.c); FTS5 tables take no new
+	 * column, so it is made again and every message queued for it */
+	"DROP TABLE search_fts;"
+	"CREATE VIRTUAL TABLE search_fts USING fts5(hdr, body, addr,"
+	" tokenize = 'trigram case_sensitive 0');"
+	"DELETE FROM search_pending;"
+	"INSERT INTO search_pending(blob_id)"
+	" SELECT DISTINCT blob_id FROM messages;",
 };
 
 enum stmt_id {

@@ -8,6 +8,7 @@
 #include "base/utf8_fold.h"
 #include "mail/charset.h"
 #include "mail/header.h"
+#include "mail/imap_envelope.h"
 #include "mail/mime.h"
 #include "mail/mime_text.h"
 #include "mail/rfc2047.h"
@@ -23,7 +24,8 @@ static const char *const xsql[XS_COUNT] = {
 	[XS_PENDING_NEXT] = "SELECT blob_id FROM search_pending"
 		" ORDER BY blob_id LIMIT ?",
 	[XS_PENDING_COUNT] = "SELECT count(*) FROM search_pending",
-	[XS_FTS_INSERT] = "INSERT INTO search_fts(rowid, hdr, body) VALUES(?, ?, ?)",
+	[XS_FTS_INSERT] = "INSERT INTO search_fts(rowid, hdr, body, addr)"
+		" VALUES(?, ?, ?, ?)",
 	[XS_FTS_DELETE] = "DELETE FROM search_fts WHERE rowid = ?",
 	[XS_BLOB_DATA] = "SELECT data FROM blob_data WHERE id = ?",
 	/* IN (subquery): one pass over the mailbox against the set of
@@ -31,15 +33,17 @@ static const char *const xsql[XS_COUNT] = {
 	[XS_SEARCH_MATCH] = "SELECT uid FROM messages WHERE mailbox_id = ?"
 		" AND blob_id IN (SELECT rowid FROM search_fts"
 		" WHERE search_fts MATCH ?)",
-	[XS_SEARCH_MATCH_HDR] = "SELECT m.uid, f.hdr FROM messages m"
+	/* the statements that check the text give (uid, hdr, body, addr),
+	 * '' for what the field does not look at */
+	[XS_SEARCH_MATCH_HDR] = "SELECT m.uid, f.hdr, '', f.addr FROM messages m"
 		" JOIN search_fts f ON f.rowid = m.blob_id"
 		" WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid"
 		" FROM search_fts WHERE search_fts MATCH ?)",
-	[XS_SEARCH_MATCH_TEXT] = "SELECT m.uid, f.hdr, f.body FROM messages m"
+	[XS_SEARCH_MATCH_TEXT] = "SELECT m.uid, f.hdr, f.body, '' FROM messages m"
 		" JOIN search_fts f ON f.rowid = m.blob_id"
 		" WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid"
 		" FROM search_fts WHERE search_fts MATCH ?)",
-	[XS_SEARCH_SCAN] = "SELECT m.uid, f.hdr, f.body FROM messages m"
+	[XS_SEARCH_SCAN] = "SELECT m.uid, f.hdr, f.body, f.addr FROM messages m"
 		" JOIN search_fts f ON f.rowid = m.blob_id"
 		" WHERE m.mailbox_id = ?",
 	[XS_SEARCH_TAIL] = "SELECT m.uid, m.blob_id FROM messages m"
@@ -93,12 +97,46 @@ static struct str header_block(struct str msg)
 	return msg;
 }
 
+static bool is_address_field(struct str name)
+{
+	return str_caseeq(name, STR_LIT("From")) ||
+	       str_caseeq(name, STR_LIT("To")) ||
+	       str_caseeq(name, STR_LIT("Cc")) ||
+	       str_caseeq(name, STR_LIT("Bcc"));
+}
+
+/* The addresses of one field as "Name: address\n" lines into addr. */
+static void address_text(struct str name, struct str value,
+			 struct strbuf *lines, struct strbuf *addr)
+{
+	struct str rest, line;
+
+	strbuf_reset(lines);
+	imap_envelope_search_text(lines, value);
+	rest = strbuf_str(lines);
+	while (rest.n > 0) {
+		bool more = str_split(rest, '\n', &line, &rest);
+
+		if (line.n > 0) {
+			charset_utf8_sanitize(addr, name);
+			strbuf_append_c(addr, ": ");
+			charset_utf8_sanitize(addr, line);
+			strbuf_putc(addr, '\n');
+		}
+		if (!more)
+			break;
+	}
+}
+
 /* The top header's fields as mime_text_extract() writes them: one
- * "Name: value\n" line each, unfolded and RFC 2047 decoded. */
-static void top_header_text(struct str msg, struct strbuf *out)
+ * "Name: value\n" line each, unfolded and RFC 2047 decoded; and when addr
+ * is not NULL, the addresses of From, To, Cc and Bcc one per line as
+ * "Name: <a@b>" or "Name: Display <a@b>" (SEARCH FROM matches both). */
+static void top_header_text(struct str msg, struct strbuf *out,
+			    struct strbuf *addr)
 {
 	struct str block = header_block(msg);
-	struct strbuf tmp = STRBUF_INIT;
+	struct strbuf tmp = STRBUF_INIT, lines = STRBUF_INIT;
 	struct header_field f;
 	size_t pos = 0;
 
@@ -109,22 +147,29 @@ static void top_header_text(struct str msg, struct strbuf *out)
 		header_unfold(&tmp, f.value);
 		rfc2047_decode(out, strbuf_str(&tmp));
 		strbuf_putc(out, '\n');
+		if (addr != NULL && is_address_field(f.name))
+			address_text(f.name, strbuf_str(&tmp), &lines, addr);
 	}
 	strbuf_free(&tmp);
+	strbuf_free(&lines);
 }
 
 /* The decoded text of message msg split into hdr (the top header's
  * lines) and body (the rest: the text bodies and the headers of embedded
- * messages); *body_r points into body. */
+ * messages), and the address lines into addr (may be NULL); *body_r
+ * points into body. */
 static void text_split(struct str msg, struct strbuf *hdr,
-		       struct strbuf *body, struct str *body_r)
+		       struct strbuf *body, struct strbuf *addr,
+		       struct str *body_r)
 {
 	struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
 	struct str t;
 
 	strbuf_reset(hdr);
 	strbuf_reset(body);
-	top_header_text(msg, hdr);
+	if (addr != NULL)
+		strbuf_reset(addr);
+	top_header_text(msg, hdr, addr);
 	mime_text_extract(tree, msg.p, msg.n, body);
 	mime_tree_free(&tree);
 	t = strbuf_str(body);
@@ -182,7 +227,7 @@ int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
 
 static int index_one(struct store_conn *c, int64_t blob_id,
 		     struct strbuf *hdr, struct strbuf *body,
-		     const char **error_r)
+		     struct strbuf *addr, const char **error_r)
 {
 	sqlite3_stmt *bs, *st;
 	struct str msg, b;
@@ -193,7 +238,7 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 	if ((ret = blob_data(c, bs, blob_id, &msg, error_r)) < 0)
 		return -1;
 	if (ret == 1) {
-		text_split(msg, hdr, body, &b);
+		text_split(msg, hdr, body, addr, &b);
 		store_sqlite_done(bs);
 		if ((st = xs(c, XS_FTS_INSERT, error_r)) == NULL)
 			return -1;
@@ -202,6 +247,8 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 				  (int)hdr->n, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, b.n > 0 ? b.p : "", (int)b.n,
 				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, addr->n > 0 ? addr->p : "",
+				  (int)addr->n, SQLITE_STATIC);
 		if (store_sqlite_exec(c, st, "store search", error_r) < 0)
 			return -1;
 	}
@@ -214,7 +261,8 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 /* One transaction indexing up to SEARCH_BATCH queued blobs: 1 = more are
  * queued, 0 = the queue is empty, -1 = error. */
 static int index_batch(struct store_conn *c, struct strbuf *hdr,
-		       struct strbuf *body, const char **error_r)
+		       struct strbuf *body, struct strbuf *addr,
+		       const char **error_r)
 {
 	int64_t batch[SEARCH_BATCH];
 	sqlite3_stmt *st;
@@ -234,7 +282,7 @@ static int index_batch(struct store_conn *c, struct strbuf *hdr,
 	else if (ret < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
-		if (index_one(c, batch[i], hdr, body, error_r) < 0)
+		if (index_one(c, batch[i], hdr, body, addr, error_r) < 0)
 			goto fail;
 	}
 	if (exec_plain(c, "COMMIT", error_r) < 0)
@@ -266,7 +314,7 @@ static int synchronous_mode(struct store_conn *c, const char **error_r)
 
 int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
 {
-	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT;
+	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT, addr = STRBUF_INIT;
 	int ret, sync;
 
 	/* The index can always be rebuilt from the blobs, so its commits
@@ -277,7 +325,7 @@ int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
 	    (sync == 2 && exec_plain(c, "PRAGMA synchronous = NORMAL",
 				     error_r) < 0))
 		return -1;
-	ret = index_batch(c, &hdr, &body, error_r);
+	ret = index_batch(c, &hdr, &body, &addr, error_r);
 	/* setting a pragma does no I/O; should it fail all the same, the
 	 * deliveries must not go on without their fsync */
 	if (sync == 2 && sqlite3_exec(store_sqlite_db(c),
@@ -287,6 +335,7 @@ int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
 		      sqlite3_errmsg(store_sqlite_db(c)));
 	strbuf_free(&hdr);
 	strbuf_free(&body);
+	strbuf_free(&addr);
 	return ret;
 }
 
@@ -346,9 +395,11 @@ static bool header_matches(const struct search *s, struct str hdr)
 }
 
 static bool text_matches(const struct search *s, struct str hdr,
-			 struct str body)
+			 struct str body, struct str addr)
 {
 	switch (s->field) {
+	case STORE_SEARCH_ADDRESS:
+		return header_matches(s, hdr) || header_matches(s, addr);
 	case STORE_SEARCH_BODY:
 		return utf8_fold_contains(body, s->needle);
 	case STORE_SEARCH_TEXT:
@@ -369,6 +420,10 @@ static void match_query(const struct search *s, const char *needle,
 		strbuf_append_c(q, "body : ");
 	else if (s->field == STORE_SEARCH_HEADER)
 		strbuf_append_c(q, "hdr : ");
+	else if (s->field == STORE_SEARCH_ADDRESS)
+		strbuf_append_c(q, "{hdr addr} : ");
+	else
+		strbuf_append_c(q, "{hdr body} : ");
 	strbuf_putc(q, '"');
 	for (const char *p = needle; *p != '\0'; p++) {
 		if (*p == '"')
@@ -412,11 +467,13 @@ static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 	sqlite3_stmt *st;
 	size_t chars = utf8_length(whole);
 	bool match = chars >= 3, verify = chars > SEARCH_PHRASE_MAX;
+	bool field = s->field == STORE_SEARCH_HEADER ||
+		     s->field == STORE_SEARCH_ADDRESS;
 	int ret;
 
 	if (!match)
 		st = xs(c, XS_SEARCH_SCAN, error_r);
-	else if (s->field == STORE_SEARCH_HEADER)
+	else if (field)
 		st = xs(c, XS_SEARCH_MATCH_HDR, error_r);
 	else if (verify)
 		st = xs(c, XS_SEARCH_MATCH_TEXT, error_r);
@@ -437,13 +494,12 @@ static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 	while ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
 		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
 
-		if (!match || (verify && s->field != STORE_SEARCH_HEADER)) {
-			if (text_matches(s, col_view(st, 1), col_view(st, 2)))
-				uid_push(u, uid);
-		} else if (s->field != STORE_SEARCH_HEADER ||
-			   header_matches(s, col_view(st, 1))) {
+		/* A phrase MATCH of the whole needle is exact for BODY and
+		 * TEXT; a field must still be the field asked for. */
+		if ((match && !verify && !field) ||
+		    text_matches(s, col_view(st, 1), col_view(st, 2),
+				 col_view(st, 3)))
 			uid_push(u, uid);
-		}
 	}
 	strbuf_free(&q);
 	return ret;
@@ -455,7 +511,7 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		       const struct search *s, struct uid_vec *u,
 		       const char **error_r)
 {
-	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT;
+	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT, addr = STRBUF_INIT;
 	sqlite3_stmt *st, *bs;
 	int ret;
 
@@ -474,20 +530,25 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		}
 		if (ret == 0)
 			continue;
-		if (s->field == STORE_SEARCH_HEADER) {
+		strbuf_reset(&addr);
+		if (s->field == STORE_SEARCH_HEADER ||
+		    s->field == STORE_SEARCH_ADDRESS) {
 			/* the top header is all it needs: no MIME parse */
 			strbuf_reset(&hdr);
-			top_header_text(msg, &hdr);
+			top_header_text(msg, &hdr,
+					s->field == STORE_SEARCH_ADDRESS ?
+					&addr : NULL);
 			b = STR_NULL;
 		} else {
-			text_split(msg, &hdr, &body, &b);
+			text_split(msg, &hdr, &body, NULL, &b);
 		}
-		if (text_matches(s, strbuf_str(&hdr), b))
+		if (text_matches(s, strbuf_str(&hdr), b, strbuf_str(&addr)))
 			uid_push(u, uid);
 		store_sqlite_done(bs);
 	}
 	strbuf_free(&hdr);
 	strbuf_free(&body);
+	strbuf_free(&addr);
 	return ret;
 }
 

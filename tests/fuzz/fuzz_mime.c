@@ -109,6 +109,16 @@ static void render(const struct mime_tree *t, struct strbuf *out)
 	struct strbuf env = STRBUF_INIT, body = STRBUF_INIT, bs = STRBUF_INIT;
 
 	imap_envelope_write(&env, t->root);
+	/* the address lines of SEARCH FROM/TO/CC/BCC, from the same parse */
+	if (t->root->env != NULL) {
+		static const int fields[] = { MIME_ENV_FROM, MIME_ENV_TO,
+					      MIME_ENV_CC, MIME_ENV_BCC };
+
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			imap_envelope_search_text(&body,
+						  t->root->env[fields[i]]);
+		strbuf_reset(&body);
+	}
 	imap_bodystructure_write(&body, t->root, false);
 	imap_bodystructure_write(&bs, t->root, true);
 	check_imap(&env);

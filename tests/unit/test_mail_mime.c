@@ -529,6 +529,36 @@ static void test_text(void **state)
 	mime_tree_free(&t);
 }
 
+static void search_text(const char *value, const char *want)
+{
+	struct strbuf out = STRBUF_INIT;
+
+	imap_envelope_search_text(&out, str_c(value));
+	if (strcmp(strbuf_cstr(&out), want) != 0)
+		fail_msg("%s: got [%s], want [%s]", value, strbuf_cstr(&out),
+			 want);
+	strbuf_free(&out);
+}
+
+static void test_address_search_text(void **state)
+{
+	(void)state;
+	search_text("user@domain.org", "<user@domain.org>\n");
+	search_text("<user@domain.org>", "<user@domain.org>\n");
+	search_text("\"Real, Name\" <user@domain.org>",
+		    "Real, Name <user@domain.org>\n");
+	search_text("=?UTF-8?Q?R=C3=A9al?= <u@d.org>",
+		    "R\xc3\xa9" "al <u@d.org>\n");
+	search_text("user@domain.org (Real Name)",
+		    "Real Name <user@domain.org>\n");
+	search_text("user (the local part) @ domain.org", "<user@domain.org>\n");
+	search_text("\"user\"@domain.org", "<user@domain.org>\n");
+	search_text("Friends: a@b.c, Bo <d@e.f>;, g@h.i",
+		    "Friends\n<a@b.c>\nBo <d@e.f>\n<g@h.i>\n");
+	search_text("Undisclosed recipients:;", "Undisclosed recipients\n");
+	search_text("", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_deserialize_rejects_garbage),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_address_search_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

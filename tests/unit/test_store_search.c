@@ -95,6 +95,25 @@ static void check_searches(struct tstore *t, int64_t inbox)
 				   "lunch"), "");
 	assert_string_equal(search(t, inbox, STORE_SEARCH_HEADER, "From",
 				   "example.org"), "1 2 3");
+	/* FROM/TO/CC/BCC also match the addresses in one form: a bare
+	 * address as "<a@b>", a named one as "Name <a@b>"; HEADER and TEXT
+	 * see only the header as it is */
+	assert_string_equal(search(t, inbox, STORE_SEARCH_ADDRESS, "From",
+				   "<carol@example.org>"), "2");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_ADDRESS, "From",
+				   "alice <ALICE@example.org>"), "1");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_ADDRESS, "to",
+				   "<bob@example.com>"), "1");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_ADDRESS, "From",
+				   "example.org"), "1 2 3");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_ADDRESS, "To",
+				   "<carol"), "");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_ADDRESS, "From",
+				   "<d"), "3");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_HEADER, "From",
+				   "<carol@example.org>"), "");
+	assert_string_equal(search(t, inbox, STORE_SEARCH_TEXT, NULL,
+				   "<carol@"), "");
 	/* the body is not the header, and the header is not the body */
 	assert_string_equal(search(t, inbox, STORE_SEARCH_BODY, NULL,
 				   "alice"), "");

@@ -195,13 +195,13 @@ static const struct {
 	enum store_search_field field;
 	const char *header;
 } text_keys[] = {
-	{ "BCC", STORE_SEARCH_HEADER, "Bcc" },
+	{ "BCC", STORE_SEARCH_ADDRESS, "Bcc" },
 	{ "BODY", STORE_SEARCH_BODY, NULL },
-	{ "CC", STORE_SEARCH_HEADER, "Cc" },
-	{ "FROM", STORE_SEARCH_HEADER, "From" },
+	{ "CC", STORE_SEARCH_ADDRESS, "Cc" },
+	{ "FROM", STORE_SEARCH_ADDRESS, "From" },
 	{ "SUBJECT", STORE_SEARCH_HEADER, "Subject" },
 	{ "TEXT", STORE_SEARCH_TEXT, NULL },
-	{ "TO", STORE_SEARCH_HEADER, "To" },
+	{ "TO", STORE_SEARCH_ADDRESS, "To" },
 };
 
 static const struct {
