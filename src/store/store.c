@@ -227,6 +227,13 @@ int store_user_resolve(struct store_reader *r, struct arena *a,
 	return ret;
 }
 
+int store_subscriptions(struct store_reader *r, struct arena *a,
+			int64_t user_id, const char ***names_r,
+			const char **error_r)
+{
+	return r->driver->subscriptions(r->conn, a, user_id, names_r, error_r);
+}
+
 int store_mailbox_list(struct store_reader *r, struct arena *a, int64_t user_id,
 		       struct store_mailbox **mailboxes_r, const char **error_r)
 {

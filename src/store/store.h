@@ -197,6 +197,11 @@ int store_user_resolve(struct store_reader *r, struct arena *a,
 		       const char **tag_r, const char **error_r);
 int store_mailbox_list(struct store_reader *r, struct arena *a, int64_t user_id,
 		       struct store_mailbox **mailboxes_r, const char **error_r);
+/* The user's subscribed names, sorted (strcmp), mailbox or not (arena);
+ * returns the count or -1. */
+int store_subscriptions(struct store_reader *r, struct arena *a,
+			int64_t user_id, const char ***names_r,
+			const char **error_r);
 /* "INBOX" matches case-insensitively, other names exactly. */
 int store_mailbox_by_name(struct store_reader *r, struct arena *a,
 			  int64_t user_id, const char *name,
@@ -413,7 +418,15 @@ struct store_req {
 		} mailbox_create;
 		struct { int64_t mailbox_id; const char *new_name; } mailbox_rename;
 		struct { int64_t mailbox_id; } mailbox_delete;
-		struct { int64_t mailbox_id; bool subscribed; } mailbox_subscribe;
+		/* The name of mailbox_id ("no such mailbox" when it has
+		 * none) or, with mailbox_id 0, name as it is for user_id (a
+		 * name may stay subscribed after its mailbox is gone). */
+		struct {
+			int64_t mailbox_id;
+			int64_t user_id;
+			const char *name;
+			bool subscribed;
+		} mailbox_subscribe;
 		struct {
 			int64_t mailbox_id;
 			const struct store_uid_range *uids;

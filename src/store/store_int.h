@@ -74,6 +74,9 @@ struct store_driver {
 	int (*alias_list)(struct store_conn *c, struct arena *a,
 			  const char ***addresses_r, const char ***targets_r,
 			  const char **error_r);
+	int (*subscriptions)(struct store_conn *c, struct arena *a,
+			     int64_t user_id, const char ***names_r,
+			     const char **error_r);
 	int (*mailbox_list)(struct store_conn *c, struct arena *a,
 			    int64_t user_id, struct store_mailbox **mailboxes_r,
 			    const char **error_r);

@@ -113,6 +113,13 @@ static const char *const migrations[] = {
 	"DELETE FROM search_pending;"
 	"INSERT INTO search_pending(blob_id)"
 	" SELECT DISTINCT blob_id FROM messages;",
+	/* 10: subscriptions by name (RFC 3501 6.3.6: a subscription stays
+	 * when its mailbox is deleted); mailboxes.subscribed is no longer
+	 * read */
+	"CREATE TABLE subscriptions(user_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL, PRIMARY KEY(user_id, name)) WITHOUT ROWID;"
+	"INSERT INTO subscriptions(user_id, name)"
+	" SELECT user_id, name FROM mailboxes WHERE subscribed;",
 };
 
 enum stmt_id {
@@ -142,6 +149,9 @@ enum stmt_id {
 	S_MAILBOX_RENAME,
 	S_MAILBOX_DELETE,
 	S_MAILBOX_SUBSCRIBE,
+	S_MAILBOX_UNSUBSCRIBE,
+	S_SUBSCRIPTION_RENAME,
+	S_USER_SUBSCRIPTIONS_DELETE,
 	S_MAILBOX_ADD_MSG,
 	S_MAILBOX_CHANGE,
 	S_MAILBOX_BLOBS,
@@ -180,12 +190,15 @@ enum stmt_id {
 	S_R_BLOB_GET,
 	S_R_BLOB_COUNT,
 	S_R_MAILBOX_STATUS,
+	S_R_SUBSCRIPTIONS,
 	S_COUNT
 };
 
 #define USER_COLS "id, address, password_hash, scram_sha256, apop_secret, quota, disabled"
 #define MAILBOX_COLS "id, user_id, name, uidvalidity, uidnext, highestmodseq, " \
-	"special_use, subscribed, messages, unseen"
+	"special_use, EXISTS(SELECT 1 FROM subscriptions s" \
+	" WHERE s.user_id = mailboxes.user_id AND s.name = mailboxes.name)," \
+	" messages, unseen"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -216,7 +229,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_MAILBOX_OWNER] = "SELECT user_id, name FROM mailboxes WHERE id = ?",
 	[S_MAILBOX_RENAME] = "UPDATE mailboxes SET name = ? WHERE id = ?",
 	[S_MAILBOX_DELETE] = "DELETE FROM mailboxes WHERE id = ?",
-	[S_MAILBOX_SUBSCRIBE] = "UPDATE mailboxes SET subscribed = ? WHERE id = ?",
+	[S_MAILBOX_SUBSCRIBE] = "INSERT OR IGNORE INTO subscriptions(user_id, name)"
+		" VALUES(?, ?)",
+	[S_MAILBOX_UNSUBSCRIBE] = "DELETE FROM subscriptions"
+		" WHERE user_id = ? AND name = ?",
+	/* before the mailbox row is renamed: its subscription goes along */
+	[S_SUBSCRIPTION_RENAME] = "UPDATE OR REPLACE subscriptions SET name = ?"
+		" WHERE (user_id, name) = (SELECT user_id, name FROM mailboxes"
+		" WHERE id = ?)",
+	[S_USER_SUBSCRIPTIONS_DELETE] = "DELETE FROM subscriptions WHERE user_id = ?",
 	[S_MAILBOX_ADD_MSG] = "UPDATE mailboxes SET uidnext = uidnext + 1,"
 		" highestmodseq = highestmodseq + 1, messages = messages + 1,"
 		" unseen = unseen + ? WHERE id = ?"
@@ -284,6 +305,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" highestmodseq = highestmodseq + 1, messages = messages + ?1,"
 		" unseen = unseen + ?2 WHERE id = ?3"
 		" RETURNING uidnext - ?1, highestmodseq, user_id",
+	[S_R_SUBSCRIPTIONS] = "SELECT name FROM subscriptions WHERE user_id = ?"
+		" ORDER BY name",
 	[S_R_MAILBOX_STATUS] = "SELECT messages, unseen, highestmodseq, uidnext,"
 		" uidvalidity, (SELECT count(*) FROM messages WHERE"
 		" mailbox_id = ?1 AND flags & 8), (SELECT coalesce(sum(size), 0) FROM"
@@ -823,6 +846,20 @@ static bool is_inbox(const char *name)
 	return strcasecmp(name, "INBOX") == 0;
 }
 
+/* Add name to the user's subscriptions, or take it out. */
+static int subscription_set(struct store_conn *c, int64_t user_id,
+			    const char *name, bool on, const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, on ? S_MAILBOX_SUBSCRIBE :
+				    S_MAILBOX_UNSUBSCRIBE, error_r);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	store_sqlite_bind_text(st, 2, name);
+	return stmt_exec(c, st, error_r);
+}
+
 static int mailbox_insert(struct store_conn *c, int64_t user_id,
 			  const char *name, const char *special_use,
 			  bool subscribed, int64_t *id_r, const char **error_r)
@@ -847,7 +884,8 @@ static int mailbox_insert(struct store_conn *c, int64_t user_id,
 		return -1;
 	}
 	*id_r = sqlite3_last_insert_rowid(c->db);
-	return 0;
+	return subscribed ? subscription_set(c, user_id, is_inbox(name) ?
+					     "INBOX" : name, true, error_r) : 0;
 }
 
 /* 1 and the owner when the mailbox exists, 0 with an error set if not. */
@@ -1184,6 +1222,8 @@ static int do_user_del(struct store_conn *c, const struct store_req *req,
 		*error_r = conn_fail(c, "no such user");
 		return -1;
 	}
+	if (exec_id(c, S_USER_SUBSCRIPTIONS_DELETE, user_id, error_r) < 0)
+		return -1;
 	if ((st = stmt_get(c, S_USER_MAILBOXES, error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -1296,6 +1336,12 @@ static int do_mailbox(struct store_conn *c, const struct store_req *req,
 			*error_r = conn_fail(c, "renaming INBOX is not supported");
 			return -1;
 		}
+		if ((st = stmt_get(c, S_SUBSCRIPTION_RENAME, error_r)) == NULL)
+			return -1;
+		store_sqlite_bind_text(st, 1, req->u.mailbox_rename.new_name);
+		sqlite3_bind_int64(st, 2, id);
+		if (stmt_exec(c, st, error_r) < 0)
+			return -1;
 		if ((st = stmt_get(c, S_MAILBOX_RENAME, error_r)) == NULL)
 			return -1;
 		store_sqlite_bind_text(st, 1, req->u.mailbox_rename.new_name);
@@ -1318,18 +1364,34 @@ static int do_mailbox(struct store_conn *c, const struct store_req *req,
 			return -1;
 		store_changes_add(changes, user_id, id, 0);
 		return 0;
-	case STORE_REQ_MAILBOX_SUBSCRIBE:
-		if ((st = stmt_get(c, S_MAILBOX_SUBSCRIBE, error_r)) == NULL)
+	case STORE_REQ_MAILBOX_SUBSCRIBE: {
+		const __typeof__(req->u.mailbox_subscribe) *sub =
+			&req->u.mailbox_subscribe;
+
+		if (sub->mailbox_id == 0)
+			return subscription_set(c, sub->user_id, sub->name != NULL ?
+						sub->name : "", sub->subscribed,
+						error_r);
+		if ((st = stmt_get(c, S_MAILBOX_OWNER, error_r)) == NULL)
 			return -1;
-		sqlite3_bind_int(st, 1, req->u.mailbox_subscribe.subscribed);
-		sqlite3_bind_int64(st, 2, req->u.mailbox_subscribe.mailbox_id);
-		if (stmt_exec(c, st, error_r) < 0)
-			return -1;
-		if (sqlite3_changes(c->db) == 0) {
+		sqlite3_bind_int64(st, 1, sub->mailbox_id);
+		if (stmt_row(c, st, error_r) <= 0) {
 			*error_r = conn_fail(c, "no such mailbox");
 			return -1;
 		}
-		return 0;
+		user_id = sqlite3_column_int64(st, 0);
+		{
+			char *name = xstrdup((const char *)
+					     sqlite3_column_text(st, 1));
+			int ret;
+
+			stmt_done(st);
+			ret = subscription_set(c, user_id, name,
+					       sub->subscribed, error_r);
+			free(name);
+			return ret;
+		}
+	}
 	default:
 		PANIC("not a mailbox request: %d", req->type);
 	}
@@ -1883,6 +1945,18 @@ static int sqlite_user_list(struct store_conn *c, struct arena *a,
 	return ret;
 }
 
+static int sqlite_subscriptions(struct store_conn *c, struct arena *a,
+				int64_t user_id, const char ***names_r,
+				const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, S_R_SUBSCRIPTIONS, error_r);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	return string_list(c, a, st, names_r, error_r);
+}
+
 static int sqlite_alias_targets(struct store_conn *c, struct arena *a,
 				const char *address, const char ***targets_r,
 				const char **error_r)
@@ -2223,6 +2297,7 @@ const struct store_driver store_driver_sqlite = {
 	.user_list = sqlite_user_list,
 	.user_usage = store_sqlite_user_usage,
 	.alias_targets = sqlite_alias_targets,
+	.subscriptions = sqlite_subscriptions,
 	.alias_list = sqlite_alias_list,
 	.mailbox_list = sqlite_mailbox_list,
 	.mailbox_by_name = sqlite_mailbox_by_name,

@@ -621,6 +621,21 @@ static void test_flags(void **state)
 	tstore_deinit(&t);
 }
 
+/* Whether name is among the user's subscriptions. */
+static bool subscribed(struct tstore *t, int64_t user_id, const char *name)
+{
+	const char **names, *error = NULL;
+	int n = store_subscriptions(t->reader, &t->arena, user_id, &names,
+				    &error);
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void test_mailboxes(void **state)
 {
 	struct store_req req = { .type = STORE_REQ_MAILBOX_CREATE };
@@ -686,6 +701,38 @@ static void test_mailboxes(void **state)
 	res = tstore_do(&t, &req);
 	assert_int_equal(res->status, -1);
 	assert_non_null(strstr(res->error, "no such mailbox"));
+	store_result_free(&res);
+
+	/* The subscription outlives its mailbox (RFC 3501 6.3.6) until
+	 * it is taken out by name; a new mailbox of that name is
+	 * subscribed again. */
+	assert_true(subscribed(&t, bob, "Projects"));
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_CREATE };
+	req.u.mailbox_create.user_id = bob;
+	req.u.mailbox_create.name = "Projects";
+	work = tstore_ok(&t, &req);
+	assert_int_equal(store_mailbox_by_id(t.reader, &t.arena, work, &mb,
+					     &error), 1);
+	assert_true(mb.subscribed);
+	/* a rename takes the subscription along */
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_RENAME };
+	req.u.mailbox_rename.mailbox_id = work;
+	req.u.mailbox_rename.new_name = "Later";
+	tstore_ok(&t, &req);
+	assert_false(subscribed(&t, bob, "Projects"));
+	assert_true(subscribed(&t, bob, "Later"));
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_DELETE };
+	req.u.mailbox_delete.mailbox_id = work;
+	tstore_ok(&t, &req);
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_SUBSCRIBE };
+	req.u.mailbox_subscribe.user_id = bob;
+	req.u.mailbox_subscribe.name = "Later";
+	req.u.mailbox_subscribe.subscribed = false;
+	tstore_ok(&t, &req);
+	assert_false(subscribed(&t, bob, "Later"));
+	req.u.mailbox_subscribe.mailbox_id = work;	/* gone */
+	res = tstore_do(&t, &req);
+	assert_int_equal(res->status, -1);
 	store_result_free(&res);
 	tstore_deinit(&t);
 }

@@ -588,26 +588,56 @@ int cmd_rename(void *session, struct str arg)
 	return 0;
 }
 
+/* The subscription list is bounded like the mailboxes: names stay on it
+ * when their mailbox is deleted, so CREATE, SUBSCRIBE, DELETE in a loop
+ * would otherwise grow it without end. */
+#define IMAP_MAX_SUBSCRIPTIONS IMAP_MAX_MAILBOXES
+
 static int subscribe(struct imap_session *s, struct str arg, bool on)
 {
-	struct store_mailbox mb;
+	struct store_reader *r = imap_session_reader(s);
+	struct store_mailbox *mbs;
+	const struct store_mailbox *mb;
 	struct imap_cursor c;
 	struct mb_batch *b;
 	struct store_req *req;
-	const char *name;
+	const char *name, **subs, *error = "store unavailable";
+	bool listed = false;
+	int n, k;
 
 	imap_cursor_init(&c, arg);
 	if (!arg_mailbox(s, &c, &name))
 		return -1;
 	if (!imap_cursor_at_end(&c))
 		return imap_bad_syntax(s, &c);
-	if (mailbox_get(s, name, &mb) <= 0)
+	if ((n = mailboxes(s, &mbs)) < 0)
 		return -1;
+	if (r == NULL || (k = store_subscriptions(r, &s->cmd_arena, s->user_id,
+						  &subs, &error)) < 0)
+		return imap_store_failed(s, "subscribe", error);
+	mb = find_name(mbs, (size_t)n, name);
+	if (mb != NULL)
+		name = mb->name;	/* INBOX in any case */
+	for (int i = 0; i < k && !listed; i++)
+		listed = strcmp(subs[i], name) == 0;
+	/* RFC 3501 6.3.6: SUBSCRIBE may check that the mailbox exists (it
+	 * does here); UNSUBSCRIBE takes any name on the list, also one
+	 * whose mailbox is gone. */
+	if (mb == NULL && !listed) {
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+		return -1;
+	}
+	if (on && !listed && k >= IMAP_MAX_SUBSCRIPTIONS) {
+		imap_tagged(s, "NO", "[LIMIT] At most %u subscriptions",
+			    IMAP_MAX_SUBSCRIPTIONS);
+		return -1;
+	}
 	b = arena_zalloc(&s->cmd_arena, sizeof(*b));
 	b->ok_text = on ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed";
 	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
 	req->type = STORE_REQ_MAILBOX_SUBSCRIBE;
-	req->u.mailbox_subscribe.mailbox_id = mb.id;
+	req->u.mailbox_subscribe.user_id = s->user_id;
+	req->u.mailbox_subscribe.name = name;
 	req->u.mailbox_subscribe.subscribed = on;
 	mb_submit(s, b, req);
 	return 0;
@@ -838,6 +868,8 @@ enum list_ret {
  * sessions. About a millisecond. */
 #define LIST_SLICE_WORK (1u << 20)
 #define LIST_STATUS_WORK 4096u
+/* An entry's children lookup and its line, besides its pattern match. */
+#define LIST_ENTRY_WORK 64u
 
 struct list_req {
 	unsigned sel, ret, status_items;
@@ -845,6 +877,7 @@ struct list_req {
 	struct imap_pattern **compiled;
 	size_t n_patterns;
 	bool lsub;
+	bool extended;		/* LIST-EXTENDED syntax: options or a list */
 	bool over_limit;	/* a pattern too long, or too many: NO [LIMIT] */
 };
 
@@ -936,6 +969,7 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 
 	/* LIST-EXTENDED selection options. */
 	if (imap_cursor_peek(c) == '(') {
+		lr->extended = true;
 		if (!parse_opts(c, lr, sel_opt) || !imap_cursor_sp(c))
 			return false;
 		if ((lr->sel & SEL_RECURSIVE) != 0 &&
@@ -951,6 +985,7 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 	lr->compiled = arena_alloc(&s->cmd_arena, LIST_MAX_PATTERNS *
 				   sizeof(*lr->compiled));
 	if (imap_cursor_skip_char(c, '(')) {
+		lr->extended = true;
 		do {
 			if (!cursor_list_mailbox(s, c, &pat))
 				return false;
@@ -973,16 +1008,25 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 		c->error = "expected RETURN (...)";
 		return false;
 	}
+	lr->extended = true;
 	return parse_opts(c, lr, ret_opt) && imap_cursor_at_end(c);
 }
 
-/* One name LIST may show: a mailbox, or the missing superior of one
- * (mb NULL: \Noselect, RFC 3501 6.3.4). */
+/* One name LIST may show: a mailbox, a subscribed name whose mailbox is
+ * gone (RFC 3501 6.3.6 keeps it), or the missing superior of either
+ * (mb NULL: \Noselect or \NonExistent). */
 struct list_entry {
 	const char *name;	/* NUL-terminated once list_entries returns */
 	size_t len;
 	const struct store_mailbox *mb;
-	size_t order;		/* the mailboxes, then superiors as met */
+	bool subscribed;
+	size_t order;		/* mailboxes, subscribed names, superiors:
+				 * of one name the first is kept */
+	/* filled by the marking pass (list_mark) */
+	bool matched;		/* a pattern matches the name */
+	bool sub_below;		/* a subscribed name lies below */
+	bool sub_unmatched;	/* ... and one of them matches no pattern */
+	ssize_t parent;		/* index of the entry one level up, or -1 */
 };
 
 static int entry_name_cmp(const void *pa, const void *pb)
@@ -997,44 +1041,69 @@ static int entry_name_cmp(const void *pa, const void *pb)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static int entry_order_cmp(const void *pa, const void *pb)
+static void add_entry(struct list_entry *e, size_t *k, const char *name,
+		      size_t len, const struct store_mailbox *mb,
+		      bool subscribed)
 {
-	const struct list_entry *a = pa, *b = pb;
-
-	return a->order < b->order ? -1 : a->order > b->order;
+	e[*k] = (struct list_entry){ .name = name, .len = len, .mb = mb,
+				     .subscribed = subscribed, .order = *k,
+				     .parent = -1 };
+	(*k)++;
 }
 
-/* The mailboxes and their superiors, each name once (the mailbox when
- * there is one), in store order and then the missing superiors as they
- * come: sorted to find the duplicates, so a user with thousands of
- * mailboxes costs n log n, not n^2. */
+/* The entry named name[0..len) in e (sorted by name), or -1. */
+static ssize_t find_entry(const struct list_entry *e, size_t n,
+			  const char *name, size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = memcmp(e[mid].name, name, MIN(e[mid].len, len));
+
+		if (r == 0 && e[mid].len == len)
+			return (ssize_t)mid;
+		if (r < 0 || (r == 0 && e[mid].len < len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* The mailboxes, the subscribed names without one, and the superiors of
+ * both, each name once (the mailbox when there is one, else the
+ * subscription), sorted by name (strcmp: each name before the names
+ * below it): sorting finds the duplicates and each entry's parent, so a
+ * user with thousands of mailboxes costs n log n, not n^2. */
 static size_t list_entries(struct imap_session *s,
 			   const struct store_mailbox *mbs, size_t n,
+			   const char *const *subs, size_t n_subs,
 			   struct list_entry **entries_r)
 {
-	size_t total = n, k = 0, kept = 0;
+	size_t total = n + n_subs, k = 0, kept = 0, base;
 	struct list_entry *e;
 
-	for (size_t i = 0; i < n; i++) {
-		for (const char *p = strchr(mbs[i].name, '/'); p != NULL;
+	for (size_t i = 0; i < n + n_subs; i++) {
+		const char *name = i < n ? mbs[i].name : subs[i - n];
+
+		for (const char *p = strchr(name, '/'); p != NULL;
 		     p = strchr(p + 1, '/'))
 			total++;
 	}
 	e = arena_alloc(&s->cmd_arena, (total + 1) * sizeof(*e));
-	for (size_t i = 0; i < n; i++) {
-		e[k] = (struct list_entry){ mbs[i].name, strlen(mbs[i].name),
-					    &mbs[i], k };
-		k++;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *name = mbs[i].name;
+	for (size_t i = 0; i < n; i++)
+		add_entry(e, &k, mbs[i].name, strlen(mbs[i].name), &mbs[i],
+			  mbs[i].subscribed);
+	for (size_t i = 0; i < n_subs; i++)
+		add_entry(e, &k, subs[i], strlen(subs[i]), NULL, true);
+	base = k;
+	for (size_t i = 0; i < base; i++) {
+		const char *name = e[i].name;
 
 		for (const char *p = strchr(name, '/'); p != NULL;
-		     p = strchr(p + 1, '/')) {
-			e[k] = (struct list_entry){ name, (size_t)(p - name),
-						    NULL, k };
-			k++;
-		}
+		     p = strchr(p + 1, '/'))
+			add_entry(e, &k, name, (size_t)(p - name), NULL, false);
 	}
 	qsort(e, k, sizeof(*e), entry_name_cmp);
 	for (size_t i = 0; i < k; i++) {
@@ -1043,11 +1112,16 @@ static size_t list_entries(struct imap_session *s,
 			continue;
 		e[kept++] = e[i];
 	}
-	qsort(e, kept, sizeof(*e), entry_order_cmp);
 	for (size_t i = 0; i < kept; i++) {
-		if (e[i].mb == NULL)
+		const char *slash;
+
+		if (e[i].order >= n)
 			e[i].name = arena_strndup(&s->cmd_arena, e[i].name,
 						  e[i].len);
+		slash = memrchr(e[i].name, '/', e[i].len);
+		if (slash != NULL)
+			e[i].parent = find_entry(e, kept, e[i].name,
+						 (size_t)(slash - e[i].name));
 	}
 	*entries_r = e;
 	return kept;
@@ -1086,15 +1160,38 @@ static bool has_below(const char *const *sorted, size_t n, const char *prefix)
 	       sorted[lo][len] == '/';
 }
 
-/* A LIST between slices (cmd_arena). */
+/* A LIST between slices (cmd_arena): first the marking pass over the
+ * entries, then the output in name order. */
 struct list_state {
 	const struct list_req *lr;
-	struct list_entry *entries;
+	struct list_entry *entries;	/* sorted by name */
 	size_t n_entries, pos;
-	const char **names, **subscribed;	/* sorted */
-	size_t n_names, n_subscribed;
+	bool marked;			/* the marking pass is done */
+	const char **names;		/* the mailboxes, sorted */
+	size_t n_names;
 	size_t cost;		/* work per name byte: the patterns' words */
 };
+
+/* The marking pass, from the end of the name order (each name after its
+ * superiors) back: whether each name matches, and what is subscribed
+ * below it (for RECURSIVEMATCH and LSUB's "%"), passed to the parent. */
+static void list_mark(struct list_state *st, struct list_entry *e,
+		      size_t *work)
+{
+	const struct list_req *lr = st->lr;
+	struct list_entry *up;
+
+	*work += (e->len + 1) * st->cost;
+	for (size_t p = 0; p < lr->n_patterns && !e->matched; p++)
+		e->matched = imap_pattern_match(lr->compiled[p],
+						str_make(e->name, e->len));
+	if (e->parent < 0)
+		return;
+	up = &st->entries[e->parent];
+	up->sub_below |= e->subscribed || e->sub_below;
+	up->sub_unmatched |= (e->subscribed && !e->matched) ||
+			     e->sub_unmatched;
+}
 
 /* One entry into out: -1 on a store error (reply queued). */
 static int list_one(struct imap_session *s, struct list_state *st,
@@ -1104,21 +1201,35 @@ static int list_one(struct imap_session *s, struct list_state *st,
 	const struct list_req *lr = st->lr;
 	const struct store_mailbox *mb = e->mb;
 	const char *name = e->name;
-	bool match = false, sub_child = false, first = true;
-	bool subscribed = mb != NULL && mb->subscribed;
+	bool children, childinfo = false, first = true, noselect = false;
+	bool by_child = false;	/* shown for what is subscribed below */
 	const char *use = mb != NULL ? mb->special_use : "";
 
-	*work += (e->len + 1) * st->cost;
-	for (size_t p = 0; p < lr->n_patterns && !match; p++)
-		match = imap_pattern_match(lr->compiled[p],
-					   str_make(name, e->len));
-	if (!match)
+	if (!e->matched)
 		return 0;
-	if ((lr->sel & SEL_SUBSCRIBED) != 0 && !subscribed) {
-		if ((lr->sel & SEL_RECURSIVE) == 0 ||
-		    !has_below(st->subscribed, st->n_subscribed, name))
-			return 0;
-		sub_child = true;
+	children = has_below(st->names, st->n_names, name);
+	if (lr->lsub) {
+		/* RFC 3501 6.3.9: a name that is not subscribed shows, as
+		 * \Noselect, when "%" hides a subscribed name below it. */
+		if (!e->subscribed) {
+			if (!e->sub_unmatched)
+				return 0;
+			noselect = true;
+		}
+	} else if ((lr->sel & SEL_SUBSCRIBED) != 0) {
+		/* RFC 5258 3 and the \NonExistent rule of RFC 9051 7.3.1:
+		 * with RECURSIVEMATCH a name that is not subscribed shows
+		 * when a subscribed name below it does not match the
+		 * pattern (RFC 5258 example 9), and CHILDINFO goes with
+		 * every name shown that has one below. */
+		if (!e->subscribed) {
+			if ((lr->sel & SEL_RECURSIVE) == 0 || !e->sub_unmatched)
+				return 0;
+			by_child = true;
+		}
+		childinfo = (lr->sel & SEL_RECURSIVE) != 0 && e->sub_below;
+	} else if (mb == NULL && !children) {
+		return 0;	/* only a subscription's name: it does not exist */
 	}
 	if ((lr->sel & SEL_SPECIAL_USE) != 0 && use[0] == '\0')
 		return 0;
@@ -1128,32 +1239,38 @@ static int list_one(struct imap_session *s, struct list_state *st,
 		strbuf_printf(out, "%s%s", first ? "" : " ", text); \
 		first = false; \
 	} while (0)
-	if (mb == NULL)
+	if (noselect)
 		ATTR("\\Noselect");
+	else if (mb == NULL && !lr->lsub)
+		/* RFC 5258 3: \NonExistent (it implies \Noselect) where
+		 * the client spoke LIST-EXTENDED; RFC 3501's \Noselect to
+		 * the others */
+		ATTR(lr->extended ? "\\NonExistent" : "\\Noselect");
 	if (!lr->lsub || (lr->ret & RET_CHILDREN) != 0)
-		ATTR(has_below(st->names, st->n_names, name) ?
-		     "\\HasChildren" : "\\HasNoChildren");
+		ATTR(children ? "\\HasChildren" : "\\HasNoChildren");
 	if (use[0] != '\0')
 		ATTR(use);
-	if (subscribed && !lr->lsub &&
+	if (e->subscribed && !lr->lsub &&
 	    ((lr->ret & RET_SUBSCRIBED) != 0 ||
 	     (lr->sel & SEL_SUBSCRIBED) != 0))
 		ATTR("\\Subscribed");
 #undef ATTR
 	strbuf_append_c(out, ") \"/\" ");
 	imap_session_write_name(s, out, name);
-	if (sub_child)
+	if (childinfo)
 		strbuf_append_c(out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	strbuf_append_c(out, "\r\n");
-	if ((lr->ret & RET_STATUS) != 0 && mb != NULL && !sub_child) {
+	/* RFC 5819: no STATUS for a name that is not a mailbox or is
+	 * shown only for what lies below it. */
+	if ((lr->ret & RET_STATUS) != 0 && mb != NULL && !by_child) {
 		*work += LIST_STATUS_WORK;
 		return write_status(s, mb, lr->status_items, out);
 	}
 	return 0;
 }
 
-/* A slice of the entries: 1 done (tagged reply queued), 0 to be
- * continued (yielded, or waiting for the client to read), -1 failed. */
+/* A slice of the work: 1 done (tagged reply queued), 0 to be continued
+ * (yielded, or waiting for the client to read), -1 failed. */
 static int list_continue(struct imap_session *s)
 {
 	struct list_state *st = s->cmd_state;
@@ -1161,10 +1278,22 @@ static int list_continue(struct imap_session *s)
 	size_t work = 0;
 	int ret = 0;
 
+	for (; !st->marked && st->pos < st->n_entries; st->pos++) {
+		if (work > LIST_SLICE_WORK) {
+			imap_session_yield(s);
+			return 0;
+		}
+		list_mark(st, &st->entries[st->n_entries - 1 - st->pos], &work);
+	}
+	if (!st->marked) {
+		st->marked = true;
+		st->pos = 0;
+	}
 	for (; st->pos < st->n_entries && ret == 0; st->pos++) {
 		if (work > LIST_SLICE_WORK || out.n > IMAP_OUTPUT_HIGH / 4 ||
 		    conn_output_pending(s->core.conn) > IMAP_OUTPUT_HIGH)
 			break;
+		work += LIST_ENTRY_WORK;
 		ret = list_one(s, st, &st->entries[st->pos], &out, &work);
 	}
 	imap_write(s, out.p, out.n);
@@ -1183,8 +1312,11 @@ static int list_continue(struct imap_session *s)
 
 static int list_start(struct imap_session *s, const struct list_req *lr)
 {
+	struct store_reader *r = imap_session_reader(s);
+	const char *error = "store unavailable", **subs = NULL;
 	struct list_state *st;
 	struct store_mailbox *mbs;
+	size_t n_subs = 0;
 	int n;
 
 	if (lr->over_limit) {
@@ -1203,19 +1335,31 @@ static int list_start(struct imap_session *s, const struct list_req *lr)
 		return -1;
 	st = arena_zalloc(&s->cmd_arena, sizeof(*st));
 	st->lr = lr;
-	st->n_entries = list_entries(s, mbs, (size_t)n, &st->entries);
 	st->names = arena_alloc(&s->cmd_arena, ((size_t)n + 1) *
 				sizeof(*st->names));
-	st->subscribed = arena_alloc(&s->cmd_arena, ((size_t)n + 1) *
-				     sizeof(*st->subscribed));
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		st->names[st->n_names++] = mbs[i].name;
-		if (mbs[i].subscribed)
-			st->subscribed[st->n_subscribed++] = mbs[i].name;
-	}
 	qsort(st->names, st->n_names, sizeof(*st->names), name_cmp);
-	qsort(st->subscribed, st->n_subscribed, sizeof(*st->subscribed),
-	      name_cmp);
+	/* The subscribed names that have no mailbox: only what selects by
+	 * subscription shows them. */
+	if ((lr->sel & SEL_SUBSCRIBED) != 0) {
+		const char **all;
+		int k;
+
+		if (r == NULL || (k = store_subscriptions(r, &s->cmd_arena,
+							  s->user_id, &all,
+							  &error)) < 0)
+			return imap_store_failed(s, "list", error);
+		subs = arena_alloc(&s->cmd_arena, ((size_t)k + 1) *
+				   sizeof(*subs));
+		for (int i = 0; i < k; i++) {
+			if (bsearch(&all[i], st->names, st->n_names,
+				    sizeof(*st->names), name_cmp) == NULL)
+				subs[n_subs++] = all[i];
+		}
+	}
+	st->n_entries = list_entries(s, mbs, (size_t)n, subs, n_subs,
+				     &st->entries);
 	for (size_t p = 0; p < lr->n_patterns; p++)
 		st->cost += imap_pattern_cost(lr->compiled[p]);
 	s->cmd_state = st;
