@@ -878,6 +878,7 @@ struct list_req {
 	size_t n_patterns;
 	bool lsub;
 	bool extended;		/* LIST-EXTENDED syntax: options or a list */
+	bool root;		/* the one pattern is "": the root is asked */
 	bool over_limit;	/* a pattern too long, or too many: NO [LIMIT] */
 };
 
@@ -999,6 +1000,7 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 		if (!cursor_list_mailbox(s, c, &pat))
 			return false;
 		add_pattern(s, lr, ref, pat);
+		lr->root = pat[0] == '\0';
 	}
 	if (imap_cursor_at_end(c))
 		return true;
@@ -1325,8 +1327,11 @@ static int list_start(struct imap_session *s, const struct list_req *lr)
 			    LIST_MAX_PATTERNS, IMAP_PATTERN_MAX);
 		return -1;
 	}
-	if (lr->n_patterns == 1 && lr->patterns[0][0] == '\0' && !lr->lsub) {
-		/* RFC 3501 6.3.8: the delimiter and the root. */
+	if (lr->root && !lr->lsub) {
+		/* RFC 3501 6.3.8: the delimiter and the root, whatever the
+		 * reference ("The value returned as the root MAY be the
+		 * empty string if the reference is non-rooted": one
+		 * namespace without a prefix here). */
 		imap_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
 		imap_tagged(s, "OK", "LIST completed");
 		return 1;
