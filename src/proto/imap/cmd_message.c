@@ -401,6 +401,27 @@ struct store_state {
 	struct imap_seqset quiet;	/* the UIDs stored, when silent */
 };
 
+/* RFC 7162 3.1.3: with CONDSTORE on, a .SILENT STORE still tells each
+ * message it changed (since modseq before), with its MODSEQ only. */
+static void store_tell_modseq(struct imap_session *s,
+			      const struct imap_seqset *uids, uint64_t before)
+{
+	struct imap_view *v = s->view;
+	struct strbuf out = STRBUF_INIT;
+	size_t *idx, n = imap_view_resolve(v, uids, true, &s->cmd_arena, &idx);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct store_msg *m = &v->msgs[idx[i]];
+
+		if (m->modseq > before && !v->expunged[idx[i]])
+			strbuf_printf(&out, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n",
+				      idx[i] + 1, m->uid,
+				      (unsigned long long)m->modseq);
+	}
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+}
+
 static void store_done(struct imap_session *s, struct store_result *res,
 		       void *arg)
 {
@@ -408,6 +429,7 @@ static void store_done(struct imap_session *s, struct store_result *res,
 	struct imap_view *v = s->view;
 	struct strbuf set = STRBUF_INIT;
 	bool uid = (s->cmd->flags & IMAP_CMD_UID) != 0;
+	uint64_t before = v != NULL ? v->highestmodseq : 0;
 
 	if (res->status != 0) {
 		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
@@ -417,6 +439,8 @@ static void store_done(struct imap_session *s, struct store_result *res,
 		return;
 	}
 	imap_view_sync(s, uid, true, st->silent ? &st->quiet : NULL);
+	if (st->silent && s->condstore && s->view == v && v != NULL)
+		store_tell_modseq(s, &st->quiet, before);
 	if (res->n_uids > 0 && v != NULL) {
 		/* UNCHANGEDSINCE failed for these (RFC 7162 3.1.3):
 		 * sequence numbers for STORE, UIDs for UID STORE. */
