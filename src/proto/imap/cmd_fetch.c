@@ -134,6 +134,12 @@ static int fetch_continue(struct imap_session *s)
 			strbuf_truncate(&out, out.n - 3);	/* ")\r\n" */
 			strbuf_append_c(&out, " FLAGS ");
 			imap_view_write_flags(v, i, &out);
+			/* RFC 7162 3.1: with CONDSTORE on, the \Seen this
+			 * FETCH set is told with its mod-sequence */
+			if (s->condstore && !imap_fetch_wants_modseq(st->plan))
+				strbuf_printf(&out, " MODSEQ (%llu)",
+					      (unsigned long long)
+					      v->msgs[i].modseq);
 			strbuf_append_c(&out, ")\r\n");
 		}
 		imap_write(s, out.p, out.n);
