@@ -472,6 +472,18 @@ int cmd_delete(void *session, struct str arg)
 	return 0;
 }
 
+/* Whether a mailbox lies below name (name + "/" + more). */
+static bool has_children(const struct store_mailbox *mbs, size_t n,
+			 const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(mbs[i].name, name, len) == 0 &&
+		    mbs[i].name[len] == '/')
+			return true;
+	}
+	return false;
+}
+
 /* RENAME INBOX (RFC 3501 6.3.5): create the new mailbox, then move every
  * message of INBOX there; INBOX stays, empty. */
 struct inbox_rename {
@@ -541,7 +553,12 @@ int cmd_rename(void *session, struct str arg)
 	}
 	if ((n = mailboxes(s, &mbs)) < 0)
 		return -1;
-	if ((mb = find_name(mbs, (size_t)n, from)) == NULL) {
+	from_len = strlen(from);
+	/* A name that has no row but children is the \Noselect superior
+	 * LIST shows: renaming it renames the children (RFC 3501 6.3.5's
+	 * "RENAME foo zowie"). */
+	if ((mb = find_name(mbs, (size_t)n, from)) == NULL &&
+	    !has_children(mbs, (size_t)n, from, from_len)) {
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 		return -1;
 	}
@@ -549,7 +566,6 @@ int cmd_rename(void *session, struct str arg)
 		imap_tagged(s, "NO", "[ALREADYEXISTS] Target mailbox exists");
 		return -1;
 	}
-	from_len = strlen(from);
 	if (strncmp(to, from, from_len) == 0 && to[from_len] == '/') {
 		imap_tagged(s, "NO", "[CANNOT] Cannot rename a mailbox into itself");
 		return -1;
@@ -844,6 +860,7 @@ struct list_req {
 	size_t n_patterns;
 	bool lsub;
 	bool over_limit;	/* a pattern too long, or too many: NO [LIMIT] */
+	bool root_query;	/* LIST ref "": the delimiter and the root */
 };
 
 /* "(" [atom *(SP atom)] ")" calling fn for each atom. */
@@ -961,6 +978,7 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 	} else {
 		if (!cursor_list_mailbox(s, c, &pat))
 			return false;
+		lr->root_query = pat[0] == '\0';
 		add_pattern(s, lr, ref, pat);
 	}
 	if (imap_cursor_at_end(c))
@@ -1191,8 +1209,10 @@ static int list_start(struct imap_session *s, const struct list_req *lr)
 			    LIST_MAX_PATTERNS, IMAP_PATTERN_MAX);
 		return -1;
 	}
-	if (lr->n_patterns == 1 && lr->patterns[0][0] == '\0' && !lr->lsub) {
-		/* RFC 3501 6.3.8: the delimiter and the root. */
+	if (lr->root_query && !lr->lsub) {
+		/* RFC 3501 6.3.8: the delimiter and the root, whatever the
+		 * reference (no name of ours has a rooted prefix, so the
+		 * root is ""). */
 		imap_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
 		imap_tagged(s, "OK", "LIST completed");
 		return 1;
