@@ -1084,11 +1084,12 @@ static int below_cmp(const char *name, const char *prefix, size_t len)
 	return (int)(unsigned char)name[len] - '/';
 }
 
-/* Whether a name of sorted (ascending, strcmp) lies below prefix: the
- * names "prefix/..." follow each other there. */
-static bool has_below(const char *const *sorted, size_t n, const char *prefix)
+/* The first name of sorted (ascending, strcmp) that could lie below
+ * prefix: the names "prefix/..." follow each other from there. */
+static size_t below_first(const char *const *sorted, size_t n,
+			  const char *prefix, size_t len)
 {
-	size_t len = strlen(prefix), lo = 0, hi = n;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -1098,8 +1099,20 @@ static bool has_below(const char *const *sorted, size_t n, const char *prefix)
 		else
 			hi = mid;
 	}
-	return lo < n && strncmp(sorted[lo], prefix, len) == 0 &&
-	       sorted[lo][len] == '/';
+	return lo;
+}
+
+static bool is_below(const char *name, const char *prefix, size_t len)
+{
+	return strncmp(name, prefix, len) == 0 && name[len] == '/';
+}
+
+/* Whether a name of sorted lies below prefix. */
+static bool has_below(const char *const *sorted, size_t n, const char *prefix)
+{
+	size_t len = strlen(prefix), lo = below_first(sorted, n, prefix, len);
+
+	return lo < n && is_below(sorted[lo], prefix, len);
 }
 
 /* A LIST between slices (cmd_arena). */
@@ -1112,6 +1125,29 @@ struct list_state {
 	size_t cost;		/* work per name byte: the patterns' words */
 };
 
+/* LSUB of a name that is not subscribed: whether it has subscribed
+ * inferiors and no pattern reaches any of them. RFC 3501 6.3.9: with
+ * "foo/bar" subscribed and "foo" not, "%" returns foo, \Noselect. */
+static bool lsub_superior(const struct list_state *st, const char *name,
+			  size_t len, size_t *work)
+{
+	size_t i = below_first(st->subscribed, st->n_subscribed, name, len);
+	bool any = false;
+
+	for (; i < st->n_subscribed && is_below(st->subscribed[i], name, len);
+	     i++) {
+		const char *sub = st->subscribed[i];
+
+		any = true;
+		*work += (strlen(sub) + 1) * st->cost;
+		for (size_t p = 0; p < st->lr->n_patterns; p++) {
+			if (imap_pattern_match(st->lr->compiled[p], str_c(sub)))
+				return false;
+		}
+	}
+	return any;
+}
+
 /* One entry into out: -1 on a store error (reply queued). */
 static int list_one(struct imap_session *s, struct list_state *st,
 		    const struct list_entry *e, struct strbuf *out,
@@ -1120,7 +1156,8 @@ static int list_one(struct imap_session *s, struct list_state *st,
 	const struct list_req *lr = st->lr;
 	const struct store_mailbox *mb = e->mb;
 	const char *name = e->name;
-	bool match = false, sub_child = false, first = true;
+	bool match = false, sub_child = false, lsub_noselect = false;
+	bool first = true;
 	bool subscribed = mb != NULL && mb->subscribed;
 	const char *use = mb != NULL ? mb->special_use : "";
 
@@ -1131,10 +1168,13 @@ static int list_one(struct imap_session *s, struct list_state *st,
 	if (!match)
 		return 0;
 	if ((lr->sel & SEL_SUBSCRIBED) != 0 && !subscribed) {
-		if ((lr->sel & SEL_RECURSIVE) == 0 ||
-		    !has_below(st->subscribed, st->n_subscribed, name))
+		if (lr->lsub && lsub_superior(st, name, e->len, work))
+			lsub_noselect = true;
+		else if ((lr->sel & SEL_RECURSIVE) == 0 ||
+			 !has_below(st->subscribed, st->n_subscribed, name))
 			return 0;
-		sub_child = true;
+		else
+			sub_child = true;
 	}
 	if ((lr->sel & SEL_SPECIAL_USE) != 0 && use[0] == '\0')
 		return 0;
@@ -1144,7 +1184,7 @@ static int list_one(struct imap_session *s, struct list_state *st,
 		strbuf_printf(out, "%s%s", first ? "" : " ", text); \
 		first = false; \
 	} while (0)
-	if (mb == NULL)
+	if (mb == NULL || lsub_noselect)
 		ATTR("\\Noselect");
 	if (!lr->lsub || (lr->ret & RET_CHILDREN) != 0)
 		ATTR(has_below(st->names, st->n_names, name) ?
