@@ -278,7 +278,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_MAILBOX_STATUS] = "SELECT messages, unseen, highestmodseq, uidnext,"
 		" uidvalidity, (SELECT count(*) FROM messages WHERE"
 		" mailbox_id = ?1 AND flags & 8), (SELECT coalesce(sum(size), 0) FROM"
-		" messages WHERE mailbox_id = ?1) FROM mailboxes WHERE id = ?1",
+		" messages WHERE mailbox_id = ?1), (SELECT coalesce(sum(size), 0)"
+		" FROM messages WHERE mailbox_id = ?1 AND flags & 8)"
+		" FROM mailboxes WHERE id = ?1",
 };
 
 struct store_conn {
@@ -2007,6 +2009,7 @@ static int sqlite_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 		status_r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 4);
 		status_r->deleted = (uint32_t)sqlite3_column_int64(st, 5);
 		status_r->size = (uint64_t)sqlite3_column_int64(st, 6);
+		status_r->deleted_size = (uint64_t)sqlite3_column_int64(st, 7);
 		stmt_done(st);
 	}
 	return ret;

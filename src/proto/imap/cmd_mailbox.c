@@ -651,6 +651,7 @@ enum status_item {
 	ST_SIZE = 1 << 6,
 	ST_HIGHESTMODSEQ = 1 << 7,
 	ST_APPENDLIMIT = 1 << 8,
+	ST_DELETED_STORAGE = 1 << 9,
 };
 
 static const struct {
@@ -662,6 +663,7 @@ static const struct {
 	{ "DELETED", ST_DELETED }, { "SIZE", ST_SIZE },
 	{ "HIGHESTMODSEQ", ST_HIGHESTMODSEQ }, { "RECENT", ST_RECENT },
 	{ "APPENDLIMIT", ST_APPENDLIMIT },
+	{ "DELETED-STORAGE", ST_DELETED_STORAGE },
 };
 
 /* "(" item *(SP item) ")" */
@@ -700,12 +702,12 @@ static bool parse_status_items(struct imap_cursor *c, unsigned *items_r)
 static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 			unsigned items, struct strbuf *out)
 {
-	uint64_t size = 0;
+	uint64_t size = 0, deleted_size = 0;
 	uint32_t deleted = 0;
 	size_t recent = 0;
 	bool first = true;
 
-	if ((items & (ST_SIZE | ST_DELETED)) != 0) {
+	if ((items & (ST_SIZE | ST_DELETED | ST_DELETED_STORAGE)) != 0) {
 		struct store_reader *r = imap_session_reader(s);
 		const char *error = "store unavailable";
 		struct store_mailbox_status st;
@@ -719,6 +721,7 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 		if (ret > 0) {
 			size = st.size;
 			deleted = st.deleted;
+			deleted_size = st.deleted_size;
 		}
 	}
 	if (s->view != NULL && s->view->mailbox_id == mb->id) {
@@ -746,6 +749,10 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 	     (unsigned long long)mb->highestmodseq);
 	ITEM(ST_APPENDLIMIT, "APPENDLIMIT %llu",
 	     (unsigned long long)s->server->set.max_append_size);
+	/* RFC 9208 4.2.2, in the KiB of the STORAGE resource (rounded up
+	 * as its usage is, cmd_quota.c) */
+	ITEM(ST_DELETED_STORAGE, "DELETED-STORAGE %llu",
+	     (unsigned long long)((deleted_size + 1023) / 1024));
 #undef ITEM
 	strbuf_append_c(out, ")\r\n");
 	return 0;
