@@ -745,24 +745,23 @@ def main(argv):
         return 2
     failed = 0
     with tempfile.TemporaryDirectory(prefix="dialogues-") as tmp:
-        shared = None
-        for n, path in enumerate(argv):
-            dlg = parse_file(path, path)
-            if dlg.config:
-                daemon = Daemon(os.path.join(tmp, f"own{n}"), dlg.config)
-            else:
-                shared = shared or Daemon(os.path.join(tmp, "shared"))
-                daemon = shared
-            try:
-                run(dlg, daemon)
-                print(f"ok    {path}")
-            except DialogueFailure as e:
-                failed += 1
-                print(f"FAIL  {e}")
-            if daemon is not shared:
+        daemons = {}                # by config, as test_dialogues.py
+        try:
+            for path in argv:
+                dlg = parse_file(path, path)
+                config = tuple(dlg.config)
+                if config not in daemons:
+                    daemons[config] = Daemon(os.path.join(tmp, str(len(daemons))),
+                                             config)
+                try:
+                    run(dlg, daemons[config])
+                    print(f"ok    {path}")
+                except DialogueFailure as e:
+                    failed += 1
+                    print(f"FAIL  {e}")
+        finally:
+            for daemon in daemons.values():
                 daemon.stop()
-        if shared:
-            shared.stop()
     return 1 if failed else 0
 
 
