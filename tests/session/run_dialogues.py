@@ -19,7 +19,7 @@ for _p in (TESTS, os.path.join(TESTS, "hostile")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from conftest import DEV_PORTS, Posthornd, sanitizer_reports  # noqa: E402
+from conftest import Posthornd, sanitizer_reports  # noqa: E402
 from hostile import PASSWORD, add_users, tls_context  # noqa: E402
 
 SERVICES = ("smtp", "submission", "submissions", "lmtp",
@@ -673,12 +673,9 @@ class Run:
         except Closed as e:
             self.fail(step.lineno, str(e))
 
-    def pattern(self, step, text):
-        return self.substitute_vars(text)
-
     def step_expect(self, step, index):
         conn = self.connection(step, index)
-        pattern = self.pattern(step, step.pattern)
+        pattern = self.substitute_vars(step.pattern)
         line = self.read(step, conn, f"S: {pattern}")
         if line is None:
             self.fail(step.lineno, f"the server closed the connection; "
@@ -698,7 +695,7 @@ class Run:
 
     def step_group(self, step, index):
         conn = self.connection(step, index)
-        patterns = [(ln, self.pattern(step, p)) for ln, p in step.patterns]
+        patterns = [(ln, self.substitute_vars(p)) for ln, p in step.patterns]
         lines = []
         for _ in patterns:
             line = self.read(step, conn, f"{len(patterns)} lines in any order")
