@@ -867,7 +867,6 @@ struct list_req {
 	size_t n_patterns;
 	bool lsub;
 	bool over_limit;	/* a pattern too long, or too many: NO [LIMIT] */
-	bool root_query;	/* LIST ref "": the delimiter and the root */
 };
 
 /* "(" [atom *(SP atom)] ")" calling fn for each atom. */
@@ -985,7 +984,6 @@ static bool parse_list(struct imap_session *s, struct imap_cursor *c,
 	} else {
 		if (!cursor_list_mailbox(s, c, &pat))
 			return false;
-		lr->root_query = pat[0] == '\0';
 		add_pattern(s, lr, ref, pat);
 	}
 	if (imap_cursor_at_end(c))
@@ -1091,12 +1089,11 @@ static int below_cmp(const char *name, const char *prefix, size_t len)
 	return (int)(unsigned char)name[len] - '/';
 }
 
-/* The first name of sorted (ascending, strcmp) that could lie below
- * prefix: the names "prefix/..." follow each other from there. */
-static size_t below_first(const char *const *sorted, size_t n,
-			  const char *prefix, size_t len)
+/* Whether a name of sorted (ascending, strcmp) lies below prefix: the
+ * names "prefix/..." follow each other there. */
+static bool has_below(const char *const *sorted, size_t n, const char *prefix)
 {
-	size_t lo = 0, hi = n;
+	size_t len = strlen(prefix), lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -1106,20 +1103,8 @@ static size_t below_first(const char *const *sorted, size_t n,
 		else
 			hi = mid;
 	}
-	return lo;
-}
-
-static bool is_below(const char *name, const char *prefix, size_t len)
-{
-	return strncmp(name, prefix, len) == 0 && name[len] == '/';
-}
-
-/* Whether a name of sorted lies below prefix. */
-static bool has_below(const char *const *sorted, size_t n, const char *prefix)
-{
-	size_t len = strlen(prefix), lo = below_first(sorted, n, prefix, len);
-
-	return lo < n && is_below(sorted[lo], prefix, len);
+	return lo < n && strncmp(sorted[lo], prefix, len) == 0 &&
+	       sorted[lo][len] == '/';
 }
 
 /* A LIST between slices (cmd_arena). */
@@ -1132,29 +1117,6 @@ struct list_state {
 	size_t cost;		/* work per name byte: the patterns' words */
 };
 
-/* LSUB of a name that is not subscribed: whether it has subscribed
- * inferiors and no pattern reaches any of them. RFC 3501 6.3.9: with
- * "foo/bar" subscribed and "foo" not, "%" returns foo, \Noselect. */
-static bool lsub_superior(const struct list_state *st, const char *name,
-			  size_t len, size_t *work)
-{
-	size_t i = below_first(st->subscribed, st->n_subscribed, name, len);
-	bool any = false;
-
-	for (; i < st->n_subscribed && is_below(st->subscribed[i], name, len);
-	     i++) {
-		const char *sub = st->subscribed[i];
-
-		any = true;
-		*work += (strlen(sub) + 1) * st->cost;
-		for (size_t p = 0; p < st->lr->n_patterns; p++) {
-			if (imap_pattern_match(st->lr->compiled[p], str_c(sub)))
-				return false;
-		}
-	}
-	return any;
-}
-
 /* One entry into out: -1 on a store error (reply queued). */
 static int list_one(struct imap_session *s, struct list_state *st,
 		    const struct list_entry *e, struct strbuf *out,
@@ -1163,8 +1125,7 @@ static int list_one(struct imap_session *s, struct list_state *st,
 	const struct list_req *lr = st->lr;
 	const struct store_mailbox *mb = e->mb;
 	const char *name = e->name;
-	bool match = false, sub_child = false, lsub_noselect = false;
-	bool first = true;
+	bool match = false, sub_child = false, first = true;
 	bool subscribed = mb != NULL && mb->subscribed;
 	const char *use = mb != NULL ? mb->special_use : "";
 
@@ -1175,13 +1136,10 @@ static int list_one(struct imap_session *s, struct list_state *st,
 	if (!match)
 		return 0;
 	if ((lr->sel & SEL_SUBSCRIBED) != 0 && !subscribed) {
-		if (lr->lsub && lsub_superior(st, name, e->len, work))
-			lsub_noselect = true;
-		else if ((lr->sel & SEL_RECURSIVE) == 0 ||
-			 !has_below(st->subscribed, st->n_subscribed, name))
+		if ((lr->sel & SEL_RECURSIVE) == 0 ||
+		    !has_below(st->subscribed, st->n_subscribed, name))
 			return 0;
-		else
-			sub_child = true;
+		sub_child = true;
 	}
 	if ((lr->sel & SEL_SPECIAL_USE) != 0 && use[0] == '\0')
 		return 0;
@@ -1191,7 +1149,7 @@ static int list_one(struct imap_session *s, struct list_state *st,
 		strbuf_printf(out, "%s%s", first ? "" : " ", text); \
 		first = false; \
 	} while (0)
-	if (mb == NULL || lsub_noselect)
+	if (mb == NULL)
 		ATTR("\\Noselect");
 	if (!lr->lsub || (lr->ret & RET_CHILDREN) != 0)
 		ATTR(has_below(st->names, st->n_names, name) ?
@@ -1256,10 +1214,8 @@ static int list_start(struct imap_session *s, const struct list_req *lr)
 			    LIST_MAX_PATTERNS, IMAP_PATTERN_MAX);
 		return -1;
 	}
-	if (lr->root_query && !lr->lsub) {
-		/* RFC 3501 6.3.8: the delimiter and the root, whatever the
-		 * reference (no name of ours has a rooted prefix, so the
-		 * root is ""). */
+	if (lr->n_patterns == 1 && lr->patterns[0][0] == '\0' && !lr->lsub) {
+		/* RFC 3501 6.3.8: the delimiter and the root. */
 		imap_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
 		imap_tagged(s, "OK", "LIST completed");
 		return 1;
