@@ -276,11 +276,10 @@ static const char *const stmt_sql[S_COUNT] = {
 		" unseen = unseen + ?2 WHERE id = ?3"
 		" RETURNING uidnext - ?1, highestmodseq, user_id",
 	[S_R_MAILBOX_STATUS] = "SELECT messages, unseen, highestmodseq, uidnext,"
-		" uidvalidity, (SELECT count(*) FROM messages WHERE"
+		" uidvalidity, (SELECT coalesce(sum(size), 0) FROM messages WHERE"
+		" mailbox_id = ?1 AND flags & 8), (SELECT count(*) FROM messages WHERE"
 		" mailbox_id = ?1 AND flags & 8), (SELECT coalesce(sum(size), 0) FROM"
-		" messages WHERE mailbox_id = ?1), (SELECT coalesce(sum(size), 0)"
-		" FROM messages WHERE mailbox_id = ?1 AND flags & 8)"
-		" FROM mailboxes WHERE id = ?1",
+		" messages WHERE mailbox_id = ?1) FROM mailboxes WHERE id = ?1",
 };
 
 struct store_conn {
@@ -2007,9 +2006,9 @@ static int sqlite_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 		status_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 2);
 		status_r->uidnext = (uint32_t)sqlite3_column_int64(st, 3);
 		status_r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 4);
-		status_r->deleted = (uint32_t)sqlite3_column_int64(st, 5);
-		status_r->size = (uint64_t)sqlite3_column_int64(st, 6);
-		status_r->deleted_size = (uint64_t)sqlite3_column_int64(st, 7);
+		status_r->deleted_size = (uint64_t)sqlite3_column_int64(st, 5);
+		status_r->deleted = (uint32_t)sqlite3_column_int64(st, 6);
+		status_r->size = (uint64_t)sqlite3_column_int64(st, 7);
 		stmt_done(st);
 	}
 	return ret;

@@ -702,10 +702,11 @@ static bool parse_status_items(struct imap_cursor *c, unsigned *items_r)
 static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 			unsigned items, struct strbuf *out)
 {
-	uint64_t size = 0, deleted_size = 0;
+	uint64_t size = 0;
 	uint32_t deleted = 0;
 	size_t recent = 0;
 	bool first = true;
+	uint64_t deleted_size = 0;
 
 	if ((items & (ST_SIZE | ST_DELETED | ST_DELETED_STORAGE)) != 0) {
 		struct store_reader *r = imap_session_reader(s);
