@@ -242,6 +242,7 @@ struct store_mailbox_status {
 	uint32_t unseen;
 	uint32_t deleted;		/* messages with \\Deleted */
 	uint64_t size;			/* sum of the message sizes */
+	uint64_t deleted_size;		/* sum of the \\Deleted ones' sizes */
 	uint64_t highestmodseq;
 	uint32_t uidnext;
 	uint32_t uidvalidity;

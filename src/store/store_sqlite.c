@@ -308,7 +308,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_SUBSCRIPTIONS] = "SELECT name FROM subscriptions WHERE user_id = ?"
 		" ORDER BY name",
 	[S_R_MAILBOX_STATUS] = "SELECT messages, unseen, highestmodseq, uidnext,"
-		" uidvalidity, (SELECT count(*) FROM messages WHERE"
+		" uidvalidity, (SELECT coalesce(sum(size), 0) FROM messages WHERE"
+		" mailbox_id = ?1 AND flags & 8), (SELECT count(*) FROM messages WHERE"
 		" mailbox_id = ?1 AND flags & 8), (SELECT coalesce(sum(size), 0) FROM"
 		" messages WHERE mailbox_id = ?1) FROM mailboxes WHERE id = ?1",
 };
@@ -2088,8 +2089,9 @@ static int sqlite_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 		status_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 2);
 		status_r->uidnext = (uint32_t)sqlite3_column_int64(st, 3);
 		status_r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 4);
-		status_r->deleted = (uint32_t)sqlite3_column_int64(st, 5);
-		status_r->size = (uint64_t)sqlite3_column_int64(st, 6);
+		status_r->deleted_size = (uint64_t)sqlite3_column_int64(st, 5);
+		status_r->deleted = (uint32_t)sqlite3_column_int64(st, 6);
+		status_r->size = (uint64_t)sqlite3_column_int64(st, 7);
 		stmt_done(st);
 	}
 	return ret;

@@ -3,6 +3,7 @@
 README.md), run it against a real posthornd and raise DialogueFailure
 naming the file, the line and what the server sent instead.
 Run directly (run_dialogues.py FILE...) it starts a daemon of its own."""
+import base64
 import os
 import re
 import smtplib
@@ -18,7 +19,7 @@ for _p in (TESTS, os.path.join(TESTS, "hostile")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from conftest import DEV_PORTS, Posthornd, sanitizer_reports  # noqa: E402
+from conftest import Posthornd, sanitizer_reports  # noqa: E402
 from hostile import PASSWORD, add_users, tls_context  # noqa: E402
 
 SERVICES = ("smtp", "submission", "submissions", "lmtp",
@@ -31,8 +32,15 @@ TRANSCRIPT_LINES = 24
 LINE_RE = re.compile(r"^([CS])(\d*)([:~])(?: ?)(.*)$")
 VAR_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # The tokens of a C line; everything else is sent as it is written.
-SEND_TOKEN = re.compile(r"\{(lit\+?):([^}]+)\}|\{crlf\}|\{x:([0-9A-Fa-f ]+)\}"
-                        r"|\{repeat:(\d+):([^}]*)\}|\{\$(" + VAR_NAME + r")\}")
+# {text:} and {base64:} hold text with $X, {x:HEX} and {$name} inside.
+_INNER = r"(?:[^{}]|\{x:[0-9A-Fa-f ]+\}|\{\$" + VAR_NAME + r"\})*"
+SEND_TOKEN = re.compile(r"\{(?P<lit>lit\+?):(?P<file>[^}]+)\}"
+                        r"|\{(?P<text>text\+?):(?P<content>" + _INNER + r")\}"
+                        r"|\{base64:(?P<b64>" + _INNER + r")\}"
+                        r"|\{(?P<crlf>crlf)\}|\{x:(?P<hex>[0-9A-Fa-f ]+)\}"
+                        r"|\{repeat:(?P<count>\d+):(?P<unit>[^}]*)\}"
+                        r"|\{\$(?P<cap>" + VAR_NAME + r")\}")
+INNER_TOKEN = re.compile(r"\{x:([0-9A-Fa-f ]+)\}|\{\$(" + VAR_NAME + r")\}")
 # The tokens of an S pattern.
 MATCH_TOKEN = re.compile(r"\{\*\}|\{n\}|\{=(" + VAR_NAME + r")\}|\{\$(" + VAR_NAME
                          + r")\}|\{x:([0-9A-Fa-f ]+)\}")
@@ -67,6 +75,7 @@ class Dialogue:
         self.conn_services = {}         # connection number -> service
         self.users = []
         self.deliveries = []            # (user, [files]) before line 1
+        self.quotas = []                # (user, size)
         self.config = []                # (section, key, value)
         self.timeout = DEFAULT_TIMEOUT
         self.steps = []
@@ -133,7 +142,7 @@ def directive(dlg, line, lineno, started):
     text = re.sub(r"\s+#.*$", "", line).strip()
     word, _, rest = text.partition(" ")
     args = rest.split()
-    if word in ("@service", "@user", "@config", "@timeout") and started:
+    if word in ("@service", "@user", "@config", "@timeout", "@quota") and started:
         raise DialogueError(f"{where}: {word} must come before the first C/S line")
     if word == "@service":
         if len(args) == 1 and args[0] in SERVICES:
@@ -159,6 +168,10 @@ def directive(dlg, line, lineno, started):
             dlg.steps.append(Step("deliver", lineno, user=args[0], files=args[1:]))
         else:
             dlg.deliveries.append((args[0], args[1:]))
+    elif word == "@quota":
+        if len(args) != 2 or args[0] not in dlg.users:
+            raise DialogueError(f"{where}: @quota USER SIZE, USER from @user")
+        dlg.quotas.append((args[0], args[1]))
     elif word == "@config":
         m = re.fullmatch(r"@config\s+(.+)\.([A-Za-z0-9_]+)\s*=\s*(.*)", text)
         if not m:
@@ -538,6 +551,8 @@ class Run:
         names = sorted(self.vars, key=len, reverse=True)
         self.var_re = re.compile(r"\$(" + "|".join(map(re.escape, names))
                                  + r")(?![A-Za-z0-9_])") if names else None
+        for user, size in self.dlg.quotas:
+            self.daemon.d.cli("user", "quota", self.vars[user], size, check=True)
         try:
             for user, files in self.dlg.deliveries:
                 self.deliver(0, user, files)
@@ -606,32 +621,48 @@ class Run:
         for m in SEND_TOKEN.finditer(text):
             cur += self.substitute_vars(text[pos:m.start()]).encode()
             pos = m.end()
-            if m.group(1):
-                try:
-                    data = message_bytes(self.dlg, m.group(2), self.dlg.name)
-                except DialogueError as e:
-                    self.fail(step.lineno, str(e))
-                if m.group(1) == "lit+":
+            if m.group("lit") or m.group("text"):
+                if m.group("lit"):
+                    try:
+                        data = message_bytes(self.dlg, m.group("file"), self.dlg.name)
+                    except DialogueError as e:
+                        self.fail(step.lineno, str(e))
+                else:
+                    data = self.inner(step, m.group("content"))
+                if (m.group("lit") or m.group("text")).endswith("+"):
                     cur += b"{%d+}\r\n" % len(data) + data
                 else:
                     chunks.append(cur + b"{%d}\r\n" % len(data))
                     cur = data
-            elif m.group(0) == "{crlf}":
+            elif m.group("b64") is not None:
+                cur += base64.b64encode(self.inner(step, m.group("b64")))
+            elif m.group("crlf"):
                 cur += b"\r\n"
-            elif m.group(3):
-                cur += bytes.fromhex(m.group(3))
-            elif m.group(4):
-                cur += m.group(5).encode() * int(m.group(4))
+            elif m.group("hex"):
+                cur += bytes.fromhex(m.group("hex"))
+            elif m.group("count"):
+                cur += m.group("unit").encode() * int(m.group("count"))
             else:
-                name = m.group(6)
-                if name not in self.captures:
-                    self.fail(step.lineno, f"{{${name}}} was not captured")
-                cur += self.captures[name]
+                cur += self.captured(step, m.group("cap"))
         cur += self.substitute_vars(text[pos:]).encode()
         if crlf:
             cur += b"\r\n"
         chunks.append(cur)
         return chunks
+
+    def captured(self, step, name):
+        if name not in self.captures:
+            self.fail(step.lineno, f"{{${name}}} was not captured")
+        return self.captures[name]
+
+    def inner(self, step, content):
+        """The bytes of a {text:} or {base64:} token's content."""
+        out, pos = b"", 0
+        for m in INNER_TOKEN.finditer(content):
+            out += self.substitute_vars(content[pos:m.start()]).encode()
+            out += bytes.fromhex(m.group(1)) if m.group(1) else self.captured(step, m.group(2))
+            pos = m.end()
+        return out + self.substitute_vars(content[pos:]).encode()
 
     def read(self, step, conn, what):
         try:
@@ -642,12 +673,9 @@ class Run:
         except Closed as e:
             self.fail(step.lineno, str(e))
 
-    def pattern(self, step, text):
-        return self.substitute_vars(text)
-
     def step_expect(self, step, index):
         conn = self.connection(step, index)
-        pattern = self.pattern(step, step.pattern)
+        pattern = self.substitute_vars(step.pattern)
         line = self.read(step, conn, f"S: {pattern}")
         if line is None:
             self.fail(step.lineno, f"the server closed the connection; "
@@ -667,7 +695,7 @@ class Run:
 
     def step_group(self, step, index):
         conn = self.connection(step, index)
-        patterns = [(ln, self.pattern(step, p)) for ln, p in step.patterns]
+        patterns = [(ln, self.substitute_vars(p)) for ln, p in step.patterns]
         lines = []
         for _ in patterns:
             line = self.read(step, conn, f"{len(patterns)} lines in any order")
@@ -714,24 +742,23 @@ def main(argv):
         return 2
     failed = 0
     with tempfile.TemporaryDirectory(prefix="dialogues-") as tmp:
-        shared = None
-        for n, path in enumerate(argv):
-            dlg = parse_file(path, path)
-            if dlg.config:
-                daemon = Daemon(os.path.join(tmp, f"own{n}"), dlg.config)
-            else:
-                shared = shared or Daemon(os.path.join(tmp, "shared"))
-                daemon = shared
-            try:
-                run(dlg, daemon)
-                print(f"ok    {path}")
-            except DialogueFailure as e:
-                failed += 1
-                print(f"FAIL  {e}")
-            if daemon is not shared:
+        daemons = {}                # by config, as test_dialogues.py
+        try:
+            for path in argv:
+                dlg = parse_file(path, path)
+                config = tuple(dlg.config)
+                if config not in daemons:
+                    daemons[config] = Daemon(os.path.join(tmp, str(len(daemons))),
+                                             config)
+                try:
+                    run(dlg, daemons[config])
+                    print(f"ok    {path}")
+                except DialogueFailure as e:
+                    failed += 1
+                    print(f"FAIL  {e}")
+        finally:
+            for daemon in daemons.values():
                 daemon.stop()
-        if shared:
-            shared.stop()
     return 1 if failed else 0
 
 

@@ -1,6 +1,7 @@
 """One test per dialogue file under tests/session/*/ (its id is the file's
-path): files without @config share one daemon, a file with @config gets
-a daemon of its own. The shared daemon must stop cleanly at the end."""
+path): files without @config share one daemon, files with the same
+@config lines share one of their own. Each daemon must stop cleanly at
+the end; self tests of the runner follow."""
 import glob
 import os
 
@@ -12,23 +13,31 @@ FILES = sorted(glob.glob(os.path.join(HERE, "*", "**", "*.dlg"), recursive=True)
 
 
 @pytest.fixture(scope="session")
-def shared_daemon(tmp_path_factory):
-    daemon = Daemon(tmp_path_factory.mktemp("dialogues") / "data")
-    yield daemon
-    daemon.stop()
+def daemons(tmp_path_factory):
+    """The daemons by config (a tuple of @config settings, () for the
+    shared one), started at first use."""
+    started = {}
+
+    def get(config):
+        config = tuple(config)
+        if config not in started:
+            data = tmp_path_factory.mktemp("dialogues") / "data"
+            started[config] = Daemon(data, config)
+        return started[config]
+    yield get
+    for daemon in started.values():
+        daemon.stop()
+
+
+@pytest.fixture
+def shared_daemon(daemons):
+    return daemons(())
 
 
 @pytest.mark.parametrize("path", FILES, ids=[os.path.relpath(f, HERE) for f in FILES])
-def test_dialogue(path, shared_daemon, tmp_path):
+def test_dialogue(path, daemons):
     dlg = parse_file(path)
-    if not dlg.config:
-        run(dlg, shared_daemon)
-        return
-    daemon = Daemon(tmp_path / "data", dlg.config)
-    try:
-        run(dlg, daemon)
-    finally:
-        daemon.stop()
+    run(dlg, daemons(dlg.config))
 
 
 # ---- self tests of the runner: a matcher that accepts anything, or a

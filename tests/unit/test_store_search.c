@@ -334,6 +334,7 @@ static void test_mailbox_status(void **state)
 	assert_int_equal(st.messages, 0);
 	assert_int_equal(st.size, 0);
 	assert_int_equal(st.deleted, 0);
+	assert_int_equal(st.deleted_size, 0);
 	assert_int_equal(st.uidnext, 1);
 
 	deliver_msg(&t, user, msg1);
@@ -356,6 +357,7 @@ static void test_mailbox_status(void **state)
 	assert_int_equal(st.unseen, 1);
 	assert_int_equal(st.deleted, 1);
 	assert_int_equal(st.size, strlen(msg1) + strlen(msg2) + strlen(msg3));
+	assert_int_equal(st.deleted_size, strlen(msg1));
 	assert_int_equal(st.uidnext, 4);
 	assert_int_equal(st.uidvalidity, mb.uidvalidity);
 	assert_int_equal(st.highestmodseq, mb.highestmodseq);

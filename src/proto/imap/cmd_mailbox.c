@@ -472,6 +472,18 @@ int cmd_delete(void *session, struct str arg)
 	return 0;
 }
 
+/* Whether a mailbox lies below name (name + "/" + more). */
+static bool has_children(const struct store_mailbox *mbs, size_t n,
+			 const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(mbs[i].name, name, len) == 0 &&
+		    mbs[i].name[len] == '/')
+			return true;
+	}
+	return false;
+}
+
 /* RENAME INBOX (RFC 3501 6.3.5): create the new mailbox, then move every
  * message of INBOX there; INBOX stays, empty. */
 struct inbox_rename {
@@ -541,7 +553,12 @@ int cmd_rename(void *session, struct str arg)
 	}
 	if ((n = mailboxes(s, &mbs)) < 0)
 		return -1;
-	if ((mb = find_name(mbs, (size_t)n, from)) == NULL) {
+	from_len = strlen(from);
+	/* A name that has no row but children is the \Noselect superior
+	 * LIST shows: renaming it renames the children (RFC 3501 6.3.5's
+	 * "RENAME foo zowie"). */
+	if ((mb = find_name(mbs, (size_t)n, from)) == NULL &&
+	    !has_children(mbs, (size_t)n, from, from_len)) {
 		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
 		return -1;
 	}
@@ -549,7 +566,6 @@ int cmd_rename(void *session, struct str arg)
 		imap_tagged(s, "NO", "[ALREADYEXISTS] Target mailbox exists");
 		return -1;
 	}
-	from_len = strlen(from);
 	if (strncmp(to, from, from_len) == 0 && to[from_len] == '/') {
 		imap_tagged(s, "NO", "[CANNOT] Cannot rename a mailbox into itself");
 		return -1;
@@ -665,6 +681,7 @@ enum status_item {
 	ST_SIZE = 1 << 6,
 	ST_HIGHESTMODSEQ = 1 << 7,
 	ST_APPENDLIMIT = 1 << 8,
+	ST_DELETED_STORAGE = 1 << 9,
 };
 
 static const struct {
@@ -676,6 +693,7 @@ static const struct {
 	{ "DELETED", ST_DELETED }, { "SIZE", ST_SIZE },
 	{ "HIGHESTMODSEQ", ST_HIGHESTMODSEQ }, { "RECENT", ST_RECENT },
 	{ "APPENDLIMIT", ST_APPENDLIMIT },
+	{ "DELETED-STORAGE", ST_DELETED_STORAGE },
 };
 
 /* "(" item *(SP item) ")" */
@@ -718,8 +736,9 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 	uint32_t deleted = 0;
 	size_t recent = 0;
 	bool first = true;
+	uint64_t deleted_size = 0;
 
-	if ((items & (ST_SIZE | ST_DELETED)) != 0) {
+	if ((items & (ST_SIZE | ST_DELETED | ST_DELETED_STORAGE)) != 0) {
 		struct store_reader *r = imap_session_reader(s);
 		const char *error = "store unavailable";
 		struct store_mailbox_status st;
@@ -733,6 +752,7 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 		if (ret > 0) {
 			size = st.size;
 			deleted = st.deleted;
+			deleted_size = st.deleted_size;
 		}
 	}
 	if (s->view != NULL && s->view->mailbox_id == mb->id) {
@@ -760,6 +780,10 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 	     (unsigned long long)mb->highestmodseq);
 	ITEM(ST_APPENDLIMIT, "APPENDLIMIT %llu",
 	     (unsigned long long)s->server->set.max_append_size);
+	/* RFC 9208 4.2.2, in the KiB of the STORAGE resource (rounded up
+	 * as its usage is, cmd_quota.c) */
+	ITEM(ST_DELETED_STORAGE, "DELETED-STORAGE %llu",
+	     (unsigned long long)((deleted_size + 1023) / 1024));
 #undef ITEM
 	strbuf_append_c(out, ")\r\n");
 	return 0;
