@@ -149,8 +149,12 @@ static void do_command(struct str cmd, struct arena *a, unsigned opts,
 		return;
 	if (str_caseeq(word, STR_LIT("FETCH"))) {
 		if (imap_cursor_seqset(&c, a, &set) && imap_cursor_sp(&c)) {
-			for (size_t i = 0; i < set.n; i++)
+			for (size_t i = 0; i < set.n; i++) {
 				ASSERT(set.ranges[i].lo <= set.ranges[i].hi);
+				ASSERT(i == 0 || set.ranges[i].lo >
+					       set.ranges[i - 1].hi);
+			}
+			ASSERT(set.star || set.star_from == 0);
 			(void)imap_seqset_contains(&set, 5, opts & 0x10 ? 0 : 9);
 			do_fetch(&c, a, opts);
 		}

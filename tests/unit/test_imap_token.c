@@ -199,16 +199,16 @@ static void test_seqset(void **state)
 	(void)state;
 	c = cur("1,3:5,7:*,9:8 x");
 	assert_true(imap_cursor_seqset(&c, &arena, &set));
-	assert_int_equal(set.n, 4);
+	assert_int_equal(set.n, 3);
 	assert_int_equal(set.ranges[0].lo, 1);
 	assert_int_equal(set.ranges[0].hi, 1);
 	assert_int_equal(set.ranges[1].lo, 3);
 	assert_int_equal(set.ranges[1].hi, 5);
-	/* Sorted, and the range with '*' last. */
 	assert_int_equal(set.ranges[2].lo, 8);
 	assert_int_equal(set.ranges[2].hi, 9);
-	assert_int_equal(set.ranges[3].lo, 7);
-	assert_true(set.ranges[3].hi == UINT32_MAX);
+	/* The range with '*' is kept apart. */
+	assert_true(set.star);
+	assert_int_equal(set.star_from, 7);
 	assert_int_equal(imap_cursor_peek(&c), ' ');
 
 	assert_true(imap_seqset_contains(&set, 1, 20));
@@ -218,6 +218,27 @@ static void test_seqset(void **state)
 	assert_false(imap_seqset_contains(&set, 6, 20));
 	/* 7:* with max 5 is 5:7 */
 	assert_true(imap_seqset_contains(&set, 6, 5));
+
+	/* Only '*' is the largest number in use (RFC 9051 6.4.9): an
+	 * explicit 4294967295 is not, so UIDNEXT:4294967295 matches
+	 * nothing when every UID is below UIDNEXT, UIDNEXT:* the last. */
+	c = cur("11:4294967295");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_false(set.star);
+	assert_false(imap_seqset_contains(&set, 10, 10));
+	assert_true(imap_seqset_contains(&set, 11, 10));
+	assert_true(imap_seqset_contains(&set, UINT32_MAX, 10));
+	c = cur("4294967295");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_false(imap_seqset_contains(&set, 10, 10));
+	c = cur("11:*");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_true(imap_seqset_contains(&set, 10, 10));
+	assert_false(imap_seqset_contains(&set, 9, 10));
+	c = cur("4294967295:*");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_true(imap_seqset_contains(&set, 10, 10));
+	assert_false(imap_seqset_contains(&set, 9, 10));
 
 	c = cur("*");
 	assert_true(imap_cursor_seqset(&c, &arena, &set));
@@ -240,12 +261,13 @@ static void test_seqset(void **state)
 
 /* What a set means, range by range as the client wrote it: the oracle
  * for the normalised set. */
+/* r[i][k] == 0 stands for '*' */
 static bool seqset_reference(const uint32_t (*r)[2], size_t n, uint32_t x,
 			     uint32_t max)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint32_t lo = r[i][0] == UINT32_MAX ? max : r[i][0];
-		uint32_t hi = r[i][1] == UINT32_MAX ? max : r[i][1];
+		uint32_t lo = r[i][0] == 0 ? max : r[i][0];
+		uint32_t hi = r[i][1] == 0 ? max : r[i][1];
 
 		if (x >= MIN(lo, hi) && x <= MAX(lo, hi))
 			return true;
@@ -273,7 +295,9 @@ static void test_seqset_normalised(void **state)
 		strbuf_append_c(&b, i > 0 ? ",1:*" : "1:*");
 	c = cur(strbuf_cstr(&b));
 	assert_true(imap_cursor_seqset(&c, &arena, &set));
-	assert_int_equal(set.n, 1);
+	assert_int_equal(set.n, 0);
+	assert_true(set.star);
+	assert_int_equal(set.star_from, 1);
 	/* Every other number: as many ranges, looked up by bisection. */
 	strbuf_reset(&b);
 	for (uint32_t i = 20000; i > 0; i--)
@@ -291,9 +315,10 @@ static void test_seqset_normalised(void **state)
 		strbuf_reset(&b);
 		for (size_t i = 0; i < n; i++) {
 			for (int k = 0; k < 2; k++) {
-				unsigned v = (unsigned)rand_r(&seed) % 24;
+				unsigned v = (unsigned)rand_r(&seed) % 25;
 
-				r[i][k] = v == 0 ? UINT32_MAX : v;
+				/* '*', 1..23, and the explicit top UID */
+				r[i][k] = v == 24 ? UINT32_MAX : v;
 			}
 			if (rand_r(&seed) % 3 == 0)
 				r[i][1] = r[i][0];
@@ -303,7 +328,7 @@ static void test_seqset_normalised(void **state)
 					break;
 				if (k == 1)
 					strbuf_putc(&b, ':');
-				if (r[i][k] == UINT32_MAX)
+				if (r[i][k] == 0)
 					strbuf_putc(&b, '*');
 				else
 					strbuf_printf(&b, "%u", r[i][k]);
@@ -313,7 +338,9 @@ static void test_seqset_normalised(void **state)
 		assert_true(imap_cursor_seqset(&c, &arena, &set));
 		assert_true(set.n <= n);
 		for (uint32_t max = 0; max < 26; max++) {
-			for (uint32_t x = 0; x < 27; x++) {
+			for (uint32_t i = 0; i < 29; i++) {
+				uint32_t x = i < 27 ? i : UINT32_MAX - (i - 27);
+
 				if (imap_seqset_contains(&set, x, max) !=
 				    seqset_reference(r, n, x, max))
 					fail_msg("%s: %u with max %u",

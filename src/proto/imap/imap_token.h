@@ -41,16 +41,25 @@ bool imap_cursor_number64(struct imap_cursor *c, uint64_t *n_r);	/* mod-sequence
 bool imap_cursor_mailbox(struct imap_cursor *c, struct arena *a, bool utf8, const char **name_r);
 
 /* sequence-set: "1", "2:4", "*", "5:*", "1,3:5,7" ("$" is not supported).
- * '*' is stored as UINT32_MAX; lo <= hi ("4:2" -> 2:4). The ranges come
- * out sorted, merged and disjoint, the ones with '*' folded into one last
- * range (x:* or *:*), so the set is never longer than needed and
+ * Only "*" means "the largest number in use" (RFC 9051 6.4.9): an
+ * explicit 4294967295 is a number like any other, so "UIDNEXT:4294967295"
+ * matches nothing in a mailbox whose UIDs are all below UIDNEXT, while
+ * "UIDNEXT:*" matches the last message. The explicit ranges (lo <= hi,
+ * "4:2" -> 2:4) come out sorted, merged and disjoint; the ranges with "*"
+ * fold into star/star_from, so the set is never longer than needed and
  * imap_seqset_contains() is a binary search. A set built by hand must
  * keep that order (imap_seqset_of_ranges does). */
 struct imap_seq_range { uint32_t lo, hi; };
-struct imap_seqset { struct imap_seq_range *ranges; size_t n; };
+struct imap_seqset {
+	struct imap_seq_range *ranges;	/* explicit numbers only */
+	size_t n;
+	bool star;		/* the set has "*" or "x:*" */
+	uint32_t star_from;	/* the smallest such x; 0 for a lone "*" */
+};
 bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a, struct imap_seqset *set_r);
 /* true if n is in set, with '*' meaning max (the largest seq/UID in use; an
- * empty mailbox has max 0). O(log n). */
+ * empty mailbox has max 0; a caller that does not know it passes
+ * UINT32_MAX). O(log n). */
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t max);
 
 /* flag-list "(" [flag *(SP flag)] ")": system flags (\Seen \Answered
