@@ -71,7 +71,7 @@ static void test_strings(void **state)
 {
 	struct imap_cursor c;
 	struct str s;
-	bool nil;
+	bool nil, lit8;
 
 	(void)state;
 	c = cur("\"a \\\"b\\\\c\" rest");
@@ -93,11 +93,25 @@ static void test_strings(void **state)
 	assert_true(str_eq(s, STR_LIT("hello")));
 	assert_true(imap_cursor_at_end(&c));
 
-	/* literal8 may carry NUL, a plain literal may not */
+	/* literal8 may carry NUL, a plain literal may not; literal8 is no
+	 * string, only APPEND data (imap_cursor_string8) */
 	imap_cursor_init(&c, STR_LIT("~{3}\r\na\0b"));
-	assert_true(imap_cursor_string(&c, &arena, &s));
+	assert_false(imap_cursor_string(&c, &arena, &s));
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_true(lit8);
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.p[1], '\0');
+	imap_cursor_init(&c, STR_LIT("~{3+}\r\nabc"));
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_true(lit8 && str_eq(s, STR_LIT("abc")));
+	c = cur("{3}\r\nabc");
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_false(lit8);
+	c = cur("\"abc\"");
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_false(lit8);
+	c = cur("~abc");
+	assert_false(imap_cursor_string8(&c, &arena, &s, &lit8));
 	imap_cursor_init(&c, STR_LIT("{3}\r\na\0b"));
 	assert_false(imap_cursor_string(&c, &arena, &s));
 	assert_int_equal(imap_cursor_peek(&c), '{');
@@ -113,9 +127,20 @@ static void test_strings(void **state)
 		assert_ptr_equal(c.p, bad[i]);
 	}
 
+	/* "~" is an ATOM-CHAR (RFC 3501 9): "~foo" is an atom, and
+	 * "~{3}" an atom "~" followed by what is no astring */
 	c = cur("~peter/x");
 	assert_true(imap_cursor_astring(&c, &arena, &s));
 	assert_true(str_eq(s, STR_LIT("~peter/x")));
+	c = cur("~ ~{3}\r\nabc");
+	assert_true(imap_cursor_astring(&c, &arena, &s));
+	assert_true(str_eq(s, STR_LIT("~")));
+	assert_true(imap_cursor_sp(&c));
+	assert_true(imap_cursor_astring(&c, &arena, &s));
+	assert_true(str_eq(s, STR_LIT("~")));
+	assert_int_equal(imap_cursor_peek(&c), '{');
+	c = cur("~{3}\r\nabc");
+	assert_false(imap_cursor_nstring(&c, &arena, &s, &nil));
 
 	c = cur("nil NILS \"NIL\"");
 	assert_true(imap_cursor_nstring(&c, &arena, &s, &nil));
@@ -188,7 +213,12 @@ static void test_mailbox(void **state)
 	c = cur("&AGE-");
 	assert_false(imap_cursor_mailbox(&c, &arena, false, &name));
 	imap_cursor_init(&c, STR_LIT("~{3}\r\na\0b"));
-	assert_false(imap_cursor_mailbox(&c, &arena, true, &name));
+	assert_true(imap_cursor_mailbox(&c, &arena, true, &name));
+	assert_string_equal(name, "~");
+	assert_int_equal(imap_cursor_peek(&c), '{');
+	c = cur("~foo");
+	assert_true(imap_cursor_mailbox(&c, &arena, false, &name));
+	assert_string_equal(name, "~foo");
 }
 
 static void test_seqset(void **state)

@@ -774,7 +774,7 @@ static bool cursor_list_mailbox(struct imap_session *s, struct imap_cursor *c,
 	struct str raw;
 	int ch = imap_cursor_peek(c);
 
-	if (ch == '"' || ch == '{' || ch == '~') {
+	if (ch == '"' || ch == '{') {
 		if (!imap_cursor_string(c, &s->cmd_arena, &raw))
 			return false;
 	} else {

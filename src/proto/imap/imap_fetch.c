@@ -631,30 +631,59 @@ static void filter_header(const struct fetch_att *att, struct str block,
 	strbuf_append(out, "\r\n", 2);
 }
 
-/* Transfer-decode a part body for BINARY: 0 ok, -1 unknown encoding. */
-static int binary_decode(const struct mime_part *part, struct str body,
-			 struct strbuf *out)
+enum binary_cte { CTE_IDENTITY, CTE_BASE64, CTE_QP, CTE_UNKNOWN };
+
+/* RFC 3516 decodes 7bit, 8bit, binary (and none: 7bit), base64 and
+ * quoted-printable. */
+static enum binary_cte binary_cte(const struct mime_part *part)
 {
 	struct str enc = part->encoding;
 
-	if (enc.p == NULL || str_caseeq(enc, STR_LIT("7bit")) ||
+	if (enc.p == NULL || enc.n == 0 || str_caseeq(enc, STR_LIT("7bit")) ||
 	    str_caseeq(enc, STR_LIT("8bit")) ||
-	    str_caseeq(enc, STR_LIT("binary"))) {
-		strbuf_append_str(out, body);
-	} else if (str_caseeq(enc, STR_LIT("base64"))) {
-		struct b64stream d = B64STREAM_INIT;
+	    str_caseeq(enc, STR_LIT("binary")))
+		return CTE_IDENTITY;
+	if (str_caseeq(enc, STR_LIT("base64")))
+		return CTE_BASE64;
+	if (str_caseeq(enc, STR_LIT("quoted-printable")))
+		return CTE_QP;
+	return CTE_UNKNOWN;
+}
 
-		b64stream_feed(&d, out, body.p, body.n);
-		b64stream_finish(&d, out);
-	} else if (str_caseeq(enc, STR_LIT("quoted-printable"))) {
-		struct qp_decoder d = QP_DECODER_INIT;
+/* Decoders stream: decoding in slices gives the bytes of one pass. With
+ * out == NULL only the decoded length is returned, the bytes go through a
+ * slice-sized buffer (BINARY.SIZE of a 25 MB part holds no second copy of
+ * it). */
+#define BINARY_SLICE 65536
 
-		qp_decoder_feed(&d, out, body.p, body.n);
-		qp_decoder_finish(&d, out);
-	} else {
-		return -1;
+static size_t binary_decode(enum binary_cte cte, struct str body,
+			    struct strbuf *out)
+{
+	struct b64stream b64 = B64STREAM_INIT;
+	struct qp_decoder qp = QP_DECODER_INIT;
+	struct strbuf scratch = STRBUF_INIT;
+	struct strbuf *dst = out != NULL ? out : &scratch;
+	size_t start = dst->n, total = 0;
+
+	for (size_t pos = 0; pos < body.n; pos += BINARY_SLICE) {
+		size_t len = MIN(BINARY_SLICE, body.n - pos);
+
+		if (cte == CTE_BASE64)
+			b64stream_feed(&b64, dst, body.p + pos, len);
+		else
+			qp_decoder_feed(&qp, dst, body.p + pos, len);
+		if (out == NULL) {
+			total += scratch.n;
+			strbuf_reset(&scratch);
+		}
 	}
-	return 0;
+	if (cte == CTE_BASE64)
+		b64stream_finish(&b64, dst);
+	else
+		qp_decoder_finish(&qp, dst);
+	total += out == NULL ? scratch.n : dst->n - start;
+	strbuf_free(&scratch);
+	return total;
 }
 
 struct render {
@@ -716,11 +745,15 @@ static struct str section_bytes(struct render *r, const struct fetch_att *att)
 	return strbuf_str(&r->tmp);
 }
 
-/* The decoded bytes of a BINARY section; false for an unknown CTE. */
+/* The decoded bytes of a BINARY section (size_only: only their length in
+ * bytes_r->n, bytes_r->p NULL); false for an unknown CTE. The parts that
+ * need no decoding are the stored bytes, not a copy. */
 static bool binary_bytes(struct render *r, const struct fetch_att *att,
-			 struct str *bytes_r)
+			 bool size_only, struct str *bytes_r)
 {
 	struct mime_section sec;
+	enum binary_cte cte;
+	struct str body;
 
 	if (att->part[0] == '\0') {
 		*bytes_r = str_make(r->m->data, r->m->size);
@@ -730,10 +763,20 @@ static bool binary_bytes(struct render *r, const struct fetch_att *att,
 		*bytes_r = STR_LIT("");
 		return true;
 	}
-	strbuf_reset(&r->tmp);
-	if (binary_decode(sec.part, clamp(r->m, sec.start, sec.end),
-			  &r->tmp) < 0)
+	body = clamp(r->m, sec.start, sec.end);
+	cte = binary_cte(sec.part);
+	if (cte == CTE_UNKNOWN)
 		return false;
+	if (cte == CTE_IDENTITY) {
+		*bytes_r = body;
+		return true;
+	}
+	if (size_only) {
+		*bytes_r = str_make(NULL, binary_decode(cte, body, NULL));
+		return true;
+	}
+	strbuf_reset(&r->tmp);
+	binary_decode(cte, body, &r->tmp);
 	*bytes_r = strbuf_str(&r->tmp);
 	if (bytes_r->p == NULL)
 		*bytes_r = STR_LIT("");
@@ -816,7 +859,7 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		break;
 	case FETCH_BINARY:
 		ASSERT(m->data != NULL);
-		if (!binary_bytes(r, att, &s)) {
+		if (!binary_bytes(r, att, false, &s)) {
 			*error_r = "Unknown Content-Transfer-Encoding";
 			return -1;
 		}
@@ -830,7 +873,7 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		break;
 	case FETCH_BINARY_SIZE:
 		ASSERT(m->data != NULL);
-		if (!binary_bytes(r, att, &s)) {
+		if (!binary_bytes(r, att, true, &s)) {
 			*error_r = "Unknown Content-Transfer-Encoding";
 			return -1;
 		}

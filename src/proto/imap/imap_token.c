@@ -118,16 +118,12 @@ static bool parse_quoted(struct imap_cursor *c, struct arena *a, struct str *s_r
 	return true;
 }
 
-static bool parse_literal(struct imap_cursor *c, struct str *s_r)
+static bool parse_literal(struct imap_cursor *c, bool binary,
+			  struct str *s_r)
 {
-	const char *p = c->p;
-	bool binary = false;
+	const char *p = c->p + binary;
 	uint64_t n = 0;
 
-	if (*p == '~') {
-		binary = true;
-		p++;
-	}
 	if (p >= c->end || *p != '{')
 		return fail(c, "Expected a literal");
 	p++;
@@ -161,17 +157,25 @@ bool imap_cursor_string(struct imap_cursor *c, struct arena *a, struct str *s_r)
 
 	if (ch == '"')
 		return parse_quoted(c, a, s_r);
-	if (ch == '{' || ch == '~')
-		return parse_literal(c, s_r);
+	if (ch == '{')
+		return parse_literal(c, false, s_r);
 	return fail(c, "Expected a string");
+}
+
+bool imap_cursor_string8(struct imap_cursor *c, struct arena *a,
+			 struct str *s_r, bool *literal8_r)
+{
+	*literal8_r = imap_cursor_peek(c) == '~';
+	if (*literal8_r)
+		return parse_literal(c, true, s_r);
+	return imap_cursor_string(c, a, s_r);
 }
 
 bool imap_cursor_astring(struct imap_cursor *c, struct arena *a, struct str *s_r)
 {
 	int ch = imap_cursor_peek(c);
 
-	if (ch == '"' || ch == '{' ||
-	    (ch == '~' && c->end - c->p > 1 && c->p[1] == '{'))
+	if (ch == '"' || ch == '{')
 		return imap_cursor_string(c, a, s_r);
 	return imap_cursor_word(c, s_r);
 }

@@ -24,10 +24,14 @@ bool imap_cursor_atom(struct imap_cursor *c, struct str *atom_r);	/* 1*ATOM-CHAR
  * resp-specials are allowed: */
 bool imap_cursor_word(struct imap_cursor *c, struct str *word_r);	/* 1*ASTRING-CHAR */
 /* quoted (unescaped, NUL-terminated in the arena; UTF-8 bytes allowed) |
- * literal {n} / {n+} (points into the command; no NUL byte allowed) |
- * literal8 ~{n} (points into the command; any byte) */
+ * literal {n} / {n+} (points into the command; no NUL byte allowed) */
 bool imap_cursor_string(struct imap_cursor *c, struct arena *a, struct str *s_r);
-bool imap_cursor_astring(struct imap_cursor *c, struct arena *a, struct str *s_r);	/* 1*ASTRING-CHAR | string */
+/* string | literal8 ~{n} / ~{n+} (points into the command; any byte).
+ * RFC 3516 and RFC 9051 allow literal8 in a command only as APPEND's
+ * message data; everywhere else "~" is an ATOM-CHAR like any other.
+ * *literal8_r tells which form it was. */
+bool imap_cursor_string8(struct imap_cursor *c, struct arena *a, struct str *s_r, bool *literal8_r);
+bool imap_cursor_astring(struct imap_cursor *c, struct arena *a, struct str *s_r);	/* 1*ASTRING-CHAR | string ("~foo" is an atom) */
 /* NIL (any case) gives *nil_r true and an empty *s_r. */
 bool imap_cursor_nstring(struct imap_cursor *c, struct arena *a, struct str *s_r, bool *nil_r);
 bool imap_cursor_number(struct imap_cursor *c, uint32_t *n_r);	/* 0..4294967295 */
