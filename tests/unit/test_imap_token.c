@@ -452,6 +452,7 @@ static void test_dates(void **state)
 {
 	struct imap_cursor c;
 	int64_t t;
+	int zone;
 
 	(void)state;
 	c = cur("1-Feb-2024 x");
@@ -477,12 +478,14 @@ static void test_dates(void **state)
 	}
 
 	c = cur("\"01-Feb-2024 10:20:30 +0130\"");
-	assert_true(imap_cursor_date_time(&c, &t));
+	assert_true(imap_cursor_date_time(&c, &t, &zone));
 	assert_int_equal(t, 1706745600 + 10 * 3600 + 20 * 60 + 30 - 90 * 60);
+	assert_int_equal(zone, 90);
 	assert_true(imap_cursor_at_end(&c));
 	c = cur("\" 1-Feb-2024 00:00:00 -0800\"");
-	assert_true(imap_cursor_date_time(&c, &t));
+	assert_true(imap_cursor_date_time(&c, &t, &zone));
 	assert_int_equal(t, 1706745600 + 8 * 3600);
+	assert_int_equal(zone, -480);
 	static const char *const bad_dt[] = {
 		"\"1-Feb-2024 10:20:30 +0130\"", "\"01-Feb-2024 24:00:00 +0000\"",
 		"\"01-Feb-2024 10:20:30 0130\"", "\"01-Feb-2024 10:20:30 +0160\"",
@@ -491,7 +494,7 @@ static void test_dates(void **state)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad_dt); i++) {
 		c = cur(bad_dt[i]);
-		assert_false(imap_cursor_date_time(&c, &t));
+		assert_false(imap_cursor_date_time(&c, &t, &zone));
 		assert_ptr_equal(c.p, bad_dt[i]);
 	}
 }

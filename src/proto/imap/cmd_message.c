@@ -175,6 +175,7 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 	size_t n_keywords = 0;
 	uint32_t flags = 0;
 	int64_t date = (int64_t)time(NULL);
+	int zone = 0;	/* no date-time given: now, +0000 as for delivery */
 	struct strbuf kw = STRBUF_INIT;
 	struct str data;
 	bool literal8;
@@ -185,7 +186,8 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 			return 0;
 	}
 	if (imap_cursor_peek(c) == '"') {
-		if (!imap_cursor_date_time(c, &date) || !imap_cursor_sp(c))
+		if (!imap_cursor_date_time(c, &date, &zone) ||
+		    !imap_cursor_sp(c))
 			return 0;
 	}
 	/* append-data: literal or literal8 (RFC 3516, RFC 9051) */
@@ -210,6 +212,7 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 	req->u.deliver.flags = flags;
 	req->u.deliver.keywords = arena_strdup(&s->cmd_arena, strbuf_cstr(&kw));
 	req->u.deliver.internal_date = date;
+	req->u.deliver.internal_zone = zone;
 	strbuf_free(&kw);
 	return 1;
 }

@@ -553,10 +553,14 @@ void imap_fetch_write_flags(struct strbuf *out, uint32_t flags,
 	strbuf_putc(out, ')');
 }
 
-static void write_internaldate(struct strbuf *out, int64_t t)
+/* The date-time in the zone it was given in (APPEND), as Dovecot returns
+ * it: "01-Jan-2020 10:00:00 +0100" comes back as it went. */
+static void write_internaldate(struct strbuf *out, int64_t utc, int zone)
 {
 	static const char months[][4] = { "Jan", "Feb", "Mar", "Apr", "May",
 		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int64_t t = utc + (int64_t)zone * 60;
+	int az = zone < 0 ? -zone : zone;
 	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
 	int64_t secs = t - days * 86400;
 	/* civil from days (H. Hinnant) */
@@ -570,9 +574,10 @@ static void write_internaldate(struct strbuf *out, int64_t t)
 	int64_t m = mp < 10 ? mp + 3 : mp - 9;
 	int64_t y = yoe + era * 400 + (m <= 2);
 
-	strbuf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", (int)d,
+	strbuf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d %c%02d%02d\"", (int)d,
 		      months[m - 1], (int)y, (int)(secs / 3600),
-		      (int)(secs / 60 % 60), (int)(secs % 60));
+		      (int)(secs / 60 % 60), (int)(secs % 60),
+		      zone < 0 ? '-' : '+', az / 60, az % 60);
 }
 
 /* A literal of data[0..n) with NUL bytes sent as 0x80 (a literal cannot
@@ -806,7 +811,8 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		break;
 	case FETCH_INTERNALDATE:
 		strbuf_append_c(out, "INTERNALDATE ");
-		write_internaldate(out, m->msg->internal_date);
+		write_internaldate(out, m->msg->internal_date,
+				   m->msg->internal_zone);
 		break;
 	case FETCH_RFC822_SIZE:
 		strbuf_printf(out, "RFC822.SIZE %llu",

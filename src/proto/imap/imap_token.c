@@ -615,7 +615,7 @@ bool imap_cursor_date(struct imap_cursor *c, int64_t *t_r)
 	return true;
 }
 
-bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r)
+bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r, int *zone_r)
 {
 	const char *p = c->p;
 	int day, mon, year, hour, min, sec, zone;
@@ -645,7 +645,10 @@ bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r)
 	p++;
 	c->p = p;
 	zone = (zone / 100) * 60 + zone % 100;
+	if (neg)
+		zone = -zone;
 	*t_r = rfc5322_date_timegm(year, mon, day, hour, min, sec) -
-	       (int64_t)(neg ? -zone : zone) * 60;
+	       (int64_t)zone * 60;
+	*zone_r = zone;
 	return true;
 }

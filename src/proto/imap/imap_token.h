@@ -87,7 +87,7 @@ size_t imap_keywords_count(const char *keywords);
  * that day */
 bool imap_cursor_date(struct imap_cursor *c, int64_t *t_r);
 /* date-time "\"dd-Mon-yyyy hh:mm:ss +zzzz\"" (APPEND; the day may be
- * " d"): unix seconds */
-bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r);
+ * " d"): unix seconds, and the zone in minutes east of UTC (-5999..5999) */
+bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r, int *zone_r);
 
 #endif
