@@ -136,7 +136,7 @@ static void do_command(struct str cmd, struct arena *a, unsigned opts,
 	const char **kw;
 	size_t n_kw;
 	int64_t t;
-	int zone;
+	int zone = 0;
 	bool nil;
 
 	imap_cursor_init(&c, cmd);
