@@ -107,8 +107,7 @@ static const char *const migrations[] = {
 	/* 9: the zone of the internal date, in minutes east of UTC, as an
 	 * IMAP APPEND gave it (RFC 3501 returns the date-time with it);
 	 * the messages stored before keep +0000, as they were shown */
-	"ALTER TABLE messages ADD COLUMN internal_zone INTEGER NOT NULL"
-	" DEFAULT 0;",
+	"ALTER TABLE messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
