@@ -306,6 +306,8 @@ static size_t seqset_normalise(struct imap_seq_range *r, size_t n)
 {
 	size_t out = 0;
 
+	if (n < 2)
+		return n;	/* also no qsort(NULL, 0): a set of '*' only */
 	qsort(r, n, sizeof(*r), range_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (out > 0 && (uint64_t)r[i].lo <= (uint64_t)r[out - 1].hi + 1) {
