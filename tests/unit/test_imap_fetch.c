@@ -363,7 +363,10 @@ static void test_binary_size_is_length(void **state)
 	for (size_t k = 0; k < ARRAY_SIZE(ctes); k++) {
 		for (int round = 0; round < 6; round++) {
 			struct fixture f;
-			size_t size, len, n = 60000 + (size_t)round * 23456;
+			/* a small part (decoded once for both) and large
+			 * ones (counted in slices, then decoded) */
+			size_t size, len, n = round == 0 ? 500 :
+					      60000 + (size_t)round * 23456;
 
 			strbuf_reset(&msg);
 			strbuf_printf(&msg, "Subject: big\r\nContent-Transfer-"

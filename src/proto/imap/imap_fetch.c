@@ -695,6 +695,9 @@ struct render {
 	const struct imap_fetch_msg *m;
 	struct mime_tree *tree;
 	struct strbuf tmp;
+	/* the part whose decoded bytes tmp holds (NULL: none), so that
+	 * "BINARY.SIZE[1] BINARY[1]" decodes part 1 once */
+	const char *tmp_part;
 };
 
 static const struct mime_tree *render_tree(struct render *r)
@@ -746,13 +749,16 @@ static struct str section_bytes(struct render *r, const struct fetch_att *att)
 	if (att->text != SECTION_FIELDS && att->text != SECTION_FIELDS_NOT)
 		return bytes;
 	strbuf_reset(&r->tmp);
+	r->tmp_part = NULL;
 	filter_header(att, bytes, &r->tmp);
 	return strbuf_str(&r->tmp);
 }
 
-/* The decoded bytes of a BINARY section (size_only: only their length in
- * bytes_r->n, bytes_r->p NULL); false for an unknown CTE. The parts that
- * need no decoding are the stored bytes, not a copy. */
+/* The decoded bytes of a BINARY section (size_only: only their length
+ * counts, bytes_r->p may be NULL); false for an unknown CTE. The parts that
+ * need no decoding are the stored bytes, not a copy; a decoded part is
+ * kept for the next attribute of the same part, and a large one is only
+ * counted for BINARY.SIZE. */
 static bool binary_bytes(struct render *r, const struct fetch_att *att,
 			 bool size_only, struct str *bytes_r)
 {
@@ -776,13 +782,17 @@ static bool binary_bytes(struct render *r, const struct fetch_att *att,
 		*bytes_r = body;
 		return true;
 	}
-	if (size_only) {
+	if (r->tmp_part != NULL && strcmp(r->tmp_part, att->part) == 0) {
+		*bytes_r = strbuf_str(&r->tmp);
+	} else if (size_only && body.n > BINARY_SLICE) {
 		*bytes_r = str_make(NULL, binary_decode(cte, body, NULL));
 		return true;
+	} else {
+		strbuf_reset(&r->tmp);
+		binary_decode(cte, body, &r->tmp);
+		r->tmp_part = att->part;
+		*bytes_r = strbuf_str(&r->tmp);
 	}
-	strbuf_reset(&r->tmp);
-	binary_decode(cte, body, &r->tmp);
-	*bytes_r = strbuf_str(&r->tmp);
 	if (bytes_r->p == NULL)
 		*bytes_r = STR_LIT("");
 	return true;
@@ -894,7 +904,7 @@ int imap_fetch_render(const struct imap_fetch_plan *p,
 		      bool with_modseq, struct strbuf *out,
 		      const char **error_r)
 {
-	struct render r = { m, NULL, STRBUF_INIT };
+	struct render r = { m, NULL, STRBUF_INIT, NULL };
 	size_t start = out->n, items_start;
 	bool uid = uid_command || plan_has(p, FETCH_UID);
 	bool modseq = with_modseq || plan_has(p, FETCH_MODSEQ);
