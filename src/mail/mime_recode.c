@@ -1,8 +1,10 @@
-/* mime_recode.c: quoted-printable re-encoding of over-long parts, driven by
- * the part offsets of the push MIME parser; bytes between the parts that
- * change are copied through untouched. */
+/* mime_recode.c: quoted-printable re-encoding of over-long parts and
+ * base64 re-encoding of binary ones, driven by the part offsets of the
+ * push MIME parser; bytes between the parts that change are copied through
+ * untouched. */
 #include "mail/mime_recode.h"
 
+#include "base/codec.h"
 #include "mail/header.h"
 #include "mail/mime.h"
 #include "mail/qp.h"
@@ -71,9 +73,10 @@ static bool ends_blank(struct str hdr)
 }
 
 /* The part's header (ends_blank) without its Content-Transfer-Encoding
- * fields, and one naming quoted-printable before the blank line. */
+ * fields, and one naming cte before the blank line. */
 /* root: the header of a message (the whole one or an embedded one). */
-static void write_header(struct strbuf *out, struct str hdr, bool root)
+static void write_header(struct strbuf *out, struct str hdr, bool root,
+			 const char *cte)
 {
 	bool skipping = false, have_version = false;
 	size_t pos = 0;
@@ -90,8 +93,8 @@ static void write_header(struct strbuf *out, struct str hdr, bool root)
 		if (blank) {
 			if (root && !have_version)
 				strbuf_append_c(out, "MIME-Version: 1.0\r\n");
-			strbuf_append_c(out, "Content-Transfer-Encoding: "
-					"quoted-printable\r\n");
+			strbuf_printf(out, "Content-Transfer-Encoding: %s\r\n",
+				      cte);
 			strbuf_append_str(out, str_from(hdr, pos));
 			return;
 		}
@@ -107,9 +110,21 @@ static void write_header(struct strbuf *out, struct str hdr, bool root)
 struct recode {
 	struct str msg;
 	struct strbuf *out;
+	bool binary;	/* re-encode the binary parts, not the long lines */
 	size_t done;	/* msg bytes written so far */
 	unsigned n;
 };
+
+/* RFC 2045 6.8: encoded lines of at most 76 characters. No line end
+ * after the last: the one before a boundary belongs to the boundary. */
+static void base64_lines(struct strbuf *out, struct str body)
+{
+	for (size_t pos = 0; pos < body.n; pos += 57) {
+		if (pos > 0)
+			strbuf_append(out, "\r\n", 2);
+		base64_encode(out, body.p + pos, MIN(57, body.n - pos));
+	}
+}
 
 static void walk(struct recode *r, const struct mime_part *part)
 {
@@ -123,34 +138,54 @@ static void walk(struct recode *r, const struct mime_part *part)
 			walk(r, c);
 		return;
 	}
-	if (mime_part_is_message(part) || !encoding_is_identity(part->encoding))
+	if (mime_part_is_message(part))
+		return;
+	if (r->binary ? part->encoding.p == NULL ||
+			!str_caseeq(part->encoding, STR_LIT("binary")) :
+			!encoding_is_identity(part->encoding))
 		return;
 	body = str_make(r->msg.p + part->body_start,
 			(size_t)(part->body_end - part->body_start));
 	hdr = str_make(r->msg.p + part->hdr_start,
 		       (size_t)(part->body_start - part->hdr_start));
-	if (mime_recode_longest_line(body) <= MIME_RECODE_LINE_MAX ||
-	    !ends_blank(hdr))
+	if (!ends_blank(hdr) || (!r->binary &&
+	    mime_recode_longest_line(body) <= MIME_RECODE_LINE_MAX))
 		return;
 	strbuf_append(r->out, r->msg.p + r->done,
 		      (size_t)part->hdr_start - r->done);
-	write_header(r->out, hdr, part->env != NULL);
-	qp_encode(r->out, body.p, body.n);
+	write_header(r->out, hdr, part->env != NULL,
+		     r->binary ? "base64" : "quoted-printable");
+	if (r->binary)
+		base64_lines(r->out, body);
+	else
+		qp_encode(r->out, body.p, body.n);
 	r->done = (size_t)part->body_end;
 	r->n++;
+}
+
+static unsigned recode(struct str msg, struct strbuf *out, bool binary)
+{
+	struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
+	struct recode r = { .msg = msg, .out = out, .binary = binary };
+
+	walk(&r, tree->root);
+	mime_tree_free(&tree);
+	strbuf_append(out, msg.p + r.done, msg.n - r.done);
+	return r.n;
 }
 
 unsigned mime_recode_long_lines(struct str msg, struct strbuf *out,
 				bool *left_r)
 {
-	struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
-	struct recode r = { .msg = msg, .out = out };
 	size_t start = out->n;
+	unsigned n = recode(msg, out, false);
 
-	walk(&r, tree->root);
-	mime_tree_free(&tree);
-	strbuf_append(out, msg.p + r.done, msg.n - r.done);
 	*left_r = mime_recode_longest_line(str_from(strbuf_str(out), start)) >
 		  MIME_RECODE_LINE_MAX;
-	return r.n;
+	return n;
+}
+
+unsigned mime_recode_binary(struct str msg, struct strbuf *out)
+{
+	return recode(msg, out, true);
 }

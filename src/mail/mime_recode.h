@@ -1,6 +1,8 @@
 /* mime_recode.h: fit a message to SMTP's line limit for a peer that takes
  * no longer lines (no BINARYMIME): the parts holding a line over 998
- * octets are re-encoded as quoted-printable, the rest is left as it is. */
+ * octets are re-encoded as quoted-printable, the rest is left as it is;
+ * and make a message with binary parts (IMAP APPEND of a literal8) one
+ * that any client can read: those parts become base64. */
 #ifndef POSTHORN_MAIL_MIME_RECODE_H
 #define POSTHORN_MAIL_MIME_RECODE_H
 
@@ -30,5 +32,14 @@ bool mime_recode_is_signed(struct str msg);
  * parser's limits). */
 unsigned mime_recode_long_lines(struct str msg, struct strbuf *out,
 				bool *left_r);
+
+/* Append msg to out with each leaf part whose Content-Transfer-Encoding
+ * is "binary" re-encoded as base64 (lines of 76 characters, CRLF; its
+ * Content-Transfer-Encoding fields replaced by one naming base64, as
+ * above), so that the stored message has no NUL and no bare line end
+ * there, and the decoded content (IMAP BINARY[n], RFC 3516) is the
+ * original byte for byte. Every other byte is copied unchanged. Returns
+ * the number of parts re-encoded. */
+unsigned mime_recode_binary(struct str msg, struct strbuf *out);
 
 #endif

@@ -36,6 +36,7 @@ struct conn {
 	unsigned peer_port;
 	unsigned local_port;
 	bool loopback;
+	bool tcp;         /* an AF_INET/AF_INET6 socket (not a local one) */
 	bool opened;      /* on_open was called */
 	bool closing;     /* conn_close: flushing output */
 	bool dead;        /* torn down, on_close pending */
@@ -314,7 +315,8 @@ struct conn *conn_new(struct net_thread *thread, struct net_listener *listener,
 	/* A reply is written whole; with Nagle its last small segment (the
 	 * tagged OK after a FETCH) waits for the ACK of the data before it,
 	 * which the client delays by up to 40 ms. */
-	if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
+	conn->tcp = addr->sa_family == AF_INET || addr->sa_family == AF_INET6;
+	if (conn->tcp)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_set_local_port(conn);
 	log_info(conn->sid, "connect from %s port %u to %s port %u%s",
@@ -790,6 +792,23 @@ size_t conn_input_pending(struct conn *conn)
 		return 0;
 	return evbuffer_get_length(bufferevent_get_input(conn->bev)) -
 	       conn->pending_drain;
+}
+
+void conn_ack_input(struct conn *conn)
+{
+#ifdef TCP_QUICKACK
+	int one = 1;
+
+	/* Setting TCP_QUICKACK sends a scheduled delayed ACK now and leaves
+	 * the "interactive" mode that delays the next ones; the kernel
+	 * re-enters it by itself, so this is set each time it is needed
+	 * (Dovecot sets it on every output flush). */
+	if (conn->bev != NULL && conn->tcp)
+		setsockopt(conn->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+			   sizeof(one));
+#else
+	(void)conn;
+#endif
 }
 
 void conn_write(struct conn *conn, const void *data, size_t n)

@@ -70,6 +70,12 @@ size_t conn_input_peek(struct conn *conn, struct str *data_r);
 void conn_input_drain(struct conn *conn, size_t n);
 /* Bytes of input buffered and not yet consumed. */
 size_t conn_input_pending(struct conn *conn);
+/* Acknowledge at once the TCP segments read so far, instead of after the
+ * kernel's delayed-ACK timer (up to 40 ms): for a reader that has consumed
+ * all the input, holds a command that is not complete and has no reply to
+ * send, whose client may be holding its next small segment back until that
+ * ACK (Nagle's algorithm). No-op on other sockets. */
+void conn_ack_input(struct conn *conn);
 
 /* Queue output. Never blocks; callers stop producing when
  * conn_output_pending() is above their threshold and resume in

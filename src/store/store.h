@@ -89,6 +89,7 @@ struct store_msg {
 	uint32_t flags;			/* enum store_flag bits */
 	const char *keywords;		/* space-separated, "" when none */
 	int64_t internal_date;		/* unix seconds */
+	int internal_zone;		/* its zone, minutes east of UTC (-1439..1439) */
 	uint64_t size;
 	uint64_t modseq;
 	int64_t blob_id;
@@ -374,6 +375,9 @@ struct store_req {
 			size_t size;
 			struct store_msg_meta meta;
 			int64_t internal_date;
+			/* the zone the date was given in, minutes east of
+			 * UTC; 0 (+0000) for mail delivered over SMTP/LMTP */
+			int internal_zone;
 			uint32_t flags;
 			const char *keywords;	/* space-separated or NULL */
 			const struct store_target *targets;

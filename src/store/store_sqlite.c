@@ -120,6 +120,10 @@ static const char *const migrations[] = {
 	" name TEXT NOT NULL, PRIMARY KEY(user_id, name)) WITHOUT ROWID;"
 	"INSERT INTO subscriptions(user_id, name)"
 	" SELECT user_id, name FROM mailboxes WHERE subscribed;",
+	/* 11: the zone of the internal date, in minutes east of UTC, as an
+	 * IMAP APPEND gave it (RFC 3501 returns the date-time with it);
+	 * the messages stored before keep +0000, as they were shown */
+	"ALTER TABLE messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -256,7 +260,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" RETURNING refcount",
 	[S_BLOB_DELETE_UNUSED] = "DELETE FROM blobs WHERE id = ?",
 	[S_MSG_INSERT] = "INSERT INTO messages(mailbox_id, uid, blob_id, flags,"
-		" keywords, internal_date, size, modseq) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+		" keywords, internal_date, size, modseq, internal_zone)"
+		" VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[S_MSG_RANGE] = "SELECT uid, flags, keywords, modseq, blob_id FROM messages"
 		" WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
 	[S_MSG_SET_FLAGS] = "UPDATE messages SET flags = ?, keywords = ?, modseq = ?"
@@ -281,11 +286,13 @@ static const char *const stmt_sql[S_COUNT] = {
 		" WHERE user_id = ? AND name = ?",
 	[S_R_MAILBOX_BY_ID] = "SELECT " MAILBOX_COLS " FROM mailboxes WHERE id = ?",
 	[S_R_MSG_LIST] = "SELECT uid, flags, keywords, internal_date, size, modseq,"
-		" blob_id FROM messages WHERE mailbox_id = ? ORDER BY uid",
+		" blob_id, internal_zone FROM messages WHERE mailbox_id = ?"
+		" ORDER BY uid",
 	[S_R_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id = ?"
 		" AND modseq > ? ORDER BY uid",
 	[S_R_MSG_CHANGED_SINCE] = "SELECT uid, flags, keywords, internal_date,"
-		" size, modseq, blob_id FROM messages INDEXED BY messages_modseq"
+		" size, modseq, blob_id, internal_zone FROM messages"
+		" INDEXED BY messages_modseq"
 		" WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
 	[S_R_MSG_META] = "SELECT b.envelope, b.bodystructure, b.body, b.parts"
 		" FROM messages m JOIN blobs b ON b.id = m.blob_id"
@@ -297,8 +304,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_R_BLOB_GET] = "SELECT data FROM blob_data WHERE id = ?",
 	[S_R_BLOB_COUNT] = "SELECT count(*) FROM blobs",
 	[S_COPY_MSG] = "INSERT INTO messages(mailbox_id, uid, blob_id, flags,"
-		" keywords, internal_date, size, modseq) SELECT ?, ?, blob_id,"
-		" flags, keywords, internal_date, size, ? FROM messages"
+		" keywords, internal_date, size, modseq, internal_zone)"
+		" SELECT ?, ?, blob_id, flags, keywords, internal_date, size, ?,"
+		" internal_zone FROM messages"
 		" WHERE mailbox_id = ? AND uid = ?",
 	[S_BLOB_REF] = "UPDATE blobs SET refcount = refcount + 1 WHERE id = ?",
 	[S_MAILBOX_ADD_MSGS] = "UPDATE mailboxes SET uidnext = uidnext + ?1,"
@@ -1062,6 +1070,7 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 		sqlite3_bind_int64(st, 6, d->internal_date);
 		sqlite3_bind_int64(st, 7, (int64_t)d->size);
 		sqlite3_bind_int64(st, 8, (int64_t)as->modseq);
+		sqlite3_bind_int(st, 9, d->internal_zone);
 		if (stmt_exec(c, st, error_r) < 0)
 			return -1;
 		store_changes_add(changes, user_id, mailbox_id, as->modseq);
@@ -2117,6 +2126,7 @@ static int msg_list_read(struct store_conn *c, struct arena *a,
 		m->size = (uint64_t)sqlite3_column_int64(st, 4);
 		m->modseq = (uint64_t)sqlite3_column_int64(st, 5);
 		m->blob_id = sqlite3_column_int64(st, 6);
+		m->internal_zone = sqlite3_column_int(st, 7);
 	}
 	if (ret < 0) {
 		free(v.v);

@@ -136,6 +136,7 @@ static void do_command(struct str cmd, struct arena *a, unsigned opts,
 	const char **kw;
 	size_t n_kw;
 	int64_t t;
+	int zone = 0;
 	bool nil;
 
 	imap_cursor_init(&c, cmd);
@@ -149,8 +150,12 @@ static void do_command(struct str cmd, struct arena *a, unsigned opts,
 		return;
 	if (str_caseeq(word, STR_LIT("FETCH"))) {
 		if (imap_cursor_seqset(&c, a, &set) && imap_cursor_sp(&c)) {
-			for (size_t i = 0; i < set.n; i++)
+			for (size_t i = 0; i < set.n; i++) {
 				ASSERT(set.ranges[i].lo <= set.ranges[i].hi);
+				ASSERT(i == 0 || set.ranges[i].lo >
+					       set.ranges[i - 1].hi);
+			}
+			ASSERT(set.star || set.star_from == 0);
 			(void)imap_seqset_contains(&set, 5, opts & 0x10 ? 0 : 9);
 			do_fetch(&c, a, opts);
 		}
@@ -174,9 +179,11 @@ static void do_command(struct str cmd, struct arena *a, unsigned opts,
 		     !imap_cursor_sp(&c)))
 			return;
 		if (imap_cursor_peek(&c) == '"' &&
-		    (!imap_cursor_date_time(&c, &t) || !imap_cursor_sp(&c)))
+		    (!imap_cursor_date_time(&c, &t, &zone) ||
+		     !imap_cursor_sp(&c)))
 			return;
-		(void)imap_cursor_string(&c, a, &s);
+		ASSERT(zone > -6000 && zone < 6000);
+		(void)imap_cursor_string8(&c, a, &s, &nil);
 	} else if (str_caseeq(word, STR_LIT("ID"))) {
 		while (imap_cursor_nstring(&c, a, &s, &nil) &&
 		       imap_cursor_skip_char(&c, ' '))

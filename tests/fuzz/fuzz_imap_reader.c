@@ -1,12 +1,66 @@
 /* fuzz_imap_reader.c: a client byte stream through imap_reader as a session
- * drives it (lines, then literal bytes in chunks); checks the limits and
- * that every command starts with its tag. The first byte picks the literal
- * chunk size and the limits. */
+ * drives it (lines, then literal bytes in chunks); checks the limits, that
+ * every command starts with its tag, and that the reader and the grammar
+ * agree on the literals (no silent loss of step). The first byte picks the
+ * literal chunk size and the limits. */
 #include "base/strbuf.h"
 #include "proto/imap/imap_reader.h"
 #include "proto/imap/imap_token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Walk an assembled command as the tokenizer reads it: quoted strings,
+ * and a CRLF only right after a literal announcement "{n}" / "{n+}" (also
+ * "~{n}") outside a quoted string, followed by exactly n literal bytes.
+ * A CRLF anywhere else, or a literal running past the end, would mean the
+ * reader and the grammar disagree on where a command's lines end. */
+static void check_literals(struct str cmd)
+{
+	bool quoted = false;
+	size_t i = 0;
+
+	while (i < cmd.n) {
+		char ch = cmd.p[i];
+
+		if (quoted) {
+			if (ch == '\\' && i + 1 < cmd.n && cmd.p[i + 1] != '\r')
+				i++;
+			else if (ch == '"')
+				quoted = false;
+			ASSERT(ch != '\r' || i + 1 == cmd.n ||
+			       cmd.p[i + 1] != '\n');
+			i++;
+			continue;
+		}
+		if (ch == '"') {
+			quoted = true;
+			i++;
+			continue;
+		}
+		if (ch != '\r' || i + 1 >= cmd.n || cmd.p[i + 1] != '\n') {
+			i++;
+			continue;
+		}
+		/* "{digits[+]}" ends right before the CRLF */
+		size_t end = i, d;
+		uint64_t n = 0;
+
+		ASSERT(end >= 3 && cmd.p[end - 1] == '}');
+		end--;
+		if (cmd.p[end - 1] == '+')
+			end--;
+		for (d = end; d > 0 && cmd.p[d - 1] >= '0' && cmd.p[d - 1] <= '9'; d--)
+			;
+		ASSERT(d < end && d > 0 && cmd.p[d - 1] == '{');
+		/* leading zeros are allowed; the value fits, the reader took it */
+		for (size_t k = d; k < end; k++) {
+			ASSERT(n <= (UINT64_MAX - 9) / 10);
+			n = n * 10 + (uint64_t)(cmd.p[k] - '0');
+		}
+		ASSERT(n <= cmd.n - (i + 2));
+		i += 2 + (size_t)n;
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			imap_cursor_init(&c, cmd);
 			ASSERT(imap_cursor_word(&c, &word));
 			ASSERT(word.n >= strlen(tag));
+			check_literals(cmd);
 			break;
 		}
 		case IMAP_READER_LITERAL:

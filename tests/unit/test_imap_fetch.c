@@ -326,6 +326,71 @@ static void test_drip_fed(void **state)
 	arena_deinit(&f.arena);
 }
 
+/* "BINARY.SIZE[1] n" and the length of the BINARY[1] literal of f. */
+static void binary_size_and_length(struct fixture *f, size_t *size_r,
+				   size_t *len_r)
+{
+	struct imap_cursor c;
+	struct imap_fetch_plan *p;
+	struct strbuf out = STRBUF_INIT;
+	const char *error = NULL, *at;
+
+	imap_cursor_init(&c, STR_LIT("(BINARY.SIZE[1] BINARY.PEEK[1])"));
+	p = imap_fetch_parse(&c, &f->arena);
+	assert_non_null(p);
+	assert_int_equal(imap_fetch_render(p, &f->fm, false, false, &out, &error), 0);
+	assert_int_equal(sscanf(strbuf_cstr(&out), "* 3 FETCH (BINARY.SIZE[1] %zu",
+				size_r), 1);
+	at = strstr(strbuf_cstr(&out), "BINARY[1] ");
+	assert_non_null(at);
+	at += strlen("BINARY[1] ");
+	at += *at == '~';
+	assert_int_equal(sscanf(at, "{%zu}", len_r), 1);
+	strbuf_free(&out);
+}
+
+/* BINARY.SIZE counts the decoded bytes in slices (no copy of the part):
+ * it must be the length BINARY returns for every encoding, also when a
+ * "=XX", a soft break or a base64 quantum straddles a slice. */
+static void test_binary_size_is_length(void **state)
+{
+	static const char *const ctes[] = { "base64", "quoted-printable",
+					    "7bit", "binary", "BASE64" };
+	struct strbuf msg = STRBUF_INIT;
+	unsigned seed = 7;
+
+	(void)state;
+	for (size_t k = 0; k < ARRAY_SIZE(ctes); k++) {
+		for (int round = 0; round < 6; round++) {
+			struct fixture f;
+			/* a small part (decoded once for both) and large
+			 * ones (counted in slices, then decoded) */
+			size_t size, len, n = round == 0 ? 500 :
+					      60000 + (size_t)round * 23456;
+
+			strbuf_reset(&msg);
+			strbuf_printf(&msg, "Subject: big\r\nContent-Transfer-"
+				      "Encoding: %s\r\n\r\n", ctes[k]);
+			for (size_t i = 0; i < n; i++) {
+				unsigned r = (unsigned)rand_r(&seed) % 40;
+				static const char *const pieces[] = {
+					"=3D", "=\r\n", "=", "  \r\n", "QUJD",
+					"==", "\r\n", "=4", "\n", "=  \r\n" };
+
+				if (r < ARRAY_SIZE(pieces))
+					strbuf_append_c(&msg, pieces[r]);
+				else
+					strbuf_putc(&msg, (char)('A' + r));
+			}
+			fixture_init(&f, msg.p, msg.n);
+			binary_size_and_length(&f, &size, &len);
+			assert_int_equal(size, len);
+			arena_deinit(&f.arena);
+		}
+	}
+	strbuf_free(&msg);
+}
+
 static void test_nul_in_body(void **state)
 {
 	static const char msg[] = "Subject: x\r\n\r\na\0b\r\n";
@@ -431,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_embedded_message),
 		cmocka_unit_test(test_drip_fed),
 		cmocka_unit_test(test_nul_in_body),
+		cmocka_unit_test(test_binary_size_is_length),
 		cmocka_unit_test(test_plan_properties),
 		cmocka_unit_test(test_parse_errors),
 	};

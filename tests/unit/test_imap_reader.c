@@ -141,11 +141,16 @@ static void test_tag_and_reset(void **state)
 
 	(void)state;
 	assert_string_equal(imap_reader_tag(r), "*");
+	assert_false(imap_reader_partial(r));
 	assert_int_equal(imap_reader_line(r, STR_LIT("x1 APPEND a {3}"), &lit,
 					  &sync, &close), IMAP_READER_LITERAL);
 	assert_string_equal(imap_reader_tag(r), "x1");
+	/* partial: what the session ACKs at once while it waits (the
+	 * literal, then the rest of the line) */
+	assert_true(imap_reader_partial(r));
 	imap_reader_literal(r, STR_LIT("ab"));
 	assert_int_equal(imap_reader_literal_left(r), 1);
+	assert_true(imap_reader_partial(r));
 	/* the connection gives up on the command (e.g. a timeout) */
 	imap_reader_reset(r);
 	assert_string_equal(imap_reader_tag(r), "*");
@@ -153,6 +158,15 @@ static void test_tag_and_reset(void **state)
 	assert_int_equal(imap_reader_line(r, STR_LIT("x2 NOOP"), &lit, &sync,
 					  &close), IMAP_READER_COMMAND);
 	assert_true(str_eq(imap_reader_command(r), STR_LIT("x2 NOOP")));
+	assert_false(imap_reader_partial(r));
+	assert_int_equal(imap_reader_line(r, STR_LIT("x3 LOGIN {1}"), &lit,
+					  &sync, &close), IMAP_READER_LITERAL);
+	imap_reader_literal(r, STR_LIT("u"));
+	assert_int_equal(imap_reader_literal_left(r), 0);
+	assert_true(imap_reader_partial(r));
+	assert_int_equal(imap_reader_line(r, STR_LIT(" p"), &lit, &sync,
+					  &close), IMAP_READER_COMMAND);
+	assert_false(imap_reader_partial(r));
 	imap_reader_free(&r);
 }
 

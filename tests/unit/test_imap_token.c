@@ -71,7 +71,7 @@ static void test_strings(void **state)
 {
 	struct imap_cursor c;
 	struct str s;
-	bool nil;
+	bool nil, lit8;
 
 	(void)state;
 	c = cur("\"a \\\"b\\\\c\" rest");
@@ -93,11 +93,25 @@ static void test_strings(void **state)
 	assert_true(str_eq(s, STR_LIT("hello")));
 	assert_true(imap_cursor_at_end(&c));
 
-	/* literal8 may carry NUL, a plain literal may not */
+	/* literal8 may carry NUL, a plain literal may not; literal8 is no
+	 * string, only APPEND data (imap_cursor_string8) */
 	imap_cursor_init(&c, STR_LIT("~{3}\r\na\0b"));
-	assert_true(imap_cursor_string(&c, &arena, &s));
+	assert_false(imap_cursor_string(&c, &arena, &s));
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_true(lit8);
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.p[1], '\0');
+	imap_cursor_init(&c, STR_LIT("~{3+}\r\nabc"));
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_true(lit8 && str_eq(s, STR_LIT("abc")));
+	c = cur("{3}\r\nabc");
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_false(lit8);
+	c = cur("\"abc\"");
+	assert_true(imap_cursor_string8(&c, &arena, &s, &lit8));
+	assert_false(lit8);
+	c = cur("~abc");
+	assert_false(imap_cursor_string8(&c, &arena, &s, &lit8));
 	imap_cursor_init(&c, STR_LIT("{3}\r\na\0b"));
 	assert_false(imap_cursor_string(&c, &arena, &s));
 	assert_int_equal(imap_cursor_peek(&c), '{');
@@ -113,9 +127,20 @@ static void test_strings(void **state)
 		assert_ptr_equal(c.p, bad[i]);
 	}
 
+	/* "~" is an ATOM-CHAR (RFC 3501 9): "~foo" is an atom, and
+	 * "~{3}" an atom "~" followed by what is no astring */
 	c = cur("~peter/x");
 	assert_true(imap_cursor_astring(&c, &arena, &s));
 	assert_true(str_eq(s, STR_LIT("~peter/x")));
+	c = cur("~ ~{3}\r\nabc");
+	assert_true(imap_cursor_astring(&c, &arena, &s));
+	assert_true(str_eq(s, STR_LIT("~")));
+	assert_true(imap_cursor_sp(&c));
+	assert_true(imap_cursor_astring(&c, &arena, &s));
+	assert_true(str_eq(s, STR_LIT("~")));
+	assert_int_equal(imap_cursor_peek(&c), '{');
+	c = cur("~{3}\r\nabc");
+	assert_false(imap_cursor_nstring(&c, &arena, &s, &nil));
 
 	c = cur("nil NILS \"NIL\"");
 	assert_true(imap_cursor_nstring(&c, &arena, &s, &nil));
@@ -188,7 +213,12 @@ static void test_mailbox(void **state)
 	c = cur("&AGE-");
 	assert_false(imap_cursor_mailbox(&c, &arena, false, &name));
 	imap_cursor_init(&c, STR_LIT("~{3}\r\na\0b"));
-	assert_false(imap_cursor_mailbox(&c, &arena, true, &name));
+	assert_true(imap_cursor_mailbox(&c, &arena, true, &name));
+	assert_string_equal(name, "~");
+	assert_int_equal(imap_cursor_peek(&c), '{');
+	c = cur("~foo");
+	assert_true(imap_cursor_mailbox(&c, &arena, false, &name));
+	assert_string_equal(name, "~foo");
 }
 
 static void test_seqset(void **state)
@@ -199,16 +229,16 @@ static void test_seqset(void **state)
 	(void)state;
 	c = cur("1,3:5,7:*,9:8 x");
 	assert_true(imap_cursor_seqset(&c, &arena, &set));
-	assert_int_equal(set.n, 4);
+	assert_int_equal(set.n, 3);
 	assert_int_equal(set.ranges[0].lo, 1);
 	assert_int_equal(set.ranges[0].hi, 1);
 	assert_int_equal(set.ranges[1].lo, 3);
 	assert_int_equal(set.ranges[1].hi, 5);
-	/* Sorted, and the range with '*' last. */
 	assert_int_equal(set.ranges[2].lo, 8);
 	assert_int_equal(set.ranges[2].hi, 9);
-	assert_int_equal(set.ranges[3].lo, 7);
-	assert_true(set.ranges[3].hi == UINT32_MAX);
+	/* The range with '*' is kept apart. */
+	assert_true(set.star);
+	assert_int_equal(set.star_from, 7);
 	assert_int_equal(imap_cursor_peek(&c), ' ');
 
 	assert_true(imap_seqset_contains(&set, 1, 20));
@@ -218,6 +248,27 @@ static void test_seqset(void **state)
 	assert_false(imap_seqset_contains(&set, 6, 20));
 	/* 7:* with max 5 is 5:7 */
 	assert_true(imap_seqset_contains(&set, 6, 5));
+
+	/* Only '*' is the largest number in use (RFC 9051 6.4.9): an
+	 * explicit 4294967295 is not, so UIDNEXT:4294967295 matches
+	 * nothing when every UID is below UIDNEXT, UIDNEXT:* the last. */
+	c = cur("11:4294967295");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_false(set.star);
+	assert_false(imap_seqset_contains(&set, 10, 10));
+	assert_true(imap_seqset_contains(&set, 11, 10));
+	assert_true(imap_seqset_contains(&set, UINT32_MAX, 10));
+	c = cur("4294967295");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_false(imap_seqset_contains(&set, 10, 10));
+	c = cur("11:*");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_true(imap_seqset_contains(&set, 10, 10));
+	assert_false(imap_seqset_contains(&set, 9, 10));
+	c = cur("4294967295:*");
+	assert_true(imap_cursor_seqset(&c, &arena, &set));
+	assert_true(imap_seqset_contains(&set, 10, 10));
+	assert_false(imap_seqset_contains(&set, 9, 10));
 
 	c = cur("*");
 	assert_true(imap_cursor_seqset(&c, &arena, &set));
@@ -240,12 +291,13 @@ static void test_seqset(void **state)
 
 /* What a set means, range by range as the client wrote it: the oracle
  * for the normalised set. */
+/* r[i][k] == 0 stands for '*' */
 static bool seqset_reference(const uint32_t (*r)[2], size_t n, uint32_t x,
 			     uint32_t max)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint32_t lo = r[i][0] == UINT32_MAX ? max : r[i][0];
-		uint32_t hi = r[i][1] == UINT32_MAX ? max : r[i][1];
+		uint32_t lo = r[i][0] == 0 ? max : r[i][0];
+		uint32_t hi = r[i][1] == 0 ? max : r[i][1];
 
 		if (x >= MIN(lo, hi) && x <= MAX(lo, hi))
 			return true;
@@ -273,7 +325,9 @@ static void test_seqset_normalised(void **state)
 		strbuf_append_c(&b, i > 0 ? ",1:*" : "1:*");
 	c = cur(strbuf_cstr(&b));
 	assert_true(imap_cursor_seqset(&c, &arena, &set));
-	assert_int_equal(set.n, 1);
+	assert_int_equal(set.n, 0);
+	assert_true(set.star);
+	assert_int_equal(set.star_from, 1);
 	/* Every other number: as many ranges, looked up by bisection. */
 	strbuf_reset(&b);
 	for (uint32_t i = 20000; i > 0; i--)
@@ -291,9 +345,10 @@ static void test_seqset_normalised(void **state)
 		strbuf_reset(&b);
 		for (size_t i = 0; i < n; i++) {
 			for (int k = 0; k < 2; k++) {
-				unsigned v = (unsigned)rand_r(&seed) % 24;
+				unsigned v = (unsigned)rand_r(&seed) % 25;
 
-				r[i][k] = v == 0 ? UINT32_MAX : v;
+				/* '*', 1..23, and the explicit top UID */
+				r[i][k] = v == 24 ? UINT32_MAX : v;
 			}
 			if (rand_r(&seed) % 3 == 0)
 				r[i][1] = r[i][0];
@@ -303,7 +358,7 @@ static void test_seqset_normalised(void **state)
 					break;
 				if (k == 1)
 					strbuf_putc(&b, ':');
-				if (r[i][k] == UINT32_MAX)
+				if (r[i][k] == 0)
 					strbuf_putc(&b, '*');
 				else
 					strbuf_printf(&b, "%u", r[i][k]);
@@ -313,7 +368,9 @@ static void test_seqset_normalised(void **state)
 		assert_true(imap_cursor_seqset(&c, &arena, &set));
 		assert_true(set.n <= n);
 		for (uint32_t max = 0; max < 26; max++) {
-			for (uint32_t x = 0; x < 27; x++) {
+			for (uint32_t i = 0; i < 29; i++) {
+				uint32_t x = i < 27 ? i : UINT32_MAX - (i - 27);
+
 				if (imap_seqset_contains(&set, x, max) !=
 				    seqset_reference(r, n, x, max))
 					fail_msg("%s: %u with max %u",
@@ -395,6 +452,7 @@ static void test_dates(void **state)
 {
 	struct imap_cursor c;
 	int64_t t;
+	int zone;
 
 	(void)state;
 	c = cur("1-Feb-2024 x");
@@ -420,12 +478,14 @@ static void test_dates(void **state)
 	}
 
 	c = cur("\"01-Feb-2024 10:20:30 +0130\"");
-	assert_true(imap_cursor_date_time(&c, &t));
+	assert_true(imap_cursor_date_time(&c, &t, &zone));
 	assert_int_equal(t, 1706745600 + 10 * 3600 + 20 * 60 + 30 - 90 * 60);
+	assert_int_equal(zone, 90);
 	assert_true(imap_cursor_at_end(&c));
 	c = cur("\" 1-Feb-2024 00:00:00 -0800\"");
-	assert_true(imap_cursor_date_time(&c, &t));
+	assert_true(imap_cursor_date_time(&c, &t, &zone));
 	assert_int_equal(t, 1706745600 + 8 * 3600);
+	assert_int_equal(zone, -480);
 	static const char *const bad_dt[] = {
 		"\"1-Feb-2024 10:20:30 +0130\"", "\"01-Feb-2024 24:00:00 +0000\"",
 		"\"01-Feb-2024 10:20:30 0130\"", "\"01-Feb-2024 10:20:30 +0160\"",
@@ -434,7 +494,7 @@ static void test_dates(void **state)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad_dt); i++) {
 		c = cur(bad_dt[i]);
-		assert_false(imap_cursor_date_time(&c, &t));
+		assert_false(imap_cursor_date_time(&c, &t, &zone));
 		assert_ptr_equal(c.p, bad_dt[i]);
 	}
 }

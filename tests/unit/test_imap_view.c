@@ -65,6 +65,14 @@ static void test_resolve_seq_and_uid(void **state)
 	n = imap_view_resolve(v, &set, true, &a, &idx);
 	assert_int_equal(n, 1);
 	assert_int_equal(v->msgs[idx[0]].uid, 10);
+	/* An explicit 4294967295 is no '*': "11:4294967295" matches
+	 * nothing above UID 10. */
+	set = parse_set(&a, "11:4294967295");
+	n = imap_view_resolve(v, &set, true, &a, &idx);
+	assert_int_equal(n, 0);
+	set = parse_set(&a, "4294967295");
+	n = imap_view_resolve(v, &set, true, &a, &idx);
+	assert_int_equal(n, 0);
 	arena_deinit(&a);
 	imap_view_free(&v);
 	assert_null(v);
@@ -86,6 +94,12 @@ static void test_seqs_valid(void **state)
 	assert_false(imap_view_seqs_valid(v, &set));
 	set = parse_set(&a, "7");
 	assert_false(imap_view_seqs_valid(v, &set));
+	set = parse_set(&a, "7:*");
+	assert_false(imap_view_seqs_valid(v, &set));
+	set = parse_set(&a, "*:4294967295");
+	assert_false(imap_view_seqs_valid(v, &set));
+	set = parse_set(&a, "*,2:*,6:*");
+	assert_true(imap_view_seqs_valid(v, &set));
 	arena_deinit(&a);
 	imap_view_free(&v);
 }

@@ -1,9 +1,10 @@
 /* Unit tests for the long-line re-encoding: the quoted-printable encoder
  * (round trip through the decoder, line lengths, whole and one byte at a
  * time on the decoding side) and mime_recode on single-part, multipart,
- * nested and signed messages. */
+ * nested and signed messages; binary parts to base64. */
 #include "unit.h"
 
+#include "mail/b64stream.h"
 #include "mail/mime.h"
 #include "mail/mime_recode.h"
 #include "mail/qp.h"
@@ -278,6 +279,96 @@ static void test_is_signed(void **state)
 	assert_false(mime_recode_is_signed(STR_LIT("")));
 }
 
+/* The body of the part at section ("", "2", "1.2": one-digit part
+ * numbers) of a parse of msg, decoded as its Content-Transfer-Encoding
+ * says (identity or base64). */
+static void part_content(struct str msg, const char *section,
+			 struct strbuf *out)
+{
+	struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
+	const struct mime_part *p = tree->root;
+
+	for (const char *c = section; *c != '\0'; c++) {
+		if (*c == '.')
+			continue;
+		p = p->children;
+		for (int i = 1; i < *c - '0'; i++)
+			p = p->next;
+	}
+	struct str body = str_make(msg.p + p->body_start,
+				   (size_t)(p->body_end - p->body_start));
+
+	if (p->encoding.p != NULL &&
+	    str_caseeq(p->encoding, STR_LIT("base64"))) {
+		struct b64stream d = B64STREAM_INIT;
+
+		b64stream_feed(&d, out, body.p, body.n);
+		b64stream_finish(&d, out);
+	} else {
+		strbuf_append_str(out, body);
+	}
+	mime_tree_free(&tree);
+}
+
+static void test_recode_binary(void **state)
+{
+	struct strbuf in = STRBUF_INIT, out = STRBUF_INIT, dec = STRBUF_INIT;
+	char bin[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bin); i++)
+		bin[i] = (char)(i * 7);	/* NUL, bare CR and LF, 8-bit */
+	strbuf_append_c(&in, "From: a@example.org\r\nMIME-Version: 1.0\r\n"
+			"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+			"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+			"--b\r\nContent-Type: application/octet-stream\r\n"
+			"Content-Transfer-Encoding: BINARY\r\n\r\n");
+	strbuf_append(&in, bin, sizeof(bin));
+	strbuf_append_c(&in, "\r\n--b--\r\n");
+	assert_int_equal(mime_recode_binary(strbuf_str(&in), &out), 1);
+	/* no NUL, no bare line end, lines of at most 76 */
+	assert_null(memchr(out.p, '\0', out.n));
+	for (size_t i = 0, col = 0; i < out.n; i++) {
+		if (out.p[i] == '\n')
+			assert_true(i > 0 && out.p[i - 1] == '\r');
+		if (out.p[i] == '\r') {
+			assert_true(i + 1 < out.n && out.p[i + 1] == '\n');
+			col = 0;
+			i++;
+			continue;
+		}
+		assert_true(++col <= 76);
+	}
+	assert_non_null(strstr(strbuf_cstr(&out), "\r\nContent-Transfer-"
+				"Encoding: base64\r\n\r\n"));
+	assert_null(strstr(strbuf_cstr(&out), "BINARY"));
+	part_content(strbuf_str(&out), "2", &dec);
+	assert_int_equal(dec.n, sizeof(bin));
+	assert_memory_equal(dec.p, bin, sizeof(bin));
+	strbuf_reset(&dec);
+	part_content(strbuf_str(&out), "1", &dec);
+	assert_true(str_eq(strbuf_str(&dec), STR_LIT("hello")));
+
+	/* a single-part message; a message without binary parts is copied */
+	strbuf_reset(&in);
+	strbuf_reset(&out);
+	strbuf_reset(&dec);
+	strbuf_append_c(&in, "Subject: x\r\nContent-Transfer-Encoding: binary\r\n\r\n");
+	strbuf_append(&in, bin, 10);
+	assert_int_equal(mime_recode_binary(strbuf_str(&in), &out), 1);
+	assert_non_null(strstr(strbuf_cstr(&out), "MIME-Version: 1.0\r\n"));
+	part_content(strbuf_str(&out), "", &dec);
+	assert_int_equal(dec.n, 10);
+	assert_memory_equal(dec.p, bin, 10);
+	strbuf_reset(&out);
+	assert_int_equal(mime_recode_binary(STR_LIT("Subject: x\r\n\r\nhi\r\n"),
+					    &out), 0);
+	assert_true(str_eq(strbuf_str(&out), STR_LIT("Subject: x\r\n\r\nhi\r\n")));
+	strbuf_free(&in);
+	strbuf_free(&out);
+	strbuf_free(&dec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_recode_multipart),
 		cmocka_unit_test(test_recode_single_and_nested),
 		cmocka_unit_test(test_is_signed),
+		cmocka_unit_test(test_recode_binary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

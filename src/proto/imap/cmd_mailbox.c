@@ -219,7 +219,7 @@ static int qresync_report(struct imap_session *s, const struct qresync_param *q)
 		return imap_store_failed(s, "store", error);
 	vanished = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*vanished));
 	for (int i = 0; i < n; i++) {
-		if (q->known.n == 0 ||
+		if ((q->known.n == 0 && !q->known.star) ||
 		    imap_seqset_contains(&q->known, uids[i], UINT32_MAX))
 			vanished[n_vanished++] = uids[i];
 	}
@@ -830,7 +830,7 @@ static bool cursor_list_mailbox(struct imap_session *s, struct imap_cursor *c,
 	struct str raw;
 	int ch = imap_cursor_peek(c);
 
-	if (ch == '"' || ch == '{' || ch == '~') {
+	if (ch == '"' || ch == '{') {
 		if (!imap_cursor_string(c, &s->cmd_arena, &raw))
 			return false;
 	} else {

@@ -6,6 +6,7 @@
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
 #include "mail/mime_parts.h"
+#include "mail/mime_recode.h"
 #include "proto/imap/imap_commands.h"
 
 #include <string.h>
@@ -103,6 +104,22 @@ static struct str crlf_normalise(struct arena *a, struct str in)
 	return str_make(out, k);
 }
 
+/* A literal8 may carry parts of Content-Transfer-Encoding binary (NUL
+ * bytes, bare CR and LF): they are stored as base64, as Dovecot does, so
+ * the message stays readable by every client (BODY[], POP3) and the CRLF
+ * normalisation cannot touch them; BINARY[n] decodes them back to the
+ * bytes the client sent. In the arena. */
+static struct str binary_to_base64(struct arena *a, struct str msg)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct str res = msg;
+
+	if (mime_recode_binary(msg, &out) > 0)
+		res = arena_str(a, strbuf_str(&out));
+	strbuf_free(&out);
+	return res;
+}
+
 static const char *arena_strbuf(struct arena *a, struct strbuf *sb)
 {
 	const char *p = arena_strndup(a, strbuf_cstr(sb), sb->n);
@@ -158,8 +175,10 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 	size_t n_keywords = 0;
 	uint32_t flags = 0;
 	int64_t date = (int64_t)time(NULL);
+	int zone = 0;	/* no date-time given: now, +0000 as for delivery */
 	struct strbuf kw = STRBUF_INIT;
 	struct str data;
+	bool literal8;
 
 	if (imap_cursor_peek(c) == '(') {
 		if (!imap_cursor_flag_list(c, &s->cmd_arena, &flags, &keywords,
@@ -167,15 +186,25 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 			return 0;
 	}
 	if (imap_cursor_peek(c) == '"') {
-		if (!imap_cursor_date_time(c, &date) || !imap_cursor_sp(c))
+		if (!imap_cursor_date_time(c, &date, &zone) ||
+		    !imap_cursor_sp(c))
 			return 0;
 	}
-	if (!imap_cursor_string(c, &s->cmd_arena, &data))
+	/* append-data: literal or literal8 (RFC 3516, RFC 9051) */
+	if (!imap_cursor_string8(c, &s->cmd_arena, &data, &literal8))
 		return 0;
 	if (n_keywords > IMAP_MAX_KEYWORDS)
 		return too_many_keywords(s);
 	for (size_t i = 0; i < n_keywords; i++)
 		strbuf_printf(&kw, "%s%s", i > 0 ? " " : "", keywords[i]);
+	/* APPENDLIMIT bounds what the client sends, before base64 */
+	if (data.n > s->server->set.max_append_size) {
+		strbuf_free(&kw);
+		imap_tagged(s, "NO", "[TOOBIG] Message exceeds APPENDLIMIT");
+		return -1;
+	}
+	if (literal8)
+		data = binary_to_base64(&s->cmd_arena, data);
 	data = crlf_normalise(&s->cmd_arena, data);
 	req->type = STORE_REQ_DELIVER;
 	req->u.deliver.data = data.p;
@@ -183,6 +212,7 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 	req->u.deliver.flags = flags;
 	req->u.deliver.keywords = arena_strdup(&s->cmd_arena, strbuf_cstr(&kw));
 	req->u.deliver.internal_date = date;
+	req->u.deliver.internal_zone = zone;
 	strbuf_free(&kw);
 	return 1;
 }
@@ -217,10 +247,6 @@ int cmd_append(void *session, struct str arg)
 			return -1;
 		if (reqs[n]->u.deliver.size == 0) {
 			imap_tagged(s, "NO", "Empty message");
-			return -1;
-		}
-		if (reqs[n]->u.deliver.size > s->server->set.max_append_size) {
-			imap_tagged(s, "NO", "[TOOBIG] Message exceeds APPENDLIMIT");
 			return -1;
 		}
 		n++;

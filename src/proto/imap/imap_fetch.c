@@ -553,10 +553,14 @@ void imap_fetch_write_flags(struct strbuf *out, uint32_t flags,
 	strbuf_putc(out, ')');
 }
 
-static void write_internaldate(struct strbuf *out, int64_t t)
+/* The date-time in the zone it was given in (APPEND), as Dovecot returns
+ * it: "01-Jan-2020 10:00:00 +0100" comes back as it went. */
+static void write_internaldate(struct strbuf *out, int64_t utc, int zone)
 {
 	static const char months[][4] = { "Jan", "Feb", "Mar", "Apr", "May",
 		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int64_t t = utc + (int64_t)zone * 60;
+	int az = zone < 0 ? -zone : zone;
 	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
 	int64_t secs = t - days * 86400;
 	/* civil from days (H. Hinnant) */
@@ -570,9 +574,10 @@ static void write_internaldate(struct strbuf *out, int64_t t)
 	int64_t m = mp < 10 ? mp + 3 : mp - 9;
 	int64_t y = yoe + era * 400 + (m <= 2);
 
-	strbuf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", (int)d,
+	strbuf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d %c%02d%02d\"", (int)d,
 		      months[m - 1], (int)y, (int)(secs / 3600),
-		      (int)(secs / 60 % 60), (int)(secs % 60));
+		      (int)(secs / 60 % 60), (int)(secs % 60),
+		      zone < 0 ? '-' : '+', az / 60, az % 60);
 }
 
 /* A literal of data[0..n) with NUL bytes sent as 0x80 (a literal cannot
@@ -631,36 +636,68 @@ static void filter_header(const struct fetch_att *att, struct str block,
 	strbuf_append(out, "\r\n", 2);
 }
 
-/* Transfer-decode a part body for BINARY: 0 ok, -1 unknown encoding. */
-static int binary_decode(const struct mime_part *part, struct str body,
-			 struct strbuf *out)
+enum binary_cte { CTE_IDENTITY, CTE_BASE64, CTE_QP, CTE_UNKNOWN };
+
+/* RFC 3516 decodes 7bit, 8bit, binary (and none: 7bit), base64 and
+ * quoted-printable. */
+static enum binary_cte binary_cte(const struct mime_part *part)
 {
 	struct str enc = part->encoding;
 
-	if (enc.p == NULL || str_caseeq(enc, STR_LIT("7bit")) ||
+	if (enc.p == NULL || enc.n == 0 || str_caseeq(enc, STR_LIT("7bit")) ||
 	    str_caseeq(enc, STR_LIT("8bit")) ||
-	    str_caseeq(enc, STR_LIT("binary"))) {
-		strbuf_append_str(out, body);
-	} else if (str_caseeq(enc, STR_LIT("base64"))) {
-		struct b64stream d = B64STREAM_INIT;
+	    str_caseeq(enc, STR_LIT("binary")))
+		return CTE_IDENTITY;
+	if (str_caseeq(enc, STR_LIT("base64")))
+		return CTE_BASE64;
+	if (str_caseeq(enc, STR_LIT("quoted-printable")))
+		return CTE_QP;
+	return CTE_UNKNOWN;
+}
 
-		b64stream_feed(&d, out, body.p, body.n);
-		b64stream_finish(&d, out);
-	} else if (str_caseeq(enc, STR_LIT("quoted-printable"))) {
-		struct qp_decoder d = QP_DECODER_INIT;
+/* Decoders stream: decoding in slices gives the bytes of one pass. With
+ * out == NULL only the decoded length is returned, the bytes go through a
+ * slice-sized buffer (BINARY.SIZE of a 25 MB part holds no second copy of
+ * it). */
+#define BINARY_SLICE 65536
 
-		qp_decoder_feed(&d, out, body.p, body.n);
-		qp_decoder_finish(&d, out);
-	} else {
-		return -1;
+static size_t binary_decode(enum binary_cte cte, struct str body,
+			    struct strbuf *out)
+{
+	struct b64stream b64 = B64STREAM_INIT;
+	struct qp_decoder qp = QP_DECODER_INIT;
+	struct strbuf scratch = STRBUF_INIT;
+	struct strbuf *dst = out != NULL ? out : &scratch;
+	size_t start = dst->n, total = 0;
+
+	for (size_t pos = 0; pos < body.n; pos += BINARY_SLICE) {
+		size_t len = MIN(BINARY_SLICE, body.n - pos);
+
+		if (cte == CTE_BASE64)
+			b64stream_feed(&b64, dst, body.p + pos, len);
+		else
+			qp_decoder_feed(&qp, dst, body.p + pos, len);
+		if (out == NULL) {
+			total += scratch.n;
+			strbuf_reset(&scratch);
+		}
 	}
-	return 0;
+	if (cte == CTE_BASE64)
+		b64stream_finish(&b64, dst);
+	else
+		qp_decoder_finish(&qp, dst);
+	total += out == NULL ? scratch.n : dst->n - start;
+	strbuf_free(&scratch);
+	return total;
 }
 
 struct render {
 	const struct imap_fetch_msg *m;
 	struct mime_tree *tree;
 	struct strbuf tmp;
+	/* the part whose decoded bytes tmp holds (NULL: none), so that
+	 * "BINARY.SIZE[1] BINARY[1]" decodes part 1 once */
+	const char *tmp_part;
 };
 
 static const struct mime_tree *render_tree(struct render *r)
@@ -712,15 +749,22 @@ static struct str section_bytes(struct render *r, const struct fetch_att *att)
 	if (att->text != SECTION_FIELDS && att->text != SECTION_FIELDS_NOT)
 		return bytes;
 	strbuf_reset(&r->tmp);
+	r->tmp_part = NULL;
 	filter_header(att, bytes, &r->tmp);
 	return strbuf_str(&r->tmp);
 }
 
-/* The decoded bytes of a BINARY section; false for an unknown CTE. */
+/* The decoded bytes of a BINARY section (size_only: only their length
+ * counts, bytes_r->p may be NULL); false for an unknown CTE. The parts that
+ * need no decoding are the stored bytes, not a copy; a decoded part is
+ * kept for the next attribute of the same part, and a large one is only
+ * counted for BINARY.SIZE. */
 static bool binary_bytes(struct render *r, const struct fetch_att *att,
-			 struct str *bytes_r)
+			 bool size_only, struct str *bytes_r)
 {
 	struct mime_section sec;
+	enum binary_cte cte;
+	struct str body;
 
 	if (att->part[0] == '\0') {
 		*bytes_r = str_make(r->m->data, r->m->size);
@@ -730,11 +774,25 @@ static bool binary_bytes(struct render *r, const struct fetch_att *att,
 		*bytes_r = STR_LIT("");
 		return true;
 	}
-	strbuf_reset(&r->tmp);
-	if (binary_decode(sec.part, clamp(r->m, sec.start, sec.end),
-			  &r->tmp) < 0)
+	body = clamp(r->m, sec.start, sec.end);
+	cte = binary_cte(sec.part);
+	if (cte == CTE_UNKNOWN)
 		return false;
-	*bytes_r = strbuf_str(&r->tmp);
+	if (cte == CTE_IDENTITY) {
+		*bytes_r = body;
+		return true;
+	}
+	if (r->tmp_part != NULL && strcmp(r->tmp_part, att->part) == 0) {
+		*bytes_r = strbuf_str(&r->tmp);
+	} else if (size_only && body.n > BINARY_SLICE) {
+		*bytes_r = str_make(NULL, binary_decode(cte, body, NULL));
+		return true;
+	} else {
+		strbuf_reset(&r->tmp);
+		binary_decode(cte, body, &r->tmp);
+		r->tmp_part = att->part;
+		*bytes_r = strbuf_str(&r->tmp);
+	}
 	if (bytes_r->p == NULL)
 		*bytes_r = STR_LIT("");
 	return true;
@@ -763,7 +821,8 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		break;
 	case FETCH_INTERNALDATE:
 		strbuf_append_c(out, "INTERNALDATE ");
-		write_internaldate(out, m->msg->internal_date);
+		write_internaldate(out, m->msg->internal_date,
+				   m->msg->internal_zone);
 		break;
 	case FETCH_RFC822_SIZE:
 		strbuf_printf(out, "RFC822.SIZE %llu",
@@ -816,7 +875,7 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		break;
 	case FETCH_BINARY:
 		ASSERT(m->data != NULL);
-		if (!binary_bytes(r, att, &s)) {
+		if (!binary_bytes(r, att, false, &s)) {
 			*error_r = "Unknown Content-Transfer-Encoding";
 			return -1;
 		}
@@ -830,7 +889,7 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		break;
 	case FETCH_BINARY_SIZE:
 		ASSERT(m->data != NULL);
-		if (!binary_bytes(r, att, &s)) {
+		if (!binary_bytes(r, att, true, &s)) {
 			*error_r = "Unknown Content-Transfer-Encoding";
 			return -1;
 		}
@@ -845,7 +904,7 @@ int imap_fetch_render(const struct imap_fetch_plan *p,
 		      bool with_modseq, struct strbuf *out,
 		      const char **error_r)
 {
-	struct render r = { m, NULL, STRBUF_INIT };
+	struct render r = { m, NULL, STRBUF_INIT, NULL };
 	size_t start = out->n, items_start;
 	bool uid = uid_command || plan_has(p, FETCH_UID);
 	bool modseq = with_modseq || plan_has(p, FETCH_MODSEQ);

@@ -171,6 +171,11 @@ uint64_t imap_reader_literal_left(const struct imap_reader *r)
 	return r->literal_left;
 }
 
+bool imap_reader_partial(const struct imap_reader *r)
+{
+	return r->in_command && !r->done;
+}
+
 struct str imap_reader_command(const struct imap_reader *r)
 {
 	return strbuf_str(&r->cmd);

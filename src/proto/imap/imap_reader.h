@@ -33,6 +33,8 @@ enum imap_reader_status imap_reader_line(struct imap_reader *r, struct str line,
  * is imap_reader_literal_left()). */
 void imap_reader_literal(struct imap_reader *r, struct str chunk);
 uint64_t imap_reader_literal_left(const struct imap_reader *r);
+/* Has a command begun (a line with a literal fed) that is not complete? */
+bool imap_reader_partial(const struct imap_reader *r);
 /* After IMAP_READER_COMMAND: the command bytes, lines joined with "\r\n",
  * literals inline exactly as sent ("{5}\r\nhello", "{5+}\r\nhello"), no
  * final CRLF. Valid until the next feed/reset. */

@@ -502,9 +502,15 @@ static int64_t day_of(int64_t t)
 	return (t >= 0 ? t / 86400 : (t - 86399) / 86400) * 86400;
 }
 
+/* The wall clock of the internal date in its own zone. */
+static int64_t internal_local(const struct store_msg *m)
+{
+	return m->internal_date + (int64_t)m->internal_zone * 60;
+}
+
 /* The day of the Date: header in the sender's own zone (RFC 3501: "the
- * Date: header, disregarding time and timezone"); the internal date's UTC
- * day when the message has no usable Date:. -1 on a store error. */
+ * Date: header, disregarding time and timezone"); the internal date's day
+ * when the message has no usable Date:. -1 on a store error. */
 static int load_sent_day(struct imap_search_exec *run)
 {
 	struct store_msg_meta meta;
@@ -516,7 +522,7 @@ static int load_sent_day(struct imap_search_exec *run)
 	int ret;
 
 	run->sent_loaded = true;
-	run->sent_day = day_of(run->msg->internal_date);
+	run->sent_day = day_of(internal_local(run->msg));
 	/* the metadata of one message at a time: a scratch arena keeps a
 	 * search over a large mailbox from holding every envelope */
 	arena_clear(run->scratch);
@@ -556,14 +562,15 @@ static int eval(struct imap_search_exec *run, const struct search_key *k)
 	case KEY_TEXT:
 		return uid_in(run->text_uids[k->text_index],
 			      run->text_n[k->text_index], m->uid);
-	/* internal dates compare by UTC day: the internal date carries no
-	 * zone of its own here, and RFC 3501 leaves the zone to the server */
+	/* RFC 3501: the internal date "disregarding time and timezone": its
+	 * day in the zone it was given in (FETCH INTERNALDATE shows that
+	 * day), as for the Date: header below */
 	case KEY_BEFORE:
-		return m->internal_date < k->date;
+		return day_of(internal_local(m)) < k->date;
 	case KEY_ON:
-		return day_of(m->internal_date) == k->date;
+		return day_of(internal_local(m)) == k->date;
 	case KEY_SINCE:
-		return m->internal_date >= k->date;
+		return day_of(internal_local(m)) >= k->date;
 	case KEY_SENTBEFORE:
 	case KEY_SENTON:
 	case KEY_SENTSINCE:

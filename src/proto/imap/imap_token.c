@@ -118,16 +118,12 @@ static bool parse_quoted(struct imap_cursor *c, struct arena *a, struct str *s_r
 	return true;
 }
 
-static bool parse_literal(struct imap_cursor *c, struct str *s_r)
+static bool parse_literal(struct imap_cursor *c, bool binary,
+			  struct str *s_r)
 {
-	const char *p = c->p;
-	bool binary = false;
+	const char *p = c->p + binary;
 	uint64_t n = 0;
 
-	if (*p == '~') {
-		binary = true;
-		p++;
-	}
 	if (p >= c->end || *p != '{')
 		return fail(c, "Expected a literal");
 	p++;
@@ -161,17 +157,25 @@ bool imap_cursor_string(struct imap_cursor *c, struct arena *a, struct str *s_r)
 
 	if (ch == '"')
 		return parse_quoted(c, a, s_r);
-	if (ch == '{' || ch == '~')
-		return parse_literal(c, s_r);
+	if (ch == '{')
+		return parse_literal(c, false, s_r);
 	return fail(c, "Expected a string");
+}
+
+bool imap_cursor_string8(struct imap_cursor *c, struct arena *a,
+			 struct str *s_r, bool *literal8_r)
+{
+	*literal8_r = imap_cursor_peek(c) == '~';
+	if (*literal8_r)
+		return parse_literal(c, true, s_r);
+	return imap_cursor_string(c, a, s_r);
 }
 
 bool imap_cursor_astring(struct imap_cursor *c, struct arena *a, struct str *s_r)
 {
 	int ch = imap_cursor_peek(c);
 
-	if (ch == '"' || ch == '{' ||
-	    (ch == '~' && c->end - c->p > 1 && c->p[1] == '{'))
+	if (ch == '"' || ch == '{')
 		return imap_cursor_string(c, a, s_r);
 	return imap_cursor_word(c, s_r);
 }
@@ -275,10 +279,12 @@ bool imap_cursor_mailbox(struct imap_cursor *c, struct arena *a, bool utf8,
 	return true;
 }
 
-static bool parse_seq_number(struct imap_cursor *c, uint32_t *n_r)
+/* A seq-number: nz-number or "*" (*star_r). */
+static bool parse_seq_number(struct imap_cursor *c, uint32_t *n_r, bool *star_r)
 {
-	if (imap_cursor_skip_char(c, '*')) {
-		*n_r = UINT32_MAX;
+	*star_r = imap_cursor_skip_char(c, '*');
+	if (*star_r) {
+		*n_r = 0;
 		return true;
 	}
 	return imap_cursor_nz_number(c, n_r);
@@ -293,41 +299,36 @@ static int range_cmp(const void *pa, const void *pb)
 	return a->hi < b->hi ? -1 : a->hi > b->hi;
 }
 
-/* Sort and merge the ranges without '*'. Those with '*' fold into one,
- * last: "x:*" is [min(x, max), max(x, max)], so "x1:*,...,xk:*" is
- * "xmin:*" and [xmin, xmax], and a lone "*" is in any "x:*". Membership
- * is then a binary search: "1,1,1,..." or "1:*,1:*,..." cost log n per
- * test, not their length. Returns the new count (never more). */
+/* Sort and merge the explicit ranges. Membership is then a binary search:
+ * "1,1,1,..." costs log n per test, not its length. Returns the new count
+ * (never more). */
 static size_t seqset_normalise(struct imap_seq_range *r, size_t n)
 {
-	uint32_t xmin = UINT32_MAX, xmax = 0;
-	bool star = false;
-	size_t k = 0, out = 0;
+	size_t out = 0;
 
+	if (n < 2)
+		return n;	/* also no qsort(NULL, 0): a set of '*' only */
+	qsort(r, n, sizeof(*r), range_cmp);
 	for (size_t i = 0; i < n; i++) {
-		if (r[i].hi != UINT32_MAX) {
-			r[k++] = r[i];
-			continue;
-		}
-		star = true;
-		if (r[i].lo != UINT32_MAX) {
-			xmin = MIN(xmin, r[i].lo);
-			xmax = MAX(xmax, r[i].lo);
-		}
-	}
-	if (star && xmin < xmax)
-		r[k++] = (struct imap_seq_range){ xmin, xmax };
-	qsort(r, k, sizeof(*r), range_cmp);
-	for (size_t i = 0; i < k; i++) {
-		if (out > 0 && r[i].lo <= r[out - 1].hi + 1) {
+		if (out > 0 && (uint64_t)r[i].lo <= (uint64_t)r[out - 1].hi + 1) {
 			r[out - 1].hi = MAX(r[out - 1].hi, r[i].hi);
 			continue;
 		}
 		r[out++] = r[i];
 	}
-	if (star)
-		r[out++] = (struct imap_seq_range){ xmin, UINT32_MAX };
 	return out;
+}
+
+static void add_range(struct imap_seq_range **ranges, size_t *n, size_t *cap,
+		      uint32_t lo, uint32_t hi)
+{
+	if (*n == *cap) {
+		*cap = *cap == 0 ? 8 : *cap * 2;
+		*ranges = xrealloc(*ranges, *cap * sizeof(**ranges));
+	}
+	(*ranges)[*n].lo = MIN(lo, hi);
+	(*ranges)[*n].hi = MAX(lo, hi);
+	(*n)++;
 }
 
 bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a,
@@ -336,29 +337,47 @@ bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a,
 	const char *start = c->p, *old_error = c->error;
 	struct imap_seq_range *ranges = NULL;
 	size_t n = 0, cap = 0;
+	/* "x:*" is [min(x, max), max(x, max)], so "x1:*,...,xk:*" is
+	 * "xmin:*" plus the explicit [xmin, xmax], and a lone "*" is in any
+	 * "x:*". */
+	uint32_t xmin = UINT32_MAX, xmax = 0;
+	bool star = false, with_x = false;
 
 	for (;;) {
 		uint32_t lo, hi;
+		bool lo_star, hi_star;
 
-		if (!parse_seq_number(c, &lo))
+		if (!parse_seq_number(c, &lo, &lo_star))
 			goto bad;
 		hi = lo;
-		if (imap_cursor_skip_char(c, ':') && !parse_seq_number(c, &hi))
+		hi_star = lo_star;
+		if (imap_cursor_skip_char(c, ':') &&
+		    !parse_seq_number(c, &hi, &hi_star))
 			goto bad;
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			ranges = xrealloc(ranges, cap * sizeof(*ranges));
+		if (!lo_star && !hi_star) {
+			add_range(&ranges, &n, &cap, lo, hi);
+		} else {
+			star = true;
+			if (!lo_star || !hi_star) {
+				uint32_t x = lo_star ? hi : lo;
+
+				with_x = true;
+				xmin = MIN(xmin, x);
+				xmax = MAX(xmax, x);
+			}
 		}
-		ranges[n].lo = MIN(lo, hi);
-		ranges[n].hi = MAX(lo, hi);
-		n++;
 		if (!imap_cursor_skip_char(c, ','))
 			break;
 	}
+	if (with_x && xmin < xmax)
+		add_range(&ranges, &n, &cap, xmin, xmax);
 	n = seqset_normalise(ranges, n);
-	set_r->ranges = arena_alloc(a, n * sizeof(*ranges));
-	memcpy(set_r->ranges, ranges, n * sizeof(*ranges));
+	set_r->ranges = arena_alloc(a, (n + 1) * sizeof(*ranges));
+	if (n > 0)
+		memcpy(set_r->ranges, ranges, n * sizeof(*ranges));
 	set_r->n = n;
+	set_r->star = star;
+	set_r->star_from = with_x ? xmin : 0;
 	free(ranges);
 	return true;
 bad:
@@ -373,14 +392,11 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n,
 {
 	size_t lo = 0, hi = set->n;
 
-	if (hi > 0 && set->ranges[hi - 1].hi == UINT32_MAX) {
-		uint32_t x = set->ranges[hi - 1].lo;
+	if (set->star) {
+		uint32_t x = set->star_from != 0 ? set->star_from : max;
 
-		if (x == UINT32_MAX)
-			x = max;
 		if (n >= MIN(x, max) && n <= MAX(x, max))
 			return true;
-		hi--;
 	}
 	/* The first range ending at n or above. */
 	while (lo < hi) {
@@ -391,8 +407,8 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n,
 		else
 			hi = mid;
 	}
-	return lo < set->n && set->ranges[lo].hi != UINT32_MAX &&
-	       set->ranges[lo].lo <= n && n <= set->ranges[lo].hi;
+	return lo < set->n && set->ranges[lo].lo <= n &&
+	       n <= set->ranges[lo].hi;
 }
 
 struct flag_acc {
@@ -601,7 +617,7 @@ bool imap_cursor_date(struct imap_cursor *c, int64_t *t_r)
 	return true;
 }
 
-bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r)
+bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r, int *zone_r)
 {
 	const char *p = c->p;
 	int day, mon, year, hour, min, sec, zone;
@@ -631,7 +647,10 @@ bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r)
 	p++;
 	c->p = p;
 	zone = (zone / 100) * 60 + zone % 100;
+	if (neg)
+		zone = -zone;
 	*t_r = rfc5322_date_timegm(year, mon, day, hour, min, sec) -
-	       (int64_t)(neg ? -zone : zone) * 60;
+	       (int64_t)zone * 60;
+	*zone_r = zone;
 	return true;
 }

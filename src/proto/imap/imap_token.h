@@ -24,10 +24,14 @@ bool imap_cursor_atom(struct imap_cursor *c, struct str *atom_r);	/* 1*ATOM-CHAR
  * resp-specials are allowed: */
 bool imap_cursor_word(struct imap_cursor *c, struct str *word_r);	/* 1*ASTRING-CHAR */
 /* quoted (unescaped, NUL-terminated in the arena; UTF-8 bytes allowed) |
- * literal {n} / {n+} (points into the command; no NUL byte allowed) |
- * literal8 ~{n} (points into the command; any byte) */
+ * literal {n} / {n+} (points into the command; no NUL byte allowed) */
 bool imap_cursor_string(struct imap_cursor *c, struct arena *a, struct str *s_r);
-bool imap_cursor_astring(struct imap_cursor *c, struct arena *a, struct str *s_r);	/* 1*ASTRING-CHAR | string */
+/* string | literal8 ~{n} / ~{n+} (points into the command; any byte).
+ * RFC 3516 and RFC 9051 allow literal8 in a command only as APPEND's
+ * message data; everywhere else "~" is an ATOM-CHAR like any other.
+ * *literal8_r tells which form it was. */
+bool imap_cursor_string8(struct imap_cursor *c, struct arena *a, struct str *s_r, bool *literal8_r);
+bool imap_cursor_astring(struct imap_cursor *c, struct arena *a, struct str *s_r);	/* 1*ASTRING-CHAR | string ("~foo" is an atom) */
 /* NIL (any case) gives *nil_r true and an empty *s_r. */
 bool imap_cursor_nstring(struct imap_cursor *c, struct arena *a, struct str *s_r, bool *nil_r);
 bool imap_cursor_number(struct imap_cursor *c, uint32_t *n_r);	/* 0..4294967295 */
@@ -41,16 +45,25 @@ bool imap_cursor_number64(struct imap_cursor *c, uint64_t *n_r);	/* mod-sequence
 bool imap_cursor_mailbox(struct imap_cursor *c, struct arena *a, bool utf8, const char **name_r);
 
 /* sequence-set: "1", "2:4", "*", "5:*", "1,3:5,7" ("$" is not supported).
- * '*' is stored as UINT32_MAX; lo <= hi ("4:2" -> 2:4). The ranges come
- * out sorted, merged and disjoint, the ones with '*' folded into one last
- * range (x:* or *:*), so the set is never longer than needed and
+ * Only "*" means "the largest number in use" (RFC 9051 6.4.9): an
+ * explicit 4294967295 is a number like any other, so "UIDNEXT:4294967295"
+ * matches nothing in a mailbox whose UIDs are all below UIDNEXT, while
+ * "UIDNEXT:*" matches the last message. The explicit ranges (lo <= hi,
+ * "4:2" -> 2:4) come out sorted, merged and disjoint; the ranges with "*"
+ * fold into star/star_from, so the set is never longer than needed and
  * imap_seqset_contains() is a binary search. A set built by hand must
  * keep that order (imap_seqset_of_ranges does). */
 struct imap_seq_range { uint32_t lo, hi; };
-struct imap_seqset { struct imap_seq_range *ranges; size_t n; };
+struct imap_seqset {
+	struct imap_seq_range *ranges;	/* explicit numbers only */
+	size_t n;
+	bool star;		/* the set has "*" or "x:*" */
+	uint32_t star_from;	/* the smallest such x; 0 for a lone "*" */
+};
 bool imap_cursor_seqset(struct imap_cursor *c, struct arena *a, struct imap_seqset *set_r);
 /* true if n is in set, with '*' meaning max (the largest seq/UID in use; an
- * empty mailbox has max 0). O(log n). */
+ * empty mailbox has max 0; a caller that does not know it passes
+ * UINT32_MAX). O(log n). */
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t max);
 
 /* flag-list "(" [flag *(SP flag)] ")": system flags (\Seen \Answered
@@ -74,7 +87,7 @@ size_t imap_keywords_count(const char *keywords);
  * that day */
 bool imap_cursor_date(struct imap_cursor *c, int64_t *t_r);
 /* date-time "\"dd-Mon-yyyy hh:mm:ss +zzzz\"" (APPEND; the day may be
- * " d"): unix seconds */
-bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r);
+ * " d"): unix seconds, and the zone in minutes east of UTC (-5999..5999) */
+bool imap_cursor_date_time(struct imap_cursor *c, int64_t *t_r, int *zone_r);
 
 #endif

@@ -247,14 +247,10 @@ size_t imap_view_resolve(const struct imap_view *v,
 bool imap_view_seqs_valid(const struct imap_view *v,
 			  const struct imap_seqset *set)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		const struct imap_seq_range *r = &set->ranges[i];
-
-		if ((r->lo != UINT32_MAX && r->lo > v->n) ||
-		    (r->hi != UINT32_MAX && r->hi > v->n))
-			return false;
-	}
-	return true;
+	/* The ranges are sorted: the last one ends highest. */
+	if (set->n > 0 && set->ranges[set->n - 1].hi > v->n)
+		return false;
+	return !set->star || set->star_from <= v->n;
 }
 
 struct store_uid_range *imap_view_uid_ranges(const struct imap_view *v,
@@ -285,6 +281,8 @@ void imap_seqset_of_ranges(const struct store_uid_range *r, size_t n,
 		set_r->ranges[i].hi = r[i].hi;
 	}
 	set_r->n = n;
+	set_r->star = false;
+	set_r->star_from = 0;
 }
 
 static bool msg_changed(const struct store_msg *a, const struct store_msg *b)
