@@ -233,6 +233,7 @@ int cmd_enable(void *session, struct str arg)
 			strbuf_append_c(&enabled, " UTF8=ACCEPT");
 		} else if (str_caseeq(cap, STR_LIT("IMAP4rev2")) && !s->rev2) {
 			s->rev2 = true;
+			imap_view_forget_recent(s->view);
 			strbuf_append_c(&enabled, " IMAP4rev2");
 		}
 	} while (imap_cursor_sp(&c));

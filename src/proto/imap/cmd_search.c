@@ -74,6 +74,11 @@ int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 
 	if (opts->modseq_used)
 		s->condstore = true;	/* a CONDSTORE-enabling command */
+	if (opts->recent_used && s->rev2) {
+		/* RFC 9051 took \Recent and these keys out of the grammar. */
+		imap_tagged(s, "BAD", "No RECENT, NEW or OLD in IMAP4rev2");
+		return -1;
+	}
 	if (r == NULL || (sr->exec = imap_search_start(prog, r, &s->cmd_arena,
 						       &s->msg_arena,
 						       v->mailbox_id, v->msgs,
