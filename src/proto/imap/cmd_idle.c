@@ -10,8 +10,9 @@ int cmd_idle(void *session, struct str arg)
 		imap_tagged(s, "BAD", "IDLE takes no arguments");
 		return -1;
 	}
-	/* What changed before IDLE is reported at once. */
-	imap_view_sync(s, true, false, NULL);
+	/* What changed before IDLE is reported at once, also when its
+	 * change event is still on its way (as NOOP). */
+	imap_view_sync(s, true, true, NULL);
 	conn_write_str(s->core.conn, "+ idling\r\n");
 	imap_session_mode(s, IMAP_MODE_IDLE);
 	return 0;
