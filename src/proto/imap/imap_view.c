@@ -522,8 +522,12 @@ static void view_send_expunges(struct imap_session *s, struct imap_view *v)
 	/* Highest sequence number first, so that each EXPUNGE names the
 	 * number the client still has for that message. */
 	for (size_t i = v->n; i-- > 0 && !s->qresync;) {
-		if (v->expunged[i])
-			strbuf_printf(&out, "* %zu EXPUNGE\r\n", i + 1);
+		if (!v->expunged[i])
+			continue;
+		/* Only what the client was told of can go (RFC 3501 7.4.1:
+		 * EXPUNGE names a number it has). */
+		ASSERT(i < v->n_reported);
+		strbuf_printf(&out, "* %zu EXPUNGE\r\n", i + 1);
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		if (v->expunged[i]) {
