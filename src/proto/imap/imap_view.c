@@ -511,7 +511,6 @@ void imap_seqset_of_ranges(const struct store_uid_range *r, size_t n,
 	set_r->n = n;
 }
 
-
 /* Send the pending expunges and drop them from the view. */
 static void view_send_expunges(struct imap_session *s, struct imap_view *v)
 {
@@ -588,6 +587,10 @@ static int view_catch_up(struct imap_session *s, struct imap_view *v,
 			view_mark_expunged(v, i);
 		return 0;
 	}
+	/* Every change of the messages raises the modseq: when it did not
+	 * move, a poll (NOOP, IDLE) costs this one read. */
+	if (ret > 0 && mb.highestmodseq == v->highestmodseq)
+		return 0;
 	/* mb is read first: what changes after it is read again next time
 	 * (applying a change twice is harmless). */
 	if (ret < 0 ||
