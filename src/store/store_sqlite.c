@@ -2039,6 +2039,7 @@ static int sqlite_msg_count_above(struct store_conn *c, int64_t mailbox_id,
 	sqlite3_stmt *st = stmt_get(c, S_R_MSG_COUNT_ABOVE, error_r);
 	int ret;
 
+	*count_r = 0;
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox_id);
