@@ -668,6 +668,10 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 			deleted = st.deleted;
 		}
 	}
+	/* IMAP4rev2 has no RECENT: STATUS refused it, LIST-STATUS leaves
+	 * it out. */
+	if (s->rev2)
+		items &= ~(unsigned)ST_RECENT;
 	if ((items & ST_RECENT) != 0) {
 		const char *error;
 
