@@ -6,9 +6,11 @@ LOGOUT and reconnect); each client keeps its own model of the mailbox
 untagged responses it reads and fails on any impossible update: an
 EXPUNGE or FETCH above its message count, EXISTS going down, a keyword in
 a FETCH that no FLAGS response announced, an EXPUNGE where RFC 3501 7.4.1
-forbids it, UIDs out of order, \\Recent where IMAP4rev2 has none, or a
-message that is \\Recent in two sessions. Seeded, bounded in commands and
-time."""
+forbids it, UIDs out of order, \\Recent where IMAP4rev2 has none, a
+message that is \\Recent in two read-write sessions, or an update before
+IDLE's "+" (a client that takes the first line after IDLE for the "+", as
+the issue's did, lost those and then met EXPUNGEs above its count). Seeded,
+bounded in commands and time."""
 import random
 import re
 import socket
@@ -187,9 +189,14 @@ class Client:
             if line.startswith(b"+"):
                 if not idle:
                     self.fail("unexpected continuation", line)
+                idle = False
                 time.sleep(self.rng.uniform(0.02, 0.3))
                 r.send(b"DONE\r\n")
                 continue
+            if idle:
+                # Ours sends the "+" first, in RFC 2177's order: a
+                # client that takes the first line for it loses nothing.
+                self.fail("an update before IDLE's continuation", line)
             if line.startswith(b"* "):
                 self.untagged(line, command)
                 continue
