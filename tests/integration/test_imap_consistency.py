@@ -8,9 +8,9 @@ EXPUNGE or FETCH above its message count, EXISTS going down, a keyword in
 a FETCH that no FLAGS response announced, an EXPUNGE where RFC 3501 7.4.1
 forbids it, UIDs out of order, \\Recent where IMAP4rev2 has none, a
 message that is \\Recent in two read-write sessions, or an update before
-IDLE's "+" (a client that takes the first line after IDLE for the "+", as
-the issue's did, lost those and then met EXPUNGEs above its count). Seeded,
-bounded in commands and time."""
+IDLE's "+" (a client that takes the first line after IDLE for the "+"
+lost those, and later met FETCHes and EXPUNGEs above its count: the likely
+cause of the issue's finding). Seeded, bounded in commands and time."""
 import random
 import re
 import socket
