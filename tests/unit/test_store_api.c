@@ -700,7 +700,7 @@ static void test_mailboxes(void **state)
 					     &error), 1);
 	assert_int_equal(mb.recent_uid, 5);
 	assert_true(mb.highestmodseq <= 1);
-	req.u.mailbox_recent.mailbox_id = work + 1000;	/* gone: no error */
+	req.u.mailbox_recent.mailbox_id = work + 1000;	/* gone: fine */
 	tstore_ok(&t, &req);
 
 	req = (struct store_req){ .type = STORE_REQ_MAILBOX_DELETE };

@@ -416,7 +416,8 @@ static void store_done(struct imap_session *s, struct store_result *res,
 		imap_session_resume(s);
 		return;
 	}
-	imap_view_sync(s, uid, true, st->silent ? &st->quiet : NULL);
+	imap_view_sync_store(s, uid, st->silent ? &st->quiet : NULL,
+			     res->modseq);
 	if (res->n_uids > 0 && v != NULL) {
 		/* UNCHANGEDSINCE failed for these (RFC 7162 3.1.3):
 		 * sequence numbers for STORE, UIDs for UID STORE. */
@@ -511,6 +512,11 @@ int cmd_store(void *session, struct str arg)
 		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
 		return -1;
 	}
+	/* What others changed goes out first (expunges only for UID STORE,
+	 * RFC 3501 7.4.1): a .SILENT reply then leaves the client with the
+	 * flags as they are. */
+	if (imap_view_sync(s, uid, true, NULL) < 0)
+		return imap_store_failed(s, "sync", "store read failed");
 	n = imap_view_resolve(v, &set, uid, &s->cmd_arena, &idx);
 	if (!uid && !imap_view_seqs_valid(v, &set)) {
 		imap_tagged(s, "BAD", "Invalid message sequence number");

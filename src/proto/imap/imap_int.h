@@ -207,6 +207,12 @@ void imap_view_write_flag_lists(const struct imap_view *v,
  * error (logged). */
 int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 		   const struct imap_seqset *quiet_uids);
+/* After a STORE .SILENT that set the flags of the UIDs stored at modseq
+ * (0: it changed none): a forced sync whose FETCH leaves out only the
+ * messages that nobody changed after it (RFC 3501 6.4.6: a change from
+ * elsewhere is reported, .SILENT or not). */
+int imap_view_sync_store(struct imap_session *s, bool allow_expunge,
+			 const struct imap_seqset *stored, uint64_t modseq);
 /* Index of uid in the view, or -1. */
 ssize_t imap_view_find_uid(const struct imap_view *v, uint32_t uid);
 uint32_t imap_view_max_uid(const struct imap_view *v);

@@ -564,9 +564,12 @@ static void view_mark_expunged(struct imap_view *v, size_t i)
 /* Apply what changed in the store since v->highestmodseq: expunges are
  * marked, flag changes are applied in place (their UIDs, unless quiet or
  * expunged, go to *changed_r in tmp, ascending) and new messages are
- * appended. Returns the count of *changed_r or -1 (logged). */
+ * appended. A message of quiet_uids is quiet when its modseq is at most
+ * quiet_modseq: a later change is someone else's. Returns the count of
+ * *changed_r or -1 (logged). */
 static int view_catch_up(struct imap_session *s, struct imap_view *v,
 			 const struct imap_seqset *quiet_uids,
+			 uint64_t quiet_modseq,
 			 struct arena *tmp, uint32_t **changed_r)
 {
 	struct store_reader *r = imap_session_reader(s);
@@ -639,7 +642,7 @@ static int view_catch_up(struct imap_session *s, struct imap_view *v,
 		if (old->flags == m->flags && old->modseq == m->modseq &&
 		    strcmp(old->keywords, keywords) == 0)
 			continue;
-		if (quiet_uids == NULL ||
+		if (quiet_uids == NULL || m->modseq > quiet_modseq ||
 		    !imap_seqset_contains(quiet_uids, m->uid, UINT32_MAX))
 			changed[n_changed++] = m->uid;
 		old->flags = m->flags;
@@ -650,8 +653,9 @@ static int view_catch_up(struct imap_session *s, struct imap_view *v,
 	return (int)n_changed;
 }
 
-int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
-		   const struct imap_seqset *quiet_uids)
+static int view_sync(struct imap_session *s, bool allow_expunge, bool force,
+		     const struct imap_seqset *quiet_uids,
+		     uint64_t quiet_modseq)
 {
 	struct imap_view *v = s->view;
 	struct strbuf out = STRBUF_INIT;
@@ -663,7 +667,8 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 		return 0;
 	arena_init(&tmp, 0);
 	if (v->changed || force) {
-		n_changed = view_catch_up(s, v, quiet_uids, &tmp, &changed);
+		n_changed = view_catch_up(s, v, quiet_uids, quiet_modseq,
+					  &tmp, &changed);
 		if (n_changed < 0) {
 			arena_deinit(&tmp);
 			return -1;
@@ -700,4 +705,16 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
 	strbuf_free(&out);
 	arena_deinit(&tmp);
 	return 0;
+}
+
+int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
+		   const struct imap_seqset *quiet_uids)
+{
+	return view_sync(s, allow_expunge, force, quiet_uids, UINT64_MAX);
+}
+
+int imap_view_sync_store(struct imap_session *s, bool allow_expunge,
+			 const struct imap_seqset *stored, uint64_t modseq)
+{
+	return view_sync(s, allow_expunge, true, stored, modseq);
 }
