@@ -134,7 +134,7 @@ static void test_uid_set_and_flags(void **state)
 	assert_string_equal(strbuf_cstr(&out), "()");
 	strbuf_reset(&out);
 	v->msgs[1].flags = STORE_FLAG_SEEN | STORE_FLAG_DELETED;
-	v->msgs[1].keywords = "$Junk work";
+	v->msgs[1].keywords = xstrdup("$Junk work");	/* the view's own */
 	v->recent[1] = true;
 	imap_view_write_flags(v, 1, &out);
 	assert_string_equal(strbuf_cstr(&out),

@@ -76,11 +76,12 @@ struct imap_view {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;		/* the store's, when last synced */
-	struct arena arena;		/* the non-empty keywords */
+	struct arena arena;		/* the strings of kw */
 	char **kw;			/* malloc'd; strings in arena */
 	size_t n_kw, cap_kw;
 	bool kw_pending;		/* kw grew since FLAGS was sent */
-	struct store_msg *msgs;		/* malloc'd, cap entries */
+	/* malloc'd, cap entries; each keywords malloc'd, or a static "" */
+	struct store_msg *msgs;
 	bool *recent;			/* malloc'd, cap entries */
 	bool *expunged;			/* malloc'd, cap entries */
 	size_t n, cap;

@@ -281,20 +281,21 @@ static bool keywords_hidden(const char *keywords)
 	return false;
 }
 
-/* The keywords of a message as the view keeps them: in its arena, without
- * the words not shown; most messages have none and share "". Noted in the
- * FLAGS list. */
+/* The keywords of a message as the view keeps them: malloc'd (freed with
+ * view_keywords_free when they change or the message goes, so that a
+ * session storing keywords in a loop does not grow), without the words
+ * not shown; most messages have none and share "". Noted in the FLAGS
+ * list. */
 static const char *view_keywords(struct imap_view *v, const char *keywords)
 {
 	struct strbuf b = STRBUF_INIT;
 	struct str rest, kw;
-	const char *out;
 
 	if (keywords == NULL || keywords[0] == '\0')
 		return "";
 	view_note_keywords(v, keywords);
 	if (!keywords_hidden(keywords))
-		return arena_strdup(&v->arena, keywords);
+		return xstrdup(keywords);
 	for (rest = str_c(keywords); rest.n > 0;) {
 		if (!str_split(rest, ' ', &kw, &rest))
 			rest = STR_NULL;
@@ -302,9 +303,17 @@ static const char *view_keywords(struct imap_view *v, const char *keywords)
 			strbuf_printf(&b, "%s%.*s", b.n > 0 ? " " : "",
 				      (int)kw.n, kw.p);
 	}
-	out = b.n == 0 ? "" : arena_strndup(&v->arena, b.p, b.n);
-	strbuf_free(&b);
-	return out;
+	if (b.n == 0) {
+		strbuf_free(&b);
+		return "";
+	}
+	return strbuf_detach(&b, NULL);
+}
+
+static void view_keywords_free(const char *keywords)
+{
+	if (keywords[0] != '\0')
+		free((char *)keywords);
 }
 
 /* Append m (a UID above every other) to the view. */
@@ -379,6 +388,8 @@ void imap_view_free(struct imap_view **vp)
 
 	if (v == NULL)
 		return;
+	for (size_t i = 0; i < v->n; i++)
+		view_keywords_free(v->msgs[i].keywords);
 	arena_deinit(&v->arena);
 	free(v->kw);
 	free(v->msgs);
@@ -532,6 +543,7 @@ static void view_send_expunges(struct imap_session *s, struct imap_view *v)
 		if (v->expunged[i]) {
 			uids[n_uids++] = v->msgs[i].uid;
 			v->n_recent -= v->recent[i];
+			view_keywords_free(v->msgs[i].keywords);
 			continue;
 		}
 		v->msgs[k] = v->msgs[i];
@@ -624,7 +636,7 @@ static int view_catch_up(struct imap_session *s, struct imap_view *v,
 		struct store_msg *old;
 		ssize_t x;
 
-		const char *keywords;
+		const char *keywords, *fresh = NULL;
 
 		if (m->uid > max_uid) {
 			view_put(v, m, m->uid > recent_from);
@@ -635,19 +647,26 @@ static int view_catch_up(struct imap_session *s, struct imap_view *v,
 			continue;
 		old = &v->msgs[x];
 		keywords = m->keywords != NULL ? m->keywords : "";
-		if (strcmp(old->keywords, keywords) != 0)
-			keywords = view_keywords(v, keywords);
-		else
-			keywords = old->keywords;
+		if (strcmp(old->keywords, keywords) != 0) {
+			/* Differs as stored; maybe not as shown (NIL). */
+			fresh = view_keywords(v, keywords);
+			if (strcmp(old->keywords, fresh) == 0) {
+				view_keywords_free(fresh);
+				fresh = NULL;
+			}
+		}
 		if (old->flags == m->flags && old->modseq == m->modseq &&
-		    strcmp(old->keywords, keywords) == 0)
+		    fresh == NULL)
 			continue;
 		if (quiet_uids == NULL || m->modseq > quiet_modseq ||
 		    !imap_seqset_contains(quiet_uids, m->uid, UINT32_MAX))
 			changed[n_changed++] = m->uid;
 		old->flags = m->flags;
 		old->modseq = m->modseq;
-		old->keywords = keywords;
+		if (fresh != NULL) {
+			view_keywords_free(old->keywords);
+			old->keywords = fresh;
+		}
 	}
 	*changed_r = changed;
 	return (int)n_changed;
