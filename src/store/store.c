@@ -271,6 +271,13 @@ int store_expunged_since(struct store_reader *r, struct arena *a,
 					 error_r);
 }
 
+int store_msg_count_above(struct store_reader *r, int64_t mailbox_id,
+			  uint32_t uid, uint32_t *count_r, const char **error_r)
+{
+	return r->driver->msg_count_above(r->conn, mailbox_id, uid, count_r,
+					  error_r);
+}
+
 int store_msg_changed_since(struct store_reader *r, struct arena *a,
 			    int64_t mailbox_id, uint64_t since,
 			    struct store_msg **msgs_r, const char **error_r)

@@ -82,6 +82,10 @@ struct store_mailbox {
 	bool subscribed;
 	uint32_t messages;
 	uint32_t unseen;
+	/* IMAP \Recent: the highest UID a read-write session has taken as
+	 * \Recent (STORE_REQ_MAILBOX_RECENT); the messages above it are
+	 * \Recent for the next one. */
+	uint32_t recent_uid;
 };
 
 struct store_msg {
@@ -224,6 +228,10 @@ int store_expunged_since(struct store_reader *r, struct arena *a,
 int store_msg_changed_since(struct store_reader *r, struct arena *a,
 			    int64_t mailbox_id, uint64_t since,
 			    struct store_msg **msgs_r, const char **error_r);
+/* *count_r = the number of messages of a mailbox with a UID above uid
+ * (STATUS RECENT: those above recent_uid). Returns 0 or -1. */
+int store_msg_count_above(struct store_reader *r, int64_t mailbox_id,
+			  uint32_t uid, uint32_t *count_r, const char **error_r);
 int store_msg_meta(struct store_reader *r, struct arena *a, int64_t mailbox_id,
 		   uint32_t uid, struct store_msg_meta *meta_r,
 		   const char **error_r);
@@ -324,6 +332,7 @@ enum store_req_type {
 	STORE_REQ_MAILBOX_RENAME,
 	STORE_REQ_MAILBOX_DELETE,
 	STORE_REQ_MAILBOX_SUBSCRIBE,
+	STORE_REQ_MAILBOX_RECENT,
 	STORE_REQ_SET_FLAGS,
 	STORE_REQ_EXPUNGE,
 	STORE_REQ_QUEUE_UPDATE,
@@ -432,6 +441,10 @@ struct store_req {
 			const char *name;
 			bool subscribed;
 		} mailbox_subscribe;
+		/* MAILBOX_RECENT: raise the mailbox's recent_uid to uid
+		 * (never lowers it). Not a change of the mailbox: no modseq,
+		 * no change event; a mailbox that is gone is no error. */
+		struct { int64_t mailbox_id; uint32_t uid; } mailbox_recent;
 		struct {
 			int64_t mailbox_id;
 			const struct store_uid_range *uids;

@@ -101,6 +101,9 @@ struct store_driver {
 	int (*expunged_since)(struct store_conn *c, struct arena *a,
 			      int64_t mailbox_id, uint64_t since,
 			      uint32_t **uids_r, const char **error_r);
+	int (*msg_count_above)(struct store_conn *c, int64_t mailbox_id,
+			       uint32_t uid, uint32_t *count_r,
+			       const char **error_r);
 	int (*msg_changed_since)(struct store_conn *c, struct arena *a,
 				 int64_t mailbox_id, uint64_t since,
 				 struct store_msg **msgs_r,

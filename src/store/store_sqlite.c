@@ -124,6 +124,10 @@ static const char *const migrations[] = {
 	 * IMAP APPEND gave it (RFC 3501 returns the date-time with it);
 	 * the messages stored before keep +0000, as they were shown */
 	"ALTER TABLE messages ADD COLUMN internal_zone INTEGER NOT NULL DEFAULT 0;",
+	/* 12: IMAP \Recent (RFC 3501 2.3.2): the highest UID a read-write
+	 * session has been given as \Recent (Dovecot's first_recent_uid
+	 * less one), so a message is \Recent once across restarts */
+	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -156,6 +160,7 @@ enum stmt_id {
 	S_MAILBOX_UNSUBSCRIBE,
 	S_SUBSCRIPTION_RENAME,
 	S_USER_SUBSCRIPTIONS_DELETE,
+	S_MAILBOX_RECENT,
 	S_MAILBOX_ADD_MSG,
 	S_MAILBOX_CHANGE,
 	S_MAILBOX_BLOBS,
@@ -195,6 +200,7 @@ enum stmt_id {
 	S_R_BLOB_COUNT,
 	S_R_MAILBOX_STATUS,
 	S_R_SUBSCRIPTIONS,
+	S_R_MSG_COUNT_ABOVE,
 	S_COUNT
 };
 
@@ -202,7 +208,7 @@ enum stmt_id {
 #define MAILBOX_COLS "id, user_id, name, uidvalidity, uidnext, highestmodseq, " \
 	"special_use, EXISTS(SELECT 1 FROM subscriptions s" \
 	" WHERE s.user_id = mailboxes.user_id AND s.name = mailboxes.name)," \
-	" messages, unseen"
+	" messages, unseen, recent_uid"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -242,6 +248,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" WHERE (user_id, name) = (SELECT user_id, name FROM mailboxes"
 		" WHERE id = ?)",
 	[S_USER_SUBSCRIPTIONS_DELETE] = "DELETE FROM subscriptions WHERE user_id = ?",
+	[S_MAILBOX_RECENT] = "UPDATE mailboxes SET recent_uid = ?1"
+		" WHERE id = ?2 AND recent_uid < ?1",
 	[S_MAILBOX_ADD_MSG] = "UPDATE mailboxes SET uidnext = uidnext + 1,"
 		" highestmodseq = highestmodseq + 1, messages = messages + 1,"
 		" unseen = unseen + ? WHERE id = ?"
@@ -320,6 +328,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" mailbox_id = ?1 AND flags & 8), (SELECT count(*) FROM messages WHERE"
 		" mailbox_id = ?1 AND flags & 8), (SELECT coalesce(sum(size), 0) FROM"
 		" messages WHERE mailbox_id = ?1) FROM mailboxes WHERE id = ?1",
+	[S_R_MSG_COUNT_ABOVE] = "SELECT count(*) FROM messages"
+		" WHERE mailbox_id = ? AND uid > ?",
 };
 
 struct store_conn {
@@ -1402,6 +1412,14 @@ static int do_mailbox(struct store_conn *c, const struct store_req *req,
 			return ret;
 		}
 	}
+	case STORE_REQ_MAILBOX_RECENT:
+		/* Not a change of the mailbox: no modseq, no event. A
+		 * mailbox deleted meanwhile is not an error. */
+		if ((st = stmt_get(c, S_MAILBOX_RECENT, error_r)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, req->u.mailbox_recent.uid);
+		sqlite3_bind_int64(st, 2, req->u.mailbox_recent.mailbox_id);
+		return stmt_exec(c, st, error_r);
 	default:
 		PANIC("not a mailbox request: %d", req->type);
 	}
@@ -1847,6 +1865,7 @@ static int sqlite_apply(struct store_conn *c, const struct store_req *req,
 	case STORE_REQ_MAILBOX_RENAME:
 	case STORE_REQ_MAILBOX_DELETE:
 	case STORE_REQ_MAILBOX_SUBSCRIBE:
+	case STORE_REQ_MAILBOX_RECENT:
 		return do_mailbox(c, req, res, changes, error_r);
 	case STORE_REQ_SET_FLAGS:
 		return do_set_flags(c, req, res, changes, error_r);
@@ -2020,6 +2039,7 @@ static void read_mailbox(struct arena *a, sqlite3_stmt *st,
 	m->subscribed = sqlite3_column_int(st, 7) != 0;
 	m->messages = (uint32_t)sqlite3_column_int64(st, 8);
 	m->unseen = (uint32_t)sqlite3_column_int64(st, 9);
+	m->recent_uid = (uint32_t)sqlite3_column_int64(st, 10);
 }
 
 static int sqlite_mailbox_list(struct store_conn *c, struct arena *a,
@@ -2104,6 +2124,25 @@ static int sqlite_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 		stmt_done(st);
 	}
 	return ret;
+}
+
+static int sqlite_msg_count_above(struct store_conn *c, int64_t mailbox_id,
+				  uint32_t uid, uint32_t *count_r,
+				  const char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(c, S_R_MSG_COUNT_ABOVE, error_r);
+	int ret;
+
+	*count_r = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	if ((ret = stmt_row(c, st, error_r)) == 1) {
+		*count_r = (uint32_t)sqlite3_column_int64(st, 0);
+		stmt_done(st);
+	}
+	return ret < 0 ? -1 : 0;
 }
 
 /* The store_msg rows of st (bound, columns as S_R_MSG_LIST). */
@@ -2323,6 +2362,7 @@ const struct store_driver store_driver_sqlite = {
 	.msg_list = sqlite_msg_list,
 	.expunged_since = sqlite_expunged_since,
 	.msg_changed_since = sqlite_msg_changed_since,
+	.msg_count_above = sqlite_msg_count_above,
 	.msg_meta = sqlite_msg_meta,
 	.msg_meta_range = sqlite_msg_meta_range,
 	.blob_get = sqlite_blob_get,

@@ -2,7 +2,7 @@
 an SMTP delivery within a second, two and three sessions seeing each
 other's flag changes, expunges and new mail (at once in IDLE, at NOOP
 otherwise), no EXPUNGE where RFC 3501 7.4.1 forbids it, POP3 deletions,
-and flags that survive a daemon restart."""
+and flags and \\Recent that survive a daemon restart."""
 import poplib
 import re
 import socket
@@ -240,6 +240,48 @@ def test_flags_survive_restart(tmp_path):
         assert "$Important" in b"\n".join(rep.untagged).decode()  # FLAGS lists keywords
         st = r.ok("STATUS INBOX (UIDVALIDITY)")
         assert re.search(rb"UIDVALIDITY (\d+)", st.untagged[0]).group(1) == validity
+        r.close()
+    finally:
+        status = d.stop()
+        d.assert_clean()
+    assert status == 0
+
+
+def recent_count(rep):
+    (n,) = [int(x.split()[1]) for x in rep.untagged if x.endswith(b" RECENT")]
+    return n
+
+
+def test_recent_once_across_restart(tmp_path):
+    """\\Recent (RFC 3501 2.3.2) goes to one session per message, also
+    when the daemon restarts in between: the store keeps how far the
+    sessions took it. A crash may give them again; a clean stop not."""
+    d = Posthornd(tmp_path / "data").start()
+    try:
+        smtp_deliver(d, message("rr1"), message("rr2"))
+        r = logged_in(d)
+        assert recent_count(r.ok("EXAMINE INBOX")) == 2    # shown, not taken
+        assert recent_count(r.ok("SELECT INBOX")) == 2     # taken
+        smtp_deliver(d, message("rr3"))
+        rep = r.ok("NOOP")
+        assert recent_count(rep) == 3                      # rr3 taken too
+        r.ok("LOGOUT")
+        r.close()
+        smtp_deliver(d, message("rr4"))                    # nobody saw it
+    finally:
+        assert d.stop() == 0
+    d.start()
+    try:
+        r = logged_in(d)
+        st = r.ok("STATUS INBOX (MESSAGES RECENT)")
+        assert b"(MESSAGES 4 RECENT 1)" in st.untagged[0]
+        rep = r.ok("SELECT INBOX")
+        assert recent_count(rep) == 1
+        f = r.ok("FETCH 1:* FLAGS").untagged
+        assert [b"\\Recent" in x for x in f] == [False, False, False, True]
+        r.close()
+        r = logged_in(d)
+        assert recent_count(r.ok("SELECT INBOX")) == 0
         r.close()
     finally:
         status = d.stop()

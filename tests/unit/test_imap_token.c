@@ -436,7 +436,7 @@ static void test_flags(void **state)
 
 	static const char *const bad[] = {
 		"(\\Recent)", "(\\Foo)", "(a  b)", "(a", "a", "( a)", "(\\)",
-		"(a] b)",
+		"(a] b)", "(NIL)", "(\\Seen nil)", "(a Nil b)",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		c = cur(bad[i]);
@@ -446,6 +446,13 @@ static void test_flags(void **state)
 	}
 	c = cur("\\Seen \\Recent");
 	assert_false(imap_cursor_flags_or_list(&c, &arena, &flags, &kw, &n));
+	/* NIL is no flag name (a client reads it as nil); NILS is one. */
+	c = cur("\\Seen NIL");
+	assert_false(imap_cursor_flags_or_list(&c, &arena, &flags, &kw, &n));
+	c = cur("(NILS nil2)");
+	assert_true(imap_cursor_flag_list(&c, &arena, &flags, &kw, &n));
+	assert_int_equal(n, 2);
+	assert_string_equal(kw[0], "NILS");
 }
 
 static void test_dates(void **state)

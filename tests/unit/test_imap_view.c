@@ -148,11 +148,52 @@ static void test_uid_set_and_flags(void **state)
 	assert_string_equal(strbuf_cstr(&out), "()");
 	strbuf_reset(&out);
 	v->msgs[1].flags = STORE_FLAG_SEEN | STORE_FLAG_DELETED;
-	v->msgs[1].keywords = "$Junk work";
+	v->msgs[1].keywords = xstrdup("$Junk work");	/* the view's own */
 	v->recent[1] = true;
 	imap_view_write_flags(v, 1, &out);
 	assert_string_equal(strbuf_cstr(&out),
 			    "(\\Seen \\Deleted \\Recent $Junk work)");
+	v->n_recent = 1;
+	imap_view_forget_recent(v);	/* ENABLE IMAP4rev2 */
+	assert_false(v->recent[1]);
+	assert_int_equal(v->n_recent, 0);
+	strbuf_free(&out);
+	imap_view_free(&v);
+}
+
+/* The FLAGS list and PERMANENTFLAGS carry the view's keywords; a
+ * read-only view permits none. */
+static void test_flag_lists(void **state)
+{
+	static char k1[] = "$Junk", k2[] = "work";
+	char *kw[] = { k1, k2 };
+	struct imap_view *v = view_new();
+	struct strbuf out = STRBUF_INIT;
+
+	(void)state;
+	imap_view_write_flag_lists(v, &out);
+	assert_string_equal(strbuf_cstr(&out),
+		"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+		"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		"\\Draft \\*)] Flags permitted\r\n");
+	strbuf_reset(&out);
+	v->kw = kw;
+	v->n_kw = 2;
+	imap_view_write_flag_lists(v, &out);
+	assert_string_equal(strbuf_cstr(&out),
+		"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk "
+		"work)\r\n"
+		"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		"\\Draft $Junk work \\*)] Flags permitted\r\n");
+	strbuf_reset(&out);
+	v->readonly = true;
+	imap_view_write_flag_lists(v, &out);
+	assert_string_equal(strbuf_cstr(&out),
+		"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Junk "
+		"work)\r\n"
+		"* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	v->kw = NULL;
+	v->n_kw = 0;
 	strbuf_free(&out);
 	imap_view_free(&v);
 }
@@ -202,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_seqs_valid),
 		cmocka_unit_test(test_find_uid_and_ranges),
 		cmocka_unit_test(test_uid_set_and_flags),
+		cmocka_unit_test(test_flag_lists),
 		cmocka_unit_test(test_command_table),
 	};
 

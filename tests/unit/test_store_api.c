@@ -332,6 +332,20 @@ static void test_deliver_uids_and_modseq(void **state)
 	assert_int_equal(mb.messages, 3);
 	assert_int_equal(mb.unseen, 2);
 	assert_int_equal(mb.highestmodseq, last_modseq);
+	/* STATUS RECENT counts the messages above a UID. */
+	{
+		uint32_t count = 99;
+
+		assert_int_equal(store_msg_count_above(t.reader, inbox, 0,
+						       &count, &error), 0);
+		assert_int_equal(count, 3);
+		assert_int_equal(store_msg_count_above(t.reader, inbox, 2,
+						       &count, &error), 0);
+		assert_int_equal(count, 1);
+		assert_int_equal(store_msg_count_above(t.reader, inbox, 3,
+						       &count, &error), 0);
+		assert_int_equal(count, 0);
+	}
 
 	assert_int_equal(store_msg_list(t.reader, &t.arena, inbox, &msgs,
 					&error), 3);
@@ -688,6 +702,21 @@ static void test_mailboxes(void **state)
 	assert_int_equal(store_mailbox_by_id(t.reader, &t.arena, work, &mb,
 					     &error), 1);
 	assert_true(mb.subscribed);
+	assert_int_equal(mb.recent_uid, 0);
+
+	/* \Recent's mark only rises, and is no change of the mailbox. */
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_RECENT };
+	req.u.mailbox_recent.mailbox_id = work;
+	req.u.mailbox_recent.uid = 5;
+	tstore_ok(&t, &req);
+	req.u.mailbox_recent.uid = 3;
+	tstore_ok(&t, &req);
+	assert_int_equal(store_mailbox_by_id(t.reader, &t.arena, work, &mb,
+					     &error), 1);
+	assert_int_equal(mb.recent_uid, 5);
+	assert_true(mb.highestmodseq <= 1);
+	req.u.mailbox_recent.mailbox_id = work + 1000;	/* gone: fine */
+	tstore_ok(&t, &req);
 
 	req = (struct store_req){ .type = STORE_REQ_MAILBOX_DELETE };
 	req.u.mailbox_delete.mailbox_id = inbox;

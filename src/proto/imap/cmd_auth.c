@@ -30,7 +30,13 @@ int cmd_noop(void *session, struct str arg)
 		imap_tagged(s, "BAD", "NOOP takes no arguments");
 		return -1;
 	}
-	/* imap_tagged sends what changed in the selected mailbox. */
+	/* NOOP is how a client polls (RFC 3501 6.1.2): look at the store
+	 * even when the change event has not reached this thread yet (one
+	 * indexed read of what is newer than the view). imap_tagged sends
+	 * the rest. */
+	if (s->view != NULL &&
+	    imap_view_sync(s, true, true, NULL) < 0)
+		return imap_store_failed(s, "sync", "store read failed");
 	imap_tagged(s, "OK", "NOOP completed");
 	return 1;
 }
@@ -233,6 +239,7 @@ int cmd_enable(void *session, struct str arg)
 			strbuf_append_c(&enabled, " UTF8=ACCEPT");
 		} else if (str_caseeq(cap, STR_LIT("IMAP4rev2")) && !s->rev2) {
 			s->rev2 = true;
+			imap_view_forget_recent(s->view);
 			strbuf_append_c(&enabled, " IMAP4rev2");
 		}
 	} while (imap_cursor_sp(&c));

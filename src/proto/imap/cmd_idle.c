@@ -10,10 +10,13 @@ int cmd_idle(void *session, struct str arg)
 		imap_tagged(s, "BAD", "IDLE takes no arguments");
 		return -1;
 	}
-	/* What changed before IDLE is reported at once. */
-	imap_view_sync(s, true, false, NULL);
+	/* The continuation first, then what changed before IDLE (also when
+	 * its change event is still on its way, as NOOP), in RFC 2177's
+	 * order: a client that takes the first line after IDLE for the "+"
+	 * loses no update. */
 	conn_write_str(s->core.conn, "+ idling\r\n");
 	imap_session_mode(s, IMAP_MODE_IDLE);
+	imap_view_sync(s, true, true, NULL);
 	return 0;
 }
 

@@ -114,35 +114,6 @@ static bool arg_mailbox(struct imap_session *s, struct imap_cursor *c,
 
 /* ---- SELECT / EXAMINE ---- */
 
-static void write_keywords(struct strbuf *out, const struct imap_view *v)
-{
-	const char **seen = NULL;
-	size_t n_seen = 0;
-
-	for (size_t i = 0; i < v->n && n_seen < 256; i++) {
-		struct str rest = str_c(v->msgs[i].keywords), kw;
-
-		while (rest.n > 0) {
-			size_t j;
-
-			str_split(rest, ' ', &kw, &rest);
-			for (j = 0; j < n_seen; j++) {
-				if (strlen(seen[j]) == kw.n &&
-				    memcmp(seen[j], kw.p, kw.n) == 0)
-					break;
-			}
-			if (j < n_seen || kw.n == 0 || n_seen >= 256)
-				continue;
-			seen = xrealloc(seen, (n_seen + 1) * sizeof(*seen));
-			seen[n_seen++] = str_dup(kw);
-			strbuf_printf(out, " %.*s", (int)kw.n, kw.p);
-		}
-	}
-	for (size_t j = 0; j < n_seen; j++)
-		free((char *)seen[j]);
-	free(seen);
-}
-
 /* QRESYNC (RFC 7162 3.2.5): "(QRESYNC (uidvalidity modseq [known-uids
  * [(seqs uids)]]))" parsed into these. */
 struct qresync_param {
@@ -275,21 +246,9 @@ static int select_mailbox(struct imap_session *s, struct str arg,
 	imap_session_enter(s, IMAP_STATE_SELECTED);
 
 	strbuf_printf(&out, "* %zu EXISTS\r\n", s->view->n);
-	if (!s->rev2) {
-		size_t recent = 0;
-
-		for (size_t i = 0; i < s->view->n; i++)
-			recent += s->view->recent[i];
-		strbuf_printf(&out, "* %zu RECENT\r\n", recent);
-	}
-	strbuf_append_c(&out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	write_keywords(&out, s->view);
-	strbuf_append_c(&out, ")\r\n");
-	if (readonly)
-		strbuf_append_c(&out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	else
-		strbuf_append_c(&out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
-				"\\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n");
+	if (!s->rev2)
+		strbuf_printf(&out, "* %zu RECENT\r\n", s->view->n_recent);
+	imap_view_write_flag_lists(s->view, &out);
 	for (size_t i = 0; i < s->view->n && !s->rev2; i++) {
 		if ((s->view->msgs[i].flags & STORE_FLAG_SEEN) == 0) {
 			unseen = i + 1;
@@ -301,8 +260,8 @@ static int select_mailbox(struct imap_session *s, struct str arg,
 	strbuf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 		      "* OK [UIDNEXT %u] Predicted next UID\r\n"
 		      "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
-		      mb.uidvalidity, mb.uidnext,
-		      (unsigned long long)mb.highestmodseq);
+		      s->view->uidvalidity, s->view->uidnext,
+		      (unsigned long long)s->view->highestmodseq);
 	if (s->rev2) {
 		/* RFC 9051 6.3.2: the mailbox name as the server has it. */
 		strbuf_append_c(&out, "* LIST () \"/\" ");
@@ -696,8 +655,10 @@ static const struct {
 	{ "DELETED-STORAGE", ST_DELETED_STORAGE },
 };
 
-/* "(" item *(SP item) ")" */
-static bool parse_status_items(struct imap_cursor *c, unsigned *items_r)
+/* "(" item *(SP item) ")"; RFC 9051 has no RECENT item: an IMAP4rev2
+ * session that asks for it gets BAD. */
+static bool parse_status_items(struct imap_cursor *c, bool rev2,
+			       unsigned *items_r)
 {
 	struct str name;
 
@@ -715,8 +676,11 @@ static bool parse_status_items(struct imap_cursor *c, unsigned *items_r)
 			if (str_caseeq(name, str_c(status_names[i].name)))
 				break;
 		}
-		if (i == ARRAY_SIZE(status_names)) {
-			c->error = "unknown status item";
+		if (i == ARRAY_SIZE(status_names) ||
+		    (rev2 && status_names[i].bit == ST_RECENT)) {
+			c->error = rev2 && i < ARRAY_SIZE(status_names) ?
+				   "no RECENT in IMAP4rev2 (RFC 9051)" :
+				   "unknown status item";
 			return false;
 		}
 		*items_r |= status_names[i].bit;
@@ -733,8 +697,7 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 			unsigned items, struct strbuf *out)
 {
 	uint64_t size = 0;
-	uint32_t deleted = 0;
-	size_t recent = 0;
+	uint32_t deleted = 0, recent = 0;
 	bool first = true;
 	uint64_t deleted_size = 0;
 
@@ -755,9 +718,15 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 			deleted_size = st.deleted_size;
 		}
 	}
-	if (s->view != NULL && s->view->mailbox_id == mb->id) {
-		for (size_t i = 0; i < s->view->n; i++)
-			recent += s->view->recent[i];
+	/* IMAP4rev2 has no RECENT: STATUS refused it, LIST-STATUS leaves
+	 * it out. */
+	if (s->rev2)
+		items &= ~(unsigned)ST_RECENT;
+	if ((items & ST_RECENT) != 0) {
+		const char *error;
+
+		if (imap_recent_count(s, mb, &recent, &error) < 0)
+			return imap_store_failed(s, "store", error);
 	}
 	strbuf_append_c(out, "* STATUS ");
 	imap_session_write_name(s, out, mb->name);
@@ -770,7 +739,7 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 		} \
 	} while (0)
 	ITEM(ST_MESSAGES, "MESSAGES %u", mb->messages);
-	ITEM(ST_RECENT, "RECENT %zu", recent);
+	ITEM(ST_RECENT, "RECENT %u", recent);
 	ITEM(ST_UIDNEXT, "UIDNEXT %u", mb->uidnext);
 	ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", mb->uidvalidity);
 	ITEM(ST_UNSEEN, "UNSEEN %u", mb->unseen);
@@ -802,7 +771,7 @@ int cmd_status(void *session, struct str arg)
 	imap_cursor_init(&c, arg);
 	if (!arg_mailbox(s, &c, &name))
 		return -1;
-	if (!imap_cursor_sp(&c) || !parse_status_items(&c, &items) ||
+	if (!imap_cursor_sp(&c) || !parse_status_items(&c, s->rev2, &items) ||
 	    !imap_cursor_at_end(&c))
 		return imap_bad_syntax(s, &c);
 	if (mailbox_get(s, name, &mb) <= 0)
@@ -956,7 +925,8 @@ static bool ret_opt(struct imap_cursor *c, struct list_req *lr,
 	else if (str_caseeq(word, STR_LIT("SPECIAL-USE")))
 		lr->ret |= RET_SPECIAL_USE;
 	else if (str_caseeq(word, STR_LIT("STATUS"))) {
-		if (!imap_cursor_sp(c) || !parse_status_items(c, &lr->status_items))
+		if (!imap_cursor_sp(c) ||
+		    !parse_status_items(c, false, &lr->status_items))
 			return false;
 		lr->ret |= RET_STATUS;
 	} else {

@@ -428,9 +428,11 @@ struct store_state {
 };
 
 /* RFC 7162 3.1.3: with CONDSTORE on, a .SILENT STORE still tells each
- * message it changed (since modseq before), with its MODSEQ only. */
+ * message it changed (since modseq before, at most at stored: one changed
+ * later by another session was reported in full), with its MODSEQ only. */
 static void store_tell_modseq(struct imap_session *s,
-			      const struct imap_seqset *uids, uint64_t before)
+			      const struct imap_seqset *uids, uint64_t before,
+			      uint64_t stored)
 {
 	struct imap_view *v = s->view;
 	struct strbuf out = STRBUF_INIT;
@@ -439,7 +441,8 @@ static void store_tell_modseq(struct imap_session *s,
 	for (size_t i = 0; i < n; i++) {
 		const struct store_msg *m = &v->msgs[idx[i]];
 
-		if (m->modseq > before && !v->expunged[idx[i]])
+		if (m->modseq > before && m->modseq <= stored &&
+		    !v->expunged[idx[i]])
 			strbuf_printf(&out, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n",
 				      idx[i] + 1, m->uid,
 				      (unsigned long long)m->modseq);
@@ -464,9 +467,10 @@ static void store_done(struct imap_session *s, struct store_result *res,
 		imap_session_resume(s);
 		return;
 	}
-	imap_view_sync(s, uid, true, st->silent ? &st->quiet : NULL);
+	imap_view_sync_store(s, uid, st->silent ? &st->quiet : NULL,
+			     res->modseq);
 	if (st->silent && s->condstore && s->view == v && v != NULL)
-		store_tell_modseq(s, &st->quiet, before);
+		store_tell_modseq(s, &st->quiet, before, res->modseq);
 	if (res->n_uids > 0 && v != NULL) {
 		/* UNCHANGEDSINCE failed for these (RFC 7162 3.1.3):
 		 * sequence numbers for STORE, UIDs for UID STORE. */
@@ -561,6 +565,11 @@ int cmd_store(void *session, struct str arg)
 		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
 		return -1;
 	}
+	/* What others changed goes out first (expunges only for UID STORE,
+	 * RFC 3501 7.4.1): a .SILENT reply then leaves the client with the
+	 * flags as they are. */
+	if (imap_view_sync(s, uid, true, NULL) < 0)
+		return imap_store_failed(s, "sync", "store read failed");
 	n = imap_view_resolve(v, &set, uid, &s->cmd_arena, &idx);
 	if (!uid && !imap_view_seqs_valid(v, &set)) {
 		imap_tagged(s, "BAD", "Invalid message sequence number");

@@ -72,6 +72,11 @@ int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 	const char *error = "store unavailable";
 	struct search_run *sr = arena_zalloc(&s->cmd_arena, sizeof(*sr));
 
+	if (opts->recent_used && s->rev2) {
+		/* RFC 9051 took \Recent and these keys out of the grammar. */
+		imap_tagged(s, "BAD", "No RECENT, NEW or OLD in IMAP4rev2");
+		return -1;
+	}
 	if (opts->modseq_used)
 		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
 	if (r == NULL || (sr->exec = imap_search_start(prog, r, &s->cmd_arena,

@@ -66,7 +66,9 @@ enum imap_mode {
 /* The selected mailbox as this session sees it: msgs[i] is sequence
  * number i+1. A message expunged by someone else stays (expunged[i]) until
  * an EXPUNGE may be sent (RFC 3501 7.4.1). Kept up to date from
- * highestmodseq on: a sync reads only what changed since. */
+ * highestmodseq on: a sync reads only what changed since. kw is the FLAGS
+ * list the session was given (its keywords, sorted case-insensitively):
+ * a message's keywords are in it before a FETCH can show them. */
 struct imap_view {
 	int64_t mailbox_id;
 	char *name;			/* UTF-8, malloc'd */
@@ -74,8 +76,12 @@ struct imap_view {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;		/* the store's, when last synced */
-	struct arena arena;		/* the non-empty keywords */
-	struct store_msg *msgs;		/* malloc'd, cap entries */
+	struct arena arena;		/* the strings of kw */
+	char **kw;			/* malloc'd; strings in arena */
+	size_t n_kw, cap_kw;
+	bool kw_pending;		/* kw grew since FLAGS was sent */
+	/* malloc'd, cap entries; each keywords malloc'd, or a static "" */
+	struct store_msg *msgs;
 	bool *recent;			/* malloc'd, cap entries */
 	bool *expunged;			/* malloc'd, cap entries */
 	size_t n, cap;
@@ -182,10 +188,22 @@ int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
 void imap_view_free(struct imap_view **view);
 /* Forget which messages sessions have seen (\Recent); at server free. */
 void imap_recent_reset(void);
+/* STATUS RECENT of mb: the selected view's own \Recent count, else the
+ * number of messages the next read-write session would take, without
+ * taking them. Returns 0, or -1 with *error_r. */
+int imap_recent_count(struct imap_session *s, const struct store_mailbox *mb,
+		      uint32_t *count_r, const char **error_r);
+/* ENABLE IMAP4rev2 while selected: no \Recent from now on (RFC 9051). */
+void imap_view_forget_recent(struct imap_view *v);
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the view's
+ * keywords (SELECT, and again when one is new). */
+void imap_view_write_flag_lists(const struct imap_view *v,
+				struct strbuf *out);
 /* Read what changed in the mailbox since the view's highestmodseq when a
  * change event came (or when force) and send the untagged updates:
- * EXPUNGE/VANISHED (only when allow_expunge), EXISTS, RECENT and FETCH
- * (FLAGS) for changed flags except those of quiet_uids (may be NULL).
+ * EXPUNGE/VANISHED (only when allow_expunge), FLAGS and PERMANENTFLAGS
+ * when a keyword is new to the session, EXISTS, RECENT and FETCH (FLAGS)
+ * for changed flags except those of quiet_uids (may be NULL).
  * Only the changes are read, not every message. Returns -1 on a store
  * error (logged). */
 int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
@@ -196,6 +214,14 @@ int imap_view_sync(struct imap_session *s, bool allow_expunge, bool force,
  * selected state "* OK [HIGHESTMODSEQ n]" goes out (n as the view knows
  * it), before the command's own responses. */
 void imap_view_condstore(struct imap_session *s);
+
+/* After a STORE .SILENT that set the flags of the UIDs stored at modseq
+ * (0: it changed none): a forced sync whose FETCH leaves out only the
+ * messages that nobody changed after it (RFC 3501 6.4.6: a change from
+ * elsewhere is reported, .SILENT or not). */
+int imap_view_sync_store(struct imap_session *s, bool allow_expunge,
+			 const struct imap_seqset *stored, uint64_t modseq);
+
 /* Index of uid in the view, or -1. */
 ssize_t imap_view_find_uid(const struct imap_view *v, uint32_t uid);
 uint32_t imap_view_max_uid(const struct imap_view *v);

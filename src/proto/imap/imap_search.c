@@ -254,20 +254,28 @@ static struct search_key *parse_named(struct parser *p, struct str name,
 		return k;
 	if (str_caseeq(name, STR_LIT("RECENT"))) {
 		k->kind = KEY_RECENT;
+		p->opts->recent_used = true;
 		return k;
 	}
 	if (str_caseeq(name, STR_LIT("NEW"))) {
 		k->kind = KEY_NEW;
+		p->opts->recent_used = true;
 		return k;
 	}
 	if (str_caseeq(name, STR_LIT("OLD"))) {
 		k->kind = KEY_RECENT;
+		p->opts->recent_used = true;
 		return not_of(p, k);
 	}
 	if (str_caseeq(name, STR_LIT("KEYWORD")) ||
 	    str_caseeq(name, STR_LIT("UNKEYWORD"))) {
 		if (!imap_cursor_sp(c) || !imap_cursor_atom(c, &s))
 			return NULL;
+		/* As in a flag list (imap_token.h): NIL names no flag. */
+		if (str_caseeq(s, STR_LIT("NIL"))) {
+			c->error = "NIL is not a flag name";
+			return NULL;
+		}
 		k->kind = KEY_KEYWORD;
 		k->keyword = arena_strndup(p->a, s.p, s.n);
 		return name.p[0] == 'K' || name.p[0] == 'k' ? k : not_of(p, k);

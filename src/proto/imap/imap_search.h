@@ -14,6 +14,7 @@ struct imap_search_opts {
 	bool esearch;		/* a RETURN (...) was given, or IMAP4rev2 default */
 	bool ret_min, ret_max, ret_all, ret_count;	/* RFC 4731; RETURN () means ALL */
 	bool modseq_used;	/* a MODSEQ key was used (CONDSTORE: reply includes (MODSEQ n)) */
+	bool recent_used;	/* RECENT, NEW or OLD (not in IMAP4rev2) */
 };
 
 /* Parses after "SEARCH ": [RETURN (...)] [CHARSET x] search-keys, up to the

@@ -59,7 +59,10 @@ void imap_tagged(struct imap_session *s, const char *status,
 
 	if (s->core.conn == NULL)
 		return;
-	if (s->view != NULL && strcmp(status, "BAD") != 0)
+	/* Not after LOGOUT's BYE either: the session is over (as Dovecot,
+	 * which sends no updates then). */
+	if (s->view != NULL && strcmp(status, "BAD") != 0 &&
+	    s->state != IMAP_STATE_LOGOUT)
 		imap_view_sync(s, s->cmd == NULL ||
 			       (s->cmd->flags & IMAP_CMD_NO_EXPUNGE) == 0,
 			       false, NULL);

@@ -446,6 +446,13 @@ static bool parse_flag(struct imap_cursor *c, struct flag_acc *acc)
 	}
 	if (!imap_cursor_atom(c, &atom))
 		return false;
+	/* NIL is an atom by the grammar, but a client reads it as nil in
+	 * a FETCH FLAGS list: refused (BAD). Dovecot 2.3 takes it and then
+	 * answers FLAGS (NIL); we would rather no client met that. */
+	if (str_caseeq(atom, STR_LIT("NIL"))) {
+		c->p = start;
+		return fail(c, "NIL is not a flag name");
+	}
 	/* One past the bound says "too many"; the rest is only read. */
 	if (acc->n > IMAP_MAX_KEYWORDS)
 		return true;

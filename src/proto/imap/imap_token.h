@@ -69,7 +69,8 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t ma
 /* flag-list "(" [flag *(SP flag)] ")": system flags (\Seen \Answered
  * \Flagged \Deleted \Draft, case-insensitive) into STORE_FLAG_* bits
  * (store/store.h), keywords (atoms, duplicates dropped) into an arena array
- * of NUL-terminated strings; "\Recent" and unknown "\X" flags are an error.
+ * of NUL-terminated strings; "\Recent", unknown "\X" flags and the atom
+ * NIL (which a client would read as nil in FETCH FLAGS) are an error.
  * imap_cursor_flags_or_list(): a list, or flags separated by SP without
  * parentheses (STORE +FLAGS \Seen \Draft). At most IMAP_MAX_KEYWORDS + 1
  * keywords are kept: a count above IMAP_MAX_KEYWORDS means "too many"
