@@ -1,0 +1,115 @@
+/* db.h: the small database layer below the store: a connection, prepared
+ * statements with numbered parameters, rows, transactions and savepoints,
+ * and errors, with two drivers: SQLite (db_sqlite.c) and PostgreSQL over
+ * libpq (db_pgsql.c). The store writes its SQL once, in the subset both
+ * accept: parameters ?1, ?2, ... (PostgreSQL gets $1, $2, ...), RETURNING,
+ * ON CONFLICT, standard types through the bind and column functions.
+ * What the dialects cannot share (the schema and its migrations, the
+ * search index) is asked of db_kind(). A connection is used by one thread
+ * at a time. */
+#ifndef POSTHORN_DB_DB_H
+#define POSTHORN_DB_DB_H
+
+#include "base/base.h"
+#include "base/str.h"
+
+struct db;
+struct db_stmt;
+
+enum db_kind {
+	DB_SQLITE,
+	DB_PGSQL,
+};
+
+struct db_settings {
+	enum db_kind kind;
+	const char *path;	/* SQLite: the database file */
+	const char *conninfo;	/* PostgreSQL: the libpq connection string */
+	/* Durable commits: SQLite synchronous=FULL (else NORMAL),
+	 * PostgreSQL synchronous_commit on (else off). */
+	bool fsync;
+	/* A connection that may write: SQLite creates the file, runs WAL
+	 * checkpoints on a thread of their own and waits for the lock;
+	 * readers open it query-only. */
+	bool writer;
+	unsigned busy_timeout_ms;	/* SQLite: 0 = 5000 */
+	/* SQLite writer: cap the file at this many pages (0 = none): writes
+	 * past it fail as on a full disk (tests). */
+	uint32_t max_pages;
+};
+
+/* NULL with a malloc'd *error_r when the database cannot be opened. */
+struct db *db_open(const struct db_settings *set, char **error_r);
+void db_close(struct db **db);
+enum db_kind db_kind(const struct db *db);
+/* "sqlite" or "pgsql". */
+const char *db_kind_name(enum db_kind kind);
+
+/* The last error of the connection ("what: the database's message"),
+ * valid until the next call on it. */
+const char *db_error(struct db *db);
+/* Whether the last error was a conflict worth retrying the whole
+ * transaction for (SQLite BUSY, PostgreSQL serialization failure or
+ * deadlock). */
+bool db_error_retry(struct db *db);
+
+/* Run SQL text of one or more statements without parameters or rows (the
+ * schema, pragmas). -1 on error (db_error). */
+int db_exec(struct db *db, const char *sql);
+
+/* The prepared statement for sql, prepared on first use and kept by the
+ * connection: sql must be a string that lives as long as the program
+ * (a literal), and is looked up by its address. NULL on error. */
+struct db_stmt *db_prepare(struct db *db, const char *sql);
+
+/* Parameters are numbered from 1. Text and blobs are not copied: they
+ * must stay until the statement is reset. */
+void db_bind_int(struct db_stmt *st, int i, int64_t v);
+void db_bind_text(struct db_stmt *st, int i, struct str s);
+void db_bind_cstr(struct db_stmt *st, int i, const char *s);	/* NULL: "" */
+void db_bind_blob(struct db_stmt *st, int i, const void *p, size_t n);
+void db_bind_null(struct db_stmt *st, int i);
+
+/* Run the statement / fetch its next row: 1 a row is there (read it with
+ * db_col_*), 0 no more rows (the statement is reset), -1 error (reset;
+ * db_error). */
+int db_step(struct db_stmt *st);
+/* Forget the rows not read and the bindings; the statement may run
+ * again. */
+void db_reset(struct db_stmt *st);
+/* Run a statement that returns no rows (or whose rows do not matter) and
+ * reset it. 0 or -1. */
+int db_run(struct db_stmt *st);
+/* Rows the last run statement changed. */
+int64_t db_changes(struct db_stmt *st);
+
+/* Columns of the current row, numbered from 0; text and blobs are valid
+ * until the next step or reset. A NULL reads as 0 or empty. */
+int64_t db_col_int(struct db_stmt *st, int i);
+struct str db_col_text(struct db_stmt *st, int i);
+struct str db_col_blob(struct db_stmt *st, int i);
+bool db_col_null(struct db_stmt *st, int i);
+
+/* Bring the schema to version n by running migrations[v] for each
+ * version v from the current one (0 for a new database) up to n - 1, each
+ * with its version bump in one transaction (SQLite: PRAGMA user_version;
+ * PostgreSQL: a schema_version table). A database newer than n is an
+ * error. -1 on error (db_error). */
+int db_migrate(struct db *db, const char *const *migrations, size_t n);
+/* The schema version, or -1 on error. */
+int db_schema_version(struct db *db);
+
+/* Transactions: one at a time, savepoints nested inside. -1 on error. */
+int db_begin(struct db *db);
+/* A read transaction: one consistent snapshot for several reads. */
+int db_begin_read(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+int db_savepoint(struct db *db);
+int db_release(struct db *db);
+void db_rollback_to(struct db *db);
+/* False when the database ended the transaction on its own (an error
+ * that aborts it). */
+bool db_in_transaction(struct db *db);
+
+#endif

@@ -1,0 +1,398 @@
+/* db_pgsql.c: the PostgreSQL driver over libpq: statements prepared on
+ * the server once per connection (?N becomes $N), parameters sent as text
+ * (blobs as binary bytea), rows fetched in binary and decoded by type,
+ * the schema version in a table of its own. */
+#include "db/db_int.h"
+
+#include <endian.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Type oids of the results the store reads (pg_type.h is server-side). */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+
+/* Parameters of one statement at most. */
+#define PG_MAX_PARAMS 32
+
+struct pgsql_db {
+	struct db db;
+	PGconn *conn;
+	unsigned n_prepared;
+};
+
+struct pgsql_stmt {
+	struct db_stmt st;
+	char name[16];
+	int n_params;
+	/* bound values: owned copies (text, NUL-terminated) or borrowed
+	 * blobs; formats 0 text, 1 binary */
+	const char *values[PG_MAX_PARAMS];
+	char *owned[PG_MAX_PARAMS];
+	int lengths[PG_MAX_PARAMS];
+	int formats[PG_MAX_PARAMS];
+	PGresult *res;		/* of the running statement */
+	int row, n_rows;	/* the current row, -1 before the first */
+	int64_t changes;
+};
+
+static struct pgsql_db *PDB(struct db *db)
+{
+	return (struct pgsql_db *)db;
+}
+
+static struct pgsql_stmt *PST(struct db_stmt *st)
+{
+	return (struct pgsql_stmt *)st;
+}
+
+/* Serialization failures and deadlocks: run the transaction again. */
+static bool pgsql_retryable(const PGresult *res)
+{
+	const char *state = res != NULL ?
+		PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && (strcmp(state, "40001") == 0 ||
+				 strcmp(state, "40P01") == 0);
+}
+
+static int pgsql_fail(struct db *db, const PGresult *res, const char *what)
+{
+	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = PQerrorMessage(PDB(db)->conn);
+	return db_fail(db, pgsql_retryable(res), what, msg);
+}
+
+/* ---- the connection ---- */
+
+static void pgsql_close(struct db *db)
+{
+	PQfinish(PDB(db)->conn);
+	free(db);
+}
+
+static int pgsql_exec(struct db *db, const char *sql)
+{
+	PGresult *res = PQexec(PDB(db)->conn, sql);
+	ExecStatusType status = PQresultStatus(res);
+	int ret = 0;
+
+	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+		ret = pgsql_fail(db, res, "exec");
+	/* COMMIT of a transaction an error aborted answers "ROLLBACK", not
+	 * an error: the batch is lost and must not be reported durable. */
+	else if (strcmp(sql, "COMMIT") == 0 &&
+		 strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		ret = db_fail(db, false, "commit", "the transaction was rolled "
+			      "back by an earlier error");
+	PQclear(res);
+	return ret;
+}
+
+static struct db *pgsql_open(const struct db_settings *set, char **error_r)
+{
+	struct pgsql_db *p = xcalloc(1, sizeof(*p));
+
+	p->db.drv = &db_driver_pgsql;
+	if (set->conninfo == NULL) {
+		*error_r = xstrdup("no PostgreSQL conninfo");
+		free(p);
+		return NULL;
+	}
+	p->conn = PQconnectdb(set->conninfo);
+	if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK) {
+		*error_r = xasprintf("connect to PostgreSQL: %s",
+				     p->conn != NULL ? PQerrorMessage(p->conn) :
+				     "out of memory");
+		for (size_t n = strlen(*error_r); n > 0 && (*error_r)[n - 1] == '\n'; n--)
+			(*error_r)[n - 1] = '\0';
+		pgsql_close(&p->db);
+		return NULL;
+	}
+	/* The notices of CREATE ... IF NOT EXISTS are not news. */
+	if (pgsql_exec(&p->db, "SET client_min_messages = warning") < 0 ||
+	    pgsql_exec(&p->db, set->fsync ? "SET synchronous_commit = on" :
+		       "SET synchronous_commit = off") < 0) {
+		*error_r = xstrdup(p->db.error);
+		pgsql_close(&p->db);
+		return NULL;
+	}
+	return &p->db;
+}
+
+static bool pgsql_in_transaction(struct db *db)
+{
+	PGTransactionStatusType t = PQtransactionStatus(PDB(db)->conn);
+
+	/* INERROR: an error aborted it; it still needs its ROLLBACK. */
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
+	       t == PQTRANS_ACTIVE;
+}
+
+static int pgsql_version_get(struct db *db)
+{
+	PGresult *res;
+	int v = -1;
+
+	if (pgsql_exec(db, "CREATE TABLE IF NOT EXISTS posthorn_schema("
+		       "version BIGINT NOT NULL)") < 0)
+		return -1;
+	res = PQexec(PDB(db)->conn, "SELECT max(version) FROM posthorn_schema");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		pgsql_fail(db, res, "schema version");
+	else
+		v = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static int pgsql_version_set(struct db *db, int version)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "DELETE FROM posthorn_schema;"
+		 "INSERT INTO posthorn_schema(version) VALUES(%d)", version);
+	return pgsql_exec(db, sql);
+}
+
+/* ---- statements ---- */
+
+/* sql with ?N turned into $N outside quoted strings and identifiers;
+ * *n_params_r the highest N. malloc'd. */
+static char *pgsql_translate(const char *sql, int *n_params_r)
+{
+	size_t n = strlen(sql);
+	char *out = xmalloc(n + 1), quote = 0;
+	size_t k = 0;
+	int max = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = sql[i];
+
+		if (quote != 0) {
+			if (c == quote)
+				quote = 0;
+		} else if (c == '\'' || c == '"') {
+			quote = c;
+		} else if (c == '?' && i + 1 < n && sql[i + 1] >= '1' &&
+			   sql[i + 1] <= '9') {
+			int v = atoi(sql + i + 1);
+
+			max = MAX(max, v);
+			c = '$';
+		}
+		out[k++] = c;
+	}
+	out[k] = '\0';
+	*n_params_r = max;
+	return out;
+}
+
+static struct db_stmt *pgsql_prepare(struct db *db, const char *sql)
+{
+	struct pgsql_stmt *st = xcalloc(1, sizeof(*st));
+	char *text = pgsql_translate(sql, &st->n_params);
+	PGresult *res;
+
+	if (st->n_params > PG_MAX_PARAMS) {
+		free(text);
+		free(st);
+		db_fail(db, false, "prepare", "too many parameters");
+		return NULL;
+	}
+	snprintf(st->name, sizeof(st->name), "p%u", ++PDB(db)->n_prepared);
+	res = PQprepare(PDB(db)->conn, st->name, text, 0, NULL);
+	free(text);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pgsql_fail(db, res, "prepare");
+		PQclear(res);
+		free(st);
+		return NULL;
+	}
+	PQclear(res);
+	st->row = -1;
+	return &st->st;
+}
+
+static void pgsql_clear_params(struct pgsql_stmt *st)
+{
+	for (int i = 0; i < PG_MAX_PARAMS; i++) {
+		free(st->owned[i]);
+		st->owned[i] = NULL;
+		st->values[i] = NULL;
+		st->lengths[i] = 0;
+		st->formats[i] = 0;
+	}
+}
+
+static void pgsql_reset(struct db_stmt *dst)
+{
+	struct pgsql_stmt *st = PST(dst);
+
+	PQclear(st->res);
+	st->res = NULL;
+	st->row = -1;
+	st->n_rows = 0;
+	pgsql_clear_params(st);
+}
+
+static void pgsql_finalize(struct db_stmt *dst)
+{
+	pgsql_reset(dst);
+	free(dst);
+}
+
+/* Make room for parameter i (1-based) of the statement: its earlier
+ * value is freed. */
+static struct pgsql_stmt *pgsql_param(struct db_stmt *dst, int i)
+{
+	struct pgsql_stmt *st = PST(dst);
+
+	ASSERT(i >= 1 && i <= PG_MAX_PARAMS);
+	free(st->owned[i - 1]);
+	st->owned[i - 1] = NULL;
+	return st;
+}
+
+static void pgsql_bind_int(struct db_stmt *dst, int i, int64_t v)
+{
+	struct pgsql_stmt *st = pgsql_param(dst, i);
+
+	st->owned[i - 1] = xasprintf("%lld", (long long)v);
+	st->values[i - 1] = st->owned[i - 1];
+	st->formats[i - 1] = 0;
+}
+
+static void pgsql_bind_text(struct db_stmt *dst, int i, struct str s)
+{
+	struct pgsql_stmt *st = pgsql_param(dst, i);
+
+	st->owned[i - 1] = str_dup(s);
+	st->values[i - 1] = st->owned[i - 1];
+	st->formats[i - 1] = 0;
+}
+
+static void pgsql_bind_blob(struct db_stmt *dst, int i, const void *p,
+			    size_t n)
+{
+	struct pgsql_stmt *st = pgsql_param(dst, i);
+
+	ASSERT(n <= INT32_MAX);
+	st->values[i - 1] = p != NULL ? p : "";
+	st->lengths[i - 1] = (int)n;
+	st->formats[i - 1] = 1;
+}
+
+static void pgsql_bind_null(struct db_stmt *dst, int i)
+{
+	struct pgsql_stmt *st = pgsql_param(dst, i);
+
+	st->values[i - 1] = NULL;
+}
+
+static int pgsql_step(struct db_stmt *dst)
+{
+	struct pgsql_stmt *st = PST(dst);
+	ExecStatusType status;
+
+	if (st->res == NULL) {
+		st->res = PQexecPrepared(PDB(dst->db)->conn, st->name,
+					 st->n_params, st->values, st->lengths,
+					 st->formats, 1);
+		status = PQresultStatus(st->res);
+		if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+			pgsql_fail(dst->db, st->res, "step");
+			pgsql_reset(dst);
+			return -1;
+		}
+		st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
+		st->n_rows = PQntuples(st->res);
+		st->row = -1;
+	}
+	if (++st->row < st->n_rows)
+		return 1;
+	pgsql_reset(dst);
+	return 0;
+}
+
+static int64_t pgsql_changes(struct db_stmt *dst)
+{
+	return PST(dst)->changes;
+}
+
+static int64_t pgsql_col_int(struct db_stmt *dst, int i)
+{
+	struct pgsql_stmt *st = PST(dst);
+	const char *p = PQgetvalue(st->res, st->row, i);
+	uint64_t v8;
+	uint32_t v4;
+	uint16_t v2;
+
+	if (PQgetisnull(st->res, st->row, i))
+		return 0;
+	switch (PQftype(st->res, i)) {
+	case OID_INT8:
+		memcpy(&v8, p, 8);
+		return (int64_t)be64toh(v8);
+	case OID_INT4:
+		memcpy(&v4, p, 4);
+		return (int32_t)be32toh(v4);
+	case OID_INT2:
+		memcpy(&v2, p, 2);
+		return (int16_t)be16toh(v2);
+	case OID_BOOL:
+		return p[0] != 0;
+	}
+	/* A bug in a query of ours (a NUMERIC sum wants a cast). */
+	PANIC("pgsql: column %d of \"%s\" is of type %u, not an integer", i,
+	      dst->sql, (unsigned)PQftype(st->res, i));
+}
+
+static struct str pgsql_col_text(struct db_stmt *dst, int i)
+{
+	struct pgsql_stmt *st = PST(dst);
+
+	if (PQgetisnull(st->res, st->row, i))
+		return str_make("", 0);
+	return str_make(PQgetvalue(st->res, st->row, i),
+			(size_t)PQgetlength(st->res, st->row, i));
+}
+
+static bool pgsql_col_null(struct db_stmt *dst, int i)
+{
+	struct pgsql_stmt *st = PST(dst);
+
+	return PQgetisnull(st->res, st->row, i);
+}
+
+const struct db_driver db_driver_pgsql = {
+	.kind = DB_PGSQL,
+	.open = pgsql_open,
+	.close = pgsql_close,
+	.exec = pgsql_exec,
+	.prepare = pgsql_prepare,
+	.finalize = pgsql_finalize,
+	.bind_int = pgsql_bind_int,
+	.bind_text = pgsql_bind_text,
+	.bind_blob = pgsql_bind_blob,
+	.bind_null = pgsql_bind_null,
+	.step = pgsql_step,
+	.reset = pgsql_reset,
+	.changes = pgsql_changes,
+	.col_int = pgsql_col_int,
+	.col_text = pgsql_col_text,
+	/* binary bytea and text are both the bytes themselves */
+	.col_blob = pgsql_col_text,
+	.col_null = pgsql_col_null,
+	.in_transaction = pgsql_in_transaction,
+	.version_get = pgsql_version_get,
+	.version_set = pgsql_version_set,
+	.begin_sql = "BEGIN",
+	.begin_read_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+};
