@@ -122,7 +122,8 @@ def sanitizer_reports(log_dir, extra_texts=()):
 class Posthornd:
     """One posthornd process in dev mode with a data dir of its own."""
 
-    def __init__(self, data_dir, args=(), start_timeout=30, asan_options=""):
+    def __init__(self, data_dir, args=(), start_timeout=30, asan_options="",
+                 store=None):
         self.data_dir = str(data_dir)
         self.log_dir = os.path.join(self.data_dir, "logs")
         os.makedirs(self.log_dir, exist_ok=True)
@@ -133,9 +134,9 @@ class Posthornd:
         self.asan_options = asan_options    # ":name=value..." added under ASan
         self.proc = None
         self.started_once = False
-        self.store = STORE
+        self.store = store or STORE     # a test may ask for one
         self.conninfo = None    # pgsql: the libpq string of its database
-        if STORE == "pgsql":
+        if self.store == "pgsql":
             self.conninfo = pg_cluster().new_database()
             self.pg_database = self.conninfo.rsplit("dbname=", 1)[1]
             _pg_daemons.append(self)
