@@ -1,6 +1,6 @@
 /* Unit tests for the store's schemas (store_schema_*.c): the SQLite
  * migrations apply through db_migrate(); when POSTHORN_TEST_PGSQL holds a
- * libpq connection string (tests/integration/test_store_schema_pgsql.py
+ * libpq connection string (tests/integration/test_db_pgsql.py
  * starts a cluster and sets it), so do the PostgreSQL ones, with the same
  * tables, columns, keys and indexes as SQLite's, and the search index
  * answers its statements through its trigram indexes. */
