@@ -8,6 +8,7 @@
 
 #include "store/store_int.h"
 #include "db/db.h"
+#include "store/store_schema.h"
 
 struct store_conn {
 	struct db *db;
@@ -50,11 +51,6 @@ void *store_vec_push(struct store_vec *v);
 /* The items copied into a (room for one at least, so never NULL); the
  * malloc'd array is freed. On an error path free(v->v) instead. */
 void *store_vec_to_arena(struct store_vec *v, struct arena *a);
-
-/* store_schema_sqlite.c, store_schema_pgsql.c: the ordered migrations of
- * each dialect; migration i brings the schema from version i to i + 1. */
-extern const char *const store_schema_sqlite[];
-extern const size_t store_schema_sqlite_count;
 
 /* The writer's requests, inside the batch transaction; each fills the
  * result's outputs and the changed mailboxes. */

@@ -39,6 +39,15 @@ static const char sql_blob_delete[] = "DELETE FROM blobs WHERE id = ?1";
 
 typedef __typeof__(((struct store_req *)NULL)->u.deliver) deliver_req;
 
+/* The parsed header texts hold header bytes as they came, which need not
+ * be UTF-8: bound as bytes, not text (PostgreSQL's columns are BYTEA and
+ * refuse text that is not UTF-8; SQLite stores what it is given, and the
+ * readers read either the same). */
+static void bind_bytes(struct db_stmt *st, int i, const char *s)
+{
+	db_bind_blob(st, i, s, s != NULL ? strlen(s) : 0);
+}
+
 /* The id a statement's RETURNING gave: 0, or -1 with *error_r. */
 static int returned_id(struct store_conn *c, struct db_stmt *st,
 		       int64_t *id_r, const char **error_r)
@@ -183,9 +192,9 @@ static int deliver_one(struct store_conn *c, const struct store_req *req,
 		return -1;
 	db_bind_int(st, 1, (int64_t)d->n_targets + (d->n_rcpts > 0));
 	db_bind_int(st, 2, (int64_t)d->size);
-	db_bind_cstr(st, 3, d->meta.envelope);
-	db_bind_cstr(st, 4, d->meta.bodystructure);
-	db_bind_cstr(st, 5, d->meta.body);
+	bind_bytes(st, 3, d->meta.envelope);
+	bind_bytes(st, 4, d->meta.bodystructure);
+	bind_bytes(st, 5, d->meta.body);
 	db_bind_blob(st, 6, d->meta.parts, d->meta.parts_size);
 	if (returned_id(c, st, &blob_id, error_r) < 0)
 		return -1;

@@ -1,11 +1,12 @@
-/* store_schema_sqlite.c: the SQLite schema as its ordered migrations (PRAGMA
- * user_version counts them). Never edit one that has shipped: existing
- * databases are at these versions; add a new one. */
-#include "store/store_db_int.h"
+/* store_schema_sqlite.c: the store's schema on SQLite, as the migrations
+ * that brought every database here; store_schema_pgsql.c has the same
+ * tables and columns for PostgreSQL. */
+#include "store/store_schema.h"
 
-/* Migration i brings user_version from i to i + 1; each runs in its own
- * transaction. */
-const char *const store_schema_sqlite[] = {
+/* Ordered migrations; migration i brings user_version from i to i + 1.
+ * Each runs in its own transaction. Never edit one that has shipped: add
+ * a new one. */
+const char *const store_sqlite_migrations[] = {
 	/* 1: the initial schema */
 	"CREATE TABLE store_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
 	" WITHOUT ROWID;"
@@ -125,4 +126,4 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
 };
 
-const size_t store_schema_sqlite_count = ARRAY_SIZE(store_schema_sqlite);
+const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

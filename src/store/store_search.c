@@ -77,11 +77,11 @@ static const struct search_sql search_sqlite = {
 	.query = fts5_query,
 };
 
-/* NULL: no index for the dialect in this build (the store does not open
- * one without its schema). */
-static const struct search_sql *search_sql(struct store_conn *c)
+/* PostgreSQL's index (store_schema_pgsql.c) is the folded text with
+ * trigram indexes: LIKE finds the candidates. */
+static bool pgsql(struct store_conn *c)
 {
-	return db_kind(c->db) == DB_SQLITE ? &search_sqlite : NULL;
+	return db_kind(c->db) == DB_PGSQL;
 }
 
 static int exec_plain(struct store_conn *c, const char *sql,
@@ -222,11 +222,37 @@ int store_search_add(struct store_conn *c, int64_t blob_id,
 int store_search_remove(struct store_conn *c, int64_t blob_id,
 			const char **error_r)
 {
-	const struct search_sql *q = search_sql(c);
-
 	if (store_run_id(c, sql_pending_delete, blob_id, error_r) < 0)
 		return -1;
-	return store_run_id(c, q->delete, blob_id, error_r);
+	return store_run_id(c, pgsql(c) ? store_pgsql_search_sql.remove :
+			    search_sqlite.delete, blob_id, error_r);
+}
+
+/* PostgreSQL: the text folded as utf8_fold() folds a needle, so a LIKE
+ * that respects case matches as i;unicode-casemap does. */
+static int index_insert_folded(struct store_conn *c, int64_t blob_id,
+			       struct str hdr, struct str body, struct str addr,
+			       const char **error_r)
+{
+	struct strbuf fh = STRBUF_INIT, fb = STRBUF_INIT, fa = STRBUF_INIT;
+	struct db_stmt *st;
+	int ret = -1;
+
+	utf8_fold(&fh, hdr);
+	utf8_fold(&fb, body);
+	utf8_fold(&fa, addr);
+	if ((st = store_stmt(c, store_pgsql_search_sql.insert,
+			     error_r)) != NULL) {
+		db_bind_int(st, 1, blob_id);
+		db_bind_text(st, 2, strbuf_str(&fh));
+		db_bind_text(st, 3, strbuf_str(&fb));
+		db_bind_text(st, 4, strbuf_str(&fa));
+		ret = store_run(c, st, error_r);
+	}
+	strbuf_free(&fh);
+	strbuf_free(&fb);
+	strbuf_free(&fa);
+	return ret;
 }
 
 static int index_one(struct store_conn *c, int64_t blob_id,
@@ -244,13 +270,21 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 	if (ret == 1) {
 		text_split(msg, hdr, body, addr, &b);
 		db_reset(bs);
-		if ((st = store_stmt(c, search_sql(c)->insert, error_r)) == NULL)
-			return -1;
-		db_bind_int(st, 1, blob_id);
-		db_bind_text(st, 2, strbuf_str(hdr));
-		db_bind_text(st, 3, b);
-		db_bind_text(st, 4, strbuf_str(addr));
-		if (store_run(c, st, error_r) < 0)
+		if (pgsql(c))
+			ret = index_insert_folded(c, blob_id, strbuf_str(hdr), b,
+						  strbuf_str(addr), error_r);
+		else if ((st = store_stmt(c, search_sqlite.insert,
+					  error_r)) == NULL) {
+			ret = -1;
+		} else {
+			/* FTS5's trigram tokenizer folds case itself */
+			db_bind_int(st, 1, blob_id);
+			db_bind_text(st, 2, strbuf_str(hdr));
+			db_bind_text(st, 3, b);
+			db_bind_text(st, 4, strbuf_str(addr));
+			ret = store_run(c, st, error_r);
+		}
+		if (ret < 0)
 			return -1;
 	}
 	return store_run_id(c, sql_pending_delete, blob_id, error_r);
@@ -449,7 +483,7 @@ static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 {
 	struct strbuf q = STRBUF_INIT;
 	struct str whole = str_c(needle);
-	const struct search_sql *sql = search_sql(c);
+	const struct search_sql *sql = &search_sqlite;
 	struct db_stmt *st;
 	size_t chars = utf8_length(whole);
 	bool match = chars >= 3, verify = chars > SEARCH_PHRASE_MAX;
@@ -480,6 +514,39 @@ static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 		    text_matches(s, db_col_text(st, 1), db_col_text(st, 2),
 				 db_col_text(st, 3)))
 			uid_push(u, uid);
+	}
+	strbuf_free(&q);
+	return ret;
+}
+
+/* The same on PostgreSQL: LIKE over the folded text finds the messages
+ * (a needle of any length: the trigrams only speed it up), exactly for
+ * BODY and TEXT unless the needle is long; the rest is checked. */
+static int search_indexed_pgsql(struct store_conn *c, int64_t mailbox_id,
+				const struct search *s, struct uid_vec *u,
+				const char **error_r)
+{
+	struct strbuf q = STRBUF_INIT;
+	struct str n = s->needle;
+	bool verify = utf8_length(n) > SEARCH_PHRASE_MAX;
+	bool field = s->field == STORE_SEARCH_HEADER ||
+		     s->field == STORE_SEARCH_ADDRESS;
+	struct db_stmt *st;
+	int ret;
+
+	if ((st = store_stmt(c, store_pgsql_search_sql.match[s->field],
+			     error_r)) == NULL)
+		return -1;
+	if (verify)
+		n = str_make(n.p, utf8_prefix(n, SEARCH_PHRASE_MAX));
+	store_pgsql_like(&q, n);
+	db_bind_int(st, 1, mailbox_id);
+	db_bind_text(st, 2, strbuf_str(&q));
+	while ((ret = store_row(c, st, error_r)) == 1) {
+		if ((!verify && !field) ||
+		    text_matches(s, db_col_text(st, 1), db_col_text(st, 2),
+				 db_col_text(st, 3)))
+			uid_push(u, (uint32_t)db_col_int(st, 0));
 	}
 	strbuf_free(&q);
 	return ret;
@@ -555,7 +622,8 @@ int store_read_search_text(struct store_conn *c, struct arena *a,
 		strbuf_free(&folded);
 		return -1;
 	}
-	ret = search_indexed(c, mailbox_id, &s, needle, &u, error_r);
+	ret = pgsql(c) ? search_indexed_pgsql(c, mailbox_id, &s, &u, error_r) :
+		search_indexed(c, mailbox_id, &s, needle, &u, error_r);
 	if (ret == 0)
 		ret = search_tail(c, mailbox_id, &s, &u, error_r);
 	/* a read: nothing to commit */
