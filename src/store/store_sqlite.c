@@ -167,7 +167,6 @@ enum stmt_id {
 	S_MAILBOX_MSGS_DELETE,
 	S_MAILBOX_EXPUNGED_DELETE,
 	S_BLOB_INSERT,
-	S_BLOB_DATA_INSERT,
 	S_BLOB_DATA_DELETE,
 	S_BLOB_UNREF,
 	S_BLOB_DELETE_UNUSED,
@@ -262,7 +261,6 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_MAILBOX_EXPUNGED_DELETE] = "DELETE FROM expunged WHERE mailbox_id = ?",
 	[S_BLOB_INSERT] = "INSERT INTO blobs(refcount, size, envelope,"
 		" bodystructure, body, parts) VALUES(?, ?, ?, ?, ?, ?)",
-	[S_BLOB_DATA_INSERT] = "INSERT INTO blob_data(id, data) VALUES(?, ?)",
 	[S_BLOB_DATA_DELETE] = "DELETE FROM blob_data WHERE id = ?",
 	[S_BLOB_UNREF] = "UPDATE blobs SET refcount = refcount - 1 WHERE id = ?"
 		" RETURNING refcount",
@@ -339,6 +337,7 @@ struct store_conn {
 	char error[512];
 	uint32_t last_uidvalidity;	/* writer only */
 	struct checkpointer *ckpt;	/* writer only */
+	sqlite3_blob *blob;	/* store_sqlite_blob.c: the open blob */
 };
 
 /* WAL checkpoints run on their own thread and connection, so the writer
@@ -468,6 +467,11 @@ static const char *conn_fail(struct store_conn *c, const char *msg)
 sqlite3 *store_sqlite_db(struct store_conn *c)
 {
 	return c->db;
+}
+
+sqlite3_blob **store_sqlite_blob_slot(struct store_conn *c)
+{
+	return &c->blob;
 }
 
 const char *store_sqlite_error(struct store_conn *c, const char *what)
@@ -677,6 +681,7 @@ static void sqlite_conn_close(struct store_conn **cp)
 		sqlite3_wal_hook(c->db, NULL, NULL);
 		checkpointer_stop(&c->ckpt);
 	}
+	store_sqlite_blob_close(c);
 	for (size_t i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(c->stmts[i]);
 	for (size_t i = 0; i < XS_COUNT; i++)
@@ -792,6 +797,7 @@ static void sqlite_rollback(struct store_conn *c)
 {
 	const char *error;
 
+	store_sqlite_blob_close(c);
 	if (!sqlite3_get_autocommit(c->db))
 		(void)simple_exec(c, S_ROLLBACK, &error);
 }
@@ -1025,12 +1031,7 @@ static int do_deliver(struct store_conn *c, const struct store_req *req,
 		return -1;
 	blob_id = sqlite3_last_insert_rowid(c->db);
 	res->id = blob_id;
-	if ((st = stmt_get(c, S_BLOB_DATA_INSERT, error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, blob_id);
-	sqlite3_bind_blob64(st, 2, d->size > 0 ? d->data : "", d->size,
-			    SQLITE_STATIC);
-	if (stmt_exec(c, st, error_r) < 0)
+	if (store_sqlite_blob_put(c, blob_id, d->data, d->size, error_r) < 0)
 		return -1;
 	if (d->n_targets > 0 &&
 	    store_sqlite_search_add(c, blob_id, error_r) < 0)
@@ -2366,6 +2367,7 @@ const struct store_driver store_driver_sqlite = {
 	.msg_meta = sqlite_msg_meta,
 	.msg_meta_range = sqlite_msg_meta_range,
 	.blob_get = sqlite_blob_get,
+	.blob_read = store_sqlite_blob_read,
 	.blob_count = sqlite_blob_count,
 	.queue_list = store_sqlite_queue_list,
 	.queue_get = store_sqlite_queue_get,

@@ -39,6 +39,10 @@ enum store_sqlite_xstmt {
 	XS_QUEUE_RETRY,
 	XS_QUEUE_HELD,
 	XS_QUEUE_HELD_IDS,
+	/* store_sqlite_blob.c */
+	XS_BLOB_PUT,
+	XS_BLOB_PUT_ZERO,
+	XS_BLOB_EXISTS,
 	/* store_sqlite_quota.c */
 	XS_USER_USAGE,
 	XS_USER_SET_QUOTA,
@@ -124,6 +128,20 @@ int store_sqlite_queue_held(struct store_conn *c, int64_t id,
 			    const char **error_r);
 int store_sqlite_queue_held_ids(struct store_conn *c, struct arena *a,
 				int64_t **ids_r, const char **error_r);
+
+/* store_sqlite_blob.c. The connection's open blob handle (NULL: none). */
+sqlite3_blob **store_sqlite_blob_slot(struct store_conn *c);
+/* Close the open blob handle, if any: before a read transaction ends (an
+ * open handle would keep its snapshot) and when the connection closes. */
+void store_sqlite_blob_close(struct store_conn *c);
+/* Writer: store the bytes of a new blob (blob_data row blob_id). */
+int store_sqlite_blob_put(struct store_conn *c, int64_t blob_id,
+			  const void *data, size_t size, const char **error_r);
+/* Reader: the store_blob_read() contract. */
+int store_sqlite_blob_read(struct store_conn *c, int64_t blob_id,
+			   uint64_t offset, void *buf, size_t len,
+			   size_t *got_r, uint64_t *size_r,
+			   const char **error_r);
 
 /* store_sqlite_quota.c. Writer: STORE_REQ_USER_SET_QUOTA. */
 int store_sqlite_quota_apply(struct store_conn *c, const struct store_req *req,
