@@ -337,7 +337,7 @@ struct store_conn {
 	char error[512];
 	uint32_t last_uidvalidity;	/* writer only */
 	struct checkpointer *ckpt;	/* writer only */
-	sqlite3_blob *blob;	/* store_sqlite_blob.c: the open blob */
+	struct store_sqlite_blob blob;	/* store_sqlite_blob.c */
 };
 
 /* WAL checkpoints run on their own thread and connection, so the writer
@@ -469,7 +469,7 @@ sqlite3 *store_sqlite_db(struct store_conn *c)
 	return c->db;
 }
 
-sqlite3_blob **store_sqlite_blob_slot(struct store_conn *c)
+struct store_sqlite_blob *store_sqlite_blob_slot(struct store_conn *c)
 {
 	return &c->blob;
 }

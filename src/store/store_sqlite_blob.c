@@ -25,11 +25,11 @@ static sqlite3_stmt *xs(struct store_conn *c, enum store_sqlite_xstmt id,
 
 void store_sqlite_blob_close(struct store_conn *c)
 {
-	sqlite3_blob **slot = store_sqlite_blob_slot(c);
+	struct store_sqlite_blob *slot = store_sqlite_blob_slot(c);
 
-	if (*slot != NULL) {
-		(void)sqlite3_blob_close(*slot);
-		*slot = NULL;
+	if (slot->b != NULL) {
+		(void)sqlite3_blob_close(slot->b);
+		slot->b = NULL;
 	}
 }
 
@@ -100,20 +100,23 @@ static int blob_missing(struct store_conn *c, int64_t blob_id,
 static int blob_open(struct store_conn *c, int64_t blob_id,
 		     sqlite3_blob **b_r, const char **error_r)
 {
-	sqlite3_blob **slot = store_sqlite_blob_slot(c);
+	struct store_sqlite_blob *slot = store_sqlite_blob_slot(c);
 	const char *error;
 
-	if (*slot != NULL) {
-		if (sqlite3_blob_reopen(*slot, blob_id) == SQLITE_OK) {
-			*b_r = *slot;
+	if (slot->b != NULL) {
+		if (slot->row == blob_id ||
+		    sqlite3_blob_reopen(slot->b, blob_id) == SQLITE_OK) {
+			slot->row = blob_id;
+			*b_r = slot->b;
 			return 1;
 		}
 		/* a failed reopen leaves the handle unusable */
 		store_sqlite_blob_close(c);
 	}
 	if (sqlite3_blob_open(store_sqlite_db(c), "main", "blob_data", "data",
-			      blob_id, 0, slot) == SQLITE_OK) {
-		*b_r = *slot;
+			      blob_id, 0, &slot->b) == SQLITE_OK) {
+		slot->row = blob_id;
+		*b_r = slot->b;
 		return 1;
 	}
 	error = store_sqlite_error(c, "message bytes");

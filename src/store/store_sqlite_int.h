@@ -129,8 +129,13 @@ int store_sqlite_queue_held(struct store_conn *c, int64_t id,
 int store_sqlite_queue_held_ids(struct store_conn *c, struct arena *a,
 				int64_t **ids_r, const char **error_r);
 
-/* store_sqlite_blob.c. The connection's open blob handle (NULL: none). */
-sqlite3_blob **store_sqlite_blob_slot(struct store_conn *c);
+/* store_sqlite_blob.c. The connection's open blob handle (b NULL: none)
+ * and the row it is on. */
+struct store_sqlite_blob {
+	sqlite3_blob *b;
+	int64_t row;
+};
+struct store_sqlite_blob *store_sqlite_blob_slot(struct store_conn *c);
 /* Close the open blob handle, if any: before a read transaction ends (an
  * open handle would keep its snapshot) and when the connection closes. */
 void store_sqlite_blob_close(struct store_conn *c);
