@@ -8,6 +8,8 @@ import os
 import poplib
 import random
 import smtplib
+import sqlite3
+import time
 
 from test_imap import USER, PASSWORD, append, fetch_items, logged_in
 
@@ -169,6 +171,16 @@ def test_header_fetch_reads_no_body(daemon):
     assert len(msg) > 19_000_000
     with smtplib.SMTP("127.0.0.1", daemon.port("smtp"), timeout=60) as s:
         s.sendmail("alice@example.org", [USER], msg)
+    # the search index reads the whole message once, in the background:
+    # let it finish first
+    db = os.path.join(daemon.data_dir, "posthorn.db")
+    deadline = time.monotonic() + 60
+    while True:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            if con.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0:
+                break
+        assert time.monotonic() < deadline, "search index not done in 60 s"
+        time.sleep(0.1)
     assert daemon.stop() == 0
     daemon.start()
     pid = daemon.proc.pid
