@@ -24,4 +24,4 @@ def test_db_layer_on_postgresql(pg):
                                 CMOCKA_MESSAGE_OUTPUT="STDOUT"))
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "db driver: pgsql" in out and "[  PASSED  ] 5 test(s)." in out, out
+    assert "db driver: pgsql" in out and "[  PASSED  ] 6 test(s)." in out, out
