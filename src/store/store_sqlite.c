@@ -745,11 +745,15 @@ static struct store_conn *sqlite_conn_open(const struct store_settings *set,
 		}
 	} else if (exec_sql(c, "PRAGMA query_only = 1", error_r) < 0 ||
 		   exec_sql(c, "PRAGMA cache_size = -32768", error_r) < 0 ||
-		   /* Pages of the database file (not the WAL) are read
-		    * through a map, without a pread() and a copy each: a
-		    * POP3 session reading a whole maildrop cycles through
-		    * more pages than the cache holds. */
-		   exec_sql(c, "PRAGMA mmap_size = 1073741824", error_r) < 0) {
+		   /* No memory map of the database file: a fault in a map
+		    * makes the kernel read around it (read_ahead_kb, 8 MB
+		    * on some VMs), so a header fetched through it pulled
+		    * in the message bodies stored around it (the whole
+		    * file on a cold cache, bench/imap --big). pread(2)
+		    * reads what is asked, and SQLite reads the overflow
+		    * pages of a large blob range straight into the
+		    * caller's buffer (store_sqlite_blob.c). */
+		   exec_sql(c, "PRAGMA mmap_size = 0", error_r) < 0) {
 		sqlite_conn_close(&c);
 		return NULL;
 	}
