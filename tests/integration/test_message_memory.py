@@ -10,7 +10,8 @@ import socket
 import pytest
 
 from conftest import Posthornd
-from test_imap import USER, PASSWORD, fetch_items, logged_in
+from test_fetch_ranges import vm_hwm
+from test_imap import USER, fetch_items, logged_in
 
 LINE = b"%08d a line of a large message, as an attachment would be\r\n"
 HEAD = (b"From: Alice <alice@example.org>\r\nTo: demo@localhost\r\n"
@@ -18,11 +19,6 @@ HEAD = (b"From: Alice <alice@example.org>\r\nTo: demo@localhost\r\n"
         b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
         b"--b\r\nContent-Type: text/plain\r\n\r\n")
 MSG = HEAD + b"".join(LINE % i for i in range(330_000)) + b"\r\n--b--\r\n"
-
-
-def vm_hwm(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        return int([l for l in fh if l.startswith("VmHWM:")][0].split()[1]) * 1024
 
 
 def bdat(port, msg):
@@ -74,9 +70,9 @@ def test_large_message_held_once(tmp_path, how):
             if how == "APPEND":
                 r = logged_in(d)   # the login's own memory is not counted
                 r.close()
-            before = vm_hwm(d.proc.pid)
+            before = vm_hwm(d.proc.pid) * 1024
             receive(d, how)
-            growths.append(vm_hwm(d.proc.pid) - before)
+            growths.append(vm_hwm(d.proc.pid) * 1024 - before)
             r = logged_in(d)
             r.ok("SELECT INBOX")
             got = fetch_items(r.ok("FETCH 1 (BODY.PEEK[] BODYSTRUCTURE)").untagged)[1]
