@@ -4,12 +4,14 @@ by SMTP DATA, BDAT, LMTP or IMAP APPEND grows by well under twice the
 message (it grew by 2.5 times before: the DATA buffer, the delivery's copy
 and SQLite's record). The stored message is intact and parsed
 (BODYSTRUCTURE from the parse made as the bytes arrived)."""
+import json
+import os
 import smtplib
 import socket
 
 import pytest
 
-from conftest import Posthornd
+from conftest import BUILD, Posthornd
 from test_fetch_ranges import vm_hwm
 from test_imap import USER, fetch_items, logged_in
 
@@ -19,6 +21,17 @@ HEAD = (b"From: Alice <alice@example.org>\r\nTo: demo@localhost\r\n"
         b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
         b"--b\r\nContent-Type: text/plain\r\n\r\n")
 MSG = HEAD + b"".join(LINE % i for i in range(330_000)) + b"\r\n--b--\r\n"
+
+
+def address_sanitized():
+    """ASan keeps freed memory in quarantine and adds its own: its peak
+    memory says nothing of ours."""
+    try:
+        with open(os.path.join(BUILD, "meson-info", "intro-buildoptions.json")) as fh:
+            opts = json.load(fh)
+    except OSError:
+        return False
+    return any(o["name"] == "b_sanitize" and "address" in str(o["value"]) for o in opts)
 
 
 def bdat(port, msg):
@@ -84,6 +97,8 @@ def test_large_message_held_once(tmp_path, how):
             status = d.stop()
         d.assert_clean()
         assert status == 0
+        if address_sanitized():
+            return      # the bytes and the parse are checked, not the memory
         if growths[-1] < 1.6 * len(MSG):
             return
     pytest.fail(f"{how}: peak memory grew by {[g // 1024 for g in growths]} KiB "
