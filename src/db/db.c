@@ -247,6 +247,17 @@ int db_migrate(struct db *db, const char *const *migrations, size_t n)
 	return 0;
 }
 
+int db_blob_read(struct db *db, const char *table, const char *column,
+		 int64_t rowid, uint64_t offset, void *buf, size_t n,
+		 size_t *got_r, uint64_t *size_r)
+{
+	uint64_t size;
+
+	*got_r = 0;
+	return db->drv->blob_read(db, table, column, rowid, offset, buf, n,
+				  got_r, size_r != NULL ? size_r : &size);
+}
+
 /* ---- transactions ---- */
 
 int db_begin(struct db *db)

@@ -97,6 +97,21 @@ struct str db_col_text(struct db_stmt *st, int i);
 struct str db_col_blob(struct db_stmt *st, int i);
 bool db_col_null(struct db_stmt *st, int i);
 
+/* Bytes by range, for the store's message blobs: up to n bytes of the
+ * blob column `column` of the row of `table` whose "id" is rowid, from
+ * offset on, into buf: *got_r = min(n, size - offset), 0 at or past the
+ * end; *size_r (NULL: not wanted) the value's size. table and column are
+ * identifiers written in our code, never input. SQLite reads with
+ * incremental blob I/O (only the pages of the range are copied; inside a
+ * transaction the blob stays open for the next read); PostgreSQL with
+ * substring() and octet_length() on BYTEA (only the TOAST chunks of the
+ * range are read when the column has STORAGE EXTERNAL, i.e. is not
+ * compressed). Returns 1, 0 when there is no such row, -1 on error
+ * (db_error). */
+int db_blob_read(struct db *db, const char *table, const char *column,
+		 int64_t rowid, uint64_t offset, void *buf, size_t n,
+		 size_t *got_r, uint64_t *size_r);
+
 /* Bring the schema to version n by running migrations[v] for each
  * version v from the current one (0 for a new database) up to n - 1, each
  * with its version bump in one transaction (SQLite: PRAGMA user_version;

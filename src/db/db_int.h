@@ -30,6 +30,10 @@ struct db_driver {
 	struct str (*col_blob)(struct db_stmt *st, int i);
 	bool (*col_null)(struct db_stmt *st, int i);
 	bool (*in_transaction)(struct db *db);
+	/* db_blob_read(), size_r never NULL */
+	int (*blob_read)(struct db *db, const char *table, const char *column,
+			 int64_t rowid, uint64_t offset, void *buf, size_t n,
+			 size_t *got_r, uint64_t *size_r);
 	/* The schema version (0 for a new database) or -1; set it inside
 	 * the open transaction. */
 	int (*version_get)(struct db *db);

@@ -114,7 +114,8 @@ int delivery_quota_filter(struct store_reader *reader,
 			  const char **error_r);
 
 /* An accepted message. Every pointer belongs to the caller but needs to
- * live only for the delivery_submit() call: the submission keeps copies. */
+ * live only for the delivery_submit() call: the submission keeps copies,
+ * except of what it takes over (take, tree). */
 struct delivery_msg {
 	/* The message as received: CRLF lines, dot-unstuffed. header
 	 * (the caller's Received:, may be NULL/0) is stored in front of it,
@@ -123,6 +124,18 @@ struct delivery_msg {
 	size_t header_size;
 	const void *data;
 	size_t size;
+	/* Instead of data/size: the message in a buffer the submission takes
+	 * over, so that it is stored without a copy: the message is
+	 * take->p[take_room .. take->n), and the fields stored above it go
+	 * into the take_room bytes before it when they fit (else the buffer
+	 * grows once). *take is reset, also when submitting fails. */
+	struct strbuf *take;
+	size_t take_room;
+	/* NULL, or the message's part tree from a mime_parser fed
+	 * MIME_PREFIX_STANDIN and then the message as it arrived (the parse
+	 * at the end of DATA is then not done again); the submission takes
+	 * it over, also when submitting fails. */
+	struct mime_tree *tree;
 	const char *sender;	/* envelope sender, "" for the null path */
 	const char *envid;	/* DSN ENVID or NULL */
 	const char *ret;	/* DSN RET ("FULL"/"HDRS") or NULL */

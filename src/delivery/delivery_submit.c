@@ -17,7 +17,15 @@ struct delivery_submission {
 	struct store_queue_rcpt *rcpts;
 	delivery_done_fn *done;
 	void *arg;
+	char *owned;		/* the message buffer taken over, or NULL */
 };
+
+static void submission_free(struct delivery_submission *sub)
+{
+	arena_deinit(&sub->arena);
+	free(sub->owned);
+	free(sub);
+}
 
 static void submission_done(void *arg, struct store_result *result)
 {
@@ -25,8 +33,7 @@ static void submission_done(void *arg, struct store_result *result)
 
 	sub->done(sub->arg, result);
 	store_result_free(&result);
-	arena_deinit(&sub->arena);
-	free(sub);
+	submission_free(sub);
 }
 
 static const char *arena_strbuf(struct arena *a, struct strbuf *sb)
@@ -42,9 +49,10 @@ static void submission_message(struct delivery_submission *sub,
 			       const struct delivery_msg *msg)
 {
 	const char *sender = msg->sender != NULL ? msg->sender : "";
+	struct mime_tree *tree = msg->tree;
 	struct strbuf sb = STRBUF_INIT;
-	struct mime_tree *tree;
-	size_t hlen;
+	const char *body = msg->data;
+	size_t hlen, size = msg->size;
 	char *data;
 
 	strbuf_printf(&sb, "Return-Path: <%s>\r\n", sender);
@@ -53,17 +61,38 @@ static void submission_message(struct delivery_submission *sub,
 	if (msg->header_size > 0)
 		strbuf_append(&sb, msg->header, msg->header_size);
 	hlen = sb.n;
-	/* The one copy of the message: into the request's arena. */
-	data = arena_alloc(&sub->arena, hlen + msg->size + 1);
-	memcpy(data, sb.p, hlen);
-	if (msg->size > 0)
-		memcpy(data + hlen, msg->data, msg->size);
-	data[hlen + msg->size] = '\0';
+	if (msg->take != NULL) {
+		/* The one copy of the message is the caller's buffer: our
+		 * fields go into the room left before it. */
+		struct strbuf *t = msg->take;
+		size_t room = msg->take_room;
+
+		size = t->n - room;
+		if (hlen > room) {
+			strbuf_grow(t, hlen - room);
+			memmove(t->p + hlen, t->p + room, size + 1);
+			room = hlen;
+		}
+		data = t->p + room - hlen;
+		memcpy(data, sb.p, hlen);
+		sub->owned = strbuf_detach(t, NULL);
+	} else {
+		/* The one copy of the message: into the request's arena. */
+		data = arena_alloc(&sub->arena, hlen + size + 1);
+		memcpy(data, sb.p, hlen);
+		if (size > 0)
+			memcpy(data + hlen, body, size);
+		data[hlen + size] = '\0';
+	}
 	strbuf_reset(&sb);
 	sub->req.u.deliver.data = data;
-	sub->req.u.deliver.size = hlen + msg->size;
+	sub->req.u.deliver.size = hlen + size;
 
-	tree = mime_parse(data, hlen + msg->size, NULL);
+	if (tree != NULL)
+		mime_tree_shift(tree, (int64_t)hlen -
+				      (int64_t)MIME_PREFIX_STANDIN_LEN);
+	else
+		tree = mime_parse(data, hlen + size, NULL);
 	imap_envelope_write(&sb, tree->root);
 	sub->req.u.deliver.meta.envelope = arena_strbuf(&sub->arena, &sb);
 	imap_bodystructure_write(&sb, tree->root, false);
@@ -148,17 +177,21 @@ struct delivery_submission *delivery_prepare(const struct delivery_msg *msg,
 {
 	struct delivery_submission *sub;
 
-	if (msg->n_users == 0 && msg->n_remotes == 0) {
+	*error_r = NULL;
+	if (msg->n_users == 0 && msg->n_remotes == 0)
 		*error_r = "no recipients";
-		return NULL;
-	}
-	if (msg->sender != NULL && strpbrk(msg->sender, "\r\n<>") != NULL) {
+	else if (msg->sender != NULL && strpbrk(msg->sender, "\r\n<>") != NULL)
 		*error_r = "invalid envelope sender";
-		return NULL;
-	}
-	if (msg->delivered_to != NULL &&
-	    strpbrk(msg->delivered_to, "\r\n") != NULL) {
+	else if (msg->delivered_to != NULL &&
+		 strpbrk(msg->delivered_to, "\r\n") != NULL)
 		*error_r = "invalid Delivered-To address";
+	if (*error_r != NULL) {
+		/* what was handed over is ours to free */
+		struct mime_tree *tree = msg->tree;
+
+		mime_tree_free(&tree);
+		if (msg->take != NULL)
+			strbuf_free(msg->take);
 		return NULL;
 	}
 	sub = xcalloc(1, sizeof(*sub));
@@ -184,8 +217,7 @@ void delivery_prepared_free(struct delivery_submission **subp)
 	if (sub == NULL)
 		return;
 	*subp = NULL;
-	arena_deinit(&sub->arena);
-	free(sub);
+	submission_free(sub);
 }
 
 int delivery_submit(struct store *store, const struct delivery_msg *msg,

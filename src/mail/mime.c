@@ -435,3 +435,20 @@ void mime_tree_free(struct mime_tree **t)
 	free(*t);
 	*t = NULL;
 }
+
+static void part_shift(struct mime_part *part, int64_t delta)
+{
+	for (; part != NULL; part = part->next) {
+		if (part->parent != NULL)
+			part->hdr_start += (uint64_t)delta;
+		part->body_start += (uint64_t)delta;
+		part->body_end += (uint64_t)delta;
+		part_shift(part->children, delta);
+	}
+}
+
+void mime_tree_shift(struct mime_tree *t, int64_t delta)
+{
+	part_shift(t->root, delta);
+	t->size += (uint64_t)delta;
+}

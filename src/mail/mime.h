@@ -80,6 +80,21 @@ struct mime_tree *mime_parse(const void *msg, size_t len,
 			     const struct mime_limits *limits);
 void mime_tree_free(struct mime_tree **t);
 
+/* Parsing a message as it arrives, before the header fields stored above
+ * it (Return-Path:, Received:, a DKIM signature) are known: feed a parser
+ * MIME_PREFIX_STANDIN, then the message; once the real prefix is known,
+ * mime_tree_shift(tree, prefix length - MIME_PREFIX_STANDIN_LEN) gives
+ * the tree a parser fed prefix + message gives. The prefix must be whole
+ * header lines (CRLF or LF ended, at least one, none starting with
+ * whitespace) with no Content-* or ENVELOPE field, as ours are. The one
+ * difference left: a top header near limits.max_header_size keeps a few
+ * more or fewer of its bytes for parsing. */
+#define MIME_PREFIX_STANDIN "X:\r\n"
+#define MIME_PREFIX_STANDIN_LEN (sizeof(MIME_PREFIX_STANDIN) - 1)
+/* Move every offset of the tree but the root's header start (0) by
+ * delta bytes, and its size. */
+void mime_tree_shift(struct mime_tree *t, int64_t delta);
+
 /* True for multipart/ * (any case). */
 bool mime_part_is_multipart(const struct mime_part *part);
 /* True for message/rfc822 and message/global (any case). */

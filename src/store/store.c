@@ -314,6 +314,32 @@ int store_blob_get(struct store_reader *r, struct arena *a, int64_t blob_id,
 				   error_r);
 }
 
+int store_blob_read(struct store_reader *r, int64_t blob_id, uint64_t offset,
+		    void *buf, size_t len, size_t *got_r, uint64_t *size_r,
+		    const char **error_r)
+{
+	uint64_t size;
+
+	*got_r = 0;
+	return r->driver->blob_read(r->conn, blob_id, offset, buf, len, got_r,
+				    size_r != NULL ? size_r : &size, error_r);
+}
+
+int store_blob_append(struct store_reader *r, int64_t blob_id,
+		      uint64_t offset, size_t len, struct strbuf *out,
+		      const char **error_r)
+{
+	size_t start = out->n, got = 0;
+	int ret;
+
+	strbuf_grow(out, len);
+	ret = store_blob_read(r, blob_id, offset, out->p + start, len, &got,
+			      NULL, error_r);
+	out->n = start + got;
+	out->p[out->n] = '\0';
+	return ret;
+}
+
 int store_reader_begin(struct store_reader *r, const char **error_r)
 {
 	return r->driver->read_begin(r->conn, error_r);

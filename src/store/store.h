@@ -6,6 +6,7 @@
 #define POSTHORN_STORE_STORE_H
 
 #include "base/arena.h"
+#include "base/strbuf.h"
 #include "base/task_queue.h"
 
 struct store;
@@ -293,6 +294,27 @@ int store_search_pending(struct store_reader *r, const char **error_r);
 /* The message bytes; *data_r is arena memory with a NUL after size bytes. */
 int store_blob_get(struct store_reader *r, struct arena *a, int64_t blob_id,
 		   const char **data_r, size_t *size_r, const char **error_r);
+/* Message bytes by range. A blob reads like a file, with pread(2)-like
+ * reads of any range, so that a FETCH of a header, a part or a partial
+ * range and POP3 TOP read only the bytes they need (the part offsets
+ * stored at delivery say where those lie), and so that a driver could keep
+ * blobs in files. The SQLite driver reads with incremental blob I/O: only
+ * the pages of the range are copied; a range deep in a large blob still
+ * follows the chain of overflow pages before it (SQLite links them), a
+ * header at the start does not. Between store_reader_begin() and
+ * store_reader_end() the blob stays open from one read to the next (the
+ * next read of another blob reopens it cheaply).
+ * Reads up to len bytes from offset into buf: *got_r = min(len, size -
+ * offset), 0 at or past the end; *size_r (NULL: not wanted) = the blob's
+ * size. Returns 1, 0 when there is no such blob, -1 with *error_r. */
+int store_blob_read(struct store_reader *r, int64_t blob_id, uint64_t offset,
+		    void *buf, size_t len, size_t *got_r, uint64_t *size_r,
+		    const char **error_r);
+/* The same, appending the bytes read to out. */
+int store_blob_append(struct store_reader *r, int64_t blob_id,
+		      uint64_t offset, size_t len, struct strbuf *out,
+		      const char **error_r);
+
 /* Hold one snapshot across a run of reads (a FETCH or RETR loop): the
  * reads between begin and end see one state of the store and skip the
  * locking and snapshot work each read otherwise does on its own (most of

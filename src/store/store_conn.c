@@ -319,6 +319,7 @@ const struct store_driver store_driver_db = {
 	.msg_meta = store_read_msg_meta,
 	.msg_meta_range = store_read_msg_meta_range,
 	.blob_get = store_read_blob_get,
+	.blob_read = store_read_blob_read,
 	.blob_count = store_read_blob_count,
 	.queue_list = store_read_queue_list,
 	.queue_get = store_read_queue_get,

@@ -119,6 +119,9 @@ struct store_driver {
 	int (*blob_get)(struct store_conn *c, struct arena *a, int64_t blob_id,
 			const char **data_r, size_t *size_r,
 			const char **error_r);
+	int (*blob_read)(struct store_conn *c, int64_t blob_id,
+			 uint64_t offset, void *buf, size_t len, size_t *got_r,
+			 uint64_t *size_r, const char **error_r);
 	int (*blob_count)(struct store_conn *c, const char **error_r);
 	int (*queue_list)(struct store_conn *c, struct arena *a,
 			  struct store_queue_entry **entries_r,

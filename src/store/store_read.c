@@ -482,6 +482,18 @@ int store_read_blob_get(struct store_conn *c, struct arena *a,
 	return ret;
 }
 
+int store_read_blob_read(struct store_conn *c, int64_t blob_id,
+			 uint64_t offset, void *buf, size_t len, size_t *got_r,
+			 uint64_t *size_r, const char **error_r)
+{
+	int ret = db_blob_read(c->db, "blob_data", "data", blob_id, offset, buf,
+			       len, got_r, size_r);
+
+	if (ret < 0)
+		*error_r = store_db_error(c);
+	return ret;
+}
+
 int store_read_blob_count(struct store_conn *c, const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_blob_count, error_r);

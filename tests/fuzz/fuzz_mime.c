@@ -2,7 +2,9 @@
  * ENVELOPE and BODYSTRUCTURE must be syntactically valid IMAP, the chunked
  * parse must equal the whole one, offsets must stay inside the input, and
  * the stored form must round-trip, the extracted text must be UTF-8; the
- * long-line re-encoding keeps the part tree and decodes to the original. */
+ * long-line re-encoding keeps the part tree and decodes to the original;
+ * a parse behind MIME_PREFIX_STANDIN, shifted, equals one behind a real
+ * prefix (the stream parse at SMTP DATA). */
 #include "base/strbuf.h"
 #include "mail/imap_bodystructure.h"
 #include "mail/imap_envelope.h"
@@ -186,6 +188,36 @@ static void check_recode(struct str in)
 	strbuf_free(&out);
 }
 
+static void check_standin(const uint8_t *data, size_t size,
+			  const struct mime_limits *lim)
+{
+	static const char prefix[] = "Return-Path: <a@b.test>\r\n"
+		"Received: from x\r\n\tby y; Mon, 2 Nov 2026 10:00:00 +0000\r\n";
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, whole = STRBUF_INIT;
+	struct mime_parser *p = mime_parser_new(lim);
+	struct mime_tree *t, *s;
+
+	strbuf_append(&whole, prefix, sizeof(prefix) - 1);
+	strbuf_append(&whole, data, size);
+	t = mime_parse(whole.p, whole.n, lim);
+	mime_parser_feed(p, MIME_PREFIX_STANDIN, MIME_PREFIX_STANDIN_LEN);
+	mime_parser_feed(p, data, size);
+	s = mime_parser_finish(&p);
+	mime_tree_shift(s, (int64_t)(sizeof(prefix) - 1) -
+			   (int64_t)MIME_PREFIX_STANDIN_LEN);
+	render(t, &a);
+	mime_parts_serialize(t, &a);
+	render(s, &b);
+	mime_parts_serialize(s, &b);
+	if (!str_eq(strbuf_str(&a), strbuf_str(&b)))
+		PANIC("the stand-in prefix parse differs");
+	mime_tree_free(&t);
+	mime_tree_free(&s);
+	strbuf_free(&a);
+	strbuf_free(&b);
+	strbuf_free(&whole);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const sections[] = {
@@ -211,6 +243,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_header_size = 1024;
 
 	check_recode(str_make((const char *)data, size));
+	{
+		/* the top header whole: the prefixes differ in length */
+		struct mime_limits big = lim;
+
+		big.max_header_size = MIME_HEADER_MAX;
+		check_standin(data, size, &big);
+	}
 	whole = mime_parse(data, size, &lim);
 	p = mime_parser_new(&lim);
 	for (i = 0; i < size; i += n) {

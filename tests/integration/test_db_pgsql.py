@@ -34,7 +34,7 @@ def run_unit(pg, name):
 
 def test_db_layer_on_postgresql(pg):
     out = run_unit(pg, "test_db")
-    assert "db driver: pgsql" in out and "[  PASSED  ] 6 test(s)." in out, out
+    assert "db driver: pgsql" in out and "[  PASSED  ] 7 test(s)." in out, out
 
 
 def test_store_schema_on_postgresql(pg):
@@ -50,3 +50,4 @@ def test_pg_trgm_and_citext_ship_with_postgresql(pg):
                 "SELECT similarity('posthorn', 'posthorne') > 0.5,"
                 " 'A@B'::citext = 'a@b'", db=db)
     assert "| t" in r.stdout and " t " in r.stdout, r.stdout
+

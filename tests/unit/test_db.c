@@ -3,7 +3,7 @@
  * (tests/integration/test_db_pgsql.py starts a cluster and sets it), on
  * PostgreSQL: every bind and column type, RETURNING and ON CONFLICT,
  * changes, transactions and savepoints, errors and recovery, the
- * statement cache, migrations, read snapshots. */
+ * statement cache, migrations, read snapshots, blob reads by range. */
 #include "unit.h"
 
 #include "db/db.h"
@@ -311,6 +311,92 @@ static void test_migrations(void **state)
 	db_close(&db);
 }
 
+/* db_blob_read at the edges of a small and a 2 MB value, in and out of a
+ * transaction, one row after another, and of a row that is not there. */
+static void test_blob_read(void **state)
+{
+	static const char ins[] =
+		"INSERT INTO t(id, name, n, data) VALUES(?1, ?2, 0, ?3)";
+	const size_t sizes[] = { 0, 1, 300, 2 * 1024 * 1024 + 3 };
+	struct db *db = open_db(true);
+	struct db_stmt *st;
+	char *data[4], buf[512], name[16];
+	uint64_t size;
+	size_t got;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		data[i] = xmalloc(sizes[i] + 1);
+		for (size_t j = 0; j < sizes[i]; j++)
+			data[i][j] = (char)(j * 31 + i + j / 1000);
+		snprintf(name, sizeof(name), "b%zu", i);
+		assert_non_null(st = db_prepare(db, ins));
+		db_bind_int(st, 1, (int64_t)i + 1);
+		db_bind_cstr(st, 2, name);
+		db_bind_blob(st, 3, data[i], sizes[i]);
+		assert_int_equal(db_run(st), 0);
+	}
+	for (int in_tx = 0; in_tx < 2; in_tx++) {
+		if (in_tx)
+			assert_int_equal(db_begin_read(db), 0);
+		for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+			size_t n = sizes[i];
+			int64_t id = (int64_t)i + 1;
+
+			/* zero length: nothing, and the size */
+			size = 99;
+			got = 99;
+			assert_int_equal(db_blob_read(db, "t", "data", id, 0, buf,
+						      0, &got, &size), 1);
+			assert_int_equal(got, 0);
+			assert_int_equal(size, n);
+			/* from the start, longer than the value: all of it */
+			assert_int_equal(db_blob_read(db, "t", "data", id, 0, buf,
+						      sizeof(buf), &got, NULL), 1);
+			assert_int_equal(got, MIN(n, sizeof(buf)));
+			if (got > 0)
+				assert_memory_equal(buf, data[i], got);
+			/* at and past the end: nothing */
+			assert_int_equal(db_blob_read(db, "t", "data", id, n, buf,
+						      10, &got, NULL), 1);
+			assert_int_equal(got, 0);
+			assert_int_equal(db_blob_read(db, "t", "data", id,
+						      UINT64_MAX, buf, 10, &got,
+						      NULL), 1);
+			assert_int_equal(got, 0);
+			if (n == 0)
+				continue;
+			/* the last byte, and a range running past the end */
+			assert_int_equal(db_blob_read(db, "t", "data", id, n - 1,
+						      buf, 1, &got, NULL), 1);
+			assert_int_equal(got, 1);
+			assert_int_equal(buf[0], data[i][n - 1]);
+			assert_int_equal(db_blob_read(db, "t", "data", id, n / 2,
+						      buf, sizeof(buf), &got,
+						      NULL), 1);
+			assert_int_equal(got, MIN(sizeof(buf), n - n / 2));
+			assert_memory_equal(buf, data[i] + n / 2, got);
+		}
+		/* a row that does not exist */
+		got = 99;
+		assert_int_equal(db_blob_read(db, "t", "data", 4242, 0, buf, 10,
+					      &got, NULL), 0);
+		assert_int_equal(got, 0);
+		/* and the next read works again */
+		assert_int_equal(db_blob_read(db, "t", "data", 3, 5, buf, 4,
+					      &got, NULL), 1);
+		assert_memory_equal(buf, data[2] + 5, 4);
+		if (in_tx)
+			db_rollback(db);
+	}
+	/* an error is an error: a column that is not there */
+	assert_int_equal(db_blob_read(db, "t", "nosuch", 1, 0, buf, 4, &got,
+				      NULL), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
+		free(data[i]);
+	db_close(&db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +406,7 @@ int main(void)
 		cmocka_unit_test_setup(test_fault, setup),
 		cmocka_unit_test_setup(test_read_snapshot, setup),
 		cmocka_unit_test_setup(test_migrations, setup),
+		cmocka_unit_test_setup(test_blob_read, setup),
 	};
 	int ret;
 

@@ -341,6 +341,71 @@ static void test_cases(void **state)
 	}
 }
 
+/* A message parsed after MIME_PREFIX_STANDIN, byte by byte as it would
+ * arrive, then shifted, is the message parsed behind the real prefix. */
+static void check_standin(const char *msg, size_t len, const char *prefix)
+{
+	struct strbuf whole = STRBUF_INIT;
+	struct mime_parser *p = mime_parser_new(NULL);
+	struct mime_tree *t, *t2;
+	struct rendered r, r2;
+
+	strbuf_append_c(&whole, prefix);
+	strbuf_append(&whole, msg, len);
+	t = mime_parse(whole.p, whole.n, NULL);
+	render(t, &r);
+	mime_parser_feed(p, MIME_PREFIX_STANDIN, MIME_PREFIX_STANDIN_LEN);
+	for (size_t i = 0; i < len; i++)
+		mime_parser_feed(p, msg + i, 1);
+	t2 = mime_parser_finish(&p);
+	mime_tree_shift(t2, (int64_t)strlen(prefix) -
+			    (int64_t)MIME_PREFIX_STANDIN_LEN);
+	assert_int_equal(t2->size, whole.n);
+	render(t2, &r2);
+	assert_same(&r, &r2);
+	rendered_free(&r);
+	rendered_free(&r2);
+	mime_tree_free(&t);
+	mime_tree_free(&t2);
+	strbuf_free(&whole);
+}
+
+static void test_prefix_standin(void **state)
+{
+	static const char *const prefixes[] = {
+		"Return-Path: <>\r\n",
+		"Return-Path: <alice@example.org>\r\nDelivered-To: b@x.test\r\n"
+		"Received: from x ([127.0.0.1])\r\n\tby y (Posthorn) with ESMTP\r\n"
+		"\tid 1;\r\n\tMon, 2 Nov 2026 10:00:00 +0000\r\n",
+	};
+	static const char *const odd[] = {
+		"",
+		"\r\n",
+		"\r\nbody only\r\n",
+		"\nlf body\n",
+		" Subject: a continuation first\r\nFrom: a@b\r\n\r\nbody\r\n",
+		"\tTo: x@y\r\n\r\n",
+		"no colon here\r\nSubject: s\r\n\r\nbody",
+		"Subject: no line end",
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b--\r\n",
+		"--b\r\nSubject: a boundary-like first line\r\n\r\nx\r\n",
+	};
+
+	(void)state;
+	for (size_t k = 0; k < ARRAY_SIZE(prefixes); k++) {
+		for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+			const char *m = cases[i].msg;
+			size_t len = strlen(m);
+
+			if (strncmp(m, "Subject: a", 10) == 0 && m[10] == '\0')
+				len = 10 + 1 + strlen(m + 11);
+			check_standin(m, len, prefixes[k]);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(odd); i++)
+			check_standin(odd[i], strlen(odd[i]), prefixes[k]);
+	}
+}
+
 static void test_sections(void **state)
 {
 	const char *msg = cases[3].msg;
@@ -564,6 +629,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_prefix_standin),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_many_parts),
 		cmocka_unit_test(test_long_lines),

@@ -114,19 +114,30 @@ static int fetch_continue(struct imap_session *s)
 			m.meta = &meta;
 		}
 		if (imap_fetch_needs_blob(st->plan)) {
-			ret = store_blob_get(r, &s->msg_arena, v->msgs[i].blob_id,
-					     &m.data, &m.size, &error);
+			/* The bytes are read by range while rendering (a
+			 * header fetch never reads the body); this only
+			 * learns the blob is there and its size. */
+			uint64_t size = 0;
+			size_t got;
+
+			ret = store_blob_read(r, v->msgs[i].blob_id, 0, NULL, 0,
+					      &got, &size, &error);
 			if (ret < 0)
 				goto fail;
 			if (ret == 0)
 				continue;
+			m.reader = r;
+			m.blob_id = v->msgs[i].blob_id;
+			m.size = (size_t)size;
 		}
 		strbuf_reset(&out);
-		if (imap_fetch_render(st->plan, &m, st->uid, st->with_modseq,
-				      &out, &error) < 0) {
+		if ((ret = imap_fetch_render(st->plan, &m, st->uid,
+					     st->with_modseq, &out, &error)) < 0) {
+			if (ret == -2)
+				goto fail;
 			store_reader_end(r);
 			strbuf_free(&out);
-				imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", error);
+			imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", error);
 			return -1;
 		}
 		if (st->seen != NULL && i < st->n_view && st->seen[i] &&

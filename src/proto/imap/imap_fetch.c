@@ -698,11 +698,47 @@ struct render {
 	/* the part whose decoded bytes tmp holds (NULL: none), so that
 	 * "BINARY.SIZE[1] BINARY[1]" decodes part 1 once */
 	const char *tmp_part;
+	/* bytes read by range for the attribute being rendered */
+	struct strbuf raw;
+	/* the whole message, read when it had no stored part tree */
+	struct strbuf whole;
+	const char *error;	/* a failed store read */
 };
+
+/* The message bytes [start, end), clamped to the message: a view of
+ * m->data, or read from the store into r->raw (valid until the next
+ * read). False on a store error (r->error set). */
+static bool msg_range(struct render *r, uint64_t start, uint64_t end,
+		      struct str *s_r)
+{
+	const struct imap_fetch_msg *m = r->m;
+	const char *base = m->data != NULL ? m->data : r->whole.p;
+	int ret;
+
+	end = MIN(end, (uint64_t)m->size);
+	start = MIN(start, end);
+	if (base != NULL || start == end) {
+		*s_r = base != NULL ? str_make(base + start, (size_t)(end - start)) :
+		       STR_LIT("");
+		return true;
+	}
+	strbuf_reset(&r->raw);
+	ret = store_blob_append(m->reader, m->blob_id, start,
+				(size_t)(end - start), &r->raw, &r->error);
+	if (ret == 0 || (ret > 0 && r->raw.n != end - start)) {
+		r->error = "message bytes shorter than recorded";
+		ret = -1;
+	}
+	if (ret < 0)
+		return false;
+	*s_r = strbuf_str(&r->raw);
+	return true;
+}
 
 static const struct mime_tree *render_tree(struct render *r)
 {
 	const char *error;
+	struct str all;
 
 	if (r->tree != NULL)
 		return r->tree;
@@ -710,31 +746,33 @@ static const struct mime_tree *render_tree(struct render *r)
 	    r->m->meta->parts_size > 0)
 		r->tree = mime_parts_deserialize(r->m->meta->parts,
 						 r->m->meta->parts_size, &error);
-	/* a message stored without its part tree (or a damaged one):
-	 * parse the bytes */
-	if (r->tree == NULL)
-		r->tree = mime_parse(r->m->data, r->m->size, NULL);
+	if (r->tree != NULL)
+		return r->tree;
+	/* a message stored without its part tree (or a damaged one): parse
+	 * the bytes, read whole once for this message */
+	if (r->m->data == NULL && msg_range(r, 0, r->m->size, &all)) {
+		strbuf_append_str(&r->whole, all);
+		strbuf_reset(&r->raw);
+	}
+	r->tree = mime_parse(r->m->data != NULL ? r->m->data : r->whole.p,
+			     r->m->data != NULL ? r->m->size : r->whole.n, NULL);
 	return r->tree;
 }
 
-static struct str clamp(const struct imap_fetch_msg *m, uint64_t start,
-			uint64_t end)
+/* The byte range of a BODY[...] section, clamped to the message; false
+ * when the message has no such section. */
+static bool section_range(struct render *r, const struct fetch_att *att,
+			  uint64_t *start_r, uint64_t *end_r)
 {
-	end = MIN(end, (uint64_t)m->size);
-	start = MIN(start, end);
-	return str_make(m->data + start, (size_t)(end - start));
-}
-
-/* The bytes of a BODY[...] section. */
-static struct str section_bytes(struct render *r, const struct fetch_att *att)
-{
-	const struct imap_fetch_msg *m = r->m;
 	struct mime_section sec;
 	struct strbuf spec = STRBUF_INIT;
 	bool found;
 
-	if (att->part[0] == '\0' && att->text == SECTION_NONE)
-		return str_make(m->data, m->size);
+	if (att->part[0] == '\0' && att->text == SECTION_NONE) {
+		*start_r = 0;
+		*end_r = r->m->size;
+		return true;
+	}
 	strbuf_printf(&spec, "%s%s%s", att->part,
 		      att->part[0] != '\0' && att->text != SECTION_NONE ? "." : "",
 		      att->text == SECTION_TEXT ? "TEXT" :
@@ -743,59 +781,24 @@ static struct str section_bytes(struct render *r, const struct fetch_att *att)
 	found = mime_parts_find_section(render_tree(r), strbuf_str(&spec), &sec);
 	strbuf_free(&spec);
 	if (!found)
-		return STR_LIT("");
-	struct str bytes = clamp(m, sec.start, sec.end);
-
-	if (att->text != SECTION_FIELDS && att->text != SECTION_FIELDS_NOT)
-		return bytes;
-	strbuf_reset(&r->tmp);
-	r->tmp_part = NULL;
-	filter_header(att, bytes, &r->tmp);
-	return strbuf_str(&r->tmp);
+		return false;
+	*end_r = MIN(sec.end, (uint64_t)r->m->size);
+	*start_r = MIN(sec.start, *end_r);
+	return true;
 }
 
-/* The decoded bytes of a BINARY section (size_only: only their length
- * counts, bytes_r->p may be NULL); false for an unknown CTE. The parts that
- * need no decoding are the stored bytes, not a copy; a decoded part is
- * kept for the next attribute of the same part, and a large one is only
- * counted for BINARY.SIZE. */
-static bool binary_bytes(struct render *r, const struct fetch_att *att,
-			 bool size_only, struct str *bytes_r)
+/* <offset.length> narrows the range before anything is read. */
+static void range_partial(const struct fetch_att *att, uint64_t *start,
+			  uint64_t *end)
 {
-	struct mime_section sec;
-	enum binary_cte cte;
-	struct str body;
-
-	if (att->part[0] == '\0') {
-		*bytes_r = str_make(r->m->data, r->m->size);
-		return true;
+	if (!att->partial)
+		return;
+	if (att->offset >= *end - *start) {
+		*start = *end;
+		return;
 	}
-	if (!mime_parts_find_section(render_tree(r), str_c(att->part), &sec)) {
-		*bytes_r = STR_LIT("");
-		return true;
-	}
-	body = clamp(r->m, sec.start, sec.end);
-	cte = binary_cte(sec.part);
-	if (cte == CTE_UNKNOWN)
-		return false;
-	if (cte == CTE_IDENTITY) {
-		*bytes_r = body;
-		return true;
-	}
-	if (r->tmp_part != NULL && strcmp(r->tmp_part, att->part) == 0) {
-		*bytes_r = strbuf_str(&r->tmp);
-	} else if (size_only && body.n > BINARY_SLICE) {
-		*bytes_r = str_make(NULL, binary_decode(cte, body, NULL));
-		return true;
-	} else {
-		strbuf_reset(&r->tmp);
-		binary_decode(cte, body, &r->tmp);
-		r->tmp_part = att->part;
-		*bytes_r = strbuf_str(&r->tmp);
-	}
-	if (bytes_r->p == NULL)
-		*bytes_r = STR_LIT("");
-	return true;
+	*start += att->offset;
+	*end = MIN(*end, *start + att->length);
 }
 
 static struct str apply_partial(const struct fetch_att *att, struct str s)
@@ -807,11 +810,95 @@ static struct str apply_partial(const struct fetch_att *att, struct str s)
 	return str_make(s.p + att->offset, MIN(s.n - att->offset, att->length));
 }
 
+/* The bytes of a BODY[...] section, with att's partial applied when
+ * partial is set: only those bytes are read (HEADER.FIELDS reads the
+ * header it filters). False on a store error. */
+static bool section_bytes(struct render *r, const struct fetch_att *att,
+			  bool partial, struct str *s_r)
+{
+	uint64_t start, end;
+
+	if (!section_range(r, att, &start, &end)) {
+		*s_r = STR_LIT("");
+		return true;
+	}
+	if (att->text != SECTION_FIELDS && att->text != SECTION_FIELDS_NOT) {
+		if (partial)
+			range_partial(att, &start, &end);
+		return msg_range(r, start, end, s_r);
+	}
+	if (!msg_range(r, start, end, s_r))
+		return false;
+	strbuf_reset(&r->tmp);
+	r->tmp_part = NULL;
+	filter_header(att, *s_r, &r->tmp);
+	*s_r = strbuf_str(&r->tmp);
+	if (partial)
+		*s_r = apply_partial(att, *s_r);
+	return true;
+}
+
+/* The decoded bytes of a BINARY section, with att's partial applied
+ * (size_only: only their length counts, bytes_r->p may be NULL; no
+ * partial). 1, 0 for an unknown CTE, -1 on a store error. The parts that
+ * need no decoding are read by range (and not at all for their size); a
+ * decoded part is kept for the next attribute of the same part, and a
+ * large one is only counted for BINARY.SIZE. */
+static int binary_bytes(struct render *r, const struct fetch_att *att,
+			bool size_only, struct str *bytes_r)
+{
+	struct mime_section sec;
+	enum binary_cte cte = CTE_IDENTITY;
+	uint64_t start = 0, end = r->m->size;
+	struct str body;
+
+	if (att->part[0] != '\0') {
+		if (!mime_parts_find_section(render_tree(r), str_c(att->part),
+					     &sec)) {
+			*bytes_r = STR_LIT("");
+			return 1;
+		}
+		end = MIN(sec.end, (uint64_t)r->m->size);
+		start = MIN(sec.start, end);
+		cte = binary_cte(sec.part);
+	}
+	if (cte == CTE_UNKNOWN)
+		return 0;
+	if (cte == CTE_IDENTITY) {
+		if (size_only) {
+			*bytes_r = str_make(NULL, (size_t)(end - start));
+			return 1;
+		}
+		range_partial(att, &start, &end);
+		return msg_range(r, start, end, bytes_r) ? 1 : -1;
+	}
+	if (r->tmp_part != NULL && strcmp(r->tmp_part, att->part) == 0) {
+		*bytes_r = strbuf_str(&r->tmp);
+	} else {
+		if (!msg_range(r, start, end, &body))
+			return -1;
+		if (size_only && body.n > BINARY_SLICE) {
+			*bytes_r = str_make(NULL, binary_decode(cte, body, NULL));
+			return 1;
+		}
+		strbuf_reset(&r->tmp);
+		binary_decode(cte, body, &r->tmp);
+		r->tmp_part = att->part;
+		*bytes_r = strbuf_str(&r->tmp);
+	}
+	if (bytes_r->p == NULL)
+		*bytes_r = STR_LIT("");
+	if (!size_only)
+		*bytes_r = apply_partial(att, *bytes_r);
+	return 1;
+}
+
 static int render_att(struct render *r, const struct fetch_att *att,
 		      struct strbuf *out, const char **error_r)
 {
 	const struct imap_fetch_msg *m = r->m;
 	struct str s;
+	int ret;
 
 	switch (att->kind) {
 	case FETCH_FLAGS:
@@ -829,9 +916,10 @@ static int render_att(struct render *r, const struct fetch_att *att,
 			      (unsigned long long)m->msg->size);
 		break;
 	case FETCH_RFC822:
-		ASSERT(m->data != NULL);
+		if (!msg_range(r, 0, m->size, &s))
+			return -2;
 		strbuf_append_c(out, "RFC822 ");
-		write_literal(out, m->data, m->size);
+		write_literal(out, s.p, s.n);
 		break;
 	case FETCH_RFC822_HEADER:
 	case FETCH_RFC822_TEXT: {
@@ -839,8 +927,8 @@ static int render_att(struct render *r, const struct fetch_att *att,
 			.text = att->kind == FETCH_RFC822_HEADER ?
 				SECTION_HEADER : SECTION_TEXT };
 
-		ASSERT(m->data != NULL);
-		s = section_bytes(r, &sec);
+		if (!section_bytes(r, &sec, false, &s))
+			return -2;
 		strbuf_append_c(out, att->kind == FETCH_RFC822_HEADER ?
 				"RFC822.HEADER " : "RFC822.TEXT ");
 		write_literal(out, s.p, s.n);
@@ -865,8 +953,8 @@ static int render_att(struct render *r, const struct fetch_att *att,
 	case FETCH_MODSEQ:
 		PANIC("UID and MODSEQ are rendered by imap_fetch_render");
 	case FETCH_SECTION:
-		ASSERT(m->data != NULL);
-		s = apply_partial(att, section_bytes(r, att));
+		if (!section_bytes(r, att, true, &s))
+			return -2;
 		strbuf_printf(out, "BODY[%s]", att->echo);
 		if (att->partial)
 			strbuf_printf(out, "<%u>", att->offset);
@@ -874,12 +962,10 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		write_literal(out, s.p, s.n);
 		break;
 	case FETCH_BINARY:
-		ASSERT(m->data != NULL);
-		if (!binary_bytes(r, att, false, &s)) {
+		if ((ret = binary_bytes(r, att, false, &s)) <= 0) {
 			*error_r = "Unknown Content-Transfer-Encoding";
-			return -1;
+			return ret == 0 ? -1 : -2;
 		}
-		s = apply_partial(att, s);
 		strbuf_printf(out, "BINARY[%s]", att->echo);
 		if (att->partial)
 			strbuf_printf(out, "<%u>", att->offset);
@@ -888,10 +974,9 @@ static int render_att(struct render *r, const struct fetch_att *att,
 		strbuf_append_str(out, s);
 		break;
 	case FETCH_BINARY_SIZE:
-		ASSERT(m->data != NULL);
-		if (!binary_bytes(r, att, true, &s)) {
+		if ((ret = binary_bytes(r, att, true, &s)) <= 0) {
 			*error_r = "Unknown Content-Transfer-Encoding";
-			return -1;
+			return ret == 0 ? -1 : -2;
 		}
 		strbuf_printf(out, "BINARY.SIZE[%s] %zu", att->echo, s.n);
 		break;
@@ -904,7 +989,7 @@ int imap_fetch_render(const struct imap_fetch_plan *p,
 		      bool with_modseq, struct strbuf *out,
 		      const char **error_r)
 {
-	struct render r = { m, NULL, STRBUF_INIT, NULL };
+	struct render r = { .m = m };
 	size_t start = out->n, items_start;
 	bool uid = uid_command || plan_has(p, FETCH_UID);
 	bool modseq = with_modseq || plan_has(p, FETCH_MODSEQ);
@@ -932,9 +1017,13 @@ int imap_fetch_render(const struct imap_fetch_plan *p,
 	if (r.tree != NULL)
 		mime_tree_free(&r.tree);
 	strbuf_free(&r.tmp);
+	strbuf_free(&r.raw);
+	strbuf_free(&r.whole);
+	if (ret == -2)
+		*error_r = r.error;
 	if (ret < 0) {
 		strbuf_truncate(out, start);
-		return -1;
+		return ret;
 	}
 	strbuf_append_c(out, ")\r\n");
 	return 0;

@@ -34,7 +34,14 @@ struct imap_fetch_msg {
 	const struct store_msg *msg;		/* uid, flags, keywords, internal_date, size, modseq */
 	bool recent;
 	const struct store_msg_meta *meta;	/* when needs_meta, else NULL */
-	const char *data; size_t size;		/* the blob when needs_blob, else NULL */
+	/* When needs_blob: the message bytes, either whole in data (size
+	 * bytes), or, with data NULL, read by range as each attribute needs
+	 * them through reader from blob_id (size: the message's size). A
+	 * section, a header or a partial range then reads only its bytes,
+	 * found with the part tree in meta. */
+	const char *data; size_t size;
+	struct store_reader *reader;
+	int64_t blob_id;
 };
 
 /* Append "* <seq> FETCH (...)\r\n" to out. uid_command adds UID (first);
@@ -43,8 +50,9 @@ struct imap_fetch_msg {
  * BINARY data with a NUL is a literal8 ~{n}. A section the message does
  * not have is an empty string. Returns -1 and *error_r (static text) if
  * the message cannot be rendered (BINARY of a part with an unknown
- * Content-Transfer-Encoding -> caller answers NO [UNKNOWN-CTE]); out is
- * then left as it was. */
+ * Content-Transfer-Encoding -> caller answers NO [UNKNOWN-CTE]), or -2
+ * and *error_r (the store's text) when a read of the message bytes
+ * failed; out is then left as it was. */
 int imap_fetch_render(const struct imap_fetch_plan *p, const struct imap_fetch_msg *m, bool uid_command, bool with_modseq, struct strbuf *out, const char **error_r);
 
 /* Append the FLAGS list "(\Seen ... kw)" of a message (also for STORE and

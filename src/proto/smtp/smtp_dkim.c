@@ -18,7 +18,7 @@
 static void smtp_dkim_fit_lines(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	struct str m = str_make(tx->msg.p, tx->msg.n);
+	struct str m = smtp_tx_msg(tx);
 	struct strbuf out = STRBUF_INIT;
 	size_t longest = mime_recode_longest_line(m);
 	unsigned n;
@@ -35,8 +35,12 @@ static void smtp_dkim_fit_lines(struct smtp_session *s)
 		strbuf_free(&out);
 		return;
 	}
+	/* the re-encoded message is stored: the parse of what arrived and
+	 * the room before it go */
+	smtp_tx_drop_mime(tx);
 	strbuf_free(&tx->msg);
 	tx->msg = out;
+	tx->msg_room = 0;
 }
 
 void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out)
@@ -53,7 +57,7 @@ void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out)
 	if (keys == NULL || dkim_keys_count(keys) == 0 || tx->n_remotes == 0 ||
 	    s->core.service->mode == SMTP_MODE_LMTP || !smtp_session_may_relay(s))
 		return;
-	if (!dkim_keys_signing_domain(str_make(tx->msg.p, tx->msg.n),
+	if (!dkim_keys_signing_domain(smtp_tx_msg(tx),
 				      tx->sender, &domain) ||
 	    !dkim_keys_have(keys, strbuf_cstr(&domain)))
 		goto out;
@@ -70,7 +74,7 @@ void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out)
 	}
 	smtp_dkim_fit_lines(s);
 	if (dkim_keys_sign(keys, strbuf_cstr(&domain),
-			   str_make(tx->msg.p, tx->msg.n), (int64_t)time(NULL),
+			   smtp_tx_msg(tx), (int64_t)time(NULL),
 			   out, &error) < 0)
 		log_warn(session_sid(&s->core), "smtp tx %s: not DKIM-signed for %s: %s",
 			 tx->id, strbuf_cstr(&domain), error);

@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "delivery/delivery.h"
 #include "mail/smtp_cmd.h"
+#include "mail/mime.h"
 #include "mail/smtp_data.h"
 #include "proto/common/session.h"
 #include "proto/smtp/smtp_server.h"
@@ -21,6 +22,10 @@
  * for a typical message. */
 #define SMTP_MSG_RESERVE (16 * 1024)
 #define SMTP_MSG_RESERVE_MAX (4 * 1024 * 1024)
+/* Room kept before the message in its buffer for the fields stored above
+ * it (Return-Path, Delivered-To, DKIM-Signature, Received: about 1-2 KB),
+ * so that the store gets the buffer itself, not a copy. */
+#define SMTP_MSG_ROOM 4096
 
 struct smtp_server {
 	struct session_server core;	/* first: the session core's part */
@@ -72,8 +77,14 @@ struct smtp_tx {
 	const char *delivered_to;
 	bool several_locals;
 	struct smtp_data *reader;
-	struct strbuf msg;		/* the message (Received: prepended
-					 * at the end of data) */
+	/* The message as it arrives, after msg_room bytes of room for the
+	 * fields stored above it (written at the end of data, see
+	 * smtp_tx_msg); the buffer goes to the store as it is. */
+	struct strbuf msg;
+	size_t msg_room;
+	/* The MIME parse of the message as it arrives (after
+	 * MIME_PREFIX_STANDIN), or NULL. */
+	struct mime_parser *mime;
 	bool bdat;			/* BDAT chunks came (then no DATA) */
 	uint64_t bdat_size;		/* octets of all BDAT chunks */
 	char id[LOG_SID_SIZE + 16];
@@ -124,6 +135,10 @@ void smtp_session_set_timeout(struct smtp_session *s);
  * Failures are logged: the message then goes unsigned. */
 void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out);
 void smtp_tx_free(struct smtp_tx **tx);
+/* The message received so far, without the room before it. */
+struct str smtp_tx_msg(const struct smtp_tx *tx);
+/* Forget the stream parse (the message changed after it). */
+void smtp_tx_drop_mime(struct smtp_tx *tx);
 /* Start reading the message after 354. */
 void smtp_session_start_data(struct smtp_session *s);
 /* Feed buffered input to the DATA reader, ending the transaction when the

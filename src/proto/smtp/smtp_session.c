@@ -64,6 +64,22 @@ void smtp_session_enter(struct smtp_session *s, enum smtp_state state)
 	smtp_session_set_timeout(s);
 }
 
+struct str smtp_tx_msg(const struct smtp_tx *tx)
+{
+	if (tx->msg.n <= tx->msg_room)
+		return STR_LIT("");
+	return str_make(tx->msg.p + tx->msg_room, tx->msg.n - tx->msg_room);
+}
+
+void smtp_tx_drop_mime(struct smtp_tx *tx)
+{
+	if (tx->mime != NULL) {
+		struct mime_tree *t = mime_parser_finish(&tx->mime);
+
+		mime_tree_free(&t);
+	}
+}
+
 void smtp_tx_free(struct smtp_tx **txp)
 {
 	struct smtp_tx *tx = *txp;
@@ -72,6 +88,7 @@ void smtp_tx_free(struct smtp_tx **txp)
 		return;
 	smtp_cmd_mail_clear(&tx->mail);
 	smtp_data_free(&tx->reader);
+	smtp_tx_drop_mime(tx);
 	strbuf_free(&tx->msg);
 	free(tx->user_ids);
 	free(tx->user_quotas);
@@ -216,7 +233,7 @@ static void smtp_session_submit(struct smtp_session *s)
 	if (s->core.service->mode == SMTP_MODE_LMTP &&
 	    (left = smtp_quota_lmtp(s, sizeof("Return-Path: <>\r\n") - 1 +
 				   strlen(tx->sender) + received.n +
-				   tx->msg.n)) <= 0) {
+				   smtp_tx_msg(tx).n)) <= 0) {
 		/* Nobody left to deliver to: each recipient has its answer
 		 * (452 4.2.2 when full, 451 on a store error). */
 		strbuf_free(&received);
@@ -231,8 +248,11 @@ static void smtp_session_submit(struct smtp_session *s)
 	msg = (struct delivery_msg){
 		.header = received.p,
 		.header_size = received.n,
-		.data = tx->msg.p,
-		.size = tx->msg.n,
+		/* the buffer and the parse of what arrived go to the
+		 * store as they are */
+		.take = &tx->msg,
+		.take_room = tx->msg_room,
+		.tree = tx->mime != NULL ? mime_parser_finish(&tx->mime) : NULL,
 		.sender = tx->sender,
 		.envid = tx->mail.params.envid,
 		.ret = tx->mail.params.ret == SMTP_RET_FULL ? "FULL" :
@@ -268,18 +288,26 @@ static void smtp_session_submit(struct smtp_session *s)
 }
 
 /* Room for the whole message at once (SIZE= when given, else a typical
- * message), so the buffer does not grow and move it chunk by chunk. */
+ * message), so the buffer does not grow and move it chunk by chunk, and
+ * the room before it; the stream parse starts. */
 static void smtp_session_msg_reserve(struct smtp_session *s)
 {
 	const struct smtp_mail_params *p = &s->tx->mail.params;
+	struct smtp_tx *tx = s->tx;
 	uint64_t max = s->server->set.max_message_size;
 	size_t hint = SMTP_MSG_RESERVE;
 
 	if (p->has_size && p->size > hint &&
 	    (max == 0 || p->size <= max) && p->size <= SMTP_MSG_RESERVE_MAX)
 		hint = (size_t)p->size;
-	if (s->tx->msg.n == 0)
-		strbuf_grow(&s->tx->msg, hint);
+	if (tx->msg.p != NULL)
+		return;
+	strbuf_grow(&tx->msg, SMTP_MSG_ROOM + hint);
+	memset(tx->msg.p, ' ', SMTP_MSG_ROOM);
+	tx->msg.n = tx->msg_room = SMTP_MSG_ROOM;
+	tx->msg.p[tx->msg.n] = '\0';
+	tx->mime = mime_parser_new(NULL);
+	mime_parser_feed(tx->mime, MIME_PREFIX_STANDIN, MIME_PREFIX_STANDIN_LEN);
 }
 
 void smtp_session_start_data(struct smtp_session *s)
@@ -303,11 +331,17 @@ bool smtp_session_data(struct smtp_session *s)
 	size_t used;
 
 	while (res == SMTP_DATA_MORE) {
+		size_t before = tx->msg.n;
+
 		if (conn_input_peek(s->core.conn, &chunk) == 0)
 			return false;
 		res = smtp_data_feed(tx->reader, &tx->msg, chunk.p, chunk.n,
 				     &used);
 		conn_input_drain(s->core.conn, used);
+		/* the parse follows the bytes as they come */
+		if (tx->mime != NULL && tx->msg.n > before)
+			mime_parser_feed(tx->mime, tx->msg.p + before,
+					 tx->msg.n - before);
 	}
 	if (res == SMTP_DATA_DONE) {
 		smtp_session_submit(s);
@@ -378,6 +412,8 @@ bool smtp_session_bdat(struct smtp_session *s)
 			continue;
 		}
 		strbuf_append(&s->tx->msg, data.p, data.n);
+		if (s->tx->mime != NULL)
+			mime_parser_feed(s->tx->mime, data.p, data.n);
 	}
 	smtp_session_bdat_done(s);
 	return true;
