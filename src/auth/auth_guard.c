@@ -16,6 +16,7 @@ struct guard_record {
 	uint64_t last_fail_ms;
 	unsigned failures;
 	unsigned pending;		/* sources only */
+	unsigned checking;		/* sources only: checks in flight */
 };
 
 struct auth_guard {
@@ -35,13 +36,13 @@ static uint64_t guard_monotonic_ms(void *ctx UNUSED)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A source with an attempt waiting keeps its record: the attempt gives
- * its place back to it. */
+/* A source with an attempt waiting or a check in flight keeps its record:
+ * the attempt gives its place back to it. */
 static bool guard_pinned(const void *value)
 {
 	const struct guard_record *r = value;
 
-	return r->pending > 0;
+	return r->pending > 0 || r->checking > 0;
 }
 
 /* ---- the guard ---- */
@@ -162,7 +163,7 @@ static struct guard_record *guard_source_entry(struct auth_guard *g,
 
 	if (e != NULL && guard_quiet(g, e, now)) {
 		e->failures = 0;
-		if (e->pending == 0) {
+		if (e->pending == 0 && e->checking == 0) {
 			lru_remove(&g->sources, e);
 			e = NULL;
 		}
@@ -194,9 +195,50 @@ enum auth_guard_verdict auth_guard_ask(struct auth_guard *g, const char *ip,
 			ticket_r->pending = true;
 			verdict = AUTH_GUARD_WAIT;
 		}
+	} else if (e != NULL && e->checking >= g->set.max_pending) {
+		/* Checks run off the I/O threads now, so nothing but this
+		 * bounds how many guesses of one source are in flight before
+		 * the first failure is known. */
+		*delay_ms_r = AUTH_GUARD_BUSY_RETRY_MS;
+		verdict = AUTH_GUARD_BUSY;
 	}
 	pthread_mutex_unlock(&g->lock);
 	return verdict;
+}
+
+void auth_guard_check_begin(struct auth_guard *g, const char *ip,
+			    struct auth_guard_ticket *ticket)
+{
+	struct guard_record *e;
+
+	ASSERT(!ticket->checking);
+	auth_guard_source(ip, ticket->checking_source);
+	if (g->set.n_exempt > 0 &&
+	    cidr_list_match(g->set.exempt, g->set.n_exempt, ip))
+		return;
+	pthread_mutex_lock(&g->lock);
+	e = lru_get(&g->sources, ticket->checking_source, NULL);
+	e->checking++;
+	ticket->checking = true;
+	pthread_mutex_unlock(&g->lock);
+}
+
+void auth_guard_check_end(struct auth_guard *g,
+			  struct auth_guard_ticket *ticket)
+{
+	struct guard_record *e;
+
+	if (!ticket->checking)
+		return;
+	ticket->checking = false;
+	pthread_mutex_lock(&g->lock);
+	e = lru_find(&g->sources, ticket->checking_source);
+	if (e != NULL && e->checking > 0)
+		e->checking--;
+	if (e != NULL && e->checking == 0 && e->pending == 0 &&
+	    e->failures == 0)
+		lru_remove(&g->sources, e);
+	pthread_mutex_unlock(&g->lock);
 }
 
 void auth_guard_done(struct auth_guard *g, struct auth_guard_ticket *ticket)
@@ -257,7 +299,8 @@ void auth_guard_succeeded(struct auth_guard *g, const char *ip,
 		e = guard_source_entry(g, source, now);
 		if (e != NULL && !guard_quiet(g, u, now)) {
 			e->failures -= MIN(e->failures, u->failures);
-			if (e->failures == 0 && e->pending == 0)
+			if (e->failures == 0 && e->pending == 0 &&
+			    e->checking == 0)
 				lru_remove(&g->sources, e);
 		}
 		lru_remove(&g->users, u);

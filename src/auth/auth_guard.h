@@ -15,6 +15,8 @@
 #define AUTH_GUARD_DEFAULT_MAX_PENDING 4u
 #define AUTH_GUARD_DEFAULT_QUIET_MS (15u * 60 * 1000)
 #define AUTH_GUARD_DEFAULT_MAX_ENTRIES 16384u
+/* How soon an attempt refused for checks in flight (BUSY) asks again. */
+#define AUTH_GUARD_BUSY_RETRY_MS 50u
 /* "2001:db8:1:2::/64" and the like, NUL included. */
 #define AUTH_GUARD_SOURCE_MAX 64
 
@@ -49,6 +51,9 @@ enum auth_guard_verdict {
 				 * "try again later" without checking, after
 				 * *delay_ms_r too (so that refusals do not
 				 * come back faster than checks) */
+	AUTH_GUARD_BUSY,	/* max_pending checks of the source are in
+				 * flight (auth_guard_check_begin) and none
+				 * failed yet: ask again after *delay_ms_r */
 };
 
 /* One attempt's place in the guard: which source it counted against, and
@@ -56,6 +61,9 @@ enum auth_guard_verdict {
 struct auth_guard_ticket {
 	char source[AUTH_GUARD_SOURCE_MAX];
 	bool pending;
+	/* a check in flight (auth_guard_check_begin) */
+	char checking_source[AUTH_GUARD_SOURCE_MAX];
+	bool checking;
 };
 
 struct auth_guard *auth_guard_new(const struct auth_guard_settings *set);
@@ -77,6 +85,15 @@ enum auth_guard_verdict auth_guard_ask(struct auth_guard *g, const char *ip,
 /* The attempt's wait is over (its check runs now) or it was abandoned
  * (the client left): give its pending place back. Idempotent. */
 void auth_guard_done(struct auth_guard *g, struct auth_guard_ticket *ticket);
+/* A password check from ip starts / has ended (after its failure, if
+ * any, was recorded): while max_pending checks of a source are in flight,
+ * auth_guard_ask() answers BUSY, so that checks that do not block a thread
+ * cannot run a source's guesses in parallel before the first failure is
+ * known. end is idempotent. Exempt sources are not counted. */
+void auth_guard_check_begin(struct auth_guard *g, const char *ip,
+			    struct auth_guard_ticket *ticket);
+void auth_guard_check_end(struct auth_guard *g,
+			  struct auth_guard_ticket *ticket);
 /* A failed login of user (as the client wrote it; NULL or "" when the
  * exchange never named one) from ip. */
 void auth_guard_failed(struct auth_guard *g, const char *ip, const char *user);

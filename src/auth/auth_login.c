@@ -50,34 +50,35 @@ bool auth_credentials_verify(const struct auth_credentials *cred,
 	return ok && !cred->disabled;
 }
 
+int auth_login_verify(int found, struct auth_credentials *cred,
+		      const char *password, char **address_r)
+{
+	*address_r = NULL;
+	if (found < 0)
+		return -1;
+	/* Unknown users and accounts without any secret cost one hash check
+	 * too, so the answer time does not tell them apart. */
+	if (found == 0 || cred->address == NULL ||
+	    ((cred->password_hash == NULL || cred->password_hash[0] == '\0') &&
+	     cred->scram_sha256 == NULL)) {
+		pthread_once(&dummy_once, dummy_init);
+		(void)auth_password_verify(dummy_hash, password);
+		return 0;
+	}
+	if (!auth_credentials_verify(cred, password))
+		return 0;
+	*address_r = xstrdup(cred->address);
+	return 1;
+}
+
 int auth_login_plain(auth_lookup_fn *lookup, void *lookup_ctx,
 		     const char *user, const char *password, char **address_r)
 {
 	struct auth_credentials cred = { 0 };
 	int ret;
 
-	*address_r = NULL;
 	ret = lookup(lookup_ctx, user, &cred);
-	if (ret < 0) {
-		auth_credentials_clear(&cred);
-		return -1;
-	}
-	/* Unknown users and accounts without any secret cost one hash check
-	 * too, so the answer time does not tell them apart. */
-	if (ret == 0 || cred.address == NULL ||
-	    ((cred.password_hash == NULL || cred.password_hash[0] == '\0') &&
-	     cred.scram_sha256 == NULL)) {
-		pthread_once(&dummy_once, dummy_init);
-		(void)auth_password_verify(dummy_hash, password);
-		auth_credentials_clear(&cred);
-		return 0;
-	}
-	if (!auth_credentials_verify(&cred, password)) {
-		auth_credentials_clear(&cred);
-		return 0;
-	}
-	*address_r = cred.address;
-	cred.address = NULL;
+	ret = auth_login_verify(ret, &cred, password, address_r);
 	auth_credentials_clear(&cred);
-	return 1;
+	return ret;
 }

@@ -29,6 +29,14 @@ void auth_credentials_clear(struct auth_credentials *cred);
 bool auth_credentials_verify(const struct auth_credentials *cred,
 			     const char *password);
 
+/* The verification half of auth_login_plain: found is the lookup's
+ * result for cred (1, 0 or -1). Returns 1 with the malloc'd canonical
+ * address in *address_r, 0 (an unknown user costs a dummy hash check),
+ * or -1 when found is -1. The hash check may take tens of milliseconds:
+ * I/O threads go through auth_worker.h. */
+int auth_login_verify(int found, struct auth_credentials *cred,
+		      const char *password, char **address_r);
+
 /* Check user/password through lookup. Returns 1 with the malloc'd
  * canonical address in *address_r, 0 for a wrong password, an unknown user
  * or a disabled account, -1 when lookup failed temporarily. An unknown user

@@ -50,6 +50,11 @@ struct auth_sasl_session {
 	enum scram_state scram_state;
 	struct auth_scram scram;
 	char *user;		/* set when authenticated */
+	/* PLAIN/LOGIN with auth_sasl_defer_check(): the credentials the
+	 * caller is to check (AUTH_SASL_CHECK). */
+	bool defer;
+	bool check_pending;
+	char *check_user, *check_password;
 	bool tempfail;
 	bool started;		/* a step was taken */
 	bool final_sent;	/* SCRAM server-final sent, waiting for "" */
@@ -71,6 +76,16 @@ static int sasl_validate_simple(struct auth_sasl_session *s)
 	if (authzid != NULL && authzid[0] != '\0' &&
 	    strcasecmp(authzid, authid) != 0)
 		return GSASL_AUTHENTICATION_ERROR;
+	if (s->defer) {
+		/* The caller checks it off its thread: end gsasl's part
+		 * here, the verdict comes with auth_sasl_checked(). */
+		free(s->check_user);
+		secret_free(&s->check_password);
+		s->check_user = xstrdup(authid);
+		s->check_password = xstrdup(password);
+		s->check_pending = true;
+		return GSASL_AUTHENTICATION_ERROR;
+	}
 	ret = auth_login_plain(s->lookup, s->lookup_ctx, authid, password,
 			       &address);
 	if (ret < 0)
@@ -297,6 +312,10 @@ enum auth_sasl_result auth_sasl_step(struct auth_sasl_session *s,
 	}
 	s->started = true;
 	rc = gsasl_step64(s->gs, client_b64, &out);
+	if (s->check_pending) {
+		gsasl_free(out);
+		return AUTH_SASL_CHECK;
+	}
 	if (s->tempfail) {
 		result = AUTH_SASL_TEMPFAIL;
 	} else if (rc == GSASL_NEEDS_MORE) {
@@ -327,6 +346,38 @@ enum auth_sasl_result auth_sasl_step(struct auth_sasl_session *s,
 	return result;
 }
 
+void auth_sasl_defer_check(struct auth_sasl_session *s)
+{
+	s->defer = true;
+}
+
+bool auth_sasl_check_args(const struct auth_sasl_session *s,
+			  const char **user_r, const char **password_r)
+{
+	if (!s->check_pending)
+		return false;
+	*user_r = s->check_user;
+	*password_r = s->check_password;
+	return true;
+}
+
+enum auth_sasl_result auth_sasl_checked(struct auth_sasl_session *s,
+					int result, char *address)
+{
+	ASSERT(s->check_pending && !s->done);
+	s->check_pending = false;
+	secret_free(&s->check_password);
+	s->done = true;
+	free(s->user);
+	s->user = NULL;
+	if (result > 0) {
+		s->user = address;
+		return AUTH_SASL_OK;
+	}
+	free(address);
+	return result == 0 ? AUTH_SASL_FAIL : AUTH_SASL_TEMPFAIL;
+}
+
 const char *auth_sasl_user(const struct auth_sasl_session *s)
 {
 	return s->done ? s->user : NULL;
@@ -352,6 +403,8 @@ void auth_sasl_free(struct auth_sasl_session **sp)
 		return;
 	gsasl_finish(s->gs);
 	free(s->user);
+	free(s->check_user);
+	secret_free(&s->check_password);
 	secure_zero(&s->scram, sizeof(s->scram));
 	free(s);
 	*sp = NULL;

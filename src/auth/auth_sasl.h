@@ -12,6 +12,9 @@ enum auth_sasl_result {
 	AUTH_SASL_FAIL,		/* wrong credentials, unknown or disabled user */
 	AUTH_SASL_ERROR,	/* malformed exchange (bad base64, bad message) */
 	AUTH_SASL_TEMPFAIL,	/* lookup failed temporarily: "try again later" */
+	AUTH_SASL_CHECK,	/* (deferred checks only) check the password
+				 * of auth_sasl_check_args(), then call
+				 * auth_sasl_checked() */
 };
 
 /* One per process: holds the gsasl handle. Sessions of one context may run
@@ -50,6 +53,22 @@ struct auth_sasl_session *auth_sasl_start(struct auth_sasl_ctx *ctx,
 enum auth_sasl_result auth_sasl_step(struct auth_sasl_session *session,
 				     const char *client_b64,
 				     char **server_b64_r);
+
+/* PLAIN and LOGIN of this session do not check the password in the step
+ * (a hash check takes tens of milliseconds): the step that has it returns
+ * AUTH_SASL_CHECK instead, and the caller checks it off its thread (the
+ * lookup of auth_sasl_start() then serves SCRAM only). Call right after
+ * auth_sasl_start(). */
+void auth_sasl_defer_check(struct auth_sasl_session *session);
+/* After AUTH_SASL_CHECK: the authentication identity and the password to
+ * check (owned by the session). False when no check waits. */
+bool auth_sasl_check_args(const struct auth_sasl_session *session,
+			  const char **user_r, const char **password_r);
+/* The check's verdict (1 right with the malloc'd canonical address, taken
+ * over; 0 wrong; -1 temporary failure): returns AUTH_SASL_OK, _FAIL or
+ * _TEMPFAIL, and the session is finished as after any final step. */
+enum auth_sasl_result auth_sasl_checked(struct auth_sasl_session *session,
+					int result, char *address);
 
 /* The canonical address once a step returned AUTH_SASL_OK, else NULL.
  * Owned by the session. */

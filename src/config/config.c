@@ -168,6 +168,7 @@ static const struct key_def store_keys[] = {
 	{ "path", KEY_PATH, CFG(store.path), 0, 0, NULL },
 	{ "conninfo", KEY_STRING, CFG(store.conninfo), 0, 0, NULL },
 	{ "fsync", KEY_BOOL, CFG(store.fsync), 0, 0, NULL },
+	{ "read_workers", KEY_UINT, CFG(store.read_workers), 0, 256, NULL },
 };
 static const struct key_def auth_keys[] = {
 	{ "allow_plaintext", KEY_ENUM, CFG(auth.allow_plaintext), 0, 0,
@@ -180,6 +181,10 @@ static const struct key_def auth_keys[] = {
 	  1, 1000, NULL },
 	{ "trusted_networks", KEY_STRING, CFG(auth.trusted_networks),
 	  0, 0, NULL },
+	{ "workers", KEY_UINT, CFG(auth.workers), 0, 256, NULL },
+	{ "cache_ttl", KEY_DURATION, CFG(auth.cache_ttl_ms),
+	  0, 86400 * MS_PER_S, NULL },
+	{ "cache_size", KEY_UINT, CFG(auth.cache_size), 1, 10000000, NULL },
 };
 static const struct key_def smtp_keys[] = {
 	{ "max_message_size", KEY_SIZE, CFG(smtp.max_message_size),
@@ -321,7 +326,7 @@ static const struct section_def listener_section = {
 
 /* Indexes into the key tables, for the checks after parsing. */
 enum { TKEY_CERT, TKEY_KEY };
-enum { SKEY_DRIVER, SKEY_PATH, SKEY_CONNINFO };
+enum { SKEY_DRIVER, SKEY_PATH, SKEY_CONNINFO, SKEY_FSYNC, SKEY_READ_WORKERS };
 enum {
 	AKEY_PLAINTEXT, AKEY_FAIL_DELAY, AKEY_FAIL_DELAY_MAX,
 	AKEY_MAX_PENDING, AKEY_TRUSTED_NETWORKS,
@@ -1175,6 +1180,10 @@ static void finish_store(struct parse_ctx *ctx)
 				  "key 'conninfo'");
 			return;
 		}
+		/* A PostgreSQL read waits on the network: off the I/O
+		 * threads unless the config says otherwise. */
+		if (s->key_line[SKEY_READ_WORKERS] == 0)
+			cfg->store.read_workers = 4;
 		return;
 	}
 	PANIC("store driver %d", cfg->store.driver);
@@ -1496,6 +1505,9 @@ static void config_defaults(struct config *cfg)
 	cfg->auth.fail_delay_ms = 1 * MS_PER_S;
 	cfg->auth.fail_delay_max_ms = 15 * MS_PER_S;
 	cfg->auth.max_pending_per_ip = 4;
+	cfg->auth.workers = 0;		/* one per CPU */
+	cfg->auth.cache_ttl_ms = 5 * 60 * MS_PER_S;
+	cfg->auth.cache_size = 10000;
 	cfg->smtp.max_message_size = 25ULL << 20;
 	cfg->smtp.max_recipients = 100;
 	/* RFC 5321's 1000 octets bind senders; real mail (generated HTML

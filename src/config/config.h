@@ -166,6 +166,9 @@ struct config {
 		const char *path;	/* sqlite database file */
 		const char *conninfo;	/* pgsql; NULL for sqlite */
 		bool fsync;
+		/* Threads that run the reads that may wait (login lookups,
+		 * SELECT listings); 0: those reads run on the I/O threads. */
+		unsigned int read_workers;
 	} store;
 
 	struct {
@@ -179,6 +182,11 @@ struct config {
 		unsigned int max_pending_per_ip;
 		/* Networks exempt from the delay, as written; NULL: none. */
 		const char *trusted_networks;
+		/* Password hash threads (0: one per CPU), and the cache of
+		 * successful checks (cache_ttl_ms 0: off). */
+		unsigned int workers;
+		uint64_t cache_ttl_ms;
+		unsigned int cache_size;
 	} auth;
 
 	struct {

@@ -420,6 +420,7 @@ int main(int argc, char **argv)
 	daemon_outbound_stop(&d);
 	net_server_close_conns(d.net, (unsigned)daemon_live_config(&d)->
 			       server.shutdown_timeout_ms);
+	services_drain(&d);
 	store_drain(d.store);
 	net_server_shutdown(d.net, 0);
 	log_info(NULL, "stopped");

@@ -1,6 +1,7 @@
 /* services.c: the table from config protocol to front-end handler. A
  * protocol with no handler yet is logged and not opened, so a port that
  * cannot be served is never left accepting. */
+#include "auth/auth_worker.h"
 #include "base/cidr.h"
 #include "base/log.h"
 #include "daemon/services.h"
@@ -9,6 +10,7 @@
 #include "proto/imap/imap_server.h"
 #include "proto/pop3/pop3_server.h"
 #include "proto/smtp/smtp_server.h"
+#include "store/store_read_pool.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -32,6 +34,8 @@ static const struct conn_handler *const handlers[CONFIG_PROTOCOL_COUNT] = {
  * services_free() (the I/O threads use it until they are joined). */
 static struct auth_sasl_ctx *sasl_ctx;
 static struct auth_guard *guard;
+static struct auth_worker *auth_worker;
+static struct store_read_pool *read_pool;
 static struct smtp_server *smtp_server;
 static struct imap_server *imap_server;
 static struct pop3_server *pop3_server;
@@ -134,10 +138,24 @@ static int services_init(struct daemon *d, char **error_r)
 	}
 	if (guard == NULL)
 		guard = guard_new(cfg);
+	if (auth_worker == NULL) {
+		struct auth_worker_settings aset = {
+			.threads = cfg->auth.workers,
+			.cache_ttl_ms = (unsigned)cfg->auth.cache_ttl_ms,
+			.cache_size = cfg->auth.cache_size,
+		};
+
+		auth_worker = auth_worker_new(&aset);
+	}
+	if (read_pool == NULL && cfg->store.read_workers > 0)
+		read_pool = store_read_pool_new(&d->store,
+						cfg->store.read_workers);
 	env = (struct session_env){
 		.storep = &d->store,
 		.sasl = sasl_ctx,
 		.guard = guard,
+		.auth = auth_worker,
+		.reads = read_pool,
 	};
 	if (dkim_keys == NULL)
 		dkim_keys = dkim_keys_load(cfg->dkim.key_dir, cfg->dkim.selector);
@@ -228,8 +246,18 @@ static int socket_owner(const struct daemon *d, const struct config_listener *l,
 	return 0;
 }
 
+void services_drain(struct daemon *d UNUSED)
+{
+	if (read_pool != NULL)
+		store_read_pool_drain(read_pool);
+	if (auth_worker != NULL)
+		auth_worker_drain(auth_worker);
+}
+
 void services_free(struct daemon *d UNUSED)
 {
+	store_read_pool_free(&read_pool);
+	auth_worker_free(&auth_worker);
 	smtp_server_free(&smtp_server);
 	smtp_local_free(&smtp_local);
 	dkim_keys_free(&dkim_keys);

@@ -13,6 +13,11 @@ struct dkim_keys;
 int services_listen(struct daemon *d, char **error_r);
 /* Whether posthornd can serve this protocol yet. */
 bool services_available(enum config_protocol protocol);
+/* After the conns closed, while the I/O threads still run their task
+ * queues: finish the password checks and store reads in the worker pools
+ * (their completions are posted; a session cut while it waited for one is
+ * freed there) and free the read pool's store readers. */
+void services_drain(struct daemon *d);
 /* After the I/O threads stopped, before the store closes: free the
  * front-ends' state (their per-thread store readers). */
 void services_free(struct daemon *d);

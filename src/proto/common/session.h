@@ -27,11 +27,20 @@ struct counts;
  * command). */
 typedef void session_gate_fn(struct session *s, struct str arg, bool go);
 
+struct auth_worker;
+struct store_read_pool;
+
 /* What every front-end of one daemon shares. */
 struct session_env {
 	struct store *const *storep;	/* set before the first session */
 	struct auth_sasl_ctx *sasl;
 	struct auth_guard *guard;	/* the failed-login record */
+	/* Password hashes are verified there (NULL: on the I/O thread,
+	 * for tests and fuzzers; the answer still comes later). */
+	struct auth_worker *auth;
+	/* Reads that may wait (the login's credentials lookup, SELECT's
+	 * listing) go there; NULL: on the I/O thread (SQLite). */
+	struct store_read_pool *reads;
 };
 
 /* When a plaintext password login (USER/PASS, LOGIN, AUTH PLAIN) is
@@ -134,6 +143,8 @@ struct session {
 	session_gate_fn *gate_fn;
 	char *gate_arg;			/* the held command's argument */
 	bool gate_go;			/* a check, not a refusal, waits */
+	bool gate_busy;			/* waits for the source's checks in
+					 * flight, then asks again */
 	/* a SASL exchange */
 	struct auth_sasl_session *sasl;
 };
@@ -210,12 +221,21 @@ void session_login_failed(struct session *s, const char *user,
  * (answer nothing else). */
 bool session_login(struct session *s, const char *address, const char *mech);
 
-/* Check a plaintext password (USER/PASS, IMAP LOGIN): 1 right with the
- * malloc'd canonical address in *address_r (then call session_login), 0
- * wrong (recorded and logged as mech), -1 temporary failure (the store). */
-int session_check_password(struct session *s, const char *user,
-			   const char *password, const char *mech,
-			   char **address_r);
+/* The answer of session_check_password(): ret 1 right, address the
+ * canonical address (owned by the core until the call returns; call
+ * session_login), 0 wrong (already recorded and logged), -1 temporary
+ * failure (the store). Runs on the session's thread with the conn still
+ * there and input released (not called when the client left). */
+typedef void session_password_fn(struct session *s, int ret,
+				 const char *address);
+/* Check a plaintext password (USER/PASS, IMAP LOGIN) without blocking the
+ * thread: the credentials are looked up (env.reads), the hash verified in
+ * the worker pool unless the auth cache knows the password already
+ * (env.auth); meanwhile the session is held (no input read) and outlives
+ * its conn. fn runs later, never before this returns. */
+void session_check_password(struct session *s, const char *user,
+			    const char *password, const char *mech,
+			    session_password_fn *fn);
 
 /* ---- SASL ---- */
 
@@ -223,7 +243,9 @@ int session_check_password(struct session *s, const char *user,
  * when none, "=" for an empty one). False (nothing queued) when the
  * mechanism is unknown or not offered without TLS. Otherwise the exchange
  * runs through ops->sasl_challenge and ends with ops->sasl_end (possibly
- * before this returns). */
+ * before this returns; a PLAIN or LOGIN password is checked as by
+ * session_check_password(), so its end comes later, with the session held
+ * meanwhile and session_in_sasl() still true). */
 bool session_sasl_start(struct session *s, struct str mech,
 			struct str initial);
 bool session_in_sasl(const struct session *s);

@@ -6,6 +6,8 @@
 #include "proto/common/session_int.h"
 
 #include "auth/auth_store.h"
+#include "auth/auth_worker.h"
+#include "store/store_read_pool.h"
 #include "base/counts.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -35,6 +37,7 @@ unsigned session_server_user_ip_count(struct session_server *server,
 void session_login_deinit(struct session *s)
 {
 	auth_guard_done(s->server->env.guard, &s->ticket);
+	auth_guard_check_end(s->server->env.guard, &s->ticket);
 	if (s->user_counted) {
 		char *key = userip_key(s->peer_ip, s->user);
 
@@ -57,6 +60,15 @@ static void session_gate_open(struct session *s)
 	auth_guard_done(s->server->env.guard, &s->ticket);
 	s->gate_fn = NULL;
 	s->gate_arg = NULL;
+	if (s->gate_busy) {
+		/* Waited for the source's checks in flight: ask again. */
+		s->gate_busy = false;
+		if (!session_login_gate(s, str_c(arg), fn)) {
+			secret_free(&arg);
+			return;
+		}
+		s->gate_go = true;
+	}
 	session_release(s);
 	fn(s, str_c(arg), s->gate_go);
 	secret_free(&arg);
@@ -79,6 +91,9 @@ bool session_login_gate(struct session *s, struct str arg, session_gate_fn *fn)
 		break;
 	case AUTH_GUARD_WAIT:
 		s->gate_go = true;
+		break;
+	case AUTH_GUARD_BUSY:
+		s->gate_busy = true;
 		break;
 	}
 	/* Earlier failures from this source: the credentials are checked
@@ -146,21 +161,140 @@ bool session_login(struct session *s, const char *address, const char *mech)
 	return true;
 }
 
-int session_check_password(struct session *s, const char *user,
-			   const char *password, const char *mech,
-			   char **address_r)
-{
-	struct store_reader *reader = session_reader(s);
-	int ret;
+/* ---- password checks, off the I/O thread ---- */
 
-	*address_r = NULL;
-	if (reader == NULL)
-		return -1;
-	ret = auth_login_plain(auth_store_lookup, reader, user, password,
-			       address_r);
-	if (ret == 0)
-		session_login_failed(s, user, mech);
-	return ret;
+/* One check in flight: the session is held and counts it as pending, so
+ * that a session whose conn closes meanwhile is freed when it returns. */
+struct session_check {
+	struct auth_check check;	/* first: the completion's argument */
+	struct session *s;
+	struct task_queue *reply;
+	char *mech;
+	void (*fn)(struct session_check *sc);	/* on the session's thread */
+	session_password_fn *password_fn;
+};
+
+static struct task_queue *session_task_queue(struct session *s)
+{
+	return net_thread_task_queue(conn_thread(s->conn));
+}
+
+static void session_check_free(struct session_check *sc)
+{
+	auth_check_clear(&sc->check);
+	free(sc->mech);
+	free(sc);
+}
+
+/* The check is done (posted to the session's thread). */
+static void session_check_done(void *arg)
+{
+	struct session_check *sc = arg;
+	struct session *s = sc->s;
+
+	/* Recorded even when the client left meanwhile (a guess and a
+	 * hang-up is still a guess), before the guard lets another check
+	 * of the source start. */
+	if (sc->check.result == 0)
+		session_login_failed(s, sc->check.user, sc->mech);
+	auth_guard_check_end(s->server->env.guard, &s->ticket);
+	if (!session_pending_end(s) || s->conn == NULL) {
+		/* The client left: nothing to answer. */
+		session_check_free(sc);
+		return;
+	}
+	session_release(s);
+	sc->fn(sc);
+	session_check_free(sc);
+}
+
+/* Without a worker (tests, fuzzers): verify here, complete later all
+ * the same, so the protocol sees one behaviour. */
+static void session_check_inline(struct session_check *sc)
+{
+	struct auth_check *c = &sc->check;
+
+	c->result = auth_login_verify(c->found, &c->cred, c->password,
+				      &c->address);
+	task_queue_post(sc->reply, session_check_done, sc);
+}
+
+/* The credentials are looked up: verify them. */
+static void session_check_verify(void *arg)
+{
+	struct session_check *sc = arg;
+	struct auth_worker *worker = sc->s->server->env.auth;
+
+	if (worker != NULL)
+		auth_check_submit(worker, &sc->check, sc->reply,
+				  session_check_done);
+	else
+		session_check_inline(sc);
+}
+
+/* On a read pool thread. */
+static void session_check_lookup(struct store_reader *r, void *arg)
+{
+	struct session_check *sc = arg;
+
+	sc->check.found = r != NULL ?
+		auth_store_lookup(r, sc->check.user, &sc->check.cred) : -1;
+}
+
+static struct session_check *session_check_new(struct session *s,
+					       const char *user,
+					       const char *password,
+					       const char *mech,
+					       void (*fn)(struct session_check *))
+{
+	struct session_check *sc = xcalloc(1, sizeof(*sc));
+
+	sc->s = s;
+	sc->reply = session_task_queue(s);
+	sc->mech = xstrdup(mech);
+	sc->fn = fn;
+	sc->check.user = xstrdup(user);
+	sc->check.password = xstrdup(password);
+	return sc;
+}
+
+/* Look the user up (on a read pool thread when there is one), then
+ * verify; sc->fn runs on the session's thread, never before this
+ * returns. */
+static void session_check_start(struct session_check *sc)
+{
+	struct session *s = sc->s;
+	struct store_read_pool *reads = s->server->env.reads;
+
+	/* Held: no input is read until the check is answered. */
+	session_hold(s);
+	session_pending_begin(s);
+	auth_guard_check_begin(s->server->env.guard, s->peer_ip, &s->ticket);
+	if (reads != NULL) {
+		store_read_submit(reads, session_check_lookup, sc, sc->reply,
+				  session_check_verify);
+		return;
+	}
+	/* SQLite: an indexed lookup costs less than the hop (see
+	 * docs/design.md); it runs here. */
+	session_check_lookup(session_reader(s), sc);
+	session_check_verify(sc);
+}
+
+static void session_password_checked(struct session_check *sc)
+{
+	sc->password_fn(sc->s, sc->check.result, sc->check.address);
+}
+
+void session_check_password(struct session *s, const char *user,
+			    const char *password, const char *mech,
+			    session_password_fn *fn)
+{
+	struct session_check *sc = session_check_new(s, user, password, mech,
+						    session_password_checked);
+
+	sc->password_fn = fn;
+	session_check_start(sc);
 }
 
 /* ---- SASL ---- */
@@ -183,17 +317,44 @@ bool session_in_sasl(const struct session *s)
 	return s->sasl != NULL;
 }
 
-static void session_sasl_finish(struct session *s, enum session_sasl_end end)
+/* checked: a password check recorded a failure already. */
+static void session_sasl_finish(struct session *s, enum session_sasl_end end,
+				bool checked)
 {
 	struct auth_sasl_session *sasl = s->sasl;
 
 	s->sasl = NULL;
-	if (end == SESSION_SASL_FAIL)
+	if (end == SESSION_SASL_FAIL && !checked)
 		session_login_failed(s, auth_sasl_authid(sasl),
 				     auth_sasl_mech(sasl));
 	s->server->ops->sasl_end(s, end, auth_sasl_user(sasl),
 				 auth_sasl_mech(sasl));
 	auth_sasl_free(&sasl);
+}
+
+static void session_sasl_result(struct session *s, enum auth_sasl_result res,
+				char *challenge, bool checked);
+
+/* A deferred PLAIN/LOGIN check came back (the session's thread). */
+static void session_sasl_checked(struct session_check *sc)
+{
+	struct session *s = sc->s;
+	char *address = sc->check.address;
+
+	sc->check.address = NULL;	/* the exchange takes it */
+	session_sasl_result(s, auth_sasl_checked(s->sasl, sc->check.result,
+						 address), NULL, true);
+}
+
+static void session_sasl_check(struct session *s)
+{
+	const char *user, *password;
+
+	if (!auth_sasl_check_args(s->sasl, &user, &password))
+		PANIC("SASL check without credentials");
+	session_check_start(session_check_new(s, user, password,
+					      auth_sasl_mech(s->sasl),
+					      session_sasl_checked));
 }
 
 /* Feed one client message (base64 text) to the exchange. */
@@ -203,22 +364,31 @@ static void session_sasl_step(struct session *s, struct str b64)
 	enum auth_sasl_result res = auth_sasl_step(s->sasl, resp, &challenge);
 
 	secret_free(&resp);
+	session_sasl_result(s, res, challenge, false);
+}
+
+static void session_sasl_result(struct session *s, enum auth_sasl_result res,
+				char *challenge, bool checked)
+{
 	switch (res) {
 	case AUTH_SASL_CONTINUE:
 		s->server->ops->sasl_challenge(s, challenge);
 		free(challenge);
 		return;
 	case AUTH_SASL_OK:
-		session_sasl_finish(s, SESSION_SASL_OK);
+		session_sasl_finish(s, SESSION_SASL_OK, checked);
 		return;
 	case AUTH_SASL_FAIL:
-		session_sasl_finish(s, SESSION_SASL_FAIL);
+		session_sasl_finish(s, SESSION_SASL_FAIL, checked);
 		return;
 	case AUTH_SASL_ERROR:
-		session_sasl_finish(s, SESSION_SASL_MALFORMED);
+		session_sasl_finish(s, SESSION_SASL_MALFORMED, checked);
 		return;
 	case AUTH_SASL_TEMPFAIL:
-		session_sasl_finish(s, SESSION_SASL_TEMPFAIL);
+		session_sasl_finish(s, SESSION_SASL_TEMPFAIL, checked);
+		return;
+	case AUTH_SASL_CHECK:
+		session_sasl_check(s);
 		return;
 	}
 }
@@ -240,15 +410,17 @@ bool session_sasl_start(struct session *s, struct str mech,
 	free(mech_c);
 	if (s->sasl == NULL)
 		return false;
+	auth_sasl_defer_check(s->sasl);
 	session_sasl_step(s, initial);
 	return true;
 }
 
 void session_sasl_line(struct session *s, struct str line)
 {
+	/* No line is read while a check is out: the session is held. */
 	ASSERT(s->sasl != NULL);
 	if (str_eq(line, STR_LIT("*"))) {
-		session_sasl_finish(s, SESSION_SASL_CANCELLED);
+		session_sasl_finish(s, SESSION_SASL_CANCELLED, false);
 		return;
 	}
 	session_sasl_step(s, line);
@@ -257,5 +429,5 @@ void session_sasl_line(struct session *s, struct str line)
 void session_sasl_too_long(struct session *s)
 {
 	ASSERT(s->sasl != NULL);
-	session_sasl_finish(s, SESSION_SASL_TOO_LONG);
+	session_sasl_finish(s, SESSION_SASL_TOO_LONG, false);
 }

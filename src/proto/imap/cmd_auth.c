@@ -109,13 +109,28 @@ static void login_ok(struct imap_session *s, const char *text)
 	strbuf_free(&caps);
 }
 
+/* LOGIN's password check came back: answer and finish the command. */
+static void login_checked(struct session *core, int ret, const char *address)
+{
+	struct imap_session *s = (struct imap_session *)core;
+
+	if (ret == 1) {
+		if (imap_session_login(s, address, "LOGIN"))
+			login_ok(s, "LOGIN completed");
+	} else if (ret == 0) {
+		imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
+	} else {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
+	}
+	imap_session_resume(s);
+}
+
 int cmd_login(void *session, struct str arg)
 {
 	struct imap_session *s = session;
 	struct imap_cursor c;
 	struct str user, pass;
-	char *user_c, *pass_c, *address = NULL;
-	int ret;
+	char *user_c, *pass_c;
 
 	if (!session_plaintext_ok(&s->core)) {
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] LOGIN is disabled without TLS");
@@ -129,21 +144,13 @@ int cmd_login(void *session, struct str arg)
 		return imap_bad_syntax(s, &c);
 	user_c = str_dup(user);
 	pass_c = str_dup(pass);
-	ret = session_check_password(&s->core, user_c, pass_c, "LOGIN",
-				     &address);
+	/* Suspended until the check (a hash, off this thread) answers. */
+	session_check_password(&s->core, user_c, pass_c, "LOGIN",
+			       login_checked);
 	secure_zero(pass_c, pass.n);
 	free(pass_c);
 	free(user_c);
-	if (ret == 1) {
-		if (imap_session_login(s, address, "LOGIN"))
-			login_ok(s, "LOGIN completed");
-	} else if (ret == 0) {
-		imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
-	} else {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-	}
-	free(address);
-	return ret == 1 ? 1 : -1;
+	return 0;
 }
 
 void imap_sasl_challenge(struct session *core, const char *b64)
@@ -180,9 +187,10 @@ void imap_sasl_end(struct session *core, enum session_sasl_end end,
 		imap_tagged(s, "BAD", "Response too long");
 		break;
 	}
-	/* In SASL mode the command was suspended; at its start it is still
-	 * running and the dispatcher finishes it. */
-	if (s->mode == IMAP_MODE_SASL) {
+	/* In SASL mode, or BUSY while a password check was out, the command
+	 * was suspended; at its start it is still running and the dispatcher
+	 * finishes it. */
+	if (s->mode == IMAP_MODE_SASL || s->mode == IMAP_MODE_BUSY) {
 		if (s->replied_bad && end != SESSION_SASL_CANCELLED)
 			session_bad(&s->core);
 		imap_session_resume(s);

@@ -142,7 +142,9 @@ static void imap_input(struct session *core)
 	size_t max;
 	int ret;
 
-	while (!conn_is_closing(conn) && s->mode != IMAP_MODE_BUSY) {
+	/* held: a password check of AUTHENTICATE is out (SASL mode). */
+	while (!conn_is_closing(conn) && s->mode != IMAP_MODE_BUSY &&
+	       !core->held) {
 		uint64_t left = imap_reader_literal_left(s->reader);
 
 		if (s->mode == IMAP_MODE_COMMAND && left > 0) {

@@ -32,27 +32,15 @@ static int cmd_user(void *ctx, struct str arg)
 }
 
 
-static int cmd_pass(void *ctx, struct str arg)
+/* PASS's check came back. */
+static void pass_checked(struct session *core, int ret, const char *address)
 {
-	struct pop3_session *s = ctx;
-	char *password, *address = NULL;
-	int ret;
+	struct pop3_session *s = (struct pop3_session *)core;
 
-	if (s->user_arg == NULL) {
-		pop3_err(s, "Send USER first");
-		return -1;
-	}
-	if (arg.n == 0)
-		return pop3_syntax(s, "PASS password");
-	/* RFC 1939 7: the whole rest of the line, spaces included. */
-	password = str_dup(arg);
-	ret = session_check_password(&s->core, s->user_arg, password, "USER",
-				     &address);
-	secret_free(&password);
 	if (ret > 0) {
-		ret = pop3_session_login(s, address, "USER");
-		free(address);
-		return ret;
+		if (pop3_session_login(s, address, "USER") < 0)
+			session_bad(&s->core);
+		return;
 	}
 	if (ret == 0)
 		pop3_err(s, "[AUTH] Authentication failed");
@@ -61,7 +49,27 @@ static int cmd_pass(void *ctx, struct str arg)
 	/* RFC 1939 7: after a failed PASS the client starts over at USER. */
 	free(s->user_arg);
 	s->user_arg = NULL;
-	return -1;
+	session_bad(&s->core);
+}
+
+static int cmd_pass(void *ctx, struct str arg)
+{
+	struct pop3_session *s = ctx;
+	char *password;
+
+	if (s->user_arg == NULL) {
+		pop3_err(s, "Send USER first");
+		return -1;
+	}
+	if (arg.n == 0)
+		return pop3_syntax(s, "PASS password");
+	/* RFC 1939 7: the whole rest of the line, spaces included. The
+	 * session is held until the check answers. */
+	password = str_dup(arg);
+	session_check_password(&s->core, s->user_arg, password, "USER",
+			       pass_checked);
+	secret_free(&password);
+	return 0;
 }
 
 /* MD5(timestamp secret) in lower-case hex into hex[33]. */
