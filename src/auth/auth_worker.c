@@ -75,19 +75,26 @@ static void auth_job_done(void *arg)
 	done(c);
 }
 
+bool auth_check_cached(struct auth_worker *w, struct auth_check *c)
+{
+	c->result = -1;
+	c->address = NULL;
+	c->cached = false;
+	if (c->found <= 0 ||
+	    !auth_cache_lookup(w->cache, c->user, c->password, &c->cred))
+		return false;
+	c->result = 1;
+	c->cached = true;
+	c->address = xstrdup(c->cred.address);
+	return true;
+}
+
 void auth_check_submit(struct auth_worker *w, struct auth_check *c,
 		       struct task_queue *reply, task_fn *done)
 {
 	struct auth_job *job;
 
-	c->result = -1;
-	c->address = NULL;
-	c->cached = false;
-	if (c->found > 0 &&
-	    auth_cache_lookup(w->cache, c->user, c->password, &c->cred)) {
-		c->result = 1;
-		c->cached = true;
-		c->address = xstrdup(c->cred.address);
+	if (auth_check_cached(w, c)) {
 		task_queue_post(reply, done, c);
 		return;
 	}

@@ -44,6 +44,10 @@ unsigned auth_worker_threads(const struct auth_worker *w);
  * valid until done. */
 void auth_check_submit(struct auth_worker *w, struct auth_check *check,
 		       struct task_queue *reply, task_fn *done);
+/* The cache's part of auth_check_submit alone: true (result 1, address
+ * set, cached) when the cache knows the password; false otherwise, with
+ * nothing submitted. */
+bool auth_check_cached(struct auth_worker *w, struct auth_check *check);
 void auth_check_clear(struct auth_check *check);
 
 #endif

@@ -234,6 +234,41 @@ static void test_bounded(void **state)
 	auth_guard_free(&g);
 }
 
+/* Checks in flight: max_pending of one source at once before the first
+ * failure is known, then BUSY; other sources and exempt ones are not
+ * affected; end is idempotent. */
+static void test_checks_in_flight(void **unused)
+{
+	struct auth_guard *g = new_guard(2, 0);
+	struct auth_guard_ticket t[3] = { 0 }, other = { 0 }, probe;
+	unsigned delay;
+
+	(void)unused;
+	auth_guard_check_begin(g, "10.0.0.1", &t[0]);
+	assert_int_equal(auth_guard_ask(g, "10.0.0.1", &delay, &probe),
+			 AUTH_GUARD_GO);
+	auth_guard_check_begin(g, "10.0.0.1", &t[1]);
+	assert_int_equal(auth_guard_ask(g, "10.0.0.1", &delay, &probe),
+			 AUTH_GUARD_BUSY);
+	assert_int_equal(delay, AUTH_GUARD_BUSY_RETRY_MS);
+	assert_int_equal(auth_guard_ask(g, "10.0.0.2", &delay, &probe),
+			 AUTH_GUARD_GO);
+	auth_guard_check_begin(g, "10.0.0.2", &other);
+	/* One fails: now the failure delay rules. */
+	auth_guard_failed(g, "10.0.0.1", "u");
+	auth_guard_check_end(g, &t[0]);
+	auth_guard_check_end(g, &t[0]);
+	assert_int_equal(auth_guard_ask(g, "10.0.0.1", &delay, &t[2]),
+			 AUTH_GUARD_WAIT);
+	assert_int_equal(delay, 100);
+	auth_guard_done(g, &t[2]);
+	auth_guard_check_end(g, &t[1]);
+	auth_guard_check_end(g, &other);
+	/* The records of sources without failures went with their checks. */
+	assert_int_equal(auth_guard_count(g, NULL), 1);
+	auth_guard_free(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_exempt),
 		cmocka_unit_test(test_decay),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_checks_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,9 @@ struct fake_user {
 };
 
 static struct fake_user users[3];
+/* Exchanges defer PLAIN/LOGIN checks to the caller (as the session core
+ * does), who checks them here with auth_login_plain. */
+static bool deferred;
 static struct auth_sasl_ctx *sasl;
 static Gsasl *client_ctx;
 
@@ -89,6 +92,8 @@ static int exchange(const char *mech, const char *authcid, const char *password,
 	*user_r = NULL;
 	s = auth_sasl_start(sasl, mech, true, lookup, NULL);
 	assert_non_null(s);
+	if (deferred)
+		auth_sasl_defer_check(s);
 	assert_int_equal(gsasl_client_start(client_ctx, mech, &c), GSASL_OK);
 	gsasl_property_set(c, GSASL_AUTHID, authcid);
 	gsasl_property_set(c, GSASL_PASSWORD, password);
@@ -112,6 +117,22 @@ static int exchange(const char *mech, const char *authcid, const char *password,
 		r = auth_sasl_step(s, response, &challenge);
 		gsasl_free(response);
 		response = NULL;
+		if (r == AUTH_SASL_CHECK) {
+			const char *u, *p;
+			char *address;
+			int checked;
+
+			assert_true(deferred);
+			assert_null(challenge);
+			assert_null(auth_sasl_user(s));
+			assert_true(auth_sasl_check_args(s, &u, &p));
+			assert_string_equal(u, authcid);
+			assert_string_equal(p, password);
+			checked = auth_login_plain(lookup, NULL, u, p, &address);
+			r = auth_sasl_checked(s, checked, address);
+			assert_false(auth_sasl_check_args(s, &u, &p));
+		}
+		assert_true(deferred || r != AUTH_SASL_CHECK);
 		if (r != AUTH_SASL_CONTINUE) {
 			assert_null(challenge);
 			ret = (int)r;
@@ -204,6 +225,16 @@ static void test_login(void **state)
 	       AUTH_SASL_FAIL, NULL);
 	expect("LOGIN", "nobody@example.org", "x", NULL, false,
 	       AUTH_SASL_FAIL, NULL);
+}
+
+/* The same exchanges with the check deferred to the caller: the same
+ * answers (authzid is still refused by the exchange itself). */
+static void test_deferred(void **state)
+{
+	deferred = true;
+	test_plain(state);
+	test_login(state);
+	deferred = false;
 }
 
 static void test_scram(void **state)
@@ -354,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_mechanisms),
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_scram),
 		cmocka_unit_test(test_scram_unknown_user_looks_real),
 		cmocka_unit_test(test_malformed),

@@ -223,8 +223,16 @@ static void session_check_inline(struct session_check *sc)
 static void session_check_verify(void *arg)
 {
 	struct session_check *sc = arg;
-	struct auth_worker *worker = sc->s->server->env.auth;
+	struct session *s = sc->s;
+	struct auth_worker *worker = s->server->env.auth;
 
+	if (worker != NULL && auth_check_cached(worker, &sc->check)) {
+		task_queue_post(sc->reply, session_check_done, sc);
+		return;
+	}
+	/* A hash runs: it counts against the source's checks in flight
+	 * (a cached right password does not). */
+	auth_guard_check_begin(s->server->env.guard, s->peer_ip, &s->ticket);
 	if (worker != NULL)
 		auth_check_submit(worker, &sc->check, sc->reply,
 				  session_check_done);
@@ -269,7 +277,6 @@ static void session_check_start(struct session_check *sc)
 	/* Held: no input is read until the check is answered. */
 	session_hold(s);
 	session_pending_begin(s);
-	auth_guard_check_begin(s->server->env.guard, s->peer_ip, &s->ticket);
 	if (reads != NULL) {
 		store_read_submit(reads, session_check_lookup, sc, sc->reply,
 				  session_check_verify);
