@@ -258,6 +258,14 @@ int db_blob_read(struct db *db, const char *table, const char *column,
 				  got_r, size_r != NULL ? size_r : &size);
 }
 
+int db_blob_write(struct db *db, const char *table, const char *column,
+		  int64_t rowid, const void *data, size_t n)
+{
+	if (db->drv->blob_write == NULL)
+		return db_fail(db, false, "blob write", "not supported here");
+	return db->drv->blob_write(db, table, column, rowid, data, n);
+}
+
 /* ---- transactions ---- */
 
 int db_begin(struct db *db)

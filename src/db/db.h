@@ -112,6 +112,14 @@ int db_blob_read(struct db *db, const char *table, const char *column,
 		 int64_t rowid, uint64_t offset, void *buf, size_t n,
 		 size_t *got_r, uint64_t *size_r);
 
+/* Write n bytes at the start of a blob value that already has room for
+ * them (SQLite: a row inserted with zeroblob(n)), straight into the
+ * database pages, so a large message is not copied into a record first.
+ * SQLite only (PostgreSQL binds its bytes as any parameter); -1 on error
+ * (db_error). */
+int db_blob_write(struct db *db, const char *table, const char *column,
+		  int64_t rowid, const void *data, size_t n);
+
 /* Bring the schema to version n by running migrations[v] for each
  * version v from the current one (0 for a new database) up to n - 1, each
  * with its version bump in one transaction (SQLite: PRAGMA user_version;

@@ -34,6 +34,9 @@ struct db_driver {
 	int (*blob_read)(struct db *db, const char *table, const char *column,
 			 int64_t rowid, uint64_t offset, void *buf, size_t n,
 			 size_t *got_r, uint64_t *size_r);
+	/* db_blob_write(); NULL where the driver has no use for it */
+	int (*blob_write)(struct db *db, const char *table, const char *column,
+			  int64_t rowid, const void *data, size_t n);
 	/* The schema version (0 for a new database) or -1; set it inside
 	 * the open transaction. */
 	int (*version_get)(struct db *db);

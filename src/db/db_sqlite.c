@@ -4,6 +4,7 @@
 #include "db/db_int.h"
 
 #include <pthread.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 
@@ -463,6 +464,33 @@ static int sqlite_blob_read(struct db *db, const char *table,
 	return 1;
 }
 
+static int sqlite_blob_write(struct db *db, const char *table,
+			     const char *column, int64_t rowid,
+			     const void *data, size_t n)
+{
+	struct sqlite_db *s = SDB(db);
+	sqlite3_blob *b = NULL;
+	int rc;
+
+	if (n > INT_MAX)
+		return db_fail(db, false, "blob write", "too large");
+	blob_close(s);	/* a read handle on the row would see stale bytes */
+	if (sqlite3_blob_open(s->conn, "main", table, column, rowid, 1,
+			      &b) != SQLITE_OK) {
+		sqlite_fail(db, "blob write");
+		(void)sqlite3_blob_close(b);
+		return -1;
+	}
+	rc = sqlite3_blob_write(b, data, (int)n, 0);
+	if (rc != SQLITE_OK)
+		sqlite_fail(db, "blob write");
+	if (sqlite3_blob_close(b) != SQLITE_OK && rc == SQLITE_OK) {
+		sqlite_fail(db, "blob write");
+		rc = SQLITE_ERROR;
+	}
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
 const struct db_driver db_driver_sqlite = {
 	.kind = DB_SQLITE,
 	.open = sqlite_open,
@@ -483,6 +511,7 @@ const struct db_driver db_driver_sqlite = {
 	.col_null = sqlite_col_null,
 	.in_transaction = sqlite_in_transaction,
 	.blob_read = sqlite_blob_read,
+	.blob_write = sqlite_blob_write,
 	.version_get = sqlite_version_get,
 	.version_set = sqlite_version_set,
 	.idle = sqlite_idle,

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from conftest import BUILD, Posthornd
+from conftest import BUILD, STORE, Posthornd
 from test_fetch_ranges import vm_hwm
 from test_imap import USER, fetch_items, logged_in
 
@@ -76,6 +76,9 @@ def test_large_message_held_once(tmp_path, how):
     # The search index reads each new message in the background 20 ms
     # after the writer goes quiet, with its own copies: a daemon slow to
     # be measured can see that peak; so up to three fresh daemons.
+    # On PostgreSQL libpq copies a parameter into its send buffer, so the
+    # message is there twice for the moment it is sent.
+    bound = 1.6 if STORE == "sqlite" else 2.3
     growths = []
     for attempt in range(3):
         d = Posthornd(tmp_path / f"data{attempt}").start()
@@ -99,7 +102,7 @@ def test_large_message_held_once(tmp_path, how):
         assert status == 0
         if address_sanitized():
             return      # the bytes and the parse are checked, not the memory
-        if growths[-1] < 1.6 * len(MSG):
+        if growths[-1] < bound * len(MSG):
             return
-    pytest.fail(f"{how}: peak memory grew by {[g // 1024 for g in growths]} KiB "
+    pytest.fail(f"{how} on {STORE}: peak memory grew by {[g // 1024 for g in growths]} KiB "
                 f"for a {len(MSG) // 1024} KiB message")
