@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 RUN_DIR ?= run
 PORT_OFFSET ?= 0
 # The store drivers the integration tests run on, one after the other.
-TEST_STORES ?= sqlite
+TEST_STORES ?= sqlite pgsql
 
 ifeq ($(SANITIZE),1)
 BUILD_DIR ?= build-san
