@@ -1,7 +1,9 @@
 # Posthorn developer entry points. Everything builds with Meson into build*/.
 #   make          build (debug + optimisation)
 #   make run      start posthornd --dev on localhost, data in run/
-#   make test     unit + integration tests (SANITIZE=1 for ASan+UBSan)
+#   make test     unit + integration tests (SANITIZE=1 for ASan+UBSan);
+#                 the integration tests once per store in TEST_STORES
+#                 (TEST_STORES="sqlite pgsql": again on a throwaway PostgreSQL)
 #   make bench    benchmarks on a release build
 #   make fuzz     libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make install  install into PREFIX (default /usr/local)
@@ -11,6 +13,8 @@ SANITIZE ?= 0
 FUZZ_SECONDS ?= 60
 RUN_DIR ?= run
 PORT_OFFSET ?= 0
+# The store drivers the integration tests run on, one after the other.
+TEST_STORES ?= sqlite
 
 ifeq ($(SANITIZE),1)
 BUILD_DIR ?= build-san
@@ -36,7 +40,7 @@ run: build
 	$(BUILD_DIR)/src/daemon/posthornd --dev --data-dir $(RUN_DIR) --port-offset $(PORT_OFFSET)
 
 test: build
-	/usr/bin/python3 scripts/run-tests $(BUILD_DIR)
+	POSTHORN_TEST_STORES="$(TEST_STORES)" /usr/bin/python3 scripts/run-tests $(BUILD_DIR)
 
 build-bench/build.ninja: | deps
 	meson setup build-bench --buildtype=release

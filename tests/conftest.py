@@ -1,7 +1,10 @@
 """Harness of tests/integration and tests/hostile: start a real posthornd
 with its own data dir on free loopback ports, talk to it with real clients,
 stop it, and fail the test when the daemon logged a sanitizer report or
-exited badly."""
+exited badly. POSTHORN_TEST_STORE=pgsql runs every daemon on a PostgreSQL
+database of its own, in one throwaway cluster for the session
+(tests/pgsql.py); the default is sqlite."""
+import atexit
 import glob
 import os
 import random
@@ -27,6 +30,51 @@ DEV_PORTS = {
     "smtp": 2525, "submission": 2587, "submissions": 2465, "lmtp": 2424,
     "imap": 2143, "imaps": 2993, "pop3": 2110, "pop3s": 2995, "http": 2080,
 }
+
+# The store driver every Posthornd gets: "sqlite" (DATA_DIR/posthorn.db) or
+# "pgsql" (a fresh database in the session's cluster).
+STORE = os.environ.get("POSTHORN_TEST_STORE", "sqlite")
+if STORE not in ("sqlite", "pgsql"):
+    raise RuntimeError(f"POSTHORN_TEST_STORE={STORE}: sqlite or pgsql")
+
+_pg = None
+# The daemons of the running test whose databases are dropped after it.
+_pg_daemons = []
+
+
+def pg_cluster():
+    """The session's PostgreSQL cluster, started at first use and removed
+    when the test process exits."""
+    global _pg
+    if _pg is None:
+        from pgsql import PgCluster
+        _pg = PgCluster().start()
+        atexit.register(_pg.stop)
+    return _pg
+
+
+def require_sqlite(reason="reads the SQLite database file directly"):
+    """Skip the calling test unless the daemons run on SQLite."""
+    if STORE != "sqlite":
+        pytest.skip(f"SQLite only: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _pg_drop_databases():
+    """After each test, drop the databases of its daemons that have
+    stopped (thousands of tests would fill the disk otherwise); a daemon
+    still running (one a session fixture shares) keeps its own until the
+    cluster goes."""
+    yield
+    while _pg_daemons:
+        d = _pg_daemons.pop()
+        if d.proc is not None and d.proc.poll() is None:
+            continue
+        try:
+            _pg.psql(f"DROP DATABASE IF EXISTS {d.pg_database} WITH (FORCE)")
+        except RuntimeError:
+            pass
+
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
@@ -74,7 +122,8 @@ def sanitizer_reports(log_dir, extra_texts=()):
 class Posthornd:
     """One posthornd process in dev mode with a data dir of its own."""
 
-    def __init__(self, data_dir, args=(), start_timeout=30, asan_options=""):
+    def __init__(self, data_dir, args=(), start_timeout=30, asan_options="",
+                 store=None):
         self.data_dir = str(data_dir)
         self.log_dir = os.path.join(self.data_dir, "logs")
         os.makedirs(self.log_dir, exist_ok=True)
@@ -85,6 +134,12 @@ class Posthornd:
         self.asan_options = asan_options    # ":name=value..." added under ASan
         self.proc = None
         self.started_once = False
+        self.store = store or STORE     # a test may ask for one
+        self.conninfo = None    # pgsql: the libpq string of its database
+        if self.store == "pgsql":
+            self.conninfo = pg_cluster().new_database()
+            self.pg_database = self.conninfo.rsplit("dbname=", 1)[1]
+            _pg_daemons.append(self)
 
     @property
     def config_path(self):
@@ -113,7 +168,7 @@ class Posthornd:
         start_at = os.path.getsize(self.log_path)
         self.proc = subprocess.Popen(
             [POSTHORND, "--dev", "--data-dir", self.data_dir,
-             "--port-offset", str(self.offset)] + self.args,
+             "--port-offset", str(self.offset)] + self.store_args() + self.args,
             stdin=subprocess.DEVNULL, stdout=self.logfile, stderr=self.logfile,
             env=sanitizer_env(self.log_dir, self.asan_options))
         deadline = time.monotonic() + self.start_timeout
@@ -126,6 +181,18 @@ class Posthornd:
                                    f"{self.log()[start_at:]}")
             time.sleep(0.05)
         raise RuntimeError(f"posthornd not ready in {self.start_timeout}s:\n{self.log()}")
+
+    def store_args(self):
+        """posthornd's options for the store: the dev config it writes on
+        first start names the PostgreSQL database."""
+        if self.conninfo is None:
+            return []
+        return ["--store-conninfo", self.conninfo]
+
+    def psql(self, sql):
+        """Run SQL in this daemon's PostgreSQL database (pgsql only)."""
+        assert self.conninfo is not None, "not a pgsql daemon"
+        return _pg.psql(sql, db=self.pg_database)
 
     def log(self):
         with open(self.log_path, errors="replace") as fh:

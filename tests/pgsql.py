@@ -62,6 +62,14 @@ class PgCluster:
                          "-U", "posthorn", "-d", db, "-v", "ON_ERROR_STOP=1",
                          "-c", sql)
 
+    def rows(self, sql, db):
+        """The rows of a query as lists of strings (columns split at
+        '|': keep it out of the values)."""
+        r = self._run("psql", "-h", self.sock, "-p", str(self.port),
+                      "-U", "posthorn", "-d", db, "-v", "ON_ERROR_STOP=1",
+                      "-A", "-t", "-F", "|", "-c", sql)
+        return [line.split("|") for line in r.stdout.splitlines()]
+
     def new_database(self):
         """A fresh database; returns its libpq connection string."""
         self.n_dbs += 1

@@ -30,16 +30,16 @@ int cli_open_store(struct cli *cli)
 
 	if (ret != CLI_OK)
 		return ret;
-	if (cli->cfg->store.driver != CONFIG_STORE_SQLITE) {
-		fprintf(stderr, "posthorn: store driver pgsql is not available yet\n");
-		return CLI_STORE;
-	}
-	set.driver = "sqlite";
+	set.driver = cli->cfg->store.driver == CONFIG_STORE_PGSQL ? "pgsql" :
+		"sqlite";
 	set.path = cli->cfg->store.path;
+	set.conninfo = cli->cfg->store.conninfo;
 	set.fsync = cli->cfg->store.fsync;
 	cli->store = store_open(&set, &error);
 	if (cli->store == NULL) {
-		fprintf(stderr, "posthorn: cannot open the store %s: %s\n", set.path, error);
+		/* not the conninfo: it may hold a password */
+		fprintf(stderr, "posthorn: cannot open the store %s: %s\n",
+			set.path != NULL ? set.path : "on PostgreSQL", error);
 		free(error);
 		return CLI_STORE;
 	}

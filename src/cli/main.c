@@ -17,6 +17,7 @@ static const struct {
 	{ "auth", cmd_auth },
 	{ "queue", cmd_queue },
 	{ "dkim", cmd_dkim },
+	{ "store", cmd_store },
 };
 
 static void usage(FILE *out)
@@ -35,6 +36,9 @@ static void usage(FILE *out)
 	      "  queue list | show ID | flush | retry ID | delete ID | hold ID | release ID\n"
 	      "  dkim keygen DOMAIN [--selector S] [--type rsa|ed25519] [--bits N]\n"
 	      "  dkim show DOMAIN [--selector S]   (the DNS TXT record to publish)\n"
+	      "  store copy --to CONNINFO   (the SQLite store into a new PostgreSQL\n"
+	      "        database: 'host=db dbname=posthorn user=posthorn' or\n"
+	      "        pgsql://user@db/posthorn; posthornd stopped; docs/admin.md)\n"
 	      "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]\n"
 	      "        (also run as 'sendmail'; exit codes of sysexits.h)\n"
 	      "\n"
@@ -62,6 +66,7 @@ int main(int argc, char **argv)
 		{ "selector", required_argument, NULL, 'S' },
 		{ "type", required_argument, NULL, 'T' },
 		{ "bits", required_argument, NULL, 'B' },
+		{ "to", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -109,6 +114,9 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			cli.dkim_bits = optarg;
+			break;
+		case 't':
+			cli.copy_to = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -327,10 +327,11 @@ const char *config_tls_mode_name(enum config_tls_mode mode);
  * dir, no privilege drop, plaintext logins from loopback, every protocol
  * on 127.0.0.1 with a port from 2024 up (see docs/config.md). dir may be
  * relative; the file names it absolutely. The port offset is not written:
- * pass it as an override to config_load. Returns 1 when written, 0 when
- * the file already existed (it is left alone), -1 with a malloc'd
- * *error_r. */
-int config_dev_write(const char *dir, char **error_r);
+ * pass it as an override to config_load. conninfo not NULL: the store is
+ * that PostgreSQL database (driver pgsql) instead of dir/posthorn.db.
+ * Returns 1 when written, 0 when the file already existed (it is left
+ * alone), -1 with a malloc'd *error_r. */
+int config_dev_write(const char *dir, const char *conninfo, char **error_r);
 /* The path of the config file inside a data dir: malloc'd "dir/posthorn.conf". */
 char *config_dev_path(const char *dir);
 

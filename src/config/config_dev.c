@@ -29,7 +29,7 @@ char *config_dev_path(const char *dir)
 	return xasprintf("%s/posthorn.conf", dir);
 }
 
-static char *dev_text(const char *dir)
+static char *dev_text(const char *dir, const char *conninfo)
 {
 	struct strbuf b = STRBUF_INIT;
 
@@ -56,15 +56,18 @@ static char *dev_text(const char *dir)
 		"cert = %s/tls/cert.pem\n"
 		"key = %s/tls/key.pem\n"
 		"\n"
-		"[store]\n"
-		"driver = sqlite\n"
-		"path = %s/posthorn.db\n"
+		"[store]\n",
+		dir, dir, dir);
+	if (conninfo != NULL)
+		strbuf_printf(&b, "driver = pgsql\nconninfo = %s\n", conninfo);
+	else
+		strbuf_printf(&b, "driver = sqlite\npath = %s/posthorn.db\n", dir);
+	strbuf_append_c(&b,
 		"fsync = yes\n"
 		"\n"
 		"[auth]\n"
 		"; password logins without TLS, but only from this machine\n"
-		"allow_plaintext = loopback\n",
-		dir, dir, dir, dir);
+		"allow_plaintext = loopback\n");
 	for (size_t i = 0; i < ARRAY_SIZE(dev_listeners); i++)
 		strbuf_printf(&b, "\n[listener %s]\nprotocol = %s\n"
 			      "address = 127.0.0.1\nport = %u\n",
@@ -154,7 +157,7 @@ static int dev_write_file(const char *path, const char *text, char **error_r)
 	return ret;
 }
 
-int config_dev_write(const char *dir, char **error_r)
+int config_dev_write(const char *dir, const char *conninfo, char **error_r)
 {
 	struct config *cfg;
 	struct stat st;
@@ -195,7 +198,7 @@ int config_dev_write(const char *dir, char **error_r)
 
 	/* Load what we are about to write: a directory name the INI syntax
 	 * cannot carry (a newline, " ;", a line too long) fails here. */
-	text = dev_text(abs);
+	text = dev_text(abs, conninfo);
 	cfg = config_parse_string(text, path, NULL, &error);
 	if (cfg == NULL) {
 		*error_r = xasprintf("cannot write a development config for "
@@ -204,6 +207,11 @@ int config_dev_write(const char *dir, char **error_r)
 	} else if (strcmp(cfg->server.data_dir, abs) != 0) {
 		*error_r = xasprintf("cannot write a development config for "
 				     "%s: the name does not survive the INI "
+				     "syntax", abs);
+	} else if (conninfo != NULL && (cfg->store.conninfo == NULL ||
+			strcmp(cfg->store.conninfo, conninfo) != 0)) {
+		*error_r = xasprintf("cannot write a development config for "
+				     "%s: the conninfo does not survive the INI "
 				     "syntax", abs);
 	} else if (make_dirs(abs, error_r) == 0) {
 		ret = dev_write_file(path, text, error_r);

@@ -19,6 +19,7 @@ struct daemon {
 	/* from the command line */
 	const char *config_path;
 	const char *data_dir;	/* --dev */
+	const char *dev_conninfo;	/* --dev --store-conninfo */
 	bool dev;
 	int port_offset;
 

@@ -30,13 +30,18 @@ static void usage(FILE *out)
 {
 	fputs("usage: posthornd [-c FILE]\n"
 	      "       posthornd --dev --data-dir DIR [--port-offset N]\n"
+	      "                 [--store-conninfo CONNINFO]\n"
 	      "\n"
 	      "  -c, --config FILE   config file (default " DEFAULT_CONFIG ")\n"
 	      "  --dev               development mode: write a config into DIR on\n"
 	      "                      first start, a self-signed certificate and the\n"
 	      "                      demo user demo@localhost (password demo)\n"
 	      "  --data-dir DIR      the development data directory\n"
-	      "  --port-offset N     add N to every listener port\n",
+	      "  --port-offset N     add N to every listener port\n"
+	      "  --store-conninfo CONNINFO\n"
+	      "                      the config written on first start keeps the\n"
+	      "                      store in this PostgreSQL database (libpq\n"
+	      "                      connection string), not in DIR/posthorn.db\n",
 	      out);
 }
 
@@ -47,6 +52,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		{ "dev", no_argument, NULL, 'd' },
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "port-offset", required_argument, NULL, 'o' },
+		{ "store-conninfo", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -65,6 +71,9 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		case 'D':
 			d->data_dir = optarg;
 			break;
+		case 'P':
+			d->dev_conninfo = optarg;
+			break;
 		case 'o':
 			if (!str_to_u64(str_c(optarg), 60000, &offset)) {
 				fprintf(stderr, "posthornd: --port-offset wants a number from 0 to 60000\n");
@@ -81,7 +90,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		}
 	}
 	if (optind != argc || (d->dev && d->data_dir == NULL) ||
-	    (!d->dev && d->data_dir != NULL)) {
+	    (!d->dev && (d->data_dir != NULL || d->dev_conninfo != NULL))) {
 		usage(stderr);
 		return -1;
 	}
@@ -95,7 +104,7 @@ static int load_config(struct daemon *d)
 	static char *dev_path;
 
 	if (d->dev) {
-		if (config_dev_write(d->data_dir, &error) < 0) {
+		if (config_dev_write(d->data_dir, d->dev_conninfo, &error) < 0) {
 			fprintf(stderr, "posthornd: %s\n", error);
 			free(error);
 			return -1;
@@ -164,20 +173,20 @@ static int lock_data_dir(struct daemon *d)
 
 static int open_store(struct daemon *d)
 {
+	bool pgsql = d->cfg->store.driver == CONFIG_STORE_PGSQL;
 	struct store_settings set = {
-		.driver = "sqlite",
+		.driver = pgsql ? "pgsql" : "sqlite",
 		.path = d->cfg->store.path,
+		.conninfo = d->cfg->store.conninfo,
 		.fsync = d->cfg->store.fsync,
 	};
 	char *error = NULL;
 
-	if (d->cfg->store.driver != CONFIG_STORE_SQLITE) {
-		log_error(NULL, "store driver pgsql is not available yet");
-		return -1;
-	}
 	d->store = store_open(&set, &error);
 	if (d->store == NULL) {
-		log_error(NULL, "cannot open the store %s: %s", set.path, error);
+		/* not the conninfo: it may hold a password */
+		log_error(NULL, "cannot open the store %s: %s",
+			  pgsql ? "on PostgreSQL" : set.path, error);
 		free(error);
 		return -1;
 	}

@@ -15,6 +15,7 @@
 
 struct db;
 struct db_stmt;
+struct db_fault;
 
 enum db_kind {
 	DB_SQLITE,
@@ -36,6 +37,9 @@ struct db_settings {
 	/* SQLite writer: cap the file at this many pages (0 = none): writes
 	 * past it fail as on a full disk (tests). */
 	uint32_t max_pages;
+	/* Tests: the connection fails statements or commits as this test
+	 * double asks (db_fault_*); NULL for a real one. */
+	struct db_fault *fault;
 };
 
 /* NULL with a malloc'd *error_r when the database cannot be opened. */
@@ -52,6 +56,9 @@ const char *db_error(struct db *db);
  * transaction for (SQLite BUSY, PostgreSQL serialization failure or
  * deadlock). */
 bool db_error_retry(struct db *db);
+/* Whether the last error was a constraint the data broke (a UNIQUE key
+ * already taken): the caller may name the conflict to its user. */
+bool db_error_constraint(struct db *db);
 
 /* Run SQL text of one or more statements without parameters or rows (the
  * schema, pragmas). -1 on error (db_error). */
@@ -99,6 +106,11 @@ int db_migrate(struct db *db, const char *const *migrations, size_t n);
 /* The schema version, or -1 on error. */
 int db_schema_version(struct db *db);
 
+/* The writer has nothing to do for a while: the driver may do its
+ * housekeeping (SQLite: copy the whole WAL into the database, on its
+ * checkpoint thread). */
+void db_idle(struct db *db);
+
 /* Transactions: one at a time, savepoints nested inside. -1 on error. */
 int db_begin(struct db *db);
 /* A read transaction: one consistent snapshot for several reads. */
@@ -111,5 +123,20 @@ void db_rollback_to(struct db *db);
 /* False when the database ended the transaction on its own (an error
  * that aborts it). */
 bool db_in_transaction(struct db *db);
+
+/* The test double (db_fault.c): a connection opened with
+ * db_settings.fault runs on its real driver, and fails the statement or
+ * the commit a test names, as a full disk or a lost server would: the
+ * error is "injected failure", not worth a retry. Arm it only while the
+ * connection is not in use (before a request is submitted). */
+struct db_fault *db_fault_new(void);
+void db_fault_free(struct db_fault **f);
+/* The nth statement run from now fails (1 = the next); 0 = none. A
+ * statement counts once when it runs, not per row. */
+void db_fault_fail_statement(struct db_fault *f, unsigned n);
+/* The nth commit from now fails (the transaction is rolled back). */
+void db_fault_fail_commit(struct db_fault *f, unsigned n);
+/* Statements run since the last db_fault_fail_statement() (or _new). */
+unsigned db_fault_statements(struct db_fault *f);
 
 #endif

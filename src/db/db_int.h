@@ -34,6 +34,8 @@ struct db_driver {
 	 * the open transaction. */
 	int (*version_get)(struct db *db);
 	int (*version_set)(struct db *db, int version);
+	/* optional: the writer is idle (db_idle) */
+	void (*idle)(struct db *db);
 	const char *begin_sql, *begin_read_sql;
 };
 
@@ -46,6 +48,8 @@ struct db {
 	const struct db_driver *drv;
 	char error[DB_ERROR_MAX];
 	bool error_retry;
+	bool error_constraint;	/* set by the driver after db_fail() */
+	struct db_fault *fault;	/* the test double, or NULL */
 	struct db_cache_slot *cache;	/* open addressing, power of two */
 	size_t cache_cap, cache_n;
 };
@@ -53,6 +57,7 @@ struct db {
 struct db_stmt {
 	struct db *db;
 	const char *sql;
+	bool running;	/* stepped to a row and not reset since */
 };
 
 extern const struct db_driver db_driver_sqlite;
@@ -66,5 +71,10 @@ struct pg_conn *db_pgsql_conn(struct db *db);
 /* Record an error of db: "what: detail"; retry says whether the whole
  * transaction is worth running again. Returns -1. */
 int db_fail(struct db *db, bool retry, const char *what, const char *detail);
+
+/* db_fault.c: whether the test double fails this statement run / this
+ * commit (counting it); the error is set on db. */
+bool db_fault_statement(struct db *db);
+bool db_fault_commit(struct db *db);
 
 #endif

@@ -64,9 +64,15 @@ static int pgsql_fail(struct db *db, const PGresult *res, const char *what)
 {
 	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
 
+	const char *state = res != NULL ?
+		PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
 	if (msg == NULL || msg[0] == '\0')
 		msg = PQerrorMessage(PDB(db)->conn);
-	return db_fail(db, pgsql_retryable(res), what, msg);
+	db_fail(db, pgsql_retryable(res), what, msg);
+	/* class 23: integrity constraint violation */
+	db->error_constraint = state != NULL && strncmp(state, "23", 2) == 0;
+	return -1;
 }
 
 /* ---- the connection ---- */

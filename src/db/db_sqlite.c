@@ -45,8 +45,10 @@ static int sqlite_fail(struct db *db, const char *what)
 {
 	int rc = sqlite3_errcode(SDB(db)->conn);
 
-	return db_fail(db, rc == SQLITE_BUSY || rc == SQLITE_LOCKED, what,
-		       sqlite3_errmsg(SDB(db)->conn));
+	db_fail(db, rc == SQLITE_BUSY || rc == SQLITE_LOCKED, what,
+		sqlite3_errmsg(SDB(db)->conn));
+	db->error_constraint = rc == SQLITE_CONSTRAINT;
+	return -1;
 }
 
 /* ---- the checkpointer ---- */
@@ -74,17 +76,19 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
+static void checkpointer_wake(struct checkpointer *k)
+{
+	pthread_mutex_lock(&k->lock);
+	k->wanted = true;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+}
+
 static int checkpointer_wal_hook(void *arg, sqlite3 *conn UNUSED,
 				 const char *name UNUSED, int pages)
 {
-	struct checkpointer *k = arg;
-
-	if (pages >= CHECKPOINT_PAGES) {
-		pthread_mutex_lock(&k->lock);
-		k->wanted = true;
-		pthread_cond_signal(&k->cond);
-		pthread_mutex_unlock(&k->lock);
-	}
+	if (pages >= CHECKPOINT_PAGES)
+		checkpointer_wake(arg);
 	return SQLITE_OK;
 }
 
@@ -237,6 +241,16 @@ static struct db *sqlite_open(const struct db_settings *set, char **error_r)
 	return &s->db;
 }
 
+/* The writer is idle: a checkpoint of the whole WAL. A fully copied WAL
+ * is skipped by new readers (each page read otherwise looks the page up
+ * in the WAL index first: the main cost of a FETCH of many messages'
+ * metadata). */
+static void sqlite_idle(struct db *db)
+{
+	if (SDB(db)->ckpt != NULL)
+		checkpointer_wake(SDB(db)->ckpt);
+}
+
 static bool sqlite_in_transaction(struct db *db)
 {
 	return sqlite3_get_autocommit(SDB(db)->conn) == 0;
@@ -384,6 +398,7 @@ const struct db_driver db_driver_sqlite = {
 	.in_transaction = sqlite_in_transaction,
 	.version_get = sqlite_version_get,
 	.version_set = sqlite_version_set,
+	.idle = sqlite_idle,
 	/* IMMEDIATE: the writer takes the lock at once, not at its first
 	 * write (a batch never fails half-way on a busy upgrade). */
 	.begin_sql = "BEGIN IMMEDIATE",

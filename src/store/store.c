@@ -9,14 +9,13 @@
 struct store {
 	const struct store_driver *driver;
 	struct store_settings set;
-	char *path;
+	char *path, *conninfo;
 	struct store_writer *writer;
 	int schema_version;
 };
 
-static const struct store_driver *const drivers[] = {
-	&store_driver_sqlite,
-};
+/* The names of the database drivers the store runs on. */
+static const char *const driver_names[] = { "sqlite", "pgsql" };
 
 struct store *store_open(const struct store_settings *set, char **error_r)
 {
@@ -25,9 +24,11 @@ struct store *store_open(const struct store_settings *set, char **error_r)
 	struct store_conn *conn;
 	struct store *store;
 
-	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++) {
-		if (strcmp(drivers[i]->name, name) == 0)
-			driver = drivers[i];
+	for (size_t i = 0; i < ARRAY_SIZE(driver_names); i++) {
+		if (strcmp(driver_names[i], name) == 0) {
+			driver = &store_driver_db;
+			name = driver_names[i];
+		}
 	}
 	if (driver == NULL) {
 		*error_r = xasprintf("store: unknown driver '%s'", name);
@@ -41,7 +42,9 @@ struct store *store_open(const struct store_settings *set, char **error_r)
 	store->set = *set;
 	store->path = set->path != NULL ? xstrdup(set->path) : NULL;
 	store->set.path = store->path;
-	store->set.driver = driver->name;
+	store->conninfo = set->conninfo != NULL ? xstrdup(set->conninfo) : NULL;
+	store->set.conninfo = store->conninfo;
+	store->set.driver = name;
 	store->schema_version = driver->schema_version(conn);
 	store->writer = store_writer_start(driver, conn);
 	return store;
@@ -60,6 +63,7 @@ void store_close(struct store **sp)
 		return;
 	store_writer_stop(&store->writer);
 	free(store->path);
+	free(store->conninfo);
 	free(store);
 	*sp = NULL;
 }

@@ -11,14 +11,20 @@
 struct store;
 struct store_reader;
 
+struct db_fault;
+
 struct store_settings {
-	const char *driver;		/* "sqlite" (NULL means sqlite) */
+	const char *driver;		/* "sqlite" (NULL means sqlite) or "pgsql" */
 	const char *path;		/* sqlite database file */
+	const char *conninfo;		/* pgsql: the libpq connection string */
 	bool fsync;			/* true: WAL + synchronous=FULL; false: synchronous=OFF */
 	unsigned busy_timeout_ms;	/* 0 picks 5000 */
 	/* 0 = no cap. Caps the database size in pages on the writer, so
 	 * writes past it fail as on a full disk (tests, quotas on disk). */
 	uint32_t max_pages;
+	/* Unit tests: the writer's connection fails statements or commits
+	 * as this test double (db/db.h) asks; NULL normally. */
+	struct db_fault *fault;
 };
 
 /* Open (creating or migrating the schema) and start the writer thread.

@@ -135,7 +135,9 @@ struct store_driver {
 			      int64_t **ids_r, const char **error_r);
 };
 
-extern const struct store_driver store_driver_sqlite;
+/* store_conn.c: the mail semantics over the database layer (db/db.h), on
+ * either of its drivers. */
+extern const struct store_driver store_driver_db;
 
 struct store_reader {
 	const struct store_driver *driver;

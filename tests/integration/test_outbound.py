@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from conftest import Posthornd
+from conftest import Posthornd, require_sqlite
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
@@ -34,6 +34,7 @@ def free_port():
 
 
 def db(daemon):
+    require_sqlite()
     path = os.path.join(daemon.data_dir, "posthorn.db")
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 

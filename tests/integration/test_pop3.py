@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import Posthornd
+from conftest import Posthornd, require_sqlite
 
 USER, PASSWORD = "demo@localhost", "demo"
 
@@ -43,6 +43,7 @@ def send(daemon, *msgs, rcpt=USER):
 
 def inbox(daemon, address=USER):
     """(uid, bytes) of the messages in a user's INBOX, in UID order."""
+    require_sqlite()
     path = os.path.join(daemon.data_dir, "posthorn.db")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         rows = con.execute(

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Posthornd
+from conftest import Posthornd, require_sqlite
 
 MESSAGE = (b"From: Demo <demo@localhost>\r\n"
            b"To: Bob <bob@remote.test>\r\n"
@@ -55,6 +55,7 @@ def submit(daemon, rcpts, message=MESSAGE):
 
 
 def db(daemon):
+    require_sqlite()
     path = os.path.join(daemon.data_dir, "posthorn.db")
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 

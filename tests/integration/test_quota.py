@@ -7,6 +7,8 @@ import re
 import smtplib
 import sqlite3
 
+from conftest import require_sqlite
+
 from test_imap import Raw as ImapRaw
 from test_smtp import Raw as SmtpRaw
 
@@ -25,6 +27,7 @@ def msg(tag, body_size=200):
 
 def usage(daemon, address):
     """What the store counts: the sum of the user's message sizes."""
+    require_sqlite()
     path = os.path.join(daemon.data_dir, "posthorn.db")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         (n, total), = con.execute(
@@ -270,6 +273,7 @@ def test_imap_quota_extension(daemon):
 
 
 def usage_of_first(daemon):
+    require_sqlite()
     path = os.path.join(daemon.data_dir, "posthorn.db")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         (size,), = con.execute(

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import POSTHORN, Posthornd, sanitizer_env
+from conftest import POSTHORN, Posthornd, require_sqlite, sanitizer_env
 
 
 def sendmail(daemon, args, message, argv0=None, env=None):
@@ -25,6 +25,7 @@ def sendmail(daemon, args, message, argv0=None, env=None):
 
 
 def inbox(daemon, address):
+    require_sqlite()
     path = os.path.join(daemon.data_dir, "posthorn.db")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
         rows = con.execute(

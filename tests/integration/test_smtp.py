@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Posthornd
+from conftest import Posthornd, require_sqlite
 
 MESSAGE = (b"From: Alice <alice@example.org>\r\n"
            b"To: Demo <demo@localhost>\r\n"
@@ -57,6 +57,7 @@ def tls_context():
 
 
 def db(daemon):
+    require_sqlite()
     path = os.path.join(daemon.data_dir, "posthorn.db")
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 

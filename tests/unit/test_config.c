@@ -770,7 +770,7 @@ static void test_dev_round_trip(void **state)
 
 	(void)state;
 	dir = xasprintf("%s/a/dev/", tmp);
-	assert_int_equal(config_dev_write(dir, &error), 1);
+	assert_int_equal(config_dev_write(dir, NULL, &error), 1);
 	assert_null(error);
 	dir[strlen(dir) - 1] = '\0';
 	assert_int_equal(stat(dir, &st), 0);
@@ -830,7 +830,7 @@ static void test_dev_round_trip(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "[smtp]\nmax_recipients = 5\n", 26), 26);
 	close(fd);
-	assert_int_equal(config_dev_write(dir, &error), 0);
+	assert_int_equal(config_dev_write(dir, NULL, &error), 0);
 	cfg = config_load(path, NULL, &error);
 	if (cfg == NULL)
 		fail_msg("%s", error);
@@ -839,6 +839,37 @@ static void test_dev_round_trip(void **state)
 	config_free(&cfg);
 
 	free(path);
+	free(dir);
+	remove_tree(tmp);
+	free(tmp);
+}
+
+/* --store-conninfo: the dev config keeps the store in PostgreSQL. */
+static void test_dev_write_pgsql(void **state)
+{
+	static const char conninfo[] = "host=/tmp/pg port=5432 dbname=t1";
+	char *tmp = make_temp_dir(), *dir, *path, *error = NULL;
+	struct config *cfg;
+
+	(void)state;
+	dir = xasprintf("%s/dev", tmp);
+	assert_int_equal(config_dev_write(dir, conninfo, &error), 1);
+	path = config_dev_path(dir);
+	cfg = config_load(path, NULL, &error);
+	if (cfg == NULL)
+		fail_msg("%s", error);
+	assert_int_equal(cfg->store.driver, CONFIG_STORE_PGSQL);
+	assert_string_equal(cfg->store.conninfo, conninfo);
+	assert_null(cfg->store.path);
+	config_free(&cfg);
+	free(path);
+	free(dir);
+
+	/* a conninfo INI would cut short is refused */
+	dir = xasprintf("%s/dev2", tmp);
+	assert_int_equal(config_dev_write(dir, "dbname=a ;b", &error), -1);
+	assert_non_null(strstr(error, "conninfo does not survive"));
+	free(error);
 	free(dir);
 	remove_tree(tmp);
 	free(tmp);
@@ -855,7 +886,7 @@ static void test_dev_write_errors(void **state)
 	fd = open(dir, O_WRONLY | O_CREAT, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(config_dev_write(dir, &error), -1);
+	assert_int_equal(config_dev_write(dir, NULL, &error), -1);
 	expected = xasprintf("%s is not a directory", dir);
 	assert_string_equal(error, expected);
 	free(expected);
@@ -864,7 +895,7 @@ static void test_dev_write_errors(void **state)
 
 	/* A name that cannot survive INI: " ;" would start a comment. */
 	dir = xasprintf("%s/a ;b", tmp);
-	assert_int_equal(config_dev_write(dir, &error), -1);
+	assert_int_equal(config_dev_write(dir, NULL, &error), -1);
 	expected = xasprintf("cannot write a development config for %s: the "
 			     "name does not survive the INI syntax", dir);
 	assert_string_equal(error, expected);
@@ -965,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_listener),
 		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_dev_round_trip),
+		cmocka_unit_test(test_dev_write_pgsql),
 		cmocka_unit_test(test_dev_write_errors),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_sample_file),

@@ -1,8 +1,9 @@
-/* store_sqlite_search.c: the SEARCH index of the SQLite driver: an FTS5
- * trigram table keyed by blob id, filled from the blobs by the writer when
- * it is idle, and the reader that answers over the index and the blobs
- * still waiting for it. */
-#include "store/store_sqlite_int.h"
+/* store_search.c: the SEARCH index: the text of each blob (top header,
+ * body, addresses) in the dialect's index (SQLite: an FTS5 trigram table
+ * keyed by blob id), filled from the blobs by the writer when it is idle,
+ * and the reader that answers over the index and the blobs still waiting
+ * for it. */
+#include "store/store_db_int.h"
 
 #include "base/strbuf.h"
 #include "base/utf8_fold.h"
@@ -17,63 +18,80 @@
  * the writer indexes waits for at most one short batch. */
 #define SEARCH_BATCH 8
 
-static const char *const xsql[XS_COUNT] = {
-	[XS_PENDING_INSERT] = "INSERT OR IGNORE INTO search_pending(blob_id)"
-		" VALUES(?)",
-	[XS_PENDING_DELETE] = "DELETE FROM search_pending WHERE blob_id = ?",
-	[XS_PENDING_NEXT] = "SELECT blob_id FROM search_pending"
-		" ORDER BY blob_id LIMIT ?",
-	[XS_PENDING_COUNT] = "SELECT count(*) FROM search_pending",
-	[XS_FTS_INSERT] = "INSERT INTO search_fts(rowid, hdr, body, addr)"
-		" VALUES(?, ?, ?, ?)",
-	[XS_FTS_DELETE] = "DELETE FROM search_fts WHERE rowid = ?",
-	[XS_BLOB_DATA] = "SELECT data FROM blob_data WHERE id = ?",
-	/* IN (subquery): one pass over the mailbox against the set of
-	 * matching blobs, whatever the number of hits */
-	[XS_SEARCH_MATCH] = "SELECT uid FROM messages WHERE mailbox_id = ?"
-		" AND blob_id IN (SELECT rowid FROM search_fts"
-		" WHERE search_fts MATCH ?)",
-	/* the statements that check the text give (uid, hdr, body, addr),
-	 * '' for what the field does not look at */
-	[XS_SEARCH_MATCH_HDR] = "SELECT m.uid, f.hdr, '', f.addr FROM messages m"
-		" JOIN search_fts f ON f.rowid = m.blob_id"
-		" WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid"
-		" FROM search_fts WHERE search_fts MATCH ?)",
-	[XS_SEARCH_MATCH_TEXT] = "SELECT m.uid, f.hdr, f.body, '' FROM messages m"
-		" JOIN search_fts f ON f.rowid = m.blob_id"
-		" WHERE m.mailbox_id = ? AND m.blob_id IN (SELECT rowid"
-		" FROM search_fts WHERE search_fts MATCH ?)",
-	[XS_SEARCH_SCAN] = "SELECT m.uid, f.hdr, f.body, f.addr FROM messages m"
-		" JOIN search_fts f ON f.rowid = m.blob_id"
-		" WHERE m.mailbox_id = ?",
-	[XS_SEARCH_TAIL] = "SELECT m.uid, m.blob_id FROM messages m"
-		" JOIN search_pending p ON p.blob_id = m.blob_id"
-		" WHERE m.mailbox_id = ?",
+/* The statements on the queue of blobs to index, the same in both
+ * dialects. */
+static const char sql_pending_insert[] =
+	"INSERT INTO search_pending(blob_id) VALUES(?1) ON CONFLICT DO NOTHING";
+static const char sql_pending_delete[] =
+	"DELETE FROM search_pending WHERE blob_id = ?1";
+static const char sql_pending_next[] =
+	"SELECT blob_id FROM search_pending ORDER BY blob_id LIMIT ?1";
+static const char sql_pending_count[] = "SELECT count(*) FROM search_pending";
+static const char sql_blob_data[] = "SELECT data FROM blob_data WHERE id = ?1";
+static const char sql_search_tail[] =
+	"SELECT m.uid, m.blob_id FROM messages m"
+	" JOIN search_pending p ON p.blob_id = m.blob_id WHERE m.mailbox_id = ?1";
+
+struct search;
+
+/* The index itself is the dialect's own: FTS5 trigram for SQLite. */
+struct search_sql {
+	const char *insert;	/* ?1 blob id, ?2 hdr, ?3 body, ?4 addr */
+	const char *delete;	/* ?1 blob id */
+	/* (uid) of mailbox ?1 whose text has the needle, query ?2 */
+	const char *match;
+	/* (uid, hdr, body, addr) candidates to check on their text, for
+	 * HEADER and ADDRESS (hdr, addr) and for a long needle (hdr,
+	 * body); '' for the columns not needed */
+	const char *match_hdr, *match_text;
+	const char *scan;	/* (uid, hdr, body, addr) of mailbox ?1 */
+	/* The query ?2 of the match statements for needle (the whole
+	 * needle or its first characters) searched as s asks. */
+	void (*query)(const struct search *s, const char *needle,
+		      struct strbuf *q);
 };
 
-static sqlite3_stmt *xs(struct store_conn *c, enum store_sqlite_xstmt id,
-			const char **error_r)
+static void fts5_query(const struct search *s, const char *needle,
+		       struct strbuf *q);
+
+static const struct search_sql search_sqlite = {
+	.insert = "INSERT INTO search_fts(rowid, hdr, body, addr)"
+		" VALUES(?1, ?2, ?3, ?4)",
+	.delete = "DELETE FROM search_fts WHERE rowid = ?1",
+	/* IN (subquery): one pass over the mailbox against the set of
+	 * matching blobs, whatever the number of hits */
+	.match = "SELECT uid FROM messages WHERE mailbox_id = ?1"
+		" AND blob_id IN (SELECT rowid FROM search_fts"
+		" WHERE search_fts MATCH ?2)",
+	.match_hdr = "SELECT m.uid, f.hdr, '', f.addr FROM messages m"
+		" JOIN search_fts f ON f.rowid = m.blob_id"
+		" WHERE m.mailbox_id = ?1 AND m.blob_id IN (SELECT rowid"
+		" FROM search_fts WHERE search_fts MATCH ?2)",
+	.match_text = "SELECT m.uid, f.hdr, f.body, '' FROM messages m"
+		" JOIN search_fts f ON f.rowid = m.blob_id"
+		" WHERE m.mailbox_id = ?1 AND m.blob_id IN (SELECT rowid"
+		" FROM search_fts WHERE search_fts MATCH ?2)",
+	.scan = "SELECT m.uid, f.hdr, f.body, f.addr FROM messages m"
+		" JOIN search_fts f ON f.rowid = m.blob_id"
+		" WHERE m.mailbox_id = ?1",
+	.query = fts5_query,
+};
+
+/* PostgreSQL's index (store_schema_pgsql.c) is the folded text with
+ * trigram indexes: LIKE finds the candidates. */
+static bool pgsql(struct store_conn *c)
 {
-	return store_sqlite_xstmt(c, id, xsql[id], error_r);
+	return db_kind(c->db) == DB_PGSQL;
 }
 
 static int exec_plain(struct store_conn *c, const char *sql,
 		      const char **error_r)
 {
-	if (sqlite3_exec(store_sqlite_db(c), sql, NULL, NULL, NULL) !=
-	    SQLITE_OK) {
-		*error_r = store_sqlite_error(c, sql);
+	if (db_exec(c->db, sql) < 0) {
+		*error_r = store_db_error(c);
 		return -1;
 	}
 	return 0;
-}
-
-static struct str col_view(sqlite3_stmt *st, int i)
-{
-	const unsigned char *p = sqlite3_column_text(st, i);
-
-	return str_make(p != NULL ? (const char *)p : "",
-			(size_t)sqlite3_column_bytes(st, i));
 }
 
 /* ---- the text of a message, split into top header and body ---- */
@@ -180,82 +198,96 @@ static void text_split(struct str msg, struct strbuf *hdr,
 	*body_r = t;
 }
 
-/* The blob's bytes (sqlite memory valid until st is reset): 1, 0 when the
- * blob is gone, -1 on error. */
-static int blob_data(struct store_conn *c, sqlite3_stmt *st, int64_t blob_id,
+/* The blob's bytes (valid until st is reset): 1, 0 when the blob is
+ * gone, -1 on error. */
+static int blob_data(struct store_conn *c, struct db_stmt *st, int64_t blob_id,
 		     struct str *msg_r, const char **error_r)
 {
 	int ret;
 
-	sqlite3_bind_int64(st, 1, blob_id);
-	if ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
-		const void *p = sqlite3_column_blob(st, 0);
-
-		*msg_r = str_make(p != NULL ? p : "",
-				  (size_t)sqlite3_column_bytes(st, 0));
-	}
+	db_bind_int(st, 1, blob_id);
+	if ((ret = store_row(c, st, error_r)) == 1)
+		*msg_r = db_col_blob(st, 0);
 	return ret;
 }
 
 /* ---- writer side ---- */
 
-int store_sqlite_search_add(struct store_conn *c, int64_t blob_id,
-			    const char **error_r)
+int store_search_add(struct store_conn *c, int64_t blob_id,
+		     const char **error_r)
 {
-	sqlite3_stmt *st = xs(c, XS_PENDING_INSERT, error_r);
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, blob_id);
-	return store_sqlite_exec(c, st, "store search", error_r);
+	return store_run_id(c, sql_pending_insert, blob_id, error_r);
 }
 
-int store_sqlite_search_remove(struct store_conn *c, int64_t blob_id,
+int store_search_remove(struct store_conn *c, int64_t blob_id,
+			const char **error_r)
+{
+	if (store_run_id(c, sql_pending_delete, blob_id, error_r) < 0)
+		return -1;
+	return store_run_id(c, pgsql(c) ? store_pgsql_search_sql.remove :
+			    search_sqlite.delete, blob_id, error_r);
+}
+
+/* PostgreSQL: the text folded as utf8_fold() folds a needle, so a LIKE
+ * that respects case matches as i;unicode-casemap does. */
+static int index_insert_folded(struct store_conn *c, int64_t blob_id,
+			       struct str hdr, struct str body, struct str addr,
 			       const char **error_r)
 {
-	sqlite3_stmt *st;
+	struct strbuf fh = STRBUF_INIT, fb = STRBUF_INIT, fa = STRBUF_INIT;
+	struct db_stmt *st;
+	int ret = -1;
 
-	if ((st = xs(c, XS_PENDING_DELETE, error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, blob_id);
-	if (store_sqlite_exec(c, st, "store search", error_r) < 0 ||
-	    (st = xs(c, XS_FTS_DELETE, error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, blob_id);
-	return store_sqlite_exec(c, st, "store search", error_r);
+	utf8_fold(&fh, hdr);
+	utf8_fold(&fb, body);
+	utf8_fold(&fa, addr);
+	if ((st = store_stmt(c, store_pgsql_search_sql.insert,
+			     error_r)) != NULL) {
+		db_bind_int(st, 1, blob_id);
+		db_bind_text(st, 2, strbuf_str(&fh));
+		db_bind_text(st, 3, strbuf_str(&fb));
+		db_bind_text(st, 4, strbuf_str(&fa));
+		ret = store_run(c, st, error_r);
+	}
+	strbuf_free(&fh);
+	strbuf_free(&fb);
+	strbuf_free(&fa);
+	return ret;
 }
 
 static int index_one(struct store_conn *c, int64_t blob_id,
 		     struct strbuf *hdr, struct strbuf *body,
 		     struct strbuf *addr, const char **error_r)
 {
-	sqlite3_stmt *bs, *st;
+	struct db_stmt *bs, *st;
 	struct str msg, b;
 	int ret;
 
-	if ((bs = xs(c, XS_BLOB_DATA, error_r)) == NULL)
+	if ((bs = store_stmt(c, sql_blob_data, error_r)) == NULL)
 		return -1;
 	if ((ret = blob_data(c, bs, blob_id, &msg, error_r)) < 0)
 		return -1;
 	if (ret == 1) {
 		text_split(msg, hdr, body, addr, &b);
-		store_sqlite_done(bs);
-		if ((st = xs(c, XS_FTS_INSERT, error_r)) == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, blob_id);
-		sqlite3_bind_text(st, 2, hdr->n > 0 ? hdr->p : "",
-				  (int)hdr->n, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, b.n > 0 ? b.p : "", (int)b.n,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, addr->n > 0 ? addr->p : "",
-				  (int)addr->n, SQLITE_STATIC);
-		if (store_sqlite_exec(c, st, "store search", error_r) < 0)
+		db_reset(bs);
+		if (pgsql(c))
+			ret = index_insert_folded(c, blob_id, strbuf_str(hdr), b,
+						  strbuf_str(addr), error_r);
+		else if ((st = store_stmt(c, search_sqlite.insert,
+					  error_r)) == NULL) {
+			ret = -1;
+		} else {
+			/* FTS5's trigram tokenizer folds case itself */
+			db_bind_int(st, 1, blob_id);
+			db_bind_text(st, 2, strbuf_str(hdr));
+			db_bind_text(st, 3, b);
+			db_bind_text(st, 4, strbuf_str(addr));
+			ret = store_run(c, st, error_r);
+		}
+		if (ret < 0)
 			return -1;
 	}
-	if ((st = xs(c, XS_PENDING_DELETE, error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, blob_id);
-	return store_sqlite_exec(c, st, "store search", error_r);
+	return store_run_id(c, sql_pending_delete, blob_id, error_r);
 }
 
 /* One transaction indexing up to SEARCH_BATCH queued blobs: 1 = more are
@@ -265,74 +297,61 @@ static int index_batch(struct store_conn *c, struct strbuf *hdr,
 		       const char **error_r)
 {
 	int64_t batch[SEARCH_BATCH];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t n = 0;
 	int ret = 0;
 
-	if (exec_plain(c, "BEGIN IMMEDIATE", error_r) < 0)
+	if (db_begin(c->db) < 0) {
+		*error_r = store_db_error(c);
 		return -1;
-	if ((st = xs(c, XS_PENDING_NEXT, error_r)) == NULL)
-		goto fail;
-	sqlite3_bind_int(st, 1, SEARCH_BATCH);
-	while (n < SEARCH_BATCH && (ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
-		batch[n++] = sqlite3_column_int64(st, 0);
 	}
+	/* The index can always be rebuilt from the blobs, so its commits
+	 * skip the wait for the disk: a crash only loses the last index
+	 * batches (their blobs are queued again with them), and the next
+	 * delivery's durable commit makes them durable anyway. PostgreSQL
+	 * says so for this transaction; SQLite's pragma is set around it
+	 * (store_search_idle). */
+	if (db_kind(c->db) == DB_PGSQL && c->fsync &&
+	    exec_plain(c, "SET LOCAL synchronous_commit = off", error_r) < 0)
+		goto fail;
+	if ((st = store_stmt(c, sql_pending_next, error_r)) == NULL)
+		goto fail;
+	db_bind_int(st, 1, SEARCH_BATCH);
+	while (n < SEARCH_BATCH && (ret = store_row(c, st, error_r)) == 1)
+		batch[n++] = db_col_int(st, 0);
 	if (n == SEARCH_BATCH)
-		store_sqlite_done(st);
+		db_reset(st);
 	else if (ret < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		if (index_one(c, batch[i], hdr, body, addr, error_r) < 0)
 			goto fail;
 	}
-	if (exec_plain(c, "COMMIT", error_r) < 0)
+	if (db_commit(c->db) < 0) {
+		*error_r = store_db_error(c);
 		goto fail;
+	}
 	return n == SEARCH_BATCH ? 1 : 0;
 fail:
-	sqlite3_exec(store_sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
+	db_rollback(c->db);
 	return -1;
 }
 
-/* PRAGMA synchronous of the connection: 2 = FULL (fsync on), -1 error. */
-static int synchronous_mode(struct store_conn *c, const char **error_r)
-{
-	sqlite3_stmt *st;
-	int mode = -1;
-
-	if (sqlite3_prepare_v2(store_sqlite_db(c), "PRAGMA synchronous", -1,
-			       &st, NULL) != SQLITE_OK) {
-		*error_r = store_sqlite_error(c, "PRAGMA synchronous");
-		return -1;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		mode = sqlite3_column_int(st, 0);
-	else
-		*error_r = store_sqlite_error(c, "PRAGMA synchronous");
-	sqlite3_finalize(st);
-	return mode;
-}
-
-int store_sqlite_search_idle(struct store_conn *c, const char **error_r)
+int store_search_idle(struct store_conn *c, const char **error_r)
 {
 	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT, addr = STRBUF_INIT;
-	int ret, sync;
+	bool pragma = db_kind(c->db) == DB_SQLITE && c->fsync;
+	int ret;
 
-	/* The index can always be rebuilt from the blobs, so its commits
-	 * skip the fsync: in WAL mode NORMAL stays consistent, a crash only
-	 * loses the last index batches (their blobs are queued again with
-	 * them), and the next delivery's fsync makes them durable anyway. */
-	if ((sync = synchronous_mode(c, error_r)) < 0 ||
-	    (sync == 2 && exec_plain(c, "PRAGMA synchronous = NORMAL",
-				     error_r) < 0))
+	/* In WAL mode NORMAL stays consistent; see index_batch(). */
+	if (pragma && exec_plain(c, "PRAGMA synchronous = NORMAL", error_r) < 0)
 		return -1;
 	ret = index_batch(c, &hdr, &body, &addr, error_r);
 	/* setting a pragma does no I/O; should it fail all the same, the
 	 * deliveries must not go on without their fsync */
-	if (sync == 2 && sqlite3_exec(store_sqlite_db(c),
-				      "PRAGMA synchronous = FULL", NULL, NULL,
-				      NULL) != SQLITE_OK)
+	if (pragma && db_exec(c->db, "PRAGMA synchronous = FULL") < 0)
 		PANIC("store: cannot restore PRAGMA synchronous = FULL: %s",
-		      sqlite3_errmsg(store_sqlite_db(c)));
+		      db_error(c->db));
 	strbuf_free(&hdr);
 	strbuf_free(&body);
 	strbuf_free(&addr);
@@ -413,7 +432,7 @@ static bool text_matches(const struct search *s, struct str hdr,
 
 /* The FTS5 query: the needle as one quoted phrase (its '"' doubled),
  * restricted to the column the field searches. */
-static void match_query(const struct search *s, const char *needle,
+static void fts5_query(const struct search *s, const char *needle,
 			struct strbuf *q)
 {
 	if (s->field == STORE_SEARCH_BODY)
@@ -464,42 +483,70 @@ static int search_indexed(struct store_conn *c, int64_t mailbox_id,
 {
 	struct strbuf q = STRBUF_INIT;
 	struct str whole = str_c(needle);
-	sqlite3_stmt *st;
+	const struct search_sql *sql = &search_sqlite;
+	struct db_stmt *st;
 	size_t chars = utf8_length(whole);
 	bool match = chars >= 3, verify = chars > SEARCH_PHRASE_MAX;
 	bool field = s->field == STORE_SEARCH_HEADER ||
 		     s->field == STORE_SEARCH_ADDRESS;
 	int ret;
 
-	if (!match)
-		st = xs(c, XS_SEARCH_SCAN, error_r);
-	else if (field)
-		st = xs(c, XS_SEARCH_MATCH_HDR, error_r);
-	else if (verify)
-		st = xs(c, XS_SEARCH_MATCH_TEXT, error_r);
-	else
-		st = xs(c, XS_SEARCH_MATCH, error_r);
+	st = store_stmt(c, !match ? sql->scan : field ? sql->match_hdr :
+			verify ? sql->match_text : sql->match, error_r);
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, mailbox_id);
+	db_bind_int(st, 1, mailbox_id);
 	if (match) {
 		char *phrase = xstrndup(needle, verify ?
 					utf8_prefix(whole, SEARCH_PHRASE_MAX) :
 					whole.n);
 
-		match_query(s, phrase, &q);
+		sql->query(s, phrase, &q);
 		free(phrase);
-		sqlite3_bind_text(st, 2, q.p, (int)q.n, SQLITE_STATIC);
+		db_bind_text(st, 2, strbuf_str(&q));
 	}
-	while ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
-		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+	while ((ret = store_row(c, st, error_r)) == 1) {
+		uint32_t uid = (uint32_t)db_col_int(st, 0);
 
 		/* A phrase MATCH of the whole needle is exact for BODY and
 		 * TEXT; a field must still be the field asked for. */
 		if ((match && !verify && !field) ||
-		    text_matches(s, col_view(st, 1), col_view(st, 2),
-				 col_view(st, 3)))
+		    text_matches(s, db_col_text(st, 1), db_col_text(st, 2),
+				 db_col_text(st, 3)))
 			uid_push(u, uid);
+	}
+	strbuf_free(&q);
+	return ret;
+}
+
+/* The same on PostgreSQL: LIKE over the folded text finds the messages
+ * (a needle of any length: the trigrams only speed it up), exactly for
+ * BODY and TEXT unless the needle is long; the rest is checked. */
+static int search_indexed_pgsql(struct store_conn *c, int64_t mailbox_id,
+				const struct search *s, struct uid_vec *u,
+				const char **error_r)
+{
+	struct strbuf q = STRBUF_INIT;
+	struct str n = s->needle;
+	bool verify = utf8_length(n) > SEARCH_PHRASE_MAX;
+	bool field = s->field == STORE_SEARCH_HEADER ||
+		     s->field == STORE_SEARCH_ADDRESS;
+	struct db_stmt *st;
+	int ret;
+
+	if ((st = store_stmt(c, store_pgsql_search_sql.match[s->field],
+			     error_r)) == NULL)
+		return -1;
+	if (verify)
+		n = str_make(n.p, utf8_prefix(n, SEARCH_PHRASE_MAX));
+	store_pgsql_like(&q, n);
+	db_bind_int(st, 1, mailbox_id);
+	db_bind_text(st, 2, strbuf_str(&q));
+	while ((ret = store_row(c, st, error_r)) == 1) {
+		if ((!verify && !field) ||
+		    text_matches(s, db_col_text(st, 1), db_col_text(st, 2),
+				 db_col_text(st, 3)))
+			uid_push(u, (uint32_t)db_col_int(st, 0));
 	}
 	strbuf_free(&q);
 	return ret;
@@ -512,20 +559,20 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		       const char **error_r)
 {
 	struct strbuf hdr = STRBUF_INIT, body = STRBUF_INIT, addr = STRBUF_INIT;
-	sqlite3_stmt *st, *bs;
+	struct db_stmt *st, *bs;
 	int ret;
 
-	if ((st = xs(c, XS_SEARCH_TAIL, error_r)) == NULL ||
-	    (bs = xs(c, XS_BLOB_DATA, error_r)) == NULL)
+	if ((st = store_stmt(c, sql_search_tail, error_r)) == NULL ||
+	    (bs = store_stmt(c, sql_blob_data, error_r)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	while ((ret = store_sqlite_row(c, st, "store search", error_r)) == 1) {
-		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+	db_bind_int(st, 1, mailbox_id);
+	while ((ret = store_row(c, st, error_r)) == 1) {
+		uint32_t uid = (uint32_t)db_col_int(st, 0);
 		struct str msg, b;
 
-		if ((ret = blob_data(c, bs, sqlite3_column_int64(st, 1), &msg,
+		if ((ret = blob_data(c, bs, db_col_int(st, 1), &msg,
 				     error_r)) < 0) {
-			store_sqlite_done(st);
+			db_reset(st);
 			break;
 		}
 		if (ret == 0)
@@ -544,7 +591,7 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 		}
 		if (text_matches(s, strbuf_str(&hdr), b, strbuf_str(&addr)))
 			uid_push(u, uid);
-		store_sqlite_done(bs);
+		db_reset(bs);
 	}
 	strbuf_free(&hdr);
 	strbuf_free(&body);
@@ -552,7 +599,7 @@ static int search_tail(struct store_conn *c, int64_t mailbox_id,
 	return ret;
 }
 
-int store_sqlite_search_text(struct store_conn *c, struct arena *a,
+int store_read_search_text(struct store_conn *c, struct arena *a,
 			     int64_t mailbox_id, enum store_search_field field,
 			     const char *header, const char *needle,
 			     uint32_t **uids_r, const char **error_r)
@@ -570,17 +617,17 @@ int store_sqlite_search_text(struct store_conn *c, struct arena *a,
 	utf8_fold(&folded, str_c(needle));
 	s.needle = strbuf_str(&folded);
 	/* one snapshot: a blob the writer indexes meanwhile is seen once */
-	if (exec_plain(c, "BEGIN", error_r) < 0) {
+	if (db_begin_read(c->db) < 0) {
+		*error_r = store_db_error(c);
 		strbuf_free(&folded);
 		return -1;
 	}
-	ret = search_indexed(c, mailbox_id, &s, needle, &u, error_r);
+	ret = pgsql(c) ? search_indexed_pgsql(c, mailbox_id, &s, &u, error_r) :
+		search_indexed(c, mailbox_id, &s, needle, &u, error_r);
 	if (ret == 0)
 		ret = search_tail(c, mailbox_id, &s, &u, error_r);
-	if (ret == 0 && exec_plain(c, "COMMIT", error_r) < 0)
-		ret = -1;
-	if (ret < 0)
-		sqlite3_exec(store_sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
+	/* a read: nothing to commit */
+	db_rollback(c->db);
 	strbuf_free(&folded);
 	if (ret < 0) {
 		free(u.v);
@@ -595,14 +642,14 @@ int store_sqlite_search_text(struct store_conn *c, struct arena *a,
 	return (int)u.n;
 }
 
-int store_sqlite_search_pending(struct store_conn *c, const char **error_r)
+int store_read_search_pending(struct store_conn *c, const char **error_r)
 {
-	sqlite3_stmt *st = xs(c, XS_PENDING_COUNT, error_r);
+	struct db_stmt *st = store_stmt(c, sql_pending_count, error_r);
 	int ret;
 
-	if (st == NULL || store_sqlite_row(c, st, "store search", error_r) != 1)
+	if (st == NULL || store_row(c, st, error_r) != 1)
 		return -1;
-	ret = sqlite3_column_int(st, 0);
-	store_sqlite_done(st);
+	ret = (int)db_col_int(st, 0);
+	db_reset(st);
 	return ret;
 }

@@ -1,0 +1,193 @@
+/* store_db_int.h: private to src/store: the store's connection over the
+ * database layer (db/db.h) and what the files of the mail semantics share:
+ * statement and error helpers, row vectors, and the entry points one
+ * request family calls in another. SQL is written once, in the subset both
+ * dialects accept; what differs is chosen by db_kind(). */
+#ifndef POSTHORN_STORE_STORE_DB_INT_H
+#define POSTHORN_STORE_STORE_DB_INT_H
+
+#include "store/store_int.h"
+#include "db/db.h"
+#include "store/store_schema.h"
+
+struct store_conn {
+	struct db *db;
+	bool fsync;			/* durable commits asked for */
+	char error[512];		/* *error_r of the last failure */
+	uint32_t last_uidvalidity;	/* writer only */
+};
+
+/* "store: <the database's error>" / msg as the connection's error, valid
+ * until the next call on c. */
+const char *store_db_error(struct store_conn *c);
+const char *store_db_fail(struct store_conn *c, const char *msg);
+/* The cached statement of the SQL literal sql (db_prepare), NULL with
+ * *error_r set. */
+struct db_stmt *store_stmt(struct store_conn *c, const char *sql,
+			   const char **error_r);
+/* Run a statement whose rows do not matter: 0, or -1 with *error_r. */
+int store_run(struct store_conn *c, struct db_stmt *st, const char **error_r);
+/* Step: 1 a row (read it, then db_reset unless stepping on), 0 no more
+ * (reset), -1 with *error_r (reset). */
+int store_row(struct store_conn *c, struct db_stmt *st, const char **error_r);
+/* Run sql with its one parameter ?1 = id. */
+int store_run_id(struct store_conn *c, const char *sql, int64_t id,
+		 const char **error_r);
+/* Column i of the current row as a string copied into a. */
+const char *store_col_str(struct arena *a, struct db_stmt *st, int i);
+/* Column i as bytes copied into a, NUL-terminated (not counted). */
+const void *store_col_bytes(struct arena *a, struct db_stmt *st, int i,
+			    size_t *size_r);
+
+/* A growable array of items of `size` bytes for the rows of a read, built
+ * in malloc'd memory: start it as { .size = sizeof(item) }. */
+struct store_vec {
+	void *v;
+	size_t n, cap, size;
+};
+
+/* A new uninitialized item at the end. */
+void *store_vec_push(struct store_vec *v);
+/* The items copied into a (room for one at least, so never NULL); the
+ * malloc'd array is freed. On an error path free(v->v) instead. */
+void *store_vec_to_arena(struct store_vec *v, struct arena *a);
+
+/* The writer's requests, inside the batch transaction; each fills the
+ * result's outputs and the changed mailboxes. */
+/* store_deliver.c */
+int store_deliver_apply(struct store_conn *c, const struct store_req *req,
+			struct store_result *res, struct store_changes *changes,
+			const char **error_r);
+/* Drop one reference to a blob; the last one deletes it (and its index
+ * entry). */
+int store_blob_unref(struct store_conn *c, int64_t blob_id,
+		     const char **error_r);
+/* store_account.c: domains, users, aliases */
+int store_account_apply(struct store_conn *c, const struct store_req *req,
+			struct store_result *res, struct store_changes *changes,
+			const char **error_r);
+/* store_mailbox.c */
+int store_mailbox_apply(struct store_conn *c, const struct store_req *req,
+			struct store_result *res, struct store_changes *changes,
+			const char **error_r);
+int store_mailbox_insert(struct store_conn *c, int64_t user_id,
+			 const char *name, const char *special_use,
+			 bool subscribed, int64_t *id_r, const char **error_r);
+/* 0 and the owner when the mailbox exists, -1 with an error if not. */
+int store_mailbox_owner(struct store_conn *c, int64_t mailbox_id,
+			int64_t *user_id_r, bool *inbox_r, const char **error_r);
+/* Remove a mailbox with its messages, dropping their blob references. */
+int store_mailbox_purge(struct store_conn *c, int64_t mailbox_id,
+			const char **error_r);
+/* Bump HIGHESTMODSEQ and adjust the counters of a mailbox. */
+int store_mailbox_change(struct store_conn *c, int64_t mailbox_id,
+			 int64_t messages_delta, int64_t unseen_delta,
+			 uint64_t *modseq_r, const char **error_r);
+bool store_is_inbox(const char *name);
+/* store_message.c: flags, expunge, copy and move */
+int store_message_apply(struct store_conn *c, const struct store_req *req,
+			struct store_result *res, struct store_changes *changes,
+			const char **error_r);
+/* store_quota.c: STORE_REQ_USER_SET_QUOTA */
+int store_quota_apply(struct store_conn *c, const struct store_req *req,
+		      const char **error_r);
+/* store_queue.c: the STORE_REQ_QUEUE_* requests */
+int store_queue_apply(struct store_conn *c, const struct store_req *req,
+		      struct store_result *res, struct store_changes *changes,
+		      const char **error_r);
+/* store_conn.c: any request (the DSN of a queue result is a delivery) */
+int store_conn_apply(struct store_conn *c, const struct store_req *req,
+		     struct store_result *res, struct store_changes *changes,
+		     const char **error_r);
+
+/* store_search.c. Writer side, inside the batch transaction. */
+/* A new blob delivered to mailboxes: queue it for the index. */
+int store_search_add(struct store_conn *c, int64_t blob_id,
+		     const char **error_r);
+/* A blob was deleted: drop it from the index and the queue. */
+int store_search_remove(struct store_conn *c, int64_t blob_id,
+			const char **error_r);
+/* Writer, between batches: index a few queued blobs in one transaction.
+ * 1 = more are queued, 0 = none left, -1 = error. */
+int store_search_idle(struct store_conn *c, const char **error_r);
+
+/* The readers, with the store.h contracts (store_read.c, store_search.c,
+ * store_quota.c, store_queue.c). */
+int store_read_domain_exists(struct store_conn *c, const char *domain,
+			     const char **error_r);
+int store_read_domain_list(struct store_conn *c, struct arena *a,
+			   const char ***domains_r, const char **error_r);
+int store_read_user_by_address(struct store_conn *c, struct arena *a,
+			       const char *address, struct store_user *user_r,
+			       const char **error_r);
+int store_read_user_list(struct store_conn *c, struct arena *a,
+			 struct store_user **users_r, const char **error_r);
+int store_read_user_usage(struct store_conn *c, int64_t user_id,
+			  uint64_t *bytes_r, const char **error_r);
+int store_read_alias_targets(struct store_conn *c, struct arena *a,
+			     const char *address, const char ***targets_r,
+			     const char **error_r);
+int store_read_alias_list(struct store_conn *c, struct arena *a,
+			  const char ***addresses_r, const char ***targets_r,
+			  const char **error_r);
+int store_read_subscriptions(struct store_conn *c, struct arena *a,
+			     int64_t user_id, const char ***names_r,
+			     const char **error_r);
+int store_read_mailbox_list(struct store_conn *c, struct arena *a,
+			    int64_t user_id, struct store_mailbox **mailboxes_r,
+			    const char **error_r);
+int store_read_mailbox_by_name(struct store_conn *c, struct arena *a,
+			       int64_t user_id, const char *name,
+			       struct store_mailbox *mailbox_r,
+			       const char **error_r);
+int store_read_mailbox_by_id(struct store_conn *c, struct arena *a,
+			     int64_t mailbox_id, struct store_mailbox *mailbox_r,
+			     const char **error_r);
+int store_read_mailbox_status(struct store_conn *c, int64_t mailbox_id,
+			      struct store_mailbox_status *status_r,
+			      const char **error_r);
+int store_read_search_text(struct store_conn *c, struct arena *a,
+			   int64_t mailbox_id, enum store_search_field field,
+			   const char *header, const char *needle,
+			   uint32_t **uids_r, const char **error_r);
+int store_read_search_pending(struct store_conn *c, const char **error_r);
+int store_read_msg_list(struct store_conn *c, struct arena *a,
+			int64_t mailbox_id, struct store_msg **msgs_r,
+			const char **error_r);
+int store_read_expunged_since(struct store_conn *c, struct arena *a,
+			      int64_t mailbox_id, uint64_t since,
+			      uint32_t **uids_r, const char **error_r);
+int store_read_msg_count_above(struct store_conn *c, int64_t mailbox_id,
+			       uint32_t uid, uint32_t *count_r,
+			       const char **error_r);
+int store_read_msg_changed_since(struct store_conn *c, struct arena *a,
+				 int64_t mailbox_id, uint64_t since,
+				 struct store_msg **msgs_r,
+				 const char **error_r);
+int store_read_msg_meta(struct store_conn *c, struct arena *a,
+			int64_t mailbox_id, uint32_t uid,
+			struct store_msg_meta *meta_r, const char **error_r);
+int store_read_msg_meta_range(struct store_conn *c, struct arena *a,
+			      int64_t mailbox_id, uint32_t lo, uint32_t hi,
+			      size_t max, uint32_t **uids_r,
+			      struct store_msg_meta **metas_r,
+			      const char **error_r);
+int store_read_blob_get(struct store_conn *c, struct arena *a,
+			int64_t blob_id, const char **data_r, size_t *size_r,
+			const char **error_r);
+int store_read_blob_count(struct store_conn *c, const char **error_r);
+int store_read_queue_list(struct store_conn *c, struct arena *a,
+			  struct store_queue_entry **entries_r,
+			  const char **error_r);
+int store_read_queue_get(struct store_conn *c, struct arena *a, int64_t id,
+			 struct store_queue_entry *entry_r,
+			 const char **error_r);
+int store_read_queue_due(struct store_conn *c, struct arena *a, int64_t now,
+			 size_t limit, struct store_queue_entry **entries_r,
+			 const char **error_r);
+int store_read_queue_held(struct store_conn *c, int64_t id,
+			  const char **error_r);
+int store_read_queue_held_ids(struct store_conn *c, struct arena *a,
+			      int64_t **ids_r, const char **error_r);
+
+#endif
