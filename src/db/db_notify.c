@@ -12,6 +12,11 @@ bool db_shared(const struct db *db)
 	return db_kind(db) == DB_PGSQL;
 }
 
+bool db_connected(struct db *db)
+{
+	return !db_shared(db) || PQstatus(db_pgsql_conn(db)) == CONNECTION_OK;
+}
+
 int db_backend_pid(struct db *db)
 {
 	return db_shared(db) ? PQbackendPID(db_pgsql_conn(db)) : 0;

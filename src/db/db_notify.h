@@ -28,6 +28,10 @@ struct db_notification {
  * cross-node mechanisms below do something only then. */
 bool db_shared(const struct db *db);
 
+/* Whether the connection to the server still stands (after an error:
+ * false means open a new one). Always true on SQLite. */
+bool db_connected(struct db *db);
+
 /* The server process serving this connection (PostgreSQL), 0 on SQLite. */
 int db_backend_pid(struct db *db);
 

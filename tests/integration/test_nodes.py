@@ -32,6 +32,8 @@ PASSWORD = "nodes pw"
 # killed node's claimed messages go to the other one within the test
 QUEUE_LEASE = 4
 NOT_AVAILABLE = "store driver pgsql not available"
+# rounds of the concurrent STORE test
+ROUNDS = 5
 
 
 def node_conf(sink_port):
@@ -265,26 +267,31 @@ def test_concurrent_store_and_append_from_both_nodes(cluster):
     def work(k):
         m = sides[k]
         try:
-            typ, _ = m._simple_command("SELECT", "INBOX", "(CONDSTORE)")
+            typ, _ = m.enable("CONDSTORE")
             assert typ == "OK"
-            for rnd in range(3):
+            typ, _ = m.select("INBOX")
+            assert typ == "OK"
+            for rnd in range(ROUNDS):
                 for uid in range(1, n + 1):
-                    # both sides change every message: side a a keyword
-                    # of its own, side b another, and both \Flagged
-                    flag = "$SideA" if k == 0 else "$SideB"
+                    # both sides change every message at about the same
+                    # time: each adds a keyword of its own per round, and
+                    # both \Flagged; a change lost to the other's would
+                    # miss its keyword at the end
+                    flag = f"$Side{'AB'[k]}{rnd}"
                     extra = " \\Flagged" if uid % 2 == rnd % 2 else ""
                     typ, data = m.uid("STORE", str(uid), "+FLAGS", f"({flag}{extra})")
                     assert typ == "OK", data
+                    # the FETCH of the message stored (the answer may
+                    # tell the other side's changes too, first)
+                    got = None
                     for item in data:
-                        if item is None:
-                            continue
-                        text = item if isinstance(item, bytes) else item[0]
-                        mm = re.search(rb"UID (\d+).*MODSEQ \((\d+)\)", text)
-                        mu = re.search(rb"MODSEQ \((\d+)\).*UID (\d+)", text)
-                        if mm:
-                            results[k].append(("store", int(mm.group(1)), int(mm.group(2))))
-                        elif mu:
-                            results[k].append(("store", int(mu.group(2)), int(mu.group(1))))
+                        text = item if isinstance(item, bytes) else (item or [b""])[0]
+                        u = re.search(rb"UID (\d+)", text or b"")
+                        q = re.search(rb"MODSEQ \((\d+)\)", text or b"")
+                        if u and q and int(u.group(1)) == uid:
+                            got = int(q.group(1))
+                    if got is not None:
+                        results[k].append(("store", uid, got))
                 # and new messages, each side its own
                 typ, data = m.append("INBOX", None, None, msg(f"append-{k}-{rnd}"))
                 assert typ == "OK", data
@@ -314,17 +321,25 @@ def test_concurrent_store_and_append_from_both_nodes(cluster):
             if kind == "store":
                 assert pairs.setdefault(modseq, uid) == uid, (modseq, uid, pairs[modseq])
     appended = [r[1] for k in (0, 1) for r in results[k] if r[0] == "append"]
-    assert len(set(appended)) == len(appended) == 6
+    assert len(set(appended)) == len(appended) == 2 * ROUNDS
     assert min(appended) > n
     # each side sees the other's flags on every message
     for k, m in enumerate(sides):
         m.noop()
         typ, data = m.uid("FETCH", f"1:{n}", "(FLAGS MODSEQ)")
         assert typ == "OK"
-        lines = [d if isinstance(d, bytes) else d[0] for d in data if d]
-        assert len(lines) == n, lines
-        for line in lines:
-            assert b"$SideA" in line and b"$SideB" in line and b"\\Flagged" in line, line
+        flags = {}
+        for d in data:
+            line = d if isinstance(d, bytes) else (d or [b""])[0]
+            u = re.search(rb"UID (\d+)", line or b"")
+            if u and b"FLAGS" in line:
+                flags[int(u.group(1))] = line
+        assert sorted(flags) == list(range(1, n + 1)), flags
+        for line in flags.values():
+            for rnd in range(ROUNDS):
+                assert f"$SideA{rnd}".encode() in line and \
+                    f"$SideB{rnd}".encode() in line, line
+            assert b"\\Flagged" in line, line
         m.logout()
     # UIDs, modseqs of the mailbox in the database: no two messages share
     # a UID, and HIGHESTMODSEQ is the largest modseq
@@ -333,7 +348,7 @@ def test_concurrent_store_and_append_from_both_nodes(cluster):
                        "x.id = m.mailbox_id JOIN users u ON u.id = x.user_id "
                        "WHERE u.address = 'flags@localhost'")
     row = [v.strip() for v in out.splitlines()[2].split("|")]
-    assert row[0] == row[1] == str(n + 6), out
+    assert row[0] == row[1] == str(n + 2 * ROUNDS), out
     assert int(row[2]) <= int(row[3]), out
 
 
@@ -367,6 +382,9 @@ def test_pop3_lock_holds_across_nodes(cluster):
 
 
 def test_queue_shared_each_message_sent_once(cluster):
+    # a slow receiver: each message stays in flight on one node while the
+    # other node's queue runner looks for due entries
+    cluster.sink.stall = 1.5
     before = len(cluster.sink.messages)
     mids = []
     for i in range(10):
@@ -375,8 +393,9 @@ def test_queue_shared_each_message_sent_once(cluster):
             s.login("demo@localhost", "demo")
             s.sendmail("demo@localhost", ["rcpt@remote.test"], data)
         mids.append(f"out-{i}@nodes.test")
-    assert wait_for(lambda: len(cluster.sink.messages) - before >= 10, timeout=30)
-    time.sleep(2)    # a second copy would come now
+    assert wait_for(lambda: len(cluster.sink.messages) - before >= 10, timeout=60)
+    time.sleep(3)    # a second copy would come now
+    cluster.sink.stall = 0
     got = {}
     for _, _, content, _ in cluster.sink.messages[before:]:
         mid = re.search(rb"Message-ID: <([^>]+)>", content).group(1).decode()
