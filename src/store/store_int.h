@@ -43,6 +43,10 @@ struct store_driver {
 	int (*release)(struct store_conn *conn, const char **error_r);
 	void (*rollback_to)(struct store_conn *conn);
 	bool (*in_transaction)(struct store_conn *conn);
+	/* Whether the last error was a conflict with another transaction
+	 * (a deadlock between two nodes' batches) that is worth running the
+	 * whole batch again for. */
+	bool (*error_retry)(struct store_conn *conn);
 	/* Apply one request inside the open transaction. Fills result's
 	 * outputs (not status/error) and the changed mailboxes. */
 	int (*apply)(struct store_conn *conn, const struct store_req *req,

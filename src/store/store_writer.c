@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Background work (the search index) runs only once the writer has had
  * no request for IDLE_DELAY_MS. Not between batches under steady load:
@@ -15,6 +16,9 @@
  * took bench_store from about 18 000 to 7 000 messages/s even with a tenth
  * of the writer's time. SEARCH covers the unindexed tail itself. */
 #define IDLE_DELAY_MS 20
+/* A batch that lost a deadlock to another node's runs again, whole, this
+ * many times at most; then the request that met it fails. */
+#define CONFLICT_RETRIES 5
 
 struct writer_item {
 	struct writer_item *next;
@@ -52,6 +56,7 @@ struct store_writer {
 	struct store_stats stats;
 	/* not 0: the node id the batches' changes go to other nodes by */
 	_Atomic uint64_t bus_node;
+	unsigned conflicts;	/* reruns of the batch being processed */
 };
 
 void store_changes_add(struct store_changes *c, int64_t user_id,
@@ -130,7 +135,9 @@ static int bus_send(struct store_writer *w, struct writer_item *list,
 
 /* Apply every live item inside one transaction. Returns false when the
  * database dropped the transaction (e.g. SQLITE_FULL in some paths): the
- * guilty item is marked failed and the caller runs the batch again. */
+ * guilty item is marked failed and the caller runs the batch again; and
+ * when the batch lost a deadlock (CONFLICT_RETRIES times at most): it was
+ * rolled back and runs again as it was. */
 static bool run_batch(struct store_writer *w, struct writer_item *list,
 		      const char **error_r)
 {
@@ -155,6 +162,17 @@ static bool run_batch(struct store_writer *w, struct writer_item *list,
 		}
 		if (d->apply(w->conn, it->req, it->result, &it->changes,
 			     &error) < 0) {
+			/* Another node's batch waits for rows this one holds
+			 * while this one waits for its: the database gave up
+			 * this one. Let go of every lock, give the other a
+			 * moment, and run the whole batch again. */
+			if (d->error_retry != NULL && d->error_retry(w->conn) &&
+			    w->conflicts < CONFLICT_RETRIES) {
+				w->conflicts++;
+				d->rollback(w->conn);
+				usleep(1000 * w->conflicts);
+				return false;
+			}
 			item_fail(it, "", error);
 			if (!d->in_transaction(w->conn))
 				return false;
@@ -186,6 +204,7 @@ static void process(struct store_writer *w, struct writer_item *list)
 	const char *error;
 	size_t n = 0, n_failed = 0;
 
+	w->conflicts = 0;
 	while (!run_batch(w, list, &error))
 		;
 	for (struct writer_item *it = list; it != NULL; it = it->next) {

@@ -36,4 +36,4 @@ def test_store_bus_two_nodes_on_postgresql(pg):
                                 CMOCKA_MESSAGE_OUTPUT="STDOUT"))
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "store driver: pgsql" in out and "[  PASSED  ] 2 test(s)." in out, out
+    assert "store driver: pgsql" in out and "[  PASSED  ] 3 test(s)." in out, out

@@ -9,6 +9,7 @@
 #include "test_store_util.h"
 #include "store/store_int.h"
 #include "store/store_nodes.h"
+#include "db/db.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -242,11 +243,89 @@ static void test_two_nodes(void **state)
 	seen_free(seen_b);
 }
 
+/* ---- a deadlock with another node ---- */
+
+struct bg_deliver {
+	struct tstore *t;
+	struct store_target targets[2];
+	struct store_result *res;
+	pthread_t thread;
+};
+
+static void *bg_deliver_main(void *arg)
+{
+	struct bg_deliver *bg = arg;
+	struct store_req req = { .type = STORE_REQ_DELIVER };
+
+	req.u.deliver.data = msg_text;
+	req.u.deliver.size = sizeof(msg_text) - 1;
+	req.u.deliver.internal_date = 1700000000;
+	req.u.deliver.targets = bg->targets;
+	req.u.deliver.n_targets = 2;
+	store_submit_wait(bg->t->store, &req, &bg->res);
+	return NULL;
+}
+
+/* Another node (a plain connection x here) holds the second INBOX and
+ * then wants the first while the store's batch holds the first and waits
+ * for the second: PostgreSQL gives up one of them. x waits longer before
+ * it looks for deadlocks, so the store's batch is the one given up: it
+ * runs again once x let go, and the delivery succeeds. */
+static void test_deadlock_runs_the_batch_again(void **state)
+{
+	struct db_settings xs = {
+		.kind = DB_PGSQL, .conninfo = getenv("POSTHORN_TEST_PGSQL"),
+	};
+	struct bg_deliver bg = { 0 };
+	struct tstore a;
+	struct db *x;
+	char *error = NULL, sql[160], address[64];
+	int64_t u1, u2, m1, m2;
+
+	(void)state;
+	if (!pgsql())
+		skip();
+	node_open(&a);
+	snprintf(address, sizeof(address), "dl1-%ld@dl.test", (long)time(NULL));
+	tstore_domain(&a, "dl.test");
+	u1 = tstore_user(&a, address);
+	address[2] = '2';
+	u2 = tstore_user(&a, address);
+	m1 = tstore_inbox(&a, u1);
+	m2 = tstore_inbox(&a, u2);
+	x = db_open(&xs, &error);
+	assert_non_null(x);
+	assert_int_equal(db_begin(x), 0);
+	assert_int_equal(db_exec(x, "SET LOCAL deadlock_timeout = '20s'"), 0);
+	snprintf(sql, sizeof(sql), "SELECT id FROM mailboxes WHERE id = %lld"
+		 " FOR UPDATE", (long long)m2);
+	assert_int_equal(db_exec(x, sql), 0);
+	bg.t = &a;
+	bg.targets[0].user_id = u1;
+	bg.targets[1].user_id = u2;
+	assert_int_equal(pthread_create(&bg.thread, NULL, bg_deliver_main, &bg), 0);
+	usleep(300 * 1000);	/* the batch holds m1 and waits for m2 */
+	snprintf(sql, sizeof(sql), "SELECT id FROM mailboxes WHERE id = %lld"
+		 " FOR UPDATE", (long long)m1);
+	/* waits until the store's batch was given up and let go */
+	assert_int_equal(db_exec(x, sql), 0);
+	db_rollback(x);
+	pthread_join(bg.thread, NULL);
+	assert_non_null(bg.res);
+	if (bg.res->status != 0)
+		fail_msg("the delivery failed: %s", bg.res->error);
+	assert_int_equal(bg.res->n_assigned, 2);
+	store_result_free(&bg.res);
+	db_close(&x);
+	node_close(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_two_nodes),
+		cmocka_unit_test(test_deadlock_runs_the_batch_again),
 	};
 
 	printf("store driver: %s\n", pgsql() ? "pgsql" : "sqlite");
