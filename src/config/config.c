@@ -243,6 +243,8 @@ static const struct key_def queue_keys[] = {
 	  1, 100000, NULL },
 	{ "max_per_destination", KEY_UINT, CFG(queue.max_per_destination),
 	  1, 10000, NULL },
+	{ "claim_lease", KEY_SECONDS, CFG(queue.claim_lease),
+	  MS_PER_S, MS_PER_DAY, NULL },
 };
 static const struct key_def dns_keys[] = {
 	{ "upstream", KEY_STRING, CFG(dns.upstream), 0, 0, NULL },
@@ -1535,6 +1537,7 @@ static void config_defaults(struct config *cfg)
 	cfg->queue.delay_notice = 4 * 3600;
 	cfg->queue.max_connections = 100;
 	cfg->queue.max_per_destination = 10;
+	cfg->queue.claim_lease = 60;
 	cfg->delivery.smtp_port = 25;
 	cfg->delivery.connect_timeout_ms = 30 * MS_PER_S;
 	cfg->delivery.timeout_percent = 100;

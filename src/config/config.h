@@ -245,6 +245,7 @@ struct config {
 		unsigned int delay_notice;	/* 0: no delay notices */
 		unsigned int max_connections;	/* outbound, in total */
 		unsigned int max_per_destination;	/* per host/domain */
+		unsigned int claim_lease;	/* several nodes: a claim's life */
 	} queue;
 
 	/* [dns]: the resolver for outbound mail (dns/dns.h). */

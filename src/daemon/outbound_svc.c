@@ -102,6 +102,7 @@ static int outbound_settings(struct daemon *d, const struct config *cfg,
 		},
 		.max_connections = cfg->queue.max_connections,
 		.max_per_destination = cfg->queue.max_per_destination,
+		.claim_lease = cfg->queue.claim_lease,
 		.dkim = services_dkim_keys(),
 		.dns = {
 			.upstream = cfg->dns.upstream,

@@ -74,6 +74,11 @@ struct db_stmt {
 extern const struct db_driver db_driver_sqlite;
 extern const struct db_driver db_driver_pgsql;
 
+/* db_pgsql.c: the libpq connection of a PostgreSQL db (libpq's PGconn),
+ * for db_notify.c. */
+struct pg_conn;
+struct pg_conn *db_pgsql_conn(struct db *db);
+
 /* Record an error of db: "what: detail"; retry says whether the whole
  * transaction is worth running again. Returns -1. */
 int db_fail(struct db *db, bool retry, const char *what, const char *detail);

@@ -77,6 +77,12 @@ static int pgsql_fail(struct db *db, const PGresult *res, const char *what)
 
 /* ---- the connection ---- */
 
+PGconn *db_pgsql_conn(struct db *db)
+{
+	ASSERT(db->drv == &db_driver_pgsql);
+	return PDB(db)->conn;
+}
+
 static void pgsql_close(struct db *db)
 {
 	PQfinish(PDB(db)->conn);

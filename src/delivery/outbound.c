@@ -12,6 +12,7 @@
 #include "delivery/dkim_keys.h"
 #include "delivery/outbound_peers.h"
 #include "queue/queue_dsn.h"
+#include "store/store_nodes.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -1492,14 +1493,19 @@ static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 	if (ob->n_inflight > 0)
 		ob_drop_held(ob, &a);
 	if (ob->n_inflight >= OB_MAX_INFLIGHT) {
+		if (store_queue_renew(ob->store, ob->reader, now,
+				      ob->set.claim_lease, &error) < 0)
+			log_error(NULL, "outbound: renewing claims: %s", error);
 		arena_deinit(&a);
 		ob_kick_all(ob);
 		return;
 	}
 	/* the entries in flight are still due (until their results are
-	 * stored): ask for that many more */
-	n = store_queue_due(ob->reader, &a, now, ob->n_inflight + OB_PICK,
-			    &entries, &error);
+	 * stored): ask for that many more; on a shared database they are
+	 * claimed for this node, and their claims renewed */
+	n = store_queue_claim(ob->store, ob->reader, &a, now,
+			      ob->set.claim_lease, ob->n_inflight + OB_PICK,
+			      &entries, &error);
 	if (n < 0)
 		log_error(NULL, "outbound: reading the queue: %s", error);
 	for (int i = 0; i < n && ob->n_inflight < OB_MAX_INFLIGHT &&
@@ -1557,6 +1563,8 @@ static struct ob_settings *ob_settings_copy(const struct outbound_settings *set)
 	c->set.routes = routes;
 	if (c->set.max_connections == 0)
 		c->set.max_connections = 100;
+	if (c->set.claim_lease == 0)
+		c->set.claim_lease = 60;
 	if (c->set.max_per_destination == 0)
 		c->set.max_per_destination = 10;
 	if (c->set.tick_ms == 0)

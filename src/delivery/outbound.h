@@ -46,6 +46,10 @@ struct outbound_settings {
 	struct queue_policy policy;
 	unsigned max_connections;	/* sessions in total */
 	unsigned max_per_destination;	/* sessions per domain / relay */
+	/* Seconds a node's claim on a queue entry lasts when the node
+	 * stops renewing it (it died): then another node may send it
+	 * (store_queue_claim, several nodes on one database). 0: 60. */
+	unsigned claim_lease;
 	struct dns_settings dns;
 	unsigned tick_ms;		/* 0 = 1000 */
 	/* Keys to DKIM-sign the reports (DSNs) sent to remote senders

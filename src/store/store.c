@@ -11,6 +11,7 @@ struct store {
 	struct store_settings set;
 	char *path, *conninfo;
 	struct store_writer *writer;
+	struct store_nodes *nodes;	/* store_nodes.c */
 	int schema_version;
 };
 
@@ -47,6 +48,7 @@ struct store *store_open(const struct store_settings *set, char **error_r)
 	store->set.driver = name;
 	store->schema_version = driver->schema_version(conn);
 	store->writer = store_writer_start(driver, conn);
+	store->nodes = store_nodes_start(&store->set, store->writer);
 	return store;
 }
 
@@ -61,6 +63,8 @@ void store_close(struct store **sp)
 
 	if (store == NULL)
 		return;
+	/* the listener publishes through the writer: it goes first */
+	store_nodes_stop(&store->nodes);
 	store_writer_stop(&store->writer);
 	free(store->path);
 	free(store->conninfo);
@@ -76,6 +80,11 @@ int store_schema_version(struct store *store)
 void store_get_stats(struct store *store, struct store_stats *stats_r)
 {
 	store_writer_stats(store->writer, stats_r);
+}
+
+struct store_nodes *store_get_nodes(struct store *store)
+{
+	return store->nodes;
 }
 
 void store_subscribe(struct store *store, store_change_fn *fn, void *arg)

@@ -51,7 +51,8 @@ struct store_stats {
 void store_get_stats(struct store *store, struct store_stats *stats_r);
 
 /* Change events: after each commit fn runs ON THE WRITER THREAD once per
- * changed mailbox; it must not block (post to your own thread). A deleted
+ * changed mailbox (a change another node committed: on the change bus's
+ * thread, store_nodes.h); it must not block (post to your own thread). A deleted
  * mailbox is reported with modseq 0. Safe to call at any time, but not
  * from inside a subscriber. */
 typedef void store_change_fn(void *arg, int64_t user_id, int64_t mailbox_id,

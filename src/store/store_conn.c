@@ -240,6 +240,11 @@ static bool conn_in_transaction(struct store_conn *c)
 	return db_in_transaction(c->db);
 }
 
+static bool conn_error_retry(struct store_conn *c)
+{
+	return db_error_retry(c->db);
+}
+
 /* A reader's snapshot for several reads. */
 static int conn_read_begin(struct store_conn *c, const char **error_r)
 {
@@ -312,6 +317,7 @@ const struct store_driver store_driver_db = {
 	.release = conn_release,
 	.rollback_to = conn_rollback_to,
 	.in_transaction = conn_in_transaction,
+	.error_retry = conn_error_retry,
 	.apply = store_conn_apply,
 	.idle = conn_idle,
 	.read_begin = conn_read_begin,

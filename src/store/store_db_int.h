@@ -197,6 +197,20 @@ int store_read_queue_get(struct store_conn *c, struct arena *a, int64_t id,
 int store_read_queue_due(struct store_conn *c, struct arena *a, int64_t now,
 			 size_t limit, struct store_queue_entry **entries_r,
 			 const char **error_r);
+/* PostgreSQL: the due entries claimed for node (store_queue_claim), and
+ * only the renewal of its leases (store_queue_renew). */
+int store_read_queue_renew(struct store_conn *c, uint64_t node, int64_t now,
+			   unsigned lease, const char **error_r);
+int store_read_queue_claim(struct store_conn *c, struct arena *a,
+			   uint64_t node, int64_t now, unsigned lease,
+			   size_t limit, struct store_queue_entry **entries_r,
+			   const char **error_r);
+/* PostgreSQL: lock the mailbox's row until the batch commits, before the
+ * messages to change are read, so two nodes' changes of one mailbox
+ * run one after the other on what the first committed (READ COMMITTED
+ * reads each statement's own snapshot). SQLite: 0 (one writer). */
+int store_mailbox_lock(struct store_conn *c, int64_t mailbox_id,
+		       const char **error_r);
 int store_read_queue_held(struct store_conn *c, int64_t id,
 			  const char **error_r);
 int store_read_queue_held_ids(struct store_conn *c, struct arena *a,

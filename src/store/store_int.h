@@ -43,6 +43,10 @@ struct store_driver {
 	int (*release)(struct store_conn *conn, const char **error_r);
 	void (*rollback_to)(struct store_conn *conn);
 	bool (*in_transaction)(struct store_conn *conn);
+	/* Whether the last error was a conflict with another transaction
+	 * (a deadlock between two nodes' batches) that is worth running the
+	 * whole batch again for. */
+	bool (*error_retry)(struct store_conn *conn);
 	/* Apply one request inside the open transaction. Fills result's
 	 * outputs (not status/error) and the changed mailboxes. */
 	int (*apply)(struct store_conn *conn, const struct store_req *req,
@@ -163,5 +167,38 @@ void store_writer_submit(struct store_writer *w, const struct store_req *req,
 			 struct task_queue *reply_queue, store_done_fn *done,
 			 void *arg);
 void store_writer_stats(struct store_writer *w, struct store_stats *stats_r);
+/* From now on each batch also sends its changes to the other nodes
+ * (store_bus_send) inside its transaction, named by node_id. */
+void store_writer_set_bus(struct store_writer *w, uint64_t node_id);
+/* Run the subscribers for a change another node committed (the bus
+ * listener's thread). */
+void store_writer_publish(struct store_writer *w, int64_t user_id,
+			  int64_t mailbox_id, uint64_t modseq);
+
+/* store_bus.c: change events between nodes, over db_notify.h. */
+#define STORE_BUS_CHANNEL "posthorn_changes"
+/* NOTIFY the changes of a batch inside its open transaction (delivered
+ * at its commit), the highest modseq per mailbox, as few notifications
+ * as their size allows. 0, or -1 with *error_r. */
+int store_bus_send(struct store_conn *c, uint64_t node_id,
+		   const struct store_change *v, size_t n,
+		   const char **error_r);
+/* Call fn for each change of a notification's payload that another
+ * node than self sent. The number of changes, or -1 when the payload
+ * is not one of ours. */
+int store_bus_parse(struct str payload, uint64_t self,
+		    void (*fn)(void *arg, const struct store_change *c),
+		    void *arg);
+
+/* store_nodes.c: what a store on a shared database runs besides the
+ * writer: the bus listener thread and the lock connection. */
+struct store_nodes;
+struct store_nodes *store_nodes_start(const struct store_settings *set,
+				      struct store_writer *writer);
+/* Stops the listener; the locks go with the lock connection. */
+void store_nodes_stop(struct store_nodes **nodes);
+uint64_t store_nodes_id(const struct store_nodes *nodes);
+/* store.c */
+struct store_nodes *store_get_nodes(struct store *store);
 
 #endif

@@ -56,7 +56,9 @@ static int next_uidvalidity(struct store_conn *c, uint32_t *v_r,
 	struct db_stmt *st;
 	int ret;
 
-	if (c->last_uidvalidity == 0) {
+	/* Other nodes may have moved it: read it again (the new value
+	 * only has to be above the ones this name had before). */
+	if (c->last_uidvalidity == 0 || db_kind(c->db) == DB_PGSQL) {
 		if ((st = store_stmt(c, sql_meta_get, error_r)) == NULL)
 			return -1;
 		db_bind_cstr(st, 1, "uidvalidity");
@@ -152,6 +154,21 @@ static int mailbox_row(struct store_conn *c, int64_t mailbox_id,
 		*name_r = str_dup(name);
 	db_reset(st);
 	return 0;
+}
+
+int store_mailbox_lock(struct store_conn *c, int64_t mailbox_id,
+		       const char **error_r)
+{
+	static const char sql[] =
+		"SELECT id FROM mailboxes WHERE id = ?1 FOR UPDATE";
+	struct db_stmt *st;
+
+	if (db_kind(c->db) != DB_PGSQL)
+		return 0;
+	if ((st = store_stmt(c, sql, error_r)) == NULL)
+		return -1;
+	db_bind_int(st, 1, mailbox_id);
+	return store_run(c, st, error_r);
 }
 
 int store_mailbox_owner(struct store_conn *c, int64_t mailbox_id,

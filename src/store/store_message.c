@@ -173,7 +173,8 @@ static int do_set_flags(struct store_conn *c, const struct store_req *req,
 	bool inbox;
 	int ret = 0;
 
-	if (store_mailbox_owner(c, f->mailbox_id, &user_id, &inbox, error_r) < 0 ||
+	if (store_mailbox_lock(c, f->mailbox_id, error_r) < 0 ||
+	    store_mailbox_owner(c, f->mailbox_id, &user_id, &inbox, error_r) < 0 ||
 	    msg_rows_read(c, f->mailbox_id, f->uids, f->n_uids, &rows, &n,
 			  error_r) < 0)
 		return -1;
@@ -266,7 +267,8 @@ static int do_expunge(struct store_conn *c, const struct store_req *req,
 	bool inbox;
 	int ret = 0;
 
-	if (store_mailbox_owner(c, e->mailbox_id, &user_id, &inbox, error_r) < 0 ||
+	if (store_mailbox_lock(c, e->mailbox_id, error_r) < 0 ||
+	    store_mailbox_owner(c, e->mailbox_id, &user_id, &inbox, error_r) < 0 ||
 	    msg_rows_read(c, e->mailbox_id, e->uids, e->n_uids, &rows, &n,
 			  error_r) < 0)
 		return -1;
@@ -315,7 +317,13 @@ static int do_copy(struct store_conn *c, const struct store_req *req,
 	bool inbox;
 	int ret = 0;
 
-	if (store_mailbox_owner(c, cp->dst_mailbox_id, &dst_user, &inbox,
+	/* both rows, in id order (two nodes' copies never wait on each
+	 * other crosswise) */
+	if (store_mailbox_lock(c, MIN(cp->src_mailbox_id, cp->dst_mailbox_id),
+			       error_r) < 0 ||
+	    store_mailbox_lock(c, MAX(cp->src_mailbox_id, cp->dst_mailbox_id),
+			       error_r) < 0 ||
+	    store_mailbox_owner(c, cp->dst_mailbox_id, &dst_user, &inbox,
 			  error_r) < 0 ||
 	    store_mailbox_owner(c, cp->src_mailbox_id, &src_user, &inbox,
 			  error_r) < 0 ||

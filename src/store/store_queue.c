@@ -23,12 +23,28 @@ static const char sql_queue_rcpts_pending[] =
 	"SELECT " RCPT_COLS " FROM queue_rcpts WHERE queue_id = ?1"
 	" AND state = 'pending' ORDER BY idx";
 static const char sql_queue_blob[] = "SELECT blob_id FROM queue WHERE id = ?1";
+/* a stored result ends the node's claim on the entry (store_nodes.h) */
 static const char sql_queue_update[] =
 	"UPDATE queue SET state = ?1, attempts = ?2, next_try = ?3,"
-	" last_error = ?4 WHERE id = ?5";
+	" last_error = ?4, claim_node = 0, claim_until = 0 WHERE id = ?5";
 static const char sql_queue_result[] =
 	"UPDATE queue SET attempts = ?1, next_try = ?2, last_error = ?3,"
-	" delay_notified = ?4, retry_now = 0 WHERE id = ?5";
+	" delay_notified = ?4, retry_now = 0, claim_node = 0,"
+	" claim_until = 0 WHERE id = ?5";
+/* PostgreSQL only (a CTE that updates; SKIP LOCKED): the leases of the
+ * node's entries still claimed, then the due entries no other node
+ * holds, claimed for this one: ?1 node, ?2 now, ?3 lease, ?4 limit. */
+static const char sql_queue_renew[] =
+	"UPDATE queue SET claim_until = ?2 + ?3"
+	" WHERE claim_node = ?1 AND claim_until > ?2";
+static const char sql_queue_claim[] =
+	"WITH c AS (UPDATE queue SET claim_node = ?1, claim_until = ?2 + ?3"
+	" WHERE id IN (SELECT id FROM queue WHERE held = 0 AND next_try <= ?2"
+	" AND (claim_until <= ?2 OR claim_node = ?1)"
+	" AND EXISTS(SELECT 1 FROM queue_rcpts r WHERE r.queue_id = queue.id"
+	" AND r.state = 'pending') ORDER BY next_try, id LIMIT ?4"
+	" FOR UPDATE SKIP LOCKED) RETURNING " QUEUE_COLS ")"
+	" SELECT " QUEUE_COLS " FROM c ORDER BY next_try, id";
 static const char sql_queue_rcpt_result[] =
 	"UPDATE queue_rcpts SET state = ?1, status = ?2, diagnostic = ?3,"
 	" remote_mta = ?4 WHERE queue_id = ?5 AND idx = ?6";
@@ -147,6 +163,37 @@ int store_read_queue_due(struct store_conn *c, struct arena *a, int64_t now,
 	db_bind_int(st, 1, now);
 	/* no limit: the largest (PostgreSQL takes no LIMIT -1) */
 	db_bind_int(st, 2, limit == 0 || limit > INT32_MAX ?
+		    INT32_MAX : (int64_t)limit);
+	return read_entries(c, a, st, true, entries_r, error_r);
+}
+
+int store_read_queue_renew(struct store_conn *c, uint64_t node, int64_t now,
+			   unsigned lease, const char **error_r)
+{
+	struct db_stmt *st = store_stmt(c, sql_queue_renew, error_r);
+
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, (int64_t)node);
+	db_bind_int(st, 2, now);
+	db_bind_int(st, 3, lease);
+	return store_run(c, st, error_r);
+}
+
+int store_read_queue_claim(struct store_conn *c, struct arena *a,
+			   uint64_t node, int64_t now, unsigned lease,
+			   size_t limit, struct store_queue_entry **entries_r,
+			   const char **error_r)
+{
+	struct db_stmt *st;
+
+	if (store_read_queue_renew(c, node, now, lease, error_r) < 0 ||
+	    (st = store_stmt(c, sql_queue_claim, error_r)) == NULL)
+		return -1;
+	db_bind_int(st, 1, (int64_t)node);
+	db_bind_int(st, 2, now);
+	db_bind_int(st, 3, lease);
+	db_bind_int(st, 4, limit == 0 || limit > INT32_MAX ?
 		    INT32_MAX : (int64_t)limit);
 	return read_entries(c, a, st, true, entries_r, error_r);
 }

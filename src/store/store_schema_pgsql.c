@@ -95,6 +95,10 @@ const char *const store_pgsql_migrations[] = {
 	" USING gin (body gin_trgm_ops);"
 	"CREATE INDEX search_text_addr ON search_text"
 	" USING gin (addr gin_trgm_ops);",
+	/* 2 (SQLite 13): the node that claimed a queue entry and until
+	 * when (store_nodes.h): several nodes share the queue */
+	"ALTER TABLE queue ADD COLUMN claim_node BIGINT NOT NULL DEFAULT 0,"
+	" ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0;",
 };
 
 const size_t store_pgsql_n_migrations = ARRAY_SIZE(store_pgsql_migrations);

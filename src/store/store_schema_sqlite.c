@@ -124,6 +124,11 @@ const char *const store_sqlite_migrations[] = {
 	 * session has been given as \Recent (Dovecot's first_recent_uid
 	 * less one), so a message is \Recent once across restarts */
 	"ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;",
+	/* 13: the node that claimed a queue entry and until when
+	 * (store_nodes.h); one node never sets them, but the columns are
+	 * the same on both drivers */
+	"ALTER TABLE queue ADD COLUMN claim_node INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

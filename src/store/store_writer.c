@@ -6,7 +6,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Background work (the search index) runs only once the writer has had
  * no request for IDLE_DELAY_MS. Not between batches under steady load:
@@ -14,6 +16,9 @@
  * took bench_store from about 18 000 to 7 000 messages/s even with a tenth
  * of the writer's time. SEARCH covers the unindexed tail itself. */
 #define IDLE_DELAY_MS 20
+/* A batch that lost a deadlock to another node's runs again, whole, this
+ * many times at most; then the request that met it fails. */
+#define CONFLICT_RETRIES 5
 
 struct writer_item {
 	struct writer_item *next;
@@ -49,6 +54,9 @@ struct store_writer {
 	struct writer_sub *subs;
 	size_t n_subs;
 	struct store_stats stats;
+	/* not 0: the node id the batches' changes go to other nodes by */
+	_Atomic uint64_t bus_node;
+	unsigned conflicts;	/* reruns of the batch being processed */
 };
 
 void store_changes_add(struct store_changes *c, int64_t user_id,
@@ -103,9 +111,33 @@ static void complete_task(void *arg)
 	free(it);
 }
 
+/* NOTIFY the other nodes of the changes of the batch's live items, in its
+ * transaction (store_bus.c). */
+static int bus_send(struct store_writer *w, struct writer_item *list,
+		    const char **error_r)
+{
+	struct store_changes all = { NULL, 0, 0 };
+	int ret;
+
+	for (struct writer_item *it = list; it != NULL; it = it->next) {
+		if (it->failed || it->changes.n == 0)
+			continue;
+		all.v = xrealloc(all.v, (all.n + it->changes.n) * sizeof(*all.v));
+		memcpy(all.v + all.n, it->changes.v,
+		       it->changes.n * sizeof(*all.v));
+		all.n += it->changes.n;
+	}
+	ret = store_bus_send(w->conn, atomic_load(&w->bus_node), all.v, all.n,
+			     error_r);
+	free(all.v);
+	return ret;
+}
+
 /* Apply every live item inside one transaction. Returns false when the
  * database dropped the transaction (e.g. SQLITE_FULL in some paths): the
- * guilty item is marked failed and the caller runs the batch again. */
+ * guilty item is marked failed and the caller runs the batch again; and
+ * when the batch lost a deadlock (CONFLICT_RETRIES times at most): it was
+ * rolled back and runs again as it was. */
 static bool run_batch(struct store_writer *w, struct writer_item *list,
 		      const char **error_r)
 {
@@ -130,6 +162,17 @@ static bool run_batch(struct store_writer *w, struct writer_item *list,
 		}
 		if (d->apply(w->conn, it->req, it->result, &it->changes,
 			     &error) < 0) {
+			/* Another node's batch waits for rows this one holds
+			 * while this one waits for its: the database gave up
+			 * this one. Let go of every lock, give the other a
+			 * moment, and run the whole batch again. */
+			if (d->error_retry != NULL && d->error_retry(w->conn) &&
+			    w->conflicts < CONFLICT_RETRIES) {
+				w->conflicts++;
+				d->rollback(w->conn);
+				usleep(1000 * w->conflicts);
+				return false;
+			}
 			item_fail(it, "", error);
 			if (!d->in_transaction(w->conn))
 				return false;
@@ -146,7 +189,10 @@ static bool run_batch(struct store_writer *w, struct writer_item *list,
 			d->rollback_to(w->conn);
 		}
 	}
-	if (d->commit(w->conn, &error) < 0) {
+	if (atomic_load(&w->bus_node) != 0 && bus_send(w, list, &error) < 0) {
+		*error_r = error;
+		d->rollback(w->conn);
+	} else if (d->commit(w->conn, &error) < 0) {
 		*error_r = error;
 		d->rollback(w->conn);
 	}
@@ -158,6 +204,7 @@ static void process(struct store_writer *w, struct writer_item *list)
 	const char *error;
 	size_t n = 0, n_failed = 0;
 
+	w->conflicts = 0;
 	while (!run_batch(w, list, &error))
 		;
 	for (struct writer_item *it = list; it != NULL; it = it->next) {
@@ -324,6 +371,20 @@ void store_writer_subscribe(struct store_writer *w, store_change_fn *fn,
 	pthread_mutex_lock(&w->subs_lock);
 	w->subs = xrealloc(w->subs, (w->n_subs + 1) * sizeof(*w->subs));
 	w->subs[w->n_subs++] = (struct writer_sub){ fn, arg };
+	pthread_mutex_unlock(&w->subs_lock);
+}
+
+void store_writer_set_bus(struct store_writer *w, uint64_t node_id)
+{
+	atomic_store(&w->bus_node, node_id);
+}
+
+void store_writer_publish(struct store_writer *w, int64_t user_id,
+			  int64_t mailbox_id, uint64_t modseq)
+{
+	pthread_mutex_lock(&w->subs_lock);
+	for (size_t s = 0; s < w->n_subs; s++)
+		w->subs[s].fn(w->subs[s].arg, user_id, mailbox_id, modseq);
 	pthread_mutex_unlock(&w->subs_lock);
 }
 

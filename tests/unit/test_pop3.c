@@ -132,19 +132,20 @@ static struct pop3_server *server_new(void)
 static void test_lock(void **state)
 {
 	struct pop3_server *server = server_new();
+	const char *error;
 
 	(void)state;
-	assert_true(pop3_maildrop_lock(server, 1));
-	assert_false(pop3_maildrop_lock(server, 1));
+	assert_int_equal(pop3_maildrop_lock(server, NULL, 1, &error), 1);
+	assert_int_equal(pop3_maildrop_lock(server, NULL, 1, &error), 0);
 	for (int64_t id = 2; id < 100; id++)
-		assert_true(pop3_maildrop_lock(server, id));
-	assert_false(pop3_maildrop_lock(server, 50));
-	pop3_maildrop_unlock(server, 1);
-	assert_true(pop3_maildrop_lock(server, 1));
+		assert_int_equal(pop3_maildrop_lock(server, NULL, id, &error), 1);
+	assert_int_equal(pop3_maildrop_lock(server, NULL, 50, &error), 0);
+	pop3_maildrop_unlock(server, NULL, 1);
+	assert_int_equal(pop3_maildrop_lock(server, NULL, 1, &error), 1);
 	for (int64_t id = 1; id < 100; id++)
-		pop3_maildrop_unlock(server, id);
-	assert_true(pop3_maildrop_lock(server, 50));
-	pop3_maildrop_unlock(server, 50);
+		pop3_maildrop_unlock(server, NULL, id);
+	assert_int_equal(pop3_maildrop_lock(server, NULL, 50, &error), 1);
+	pop3_maildrop_unlock(server, NULL, 50);
 	pop3_server_free(&server);
 	assert_null(server);
 }

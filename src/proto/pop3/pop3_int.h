@@ -111,8 +111,14 @@ int pop3_session_update(struct pop3_session *s);
 
 /* pop3_maildrop.c */
 /* Take the user's maildrop lock; false when another session holds it. */
-bool pop3_maildrop_lock(struct pop3_server *server, int64_t user_id);
-void pop3_maildrop_unlock(struct pop3_server *server, int64_t user_id);
+/* One session per maildrop: 1 it is this session's, 0 another session
+ * (on any node) has it, -1 the store cannot say (*error_r). */
+int pop3_maildrop_lock(struct pop3_server *server, struct store *store,
+		       int64_t user_id, const char **error_r);
+void pop3_maildrop_unlock(struct pop3_server *server, struct store *store,
+			  int64_t user_id);
+/* The process's own part only. */
+void pop3_maildrop_unlock_local(struct pop3_server *server, int64_t user_id);
 /* Snapshot the user's INBOX into *drop. Returns 0, or -1 with *error_r
  * (valid until the next call on the reader). */
 int pop3_maildrop_load(struct pop3_maildrop *drop, struct store_reader *reader,

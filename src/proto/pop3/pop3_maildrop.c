@@ -1,8 +1,23 @@
-/* pop3_maildrop.c: the process-wide maildrop locks (one POP3 session per
- * user) and the snapshot of INBOX a session works on. */
+/* pop3_maildrop.c: the maildrop locks (one POP3 session per user, in the
+ * process and, on a shared database, across nodes) and the snapshot of
+ * INBOX a session works on. */
 #include "proto/pop3/pop3_int.h"
+#include "store/store_nodes.h"
 
-bool pop3_maildrop_lock(struct pop3_server *server, int64_t user_id)
+/* The lock between the nodes, after ours: 1, 0 or -1 as
+ * pop3_maildrop_lock. */
+static int maildrop_lock_nodes(struct pop3_server *server, struct store *store,
+			       int64_t user_id, const char **error_r)
+{
+	int ret = store_maildrop_lock(store, user_id, error_r);
+
+	if (ret <= 0)
+		pop3_maildrop_unlock_local(server, user_id);
+	return ret;
+}
+
+int pop3_maildrop_lock(struct pop3_server *server, struct store *store,
+		       int64_t user_id, const char **error_r)
 {
 	bool ok = true;
 
@@ -23,10 +38,17 @@ bool pop3_maildrop_lock(struct pop3_server *server, int64_t user_id)
 		server->locked[server->n_locked++] = user_id;
 	}
 	pthread_mutex_unlock(&server->lock);
-	return ok;
+	return ok ? maildrop_lock_nodes(server, store, user_id, error_r) : 0;
 }
 
-void pop3_maildrop_unlock(struct pop3_server *server, int64_t user_id)
+void pop3_maildrop_unlock(struct pop3_server *server, struct store *store,
+			  int64_t user_id)
+{
+	store_maildrop_unlock(store, user_id);
+	pop3_maildrop_unlock_local(server, user_id);
+}
+
+void pop3_maildrop_unlock_local(struct pop3_server *server, int64_t user_id)
 {
 	pthread_mutex_lock(&server->lock);
 	for (size_t i = 0; i < server->n_locked; i++) {

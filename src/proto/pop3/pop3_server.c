@@ -176,7 +176,8 @@ static void pop3_free(struct session *core)
 	struct pop3_session *s = (struct pop3_session *)core;
 
 	if (s->locked)
-		pop3_maildrop_unlock(s->server, s->drop.user_id);
+		pop3_maildrop_unlock(s->server, session_store(core),
+				     s->drop.user_id);
 	pop3_maildrop_clear(&s->drop);
 	free(s->user_arg);
 	free(s->update_uids);

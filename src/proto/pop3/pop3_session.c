@@ -78,14 +78,21 @@ int pop3_session_login(struct pop3_session *s, const char *address,
 		return -1;
 	}
 	arena_deinit(&a);
-	if (!pop3_maildrop_lock(s->server, user.id)) {
+	if ((ret = pop3_maildrop_lock(s->server, session_store(&s->core),
+				      user.id, &error)) <= 0) {
+		if (ret < 0) {
+			log_error(conn_sid(s->core.conn), "pop3 maildrop lock "
+				  "of %s: %s", address, error);
+			pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
+			return -1;
+		}
 		log_info(conn_sid(s->core.conn), "pop3 login %s user=%s: maildrop in use",
 			 how, address);
 		pop3_err(s, "[IN-USE] Maildrop already locked by another session");
 		return -1;
 	}
 	if (pop3_maildrop_load(&s->drop, reader, user.id, &error) < 0) {
-		pop3_maildrop_unlock(s->server, user.id);
+		pop3_maildrop_unlock(s->server, session_store(&s->core), user.id);
 		log_error(conn_sid(s->core.conn), "pop3 maildrop of %s: %s", address,
 			  error);
 		pop3_err(s, "[SYS/TEMP] Cannot open the maildrop, try again later");
@@ -93,7 +100,7 @@ int pop3_session_login(struct pop3_session *s, const char *address,
 	}
 	s->locked = true;
 	if (!session_login(&s->core, address, how)) {
-		pop3_maildrop_unlock(s->server, user.id);
+		pop3_maildrop_unlock(s->server, session_store(&s->core), user.id);
 		pop3_maildrop_clear(&s->drop);
 		s->locked = false;
 		return -1;
