@@ -103,21 +103,23 @@ class Cluster:
         return r.stdout
 
     def close(self):
+        """Stop everything; the nodes' exit statuses."""
         if self.lb is not None:
             self.lb.stop()
-        for node in self.nodes:
-            node.stop()
+        statuses = [node.stop() for node in self.nodes]
         self.sink.stop()
         self.pg.stop()
+        return statuses
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = Cluster(str(tmp_path_factory.mktemp("nodes")))
     yield c
-    c.close()
-    for node in c.nodes:
+    statuses = c.close()
+    for node, status in zip(c.nodes, statuses):
         node.assert_clean()
+        assert status == 0, f"posthornd exited {status}:\n{node.log()[-3000:]}"
 
 
 def add_user(cluster, address):
