@@ -160,7 +160,7 @@ int db_step(struct db_stmt *st)
 	int ret;
 
 	/* without a test double: one branch that is never taken */
-	if (st->db->fault != NULL && !st->running &&
+	if (st->db->fault != NULL && !st->running && st->db->savepoints > 0 &&
 	    db_fault_statement(st->db)) {
 		st->db->drv->reset(st);
 		return -1;
@@ -261,8 +261,12 @@ int db_begin_read(struct db *db)
 
 int db_commit(struct db *db)
 {
-	if (db->fault != NULL && db_fault_commit(db)) {
-		db_rollback(db);
+	bool counted = db->had_savepoint;
+
+	db->savepoints = 0;
+	db->had_savepoint = false;
+	if (db->fault != NULL && counted && db_fault_commit(db)) {
+		(void)db->drv->exec(db, "ROLLBACK");
 		return -1;
 	}
 	return db->drv->exec(db, "COMMIT");
@@ -276,17 +280,25 @@ void db_idle(struct db *db)
 
 void db_rollback(struct db *db)
 {
+	db->savepoints = 0;
+	db->had_savepoint = false;
 	if (db->drv->in_transaction(db))
 		(void)db->drv->exec(db, "ROLLBACK");
 }
 
 int db_savepoint(struct db *db)
 {
-	return db->drv->exec(db, "SAVEPOINT sp");
+	if (db->drv->exec(db, "SAVEPOINT sp") < 0)
+		return -1;
+	db->savepoints++;
+	db->had_savepoint = true;
+	return 0;
 }
 
 int db_release(struct db *db)
 {
+	if (db->savepoints > 0)
+		db->savepoints--;
 	return db->drv->exec(db, "RELEASE sp");
 }
 

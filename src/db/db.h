@@ -131,12 +131,15 @@ bool db_in_transaction(struct db *db);
  * connection is not in use (before a request is submitted). */
 struct db_fault *db_fault_new(void);
 void db_fault_free(struct db_fault **f);
-/* The nth statement run from now fails (1 = the next); 0 = none. A
- * statement counts once when it runs, not per row. */
+/* The nth statement run from now inside a savepoint (a writer's request;
+ * not its background work) fails, 1 = the next; 0 = none. A statement
+ * counts once when it runs, not per row. */
 void db_fault_fail_statement(struct db_fault *f, unsigned n);
-/* The nth commit from now fails (the transaction is rolled back). */
+/* The nth commit from now of a transaction that had a savepoint fails
+ * (the transaction is rolled back). */
 void db_fault_fail_commit(struct db_fault *f, unsigned n);
-/* Statements run since the last db_fault_fail_statement() (or _new). */
+/* Statements counted since the last db_fault_fail_statement() (or
+ * _new). */
 unsigned db_fault_statements(struct db_fault *f);
 
 #endif

@@ -50,6 +50,10 @@ struct db {
 	bool error_retry;
 	bool error_constraint;	/* set by the driver after db_fail() */
 	struct db_fault *fault;	/* the test double, or NULL */
+	/* open savepoints, and whether the transaction had one (what the
+	 * test double counts: a writer's requests, not its other work) */
+	unsigned savepoints;
+	bool had_savepoint;
 	struct db_cache_slot *cache;	/* open addressing, power of two */
 	size_t cache_cap, cache_n;
 };

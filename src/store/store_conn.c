@@ -99,6 +99,24 @@ void *store_vec_to_arena(struct store_vec *v, struct arena *a)
 	return p;
 }
 
+int store_rows(struct store_conn *c, struct arena *a, struct db_stmt *st,
+	       size_t size, store_row_fn *fill, void *items_r,
+	       const char **error_r)
+{
+	struct store_vec v = { .size = size };
+	int ret;
+
+	while ((ret = store_row(c, st, error_r)) == 1)
+		fill(a, st, store_vec_push(&v));
+	if (ret < 0) {
+		free(v.v);
+		return -1;
+	}
+	ret = (int)v.n;
+	*(void **)items_r = store_vec_to_arena(&v, a);
+	return ret;
+}
+
 /* ---- open, migrate ---- */
 
 /* The migrations of a dialect (store_schema_*.c). */

@@ -54,6 +54,14 @@ void *store_vec_to_arena(struct store_vec *v, struct arena *a);
 
 /* The writer's requests, inside the batch transaction; each fills the
  * result's outputs and the changed mailboxes. */
+/* Every row of st (bound, not stepped yet) as an item of `size` bytes
+ * that fill() sets from the row, in an array in a (never NULL): the
+ * number of rows, or -1 with *error_r. */
+typedef void store_row_fn(struct arena *a, struct db_stmt *st, void *item);
+int store_rows(struct store_conn *c, struct arena *a, struct db_stmt *st,
+	       size_t size, store_row_fn *fill, void *items_r,
+	       const char **error_r);
+
 /* store_deliver.c */
 int store_deliver_apply(struct store_conn *c, const struct store_req *req,
 			struct store_result *res, struct store_changes *changes,

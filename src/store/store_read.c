@@ -80,23 +80,17 @@ int store_read_domain_exists(struct store_conn *c, const char *domain,
 	return ret;
 }
 
+static void read_string(struct arena *a, struct db_stmt *st, void *item)
+{
+	*(const char **)item = store_col_str(a, st, 0);
+}
+
 /* Run a reader query whose first column is a string, collecting them. */
 static int string_list(struct store_conn *c, struct arena *a, struct db_stmt *st,
 		       const char ***list_r, const char **error_r)
 {
-	struct store_vec v = { .size = sizeof(const char *) };
-	int ret;
-
-	while ((ret = store_row(c, st, error_r)) == 1)
-		*(const char **)store_vec_push(&v) =
-			store_col_str(a, st, 0);
-	if (ret < 0) {
-		free(v.v);
-		return -1;
-	}
-	ret = (int)v.n;
-	*list_r = store_vec_to_arena(&v, a);
-	return ret;
+	return store_rows(c, a, st, sizeof(const char *), read_string, list_r,
+			  error_r);
 }
 
 int store_read_domain_list(struct store_conn *c, struct arena *a,
@@ -107,8 +101,10 @@ int store_read_domain_list(struct store_conn *c, struct arena *a,
 	return st == NULL ? -1 : string_list(c, a, st, domains_r, error_r);
 }
 
-static void read_user(struct arena *a, struct db_stmt *st, struct store_user *u)
+static void read_user(struct arena *a, struct db_stmt *st, void *item)
 {
+	struct store_user *u = item;
+
 	u->id = db_col_int(st, 0);
 	u->address = store_col_str(a, st, 1);
 	u->password_hash = store_col_str(a, st, 2);
@@ -139,20 +135,11 @@ int store_read_user_list(struct store_conn *c, struct arena *a,
 			    struct store_user **users_r, const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_user_list, error_r);
-	struct store_vec v = { .size = sizeof(struct store_user) };
-	int ret;
 
 	if (st == NULL)
 		return -1;
-	while ((ret = store_row(c, st, error_r)) == 1)
-		read_user(a, st, store_vec_push(&v));
-	if (ret < 0) {
-		free(v.v);
-		return -1;
-	}
-	ret = (int)v.n;
-	*users_r = store_vec_to_arena(&v, a);
-	return ret;
+	return store_rows(c, a, st, sizeof(struct store_user), read_user,
+			  users_r, error_r);
 }
 
 int store_read_subscriptions(struct store_conn *c, struct arena *a,
@@ -207,9 +194,10 @@ int store_read_alias_list(struct store_conn *c, struct arena *a,
 	return ret;
 }
 
-static void read_mailbox(struct arena *a, struct db_stmt *st,
-			 struct store_mailbox *m)
+static void read_mailbox(struct arena *a, struct db_stmt *st, void *item)
 {
+	struct store_mailbox *m = item;
+
 	m->id = db_col_int(st, 0);
 	m->user_id = db_col_int(st, 1);
 	m->name = store_col_str(a, st, 2);
@@ -229,21 +217,12 @@ int store_read_mailbox_list(struct store_conn *c, struct arena *a,
 			       const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_mailbox_list, error_r);
-	struct store_vec v = { .size = sizeof(struct store_mailbox) };
-	int ret;
 
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, user_id);
-	while ((ret = store_row(c, st, error_r)) == 1)
-		read_mailbox(a, st, store_vec_push(&v));
-	if (ret < 0) {
-		free(v.v);
-		return -1;
-	}
-	ret = (int)v.n;
-	*mailboxes_r = store_vec_to_arena(&v, a);
-	return ret;
+	return store_rows(c, a, st, sizeof(struct store_mailbox), read_mailbox,
+			  mailboxes_r, error_r);
 }
 
 int store_read_mailbox_by_name(struct store_conn *c, struct arena *a,
@@ -326,35 +305,28 @@ int store_read_msg_count_above(struct store_conn *c, int64_t mailbox_id,
 	return ret < 0 ? -1 : 0;
 }
 
+static void read_msg(struct arena *a, struct db_stmt *st, void *item)
+{
+	struct store_msg *m = item;
+
+	m->uid = (uint32_t)db_col_int(st, 0);
+	m->flags = (uint32_t)db_col_int(st, 1);
+	/* most messages have no keywords: share one "" */
+	m->keywords = db_col_text(st, 2).n == 0 ? "" : store_col_str(a, st, 2);
+	m->internal_date = db_col_int(st, 3);
+	m->size = (uint64_t)db_col_int(st, 4);
+	m->modseq = (uint64_t)db_col_int(st, 5);
+	m->blob_id = db_col_int(st, 6);
+	m->internal_zone = (int)db_col_int(st, 7);
+}
+
 /* The store_msg rows of st (bound, columns MSG_COLS). */
 static int msg_list_read(struct store_conn *c, struct arena *a,
 			 struct db_stmt *st, struct store_msg **msgs_r,
 			 const char **error_r)
 {
-	struct store_vec v = { .size = sizeof(struct store_msg) };
-	int ret;
-
-	while ((ret = store_row(c, st, error_r)) == 1) {
-		struct store_msg *m = store_vec_push(&v);
-
-		m->uid = (uint32_t)db_col_int(st, 0);
-		m->flags = (uint32_t)db_col_int(st, 1);
-		/* most messages have no keywords: share one "" */
-		m->keywords = db_col_text(st, 2).n == 0 ? "" :
-			store_col_str(a, st, 2);
-		m->internal_date = db_col_int(st, 3);
-		m->size = (uint64_t)db_col_int(st, 4);
-		m->modseq = (uint64_t)db_col_int(st, 5);
-		m->blob_id = db_col_int(st, 6);
-		m->internal_zone = db_col_int(st, 7);
-	}
-	if (ret < 0) {
-		free(v.v);
-		return -1;
-	}
-	ret = (int)v.n;
-	*msgs_r = store_vec_to_arena(&v, a);
-	return ret;
+	return store_rows(c, a, st, sizeof(struct store_msg), read_msg, msgs_r,
+			  error_r);
 }
 
 int store_read_msg_list(struct store_conn *c, struct arena *a,
@@ -385,28 +357,23 @@ int store_read_msg_changed_since(struct store_conn *c, struct arena *a,
 	return msg_list_read(c, a, st, msgs_r, error_r);
 }
 
+static void read_uid(struct arena *a UNUSED, struct db_stmt *st, void *item)
+{
+	*(uint32_t *)item = (uint32_t)db_col_int(st, 0);
+}
+
 int store_read_expunged_since(struct store_conn *c, struct arena *a,
 				 int64_t mailbox_id, uint64_t since,
 				 uint32_t **uids_r, const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_expunged_since, error_r);
-	struct store_vec v = { .size = sizeof(uint32_t) };
-	int ret;
 
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, mailbox_id);
 	db_bind_int(st, 2, (int64_t)since);
-	while ((ret = store_row(c, st, error_r)) == 1)
-		*(uint32_t *)store_vec_push(&v) =
-			(uint32_t)db_col_int(st, 0);
-	if (ret < 0) {
-		free(v.v);
-		return -1;
-	}
-	ret = (int)v.n;
-	*uids_r = store_vec_to_arena(&v, a);
-	return ret;
+	return store_rows(c, a, st, sizeof(uint32_t), read_uid, uids_r,
+			  error_r);
 }
 
 int store_read_msg_meta(struct store_conn *c, struct arena *a,

@@ -34,7 +34,7 @@ def run_unit(pg, name):
 
 def test_db_layer_on_postgresql(pg):
     out = run_unit(pg, "test_db")
-    assert "db driver: pgsql" in out and "[  PASSED  ] 5 test(s)." in out, out
+    assert "db driver: pgsql" in out and "[  PASSED  ] 6 test(s)." in out, out
 
 
 def test_store_schema_on_postgresql(pg):

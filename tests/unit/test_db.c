@@ -192,6 +192,7 @@ static void test_transactions_savepoints_errors(void **state)
 	insert(db, 3, "a", -1);	/* UNIQUE(name) */
 	assert_non_null(strstr(db_error(db), "step"));
 	assert_false(db_error_retry(db));
+	assert_true(db_error_constraint(db));
 	db_rollback_to(db);
 	assert_true(db_in_transaction(db));
 	assert_int_equal(db_savepoint(db), 0);
@@ -202,9 +203,65 @@ static void test_transactions_savepoints_errors(void **state)
 	/* A bad statement is an error, not a crash, and the connection
 	 * goes on. */
 	assert_null(db_prepare(db, "SELECT nonsense FROM nowhere"));
+	assert_false(db_error_constraint(db));
 	assert_int_equal(db_exec(db, "THIS IS NOT SQL"), -1);
 	assert_int_equal(count_rows(db), 2);
 	db_close(&db);
+}
+
+/* The test double: the statement or commit it is told to fail fails (a
+ * statement counts once, inside a savepoint only), the connection goes
+ * on; db_idle() is harmless on either driver. */
+static void test_fault(void **state)
+{
+	static const char sel[] = "SELECT id FROM t ORDER BY id";
+	struct db_fault *f = db_fault_new();
+	struct db_settings set = settings(true);
+	struct db_stmt *st;
+	struct db *db;
+	char *error = NULL;
+
+	(void)state;
+	set.fault = f;
+	db = db_open(&set, &error);
+	assert_non_null(db);
+	db_fault_fail_statement(f, 4);
+	insert(db, 1, "a", 0);	/* outside a savepoint: not counted */
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(db_savepoint(db), 0);
+	insert(db, 2, "b", 0);
+	insert(db, 3, "c", 0);
+	st = db_prepare(db, sel);
+	assert_int_equal(db_step(st), 1);	/* the 3rd */
+	assert_int_equal(db_step(st), 1);	/* rows do not count */
+	db_reset(st);
+	assert_int_equal(db_fault_statements(f), 3);
+	db_fault_fail_statement(f, 2);
+	insert(db, 4, "d", 0);
+	insert(db, 5, "e", -1);
+	assert_non_null(strstr(db_error(db), "injected failure"));
+	assert_false(db_error_retry(db));
+	insert(db, 6, "f", 0);	/* once only */
+	db_rollback_to(db);
+	assert_int_equal(db_release(db), 0);
+	assert_int_equal(db_commit(db), 0);
+	assert_int_equal(count_rows(db), 1);
+
+	/* a commit of a transaction with a savepoint fails and rolls back */
+	db_fault_fail_commit(f, 1);
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(db_savepoint(db), 0);
+	insert(db, 7, "g", 0);
+	assert_int_equal(db_release(db), 0);
+	assert_int_equal(db_commit(db), -1);
+	assert_non_null(strstr(db_error(db), "injected failure"));
+	assert_false(db_in_transaction(db));
+	assert_int_equal(count_rows(db), 1);
+	db_idle(db);
+	insert(db, 8, "h", 0);
+	assert_int_equal(count_rows(db), 2);
+	db_close(&db);
+	db_fault_free(&f);
 }
 
 static void test_read_snapshot(void **state)
@@ -260,6 +317,7 @@ int main(void)
 		cmocka_unit_test_setup(test_types_and_rows, setup),
 		cmocka_unit_test_setup(test_returning_conflict_count, setup),
 		cmocka_unit_test_setup(test_transactions_savepoints_errors, setup),
+		cmocka_unit_test_setup(test_fault, setup),
 		cmocka_unit_test_setup(test_read_snapshot, setup),
 		cmocka_unit_test_setup(test_migrations, setup),
 	};

@@ -14,12 +14,14 @@ struct tstore {
 	struct store *store;
 	struct store_reader *reader;
 	struct arena arena;
+	struct db_fault *fault;	/* the writer's test double, or NULL */
 };
 
 static inline void tstore_open_at(struct tstore *t, uint32_t max_pages)
 {
 	struct store_settings set = {
 		.path = t->path, .fsync = false, .max_pages = max_pages,
+		.fault = t->fault,
 	};
 	char *error = NULL;
 
@@ -31,14 +33,22 @@ static inline void tstore_open_at(struct tstore *t, uint32_t max_pages)
 		fail_msg("store_reader_new: %s", error);
 }
 
-static inline void tstore_init(struct tstore *t, uint32_t max_pages)
+/* A store whose writer runs on the test double fault (db/db.h). */
+static inline void tstore_init_fault(struct tstore *t, uint32_t max_pages,
+				     struct db_fault *fault)
 {
 	memset(t, 0, sizeof(*t));
+	t->fault = fault;
 	snprintf(t->dir, sizeof(t->dir), "/tmp/posthorn-store-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->path, sizeof(t->path), "%s/store.db", t->dir);
 	arena_init(&t->arena, 0);
 	tstore_open_at(t, max_pages);
+}
+
+static inline void tstore_init(struct tstore *t, uint32_t max_pages)
+{
+	tstore_init_fault(t, max_pages, NULL);
 }
 
 static inline void tstore_close(struct tstore *t)
