@@ -15,8 +15,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-/* The key classes of advisory locks (the top byte of a key). */
+/* The key classes of advisory locks (the top byte of a key): a POP3
+ * maildrop by user id; a node by its id, held while it runs, so the
+ * others know its queue claims are not orphans (store_queue.c). */
 #define LOCK_MAILDROP (INT64_C(1) << 56)
+#define LOCK_NODE (INT64_C(2) << 56)
+#define NODE_ID_MASK ((UINT64_C(1) << 56) - 1)
 
 /* A listener that lost its connection tries again this often. */
 #define RECONNECT_MS 1000
@@ -46,8 +50,8 @@ static uint64_t new_node_id(void)
 	while (id == 0) {
 		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
 			PANIC("getrandom: %s", strerror(errno));
-		/* a BIGINT in the queue's claim column */
-		id &= INT64_MAX;
+		/* below the lock class byte (LOCK_NODE | id) */
+		id &= NODE_ID_MASK;
 	}
 	return id;
 }
@@ -78,6 +82,31 @@ static struct db *listener_connect(struct store_nodes *n)
 		db_close(&db);
 	}
 	return db;
+}
+
+/* The lock connection, opened if need be with the node's own lock on it:
+ * NULL with *error_r. With n->lock held. */
+static struct db *lock_conn(struct store_nodes *n, const char **error_r)
+{
+	static __thread char error[256];
+	char *open_error = NULL;
+
+	if (n->lock_db != NULL)
+		return n->lock_db;
+	if ((n->lock_db = pg_connect(n, &open_error)) == NULL) {
+		snprintf(error, sizeof(error), "store: %s", open_error);
+		free(open_error);
+		*error_r = error;
+		return NULL;
+	}
+	if (db_lock_try(n->lock_db, LOCK_NODE | (int64_t)n->id) != 1) {
+		snprintf(error, sizeof(error), "store: the lock of node %llu: %s",
+			 (unsigned long long)n->id, db_error(n->lock_db));
+		db_close(&n->lock_db);
+		*error_r = error;
+		return NULL;
+	}
+	return n->lock_db;
 }
 
 static void listener_change(void *arg, const struct store_change *c)
@@ -157,6 +186,13 @@ struct store_nodes *store_nodes_start(const struct store_settings *set,
 		PANIC("pthread_create: %s", strerror(ret));
 	n->listening = true;
 	store_writer_set_bus(writer, n->id);
+	{
+		const char *error;
+
+		/* the node's lock from the start: its claims are its own */
+		if (lock_conn(n, &error) == NULL)
+			log_error(NULL, "%s", error);
+	}
 	log_info(NULL, "store: node %llu on a shared database",
 		 (unsigned long long)n->id);
 	return n;
@@ -208,18 +244,13 @@ int store_maildrop_lock(struct store *store, int64_t user_id,
 {
 	struct store_nodes *n = store != NULL ? store_get_nodes(store) : NULL;
 	static __thread char error[256];
-	char *open_error = NULL;
 	int ret;
 
 	if (n == NULL || !n->shared)
 		return 1;
 	pthread_mutex_lock(&n->lock);
-	if (n->lock_db == NULL &&
-	    (n->lock_db = pg_connect(n, &open_error)) == NULL) {
-		snprintf(error, sizeof(error), "store: %s", open_error);
-		free(open_error);
+	if (lock_conn(n, error_r) == NULL) {
 		pthread_mutex_unlock(&n->lock);
-		*error_r = error;
 		return -1;
 	}
 	ret = db_lock_try(n->lock_db, LOCK_MAILDROP | user_id);

@@ -32,8 +32,11 @@ void store_maildrop_unlock(struct store *store, int64_t user_id);
  * lease (now + lease seconds, renewed at each call for every entry this
  * node still holds) is running are marked as ours with
  * FOR UPDATE SKIP LOCKED, so two nodes never take the same one; the
- * claim ends when the attempt's result is stored (STORE_REQ_QUEUE_*),
- * and a killed node's claims run out after the lease. Writes on the
+ * claim ends when the attempt's result is stored (STORE_REQ_QUEUE_*).
+ * A killed node's claims are free at once: a running node holds an
+ * advisory lock of its own, which its database session's end releases;
+ * a node still connected but no longer renewing keeps them for the
+ * lease. Writes on the
  * reader's connection, outside any read transaction. SQLite: one node,
  * store_queue_due() itself. */
 int store_queue_claim(struct store *store, struct store_reader *r,

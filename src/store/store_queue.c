@@ -31,16 +31,27 @@ static const char sql_queue_result[] =
 	"UPDATE queue SET attempts = ?1, next_try = ?2, last_error = ?3,"
 	" delay_notified = ?4, retry_now = 0, claim_node = 0,"
 	" claim_until = 0 WHERE id = ?5";
-/* PostgreSQL only (a CTE that updates; SKIP LOCKED): the leases of the
- * node's entries still claimed, then the due entries no other node
- * holds, claimed for this one: ?1 node, ?2 now, ?3 lease, ?4 limit. */
+/* PostgreSQL only (a CTE that updates; SKIP LOCKED; pg_locks): the leases
+ * of the node's entries still claimed, then the due entries no other
+ * node holds, claimed for this one: ?1 node, ?2 now, ?3 lease, ?4 limit.
+ * Another node holds a claim until its lease ends, or until that node is
+ * gone: a running node holds the advisory lock (2 << 56) | its id on a
+ * connection of its own (store_nodes.c), whose end frees it, so a killed
+ * node's claims are taken at once; the lease covers a node that is
+ * connected but no longer renews. (The key's high 32 bits are classid,
+ * its low ones objid, objsubid 1; 2 << 24 = 33554432.) */
 static const char sql_queue_renew[] =
 	"UPDATE queue SET claim_until = ?2 + ?3"
 	" WHERE claim_node = ?1 AND claim_until > ?2";
 static const char sql_queue_claim[] =
 	"WITH c AS (UPDATE queue SET claim_node = ?1, claim_until = ?2 + ?3"
 	" WHERE id IN (SELECT id FROM queue WHERE held = 0 AND next_try <= ?2"
-	" AND (claim_until <= ?2 OR claim_node = ?1)"
+	" AND (claim_until <= ?2 OR claim_node = ?1 OR claim_node NOT IN("
+	" SELECT ((CAST(l.classid AS BIGINT) << 32) | CAST(l.objid AS BIGINT))"
+	" & 72057594037927935 FROM pg_locks l WHERE l.locktype = 'advisory'"
+	" AND l.objsubid = 1 AND l.granted AND l.classid >= 33554432"
+	" AND l.classid < 50331648 AND l.database = (SELECT oid FROM"
+	" pg_database WHERE datname = current_database())))"
 	" AND EXISTS(SELECT 1 FROM queue_rcpts r WHERE r.queue_id = queue.id"
 	" AND r.state = 'pending') ORDER BY next_try, id LIMIT ?4"
 	" FOR UPDATE SKIP LOCKED) RETURNING " QUEUE_COLS ")"

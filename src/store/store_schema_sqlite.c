@@ -127,8 +127,8 @@ const char *const store_sqlite_migrations[] = {
 	/* 13: the node that claimed a queue entry and until when
 	 * (store_nodes.h); one node never sets them, but the columns are
 	 * the same on both drivers */
-	"ALTER TABLE queue ADD COLUMN claim_node INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE queue ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;",
+	("ALTER TABLE queue ADD COLUMN claim_node INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE queue ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;"),
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

@@ -4,7 +4,9 @@ connection string in POSTHORN_TEST_PGSQL: the database layer's
 (tests/unit/test_db.c) and the store schema's (tests/unit/
 test_store_schema.c: the migrations of store_schema_pgsql.c give the same
 tables, columns, keys and indexes as SQLite's, and the search statements
-run through their pg_trgm indexes)."""
+run through their pg_trgm indexes), the notifications and advisory locks
+(tests/unit/test_db_notify.c) and two stores on one database as two
+nodes (tests/unit/test_store_bus.c)."""
 import os
 import subprocess
 
@@ -40,6 +42,16 @@ def test_db_layer_on_postgresql(pg):
 def test_store_schema_on_postgresql(pg):
     out = run_unit(pg, "test_store_schema")
     assert "pgsql: yes" in out and "[  PASSED  ] 5 test(s)." in out, out
+
+
+def test_notify_and_locks_on_postgresql(pg):
+    out = run_unit(pg, "test_db_notify")
+    assert "db driver: pgsql" in out and "[  PASSED  ] 2 test(s)." in out, out
+
+
+def test_store_bus_two_nodes_on_postgresql(pg):
+    out = run_unit(pg, "test_store_bus")
+    assert "store driver: pgsql" in out and "[  PASSED  ] 3 test(s)." in out, out
 
 
 def test_pg_trgm_and_citext_ship_with_postgresql(pg):

@@ -7,7 +7,8 @@ APPEND from both nodes on one mailbox, the POP3 maildrop lock across
 nodes, a kill -9 of one node under SMTP load (every message that got a
 250 is stored exactly once and intact), and the shared outbound queue
 (each message sent once; a killed node's claimed messages sent by the
-other after their lease). Skips while the daemon cannot run on pgsql."""
+other at once when it was killed, after their lease when it hangs).
+Skips while the daemon cannot run on pgsql."""
 import imaplib
 import os
 import poplib
@@ -30,7 +31,7 @@ SERVICES = ("smtp", "submission", "imap", "pop3")
 PASSWORD = "nodes pw"
 # [queue] of both nodes: short retries and a short claim lease, so a
 # killed node's claimed messages go to the other one within the test
-QUEUE_LEASE = 4
+QUEUE_LEASE = 20
 NOT_AVAILABLE = "store driver pgsql not available"
 # rounds of the concurrent STORE test
 ROUNDS = 5
@@ -41,6 +42,29 @@ def node_conf(sink_port):
             f"claim_lease = {QUEUE_LEASE}s\n"
             "[delivery]\ntimeout_percent = 2\nconnect_timeout = 2s\n"
             f"[routes]\nremote.test = 127.0.0.1:{sink_port}\n")
+
+
+class HoldSink(Sink):
+    """The sink, holding the first try of a message with hold_subject
+    until hold is set, then answering it 451 (without blocking the other
+    sessions)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hold_subject = None
+        self.hold = threading.Event()
+        self.held = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        subject = self.hold_subject
+        if (subject is not None and subject not in self.held and
+                b"Subject: " + subject + b"\r\n" in envelope.original_content):
+            self.held.add(subject)
+            while not self.hold.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 try again"    # the stopped node never hears it
+        return await super().handle_DATA(server, session, envelope)
 
 
 class Node(Posthornd):
@@ -75,7 +99,7 @@ class Cluster:
     def __init__(self, tmp):
         self.pg = PgCluster().start()
         self.conninfo = self.pg.new_database()
-        self.sink = Sink().start()
+        self.sink = HoldSink().start()
         self.nodes = []
         self.lb = None
         try:
@@ -103,21 +127,23 @@ class Cluster:
         return r.stdout
 
     def close(self):
+        """Stop everything; the nodes' exit statuses."""
         if self.lb is not None:
             self.lb.stop()
-        for node in self.nodes:
-            node.stop()
+        statuses = [node.stop() for node in self.nodes]
         self.sink.stop()
         self.pg.stop()
+        return statuses
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = Cluster(str(tmp_path_factory.mktemp("nodes")))
     yield c
-    c.close()
-    for node in c.nodes:
+    statuses = c.close()
+    for node, status in zip(c.nodes, statuses):
         node.assert_clean()
+        assert status == 0, f"posthornd exited {status}:\n{node.log()[-3000:]}"
 
 
 def add_user(cluster, address):
@@ -446,46 +472,61 @@ def test_kill_9_under_smtp_load_and_a_killed_nodes_claims(cluster):
     # nothing at all is stored twice
     assert all(len(v) == 1 for v in got.values())
 
-    # a claimed message of a killed node: node a claims one and dies
-    # while the sink stalls it; node b sends it once its lease is over
+    # a claimed message of a node that stops: the sink stalls its first
+    # try; the node that claimed it is killed (its claims go to the other
+    # node at once: its database session, and with it its node lock, is
+    # gone) or frozen (still connected: its claim lasts until the lease)
     a.start()
     cluster.sink.stall = 0
-    hold = threading.Event()
-    first = {"seen": False}
+    for how in ("kill", "stop"):
+        claimed_elsewhere(cluster, how)
 
-    def data_rule(envelope):
-        if b"Subject: leased" in envelope.original_content and not first["seen"]:
-            first["seen"] = True
-            hold.wait(30)
-            return "451 4.3.0 try again"    # the killed node never hears it
-        return None
 
-    cluster.sink.data_rule = data_rule
+def claimed_elsewhere(cluster, how):
+    subject = f"leased-{how}".encode()
+    sink = cluster.sink
+    hold = sink.hold = threading.Event()
+    sink.hold_subject = subject
+
+    def copies():
+        return sum(b"Subject: " + subject + b"\r\n" in m[2] for m in sink.messages)
+
+    owner = None
     try:
-        # only node a runs its queue now: b's lease check cannot take it
-        # before a has claimed it, as b sees it claimed
-        with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=20) as s:
+        with smtplib.SMTP("127.0.0.1", cluster.lb.port("submission"), timeout=20) as s:
             s.login("demo@localhost", "demo")
             s.sendmail("demo@localhost", ["rcpt@remote.test"],
-                       msg("leased", rcpt="rcpt@remote.test"))
-        assert wait_for(lambda: first["seen"], timeout=20)
-        claim = cluster.psql("SELECT claim_node FROM queue").splitlines()[2].strip()
-        owner = a if int(claim) == cluster.node_id(a) else b
-        other = b if owner is a else a
-        owner.proc.send_signal(signal.SIGKILL)
-        owner.proc.wait()
-        killed_at = time.monotonic()
+                       msg(f"leased-{how}", rcpt="rcpt@remote.test"))
+        assert wait_for(lambda: subject in sink.held, timeout=20)
+        claim = int(cluster.psql("SELECT claim_node FROM queue").splitlines()[2])
+        owners = [n for n in cluster.nodes if cluster.node_id(n) == claim]
+        assert len(owners) == 1, (claim, [cluster.node_id(n) for n in cluster.nodes])
+        owner = owners[0]
+        other = cluster.nodes[1 - cluster.nodes.index(owner)]
+        owner.proc.send_signal(signal.SIGKILL if how == "kill" else signal.SIGSTOP)
+        if how == "kill":
+            owner.proc.wait()
+        stopped_at = time.monotonic()
+        assert wait_for(lambda: copies() == 1, timeout=QUEUE_LEASE + 20)
+        after = time.monotonic() - stopped_at
+        if how == "kill":
+            # not its lease: half of it is ample for the other's next tick
+            assert after < QUEUE_LEASE / 2, f"a killed node's claim lasted {after:.1f}s"
+        else:
+            assert after >= QUEUE_LEASE - 1.5, f"sent {after:.1f}s after, before the lease ended"
         hold.set()
-        assert wait_for(lambda: any(b"Subject: leased" in m[2]
-                                    for m in cluster.sink.messages), timeout=30)
-        sent_at = time.monotonic()
-        assert sent_at - killed_at >= QUEUE_LEASE - 1.5, "sent before the lease ended"
+        if how == "stop":
+            owner.proc.send_signal(signal.SIGCONT)
         time.sleep(2)
-        assert sum(b"Subject: leased" in m[2] for m in cluster.sink.messages) == 1
+        assert copies() == 1
         assert other.proc.poll() is None
+        assert wait_for(lambda: cluster.psql("SELECT count(*) FROM queue")
+                        .splitlines()[2].strip() == "0")
     finally:
         hold.set()
-        cluster.sink.data_rule = lambda env: None
+        sink.hold_subject = None
+        if owner is not None and owner.proc.poll() is None:
+            owner.proc.send_signal(signal.SIGCONT)
         for node in cluster.nodes:
             if node.proc.poll() is not None:
                 node.start()

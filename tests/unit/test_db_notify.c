@@ -1,7 +1,7 @@
 /* Unit tests for src/db/db_notify.c: on SQLite the one-node definitions
  * (nothing sent or received, every lock granted); on PostgreSQL, when
  * POSTHORN_TEST_PGSQL holds a connection string
- * (tests/integration/test_db_notify_pgsql.py starts a cluster and sets
+ * (tests/integration/test_db_pgsql.py starts a cluster and sets
  * it), NOTIFY delivered at commit only, in order, to a listener watching
  * its fd, and advisory locks held per connection and freed when it
  * ends. */

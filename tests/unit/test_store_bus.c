@@ -1,7 +1,7 @@
 /* Unit tests for the store's cross-node pieces (store_bus.c,
  * store_nodes.c): the change bus payload read back, and, when
  * POSTHORN_TEST_PGSQL holds a connection string
- * (tests/integration/test_db_notify_pgsql.py sets it), two stores on one
+ * (tests/integration/test_db_pgsql.py sets it), two stores on one
  * PostgreSQL database in this process as two nodes: a delivery through
  * one is a change event of the other's subscribers (once: a node does
  * not hear its own twice), and the maildrop lock holds between them. On
