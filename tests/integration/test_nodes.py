@@ -2,7 +2,8 @@
 haproxy (TCP mode, round robin, tests/haproxy.py): two nodes with the same
 config apart from their ports and data dirs, on one database of a
 throwaway cluster (tests/pgsql.py). SMTP delivery through the balancer,
-IMAP IDLE on node B woken by a delivery to node A, concurrent STORE and
+IMAP IDLE on node B woken by a delivery to node A and told of a flag
+stored through A, concurrent STORE and
 APPEND from both nodes on one mailbox, the POP3 maildrop lock across
 nodes, a kill -9 of one node under SMTP load (every message that got a
 250 is stored exactly once and intact), and the shared outbound queue
@@ -276,6 +277,28 @@ def test_idle_on_b_woken_by_a_delivery_to_a(cluster):
                 if line.startswith(b"i1 "):
                     assert b"OK" in line
                     break
+        # a flag stored through node a reaches the IDLE session on b
+        r.sock.sendall(b"i2 IDLE\r\n")
+        assert r.line().startswith(b"+ ")
+        m = imap_login(a.port("imap"), "idle@localhost")
+        try:
+            m.select("INBOX")
+            typ, _ = m.store("2", "+FLAGS", "(\\Flagged $FromA)")
+            assert typ == "OK"
+            stored = time.monotonic()
+        finally:
+            m.logout()
+        # (a new keyword's FLAGS and PERMANENTFLAGS come first)
+        seen = []
+        while not seen or not seen[-1].startswith(b"* 2 FETCH"):
+            line = r.line(timeout=10)
+            assert line is not None, seen
+            seen.append(line)
+        assert b"\\Flagged" in seen[-1] and b"$FromA" in seen[-1], seen
+        assert time.monotonic() - stored < 1.0
+        r.sock.sendall(b"DONE\r\n")
+        while not (line := r.line()).startswith(b"i2 "):
+            pass
     finally:
         r.close()
 
