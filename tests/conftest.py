@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -78,6 +79,28 @@ def _pg_drop_databases():
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def _pg_bind(query, params):
+    """The query with each '?' outside a quoted string replaced by its
+    parameter as a PostgreSQL literal."""
+    from pgsql import literal
+    params = list(params)
+    out = []
+    quote = None
+    for ch in query:
+        if quote is not None:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            assert params, f"too few parameters for {query!r}"
+            out.append(literal(params.pop(0)))
+            continue
+        out.append(ch)
+    assert not params, f"too many parameters for {query!r}"
+    return "".join(out)
 
 
 def port_free(port):
@@ -193,6 +216,29 @@ class Posthornd:
         """Run SQL in this daemon's PostgreSQL database (pgsql only)."""
         assert self.conninfo is not None, "not a pgsql daemon"
         return _pg.psql(sql, db=self.pg_database)
+
+    def sql(self, query, params=()):
+        """Run one SQL statement on this daemon's store, whichever it is,
+        as the tests' look at (or change of) the state behind the daemon's
+        back; returns the rows as tuples, typed as sqlite3 gives them
+        (BLOB/BYTEA as bytes). Parameters are '?'. Keep the SQL to what
+        both stores read alike."""
+        reading = query.lstrip().upper().startswith(("SELECT", "WITH"))
+        if self.store == "pgsql":
+            if reading:
+                return _pg.query(_pg_bind(query, params), db=self.pg_database)
+            _pg.psql(_pg_bind(query, params), db=self.pg_database)
+            return []
+        path = os.path.join(self.data_dir, "posthorn.db")
+        uri = f"file:{path}?mode=ro" if reading else f"file:{path}"
+        con = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            with con:
+                rows = con.execute(query, params).fetchall()
+        finally:
+            con.close()
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
+                for r in rows]
 
     def log(self):
         with open(self.log_path, errors="replace") as fh:

@@ -5,7 +5,6 @@ daemon's CPU time."""
 import os
 import re
 import socket
-import sqlite3
 import ssl
 import time
 import warnings
@@ -123,13 +122,8 @@ def add_users(d, n, prefix="u", domain="localhost", password=PASSWORD):
         d.cli("user", "add", u, "--password-stdin", input=password + "\n",
               check=True)
     cheap = crypt.crypt(password, "$6$rounds=1000$hostiletest$")
-    if d.store == "pgsql":
-        d.psql("UPDATE users SET password_hash = '%s' WHERE address IN (%s)"
-               % (cheap, ", ".join(f"'{u}'" for u in users)))
-        return users
-    with sqlite3.connect(os.path.join(d.data_dir, "posthorn.db"), timeout=30) as db:
-        db.executemany("UPDATE users SET password_hash = ? WHERE address = ?",
-                       [(cheap, u) for u in users])
+    d.sql("UPDATE users SET password_hash = ? WHERE address IN (%s)"
+          % ", ".join("?" * len(users)), [cheap] + users)
     return users
 
 

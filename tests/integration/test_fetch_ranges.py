@@ -4,14 +4,11 @@ over SMTP (a Received: prefix shifts every offset) and APPENDed, return
 exactly the slices of BODY[] / RETR; and a header fetch of a 20 MB message
 does not read its body (the daemon's peak memory does not move)."""
 import base64
-import os
 import poplib
 import random
 import smtplib
-import sqlite3
 import time
 
-from conftest import require_sqlite
 from test_imap import USER, PASSWORD, append, fetch_items, logged_in
 
 poplib._MAXLINE = 1 << 20   # the X-Long header line is longer than its 2048
@@ -170,17 +167,14 @@ def test_header_fetch_reads_no_body(daemon):
     msg = (b"From: Alice <alice@example.org>\r\nTo: demo@localhost\r\n"
            b"Subject: large\r\n\r\n" + body)
     assert len(msg) > 19_000_000
-    require_sqlite("waits for the search queue in the SQLite file")
     with smtplib.SMTP("127.0.0.1", daemon.port("smtp"), timeout=60) as s:
         s.sendmail("alice@example.org", [USER], msg)
     # the search index reads the whole message once, in the background:
     # let it finish first
-    db = os.path.join(daemon.data_dir, "posthorn.db")
     deadline = time.monotonic() + 60
     while True:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-            if con.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0:
-                break
+        if daemon.sql("SELECT count(*) FROM search_pending") == [(0,)]:
+            break
         assert time.monotonic() < deadline, "search index not done in 60 s"
         time.sleep(0.1)
     assert daemon.stop() == 0

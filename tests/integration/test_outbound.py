@@ -6,10 +6,10 @@ INBOX (parsed with the email package)."""
 import email
 import email.policy
 import os
+import re
 import shutil
 import smtplib
 import socket
-import sqlite3
 import ssl
 import subprocess
 import threading
@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from conftest import Posthornd, require_sqlite
+from conftest import Posthornd
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
@@ -33,27 +33,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def db(daemon):
-    require_sqlite()
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
 def inbox(daemon, address):
     """Message bytes in the INBOX of a user, in UID order."""
-    with db(daemon) as con:
-        rows = con.execute(
-            "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
-            " JOIN mailboxes x ON x.id = m.mailbox_id"
-            " JOIN users u ON u.id = x.user_id"
-            " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
-            (address,)).fetchall()
-    return [bytes(r[0]) for r in rows]
+    rows = daemon.sql(
+        "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
+        " JOIN mailboxes x ON x.id = m.mailbox_id"
+        " JOIN users u ON u.id = x.user_id"
+        " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
+        (address,))
+    return [r[0] for r in rows]
 
 
 def queue_count(daemon):
-    with db(daemon) as con:
-        return con.execute("SELECT count(*) FROM queue").fetchone()[0]
+    """The entries in the queue, as `posthorn queue list` counts them."""
+    out = daemon.cli("queue", "list", check=True).stdout
+    return int(re.search(r"^(\d+) messages? in the queue$", out, re.M).group(1))
 
 
 def wait_for(cond, timeout=20, step=0.1):

@@ -9,13 +9,12 @@ import os
 import poplib
 import smtplib
 import socket
-import sqlite3
 import ssl
 import time
 
 import pytest
 
-from conftest import Posthornd, require_sqlite
+from conftest import Posthornd
 
 USER, PASSWORD = "demo@localhost", "demo"
 
@@ -43,16 +42,12 @@ def send(daemon, *msgs, rcpt=USER):
 
 def inbox(daemon, address=USER):
     """(uid, bytes) of the messages in a user's INBOX, in UID order."""
-    require_sqlite()
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        rows = con.execute(
-            "SELECT m.uid, b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
-            " JOIN mailboxes x ON x.id = m.mailbox_id"
-            " JOIN users u ON u.id = x.user_id"
-            " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
-            (address,)).fetchall()
-    return [(r[0], bytes(r[1])) for r in rows]
+    return daemon.sql(
+        "SELECT m.uid, b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
+        " JOIN mailboxes x ON x.id = m.mailbox_id"
+        " JOIN users u ON u.id = x.user_id"
+        " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
+        (address,))
 
 
 def wait_log(daemon, text, timeout=5):

@@ -3,16 +3,14 @@ running posthornd --dev whose outbound queue holds real entries, put there by
 SMTP submission to remote addresses. The daemon's resolver is pointed at a
 loopback port that never answers, so the entries stay in the queue (pending
 or deferred) while the commands run."""
-import os
 import re
 import smtplib
 import socket
-import sqlite3
 import time
 
 import pytest
 
-from conftest import Posthornd, require_sqlite
+from conftest import Posthornd
 
 MESSAGE = (b"From: Demo <demo@localhost>\r\n"
            b"To: Bob <bob@remote.test>\r\n"
@@ -54,16 +52,8 @@ def submit(daemon, rcpts, message=MESSAGE):
         s.sendmail("demo@localhost", rcpts, message)
 
 
-def db(daemon):
-    require_sqlite()
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
 def queue_rows(daemon):
-    with db(daemon) as con:
-        return con.execute("SELECT id, held, next_try, blob_id FROM queue"
-                           " ORDER BY id").fetchall()
+    return daemon.sql("SELECT id, held, next_try, blob_id FROM queue ORDER BY id")
 
 
 def listed(daemon):
@@ -149,9 +139,7 @@ def test_delete(queue_daemon):
     assert [row[0] for row in queue_rows(d)] == [b]
     assert set(listed(d)) == {b}
     # The message bytes went with the entry (no local copy held them).
-    with db(d) as con:
-        assert con.execute("SELECT count(*) FROM blobs WHERE id = ?",
-                           (blob_a,)).fetchone()[0] == 0
+    assert d.sql("SELECT count(*) FROM blobs WHERE id = ?", (blob_a,)) == [(0,)]
     r = d.cli("queue", "show", str(a))
     assert r.returncode == 1
     assert f"no queue entry {a}" in r.stderr

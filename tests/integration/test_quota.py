@@ -2,12 +2,9 @@
 command, enforced at SMTP RCPT (452 4.2.2), per recipient after LMTP DATA,
 on IMAP APPEND and COPY ([OVERQUOTA]), shown by the IMAP QUOTA extension
 (RFC 9208) and by `posthorn user list`."""
-import os
 import re
 import smtplib
-import sqlite3
 
-from conftest import require_sqlite
 
 from test_imap import Raw as ImapRaw
 from test_smtp import Raw as SmtpRaw
@@ -27,14 +24,11 @@ def msg(tag, body_size=200):
 
 def usage(daemon, address):
     """What the store counts: the sum of the user's message sizes."""
-    require_sqlite()
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        (n, total), = con.execute(
-            "SELECT count(*), COALESCE(SUM(m.size), 0) FROM messages m"
-            " JOIN mailboxes b ON b.id = m.mailbox_id"
-            " JOIN users u ON u.id = b.user_id WHERE u.address = ?",
-            (address,)).fetchall()
+    (n, total), = daemon.sql(
+        "SELECT count(*), COALESCE(SUM(m.size), 0) FROM messages m"
+        " JOIN mailboxes b ON b.id = m.mailbox_id"
+        " JOIN users u ON u.id = b.user_id WHERE u.address = ?",
+        (address,))
     return n, total
 
 
@@ -273,10 +267,7 @@ def test_imap_quota_extension(daemon):
 
 
 def usage_of_first(daemon):
-    require_sqlite()
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        (size,), = con.execute(
-            "SELECT m.size FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
-            " WHERE b.name = 'Archive'").fetchall()
+    (size,), = daemon.sql(
+        "SELECT m.size FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
+        " WHERE b.name = 'Archive'")
     return size

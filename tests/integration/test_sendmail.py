@@ -4,12 +4,11 @@ Bcc removed, -i, recipients refused, and the daemon down."""
 import os
 import pwd
 import re
-import sqlite3
 import subprocess
 
 import pytest
 
-from conftest import POSTHORN, Posthornd, require_sqlite, sanitizer_env
+from conftest import POSTHORN, Posthornd, sanitizer_env
 
 
 def sendmail(daemon, args, message, argv0=None, env=None):
@@ -25,16 +24,13 @@ def sendmail(daemon, args, message, argv0=None, env=None):
 
 
 def inbox(daemon, address):
-    require_sqlite()
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        rows = con.execute(
-            "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
-            " JOIN mailboxes x ON x.id = m.mailbox_id"
-            " JOIN users u ON u.id = x.user_id"
-            " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
-            (address,)).fetchall()
-    return [bytes(r[0]) for r in rows]
+    rows = daemon.sql(
+        "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
+        " JOIN mailboxes x ON x.id = m.mailbox_id"
+        " JOIN users u ON u.id = x.user_id"
+        " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
+        (address,))
+    return [r[0] for r in rows]
 
 
 def header(msg, name):

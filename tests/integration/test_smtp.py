@@ -6,13 +6,12 @@ import os
 import re
 import smtplib
 import socket
-import sqlite3
 import ssl
 import time
 
 import pytest
 
-from conftest import Posthornd, require_sqlite
+from conftest import Posthornd
 
 MESSAGE = (b"From: Alice <alice@example.org>\r\n"
            b"To: Demo <demo@localhost>\r\n"
@@ -56,30 +55,22 @@ def tls_context():
     return ctx
 
 
-def db(daemon):
-    require_sqlite()
-    path = os.path.join(daemon.data_dir, "posthorn.db")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
 def inbox_blobs(daemon, address):
     """Message bytes in the INBOX of a user, in UID order."""
-    with db(daemon) as con:
-        rows = con.execute(
-            "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
-            " JOIN mailboxes x ON x.id = m.mailbox_id"
-            " JOIN users u ON u.id = x.user_id"
-            " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
-            (address,)).fetchall()
-    return [bytes(r[0]) for r in rows]
+    rows = daemon.sql(
+        "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
+        " JOIN mailboxes x ON x.id = m.mailbox_id"
+        " JOIN users u ON u.id = x.user_id"
+        " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
+        (address,))
+    return [r[0] for r in rows]
 
 
 def queued(daemon):
-    with db(daemon) as con:
-        return con.execute(
-            "SELECT q.sender, r.address, b.data FROM queue q"
-            " JOIN queue_rcpts r ON r.queue_id = q.id"
-            " JOIN blob_data b ON b.id = q.blob_id ORDER BY q.id").fetchall()
+    return daemon.sql(
+        "SELECT q.sender, r.address, b.data FROM queue q"
+        " JOIN queue_rcpts r ON r.queue_id = q.id"
+        " JOIN blob_data b ON b.id = q.blob_id ORDER BY q.id")
 
 
 class Raw:
@@ -517,10 +508,8 @@ def test_dsn_parameters_stored(daemon):
     r.send(MESSAGE.replace(b"\r\n.", b"\r\n..") + b".\r\n")
     assert r.reply()[0] == 250
     r.close()
-    with db(daemon) as con:
-        q = con.execute("SELECT envid, ret FROM queue").fetchall()
-        rc = con.execute("SELECT address, orcpt, notify FROM queue_rcpts"
-                         " ORDER BY idx").fetchall()
+    q = daemon.sql("SELECT envid, ret FROM queue")
+    rc = daemon.sql("SELECT address, orcpt, notify FROM queue_rcpts ORDER BY idx")
     assert q == [("env+id", "HDRS")]
     assert rc == [("someone@example.org", "rfc822;someone@example.org",
                    "SUCCESS,FAILURE"), ("other@example.org", "", "")]
