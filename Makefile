@@ -13,8 +13,10 @@ SANITIZE ?= 0
 FUZZ_SECONDS ?= 60
 RUN_DIR ?= run
 PORT_OFFSET ?= 0
-# The store drivers the integration tests run on, one after the other.
+# The store drivers the integration tests run on, one after the other,
+# and those of them the hostile and dialogue tests run on too.
 TEST_STORES ?= sqlite pgsql
+FRONTEND_STORES ?= $(firstword $(TEST_STORES))
 
 ifeq ($(SANITIZE),1)
 BUILD_DIR ?= build-san
@@ -40,7 +42,8 @@ run: build
 	$(BUILD_DIR)/src/daemon/posthornd --dev --data-dir $(RUN_DIR) --port-offset $(PORT_OFFSET)
 
 test: build
-	POSTHORN_TEST_STORES="$(TEST_STORES)" /usr/bin/python3 scripts/run-tests $(BUILD_DIR)
+	POSTHORN_TEST_STORES="$(TEST_STORES)" POSTHORN_TEST_FRONTEND_STORES="$(FRONTEND_STORES)" \
+		/usr/bin/python3 scripts/run-tests $(BUILD_DIR)
 
 build-bench/build.ninja: | deps
 	meson setup build-bench --buildtype=release

@@ -6,7 +6,7 @@ import smtplib
 import ssl
 import time
 
-from test_outbound import (Sink, db, dsn_fields, fast_conf, make_tls_context, message, queue_count,
+from test_outbound import (Sink, dsn_fields, fast_conf, make_tls_context, message, queue_count,
                            reports, route_conf, sender_daemon, wait_for)
 from conftest import Posthornd
 
@@ -24,8 +24,7 @@ def submit_requiretls(daemon, rcpts, data):
 
 
 def queued_requiretls(daemon):
-    with db(daemon) as con:
-        return con.execute("SELECT requiretls FROM queue").fetchall()
+    return daemon.sql("SELECT requiretls FROM queue")
 
 
 def test_requiretls_to_a_verified_peer_is_passed_on(tmp_path):

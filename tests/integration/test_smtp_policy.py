@@ -413,11 +413,8 @@ def test_every_auth_mechanism(daemon, service, mech):
 
 
 def queue_requiretls(d):
-    from test_smtp import db
-    with db(d) as con:
-        return con.execute("SELECT q.sender, r.address, q.requiretls FROM queue q"
-                           " JOIN queue_rcpts r ON r.queue_id = q.id"
-                           " ORDER BY q.id").fetchall()
+    return d.sql("SELECT q.sender, r.address, q.requiretls FROM queue q"
+                 " JOIN queue_rcpts r ON r.queue_id = q.id ORDER BY q.id")
 
 
 def test_requiretls(daemon):

@@ -3,7 +3,7 @@ not sent with REQUIRETLS) is delivered despite a `tls = required` or
 `tls = verify` route or a DANE TLSA mismatch, with the header intact; the
 same message without the field stays deferred. With REQUIRETLS the field
 is ignored."""
-from test_outbound import (Sink, db, fast_conf, free_port, inbox, make_tls_context, message,
+from test_outbound import (Sink, fast_conf, free_port, inbox, make_tls_context, message,
                            queue_count, queue_show, reports, route_conf, sender_daemon, submit,
                            wait_for)
 from test_outbound_dane import signed_zone_server, spki_sha256
@@ -18,8 +18,7 @@ def relaxed(subject, to="x@remote.test"):
 
 
 def queued_flags(daemon):
-    with db(daemon) as con:
-        return con.execute("SELECT requiretls, tls_optional FROM queue ORDER BY id").fetchall()
+    return daemon.sql("SELECT requiretls, tls_optional FROM queue ORDER BY id")
 
 
 def subjects(sink):
