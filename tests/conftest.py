@@ -240,6 +240,16 @@ class Posthornd:
         return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
                 for r in rows]
 
+    def inbox(self, address):
+        """(uid, bytes) of the messages in a user's INBOX as the store
+        holds them, in UID order."""
+        return self.sql(
+            "SELECT m.uid, b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
+            " JOIN mailboxes x ON x.id = m.mailbox_id"
+            " JOIN users u ON u.id = x.user_id"
+            " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
+            (address,))
+
     def log(self):
         with open(self.log_path, errors="replace") as fh:
             return fh.read()

@@ -35,13 +35,7 @@ def free_port():
 
 def inbox(daemon, address):
     """Message bytes in the INBOX of a user, in UID order."""
-    rows = daemon.sql(
-        "SELECT b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
-        " JOIN mailboxes x ON x.id = m.mailbox_id"
-        " JOIN users u ON u.id = x.user_id"
-        " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
-        (address,))
-    return [r[0] for r in rows]
+    return [data for _, data in daemon.inbox(address)]
 
 
 def queue_count(daemon):

@@ -42,12 +42,7 @@ def send(daemon, *msgs, rcpt=USER):
 
 def inbox(daemon, address=USER):
     """(uid, bytes) of the messages in a user's INBOX, in UID order."""
-    return daemon.sql(
-        "SELECT m.uid, b.data FROM messages m JOIN blob_data b ON b.id = m.blob_id"
-        " JOIN mailboxes x ON x.id = m.mailbox_id"
-        " JOIN users u ON u.id = x.user_id"
-        " WHERE u.address = ? AND upper(x.name) = 'INBOX' ORDER BY m.uid",
-        (address,))
+    return daemon.inbox(address)
 
 
 def wait_log(daemon, text, timeout=5):
