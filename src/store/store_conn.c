@@ -154,6 +154,8 @@ static struct store_conn *conn_open(const struct store_settings *set,
 		.busy_timeout_ms = set->busy_timeout_ms,
 		.max_pages = writer ? set->max_pages : 0,
 		.fault = writer ? set->fault : NULL,
+		/* the writer's and readers' state is all in transactions */
+		.reconnect = true,
 	};
 	const char *const *migrations;
 	struct store_conn *c;
