@@ -65,6 +65,10 @@ const char *db_error(struct db *db);
  * transaction for (SQLite BUSY, PostgreSQL serialization failure or
  * deadlock). */
 bool db_error_retry(struct db *db);
+/* Whether the last error was the server's absence (PostgreSQL: the
+ * connection lost, or not opened again yet): the same request may
+ * succeed later, as it is. Never on SQLite. */
+bool db_error_unavailable(struct db *db);
 /* Whether the last error was a constraint the data broke (a UNIQUE key
  * already taken): the caller may name the conflict to its user. */
 bool db_error_constraint(struct db *db);

@@ -123,6 +123,7 @@ static int pgsql_fail(struct db *db, const PGresult *res, const char *what)
 	if (PQstatus(PDB(db)->conn) == CONNECTION_BAD)
 		pgsql_lost(PDB(db), msg);
 	db_fail(db, pgsql_retryable(res), what, msg);
+	db->error_unavailable = PQstatus(PDB(db)->conn) == CONNECTION_BAD;
 	/* class 23: integrity constraint violation */
 	db->error_constraint = state != NULL && strncmp(state, "23", 2) == 0;
 	return -1;
@@ -228,9 +229,11 @@ static int pgsql_ready(struct db *db, bool begin)
 	    PQstatus(p->conn) == CONNECTION_OK && !p->closing)
 		return 0;
 	now = now_ms();
-	if (now < p->retry_at_ms)
-		return db_fail(db, false, "PostgreSQL unavailable",
-			       "waiting to reconnect");
+	if (now < p->retry_at_ms) {
+		db_fail(db, false, "PostgreSQL unavailable", "waiting to reconnect");
+		db->error_unavailable = true;
+		return -1;
+	}
 	idle_closed = !atomic_load(&pg_outage) && p->backoff_ms == 0;
 	PQreset(p->conn);
 	if (PQstatus(p->conn) != CONNECTION_OK || pgsql_setup(p) < 0) {
@@ -240,7 +243,9 @@ static int pgsql_ready(struct db *db, bool begin)
 		p->backoff_ms = p->backoff_ms == 0 ? RECONNECT_FIRST_MS :
 				MIN(p->backoff_ms * 2, RECONNECT_MAX_MS);
 		p->retry_at_ms = now + p->backoff_ms;
-		return db_fail(db, false, "PostgreSQL unavailable", why);
+		db_fail(db, false, "PostgreSQL unavailable", why);
+		db->error_unavailable = true;
+		return -1;
 	}
 	p->generation++;
 	p->txn = false;

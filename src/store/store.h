@@ -560,6 +560,9 @@ struct store_assigned {
 struct store_result {
 	int status;		/* 0 ok, -1 failed */
 	char error[256];	/* when failed: a message fit for a log or reply */
+	/* when failed: the database was away (PostgreSQL restarting): the
+	 * same request may succeed later; answer "try again later" */
+	bool unavailable;
 	int64_t id;		/* new row id: user, mailbox; deliver: the blob */
 	int64_t queue_id;	/* deliver: the outbound queue entry, or 0 */
 	/* set_flags/expunge: mailbox modseq after; copy: the destination's

@@ -247,6 +247,11 @@ static bool conn_error_retry(struct store_conn *c)
 	return db_error_retry(c->db);
 }
 
+static bool conn_error_unavailable(struct store_conn *c)
+{
+	return db_error_unavailable(c->db);
+}
+
 /* A reader's snapshot for several reads. */
 static int conn_read_begin(struct store_conn *c, const char **error_r)
 {
@@ -320,6 +325,7 @@ const struct store_driver store_driver_db = {
 	.rollback_to = conn_rollback_to,
 	.in_transaction = conn_in_transaction,
 	.error_retry = conn_error_retry,
+	.error_unavailable = conn_error_unavailable,
 	.apply = store_conn_apply,
 	.idle = conn_idle,
 	.read_begin = conn_read_begin,

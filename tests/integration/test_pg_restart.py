@@ -136,7 +136,9 @@ def test_restart_keeps_delivering_and_reading(nodes):
         code = send(a.port("smtp"), "rs@localhost", msg("during-0", 800))
         assert code is not None and 400 <= code < 500, code
         typ, data = m.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
-        assert typ == "NO", (typ, data)
+        assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]"), (typ, data)
+        typ, data = m.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
+        assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]"), (typ, data)
         p.user("rs@localhost")
         with pytest.raises(poplib.error_proto) as e:
             p.pass_(PASSWORD)
@@ -161,6 +163,8 @@ def test_restart_keeps_delivering_and_reading(nodes):
         assert time.monotonic() < deadline, data
         time.sleep(0.2)
     assert sorted(message_ids(m)) == sorted(sent)
+    typ, data = m.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
+    assert typ == "OK", data
     m.logout()
     b = imaplib.IMAP4("127.0.0.1", nodes.nodes[1].port("imap"), timeout=20)
     b.login("rs@localhost", PASSWORD)
