@@ -44,12 +44,13 @@ struct pgsql_db {
 	unsigned generation;
 	uint64_t retry_at_ms;	/* back-off: no reconnect before this */
 	bool closing;		/* the server said FATAL: it ends this one */
+	bool lost;		/* failed a request for want of the server */
 	unsigned backoff_ms;
 };
 
 /* One line in the log per outage, not per connection or statement: set
  * by the first connection that fails a request for want of the server,
- * cleared by the first that gets it back. */
+ * cleared by the first of those that gets it back. */
 static atomic_bool pg_outage;
 /* The last "an idle connection was closed" line (ms), to say a restart
  * once and not once per connection. */
@@ -103,8 +104,9 @@ static uint64_t now_ms(void)
  * connection). */
 static void pgsql_lost(struct pgsql_db *p, const char *why)
 {
-	if (!p->reconnect)
+	if (!p->reconnect || p->lost)
 		return;
+	p->lost = true;
 	if (!atomic_exchange(&pg_outage, true))
 		log_error(NULL, "store: lost the PostgreSQL connection (%.*s): "
 			  "requests fail with a temporary error until it is "
@@ -153,8 +155,11 @@ static void pgsql_notice(void *arg, const PGresult *res)
 	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *message = PQresultErrorMessage(res);
 
-	if (severity != NULL && strcmp(severity, "FATAL") == 0)
+	/* the FATAL of a shutdown: the reconnect is logged instead, once */
+	if (severity != NULL && strcmp(severity, "FATAL") == 0) {
 		p->closing = true;
+		return;
+	}
 	log_warn(NULL, "store: PostgreSQL says: %.*s",
 		 (int)strcspn(message, "\n"), message);
 }
@@ -185,6 +190,9 @@ static int pgsql_exec(struct db *db, const char *sql)
 	bool begin = strncmp(sql, "BEGIN", 5) == 0;
 	int ret;
 
+	/* a BEGIN leaves any transaction before it behind */
+	if (begin)
+		p->txn = false;
 	if (pgsql_ready(db, begin) < 0)
 		return -1;
 	ret = pgsql_exec_raw(db, sql);
@@ -219,7 +227,6 @@ static int pgsql_ready(struct db *db, bool begin)
 {
 	struct pgsql_db *p = PDB(db);
 	uint64_t now;
-	bool idle_closed;
 
 	if (!p->reconnect || (p->txn && !begin))
 		return 0;
@@ -234,7 +241,6 @@ static int pgsql_ready(struct db *db, bool begin)
 		db->error_unavailable = true;
 		return -1;
 	}
-	idle_closed = !atomic_load(&pg_outage) && p->backoff_ms == 0;
 	PQreset(p->conn);
 	if (PQstatus(p->conn) != CONNECTION_OK || pgsql_setup(p) < 0) {
 		const char *why = PQerrorMessage(p->conn);
@@ -251,10 +257,11 @@ static int pgsql_ready(struct db *db, bool begin)
 	p->txn = false;
 	p->backoff_ms = 0;
 	p->retry_at_ms = 0;
-	if (atomic_exchange(&pg_outage, false))
-		log_info(NULL, "store: the PostgreSQL connection is back");
-	else if (idle_closed &&
-		 now - atomic_exchange(&pg_idle_logged_ms, now) > 60000)
+	if (p->lost) {
+		p->lost = false;
+		if (atomic_exchange(&pg_outage, false))
+			log_info(NULL, "store: the PostgreSQL connection is back");
+	} else if (now - atomic_exchange(&pg_idle_logged_ms, now) > 60000)
 		log_info(NULL, "store: PostgreSQL had closed idle connections "
 			 "(a restart?): reconnected");
 	return 0;
@@ -369,7 +376,8 @@ static int pgsql_prepare_on_server(struct db *db, struct pgsql_stmt *st,
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		ret = pgsql_fail(db, res, "prepare");
 	PQclear(res);
-	st->generation = PDB(db)->generation;
+	if (ret == 0)
+		st->generation = PDB(db)->generation;
 	return ret;
 }
 
