@@ -19,9 +19,8 @@ import pytest
 
 import conftest
 from pgsql import PgCluster
-from test_nodes import Node, RawImap, first_start, msg
-
-PASSWORD = "nodes pw"
+from test_nodes import (PASSWORD, Node, RawImap, add_user, assert_stopped_clean,
+                        first_start, msg)
 
 pytestmark = pytest.mark.skipif(
     conftest.STORE != "pgsql",
@@ -56,15 +55,7 @@ class Nodes:
 def nodes(tmp_path_factory):
     c = Nodes(str(tmp_path_factory.mktemp("pgrestart")))
     yield c
-    statuses = c.close()
-    for node, status in zip(c.nodes, statuses):
-        node.assert_clean()
-        assert status == 0, f"posthornd exited {status}:\n{node.log()[-3000:]}"
-
-
-def add_user(node, address):
-    node.cli("user", "add", address, "--password-stdin",
-             input=PASSWORD + "\n", check=True)
+    assert_stopped_clean(c.nodes, c.close())
 
 
 def send(port, rcpt, data):
@@ -108,7 +99,7 @@ def message_ids(m):
 
 def test_restart_keeps_delivering_and_reading(nodes):
     a = nodes.nodes[0]
-    add_user(a, "rs@localhost")
+    add_user(nodes, "rs@localhost")
     sent = []
     for i in range(5):
         assert send(a.port("smtp"), "rs@localhost", msg(f"before-{i}", 800)) is None
@@ -182,7 +173,7 @@ def test_restart_keeps_delivering_and_reading(nodes):
 
 def test_idle_hears_what_came_while_its_listener_was_away(nodes):
     a, b = nodes.nodes
-    add_user(a, "gap@localhost")
+    add_user(nodes, "gap@localhost")
     assert send(a.port("smtp"), "gap@localhost", msg("gap-0", 300, "gap@localhost")) is None
     listeners = ("SELECT count(pid) FROM pg_stat_activity WHERE query LIKE"
                  f" 'LISTEN %' AND datname = '{nodes.dbname}'")
