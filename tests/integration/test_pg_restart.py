@@ -110,12 +110,15 @@ def test_restart_keeps_delivering_and_reading(nodes):
     assert sorted(message_ids(m)) == sorted(sent)
 
     # A restart between two requests: the connections the server closed
-    # are opened again by the next request, which does not fail.
+    # are opened again by the next request, which does not fail (unless
+    # its connection met the restart itself, the queue runner's say, and
+    # waits out its back-off of 0.1 s: a 451 and a retry).
     nodes.pg.restart("fast")
+    refused = []
     for i in range(5):
-        codes = send_retrying(a.port("smtp"), "rs@localhost", msg(f"after-{i}", 800))
-        assert codes == [], f"after-{i} refused first: {codes}"
+        refused += send_retrying(a.port("smtp"), "rs@localhost", msg(f"after-{i}", 800))
         sent.append(f"after-{i}@nodes.test")
+    assert len(refused) <= 2, refused
     typ, _ = m.noop()
     assert typ == "OK"
     assert sorted(message_ids(m)) == sorted(sent)
