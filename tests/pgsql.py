@@ -80,15 +80,33 @@ class PgCluster:
             raise RuntimeError(f"{args[0]} failed: {r.stdout}{r.stderr}")
         return r
 
-    def start(self):
+    def start(self, settings=None):
+        """initdb and start; settings: more server settings
+        ({name: value}, e.g. a benchmark's shared_buffers)."""
         self._run("initdb", "-D", self.data, "-U", "posthorn",
                   "--auth=trust", "-E", "UTF8", "--no-sync")
-        opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.sock}' "
-                f"-c port={self.port} -c fsync=on -c max_connections=200 "
-                f"-c shared_buffers=32MB")
-        self._run("pg_ctl", "-D", self.data, "-o", opts, "-w", "-t", "60",
-                  "-l", os.path.join(self.dir, "postgres.log"), "start")
+        conf = {"shared_buffers": "32MB", **(settings or {})}
+        self.opts = (f"-c listen_addresses='' -c unix_socket_directories='{self.sock}' "
+                     f"-c port={self.port} -c fsync=on -c max_connections=200 " +
+                     " ".join(f"-c {k}={v}" for k, v in conf.items()))
+        self.start_server()
         return self
+
+    def start_server(self):
+        """Start the server of the cluster (again, after stop_server)."""
+        self._run("pg_ctl", "-D", self.data, "-o", self.opts, "-w", "-t", "60",
+                  "-l", os.path.join(self.dir, "postgres.log"), "start")
+
+    def stop_server(self, mode="fast"):
+        """Stop the server and keep the cluster: every connection ends
+        (fast: each backend is told to terminate, as a restart does)."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+
+    def restart(self, mode="fast"):
+        """pg_ctl restart: what an admin's restart or a failover does to
+        the clients' connections."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60",
+                  "-l", os.path.join(self.dir, "postgres.log"), "restart")
 
     def psql(self, sql, db="postgres"):
         return self._run("psql", "-h", self.sock, "-p", str(self.port),

@@ -59,6 +59,11 @@ bool db_error_retry(struct db *db)
 	return db->error_retry;
 }
 
+bool db_error_unavailable(struct db *db)
+{
+	return db->error_unavailable;
+}
+
 bool db_error_constraint(struct db *db)
 {
 	return db->error_constraint;
@@ -73,6 +78,7 @@ int db_fail(struct db *db, bool retry, const char *what, const char *detail)
 		db->error[n - 1] = '\0';
 	db->error_retry = retry;
 	db->error_constraint = false;
+	db->error_unavailable = false;
 	return -1;
 }
 

@@ -34,6 +34,15 @@ struct db_settings {
 	 * readers open it query-only. */
 	bool writer;
 	unsigned busy_timeout_ms;	/* SQLite: 0 = 5000 */
+	/* PostgreSQL: a connection the server lost (a restart, a failover)
+	 * is opened again by the next BEGIN, or the next statement outside
+	 * a transaction, with back-off while the server stays away; the
+	 * statements prepared on it are prepared again. What failed with it
+	 * stays failed: a transaction it was in fails to its end (COMMIT
+	 * errs), and no statement is ever run twice. Only for connections
+	 * whose state is all in their transactions: not for one holding
+	 * advisory locks or LISTENing (db_notify.h). */
+	bool reconnect;
 	/* SQLite writer: cap the file at this many pages (0 = none): writes
 	 * past it fail as on a full disk (tests). */
 	uint32_t max_pages;
@@ -56,6 +65,10 @@ const char *db_error(struct db *db);
  * transaction for (SQLite BUSY, PostgreSQL serialization failure or
  * deadlock). */
 bool db_error_retry(struct db *db);
+/* Whether the last error was the server's absence (PostgreSQL: the
+ * connection lost, or not opened again yet): the same request may
+ * succeed later, as it is. Never on SQLite. */
+bool db_error_unavailable(struct db *db);
 /* Whether the last error was a constraint the data broke (a UNIQUE key
  * already taken): the caller may name the conflict to its user. */
 bool db_error_constraint(struct db *db);

@@ -55,6 +55,7 @@ struct db {
 	const struct db_driver *drv;
 	char error[DB_ERROR_MAX];
 	bool error_retry;
+	bool error_unavailable;	/* set by the driver after db_fail() */
 	bool error_constraint;	/* set by the driver after db_fail() */
 	struct db_fault *fault;	/* the test double, or NULL */
 	/* open savepoints, and whether the transaction had one (what the

@@ -1,13 +1,17 @@
 /* db_pgsql.c: the PostgreSQL driver over libpq: statements prepared on
  * the server once per connection (?N becomes $N), parameters sent as text
  * (blobs as binary bytea), rows fetched in binary and decoded by type,
- * the schema version in a table of its own. */
+ * the schema version in a table of its own, and (db_settings.reconnect)
+ * a lost connection opened again between transactions, with back-off. */
 #include "db/db_int.h"
+#include "base/log.h"
 
 #include <endian.h>
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* Type oids of the results the store reads (pg_type.h is server-side). */
 #define OID_BOOL 16
@@ -19,15 +23,43 @@
 /* Parameters of one statement at most. */
 #define PG_MAX_PARAMS 32
 
+/* A connection that failed to come back waits this long before the next
+ * try, doubling up to the maximum: each try is a connect on the caller's
+ * thread, and every request meanwhile fails at once. */
+#define RECONNECT_FIRST_MS 100
+#define RECONNECT_MAX_MS 5000
+
 struct pgsql_db {
 	struct db db;
 	PGconn *conn;
 	unsigned n_prepared;
+	bool fsync;
+	bool reconnect;		/* db_settings.reconnect */
+	/* between our BEGIN and its COMMIT or ROLLBACK: a connection lost
+	 * here is not replaced until then, or the rest of the transaction
+	 * would run (and commit) statement by statement on the new one */
+	bool txn;
+	/* bumped by each reconnect: statements prepared on an earlier
+	 * connection are prepared again at their next run */
+	unsigned generation;
+	uint64_t retry_at_ms;	/* back-off: no reconnect before this */
+	bool closing;		/* the server said FATAL: it ends this one */
+	bool lost;		/* failed a request for want of the server */
+	unsigned backoff_ms;
 };
+
+/* One line in the log per outage, not per connection or statement: set
+ * by the first connection that fails a request for want of the server,
+ * cleared by the first of those that gets it back. */
+static atomic_bool pg_outage;
+/* The last "an idle connection was closed" line (ms), to say a restart
+ * once and not once per connection. */
+static _Atomic uint64_t pg_idle_logged_ms;
 
 struct pgsql_stmt {
 	struct db_stmt st;
 	char name[16];
+	unsigned generation;	/* of the connection it was prepared on */
 	int n_params;
 	/* bound values: owned copies (text, NUL-terminated) or borrowed
 	 * blobs; formats 0 text, 1 binary */
@@ -60,6 +92,27 @@ static bool pgsql_retryable(const PGresult *res)
 				 strcmp(state, "40P01") == 0);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A request failed because the server is gone (or would not take a new
+ * connection). */
+static void pgsql_lost(struct pgsql_db *p, const char *why)
+{
+	if (!p->reconnect || p->lost)
+		return;
+	p->lost = true;
+	if (!atomic_exchange(&pg_outage, true))
+		log_error(NULL, "store: lost the PostgreSQL connection (%.*s): "
+			  "requests fail with a temporary error until it is "
+			  "back", (int)strcspn(why, "\n"), why);
+}
+
 static int pgsql_fail(struct db *db, const PGresult *res, const char *what)
 {
 	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
@@ -69,7 +122,10 @@ static int pgsql_fail(struct db *db, const PGresult *res, const char *what)
 
 	if (msg == NULL || msg[0] == '\0')
 		msg = PQerrorMessage(PDB(db)->conn);
+	if (PQstatus(PDB(db)->conn) == CONNECTION_BAD)
+		pgsql_lost(PDB(db), msg);
 	db_fail(db, pgsql_retryable(res), what, msg);
+	db->error_unavailable = PQstatus(PDB(db)->conn) == CONNECTION_BAD;
 	/* class 23: integrity constraint violation */
 	db->error_constraint = state != NULL && strncmp(state, "23", 2) == 0;
 	return -1;
@@ -89,7 +145,28 @@ static void pgsql_close(struct db *db)
 	free(db);
 }
 
-static int pgsql_exec(struct db *db, const char *sql)
+/* The server's notices (a warning; the FATAL an idle connection gets
+ * when the server shuts down) go to the log, not to stderr. A FATAL one
+ * says the server is closing this connection: the next request opens a
+ * new one rather than fail on this one. */
+static void pgsql_notice(void *arg, const PGresult *res)
+{
+	struct pgsql_db *p = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *message = PQresultErrorMessage(res);
+
+	/* the FATAL of a shutdown: the reconnect is logged instead, once */
+	if (severity != NULL && strcmp(severity, "FATAL") == 0) {
+		p->closing = true;
+		return;
+	}
+	log_warn(NULL, "store: PostgreSQL says: %.*s",
+		 (int)strcspn(message, "\n"), message);
+}
+
+static int pgsql_ready(struct db *db, bool begin);
+
+static int pgsql_exec_raw(struct db *db, const char *sql)
 {
 	PGresult *res = PQexec(PDB(db)->conn, sql);
 	ExecStatusType status = PQresultStatus(res);
@@ -105,6 +182,89 @@ static int pgsql_exec(struct db *db, const char *sql)
 			      "back by an earlier error");
 	PQclear(res);
 	return ret;
+}
+
+static int pgsql_exec(struct db *db, const char *sql)
+{
+	struct pgsql_db *p = PDB(db);
+	bool begin = strncmp(sql, "BEGIN", 5) == 0;
+	int ret;
+
+	/* a BEGIN leaves any transaction before it behind */
+	if (begin)
+		p->txn = false;
+	if (pgsql_ready(db, begin) < 0)
+		return -1;
+	ret = pgsql_exec_raw(db, sql);
+	if (begin)
+		p->txn = ret == 0;
+	else if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
+		p->txn = false;
+	return ret;
+}
+
+/* What each new connection is told first. */
+static int pgsql_setup(struct pgsql_db *p)
+{
+	p->closing = false;
+	PQsetNoticeReceiver(p->conn, pgsql_notice, p);
+	/* The notices of CREATE ... IF NOT EXISTS are not news. */
+	if (pgsql_exec_raw(&p->db, "SET client_min_messages = warning") < 0 ||
+	    pgsql_exec_raw(&p->db, p->fsync ? "SET synchronous_commit = on" :
+			   "SET synchronous_commit = off") < 0)
+		return -1;
+	return 0;
+}
+
+/* Before a statement or a BEGIN: 0 to go on, -1 (error set) when the
+ * connection is lost and cannot be replaced now. Outside a transaction a
+ * lost connection is opened again (PQreset: same parameters), at once the
+ * first time, then with back-off; inside one its statements fail until
+ * the caller ends it, and the next BEGIN reconnects. A server that closed
+ * an idle connection (a restart) says so by an EOF already waiting on
+ * the socket: looking for it first spares the next request a failure. */
+static int pgsql_ready(struct db *db, bool begin)
+{
+	struct pgsql_db *p = PDB(db);
+	uint64_t now;
+
+	if (!p->reconnect || (p->txn && !begin))
+		return 0;
+	/* PQisBusy() parses what PQconsumeInput() read (the FATAL) */
+	if (PQstatus(p->conn) == CONNECTION_OK &&
+	    PQconsumeInput(p->conn) == 1 && !PQisBusy(p->conn) &&
+	    PQstatus(p->conn) == CONNECTION_OK && !p->closing)
+		return 0;
+	now = now_ms();
+	if (now < p->retry_at_ms) {
+		db_fail(db, false, "PostgreSQL unavailable", "waiting to reconnect");
+		db->error_unavailable = true;
+		return -1;
+	}
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK || pgsql_setup(p) < 0) {
+		const char *why = PQerrorMessage(p->conn);
+
+		pgsql_lost(p, why);
+		p->backoff_ms = p->backoff_ms == 0 ? RECONNECT_FIRST_MS :
+				MIN(p->backoff_ms * 2, RECONNECT_MAX_MS);
+		p->retry_at_ms = now + p->backoff_ms;
+		db_fail(db, false, "PostgreSQL unavailable", why);
+		db->error_unavailable = true;
+		return -1;
+	}
+	p->generation++;
+	p->txn = false;
+	p->backoff_ms = 0;
+	p->retry_at_ms = 0;
+	if (p->lost) {
+		p->lost = false;
+		if (atomic_exchange(&pg_outage, false))
+			log_info(NULL, "store: the PostgreSQL connection is back");
+	} else if (now - atomic_exchange(&pg_idle_logged_ms, now) > 60000)
+		log_info(NULL, "store: PostgreSQL had closed idle connections "
+			 "(a restart?): reconnected");
+	return 0;
 }
 
 static struct db *pgsql_open(const struct db_settings *set, char **error_r)
@@ -127,10 +287,9 @@ static struct db *pgsql_open(const struct db_settings *set, char **error_r)
 		pgsql_close(&p->db);
 		return NULL;
 	}
-	/* The notices of CREATE ... IF NOT EXISTS are not news. */
-	if (pgsql_exec(&p->db, "SET client_min_messages = warning") < 0 ||
-	    pgsql_exec(&p->db, set->fsync ? "SET synchronous_commit = on" :
-		       "SET synchronous_commit = off") < 0) {
+	p->fsync = set->fsync;
+	p->reconnect = set->reconnect;
+	if (pgsql_setup(p) < 0) {
 		*error_r = xstrdup(p->db.error);
 		pgsql_close(&p->db);
 		return NULL;
@@ -142,8 +301,9 @@ static bool pgsql_in_transaction(struct db *db)
 {
 	PGTransactionStatusType t = PQtransactionStatus(PDB(db)->conn);
 
-	/* INERROR: an error aborted it; it still needs its ROLLBACK. */
-	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
+	/* INERROR: an error aborted it; it still needs its ROLLBACK. So
+	 * does ours on a connection lost meanwhile (UNKNOWN). */
+	return PDB(db)->txn || t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
 	       t == PQTRANS_ACTIVE;
 }
 
@@ -206,12 +366,31 @@ static char *pgsql_translate(const char *sql, int *n_params_r)
 	return out;
 }
 
+/* Prepare st (named already) on the connection as it is now. */
+static int pgsql_prepare_on_server(struct db *db, struct pgsql_stmt *st,
+				   const char *text)
+{
+	PGresult *res = PQprepare(PDB(db)->conn, st->name, text, 0, NULL);
+	int ret = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		ret = pgsql_fail(db, res, "prepare");
+	PQclear(res);
+	if (ret == 0)
+		st->generation = PDB(db)->generation;
+	return ret;
+}
+
 static struct db_stmt *pgsql_prepare(struct db *db, const char *sql)
 {
-	struct pgsql_stmt *st = xcalloc(1, sizeof(*st));
-	char *text = pgsql_translate(sql, &st->n_params);
-	PGresult *res;
+	struct pgsql_stmt *st;
+	char *text;
+	int ret;
 
+	if (pgsql_ready(db, false) < 0)
+		return NULL;
+	st = xcalloc(1, sizeof(*st));
+	text = pgsql_translate(sql, &st->n_params);
 	if (st->n_params > PG_MAX_PARAMS) {
 		free(text);
 		free(st);
@@ -219,17 +398,26 @@ static struct db_stmt *pgsql_prepare(struct db *db, const char *sql)
 		return NULL;
 	}
 	snprintf(st->name, sizeof(st->name), "p%u", ++PDB(db)->n_prepared);
-	res = PQprepare(PDB(db)->conn, st->name, text, 0, NULL);
+	ret = pgsql_prepare_on_server(db, st, text);
 	free(text);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		pgsql_fail(db, res, "prepare");
-		PQclear(res);
+	if (ret < 0) {
 		free(st);
 		return NULL;
 	}
-	PQclear(res);
 	st->row = -1;
 	return &st->st;
+}
+
+/* A statement of an earlier connection: prepared again, by its name, on
+ * this one. */
+static int pgsql_reprepare(struct db_stmt *dst)
+{
+	int n_params;
+	char *text = pgsql_translate(dst->sql, &n_params);
+	int ret = pgsql_prepare_on_server(dst->db, PST(dst), text);
+
+	free(text);
+	return ret;
 }
 
 static void pgsql_clear_params(struct pgsql_stmt *st)
@@ -314,6 +502,12 @@ static int pgsql_step(struct db_stmt *dst)
 	ExecStatusType status;
 
 	if (st->res == NULL) {
+		if (pgsql_ready(dst->db, false) < 0 ||
+		    (st->generation != PDB(dst->db)->generation &&
+		     pgsql_reprepare(dst) < 0)) {
+			pgsql_reset(dst);
+			return -1;
+		}
 		st->res = PQexecPrepared(PDB(dst->db)->conn, st->name,
 					 st->n_params, st->values, st->lengths,
 					 st->formats, 1);
@@ -405,6 +599,8 @@ static int pgsql_blob_read(struct db *db, const char *table,
 		 (unsigned long long)MIN(offset, (uint64_t)INT32_MAX - 1) + 1);
 	snprintf(len, sizeof(len), "%llu",
 		 (unsigned long long)MIN((uint64_t)n, (uint64_t)INT32_MAX));
+	if (pgsql_ready(db, false) < 0)
+		return -1;
 	res = PQexecParams(PDB(db)->conn, sql, 3, NULL, values, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		ret = pgsql_fail(db, res, "blob read");

@@ -57,6 +57,11 @@ void store_get_stats(struct store *store, struct store_stats *stats_r);
  * from inside a subscriber. */
 typedef void store_change_fn(void *arg, int64_t user_id, int64_t mailbox_id,
 			     uint64_t modseq);
+/* The mailbox_id of an event that means "any mailbox may have changed"
+ * (user_id and modseq 0): the change bus lost its connection, and the
+ * other nodes' commits meanwhile were not heard, so a subscriber checks
+ * again every mailbox it watches. */
+#define STORE_MAILBOX_ANY INT64_C(-1)
 void store_subscribe(struct store *store, store_change_fn *fn, void *arg);
 
 /* ---- data returned by readers (allocated in the caller's arena) ---- */
@@ -555,6 +560,9 @@ struct store_assigned {
 struct store_result {
 	int status;		/* 0 ok, -1 failed */
 	char error[256];	/* when failed: a message fit for a log or reply */
+	/* when failed: the database was away (PostgreSQL restarting): the
+	 * same request may succeed later; answer "try again later" */
+	bool unavailable;
 	int64_t id;		/* new row id: user, mailbox; deliver: the blob */
 	int64_t queue_id;	/* deliver: the outbound queue entry, or 0 */
 	/* set_flags/expunge: mailbox modseq after; copy: the destination's

@@ -154,6 +154,8 @@ static struct store_conn *conn_open(const struct store_settings *set,
 		.busy_timeout_ms = set->busy_timeout_ms,
 		.max_pages = writer ? set->max_pages : 0,
 		.fault = writer ? set->fault : NULL,
+		/* the writer's and readers' state is all in transactions */
+		.reconnect = true,
 	};
 	const char *const *migrations;
 	struct store_conn *c;
@@ -245,6 +247,11 @@ static bool conn_error_retry(struct store_conn *c)
 	return db_error_retry(c->db);
 }
 
+static bool conn_error_unavailable(struct store_conn *c)
+{
+	return db_error_unavailable(c->db);
+}
+
 /* A reader's snapshot for several reads. */
 static int conn_read_begin(struct store_conn *c, const char **error_r)
 {
@@ -318,6 +325,7 @@ const struct store_driver store_driver_db = {
 	.rollback_to = conn_rollback_to,
 	.in_transaction = conn_in_transaction,
 	.error_retry = conn_error_retry,
+	.error_unavailable = conn_error_unavailable,
 	.apply = store_conn_apply,
 	.idle = conn_idle,
 	.read_begin = conn_read_begin,

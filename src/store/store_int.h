@@ -47,6 +47,9 @@ struct store_driver {
 	 * (a deadlock between two nodes' batches) that is worth running the
 	 * whole batch again for. */
 	bool (*error_retry)(struct store_conn *conn);
+	/* Whether the last error was the database's absence (a lost
+	 * connection): the request may succeed later as it is. */
+	bool (*error_unavailable)(struct store_conn *conn);
 	/* Apply one request inside the open transaction. Fills result's
 	 * outputs (not status/error) and the changed mailboxes. */
 	int (*apply)(struct store_conn *conn, const struct store_req *req,

@@ -109,6 +109,25 @@ static struct db *lock_conn(struct store_nodes *n, const char **error_r)
 	return n->lock_db;
 }
 
+/* After the listener lost the server, so did the lock connection, and
+ * with it this node's own lock, which tells the other nodes that its
+ * queue claims are not orphans: take it again now rather than at the
+ * next POP3 login. (The maildrop locks it held are gone too: POP3
+ * sessions open across the outage are no longer exclusive between
+ * nodes; docs/admin.md says so.) */
+static void lock_refresh(struct store_nodes *n)
+{
+	const char *error;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->lock_db != NULL &&
+	    db_lock_try(n->lock_db, LOCK_NODE | (int64_t)n->id) != 1)
+		db_close(&n->lock_db);
+	if (lock_conn(n, &error) == NULL)
+		log_error(NULL, "%s", error);
+	pthread_mutex_unlock(&n->lock);
+}
+
 static void listener_change(void *arg, const struct store_change *c)
 {
 	struct store_nodes *n = arg;
@@ -140,10 +159,15 @@ static void *listener_main(void *arg)
 	n->listen_db = NULL;
 	do {
 		if (db == NULL) {
-			/* Notifications sent meanwhile are lost: sessions
-			 * see those changes at their next command. */
-			if ((db = listener_connect(n)) != NULL)
-				log_info(NULL, "store: change bus: listening again");
+			if ((db = listener_connect(n)) == NULL)
+				continue;
+			log_info(NULL, "store: change bus: listening again");
+			/* The notifications sent meanwhile are lost: now
+			 * that every later one will be heard, each session
+			 * looks at its mailbox again and tells what it
+			 * missed (IDLE at once). */
+			store_writer_publish(n->writer, 0, STORE_MAILBOX_ANY, 0);
+			lock_refresh(n);
 			continue;
 		}
 		while ((ret = db_notify_read(db, &n->note)) == 1) {
@@ -254,6 +278,16 @@ int store_maildrop_lock(struct store *store, int64_t user_id,
 		return -1;
 	}
 	ret = db_lock_try(n->lock_db, LOCK_MAILDROP | user_id);
+	/* The server ended the connection (a restart), and with it every
+	 * lock it held: a new one, and the node's lock on it, at once. */
+	if (ret < 0 && !db_connected(n->lock_db)) {
+		db_close(&n->lock_db);
+		if (lock_conn(n, error_r) == NULL) {
+			pthread_mutex_unlock(&n->lock);
+			return -1;
+		}
+		ret = db_lock_try(n->lock_db, LOCK_MAILDROP | user_id);
+	}
 	if (ret < 0) {
 		snprintf(error, sizeof(error), "store: %s", db_error(n->lock_db));
 		*error_r = error;

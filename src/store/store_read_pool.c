@@ -6,6 +6,8 @@
 #include "base/log.h"
 #include "base/worker_pool.h"
 
+#include <time.h>
+
 struct store_read_pool {
 	struct store *const *storep;
 	struct worker_pool *pool;
@@ -18,26 +20,48 @@ struct store_read_job {
 	task_fn *done;
 };
 
-static void *read_pool_init(void *ctx)
-{
-	struct store_read_pool *p = ctx;
+/* A worker's state: its reader, opened again at a later read when it
+ * could not be (the database was away): else one failed open would fail
+ * every read of that worker for good. */
+struct read_worker {
+	struct store_read_pool *pool;
 	struct store_reader *r;
+	time_t tried_at;	/* the last open, once a second at most */
+	bool logged;		/* this failure to open is in the log */
+};
+
+static void read_worker_open(struct read_worker *w)
+{
+	struct store_read_pool *p = w->pool;
 	char *error = NULL;
 
-	r = *p->storep != NULL ? store_reader_new(*p->storep, &error) : NULL;
-	if (r == NULL) {
+	w->tried_at = time(NULL);
+	w->r = *p->storep != NULL ? store_reader_new(*p->storep, &error) : NULL;
+	if (w->r == NULL && !w->logged) {
 		log_error(NULL, "store read pool: no reader: %s",
 			  error != NULL ? error : "the store is not open");
-		free(error);
+		w->logged = true;
 	}
-	return r;
+	if (w->r != NULL)
+		w->logged = false;
+	free(error);
+}
+
+static void *read_pool_init(void *ctx)
+{
+	struct read_worker *w = xcalloc(1, sizeof(*w));
+
+	w->pool = ctx;
+	read_worker_open(w);
+	return w;
 }
 
 static void read_pool_deinit(void *ctx UNUSED, void *state)
 {
-	struct store_reader *r = state;
+	struct read_worker *w = state;
 
-	store_reader_free(&r);
+	store_reader_free(&w->r);
+	free(w);
 }
 
 struct store_read_pool *store_read_pool_new(struct store *const *storep,
@@ -59,8 +83,11 @@ struct store_read_pool *store_read_pool_new(struct store *const *storep,
 static void read_job_run(void *state, void *arg)
 {
 	struct store_read_job *job = arg;
+	struct read_worker *w = state;
 
-	job->fn(state, job->arg);
+	if (w != NULL && w->r == NULL && w->tried_at != time(NULL))
+		read_worker_open(w);
+	job->fn(w != NULL ? w->r : NULL, job->arg);
 }
 
 static void read_job_done(void *arg)

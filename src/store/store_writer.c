@@ -102,6 +102,16 @@ static void item_fail(struct writer_item *it, const char *what,
 	it->failed = true;
 }
 
+/* item_fail() for an error of the batch's connection, which says whether
+ * the database was away. */
+static void item_fail_conn(struct store_writer *w, struct writer_item *it,
+			   const char *what, const char *error)
+{
+	item_fail(it, what, error);
+	it->result->unavailable = w->driver->error_unavailable != NULL &&
+				  w->driver->error_unavailable(w->conn);
+}
+
 static void complete_task(void *arg)
 {
 	struct writer_item *it = arg;
@@ -155,7 +165,7 @@ static bool run_batch(struct store_writer *w, struct writer_item *list,
 		result_reset(it->result);
 		it->changes.n = 0;
 		if (d->savepoint(w->conn, &error) < 0) {
-			item_fail(it, "store: ", error);
+			item_fail_conn(w, it, "store: ", error);
 			if (!d->in_transaction(w->conn))
 				return false;
 			continue;
@@ -173,7 +183,7 @@ static bool run_batch(struct store_writer *w, struct writer_item *list,
 				usleep(1000 * w->conflicts);
 				return false;
 			}
-			item_fail(it, "", error);
+			item_fail_conn(w, it, "", error);
 			if (!d->in_transaction(w->conn))
 				return false;
 			d->rollback_to(w->conn);
@@ -183,7 +193,7 @@ static bool run_batch(struct store_writer *w, struct writer_item *list,
 			continue;
 		}
 		if (d->release(w->conn, &error) < 0) {
-			item_fail(it, "store: ", error);
+			item_fail_conn(w, it, "store: ", error);
 			if (!d->in_transaction(w->conn))
 				return false;
 			d->rollback_to(w->conn);
@@ -210,7 +220,7 @@ static void process(struct store_writer *w, struct writer_item *list)
 	for (struct writer_item *it = list; it != NULL; it = it->next) {
 		n++;
 		if (error != NULL && !it->failed)
-			item_fail(it, "store commit failed: ", error);
+			item_fail_conn(w, it, "store commit failed: ", error);
 		if (it->failed)
 			n_failed++;
 	}

@@ -137,14 +137,18 @@ class Cluster:
         return statuses
 
 
+def assert_stopped_clean(nodes, statuses):
+    """Each node exited 0 without a sanitizer report."""
+    for node, status in zip(nodes, statuses):
+        node.assert_clean()
+        assert status == 0, f"posthornd exited {status}:\n{node.log()[-3000:]}"
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = Cluster(str(tmp_path_factory.mktemp("nodes")))
     yield c
-    statuses = c.close()
-    for node, status in zip(c.nodes, statuses):
-        node.assert_clean()
-        assert status == 0, f"posthornd exited {status}:\n{node.log()[-3000:]}"
+    assert_stopped_clean(c.nodes, c.close())
 
 
 def add_user(cluster, address):

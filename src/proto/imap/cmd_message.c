@@ -60,12 +60,15 @@ static void append_done(struct imap_session *s, struct store_result *res,
 	struct strbuf set = STRBUF_INIT;
 	uint32_t *uids;
 
-	if (res->status != 0 || res->n_assigned != st->n) {
+	if (res->status != 0) {
+		imap_store_write_failed(s, "append", res);
+		imap_session_resume(s);
+		return;
+	}
+	if (res->n_assigned != st->n) {
 		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
-			  "imap append: %s", res->status != 0 ? res->error :
-			  "wrong number of messages stored");
-		imap_tagged(s, "NO", "[SERVERBUG] %s", res->status != 0 ?
-			    res->error : "APPEND failed");
+			  "imap append: wrong number of messages stored");
+		imap_tagged(s, "NO", "[SERVERBUG] APPEND failed");
 		imap_session_resume(s);
 		return;
 	}
@@ -325,9 +328,7 @@ static void expunge_done(struct imap_session *s, struct store_result *res,
 	if (st->close)
 		unselect(s);
 	if (res->status != 0) {
-		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
-			  "imap expunge: %s", res->error);
-		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		imap_store_write_failed(s, "expunge", res);
 	} else {
 		if (!st->close)
 			imap_view_sync(s, true, true, NULL);
@@ -461,9 +462,7 @@ static void store_done(struct imap_session *s, struct store_result *res,
 	uint64_t before = v != NULL ? v->highestmodseq : 0;
 
 	if (res->status != 0) {
-		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
-			  "imap store: %s", res->error);
-		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		imap_store_write_failed(s, "store", res);
 		imap_session_resume(s);
 		return;
 	}
@@ -613,9 +612,7 @@ static void copy_done(struct imap_session *s, struct store_result *res,
 	struct strbuf code = STRBUF_INIT;
 
 	if (res->status != 0) {
-		log_error(s->core.conn != NULL ? conn_sid(s->core.conn) : NULL,
-			  "imap copy: %s", res->error);
-		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		imap_store_write_failed(s, "copy", res);
 		imap_session_resume(s);
 		return;
 	}

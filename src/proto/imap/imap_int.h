@@ -286,5 +286,10 @@ int imap_bad_syntax(struct imap_session *s, const struct imap_cursor *c);
  * [UNAVAILABLE]" and returns -1. */
 int imap_store_failed(struct imap_session *s, const char *what,
 		      const char *error);
+/* A store write failed: logs "imap <what>: <error>", queues "NO
+ * [UNAVAILABLE]" when the database was away (the command may succeed as
+ * it is later), else "NO [SERVERBUG] <error>"; returns -1. */
+int imap_store_write_failed(struct imap_session *s, const char *what,
+			    const struct store_result *res);
 
 #endif

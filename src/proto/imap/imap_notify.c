@@ -36,7 +36,8 @@ static void imap_thread_changes(void *arg)
 		if (s->view == NULL)
 			continue;
 		for (size_t i = 0; i < n; i++) {
-			if (changed[i] != s->view->mailbox_id)
+			if (changed[i] != s->view->mailbox_id &&
+			    changed[i] != STORE_MAILBOX_ANY)
 				continue;
 			s->view->changed = true;
 			/* IDLE reports at once; others at their next command. */

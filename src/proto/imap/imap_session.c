@@ -92,6 +92,16 @@ int imap_store_failed(struct imap_session *s, const char *what,
 	return -1;
 }
 
+int imap_store_write_failed(struct imap_session *s, const char *what,
+			    const struct store_result *res)
+{
+	if (res->unavailable)
+		return imap_store_failed(s, what, res->error);
+	log_error(session_sid(&s->core), "imap %s: %s", what, res->error);
+	imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+	return -1;
+}
+
 void imap_session_enter(struct imap_session *s, enum imap_state state)
 {
 	session_trace(&s->core, "state", state_names[s->state],

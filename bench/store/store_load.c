@@ -1,6 +1,8 @@
-/* bench_store.c: durable deliveries per second through the store API:
+/* store_load.c: durable deliveries per second through the store API:
  * 50 requesters with one delivery in flight each, driven from 2 threads with
- * task queues like I/O threads, to 100 users, fsync on, in a temp dir. */
+ * task queues like I/O threads, to 100 users, fsync on: SQLite in a temp
+ * dir, or (--pgsql CONNINFO) an empty PostgreSQL database. Driven by
+ * bench/store/bench_store, which starts the PostgreSQL cluster. */
 #include "base/base.h"
 #include "base/strbuf.h"
 #include "store/store.h"
@@ -171,7 +173,8 @@ static void *io_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_store [--count N] [--seconds S]\n");
+	fprintf(stderr, "usage: store_load [--count N] [--seconds S] "
+		"[--pgsql CONNINFO]\n");
 	exit(2);
 }
 
@@ -192,6 +195,10 @@ int main(int argc, char **argv)
 			b.count = atol(argv[++i]);
 		else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
 			b.max_seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--pgsql") == 0 && i + 1 < argc) {
+			set.driver = "pgsql";
+			set.conninfo = argv[++i];
+		}
 		else
 			usage();
 	}
@@ -203,7 +210,7 @@ int main(int argc, char **argv)
 	set.path = path;
 	b.store = store_open(&set, &error);
 	if (b.store == NULL) {
-		fprintf(stderr, "bench_store: %s\n", error);
+		fprintf(stderr, "store_load: %s\n", error);
 		return 1;
 	}
 
@@ -259,11 +266,13 @@ int main(int argc, char **argv)
 	uint64_t requests = stats.requests - base_requests;
 	long delivered = atomic_load(&b.delivered);
 
-	printf("store: %ld messages (~%zu bytes) to %d users from %d requesters"
-	       " on %d threads, fsync on\n", delivered, b.msgs[0].n, USERS,
-	       REQUESTERS, THREADS);
-	printf("store: %.2f s, %.0f messages/s, %.0f commits/s, "
-	       "%.1f requests per commit, %ld failed\n", elapsed,
+	printf("store %s: %ld messages (~%zu bytes) to %d users from %d "
+	       "requesters on %d threads, fsync on\n",
+	       set.driver != NULL ? set.driver : "sqlite", delivered,
+	       b.msgs[0].n, USERS, REQUESTERS, THREADS);
+	printf("store %s: %.2f s, %.0f messages/s, %.0f commits/s, "
+	       "%.1f requests per commit, %ld failed\n",
+	       set.driver != NULL ? set.driver : "sqlite", elapsed,
 	       (double)delivered / elapsed, (double)commits / elapsed,
 	       commits > 0 ? (double)requests / (double)commits : 0.0,
 	       atomic_load(&b.failed));
