@@ -295,11 +295,8 @@ int store_conn_apply(struct store_conn *c, const struct store_req *req,
 	case STORE_REQ_EXPUNGE:
 	case STORE_REQ_COPY:
 		return store_message_apply(c, req, res, changes, error_r);
-	case STORE_REQ_QUEUE_UPDATE:
-	case STORE_REQ_QUEUE_DELETE:
-	case STORE_REQ_QUEUE_RESULT:
-	case STORE_REQ_QUEUE_CONTROL:
-		return store_queue_apply(c, req, res, changes, error_r);
+	case STORE_REQ_EXT:
+		return store_ext_apply(c, req, res, changes, error_r);
 	}
 	*error_r = store_db_fail(c, "unknown store request");
 	return -1;
@@ -345,9 +342,4 @@ const struct store_driver store_driver_db = {
 	.blob_get = store_read_blob_get,
 	.blob_read = store_read_blob_read,
 	.blob_count = store_read_blob_count,
-	.queue_list = store_read_queue_list,
-	.queue_get = store_read_queue_get,
-	.queue_due = store_read_queue_due,
-	.queue_held = store_read_queue_held,
-	.queue_held_ids = store_read_queue_held_ids,
 };

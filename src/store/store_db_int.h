@@ -99,10 +99,13 @@ int store_message_apply(struct store_conn *c, const struct store_req *req,
 /* store_quota.c: STORE_REQ_USER_SET_QUOTA */
 int store_quota_apply(struct store_conn *c, const struct store_req *req,
 		      const char **error_r);
-/* store_queue.c: the STORE_REQ_QUEUE_* requests */
-int store_queue_apply(struct store_conn *c, const struct store_req *req,
-		      struct store_result *res, struct store_changes *changes,
-		      const char **error_r);
+/* store_txn.c: STORE_REQ_EXT, and a deliver's attach (blob_id stored) */
+int store_ext_apply(struct store_conn *c, const struct store_req *req,
+		    struct store_result *res, struct store_changes *changes,
+		    const char **error_r);
+int store_txn_attach(struct store_conn *c, const struct store_req *req,
+		     int64_t blob_id, struct store_result *res,
+		     struct store_changes *changes, const char **error_r);
 /* store_conn.c: any request (the DSN of a queue result is a delivery) */
 int store_conn_apply(struct store_conn *c, const struct store_req *req,
 		     struct store_result *res, struct store_changes *changes,
@@ -120,7 +123,7 @@ int store_search_remove(struct store_conn *c, int64_t blob_id,
 int store_search_idle(struct store_conn *c, const char **error_r);
 
 /* The readers, with the store.h contracts (store_read.c, store_search.c,
- * store_quota.c, store_queue.c). */
+ * store_quota.c). */
 int store_read_domain_exists(struct store_conn *c, const char *domain,
 			     const char **error_r);
 int store_read_domain_list(struct store_conn *c, struct arena *a,
@@ -188,32 +191,11 @@ int store_read_blob_read(struct store_conn *c, int64_t blob_id,
 			 uint64_t offset, void *buf, size_t len, size_t *got_r,
 			 uint64_t *size_r, const char **error_r);
 int store_read_blob_count(struct store_conn *c, const char **error_r);
-int store_read_queue_list(struct store_conn *c, struct arena *a,
-			  struct store_queue_entry **entries_r,
-			  const char **error_r);
-int store_read_queue_get(struct store_conn *c, struct arena *a, int64_t id,
-			 struct store_queue_entry *entry_r,
-			 const char **error_r);
-int store_read_queue_due(struct store_conn *c, struct arena *a, int64_t now,
-			 size_t limit, struct store_queue_entry **entries_r,
-			 const char **error_r);
-/* PostgreSQL: the due entries claimed for node (store_queue_claim), and
- * only the renewal of its leases (store_queue_renew). */
-int store_read_queue_renew(struct store_conn *c, uint64_t node, int64_t now,
-			   unsigned lease, const char **error_r);
-int store_read_queue_claim(struct store_conn *c, struct arena *a,
-			   uint64_t node, int64_t now, unsigned lease,
-			   size_t limit, struct store_queue_entry **entries_r,
-			   const char **error_r);
 /* PostgreSQL: lock the mailbox's row until the batch commits, before the
  * messages to change are read, so two nodes' changes of one mailbox
  * run one after the other on what the first committed (READ COMMITTED
  * reads each statement's own snapshot). SQLite: 0 (one writer). */
 int store_mailbox_lock(struct store_conn *c, int64_t mailbox_id,
 		       const char **error_r);
-int store_read_queue_held(struct store_conn *c, int64_t id,
-			  const char **error_r);
-int store_read_queue_held_ids(struct store_conn *c, struct arena *a,
-			      int64_t **ids_r, const char **error_r);
 
 #endif
