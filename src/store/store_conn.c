@@ -117,6 +117,21 @@ int store_rows(struct store_conn *c, struct arena *a, struct db_stmt *st,
 	return ret;
 }
 
+int store_row_one(struct store_conn *c, struct arena *a, struct db_stmt *st,
+		  store_row_fn *fill, void *item, const char **error_r)
+{
+	int ret;
+
+	if (st == NULL)
+		return -1;
+	if ((ret = store_row(c, st, error_r)) == 1) {
+		if (fill != NULL)
+			fill(a, st, item);
+		db_reset(st);
+	}
+	return ret;
+}
+
 /* ---- open, migrate ---- */
 
 /* The migrations of a dialect (store_schema_*.c). */

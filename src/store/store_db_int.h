@@ -61,6 +61,12 @@ typedef void store_row_fn(struct arena *a, struct db_stmt *st, void *item);
 int store_rows(struct store_conn *c, struct arena *a, struct db_stmt *st,
 	       size_t size, store_row_fn *fill, void *items_r,
 	       const char **error_r);
+/* The single row of st (bound, not stepped yet; NULL: store_stmt()
+ * failed, *error_r is set): fill(a, st, item) reads it (fill NULL: only
+ * whether there is one), then st is reset. 1 a row, 0 none, -1 with
+ * *error_r. */
+int store_row_one(struct store_conn *c, struct arena *a, struct db_stmt *st,
+		  store_row_fn *fill, void *item, const char **error_r);
 
 /* store_deliver.c */
 int store_deliver_apply(struct store_conn *c, const struct store_req *req,
