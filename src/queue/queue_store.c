@@ -86,162 +86,79 @@ static const char sql_held[] = "SELECT held FROM queue WHERE id = ?1";
 static const char sql_held_ids[] =
 	"SELECT id FROM queue WHERE held = 1 ORDER BY id";
 
-/* ---- statements ---- */
-
-static struct db_stmt *stmt(struct db *db, const char *sql,
-			    const char **error_r)
-{
-	struct db_stmt *st = db_prepare(db, sql);
-
-	if (st == NULL)
-		*error_r = db_error(db);
-	return st;
-}
-
-/* db_step(): 1 a row, 0 none, -1 with *error_r. */
-static int row(struct db *db, struct db_stmt *st, const char **error_r)
-{
-	int ret = db_step(st);
-
-	if (ret < 0)
-		*error_r = db_error(db);
-	return ret;
-}
-
-static int run(struct db *db, struct db_stmt *st, const char **error_r)
-{
-	if (db_run(st) < 0) {
-		*error_r = db_error(db);
-		return -1;
-	}
-	return 0;
-}
-
-static int run_id(struct db *db, const char *sql, int64_t id,
-		  const char **error_r)
-{
-	struct db_stmt *st = stmt(db, sql, error_r);
-
-	if (st == NULL)
-		return -1;
-	db_bind_int(st, 1, id);
-	return run(db, st, error_r);
-}
-
-/* The one-column integer of the single row of st (bound): 1 and *v_r,
- * 0 no row, -1 with *error_r. */
-static int row_int(struct db *db, struct db_stmt *st, int64_t *v_r,
-		   const char **error_r)
-{
-	int ret = row(db, st, error_r);
-
-	if (ret <= 0)
-		return ret;
-	*v_r = db_col_int(st, 0);
-	db_reset(st);
-	return 1;
-}
-
-static const char *col_str(struct arena *a, struct db_stmt *st, int i)
-{
-	struct str s = db_col_text(st, i);
-
-	return arena_strndup(a, s.p, s.n);
-}
-
-/* Rows into a growing malloc'd array, then into the arena. */
-struct vec {
-	void *v;
-	size_t n, cap, size;
-};
-
-static void *vec_push(struct vec *v)
-{
-	if (v->n == v->cap) {
-		v->cap = v->cap == 0 ? 16 : v->cap * 2;
-		v->v = xrealloc(v->v, v->cap * v->size);
-	}
-	return (char *)v->v + v->n++ * v->size;
-}
-
-static void *vec_to_arena(struct vec *v, struct arena *a)
-{
-	void *p = arena_alloc(a, MAX(v->n, 1) * v->size);
-
-	if (v->n > 0)
-		memcpy(p, v->v, v->n * v->size);
-	free(v->v);
-	v->v = NULL;
-	return p;
-}
-
 /* ---- readers ---- */
 
-static int read_rcpts(struct db *db, struct arena *a, bool pending_only,
+/* The first column as an int64_t (an id, a count). */
+static void read_int(struct arena *a UNUSED, struct db_stmt *st, void *item)
+{
+	*(int64_t *)item = db_col_int(st, 0);
+}
+
+static int read_rcpts(struct store_conn *c, struct arena *a, bool pending_only,
 		      struct queue_entry *q, const char **error_r)
 {
-	struct vec g = { .size = sizeof(struct queue_rcpt) };
+	struct store_vec g = { .size = sizeof(struct queue_rcpt) };
 	struct db_stmt *rs;
 	int ret;
 
-	rs = stmt(db, pending_only ? sql_rcpts_pending : sql_rcpts, error_r);
+	rs = store_stmt(c, pending_only ? sql_rcpts_pending : sql_rcpts, error_r);
 	if (rs == NULL)
 		return -1;
 	db_bind_int(rs, 1, q->id);
-	while ((ret = row(db, rs, error_r)) == 1) {
-		struct queue_rcpt *r = vec_push(&g);
+	while ((ret = store_row(c, rs, error_r)) == 1) {
+		struct queue_rcpt *r = store_vec_push(&g);
 
 		r->idx = (uint32_t)db_col_int(rs, 0);
-		r->address = col_str(a, rs, 1);
-		r->orcpt = col_str(a, rs, 2);
-		r->notify = col_str(a, rs, 3);
-		r->state = col_str(a, rs, 4);
-		r->status = col_str(a, rs, 5);
-		r->diagnostic = col_str(a, rs, 6);
-		r->remote_mta = col_str(a, rs, 7);
+		r->address = store_col_str(a, rs, 1);
+		r->orcpt = store_col_str(a, rs, 2);
+		r->notify = store_col_str(a, rs, 3);
+		r->state = store_col_str(a, rs, 4);
+		r->status = store_col_str(a, rs, 5);
+		r->diagnostic = store_col_str(a, rs, 6);
+		r->remote_mta = store_col_str(a, rs, 7);
 	}
 	if (ret < 0) {
 		free(g.v);
 		return -1;
 	}
 	q->n_rcpts = g.n;
-	q->rcpts = vec_to_arena(&g, a);
+	q->rcpts = store_vec_to_arena(&g, a);
 	return 0;
 }
 
-static int read_entry(struct db *db, struct arena *a, struct db_stmt *st,
+static int read_entry(struct store_conn *c, struct arena *a, struct db_stmt *st,
 		      bool pending_only, struct queue_entry *q,
 		      const char **error_r)
 {
 	memset(q, 0, sizeof(*q));
 	q->id = db_col_int(st, 0);
 	q->blob_id = db_col_int(st, 1);
-	q->sender = col_str(a, st, 2);
-	q->envid = col_str(a, st, 3);
-	q->ret = col_str(a, st, 4);
-	q->state = col_str(a, st, 5);
+	q->sender = store_col_str(a, st, 2);
+	q->envid = store_col_str(a, st, 3);
+	q->ret = store_col_str(a, st, 4);
+	q->state = store_col_str(a, st, 5);
 	q->attempts = (uint32_t)db_col_int(st, 6);
 	q->next_try = db_col_int(st, 7);
-	q->last_error = col_str(a, st, 8);
+	q->last_error = store_col_str(a, st, 8);
 	q->created = db_col_int(st, 9);
 	q->delay_notified = db_col_int(st, 10) != 0;
 	q->held = db_col_int(st, 11) != 0;
 	q->requiretls = db_col_int(st, 12) != 0;
 	q->tls_optional = db_col_int(st, 13) != 0;
 	q->retry_now = db_col_int(st, 14) != 0;
-	return read_rcpts(db, a, pending_only, q, error_r);
+	return read_rcpts(c, a, pending_only, q, error_r);
 }
 
 /* Every row of st (bound, not stepped yet) as entries. */
-static int read_entries(struct db *db, struct arena *a, struct db_stmt *st,
+static int read_entries(struct store_conn *c, struct arena *a, struct db_stmt *st,
 			bool pending_only, struct queue_entry **entries_r,
 			const char **error_r)
 {
-	struct vec g = { .size = sizeof(struct queue_entry) };
+	struct store_vec g = { .size = sizeof(struct queue_entry) };
 	int ret;
 
-	while ((ret = row(db, st, error_r)) == 1) {
-		if (read_entry(db, a, st, pending_only, vec_push(&g),
+	while ((ret = store_row(c, st, error_r)) == 1) {
+		if (read_entry(c, a, st, pending_only, store_vec_push(&g),
 			       error_r) < 0) {
 			db_reset(st);
 			free(g.v);
@@ -253,34 +170,34 @@ static int read_entries(struct db *db, struct arena *a, struct db_stmt *st,
 		return -1;
 	}
 	ret = (int)g.n;
-	*entries_r = vec_to_arena(&g, a);
+	*entries_r = store_vec_to_arena(&g, a);
 	return ret;
 }
 
 int queue_store_list(struct store_reader *r, struct arena *a,
 		     struct queue_entry **entries_r, const char **error_r)
 {
-	struct db *db = store_reader_db(r);
-	struct db_stmt *st = stmt(db, sql_list, error_r);
+	struct store_conn *c = store_reader_conn(r);
+	struct db_stmt *st = store_stmt(c, sql_list, error_r);
 
 	if (st == NULL)
 		return -1;
-	return read_entries(db, a, st, false, entries_r, error_r);
+	return read_entries(c, a, st, false, entries_r, error_r);
 }
 
 int queue_store_get(struct store_reader *r, struct arena *a, int64_t id,
 		    struct queue_entry *entry_r, const char **error_r)
 {
-	struct db *db = store_reader_db(r);
-	struct db_stmt *st = stmt(db, sql_get, error_r);
+	struct store_conn *c = store_reader_conn(r);
+	struct db_stmt *st = store_stmt(c, sql_get, error_r);
 	int ret;
 
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
-	if ((ret = row(db, st, error_r)) <= 0)
+	if ((ret = store_row(c, st, error_r)) <= 0)
 		return ret;
-	ret = read_entry(db, a, st, false, entry_r, error_r) < 0 ? -1 : 1;
+	ret = read_entry(c, a, st, false, entry_r, error_r) < 0 ? -1 : 1;
 	db_reset(st);
 	return ret;
 }
@@ -296,22 +213,22 @@ int queue_store_due(struct store_reader *r, struct arena *a, int64_t now,
 		    size_t limit, struct queue_entry **entries_r,
 		    const char **error_r)
 {
-	struct db *db = store_reader_db(r);
-	struct db_stmt *st = stmt(db, sql_due, error_r);
+	struct store_conn *c = store_reader_conn(r);
+	struct db_stmt *st = store_stmt(c, sql_due, error_r);
 
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, now);
 	db_bind_int(st, 2, limit_param(limit));
-	return read_entries(db, a, st, true, entries_r, error_r);
+	return read_entries(c, a, st, true, entries_r, error_r);
 }
 
 /* sql_renew or sql_claim with the node's ?1 node, ?2 now, ?3 lease. */
-static struct db_stmt *lease_stmt(struct store *store, struct db *db,
+static struct db_stmt *lease_stmt(struct store *store, struct store_conn *c,
 				  const char *sql, int64_t now, unsigned lease,
 				  const char **error_r)
 {
-	struct db_stmt *st = stmt(db, sql, error_r);
+	struct db_stmt *st = store_stmt(c, sql, error_r);
 
 	if (st == NULL)
 		return NULL;
@@ -324,13 +241,13 @@ static struct db_stmt *lease_stmt(struct store *store, struct db *db,
 int queue_store_renew(struct store *store, struct store_reader *r,
 		      int64_t now, unsigned lease, const char **error_r)
 {
-	struct db *db = store_reader_db(r);
+	struct store_conn *c = store_reader_conn(r);
 	struct db_stmt *st;
 
 	if (!store_shared(store))
 		return 0;
-	st = lease_stmt(store, db, sql_renew, now, lease, error_r);
-	return st == NULL ? -1 : run(db, st, error_r);
+	st = lease_stmt(store, c, sql_renew, now, lease, error_r);
+	return st == NULL ? -1 : store_run(c, st, error_r);
 }
 
 int queue_store_claim(struct store *store, struct store_reader *r,
@@ -338,30 +255,30 @@ int queue_store_claim(struct store *store, struct store_reader *r,
 		      size_t limit, struct queue_entry **entries_r,
 		      const char **error_r)
 {
-	struct db *db = store_reader_db(r);
+	struct store_conn *c = store_reader_conn(r);
 	struct db_stmt *st;
 
 	if (!store_shared(store))
 		return queue_store_due(r, a, now, limit, entries_r, error_r);
 	if (queue_store_renew(store, r, now, lease, error_r) < 0 ||
-	    (st = lease_stmt(store, db, sql_claim, now, lease,
+	    (st = lease_stmt(store, c, sql_claim, now, lease,
 			     error_r)) == NULL)
 		return -1;
 	db_bind_int(st, 4, limit_param(limit));
-	return read_entries(db, a, st, true, entries_r, error_r);
+	return read_entries(c, a, st, true, entries_r, error_r);
 }
 
 int queue_store_held(struct store_reader *r, int64_t id, const char **error_r)
 {
-	struct db *db = store_reader_db(r);
-	struct db_stmt *st = stmt(db, sql_held, error_r);
+	struct store_conn *c = store_reader_conn(r);
+	struct db_stmt *st = store_stmt(c, sql_held, error_r);
 	int64_t held;
 	int ret;
 
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
-	if ((ret = row_int(db, st, &held, error_r)) < 0)
+	if ((ret = store_row_one(c, NULL, st, read_int, &held, error_r)) < 0)
 		return -1;
 	/* gone: nothing to send either */
 	return ret == 0 || held != 0;
@@ -370,21 +287,21 @@ int queue_store_held(struct store_reader *r, int64_t id, const char **error_r)
 int queue_store_held_ids(struct store_reader *r, struct arena *a,
 			 int64_t **ids_r, const char **error_r)
 {
-	struct db *db = store_reader_db(r);
-	struct vec g = { .size = sizeof(int64_t) };
-	struct db_stmt *st = stmt(db, sql_held_ids, error_r);
+	struct store_conn *c = store_reader_conn(r);
+	struct store_vec g = { .size = sizeof(int64_t) };
+	struct db_stmt *st = store_stmt(c, sql_held_ids, error_r);
 	int ret;
 
 	if (st == NULL)
 		return -1;
-	while ((ret = row(db, st, error_r)) == 1)
-		*(int64_t *)vec_push(&g) = db_col_int(st, 0);
+	while ((ret = store_row(c, st, error_r)) == 1)
+		*(int64_t *)store_vec_push(&g) = db_col_int(st, 0);
 	if (ret < 0) {
 		free(g.v);
 		return -1;
 	}
 	ret = (int)g.n;
-	*ids_r = vec_to_arena(&g, a);
+	*ids_r = store_vec_to_arena(&g, a);
 	return ret;
 }
 
@@ -394,12 +311,12 @@ static int enqueue(struct store_txn *t, const void *arg, int64_t blob_id,
 		   struct store_result *res, const char **error_r)
 {
 	const struct queue_new *n = arg;
-	struct db *db = store_txn_db(t);
+	struct store_conn *c = store_txn_conn(t);
 	int64_t now = (int64_t)time(NULL);
 	struct db_stmt *st;
 	int ret;
 
-	if ((st = stmt(db, sql_insert, error_r)) == NULL)
+	if ((st = store_stmt(c, sql_insert, error_r)) == NULL)
 		return -1;
 	db_bind_int(st, 1, blob_id);
 	db_bind_cstr(st, 2, n->sender);
@@ -409,20 +326,21 @@ static int enqueue(struct store_txn *t, const void *arg, int64_t blob_id,
 	db_bind_int(st, 6, now);
 	db_bind_int(st, 7, n->requiretls ? 1 : 0);
 	db_bind_int(st, 8, n->tls_optional ? 1 : 0);
-	if ((ret = row_int(db, st, &res->queue_id, error_r)) <= 0) {
+	ret = store_row_one(c, NULL, st, read_int, &res->queue_id, error_r);
+	if (ret <= 0) {
 		if (ret == 0)
-			*error_r = store_txn_fail(t, "queue: no id returned");
+			*error_r = store_db_fail(store_txn_conn(t), "queue: no id returned");
 		return -1;
 	}
 	for (size_t i = 0; i < n->n_rcpts; i++) {
-		if ((st = stmt(db, sql_rcpt_insert, error_r)) == NULL)
+		if ((st = store_stmt(c, sql_rcpt_insert, error_r)) == NULL)
 			return -1;
 		db_bind_int(st, 1, res->queue_id);
 		db_bind_int(st, 2, (int64_t)i);
 		db_bind_cstr(st, 3, n->rcpts[i].address);
 		db_bind_cstr(st, 4, n->rcpts[i].orcpt);
 		db_bind_cstr(st, 5, n->rcpts[i].notify);
-		if (run(db, st, error_r) < 0)
+		if (store_run(c, st, error_r) < 0)
 			return -1;
 	}
 	return 0;
@@ -439,30 +357,30 @@ void queue_store_attach(struct store_req *req, const struct queue_new *n)
 
 static int no_entry(struct store_txn *t, const char **error_r)
 {
-	*error_r = store_txn_fail(t, "no such queue entry");
+	*error_r = store_db_fail(store_txn_conn(t), "no such queue entry");
 	return -1;
 }
 
 /* The blob of entry id: 1, 0 when there is no such entry, -1 error. */
-static int entry_blob(struct db *db, int64_t id, int64_t *blob_r,
+static int entry_blob(struct store_conn *c, int64_t id, int64_t *blob_r,
 		      const char **error_r)
 {
-	struct db_stmt *st = stmt(db, sql_blob, error_r);
+	struct db_stmt *st = store_stmt(c, sql_blob, error_r);
 
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, id);
-	return row_int(db, st, blob_r, error_r);
+	return store_row_one(c, NULL, st, read_int, blob_r, error_r);
 }
 
 /* Remove entry id and its recipients; its blob loses a reference. */
 static int entry_delete(struct store_txn *t, int64_t id, int64_t blob_id,
 			const char **error_r)
 {
-	struct db *db = store_txn_db(t);
+	struct store_conn *c = store_txn_conn(t);
 
-	if (run_id(db, sql_rcpts_delete, id, error_r) < 0 ||
-	    run_id(db, sql_delete, id, error_r) < 0)
+	if (store_run_id(c, sql_rcpts_delete, id, error_r) < 0 ||
+	    store_run_id(c, sql_delete, id, error_r) < 0)
 		return -1;
 	return store_txn_blob_unref(t, blob_id, error_r);
 }
@@ -477,8 +395,8 @@ static bool rcpt_state_valid(const char *state)
 static int do_update(struct store_txn *t, const struct queue_req *q,
 		     const char **error_r)
 {
-	struct db *db = store_txn_db(t);
-	struct db_stmt *st = stmt(db, sql_update, error_r);
+	struct store_conn *c = store_txn_conn(t);
+	struct db_stmt *st = store_stmt(c, sql_update, error_r);
 
 	if (st == NULL)
 		return -1;
@@ -487,7 +405,7 @@ static int do_update(struct store_txn *t, const struct queue_req *q,
 	db_bind_int(st, 3, q->u.update.next_try);
 	db_bind_cstr(st, 4, q->u.update.last_error);
 	db_bind_int(st, 5, q->u.update.id);
-	if (run(db, st, error_r) < 0)
+	if (store_run(c, st, error_r) < 0)
 		return -1;
 	return db_changes(st) == 0 ? no_entry(t, error_r) : 0;
 }
@@ -496,7 +414,8 @@ static int do_delete(struct store_txn *t, const struct queue_req *q,
 		     const char **error_r)
 {
 	int64_t blob_id;
-	int ret = entry_blob(store_txn_db(t), q->u.del.id, &blob_id, error_r);
+	int ret = entry_blob(store_txn_conn(t), q->u.del.id, &blob_id,
+			     error_r);
 
 	if (ret <= 0)
 		return ret < 0 ? -1 : no_entry(t, error_r);
@@ -506,15 +425,15 @@ static int do_delete(struct store_txn *t, const struct queue_req *q,
 static int rcpt_result(struct store_txn *t, int64_t id,
 		       const struct queue_rcpt_result *r, const char **error_r)
 {
-	struct db *db = store_txn_db(t);
+	struct store_conn *c = store_txn_conn(t);
 	struct db_stmt *st;
 
 	if (!rcpt_state_valid(r->state)) {
-		*error_r = store_txn_fail(t, "queue recipient state "
+		*error_r = store_db_fail(store_txn_conn(t), "queue recipient state "
 					  "must be pending, sent or failed");
 		return -1;
 	}
-	if ((st = stmt(db, sql_rcpt_result, error_r)) == NULL)
+	if ((st = store_stmt(c, sql_rcpt_result, error_r)) == NULL)
 		return -1;
 	db_bind_cstr(st, 1, r->state);
 	db_bind_cstr(st, 2, r->status);
@@ -522,10 +441,10 @@ static int rcpt_result(struct store_txn *t, int64_t id,
 	db_bind_cstr(st, 4, r->remote_mta);
 	db_bind_int(st, 5, id);
 	db_bind_int(st, 6, r->idx);
-	if (run(db, st, error_r) < 0)
+	if (store_run(c, st, error_r) < 0)
 		return -1;
 	if (db_changes(st) == 0) {
-		*error_r = store_txn_fail(t, "no such queue recipient");
+		*error_r = store_db_fail(store_txn_conn(t), "no such queue recipient");
 		return -1;
 	}
 	return 0;
@@ -535,33 +454,34 @@ static int do_result(struct store_txn *t, const struct queue_req *req,
 		     struct store_result *res, const char **error_r)
 {
 	const __typeof__(req->u.result) *q = &req->u.result;
-	struct db *db = store_txn_db(t);
+	struct store_conn *c = store_txn_conn(t);
 	struct db_stmt *st;
 	int64_t blob_id, pending;
 	int ret;
 
-	if ((ret = entry_blob(db, q->id, &blob_id, error_r)) <= 0)
+	if ((ret = entry_blob(c, q->id, &blob_id, error_r)) <= 0)
 		return ret < 0 ? -1 : no_entry(t, error_r);
 	for (size_t i = 0; i < q->n_rcpts; i++) {
 		if (rcpt_result(t, q->id, &q->rcpts[i], error_r) < 0)
 			return -1;
 	}
-	if ((st = stmt(db, sql_result, error_r)) == NULL)
+	if ((st = store_stmt(c, sql_result, error_r)) == NULL)
 		return -1;
 	db_bind_int(st, 1, q->attempts);
 	db_bind_int(st, 2, q->next_try);
 	db_bind_cstr(st, 3, q->last_error);
 	db_bind_int(st, 4, q->delay_notified ? 1 : 0);
 	db_bind_int(st, 5, q->id);
-	if (run(db, st, error_r) < 0)
+	if (store_run(c, st, error_r) < 0)
 		return -1;
 
-	if ((st = stmt(db, sql_pending_count, error_r)) == NULL)
+	if ((st = store_stmt(c, sql_pending_count, error_r)) == NULL)
 		return -1;
 	db_bind_int(st, 1, q->id);
-	if ((ret = row_int(db, st, &pending, error_r)) <= 0) {
+	ret = store_row_one(c, NULL, st, read_int, &pending, error_r);
+	if (ret <= 0) {
 		if (ret == 0)
-			*error_r = store_txn_fail(t, "queue: no count");
+			*error_r = store_db_fail(store_txn_conn(t), "queue: no count");
 		return -1;
 	}
 	if (pending == 0 && entry_delete(t, q->id, blob_id, error_r) < 0)
@@ -576,28 +496,28 @@ static int do_control(struct store_txn *t, const struct queue_req *req,
 		      struct store_result *res, const char **error_r)
 {
 	const __typeof__(req->u.control) *q = &req->u.control;
-	struct db *db = store_txn_db(t);
+	struct store_conn *c = store_txn_conn(t);
 	struct db_stmt *st;
 
 	switch (q->op) {
 	case QUEUE_OP_HOLD:
 	case QUEUE_OP_RELEASE:
-		if ((st = stmt(db, sql_hold, error_r)) == NULL)
+		if ((st = store_stmt(c, sql_hold, error_r)) == NULL)
 			return -1;
 		db_bind_int(st, 1, q->id);
 		db_bind_int(st, 2, q->op == QUEUE_OP_HOLD ? 1 : 0);
 		break;
 	case QUEUE_OP_RETRY:
-		if ((st = stmt(db, sql_retry, error_r)) == NULL)
+		if ((st = store_stmt(c, sql_retry, error_r)) == NULL)
 			return -1;
 		db_bind_int(st, 1, q->id);
 		db_bind_int(st, 2, q->now);
 		break;
 	default:
-		*error_r = store_txn_fail(t, "unknown queue operation");
+		*error_r = store_db_fail(store_txn_conn(t), "unknown queue operation");
 		return -1;
 	}
-	if (run(db, st, error_r) < 0)
+	if (store_run(c, st, error_r) < 0)
 		return -1;
 	res->id = db_changes(st);
 	if (q->id != 0 && res->id == 0)
@@ -620,7 +540,7 @@ static int apply(struct store_txn *t, const void *arg,
 	case QUEUE_REQ_CONTROL:
 		return do_control(t, q, res, error_r);
 	}
-	*error_r = store_txn_fail(t, "unknown queue request");
+	*error_r = store_db_fail(store_txn_conn(t), "unknown queue request");
 	return -1;
 }
 

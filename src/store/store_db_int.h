@@ -1,12 +1,13 @@
 /* store_db_int.h: private to src/store: the store's connection over the
- * database layer (db/db.h) and what the files of the mail semantics share:
- * statement and error helpers, row vectors, and the entry points one
+ * database layer (db/db.h) and what the files of the mail semantics share
+ * besides the statement helpers (store_txn.h): the entry points one
  * request family calls in another. SQL is written once, in the subset both
  * dialects accept; what differs is chosen by db_kind(). */
 #ifndef POSTHORN_STORE_STORE_DB_INT_H
 #define POSTHORN_STORE_STORE_DB_INT_H
 
 #include "store/store_int.h"
+#include "store/store_txn.h"
 #include "db/db.h"
 #include "store/store_schema.h"
 
@@ -16,57 +17,6 @@ struct store_conn {
 	char error[512];		/* *error_r of the last failure */
 	uint32_t last_uidvalidity;	/* writer only */
 };
-
-/* "store: <the database's error>" / msg as the connection's error, valid
- * until the next call on c. */
-const char *store_db_error(struct store_conn *c);
-const char *store_db_fail(struct store_conn *c, const char *msg);
-/* The cached statement of the SQL literal sql (db_prepare), NULL with
- * *error_r set. */
-struct db_stmt *store_stmt(struct store_conn *c, const char *sql,
-			   const char **error_r);
-/* Run a statement whose rows do not matter: 0, or -1 with *error_r. */
-int store_run(struct store_conn *c, struct db_stmt *st, const char **error_r);
-/* Step: 1 a row (read it, then db_reset unless stepping on), 0 no more
- * (reset), -1 with *error_r (reset). */
-int store_row(struct store_conn *c, struct db_stmt *st, const char **error_r);
-/* Run sql with its one parameter ?1 = id. */
-int store_run_id(struct store_conn *c, const char *sql, int64_t id,
-		 const char **error_r);
-/* Column i of the current row as a string copied into a. */
-const char *store_col_str(struct arena *a, struct db_stmt *st, int i);
-/* Column i as bytes copied into a, NUL-terminated (not counted). */
-const void *store_col_bytes(struct arena *a, struct db_stmt *st, int i,
-			    size_t *size_r);
-
-/* A growable array of items of `size` bytes for the rows of a read, built
- * in malloc'd memory: start it as { .size = sizeof(item) }. */
-struct store_vec {
-	void *v;
-	size_t n, cap, size;
-};
-
-/* A new uninitialized item at the end. */
-void *store_vec_push(struct store_vec *v);
-/* The items copied into a (room for one at least, so never NULL); the
- * malloc'd array is freed. On an error path free(v->v) instead. */
-void *store_vec_to_arena(struct store_vec *v, struct arena *a);
-
-/* The writer's requests, inside the batch transaction; each fills the
- * result's outputs and the changed mailboxes. */
-/* Every row of st (bound, not stepped yet) as an item of `size` bytes
- * that fill() sets from the row, in an array in a (never NULL): the
- * number of rows, or -1 with *error_r. */
-typedef void store_row_fn(struct arena *a, struct db_stmt *st, void *item);
-int store_rows(struct store_conn *c, struct arena *a, struct db_stmt *st,
-	       size_t size, store_row_fn *fill, void *items_r,
-	       const char **error_r);
-/* The single row of st (bound, not stepped yet; NULL: store_stmt()
- * failed, *error_r is set): fill(a, st, item) reads it (fill NULL: only
- * whether there is one), then st is reset. 1 a row, 0 none, -1 with
- * *error_r. */
-int store_row_one(struct store_conn *c, struct arena *a, struct db_stmt *st,
-		  store_row_fn *fill, void *item, const char **error_r);
 
 /* store_deliver.c */
 int store_deliver_apply(struct store_conn *c, const struct store_req *req,

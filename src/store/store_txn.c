@@ -4,19 +4,9 @@
 #include "store/store_db_int.h"
 #include "store/store_txn.h"
 
-struct db *store_txn_db(struct store_txn *t)
+struct store_conn *store_txn_conn(struct store_txn *t)
 {
-	return t->c->db;
-}
-
-const char *store_txn_error(struct store_txn *t)
-{
-	return store_db_error(t->c);
-}
-
-const char *store_txn_fail(struct store_txn *t, const char *msg)
-{
-	return store_db_fail(t->c, msg);
+	return t->c;
 }
 
 int store_txn_apply(struct store_txn *t, const struct store_req *req,
@@ -31,9 +21,14 @@ int store_txn_blob_unref(struct store_txn *t, int64_t blob_id,
 	return store_blob_unref(t->c, blob_id, error_r);
 }
 
-struct db *store_reader_db(struct store_reader *r)
+struct store_conn *store_reader_conn(struct store_reader *r)
 {
-	return r->conn->db;
+	return r->conn;
+}
+
+struct db *store_conn_db(struct store_conn *c)
+{
+	return c->db;
 }
 
 int store_ext_apply(struct store_conn *c, const struct store_req *req,

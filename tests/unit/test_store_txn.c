@@ -37,7 +37,7 @@ static int ext_run(struct store_txn *t, const void *arg,
 		   struct store_result *res, const char **error_r)
 {
 	const struct ext_work *w = arg;
-	struct db *db = store_txn_db(t);
+	struct store_conn *c = store_txn_conn(t);
 
 	(void)res;
 	if (w->block) {
@@ -49,17 +49,13 @@ static int ext_run(struct store_txn *t, const void *arg,
 		pthread_mutex_unlock(&gate_lock);
 	}
 	if (w->domain != NULL) {
-		struct db_stmt *st = db_prepare(db, sql_domain_insert);
+		struct db_stmt *st = store_stmt(c, sql_domain_insert, error_r);
 
-		if (st == NULL) {
-			*error_r = store_txn_error(t);
+		if (st == NULL)
 			return -1;
-		}
 		db_bind_cstr(st, 1, w->domain);
-		if (db_run(st) < 0) {
-			*error_r = store_txn_error(t);
+		if (store_run(c, st, error_r) < 0)
 			return -1;
-		}
 	}
 	if (w->nested) {
 		struct store_req add = { .type = STORE_REQ_DOMAIN_ADD };
@@ -70,7 +66,7 @@ static int ext_run(struct store_txn *t, const void *arg,
 			return -1;
 	}
 	if (w->fail) {
-		*error_r = store_txn_fail(t, "ext: asked to fail");
+		*error_r = store_db_fail(c, "ext: asked to fail");
 		return -1;
 	}
 	return 0;
