@@ -30,7 +30,8 @@ static const char sql_due[] =
 	" AND EXISTS(SELECT 1 FROM queue_rcpts r WHERE r.queue_id = queue.id"
 	" AND r.state = 'pending') ORDER BY next_try, id LIMIT ?2";
 static const char sql_rcpts[] =
-	"SELECT " RCPT_COLS " FROM queue_rcpts WHERE queue_id = ?1 ORDER BY idx";
+	"SELECT " RCPT_COLS " FROM queue_rcpts WHERE queue_id = ?1"
+	" ORDER BY idx";
 static const char sql_rcpts_pending[] =
 	"SELECT " RCPT_COLS " FROM queue_rcpts WHERE queue_id = ?1"
 	" AND state = 'pending' ORDER BY idx";
@@ -101,7 +102,8 @@ static int read_rcpts(struct store_conn *c, struct arena *a, bool pending_only,
 	struct db_stmt *rs;
 	int ret;
 
-	rs = store_stmt(c, pending_only ? sql_rcpts_pending : sql_rcpts, error_r);
+	rs = store_stmt(c, pending_only ? sql_rcpts_pending : sql_rcpts,
+			error_r);
 	if (rs == NULL)
 		return -1;
 	db_bind_int(rs, 1, q->id);
@@ -126,9 +128,9 @@ static int read_rcpts(struct store_conn *c, struct arena *a, bool pending_only,
 	return 0;
 }
 
-static int read_entry(struct store_conn *c, struct arena *a, struct db_stmt *st,
-		      bool pending_only, struct queue_entry *q,
-		      const char **error_r)
+static int read_entry(struct store_conn *c, struct arena *a,
+		      struct db_stmt *st, bool pending_only,
+		      struct queue_entry *q, const char **error_r)
 {
 	memset(q, 0, sizeof(*q));
 	q->id = db_col_int(st, 0);
@@ -150,9 +152,9 @@ static int read_entry(struct store_conn *c, struct arena *a, struct db_stmt *st,
 }
 
 /* Every row of st (bound, not stepped yet) as entries. */
-static int read_entries(struct store_conn *c, struct arena *a, struct db_stmt *st,
-			bool pending_only, struct queue_entry **entries_r,
-			const char **error_r)
+static int read_entries(struct store_conn *c, struct arena *a,
+			struct db_stmt *st, bool pending_only,
+			struct queue_entry **entries_r, const char **error_r)
 {
 	struct store_vec g = { .size = sizeof(struct queue_entry) };
 	int ret;
@@ -329,7 +331,7 @@ static int enqueue(struct store_txn *t, const void *arg, int64_t blob_id,
 	ret = store_row_one(c, NULL, st, read_int, &res->queue_id, error_r);
 	if (ret <= 0) {
 		if (ret == 0)
-			*error_r = store_db_fail(store_txn_conn(t), "queue: no id returned");
+			*error_r = store_db_fail(c, "queue: no id returned");
 		return -1;
 	}
 	for (size_t i = 0; i < n->n_rcpts; i++) {
@@ -429,8 +431,8 @@ static int rcpt_result(struct store_txn *t, int64_t id,
 	struct db_stmt *st;
 
 	if (!rcpt_state_valid(r->state)) {
-		*error_r = store_db_fail(store_txn_conn(t), "queue recipient state "
-					  "must be pending, sent or failed");
+		*error_r = store_db_fail(c, "queue recipient state "
+					 "must be pending, sent or failed");
 		return -1;
 	}
 	if ((st = store_stmt(c, sql_rcpt_result, error_r)) == NULL)
@@ -444,7 +446,7 @@ static int rcpt_result(struct store_txn *t, int64_t id,
 	if (store_run(c, st, error_r) < 0)
 		return -1;
 	if (db_changes(st) == 0) {
-		*error_r = store_db_fail(store_txn_conn(t), "no such queue recipient");
+		*error_r = store_db_fail(c, "no such queue recipient");
 		return -1;
 	}
 	return 0;
@@ -481,7 +483,7 @@ static int do_result(struct store_txn *t, const struct queue_req *req,
 	ret = store_row_one(c, NULL, st, read_int, &pending, error_r);
 	if (ret <= 0) {
 		if (ret == 0)
-			*error_r = store_db_fail(store_txn_conn(t), "queue: no count");
+			*error_r = store_db_fail(c, "queue: no count");
 		return -1;
 	}
 	if (pending == 0 && entry_delete(t, q->id, blob_id, error_r) < 0)
@@ -514,7 +516,7 @@ static int do_control(struct store_txn *t, const struct queue_req *req,
 		db_bind_int(st, 2, q->now);
 		break;
 	default:
-		*error_r = store_db_fail(store_txn_conn(t), "unknown queue operation");
+		*error_r = store_db_fail(c, "unknown queue operation");
 		return -1;
 	}
 	if (store_run(c, st, error_r) < 0)
