@@ -13,7 +13,6 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
-#include <time.h>
 
 #define CACHE_MAC_SIZE 32
 
@@ -31,14 +30,6 @@ struct auth_cache {
 	void *clock_ctx;
 };
 
-static uint64_t cache_monotonic_ms(void *ctx UNUSED)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct auth_cache *auth_cache_new(unsigned ttl_ms, size_t max_entries)
 {
 	struct auth_cache *c = xcalloc(1, sizeof(*c));
@@ -47,7 +38,7 @@ struct auth_cache *auth_cache_new(unsigned ttl_ms, size_t max_entries)
 	lru_init(&c->table, max_entries != 0 ? max_entries :
 		 AUTH_CACHE_DEFAULT_SIZE, sizeof(struct cache_value), NULL);
 	c->ttl_ms = ttl_ms;
-	c->clock = cache_monotonic_ms;
+	c->clock = clock_monotonic_ms;
 	if (RAND_bytes(c->secret, sizeof(c->secret)) != 1)
 		PANIC("RAND_bytes failed");
 	return c;

@@ -11,12 +11,13 @@
 #define POSTHORN_AUTH_AUTH_CACHE_H
 
 #include "auth/auth_login.h"
+#include "base/clock.h"
 
 #define AUTH_CACHE_DEFAULT_TTL_MS (5u * 60 * 1000)
 #define AUTH_CACHE_DEFAULT_SIZE 10000u
 
 /* Milliseconds from any fixed origin, never going back. */
-typedef uint64_t auth_cache_clock_fn(void *ctx);
+typedef clock_ms_fn auth_cache_clock_fn;
 
 struct auth_cache;
 

@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <pthread.h>
-#include <time.h>
 
 /* Longest user name kept in a pair's key; longer ones are cut. */
 #define GUARD_USER_MAX 255
@@ -27,14 +26,6 @@ struct auth_guard {
 	void *clock_ctx;
 	struct lru sources, users;	/* of struct guard_record */
 };
-
-static uint64_t guard_monotonic_ms(void *ctx UNUSED)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* A source with an attempt waiting or a check in flight keeps its record:
  * the attempt gives its place back to it. */
@@ -69,7 +60,7 @@ struct auth_guard *auth_guard_new(const struct auth_guard_settings *set)
 		g->exempt = xmemdup(set->exempt,
 				    set->n_exempt * sizeof(*set->exempt));
 	g->set.exempt = g->exempt;
-	g->clock = guard_monotonic_ms;
+	g->clock = clock_monotonic_ms;
 	pthread_mutex_init(&g->lock, NULL);
 	lru_init(&g->sources, g->set.max_entries, sizeof(struct guard_record),
 		 guard_pinned);

@@ -8,6 +8,7 @@
 
 #include "base/base.h"
 #include "base/cidr.h"
+#include "base/clock.h"
 
 /* A delay longer than this makes real clients time out their login. */
 #define AUTH_GUARD_MAX_DELAY_MS 15000u
@@ -21,7 +22,7 @@
 #define AUTH_GUARD_SOURCE_MAX 64
 
 /* Milliseconds from any fixed origin, never going back. */
-typedef uint64_t auth_guard_clock_fn(void *ctx);
+typedef clock_ms_fn auth_guard_clock_fn;
 
 struct auth_guard_settings {
 	/* The first failure from a source delays its next attempts by

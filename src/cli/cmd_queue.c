@@ -5,6 +5,7 @@
 #include "base/str.h"
 #include "cli/cli.h"
 #include "mail/header.h"
+#include "queue/queue_store.h"
 
 #include <time.h>
 
@@ -19,14 +20,14 @@ static const char *fmt_time(char *buf, size_t size, int64_t t)
 	return buf;
 }
 
-static const char *entry_state(const struct store_queue_entry *q)
+static const char *entry_state(const struct queue_entry *q)
 {
 	if (q->held)
 		return "held";
 	return q->attempts > 0 ? "deferred" : q->state;
 }
 
-static void print_entry(const struct store_queue_entry *q, bool details)
+static void print_entry(const struct queue_entry *q, bool details)
 {
 	char when[32];
 
@@ -34,7 +35,7 @@ static void print_entry(const struct store_queue_entry *q, bool details)
 	       entry_state(q), q->attempts,
 	       fmt_time(when, sizeof(when), q->next_try), q->sender);
 	for (size_t i = 0; i < q->n_rcpts; i++) {
-		const struct store_queue_rcpt *r = &q->rcpts[i];
+		const struct queue_rcpt *r = &q->rcpts[i];
 
 		printf("    to=<%s> %s", r->address, r->state);
 		if (r->status[0] != '\0')
@@ -51,13 +52,13 @@ static void print_entry(const struct store_queue_entry *q, bool details)
 
 static int queue_list(struct cli *cli)
 {
-	struct store_queue_entry *entries;
+	struct queue_entry *entries;
 	const char *error;
 	int n, ret;
 
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
-	n = store_queue_list(cli->reader, &cli->arena, &entries, &error);
+	n = queue_store_list(cli->reader, &cli->arena, &entries, &error);
 	if (n < 0)
 		return cli_store_failed(error);
 	for (int i = 0; i < n; i++)
@@ -80,7 +81,7 @@ static bool parse_id(const char *arg, int64_t *id_r)
 
 /* Open the store and read entry id; CLI_FAILED when it does not exist. */
 static int queue_entry(struct cli *cli, const char *arg,
-		       struct store_queue_entry *q)
+		       struct queue_entry *q)
 {
 	const char *error;
 	int64_t id;
@@ -90,7 +91,7 @@ static int queue_entry(struct cli *cli, const char *arg,
 		return CLI_USAGE;
 	if ((ret = cli_open_store(cli)) != CLI_OK)
 		return ret;
-	found = store_queue_get(cli->reader, &cli->arena, id, q, &error);
+	found = queue_store_get(cli->reader, &cli->arena, id, q, &error);
 	if (found < 0)
 		return cli_store_failed(error);
 	if (found == 0) {
@@ -102,7 +103,7 @@ static int queue_entry(struct cli *cli, const char *arg,
 
 static int queue_show(struct cli *cli, const char *arg)
 {
-	struct store_queue_entry q;
+	struct queue_entry q;
 	const char *data, *error;
 	char when[32];
 	size_t size;
@@ -134,42 +135,45 @@ static int queue_show(struct cli *cli, const char *arg)
 
 static int queue_delete(struct cli *cli, const char *arg)
 {
-	struct store_req req = { .type = STORE_REQ_QUEUE_DELETE };
-	struct store_queue_entry q;
+	struct queue_req req;
+	struct queue_entry q;
 	int ret;
 
 	if ((ret = queue_entry(cli, arg, &q)) != CLI_OK)
 		return ret;
-	req.u.queue_delete.id = q.id;
-	ret = cli_write(cli, &req, "deleting the queue entry", NULL);
+	queue_req_init(&req, QUEUE_REQ_DELETE);
+	req.u.del.id = q.id;
+	ret = cli_write(cli, &req.req, "deleting the queue entry", NULL);
 	if (ret == CLI_OK)
 		printf("queue entry %lld deleted\n", (long long)q.id);
 	return ret;
 }
 
 static int queue_control(struct cli *cli, const char *arg,
-			 enum store_queue_op op)
+			 enum queue_op op)
 {
 	static const char *const done[] = {
-		[STORE_QUEUE_HOLD] = "held",
-		[STORE_QUEUE_RELEASE] = "released",
-		[STORE_QUEUE_RETRY] = "due now",
+		[QUEUE_OP_HOLD] = "held",
+		[QUEUE_OP_RELEASE] = "released",
+		[QUEUE_OP_RETRY] = "due now",
 	};
-	struct store_req req = { .type = STORE_REQ_QUEUE_CONTROL };
+	struct queue_req req;
 	struct store_result *res = NULL;
-	struct store_queue_entry q;
+	struct queue_entry q;
 	int ret;
 
+	queue_req_init(&req, QUEUE_REQ_CONTROL);
 	if (arg != NULL) {
 		if ((ret = queue_entry(cli, arg, &q)) != CLI_OK)
 			return ret;
-		req.u.queue_control.id = q.id;
+		req.u.control.id = q.id;
 	} else if ((ret = cli_open_store(cli)) != CLI_OK) {
 		return ret;
 	}
-	req.u.queue_control.op = op;
-	req.u.queue_control.now = time(NULL);
-	if ((ret = cli_write(cli, &req, "changing the queue", &res)) != CLI_OK)
+	req.u.control.op = op;
+	req.u.control.now = time(NULL);
+	ret = cli_write(cli, &req.req, "changing the queue", &res);
+	if (ret != CLI_OK)
 		return ret;
 	if (arg != NULL)
 		printf("queue entry %lld %s\n", (long long)q.id, done[op]);
@@ -184,17 +188,17 @@ int cmd_queue(struct cli *cli, int argc, char **argv)
 {
 	static const struct {
 		const char *verb;
-		enum store_queue_op op;
+		enum queue_op op;
 	} controls[] = {
-		{ "retry", STORE_QUEUE_RETRY },
-		{ "hold", STORE_QUEUE_HOLD },
-		{ "release", STORE_QUEUE_RELEASE },
+		{ "retry", QUEUE_OP_RETRY },
+		{ "hold", QUEUE_OP_HOLD },
+		{ "release", QUEUE_OP_RELEASE },
 	};
 
 	if (argc == 1 && strcmp(argv[0], "list") == 0)
 		return queue_list(cli);
 	if (argc == 1 && strcmp(argv[0], "flush") == 0)
-		return queue_control(cli, NULL, STORE_QUEUE_RETRY);
+		return queue_control(cli, NULL, QUEUE_OP_RETRY);
 	if (argc == 2 && strcmp(argv[0], "show") == 0)
 		return queue_show(cli, argv[1]);
 	if (argc == 2 && strcmp(argv[0], "delete") == 0)

@@ -4,6 +4,7 @@
 #ifndef POSTHORN_DELIVERY_DELIVERY_H
 #define POSTHORN_DELIVERY_DELIVERY_H
 
+#include "queue/queue_store.h"
 #include "store/store.h"
 
 /* Bounds of an alias expansion: nesting depth (the RCPT address is depth
@@ -157,7 +158,7 @@ struct delivery_msg {
 	size_t n_users;
 	/* Remote recipients for the outbound queue; duplicate addresses
 	 * are queued once (the first one's ORCPT/NOTIFY is kept). */
-	const struct store_queue_rcpt *remotes;
+	const struct queue_rcpt *remotes;
 	size_t n_remotes;
 };
 
@@ -180,7 +181,7 @@ int delivery_submit(struct store *store, const struct delivery_msg *msg,
 		    void *arg, const char **error_r);
 
 /* The same DELIVER request without submitting it, e.g. to embed it in
- * another request (the queue runner's STORE_REQ_QUEUE_RESULT carries its
+ * another request (the queue runner's QUEUE_REQ_RESULT carries its
  * report this way). NULL with a static *error_r for the same reasons as
  * delivery_submit(). The request stays valid until
  * delivery_prepared_free(). */

@@ -14,7 +14,8 @@ struct delivery_submission {
 	struct arena arena;
 	struct store_req req;
 	struct store_target *targets;
-	struct store_queue_rcpt *rcpts;
+	struct queue_rcpt *rcpts;
+	struct queue_new outbound;	/* the deliver's attach */
 	delivery_done_fn *done;
 	void *arg;
 	char *owned;		/* the message buffer taken over, or NULL */
@@ -146,7 +147,7 @@ static void submission_rcpts(struct delivery_submission *sub,
 	sub->rcpts = arena_zalloc(a, (msg->n_remotes + 1) *
 				  sizeof(*sub->rcpts));
 	for (size_t i = 0; i < msg->n_remotes; i++) {
-		const struct store_queue_rcpt *in = &msg->remotes[i];
+		const struct queue_rcpt *in = &msg->remotes[i];
 		size_t j;
 
 		for (j = 0; j < n; j++) {
@@ -160,16 +161,17 @@ static void submission_rcpts(struct delivery_submission *sub,
 		sub->rcpts[n].notify = opt_dup(a, in->notify);
 		n++;
 	}
-	sub->req.u.deliver.rcpts = sub->rcpts;
-	sub->req.u.deliver.n_rcpts = n;
-	sub->req.u.deliver.sender = opt_dup(a, msg->sender);
-	sub->req.u.deliver.envid = opt_dup(a, msg->envid);
-	sub->req.u.deliver.ret = opt_dup(a, msg->ret);
-	sub->req.u.deliver.requiretls = msg->requiretls;
+	sub->outbound.rcpts = sub->rcpts;
+	sub->outbound.n_rcpts = n;
+	sub->outbound.sender = opt_dup(a, msg->sender);
+	sub->outbound.envid = opt_dup(a, msg->envid);
+	sub->outbound.ret = opt_dup(a, msg->ret);
+	sub->outbound.requiretls = msg->requiretls;
 	/* RFC 8689 5: with REQUIRETLS the TLS-Required field is ignored */
-	sub->req.u.deliver.tls_optional = n > 0 && !msg->requiretls &&
+	sub->outbound.tls_optional = n > 0 && !msg->requiretls &&
 		tls_required_no(str_make(sub->req.u.deliver.data,
 					 sub->req.u.deliver.size));
+	queue_store_attach(&sub->req, &sub->outbound);
 }
 
 struct delivery_submission *delivery_prepare(const struct delivery_msg *msg,

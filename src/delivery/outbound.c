@@ -12,6 +12,7 @@
 #include "delivery/dkim_keys.h"
 #include "delivery/outbound_peers.h"
 #include "queue/queue_dsn.h"
+#include "queue/queue_store.h"
 #include "store/store_nodes.h"
 
 #include <ctype.h>
@@ -29,7 +30,7 @@
 #define OB_MAX_TARGETS 16
 
 struct ob_rcpt {
-	uint32_t idx;		/* store_queue_rcpt.idx */
+	uint32_t idx;		/* queue_rcpt.idx */
 	const char *address, *orcpt, *notify, *domain;	/* msg arena */
 	unsigned code;		/* 0 = not tried in this attempt */
 	char enhanced[16];
@@ -58,7 +59,7 @@ struct ob_msg {
 	struct ob_rcpt *rcpts;
 	size_t n_rcpts;
 	unsigned jobs_left;
-	struct store_req req;
+	struct queue_req req;	/* the attempt's result */
 	struct delivery_submission *dsn;	/* the report, if any */
 };
 
@@ -285,7 +286,7 @@ static bool ob_prepare_dsn(struct ob_msg *msg, const struct queue_dsn_rcpt *rr,
 	}
 	int64_t *users = arena_alloc(&msg->arena, (res.n_locals + 1) *
 					    sizeof(*users));
-	struct store_queue_rcpt *remotes = arena_zalloc(&msg->arena,
+	struct queue_rcpt *remotes = arena_zalloc(&msg->arena,
 		(res.n_remotes + 1) * sizeof(*remotes));
 
 	for (size_t i = 0; i < res.n_locals; i++)
@@ -377,7 +378,7 @@ static void ob_msg_finish(struct ob_msg *msg)
 
 	struct queue_dsn_rcpt *rr = arena_zalloc(&msg->arena,
 		msg->n_rcpts * sizeof(*rr));
-	struct store_queue_rcpt_result *res = arena_zalloc(&msg->arena,
+	struct queue_rcpt_result *res = arena_zalloc(&msg->arena,
 		msg->n_rcpts * sizeof(*res));
 
 	for (size_t i = 0; i < msg->n_rcpts; i++) {
@@ -448,21 +449,21 @@ static void ob_msg_finish(struct ob_msg *msg)
 		ob_prepare_dsn(msg, rr, n_report, now,
 			       msg->created + (int64_t)pol->max_age);
 	/* the report and the result commit together or not at all */
-	msg->req.type = STORE_REQ_QUEUE_RESULT;
-	msg->req.u.queue_result.id = msg->id;
-	msg->req.u.queue_result.rcpts = res;
-	msg->req.u.queue_result.n_rcpts = msg->n_rcpts;
-	msg->req.u.queue_result.attempts = msg->attempts + 1;
-	msg->req.u.queue_result.next_try = next_try > 0 ? next_try : now;
-	msg->req.u.queue_result.last_error = last_error;
-	msg->req.u.queue_result.delay_notified = delay_notified;
-	msg->req.u.queue_result.dsn = msg->dsn != NULL
+	queue_req_init(&msg->req, QUEUE_REQ_RESULT);
+	msg->req.u.result.id = msg->id;
+	msg->req.u.result.rcpts = res;
+	msg->req.u.result.n_rcpts = msg->n_rcpts;
+	msg->req.u.result.attempts = msg->attempts + 1;
+	msg->req.u.result.next_try = next_try > 0 ? next_try : now;
+	msg->req.u.result.last_error = last_error;
+	msg->req.u.result.delay_notified = delay_notified;
+	msg->req.u.result.dsn = msg->dsn != NULL
 		? delivery_prepared_req(msg->dsn) : NULL;
 	pthread_mutex_lock(&ob->lock);
 	ob->store_pending++;
 	pthread_mutex_unlock(&ob->lock);
-	store_submit(ob->store, &msg->req, net_thread_task_queue(ob->thread),
-		     ob_result_done, msg);
+	store_submit(ob->store, &msg->req.req,
+		     net_thread_task_queue(ob->thread), ob_result_done, msg);
 }
 
 static void ob_job_free(struct ob_job *job)
@@ -510,7 +511,7 @@ static bool ob_job_sendable(struct ob_job *job)
 
 	if (msg->held)
 		return false;
-	ret = store_queue_held(msg->ob->reader, msg->id, &error);
+	ret = queue_store_held(msg->ob->reader, msg->id, &error);
 	if (ret < 0) {
 		log_error(NULL, "outbound: queue entry %lld: reading its hold "
 			  "mark: %s", (long long)msg->id, error);
@@ -1347,7 +1348,7 @@ static void ob_add_job(struct ob_msg *msg, const size_t *idx, size_t n)
 }
 
 /* One due entry: load its message, make one job per domain. */
-static void ob_pick(struct outbound *ob, const struct store_queue_entry *e)
+static void ob_pick(struct outbound *ob, const struct queue_entry *e)
 {
 	struct ob_msg *msg = xcalloc(1, sizeof(*msg));
 	const char *error, *data;
@@ -1446,7 +1447,7 @@ static void ob_drop_held(struct outbound *ob, struct arena *a)
 {
 	const char *error;
 	int64_t *ids;
-	int n = store_queue_held_ids(ob->reader, a, &ids, &error);
+	int n = queue_store_held_ids(ob->reader, a, &ids, &error);
 
 	if (n < 0)
 		log_error(NULL, "outbound: reading the held entries: %s", error);
@@ -1476,7 +1477,7 @@ static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
 	struct outbound *ob = arg;
 	const struct queue_policy *pol = &ob->set.policy;
-	struct store_queue_entry *entries;
+	struct queue_entry *entries;
 	int64_t now = time(NULL);
 	size_t picked = 0;
 	struct arena a;
@@ -1493,7 +1494,7 @@ static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 	if (ob->n_inflight > 0)
 		ob_drop_held(ob, &a);
 	if (ob->n_inflight >= OB_MAX_INFLIGHT) {
-		if (store_queue_renew(ob->store, ob->reader, now,
+		if (queue_store_renew(ob->store, ob->reader, now,
 				      ob->set.claim_lease, &error) < 0)
 			log_error(NULL, "outbound: renewing claims: %s", error);
 		arena_deinit(&a);
@@ -1503,7 +1504,7 @@ static void ob_tick(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 	/* the entries in flight are still due (until their results are
 	 * stored): ask for that many more; on a shared database they are
 	 * claimed for this node, and their claims renewed */
-	n = store_queue_claim(ob->store, ob->reader, &a, now,
+	n = queue_store_claim(ob->store, ob->reader, &a, now,
 			      ob->set.claim_lease, ob->n_inflight + OB_PICK,
 			      &entries, &error);
 	if (n < 0)

@@ -48,7 +48,7 @@ struct outbound_settings {
 	unsigned max_per_destination;	/* sessions per domain / relay */
 	/* Seconds a node's claim on a queue entry lasts when the node
 	 * stops renewing it (it died): then another node may send it
-	 * (store_queue_claim, several nodes on one database). 0: 60. */
+	 * (queue_store_claim, several nodes on one database). 0: 60. */
 	unsigned claim_lease;
 	struct dns_settings dns;
 	unsigned tick_ms;		/* 0 = 1000 */

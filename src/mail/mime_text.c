@@ -15,7 +15,8 @@ static struct str slice(const char *msg, size_t len, uint64_t start,
 	return str_make(msg + start, (size_t)(end - start));
 }
 
-static void header_text(struct str block, struct strbuf *out)
+void mime_text_header(struct str block, struct strbuf *out,
+		      mime_text_field_fn *fn, void *arg)
 {
 	struct strbuf tmp = STRBUF_INIT;
 	struct header_field f;
@@ -28,6 +29,8 @@ static void header_text(struct str block, struct strbuf *out)
 		header_unfold(&tmp, f.value);
 		rfc2047_decode(out, strbuf_str(&tmp));
 		strbuf_putc(out, '\n');
+		if (fn != NULL)
+			fn(arg, f.name, strbuf_str(&tmp));
 	}
 	strbuf_free(&tmp);
 }
@@ -66,8 +69,8 @@ static void part_text(const struct mime_part *part, const char *msg,
 	const struct mime_part *c;
 
 	if (part->env != NULL)
-		header_text(slice(msg, len, part->hdr_start, part->body_start),
-			    out);
+		mime_text_header(slice(msg, len, part->hdr_start,
+				       part->body_start), out, NULL, NULL);
 	if (part->children != NULL) {
 		for (c = part->children; c != NULL; c = c->next)
 			part_text(c, msg, len, out);

@@ -15,4 +15,14 @@
 void mime_text_extract(const struct mime_tree *tree, const void *msg,
 		       size_t len, struct strbuf *out);
 
+/* One field of a header block: its name and its value unfolded, before
+ * RFC 2047 decoding (valid during the call). */
+typedef void mime_text_field_fn(void *arg, struct str name, struct str value);
+/* Append the fields of the header block `block` (the field lines, up to
+ * the empty line) to out as mime_text_extract() writes them: one
+ * "Name: value\n" line each, unfolded and RFC 2047 decoded. fn (NULL:
+ * none) sees each field as well, e.g. to pick addresses out. */
+void mime_text_header(struct str block, struct strbuf *out,
+		      mime_text_field_fn *fn, void *arg);
+
 #endif

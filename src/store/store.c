@@ -386,32 +386,3 @@ int store_search_pending(struct store_reader *r, const char **error_r)
 	return r->driver->search_pending(r->conn, error_r);
 }
 
-int store_queue_list(struct store_reader *r, struct arena *a,
-		     struct store_queue_entry **entries_r, const char **error_r)
-{
-	return r->driver->queue_list(r->conn, a, entries_r, error_r);
-}
-
-int store_queue_get(struct store_reader *r, struct arena *a, int64_t id,
-		    struct store_queue_entry *entry_r, const char **error_r)
-{
-	return r->driver->queue_get(r->conn, a, id, entry_r, error_r);
-}
-
-int store_queue_due(struct store_reader *r, struct arena *a, int64_t now,
-		    size_t limit, struct store_queue_entry **entries_r,
-		    const char **error_r)
-{
-	return r->driver->queue_due(r->conn, a, now, limit, entries_r, error_r);
-}
-
-int store_queue_held(struct store_reader *r, int64_t id, const char **error_r)
-{
-	return r->driver->queue_held(r->conn, id, error_r);
-}
-
-int store_queue_held_ids(struct store_reader *r, struct arena *a,
-			 int64_t **ids_r, const char **error_r)
-{
-	return r->driver->queue_held_ids(r->conn, a, ids_r, error_r);
-}

@@ -129,47 +129,6 @@ struct store_msg_meta {
 	const char *text;
 };
 
-/* A recipient of an outbound queue entry. A deliver request sets address,
- * orcpt and notify; the rest is filled when read back from the queue. */
-struct store_queue_rcpt {
-	const char *address;
-	const char *orcpt;		/* "type;address" or "" when none */
-	const char *notify;		/* "SUCCESS,DELAY", "NEVER" or "" */
-	uint32_t idx;			/* its position in the entry, stable */
-	const char *state;		/* "pending", "sent" or "failed" */
-	const char *status;		/* enhanced code of the last answer, "" */
-	const char *diagnostic;		/* the last answer or reason, "" */
-	const char *remote_mta;		/* the host that answered, "" */
-};
-
-struct store_queue_entry {
-	int64_t id;
-	int64_t blob_id;
-	const char *sender;
-	const char *envid;
-	const char *ret;
-	const char *state;		/* "queued" at creation */
-	uint32_t attempts;
-	int64_t next_try;
-	const char *last_error;
-	struct store_queue_rcpt *rcpts;
-	size_t n_rcpts;
-	int64_t created;		/* unix seconds, the arrival */
-	bool delay_notified;		/* a delay DSN was sent */
-	bool held;			/* `posthorn queue hold`: never due */
-	/* RFC 8689 REQUIRETLS: send only over TLS with a verified
-	 * certificate (or DANE), never in the clear. */
-	bool requiretls;
-	/* RFC 8689 5 "TLS-Required: No" (never with requiretls): the
-	 * recipient side's TLS policy (tls = required/verify routes, DANE)
-	 * is relaxed to opportunistic TLS for this message. */
-	bool tls_optional;
-	/* An admin asked for a try now (queue retry/flush) since the last
-	 * result: the runner tries it even where its destination is marked
-	 * failing. A result clears it. */
-	bool retry_now;
-};
-
 /* ---- readers: one per thread; every call is synchronous ---- */
 
 /* NULL and *error_r (malloc'd) on failure. */
@@ -331,25 +290,6 @@ int store_reader_begin(struct store_reader *r, const char **error_r);
 void store_reader_end(struct store_reader *r);
 /* Number of blobs stored (for tests and admin). */
 int store_blob_count(struct store_reader *r, const char **error_r);
-/* Queue entries ordered by next_try. */
-int store_queue_list(struct store_reader *r, struct arena *a,
-		     struct store_queue_entry **entries_r, const char **error_r);
-int store_queue_get(struct store_reader *r, struct arena *a, int64_t id,
-		    struct store_queue_entry *entry_r, const char **error_r);
-/* The queue runner's work: entries with next_try <= now that are not held
- * and have a pending recipient, ordered by next_try, at most limit (0: no
- * limit). Their rcpts are only the pending ones (idx tells which). */
-int store_queue_due(struct store_reader *r, struct arena *a, int64_t now,
-		    size_t limit, struct store_queue_entry **entries_r,
-		    const char **error_r);
-/* Whether entry id may not be sent: 1 when it is held or no longer exists
- * (deleted, or done), 0 when it may go, -1 on error. */
-int store_queue_held(struct store_reader *r, int64_t id, const char **error_r);
-/* The ids of every held entry in *ids_r (in a), ascending: their number,
- * or -1. */
-int store_queue_held_ids(struct store_reader *r, struct arena *a,
-			 int64_t **ids_r, const char **error_r);
-
 /* ---- write requests ---- */
 
 enum store_req_type {
@@ -369,26 +309,9 @@ enum store_req_type {
 	STORE_REQ_MAILBOX_RECENT,
 	STORE_REQ_SET_FLAGS,
 	STORE_REQ_EXPUNGE,
-	STORE_REQ_QUEUE_UPDATE,
-	STORE_REQ_QUEUE_DELETE,
-	STORE_REQ_QUEUE_RESULT,
-	STORE_REQ_QUEUE_CONTROL,
 	STORE_REQ_COPY,
-};
-
-/* The outcome of a delivery attempt for one recipient of a queue entry. */
-struct store_queue_rcpt_result {
-	uint32_t idx;		/* store_queue_rcpt.idx */
-	const char *state;	/* "pending" (deferred), "sent" or "failed" */
-	const char *status;	/* "5.1.1"; NULL = "" */
-	const char *diagnostic;	/* remote reply or our reason; NULL = "" */
-	const char *remote_mta;	/* NULL = "" */
-};
-
-enum store_queue_op {
-	STORE_QUEUE_HOLD,	/* never due until released */
-	STORE_QUEUE_RELEASE,
-	STORE_QUEUE_RETRY,	/* due now: next_try = now */
+	/* Work of a layer above, run by the writer in the batch (store_txn.h) */
+	STORE_REQ_EXT,
 };
 
 /* A deliver target: mailbox_id, or user_id's INBOX when mailbox_id is 0. */
@@ -406,6 +329,19 @@ enum store_flags_op {
 	STORE_FLAGS_REMOVE,
 	STORE_FLAGS_REPLACE,
 };
+
+/* Work of a layer above the store that the writer runs inside its batch
+ * transaction (store_txn.h has the contract and what it may call): 0, or
+ * -1 with *error_r (only its own request's writes are rolled back). An
+ * ext may set result->id and the result's other outputs. */
+struct store_txn;
+struct store_result;
+typedef int store_ext_fn(struct store_txn *t, const void *arg,
+			 struct store_result *res, const char **error_r);
+/* The same, inside a delivery, once its blob (blob_id) is stored. */
+typedef int store_attach_fn(struct store_txn *t, const void *arg,
+			    int64_t blob_id, struct store_result *res,
+			    const char **error_r);
 
 /* Strings are NUL-terminated; NULL optional strings mean "". The request
  * and all it points to belong to the caller and must stay valid until the
@@ -425,14 +361,15 @@ struct store_req {
 			const char *keywords;	/* space-separated or NULL */
 			const struct store_target *targets;
 			size_t n_targets;
-			/* Outbound copy for remote recipients; none when
-			 * n_rcpts is 0. */
-			const char *sender, *envid, *ret;
-			const struct store_queue_rcpt *rcpts;
-			size_t n_rcpts;
-			bool requiretls;	/* RFC 8689 MAIL FROM param */
-			/* RFC 8689 "TLS-Required: No" (store_queue_entry) */
-			bool tls_optional;
+			/* fn not NULL: work of a layer above in the same
+			 * savepoint once the blob is stored, holding one
+			 * reference to it (the outbound queue entry of the
+			 * remote recipients: queue_store.h). A delivery
+			 * has targets or an attach. */
+			struct {
+				store_attach_fn *fn;
+				const void *arg;
+			} attach;
 			/* NULL, or a further DELIVER applied with this one,
 			 * all or none (MULTIAPPEND, RFC 3502); the result's
 			 * assigned then lists every delivery's targets in
@@ -496,46 +433,6 @@ struct store_req {
 			const struct store_uid_range *uids;
 			size_t n_uids;
 		} expunge;
-		struct {
-			int64_t id;
-			const char *state;
-			uint32_t attempts;
-			int64_t next_try;
-			const char *last_error;
-		} queue_update;
-		/* QUEUE_DELETE: the entry and its recipients go, and its
-		 * blob loses the queue's reference. */
-		struct { int64_t id; } queue_delete;
-		/* After a delivery attempt: the recipients' new states and
-		 * the entry's schedule. When no recipient is left pending,
-		 * the entry is deleted (as by QUEUE_DELETE) in the same
-		 * transaction. dsn: NULL, or a STORE_REQ_DELIVER (the
-		 * bounce/delay/success report: to the sender's INBOX, or a
-		 * new queue entry with sender "") applied in the same
-		 * transaction, so the result and its report are durable
-		 * together or not at all; the result then carries the
-		 * deliver outputs (id = the report's blob, queue_id,
-		 * assigned). Fails ("no such queue entry/recipient") when
-		 * id or an idx does not exist, e.g. deleted meanwhile. */
-		struct {
-			int64_t id;
-			const struct store_queue_rcpt_result *rcpts;
-			size_t n_rcpts;
-			uint32_t attempts;
-			int64_t next_try;
-			const char *last_error;
-			bool delay_notified;
-			const struct store_req *dsn;
-		} queue_result;
-		/* hold/release/retry of entry id, or of every entry when id
-		 * is 0 (RETRY of all = flush: the entries not held whose
-		 * next_try is after now). result->id = the number of
-		 * entries changed; an id that does not exist fails. */
-		struct {
-			int64_t id;
-			enum store_queue_op op;
-			int64_t now;
-		} queue_control;
 		/* COPY/MOVE UIDs of src_mailbox_id (UIDs that do not exist
 		 * are skipped) to dst_mailbox_id, in UID order, with their
 		 * flags, keywords and internal dates. move: the sources are
@@ -548,6 +445,11 @@ struct store_req {
 			int64_t dst_mailbox_id;
 			bool move;
 		} copy;
+		/* EXT: fn(txn, arg, result) inside the request's savepoint */
+		struct {
+			store_ext_fn *fn;
+			const void *arg;
+		} ext;
 	} u;
 };
 
@@ -564,7 +466,7 @@ struct store_result {
 	 * same request may succeed later; answer "try again later" */
 	bool unavailable;
 	int64_t id;		/* new row id: user, mailbox; deliver: the blob */
-	int64_t queue_id;	/* deliver: the outbound queue entry, or 0 */
+	int64_t queue_id;	/* deliver: its attach's row (the queue entry), or 0 */
 	/* set_flags/expunge: mailbox modseq after; copy: the destination's
 	 * (and with move, res->src_modseq the source's) */
 	uint64_t modseq;

@@ -117,6 +117,21 @@ int store_rows(struct store_conn *c, struct arena *a, struct db_stmt *st,
 	return ret;
 }
 
+int store_row_one(struct store_conn *c, struct arena *a, struct db_stmt *st,
+		  store_row_fn *fill, void *item, const char **error_r)
+{
+	int ret;
+
+	if (st == NULL)
+		return -1;
+	if ((ret = store_row(c, st, error_r)) == 1) {
+		if (fill != NULL)
+			fill(a, st, item);
+		db_reset(st);
+	}
+	return ret;
+}
+
 /* ---- open, migrate ---- */
 
 /* The migrations of a dialect (store_schema_*.c). */
@@ -302,11 +317,8 @@ int store_conn_apply(struct store_conn *c, const struct store_req *req,
 	case STORE_REQ_EXPUNGE:
 	case STORE_REQ_COPY:
 		return store_message_apply(c, req, res, changes, error_r);
-	case STORE_REQ_QUEUE_UPDATE:
-	case STORE_REQ_QUEUE_DELETE:
-	case STORE_REQ_QUEUE_RESULT:
-	case STORE_REQ_QUEUE_CONTROL:
-		return store_queue_apply(c, req, res, changes, error_r);
+	case STORE_REQ_EXT:
+		return store_ext_apply(c, req, res, changes, error_r);
 	}
 	*error_r = store_db_fail(c, "unknown store request");
 	return -1;
@@ -353,9 +365,4 @@ const struct store_driver store_driver_db = {
 	.blob_get = store_read_blob_get,
 	.blob_read = store_read_blob_read,
 	.blob_count = store_read_blob_count,
-	.queue_list = store_read_queue_list,
-	.queue_get = store_read_queue_get,
-	.queue_due = store_read_queue_due,
-	.queue_held = store_read_queue_held,
-	.queue_held_ids = store_read_queue_held_ids,
 };

@@ -1,12 +1,13 @@
 /* store_db_int.h: private to src/store: the store's connection over the
- * database layer (db/db.h) and what the files of the mail semantics share:
- * statement and error helpers, row vectors, and the entry points one
+ * database layer (db/db.h) and what the files of the mail semantics share
+ * besides the statement helpers (store_txn.h): the entry points one
  * request family calls in another. SQL is written once, in the subset both
  * dialects accept; what differs is chosen by db_kind(). */
 #ifndef POSTHORN_STORE_STORE_DB_INT_H
 #define POSTHORN_STORE_STORE_DB_INT_H
 
 #include "store/store_int.h"
+#include "store/store_txn.h"
 #include "db/db.h"
 #include "store/store_schema.h"
 
@@ -16,51 +17,6 @@ struct store_conn {
 	char error[512];		/* *error_r of the last failure */
 	uint32_t last_uidvalidity;	/* writer only */
 };
-
-/* "store: <the database's error>" / msg as the connection's error, valid
- * until the next call on c. */
-const char *store_db_error(struct store_conn *c);
-const char *store_db_fail(struct store_conn *c, const char *msg);
-/* The cached statement of the SQL literal sql (db_prepare), NULL with
- * *error_r set. */
-struct db_stmt *store_stmt(struct store_conn *c, const char *sql,
-			   const char **error_r);
-/* Run a statement whose rows do not matter: 0, or -1 with *error_r. */
-int store_run(struct store_conn *c, struct db_stmt *st, const char **error_r);
-/* Step: 1 a row (read it, then db_reset unless stepping on), 0 no more
- * (reset), -1 with *error_r (reset). */
-int store_row(struct store_conn *c, struct db_stmt *st, const char **error_r);
-/* Run sql with its one parameter ?1 = id. */
-int store_run_id(struct store_conn *c, const char *sql, int64_t id,
-		 const char **error_r);
-/* Column i of the current row as a string copied into a. */
-const char *store_col_str(struct arena *a, struct db_stmt *st, int i);
-/* Column i as bytes copied into a, NUL-terminated (not counted). */
-const void *store_col_bytes(struct arena *a, struct db_stmt *st, int i,
-			    size_t *size_r);
-
-/* A growable array of items of `size` bytes for the rows of a read, built
- * in malloc'd memory: start it as { .size = sizeof(item) }. */
-struct store_vec {
-	void *v;
-	size_t n, cap, size;
-};
-
-/* A new uninitialized item at the end. */
-void *store_vec_push(struct store_vec *v);
-/* The items copied into a (room for one at least, so never NULL); the
- * malloc'd array is freed. On an error path free(v->v) instead. */
-void *store_vec_to_arena(struct store_vec *v, struct arena *a);
-
-/* The writer's requests, inside the batch transaction; each fills the
- * result's outputs and the changed mailboxes. */
-/* Every row of st (bound, not stepped yet) as an item of `size` bytes
- * that fill() sets from the row, in an array in a (never NULL): the
- * number of rows, or -1 with *error_r. */
-typedef void store_row_fn(struct arena *a, struct db_stmt *st, void *item);
-int store_rows(struct store_conn *c, struct arena *a, struct db_stmt *st,
-	       size_t size, store_row_fn *fill, void *items_r,
-	       const char **error_r);
 
 /* store_deliver.c */
 int store_deliver_apply(struct store_conn *c, const struct store_req *req,
@@ -99,10 +55,13 @@ int store_message_apply(struct store_conn *c, const struct store_req *req,
 /* store_quota.c: STORE_REQ_USER_SET_QUOTA */
 int store_quota_apply(struct store_conn *c, const struct store_req *req,
 		      const char **error_r);
-/* store_queue.c: the STORE_REQ_QUEUE_* requests */
-int store_queue_apply(struct store_conn *c, const struct store_req *req,
-		      struct store_result *res, struct store_changes *changes,
-		      const char **error_r);
+/* store_txn.c: STORE_REQ_EXT, and a deliver's attach (blob_id stored) */
+int store_ext_apply(struct store_conn *c, const struct store_req *req,
+		    struct store_result *res, struct store_changes *changes,
+		    const char **error_r);
+int store_txn_attach(struct store_conn *c, const struct store_req *req,
+		     int64_t blob_id, struct store_result *res,
+		     struct store_changes *changes, const char **error_r);
 /* store_conn.c: any request (the DSN of a queue result is a delivery) */
 int store_conn_apply(struct store_conn *c, const struct store_req *req,
 		     struct store_result *res, struct store_changes *changes,
@@ -120,7 +79,7 @@ int store_search_remove(struct store_conn *c, int64_t blob_id,
 int store_search_idle(struct store_conn *c, const char **error_r);
 
 /* The readers, with the store.h contracts (store_read.c, store_search.c,
- * store_quota.c, store_queue.c). */
+ * store_quota.c). */
 int store_read_domain_exists(struct store_conn *c, const char *domain,
 			     const char **error_r);
 int store_read_domain_list(struct store_conn *c, struct arena *a,
@@ -188,32 +147,11 @@ int store_read_blob_read(struct store_conn *c, int64_t blob_id,
 			 uint64_t offset, void *buf, size_t len, size_t *got_r,
 			 uint64_t *size_r, const char **error_r);
 int store_read_blob_count(struct store_conn *c, const char **error_r);
-int store_read_queue_list(struct store_conn *c, struct arena *a,
-			  struct store_queue_entry **entries_r,
-			  const char **error_r);
-int store_read_queue_get(struct store_conn *c, struct arena *a, int64_t id,
-			 struct store_queue_entry *entry_r,
-			 const char **error_r);
-int store_read_queue_due(struct store_conn *c, struct arena *a, int64_t now,
-			 size_t limit, struct store_queue_entry **entries_r,
-			 const char **error_r);
-/* PostgreSQL: the due entries claimed for node (store_queue_claim), and
- * only the renewal of its leases (store_queue_renew). */
-int store_read_queue_renew(struct store_conn *c, uint64_t node, int64_t now,
-			   unsigned lease, const char **error_r);
-int store_read_queue_claim(struct store_conn *c, struct arena *a,
-			   uint64_t node, int64_t now, unsigned lease,
-			   size_t limit, struct store_queue_entry **entries_r,
-			   const char **error_r);
 /* PostgreSQL: lock the mailbox's row until the batch commits, before the
  * messages to change are read, so two nodes' changes of one mailbox
  * run one after the other on what the first committed (READ COMMITTED
  * reads each statement's own snapshot). SQLite: 0 (one writer). */
 int store_mailbox_lock(struct store_conn *c, int64_t mailbox_id,
 		       const char **error_r);
-int store_read_queue_held(struct store_conn *c, int64_t id,
-			  const char **error_r);
-int store_read_queue_held_ids(struct store_conn *c, struct arena *a,
-			      int64_t **ids_r, const char **error_r);
 
 #endif

@@ -1,10 +1,9 @@
 /* store_deliver.c: a delivery in one request: the message bytes stored once
  * as a reference-counted blob, a UID and modseq in each target mailbox,
- * the outbound queue entry of its remote recipients; and the drop of a
- * blob reference that deletes the last one. */
+ * the attach of a layer above (the outbound queue entry of its remote
+ * recipients, queue/queue_store.c); and the drop of a blob reference that
+ * deletes the last one. */
 #include "store/store_db_int.h"
-
-#include <time.h>
 
 /* The statements of a delivery: the hot path of SMTP, all cached. */
 static const char sql_blob_insert[] =
@@ -23,13 +22,6 @@ static const char sql_msg_insert[] =
 	"INSERT INTO messages(mailbox_id, uid, blob_id, flags, keywords,"
 	" internal_date, size, modseq, internal_zone)"
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-static const char sql_queue_insert[] =
-	"INSERT INTO queue(blob_id, sender, envid, ret, state, next_try,"
-	" created, requiretls, tls_optional)"
-	" VALUES(?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8) RETURNING id";
-static const char sql_queue_rcpt_insert[] =
-	"INSERT INTO queue_rcpts(queue_id, idx, address, orcpt, notify)"
-	" VALUES(?1, ?2, ?3, ?4, ?5)";
 static const char sql_blob_unref[] =
 	"UPDATE blobs SET refcount = refcount - 1 WHERE id = ?1"
 	" RETURNING refcount";
@@ -174,41 +166,6 @@ static int deliver_target(struct store_conn *c,
 	return 0;
 }
 
-/* The queue entry of the remote recipients. */
-static int deliver_queue(struct store_conn *c,
-			 const deliver_req *d,
-			 int64_t blob_id, struct store_result *res,
-			 const char **error_r)
-{
-	int64_t now = (int64_t)time(NULL);
-	struct db_stmt *st;
-
-	if ((st = store_stmt(c, sql_queue_insert, error_r)) == NULL)
-		return -1;
-	db_bind_int(st, 1, blob_id);
-	db_bind_cstr(st, 2, d->sender);
-	db_bind_cstr(st, 3, d->envid);
-	db_bind_cstr(st, 4, d->ret);
-	db_bind_int(st, 5, now);
-	db_bind_int(st, 6, now);
-	db_bind_int(st, 7, d->requiretls ? 1 : 0);
-	db_bind_int(st, 8, d->tls_optional ? 1 : 0);
-	if (returned_id(c, st, &res->queue_id, error_r) < 0)
-		return -1;
-	for (size_t i = 0; i < d->n_rcpts; i++) {
-		if ((st = store_stmt(c, sql_queue_rcpt_insert, error_r)) == NULL)
-			return -1;
-		db_bind_int(st, 1, res->queue_id);
-		db_bind_int(st, 2, (int64_t)i);
-		db_bind_cstr(st, 3, d->rcpts[i].address);
-		db_bind_cstr(st, 4, d->rcpts[i].orcpt);
-		db_bind_cstr(st, 5, d->rcpts[i].notify);
-		if (store_run(c, st, error_r) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int deliver_one(struct store_conn *c, const struct store_req *req,
 		       struct store_result *res, struct store_changes *changes,
 		       const char **error_r)
@@ -216,14 +173,15 @@ static int deliver_one(struct store_conn *c, const struct store_req *req,
 	const deliver_req *d = &req->u.deliver;
 	struct db_stmt *st;
 	int64_t blob_id;
+	bool attach = d->attach.fn != NULL;
 
-	if (d->n_targets == 0 && d->n_rcpts == 0) {
+	if (d->n_targets == 0 && !attach) {
 		*error_r = store_db_fail(c, "delivery without recipients");
 		return -1;
 	}
 	if ((st = store_stmt(c, sql_blob_insert, error_r)) == NULL)
 		return -1;
-	db_bind_int(st, 1, (int64_t)d->n_targets + (d->n_rcpts > 0));
+	db_bind_int(st, 1, (int64_t)d->n_targets + attach);
 	db_bind_int(st, 2, (int64_t)d->size);
 	bind_bytes(st, 3, d->meta.envelope);
 	bind_bytes(st, 4, d->meta.bodystructure);
@@ -244,9 +202,9 @@ static int deliver_one(struct store_conn *c, const struct store_req *req,
 			return -1;
 		res->n_assigned++;
 	}
-	if (d->n_rcpts == 0)
+	if (!attach)
 		return 0;
-	return deliver_queue(c, d, blob_id, res, error_r);
+	return store_txn_attach(c, req, blob_id, res, changes, error_r);
 }
 
 /* A chain of deliveries (deliver.next) in the request's one savepoint:

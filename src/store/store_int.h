@@ -23,6 +23,13 @@ struct store_changes {
 void store_changes_add(struct store_changes *c, int64_t user_id,
 		       int64_t mailbox_id, uint64_t modseq);
 
+/* The writer's transaction as store_txn.h hands it to a layer above:
+ * the request's connection and its list of changed mailboxes. */
+struct store_txn {
+	struct store_conn *c;
+	struct store_changes *changes;
+};
+
 /* Error returns: -1 with *error_r valid until the next call on conn. */
 struct store_driver {
 	const char *name;
@@ -130,19 +137,6 @@ struct store_driver {
 			 uint64_t offset, void *buf, size_t len, size_t *got_r,
 			 uint64_t *size_r, const char **error_r);
 	int (*blob_count)(struct store_conn *c, const char **error_r);
-	int (*queue_list)(struct store_conn *c, struct arena *a,
-			  struct store_queue_entry **entries_r,
-			  const char **error_r);
-	int (*queue_get)(struct store_conn *c, struct arena *a, int64_t id,
-			 struct store_queue_entry *entry_r,
-			 const char **error_r);
-	int (*queue_due)(struct store_conn *c, struct arena *a, int64_t now,
-			 size_t limit, struct store_queue_entry **entries_r,
-			 const char **error_r);
-	int (*queue_held)(struct store_conn *c, int64_t id,
-			  const char **error_r);
-	int (*queue_held_ids)(struct store_conn *c, struct arena *a,
-			      int64_t **ids_r, const char **error_r);
 };
 
 /* store_conn.c: the mail semantics over the database layer (db/db.h), on

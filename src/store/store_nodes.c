@@ -1,8 +1,8 @@
 /* store_nodes.c: what a node runs besides the writer when several share
  * one PostgreSQL database: a listener thread that turns the other nodes'
  * change notifications into the change events of store_subscribe(), a
- * connection of its own for the advisory locks (POP3 maildrops), and the
- * queue claims (store_nodes.h). On SQLite: just the node id. */
+ * connection of its own for the advisory locks (POP3 maildrops, and the
+ * node's own lock the queue's claims rely on). On SQLite: just the node id. */
 #include "store/store_db_int.h"
 #include "store/store_nodes.h"
 #include "db/db_notify.h"
@@ -17,7 +17,7 @@
 
 /* The key classes of advisory locks (the top byte of a key): a POP3
  * maildrop by user id; a node by its id, held while it runs, so the
- * others know its queue claims are not orphans (store_queue.c). */
+ * others know its queue claims are not orphans (queue/queue_store.c). */
 #define LOCK_MAILDROP (INT64_C(1) << 56)
 #define LOCK_NODE (INT64_C(2) << 56)
 #define NODE_ID_MASK ((UINT64_C(1) << 56) - 1)
@@ -314,28 +314,4 @@ void store_maildrop_unlock(struct store *store, int64_t user_id)
 			db_close(&n->lock_db);
 	}
 	pthread_mutex_unlock(&n->lock);
-}
-
-int store_queue_renew(struct store *store, struct store_reader *r,
-		      int64_t now, unsigned lease, const char **error_r)
-{
-	struct store_nodes *n = store_get_nodes(store);
-
-	if (!n->shared)
-		return 0;
-	return store_read_queue_renew(r->conn, n->id, now, MAX(lease, 1u),
-				      error_r);
-}
-
-int store_queue_claim(struct store *store, struct store_reader *r,
-		      struct arena *a, int64_t now, unsigned lease,
-		      size_t limit, struct store_queue_entry **entries_r,
-		      const char **error_r)
-{
-	struct store_nodes *n = store_get_nodes(store);
-
-	if (!n->shared)
-		return store_queue_due(r, a, now, limit, entries_r, error_r);
-	return store_read_queue_claim(r->conn, a, n->id, now, MAX(lease, 1u),
-				      limit, entries_r, error_r);
 }

@@ -66,18 +66,20 @@ static const char sql_msg_meta_range[] =
 static const char sql_blob_get[] = "SELECT data FROM blob_data WHERE id = ?1";
 static const char sql_blob_count[] = "SELECT count(*) FROM blobs";
 
+/* The first column as a uint32_t (a UID, a count). */
+static void read_uid(struct arena *a UNUSED, struct db_stmt *st, void *item)
+{
+	*(uint32_t *)item = (uint32_t)db_col_int(st, 0);
+}
+
 int store_read_domain_exists(struct store_conn *c, const char *domain,
 				const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_domain_exists, error_r);
-	int ret;
 
-	if (st == NULL)
-		return -1;
-	db_bind_cstr(st, 1, domain);
-	if ((ret = store_row(c, st, error_r)) == 1)
-		db_reset(st);
-	return ret;
+	if (st != NULL)
+		db_bind_cstr(st, 1, domain);
+	return store_row_one(c, NULL, st, NULL, NULL, error_r);
 }
 
 static void read_string(struct arena *a, struct db_stmt *st, void *item)
@@ -119,16 +121,10 @@ int store_read_user_by_address(struct store_conn *c, struct arena *a,
 				  const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_user_by_address, error_r);
-	int ret;
 
-	if (st == NULL)
-		return -1;
-	db_bind_cstr(st, 1, address);
-	if ((ret = store_row(c, st, error_r)) == 1) {
-		read_user(a, st, user_r);
-		db_reset(st);
-	}
-	return ret;
+	if (st != NULL)
+		db_bind_cstr(st, 1, address);
+	return store_row_one(c, a, st, read_user, user_r, error_r);
 }
 
 int store_read_user_list(struct store_conn *c, struct arena *a,
@@ -231,17 +227,12 @@ int store_read_mailbox_by_name(struct store_conn *c, struct arena *a,
 				  const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_mailbox_by_name, error_r);
-	int ret;
 
-	if (st == NULL)
-		return -1;
-	db_bind_int(st, 1, user_id);
-	db_bind_cstr(st, 2, store_is_inbox(name) ? "INBOX" : name);
-	if ((ret = store_row(c, st, error_r)) == 1) {
-		read_mailbox(a, st, mailbox_r);
-		db_reset(st);
+	if (st != NULL) {
+		db_bind_int(st, 1, user_id);
+		db_bind_cstr(st, 2, store_is_inbox(name) ? "INBOX" : name);
 	}
-	return ret;
+	return store_row_one(c, a, st, read_mailbox, mailbox_r, error_r);
 }
 
 int store_read_mailbox_by_id(struct store_conn *c, struct arena *a,
@@ -250,16 +241,25 @@ int store_read_mailbox_by_id(struct store_conn *c, struct arena *a,
 				const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_mailbox_by_id, error_r);
-	int ret;
 
-	if (st == NULL)
-		return -1;
-	db_bind_int(st, 1, mailbox_id);
-	if ((ret = store_row(c, st, error_r)) == 1) {
-		read_mailbox(a, st, mailbox_r);
-		db_reset(st);
-	}
-	return ret;
+	if (st != NULL)
+		db_bind_int(st, 1, mailbox_id);
+	return store_row_one(c, a, st, read_mailbox, mailbox_r, error_r);
+}
+
+static void read_status(struct arena *a UNUSED, struct db_stmt *st,
+			void *item)
+{
+	struct store_mailbox_status *status_r = item;
+
+	status_r->messages = (uint32_t)db_col_int(st, 0);
+	status_r->unseen = (uint32_t)db_col_int(st, 1);
+	status_r->highestmodseq = (uint64_t)db_col_int(st, 2);
+	status_r->uidnext = (uint32_t)db_col_int(st, 3);
+	status_r->uidvalidity = (uint32_t)db_col_int(st, 4);
+	status_r->deleted_size = (uint64_t)db_col_int(st, 5);
+	status_r->deleted = (uint32_t)db_col_int(st, 6);
+	status_r->size = (uint64_t)db_col_int(st, 7);
 }
 
 int store_read_mailbox_status(struct store_conn *c, int64_t mailbox_id,
@@ -267,23 +267,10 @@ int store_read_mailbox_status(struct store_conn *c, int64_t mailbox_id,
 				 const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_mailbox_status, error_r);
-	int ret;
 
-	if (st == NULL)
-		return -1;
-	db_bind_int(st, 1, mailbox_id);
-	if ((ret = store_row(c, st, error_r)) == 1) {
-		status_r->messages = (uint32_t)db_col_int(st, 0);
-		status_r->unseen = (uint32_t)db_col_int(st, 1);
-		status_r->highestmodseq = (uint64_t)db_col_int(st, 2);
-		status_r->uidnext = (uint32_t)db_col_int(st, 3);
-		status_r->uidvalidity = (uint32_t)db_col_int(st, 4);
-		status_r->deleted_size = (uint64_t)db_col_int(st, 5);
-		status_r->deleted = (uint32_t)db_col_int(st, 6);
-		status_r->size = (uint64_t)db_col_int(st, 7);
-		db_reset(st);
-	}
-	return ret;
+	if (st != NULL)
+		db_bind_int(st, 1, mailbox_id);
+	return store_row_one(c, NULL, st, read_status, status_r, error_r);
 }
 
 int store_read_msg_count_above(struct store_conn *c, int64_t mailbox_id,
@@ -291,18 +278,14 @@ int store_read_msg_count_above(struct store_conn *c, int64_t mailbox_id,
 				  const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_msg_count_above, error_r);
-	int ret;
 
 	*count_r = 0;
-	if (st == NULL)
-		return -1;
-	db_bind_int(st, 1, mailbox_id);
-	db_bind_int(st, 2, uid);
-	if ((ret = store_row(c, st, error_r)) == 1) {
-		*count_r = (uint32_t)db_col_int(st, 0);
-		db_reset(st);
+	if (st != NULL) {
+		db_bind_int(st, 1, mailbox_id);
+		db_bind_int(st, 2, uid);
 	}
-	return ret < 0 ? -1 : 0;
+	return store_row_one(c, NULL, st, read_uid, count_r, error_r) < 0 ?
+		-1 : 0;
 }
 
 static void read_msg(struct arena *a, struct db_stmt *st, void *item)
@@ -357,11 +340,6 @@ int store_read_msg_changed_since(struct store_conn *c, struct arena *a,
 	return msg_list_read(c, a, st, msgs_r, error_r);
 }
 
-static void read_uid(struct arena *a UNUSED, struct db_stmt *st, void *item)
-{
-	*(uint32_t *)item = (uint32_t)db_col_int(st, 0);
-}
-
 int store_read_expunged_since(struct store_conn *c, struct arena *a,
 				 int64_t mailbox_id, uint64_t since,
 				 uint32_t **uids_r, const char **error_r)
@@ -376,25 +354,32 @@ int store_read_expunged_since(struct store_conn *c, struct arena *a,
 			  error_r);
 }
 
+/* The metadata columns from i on: envelope, bodystructure, body, parts. */
+static void read_meta_at(struct arena *a, struct db_stmt *st, int i,
+			 struct store_msg_meta *meta_r)
+{
+	meta_r->envelope = store_col_str(a, st, i);
+	meta_r->bodystructure = store_col_str(a, st, i + 1);
+	meta_r->body = store_col_str(a, st, i + 2);
+	meta_r->parts = store_col_bytes(a, st, i + 3, &meta_r->parts_size);
+}
+
+static void read_meta(struct arena *a, struct db_stmt *st, void *item)
+{
+	read_meta_at(a, st, 0, item);
+}
+
 int store_read_msg_meta(struct store_conn *c, struct arena *a,
 			   int64_t mailbox_id, uint32_t uid,
 			   struct store_msg_meta *meta_r, const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_msg_meta, error_r);
-	int ret;
 
-	if (st == NULL)
-		return -1;
-	db_bind_int(st, 1, mailbox_id);
-	db_bind_int(st, 2, uid);
-	if ((ret = store_row(c, st, error_r)) == 1) {
-		meta_r->envelope = store_col_str(a, st, 0);
-		meta_r->bodystructure = store_col_str(a, st, 1);
-		meta_r->body = store_col_str(a, st, 2);
-		meta_r->parts = store_col_bytes(a, st, 3, &meta_r->parts_size);
-		db_reset(st);
+	if (st != NULL) {
+		db_bind_int(st, 1, mailbox_id);
+		db_bind_int(st, 2, uid);
 	}
-	return ret;
+	return store_row_one(c, a, st, read_meta, meta_r, error_r);
 }
 
 int store_read_msg_meta_range(struct store_conn *c, struct arena *a,
@@ -419,10 +404,7 @@ int store_read_msg_meta_range(struct store_conn *c, struct arena *a,
 	db_bind_int(st, 4, (int64_t)max);
 	while ((ret = store_row(c, st, error_r)) == 1) {
 		uids[n] = (uint32_t)db_col_int(st, 0);
-		metas[n].envelope = store_col_str(a, st, 1);
-		metas[n].bodystructure = store_col_str(a, st, 2);
-		metas[n].body = store_col_str(a, st, 3);
-		metas[n].parts = store_col_bytes(a, st, 4, &metas[n].parts_size);
+		read_meta_at(a, st, 1, &metas[n]);
 		n++;
 	}
 	if (ret < 0)
@@ -432,21 +414,28 @@ int store_read_msg_meta_range(struct store_conn *c, struct arena *a,
 	return (int)n;
 }
 
+struct blob_out {
+	const char **data_r;
+	size_t *size_r;
+};
+
+static void read_blob(struct arena *a, struct db_stmt *st, void *item)
+{
+	struct blob_out *o = item;
+
+	*o->data_r = store_col_bytes(a, st, 0, o->size_r);
+}
+
 int store_read_blob_get(struct store_conn *c, struct arena *a,
 			   int64_t blob_id, const char **data_r,
 			   size_t *size_r, const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_blob_get, error_r);
-	int ret;
+	struct blob_out out = { data_r, size_r };
 
-	if (st == NULL)
-		return -1;
-	db_bind_int(st, 1, blob_id);
-	if ((ret = store_row(c, st, error_r)) == 1) {
-		*data_r = store_col_bytes(a, st, 0, size_r);
-		db_reset(st);
-	}
-	return ret;
+	if (st != NULL)
+		db_bind_int(st, 1, blob_id);
+	return store_row_one(c, a, st, read_blob, &out, error_r);
 }
 
 int store_read_blob_read(struct store_conn *c, int64_t blob_id,
@@ -464,12 +453,10 @@ int store_read_blob_read(struct store_conn *c, int64_t blob_id,
 int store_read_blob_count(struct store_conn *c, const char **error_r)
 {
 	struct db_stmt *st = store_stmt(c, sql_blob_count, error_r);
-	int ret;
+	uint32_t n = 0;
 
-	if (st == NULL || store_row(c, st, error_r) < 0)
+	if (store_row_one(c, NULL, st, read_uid, &n, error_r) < 0)
 		return -1;
-	ret = db_col_int(st, 0);
-	db_reset(st);
-	return ret;
+	return (int)n;
 }
 

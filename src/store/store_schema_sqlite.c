@@ -61,7 +61,7 @@ const char *const store_sqlite_migrations[] = {
 	" tokenize = 'trigram case_sensitive 0');"
 	"INSERT INTO search_pending(blob_id)"
 	" SELECT DISTINCT blob_id FROM messages;",
-	/* 3: outbound delivery state per recipient (store_queue.c),
+	/* 3: outbound delivery state per recipient (queue/queue_store.c),
 	 * the delay notice and hold marks of an entry, an index for the
 	 * runner's due list, and queue ids that are never reused (a result
 	 * or an admin command for a deleted entry must not hit a new one) */

@@ -12,7 +12,6 @@
 #include "mail/imap_envelope.h"
 #include "mail/mime.h"
 #include "mail/mime_text.h"
-#include "mail/rfc2047.h"
 
 /* Blobs indexed per idle transaction: small, so a request arriving while
  * the writer indexes waits for at most one short batch. */
@@ -150,25 +149,26 @@ static void address_text(struct str name, struct str value,
  * "Name: value\n" line each, unfolded and RFC 2047 decoded; and when addr
  * is not NULL, the addresses of From, To, Cc and Bcc one per line as
  * "Name: <a@b>" or "Name: Display <a@b>" (SEARCH FROM matches both). */
+struct address_out {
+	struct strbuf *lines, *addr;
+};
+
+static void address_field(void *arg, struct str name, struct str value)
+{
+	struct address_out *o = arg;
+
+	if (is_address_field(name))
+		address_text(name, value, o->lines, o->addr);
+}
+
 static void top_header_text(struct str msg, struct strbuf *out,
 			    struct strbuf *addr)
 {
-	struct str block = header_block(msg);
-	struct strbuf tmp = STRBUF_INIT, lines = STRBUF_INIT;
-	struct header_field f;
-	size_t pos = 0;
+	struct strbuf lines = STRBUF_INIT;
+	struct address_out o = { &lines, addr };
 
-	while (header_next(block, &pos, &f)) {
-		charset_utf8_sanitize(out, f.name);
-		strbuf_append_c(out, ": ");
-		strbuf_reset(&tmp);
-		header_unfold(&tmp, f.value);
-		rfc2047_decode(out, strbuf_str(&tmp));
-		strbuf_putc(out, '\n');
-		if (addr != NULL && is_address_field(f.name))
-			address_text(f.name, strbuf_str(&tmp), &lines, addr);
-	}
-	strbuf_free(&tmp);
+	mime_text_header(header_block(msg), out,
+			 addr != NULL ? address_field : NULL, &o);
 	strbuf_free(&lines);
 }
 

@@ -523,7 +523,7 @@ static void test_submit(void **state)
 	struct fixture *f = *state;
 	struct tstore *t = &f->t;
 	const int64_t users[] = { f->alice, f->bob, f->carol, f->alice };
-	const struct store_queue_rcpt remotes[] = {
+	const struct queue_rcpt remotes[] = {
 		{ .address = "x@remote.net", .orcpt = "rfc822;team@example.com",
 		  .notify = "FAILURE" },
 		{ .address = "y@other.net" },
@@ -536,7 +536,7 @@ static void test_submit(void **state)
 		.user_ids = users, .n_users = ARRAY_SIZE(users),
 		.remotes = remotes, .n_remotes = ARRAY_SIZE(remotes),
 	};
-	struct store_queue_entry qe;
+	struct queue_entry qe;
 	struct done_state d;
 	const char *error;
 	char *expect;
@@ -557,7 +557,7 @@ static void test_submit(void **state)
 		    "\"b1\"");
 	free(expect);
 
-	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+	assert_int_equal(queue_store_get(t->reader, &t->arena, d.queue_id, &qe,
 					 &error), 1);
 	assert_int_equal(qe.blob_id, d.blob_id);
 	assert_string_equal(qe.sender, "zoe@remote.net");
@@ -616,7 +616,7 @@ static void test_submit_header_delivered_to(void **state)
 	static const char body[] = "Subject: for carol\r\n\r\nhi\r\n";
 	static const char header[] = "Received: from a by b; now\r\n";
 	const int64_t users[] = { f->carol };
-	const struct store_queue_rcpt remotes[] = { { .address = "r@remote.net" } };
+	const struct queue_rcpt remotes[] = { { .address = "r@remote.net" } };
 	struct delivery_msg msg = {
 		.header = header, .header_size = sizeof(header) - 1,
 		.data = body, .size = sizeof(body) - 1, .sender = "s@x.org",
@@ -625,7 +625,7 @@ static void test_submit_header_delivered_to(void **state)
 		.user_ids = users, .n_users = 1,
 		.remotes = remotes, .n_remotes = 1,
 	};
-	struct store_queue_entry qe;
+	struct queue_entry qe;
 	struct done_state d;
 	const char *error = NULL;
 	char *expect;
@@ -637,7 +637,7 @@ static void test_submit_header_delivered_to(void **state)
 			   header, body);
 	check_inbox(f, f->carol, expect, strlen(expect), "for carol", "(");
 	free(expect);
-	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+	assert_int_equal(queue_store_get(t->reader, &t->arena, d.queue_id, &qe,
 					 &error), 1);
 	assert_true(qe.requiretls);
 
@@ -659,20 +659,20 @@ static void test_submit_tls_required_no(void **state)
 		"TLS-Required:\r\n No\r\n\r\nyour certificate expired\r\n";
 	static const char in_body[] = "Subject: quoted\r\n\r\n"
 		"TLS-Required: No\r\n";
-	const struct store_queue_rcpt remotes[] = { { .address = "r@remote.net" } };
+	const struct queue_rcpt remotes[] = { { .address = "r@remote.net" } };
 	struct delivery_msg msg = {
 		.data = with, .size = sizeof(with) - 1, .sender = "s@x.org",
 		.internal_date = 1700000000,
 		.remotes = remotes, .n_remotes = 1,
 	};
-	struct store_queue_entry qe;
+	struct queue_entry qe;
 	struct done_state d;
 	const char *error = NULL, *data;
 	size_t size;
 
 	submit_and_wait(f, &msg, &d);
 	assert_int_equal(d.status, 0);
-	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+	assert_int_equal(queue_store_get(t->reader, &t->arena, d.queue_id, &qe,
 					 &error), 1);
 	assert_true(qe.tls_optional);
 	assert_false(qe.requiretls);
@@ -682,7 +682,7 @@ static void test_submit_tls_required_no(void **state)
 
 	msg.requiretls = true;
 	submit_and_wait(f, &msg, &d);
-	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+	assert_int_equal(queue_store_get(t->reader, &t->arena, d.queue_id, &qe,
 					 &error), 1);
 	assert_true(qe.requiretls);
 	assert_false(qe.tls_optional);
@@ -691,7 +691,7 @@ static void test_submit_tls_required_no(void **state)
 	msg.data = in_body;
 	msg.size = sizeof(in_body) - 1;
 	submit_and_wait(f, &msg, &d);
-	assert_int_equal(store_queue_get(t->reader, &t->arena, d.queue_id, &qe,
+	assert_int_equal(queue_store_get(t->reader, &t->arena, d.queue_id, &qe,
 					 &error), 1);
 	assert_false(qe.tls_optional);
 }

@@ -1,6 +1,7 @@
 /* Unit tests for store/: migrations, every request type, readers,
  * single-instance blobs, UIDs and modseqs, aliases and sub-addressing. */
 #include "test_store_util.h"
+#include "queue/queue_store.h"
 
 #include <time.h>
 
@@ -768,13 +769,18 @@ static void test_mailboxes(void **state)
 
 static void test_queue(void **state)
 {
-	static const struct store_queue_rcpt rcpts[] = {
+	static const struct queue_rcpt rcpts[] = {
 		{ .address = "carol@remote.test",
 		  .orcpt = "rfc822;carol@remote.test", .notify = "SUCCESS,FAILURE" },
 		{ .address = "dave@remote.test" },
 	};
+	const struct queue_new out = {
+		.sender = "alice@example.com", .envid = "ENV1", .ret = "HDRS",
+		.rcpts = rcpts, .n_rcpts = 2,
+	};
 	struct store_req req = { .type = STORE_REQ_DELIVER };
-	struct store_queue_entry q, *list;
+	struct queue_req qreq;
+	struct queue_entry q, *list;
 	struct store_target target;
 	struct store_result *res;
 	const char *error;
@@ -790,11 +796,7 @@ static void test_queue(void **state)
 	req.u.deliver.size = sizeof(msg_text) - 1;
 	req.u.deliver.targets = &target;
 	req.u.deliver.n_targets = 1;
-	req.u.deliver.sender = "alice@example.com";
-	req.u.deliver.envid = "ENV1";
-	req.u.deliver.ret = "HDRS";
-	req.u.deliver.rcpts = rcpts;
-	req.u.deliver.n_rcpts = 2;
+	queue_store_attach(&req, &out);
 	res = tstore_do(&t, &req);
 	assert_int_equal(res->status, 0);
 	assert_true(res->queue_id > 0);
@@ -802,7 +804,7 @@ static void test_queue(void **state)
 	store_result_free(&res);
 	assert_int_equal(store_blob_count(t.reader, &error), 1);
 
-	assert_int_equal(store_queue_get(t.reader, &t.arena, qid, &q, &error), 1);
+	assert_int_equal(queue_store_get(t.reader, &t.arena, qid, &q, &error), 1);
 	assert_string_equal(q.sender, "alice@example.com");
 	assert_string_equal(q.envid, "ENV1");
 	assert_string_equal(q.ret, "HDRS");
@@ -813,14 +815,14 @@ static void test_queue(void **state)
 	assert_string_equal(q.rcpts[0].notify, "SUCCESS,FAILURE");
 	assert_string_equal(q.rcpts[1].orcpt, "");
 
-	req = (struct store_req){ .type = STORE_REQ_QUEUE_UPDATE };
-	req.u.queue_update.id = qid;
-	req.u.queue_update.state = "deferred";
-	req.u.queue_update.attempts = 1;
-	req.u.queue_update.next_try = 1800000000;
-	req.u.queue_update.last_error = "451 try later";
-	tstore_ok(&t, &req);
-	assert_int_equal(store_queue_list(t.reader, &t.arena, &list, &error), 1);
+	queue_req_init(&qreq, QUEUE_REQ_UPDATE);
+	qreq.u.update.id = qid;
+	qreq.u.update.state = "deferred";
+	qreq.u.update.attempts = 1;
+	qreq.u.update.next_try = 1800000000;
+	qreq.u.update.last_error = "451 try later";
+	tstore_ok(&t, &qreq.req);
+	assert_int_equal(queue_store_list(t.reader, &t.arena, &list, &error), 1);
 	assert_string_equal(list[0].state, "deferred");
 	assert_int_equal(list[0].attempts, 1);
 	assert_int_equal(list[0].next_try, 1800000000);
@@ -828,15 +830,15 @@ static void test_queue(void **state)
 	assert_int_equal(list[0].n_rcpts, 2);
 
 	/* The blob lives while the INBOX copy does. */
-	req = (struct store_req){ .type = STORE_REQ_QUEUE_DELETE };
-	req.u.queue_delete.id = qid;
-	tstore_ok(&t, &req);
-	assert_int_equal(store_queue_get(t.reader, &t.arena, qid, &q, &error), 0);
+	queue_req_init(&qreq, QUEUE_REQ_DELETE);
+	qreq.u.del.id = qid;
+	tstore_ok(&t, &qreq.req);
+	assert_int_equal(queue_store_get(t.reader, &t.arena, qid, &q, &error), 0);
 	assert_int_equal(store_blob_count(t.reader, &error), 1);
 	res = expunge(&t, tstore_inbox(&t, target.user_id), 1, 1);
 	store_result_free(&res);
 	assert_int_equal(store_blob_count(t.reader, &error), 0);
-	res = tstore_do(&t, &req);
+	res = tstore_do(&t, &qreq.req);
 	assert_int_equal(res->status, -1);
 	store_result_free(&res);
 	tstore_deinit(&t);

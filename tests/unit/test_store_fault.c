@@ -5,6 +5,7 @@
  * was (no message, blob, queue entry, UID or modseq left over), and the
  * next request succeeds as if the failures had never been. */
 #include "test_store_util.h"
+#include "queue/queue_store.h"
 #include "db/db.h"
 
 static const char msg_text[] =
@@ -55,7 +56,7 @@ static void teardown(struct fixture *f)
 
 static void snap(struct fixture *f, struct snapshot *s)
 {
-	struct store_queue_entry *entries;
+	struct queue_entry *entries;
 	struct store_msg *msgs;
 	const char *error;
 
@@ -72,7 +73,7 @@ static void snap(struct fixture *f, struct snapshot *s)
 	s->n_archive = store_msg_list(f->t.reader, &f->t.arena, f->archive,
 				      &msgs, &error);
 	s->blobs = store_blob_count(f->t.reader, &error);
-	s->queued = store_queue_list(f->t.reader, &f->t.arena, &entries,
+	s->queued = queue_store_list(f->t.reader, &f->t.arena, &entries,
 				     &error);
 	assert_true(s->n_archive >= 0 && s->blobs >= 0 && s->queued >= 0);
 }
@@ -105,8 +106,11 @@ static struct store_result *deliver(struct fixture *f)
 		{ .user_id = f->user },
 		{ .user_id = f->user, .mailbox_id = f->archive },
 	};
-	struct store_queue_rcpt rcpt = {
+	static const struct queue_rcpt rcpt = {
 		.address = "carol@example.net", .orcpt = "", .notify = "",
+	};
+	static const struct queue_new out = {
+		.sender = "alice@example.org", .rcpts = &rcpt, .n_rcpts = 1,
 	};
 	struct store_req req = { .type = STORE_REQ_DELIVER };
 
@@ -118,11 +122,7 @@ static struct store_result *deliver(struct fixture *f)
 	req.u.deliver.meta.body = "(\"TEXT\" \"PLAIN\")";
 	req.u.deliver.targets = targets;
 	req.u.deliver.n_targets = ARRAY_SIZE(targets);
-	req.u.deliver.sender = "alice@example.org";
-	req.u.deliver.envid = "";
-	req.u.deliver.ret = "";
-	req.u.deliver.rcpts = &rcpt;
-	req.u.deliver.n_rcpts = 1;
+	queue_store_attach(&req, &out);
 	return tstore_do(&f->t, &req);
 }
 
@@ -208,7 +208,7 @@ static void test_move_fails_at_each_statement(void **state)
 {
 	struct store_uid_range all = { 1, UINT32_MAX };
 	struct store_req expunge = { .type = STORE_REQ_EXPUNGE };
-	struct store_queue_entry *entries;
+	struct queue_entry *entries;
 	struct store_result *res;
 	struct snapshot before, after;
 	struct fixture f;
@@ -233,13 +233,14 @@ static void test_move_fails_at_each_statement(void **state)
 
 	/* No failed MOVE left a blob reference behind: once the queue and
 	 * Archive let go of them, every blob is gone. */
-	assert_int_equal(store_queue_list(f.t.reader, &f.t.arena, &entries,
+	assert_int_equal(queue_store_list(f.t.reader, &f.t.arena, &entries,
 					  &error), 3);
 	for (int i = 0; i < 3; i++) {
-		struct store_req del = { .type = STORE_REQ_QUEUE_DELETE };
+		struct queue_req del;
 
-		del.u.queue_delete.id = entries[i].id;
-		tstore_ok(&f.t, &del);
+		queue_req_init(&del, QUEUE_REQ_DELETE);
+		del.u.del.id = entries[i].id;
+		tstore_ok(&f.t, &del.req);
 	}
 	expunge.u.expunge.mailbox_id = f.archive;
 	expunge.u.expunge.uids = &all;

@@ -219,7 +219,7 @@ static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *re
 		if (n > 0 && notify[n - 1] == ',')
 			notify = arena_strndup(&tx->arena, notify, n - 1);
 		for (size_t i = 0; i < res->n_remotes; i++) {
-			tx->remotes[tx->n_remotes++] = (struct store_queue_rcpt){
+			tx->remotes[tx->n_remotes++] = (struct queue_rcpt){
 				.address = res->remotes[i],
 				.orcpt = orcpt,
 				.notify = notify,

@@ -69,7 +69,7 @@ struct smtp_tx {
 	size_t *rcpt_user0;
 	bool *rcpt_remote;
 	bool *rcpt_full;
-	struct store_queue_rcpt *remotes; /* xrealloc'd, strings in arena */
+	struct queue_rcpt *remotes; /* xrealloc'd, strings in arena */
 	size_t n_remotes;
 	/* The address that reached the first local user (arena), and
 	 * whether another user was reached too: Delivered-To is written
