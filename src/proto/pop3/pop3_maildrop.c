@@ -1,6 +1,7 @@
 /* pop3_maildrop.c: the maildrop locks (one POP3 session per user, in the
  * process and, on a shared database, across nodes) and the snapshot of
  * INBOX a session works on. */
+#include "proto/common/session_read.h"
 #include "proto/pop3/pop3_int.h"
 #include "store/store_nodes.h"
 
@@ -46,6 +47,44 @@ void pop3_maildrop_unlock(struct pop3_server *server, struct store *store,
 {
 	store_maildrop_unlock(store, user_id);
 	pop3_maildrop_unlock_local(server, user_id);
+}
+
+/* The nodes' part of a lock released, on a read pool thread. */
+struct maildrop_release {
+	struct store *store;
+	int64_t user_id;
+};
+
+static void maildrop_release_run(struct store_reader *r UNUSED, void *arg)
+{
+	struct maildrop_release *rel = arg;
+
+	store_maildrop_unlock(rel->store, rel->user_id);
+	free(rel);
+}
+
+void pop3_maildrop_release(struct pop3_session *s)
+{
+	struct store_read_pool *pool = s->core.server->env.reads;
+	struct maildrop_release *rel;
+
+	if (!s->locked)
+		return;
+	s->locked = false;
+	if (pool == NULL) {
+		pop3_maildrop_unlock(s->server, session_store(&s->core),
+				     s->drop.user_id);
+		return;
+	}
+	/* Ours first: a new session of this node that takes it before the
+	 * nodes' unlock ran takes the nodes' lock again on the same lock
+	 * connection, where advisory locks count (lock twice, unlock once:
+	 * still held), so the order of the two does not matter. */
+	pop3_maildrop_unlock_local(s->server, s->drop.user_id);
+	rel = xmalloc(sizeof(*rel));
+	*rel = (struct maildrop_release){ session_store(&s->core),
+					  s->drop.user_id };
+	store_read_submit(pool, maildrop_release_run, rel, NULL, NULL);
 }
 
 void pop3_maildrop_unlock_local(struct pop3_server *server, int64_t user_id)
