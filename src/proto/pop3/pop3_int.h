@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "mail/dotstuff.h"
 #include "proto/common/session.h"
+#include "proto/common/session_read.h"
 #include "proto/pop3/pop3_cmd.h"
 #include "proto/pop3/pop3_server.h"
 
@@ -104,6 +105,7 @@ struct pop3_session {
 	/* QUIT in TRANSACTION: the store write and what it points to */
 	struct store_req update_req;
 	struct store_uid_range *update_uids;
+	bool update_failed;
 	/* for the log */
 	uint32_t retrieved;
 	uint32_t expunged;
@@ -147,6 +149,11 @@ void pop3_maildrop_unlock(struct pop3_server *server, struct store *store,
 /* The session's lock, at its end or a refused login: with a read pool the
  * round trip to the nodes' lock runs there (s->locked is cleared). */
 void pop3_maildrop_release(struct pop3_session *s);
+/* The same at QUIT, the answer after the release (a client that QUITs
+ * and logs in again, on any node, finds the maildrop free): then(s, NULL,
+ * gone) runs once it is done; returns as session_read(). */
+int pop3_maildrop_release_then(struct pop3_session *s,
+			       session_read_done_fn *then);
 /* The process's own part only. */
 void pop3_maildrop_unlock_local(struct pop3_server *server, int64_t user_id);
 /* Snapshot the user's INBOX into *drop. Returns 0, or -1 with *error_r

@@ -49,10 +49,12 @@ void pop3_maildrop_unlock(struct pop3_server *server, struct store *store,
 	pop3_maildrop_unlock_local(server, user_id);
 }
 
-/* The nodes' part of a lock released, on a read pool thread. */
+/* The nodes' part of a lock released, on a read pool thread; then (with
+ * pop3_maildrop_release_then) the session goes on. */
 struct maildrop_release {
 	struct store *store;
 	int64_t user_id;
+	session_read_done_fn *then;
 };
 
 static void maildrop_release_run(struct store_reader *r UNUSED, void *arg)
@@ -60,31 +62,58 @@ static void maildrop_release_run(struct store_reader *r UNUSED, void *arg)
 	struct maildrop_release *rel = arg;
 
 	store_maildrop_unlock(rel->store, rel->user_id);
+	if (rel->then == NULL)	/* nobody waits */
+		free(rel);
+}
+
+static int maildrop_released(struct session *core, void *arg, bool gone)
+{
+	struct maildrop_release *rel = arg;
+	session_read_done_fn *then = rel->then;
+
 	free(rel);
+	return then(core, NULL, gone);
+}
+
+/* Ours is released at once: a new session of this node that takes it
+ * before the nodes' unlock ran takes the nodes' lock again on the same
+ * lock connection, where advisory locks count (lock twice, unlock once:
+ * still held), so the order of the two does not matter. */
+static struct maildrop_release *maildrop_release_start(struct pop3_session *s,
+						       session_read_done_fn *then)
+{
+	struct maildrop_release *rel = xmalloc(sizeof(*rel));
+
+	s->locked = false;
+	pop3_maildrop_unlock_local(s->server, s->drop.user_id);
+	*rel = (struct maildrop_release){ session_store(&s->core),
+					  s->drop.user_id, then };
+	return rel;
 }
 
 void pop3_maildrop_release(struct pop3_session *s)
 {
 	struct store_read_pool *pool = s->core.server->env.reads;
-	struct maildrop_release *rel;
 
 	if (!s->locked)
 		return;
-	s->locked = false;
 	if (pool == NULL) {
+		s->locked = false;
 		pop3_maildrop_unlock(s->server, session_store(&s->core),
 				     s->drop.user_id);
 		return;
 	}
-	/* Ours first: a new session of this node that takes it before the
-	 * nodes' unlock ran takes the nodes' lock again on the same lock
-	 * connection, where advisory locks count (lock twice, unlock once:
-	 * still held), so the order of the two does not matter. */
-	pop3_maildrop_unlock_local(s->server, s->drop.user_id);
-	rel = xmalloc(sizeof(*rel));
-	*rel = (struct maildrop_release){ session_store(&s->core),
-					  s->drop.user_id };
-	store_read_submit(pool, maildrop_release_run, rel, NULL, NULL);
+	store_read_submit(pool, maildrop_release_run,
+			  maildrop_release_start(s, NULL), NULL, NULL);
+}
+
+int pop3_maildrop_release_then(struct pop3_session *s,
+			       session_read_done_fn *then)
+{
+	if (!s->locked)
+		return then(&s->core, NULL, false);
+	return session_read(&s->core, maildrop_release_run, maildrop_released,
+			    maildrop_release_start(s, then));
 }
 
 void pop3_maildrop_unlock_local(struct pop3_server *server, int64_t user_id)

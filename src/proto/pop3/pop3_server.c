@@ -168,8 +168,9 @@ static void pop3_closed(struct session *core, const char *reason)
 {
 	struct pop3_session *s = (struct pop3_session *)core;
 
-	/* With the QUIT write pending, its completion logs the end. */
-	if (core->pending == 0)
+	/* With QUIT's write (or unlock) pending, its completion logs the
+	 * end; a read out otherwise answers nothing. */
+	if (s->state != POP3_STATE_UPDATE || core->pending == 0)
 		pop3_session_log_end(s, reason);
 }
 

@@ -195,6 +195,29 @@ void pop3_session_log_end(struct pop3_session *s, const char *reason)
 		 s->retrieved, s->expunged, reason);
 }
 
+/* The maildrop is released: the last answer. */
+static int pop3_session_bye(struct session *core, void *arg UNUSED, bool gone)
+{
+	struct pop3_session *s = (struct pop3_session *)core;
+
+	if (gone) {
+		/* pop3_closed left the log line to us (a read was out) */
+		if (core->conn == NULL)
+			pop3_session_log_end(s, "closed during quit");
+		return -1;
+	}
+	/* RFC 1939 6: -ERR when the deletions could not all be made;
+	 * the store write is one transaction, so none were. */
+	if (s->update_failed)
+		pop3_err(s, "[SYS/TEMP] Deleting the messages failed, none deleted");
+	else if (s->drop.n_deleted == 0)
+		pop3_ok(s, "Bye, no messages deleted");
+	else
+		pop3_ok(s, "Bye, %u messages deleted", s->drop.n_deleted);
+	conn_close(s->core.conn);
+	return 1;
+}
+
 static void pop3_session_updated(void *arg, struct store_result *result)
 {
 	struct pop3_session *s = arg;
@@ -209,15 +232,10 @@ static void pop3_session_updated(void *arg, struct store_result *result)
 	if (s->core.conn == NULL)	/* the client left while the store worked */
 		pop3_session_log_end(s, ok ? "closed during update" :
 				     "update failed, client gone");
-	if (!session_pending_end(&s->core))
+	if (!session_pending_end(&s->core) || s->core.conn == NULL)
 		return;		/* freed with the session */
-	/* RFC 1939 6: -ERR when the deletions could not all be made;
-	 * the store write is one transaction, so none were. */
-	if (ok)
-		pop3_ok(s, "Bye, %u messages deleted", s->drop.n_deleted);
-	else
-		pop3_err(s, "[SYS/TEMP] Deleting the messages failed, none deleted");
-	conn_close(s->core.conn);
+	s->update_failed = !ok;
+	pop3_maildrop_release_then(s, pop3_session_bye);
 }
 
 int pop3_session_update(struct pop3_session *s)
@@ -225,9 +243,8 @@ int pop3_session_update(struct pop3_session *s)
 	size_t n;
 
 	if (s->drop.n_deleted == 0) {
-		pop3_ok(s, "Bye, no messages deleted");
-		conn_close(s->core.conn);
-		return 1;
+		pop3_session_enter(s, POP3_STATE_UPDATE);
+		return pop3_maildrop_release_then(s, pop3_session_bye);
 	}
 	n = pop3_maildrop_deleted_ranges(&s->drop, &s->update_uids);
 	s->update_req = (struct store_req){
