@@ -66,6 +66,11 @@ def finish(d):
 
 # Both paths on each store: the store's default and the other one.
 WORKERS = [None, 2] if STORE == "sqlite" else [None, 0]
+# The memory test's: on SQLite each pool reader is a connection with its
+# own page cache (up to 32 MiB), and the chunks of one RETR go to any of
+# them: with two readers both caches fill (+38 MiB measured), bounded by
+# the caches, not by the message. One reader measures the stream.
+MEM_WORKERS = [None, 1] if STORE == "sqlite" else [None, 0]
 
 
 def dotstuff(msg):
@@ -258,11 +263,11 @@ def wait_indexed(d):
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("workers", MEM_WORKERS)
 def test_retr_of_a_large_message_is_streamed(tmp_path, workers):
     """RETR of a 25 MiB message on a fresh daemon: its peak memory grows by
-    a few chunks, not by the message (it grew by more than the message
-    when RETR read it whole)."""
+    a few chunks and what SQLite caches, not by the message (it grew by
+    37 MiB on SQLite, 60 MiB on PostgreSQL when RETR read it whole)."""
     line = b"%08d a line of a large message, as an attachment would be\r\n"
     msg = (b"From: Alice <alice@example.org>\r\nTo: demo@localhost\r\n"
            b"Subject: large\r\n\r\n" + b"".join(line % i for i in range(414_000)))
