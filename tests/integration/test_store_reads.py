@@ -310,6 +310,9 @@ def test_retr_of_a_large_message_is_streamed(tmp_path, workers):
 def rcpt_daemon(tmp_path, workers):
     # every refused RCPT counts as a bad command
     d = start(tmp_path, workers, smtp_bad=1000)
+    d.stop()
+    set_key(d.config_path, "smtp", "sender_check", "owned")
+    d.start()
     for user in ("full@localhost", "other@localhost"):
         r = d.cli("user", "add", user, "--password-stdin", input="pw\n")
         assert r.returncode == 0, r.stderr
@@ -458,5 +461,29 @@ def test_waiting_lookup_holds_only_its_session(tmp_path, what):
         lock.wait(20)
         assert results and (results[0] == 250 or results[0].startswith(b"+OK")), results
         assert took < 1.5, f"another session waited {took:.2f} s"
+    finally:
+        finish(d)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_submission_sender_check_in_order(tmp_path, workers):
+    """Submission's MAIL FROM check (a store read unless the sender is the
+    login itself), pipelined with what follows: the answers keep their
+    order."""
+    import base64
+    d = rcpt_daemon(tmp_path, workers)
+    try:
+        r = SmtpRaw(d.port("submission"))
+        assert r.reply()[0] == 220
+        assert r.cmd("EHLO c.example.org")[0] == 250
+        token = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()
+        assert r.cmd(f"AUTH PLAIN {token}")[0] == 235
+        r.send(b"MAIL FROM:<other@localhost>\r\nRCPT TO:<demo@localhost>\r\n"
+               b"MAIL FROM:<demo+tag@localhost>\r\nRCPT TO:<other@localhost>\r\n"
+               b"RSET\r\nMAIL FROM:<demo@localhost>\r\nRSET\r\n"
+               b"MAIL FROM:<team@localhost>\r\nNOOP\r\n")
+        got = [r.reply()[0] for _ in range(9)]
+        assert got == [553, 503, 250, 250, 250, 250, 250, 553, 250], got
+        r.close()
     finally:
         finish(d)

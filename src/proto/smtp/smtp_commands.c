@@ -4,9 +4,11 @@
  * suspended, -1 failed (reply queued; counts as a bad command). */
 #include "base/log.h"
 #include "net/conn.h"
+#include "proto/common/session_read.h"
 #include "proto/smtp/smtp_commands.h"
 #include "proto/smtp/smtp_received.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -71,45 +73,95 @@ static int cmd_ehlo(void *ctx, struct str arg)
 
 /* Submission (RFC 6409 6.1): the sender must be the authenticated user or
  * an address that leads to that user alone (a "+tag" or an alias of
- * theirs). 1 owned, 0 not (reply queued), -1 store error (reply queued). */
-static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
+ * theirs). The lookup is a store read (on the read pool when there is
+ * one); the transaction waits in the request meanwhile. */
+struct smtp_sender_req {
+	struct smtp_tx *tx;		/* not yet the session's */
+	const struct delivery_names *names;
+	char *user;			/* the login */
+	/* results: 1 owned, 0 not, -1 store error (error) */
+	int owned;
+	char error[256];
+};
+
+/* On a read pool thread (or here without one); the strings the lookup
+ * allocates go to the transaction's arena, which nobody else uses yet. */
+static void smtp_sender_lookup(struct store_reader *reader, void *arg)
 {
-	struct store_reader *reader;
+	struct smtp_sender_req *q = arg;
+	struct smtp_tx *tx = q->tx;
 	struct delivery_resolution res;
 	struct store_user user;
-	const char *error;
-	int ret;
+	const char *error = "no store reader";
+	int ret = -1;
 
-	if (strcasecmp(tx->sender, s->core.user) == 0)
-		return 1;
-	reader = session_reader(&s->core);
-	if (reader == NULL) {
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return -1;
+	q->owned = -1;
+	if (reader == NULL ||
+	    (ret = store_user_by_address(reader, &tx->arena, q->user, &user,
+					 &error)) <= 0) {
+		snprintf(q->error, sizeof(q->error), "store: %s",
+			 ret == 0 ? "the user vanished" : error);
+		return;
 	}
-	ret = store_user_by_address(reader, &tx->arena, s->core.user, &user, &error);
-	if (ret <= 0) {
-		if (ret < 0)
-			log_error(session_sid(&s->core), "store: %s", error);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return -1;
+	q->owned = 0;
+	if (tx->sender[0] == '\0')
+		return;
+	delivery_resolve_names(reader, q->names, &tx->arena, tx->sender, &res);
+	if (res.status == DELIVERY_LOCAL && res.n_locals == 1 &&
+	    res.locals[0].user_id == user.id)
+		q->owned = 1;
+	if (res.status == DELIVERY_ERROR) {
+		snprintf(q->error, sizeof(q->error), "resolve %s: %s",
+			 tx->sender, res.error);
+		q->owned = -1;
 	}
-	if (tx->sender[0] != '\0') {
-		delivery_resolve_names(reader, smtp_local_names(s->server),
-				       &tx->arena, tx->sender, &res);
-		if (res.status == DELIVERY_LOCAL && res.n_locals == 1 &&
-		    res.locals[0].user_id == user.id)
-			return 1;
-		if (res.status == DELIVERY_ERROR) {
-			log_error(session_sid(&s->core), "resolve %s: %s",
-				  tx->sender, res.error);
+}
+
+static int smtp_mail_finish(struct smtp_session *s, struct smtp_tx *tx);
+
+static int smtp_sender_done(struct session *core, void *arg, bool gone)
+{
+	struct smtp_session *s = (struct smtp_session *)core;
+	struct smtp_sender_req *q = arg;
+	struct smtp_tx *tx = q->tx;
+	int owned = q->owned;
+
+	if (owned < 0 && !gone)
+		log_error(session_sid(&s->core), "%s", q->error);
+	free(q->user);
+	free(q);
+	if (gone || owned <= 0) {
+		if (owned < 0 && !gone)
 			smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-			return -1;
-		}
+		else if (!gone)
+			smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not "
+				   "owned by user %s", tx->sender, s->core.user);
+		smtp_tx_free(&tx);
+		return -1;
 	}
-	smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not owned by user %s",
-		   tx->sender, s->core.user);
-	return 0;
+	return smtp_mail_finish(s, tx);
+}
+
+/* The transaction is allowed: it becomes the session's. */
+static int smtp_mail_finish(struct smtp_session *s, struct smtp_tx *tx)
+{
+	tx->rcpts = arena_alloc(&tx->arena, s->server->set.max_recipients *
+				sizeof(*tx->rcpts));
+	tx->rcpt_user0 = arena_alloc(&tx->arena, s->server->set.max_recipients *
+				     sizeof(*tx->rcpt_user0));
+	tx->rcpt_remote = arena_zalloc(&tx->arena, s->server->set.max_recipients *
+				       sizeof(*tx->rcpt_remote));
+	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
+				     sizeof(*tx->rcpt_full));
+	snprintf(tx->id, sizeof(tx->id), "%s.%u", session_sid(&s->core), ++s->n_tx);
+	s->tx = tx;
+	smtp_session_enter(s, SMTP_STATE_MAIL);
+	/* A client that got this far speaks SMTP: it leaves the pool of
+	 * unauthenticated connections, where the oldest is pushed out when
+	 * strangers crowd in (a mail transfer may take long). */
+	conn_set_authenticated(s->core.conn);
+	smtp_reply(s, 250, "2.1.0", "Ok");
+	return 1;
 }
 
 static int cmd_mail(void *ctx, struct str arg)
@@ -119,6 +171,7 @@ static int cmd_mail(void *ctx, struct str arg)
 	struct smtp_tx *tx;
 	struct smtp_mail mail;
 	struct strbuf sender = STRBUF_INIT;
+	struct smtp_sender_req *q;
 	uint64_t max = s->server->set.max_message_size;
 	unsigned ext = smtp_session_ext(s) | smtp_local_path_opts(s);
 
@@ -147,30 +200,20 @@ static int cmd_mail(void *ctx, struct str arg)
 	smtp_path_append_canonical(&sender, &mail.path);
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
-	if ((s->core.service->mode == SMTP_MODE_SUBMISSION &&
-	     !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) ||
-	    (s->core.service->mode == SMTP_MODE_LOCAL &&
-	     !smtp_local_sender_ok(s, tx->sender))) {
+	if (s->core.service->mode == SMTP_MODE_LOCAL &&
+	    !smtp_local_sender_ok(s, tx->sender)) {
 		smtp_tx_free(&tx);
 		return -1;
 	}
-	tx->rcpts = arena_alloc(&tx->arena, s->server->set.max_recipients *
-				sizeof(*tx->rcpts));
-	tx->rcpt_user0 = arena_alloc(&tx->arena, s->server->set.max_recipients *
-				     sizeof(*tx->rcpt_user0));
-	tx->rcpt_remote = arena_zalloc(&tx->arena, s->server->set.max_recipients *
-				       sizeof(*tx->rcpt_remote));
-	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
-				     sizeof(*tx->rcpt_full));
-	snprintf(tx->id, sizeof(tx->id), "%s.%u", session_sid(&s->core), ++s->n_tx);
-	s->tx = tx;
-	smtp_session_enter(s, SMTP_STATE_MAIL);
-	/* A client that got this far speaks SMTP: it leaves the pool of
-	 * unauthenticated connections, where the oldest is pushed out when
-	 * strangers crowd in (a mail transfer may take long). */
-	conn_set_authenticated(s->core.conn);
-	smtp_reply(s, 250, "2.1.0", "Ok");
-	return 1;
+	if (s->core.service->mode != SMTP_MODE_SUBMISSION ||
+	    s->server->set.sender_any ||
+	    strcasecmp(tx->sender, s->core.user) == 0)
+		return smtp_mail_finish(s, tx);
+	q = xcalloc(1, sizeof(*q));
+	q->tx = tx;
+	q->names = smtp_local_names(s->server);
+	q->user = xstrdup(s->core.user);
+	return session_read(&s->core, smtp_sender_lookup, smtp_sender_done, q);
 }
 
 static int cmd_data(void *ctx, struct str arg UNUSED)
