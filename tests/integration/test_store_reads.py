@@ -6,6 +6,7 @@ streams a large message from its blob by chunks: the bytes are exact
 across chunk boundaries and the daemon's peak memory stays far below the
 message. On PostgreSQL a lookup that waits on the database holds only its
 own session, not the other sessions of its I/O thread."""
+import base64
 import os
 import poplib
 import re
@@ -18,12 +19,11 @@ import time
 
 import pytest
 
-from conftest import STORE, pg_cluster
+from conftest import STORE, Posthornd, pg_cluster
+from test_fetch_ranges import vm_hwm
 from test_imap import PASSWORD, USER, logged_in
 from test_message_memory import address_sanitized
-from test_fetch_ranges import vm_hwm
 from test_smtp import HOLD_OUTBOUND, Raw as SmtpRaw
-from conftest import Posthornd
 
 # RETR reads the blob this much at a time (POP3_READ_CHUNK).
 CHUNK = 256 * 1024
@@ -470,7 +470,6 @@ def test_submission_sender_check_in_order(tmp_path, workers):
     """Submission's MAIL FROM check (a store read unless the sender is the
     login itself), pipelined with what follows: the answers keep their
     order."""
-    import base64
     d = rcpt_daemon(tmp_path, workers)
     try:
         r = SmtpRaw(d.port("submission"))
