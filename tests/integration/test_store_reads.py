@@ -312,6 +312,7 @@ def rcpt_daemon(tmp_path, workers):
     d = start(tmp_path, workers, smtp_bad=1000)
     d.stop()
     set_key(d.config_path, "smtp", "sender_check", "owned")
+    set_key(d.config_path, "smtp", "vrfy_expn", "authenticated")
     d.start()
     for user in ("full@localhost", "other@localhost"):
         r = d.cli("user", "add", user, "--password-stdin", input="pw\n")
@@ -468,8 +469,8 @@ def test_waiting_lookup_holds_only_its_session(tmp_path, what):
 @pytest.mark.parametrize("workers", WORKERS)
 def test_submission_sender_check_in_order(tmp_path, workers):
     """Submission's MAIL FROM check (a store read unless the sender is the
-    login itself), pipelined with what follows: the answers keep their
-    order."""
+    login itself) and VRFY/EXPN, pipelined with what follows: the answers
+    keep their order."""
     d = rcpt_daemon(tmp_path, workers)
     try:
         r = SmtpRaw(d.port("submission"))
@@ -480,9 +481,15 @@ def test_submission_sender_check_in_order(tmp_path, workers):
         r.send(b"MAIL FROM:<other@localhost>\r\nRCPT TO:<demo@localhost>\r\n"
                b"MAIL FROM:<demo+tag@localhost>\r\nRCPT TO:<other@localhost>\r\n"
                b"RSET\r\nMAIL FROM:<demo@localhost>\r\nRSET\r\n"
-               b"MAIL FROM:<team@localhost>\r\nNOOP\r\n")
-        got = [r.reply()[0] for _ in range(9)]
-        assert got == [553, 503, 250, 250, 250, 250, 250, 553, 250], got
+               b"MAIL FROM:<team@localhost>\r\nNOOP\r\n"
+               b"VRFY <nobody@localhost>\r\nEXPN <team@localhost>\r\n"
+               b"VRFY <other@localhost>\r\nNOOP\r\n")
+        got = [r.reply() for _ in range(13)]
+        assert [c for c, _ in got] == [553, 503, 250, 250, 250, 250, 250, 553,
+                                       250, 550, 250, 250, 250], got
+        assert got[10][1].split("\n") == ["2.1.5 <demo@localhost>",
+                                          "2.1.5 <other@localhost>"]
+        assert got[11][1] == "2.1.5 <other@localhost>"
         r.close()
     finally:
         finish(d)

@@ -299,19 +299,92 @@ static int cmd_help(void *ctx, struct str arg UNUSED)
 /* VRFY and EXPN (RFC 5321 3.5): 252 unless [smtp] vrfy_expn allows an
  * answer and the session is authenticated (AUTH or the local socket);
  * then VRFY says whether a local address exists and EXPN lists where it
- * leads. Never a list of users to strangers. */
+ * leads. Never a list of users to strangers. The lookup is a store read,
+ * on the read pool when there is one. */
+struct smtp_vrfy_req {
+	struct arena arena;		/* res's strings */
+	const struct delivery_names *names;
+	char *addr;			/* canonical */
+	bool expn;
+	struct delivery_resolution res;
+};
+
+static void smtp_vrfy_lookup(struct store_reader *reader, void *arg)
+{
+	struct smtp_vrfy_req *q = arg;
+
+	if (reader == NULL) {
+		q->res = (struct delivery_resolution){
+			.status = DELIVERY_ERROR, .error = "no store reader" };
+		return;
+	}
+	delivery_resolve_names(reader, q->names, &q->arena, q->addr, &q->res);
+}
+
+static int smtp_vrfy_done(struct session *core, void *arg, bool gone)
+{
+	struct smtp_session *s = (struct smtp_session *)core;
+	struct smtp_vrfy_req *q = arg;
+	const struct delivery_resolution *res = &q->res;
+	const char *addr = q->addr;
+	int ret = 1;
+
+	if (gone)
+		goto out;
+	switch (res->status) {
+	case DELIVERY_LOCAL:
+	case DELIVERY_MIXED:
+	case DELIVERY_REMOTE:
+		if (res->status == DELIVERY_REMOTE && res->n_remotes == 1 &&
+		    strcasecmp(res->remotes[0], addr) == 0) {
+			/* Not one of our domains: nothing to verify. */
+			smtp_reply(s, 252, "2.1.5", "<%s>: not a local address",
+				   addr);
+			break;
+		}
+		if (!q->expn) {
+			smtp_reply(s, 250, "2.1.5", "<%s>", addr);
+			break;
+		}
+		for (size_t i = 0; i < res->n_locals + res->n_remotes; i++) {
+			const char *t = i < res->n_locals ? res->locals[i].address :
+					res->remotes[i - res->n_locals];
+
+			conn_printf(s->core.conn, "250%c2.1.5 <%s>\r\n",
+				    i + 1 < res->n_locals + res->n_remotes ?
+				    '-' : ' ', t);
+		}
+		break;
+	case DELIVERY_UNKNOWN_USER:
+		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", addr);
+		ret = -1;
+		break;
+	case DELIVERY_LOOP:
+	case DELIVERY_TOO_MANY:
+		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop or too many targets",
+			   addr);
+		break;
+	case DELIVERY_ERROR:
+		log_error(session_sid(&s->core), "resolve %s: %s", addr, res->error);
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		break;
+	}
+out:
+	arena_deinit(&q->arena);
+	free(q->addr);
+	free(q);
+	return ret;
+}
+
 static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 {
 	struct smtp_path path;
 	struct smtp_status st;
-	struct delivery_resolution res;
-	struct store_reader *reader;
 	struct strbuf addr = STRBUF_INIT;
-	struct arena a;
+	struct smtp_vrfy_req *q;
 	size_t len;
 	char *wrapped;
 	bool parsed;
-	int ret = 1;
 
 	if (!s->server->set.vrfy_authenticated ||
 	    (s->core.user == NULL && s->local_user == NULL)) {
@@ -331,58 +404,15 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			   expn ? "EXPN" : "VRFY");
 		return -1;
 	}
-	reader = session_reader(&s->core);
-	if (reader == NULL) {
-		smtp_path_clear(&path);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return -1;
-	}
 	smtp_path_append_canonical(&addr, &path);
 	smtp_path_clear(&path);
-	arena_init(&a, 0);
-	delivery_resolve_names(reader, smtp_local_names(s->server), &a, addr.p,
-			       &res);
-	switch (res.status) {
-	case DELIVERY_LOCAL:
-	case DELIVERY_MIXED:
-	case DELIVERY_REMOTE:
-		if (res.status == DELIVERY_REMOTE && res.n_remotes == 1 &&
-		    strcasecmp(res.remotes[0], addr.p) == 0) {
-			/* Not one of our domains: nothing to verify. */
-			smtp_reply(s, 252, "2.1.5", "<%s>: not a local address",
-				   addr.p);
-			break;
-		}
-		if (!expn) {
-			smtp_reply(s, 250, "2.1.5", "<%s>", addr.p);
-			break;
-		}
-		for (size_t i = 0; i < res.n_locals + res.n_remotes; i++) {
-			const char *t = i < res.n_locals ? res.locals[i].address :
-					res.remotes[i - res.n_locals];
-
-			conn_printf(s->core.conn, "250%c2.1.5 <%s>\r\n",
-				    i + 1 < res.n_locals + res.n_remotes ?
-				    '-' : ' ', t);
-		}
-		break;
-	case DELIVERY_UNKNOWN_USER:
-		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", addr.p);
-		ret = -1;
-		break;
-	case DELIVERY_LOOP:
-	case DELIVERY_TOO_MANY:
-		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop or too many targets",
-			   addr.p);
-		break;
-	case DELIVERY_ERROR:
-		log_error(session_sid(&s->core), "resolve %s: %s", addr.p, res.error);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		break;
-	}
-	arena_deinit(&a);
+	q = xcalloc(1, sizeof(*q));
+	arena_init(&q->arena, 0);
+	q->names = smtp_local_names(s->server);
+	q->addr = xstrdup(addr.p);
+	q->expn = expn;
 	strbuf_free(&addr);
-	return ret;
+	return session_read(&s->core, smtp_vrfy_lookup, smtp_vrfy_done, q);
 }
 
 static int cmd_vrfy(void *ctx, struct str arg)
