@@ -88,6 +88,8 @@ static void read_job_run(void *state, void *arg)
 	if (w != NULL && w->r == NULL && w->tried_at != time(NULL))
 		read_worker_open(w);
 	job->fn(w != NULL ? w->r : NULL, job->arg);
+	if (job->done == NULL)	/* nothing is posted */
+		free(job);
 }
 
 static void read_job_done(void *arg)
@@ -105,8 +107,10 @@ void store_read_submit(struct store_read_pool *p, store_read_fn *fn,
 {
 	struct store_read_job *job = xmalloc(sizeof(*job));
 
+	ASSERT((reply == NULL) == (done == NULL));
 	*job = (struct store_read_job){ .fn = fn, .arg = arg, .done = done };
-	worker_pool_submit(p->pool, read_job_run, job, reply, read_job_done);
+	worker_pool_submit(p->pool, read_job_run, job, reply,
+			   done != NULL ? read_job_done : NULL);
 }
 
 void store_read_pool_drain(struct store_read_pool *p)

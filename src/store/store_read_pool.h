@@ -21,7 +21,8 @@ typedef void store_read_fn(struct store_reader *r, void *arg);
 struct store_read_pool *store_read_pool_new(struct store *const *storep,
 					    unsigned threads);
 /* Run fn(reader, arg) on a pool thread, then done(arg) on reply's thread
- * (never before this returns). */
+ * (never before this returns). reply NULL: nothing is posted (done must
+ * be NULL; fn owns arg), for work nobody waits for. */
 void store_read_submit(struct store_read_pool *pool, store_read_fn *fn,
 		       void *arg, struct task_queue *reply, task_fn *done);
 /* Finish the reads already submitted (their completions are posted) and

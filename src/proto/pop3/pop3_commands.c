@@ -354,109 +354,30 @@ static int cmd_uidl(void *ctx, struct str arg UNUSED)
 	return pop3_listing(ctx, true);
 }
 
-/* The first bytes a TOP reads, doubled while its lines run on: a TOP of a
- * header and a few lines of a 25 MB message reads a few KB of it. */
-#define POP3_TOP_CHUNK (16 * 1024)
-
-/* A store read of a message failed (ret -1) or found no bytes (0): log,
- * answer -ERR. Returns -1. */
-static int pop3_msg_failed(struct pop3_session *s, const struct pop3_msg *msg,
-			   int ret, const char *error)
-{
-	log_error(conn_sid(s->core.conn), "pop3 message uid %u of %s: %s", msg->uid,
-		  s->core.user, ret == 0 ? "blob missing" : error);
-	pop3_err(s, "[SYS/TEMP] Cannot read the message");
-	arena_clear(&s->msg_arena);
-	return -1;
-}
-
-/* Read the first bytes of a message into s->msg_arena: all of them
- * (lines < 0), or its header and `lines` body lines (TOP), reading no
- * more of the store than that needs. */
-static int pop3_msg_read(struct pop3_session *s, const struct pop3_msg *msg,
-			 int64_t lines, const char **data_r, size_t *size_r)
-{
-	struct store_reader *reader = session_reader(&s->core);
-	struct strbuf sb = STRBUF_INIT;
-	const char *error = "no store reader";
-	uint64_t size = 0;
-	size_t got = 0, want = POP3_TOP_CHUNK, n;
-	char *data;
-	int ret = -1;
-
-	if (reader == NULL ||
-	    (ret = store_blob_read(reader, msg->blob_id, 0, NULL, 0, &got,
-				   &size, &error)) <= 0)
-		return pop3_msg_failed(s, msg, ret, error);
-	if (lines < 0) {
-		data = arena_alloc(&s->msg_arena, (size_t)size + 1);
-		ret = store_blob_read(reader, msg->blob_id, 0, data, (size_t)size,
-				      &got, NULL, &error);
-		if (ret <= 0)
-			return pop3_msg_failed(s, msg, ret, error);
-		data[got] = '\0';
-		*data_r = data;
-		*size_r = got;
-		return 0;
-	}
-	for (;;) {
-		ret = store_blob_append(reader, msg->blob_id, sb.n,
-					(size_t)MIN((uint64_t)want, size - sb.n),
-					&sb, &error);
-		if (ret <= 0) {
-			strbuf_free(&sb);
-			return pop3_msg_failed(s, msg, ret, error);
-		}
-		n = sb.n > 0 ? pop3_cmd_top_size(sb.p, sb.n, (uint32_t)lines) : 0;
-		/* ended inside what was read, or nothing more to read */
-		if (n < sb.n || sb.n >= size || got == sb.n)
-			break;
-		got = sb.n;
-		want *= 2;
-	}
-	data = arena_alloc(&s->msg_arena, n + 1);
-	if (n > 0)
-		memcpy(data, sb.p, n);
-	data[n] = '\0';
-	strbuf_free(&sb);
-	*data_r = data;
-	*size_r = n;
-	return 0;
-}
-
 static int cmd_retr(void *ctx, struct str arg UNUSED)
 {
 	struct pop3_session *s = ctx;
 	struct pop3_msg *msg;
-	const char *data;
-	size_t size;
 	uint32_t num;
 
 	if (s->cmd.n_args != 1)
 		return pop3_syntax(s, "RETR msg");
-	if ((msg = pop3_arg_msg(s, &num)) == NULL ||
-	    pop3_msg_read(s, msg, -1, &data, &size) < 0)
+	if ((msg = pop3_arg_msg(s, &num)) == NULL)
 		return -1;
-	s->retrieved++;
-	pop3_ok(s, "%llu octets", (unsigned long long)msg->size);
-	return pop3_session_send_body(s, data, size);
+	return pop3_body_retr(s, msg);
 }
 
 static int cmd_top(void *ctx, struct str arg UNUSED)
 {
 	struct pop3_session *s = ctx;
 	struct pop3_msg *msg;
-	const char *data;
-	size_t size;
 	uint32_t num, lines;
 
 	if (s->cmd.n_args != 2 || !pop3_cmd_number(s->cmd.args[1], 0, &lines))
 		return pop3_syntax(s, "TOP msg lines");
-	if ((msg = pop3_arg_msg(s, &num)) == NULL ||
-	    pop3_msg_read(s, msg, lines, &data, &size) < 0)
+	if ((msg = pop3_arg_msg(s, &num)) == NULL)
 		return -1;
-	pop3_ok(s, "Top of message follows");
-	return pop3_session_send_body(s, data, size);
+	return pop3_body_top(s, msg, lines);
 }
 
 static int cmd_dele(void *ctx, struct str arg UNUSED)

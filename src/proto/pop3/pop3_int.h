@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "mail/dotstuff.h"
 #include "proto/common/session.h"
+#include "proto/common/session_read.h"
 #include "proto/pop3/pop3_cmd.h"
 #include "proto/pop3/pop3_server.h"
 
@@ -19,6 +20,8 @@
  * goes on once it has drained. */
 #define POP3_OUTPUT_HIGH (256 * 1024)
 #define POP3_SEND_CHUNK (64 * 1024)
+/* RETR reads a message from its blob this much at a time. */
+#define POP3_READ_CHUNK (256 * 1024)
 /* "<pid.counter.time@hostname>" */
 #define POP3_TIMESTAMP_MAX 320
 
@@ -59,6 +62,25 @@ struct pop3_maildrop {
 	uint64_t size, deleted_size;
 };
 
+/* A read of a message's bytes (RETR's next chunk, TOP): filled on a read
+ * pool thread while the session is held, or here without a pool. */
+struct pop3_read {
+	int64_t blob_id;
+	uint32_t uid;		/* for the log */
+	uint64_t msg_size;	/* as listed */
+	uint32_t lines;		/* TOP */
+	uint64_t off;		/* RETR: the chunk asked for */
+	size_t cap;
+	char *buf;		/* xmalloc'd, cap bytes */
+	/* results */
+	int ret;		/* 1 read, 0 no such blob, -1 error */
+	size_t got;
+	uint64_t size;		/* the blob's */
+	struct strbuf top;	/* TOP: what it sends */
+	char error[256];
+	bool reading;		/* out on the pool */
+};
+
 /* core.conn is NULL once closed during UPDATE; core.user is the address
  * logged in (set only once the maildrop is locked). */
 struct pop3_session {
@@ -71,16 +93,19 @@ struct pop3_session {
 	char *user_arg;			/* USER name waiting for PASS */
 	bool locked;			/* holds drop.user_id's lock */
 	struct pop3_maildrop drop;
-	/* the multi-line body being sent (RETR, TOP) */
+	/* the multi-line body being sent (RETR, TOP): out_p/out_n what is
+	 * read and not yet sent, body_sent of body_end bytes read */
 	bool sending;
-	struct arena msg_arena;		/* the message's bytes */
+	struct pop3_read rd;
 	const char *out_p;
 	size_t out_n;
+	uint64_t body_sent, body_end;
 	struct dotstuff ds;
 	struct strbuf out;
 	/* QUIT in TRANSACTION: the store write and what it points to */
 	struct store_req update_req;
 	struct store_uid_range *update_uids;
+	bool update_failed;
 	/* for the log */
 	uint32_t retrieved;
 	uint32_t expunged;
@@ -96,27 +121,39 @@ void pop3_err(struct pop3_session *s, const char *fmt, ...) PRINTF_FMT(2, 3);
  * parting line when a limit refused the login). */
 int pop3_session_login(struct pop3_session *s, const char *address,
 		       const char *how);
-/* Multi-line body output waits below the high-water mark: queue more;
- * ends the body when all is queued. */
-void pop3_session_pump(struct pop3_session *s);
-/* Send bytes [0, n) of the message held in s->msg_arena as a dot-stuffed
- * multi-line body after the "+OK" line the caller queued. Returns 1 when
- * all is queued, 0 when it goes on from on_drained. */
-int pop3_session_send_body(struct pop3_session *s, const char *p, size_t n);
 /* The one log line of a session's end. */
 void pop3_session_log_end(struct pop3_session *s, const char *reason);
 /* QUIT in TRANSACTION: the one store write. Returns 0 (suspended) or 1
  * (nothing to delete: answered, closing). */
 int pop3_session_update(struct pop3_session *s);
 
+/* pop3_body.c */
+/* RETR / TOP of msg: read it (on the read pool when there is one), answer
+ * "+OK" and send it dot-stuffed, or -ERR. Returns as a handler: 1 all
+ * queued, 0 it goes on (a read out, or output to drain), -1 -ERR queued. */
+int pop3_body_retr(struct pop3_session *s, const struct pop3_msg *msg);
+int pop3_body_top(struct pop3_session *s, const struct pop3_msg *msg,
+		  uint32_t lines);
+/* Multi-line body output waits below the high-water mark: queue more (a
+ * RETR reads its next chunk); ends the body when all is queued. */
+void pop3_session_pump(struct pop3_session *s);
+void pop3_body_free(struct pop3_session *s);
+
 /* pop3_maildrop.c */
-/* Take the user's maildrop lock; false when another session holds it. */
 /* One session per maildrop: 1 it is this session's, 0 another session
  * (on any node) has it, -1 the store cannot say (*error_r). */
 int pop3_maildrop_lock(struct pop3_server *server, struct store *store,
 		       int64_t user_id, const char **error_r);
 void pop3_maildrop_unlock(struct pop3_server *server, struct store *store,
 			  int64_t user_id);
+/* The session's lock, at its end or a refused login: with a read pool the
+ * round trip to the nodes' lock runs there (s->locked is cleared). */
+void pop3_maildrop_release(struct pop3_session *s);
+/* The same at QUIT, the answer after the release (a client that QUITs
+ * and logs in again, on any node, finds the maildrop free): then(s, NULL,
+ * gone) runs once it is done; returns as session_read(). */
+int pop3_maildrop_release_then(struct pop3_session *s,
+			       session_read_done_fn *then);
 /* The process's own part only. */
 void pop3_maildrop_unlock_local(struct pop3_server *server, int64_t user_id);
 /* Snapshot the user's INBOX into *drop. Returns 0, or -1 with *error_r

@@ -1,6 +1,7 @@
 /* pop3_maildrop.c: the maildrop locks (one POP3 session per user, in the
  * process and, on a shared database, across nodes) and the snapshot of
  * INBOX a session works on. */
+#include "proto/common/session_read.h"
 #include "proto/pop3/pop3_int.h"
 #include "store/store_nodes.h"
 
@@ -46,6 +47,73 @@ void pop3_maildrop_unlock(struct pop3_server *server, struct store *store,
 {
 	store_maildrop_unlock(store, user_id);
 	pop3_maildrop_unlock_local(server, user_id);
+}
+
+/* The nodes' part of a lock released, on a read pool thread; then (with
+ * pop3_maildrop_release_then) the session goes on. */
+struct maildrop_release {
+	struct store *store;
+	int64_t user_id;
+	session_read_done_fn *then;
+};
+
+static void maildrop_release_run(struct store_reader *r UNUSED, void *arg)
+{
+	struct maildrop_release *rel = arg;
+
+	store_maildrop_unlock(rel->store, rel->user_id);
+	if (rel->then == NULL)	/* nobody waits */
+		free(rel);
+}
+
+static int maildrop_released(struct session *core, void *arg, bool gone)
+{
+	struct maildrop_release *rel = arg;
+	session_read_done_fn *then = rel->then;
+
+	free(rel);
+	return then(core, NULL, gone);
+}
+
+/* Ours is released at once: a new session of this node that takes it
+ * before the nodes' unlock ran takes the nodes' lock again on the same
+ * lock connection, where advisory locks count (lock twice, unlock once:
+ * still held), so the order of the two does not matter. */
+static struct maildrop_release *maildrop_release_start(struct pop3_session *s,
+						       session_read_done_fn *then)
+{
+	struct maildrop_release *rel = xmalloc(sizeof(*rel));
+
+	s->locked = false;
+	pop3_maildrop_unlock_local(s->server, s->drop.user_id);
+	*rel = (struct maildrop_release){ session_store(&s->core),
+					  s->drop.user_id, then };
+	return rel;
+}
+
+void pop3_maildrop_release(struct pop3_session *s)
+{
+	struct store_read_pool *pool = s->core.server->env.reads;
+
+	if (!s->locked)
+		return;
+	if (pool == NULL) {
+		s->locked = false;
+		pop3_maildrop_unlock(s->server, session_store(&s->core),
+				     s->drop.user_id);
+		return;
+	}
+	store_read_submit(pool, maildrop_release_run,
+			  maildrop_release_start(s, NULL), NULL, NULL);
+}
+
+int pop3_maildrop_release_then(struct pop3_session *s,
+			       session_read_done_fn *then)
+{
+	if (!s->locked)
+		return then(&s->core, NULL, false);
+	return session_read(&s->core, maildrop_release_run, maildrop_released,
+			    maildrop_release_start(s, then));
 }
 
 void pop3_maildrop_unlock_local(struct pop3_server *server, int64_t user_id)

@@ -5,6 +5,7 @@
  * output drained, the parting replies, shutdown and the end). */
 #include "base/log.h"
 #include "net/net.h"
+#include "proto/common/session_read.h"
 #include "proto/pop3/pop3_commands.h"
 
 #include <stdio.h>
@@ -61,7 +62,6 @@ static void pop3_open(struct session *core)
 
 	s->server = server;
 	s->state = POP3_STATE_AUTHORIZATION;
-	arena_init(&s->msg_arena, 0);
 	conn_set_idle_timeout(core->conn, server->set.autologout_s);
 	if (!server->set.apop) {
 		/* No timestamp: clients that see one try APOP first, and
@@ -111,7 +111,8 @@ static void pop3_lines(struct pop3_session *s)
 /* In TRANSACTION the commands of one read share a store snapshot: a
  * pipelined run of RETRs then locks the database once, not per message
  * (two fcntl() calls each). The maildrop is fixed at login, so nothing
- * is missed; the snapshot ends before going back to the event loop. */
+ * is missed; the snapshot ends before going back to the event loop. With
+ * a read pool the reads run there, each on its own. */
 static void pop3_input(struct session *core)
 {
 	struct pop3_session *s = (struct pop3_session *)core;
@@ -119,6 +120,7 @@ static void pop3_input(struct session *core)
 	const char *error;
 
 	if (s->state == POP3_STATE_TRANSACTION && !s->sending &&
+	    !session_reads_pooled(core) &&
 	    conn_input_pending(core->conn) > 0 &&
 	    (reader = session_reader(core)) != NULL &&
 	    store_reader_begin(reader, &error) < 0) {
@@ -166,8 +168,9 @@ static void pop3_closed(struct session *core, const char *reason)
 {
 	struct pop3_session *s = (struct pop3_session *)core;
 
-	/* With the QUIT write pending, its completion logs the end. */
-	if (core->pending == 0)
+	/* With QUIT's write (or unlock) pending, its completion logs the
+	 * end; a read out otherwise answers nothing. */
+	if (s->state != POP3_STATE_UPDATE || core->pending == 0)
 		pop3_session_log_end(s, reason);
 }
 
@@ -175,14 +178,11 @@ static void pop3_free(struct session *core)
 {
 	struct pop3_session *s = (struct pop3_session *)core;
 
-	if (s->locked)
-		pop3_maildrop_unlock(s->server, session_store(core),
-				     s->drop.user_id);
+	pop3_maildrop_release(s);
 	pop3_maildrop_clear(&s->drop);
 	free(s->user_arg);
 	free(s->update_uids);
-	arena_deinit(&s->msg_arena);
-	strbuf_free(&s->out);
+	pop3_body_free(s);
 }
 
 static const struct session_ops pop3_session_ops = {

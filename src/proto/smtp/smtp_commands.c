@@ -4,9 +4,11 @@
  * suspended, -1 failed (reply queued; counts as a bad command). */
 #include "base/log.h"
 #include "net/conn.h"
+#include "proto/common/session_read.h"
 #include "proto/smtp/smtp_commands.h"
 #include "proto/smtp/smtp_received.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -71,45 +73,95 @@ static int cmd_ehlo(void *ctx, struct str arg)
 
 /* Submission (RFC 6409 6.1): the sender must be the authenticated user or
  * an address that leads to that user alone (a "+tag" or an alias of
- * theirs). 1 owned, 0 not (reply queued), -1 store error (reply queued). */
-static int smtp_sender_owned(struct smtp_session *s, struct smtp_tx *tx)
+ * theirs). The lookup is a store read (on the read pool when there is
+ * one); the transaction waits in the request meanwhile. */
+struct smtp_sender_req {
+	struct smtp_tx *tx;		/* not yet the session's */
+	const struct delivery_names *names;
+	char *user;			/* the login */
+	/* results: 1 owned, 0 not, -1 store error (error) */
+	int owned;
+	char error[256];
+};
+
+/* On a read pool thread (or here without one); the strings the lookup
+ * allocates go to the transaction's arena, which nobody else uses yet. */
+static void smtp_sender_lookup(struct store_reader *reader, void *arg)
 {
-	struct store_reader *reader;
+	struct smtp_sender_req *q = arg;
+	struct smtp_tx *tx = q->tx;
 	struct delivery_resolution res;
 	struct store_user user;
-	const char *error;
-	int ret;
+	const char *error = "no store reader";
+	int ret = -1;
 
-	if (strcasecmp(tx->sender, s->core.user) == 0)
-		return 1;
-	reader = session_reader(&s->core);
-	if (reader == NULL) {
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return -1;
+	q->owned = -1;
+	if (reader == NULL ||
+	    (ret = store_user_by_address(reader, &tx->arena, q->user, &user,
+					 &error)) <= 0) {
+		snprintf(q->error, sizeof(q->error), "store: %s",
+			 ret == 0 ? "the user vanished" : error);
+		return;
 	}
-	ret = store_user_by_address(reader, &tx->arena, s->core.user, &user, &error);
-	if (ret <= 0) {
-		if (ret < 0)
-			log_error(session_sid(&s->core), "store: %s", error);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return -1;
+	q->owned = 0;
+	if (tx->sender[0] == '\0')
+		return;
+	delivery_resolve_names(reader, q->names, &tx->arena, tx->sender, &res);
+	if (res.status == DELIVERY_LOCAL && res.n_locals == 1 &&
+	    res.locals[0].user_id == user.id)
+		q->owned = 1;
+	if (res.status == DELIVERY_ERROR) {
+		snprintf(q->error, sizeof(q->error), "resolve %s: %s",
+			 tx->sender, res.error);
+		q->owned = -1;
 	}
-	if (tx->sender[0] != '\0') {
-		delivery_resolve_names(reader, smtp_local_names(s->server),
-				       &tx->arena, tx->sender, &res);
-		if (res.status == DELIVERY_LOCAL && res.n_locals == 1 &&
-		    res.locals[0].user_id == user.id)
-			return 1;
-		if (res.status == DELIVERY_ERROR) {
-			log_error(session_sid(&s->core), "resolve %s: %s",
-				  tx->sender, res.error);
+}
+
+static int smtp_mail_finish(struct smtp_session *s, struct smtp_tx *tx);
+
+static int smtp_sender_done(struct session *core, void *arg, bool gone)
+{
+	struct smtp_session *s = (struct smtp_session *)core;
+	struct smtp_sender_req *q = arg;
+	struct smtp_tx *tx = q->tx;
+	int owned = q->owned;
+
+	if (owned < 0 && !gone)
+		log_error(session_sid(&s->core), "%s", q->error);
+	free(q->user);
+	free(q);
+	if (gone || owned <= 0) {
+		if (owned < 0 && !gone)
 			smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-			return -1;
-		}
+		else if (!gone)
+			smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not "
+				   "owned by user %s", tx->sender, s->core.user);
+		smtp_tx_free(&tx);
+		return -1;
 	}
-	smtp_reply(s, 553, "5.7.1", "<%s>: Sender address not owned by user %s",
-		   tx->sender, s->core.user);
-	return 0;
+	return smtp_mail_finish(s, tx);
+}
+
+/* The transaction is allowed: it becomes the session's. */
+static int smtp_mail_finish(struct smtp_session *s, struct smtp_tx *tx)
+{
+	tx->rcpts = arena_alloc(&tx->arena, s->server->set.max_recipients *
+				sizeof(*tx->rcpts));
+	tx->rcpt_user0 = arena_alloc(&tx->arena, s->server->set.max_recipients *
+				     sizeof(*tx->rcpt_user0));
+	tx->rcpt_remote = arena_zalloc(&tx->arena, s->server->set.max_recipients *
+				       sizeof(*tx->rcpt_remote));
+	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
+				     sizeof(*tx->rcpt_full));
+	snprintf(tx->id, sizeof(tx->id), "%s.%u", session_sid(&s->core), ++s->n_tx);
+	s->tx = tx;
+	smtp_session_enter(s, SMTP_STATE_MAIL);
+	/* A client that got this far speaks SMTP: it leaves the pool of
+	 * unauthenticated connections, where the oldest is pushed out when
+	 * strangers crowd in (a mail transfer may take long). */
+	conn_set_authenticated(s->core.conn);
+	smtp_reply(s, 250, "2.1.0", "Ok");
+	return 1;
 }
 
 static int cmd_mail(void *ctx, struct str arg)
@@ -119,6 +171,7 @@ static int cmd_mail(void *ctx, struct str arg)
 	struct smtp_tx *tx;
 	struct smtp_mail mail;
 	struct strbuf sender = STRBUF_INIT;
+	struct smtp_sender_req *q;
 	uint64_t max = s->server->set.max_message_size;
 	unsigned ext = smtp_session_ext(s) | smtp_local_path_opts(s);
 
@@ -147,190 +200,20 @@ static int cmd_mail(void *ctx, struct str arg)
 	smtp_path_append_canonical(&sender, &mail.path);
 	tx->sender = arena_strdup(&tx->arena, sender.p != NULL ? sender.p : "");
 	strbuf_free(&sender);
-	if ((s->core.service->mode == SMTP_MODE_SUBMISSION &&
-	     !s->server->set.sender_any && smtp_sender_owned(s, tx) <= 0) ||
-	    (s->core.service->mode == SMTP_MODE_LOCAL &&
-	     !smtp_local_sender_ok(s, tx->sender))) {
+	if (s->core.service->mode == SMTP_MODE_LOCAL &&
+	    !smtp_local_sender_ok(s, tx->sender)) {
 		smtp_tx_free(&tx);
 		return -1;
 	}
-	tx->rcpts = arena_alloc(&tx->arena, s->server->set.max_recipients *
-				sizeof(*tx->rcpts));
-	tx->rcpt_user0 = arena_alloc(&tx->arena, s->server->set.max_recipients *
-				     sizeof(*tx->rcpt_user0));
-	tx->rcpt_remote = arena_zalloc(&tx->arena, s->server->set.max_recipients *
-				       sizeof(*tx->rcpt_remote));
-	tx->rcpt_full = arena_zalloc(&tx->arena, s->server->set.max_recipients *
-				     sizeof(*tx->rcpt_full));
-	snprintf(tx->id, sizeof(tx->id), "%s.%u", session_sid(&s->core), ++s->n_tx);
-	s->tx = tx;
-	smtp_session_enter(s, SMTP_STATE_MAIL);
-	/* A client that got this far speaks SMTP: it leaves the pool of
-	 * unauthenticated connections, where the oldest is pushed out when
-	 * strangers crowd in (a mail transfer may take long). */
-	conn_set_authenticated(s->core.conn);
-	smtp_reply(s, 250, "2.1.0", "Ok");
-	return 1;
-}
-
-/* RFC 3461 NOTIFY as stored with a queued recipient. */
-static const char *smtp_notify_text(struct arena *a, unsigned notify)
-{
-	if ((notify & SMTP_NOTIFY_NEVER) != 0)
-		return "NEVER";
-	return arena_printf(a, "%s%s%s",
-			    (notify & SMTP_NOTIFY_SUCCESS) != 0 ? "SUCCESS," : "",
-			    (notify & SMTP_NOTIFY_FAILURE) != 0 ? "FAILURE," : "",
-			    (notify & SMTP_NOTIFY_DELAY) != 0 ? "DELAY," : "");
-}
-
-static void smtp_tx_add(struct smtp_tx *tx, const struct delivery_resolution *res,
-			const struct smtp_rcpt_params *params)
-{
-	const char *orcpt = "", *notify;
-	size_t n;
-
-	tx->rcpt_user0[tx->n_rcpts] = tx->n_users;
-	tx->rcpt_remote[tx->n_rcpts] = res->n_remotes > 0;
-	if (res->n_locals > 0) {
-		tx->user_ids = xrealloc(tx->user_ids, (tx->n_users + res->n_locals) *
-					sizeof(*tx->user_ids));
-		tx->user_quotas = xrealloc(tx->user_quotas,
-					   (tx->n_users + res->n_locals) *
-					   sizeof(*tx->user_quotas));
-		for (size_t i = 0; i < res->n_locals; i++) {
-			if (tx->n_users == 0)
-				tx->delivered_to = arena_strdup(&tx->arena,
-						res->locals[i].address);
-			else if (res->locals[i].user_id != tx->user_ids[0])
-				tx->several_locals = true;
-			tx->user_quotas[tx->n_users] = res->locals[i].quota;
-			tx->user_ids[tx->n_users++] = res->locals[i].user_id;
-		}
-	}
-	if (res->n_remotes > 0) {
-		tx->remotes = xrealloc(tx->remotes, (tx->n_remotes + res->n_remotes) *
-				       sizeof(*tx->remotes));
-		if (params->orcpt != NULL)
-			orcpt = arena_printf(&tx->arena, "%s;%s",
-					     params->orcpt_type, params->orcpt);
-		notify = smtp_notify_text(&tx->arena, params->notify);
-		n = strlen(notify);
-		if (n > 0 && notify[n - 1] == ',')
-			notify = arena_strndup(&tx->arena, notify, n - 1);
-		for (size_t i = 0; i < res->n_remotes; i++) {
-			tx->remotes[tx->n_remotes++] = (struct queue_rcpt){
-				.address = res->remotes[i],
-				.orcpt = orcpt,
-				.notify = notify,
-			};
-		}
-	}
-}
-
-static int cmd_rcpt(void *ctx, struct str arg)
-{
-	struct smtp_session *s = ctx;
-	struct smtp_tx *tx = s->tx;
-	struct smtp_status st;
-	struct smtp_rcpt rcpt;
-	struct strbuf addr = STRBUF_INIT;
-	struct delivery_resolution res;
-	struct store_reader *reader;
-	const struct delivery_names *names = smtp_local_names(s->server);
-	const char *address;
-	bool pm;
-	int ret = -1;
-
-	if (tx->n_rcpts >= s->server->set.max_recipients) {
-		smtp_reply(s, 452, "4.5.3", "Too many recipients");
-		return -1;
-	}
-	if (!smtp_cmd_parse_rcpt(arg, smtp_session_ext(s) |
-				 smtp_local_path_opts(s),
-				 tx->mail.params.smtputf8, &rcpt, &st)) {
-		smtp_reply_status(s, st);
-		return -1;
-	}
-	smtp_local_qualify(s, &rcpt.path);
-	reader = session_reader(&s->core);
-	if (reader == NULL) {
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		goto out;
-	}
-	smtp_path_append_canonical(&addr, &rcpt.path);
-	address = arena_strdup(&tx->arena, addr.p);
-	/* RFC 5321 4.5.1: "<postmaster>" is always accepted; it goes to the
-	 * configured address, which the admin chose (so it is no relay).
-	 * Without AUTH only our own domains, and no relay tricks
-	 * ("user%remote@local", "<@local:user@remote>", ...): the
-	 * resolution says whether the domain is ours (its first lookup). */
-	pm = (rcpt.path.flags & SMTP_PATH_POSTMASTER) != 0;
-	if (!pm && !smtp_session_may_relay(s) &&
-	    (rcpt.path.flags & SMTP_PATH_RELAY_TRICKS) != 0) {
-		smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied", address);
-		goto out;
-	}
-	if (!pm) {
-		delivery_resolve_names(reader, names, &tx->arena, address, &res);
-		if (!res.local_domain && res.status != DELIVERY_ERROR &&
-		    !smtp_session_may_relay(s)) {
-			smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied",
-				   address);
-			goto out;
-		}
-		/* postmaster@ any local domain without a user or alias of
-		 * its own goes to the postmaster too (only local domains
-		 * give UNKNOWN_USER). */
-		pm = res.status == DELIVERY_UNKNOWN_USER &&
-		     strcasecmp(rcpt.path.local, "postmaster") == 0;
-	}
-	if (pm) {
-		delivery_resolve_names(reader, names, &tx->arena,
-				       s->server->set.postmaster, &res);
-		if (s->server->postmaster_default && res.n_remotes > 0) {
-			smtp_reply(s, 550, "5.1.1", "<%s>: no postmaster here",
-				   address);
-			goto out;
-		}
-	}
-	if ((res.status == DELIVERY_LOCAL || res.status == DELIVERY_MIXED) &&
-	    smtp_quota_rcpt(s, reader, address, &res) <= 0)
-		goto out;
-	switch (res.status) {
-	case DELIVERY_LOCAL:
-	case DELIVERY_REMOTE:
-	case DELIVERY_MIXED:
-		smtp_tx_add(tx, &res, &rcpt.params);
-		tx->rcpts[tx->n_rcpts++] = address;
-		smtp_session_enter(s, SMTP_STATE_RCPT);
-		smtp_reply(s, 250, "2.1.5", "Ok");
-		ret = 1;
-		break;
-	case DELIVERY_UNKNOWN_USER:
-		if (delivery_names_builtin(names, address))
-			smtp_reply(s, 550, "5.1.1", "<%s>: User unknown (no "
-				   "[server] admin to take it)", address);
-		else
-			smtp_reply(s, 550, "5.1.1", "<%s>: User unknown",
-				   address);
-		break;
-	case DELIVERY_LOOP:
-		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop", address);
-		break;
-	case DELIVERY_TOO_MANY:
-		smtp_reply(s, 554, "5.3.4", "<%s>: Alias expands to too many recipients",
-			   address);
-		break;
-	case DELIVERY_ERROR:
-		log_error(session_sid(&s->core), "resolve %s: %s", address, res.error);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		break;
-	}
-out:
-	strbuf_free(&addr);
-	smtp_cmd_rcpt_clear(&rcpt);
-	return ret;
+	if (s->core.service->mode != SMTP_MODE_SUBMISSION ||
+	    s->server->set.sender_any ||
+	    strcasecmp(tx->sender, s->core.user) == 0)
+		return smtp_mail_finish(s, tx);
+	q = xcalloc(1, sizeof(*q));
+	q->tx = tx;
+	q->names = smtp_local_names(s->server);
+	q->user = xstrdup(s->core.user);
+	return session_read(&s->core, smtp_sender_lookup, smtp_sender_done, q);
 }
 
 static int cmd_data(void *ctx, struct str arg UNUSED)
@@ -416,19 +299,92 @@ static int cmd_help(void *ctx, struct str arg UNUSED)
 /* VRFY and EXPN (RFC 5321 3.5): 252 unless [smtp] vrfy_expn allows an
  * answer and the session is authenticated (AUTH or the local socket);
  * then VRFY says whether a local address exists and EXPN lists where it
- * leads. Never a list of users to strangers. */
+ * leads. Never a list of users to strangers. The lookup is a store read,
+ * on the read pool when there is one. */
+struct smtp_vrfy_req {
+	struct arena arena;		/* res's strings */
+	const struct delivery_names *names;
+	char *addr;			/* canonical */
+	bool expn;
+	struct delivery_resolution res;
+};
+
+static void smtp_vrfy_lookup(struct store_reader *reader, void *arg)
+{
+	struct smtp_vrfy_req *q = arg;
+
+	if (reader == NULL) {
+		q->res = (struct delivery_resolution){
+			.status = DELIVERY_ERROR, .error = "no store reader" };
+		return;
+	}
+	delivery_resolve_names(reader, q->names, &q->arena, q->addr, &q->res);
+}
+
+static int smtp_vrfy_done(struct session *core, void *arg, bool gone)
+{
+	struct smtp_session *s = (struct smtp_session *)core;
+	struct smtp_vrfy_req *q = arg;
+	const struct delivery_resolution *res = &q->res;
+	const char *addr = q->addr;
+	int ret = 1;
+
+	if (gone)
+		goto out;
+	switch (res->status) {
+	case DELIVERY_LOCAL:
+	case DELIVERY_MIXED:
+	case DELIVERY_REMOTE:
+		if (res->status == DELIVERY_REMOTE && res->n_remotes == 1 &&
+		    strcasecmp(res->remotes[0], addr) == 0) {
+			/* Not one of our domains: nothing to verify. */
+			smtp_reply(s, 252, "2.1.5", "<%s>: not a local address",
+				   addr);
+			break;
+		}
+		if (!q->expn) {
+			smtp_reply(s, 250, "2.1.5", "<%s>", addr);
+			break;
+		}
+		for (size_t i = 0; i < res->n_locals + res->n_remotes; i++) {
+			const char *t = i < res->n_locals ? res->locals[i].address :
+					res->remotes[i - res->n_locals];
+
+			conn_printf(s->core.conn, "250%c2.1.5 <%s>\r\n",
+				    i + 1 < res->n_locals + res->n_remotes ?
+				    '-' : ' ', t);
+		}
+		break;
+	case DELIVERY_UNKNOWN_USER:
+		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", addr);
+		ret = -1;
+		break;
+	case DELIVERY_LOOP:
+	case DELIVERY_TOO_MANY:
+		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop or too many targets",
+			   addr);
+		break;
+	case DELIVERY_ERROR:
+		log_error(session_sid(&s->core), "resolve %s: %s", addr, res->error);
+		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
+		break;
+	}
+out:
+	arena_deinit(&q->arena);
+	free(q->addr);
+	free(q);
+	return ret;
+}
+
 static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 {
 	struct smtp_path path;
 	struct smtp_status st;
-	struct delivery_resolution res;
-	struct store_reader *reader;
 	struct strbuf addr = STRBUF_INIT;
-	struct arena a;
+	struct smtp_vrfy_req *q;
 	size_t len;
 	char *wrapped;
 	bool parsed;
-	int ret = 1;
 
 	if (!s->server->set.vrfy_authenticated ||
 	    (s->core.user == NULL && s->local_user == NULL)) {
@@ -448,58 +404,15 @@ static int smtp_vrfy_expn(struct smtp_session *s, struct str arg, bool expn)
 			   expn ? "EXPN" : "VRFY");
 		return -1;
 	}
-	reader = session_reader(&s->core);
-	if (reader == NULL) {
-		smtp_path_clear(&path);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		return -1;
-	}
 	smtp_path_append_canonical(&addr, &path);
 	smtp_path_clear(&path);
-	arena_init(&a, 0);
-	delivery_resolve_names(reader, smtp_local_names(s->server), &a, addr.p,
-			       &res);
-	switch (res.status) {
-	case DELIVERY_LOCAL:
-	case DELIVERY_MIXED:
-	case DELIVERY_REMOTE:
-		if (res.status == DELIVERY_REMOTE && res.n_remotes == 1 &&
-		    strcasecmp(res.remotes[0], addr.p) == 0) {
-			/* Not one of our domains: nothing to verify. */
-			smtp_reply(s, 252, "2.1.5", "<%s>: not a local address",
-				   addr.p);
-			break;
-		}
-		if (!expn) {
-			smtp_reply(s, 250, "2.1.5", "<%s>", addr.p);
-			break;
-		}
-		for (size_t i = 0; i < res.n_locals + res.n_remotes; i++) {
-			const char *t = i < res.n_locals ? res.locals[i].address :
-					res.remotes[i - res.n_locals];
-
-			conn_printf(s->core.conn, "250%c2.1.5 <%s>\r\n",
-				    i + 1 < res.n_locals + res.n_remotes ?
-				    '-' : ' ', t);
-		}
-		break;
-	case DELIVERY_UNKNOWN_USER:
-		smtp_reply(s, 550, "5.1.1", "<%s>: User unknown", addr.p);
-		ret = -1;
-		break;
-	case DELIVERY_LOOP:
-	case DELIVERY_TOO_MANY:
-		smtp_reply(s, 554, "5.4.6", "<%s>: Alias loop or too many targets",
-			   addr.p);
-		break;
-	case DELIVERY_ERROR:
-		log_error(session_sid(&s->core), "resolve %s: %s", addr.p, res.error);
-		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
-		break;
-	}
-	arena_deinit(&a);
+	q = xcalloc(1, sizeof(*q));
+	arena_init(&q->arena, 0);
+	q->names = smtp_local_names(s->server);
+	q->addr = xstrdup(addr.p);
+	q->expn = expn;
 	strbuf_free(&addr);
-	return ret;
+	return session_read(&s->core, smtp_vrfy_lookup, smtp_vrfy_done, q);
 }
 
 static int cmd_vrfy(void *ctx, struct str arg)
@@ -624,7 +537,7 @@ const struct cmd_def smtp_commands[] = {
 	  SMTP_CMD_NO_TX, "AUTH" },
 	{ "MAIL", cmd_mail, SMTP_CMD_NEEDS_HELO | SMTP_CMD_NO_TX | SMTP_CMD_SUBMIT_AUTH,
 	  NULL },
-	{ "RCPT", cmd_rcpt, SMTP_CMD_NEEDS_MAIL, NULL },
+	{ "RCPT", smtp_rcpt_cmd, SMTP_CMD_NEEDS_MAIL, NULL },
 	{ "DATA", cmd_data, SMTP_CMD_NEEDS_RCPT | SMTP_CMD_NO_ARG, NULL },
 	{ "BDAT", cmd_bdat, 0, NULL },
 	{ "RSET", cmd_rset, SMTP_CMD_NO_ARG, NULL },

@@ -181,12 +181,17 @@ void smtp_greet_early_talker(struct smtp_session *s);
 /* Send the greeting. */
 void smtp_greet(struct smtp_session *s);
 
-/* RCPT: leave out of res the local users over quota for a message of the
- * declared SIZE (or already full). 1 = go on with res, 0 = every
- * destination is full (452 4.2.2 queued), -1 = store error (451
- * queued). */
-int smtp_quota_rcpt(struct smtp_session *s, struct store_reader *reader,
-		    const char *address, struct delivery_resolution *res);
+/* RCPT: delivery_quota_filter() left n local users of res out as over
+ * quota for a message of the declared SIZE (or already full), or failed
+ * (n < 0, error). 1 = go on with res, 0 = every destination is full (452
+ * 4.2.2 queued), -1 = store error (451 queued). */
+int smtp_quota_rcpt(struct smtp_session *s, const char *address,
+		    const struct delivery_resolution *res, int n,
+		    const char *error);
+
+/* smtp_rcpt.c */
+/* The RCPT command's handler (the table is in smtp_commands.c). */
+int smtp_rcpt_cmd(void *ctx, struct str arg);
 /* LMTP after the data: size is the message as it will be stored. Drops
  * from the transaction the users the message does not fit, and marks the
  * recipients left with no destination (rcpt_full, answered 452 4.2.2).

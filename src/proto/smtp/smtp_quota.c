@@ -1,20 +1,16 @@
 /* smtp_quota.c: storage quotas of local recipients: at RCPT (the mailbox
- * is full, or the declared SIZE= does not fit) and, on LMTP, per recipient
+ * is full, or the declared SIZE= does not fit; the answer to the check
+ * smtp_rcpt.c made) and, on LMTP, per recipient
  * after the data with the real size. Users without a quota cost nothing:
  * their usage is never read. */
 #include "base/log.h"
 #include "net/conn.h"
 #include "proto/smtp/smtp_int.h"
 
-int smtp_quota_rcpt(struct smtp_session *s, struct store_reader *reader,
-		    const char *address, struct delivery_resolution *res)
+int smtp_quota_rcpt(struct smtp_session *s, const char *address,
+		    const struct delivery_resolution *res, int n,
+		    const char *error)
 {
-	const struct smtp_mail_params *p = &s->tx->mail.params;
-	const char *error;
-	int n;
-
-	n = delivery_quota_filter(reader, res, p->has_size ? p->size : 0,
-				  &error);
 	if (n < 0) {
 		log_error(conn_sid(s->core.conn), "quota of %s: %s", address, error);
 		smtp_reply(s, 451, "4.3.0", "Temporary lookup failure");
