@@ -7,6 +7,7 @@
 #include "mail/mutf7.h"
 #include "mail/imap_string.h"
 #include "net/net.h"
+#include "proto/common/session_read.h"
 #include "proto/imap/imap_int.h"
 
 #include <stdarg.h>
@@ -230,6 +231,70 @@ void imap_session_submit(struct imap_session *s, const struct store_req *req,
 	store_submit(session_store(&s->core), req,
 		     net_thread_task_queue(conn_thread(s->core.conn)),
 		     imap_session_store_done, sub);
+}
+
+/* ---- store reads ---- */
+
+void imap_read_error(struct imap_read *rd, const char *error)
+{
+	rd->error = arena_strdup(&rd->arena, error != NULL ? error :
+				 "store unavailable");
+}
+
+static void imap_read_run(struct store_reader *r, void *arg)
+{
+	struct imap_read *rd = arg;
+
+	if (r == NULL) {
+		rd->error = "store unavailable";
+		return;
+	}
+	rd->fn(r, rd, rd->arg);
+}
+
+static void imap_read_free(struct imap_read *rd)
+{
+	arena_deinit(&rd->arena);
+	strbuf_free(&rd->out);
+	free(rd);
+}
+
+static int imap_read_done(struct session *core, void *arg, bool gone)
+{
+	struct imap_read *rd = arg;
+	struct imap_session *s = rd->s;
+	int ret = 0;
+
+	if (!gone) {
+		imap_write(s, rd->out.p, rd->out.n);
+		ret = rd->done(s, rd, rd->arg);
+	}
+	imap_read_free(rd);
+	if (gone || !session_reads_pooled(core))
+		return ret;	/* inline: the handler's caller goes on */
+	/* Came back later, as a continuation does. */
+	if (ret == 0) {
+		/* Still suspended (output to drain, another read out). */
+		session_hold(core);
+		return 0;
+	}
+	if (ret < 0 && s->replied_bad)
+		session_bad(core);
+	imap_session_resume(s);
+	return 1;
+}
+
+int imap_session_read(struct imap_session *s, imap_read_fn *fn,
+		      imap_read_done_fn *done, void *arg)
+{
+	struct imap_read *rd = xcalloc(1, sizeof(*rd));
+
+	arena_init(&rd->arena, 0);
+	rd->s = s;
+	rd->fn = fn;
+	rd->done = done;
+	rd->arg = arg;
+	return session_read(&s->core, imap_read_run, imap_read_done, rd);
 }
 
 /* ---- continuations ---- */
