@@ -198,10 +198,19 @@ void imap_session_after(struct imap_session *s, int ret);
 void imap_session_write_name(struct imap_session *s, struct strbuf *out,
 			     const char *name);
 /* The credentials of user were right: log in (the session core's
- * record, limit and log), then state, timeouts, reader size. False when
- * the core refused the login (its BYE is queued). */
+ * record, limit and log), then state, timeouts, reader size, and
+ * s->user_id read here unless user_id_read (the caller read it with
+ * imap_user_read). False when the core refused the login (its BYE is
+ * queued). */
 bool imap_session_login(struct imap_session *s, const char *user,
-			const char *mech);
+			const char *mech, bool user_id_read);
+/* The store's id of a user (0 when not found), for imap_session_read. */
+struct imap_user_lookup {
+	const char *address;
+	int64_t user_id;
+};
+struct imap_read;
+void imap_user_read(struct store_reader *r, struct imap_read *rd, void *arg);
 
 /* ---- imap_notify.c ---- */
 /* The server receives change events (one server per process at a time);

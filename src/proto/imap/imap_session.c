@@ -127,20 +127,33 @@ struct store_reader *imap_session_reader(struct imap_session *s)
 	return session_reader(&s->core);
 }
 
-bool imap_session_login(struct imap_session *s, const char *user,
-			const char *mech)
+void imap_user_read(struct store_reader *r, struct imap_read *rd, void *arg)
 {
-	struct store_reader *r = imap_session_reader(s);
+	struct imap_user_lookup *ul = arg;
 	struct store_user u;
 	const char *error;
-	struct arena a;
 
+	/* Not found or failed: user_id stays 0, whose mailboxes are none
+	 * (the user was deleted meanwhile, or the store is away). */
+	if (r != NULL && store_user_by_address(r, &rd->arena, ul->address, &u,
+					       &error) == 1)
+		ul->user_id = u.id;
+}
+
+bool imap_session_login(struct imap_session *s, const char *user,
+			const char *mech, bool user_id_read)
+{
 	if (!session_login(&s->core, user, mech))
 		return false;
-	arena_init(&a, 0);
-	if (r != NULL && store_user_by_address(r, &a, user, &u, &error) == 1)
-		s->user_id = u.id;
-	arena_deinit(&a);
+	if (!user_id_read) {
+		struct imap_user_lookup ul = { user, 0 };
+		struct imap_read rd = { 0 };
+
+		arena_init(&rd.arena, 0);
+		imap_user_read(imap_session_reader(s), &rd, &ul);
+		arena_deinit(&rd.arena);
+		s->user_id = ul.user_id;
+	}
 	imap_session_enter(s, IMAP_STATE_AUTH);
 	conn_set_idle_timeout(s->core.conn, s->server->set.idle_timeout_s);
 	/* From now on APPEND may carry messages up to APPENDLIMIT. */
