@@ -116,6 +116,7 @@ struct imap_session {
 	int (*cont)(struct imap_session *s);
 	void *cmd_state;
 	struct arena msg_arena;		/* one message of a FETCH */
+	struct arena meta_arena;	/* a FETCH's metadata read ahead */
 
 	int64_t user_id;
 	bool utf8, condstore, qresync;	/* ENABLEd */

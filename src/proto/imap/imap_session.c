@@ -176,6 +176,7 @@ static void imap_session_cmd_done(struct imap_session *s)
 	s->replied_bad = false;
 	arena_clear(&s->cmd_arena);
 	arena_clear(&s->msg_arena);
+	arena_clear(&s->meta_arena);
 	/* The command is done with its bytes: an idle session keeps no
 	 * APPEND-sized buffer. */
 	if (s->reader != NULL)
