@@ -192,6 +192,18 @@ static void qresync_report(struct imap_session *s, const struct qresync_param *q
 	strbuf_free(&out);
 }
 
+/* How a read that looked a mailbox up went (found: 1, 0 no such
+ * mailbox, -1 error): 1, or 0 / -1 with the reply queued. */
+static int mailbox_read(struct imap_session *s, const struct imap_read *rd,
+			int found)
+{
+	if (found < 0 || rd->error != NULL)
+		return imap_store_failed(s, "store", rd->error);
+	if (found == 0)
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+	return found;
+}
+
 /* SELECT/EXAMINE: what the read needs and what it brings back. */
 struct select_state {
 	const char *name;
@@ -232,12 +244,8 @@ static int select_done(struct imap_session *s, struct imap_read *rd,
 	bool changed = s->view_load_changed;
 
 	s->view_loading = s->view_load_changed = false;
-	if (st->found < 0 || rd->error != NULL)
-		return imap_store_failed(s, "store", rd->error);
-	if (st->found == 0) {
-		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+	if (mailbox_read(s, rd, st->found) <= 0)
 		return -1;
-	}
 	s->view = imap_view_make(s, &st->d, st->readonly);
 	/* A change event that came while the read was out may be newer
 	 * than its snapshot: the first sync reads what changed. */
@@ -846,12 +854,8 @@ static int status_cmd_done(struct imap_session *s, struct imap_read *rd,
 	struct status_state *st = arg;
 	struct strbuf out = STRBUF_INIT;
 
-	if (st->found < 0 || rd->error != NULL)
-		return imap_store_failed(s, "store", rd->error);
-	if (st->found == 0) {
-		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+	if (mailbox_read(s, rd, st->found) <= 0)
 		return -1;
-	}
 	if ((st->items & ST_HIGHESTMODSEQ) != 0)
 		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
 	status_format(s, &st->mb, st->items, &st->vals, &out);
