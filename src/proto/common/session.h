@@ -147,6 +147,9 @@ struct session {
 					 * flight, then asks again */
 	/* a SASL exchange */
 	struct auth_sasl_session *sasl;
+	/* The reader the exchange's lookups use during a step: the thread's
+	 * own, or a read pool thread's while a SCRAM step runs there. */
+	struct store_reader *sasl_reader;
 };
 
 /* The conn callbacks of every front-end: a listener's handler_ctx is a

@@ -7,6 +7,7 @@
 
 #include "auth/auth_store.h"
 #include "auth/auth_worker.h"
+#include "proto/common/session_read.h"
 #include "store/store_read_pool.h"
 #include "base/counts.h"
 #include "base/log.h"
@@ -14,6 +15,7 @@
 #include "net/net.h"
 
 #include <ctype.h>
+#include <string.h>
 
 /* ---- sessions per user and address ---- */
 
@@ -306,11 +308,15 @@ void session_check_password(struct session *s, const char *user,
 
 /* ---- SASL ---- */
 
-/* The lookup of an exchange that has no store reader. */
-static int session_no_lookup(void *ctx UNUSED, const char *authcid UNUSED,
-			     struct auth_credentials *cred_r UNUSED)
+/* The exchange's lookups (SCRAM's keys) go through the reader of where
+ * its step runs; without one every lookup fails: the exchange ends in
+ * TEMPFAIL, as when the store fails during it. */
+static int session_sasl_lookup(void *ctx, const char *authcid,
+			       struct auth_credentials *cred_r)
 {
-	return -1;
+	struct store_reader *r = *(struct store_reader **)ctx;
+
+	return r != NULL ? auth_store_lookup(r, authcid, cred_r) : -1;
 }
 
 const char *session_sasl_mechanisms(const struct session *s)
@@ -364,14 +370,61 @@ static void session_sasl_check(struct session *s)
 					      session_sasl_checked));
 }
 
-/* Feed one client message (base64 text) to the exchange. */
+/* One step of an exchange, where its lookup may run. */
+struct session_sasl_job {
+	struct auth_sasl_session *sasl;
+	struct store_reader **reader;	/* &s->sasl_reader */
+	char *resp;
+	char *challenge;
+	enum auth_sasl_result res;
+};
+
+/* On a read pool thread (the session is held: nobody else touches the
+ * exchange), or inline. */
+static void session_sasl_step_run(struct store_reader *r, void *arg)
+{
+	struct session_sasl_job *j = arg;
+
+	*j->reader = r;
+	j->res = auth_sasl_step(j->sasl, j->resp, &j->challenge);
+	*j->reader = NULL;
+	secret_free(&j->resp);
+}
+
+static int session_sasl_stepped(struct session *s, void *arg, bool gone)
+{
+	struct session_sasl_job *j = arg;
+	enum auth_sasl_result res = j->res;
+	char *challenge = j->challenge;
+
+	free(j);
+	if (gone) {
+		free(challenge);
+		return 0;
+	}
+	session_sasl_result(s, res, challenge, false);
+	return 1;
+}
+
+/* Feed one client message (base64 text) to the exchange. A SCRAM step
+ * looks the user's keys up: with a read pool it runs there (a lookup may
+ * wait on PostgreSQL); PLAIN and LOGIN look nothing up in their steps
+ * (their check is deferred) and run here. */
 static void session_sasl_step(struct session *s, struct str b64)
 {
-	char *challenge = NULL, *resp = str_dup(b64);
-	enum auth_sasl_result res = auth_sasl_step(s->sasl, resp, &challenge);
+	struct session_sasl_job *j = xcalloc(1, sizeof(*j));
 
-	secret_free(&resp);
-	session_sasl_result(s, res, challenge, false);
+	j->sasl = s->sasl;
+	j->reader = &s->sasl_reader;
+	j->resp = str_dup(b64);
+	if (session_reads_pooled(s) &&
+	    strncmp(auth_sasl_mech(s->sasl), "SCRAM-", 6) == 0) {
+		(void)session_read(s, session_sasl_step_run,
+				   session_sasl_stepped, j);
+		return;
+	}
+	session_sasl_step_run(session_reader(s), j);
+	(void)session_sasl_stepped(s, j, false);
 }
 
 static void session_sasl_result(struct session *s, enum auth_sasl_result res,
@@ -403,17 +456,13 @@ static void session_sasl_result(struct session *s, enum auth_sasl_result res,
 bool session_sasl_start(struct session *s, struct str mech,
 			struct str initial)
 {
-	struct store_reader *reader = session_reader(s);
 	char *mech_c;
 
 	ASSERT(s->sasl == NULL);
 	mech_c = str_dup(mech);
-	/* Without a reader every lookup fails: the exchange ends in
-	 * TEMPFAIL, as when the store fails during it. */
 	s->sasl = auth_sasl_start(s->server->env.sasl, mech_c,
 				  session_plaintext_ok(s),
-				  reader != NULL ? auth_store_lookup :
-				  session_no_lookup, reader);
+				  session_sasl_lookup, &s->sasl_reader);
 	free(mech_c);
 	if (s->sasl == NULL)
 		return false;

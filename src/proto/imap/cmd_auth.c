@@ -109,14 +109,32 @@ static void login_ok(struct imap_session *s, const char *text)
 	strbuf_free(&caps);
 }
 
-/* LOGIN's password check came back: answer and finish the command. */
+/* LOGIN's user id is read: log in and answer. */
+static int login_user_done(struct imap_session *s, struct imap_read *rd UNUSED,
+			   void *arg)
+{
+	struct imap_user_lookup *ul = arg;
+
+	s->user_id = ul->user_id;
+	if (imap_session_login(s, ul->address, "LOGIN", true))
+		login_ok(s, "LOGIN completed");
+	return 1;
+}
+
+/* LOGIN's password check came back: answer and finish the command (the
+ * user's id is read first, on the read pool when there is one). */
 static void login_checked(struct session *core, int ret, const char *address)
 {
 	struct imap_session *s = (struct imap_session *)core;
 
 	if (ret == 1) {
-		if (imap_session_login(s, address, "LOGIN"))
-			login_ok(s, "LOGIN completed");
+		struct imap_user_lookup *ul = arena_zalloc(&s->cmd_arena,
+							   sizeof(*ul));
+
+		ul->address = arena_strdup(&s->cmd_arena, address);
+		if (imap_session_read(s, imap_user_read, login_user_done,
+				      ul) == 0)
+			return;	/* the read's completion finishes it */
 	} else if (ret == 0) {
 		imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Invalid credentials");
 	} else {
@@ -168,7 +186,7 @@ void imap_sasl_end(struct session *core, enum session_sasl_end end,
 
 	switch (end) {
 	case SESSION_SASL_OK:
-		if (imap_session_login(s, address, mech))
+		if (imap_session_login(s, address, mech, false))
 			login_ok(s, "AUTHENTICATE completed");
 		break;
 	case SESSION_SASL_FAIL:

@@ -25,36 +25,44 @@ struct fetch_state {
 	uint32_t *meta_uids;
 	struct store_msg_meta *metas;
 	size_t n_metas, meta_pos;
+	/* The slice being read (fetch_read): its output bound, the
+	 * session's state it reads, its outcome. */
+	const struct imap_view *view;
+	struct arena *msg_arena, *meta_arena;
+	bool condstore;
+	size_t budget;
+	int ret;
 };
 
-/* A FETCH of metadata without message bytes (FLAGS ENVELOPE BODYSTRUCTURE
- * of a whole mailbox, the usual client sync) reads it for up to this many
- * messages with one statement: per-message reads cost more than the
- * rendering. Only for dense runs of UIDs, so no row is read in vain. */
+/* A FETCH of metadata (FLAGS ENVELOPE BODYSTRUCTURE of a whole mailbox,
+ * the usual client sync, or with a header as bench/imap_login asks) reads
+ * it for up to this many messages with one statement: per-message reads
+ * cost more than the rendering (a tenth of an I/O thread's time under
+ * bench/imap_login when each message read its own). Only for dense runs
+ * of UIDs, so no row is read in vain. */
 #define FETCH_META_RUN 256
 
 /* The metadata of the message at st->pos (UID uid) into *meta_r, from a
  * read-ahead run when the plan allows. 1 found, 0 expunged, -1 error. */
-static int fetch_meta(struct imap_session *s, struct store_reader *r,
+static int fetch_meta(struct fetch_state *st, struct store_reader *r,
 		      uint32_t uid, struct store_msg_meta *meta_r,
 		      const char **error_r)
 {
-	struct fetch_state *st = s->cmd_state;
-	struct imap_view *v = s->view;
+	const struct imap_view *v = st->view;
 	size_t last = MIN(st->pos + FETCH_META_RUN, st->n) - 1;
 	uint32_t hi = v->msgs[st->idx[last]].uid;
 	int n;
 
-	if (imap_fetch_needs_blob(st->plan) || hi < uid ||
-	    hi - uid > 2 * (last - st->pos)) {
-		arena_clear(&s->msg_arena);
-		return store_msg_meta(r, &s->msg_arena, v->mailbox_id, uid,
+	if (hi < uid || hi - uid > 2 * (last - st->pos)) {
+		arena_clear(st->msg_arena);
+		return store_msg_meta(r, st->msg_arena, v->mailbox_id, uid,
 				      meta_r, error_r);
 	}
 	if (st->meta_pos >= st->n_metas ||
 	    st->meta_uids[st->n_metas - 1] < uid) {
-		arena_clear(&s->msg_arena);
-		n = store_msg_meta_range(r, &s->msg_arena, v->mailbox_id, uid,
+		/* Not in msg_arena, which each message with bytes clears. */
+		arena_clear(st->meta_arena);
+		n = store_msg_meta_range(r, st->meta_arena, v->mailbox_id, uid,
 					 hi, FETCH_META_RUN, &st->meta_uids,
 					 &st->metas, error_r);
 		if (n < 0)
@@ -70,24 +78,23 @@ static int fetch_meta(struct imap_session *s, struct store_reader *r,
 	return 1;
 }
 
-/* Render from st->pos on. 1 done (tagged reply queued), 0 waiting for the
- * client to read, -1 failed (reply queued). */
-static int fetch_continue(struct imap_session *s)
+/* Render from st->pos on into out until it holds st->budget bytes (at
+ * least one message). Runs where r is: on a read pool thread it reads
+ * only the command's state and the view (nobody changes it while the
+ * command is busy). 1 done, 0 more to come, -1 store error, -2 a part's
+ * transfer encoding is unknown (*error_r either way). */
+static int fetch_slice(struct fetch_state *st, struct store_reader *r,
+		       struct strbuf *out, const char **error_r)
 {
-	struct fetch_state *st = s->cmd_state;
-	struct imap_view *v = s->view;
-	struct store_reader *r = imap_session_reader(s);
-	struct strbuf out = STRBUF_INIT;
+	const struct imap_view *v = st->view;
 	const char *error = "store unavailable";
+	size_t start;
+	int ret = 1;
 
-	if (r == NULL) {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary failure, try again later");
-		return -1;
-	}
 	/* One snapshot per slice of output: per-message reads on their own
 	 * each pay for locking and a WAL snapshot (most of their cost). */
-	if (store_reader_begin(r, &error) < 0)
-		return imap_store_failed(s, "fetch", error);
+	if (store_reader_begin(r, error_r) < 0)
+		return -1;
 	for (; st->pos < st->n; st->pos++) {
 		size_t i = st->idx[st->pos];
 		struct store_msg_meta meta;
@@ -96,17 +103,15 @@ static int fetch_continue(struct imap_session *s)
 			.msg = &v->msgs[i],
 			.recent = v->recent[i],
 		};
-		int ret;
 
-		if (conn_output_pending(s->core.conn) > IMAP_OUTPUT_HIGH) {
-			store_reader_end(r);
-			strbuf_free(&out);
-			return 0;
+		if (out->n >= st->budget) {
+			ret = 0;
+			break;
 		}
 		if (imap_fetch_needs_blob(st->plan))
-			arena_clear(&s->msg_arena);
+			arena_clear(st->msg_arena);
 		if (imap_fetch_needs_meta(st->plan)) {
-			ret = fetch_meta(s, r, v->msgs[i].uid, &meta, &error);
+			ret = fetch_meta(st, r, v->msgs[i].uid, &meta, &error);
 			if (ret < 0)
 				goto fail;
 			if (ret == 0)
@@ -130,39 +135,89 @@ static int fetch_continue(struct imap_session *s)
 			m.blob_id = v->msgs[i].blob_id;
 			m.size = (size_t)size;
 		}
-		strbuf_reset(&out);
+		start = out->n;
 		if ((ret = imap_fetch_render(st->plan, &m, st->uid,
-					     st->with_modseq, &out, &error)) < 0) {
-			if (ret == -2)
-				goto fail;
-			store_reader_end(r);
-			strbuf_free(&out);
-			imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", error);
-			return -1;
+					     st->with_modseq, out,
+					     &error)) < 0) {
+			/* -1: the part's encoding, -2: the store */
+			ret = ret == -1 ? -2 : -1;
+			goto fail;
 		}
 		if (st->seen != NULL && i < st->n_view && st->seen[i] &&
-		    !imap_fetch_wants_flags(st->plan) && out.n >= 3) {
-			strbuf_truncate(&out, out.n - 3);	/* ")\r\n" */
-			strbuf_append_c(&out, " FLAGS ");
-			imap_view_write_flags(v, i, &out);
+		    !imap_fetch_wants_flags(st->plan) && out->n >= start + 3) {
+			strbuf_truncate(out, out->n - 3);	/* ")\r\n" */
+			strbuf_append_c(out, " FLAGS ");
+			imap_view_write_flags(v, i, out);
 			/* RFC 7162 3.1: with CONDSTORE on, the \Seen this
 			 * FETCH set is told with its mod-sequence */
-			if (s->condstore && !imap_fetch_wants_modseq(st->plan))
-				strbuf_printf(&out, " MODSEQ (%llu)",
+			if (st->condstore && !imap_fetch_wants_modseq(st->plan))
+				strbuf_printf(out, " MODSEQ (%llu)",
 					      (unsigned long long)
 					      v->msgs[i].modseq);
-			strbuf_append_c(&out, ")\r\n");
+			strbuf_append_c(out, ")\r\n");
 		}
-		imap_write(s, out.p, out.n);
+		ret = 1;
 	}
 	store_reader_end(r);
-	strbuf_free(&out);
-	imap_tagged(s, "OK", "FETCH completed");
-	return 1;
+	return ret;
 fail:
 	store_reader_end(r);
-	strbuf_free(&out);
-	return imap_store_failed(s, "fetch", error);
+	*error_r = error;
+	return ret;
+}
+
+/* On a read pool thread, or inline. */
+static void fetch_read(struct store_reader *r, struct imap_read *rd,
+		       void *arg)
+{
+	struct fetch_state *st = arg;
+	const char *error = NULL;
+
+	st->ret = fetch_slice(st, r, &rd->out, &error);
+	if (st->ret < 0)
+		imap_read_error(rd, error);
+}
+
+static int fetch_continue(struct imap_session *s);
+
+/* The slice's output is written. */
+static int fetch_read_done(struct imap_session *s, struct imap_read *rd,
+			   void *arg)
+{
+	struct fetch_state *st = arg;
+
+	if (rd->error != NULL && st->ret == 0)
+		st->ret = -1;	/* no reader on the pool thread */
+	switch (st->ret) {
+	case 1:
+		imap_tagged(s, "OK", "FETCH completed");
+		return 1;
+	case 0:
+		return fetch_continue(s);
+	case -2:
+		imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", rd->error);
+		return -1;
+	default:
+		return imap_store_failed(s, "fetch", rd->error);
+	}
+}
+
+/* The next slice, unless the client has output to read first (then
+ * from on_drained). As a handler returns. */
+static int fetch_continue(struct imap_session *s)
+{
+	struct fetch_state *st = s->cmd_state;
+	size_t pending = conn_output_pending(s->core.conn);
+
+	if (pending > IMAP_OUTPUT_HIGH)
+		return 0;
+	st->budget = IMAP_OUTPUT_HIGH - pending;
+	st->view = s->view;
+	st->msg_arena = &s->msg_arena;
+	st->meta_arena = &s->meta_arena;
+	st->condstore = s->condstore;
+	st->ret = 0;
+	return imap_session_read(s, fetch_read, fetch_read_done, st);
 }
 
 static int fetch_start(struct imap_session *s)

@@ -60,23 +60,6 @@ static int mailboxes(struct imap_session *s, struct store_mailbox **mbs_r)
 	return n;
 }
 
-/* 1 found, 0 not (reply "NO [NONEXISTENT]" queued), -1 error (queued). */
-static int mailbox_get(struct imap_session *s, const char *name,
-		       struct store_mailbox *mb_r)
-{
-	struct store_reader *r = imap_session_reader(s);
-	const char *error = "store unavailable";
-	int ret;
-
-	if (r == NULL || (ret = store_mailbox_by_name(r, &s->cmd_arena,
-						      s->user_id, name, mb_r,
-						      &error)) < 0)
-		return imap_store_failed(s, "store", error);
-	if (ret == 0)
-		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
-	return ret;
-}
-
 static const struct store_mailbox *find_name(const struct store_mailbox *mbs,
 					     size_t n, const char *name)
 {
@@ -172,22 +155,19 @@ static bool parse_select_params(struct imap_session *s, struct imap_cursor *c,
 	return imap_cursor_skip_char(c, ')') && imap_cursor_at_end(c);
 }
 
-static int qresync_report(struct imap_session *s, const struct qresync_param *q)
+/* After SELECT (QRESYNC ...): the VANISHED (EARLIER) of uids (what was
+ * expunged since q->modseq, read with the view) and the FETCH of what
+ * changed since. */
+static void qresync_report(struct imap_session *s, const struct qresync_param *q,
+			   const uint32_t *uids, int n)
 {
 	struct imap_view *v = s->view;
-	struct store_reader *r = imap_session_reader(s);
 	struct strbuf out = STRBUF_INIT;
-	const char *error = "store unavailable";
-	uint32_t *uids, *vanished;
+	uint32_t *vanished;
 	size_t n_vanished = 0;
-	int n;
 
 	if (v->uidvalidity != q->uidvalidity)
-		return 0;
-	if (r == NULL || (n = store_expunged_since(r, &s->cmd_arena,
-						   v->mailbox_id, q->modseq,
-						   &uids, &error)) < 0)
-		return imap_store_failed(s, "store", error);
+		return;
 	vanished = arena_alloc(&s->cmd_arena, ((size_t)n + 1) * sizeof(*vanished));
 	for (int i = 0; i < n; i++) {
 		if ((q->known.n == 0 && !q->known.star) ||
@@ -210,38 +190,67 @@ static int qresync_report(struct imap_session *s, const struct qresync_param *q)
 	}
 	imap_write(s, out.p, out.n);
 	strbuf_free(&out);
-	return 0;
 }
 
-static int select_mailbox(struct imap_session *s, struct str arg,
-			  bool readonly)
+/* How a read that looked a mailbox up went (found: 1, 0 no such
+ * mailbox, -1 error): 1, or 0 / -1 with the reply queued. */
+static int mailbox_read(struct imap_session *s, const struct imap_read *rd,
+			int found)
 {
-	struct qresync_param q = { 0 };
-	struct store_mailbox mb;
-	struct imap_cursor c;
-	struct strbuf out = STRBUF_INIT;
-	const char *name, *error;
-	bool condstore = false;
-	size_t unseen = 0;
-	int ret;
+	if (found < 0 || rd->error != NULL)
+		return imap_store_failed(s, "store", rd->error);
+	if (found == 0)
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+	return found;
+}
 
-	imap_cursor_init(&c, arg);
-	if (!arg_mailbox(s, &c, &name))
+/* SELECT/EXAMINE: what the read needs and what it brings back. */
+struct select_state {
+	const char *name;
+	int64_t user_id;
+	bool readonly, condstore;
+	struct qresync_param q;
+	struct imap_view_data d;
+	int found;
+	uint32_t *gone;		/* QRESYNC: expunged since q.modseq */
+	int n_gone;
+};
+
+/* On a read pool thread, or inline. */
+static void select_read(struct store_reader *r, struct imap_read *rd,
+			void *arg)
+{
+	struct select_state *st = arg;
+	const char *error = NULL;
+
+	st->found = imap_view_load(r, &rd->arena, st->user_id, st->name,
+				   &st->d, &error);
+	if (st->found > 0 && st->q.given &&
+	    st->q.uidvalidity == st->d.mb.uidvalidity &&
+	    (st->n_gone = store_expunged_since(r, &rd->arena, st->d.mb.id,
+					       st->q.modseq, &st->gone,
+					       &error)) < 0)
+		st->found = -1;
+	if (st->found < 0)
+		imap_read_error(rd, error);
+}
+
+static int select_done(struct imap_session *s, struct imap_read *rd,
+		       void *arg)
+{
+	struct select_state *st = arg;
+	struct strbuf out = STRBUF_INIT;
+	size_t unseen = 0;
+	bool changed = s->view_load_changed;
+
+	s->view_loading = s->view_load_changed = false;
+	if (mailbox_read(s, rd, st->found) <= 0)
 		return -1;
-	if (!parse_select_params(s, &c, &condstore, &q))
-		return imap_bad_syntax(s, &c);
-	if (s->view != NULL) {
-		/* RFC 9051 / RFC 7162: the previous mailbox is closed
-		 * without expunging. */
-		imap_view_free(&s->view);
-		imap_session_enter(s, IMAP_STATE_AUTH);
-		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
-	}
-	if ((ret = mailbox_get(s, name, &mb)) <= 0)
-		return -1;
-	if (imap_view_open(s, &mb, readonly, &s->view, &error) < 0)
-		return imap_store_failed(s, "store", error);
-	if (condstore)
+	s->view = imap_view_make(s, &st->d, st->readonly);
+	/* A change event that came while the read was out may be newer
+	 * than its snapshot: the first sync reads what changed. */
+	s->view->changed = changed;
+	if (st->condstore)
 		s->condstore = true;
 	imap_session_enter(s, IMAP_STATE_SELECTED);
 
@@ -265,16 +274,41 @@ static int select_mailbox(struct imap_session *s, struct str arg,
 	if (s->rev2) {
 		/* RFC 9051 6.3.2: the mailbox name as the server has it. */
 		strbuf_append_c(&out, "* LIST () \"/\" ");
-		imap_session_write_name(s, &out, mb.name);
+		imap_session_write_name(s, &out, st->d.mb.name);
 		strbuf_append_c(&out, "\r\n");
 	}
 	imap_write(s, out.p, out.n);
 	strbuf_free(&out);
-	if (q.given && qresync_report(s, &q) < 0)
-		return -1;
-	imap_tagged(s, "OK", "[%s] %s completed", readonly ? "READ-ONLY" :
-		    "READ-WRITE", readonly ? "EXAMINE" : "SELECT");
+	if (st->q.given)
+		qresync_report(s, &st->q, st->gone, st->n_gone);
+	imap_tagged(s, "OK", "[%s] %s completed", st->readonly ? "READ-ONLY" :
+		    "READ-WRITE", st->readonly ? "EXAMINE" : "SELECT");
 	return 1;
+}
+
+static int select_mailbox(struct imap_session *s, struct str arg,
+			  bool readonly)
+{
+	struct select_state *st = arena_zalloc(&s->cmd_arena, sizeof(*st));
+	struct imap_cursor c;
+
+	imap_cursor_init(&c, arg);
+	if (!arg_mailbox(s, &c, &st->name))
+		return -1;
+	if (!parse_select_params(s, &c, &st->condstore, &st->q))
+		return imap_bad_syntax(s, &c);
+	if (s->view != NULL) {
+		/* RFC 9051 / RFC 7162: the previous mailbox is closed
+		 * without expunging. */
+		imap_view_free(&s->view);
+		imap_session_enter(s, IMAP_STATE_AUTH);
+		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
+	}
+	st->readonly = readonly;
+	st->user_id = s->user_id;
+	s->view_loading = true;
+	s->view_load_changed = false;
+	return imap_session_read(s, select_read, select_done, st);
 }
 
 int cmd_select(void *session, struct str arg)
@@ -692,42 +726,50 @@ static bool parse_status_items(struct imap_cursor *c, bool rev2,
 	return true;
 }
 
-/* Append "* STATUS name (...)\r\n"; -1 (reply queued) on a store error. */
-static int write_status(struct imap_session *s, const struct store_mailbox *mb,
-			unsigned items, struct strbuf *out)
+/* What STATUS items read beyond the mailbox row. */
+struct status_vals {
+	uint64_t size, deleted_size;
+	uint32_t deleted, recent;
+};
+
+/* Read what items need for mb (not the selected view's \Recent, which
+ * the caller takes from the view). Runs where r is: on a read pool thread
+ * it touches no session. 0, or -1 with *error_r (r's). */
+static int status_read(struct store_reader *r, const struct store_mailbox *mb,
+		       unsigned items, struct status_vals *vals,
+		       const char **error_r)
 {
-	uint64_t size = 0;
-	uint32_t deleted = 0, recent = 0;
-	bool first = true;
-	uint64_t deleted_size = 0;
-
+	*vals = (struct status_vals){ 0 };
 	if ((items & (ST_SIZE | ST_DELETED | ST_DELETED_STORAGE)) != 0) {
-		struct store_reader *r = imap_session_reader(s);
-		const char *error = "store unavailable";
 		struct store_mailbox_status st;
-		int ret = -1;
+		int ret = store_mailbox_status(r, mb->id, &st, error_r);
 
-		if (r != NULL)
-			ret = store_mailbox_status(r, mb->id, &st, &error);
 		if (ret < 0)
-			return imap_store_failed(s, "store", error);
-		/* Deleted since mailbox_get(): it is empty now. */
+			return -1;
+		/* Deleted since it was looked up: it is empty now. */
 		if (ret > 0) {
-			size = st.size;
-			deleted = st.deleted;
-			deleted_size = st.deleted_size;
+			vals->size = st.size;
+			vals->deleted = st.deleted;
+			vals->deleted_size = st.deleted_size;
 		}
 	}
-	/* IMAP4rev2 has no RECENT: STATUS refused it, LIST-STATUS leaves
-	 * it out. */
-	if (s->rev2)
-		items &= ~(unsigned)ST_RECENT;
-	if ((items & ST_RECENT) != 0) {
-		const char *error;
+	if ((items & ST_RECENT) != 0 &&
+	    imap_recent_count_read(r, mb, &vals->recent, error_r) < 0)
+		return -1;
+	return 0;
+}
 
-		if (imap_recent_count(s, mb, &recent, &error) < 0)
-			return imap_store_failed(s, "store", error);
-	}
+/* Append "* STATUS name (...)\r\n" (the session's thread). */
+static void status_format(struct imap_session *s,
+			  const struct store_mailbox *mb, unsigned items,
+			  const struct status_vals *vals, struct strbuf *out)
+{
+	bool first = true;
+	uint32_t recent = vals->recent;
+
+	/* The selected mailbox: this session's own \Recent. */
+	if (s->view != NULL && s->view->mailbox_id == mb->id)
+		recent = (uint32_t)s->view->n_recent;
 	strbuf_append_c(out, "* STATUS ");
 	imap_session_write_name(s, out, mb->name);
 	strbuf_append_c(out, " (");
@@ -743,8 +785,8 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 	ITEM(ST_UIDNEXT, "UIDNEXT %u", mb->uidnext);
 	ITEM(ST_UIDVALIDITY, "UIDVALIDITY %u", mb->uidvalidity);
 	ITEM(ST_UNSEEN, "UNSEEN %u", mb->unseen);
-	ITEM(ST_DELETED, "DELETED %u", deleted);
-	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)size);
+	ITEM(ST_DELETED, "DELETED %u", vals->deleted);
+	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)vals->size);
 	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu",
 	     (unsigned long long)mb->highestmodseq);
 	ITEM(ST_APPENDLIMIT, "APPENDLIMIT %llu",
@@ -752,39 +794,93 @@ static int write_status(struct imap_session *s, const struct store_mailbox *mb,
 	/* RFC 9208 4.2.2, in the KiB of the STORAGE resource (rounded up
 	 * as its usage is, cmd_quota.c) */
 	ITEM(ST_DELETED_STORAGE, "DELETED-STORAGE %llu",
-	     (unsigned long long)((deleted_size + 1023) / 1024));
+	     (unsigned long long)((vals->deleted_size + 1023) / 1024));
 #undef ITEM
 	strbuf_append_c(out, ")\r\n");
+}
+
+/* IMAP4rev2 has no RECENT: STATUS refused it, LIST-STATUS leaves it
+ * out. */
+static unsigned status_items(const struct imap_session *s, unsigned items)
+{
+	return s->rev2 ? items & ~(unsigned)ST_RECENT : items;
+}
+
+/* LIST-STATUS: "* STATUS" of mb, read here; -1 (reply queued) on a store
+ * error. */
+static int write_status(struct imap_session *s, const struct store_mailbox *mb,
+			unsigned items, struct strbuf *out)
+{
+	struct store_reader *r = imap_session_reader(s);
+	const char *error = "store unavailable";
+	struct status_vals vals;
+
+	items = status_items(s, items);
+	if (r == NULL || status_read(r, mb, items, &vals, &error) < 0)
+		return imap_store_failed(s, "store", error);
+	status_format(s, mb, items, &vals, out);
 	return 0;
+}
+
+/* STATUS: what the read needs and what it brings back. */
+struct status_state {
+	int64_t user_id;
+	const char *name;
+	unsigned items;
+	struct store_mailbox mb;
+	struct status_vals vals;
+	int found;
+};
+
+/* On a read pool thread, or inline. */
+static void status_cmd_read(struct store_reader *r, struct imap_read *rd,
+			    void *arg)
+{
+	struct status_state *st = arg;
+	const char *error = NULL;
+
+	st->found = store_mailbox_by_name(r, &rd->arena, st->user_id, st->name,
+					  &st->mb, &error);
+	if (st->found > 0 &&
+	    status_read(r, &st->mb, st->items, &st->vals, &error) < 0)
+		st->found = -1;
+	if (st->found < 0)
+		imap_read_error(rd, error);
+}
+
+static int status_cmd_done(struct imap_session *s, struct imap_read *rd,
+			   void *arg)
+{
+	struct status_state *st = arg;
+	struct strbuf out = STRBUF_INIT;
+
+	if (mailbox_read(s, rd, st->found) <= 0)
+		return -1;
+	if ((st->items & ST_HIGHESTMODSEQ) != 0)
+		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
+	status_format(s, &st->mb, st->items, &st->vals, &out);
+	imap_write(s, out.p, out.n);
+	strbuf_free(&out);
+	imap_tagged(s, "OK", "STATUS completed");
+	return 1;
 }
 
 int cmd_status(void *session, struct str arg)
 {
 	struct imap_session *s = session;
-	struct strbuf out = STRBUF_INIT;
-	struct store_mailbox mb;
+	struct status_state *st = arena_zalloc(&s->cmd_arena, sizeof(*st));
 	struct imap_cursor c;
-	const char *name;
-	unsigned items;
-	int ret;
 
 	imap_cursor_init(&c, arg);
-	if (!arg_mailbox(s, &c, &name))
+	if (!arg_mailbox(s, &c, &st->name))
 		return -1;
-	if (!imap_cursor_sp(&c) || !parse_status_items(&c, s->rev2, &items) ||
+	if (!imap_cursor_sp(&c) ||
+	    !parse_status_items(&c, s->rev2, &st->items) ||
 	    !imap_cursor_at_end(&c))
 		return imap_bad_syntax(s, &c);
-	if (mailbox_get(s, name, &mb) <= 0)
-		return -1;
-	if ((items & ST_HIGHESTMODSEQ) != 0)
-		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
-	ret = write_status(s, &mb, items, &out);
-	if (ret == 0) {
-		imap_write(s, out.p, out.n);
-		imap_tagged(s, "OK", "STATUS completed");
-	}
-	strbuf_free(&out);
-	return ret < 0 ? -1 : 1;
+	st->items = status_items(s, st->items);
+	st->user_id = s->user_id;
+	return imap_session_read(s, status_cmd_read, status_cmd_done, st);
 }
 
 /* ---- LIST / LSUB ---- */

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "proto/imap/imap_commands.h"
 #include "proto/imap/imap_search.h"
+#include "proto/common/session_read.h"
 
 /* Key evaluations per slice: a few milliseconds. */
 #define SEARCH_SLICE (1u << 21)
@@ -39,21 +40,59 @@ struct search_run {
 	struct imap_search_exec *exec;
 	imap_search_done_fn *done;
 	void *arg;
-};
-
-static int search_continue(struct imap_session *s)
-{
-	struct search_run *sr = s->cmd_state;
-	const char *error = "store unavailable";
-	uint32_t *matches;
+	/* What the slices read: set on the session's thread. The view does
+	 * not change while the command is busy. */
+	const struct imap_search *prog;
+	struct arena *a, *scratch;
+	int64_t mailbox_id;
+	const struct store_msg *msgs;
+	const bool *recent;
 	size_t n;
 	int ret;
+};
 
-	ret = imap_search_step(sr->exec, s->view->msgs, s->view->recent,
-			       SEARCH_SLICE, &error);
-	if (ret < 0)
-		return imap_store_failed(s, "search", error);
-	if (ret == 0) {
+/* One slice (the first one starts the run: its text keys through the
+ * store's index), on a read pool thread or inline. */
+static void search_read(struct store_reader *r, struct imap_read *rd,
+			void *arg)
+{
+	struct search_run *sr = arg;
+	const char *error = NULL;
+
+	if (sr->exec == NULL) {
+		sr->exec = imap_search_start(sr->prog, r, sr->a, sr->scratch,
+					     sr->mailbox_id, sr->msgs, sr->n,
+					     &error);
+		if (sr->exec == NULL) {
+			sr->ret = -1;
+			imap_read_error(rd, error);
+			return;
+		}
+	} else {
+		imap_search_reader(sr->exec, r);
+	}
+	sr->ret = imap_search_step(sr->exec, sr->msgs, sr->recent,
+				   SEARCH_SLICE, &error);
+	if (sr->ret < 0)
+		imap_read_error(rd, error);
+}
+
+static int search_continue(struct imap_session *s);
+
+static int search_read_done(struct imap_session *s, struct imap_read *rd,
+			    void *arg)
+{
+	struct search_run *sr = arg;
+	uint32_t *matches;
+	size_t n;
+
+	if (rd->error != NULL)
+		return imap_store_failed(s, "search", rd->error);
+	if (sr->ret == 0) {
+		/* On the pool the other sessions' reads had their turn in
+		 * its queue; here, let the thread's other sessions go. */
+		if (session_reads_pooled(&s->core))
+			return search_continue(s);
 		imap_session_yield(s);
 		return 0;
 	}
@@ -63,13 +102,17 @@ static int search_continue(struct imap_session *s)
 	return sr->done(s, matches, n, sr->arg);
 }
 
+static int search_continue(struct imap_session *s)
+{
+	return imap_session_read(s, search_read, search_read_done,
+				 s->cmd_state);
+}
+
 int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 		     const struct imap_search_opts *opts,
 		     imap_search_done_fn *done, void *arg)
 {
 	struct imap_view *v = s->view;
-	struct store_reader *r = imap_session_reader(s);
-	const char *error = "store unavailable";
 	struct search_run *sr = arena_zalloc(&s->cmd_arena, sizeof(*sr));
 
 	if (opts->recent_used && s->rev2) {
@@ -79,13 +122,15 @@ int imap_search_view(struct imap_session *s, const struct imap_search *prog,
 	}
 	if (opts->modseq_used)
 		imap_view_condstore(s);	/* a CONDSTORE-enabling command */
-	if (r == NULL || (sr->exec = imap_search_start(prog, r, &s->cmd_arena,
-						       &s->msg_arena,
-						       v->mailbox_id, v->msgs,
-						       v->n, &error)) == NULL)
-		return imap_store_failed(s, "search", error);
 	sr->done = done;
 	sr->arg = arg;
+	sr->prog = prog;
+	sr->a = &s->cmd_arena;
+	sr->scratch = &s->msg_arena;
+	sr->mailbox_id = v->mailbox_id;
+	sr->msgs = v->msgs;
+	sr->recent = v->recent;
+	sr->n = v->n;
 	s->cmd_state = sr;
 	s->cont = search_continue;
 	return search_continue(s);

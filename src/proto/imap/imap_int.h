@@ -34,7 +34,9 @@ struct imap_thread {
 	struct net_thread *thread;
 	struct imap_session *sessions;	/* every session on this thread */
 	/* Guarded by the notification hub's lock (imap_session.c). */
-	int64_t *changed;
+	struct imap_change {
+		int64_t user_id, mailbox_id;
+	} *changed;
 	size_t n_changed, cap_changed;
 	bool posted;
 };
@@ -114,11 +116,15 @@ struct imap_session {
 	int (*cont)(struct imap_session *s);
 	void *cmd_state;
 	struct arena msg_arena;		/* one message of a FETCH */
+	struct arena meta_arena;	/* a FETCH's metadata read ahead */
 
 	int64_t user_id;
 	bool utf8, condstore, qresync;	/* ENABLEd */
 	bool rev2;			/* ENABLE IMAP4rev2 */
 	struct imap_view *view;		/* selected mailbox or NULL */
+	/* SELECT's read is out (view NULL); a change event of the user came
+	 * meanwhile: the new view catches up at its first sync. */
+	bool view_loading, view_load_changed;
 	bool logout;			/* close once the command is done */
 };
 
@@ -145,6 +151,36 @@ typedef void imap_store_done_fn(struct imap_session *s,
 				struct store_result *result, void *arg);
 void imap_session_submit(struct imap_session *s, const struct store_req *req,
 			 imap_store_done_fn *done, void *arg);
+/* A store read of the running command that may wait (disk, or the
+ * network with PostgreSQL), as one request: fn runs on a read pool thread
+ * when the server has one (proto/common/session_read.h; the session is
+ * held meanwhile, so pipelined commands keep their order, and it outlives
+ * its conn), else at once with the thread's reader. fn reads through r
+ * (NULL: none could be opened; set rd->error and return) into rd->arena
+ * and may queue output in rd->out; it must touch nothing of the session
+ * but what the running command owns (its cmd_state, the view, which no
+ * one changes while a command is busy). Then, on the session's thread and
+ * only when the client is still there, rd->out is written and done runs,
+ * returning as a handler does; rd is freed after it. imap_session_read
+ * returns done's value when fn ran inline, else 0 (suspended). */
+struct imap_read {
+	struct arena arena;		/* the read's results */
+	struct strbuf out;		/* output made by the read */
+	const char *error;		/* in arena or static: why it failed */
+	struct imap_session *s;		/* for done only */
+	void (*fn)(struct store_reader *r, struct imap_read *rd, void *arg);
+	int (*done)(struct imap_session *s, struct imap_read *rd, void *arg);
+	void *arg;
+};
+typedef void imap_read_fn(struct store_reader *r, struct imap_read *rd,
+			  void *arg);
+typedef int imap_read_done_fn(struct imap_session *s, struct imap_read *rd,
+			      void *arg);
+int imap_session_read(struct imap_session *s, imap_read_fn *fn,
+		      imap_read_done_fn *done, void *arg);
+/* rd->error = a copy of error in rd->arena (a reader's message does not
+ * outlive its next statement, which may be another session's). */
+void imap_read_error(struct imap_read *rd, const char *error);
 /* A long command that did a slice of its work: s->cont runs again from
  * the event loop once the other sessions of the thread had their turn
  * (the handler or continuation returns 0 after calling this). */
@@ -163,10 +199,19 @@ void imap_session_after(struct imap_session *s, int ret);
 void imap_session_write_name(struct imap_session *s, struct strbuf *out,
 			     const char *name);
 /* The credentials of user were right: log in (the session core's
- * record, limit and log), then state, timeouts, reader size. False when
- * the core refused the login (its BYE is queued). */
+ * record, limit and log), then state, timeouts, reader size, and
+ * s->user_id read here unless user_id_read (the caller read it with
+ * imap_user_read). False when the core refused the login (its BYE is
+ * queued). */
 bool imap_session_login(struct imap_session *s, const char *user,
-			const char *mech);
+			const char *mech, bool user_id_read);
+/* The store's id of a user (0 when not found), for imap_session_read. */
+struct imap_user_lookup {
+	const char *address;
+	int64_t user_id;
+};
+struct imap_read;
+void imap_user_read(struct store_reader *r, struct imap_read *rd, void *arg);
 
 /* ---- imap_notify.c ---- */
 /* The server receives change events (one server per process at a time);
@@ -180,19 +225,33 @@ struct imap_thread *imap_thread_get(struct imap_server *server,
 				    struct net_thread *thread);
 
 /* ---- imap_view.c ---- */
-/* Load mailbox mb for SELECT/EXAMINE. Returns -1 with *error_r on a store
- * error. */
-int imap_view_open(struct imap_session *s, const struct store_mailbox *mb,
-		   bool readonly, struct imap_view **view_r,
+/* What SELECT/EXAMINE reads: the mailbox row and its messages. */
+struct imap_view_data {
+	struct store_mailbox mb;
+	struct store_msg *msgs;
+	int n;
+};
+/* Read mailbox name of user_id and its messages from one snapshot into
+ * *d (in a). Runs where r is: on a read pool thread, it touches no
+ * session. 1 found, 0 no such mailbox, -1 error (*error_r, r's). */
+int imap_view_load(struct store_reader *r, struct arena *a, int64_t user_id,
+		   const char *name, struct imap_view_data *d,
 		   const char **error_r);
+/* The view of what imap_view_load read (the session's thread: \Recent
+ * is taken here). */
+struct imap_view *imap_view_make(struct imap_session *s,
+				 const struct imap_view_data *d,
+				 bool readonly);
 void imap_view_free(struct imap_view **view);
 /* Forget which messages sessions have seen (\Recent); at server free. */
 void imap_recent_reset(void);
-/* STATUS RECENT of mb: the selected view's own \Recent count, else the
- * number of messages the next read-write session would take, without
- * taking them. Returns 0, or -1 with *error_r. */
-int imap_recent_count(struct imap_session *s, const struct store_mailbox *mb,
-		      uint32_t *count_r, const char **error_r);
+/* STATUS RECENT of mb when it is not the selected view (that one has its
+ * own count): the number of messages the next read-write session would
+ * take, without taking them. Any thread (the marks have their lock).
+ * Returns 0, or -1 with *error_r. */
+int imap_recent_count_read(struct store_reader *r,
+			   const struct store_mailbox *mb, uint32_t *count_r,
+			   const char **error_r);
 /* ENABLE IMAP4rev2 while selected: no \Recent from now on (RFC 9051). */
 void imap_view_forget_recent(struct imap_view *v);
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the view's

@@ -20,7 +20,7 @@ static struct {
 static void imap_thread_changes(void *arg)
 {
 	struct imap_thread *t = arg;
-	int64_t *changed;
+	struct imap_change *changed;
 	size_t n;
 
 	pthread_mutex_lock(&hub.lock);
@@ -33,11 +33,20 @@ static void imap_thread_changes(void *arg)
 
 	for (struct imap_session *s = t->sessions, *next; s != NULL; s = next) {
 		next = s->next;
+		if (s->view == NULL && s->view_loading) {
+			/* A SELECT's read is out: a change of the user's
+			 * may be newer than its snapshot. */
+			for (size_t i = 0; i < n; i++) {
+				if (changed[i].user_id == s->user_id)
+					s->view_load_changed = true;
+			}
+			continue;
+		}
 		if (s->view == NULL)
 			continue;
 		for (size_t i = 0; i < n; i++) {
-			if (changed[i] != s->view->mailbox_id &&
-			    changed[i] != STORE_MAILBOX_ANY)
+			if (changed[i].mailbox_id != s->view->mailbox_id &&
+			    changed[i].mailbox_id != STORE_MAILBOX_ANY)
 				continue;
 			s->view->changed = true;
 			/* IDLE reports at once; others at their next command. */
@@ -51,7 +60,7 @@ static void imap_thread_changes(void *arg)
 
 /* Runs on the store writer thread: note the mailbox for each I/O thread
  * and wake it once. */
-static void imap_hub_change(void *arg UNUSED, int64_t user_id UNUSED,
+static void imap_hub_change(void *arg UNUSED, int64_t user_id,
 			    int64_t mailbox_id, uint64_t modseq UNUSED)
 {
 	struct imap_server *server;
@@ -66,7 +75,7 @@ static void imap_hub_change(void *arg UNUSED, int64_t user_id UNUSED,
 		if (t == NULL)
 			continue;
 		for (j = 0; j < t->n_changed; j++) {
-			if (t->changed[j] == mailbox_id)
+			if (t->changed[j].mailbox_id == mailbox_id)
 				break;
 		}
 		if (j < t->n_changed)
@@ -76,7 +85,8 @@ static void imap_hub_change(void *arg UNUSED, int64_t user_id UNUSED,
 			t->changed = xrealloc(t->changed, t->cap_changed *
 					      sizeof(*t->changed));
 		}
-		t->changed[t->n_changed++] = mailbox_id;
+		t->changed[t->n_changed++] = (struct imap_change){
+			user_id, mailbox_id };
 		if (!t->posted) {
 			t->posted = true;
 			task_queue_post(net_thread_task_queue(t->thread),

@@ -676,6 +676,11 @@ struct imap_search_exec *imap_search_start(const struct imap_search *s,
 	return run;
 }
 
+void imap_search_reader(struct imap_search_exec *run, struct store_reader *r)
+{
+	run->r = r;
+}
+
 int imap_search_step(struct imap_search_exec *run, const struct store_msg *msgs,
 		     const bool *recent, size_t budget, const char **error_r)
 {

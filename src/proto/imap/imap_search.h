@@ -66,6 +66,9 @@ int imap_search_run(const struct imap_search *s, struct store_reader *r, struct 
 struct imap_search_exec;
 struct imap_search_exec *imap_search_start(const struct imap_search *s, struct store_reader *r, struct arena *a, struct arena *scratch, int64_t mailbox_id, const struct store_msg *msgs, size_t n, const char **error_r);
 int imap_search_step(struct imap_search_exec *run, const struct store_msg *msgs, const bool *recent, size_t budget, const char **error_r);
+/* The reader the next steps read through (a read pool runs each step on
+ * whichever of its threads is free, each with its own reader). */
+void imap_search_reader(struct imap_search_exec *run, struct store_reader *r);
 /* The matches so far: 0-based indexes into msgs, ascending (in a). */
 size_t imap_search_matches(const struct imap_search_exec *run, uint32_t **matches_r);
 

@@ -68,6 +68,7 @@ static void imap_open(struct session *core)
 	s->mode = IMAP_MODE_COMMAND;
 	arena_init(&s->cmd_arena, 0);
 	arena_init(&s->msg_arena, 0);
+	arena_init(&s->meta_arena, 0);
 	s->reader = imap_reader_new(s->server->set.max_command_size,
 				    s->server->set.max_command_size);
 	s->thread = imap_thread_get(s->server, conn_thread(conn));
@@ -241,6 +242,7 @@ static void imap_free(struct session *core)
 	imap_reader_free(&s->reader);
 	arena_deinit(&s->cmd_arena);
 	arena_deinit(&s->msg_arena);
+	arena_deinit(&s->meta_arena);
 }
 
 static const struct session_ops imap_session_ops = {

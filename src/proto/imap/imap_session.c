@@ -7,6 +7,7 @@
 #include "mail/mutf7.h"
 #include "mail/imap_string.h"
 #include "net/net.h"
+#include "proto/common/session_read.h"
 #include "proto/imap/imap_int.h"
 
 #include <stdarg.h>
@@ -136,20 +137,33 @@ struct store_reader *imap_session_reader(struct imap_session *s)
 	return session_reader(&s->core);
 }
 
-bool imap_session_login(struct imap_session *s, const char *user,
-			const char *mech)
+void imap_user_read(struct store_reader *r, struct imap_read *rd, void *arg)
 {
-	struct store_reader *r = imap_session_reader(s);
+	struct imap_user_lookup *ul = arg;
 	struct store_user u;
 	const char *error;
-	struct arena a;
 
+	/* Not found or failed: user_id stays 0, whose mailboxes are none
+	 * (the user was deleted meanwhile, or the store is away). */
+	if (r != NULL && store_user_by_address(r, &rd->arena, ul->address, &u,
+					       &error) == 1)
+		ul->user_id = u.id;
+}
+
+bool imap_session_login(struct imap_session *s, const char *user,
+			const char *mech, bool user_id_read)
+{
 	if (!session_login(&s->core, user, mech))
 		return false;
-	arena_init(&a, 0);
-	if (r != NULL && store_user_by_address(r, &a, user, &u, &error) == 1)
-		s->user_id = u.id;
-	arena_deinit(&a);
+	if (!user_id_read) {
+		struct imap_user_lookup ul = { user, 0 };
+		struct imap_read rd = { 0 };
+
+		arena_init(&rd.arena, 0);
+		imap_user_read(imap_session_reader(s), &rd, &ul);
+		arena_deinit(&rd.arena);
+		s->user_id = ul.user_id;
+	}
 	imap_session_enter(s, IMAP_STATE_AUTH);
 	conn_set_idle_timeout(s->core.conn, s->server->set.idle_timeout_s);
 	/* From now on APPEND may carry messages up to APPENDLIMIT. */
@@ -172,6 +186,7 @@ static void imap_session_cmd_done(struct imap_session *s)
 	s->replied_bad = false;
 	arena_clear(&s->cmd_arena);
 	arena_clear(&s->msg_arena);
+	arena_clear(&s->meta_arena);
 	/* The command is done with its bytes: an idle session keeps no
 	 * APPEND-sized buffer. */
 	if (s->reader != NULL)
@@ -240,6 +255,70 @@ void imap_session_submit(struct imap_session *s, const struct store_req *req,
 	store_submit(session_store(&s->core), req,
 		     net_thread_task_queue(conn_thread(s->core.conn)),
 		     imap_session_store_done, sub);
+}
+
+/* ---- store reads ---- */
+
+void imap_read_error(struct imap_read *rd, const char *error)
+{
+	rd->error = arena_strdup(&rd->arena, error != NULL ? error :
+				 "store unavailable");
+}
+
+static void imap_read_run(struct store_reader *r, void *arg)
+{
+	struct imap_read *rd = arg;
+
+	if (r == NULL) {
+		rd->error = "store unavailable";
+		return;
+	}
+	rd->fn(r, rd, rd->arg);
+}
+
+static void imap_read_free(struct imap_read *rd)
+{
+	arena_deinit(&rd->arena);
+	strbuf_free(&rd->out);
+	free(rd);
+}
+
+static int imap_read_done(struct session *core, void *arg, bool gone)
+{
+	struct imap_read *rd = arg;
+	struct imap_session *s = rd->s;
+	int ret = 0;
+
+	if (!gone) {
+		imap_write(s, rd->out.p, rd->out.n);
+		ret = rd->done(s, rd, rd->arg);
+	}
+	imap_read_free(rd);
+	if (gone || !session_reads_pooled(core))
+		return ret;	/* inline: the handler's caller goes on */
+	/* Came back later, as a continuation does. */
+	if (ret == 0) {
+		/* Still suspended (output to drain, another read out). */
+		session_hold(core);
+		return 0;
+	}
+	if (ret < 0 && s->replied_bad)
+		session_bad(core);
+	imap_session_resume(s);
+	return 1;
+}
+
+int imap_session_read(struct imap_session *s, imap_read_fn *fn,
+		      imap_read_done_fn *done, void *arg)
+{
+	struct imap_read *rd = xcalloc(1, sizeof(*rd));
+
+	arena_init(&rd->arena, 0);
+	rd->s = s;
+	rd->fn = fn;
+	rd->done = done;
+	rd->arg = arg;
+	return session_read(&s->core, imap_read_run, imap_read_done, rd);
 }
 
 /* ---- continuations ---- */

@@ -133,21 +133,13 @@ static uint32_t view_recent_from(struct imap_session *s, struct imap_view *v,
 	return old;
 }
 
-int imap_recent_count(struct imap_session *s, const struct store_mailbox *mb,
-		      uint32_t *count_r, const char **error_r)
+int imap_recent_count_read(struct store_reader *r,
+			   const struct store_mailbox *mb, uint32_t *count_r,
+			   const char **error_r)
 {
-	struct store_reader *r = imap_session_reader(s);
-	uint32_t mark;
+	uint32_t mark = recent_mark(mb->id, mb->uidvalidity, mb->recent_uid,
+				    0, false);
 
-	if (s->view != NULL && s->view->mailbox_id == mb->id) {
-		*count_r = (uint32_t)s->view->n_recent;
-		return 0;
-	}
-	if (r == NULL) {
-		*error_r = "store unavailable";
-		return -1;
-	}
-	mark = recent_mark(mb->id, mb->uidvalidity, mb->recent_uid, 0, false);
 	return store_msg_count_above(r, mb->id, mark, count_r, error_r);
 }
 
@@ -329,57 +321,50 @@ static void view_put(struct imap_view *v, const struct store_msg *m,
 	v->n++;
 }
 
-int imap_view_open(struct imap_session *s, const struct store_mailbox *found,
-		   bool readonly, struct imap_view **view_r,
+int imap_view_load(struct store_reader *r, struct arena *a, int64_t user_id,
+		   const char *name, struct imap_view_data *d,
 		   const char **error_r)
 {
-	struct store_reader *r = imap_session_reader(s);
-	struct store_mailbox mb;
-	struct imap_view *v;
-	struct store_msg *msgs;
-	struct arena tmp;
-	uint32_t recent_from = UINT32_MAX;
-	int n, ret;
+	int ret;
 
-	if (r == NULL) {
-		*error_r = "store unavailable";
-		return -1;
-	}
 	/* The mailbox row and its messages from one snapshot, so that
 	 * UIDNEXT, HIGHESTMODSEQ and the \Recent mark fit the list. */
-	arena_init(&tmp, 0);
-	if (store_reader_begin(r, error_r) < 0) {
-		arena_deinit(&tmp);
+	d->msgs = NULL;
+	d->n = 0;
+	if (store_reader_begin(r, error_r) < 0)
 		return -1;
-	}
-	ret = store_mailbox_by_id(r, &tmp, found->id, &mb, error_r);
-	n = ret <= 0 ? -1 : store_msg_list(r, &tmp, mb.id, &msgs, error_r);
+	ret = store_mailbox_by_name(r, a, user_id, name, &d->mb, error_r);
+	if (ret > 0 && (d->n = store_msg_list(r, a, d->mb.id, &d->msgs,
+					      error_r)) < 0)
+		ret = -1;
 	store_reader_end(r);
-	if (ret == 0)
-		*error_r = "mailbox deleted meanwhile";
-	if (n < 0) {
-		arena_deinit(&tmp);
-		return -1;
-	}
-	v = xcalloc(1, sizeof(*v));
-	v->mailbox_id = mb.id;
-	v->name = xstrdup(mb.name);
+	return ret;
+}
+
+struct imap_view *imap_view_make(struct imap_session *s,
+				 const struct imap_view_data *d, bool readonly)
+{
+	const struct store_mailbox *mb = &d->mb;
+	uint32_t recent_from = UINT32_MAX;
+	struct imap_view *v = xcalloc(1, sizeof(*v));
+	int n = d->n;
+
+	v->mailbox_id = mb->id;
+	v->name = xstrdup(mb->name);
 	v->readonly = readonly;
-	v->uidvalidity = mb.uidvalidity;
-	v->uidnext = mb.uidnext;
-	v->highestmodseq = mb.highestmodseq;
+	v->uidvalidity = mb->uidvalidity;
+	v->uidnext = mb->uidnext;
+	v->highestmodseq = mb->highestmodseq;
 	arena_init(&v->arena, 0);
 	view_reserve(v, (size_t)n);
 	if (n > 0)
-		recent_from = view_recent_from(s, v, mb.recent_uid,
-					       msgs[n - 1].uid);
+		recent_from = view_recent_from(s, v, mb->recent_uid,
+					       d->msgs[n - 1].uid);
 	for (int i = 0; i < n; i++)
-		view_put(v, &msgs[i], msgs[i].uid > recent_from);
+		view_put(v, &d->msgs[i], d->msgs[i].uid > recent_from);
 	v->n_reported = v->n;
 	v->kw_pending = false;	/* SELECT sends the list */
-	arena_deinit(&tmp);
-	*view_r = v;
-	return 0;
+	return v;
 }
 
 void imap_view_free(struct imap_view **vp)

@@ -3,6 +3,7 @@
  * table's flags before a handler runs; handlers return 1 done, 0
  * suspended, -1 failed (reply queued; counts as a bad command). */
 #include "base/log.h"
+#include "proto/common/session_read.h"
 #include "proto/pop3/pop3_commands.h"
 
 #include <openssl/crypto.h>
@@ -96,6 +97,72 @@ static void pop3_apop_digest(const char *timestamp, const char *secret,
 	secure_zero(md, sizeof(md));
 }
 
+/* One APOP check: the user's secret is looked up on the read pool when
+ * there is one (proto/common/session_read.h), the digest compared on the
+ * session's thread. */
+struct apop_check {
+	char *name;
+	char got[33];
+	struct arena a;
+	struct store_user user;
+	int found;
+	char *error;
+};
+
+static void apop_check_free(struct apop_check *ac)
+{
+	arena_deinit(&ac->a);
+	free(ac->name);
+	free(ac->error);
+	free(ac);
+}
+
+/* On a read pool thread, or inline. */
+static void apop_lookup(struct store_reader *r, void *arg)
+{
+	struct apop_check *ac = arg;
+	const char *error = "store unavailable";
+
+	ac->found = r != NULL ? store_user_by_address(r, &ac->a, ac->name,
+						      &ac->user, &error) : -1;
+	if (ac->found < 0)
+		ac->error = xstrdup(error);
+}
+
+static int apop_looked_up(struct session *core, void *arg, bool gone)
+{
+	struct pop3_session *s = (struct pop3_session *)core;
+	struct apop_check *ac = arg;
+	char want[33];
+	bool usable;
+	int ret = -1;
+
+	if (gone) {
+		apop_check_free(ac);
+		return 0;
+	}
+	if (ac->found < 0) {
+		log_error(conn_sid(s->core.conn), "pop3 apop %s: %s", ac->name,
+			  ac->error);
+		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
+		apop_check_free(ac);
+		return -1;
+	}
+	usable = ac->found > 0 && !ac->user.disabled &&
+		 ac->user.apop_secret[0] != '\0';
+	pop3_apop_digest(s->timestamp, usable ? ac->user.apop_secret :
+			 "posthorn-no-apop-secret", want);
+	if (CRYPTO_memcmp(want, ac->got, 32) == 0 && usable) {
+		ret = pop3_session_login(s, ac->user.address, "APOP");
+	} else {
+		session_login_failed(&s->core, ac->name, "APOP");
+		pop3_err(s, "[AUTH] Authentication failed");
+	}
+	secure_zero(want, sizeof(want));
+	apop_check_free(ac);
+	return ret;
+}
+
 /* APOP name digest (RFC 1939 7). Only users with an APOP secret (set by
  * "posthorn user apop-secret") can pass; for the others the same digest
  * work is done against a dummy secret, so the answer does not tell them
@@ -103,13 +170,7 @@ static void pop3_apop_digest(const char *timestamp, const char *secret,
 static int cmd_apop(void *ctx, struct str arg UNUSED)
 {
 	struct pop3_session *s = ctx;
-	struct store_reader *reader;
-	struct store_user user;
-	struct arena a;
-	const char *error;
-	char want[33], got[33], *name;
-	bool usable;
-	int ret;
+	struct apop_check *ac;
 
 	if (!s->server->set.apop) {
 		pop3_err(s, "APOP is not offered here; use USER/PASS or AUTH");
@@ -118,41 +179,16 @@ static int cmd_apop(void *ctx, struct str arg UNUSED)
 	if (s->cmd.n_args != 2 || s->cmd.args[0].n > POP3_USER_MAX ||
 	    s->cmd.args[1].n != 32)
 		return pop3_syntax(s, "APOP name digest");
-	reader = session_reader(&s->core);
-	if (reader == NULL) {
-		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
-		return -1;
-	}
+	ac = xcalloc(1, sizeof(*ac));
 	for (size_t i = 0; i < 32; i++) {
 		char c = s->cmd.args[1].p[i];
 
-		got[i] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+		ac->got[i] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
 	}
-	got[32] = '\0';
-	name = str_dup(s->cmd.args[0]);
-	arena_init(&a, 0);
-	ret = store_user_by_address(reader, &a, name, &user, &error);
-	if (ret < 0) {
-		log_error(conn_sid(s->core.conn), "pop3 apop %s: %s", name, error);
-		pop3_err(s, "[SYS/TEMP] Temporary failure, try again later");
-		arena_deinit(&a);
-		free(name);
-		return -1;
-	}
-	usable = ret > 0 && !user.disabled && user.apop_secret[0] != '\0';
-	pop3_apop_digest(s->timestamp, usable ? user.apop_secret :
-			 "posthorn-no-apop-secret", want);
-	ret = -1;
-	if (CRYPTO_memcmp(want, got, 32) == 0 && usable) {
-		ret = pop3_session_login(s, user.address, "APOP");
-	} else {
-		session_login_failed(&s->core, name, "APOP");
-		pop3_err(s, "[AUTH] Authentication failed");
-	}
-	secure_zero(want, sizeof(want));
-	arena_deinit(&a);
-	free(name);
-	return ret;
+	ac->got[32] = '\0';
+	ac->name = str_dup(s->cmd.args[0]);
+	arena_init(&ac->a, 0);
+	return session_read(&s->core, apop_lookup, apop_looked_up, ac);
 }
 
 void pop3_auth_challenge(struct session *core, const char *b64)
