@@ -25,6 +25,13 @@ struct fetch_state {
 	uint32_t *meta_uids;
 	struct store_msg_meta *metas;
 	size_t n_metas, meta_pos;
+	/* A large body literal of the message at pos being sent from the
+	 * blob by slices as the client reads (imap_fetch_stream); m and
+	 * meta (in msg_arena, kept meanwhile) render the rest after it. */
+	bool streaming;
+	struct imap_fetch_stream stream;
+	struct imap_fetch_msg m;
+	struct store_msg_meta meta;
 };
 
 /* A FETCH of metadata without message bytes (FLAGS ENVELOPE BODYSTRUCTURE
@@ -70,6 +77,47 @@ static int fetch_meta(struct imap_session *s, struct store_reader *r,
 	return 1;
 }
 
+/* Send the streamed literal's bytes from the blob, a slice at a time
+ * while the output drains: 1 all sent, 0 waiting for the client to read,
+ * -1 the blob could not be read (*error_r): the literal is announced, so
+ * the connection cannot go on. */
+static int fetch_stream_send(struct imap_session *s, struct store_reader *r,
+			     const char **error_r)
+{
+	struct fetch_state *st = s->cmd_state;
+	struct imap_fetch_stream *fs = &st->stream;
+	char *buf = xmalloc(IMAP_FETCH_STREAM_STEP);
+	int ret = 1;
+
+	while (fs->start < fs->end) {
+		size_t want = (size_t)MIN(fs->end - fs->start,
+					  IMAP_FETCH_STREAM_STEP), got = 0;
+
+		if (conn_output_pending(s->core.conn) > IMAP_OUTPUT_HIGH) {
+			ret = 0;
+			break;
+		}
+		/* a blob gone meanwhile (expunged by another session,
+		 * between two snapshots) reads short */
+		if (store_blob_read(r, st->m.blob_id, fs->start, buf, want,
+				    &got, NULL, error_r) <= 0 || got != want) {
+			if (got != want)
+				*error_r = "message bytes shorter than recorded";
+			ret = -1;
+			break;
+		}
+		if (fs->nul_as_0x80) {
+			for (char *p = memchr(buf, '\0', got); p != NULL;
+			     p = memchr(p, '\0', got - (size_t)(p - buf)))
+				*p = (char)0x80;
+		}
+		imap_write(s, buf, got);
+		fs->start += got;
+	}
+	free(buf);
+	return ret;
+}
+
 /* Render from st->pos on. 1 done (tagged reply queued), 0 waiting for the
  * client to read, -1 failed (reply queued). */
 static int fetch_continue(struct imap_session *s)
@@ -89,7 +137,7 @@ static int fetch_continue(struct imap_session *s)
 	if (store_reader_begin(r, &error) < 0)
 		return imap_store_failed(s, "fetch", error);
 	for (; st->pos < st->n; st->pos++) {
-		size_t i = st->idx[st->pos];
+		size_t i = st->idx[st->pos], from = 0;
 		struct store_msg_meta meta;
 		struct imap_fetch_msg m = {
 			.seq = (uint32_t)i + 1,
@@ -102,6 +150,23 @@ static int fetch_continue(struct imap_session *s)
 			store_reader_end(r);
 			strbuf_free(&out);
 			return 0;
+		}
+		if (st->streaming) {
+			if ((ret = fetch_stream_send(s, r, &error)) <= 0) {
+				store_reader_end(r);
+				strbuf_free(&out);
+				if (ret == 0)
+					return 0;
+				log_error(conn_sid(s->core.conn), "imap fetch: %s",
+					  error);
+				conn_abort(s->core.conn, "fetch: blob unreadable");
+				return -1;
+			}
+			st->streaming = false;
+			m = st->m;
+			m.msg = &v->msgs[i];
+			from = st->stream.next;
+			goto render;
 		}
 		if (imap_fetch_needs_blob(st->plan))
 			arena_clear(&s->msg_arena);
@@ -130,15 +195,30 @@ static int fetch_continue(struct imap_session *s)
 			m.blob_id = v->msgs[i].blob_id;
 			m.size = (size_t)size;
 		}
+render:
 		strbuf_reset(&out);
-		if ((ret = imap_fetch_render(st->plan, &m, st->uid,
-					     st->with_modseq, &out, &error)) < 0) {
+		if ((ret = imap_fetch_render_from(st->plan, &m, st->uid,
+						  st->with_modseq, from, &out,
+						  &st->stream, &error)) < 0) {
 			if (ret == -2)
 				goto fail;
 			store_reader_end(r);
 			strbuf_free(&out);
 			imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", error);
 			return -1;
+		}
+		if (ret == 1) {
+			/* a large literal: its bytes follow from the blob,
+			 * then the rest of this response (same pos) */
+			imap_write(s, out.p, out.n);
+			st->m = m;
+			if (m.meta != NULL) {
+				st->meta = *m.meta;
+				st->m.meta = &st->meta;
+			}
+			st->streaming = true;
+			st->pos--;
+			continue;
 		}
 		if (st->seen != NULL && i < st->n_view && st->seen[i] &&
 		    !imap_fetch_wants_flags(st->plan) && out.n >= 3) {
