@@ -39,26 +39,28 @@ static void body_text(const struct mime_part *part, struct str body,
 		      struct strbuf *out)
 {
 	struct strbuf bytes = STRBUF_INIT;
-	struct str charset;
+	struct str charset, text = body;
 
 	if (str_caseeq(part->encoding, STR_LIT("base64"))) {
 		struct b64stream d = B64STREAM_INIT;
 
 		b64stream_feed(&d, &bytes, body.p, body.n);
 		b64stream_finish(&d, &bytes);
+		text = strbuf_str(&bytes);
 	} else if (str_caseeq(part->encoding, STR_LIT("quoted-printable"))) {
 		struct qp_decoder d = QP_DECODER_INIT;
 
 		qp_decoder_feed(&d, &bytes, body.p, body.n);
 		qp_decoder_finish(&d, &bytes);
-	} else {
-		strbuf_append_str(&bytes, body);
+		text = strbuf_str(&bytes);
 	}
+	/* 7bit, 8bit, binary: converted from the message's own bytes (a
+	 * copy of a 25 MB part first was a fifth of the indexer's peak) */
 	charset = mime_param_get(part->params, part->n_params,
 				 STR_LIT("charset"));
 	if (charset.n == 0)
 		charset = STR_LIT("us-ascii");
-	charset_to_utf8(out, charset, strbuf_str(&bytes));
+	charset_to_utf8(out, charset, text);
 	strbuf_putc(out, '\n');
 	strbuf_free(&bytes);
 }

@@ -229,9 +229,12 @@ int store_search_remove(struct store_conn *c, int64_t blob_id,
 }
 
 /* PostgreSQL: the text folded as utf8_fold() folds a needle, so a LIKE
- * that respects case matches as i;unicode-casemap does. */
+ * that respects case matches as i;unicode-casemap does. body is the
+ * tail of *body_buf, which is freed once folded: only the folded copy
+ * and libpq's goes with the statement. */
 static int index_insert_folded(struct store_conn *c, int64_t blob_id,
-			       struct str hdr, struct str body, struct str addr,
+			       struct str hdr, struct strbuf *body_buf,
+			       struct str body, struct str addr,
 			       const char **error_r)
 {
 	struct strbuf fh = STRBUF_INIT, fb = STRBUF_INIT, fa = STRBUF_INIT;
@@ -240,6 +243,7 @@ static int index_insert_folded(struct store_conn *c, int64_t blob_id,
 
 	utf8_fold(&fh, hdr);
 	utf8_fold(&fb, body);
+	strbuf_free(body_buf);
 	utf8_fold(&fa, addr);
 	if ((st = store_stmt(c, store_pgsql_search_sql.insert,
 			     error_r)) != NULL) {
@@ -271,8 +275,9 @@ static int index_one(struct store_conn *c, int64_t blob_id,
 		text_split(msg, hdr, body, addr, &b);
 		db_reset(bs);
 		if (pgsql(c))
-			ret = index_insert_folded(c, blob_id, strbuf_str(hdr), b,
-						  strbuf_str(addr), error_r);
+			ret = index_insert_folded(c, blob_id, strbuf_str(hdr),
+						  body, b, strbuf_str(addr),
+						  error_r);
 		else if ((st = store_stmt(c, search_sqlite.insert,
 					  error_r)) == NULL) {
 			ret = -1;

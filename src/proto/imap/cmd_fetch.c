@@ -32,6 +32,13 @@ struct fetch_state {
 	bool condstore;
 	size_t budget;
 	int ret;
+	/* A large body literal of the message at pos being sent from the
+	 * blob by slices as the client reads (imap_fetch_stream); m and
+	 * meta (in msg_arena, kept meanwhile) render the rest after it. */
+	bool streaming;
+	struct imap_fetch_stream stream;
+	struct imap_fetch_msg m;
+	struct store_msg_meta meta;
 };
 
 /* A FETCH of metadata (FLAGS ENVELOPE BODYSTRUCTURE of a whole mailbox,
@@ -78,11 +85,50 @@ static int fetch_meta(struct fetch_state *st, struct store_reader *r,
 	return 1;
 }
 
+/* Append the streamed literal's bytes from the blob to out, a step at a
+ * time, until out holds st->budget bytes: 1 all sent, 0 more to come, -1
+ * the blob could not be read (*error_r): the literal is announced, so the
+ * connection cannot go on. */
+static int fetch_stream_fill(struct fetch_state *st, struct store_reader *r,
+			     struct strbuf *out, const char **error_r)
+{
+	struct imap_fetch_stream *fs = &st->stream;
+
+	while (fs->start < fs->end) {
+		size_t want = (size_t)MIN(fs->end - fs->start,
+					  IMAP_FETCH_STREAM_STEP), got = 0;
+		char *buf;
+
+		if (out->n >= st->budget)
+			return 0;
+		strbuf_grow(out, want);
+		buf = out->p + out->n;
+		/* a blob gone meanwhile (expunged by another session,
+		 * between two snapshots) reads short */
+		if (store_blob_read(r, st->m.blob_id, fs->start, buf, want,
+				    &got, NULL, error_r) <= 0 || got != want) {
+			if (got != want)
+				*error_r = "message bytes shorter than recorded";
+			return -1;
+		}
+		if (fs->nul_as_0x80) {
+			for (char *p = memchr(buf, '\0', got); p != NULL;
+			     p = memchr(p, '\0', got - (size_t)(p - buf)))
+				*p = (char)0x80;
+		}
+		out->n += got;
+		out->p[out->n] = '\0';
+		fs->start += got;
+	}
+	return 1;
+}
+
 /* Render from st->pos on into out until it holds st->budget bytes (at
  * least one message). Runs where r is: on a read pool thread it reads
  * only the command's state and the view (nobody changes it while the
  * command is busy). 1 done, 0 more to come, -1 store error, -2 a part's
- * transfer encoding is unknown (*error_r either way). */
+ * transfer encoding is unknown, -3 a streamed literal's bytes could not be
+ * read (*error_r each time). */
 static int fetch_slice(struct fetch_state *st, struct store_reader *r,
 		       struct strbuf *out, const char **error_r)
 {
@@ -96,7 +142,7 @@ static int fetch_slice(struct fetch_state *st, struct store_reader *r,
 	if (store_reader_begin(r, error_r) < 0)
 		return -1;
 	for (; st->pos < st->n; st->pos++) {
-		size_t i = st->idx[st->pos];
+		size_t i = st->idx[st->pos], from = 0;
 		struct store_msg_meta meta;
 		struct imap_fetch_msg m = {
 			.seq = (uint32_t)i + 1,
@@ -107,6 +153,21 @@ static int fetch_slice(struct fetch_state *st, struct store_reader *r,
 		if (out->n >= st->budget) {
 			ret = 0;
 			break;
+		}
+		if (st->streaming) {
+			/* the slice may run on another reader than the last */
+			st->m.reader = r;
+			if ((ret = fetch_stream_fill(st, r, out, &error)) <= 0) {
+				if (ret == 0)
+					break;
+				ret = -3;
+				goto fail;
+			}
+			st->streaming = false;
+			m = st->m;
+			m.msg = &v->msgs[i];
+			from = st->stream.next;
+			goto render;
 		}
 		if (imap_fetch_needs_blob(st->plan))
 			arena_clear(st->msg_arena);
@@ -135,13 +196,26 @@ static int fetch_slice(struct fetch_state *st, struct store_reader *r,
 			m.blob_id = v->msgs[i].blob_id;
 			m.size = (size_t)size;
 		}
+render:
 		start = out->n;
-		if ((ret = imap_fetch_render(st->plan, &m, st->uid,
-					     st->with_modseq, out,
-					     &error)) < 0) {
+		if ((ret = imap_fetch_render_from(st->plan, &m, st->uid,
+						  st->with_modseq, from, out,
+						  &st->stream, &error)) < 0) {
 			/* -1: the part's encoding, -2: the store */
 			ret = ret == -1 ? -2 : -1;
 			goto fail;
+		}
+		if (ret == 1) {
+			/* a large literal: its bytes follow from the blob,
+			 * then the rest of this response (same pos) */
+			st->m = m;
+			if (m.meta != NULL) {
+				st->meta = *m.meta;
+				st->m.meta = &st->meta;
+			}
+			st->streaming = true;
+			st->pos--;
+			continue;
 		}
 		if (st->seen != NULL && i < st->n_view && st->seen[i] &&
 		    !imap_fetch_wants_flags(st->plan) && out->n >= start + 3) {
@@ -178,8 +252,6 @@ static void fetch_read(struct store_reader *r, struct imap_read *rd,
 		imap_read_error(rd, error);
 }
 
-static int fetch_continue(struct imap_session *s);
-
 /* The slice's output is written. */
 static int fetch_read_done(struct imap_session *s, struct imap_read *rd,
 			   void *arg)
@@ -193,9 +265,18 @@ static int fetch_read_done(struct imap_session *s, struct imap_read *rd,
 		imap_tagged(s, "OK", "FETCH completed");
 		return 1;
 	case 0:
-		return fetch_continue(s);
+		/* The next slice from the event loop: called from here (an
+		 * inline read) it would recurse once per slice while the
+		 * client keeps up, and a 25 MB body is hundreds of slices. */
+		if (conn_output_pending(s->core.conn) <= IMAP_OUTPUT_HIGH)
+			imap_session_yield(s);
+		return 0;
 	case -2:
 		imap_tagged(s, "NO", "[UNKNOWN-CTE] %s", rd->error);
+		return -1;
+	case -3:
+		log_error(conn_sid(s->core.conn), "imap fetch: %s", rd->error);
+		conn_abort(s->core.conn, "fetch: blob unreadable");
 		return -1;
 	default:
 		return imap_store_failed(s, "fetch", rd->error);

@@ -131,13 +131,16 @@ static const char *arena_strbuf(struct arena *a, struct strbuf *sb)
 	return p;
 }
 
-/* Parse the message once, as delivery does: ENVELOPE, BODY,
- * BODYSTRUCTURE and part offsets. */
+/* ENVELOPE, BODY, BODYSTRUCTURE and part offsets, as delivery stores
+ * them, from the parse of msg made as it arrived (tree, taken over), or
+ * from a parse now when tree is NULL. */
 static void append_meta(struct arena *a, struct str msg,
-			struct store_msg_meta *meta)
+			struct mime_tree *tree, struct store_msg_meta *meta)
 {
-	struct mime_tree *tree = mime_parse(msg.p, msg.n, NULL);
 	struct strbuf sb = STRBUF_INIT;
+
+	if (tree == NULL)
+		tree = mime_parse(msg.p, msg.n, NULL);
 
 	imap_envelope_write(&sb, tree->root);
 	meta->envelope = arena_strbuf(a, &sb);
@@ -180,7 +183,8 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 	int64_t date = (int64_t)time(NULL);
 	int zone = 0;	/* no date-time given: now, +0000 as for delivery */
 	struct strbuf kw = STRBUF_INIT;
-	struct str data;
+	struct mime_tree *tree = NULL;
+	struct str data, cmd;
 	bool literal8;
 
 	if (imap_cursor_peek(c) == '(') {
@@ -198,17 +202,28 @@ static int append_parse_msg(struct imap_session *s, struct imap_cursor *c,
 		return 0;
 	if (n_keywords > IMAP_MAX_KEYWORDS)
 		return too_many_keywords(s);
-	for (size_t i = 0; i < n_keywords; i++)
-		strbuf_printf(&kw, "%s%s", i > 0 ? " " : "", keywords[i]);
 	/* APPENDLIMIT bounds what the client sends, before base64 */
 	if (data.n > s->server->set.max_append_size) {
-		strbuf_free(&kw);
 		imap_tagged(s, "NO", "[TOOBIG] Message exceeds APPENDLIMIT");
 		return -1;
 	}
-	if (literal8)
-		data = binary_to_base64(&s->cmd_arena, data);
+	for (size_t i = 0; i < n_keywords; i++)
+		strbuf_printf(&kw, "%s%s", i > 0 ? " " : "", keywords[i]);
+	/* the parse made as the literal arrived, of its CRLF form */
+	cmd = imap_reader_command(s->reader);
+	if (data.p >= cmd.p && data.p < cmd.p + cmd.n)
+		tree = imap_append_parse_take(s->append_parse,
+					      (size_t)(data.p - cmd.p));
+	if (literal8) {
+		struct str coded = binary_to_base64(&s->cmd_arena, data);
+
+		/* binary parts made base64: not the bytes parsed */
+		if (coded.p != data.p && tree != NULL)
+			mime_tree_free(&tree);
+		data = coded;
+	}
 	data = crlf_normalise(&s->cmd_arena, data);
+	append_meta(&s->cmd_arena, data, tree, &req->u.deliver.meta);
 	req->type = STORE_REQ_DELIVER;
 	req->u.deliver.data = data.p;
 	req->u.deliver.size = data.n;
@@ -268,9 +283,6 @@ int cmd_append(void *session, struct str arg)
 	target->user_id = s->user_id;
 	target->mailbox_id = st->mb.id;
 	for (size_t i = 0; i < n; i++) {
-		append_meta(&s->cmd_arena, str_make(reqs[i]->u.deliver.data,
-						    reqs[i]->u.deliver.size),
-			    &reqs[i]->u.deliver.meta);
 		reqs[i]->u.deliver.targets = target;
 		reqs[i]->u.deliver.n_targets = 1;
 		if (i + 1 < n)

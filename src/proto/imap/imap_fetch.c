@@ -703,6 +703,9 @@ struct render {
 	/* the whole message, read when it had no stored part tree */
 	struct strbuf whole;
 	const char *error;	/* a failed store read */
+	/* NULL, or where a large body literal is handed to the caller
+	 * instead of being read (imap_fetch_render_from) */
+	struct imap_fetch_stream *stream;
 };
 
 /* The message bytes [start, end), clamped to the message: a view of
@@ -810,6 +813,79 @@ static struct str apply_partial(const struct fetch_att *att, struct str s)
 	return str_make(s.p + att->offset, MIN(s.n - att->offset, att->length));
 }
 
+/* Does the message hold a NUL byte in [start, end)? Read in slices. 1
+ * yes, 0 no, -1 on a store error (r->error). */
+static int range_has_nul(struct render *r, uint64_t start, uint64_t end)
+{
+	struct str s;
+
+	for (uint64_t pos = start; pos < end; pos += IMAP_FETCH_STREAM_STEP) {
+		if (!msg_range(r, pos, MIN(end, pos + IMAP_FETCH_STREAM_STEP),
+			       &s))
+			return -1;
+		if (memchr(s.p, '\0', s.n) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* A literal of the message bytes [start, end) (literal8 when binary and
+ * they hold a NUL; else NULs go as 0x80): a large one read by range from
+ * the store is left to the caller (r->stream, 1 returned) after its
+ * "{n}\r\n", so it is never in memory whole. 0 written, -2 store error. */
+static int range_literal(struct render *r, uint64_t start, uint64_t end,
+			 bool binary, struct strbuf *out)
+{
+	struct str s;
+	int nul = 0;
+
+	if (r->stream != NULL && r->m->data == NULL &&
+	    end - start >= IMAP_FETCH_STREAM_MIN) {
+		if (binary && (nul = range_has_nul(r, start, end)) < 0)
+			return -2;
+		strbuf_printf(out, "%s{%llu}\r\n", nul ? "~" : "",
+			      (unsigned long long)(end - start));
+		*r->stream = (struct imap_fetch_stream){
+			.start = start, .end = end, .nul_as_0x80 = !binary,
+		};
+		return 1;
+	}
+	if (!msg_range(r, start, end, &s))
+		return -2;
+	if (!binary) {
+		write_literal(out, s.p, s.n);
+		return 0;
+	}
+	strbuf_printf(out, "%s{%zu}\r\n", memchr(s.p, '\0', s.n) != NULL ?
+		      "~" : "", s.n);
+	strbuf_append_str(out, s);
+	return 0;
+}
+
+/* The literal of a BODY[...] section, partial applied when partial is
+ * set: a plain range through range_literal(), a header filtered in
+ * memory. 0 written, 1 left to the caller, -2 store error. */
+static bool section_bytes(struct render *r, const struct fetch_att *att,
+			  bool partial, struct str *s_r);
+
+static int section_literal(struct render *r, const struct fetch_att *att,
+			   bool partial, struct strbuf *out)
+{
+	uint64_t start, end;
+	struct str s;
+
+	if (att->text != SECTION_FIELDS && att->text != SECTION_FIELDS_NOT &&
+	    section_range(r, att, &start, &end)) {
+		if (partial)
+			range_partial(att, &start, &end);
+		return range_literal(r, start, end, false, out);
+	}
+	if (!section_bytes(r, att, partial, &s))
+		return -2;
+	write_literal(out, s.p, s.n);
+	return 0;
+}
+
 /* The bytes of a BODY[...] section, with att's partial applied when
  * partial is set: only those bytes are read (HEADER.FIELDS reads the
  * header it filters). False on a store error. */
@@ -840,12 +916,16 @@ static bool section_bytes(struct render *r, const struct fetch_att *att,
 
 /* The decoded bytes of a BINARY section, with att's partial applied
  * (size_only: only their length counts, bytes_r->p may be NULL; no
- * partial). 1, 0 for an unknown CTE, -1 on a store error. The parts that
+ * partial). 1, 0 for an unknown CTE, -1 on a store error. With stream_r
+ * (not size_only), bytes that need no decoding are written to it as a
+ * literal by range_literal() instead (2; r->stream set when it left
+ * them to the caller). The parts that
  * need no decoding are read by range (and not at all for their size); a
  * decoded part is kept for the next attribute of the same part, and a
  * large one is only counted for BINARY.SIZE. */
 static int binary_bytes(struct render *r, const struct fetch_att *att,
-			bool size_only, struct str *bytes_r)
+			bool size_only, struct str *bytes_r,
+			struct strbuf *stream_r)
 {
 	struct mime_section sec;
 	enum binary_cte cte = CTE_IDENTITY;
@@ -870,6 +950,9 @@ static int binary_bytes(struct render *r, const struct fetch_att *att,
 			return 1;
 		}
 		range_partial(att, &start, &end);
+		if (stream_r != NULL)
+			return range_literal(r, start, end, true, stream_r) == -2 ?
+			       -1 : 2;
 		return msg_range(r, start, end, bytes_r) ? 1 : -1;
 	}
 	if (r->tmp_part != NULL && strcmp(r->tmp_part, att->part) == 0) {
@@ -916,23 +999,17 @@ static int render_att(struct render *r, const struct fetch_att *att,
 			      (unsigned long long)m->msg->size);
 		break;
 	case FETCH_RFC822:
-		if (!msg_range(r, 0, m->size, &s))
-			return -2;
 		strbuf_append_c(out, "RFC822 ");
-		write_literal(out, s.p, s.n);
-		break;
+		return range_literal(r, 0, m->size, false, out);
 	case FETCH_RFC822_HEADER:
 	case FETCH_RFC822_TEXT: {
 		struct fetch_att sec = { .part = "",
 			.text = att->kind == FETCH_RFC822_HEADER ?
 				SECTION_HEADER : SECTION_TEXT };
 
-		if (!section_bytes(r, &sec, false, &s))
-			return -2;
 		strbuf_append_c(out, att->kind == FETCH_RFC822_HEADER ?
 				"RFC822.HEADER " : "RFC822.TEXT ");
-		write_literal(out, s.p, s.n);
-		break;
+		return section_literal(r, &sec, false, out);
 	}
 	case FETCH_ENVELOPE:
 		ASSERT(m->meta != NULL);
@@ -953,28 +1030,32 @@ static int render_att(struct render *r, const struct fetch_att *att,
 	case FETCH_MODSEQ:
 		PANIC("UID and MODSEQ are rendered by imap_fetch_render");
 	case FETCH_SECTION:
-		if (!section_bytes(r, att, true, &s))
-			return -2;
 		strbuf_printf(out, "BODY[%s]", att->echo);
 		if (att->partial)
 			strbuf_printf(out, "<%u>", att->offset);
 		strbuf_putc(out, ' ');
-		write_literal(out, s.p, s.n);
-		break;
-	case FETCH_BINARY:
-		if ((ret = binary_bytes(r, att, false, &s)) <= 0) {
-			*error_r = "Unknown Content-Transfer-Encoding";
-			return ret == 0 ? -1 : -2;
-		}
+		return section_literal(r, att, true, out);
+	case FETCH_BINARY: {
+		size_t mark = out->n;
+
 		strbuf_printf(out, "BINARY[%s]", att->echo);
 		if (att->partial)
 			strbuf_printf(out, "<%u>", att->offset);
-		strbuf_printf(out, " %s{%zu}\r\n",
+		strbuf_putc(out, ' ');
+		if ((ret = binary_bytes(r, att, false, &s, out)) <= 0) {
+			strbuf_truncate(out, mark);
+			*error_r = "Unknown Content-Transfer-Encoding";
+			return ret == 0 ? -1 : -2;
+		}
+		if (ret == 2)	/* written, or left to the caller */
+			return r->stream != NULL && r->stream->end > 0 ? 1 : 0;
+		strbuf_printf(out, "%s{%zu}\r\n",
 			      memchr(s.p, '\0', s.n) != NULL ? "~" : "", s.n);
 		strbuf_append_str(out, s);
 		break;
+	}
 	case FETCH_BINARY_SIZE:
-		if ((ret = binary_bytes(r, att, true, &s)) <= 0) {
+		if ((ret = binary_bytes(r, att, true, &s, NULL)) <= 0) {
 			*error_r = "Unknown Content-Transfer-Encoding";
 			return ret == 0 ? -1 : -2;
 		}
@@ -989,27 +1070,47 @@ int imap_fetch_render(const struct imap_fetch_plan *p,
 		      bool with_modseq, struct strbuf *out,
 		      const char **error_r)
 {
-	struct render r = { .m = m };
-	size_t start = out->n, items_start;
+	return imap_fetch_render_from(p, m, uid_command, with_modseq, 0, out,
+				      NULL, error_r);
+}
+
+int imap_fetch_render_from(const struct imap_fetch_plan *p,
+			   const struct imap_fetch_msg *m, bool uid_command,
+			   bool with_modseq, size_t from, struct strbuf *out,
+			   struct imap_fetch_stream *stream,
+			   const char **error_r)
+{
+	struct render r = { .m = m, .stream = stream };
+	size_t start = out->n;
 	bool uid = uid_command || plan_has(p, FETCH_UID);
 	bool modseq = with_modseq || plan_has(p, FETCH_MODSEQ);
+	/* after the bytes of a streamed literal, items came before */
+	bool first = from == 0;
 	int ret = 0;
 
-	strbuf_printf(out, "* %u FETCH (", m->seq);
-	items_start = out->n;
-	if (uid)
-		strbuf_printf(out, "UID %u", m->msg->uid);
-	for (size_t i = 0; i < p->n && ret == 0; i++) {
+	if (stream != NULL)
+		*stream = (struct imap_fetch_stream){ 0 };
+	if (from == 0) {
+		strbuf_printf(out, "* %u FETCH (", m->seq);
+		if (uid) {
+			strbuf_printf(out, "UID %u", m->msg->uid);
+			first = false;
+		}
+	}
+	for (size_t i = from; i < p->n && ret == 0; i++) {
 		const struct fetch_att *att = &p->atts[i];
 
 		if (att->kind == FETCH_UID || att->kind == FETCH_MODSEQ)
 			continue;
-		if (out->n > items_start)
+		if (!first)
 			strbuf_putc(out, ' ');
+		first = false;
 		ret = render_att(&r, att, out, error_r);
+		if (ret == 1)
+			stream->next = i + 1;
 	}
 	if (ret == 0 && modseq) {
-		if (out->n > items_start)
+		if (!first)
 			strbuf_putc(out, ' ');
 		strbuf_printf(out, "MODSEQ (%llu)",
 			      (unsigned long long)m->msg->modseq);
@@ -1025,6 +1126,8 @@ int imap_fetch_render(const struct imap_fetch_plan *p,
 		strbuf_truncate(out, start);
 		return ret;
 	}
+	if (ret == 1)
+		return 1;
 	strbuf_append_c(out, ")\r\n");
 	return 0;
 }

@@ -55,6 +55,32 @@ struct imap_fetch_msg {
  * failed; out is then left as it was. */
 int imap_fetch_render(const struct imap_fetch_plan *p, const struct imap_fetch_msg *m, bool uid_command, bool with_modseq, struct strbuf *out, const char **error_r);
 
+/* A body literal of at least IMAP_FETCH_STREAM_MIN bytes read by range
+ * (m->data NULL) is not read by imap_fetch_render_from(): it writes the
+ * literal's "{n}\r\n" (or "~{n}\r\n") and returns 1 with *stream set;
+ * the caller sends bytes [start, end) of the blob as the client reads
+ * them (each NUL as 0x80 when nul_as_0x80, as body literals carry them),
+ * IMAP_FETCH_STREAM_STEP at a time, then renders the rest of the response
+ * with from = next. So a FETCH BODY[] of a 25 MB message holds a slice of
+ * it, not the whole. */
+#define IMAP_FETCH_STREAM_MIN (64u * 1024)
+#define IMAP_FETCH_STREAM_STEP (64u * 1024)
+struct imap_fetch_stream {
+	uint64_t start, end;
+	bool nul_as_0x80;
+	size_t next;	/* the plan's item to render after the bytes */
+};
+
+/* imap_fetch_render from the plan's item from on (0: the whole response;
+ * else the rest after a streamed literal), with stream NULL never
+ * streaming. 0 rendered, 1 stopped at a streamed literal, else as
+ * imap_fetch_render. */
+int imap_fetch_render_from(const struct imap_fetch_plan *p,
+			   const struct imap_fetch_msg *m, bool uid_command,
+			   bool with_modseq, size_t from, struct strbuf *out,
+			   struct imap_fetch_stream *stream,
+			   const char **error_r);
+
 /* Append the FLAGS list "(\Seen ... kw)" of a message (also for STORE and
  * unsolicited FETCH FLAGS replies). */
 void imap_fetch_write_flags(struct strbuf *out, uint32_t flags, const char *keywords, bool recent);

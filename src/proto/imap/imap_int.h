@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "proto/common/cmd_table.h"
 #include "proto/common/session.h"
+#include "proto/imap/imap_append_parse.h"
 #include "proto/imap/imap_reader.h"
 #include "proto/imap/imap_search.h"
 #include "proto/imap/imap_server.h"
@@ -105,6 +106,8 @@ struct imap_session {
 	enum imap_mode mode;
 	struct imap_reader *reader;
 	bool reader_authed;		/* reader sized for APPEND */
+	/* the MIME parses of the APPEND being read (imap_append_parse) */
+	struct imap_append_parse *append_parse;
 	bool replied_bad;		/* the command was answered BAD */
 
 	/* The command being run: everything in cmd_arena, cleared after. */

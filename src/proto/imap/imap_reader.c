@@ -153,6 +153,9 @@ enum imap_reader_status imap_reader_line(struct imap_reader *r, struct str line,
 		return IMAP_READER_OVERFLOW;
 	}
 	strbuf_append(&r->cmd, "\r\n", 2);
+	/* Room for the literal at once (bounded above): an APPEND's message
+	 * is not moved chunk by chunk as the buffer grows. */
+	strbuf_grow(&r->cmd, (size_t)size);
 	r->literal_left = size;
 	*literal_r = size;
 	*sync_r = sync;

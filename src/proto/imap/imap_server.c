@@ -90,12 +90,19 @@ static void imap_line(struct imap_session *s, struct str line)
 	uint64_t literal = 0;
 	bool sync = false, must_close = false;
 
+	/* A new command: parses of a command that did not run go. */
+	if (!imap_reader_partial(s->reader))
+		imap_append_parse_free(&s->append_parse);
 	switch (imap_reader_line(s->reader, line, &literal, &sync,
 				 &must_close)) {
 	case IMAP_READER_COMMAND:
 		imap_commands_run(s, imap_reader_command(s->reader));
 		return;
 	case IMAP_READER_LITERAL:
+		/* APPEND's message is parsed as it arrives */
+		if (imap_append_parse_wanted(imap_reader_command(s->reader)))
+			imap_append_parse_begin(&s->append_parse,
+				imap_reader_command(s->reader).n);
 		if (sync)
 			conn_write_str(s->core.conn, "+ Ready for literal data\r\n");
 		return;
@@ -155,6 +162,7 @@ static void imap_input(struct session *core)
 				return;
 			}
 			imap_reader_literal(s->reader, data);
+			imap_append_parse_feed(s->append_parse, data);
 			continue;
 		}
 		max = s->mode == IMAP_MODE_SASL ? IMAP_SASL_LINE_MAX :
@@ -240,6 +248,7 @@ static void imap_free(struct session *core)
 
 	imap_view_free(&s->view);
 	imap_reader_free(&s->reader);
+	imap_append_parse_free(&s->append_parse);
 	arena_deinit(&s->cmd_arena);
 	arena_deinit(&s->msg_arena);
 	arena_deinit(&s->meta_arena);

@@ -191,6 +191,7 @@ static void imap_session_cmd_done(struct imap_session *s)
 	 * APPEND-sized buffer. */
 	if (s->reader != NULL)
 		imap_reader_reset(s->reader);
+	imap_append_parse_free(&s->append_parse);
 	if (s->logout && s->core.conn != NULL)
 		conn_close(s->core.conn);
 }
