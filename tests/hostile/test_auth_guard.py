@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, STORE
+from conftest import ROOT
 from hostile import (PASSWORD, USER, Line, add_users, daemon_with, finish,
                      log_lines)
 
@@ -34,16 +34,6 @@ def imap_try(d, user, password, source, tag="a"):
     return reply, took
 
 
-# On PostgreSQL ([store] read_workers 4) the credentials lookup runs on the
-# read pool, and session_check_verify (src/proto/common/session_login.c)
-# counts a check in flight (auth_guard_check_begin) only once the lookup
-# is back: every connection that passes the gate meanwhile gets GO too, so
-# the 60 first guesses all run in parallel (43 checks in 20 s measured).
-# On SQLite the lookup runs inline and the count starts at once.
-@pytest.mark.xfail(STORE == "pgsql", strict=False,
-                   reason="server bug on PostgreSQL: a source's checks are "
-                   "counted in flight only after the pooled credentials "
-                   "lookup, so parallel first guesses all pass the gate")
 def test_parallel_connections_get_no_more_guesses(tmp_path):
     """60 parallel connections from one address guess for 20 s: the
     password is checked only a few times (before: about 46 checks in 20 s,

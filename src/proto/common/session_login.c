@@ -229,12 +229,12 @@ static void session_check_verify(void *arg)
 	struct auth_worker *worker = s->server->env.auth;
 
 	if (worker != NULL && auth_check_cached(worker, &sc->check)) {
+		/* a cached right password runs no hash: its place among
+		 * the source's checks in flight goes back now */
+		auth_guard_check_end(s->server->env.guard, &s->ticket);
 		task_queue_post(sc->reply, session_check_done, sc);
 		return;
 	}
-	/* A hash runs: it counts against the source's checks in flight
-	 * (a cached right password does not). */
-	auth_guard_check_begin(s->server->env.guard, s->peer_ip, &s->ticket);
 	if (worker != NULL)
 		auth_check_submit(worker, &sc->check, sc->reply,
 				  session_check_done);
@@ -279,6 +279,11 @@ static void session_check_start(struct session_check *sc)
 	/* Held: no input is read until the check is answered. */
 	session_hold(s);
 	session_pending_begin(s);
+	/* The check is in flight from its lookup on, not from its hash:
+	 * counted only once the (pooled) lookup returned, every connection
+	 * of a source would pass the gate while the lookups wait, and run
+	 * its guess before the first failure is known. */
+	auth_guard_check_begin(s->server->env.guard, s->peer_ip, &s->ticket);
 	if (reads != NULL) {
 		store_read_submit(reads, session_check_lookup, sc, sc->reply,
 				  session_check_verify);
