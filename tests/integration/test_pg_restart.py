@@ -133,6 +133,11 @@ def test_restart_keeps_delivering_and_reading(nodes):
         assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]"), (typ, data)
         typ, data = m.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
         assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]"), (typ, data)
+        # A FETCH that sets \Seen and the mailbox commands: the same.
+        typ, data = m.uid("FETCH", "1", "(BODY[HEADER.FIELDS (MESSAGE-ID)])")
+        assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]"), (typ, data)
+        typ, data = m.create("Outage/Sub")
+        assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]"), (typ, data)
         p.user("rs@localhost")
         with pytest.raises(poplib.error_proto) as e:
             p.pass_(PASSWORD)

@@ -316,8 +316,7 @@ static void fetch_seen_done(struct imap_session *s, struct store_result *res,
 	if (s->core.conn == NULL)
 		return;
 	if (res->status != 0) {
-		log_error(conn_sid(s->core.conn), "imap fetch \\Seen: %s", res->error);
-		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		(void)imap_store_write_failed(s, "fetch \\Seen", res);
 		imap_session_resume(s);
 		return;
 	}

@@ -18,7 +18,8 @@
 struct mb_batch {
 	unsigned pending;
 	bool failed;
-	char error[256];
+	struct store_result error;	/* the first failure's status,
+					 * error and unavailable */
 	const char *ok_text;
 };
 
@@ -29,12 +30,14 @@ static void mb_batch_done(struct imap_session *s, struct store_result *res,
 
 	if (res->status != 0 && !b->failed) {
 		b->failed = true;
-		snprintf(b->error, sizeof(b->error), "%s", res->error);
+		b->error.status = res->status;
+		b->error.unavailable = res->unavailable;
+		memcpy(b->error.error, res->error, sizeof(b->error.error));
 	}
 	if (--b->pending > 0)
 		return;
 	if (b->failed)
-		imap_tagged(s, "NO", "[SERVERBUG] %s", b->error);
+		(void)imap_store_write_failed(s, "mailbox", &b->error);
 	else
 		imap_tagged(s, "OK", "%s", b->ok_text);
 	imap_session_resume(s);
@@ -488,7 +491,7 @@ static void rename_inbox_moved(struct imap_session *s,
 			       struct store_result *res, void *arg UNUSED)
 {
 	if (res->status != 0)
-		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		(void)imap_store_write_failed(s, "rename INBOX", res);
 	else
 		imap_tagged(s, "OK", "RENAME completed");
 	imap_session_resume(s);
@@ -502,7 +505,8 @@ static void rename_inbox_created(struct imap_session *s,
 	struct store_req *req;
 
 	if (res->status != 0 || s->core.conn == NULL) {
-		imap_tagged(s, "NO", "[SERVERBUG] %s", res->error);
+		if (res->status != 0)
+			(void)imap_store_write_failed(s, "rename INBOX", res);
 		imap_session_resume(s);
 		return;
 	}
