@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "daemon/services.h"
 #include "delivery/dkim_keys.h"
+#include "mail/dnsbl.h"
 #include "net/net.h"
 #include "proto/imap/imap_server.h"
 #include "proto/pop3/pop3_server.h"
@@ -143,6 +144,18 @@ static int services_init(struct daemon *d, char **error_r)
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
 
 	smtp_set.core.max_bad_commands = cfg->smtp.max_bad_commands;
+	if (cfg->inbound.dnsbl != NULL) {
+		struct dnsbl_site *sites;
+		struct str bad;
+		int n = dnsbl_sites_parse(str_c(cfg->inbound.dnsbl), &sites, &bad);
+
+		if (n < 0) {
+			*error_r = xasprintf("[inbound] dnsbl: not a DNS list "
+					     "site: %.*s", (int)bad.n, bad.p);
+			return -1;
+		}
+		dnsbl_sites_free(&sites, (size_t)n);
+	}
 	if (sasl_ctx == NULL) {
 		sasl_ctx = auth_sasl_ctx_new(&error);
 		if (sasl_ctx == NULL) {

@@ -74,7 +74,9 @@ def checked_daemon(tmp_path, upstream, inbound="", name="data"):
     d.stop()
     with open(d.config_path, "a") as fh:
         fh.write(f"\n[dns]\nupstream = {upstream}\n"
-                 f"\n[inbound]\ncheck_timeout = 3s\n{inbound}\n")
+                 f"\n[inbound]\n{inbound}\n")
+        if "check_timeout" not in inbound:
+            fh.write("check_timeout = 3s\n")
     with open(d.config_path) as fh:
         conf = fh.read()
     with open(d.config_path, "w") as fh:
@@ -83,9 +85,14 @@ def checked_daemon(tmp_path, upstream, inbound="", name="data"):
     return d.start()
 
 
+AUTHSERV_ID = "mx.posthorn.test"
+INBOUND = (f"authserv_id = {AUTHSERV_ID}\n"
+           "dnsbl = bl.test=127.0.0.[2..11]*2 wl.test=127.0.10.1*-2\n")
+
+
 @pytest.fixture
 def daemon(tmp_path, dns):
-    d = checked_daemon(tmp_path, f"127.0.0.1@{dns}")
+    d = checked_daemon(tmp_path, f"127.0.0.1@{dns}", INBOUND)
     yield d
     status = d.stop()
     d.assert_clean()
@@ -137,18 +144,21 @@ def auth_results(header):
             if l.lower().startswith(b"authentication-results:")]
 
 
-def log_line(d, subject_id):
-    for line in d.log().splitlines():
-        if "smtp tx id=" in line and subject_id in line:
-            return line
-    return None
+def log_has(d, pattern, timeout=10):
+    """Wait for the log to match (a session logs once it has closed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, d.log()):
+            return True
+        time.sleep(0.05)
+    return bool(re.search(pattern, d.log()))
 
 
 def test_spf_pass_and_fail(daemon):
     assert send(daemon, "someone@allowed.test", "spf pass")[0] == 250
     ar = auth_results(imap_fetch(daemon, "spf pass"))
     assert len(ar) == 1, ar
-    assert ar[0].startswith("Authentication-Results: vm;") or ";" in ar[0]
+    assert ar[0].startswith(f"Authentication-Results: {AUTHSERV_ID};")
     assert "spf=pass" in ar[0] and "smtp.mailfrom=someone@allowed.test" in ar[0]
 
     # The same domain from another address: -all says fail (accepted:
@@ -157,9 +167,8 @@ def test_spf_pass_and_fail(daemon):
                 source="127.0.0.2")[0] == 250
     ar = auth_results(imap_fetch(daemon, "spf fail"))
     assert len(ar) == 1 and "spf=fail" in ar[0], ar
-    log = daemon.log()
-    assert re.search(r"from=<someone@allowed.test> .*result=queued checks: "
-                     r"spf=fail action=accept", log), log
+    assert log_has(daemon, r"from=<someone@allowed.test> .*result=queued "
+                   r"checks: dnsbl=0 spf=fail action=accept")
 
 
 def test_spf_results(daemon):
@@ -180,3 +189,109 @@ def test_spf_results(daemon):
     assert send(daemon, "", "null sender", helo="helo.test")[0] == 250
     ar = auth_results(imap_fetch(daemon, "null sender"))
     assert "spf=pass" in ar[0] and "smtp.helo=helo.test" in ar[0], ar
+
+
+def test_forged_authentication_results_renamed(daemon):
+    forged = (f"Authentication-Results: {AUTHSERV_ID}; spf=pass "
+              "smtp.mailfrom=ceo@allowed.test\r\n"
+              "Authentication-Results: other.example; dkim=pass\r\n").encode()
+    assert send(daemon, "someone@soft.test", "forged ar", extra=forged)[0] == 250
+    header = imap_fetch(daemon, "forged ar")
+    ar = auth_results(header)
+    # ours (softfail) and the other host's; the forged one is renamed
+    assert len(ar) == 2, ar
+    assert ar[0].startswith(f"Authentication-Results: {AUTHSERV_ID};")
+    assert "spf=softfail" in ar[0]
+    assert ar[1] == "Authentication-Results: other.example; dkim=pass"
+    assert (f"X-Claimed-Auth-Results: {AUTHSERV_ID}; spf=pass".encode()
+            in header)
+
+
+def test_dnsbl_listed_refused_allowlisted_passes(daemon):
+    code, text = send(daemon, "someone@allowed.test", "listed", source="127.0.0.7")
+    assert code == 554, text
+    assert text.startswith("5.7.1 ") and "bl.test: listed for testing" in text
+    assert "[127.0.0.7]" in text
+    assert log_has(daemon, r"client=127.0.0.7 .*result=closed checks: "
+                   r"dnsbl=2\(bl.test\) spf=fail action=reject")
+    # listed (2) and allowlisted (-2): 0, under the threshold
+    assert send(daemon, "someone@allowed.test", "allowlisted",
+                source="127.0.0.8")[0] == 250
+    # an answer outside the list's pattern does not count
+    assert send(daemon, "someone@allowed.test", "filtered",
+                source="127.0.0.9")[0] == 250
+    assert log_has(daemon, r"dnsbl=0\(bl.test,wl.test\) spf=fail action=accept")
+    assert log_has(daemon, r"client=127.0.0.9 .*checks: dnsbl=0 spf=")
+
+
+def test_dns_down_temperror_accepted(tmp_path):
+    port = free_port(socket.SOCK_DGRAM)	# nobody answers there
+    d = checked_daemon(tmp_path, f"127.0.0.1@{port}", INBOUND)
+    try:
+        start = time.monotonic()
+        assert send(d, "someone@allowed.test", "dns down")[0] == 250
+        assert time.monotonic() - start < 15
+        ar = auth_results(imap_fetch(d, "dns down"))
+        assert len(ar) == 1 and "spf=temperror" in ar[0], ar
+    finally:
+        d.stop()
+        d.assert_clean()
+
+
+def test_spf_reject_fail(tmp_path, dns):
+    d = checked_daemon(tmp_path, f"127.0.0.1@{dns}", "spf_reject_fail = on\n")
+    try:
+        with smtplib.SMTP("127.0.0.1", d.port("smtp"), timeout=20,
+                          source_address=("127.0.0.2", 0)) as s:
+            s.ehlo("client.test")
+            s.mail("someone@allowed.test")
+            # SPF may have answered before RCPT (refused there) or not
+            # (refused at the end of data): either way 550 5.7.23
+            code, text = s.rcpt("demo@localhost")
+            if code == 250:
+                code, text = s.data(message("rejected"))
+            assert code == 550 and text.startswith(b"5.7.23"), (code, text)
+        assert send(d, "someone@allowed.test", "not rejected")[0] == 250
+    finally:
+        d.stop()
+        d.assert_clean()
+
+
+def test_slow_dns_does_not_stall_other_sessions(tmp_path):
+    """A resolver that never answers: a message waits at the end of data
+    for its SPF lookups (up to check_timeout), while another session on
+    the same daemon is answered at once."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        d = checked_daemon(tmp_path, f"127.0.0.1@{silent.getsockname()[1]}",
+                           "check_timeout = 4s\n")
+        try:
+            result = {}
+
+            def slow():
+                result["reply"] = send(d, "someone@allowed.test", "slow dns")
+                result["at"] = time.monotonic()
+
+            t = threading.Thread(target=slow)
+            start = time.monotonic()
+            t.start()
+            time.sleep(1)
+            assert t.is_alive()		# held for its lookups
+            with smtplib.SMTP("127.0.0.1", d.port("smtp"), timeout=20) as s:
+                code, _ = s.ehlo("other.test")
+                assert code == 250
+                answered = time.monotonic()
+            assert t.is_alive(), "the first session did not wait"
+            t.join(30)
+            assert result["reply"][0] == 250
+            assert answered < result["at"]
+            assert result["at"] - start >= 3.5	# the bound, not sooner
+            ar = auth_results(imap_fetch(d, "slow dns"))
+            assert "spf=temperror" in ar[0], ar
+            assert "inbound check spf: timed out" in d.log()
+        finally:
+            d.stop()
+            d.assert_clean()
+    finally:
+        silent.close()

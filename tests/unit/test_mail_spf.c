@@ -1,10 +1,12 @@
 /* Unit tests for mail/spf: check_host() fed DNS answers from a table (the
  * cases follow RFC 7208's examples and the rules of the open SPF test
  * suite, written here), macro expansion (RFC 7208 7.4's examples), record
- * syntax, and Authentication-Results formatting (mail/auth_results). */
+ * syntax, Authentication-Results formatting (mail/auth_results) and the
+ * DNS list site syntax (mail/dnsbl). */
 #include "unit.h"
 
 #include "mail/auth_results.h"
+#include "mail/dnsbl.h"
 #include "mail/spf.h"
 
 /* One DNS answer: type, name, status, items ("" ends). */
@@ -379,6 +381,47 @@ static void test_auth_results(void **state)
 					 "mx.example.org"));
 }
 
+static void test_dnsbl_sites(void **state)
+{
+	struct dnsbl_site *sites;
+	struct str bad;
+	int n;
+
+	(void)state;
+	n = dnsbl_sites_parse(STR_LIT("zen.Example*3, bl.example=127.0.0.[2..11]"
+				      " wl.example.=127.0.[0..255].[1;3]*-2"),
+			      &sites, &bad);
+	assert_int_equal(n, 3);
+	assert_string_equal(sites[0].zone, "zen.example");
+	assert_int_equal(sites[0].weight, 3);
+	assert_true(dnsbl_site_match(&sites[0], "127.0.0.2"));
+	assert_true(dnsbl_site_match(&sites[0], "127.1.2.3"));
+	assert_false(dnsbl_site_match(&sites[0], "10.0.0.2"));
+	assert_int_equal(sites[1].weight, 1);
+	assert_true(dnsbl_site_match(&sites[1], "127.0.0.11"));
+	assert_false(dnsbl_site_match(&sites[1], "127.0.0.12"));
+	assert_false(dnsbl_site_match(&sites[1], "127.0.0.1"));
+	assert_string_equal(sites[2].zone, "wl.example");
+	assert_int_equal(sites[2].weight, -2);
+	assert_true(dnsbl_site_match(&sites[2], "127.0.9.3"));
+	assert_false(dnsbl_site_match(&sites[2], "127.0.9.2"));
+	assert_false(dnsbl_site_match(&sites[2], "::1"));
+	dnsbl_sites_free(&sites, (size_t)n);
+	assert_null(sites);
+
+	assert_int_equal(dnsbl_sites_parse(STR_LIT(""), &sites, &bad), 0);
+	static const char *const wrong[] = {
+		"a.example*x", "a.example=127.0.0", "a.example=127.0.0.[3..2]",
+		"a.example=127.0.0.256", "a.ex ample=1", "*2", "a/b.example",
+		"a.example=127.0.0.[1", "a.example*2000",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
+		if (dnsbl_sites_parse(str_c(wrong[i]), &sites, &bad) >= 0 &&
+		    strchr(wrong[i], ' ') == NULL)
+			fail_msg("accepted: %s", wrong[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_macros),
 		cmocka_unit_test(test_record_syntax),
 		cmocka_unit_test(test_auth_results),
+		cmocka_unit_test(test_dnsbl_sites),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

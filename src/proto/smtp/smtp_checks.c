@@ -18,6 +18,7 @@
  * its extern in smtp_checks.h. DMARC goes after SPF and DKIM (its eom
  * reads their results), milters last. */
 static const struct smtp_check *const check_table[] = {
+	&smtp_check_dnsbl,
 	&smtp_check_spf,
 };
 #define N_CHECKS ARRAY_SIZE(check_table)
@@ -451,20 +452,25 @@ void smtp_checks_body(struct smtp_session *s, const char *p, size_t n)
 		c->check->body(c, p, n);
 }
 
+static void checks_build_log(struct smtp_checks *ch)
+{
+	struct smtp_status st;
+	enum smtp_check_action a = checks_action(ch, &st);
+
+	strbuf_reset(&ch->log_line);
+	strbuf_printf(&ch->log_line, " checks:%s%s action=%s",
+		      ch->conn.log.n > 0 ? strbuf_cstr(&ch->conn.log) : "",
+		      ch->in_tx && ch->tx.log.n > 0 ? strbuf_cstr(&ch->tx.log) : "",
+		      smtp_check_action_name(a));
+}
+
 static void checks_eom_finish(struct smtp_session *s, bool gone)
 {
 	struct smtp_checks *ch = s->checks;
 	smtp_checks_eom_fn *done = ch->eom_done;
-	struct smtp_status st;
-	enum smtp_check_action a = checks_action(ch, &st);
 
 	ch->waiting = WAIT_NONE;
 	ch->eom_done = NULL;
-	strbuf_reset(&ch->log_line);
-	strbuf_printf(&ch->log_line, " checks:%s%s action=%s",
-		      ch->conn.log.n > 0 ? strbuf_cstr(&ch->conn.log) : "",
-		      ch->tx.log.n > 0 ? strbuf_cstr(&ch->tx.log) : "",
-		      smtp_check_action_name(a));
 	done(s, gone);
 }
 
@@ -703,8 +709,9 @@ const char *smtp_checks_log_line(struct smtp_session *s)
 {
 	struct smtp_checks *ch = s->checks;
 
-	if (ch == NULL || !ch->in_tx || ch->log_line.n == 0)
+	if (ch == NULL || !ch->in_tx)
 		return "";
+	checks_build_log(ch);
 	return strbuf_cstr(&ch->log_line);
 }
 

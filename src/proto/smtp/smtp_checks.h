@@ -185,6 +185,7 @@ void smtp_checks_tx_end(struct smtp_session *s);
 void smtp_checks_close(struct smtp_session *s);
 
 /* The checks, in order (smtp_checks.c's table). */
+extern const struct smtp_check smtp_check_dnsbl;
 extern const struct smtp_check smtp_check_spf;
 
 /* smtp_check_spf.c, for DMARC: the SPF result of the transaction's MAIL

@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "delivery/delivery.h"
 #include "mail/smtp_cmd.h"
+#include "mail/dnsbl.h"
 #include "mail/mime.h"
 #include "mail/smtp_data.h"
 #include "proto/common/session.h"
@@ -39,6 +40,8 @@ struct smtp_server {
 	struct session_service services[SMTP_MODE_COUNT][2];
 	struct smtp_greet_cache *greet_cache;
 	struct smtp_dns *dns;		/* the inbound checks' resolvers */
+	struct dnsbl_site *dnsbl;	/* set.inbound.dnsbl parsed */
+	size_t n_dnsbl;
 };
 
 enum smtp_state {

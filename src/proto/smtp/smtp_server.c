@@ -48,8 +48,17 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 	/* Our copies: the settings' strings are the caller's. */
 	server->set.inbound.authserv_id = set->inbound.authserv_id != NULL ?
 		xstrdup(set->inbound.authserv_id) : NULL;
-	server->set.inbound.dnsbl = set->inbound.dnsbl != NULL ?
-		xstrdup(set->inbound.dnsbl) : NULL;
+	server->set.inbound.dnsbl = NULL;
+	if (set->inbound.dnsbl != NULL) {
+		struct str bad;
+		int n = dnsbl_sites_parse(str_c(set->inbound.dnsbl),
+					  &server->dnsbl, &bad);
+
+		/* The daemon checked the list. */
+		if (n < 0)
+			PANIC("dnsbl: bad site %.*s", (int)bad.n, bad.p);
+		server->n_dnsbl = (size_t)n;
+	}
 	memset(&server->set.inbound.dns, 0, sizeof(server->set.inbound.dns));
 	server->dns = smtp_dns_new(set->inbound.no_dns ? NULL :
 				   &set->inbound.dns);
@@ -72,7 +81,7 @@ void smtp_server_free(struct smtp_server **serverp)
 	smtp_greet_cache_free(&server->greet_cache);
 	smtp_dns_free(&server->dns);
 	free((char *)server->set.inbound.authserv_id);
-	free((char *)server->set.inbound.dnsbl);
+	dnsbl_sites_free(&server->dnsbl, server->n_dnsbl);
 	free((char *)server->set.postmaster);
 	free(server->trusted);
 	session_server_deinit(&server->core);
