@@ -234,6 +234,17 @@ static enum dns_status sub_status(const struct dns_sub *s, const char **error_r)
 	return DNS_OK;
 }
 
+/* The status of a lookup of one query, or of its failed submission. */
+static enum dns_status single_status(const struct dns_query *q,
+				     const char **error_r)
+{
+	if (q->fail != NULL) {
+		*error_r = q->fail;
+		return DNS_TEMPFAIL;
+	}
+	return sub_status(&q->sub[0], error_r);
+}
+
 static uint32_t random_u32(void)
 {
 	uint32_t v;
@@ -392,13 +403,7 @@ static void finish_txt(struct dns_query *q, struct arena *a)
 	const char **txts;
 	size_t *lens, n_rr = 0;
 
-	if (q->fail != NULL) {
-		res.status = DNS_TEMPFAIL;
-		res.error = q->fail;
-		q->fn.txt(q->arg, &res);
-		return;
-	}
-	res.status = sub_status(&q->sub[0], &res.error);
+	res.status = single_status(q, &res.error);
 	if (res.status == DNS_OK) {
 		res.secure = u->secure != 0;
 		while (u->data[n_rr] != NULL)
@@ -426,13 +431,7 @@ static void finish_ptr(struct dns_query *q, struct arena *a)
 	const char **names;
 	size_t n_rr = 0;
 
-	if (q->fail != NULL) {
-		res.status = DNS_TEMPFAIL;
-		res.error = q->fail;
-		q->fn.names(q->arg, &res);
-		return;
-	}
-	res.status = sub_status(&q->sub[0], &res.error);
+	res.status = single_status(q, &res.error);
 	if (res.status == DNS_OK) {
 		res.secure = u->secure != 0;
 		while (u->data[n_rr] != NULL)
@@ -458,13 +457,7 @@ static void finish_tlsa(struct dns_query *q, struct arena *a)
 	struct dns_tlsa *recs;
 	size_t n_rr = 0;
 
-	if (q->fail != NULL) {
-		res.status = DNS_TEMPFAIL;
-		res.error = q->fail;
-		q->fn.tlsa(q->arg, &res);
-		return;
-	}
-	res.status = sub_status(&q->sub[0], &res.error);
+	res.status = single_status(q, &res.error);
 	if (res.status == DNS_OK) {
 		res.secure = u->secure != 0;
 		while (u->data[n_rr] != NULL)

@@ -947,6 +947,16 @@ static bool name_under(const char *name, const char *target)
 	       strncasecmp(name + n - t, target, t) == 0;
 }
 
+/* A temporary DNS failure of the answer ends the check (temperror). */
+static bool answer_tempfailed(struct spf *spf, const char *name)
+{
+	if (spf->ans_status != SPF_DNS_TEMPFAIL)
+		return false;
+	finish(spf, SPF_TEMPERROR, arena_printf(&spf->arena,
+	       "DNS failure for %s", name));
+	return true;
+}
+
 /* The answer to the question out. */
 static void handle_answer(struct spf *spf)
 {
@@ -962,11 +972,8 @@ static void handle_answer(struct spf *spf)
 		return;
 	case W_A:
 	case W_EXISTS:
-		if (spf->ans_status == SPF_DNS_TEMPFAIL) {
-			finish(spf, SPF_TEMPERROR, arena_printf(&spf->arena,
-			       "DNS failure for %s", spf->target));
+		if (answer_tempfailed(spf, spf->target))
 			return;
-		}
 		if (!count_void(spf))
 			return;
 		if (w == W_EXISTS ? spf->n_ans > 0 :
@@ -974,11 +981,8 @@ static void handle_answer(struct spf *spf)
 			matched(spf, t);
 		return;
 	case W_MX:
-		if (spf->ans_status == SPF_DNS_TEMPFAIL) {
-			finish(spf, SPF_TEMPERROR, arena_printf(&spf->arena,
-			       "DNS failure for %s", spf->target));
+		if (answer_tempfailed(spf, spf->target))
 			return;
-		}
 		if (!count_void(spf))
 			return;
 		if (spf->n_ans > SPF_MAX_NAMES) {
@@ -991,11 +995,8 @@ static void handle_answer(struct spf *spf)
 		next_name(spf);
 		return;
 	case W_MX_ADDR:
-		if (spf->ans_status == SPF_DNS_TEMPFAIL) {
-			finish(spf, SPF_TEMPERROR, arena_printf(&spf->arena,
-			       "DNS failure for %s", spf->q.name));
+		if (answer_tempfailed(spf, spf->q.name))
 			return;
-		}
 		if (addrs_match(spf, t->cidr4, t->cidr6)) {
 			matched(spf, t);
 			return;

@@ -168,6 +168,20 @@ static void smtp_session_final_reply(struct smtp_session *s,
 	}
 }
 
+/* The end of the message was answered: the transaction is over. True when
+ * the session closes (the server stops). */
+static bool smtp_session_tx_over(struct smtp_session *s)
+{
+	smtp_session_end_tx(s);
+	smtp_session_enter(s, SMTP_STATE_READY);
+	if (!s->close_after_delivery)
+		return false;
+	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
+		   s->server->core.hostname);
+	conn_close(s->core.conn);
+	return true;
+}
+
 static void smtp_session_delivered(void *arg, const struct store_result *result)
 {
 	struct smtp_session *s = arg;
@@ -189,15 +203,8 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 				"Temporary failure, try again later"), NULL);
 		smtp_session_log_tx(s, "store failed");
 	}
-	smtp_session_end_tx(s);
-	smtp_session_enter(s, SMTP_STATE_READY);
-	if (s->close_after_delivery) {
-		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-			   s->server->core.hostname);
-		conn_close(s->core.conn);
-		return;
-	}
-	session_release(&s->core);
+	if (!smtp_session_tx_over(s))
+		session_release(&s->core);
 }
 
 /* The message is stored (accept, quarantine) after the checks. */
@@ -297,18 +304,6 @@ static void smtp_session_store(struct smtp_session *s)
 	session_hold(&s->core);
 }
 
-/* The end of the message was answered without storing it. */
-static void smtp_session_tx_over(struct smtp_session *s)
-{
-	smtp_session_end_tx(s);
-	smtp_session_enter(s, SMTP_STATE_READY);
-	if (s->close_after_delivery) {
-		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-			   s->server->core.hostname);
-		conn_close(s->core.conn);
-	}
-}
-
 /* The inbound checks are over: do what they decided. */
 static void smtp_session_checked(struct smtp_session *s, bool gone)
 {
@@ -338,7 +333,7 @@ static void smtp_session_checked(struct smtp_session *s, bool gone)
 				    "tempfailed");
 		break;
 	}
-	smtp_session_tx_over(s);
+	(void)smtp_session_tx_over(s);
 }
 
 static void smtp_session_submit(struct smtp_session *s)
