@@ -3,6 +3,7 @@
  * with RSA-SHA256 or Ed25519-SHA256, and the folded field text. */
 #include "mail/dkim_sign.h"
 #include "base/codec.h"
+#include "mail/dkim_canon.h"
 #include "mail/header.h"
 
 #include <openssl/sha.h>
@@ -28,92 +29,10 @@ static char lower(char c)
 
 /* --- canonicalization --- */
 
-typedef void body_sink_fn(void *ctx, const void *p, size_t n);
-
-/* Relaxed body canonicalization line by line into sink: a line is made
- * canonical in `line`, empty lines are only counted and emitted when a
- * non-empty line follows, so the empty lines at the end never are. */
-static void canon_body(struct str body, body_sink_fn *sink, void *ctx)
-{
-	struct strbuf line = STRBUF_INIT;
-	size_t empties = 0, i = 0;
-
-	while (i < body.n) {
-		bool space = false;
-
-		strbuf_reset(&line);
-		while (i < body.n) {
-			char c = body.p[i];
-
-			if (c == '\r' && i + 1 < body.n && body.p[i + 1] == '\n') {
-				i += 2;
-				break;
-			}
-			i++;
-			if (is_wsp(c)) {
-				space = true;
-				continue;
-			}
-			if (space)
-				strbuf_putc(&line, ' ');
-			space = false;
-			strbuf_putc(&line, c);
-		}
-		/* a space run at the line end was never written */
-		if (line.n == 0) {
-			empties++;
-			continue;
-		}
-		for (; empties > 0; empties--)
-			sink(ctx, "\r\n", 2);
-		sink(ctx, line.p, line.n);
-		sink(ctx, "\r\n", 2);
-	}
-	strbuf_free(&line);
-}
-
-static void sink_strbuf(void *ctx, const void *p, size_t n)
-{
-	strbuf_append(ctx, p, n);
-}
-
 static void sink_digest(void *ctx, const void *p, size_t n)
 {
 	/* EVP_DigestUpdate of SHA-256 cannot fail on a set-up context. */
 	(void)EVP_DigestUpdate(ctx, p, n);
-}
-
-void dkim_sign_canon_body(struct str body, struct strbuf *out)
-{
-	canon_body(body, sink_strbuf, out);
-}
-
-void dkim_sign_canon_header(struct str name, struct str value,
-			    struct strbuf *out)
-{
-	bool space = false;
-	size_t start;
-
-	for (size_t i = 0; i < name.n; i++)
-		strbuf_putc(out, lower(name.p[i]));
-	strbuf_putc(out, ':');
-	start = out->n;
-	for (size_t i = 0; i < value.n; i++) {
-		char c = value.p[i];
-
-		/* unfolding: the line ends of a folded value go */
-		if (c == '\r' || c == '\n')
-			continue;
-		if (is_wsp(c)) {
-			space = true;
-			continue;
-		}
-		if (space && out->n > start)
-			strbuf_putc(out, ' ');
-		space = false;
-		strbuf_putc(out, c);
-	}
-	strbuf_append(out, "\r\n", 2);
 }
 
 void dkim_sign_split(struct str msg, struct str *header_r, struct str *body_r)
@@ -334,8 +253,8 @@ static void signed_headers(struct str header, struct fold *f,
 		     i--) {
 			if (!str_caseeq(fields[i - 1].name, name))
 				continue;
-			dkim_sign_canon_header(name, fields[i - 1].value,
-					       hashed);
+			dkim_canon_header(DKIM_CANON_RELAXED, STR_NULL, name,
+					  fields[i - 1].value, hashed);
 			count++;
 		}
 		if (from) {
@@ -381,7 +300,12 @@ static int body_hash(struct str body, unsigned char hash[SHA256_DIGEST_LENGTH])
 	int ret = -1;
 
 	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		canon_body(body, sink_digest, md);
+		struct dkim_canon_body canon;
+
+		dkim_canon_body_init(&canon, DKIM_CANON_RELAXED, sink_digest,
+				     md);
+		dkim_canon_body_feed(&canon, body.p, body.n);
+		dkim_canon_body_finish(&canon);
 		if (EVP_DigestFinal_ex(md, hash, NULL) == 1)
 			ret = 0;
 	}
@@ -473,10 +397,11 @@ int dkim_sign(const struct dkim_sign_params *params, struct str msg,
 
 	/* The field itself is hashed last, with b= empty and without its
 	 * line end (RFC 6376 3.7). */
-	dkim_sign_canon_header(STR_LIT("DKIM-Signature"),
-			       str_from(strbuf_str(&field),
-					sizeof("DKIM-Signature:") - 1),
-			       &hashed);
+	dkim_canon_header(DKIM_CANON_RELAXED, STR_NULL,
+			  STR_LIT("DKIM-Signature"),
+			  str_from(strbuf_str(&field),
+				   sizeof("DKIM-Signature:") - 1),
+			  &hashed);
 	strbuf_truncate(&hashed, hashed.n - 2);
 	if (sign_data(params->key, strbuf_str(&hashed), &sig) < 0) {
 		*error_r = "DKIM signing failed in OpenSSL";

@@ -36,18 +36,6 @@ struct dkim_sign_params {
 int dkim_sign(const struct dkim_sign_params *params, struct str msg,
 	      struct strbuf *out, const char **error_r);
 
-/* Append the relaxed canonical form (RFC 6376 3.4.4) of body: runs of
- * spaces and tabs become one space, spaces and tabs at line ends go, empty
- * lines at the end go, and a non-empty result ends with CRLF. Only CRLF
- * ends a line. */
-void dkim_sign_canon_body(struct str body, struct strbuf *out);
-/* Append the relaxed canonical form (RFC 6376 3.4.2) of one header field,
- * given the name (without colon) and the raw value (after the colon, folded,
- * with its line end): "name:value\r\n" with the name in lower case, the value
- * unfolded, runs of spaces and tabs as one space, none at either end. */
-void dkim_sign_canon_header(struct str name, struct str value,
-			    struct strbuf *out);
-
 /* The header block of msg (up to, not including, the empty line) and the
  * body (after it; empty when there is no empty line). */
 void dkim_sign_split(struct str msg, struct str *header_r, struct str *body_r);
