@@ -83,6 +83,8 @@ int dkim_key_record_parse(struct str txt, struct dkim_key_record *key_r,
 	if (p->value.n == 0)
 		return 0;	/* revoked */
 	if (!dkim_tags_base64(p->value, &raw)) {
+		/* base64_decode may have grown raw before it failed */
+		strbuf_free(&raw);
 		*error_r = "bad base64 in p=";
 		return -1;
 	}

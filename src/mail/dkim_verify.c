@@ -702,7 +702,7 @@ static size_t find_group(const struct dkim_verify *v, struct str name)
 	return SIZE_MAX;
 }
 
-static struct str field_raw(const struct header_field *f)
+struct str dkim_verify_field_raw(const struct header_field *f)
 {
 	return str_make(f->name.p,
 			(size_t)(f->value.p + f->value.n - f->name.p));
@@ -715,10 +715,8 @@ static struct str field_raw(const struct header_field *f)
 static void header_data(struct dkim_verify *v, const struct sig *s,
 			struct strbuf *out)
 {
-	struct str rest = s->h, item, raw, value;
+	struct str rest = s->h, item;
 	const struct dkim_tag *b = dkim_tags_get(&s->tags, "b");
-	struct strbuf field = STRBUF_INIT;
-	size_t prefix;
 
 	memset(v->used, 0, v->n_fields * sizeof(*v->used));
 	while (dkim_tags_list_next(&rest, &item)) {
@@ -733,17 +731,24 @@ static void header_data(struct dkim_verify *v, const struct sig *s,
 			continue;
 		f = &v->fields[v->order[g + count - 1 - v->used[g]].idx];
 		v->used[g]++;
-		dkim_canon_header(s->hcanon, field_raw(f), f->name, f->value,
-				  out);
+		dkim_canon_header(s->hcanon, dkim_verify_field_raw(f),
+				  f->name, f->value, out);
 	}
-	/* the signature field itself, b= value removed */
-	raw = field_raw(s->field);
-	prefix = (size_t)(s->field->value.p - raw.p);
+	dkim_verify_field_without_b(s->field, b, s->hcanon, out);
+}
+
+void dkim_verify_field_without_b(const struct header_field *f,
+				 const struct dkim_tag *b,
+				 enum dkim_canon canon, struct strbuf *out)
+{
+	struct strbuf field = STRBUF_INIT;
+	struct str raw = dkim_verify_field_raw(f), value;
+	size_t prefix = (size_t)(f->value.p - raw.p);
+
 	strbuf_append(&field, raw.p, prefix + b->eq_end);
-	strbuf_append_str(&field, str_from(s->field->value, b->end));
+	strbuf_append_str(&field, str_from(f->value, b->end));
 	value = str_from(strbuf_str(&field), prefix);
-	dkim_canon_header(s->hcanon, strbuf_str(&field),
-			  s->field->name, value, out);
+	dkim_canon_header(canon, strbuf_str(&field), f->name, value, out);
 	if (str_ends_with(strbuf_str(out), STR_LIT("\r\n")))
 		strbuf_truncate(out, out->n - 2);
 	else if (str_ends_with(strbuf_str(out), STR_LIT("\n")))

@@ -5,7 +5,9 @@
 #define POSTHORN_MAIL_DKIM_VERIFY_H
 
 #include "base/strbuf.h"
+#include "mail/dkim_canon.h"
 #include "mail/dkim_key_record.h"
+#include "mail/dkim_tags.h"
 #include "mail/header.h"
 
 #define DKIM_VERIFY_MAX_SIGNATURES 10
@@ -127,5 +129,13 @@ const struct dkim_key_record *dkim_verify_key(const struct dkim_verify *v,
 					      size_t i,
 					      enum dkim_result *result_r,
 					      const char **reason_r);
+/* The whole field f as it is in the message (name to line end). */
+struct str dkim_verify_field_raw(const struct header_field *f);
+/* Append f in canonical form with the value of its tag b (parsed from
+ * f->value) emptied and without its line end: how a signature field is
+ * hashed (RFC 6376 3.7, RFC 8617 5.1.1). */
+void dkim_verify_field_without_b(const struct header_field *f,
+				 const struct dkim_tag *b,
+				 enum dkim_canon canon, struct strbuf *out);
 
 #endif
