@@ -1,8 +1,10 @@
 /* fuzz_dkim_verify.c: any bytes as a tag list, as a key record, and as a
  * message for the streaming DKIM verifier (keys: the RFC 8463 records for
  * "brisbane" and "test", the input itself for any other name); the results
- * must be the same whole and fed in chunks of the first byte's size. */
+ * (DKIM and ARC) must be the same whole and fed in chunks of the first
+ * byte's size. */
 #include "base/strbuf.h"
+#include "mail/arc.h"
 #include "mail/dkim_key_record.h"
 #include "mail/dkim_tags.h"
 #include "mail/dkim_verify.h"
@@ -21,7 +23,12 @@ static void run(struct str msg, size_t chunk, struct strbuf *out)
 {
 	struct dkim_verify_params params = { .now = 1530000000,
 					     .max_header = 64 * 1024 };
-	struct dkim_verify *v = dkim_verify_new(&params);
+	struct arc_verify *av = arc_verify_new();
+	struct arc_outcome arc;
+	struct dkim_verify *v;
+
+	arc_verify_hook(av, &params);
+	v = dkim_verify_new(&params);
 
 	for (size_t i = 0; i < msg.n;) {
 		size_t take = MIN(chunk, msg.n - i);
@@ -49,7 +56,11 @@ static void run(struct str msg, size_t chunk, struct strbuf *out)
 		strbuf_printf(out, "%s %s %s;", dkim_result_name(r->result),
 			      r->reason, r->domain);
 	}
+	arc_verify_compute(av, v, &arc);
+	strbuf_printf(out, "arc=%s %s %u %u", arc_result_name(arc.result),
+		      arc.reason, arc.instances, arc.oldest_pass);
 	dkim_verify_free(&v);
+	arc_verify_free(&av);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
