@@ -176,7 +176,7 @@ void dkim_canon_body_finish(struct dkim_canon_body *b)
 	flush(b);
 }
 
-static void sink_strbuf(void *ctx, const void *p, size_t n)
+void dkim_canon_sink_strbuf(void *ctx, const void *p, size_t n)
 {
 	strbuf_append(ctx, p, n);
 }
@@ -186,7 +186,7 @@ void dkim_canon_body_str(enum dkim_canon canon, struct str body,
 {
 	struct dkim_canon_body b;
 
-	dkim_canon_body_init(&b, canon, sink_strbuf, out);
+	dkim_canon_body_init(&b, canon, dkim_canon_sink_strbuf, out);
 	dkim_canon_body_feed(&b, body.p, body.n);
 	dkim_canon_body_finish(&b);
 }

@@ -46,6 +46,8 @@ void dkim_canon_body_feed(struct dkim_canon_body *b, const void *p, size_t n);
  * CRLF for an empty body, then the rest to sink. */
 void dkim_canon_body_finish(struct dkim_canon_body *b);
 
+/* A sink that appends to the struct strbuf ctx. */
+void dkim_canon_sink_strbuf(void *ctx, const void *p, size_t n);
 /* Append the canonical form of a whole body (a convenience for tests and
  * the signer). */
 void dkim_canon_body_str(enum dkim_canon canon, struct str body,

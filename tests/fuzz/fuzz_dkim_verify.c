@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		dkim_canon_body_str((enum dkim_canon)c, in, &a);
 		dkim_canon_body_init(&cb, (enum dkim_canon)c,
-				     (dkim_canon_sink_fn *)strbuf_append, &b);
+				     dkim_canon_sink_strbuf, &b);
 		for (size_t i = 0; i < size; i += step)
 			dkim_canon_body_feed(&cb, data + i, MIN(step, size - i));
 		dkim_canon_body_finish(&cb);

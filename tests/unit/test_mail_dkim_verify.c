@@ -659,7 +659,7 @@ static void check_canon(enum dkim_canon c, const char *in, const char *want)
 	dkim_canon_body_str(c, str_c(in), &out);
 	assert_string_equal(strbuf_cstr(&out), want);
 	/* drip-fed: the same */
-	dkim_canon_body_init(&b, c, (dkim_canon_sink_fn *)strbuf_append,
+	dkim_canon_body_init(&b, c, dkim_canon_sink_strbuf,
 			     &drip);
 	for (size_t i = 0; in[i] != '\0'; i++)
 		dkim_canon_body_feed(&b, in + i, 1);
