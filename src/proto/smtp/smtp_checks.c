@@ -19,6 +19,7 @@
  * reads their results), milters last. */
 static const struct smtp_check *const check_table[] = {
 	&smtp_check_spf,
+	&smtp_check_dkim,
 };
 #define N_CHECKS ARRAY_SIZE(check_table)
 

@@ -186,11 +186,18 @@ void smtp_checks_close(struct smtp_session *s);
 
 /* The checks, in order (smtp_checks.c's table). */
 extern const struct smtp_check smtp_check_spf;
+extern const struct smtp_check smtp_check_dkim;	/* DKIM and ARC */
 
 /* smtp_check_spf.c, for DMARC: the SPF result of the transaction's MAIL
  * FROM identity (postmaster@HELO for <>) and the domain checked (valid
  * until tx_end). False while unknown or when SPF does not run. */
 bool smtp_check_spf_result(struct smtp_session *s, enum spf_result *result_r,
 			   const char **domain_r);
+
+/* smtp_check_dkim.c, for DMARC: the d= of every DKIM-Signature of the
+ * message that passed (lower case; valid until tx_end), from its eom on.
+ * False before that or when DKIM does not run. */
+bool smtp_check_dkim_pass_domains(struct smtp_session *s,
+				  const char *const **domains_r, size_t *n_r);
 
 #endif
