@@ -5,24 +5,25 @@ those signed bytes are then sent to a second posthornd on port 25 whose
 stored message's Authentication-Results says dkim=pass header.d=signer.test;
 a tampered copy dkim=fail; an unknown selector permerror. (Not the dev
 domain localhost: libunbound answers localhost itself, RFC 6761.)"""
-import os
 import re
 import smtplib
+import socket
 import subprocess
 import time
 
 import pytest
 
 from conftest import Posthornd
+import test_dkim
 from test_dkim import message, submit, txt_record
-from test_outbound import Sink, wait_for
+from test_outbound import Sink
 from test_inbound_spf import (DNSMASQ, auth_results, checked_daemon,
                               free_port, imap_fetch)
 
 
 def dnsmasq(owner, record):
     """dnsmasq with record as owner's TXT (split in strings of 255)."""
-    port = free_port(__import__("socket").SOCK_DGRAM)
+    port = free_port(socket.SOCK_DGRAM)
     strings = ",".join(record[i:i + 255] for i in range(0, len(record), 255))
     proc = subprocess.Popen(
         [DNSMASQ, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
@@ -35,9 +36,9 @@ def dnsmasq(owner, record):
     return proc, port
 
 
-class Signer:
-    """A posthornd --dev with the local domain signer.test, a DKIM key for
-    it, and a route for remote.test to a sink."""
+class Signer(test_dkim.Signer):
+    """test_dkim's Signer for the local domain signer.test: a posthornd
+    --dev with a DKIM key for it and a route for remote.test to a sink."""
 
     def __init__(self, tmp_path, key_type):
         self.sink = Sink().start()
@@ -55,16 +56,6 @@ class Signer:
             args += ["--type", key_type]
         self.owner, self.record = txt_record(self.d.cli(*args, check=True).stdout)
         self.d.start()
-
-    def received(self, count=1):
-        assert wait_for(lambda: len(self.sink.messages) >= count), self.d.log()
-        return self.sink.messages[count - 1][2]
-
-    def close(self):
-        status = self.d.stop()
-        self.sink.stop()
-        self.d.assert_clean()
-        assert status == 0, self.d.log()
 
 
 @pytest.fixture(params=["rsa", "ed25519"])
