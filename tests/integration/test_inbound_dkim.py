@@ -11,12 +11,13 @@ import socket
 import subprocess
 import time
 
+import dkim
 import pytest
 
 from conftest import Posthornd
 import test_dkim
 from test_dkim import message, submit, txt_record
-from test_outbound import Sink
+from test_outbound import Sink, wait_for
 from test_inbound_spf import (DNSMASQ, auth_results, checked_daemon,
                               free_port, imap_fetch)
 
@@ -72,11 +73,11 @@ def setup(request, tmp_path):
     assert status == 0, receiver.log()
 
 
-def relay(receiver, raw):
+def relay(receiver, raw, rcpt="demo@localhost"):
     """raw (as the sink got it) to the receiver's port 25."""
     with smtplib.SMTP("127.0.0.1", receiver.port("smtp"), timeout=20) as s:
         s.ehlo("signer.example")
-        s.sendmail("demo@localhost", ["demo@localhost"], raw)
+        s.sendmail("demo@localhost", [rcpt], raw)
 
 
 def dkim_results(ar):
@@ -121,3 +122,45 @@ def test_unsigned_and_off(setup):
     relay(receiver, message("plain mail", to="demo@localhost"))
     ar = auth_results(imap_fetch(receiver, "plain mail"))
     assert len(ar) == 1 and "dkim=none" in ar[0], ar
+
+
+def test_alias_forward_arc_sealed(setup):
+    """Port-25 mail for an alias of localhost that forwards to a remote
+    address leaves with an ARC set sealed with localhost's key (cv=none,
+    our Authentication-Results in the AAR), valid for dkimpy's ARC
+    verifier; the original DKIM signature still verifies too."""
+    signer, receiver = setup
+    sink = Sink().start()
+    try:
+        receiver.stop()
+        with open(receiver.config_path, "a") as fh:
+            fh.write(f"\n[routes]\nremote.test = 127.0.0.1:{sink.port}\n")
+        owner, record = txt_record(
+            receiver.cli("dkim", "keygen", "localhost", check=True).stdout)
+        receiver.cli("alias", "add", "forward@localhost", "far@remote.test",
+                     check=True)
+        receiver.start()
+        submit(signer.d, ["rcpt@remote.test"],
+               message("arc forward").replace(b"From: Demo <demo@localhost>",
+                                              b"From: Demo <demo@signer.test>"))
+        relay(receiver, signer.received(), rcpt="forward@localhost")
+        assert wait_for(lambda: len(sink.messages) >= 1), receiver.log()
+        out = sink.messages[0][2]
+        assert out.startswith(b"Authentication-Results:"), out[:300]
+        assert b"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=localhost;" in out, out[:800]
+        aar = re.search(rb"ARC-Authentication-Results: i=1; (.*?)\r\n(?![ \t])",
+                        out, re.S)
+        assert aar and b"dkim=pass" in aar.group(1), out[:1500]
+
+        def dnsfunc(name, timeout=5):
+            name = name.decode().rstrip(".")
+            if name == owner:
+                return record.encode()
+            if name == signer.owner:
+                return signer.record.encode()
+            return None
+        cv, results, reason = dkim.arc_verify(out, dnsfunc=dnsfunc)
+        assert cv == b"pass", (cv, reason, results)
+        assert dkim.verify(out, dnsfunc=dnsfunc)
+    finally:
+        sink.stop()

@@ -4,9 +4,11 @@
  * complete (while the body still streams), and the end of data adds one
  * dkim= result per signature and one arc= result. */
 #include "base/log.h"
+#include "delivery/dkim_keys.h"
 #include "mail/arc.h"
 #include "proto/smtp/smtp_checks.h"
 
+#include <ctype.h>
 #include <time.h>
 
 struct key_lookup {
@@ -23,6 +25,7 @@ struct dkim_state {
 	size_t n_lookups;
 	bool keys_started;
 	bool computed;
+	enum arc_result arc;		/* the chain, once computed */
 	const char **pass;		/* d= of the passing signatures */
 	size_t n_pass;
 };
@@ -150,6 +153,7 @@ static void add_arc(struct smtp_check_ctx *c)
 	size_t n = 0;
 
 	arc_verify_compute(st->av, st->dv, &out);
+	st->arc = out.result;
 	props[n++] = (struct auth_result_prop){ "smtp.remote-ip",
 						c->s->core.peer_ip };
 	if (out.result == ARC_RESULT_PASS) {
@@ -245,6 +249,57 @@ bool smtp_check_dkim_pass_domains(struct smtp_session *s,
 	*domains_r = st->pass;
 	*n_r = st->n_pass;
 	return true;
+}
+
+void smtp_check_dkim_seal(struct smtp_session *s, struct strbuf *header)
+{
+	struct smtp_check_ctx *c = smtp_checks_find(s, &smtp_check_dkim);
+	const struct dkim_keys *keys = s->server->set.dkim;
+	struct smtp_tx *tx = s->tx;
+	struct dkim_state *st;
+	struct strbuf ar = STRBUF_INIT;
+	struct header_field f;
+	struct str value;
+	size_t pos = 0;
+	const char *error;
+
+	if (c == NULL || !c->enabled || keys == NULL || tx->n_remotes == 0)
+		return;
+	st = c->state;
+	/* without our verification of the chain there is no cv= to give */
+	if (!st->computed || st->av == NULL)
+		return;
+	if (!header_next(strbuf_str(header), &pos, &f) ||
+	    !str_caseeq(f.name, STR_LIT("Authentication-Results")))
+		return;
+	value = str_trim(f.value);
+	while (value.n > 0 && (value.p[value.n - 1] == '\n' ||
+			       value.p[value.n - 1] == '\r'))
+		value.n--;
+	/* a copy: the seal is appended to the buffer value points into */
+	strbuf_append_str(&ar, value);
+	for (size_t i = 0; i < tx->n_rcpts; i++) {
+		const char *at = strrchr(tx->rcpts[i], '@');
+		char *domain;
+		int r;
+
+		if (!tx->rcpt_remote[i] || at == NULL)
+			continue;
+		domain = xstrdup(at + 1);
+		for (char *p = domain; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		r = dkim_keys_arc_seal(keys, domain, smtp_tx_msg(tx),
+				       strbuf_str(&ar), st->arc,
+				       (int64_t)time(NULL), header, &error);
+		if (r < 0)
+			log_warn(session_sid(&s->core), "smtp tx %s: not "
+				 "ARC-sealed for %s: %s", tx->id, domain,
+				 error);
+		free(domain);
+		if (r != 0)
+			break;
+	}
+	strbuf_free(&ar);
 }
 
 const struct smtp_check smtp_check_dkim = {

@@ -199,5 +199,12 @@ bool smtp_check_spf_result(struct smtp_session *s, enum spf_result *result_r,
  * False before that or when DKIM does not run. */
 bool smtp_check_dkim_pass_domains(struct smtp_session *s,
 				  const char *const **domains_r, size_t *n_r);
+/* smtp_check_dkim.c: port-25 mail forwarded through an alias to remote
+ * addresses gets the next ARC set (RFC 8617), sealed with the DKIM key of
+ * the first such alias's domain that has one. header holds what
+ * smtp_checks_header() wrote (our Authentication-Results first, whose
+ * value goes into the ARC-Authentication-Results); the three fields are
+ * appended to it, or nothing (no key, no remote recipient, checks off). */
+void smtp_check_dkim_seal(struct smtp_session *s, struct strbuf *header);
 
 #endif
