@@ -284,6 +284,12 @@ static const struct key_def inbound_keys[] = {
 	{ "dnsbl", KEY_STRING, CFG(inbound.dnsbl), 0, 0, NULL },
 	{ "dnsbl_threshold", KEY_UINT, CFG(inbound.dnsbl_threshold),
 	  1, 1000, NULL },
+	/* DKIM (RFC 6376) and ARC (RFC 8617) verification; the first N
+	 * DKIM-Signature fields are checked, the rest skipped */
+	{ "dkim", KEY_BOOL, CFG(inbound.dkim), 0, 0, NULL },
+	{ "dkim_verify_max_signatures", KEY_UINT,
+	  CFG(inbound.dkim_verify_max_signatures), 1, 50, NULL },
+	{ "arc", KEY_BOOL, CFG(inbound.arc), 0, 0, NULL },
 };
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
@@ -1564,6 +1570,9 @@ static void config_defaults(struct config *cfg)
 	cfg->inbound.check_timeout_ms = 20 * MS_PER_S;
 	cfg->inbound.spf = true;
 	cfg->inbound.dnsbl_threshold = 1;
+	cfg->inbound.dkim = true;
+	cfg->inbound.dkim_verify_max_signatures = 10;
+	cfg->inbound.arc = true;
 }
 
 struct config *config_parse_string(const char *text, const char *name,

@@ -298,6 +298,9 @@ struct config {
 		 * NULL: none. Checked when the daemon starts. */
 		const char *dnsbl;
 		unsigned int dnsbl_threshold;	/* 1 */
+		bool dkim;			/* verify DKIM-Signature; on */
+		unsigned int dkim_verify_max_signatures;	/* 10 */
+		bool arc;			/* verify ARC chains; on */
 	} inbound;
 
 	/* [routes]: "domain = host[:port] [tls=policy]", per domain. */

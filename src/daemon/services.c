@@ -135,6 +135,10 @@ static int services_init(struct daemon *d, char **error_r)
 			.spf_reject_fail = cfg->inbound.spf_reject_fail,
 			.dnsbl = cfg->inbound.dnsbl,
 			.dnsbl_threshold = (int)cfg->inbound.dnsbl_threshold,
+			.dkim = cfg->inbound.dkim,
+			.dkim_max_signatures =
+				cfg->inbound.dkim_verify_max_signatures,
+			.arc = cfg->inbound.arc,
 			.dns = { .upstream = cfg->dns.upstream },
 			/* as the queue runner: the dev config has no DNS
 			 * unless [dns] upstream names one */

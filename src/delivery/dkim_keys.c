@@ -230,6 +230,26 @@ int dkim_keys_sign(const struct dkim_keys *keys, const char *domain,
 	return dkim_sign(&params, msg, out, error_r) < 0 ? -1 : 1;
 }
 
+int dkim_keys_arc_seal(const struct dkim_keys *keys, const char *domain,
+		       struct str msg, struct str auth_results,
+		       enum arc_result chain, int64_t now, struct strbuf *out,
+		       const char **error_r)
+{
+	const struct dkim_key *k = find(keys, domain);
+	struct arc_seal_params params;
+
+	if (k == NULL)
+		return 0;
+	params = (struct arc_seal_params){
+		.domain = k->domain,
+		.selector = keys->selector,
+		.key = k->key,
+		.timestamp = now,
+	};
+	return arc_seal(&params, msg, auth_results, chain, out, error_r) < 0 ?
+		       -1 : 1;
+}
+
 char *dkim_keys_path(const char *key_dir, const char *domain,
 		     const char *selector)
 {

@@ -5,6 +5,7 @@
 #define POSTHORN_DELIVERY_DKIM_KEYS_H
 
 #include "base/strbuf.h"
+#include "mail/arc.h"
 
 #define DKIM_KEYS_RSA_DEFAULT_BITS 2048
 #define DKIM_KEYS_RSA_MAX_BITS 8192
@@ -40,6 +41,14 @@ bool dkim_keys_signing_domain(struct str msg, const char *sender,
 int dkim_keys_sign(const struct dkim_keys *keys, const char *domain,
 		   struct str msg, int64_t now, struct strbuf *out,
 		   const char **error_r);
+
+/* Seal msg with the next ARC set (RFC 8617) with the key of domain
+ * (mail/arc.h: arc_seal) and append the three fields to out. Returns 1,
+ * 0 when there is no key for domain, -1 with a static *error_r. */
+int dkim_keys_arc_seal(const struct dkim_keys *keys, const char *domain,
+		       struct str msg, struct str auth_results,
+		       enum arc_result chain, int64_t now, struct strbuf *out,
+		       const char **error_r);
 
 /* "<key_dir>/<domain>.<selector>.key", malloc'd. */
 char *dkim_keys_path(const char *key_dir, const char *domain,

@@ -3,6 +3,7 @@
  * with RSA-SHA256 or Ed25519-SHA256, and the folded field text. */
 #include "mail/dkim_sign.h"
 #include "base/codec.h"
+#include "mail/dkim_canon.h"
 #include "mail/header.h"
 
 #include <openssl/sha.h>
@@ -28,92 +29,10 @@ static char lower(char c)
 
 /* --- canonicalization --- */
 
-typedef void body_sink_fn(void *ctx, const void *p, size_t n);
-
-/* Relaxed body canonicalization line by line into sink: a line is made
- * canonical in `line`, empty lines are only counted and emitted when a
- * non-empty line follows, so the empty lines at the end never are. */
-static void canon_body(struct str body, body_sink_fn *sink, void *ctx)
-{
-	struct strbuf line = STRBUF_INIT;
-	size_t empties = 0, i = 0;
-
-	while (i < body.n) {
-		bool space = false;
-
-		strbuf_reset(&line);
-		while (i < body.n) {
-			char c = body.p[i];
-
-			if (c == '\r' && i + 1 < body.n && body.p[i + 1] == '\n') {
-				i += 2;
-				break;
-			}
-			i++;
-			if (is_wsp(c)) {
-				space = true;
-				continue;
-			}
-			if (space)
-				strbuf_putc(&line, ' ');
-			space = false;
-			strbuf_putc(&line, c);
-		}
-		/* a space run at the line end was never written */
-		if (line.n == 0) {
-			empties++;
-			continue;
-		}
-		for (; empties > 0; empties--)
-			sink(ctx, "\r\n", 2);
-		sink(ctx, line.p, line.n);
-		sink(ctx, "\r\n", 2);
-	}
-	strbuf_free(&line);
-}
-
-static void sink_strbuf(void *ctx, const void *p, size_t n)
-{
-	strbuf_append(ctx, p, n);
-}
-
 static void sink_digest(void *ctx, const void *p, size_t n)
 {
 	/* EVP_DigestUpdate of SHA-256 cannot fail on a set-up context. */
 	(void)EVP_DigestUpdate(ctx, p, n);
-}
-
-void dkim_sign_canon_body(struct str body, struct strbuf *out)
-{
-	canon_body(body, sink_strbuf, out);
-}
-
-void dkim_sign_canon_header(struct str name, struct str value,
-			    struct strbuf *out)
-{
-	bool space = false;
-	size_t start;
-
-	for (size_t i = 0; i < name.n; i++)
-		strbuf_putc(out, lower(name.p[i]));
-	strbuf_putc(out, ':');
-	start = out->n;
-	for (size_t i = 0; i < value.n; i++) {
-		char c = value.p[i];
-
-		/* unfolding: the line ends of a folded value go */
-		if (c == '\r' || c == '\n')
-			continue;
-		if (is_wsp(c)) {
-			space = true;
-			continue;
-		}
-		if (space && out->n > start)
-			strbuf_putc(out, ' ');
-		space = false;
-		strbuf_putc(out, c);
-	}
-	strbuf_append(out, "\r\n", 2);
 }
 
 void dkim_sign_split(struct str msg, struct str *header_r, struct str *body_r)
@@ -309,8 +228,9 @@ static bool valid_name(const char *s)
 
 /* Collect the header fields, and write h= and the hash input: per name
  * the instances bottom-up (RFC 6376 5.4.2). */
-static void signed_headers(struct str header, struct fold *f,
-			   struct strbuf *hashed, bool *has_from_r)
+static void signed_headers(struct str header, enum dkim_canon canon,
+			   struct fold *f, struct strbuf *hashed,
+			   bool *has_from_r)
 {
 	struct header_field *fields = NULL, fld;
 	size_t n = 0, alloc = 0, pos = 0;
@@ -334,8 +254,14 @@ static void signed_headers(struct str header, struct fold *f,
 		     i--) {
 			if (!str_caseeq(fields[i - 1].name, name))
 				continue;
-			dkim_sign_canon_header(name, fields[i - 1].value,
-					       hashed);
+			struct header_field *fi = &fields[i - 1];
+
+			dkim_canon_header(canon,
+					  str_make(fi->name.p,
+						   (size_t)(fi->value.p +
+							    fi->value.n -
+							    fi->name.p)),
+					  fi->name, fi->value, hashed);
 			count++;
 		}
 		if (from) {
@@ -375,13 +301,20 @@ static int key_algorithm(EVP_PKEY *key, const char **alg_r,
 	}
 }
 
-static int body_hash(struct str body, unsigned char hash[SHA256_DIGEST_LENGTH])
+/* The body hash, and the length of the canonical body (for l=). */
+static int body_hash(struct str body, enum dkim_canon canon,
+		     unsigned char hash[SHA256_DIGEST_LENGTH], uint64_t *len_r)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int ret = -1;
 
 	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		canon_body(body, sink_digest, md);
+		struct dkim_canon_body cb;
+
+		dkim_canon_body_init(&cb, canon, sink_digest, md);
+		dkim_canon_body_feed(&cb, body.p, body.n);
+		dkim_canon_body_finish(&cb);
+		*len_r = cb.out_n;
 		if (EVP_DigestFinal_ex(md, hash, NULL) == 1)
 			ret = 0;
 	}
@@ -391,7 +324,7 @@ static int body_hash(struct str body, unsigned char hash[SHA256_DIGEST_LENGTH])
 
 /* RSA: RSASSA-PKCS1-v1_5 with SHA-256 over data. Ed25519 (RFC 8463 3):
  * PureEdDSA over the SHA-256 hash of data. */
-static int sign_data(EVP_PKEY *key, struct str data, struct strbuf *sig)
+int dkim_sign_data(EVP_PKEY *key, struct str data, struct strbuf *sig)
 {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -422,16 +355,33 @@ out:
 	return ret;
 }
 
+static const struct dkim_sign_spec dkim_spec = {
+	.field = "DKIM-Signature",
+	.lead = "v=1;",
+};
+
 int dkim_sign(const struct dkim_sign_params *params, struct str msg,
 	      struct strbuf *out, const char **error_r)
+{
+	return dkim_sign_ext(params, &dkim_spec, msg, out, error_r);
+}
+
+int dkim_sign_ext(const struct dkim_sign_params *params,
+		  const struct dkim_sign_spec *spec, struct str msg,
+		  struct strbuf *out, const char **error_r)
 {
 	struct strbuf field = STRBUF_INIT, hashed = STRBUF_INIT;
 	struct strbuf sig = STRBUF_INIT, b64 = STRBUF_INIT;
 	unsigned char bh[SHA256_DIGEST_LENGTH];
 	struct fold f = { &field, 0 };
-	struct str header, body;
+	enum dkim_canon hc = params->simple_header ? DKIM_CANON_SIMPLE :
+						     DKIM_CANON_RELAXED;
+	enum dkim_canon bc = params->simple_body ? DKIM_CANON_SIMPLE :
+						   DKIM_CANON_RELAXED;
+	struct str header, body, name = str_c(spec->field);
+	uint64_t body_len = 0;
 	const char *alg;
-	bool has_from;
+	bool has_from = true;
 	char piece[300];
 	int ret = -1;
 
@@ -442,17 +392,27 @@ int dkim_sign(const struct dkim_sign_params *params, struct str msg,
 	if (key_algorithm(params->key, &alg, error_r) < 0)
 		return -1;
 	dkim_sign_split(msg, &header, &body);
-	if (body_hash(body, bh) < 0) {
+	if (spec->seal_cv == NULL && body_hash(body, bc, bh, &body_len) < 0) {
 		*error_r = "SHA-256 failed";
 		return -1;
 	}
 
-	strbuf_append_c(&field, "DKIM-Signature:");
+	strbuf_append_str(&field, name);
+	strbuf_putc(&field, ':');
 	f.col = field.n;
-	fold_piece(&f, " ", "v=1;");
+	fold_piece(&f, " ", spec->lead);
 	snprintf(piece, sizeof(piece), "a=%s;", alg);
 	fold_piece(&f, " ", piece);
-	fold_piece(&f, " ", "c=relaxed/relaxed;");
+	if (spec->seal_cv != NULL) {
+		/* ARC-Seal (RFC 8617 4.1.3): no c=, h= or bh= */
+		snprintf(piece, sizeof(piece), "cv=%s;", spec->seal_cv);
+		fold_piece(&f, " ", piece);
+	} else {
+		snprintf(piece, sizeof(piece), "c=%s/%s;",
+			 hc == DKIM_CANON_SIMPLE ? "simple" : "relaxed",
+			 bc == DKIM_CANON_SIMPLE ? "simple" : "relaxed");
+		fold_piece(&f, " ", piece);
+	}
 	snprintf(piece, sizeof(piece), "d=%s;", params->domain);
 	fold_piece(&f, " ", piece);
 	snprintf(piece, sizeof(piece), "s=%s;", params->selector);
@@ -460,25 +420,37 @@ int dkim_sign(const struct dkim_sign_params *params, struct str msg,
 	snprintf(piece, sizeof(piece), "t=%lld;",
 		 (long long)params->timestamp);
 	fold_piece(&f, " ", piece);
-	signed_headers(header, &f, &hashed, &has_from);
+	if (spec->seal_cv != NULL) {
+		hc = DKIM_CANON_RELAXED;
+		strbuf_append_str(&hashed, spec->seal_data);
+	} else {
+		if (params->body_length) {
+			snprintf(piece, sizeof(piece), "l=%llu;",
+				 (unsigned long long)body_len);
+			fold_piece(&f, " ", piece);
+		}
+		signed_headers(header, hc, &f, &hashed, &has_from);
+	}
 	if (!has_from) {
 		*error_r = "the message has no From field";
 		goto out;
 	}
-	base64_encode(&b64, bh, sizeof(bh));
-	fold_piece(&f, " ", "bh=");
-	fold_base64(&f, strbuf_str(&b64));
-	fold_piece(&f, "", ";");
+	if (spec->seal_cv == NULL) {
+		base64_encode(&b64, bh, sizeof(bh));
+		fold_piece(&f, " ", "bh=");
+		fold_base64(&f, strbuf_str(&b64));
+		fold_piece(&f, "", ";");
+	}
 	fold_piece(&f, " ", "b=");
 
 	/* The field itself is hashed last, with b= empty and without its
 	 * line end (RFC 6376 3.7). */
-	dkim_sign_canon_header(STR_LIT("DKIM-Signature"),
-			       str_from(strbuf_str(&field),
-					sizeof("DKIM-Signature:") - 1),
-			       &hashed);
+	strbuf_append(&field, "\r\n", 2);
+	dkim_canon_header(hc, strbuf_str(&field), name,
+			  str_from(strbuf_str(&field), name.n + 1), &hashed);
+	strbuf_truncate(&field, field.n - 2);
 	strbuf_truncate(&hashed, hashed.n - 2);
-	if (sign_data(params->key, strbuf_str(&hashed), &sig) < 0) {
+	if (dkim_sign_data(params->key, strbuf_str(&hashed), &sig) < 0) {
 		*error_r = "DKIM signing failed in OpenSSL";
 		goto out;
 	}

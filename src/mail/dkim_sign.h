@@ -1,6 +1,6 @@
 /* dkim_sign.h: DKIM signatures (RFC 6376) with rsa-sha256 and ed25519-sha256
- * (RFC 8463), relaxed/relaxed canonicalization. Pure: the key comes in as an
- * OpenSSL EVP_PKEY, the message as bytes; no I/O. */
+ * (RFC 8463), relaxed (default) or simple canonicalization, and the ARC
+ * fields built the same way. Pure: the key is an EVP_PKEY; no I/O. */
 #ifndef POSTHORN_MAIL_DKIM_SIGN_H
 #define POSTHORN_MAIL_DKIM_SIGN_H
 
@@ -21,6 +21,21 @@ struct dkim_sign_params {
 	const char *selector;	/* s=, e.g. "posthorn" */
 	EVP_PKEY *key;		/* RSA of >= 1024 bits, or Ed25519 */
 	int64_t timestamp;	/* t=, unix seconds */
+	bool simple_header;	/* c=simple/..., else relaxed */
+	bool simple_body;	/* c=.../simple, else relaxed */
+	bool body_length;	/* add l= (the whole canonical body) */
+};
+
+/* What dkim_sign_ext() writes: the field name and the tags that lead
+ * ("v=1;" for DKIM, "i=N;" for ARC). With seal_cv set it writes an
+ * ARC-Seal (RFC 8617 4.1.3): cv= instead of c=, no h= and no bh=, and the
+ * data hashed is seal_data (the canonical ARC fields before it) and then
+ * the seal itself. */
+struct dkim_sign_spec {
+	const char *field;
+	const char *lead;
+	const char *seal_cv;
+	struct str seal_data;
 };
 
 /* Sign msg (CRLF lines: header fields, an empty line, the body) and append
@@ -35,18 +50,14 @@ struct dkim_sign_params {
  * an OpenSSL failure; out is unchanged then. */
 int dkim_sign(const struct dkim_sign_params *params, struct str msg,
 	      struct strbuf *out, const char **error_r);
-
-/* Append the relaxed canonical form (RFC 6376 3.4.4) of body: runs of
- * spaces and tabs become one space, spaces and tabs at line ends go, empty
- * lines at the end go, and a non-empty result ends with CRLF. Only CRLF
- * ends a line. */
-void dkim_sign_canon_body(struct str body, struct strbuf *out);
-/* Append the relaxed canonical form (RFC 6376 3.4.2) of one header field,
- * given the name (without colon) and the raw value (after the colon, folded,
- * with its line end): "name:value\r\n" with the name in lower case, the value
- * unfolded, runs of spaces and tabs as one space, none at either end. */
-void dkim_sign_canon_header(struct str name, struct str value,
-			    struct strbuf *out);
+/* dkim_sign() generalized for ARC-Message-Signature and ARC-Seal. */
+int dkim_sign_ext(const struct dkim_sign_params *params,
+		  const struct dkim_sign_spec *spec, struct str msg,
+		  struct strbuf *out, const char **error_r);
+/* Sign data (the canonical header data) with key: RSASSA-PKCS1-v1_5
+ * SHA-256, or Ed25519 over SHA-256(data) (RFC 8463 3); appends the raw
+ * signature to sig. Returns 0 or -1 (an OpenSSL failure). */
+int dkim_sign_data(EVP_PKEY *key, struct str data, struct strbuf *sig);
 
 /* The header block of msg (up to, not including, the empty line) and the
  * body (after it; empty when there is no empty line). */

@@ -187,11 +187,25 @@ void smtp_checks_close(struct smtp_session *s);
 /* The checks, in order (smtp_checks.c's table). */
 extern const struct smtp_check smtp_check_dnsbl;
 extern const struct smtp_check smtp_check_spf;
+extern const struct smtp_check smtp_check_dkim;	/* DKIM and ARC */
 
 /* smtp_check_spf.c, for DMARC: the SPF result of the transaction's MAIL
  * FROM identity (postmaster@HELO for <>) and the domain checked (valid
  * until tx_end). False while unknown or when SPF does not run. */
 bool smtp_check_spf_result(struct smtp_session *s, enum spf_result *result_r,
 			   const char **domain_r);
+
+/* smtp_check_dkim.c, for DMARC: the d= of every DKIM-Signature of the
+ * message that passed (lower case; valid until tx_end), from its eom on.
+ * False before that or when DKIM does not run. */
+bool smtp_check_dkim_pass_domains(struct smtp_session *s,
+				  const char *const **domains_r, size_t *n_r);
+/* smtp_check_dkim.c: port-25 mail forwarded through an alias to remote
+ * addresses gets the next ARC set (RFC 8617), sealed with the DKIM key of
+ * the first such alias's domain that has one. header holds what
+ * smtp_checks_header() wrote (our Authentication-Results first, whose
+ * value goes into the ARC-Authentication-Results); the three fields are
+ * appended to it, or nothing (no key, no remote recipient, checks off). */
+void smtp_check_dkim_seal(struct smtp_session *s, struct strbuf *header);
 
 #endif

@@ -44,6 +44,9 @@ struct smtp_inbound_settings {
 	 * allowlist); NULL = none. Checked by the config. */
 	const char *dnsbl;
 	int dnsbl_threshold;		/* refuse at this sum; 0 = 1 */
+	bool dkim;			/* verify DKIM-Signature fields */
+	unsigned dkim_max_signatures;	/* checked per message; 0 = 10 */
+	bool arc;			/* verify the ARC chain */
 	/* [dns]: the resolver of the checks (one per I/O thread). */
 	struct dns_settings dns;
 	/* No DNS at all (the dev config without [dns] upstream): lookups

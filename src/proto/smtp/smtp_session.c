@@ -244,6 +244,7 @@ static void smtp_session_store(struct smtp_session *s)
 	/* Our Authentication-Results goes on top (RFC 8601 4: above the
 	 * fields it speaks of), then what the checks add. */
 	smtp_checks_header(s, &received);
+	smtp_check_dkim_seal(s, &received);
 	smtp_dkim_sign(s, &received);
 	smtp_received_append(&received, &rec);
 	free(auth_user);
