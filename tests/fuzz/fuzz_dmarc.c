@@ -15,6 +15,18 @@ static void inside(struct str v, const char *p, size_t n)
 		PANIC("a view outside the input");
 }
 
+/* "v=DMARC1", then only white space up to the first ';' or the end */
+static bool starts_with_version(const char *p, size_t n)
+{
+	if (n < 8 || memcmp(p, "v=DMARC1", 8) != 0)
+		return false;
+	for (size_t i = 8; i < n && p[i] != ';'; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
+		    p[i] != '\n')
+			return false;
+	return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* an exact-size copy: no NUL after it */
@@ -43,9 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rec.fo.p != NULL && rec.fo.n > 0 &&
 		    !str_eq(rec.fo, STR_LIT("0")))
 			inside(rec.fo, copy, size);
-	} else if (r == DMARC_PARSE_NOT_DMARC && size >= 8 &&
-		   memcmp(copy, "v=DMARC1", 8) == 0 &&
-		   (size == 8 || copy[8] == ';' || copy[8] == ' ')) {
+	} else if (r == DMARC_PARSE_NOT_DMARC && starts_with_version(copy,
+								    size)) {
 		PANIC("v=DMARC1 first, yet not taken for DMARC");
 	}
 	k = dmarc_from_domain(str_make(copy, size), &domain);
