@@ -269,6 +269,18 @@ static const struct key_def relay_keys[] = {
 	{ "password_file", KEY_PATH, CFG(relay.password_file), 0, 0, NULL },
 	{ "tls", KEY_ENUM, CFG(relay.tls), 0, 0, out_tls_names },
 };
+static const struct key_def inbound_keys[] = {
+	{ "dmarc", KEY_BOOL, CFG(inbound.dmarc), 0, 0, NULL },
+	{ "dmarc_reject", KEY_BOOL, CFG(inbound.dmarc_reject), 0, 0, NULL },
+	{ "dmarc_quarantine", KEY_BOOL, CFG(inbound.dmarc_quarantine), 0, 0,
+	  NULL },
+	{ "dmarc_report_from", KEY_ADDRESS, CFG(inbound.dmarc_report_from), 0,
+	  0, NULL },
+	{ "dmarc_report_org", KEY_STRING, CFG(inbound.dmarc_report_org), 0, 0,
+	  NULL },
+	{ "psl_file", KEY_ABS_PATH, CFG(inbound.psl_file), 0, 0, NULL },
+};
+
 static const struct key_def dkim_keys[] = {
 	{ "selector", KEY_STRING, CFG(dkim.selector), 0, 0, NULL },
 	{ "key_dir", KEY_PATH, CFG(dkim.key_dir), 0, 0, NULL },
@@ -299,6 +311,7 @@ enum section_id {
 	SECTION_DELIVERY,
 	SECTION_RELAY,
 	SECTION_DKIM,
+	SECTION_INBOUND,
 	SECTION_ROUTES,	/* free keys: one per domain, see route_add() */
 	SECTION_COUNT
 };
@@ -320,6 +333,8 @@ static const struct section_def sections[SECTION_COUNT] = {
 			       ARRAY_SIZE(delivery_keys) },
 	[SECTION_RELAY] = { "relay", relay_keys, ARRAY_SIZE(relay_keys) },
 	[SECTION_DKIM] = { "dkim", dkim_keys, ARRAY_SIZE(dkim_keys) },
+	[SECTION_INBOUND] = { "inbound", inbound_keys,
+			      ARRAY_SIZE(inbound_keys) },
 	[SECTION_ROUTES] = { "routes", NULL, 0 },
 };
 static const struct section_def listener_section = {
@@ -1545,6 +1560,10 @@ static void config_defaults(struct config *cfg)
 	cfg->relay.port = 25;
 	cfg->relay.tls = CONFIG_OUT_TLS_MAY;
 	cfg->dkim.selector = "posthorn";
+	cfg->inbound.dmarc = true;
+	cfg->inbound.dmarc_reject = true;
+	cfg->inbound.dmarc_quarantine = true;
+	cfg->inbound.psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";
 }
 
 struct config *config_parse_string(const char *text, const char *name,

@@ -285,6 +285,18 @@ struct config {
 		const char *key_dir;	/* "<data_dir>/dkim" when not set */
 	} dkim;
 
+	/* [inbound]: checks of mail received on port 25 from untrusted
+	 * clients. DMARC (RFC 7489): evaluate, honour p=reject and
+	 * p=quarantine, and the aggregate reports (posthorn dmarc report). */
+	struct {
+		bool dmarc;			/* true */
+		bool dmarc_reject;		/* true */
+		bool dmarc_quarantine;		/* true */
+		const char *dmarc_report_from;	/* NULL: postmaster@hostname */
+		const char *dmarc_report_org;	/* NULL: hostname */
+		const char *psl_file;		/* mail/psl.h's default */
+	} inbound;
+
 	/* [routes]: "domain = host[:port] [tls=policy]", per domain. */
 	const struct config_route *routes;
 	unsigned int route_count;
