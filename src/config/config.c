@@ -269,7 +269,22 @@ static const struct key_def relay_keys[] = {
 	{ "password_file", KEY_PATH, CFG(relay.password_file), 0, 0, NULL },
 	{ "tls", KEY_ENUM, CFG(relay.tls), 0, 0, out_tls_names },
 };
+
+static const struct key_def dkim_keys[] = {
+	{ "selector", KEY_STRING, CFG(dkim.selector), 0, 0, NULL },
+	{ "key_dir", KEY_PATH, CFG(dkim.key_dir), 0, 0, NULL },
+};
 static const struct key_def inbound_keys[] = {
+	{ "checks", KEY_BOOL, CFG(inbound.checks), 0, 0, NULL },
+	{ "check_timeout", KEY_DURATION, CFG(inbound.check_timeout_ms),
+	  MS_PER_S, 300 * MS_PER_S, NULL },
+	{ "authserv_id", KEY_HOSTNAME, CFG(inbound.authserv_id), 0, 0, NULL },
+	{ "spf", KEY_BOOL, CFG(inbound.spf), 0, 0, NULL },
+	{ "spf_helo", KEY_BOOL, CFG(inbound.spf_helo), 0, 0, NULL },
+	{ "spf_reject_fail", KEY_BOOL, CFG(inbound.spf_reject_fail), 0, 0, NULL },
+	{ "dnsbl", KEY_STRING, CFG(inbound.dnsbl), 0, 0, NULL },
+	{ "dnsbl_threshold", KEY_UINT, CFG(inbound.dnsbl_threshold),
+	  1, 1000, NULL },
 	{ "dmarc", KEY_BOOL, CFG(inbound.dmarc), 0, 0, NULL },
 	{ "dmarc_reject", KEY_BOOL, CFG(inbound.dmarc_reject), 0, 0, NULL },
 	{ "dmarc_quarantine", KEY_BOOL, CFG(inbound.dmarc_quarantine), 0, 0,
@@ -279,11 +294,6 @@ static const struct key_def inbound_keys[] = {
 	{ "dmarc_report_org", KEY_STRING, CFG(inbound.dmarc_report_org), 0, 0,
 	  NULL },
 	{ "psl_file", KEY_ABS_PATH, CFG(inbound.psl_file), 0, 0, NULL },
-};
-
-static const struct key_def dkim_keys[] = {
-	{ "selector", KEY_STRING, CFG(dkim.selector), 0, 0, NULL },
-	{ "key_dir", KEY_PATH, CFG(dkim.key_dir), 0, 0, NULL },
 };
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
@@ -1560,6 +1570,10 @@ static void config_defaults(struct config *cfg)
 	cfg->relay.port = 25;
 	cfg->relay.tls = CONFIG_OUT_TLS_MAY;
 	cfg->dkim.selector = "posthorn";
+	cfg->inbound.checks = true;
+	cfg->inbound.check_timeout_ms = 20 * MS_PER_S;
+	cfg->inbound.spf = true;
+	cfg->inbound.dnsbl_threshold = 1;
 	cfg->inbound.dmarc = true;
 	cfg->inbound.dmarc_reject = true;
 	cfg->inbound.dmarc_quarantine = true;

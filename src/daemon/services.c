@@ -6,12 +6,14 @@
 #include "base/log.h"
 #include "daemon/services.h"
 #include "delivery/dkim_keys.h"
+#include "mail/psl.h"
 #include "net/net.h"
 #include "proto/imap/imap_server.h"
 #include "proto/pop3/pop3_server.h"
 #include "proto/smtp/smtp_server.h"
 #include "store/store_read_pool.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -41,6 +43,8 @@ static struct imap_server *imap_server;
 static struct pop3_server *pop3_server;
 /* Read at start, as root (before privileges are dropped). */
 static struct dkim_keys *dkim_keys;
+/* Read once at the first start, shared read-only by every I/O thread. */
+static struct psl *psl;
 static struct smtp_local *smtp_local;
 
 /* [smtp] local_trusted_users, or its default: root, [server] user and,
@@ -125,6 +129,23 @@ static int services_init(struct daemon *d, char **error_r)
 			      cfg->server.admin,
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
+		.inbound = {
+			.checks = cfg->inbound.checks,
+			.check_timeout_ms = (unsigned)cfg->inbound.check_timeout_ms,
+			.authserv_id = cfg->inbound.authserv_id,
+			.spf = cfg->inbound.spf,
+			.spf_helo = cfg->inbound.spf_helo,
+			.spf_reject_fail = cfg->inbound.spf_reject_fail,
+			.dnsbl = cfg->inbound.dnsbl,
+			.dnsbl_threshold = (int)cfg->inbound.dnsbl_threshold,
+			.dns = { .upstream = cfg->dns.upstream },
+			/* as the queue runner: the dev config has no DNS
+			 * unless [dns] upstream names one */
+			.no_dns = cfg->server.dev && cfg->dns.upstream == NULL,
+			.dmarc = cfg->inbound.dmarc,
+			.dmarc_reject = cfg->inbound.dmarc_reject,
+			.dmarc_quarantine = cfg->inbound.dmarc_quarantine,
+		},
 	};
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
 
@@ -160,6 +181,15 @@ static int services_init(struct daemon *d, char **error_r)
 	if (dkim_keys == NULL)
 		dkim_keys = dkim_keys_load(cfg->dkim.key_dir, cfg->dkim.selector);
 	smtp_set.dkim = dkim_keys;
+	if (psl == NULL && cfg->inbound.checks && cfg->inbound.dmarc) {
+		psl = psl_load(cfg->inbound.psl_file, &error);
+		if (psl == NULL)
+			/* mail still flows; DMARC does not run */
+			log_error(NULL, "dmarc: %s: %s (%s): DMARC is off",
+				  cfg->inbound.psl_file, error,
+				  strerror(errno));
+	}
+	smtp_set.inbound.psl = psl;
 	if (smtp_local == NULL) {
 		char *trusted = local_trusted_users(cfg);
 
@@ -191,6 +221,15 @@ static int services_init(struct daemon *d, char **error_r)
 	if (pop3_server == NULL)
 		pop3_server = pop3_server_new(&pop3_set, &env);
 	return 0;
+}
+
+void services_dns_reload(const struct config *cfg)
+{
+	struct dns_settings dns = { .upstream = cfg->dns.upstream };
+
+	if (smtp_server != NULL)
+		smtp_server_set_dns(smtp_server, &dns,
+				    cfg->server.dev && cfg->dns.upstream == NULL);
 }
 
 const struct dkim_keys *services_dkim_keys(void)
@@ -261,6 +300,7 @@ void services_free(struct daemon *d UNUSED)
 	smtp_server_free(&smtp_server);
 	smtp_local_free(&smtp_local);
 	dkim_keys_free(&dkim_keys);
+	psl_free(&psl);
 	imap_server_free(&imap_server);
 	pop3_server_free(&pop3_server);
 	auth_guard_free(&guard);
