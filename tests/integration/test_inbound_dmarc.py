@@ -106,6 +106,18 @@ def test_forged_reject(daemon):
     assert code == 550, text
 
 
+def test_header_only(daemon):
+    """A message that is all header (no empty line): the From domain is
+    known only at the end of data, the lookup starts there."""
+    with smtplib.SMTP("127.0.0.1", daemon.port("smtp"), timeout=20,
+                      source_address=("127.0.0.5", 0)) as s:
+        s.ehlo("client.test")
+        assert s.mail("bounce@reject.test")[0] == 250
+        assert s.rcpt(USER)[0] == 250
+        code, text = s.data(b"Subject: header only\r\nFrom: a@reject.test")
+    assert code == 550 and b"DMARC" in text, text
+
+
 def test_aligned_pass(daemon):
     code, text = send(daemon, "bounce@reject.test", "A <a@reject.test>",
                       "aligned pass")
