@@ -7,14 +7,12 @@ import datetime
 import imaplib
 import re
 import smtplib
-import socket
-import subprocess
 import time
 
 import pytest
 
-from test_inbound_spf import (DNSMASQ, PASSWORD, USER, auth_results,
-                              checked_daemon, free_port, imap_fetch)
+from test_inbound_spf import (PASSWORD, USER, auth_results, checked_daemon,
+                              dnsmasq)
 
 # 127.0.0.1 may send for every domain below; other addresses may not.
 DNS_RECORDS = []
@@ -35,17 +33,7 @@ DNS_RECORDS += [
 
 @pytest.fixture(scope="module")
 def dns():
-    port = free_port(socket.SOCK_DGRAM)
-    proc = subprocess.Popen(
-        [DNSMASQ, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
-         "--bind-interfaces", "--no-resolv", "--no-hosts", "-C", "/dev/null",
-         "--pid-file=", "--user=", "--group=", "--log-facility=/dev/null",
-         "--local=/test/"] + DNS_RECORDS,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    yield port
-    proc.terminate()
-    proc.wait()
+    yield from dnsmasq(DNS_RECORDS)
 
 
 @pytest.fixture
