@@ -109,7 +109,7 @@ const char *const store_pgsql_migrations[] = {
 	 " spf_result TEXT NOT NULL, spf_domain TEXT NOT NULL,"
 	 " spf_scope TEXT NOT NULL, count BIGINT NOT NULL,"
 	 " sent BIGINT NOT NULL DEFAULT 0);"
-	 "CREATE UNIQUE INDEX dmarc_rows_key ON dmarc_rows(day, header_from,"
+	 "CREATE UNIQUE INDEX dmarc_rows_unsent ON dmarc_rows(day, header_from,"
 	 " policy_domain, source_ip, envelope_from, disposition, override,"
 	 " dmarc_dkim, dmarc_spf, dkim, spf_result, spf_domain, spf_scope)"
 	 " WHERE sent = 0;"
