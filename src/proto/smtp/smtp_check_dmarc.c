@@ -349,8 +349,12 @@ static void dmarc_evaluate_tx(struct dmarc_state *st)
 	if (st->found.kind == DMARC_FOUND_RECORD)
 		props[n_props++] = (struct auth_result_prop){
 			"policy.dmarc", dmarc_policy_name(e.policy) };
+	/* a reason only where it tells the reader something: why it failed
+	 * or was an error of the sender's; none and temperror say it all
+	 * (and every stored message carries the field) */
 	smtp_check_result(c, "dmarc", dmarc_result_name(e.result),
-			  e.result == DMARC_RESULT_PASS ? NULL : e.reason,
+			  e.result == DMARC_RESULT_FAIL ||
+			  e.result == DMARC_RESULT_PERMERROR ? e.reason : NULL,
 			  props, n_props);
 	smtp_check_log(c, "dmarc=%s(%s%s%s)", dmarc_result_name(e.result),
 		       st->from_kind == DMARC_FROM_ONE ?
