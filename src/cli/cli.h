@@ -28,6 +28,10 @@ struct cli {
 	const char *dkim_type;
 	const char *dkim_bits;
 	const char *copy_to;		/* --to CONNINFO of "store copy" */
+	/* "dmarc report": --day, --out, --send, --xml */
+	const char *dmarc_day;
+	const char *dmarc_out;
+	bool dmarc_send, dmarc_xml;
 	struct config *cfg;
 	struct store *store;
 	struct store_reader *reader;
@@ -68,6 +72,7 @@ int cmd_auth(struct cli *cli, int argc, char **argv);
 int cmd_queue(struct cli *cli, int argc, char **argv);
 int cmd_dkim(struct cli *cli, int argc, char **argv);
 int cmd_store(struct cli *cli, int argc, char **argv);
+int cmd_dmarc(struct cli *cli, int argc, char **argv);
 /* The sendmail command: argv[0] is its name, options follow; returns a
  * sysexits.h code. config_path NULL: $POSTHORN_CONFIG or the default. */
 int cmd_sendmail(const char *config_path, int argc, char **argv);

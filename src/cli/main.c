@@ -18,6 +18,7 @@ static const struct {
 	{ "queue", cmd_queue },
 	{ "dkim", cmd_dkim },
 	{ "store", cmd_store },
+	{ "dmarc", cmd_dmarc },
 };
 
 static void usage(FILE *out)
@@ -39,6 +40,10 @@ static void usage(FILE *out)
 	      "  store copy --to CONNINFO   (the SQLite store into a new PostgreSQL\n"
 	      "        database: 'host=db dbname=posthorn user=posthorn' or\n"
 	      "        pgsql://user@db/posthorn; posthornd stopped; docs/admin.md)\n"
+	      "  dmarc report [--day YYYY-MM-DD] [--out DIR] [--send] [--xml]\n"
+	      "        (DMARC aggregate reports of a day, yesterday by default:\n"
+	      "        listed, written as .xml.gz to DIR, printed as XML, or\n"
+	      "        queued to each rua mailto:, each row reported once)\n"
 	      "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]\n"
 	      "        (also run as 'sendmail'; exit codes of sysexits.h)\n"
 	      "\n"
@@ -67,6 +72,10 @@ int main(int argc, char **argv)
 		{ "type", required_argument, NULL, 'T' },
 		{ "bits", required_argument, NULL, 'B' },
 		{ "to", required_argument, NULL, 't' },
+		{ "day", required_argument, NULL, 'D' },
+		{ "out", required_argument, NULL, 'O' },
+		{ "send", no_argument, NULL, 's' },
+		{ "xml", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -117,6 +126,18 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			cli.copy_to = optarg;
+			break;
+		case 'D':
+			cli.dmarc_day = optarg;
+			break;
+		case 'O':
+			cli.dmarc_out = optarg;
+			break;
+		case 's':
+			cli.dmarc_send = true;
+			break;
+		case 'X':
+			cli.dmarc_xml = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -269,6 +269,7 @@ static const struct key_def relay_keys[] = {
 	{ "password_file", KEY_PATH, CFG(relay.password_file), 0, 0, NULL },
 	{ "tls", KEY_ENUM, CFG(relay.tls), 0, 0, out_tls_names },
 };
+
 static const struct key_def dkim_keys[] = {
 	{ "selector", KEY_STRING, CFG(dkim.selector), 0, 0, NULL },
 	{ "key_dir", KEY_PATH, CFG(dkim.key_dir), 0, 0, NULL },
@@ -290,6 +291,15 @@ static const struct key_def inbound_keys[] = {
 	{ "dkim_verify_max_signatures", KEY_UINT,
 	  CFG(inbound.dkim_verify_max_signatures), 1, 50, NULL },
 	{ "arc", KEY_BOOL, CFG(inbound.arc), 0, 0, NULL },
+	{ "dmarc", KEY_BOOL, CFG(inbound.dmarc), 0, 0, NULL },
+	{ "dmarc_reject", KEY_BOOL, CFG(inbound.dmarc_reject), 0, 0, NULL },
+	{ "dmarc_quarantine", KEY_BOOL, CFG(inbound.dmarc_quarantine), 0, 0,
+	  NULL },
+	{ "dmarc_report_from", KEY_ADDRESS, CFG(inbound.dmarc_report_from), 0,
+	  0, NULL },
+	{ "dmarc_report_org", KEY_STRING, CFG(inbound.dmarc_report_org), 0, 0,
+	  NULL },
+	{ "psl_file", KEY_ABS_PATH, CFG(inbound.psl_file), 0, 0, NULL },
 };
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
@@ -1573,6 +1583,10 @@ static void config_defaults(struct config *cfg)
 	cfg->inbound.dkim = true;
 	cfg->inbound.dkim_verify_max_signatures = 10;
 	cfg->inbound.arc = true;
+	cfg->inbound.dmarc = true;
+	cfg->inbound.dmarc_reject = true;
+	cfg->inbound.dmarc_quarantine = true;
+	cfg->inbound.psl_file = "/usr/share/publicsuffix/public_suffix_list.dat";
 }
 
 struct config *config_parse_string(const char *text, const char *name,

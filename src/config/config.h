@@ -301,6 +301,14 @@ struct config {
 		bool dkim;			/* verify DKIM-Signature; on */
 		unsigned int dkim_verify_max_signatures;	/* 10 */
 		bool arc;			/* verify ARC chains; on */
+		/* DMARC (RFC 7489): evaluate, honour p=reject and
+		 * p=quarantine, and the aggregate reports */
+		bool dmarc;			/* true */
+		bool dmarc_reject;		/* true */
+		bool dmarc_quarantine;		/* true */
+		const char *dmarc_report_from;	/* NULL: postmaster@hostname */
+		const char *dmarc_report_org;	/* NULL: hostname */
+		const char *psl_file;		/* mail/psl.h's default */
 	} inbound;
 
 	/* [routes]: "domain = host[:port] [tls=policy]", per domain. */

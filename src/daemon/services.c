@@ -7,12 +7,14 @@
 #include "daemon/services.h"
 #include "delivery/dkim_keys.h"
 #include "mail/dnsbl.h"
+#include "mail/psl.h"
 #include "net/net.h"
 #include "proto/imap/imap_server.h"
 #include "proto/pop3/pop3_server.h"
 #include "proto/smtp/smtp_server.h"
 #include "store/store_read_pool.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -42,6 +44,8 @@ static struct imap_server *imap_server;
 static struct pop3_server *pop3_server;
 /* Read at start, as root (before privileges are dropped). */
 static struct dkim_keys *dkim_keys;
+/* Read once at the first start, shared read-only by every I/O thread. */
+static struct psl *psl;
 static struct smtp_local *smtp_local;
 
 /* [smtp] local_trusted_users, or its default: root, [server] user and,
@@ -143,6 +147,9 @@ static int services_init(struct daemon *d, char **error_r)
 			/* as the queue runner: the dev config has no DNS
 			 * unless [dns] upstream names one */
 			.no_dns = cfg->server.dev && cfg->dns.upstream == NULL,
+			.dmarc = cfg->inbound.dmarc,
+			.dmarc_reject = cfg->inbound.dmarc_reject,
+			.dmarc_quarantine = cfg->inbound.dmarc_quarantine,
 		},
 	};
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
@@ -191,6 +198,15 @@ static int services_init(struct daemon *d, char **error_r)
 	if (dkim_keys == NULL)
 		dkim_keys = dkim_keys_load(cfg->dkim.key_dir, cfg->dkim.selector);
 	smtp_set.dkim = dkim_keys;
+	if (psl == NULL && cfg->inbound.checks && cfg->inbound.dmarc) {
+		psl = psl_load(cfg->inbound.psl_file, &error);
+		if (psl == NULL)
+			/* mail still flows; DMARC does not run */
+			log_error(NULL, "dmarc: %s: %s (%s): DMARC is off",
+				  cfg->inbound.psl_file, error,
+				  strerror(errno));
+	}
+	smtp_set.inbound.psl = psl;
 	if (smtp_local == NULL) {
 		char *trusted = local_trusted_users(cfg);
 
@@ -301,6 +317,7 @@ void services_free(struct daemon *d UNUSED)
 	smtp_server_free(&smtp_server);
 	smtp_local_free(&smtp_local);
 	dkim_keys_free(&dkim_keys);
+	psl_free(&psl);
 	imap_server_free(&imap_server);
 	pop3_server_free(&pop3_server);
 	auth_guard_free(&guard);

@@ -99,6 +99,25 @@ const char *const store_pgsql_migrations[] = {
 	 * when (store_nodes.h): several nodes share the queue */
 	"ALTER TABLE queue ADD COLUMN claim_node BIGINT NOT NULL DEFAULT 0,"
 	" ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0;",
+	/* 3 (SQLite 14): DMARC aggregate-report data */
+	("CREATE TABLE dmarc_rows(id BIGSERIAL PRIMARY KEY,"
+	 " day BIGINT NOT NULL, header_from TEXT NOT NULL,"
+	 " policy_domain TEXT NOT NULL, source_ip TEXT NOT NULL,"
+	 " envelope_from TEXT NOT NULL, disposition TEXT NOT NULL,"
+	 " override TEXT NOT NULL, dmarc_dkim TEXT NOT NULL,"
+	 " dmarc_spf TEXT NOT NULL, dkim TEXT NOT NULL,"
+	 " spf_result TEXT NOT NULL, spf_domain TEXT NOT NULL,"
+	 " spf_scope TEXT NOT NULL, count BIGINT NOT NULL,"
+	 " sent BIGINT NOT NULL DEFAULT 0);"
+	 "CREATE UNIQUE INDEX dmarc_rows_unsent ON dmarc_rows(day, header_from,"
+	 " policy_domain, source_ip, envelope_from, disposition, override,"
+	 " dmarc_dkim, dmarc_spf, dkim, spf_result, spf_domain, spf_scope)"
+	 " WHERE sent = 0;"
+	 "CREATE INDEX dmarc_rows_day ON dmarc_rows(day, policy_domain);"
+	 "CREATE TABLE dmarc_policies(day BIGINT NOT NULL,"
+	 " domain TEXT NOT NULL, p TEXT NOT NULL, sp TEXT NOT NULL,"
+	 " pct BIGINT NOT NULL, adkim TEXT NOT NULL, aspf TEXT NOT NULL,"
+	 " fo TEXT NOT NULL, rua TEXT NOT NULL, PRIMARY KEY(day, domain));"),
 };
 
 const size_t store_pgsql_n_migrations = ARRAY_SIZE(store_pgsql_migrations);

@@ -129,6 +129,30 @@ const char *const store_sqlite_migrations[] = {
 	 * the same on both drivers */
 	("ALTER TABLE queue ADD COLUMN claim_node INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE queue ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;"),
+	/* 14: DMARC aggregate-report data (RFC 7489 7.2,
+	 * delivery/dmarc_store.c): one counted row per day and evaluation
+	 * outcome, unique among the rows not yet reported (sent = 0; a
+	 * report run marks its rows with its run number), and the
+	 * published policy of each domain per day */
+	("CREATE TABLE dmarc_rows(id INTEGER PRIMARY KEY,"
+	 " day INTEGER NOT NULL, header_from TEXT NOT NULL,"
+	 " policy_domain TEXT NOT NULL, source_ip TEXT NOT NULL,"
+	 " envelope_from TEXT NOT NULL, disposition TEXT NOT NULL,"
+	 " override TEXT NOT NULL, dmarc_dkim TEXT NOT NULL,"
+	 " dmarc_spf TEXT NOT NULL, dkim TEXT NOT NULL,"
+	 " spf_result TEXT NOT NULL, spf_domain TEXT NOT NULL,"
+	 " spf_scope TEXT NOT NULL, count INTEGER NOT NULL,"
+	 " sent INTEGER NOT NULL DEFAULT 0);"
+	 "CREATE UNIQUE INDEX dmarc_rows_unsent ON dmarc_rows(day, header_from,"
+	 " policy_domain, source_ip, envelope_from, disposition, override,"
+	 " dmarc_dkim, dmarc_spf, dkim, spf_result, spf_domain, spf_scope)"
+	 " WHERE sent = 0;"
+	 "CREATE INDEX dmarc_rows_day ON dmarc_rows(day, policy_domain);"
+	 "CREATE TABLE dmarc_policies(day INTEGER NOT NULL,"
+	 " domain TEXT NOT NULL, p TEXT NOT NULL, sp TEXT NOT NULL,"
+	 " pct INTEGER NOT NULL, adkim TEXT NOT NULL, aspf TEXT NOT NULL,"
+	 " fo TEXT NOT NULL, rua TEXT NOT NULL,"
+	 " PRIMARY KEY(day, domain)) WITHOUT ROWID;"),
 };
 
 const size_t store_sqlite_n_migrations = ARRAY_SIZE(store_sqlite_migrations);

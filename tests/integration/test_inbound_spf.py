@@ -51,20 +51,26 @@ DNS_RECORDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def dns():
-    """dnsmasq on a loopback port with the zones above; yields its port."""
+def dnsmasq(records):
+    """dnsmasq on a loopback port answering for *.test from records (its
+    command-line options); yields the port (a generator for fixtures)."""
     port = free_port(socket.SOCK_DGRAM)
     proc = subprocess.Popen(
         [DNSMASQ, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
          "--bind-interfaces", "--no-resolv", "--no-hosts", "-C", "/dev/null",
          "--pid-file=", "--user=", "--group=", "--log-facility=/dev/null",
-         "--local=/test/"] + DNS_RECORDS,
+         "--local=/test/"] + records,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     yield port
     proc.terminate()
     proc.wait()
+
+
+@pytest.fixture(scope="module")
+def dns():
+    """dnsmasq with the zones above; yields its port."""
+    yield from dnsmasq(DNS_RECORDS)
 
 
 def checked_daemon(tmp_path, upstream, inbound="", name="data"):

@@ -21,6 +21,7 @@ static const struct smtp_check *const check_table[] = {
 	&smtp_check_dnsbl,
 	&smtp_check_spf,
 	&smtp_check_dkim,
+	&smtp_check_dmarc,
 };
 #define N_CHECKS ARRAY_SIZE(check_table)
 

@@ -188,6 +188,7 @@ void smtp_checks_close(struct smtp_session *s);
 extern const struct smtp_check smtp_check_dnsbl;
 extern const struct smtp_check smtp_check_spf;
 extern const struct smtp_check smtp_check_dkim;	/* DKIM and ARC */
+extern const struct smtp_check smtp_check_dmarc;
 
 /* smtp_check_spf.c, for DMARC: the SPF result of the transaction's MAIL
  * FROM identity (postmaster@HELO for <>) and the domain checked (valid

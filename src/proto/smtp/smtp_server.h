@@ -23,6 +23,7 @@ enum smtp_mode {
 #define SMTP_MODE_COUNT (SMTP_MODE_LOCAL + 1)
 
 struct dkim_keys;
+struct psl;
 struct smtp_local;
 
 /* [inbound]: the checks of mail from the Internet (proto/smtp/
@@ -52,6 +53,12 @@ struct smtp_inbound_settings {
 	/* No DNS at all (the dev config without [dns] upstream): lookups
 	 * fail at once, so checks give temperror/none without waiting. */
 	bool no_dns;
+	/* DMARC (smtp_check_dmarc.c): evaluate; refuse p=reject; file
+	 * p=quarantine as Junk. It runs only with psl, the Public Suffix
+	 * List loaded once at start (not copied: it outlives the server,
+	 * read-only, shared by every thread). */
+	bool dmarc, dmarc_reject, dmarc_quarantine;
+	const struct psl *psl;
 };
 
 struct smtp_settings {
