@@ -304,6 +304,8 @@ static void finish(struct milter_client *mc)
 	struct timeval now = { 0, 0 };
 
 	if (mc->op == OP_MESSAGE &&
+	    (mc->res.verdict == MILTER_CONTINUE ||
+	     mc->res.verdict == MILTER_ACCEPT) &&
 	    (mc->res.n_header_edits > 0 || mc->res.body_replaced)) {
 		strbuf_reset(&mc->message);
 		milter_headers_write(mc->hdrs, &mc->message);
