@@ -125,6 +125,20 @@ static int services_init(struct daemon *d, char **error_r)
 			      cfg->server.admin,
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
+		.inbound = {
+			.checks = cfg->inbound.checks,
+			.check_timeout_ms = (unsigned)cfg->inbound.check_timeout_ms,
+			.authserv_id = cfg->inbound.authserv_id,
+			.spf = cfg->inbound.spf,
+			.spf_helo = cfg->inbound.spf_helo,
+			.spf_reject_fail = cfg->inbound.spf_reject_fail,
+			.dnsbl = cfg->inbound.dnsbl,
+			.dnsbl_threshold = (int)cfg->inbound.dnsbl_threshold,
+			.dns = { .upstream = cfg->dns.upstream },
+			/* as the queue runner: the dev config has no DNS
+			 * unless [dns] upstream names one */
+			.no_dns = cfg->server.dev && cfg->dns.upstream == NULL,
+		},
 	};
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
 
@@ -191,6 +205,15 @@ static int services_init(struct daemon *d, char **error_r)
 	if (pop3_server == NULL)
 		pop3_server = pop3_server_new(&pop3_set, &env);
 	return 0;
+}
+
+void services_dns_reload(const struct config *cfg)
+{
+	struct dns_settings dns = { .upstream = cfg->dns.upstream };
+
+	if (smtp_server != NULL)
+		smtp_server_set_dns(smtp_server, &dns,
+				    cfg->server.dev && cfg->dns.upstream == NULL);
 }
 
 const struct dkim_keys *services_dkim_keys(void)
