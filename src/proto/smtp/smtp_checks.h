@@ -186,6 +186,8 @@ void smtp_checks_close(struct smtp_session *s);
 
 /* The checks, in order (smtp_checks.c's table). */
 extern const struct smtp_check smtp_check_spf;
+/* smtp_check_milter.c: the [milter] chain. */
+extern const struct smtp_check smtp_check_milter;
 
 /* smtp_check_spf.c, for DMARC: the SPF result of the transaction's MAIL
  * FROM identity (postmaster@HELO for <>) and the domain checked (valid

@@ -6,6 +6,7 @@
 #ifndef POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 #define POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 
+#include "delivery/milter.h"
 #include "dns/dns.h"
 #include "proto/common/session.h"
 #include "store/store.h"
@@ -49,6 +50,9 @@ struct smtp_inbound_settings {
 	/* No DNS at all (the dev config without [dns] upstream): lookups
 	 * fail at once, so checks give temperror/none without waiting. */
 	bool no_dns;
+	/* [milter]: the milters every message passes, in order (copied). */
+	const struct milter_spec *milters;
+	size_t n_milters;
 };
 
 struct smtp_settings {
