@@ -138,3 +138,94 @@ def test_milter_down_with_default_accept(tmp_path):
         assert len(stored(d)) == 1
     finally:
         stop(d)
+
+
+# ---- a milter written with python3-milter (tests/milter_test.py) ----
+
+import os
+import subprocess
+import sys
+import time
+
+TEST_MILTER = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "milter_test.py")
+
+
+@pytest.fixture
+def test_milter():
+    try:
+        import Milter  # noqa: F401
+    except ImportError:
+        pytest.skip("python3-milter is not installed: run scripts/install-deps")
+    port = dead_port()
+    proc = subprocess.Popen(["/usr/bin/python3", TEST_MILTER, str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port, proc
+    proc.kill()
+    proc.wait()
+
+
+def test_python_milter_edits_headers_and_body(tmp_path, test_milter):
+    port, _ = test_milter
+    d = milter_daemon(tmp_path, [("py", f"inet:{port}@127.0.0.1")])
+    try:
+        code, text = send(d, message("edit", extra="X-Remove-Me: please\r\n"))
+        assert code == 250, text
+        [m] = stored(d)
+        head, body = m.split(b"\r\n\r\n", 1)
+        assert b"\r\nX-Test-Added: yes" in head, m
+        assert b"\r\nSubject: edited by the milter" in head, m
+        assert b"Subject: edit\r\n" not in head, m
+        assert b"X-Remove-Me" not in head, m
+        assert body == b"the milter's body\r\n", m
+    finally:
+        stop(d)
+
+
+def test_python_milter_rejects_with_its_reply(tmp_path, test_milter):
+    port, _ = test_milter
+    d = milter_daemon(tmp_path, [("py", f"inet:{port}@127.0.0.1")])
+    try:
+        code, text = send(d, message("reject"))
+        assert code == 550, text
+        assert "5.7.1" in text and "test milter says no" in text, text
+        assert stored(d) == []
+    finally:
+        stop(d)
+
+
+def test_python_milter_that_hangs_gets_its_default(tmp_path, test_milter):
+    port, _ = test_milter
+    d = milter_daemon(tmp_path, [("py", f"inet:{port}@127.0.0.1 timeout=1s")])
+    try:
+        t0 = time.time()
+        code, text = send(d, message("hang"))
+        assert code == 451, text
+        assert time.time() - t0 < 15
+        assert stored(d) == []
+        assert "timeout waiting for a reply" in d.log()
+    finally:
+        stop(d)
+
+
+def test_python_milter_that_dies_gets_its_default(tmp_path, test_milter):
+    port, proc = test_milter
+    d = milter_daemon(tmp_path, [
+        ("py", f"inet:{port}@127.0.0.1 default=accept")])
+    try:
+        code, text = send(d, message("die"))
+        assert code == 250, text
+        assert proc.wait(timeout=10) == 3
+        assert len(stored(d)) == 1
+        # the next session finds it down and goes on without it
+        code, text = send(d, message("after"))
+        assert code == 250, text
+    finally:
+        stop(d)
