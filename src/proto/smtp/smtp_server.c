@@ -51,6 +51,7 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 	server->set.inbound.dnsbl = set->inbound.dnsbl != NULL ?
 		xstrdup(set->inbound.dnsbl) : NULL;
 	memset(&server->set.inbound.dns, 0, sizeof(server->set.inbound.dns));
+	server->set.inbound.milters = NULL;
 	if (set->inbound.n_milters > 0) {
 		struct milter_spec *ms = xcalloc(set->inbound.n_milters,
 						 sizeof(*ms));
