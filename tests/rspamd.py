@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 RSPAMD = shutil.which("rspamd") or "/usr/bin/rspamd"
 RULES = "/usr/share/rspamd/rules/rspamd.lua"
 PLUGINS = "/usr/share/rspamd/plugins"
@@ -184,3 +186,15 @@ class Rspamd:
                 self.proc.wait()
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def rspamd_server():
+    """A running Rspamd for the tests of a module (skipped cleanly when
+    rspamd is not installed); import it into the test module."""
+    why = available()
+    if why is not None:
+        pytest.skip(why)
+    r = Rspamd().start()
+    yield r
+    r.stop()

@@ -9,19 +9,11 @@ import socket
 import pytest
 
 import rspamd as rspamd_mod
+from rspamd import rspamd_server  # noqa: F401 (the fixture)
 from conftest import Posthornd
 
 USER = "demo@localhost"
 
-
-@pytest.fixture(scope="module")
-def rspamd():
-    why = rspamd_mod.available()
-    if why is not None:
-        pytest.skip(why)
-    r = rspamd_mod.Rspamd().start()
-    yield r
-    r.stop()
 
 
 def milter_daemon(tmp_path, milters):
@@ -69,8 +61,8 @@ def stored(d):
     return [bytes(data) for _, data in d.inbox(USER)]
 
 
-def test_gtube_refused_with_rspamds_reply(tmp_path, rspamd):
-    d = milter_daemon(tmp_path, [("rspamd", rspamd.milter)])
+def test_gtube_refused_with_rspamds_reply(tmp_path, rspamd_server):
+    d = milter_daemon(tmp_path, [("rspamd", rspamd_server.milter)])
     try:
         code, text = send(d, message("gtube", f"{rspamd_mod.GTUBE}\r\n"))
         assert code == 554, text
@@ -81,8 +73,8 @@ def test_gtube_refused_with_rspamds_reply(tmp_path, rspamd):
         stop(d)
 
 
-def test_clean_message_gets_rspamds_headers(tmp_path, rspamd):
-    d = milter_daemon(tmp_path, [("rspamd", rspamd.milter)])
+def test_clean_message_gets_rspamds_headers(tmp_path, rspamd_server):
+    d = milter_daemon(tmp_path, [("rspamd", rspamd_server.milter)])
     try:
         code, text = send(d, message("clean"))
         assert code == 250, text
@@ -98,8 +90,8 @@ def test_clean_message_gets_rspamds_headers(tmp_path, rspamd):
         stop(d)
 
 
-def test_spam_scored_message_carries_the_verdict(tmp_path, rspamd):
-    d = milter_daemon(tmp_path, [("rspamd", rspamd.milter)])
+def test_spam_scored_message_carries_the_verdict(tmp_path, rspamd_server):
+    d = milter_daemon(tmp_path, [("rspamd", rspamd_server.milter)])
     try:
         code, text = send(d, message(
             "spammy", extra=f"{rspamd_mod.SPAM_HEADER}: yes\r\n"))

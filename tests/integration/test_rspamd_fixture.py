@@ -8,16 +8,8 @@ import struct
 import pytest
 
 import rspamd as rspamd_mod
+from rspamd import rspamd_server  # noqa: F401 (the fixture)
 
-
-@pytest.fixture(scope="module")
-def rspamd():
-    why = rspamd_mod.available()
-    if why is not None:
-        pytest.skip(why)
-    r = rspamd_mod.Rspamd().start()
-    yield r
-    r.stop()
 
 
 def packet(cmd, data=b""):
@@ -100,24 +92,24 @@ def added(replies):
             for c, d in replies if c == b"h"}
 
 
-def test_gtube_rejected(rspamd):
-    replies = scan(rspamd.milter_port, HEADERS,
+def test_gtube_rejected(rspamd_server):
+    replies = scan(rspamd_server.milter_port, HEADERS,
                    f"{rspamd_mod.GTUBE}\r\n")
     final = replies[-1]
     assert final[0] == b"y", replies
     assert final[1].startswith(b"554 5.7.1 "), final
 
 
-def test_clean_message_gets_headers(rspamd):
-    replies = scan(rspamd.milter_port, HEADERS, "just a note\r\n")
+def test_clean_message_gets_headers(rspamd_server):
+    replies = scan(rspamd_server.milter_port, HEADERS, "just a note\r\n")
     assert replies[-1][0] in (b"a", b"c"), replies
     h = added(replies)
     assert "X-Spamd-Result" in h, replies
     assert h.get("X-Rspamd-Action", "").strip() == "no action", h
 
 
-def test_test_header_scores_spam(rspamd):
-    replies = scan(rspamd.milter_port,
+def test_test_header_scores_spam(rspamd_server):
+    replies = scan(rspamd_server.milter_port,
                    HEADERS + [(rspamd_mod.SPAM_HEADER, "1")],
                    "buy now\r\n")
     assert replies[-1][0] in (b"a", b"c"), replies
