@@ -443,6 +443,7 @@ static void apply_mods(struct milter *m)
 			break;
 		case MILTER_R_QUARANTINE:
 			mc->res.quarantine = true;
+			mc->res.by = m->spec.name;
 			free(mc->quarantine_reason);
 			mc->quarantine_reason = d->value;
 			mc->res.quarantine_reason = d->value;

@@ -181,6 +181,20 @@ def test_python_milter_edits_headers_and_body(tmp_path, test_milter):
         stop(d)
 
 
+def test_python_milter_quarantine_is_the_verdict(tmp_path, test_milter):
+    # the pipeline's quarantine action (Junk delivery comes with the junk
+    # flag of struct delivery_msg; until then the message is stored)
+    port, _ = test_milter
+    d = milter_daemon(tmp_path, [("py", f"inet:{port}@127.0.0.1")])
+    try:
+        code, text = send(d, message("quarantine"))
+        assert code == 250, text
+        assert "milter=quarantine(py)" in d.log(), d.log()
+        assert "action=quarantine" in d.log(), d.log()
+    finally:
+        stop(d)
+
+
 def test_python_milter_rejects_with_its_reply(tmp_path, test_milter):
     port, _ = test_milter
     d = milter_daemon(tmp_path, [("py", f"inet:{port}@127.0.0.1")])
