@@ -329,6 +329,7 @@ enum section_id {
 	SECTION_DKIM,
 	SECTION_INBOUND,
 	SECTION_ROUTES,	/* free keys: one per domain, see route_add() */
+	SECTION_MILTER,	/* free keys: one per milter, see milter_add() */
 	SECTION_COUNT
 };
 
@@ -352,6 +353,7 @@ static const struct section_def sections[SECTION_COUNT] = {
 	[SECTION_INBOUND] = { "inbound", inbound_keys,
 			      ARRAY_SIZE(inbound_keys) },
 	[SECTION_ROUTES] = { "routes", NULL, 0 },
+	[SECTION_MILTER] = { "milter", NULL, 0 },
 };
 static const struct section_def listener_section = {
 	"listener", listener_keys, ARRAY_SIZE(listener_keys)
@@ -413,6 +415,8 @@ struct parse_ctx {
 	unsigned int listener_count;
 	struct config_route *routes;	/* in cfg->arena */
 	unsigned int route_count;
+	struct config_milter *milters;	/* in cfg->arena */
+	unsigned int milter_count;
 
 	char *error;
 	unsigned int error_line;
@@ -916,6 +920,143 @@ static void route_add(struct parse_ctx *ctx, const char *name,
 	ctx->routes = list;
 }
 
+#define CONFIG_MAX_MILTERS 16
+
+static const char *const milter_default_names[] = {
+	"tempfail", "accept", "reject", NULL
+};
+
+/* A milter socket: "inet:PORT@HOST", "inet:HOST:PORT", "[HOST]:PORT",
+ * "HOST:PORT", "unix:/path", "local:/path" or "/path"; HOST numeric or
+ * localhost (no DNS at startup). */
+static bool milter_socket(struct config *cfg, struct str sock,
+			  struct config_milter *m)
+{
+	struct str host, port_s;
+	uint64_t port;
+	unsigned char bin[16];
+	char *h;
+
+	if (str_starts_with(sock, STR_LIT("unix:")) ||
+	    str_starts_with(sock, STR_LIT("local:")))
+		sock = str_from(sock, (size_t)str_chr(sock, ':') + 1);
+	if (sock.n > 0 && sock.p[0] == '/') {
+		if (sock.n >= 100)
+			return false;
+		m->unix_path = arena_strndup(&cfg->arena, sock.p, sock.n);
+		return true;
+	}
+	if (str_starts_with(sock, STR_LIT("inet:")) ||
+	    str_starts_with(sock, STR_LIT("inet6:"))) {
+		sock = str_from(sock, (size_t)str_chr(sock, ':') + 1);
+		if (str_chr(sock, '@') >= 0) {
+			str_split(sock, '@', &port_s, &host);
+			goto parsed;
+		}
+	}
+	if (sock.n > 0 && sock.p[0] == '[') {
+		ptrdiff_t close = str_chr(sock, ']');
+
+		if (close < 2 || (size_t)close + 1 >= sock.n ||
+		    sock.p[close + 1] != ':')
+			return false;
+		host = str_make(sock.p + 1, (size_t)close - 1);
+		port_s = str_from(sock, (size_t)close + 2);
+	} else {
+		ptrdiff_t colon = -1;
+
+		for (size_t i = 0; i < sock.n; i++)
+			if (sock.p[i] == ':')
+				colon = (ptrdiff_t)i;
+		if (colon <= 0)
+			return false;
+		host = str_make(sock.p, (size_t)colon);
+		port_s = str_from(sock, (size_t)colon + 1);
+	}
+parsed:
+	if (!str_to_u64(port_s, 65535, &port) || port == 0 || host.n == 0)
+		return false;
+	if (str_caseeq(host, STR_LIT("localhost")))
+		host = STR_LIT("127.0.0.1");
+	h = arena_strndup(&cfg->arena, host.p, host.n);
+	if (inet_pton(AF_INET, h, bin) != 1 && inet_pton(AF_INET6, h, bin) != 1)
+		return false;
+	m->host = h;
+	m->port = (unsigned int)port;
+	return true;
+}
+
+/* A [milter] line: "NAME = SOCKET [timeout=D] [connect_timeout=D]
+ * [default=tempfail|accept|reject]". */
+static void milter_add(struct parse_ctx *ctx, const char *name,
+		       const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	struct str rest = str_trim(str_c(value)), sock, opt;
+	struct config_milter m = {
+		.timeout_ms = 30 * MS_PER_S, .connect_timeout_ms = 5 * MS_PER_S,
+	};
+
+	for (unsigned int i = 0; i < ctx->milter_count; i++) {
+		if (strcmp(ctx->milters[i].name, name) == 0) {
+			ctx_error(ctx, ctx->lineno, "[milter]: '%s' appears "
+				  "twice", name);
+			return;
+		}
+	}
+	if (ctx->milter_count >= CONFIG_MAX_MILTERS) {
+		ctx_error(ctx, ctx->lineno, "[milter]: more than %u milters",
+			  CONFIG_MAX_MILTERS);
+		return;
+	}
+	str_split(rest, ' ', &sock, &rest);
+	if (!milter_socket(cfg, sock, &m)) {
+		ctx_error(ctx, ctx->lineno, "[milter] %s: expected a socket "
+			  "such as inet:11332@127.0.0.1, [::1]:8891 or "
+			  "unix:/run/milter.sock (numeric address), got '%s'",
+			  name, value);
+		return;
+	}
+	while (rest = str_trim(rest), rest.n > 0) {
+		struct str k, v;
+		bool ok = false;
+
+		str_split(rest, ' ', &opt, &rest);
+		str_split(opt, '=', &k, &v);
+		if (str_eq(k, STR_LIT("timeout")))
+			ok = parse_duration(v, &m.timeout_ms) &&
+			     m.timeout_ms >= 100 && m.timeout_ms <= MS_PER_DAY;
+		else if (str_eq(k, STR_LIT("connect_timeout")))
+			ok = parse_duration(v, &m.connect_timeout_ms) &&
+			     m.connect_timeout_ms >= 100 &&
+			     m.connect_timeout_ms <= 600 * MS_PER_S;
+		else if (str_eq(k, STR_LIT("default")))
+			for (int i = 0; milter_default_names[i] != NULL; i++)
+				if (str_eq(v, str_c(milter_default_names[i]))) {
+					m.on_error = (enum config_milter_default)i;
+					ok = true;
+				}
+		if (!ok) {
+			ctx_error(ctx, ctx->lineno, "[milter] %s: expected "
+				  "'timeout=DURATION', 'connect_timeout="
+				  "DURATION' or 'default=tempfail|accept|"
+				  "reject', got '%.*s'", name, (int)opt.n,
+				  opt.p);
+			return;
+		}
+	}
+	m.name = arena_strdup(&cfg->arena, name);
+	m.socket = arena_strndup(&cfg->arena, sock.p, sock.n);
+
+	struct config_milter *list = arena_alloc(&cfg->arena,
+		(ctx->milter_count + 1) * sizeof(*list));
+
+	if (ctx->milter_count > 0)
+		memcpy(list, ctx->milters, ctx->milter_count * sizeof(*list));
+	list[ctx->milter_count++] = m;
+	ctx->milters = list;
+}
+
 /* inih calls this for each "key = value" line, right after the reader
  * handed that line over, so ctx->lineno is its line. */
 static int config_handler(void *user, const char *section UNUSED,
@@ -934,6 +1075,10 @@ static int config_handler(void *user, const char *section UNUSED,
 	}
 	if (ctx->def == &sections[SECTION_ROUTES]) {
 		route_add(ctx, name, value);
+		return ctx->error == NULL;
+	}
+	if (ctx->def == &sections[SECTION_MILTER]) {
+		milter_add(ctx, name, value);
 		return ctx->error == NULL;
 	}
 	for (i = 0; i < ctx->def->key_count; i++) {
@@ -1429,6 +1574,8 @@ static void finish_queue_dns(struct parse_ctx *ctx)
 	cfg->relay.password_file = resolve_path(ctx, cfg->relay.password_file);
 	cfg->routes = ctx->routes;
 	cfg->route_count = ctx->route_count;
+	cfg->milters = ctx->milters;
+	cfg->milter_count = ctx->milter_count;
 	if (cfg->relay.user != NULL && cfg->relay.password_file == NULL) {
 		ctx_error(ctx, ctx->sections[SECTION_RELAY].line,
 			  "[relay] user needs password_file");

@@ -81,6 +81,24 @@ struct config_route {
 	enum config_outbound_tls tls;
 };
 
+/* [milter]: "NAME = SOCKET [timeout=30s] [connect_timeout=5s]
+ * [default=tempfail|accept|reject]", in the file's order. */
+enum config_milter_default {
+	CONFIG_MILTER_TEMPFAIL,
+	CONFIG_MILTER_ACCEPT,
+	CONFIG_MILTER_REJECT,
+};
+struct config_milter {
+	const char *name;
+	const char *socket;	/* as written, for logs */
+	const char *host;	/* numeric address (TCP), or NULL */
+	unsigned int port;
+	const char *unix_path;	/* when host is NULL */
+	uint64_t timeout_ms;	/* per reply; 30 s */
+	uint64_t connect_timeout_ms;	/* 5 s */
+	enum config_milter_default on_error;	/* tempfail */
+};
+
 struct config_listener {
 	const char *name;		/* NAME from the section header */
 	enum config_protocol protocol;
@@ -314,6 +332,9 @@ struct config {
 	/* [routes]: "domain = host[:port] [tls=policy]", per domain. */
 	const struct config_route *routes;
 	unsigned int route_count;
+
+	const struct config_milter *milters;
+	unsigned int milter_count;
 
 	const struct config_listener *listeners;
 	unsigned int listener_count;

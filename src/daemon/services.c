@@ -153,6 +153,26 @@ static int services_init(struct daemon *d, char **error_r)
 		},
 	};
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
+	struct milter_spec milters[16];
+	size_t n_milters = MIN(cfg->milter_count, ARRAY_SIZE(milters));
+
+	for (size_t i = 0; i < n_milters; i++) {
+		const struct config_milter *m = &cfg->milters[i];
+
+		milters[i] = (struct milter_spec){
+			.name = m->name, .host = m->host, .port = m->port,
+			.unix_path = m->unix_path,
+			.timeout_ms = (unsigned)m->timeout_ms,
+			.connect_timeout_ms = (unsigned)m->connect_timeout_ms,
+			.on_error = m->on_error == CONFIG_MILTER_ACCEPT
+					    ? MILTER_ON_ERROR_ACCEPT
+				    : m->on_error == CONFIG_MILTER_REJECT
+					    ? MILTER_ON_ERROR_REJECT
+					    : MILTER_ON_ERROR_TEMPFAIL,
+		};
+	}
+	smtp_set.inbound.milters = milters;
+	smtp_set.inbound.n_milters = n_milters;
 
 	smtp_set.core.max_bad_commands = cfg->smtp.max_bad_commands;
 	if (cfg->inbound.dnsbl != NULL) {

@@ -90,11 +90,53 @@ static void test_errors(void **state UNUSED)
 	expect_error("[delivery]\ntls = sometimes\n", "tls");
 }
 
+static void test_milters(void **state UNUSED)
+{
+	char *error;
+	struct config *cfg = parse(
+		"[server]\nhostname = mx.test\ndata_dir = /tmp/x\n"
+		"[milter]\nrspamd = inet:11332@127.0.0.1\n"
+		"clam = unix:/run/clamav.sock default=accept timeout=2s\n"
+		"six = [::1]:8891 connect_timeout=300ms default=reject\n"
+		"local = localhost:25\n"
+		"bare = /run/m.sock\n", &error);
+
+	assert_non_null(cfg);
+	assert_int_equal(cfg->milter_count, 5);
+	assert_string_equal(cfg->milters[0].name, "rspamd");
+	assert_string_equal(cfg->milters[0].host, "127.0.0.1");
+	assert_int_equal(cfg->milters[0].port, 11332);
+	assert_int_equal(cfg->milters[0].timeout_ms, 30000);
+	assert_int_equal(cfg->milters[0].connect_timeout_ms, 5000);
+	assert_int_equal(cfg->milters[0].on_error, CONFIG_MILTER_TEMPFAIL);
+	assert_null(cfg->milters[1].host);
+	assert_string_equal(cfg->milters[1].unix_path, "/run/clamav.sock");
+	assert_int_equal(cfg->milters[1].on_error, CONFIG_MILTER_ACCEPT);
+	assert_int_equal(cfg->milters[1].timeout_ms, 2000);
+	assert_string_equal(cfg->milters[2].host, "::1");
+	assert_int_equal(cfg->milters[2].port, 8891);
+	assert_int_equal(cfg->milters[2].connect_timeout_ms, 300);
+	assert_int_equal(cfg->milters[2].on_error, CONFIG_MILTER_REJECT);
+	assert_string_equal(cfg->milters[3].host, "127.0.0.1");
+	assert_string_equal(cfg->milters[4].unix_path, "/run/m.sock");
+	config_free(&cfg);
+
+	expect_error("[milter]\nm = inet:0@127.0.0.1\n", "expected a socket");
+	expect_error("[milter]\nm = inet:25@mx.example\n", "expected a socket");
+	expect_error("[milter]\nm = tcp:foo\n", "expected a socket");
+	expect_error("[milter]\nm = 127.0.0.1:25 default=maybe\n",
+		     "default=tempfail");
+	expect_error("[milter]\nm = 127.0.0.1:25 timeout=50ms\n", "timeout=");
+	expect_error("[milter]\nm = 127.0.0.1:25 color=red\n", "timeout=");
+	expect_error("[milter]\nm = /a\nm = /b\n", "appears twice");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_milters),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -22,6 +22,7 @@ static const struct smtp_check *const check_table[] = {
 	&smtp_check_spf,
 	&smtp_check_dkim,
 	&smtp_check_dmarc,
+	&smtp_check_milter,	/* after every other check: its eom runs last */
 };
 #define N_CHECKS ARRAY_SIZE(check_table)
 

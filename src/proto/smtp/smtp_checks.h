@@ -189,6 +189,8 @@ extern const struct smtp_check smtp_check_dnsbl;
 extern const struct smtp_check smtp_check_spf;
 extern const struct smtp_check smtp_check_dkim;	/* DKIM and ARC */
 extern const struct smtp_check smtp_check_dmarc;
+/* smtp_check_milter.c: the [milter] chain. */
+extern const struct smtp_check smtp_check_milter;
 
 /* smtp_check_spf.c, for DMARC: the SPF result of the transaction's MAIL
  * FROM identity (postmaster@HELO for <>) and the domain checked (valid

@@ -60,6 +60,22 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 		server->n_dnsbl = (size_t)n;
 	}
 	memset(&server->set.inbound.dns, 0, sizeof(server->set.inbound.dns));
+	server->set.inbound.milters = NULL;
+	if (set->inbound.n_milters > 0) {
+		struct milter_spec *ms = xcalloc(set->inbound.n_milters,
+						 sizeof(*ms));
+
+		for (size_t i = 0; i < set->inbound.n_milters; i++) {
+			const struct milter_spec *m = &set->inbound.milters[i];
+
+			ms[i] = *m;
+			ms[i].name = xstrdup(m->name);
+			ms[i].host = m->host != NULL ? xstrdup(m->host) : NULL;
+			ms[i].unix_path = m->unix_path != NULL
+						  ? xstrdup(m->unix_path) : NULL;
+		}
+		server->set.inbound.milters = ms;
+	}
 	server->dns = smtp_dns_new(set->inbound.no_dns ? NULL :
 				   &set->inbound.dns);
 	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
@@ -82,6 +98,12 @@ void smtp_server_free(struct smtp_server **serverp)
 	smtp_dns_free(&server->dns);
 	free((char *)server->set.inbound.authserv_id);
 	dnsbl_sites_free(&server->dnsbl, server->n_dnsbl);
+	for (size_t i = 0; i < server->set.inbound.n_milters; i++) {
+		free((char *)server->set.inbound.milters[i].name);
+		free((char *)server->set.inbound.milters[i].host);
+		free((char *)server->set.inbound.milters[i].unix_path);
+	}
+	free((void *)server->set.inbound.milters);
 	free((char *)server->set.postmaster);
 	free(server->trusted);
 	session_server_deinit(&server->core);

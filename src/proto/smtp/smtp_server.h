@@ -6,6 +6,7 @@
 #ifndef POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 #define POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 
+#include "delivery/milter.h"
 #include "dns/dns.h"
 #include "proto/common/session.h"
 #include "store/store.h"
@@ -59,6 +60,9 @@ struct smtp_inbound_settings {
 	 * read-only, shared by every thread). */
 	bool dmarc, dmarc_reject, dmarc_quarantine;
 	const struct psl *psl;
+	/* [milter]: the milters every message passes, in order (copied). */
+	const struct milter_spec *milters;
+	size_t n_milters;
 };
 
 struct smtp_settings {
