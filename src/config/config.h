@@ -219,6 +219,21 @@ struct config {
 		 * (root, [server] user and, on a dev server, the user
 		 * running posthornd; see the daemon's services.c). */
 		const char *local_trusted_users;
+		/* Rate limits per minute (0: none): per client source on
+		 * port 25 (an IPv4 address, an IPv6 address cut to
+		 * rate_limit_ipv6_prefix bits), per authenticated user;
+		 * RCPTs refused in a session before it is dropped; sources
+		 * never limited ("127.0.0.0/8 ::1" as written, or NULL);
+		 * sources and users remembered. */
+		unsigned int connections_per_minute;
+		unsigned int messages_per_minute;
+		unsigned int recipients_per_minute;
+		unsigned int user_messages_per_minute;
+		unsigned int user_recipients_per_minute;
+		unsigned int max_refused_recipients;
+		const char *rate_limit_exempt;
+		unsigned int rate_limit_ipv6_prefix;
+		unsigned int rate_limit_table_size;
 	} smtp;
 
 	struct {

@@ -125,6 +125,18 @@ static int services_init(struct daemon *d, char **error_r)
 			      cfg->server.admin,
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
+		.rate = {
+			.connections = cfg->smtp.connections_per_minute,
+			.messages = cfg->smtp.messages_per_minute,
+			.recipients = cfg->smtp.recipients_per_minute,
+			.user_messages = cfg->smtp.user_messages_per_minute,
+			.user_recipients = cfg->smtp.user_recipients_per_minute,
+			.max_refused_recipients =
+				cfg->smtp.max_refused_recipients,
+			.ipv6_prefix = cfg->smtp.rate_limit_ipv6_prefix,
+			.table_size = cfg->smtp.rate_limit_table_size,
+			.exempt = cfg->smtp.rate_limit_exempt,
+		},
 	};
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
 

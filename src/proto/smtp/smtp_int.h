@@ -38,6 +38,7 @@ struct smtp_server {
 	/* session_service.mode is an enum smtp_mode */
 	struct session_service services[SMTP_MODE_COUNT][2];
 	struct smtp_greet_cache *greet_cache;
+	struct smtp_ratelimit *ratelimit;
 };
 
 enum smtp_state {
@@ -104,6 +105,11 @@ struct smtp_session {
 	char *local_user;
 	uid_t local_uid;
 	bool trusted;			/* MTA client from trusted_networks */
+	/* Rate limits: the client's source (base/cidr.h cidr_source),
+	 * whether none apply, RCPTs refused so far. */
+	char rate_source[CIDR_SOURCE_MAX];
+	bool rate_exempt;
+	unsigned refused_rcpts;
 	unsigned timeout_s;		/* the idle timeout set on the conn */
 	unsigned n_tx;
 	struct smtp_tx *tx;
@@ -165,6 +171,23 @@ void smtp_local_qualify(const struct smtp_session *s, struct smtp_path *path);
 /* The local socket: whether the caller may use this (canonical) MAIL
  * FROM. 1 yes, 0 no (553 5.7.1 queued, logged). */
 int smtp_local_sender_ok(struct smtp_session *s, const char *sender);
+
+/* smtp_ratelimit.c: connections, messages and recipients per minute per
+ * client source on port 25 and per authenticated user, refused
+ * recipients per session (struct smtp_rate_settings). */
+struct smtp_ratelimit;
+struct smtp_ratelimit *smtp_ratelimit_new(const struct smtp_rate_settings *set);
+void smtp_ratelimit_free(struct smtp_ratelimit **rl);
+/* A new session (s->trusted known): false when the client's connection
+ * rate is spent (421 4.7.0 queued, closed). */
+bool smtp_ratelimit_connect(struct smtp_session *s);
+/* MAIL / RCPT about to be accepted: false when the client's (or the
+ * user's) rate is spent (451 4.7.1 queued). */
+bool smtp_ratelimit_mail(struct smtp_session *s);
+bool smtp_ratelimit_rcpt(struct smtp_session *s);
+/* A RCPT was refused: after max_refused_recipients of them the session
+ * is dropped (421 4.7.0 queued after the refusal, closed). */
+void smtp_ratelimit_refused(struct smtp_session *s);
 
 /* smtp_quota.c */
 /* smtp_greet.c: the pre-greeting test of MTA clients and the cache of

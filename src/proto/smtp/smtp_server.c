@@ -43,6 +43,8 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 		server->set.max_recipients = SMTP_DEFAULT_MAX_RECIPIENTS;
 	server->greet_cache = smtp_greet_cache_new(set->greet_pass_max,
 						   set->greet_pass_ttl_s);
+	server->ratelimit = smtp_ratelimit_new(&set->rate);
+	server->set.rate.exempt = NULL;
 	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
 		for (unsigned t = 0; t < 2; t++) {
 			server->services[m][t].server = &server->core;
@@ -60,6 +62,7 @@ void smtp_server_free(struct smtp_server **serverp)
 	if (server == NULL)
 		return;
 	smtp_greet_cache_free(&server->greet_cache);
+	smtp_ratelimit_free(&server->ratelimit);
 	free((char *)server->set.postmaster);
 	free(server->trusted);
 	session_server_deinit(&server->core);
@@ -119,6 +122,8 @@ static void smtp_open(struct session *core)
 		log_info(session_sid(core), "smtp client %s is in trusted_networks",
 			 core->peer_ip);
 	}
+	if (!smtp_ratelimit_connect(s))
+		return;
 	/* The local socket's peer is known by uid, an LMTP peer is the MTA
 	 * that delivers to us, a trusted client is our own: none of them
 	 * waits in the pool of strangers. */
