@@ -232,6 +232,7 @@ static const struct key_def smtp_keys[] = {
 	  8, 128, NULL },
 	{ "rate_limit_table_size", KEY_UINT, CFG(smtp.rate_limit_table_size),
 	  100, 10000000, NULL },
+	{ "junk_score", KEY_STRING, CFG(smtp.junk_score), 0, 0, NULL },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -361,6 +362,8 @@ enum {
 	MKEY_MESSAGES_PER_MINUTE, MKEY_RECIPIENTS_PER_MINUTE,
 	MKEY_USER_MESSAGES_PER_MINUTE, MKEY_USER_RECIPIENTS_PER_MINUTE,
 	MKEY_MAX_REFUSED_RECIPIENTS, MKEY_RATE_LIMIT_EXEMPT,
+	MKEY_RATE_LIMIT_IPV6_PREFIX, MKEY_RATE_LIMIT_TABLE_SIZE,
+	MKEY_JUNK_SCORE,
 };
 enum {
 	LKEY_PROTOCOL,
@@ -1276,6 +1279,23 @@ static void finish_smtp(struct parse_ctx *ctx)
 				s->key_line[MKEY_RATE_LIMIT_EXEMPT], "smtp",
 				"rate_limit_exempt"))
 		return;
+	if (cfg->smtp.junk_score == NULL ||
+	    strcasecmp(cfg->smtp.junk_score, "off") == 0) {
+		ctx->cfg->smtp.junk = false;
+	} else {
+		struct str v = str_c(cfg->smtp.junk_score);
+		int64_t score;
+
+		if (str_read_milli(v, &score) != v.n) {
+			ctx_error(ctx, s->key_line[MKEY_JUNK_SCORE],
+				  "key 'junk_score' in [smtp]: expected a "
+				  "score such as 6 or 7.5, or off, got '%s'",
+				  cfg->smtp.junk_score);
+			return;
+		}
+		ctx->cfg->smtp.junk = true;
+		ctx->cfg->smtp.junk_score_milli = score;
+	}
 	if (cfg->server.admin == NULL)
 		ctx->cfg->server.admin = cfg->smtp.postmaster != NULL ?
 			cfg->smtp.postmaster :
@@ -1573,6 +1593,9 @@ static void config_defaults(struct config *cfg)
 	cfg->smtp.rate_limit_exempt = "127.0.0.0/8 ::1";
 	cfg->smtp.rate_limit_ipv6_prefix = 64;
 	cfg->smtp.rate_limit_table_size = 100000;
+	/* rspamd's "add header" score; SpamAssassin's own YES (at its
+	 * required_score, 5) counts too. */
+	cfg->smtp.junk_score = "6";
 	cfg->imap.max_command_size = 64ULL << 10;
 	cfg->imap.max_append_size = 0;
 	cfg->imap.max_bad_commands = 20;

@@ -234,6 +234,14 @@ struct config {
 		const char *rate_limit_exempt;
 		unsigned int rate_limit_ipv6_prefix;
 		unsigned int rate_limit_table_size;
+		/* Port 25: mail whose spam verdict (X-Spam-*, X-Rspamd-*
+		 * fields of our milters or a trusted_networks relay) is
+		 * flagged or scores junk_score or more goes to Junk. As
+		 * written ("6", "off"); junk and the score in thousandths
+		 * as parsed. */
+		const char *junk_score;
+		bool junk;
+		int64_t junk_score_milli;
 	} smtp;
 
 	struct {

@@ -137,6 +137,8 @@ static int services_init(struct daemon *d, char **error_r)
 			.table_size = cfg->smtp.rate_limit_table_size,
 			.exempt = cfg->smtp.rate_limit_exempt,
 		},
+		.junk = cfg->smtp.junk,
+		.junk_score = cfg->smtp.junk_score_milli,
 	};
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
 

@@ -38,35 +38,13 @@ static struct str trim(struct str s)
 /* The leading number of s (after blanks), its end in *end_r. */
 static bool read_score(struct str s, size_t *end_r, int64_t *score_r)
 {
-	size_t i = 0, digits = 0, decimals = 0;
-	int64_t whole = 0, frac = 0;
-	bool neg = false;
+	size_t i = 0, n;
 
 	while (i < s.n && is_blank(s.p[i]))
 		i++;
-	if (i < s.n && (s.p[i] == '-' || s.p[i] == '+'))
-		neg = s.p[i++] == '-';
-	for (; i < s.n && isdigit((unsigned char)s.p[i]); i++, digits++) {
-		if (whole > INT64_MAX / 10 / SPAM_SCORE_UNIT - 10)
-			return false;
-		whole = whole * 10 + (s.p[i] - '0');
-	}
-	if (i < s.n && s.p[i] == '.') {
-		for (i++; i < s.n && isdigit((unsigned char)s.p[i]); i++) {
-			if (decimals < 3) {
-				frac = frac * 10 + (s.p[i] - '0');
-				decimals++;
-			}
-			digits++;
-		}
-	}
-	if (digits == 0)
-		return false;
-	for (; decimals < 3; decimals++)
-		frac *= 10;
-	*score_r = (whole * SPAM_SCORE_UNIT + frac) * (neg ? -1 : 1);
-	*end_r = i;
-	return true;
+	n = str_read_milli(str_make(s.p + i, s.n - i), score_r);
+	*end_r = i + n;
+	return n > 0;
 }
 
 bool spam_verdict_parse_score(struct str s, int64_t *score_r)

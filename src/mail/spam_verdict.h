@@ -8,8 +8,8 @@
 
 #include "base/str.h"
 
-/* Scores in thousandths of a point, so no float reaches the decision. */
-#define SPAM_SCORE_UNIT 1000
+/* Scores in thousandths of a point (base/str.h str_read_milli), so no
+ * float reaches the decision. */
 
 struct spam_verdict {
 	bool has_score;

@@ -97,6 +97,8 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->smtp.rate_limit_exempt, "127.0.0.0/8 ::1");
 	assert_int_equal(cfg->smtp.rate_limit_ipv6_prefix, 64);
 	assert_int_equal(cfg->smtp.rate_limit_table_size, 100000);
+	assert_true(cfg->smtp.junk);
+	assert_int_equal(cfg->smtp.junk_score_milli, 6000);
 	assert_int_equal(cfg->listener_count, 0);
 	config_free(&cfg);
 	assert_null(cfg);
@@ -156,6 +158,7 @@ static void test_every_key(void **state)
 		"rate_limit_exempt =\n"
 		"rate_limit_ipv6_prefix = 48\n"
 		"rate_limit_table_size = 1000\n"
+		"junk_score = 7.25\n"
 		"[listener in]\n"
 		"protocol = smtp\n"
 		"address = 192.0.2.1, 2001:db8::1 ::1\n"
@@ -209,6 +212,8 @@ static void test_every_key(void **state)
 	assert_null(cfg->smtp.rate_limit_exempt);
 	assert_int_equal(cfg->smtp.rate_limit_ipv6_prefix, 48);
 	assert_int_equal(cfg->smtp.rate_limit_table_size, 1000);
+	assert_true(cfg->smtp.junk);
+	assert_int_equal(cfg->smtp.junk_score_milli, 7250);
 
 	assert_int_equal(cfg->listener_count, 2);
 	l = &cfg->listeners[0];
@@ -221,7 +226,7 @@ static void test_every_key(void **state)
 	assert_string_equal(l->addresses[2], "::1");
 	assert_int_equal(l->port, 2500);
 	assert_null(l->path);
-	assert_int_equal(l->line, 51);
+	assert_int_equal(l->line, 52);
 	l = &cfg->listeners[1];
 	assert_string_equal(l->name, "local lmtp");
 	assert_int_equal(l->protocol, CONFIG_PROTOCOL_LMTP);
@@ -385,6 +390,12 @@ static void test_smtp_policy(void **state)
 	assert_error("[smtp]\n\nrate_limit_exempt = 10.0.0.0/8 nowhere\n",
 		     "t.conf:3: key 'rate_limit_exempt' in [smtp]: expected "
 		     "networks such as 10.0.0.0/8 or ::1/128, got 'nowhere'");
+	cfg = parse_ok("[smtp]\njunk_score = OFF\n", NULL);
+	assert_false(cfg->smtp.junk);
+	config_free(&cfg);
+	assert_error("[smtp]\njunk_score = high\n",
+		     "t.conf:2: key 'junk_score' in [smtp]: expected a score such "
+		     "as 6 or 7.5, or off, got 'high'");
 	assert_error("[smtp]\nrate_limit_ipv6_prefix = 129\n",
 		     "t.conf:2: key 'rate_limit_ipv6_prefix' in [smtp]: expected "
 		     "a number from 8 to 128, got '129'");

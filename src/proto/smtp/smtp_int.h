@@ -10,6 +10,7 @@
 #include "delivery/delivery.h"
 #include "mail/smtp_cmd.h"
 #include "mail/mime.h"
+#include "mail/spam_verdict.h"
 #include "mail/smtp_data.h"
 #include "proto/common/session.h"
 #include "proto/smtp/smtp_server.h"
@@ -86,6 +87,11 @@ struct smtp_tx {
 	/* The MIME parse of the message as it arrives (after
 	 * MIME_PREFIX_STANDIN), or NULL. */
 	struct mime_parser *mime;
+	/* The spam verdict of the fields that are ours (smtp_junk.c), and
+	 * whether a check asked for Junk delivery. */
+	struct spam_verdict spam;
+	bool junk;
+	const char *junk_why;		/* static */
 	bool bdat;			/* BDAT chunks came (then no DATA) */
 	uint64_t bdat_size;		/* octets of all BDAT chunks */
 	char id[LOG_SID_SIZE + 16];
@@ -188,6 +194,18 @@ bool smtp_ratelimit_rcpt(struct smtp_session *s);
 /* A RCPT was refused: after max_refused_recipients of them the session
  * is dropped (421 4.7.0 queued after the refusal, closed). */
 void smtp_ratelimit_refused(struct smtp_session *s);
+
+/* smtp_junk.c: whether a port 25 message goes to the Junk mailboxes of
+ * its local recipients. Only verdicts that are ours count: fields our
+ * own filters added (smtp_junk_our_field) and, from a trusted_networks
+ * relay, the message's own; a stranger's X-Spam-* fields never do. */
+/* A header field one of our checks (a milter) added to the message. */
+void smtp_junk_our_field(struct smtp_tx *tx, struct str name, struct str value);
+/* A check (DMARC quarantine, a milter's QUARANTINE) asks for Junk
+ * delivery; why (static) goes to the log. */
+void smtp_junk_request(struct smtp_tx *tx, const char *why);
+/* At the end of data: the decision (logged when Junk). */
+bool smtp_junk_decide(struct smtp_session *s);
 
 /* smtp_quota.c */
 /* smtp_greet.c: the pre-greeting test of MTA clients and the cache of

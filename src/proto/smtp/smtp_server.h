@@ -89,6 +89,11 @@ struct smtp_settings {
 	 * socket taken as given. Not copied: must outlive the server. */
 	const struct smtp_local *local;
 	struct smtp_rate_settings rate;
+	/* Port 25: file mail to Junk when the spam verdict of our own
+	 * filters (or of a trusted_networks relay's headers) is flagged or
+	 * scores junk_score (thousandths) or more (smtp_junk.c). */
+	bool junk;
+	int64_t junk_score;
 };
 
 struct smtp_server;

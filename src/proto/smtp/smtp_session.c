@@ -266,6 +266,7 @@ static void smtp_session_submit(struct smtp_session *s)
 		.requiretls = tx->mail.params.requiretls,
 		.user_ids = tx->user_ids,
 		.n_users = tx->n_users,
+		.junk = tx->n_users > 0 && smtp_junk_decide(s),
 		.remotes = tx->remotes,
 		.n_remotes = tx->n_remotes,
 	};
