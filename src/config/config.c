@@ -245,6 +245,13 @@ static const struct key_def imap_keys[] = {
 	  MS_PER_S, MS_PER_DAY, NULL },
 	{ "idle_timeout", KEY_DURATION, CFG(imap.idle_timeout_ms),
 	  30 * 60 * MS_PER_S, MS_PER_DAY, NULL },
+	{ "learn_spam_command", KEY_STRING, CFG(imap.learn_spam_command),
+	  0, 0, NULL },
+	{ "learn_ham_command", KEY_STRING, CFG(imap.learn_ham_command),
+	  0, 0, NULL },
+	{ "learn_timeout", KEY_DURATION, CFG(imap.learn_timeout_ms),
+	  MS_PER_S, 3600 * MS_PER_S, NULL },
+	{ "learn_max_jobs", KEY_UINT, CFG(imap.learn_max_jobs), 1, 64, NULL },
 };
 static const struct key_def pop3_keys[] = {
 	{ "apop", KEY_BOOL, CFG(pop3.apop), 0, 0, NULL },
@@ -1601,6 +1608,8 @@ static void config_defaults(struct config *cfg)
 	cfg->imap.max_bad_commands = 20;
 	cfg->imap.login_timeout_ms = 60 * MS_PER_S;
 	cfg->imap.idle_timeout_ms = 30 * 60 * MS_PER_S;
+	cfg->imap.learn_timeout_ms = 30 * MS_PER_S;
+	cfg->imap.learn_max_jobs = 2;
 	/* The schedule of queue/queue_policy.h: 5 min doubling to 1 h,
 	 * give up after 5 days, a delay notice after 4 h. */
 	cfg->queue.retry_min = 300;

@@ -250,6 +250,12 @@ struct config {
 		unsigned int max_bad_commands;
 		uint64_t login_timeout_ms;	/* idle before login */
 		uint64_t idle_timeout_ms;	/* idle after login, IDLE too */
+		/* Shell commands run with a message on stdin when a user
+		 * moves it into / out of Junk; NULL: none. */
+		const char *learn_spam_command;
+		const char *learn_ham_command;
+		uint64_t learn_timeout_ms;
+		unsigned int learn_max_jobs;
 	} imap;
 
 	struct {

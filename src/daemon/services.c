@@ -197,6 +197,10 @@ static int services_init(struct daemon *d, char **error_r)
 					   cfg->smtp.max_message_size,
 			.login_timeout_s = (unsigned)(cfg->imap.login_timeout_ms / 1000),
 			.idle_timeout_s = (unsigned)(cfg->imap.idle_timeout_ms / 1000),
+			.learn_spam_command = cfg->imap.learn_spam_command,
+			.learn_ham_command = cfg->imap.learn_ham_command,
+			.learn_jobs = cfg->imap.learn_max_jobs,
+			.learn_timeout_ms = (unsigned)cfg->imap.learn_timeout_ms,
 		};
 
 		imap_set.core.max_bad_commands = cfg->imap.max_bad_commands;

@@ -99,6 +99,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->smtp.rate_limit_table_size, 100000);
 	assert_true(cfg->smtp.junk);
 	assert_int_equal(cfg->smtp.junk_score_milli, 6000);
+	assert_null(cfg->imap.learn_spam_command);
+	assert_null(cfg->imap.learn_ham_command);
+	assert_int_equal(cfg->imap.learn_timeout_ms, 30000);
+	assert_int_equal(cfg->imap.learn_max_jobs, 2);
 	assert_int_equal(cfg->listener_count, 0);
 	config_free(&cfg);
 	assert_null(cfg);
@@ -392,6 +396,14 @@ static void test_smtp_policy(void **state)
 		     "networks such as 10.0.0.0/8 or ::1/128, got 'nowhere'");
 	cfg = parse_ok("[smtp]\njunk_score = OFF\n", NULL);
 	assert_false(cfg->smtp.junk);
+	config_free(&cfg);
+	cfg = parse_ok("[imap]\nlearn_spam_command = rspamc learn_spam\n"
+		       "learn_ham_command = rspamc learn_ham\n"
+		       "learn_timeout = 5s\nlearn_max_jobs = 4\n", NULL);
+	assert_string_equal(cfg->imap.learn_spam_command, "rspamc learn_spam");
+	assert_string_equal(cfg->imap.learn_ham_command, "rspamc learn_ham");
+	assert_int_equal(cfg->imap.learn_timeout_ms, 5000);
+	assert_int_equal(cfg->imap.learn_max_jobs, 4);
 	config_free(&cfg);
 	assert_error("[smtp]\njunk_score = high\n",
 		     "t.conf:2: key 'junk_score' in [smtp]: expected a score such "
