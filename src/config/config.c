@@ -299,6 +299,18 @@ static const struct key_def dkim_keys[] = {
 	{ "selector", KEY_STRING, CFG(dkim.selector), 0, 0, NULL },
 	{ "key_dir", KEY_PATH, CFG(dkim.key_dir), 0, 0, NULL },
 };
+static const struct key_def inbound_keys[] = {
+	{ "checks", KEY_BOOL, CFG(inbound.checks), 0, 0, NULL },
+	{ "check_timeout", KEY_DURATION, CFG(inbound.check_timeout_ms),
+	  MS_PER_S, 300 * MS_PER_S, NULL },
+	{ "authserv_id", KEY_HOSTNAME, CFG(inbound.authserv_id), 0, 0, NULL },
+	{ "spf", KEY_BOOL, CFG(inbound.spf), 0, 0, NULL },
+	{ "spf_helo", KEY_BOOL, CFG(inbound.spf_helo), 0, 0, NULL },
+	{ "spf_reject_fail", KEY_BOOL, CFG(inbound.spf_reject_fail), 0, 0, NULL },
+	{ "dnsbl", KEY_STRING, CFG(inbound.dnsbl), 0, 0, NULL },
+	{ "dnsbl_threshold", KEY_UINT, CFG(inbound.dnsbl_threshold),
+	  1, 1000, NULL },
+};
 static const struct key_def listener_keys[] = {
 	{ "protocol", KEY_ENUM, LST(protocol), 0, 0, protocol_names },
 	{ "address", KEY_ADDRESSES, LST(addresses), 0, 0, NULL },
@@ -325,6 +337,7 @@ enum section_id {
 	SECTION_DELIVERY,
 	SECTION_RELAY,
 	SECTION_DKIM,
+	SECTION_INBOUND,
 	SECTION_ROUTES,	/* free keys: one per domain, see route_add() */
 	SECTION_COUNT
 };
@@ -346,6 +359,8 @@ static const struct section_def sections[SECTION_COUNT] = {
 			       ARRAY_SIZE(delivery_keys) },
 	[SECTION_RELAY] = { "relay", relay_keys, ARRAY_SIZE(relay_keys) },
 	[SECTION_DKIM] = { "dkim", dkim_keys, ARRAY_SIZE(dkim_keys) },
+	[SECTION_INBOUND] = { "inbound", inbound_keys,
+			      ARRAY_SIZE(inbound_keys) },
 	[SECTION_ROUTES] = { "routes", NULL, 0 },
 };
 static const struct section_def listener_section = {
@@ -1626,6 +1641,10 @@ static void config_defaults(struct config *cfg)
 	cfg->relay.port = 25;
 	cfg->relay.tls = CONFIG_OUT_TLS_MAY;
 	cfg->dkim.selector = "posthorn";
+	cfg->inbound.checks = true;
+	cfg->inbound.check_timeout_ms = 20 * MS_PER_S;
+	cfg->inbound.spf = true;
+	cfg->inbound.dnsbl_threshold = 1;
 }
 
 struct config *config_parse_string(const char *text, const char *name,

@@ -314,6 +314,21 @@ struct config {
 		const char *key_dir;	/* "<data_dir>/dkim" when not set */
 	} dkim;
 
+	/* [inbound]: checks of mail from the Internet on smtp listeners
+	 * (proto/smtp/smtp_checks.h), for clients outside trusted_networks. */
+	struct {
+		bool checks;			/* the pipeline; on */
+		uint64_t check_timeout_ms;	/* each wait for lookups; 20 s */
+		const char *authserv_id;	/* NULL: [server] hostname */
+		bool spf;			/* on */
+		bool spf_helo;			/* off */
+		bool spf_reject_fail;		/* off: DMARC decides */
+		/* "zone[=pattern][*weight] ...", postscreen's syntax;
+		 * NULL: none. Checked when the daemon starts. */
+		const char *dnsbl;
+		unsigned int dnsbl_threshold;	/* 1 */
+	} inbound;
+
 	/* [routes]: "domain = host[:port] [tls=policy]", per domain. */
 	const struct config_route *routes;
 	unsigned int route_count;

@@ -6,6 +6,7 @@
 #include "base/strbuf.h"
 #include "daemon/daemon.h"
 #include "daemon/keyhelper.h"
+#include "daemon/services.h"
 #include "net/net.h"
 
 /* The keys a reload applies; key NULL: every key of the section. The
@@ -87,7 +88,7 @@ void daemon_reload(struct daemon *d)
 	const struct config_change *live_changes, *boot_changes;
 	struct strbuf applied = STRBUF_INIT, restart = STRBUF_INIT;
 	struct config *cfg, *live = d->live != NULL ? d->live : d->cfg;
-	bool outbound = false, outbound_failed = false;
+	bool outbound = false, outbound_failed = false, dns = false;
 	unsigned n_live, n_boot;
 	char *error = NULL;
 	struct arena a;
@@ -104,8 +105,12 @@ void daemon_reload(struct daemon *d)
 	 * restart: what differs from the config the daemon started with */
 	n_live = config_changes(live, cfg, &a, &live_changes);
 	n_boot = config_changes(d->cfg, cfg, &a, &boot_changes);
-	for (unsigned i = 0; i < n_live; i++)
+	for (unsigned i = 0; i < n_live; i++) {
 		outbound |= reload_kind(&live_changes[i]) == 2;
+		dns |= strcmp(live_changes[i].section, "dns") == 0;
+	}
+	if (dns)
+		services_dns_reload(cfg);
 	if (outbound && daemon_outbound_reload(d, cfg, &error) < 0) {
 		log_error(NULL, "reload: the outbound settings are not applied, "
 			  "the queue runner keeps its own: %s", error);

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "daemon/services.h"
 #include "delivery/dkim_keys.h"
+#include "mail/dnsbl.h"
 #include "net/net.h"
 #include "proto/imap/imap_server.h"
 #include "proto/pop3/pop3_server.h"
@@ -139,10 +140,36 @@ static int services_init(struct daemon *d, char **error_r)
 		},
 		.junk = cfg->smtp.junk,
 		.junk_score = cfg->smtp.junk_score_milli,
+		.inbound = {
+			.checks = cfg->inbound.checks,
+			.check_timeout_ms = (unsigned)cfg->inbound.check_timeout_ms,
+			.authserv_id = cfg->inbound.authserv_id,
+			.spf = cfg->inbound.spf,
+			.spf_helo = cfg->inbound.spf_helo,
+			.spf_reject_fail = cfg->inbound.spf_reject_fail,
+			.dnsbl = cfg->inbound.dnsbl,
+			.dnsbl_threshold = (int)cfg->inbound.dnsbl_threshold,
+			.dns = { .upstream = cfg->dns.upstream },
+			/* as the queue runner: the dev config has no DNS
+			 * unless [dns] upstream names one */
+			.no_dns = cfg->server.dev && cfg->dns.upstream == NULL,
+		},
 	};
 	struct pop3_settings pop3_set = { .core = core, .apop = cfg->pop3.apop };
 
 	smtp_set.core.max_bad_commands = cfg->smtp.max_bad_commands;
+	if (cfg->inbound.dnsbl != NULL) {
+		struct dnsbl_site *sites;
+		struct str bad;
+		int n = dnsbl_sites_parse(str_c(cfg->inbound.dnsbl), &sites, &bad);
+
+		if (n < 0) {
+			*error_r = xasprintf("[inbound] dnsbl: not a DNS list "
+					     "site: %.*s", (int)bad.n, bad.p);
+			return -1;
+		}
+		dnsbl_sites_free(&sites, (size_t)n);
+	}
 	if (sasl_ctx == NULL) {
 		sasl_ctx = auth_sasl_ctx_new(&error);
 		if (sasl_ctx == NULL) {
@@ -209,6 +236,15 @@ static int services_init(struct daemon *d, char **error_r)
 	if (pop3_server == NULL)
 		pop3_server = pop3_server_new(&pop3_set, &env);
 	return 0;
+}
+
+void services_dns_reload(const struct config *cfg)
+{
+	struct dns_settings dns = { .upstream = cfg->dns.upstream };
+
+	if (smtp_server != NULL)
+		smtp_server_set_dns(smtp_server, &dns,
+				    cfg->server.dev && cfg->dns.upstream == NULL);
 }
 
 const struct dkim_keys *services_dkim_keys(void)

@@ -24,5 +24,7 @@ void services_free(struct daemon *d);
 /* The DKIM keys read by services_listen() (as root), for the queue
  * runner's reports; freed by services_free(), after the runner stopped. */
 const struct dkim_keys *services_dkim_keys(void);
+/* SIGHUP changed [dns]: the inbound checks' resolvers follow. */
+void services_dns_reload(const struct config *cfg);
 
 #endif

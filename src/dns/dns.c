@@ -14,18 +14,23 @@
 #include "dns/dns_rdata.h"
 
 #define RR_TYPE_A 1
+#define RR_TYPE_PTR 12
 #define RR_TYPE_MX 15
+#define RR_TYPE_TXT 16
 #define RR_TYPE_AAAA 28
 #define RR_TYPE_TLSA 52
 #define RR_CLASS_IN 1
 
-enum dns_kind { DNS_KIND_MX, DNS_KIND_ADDR, DNS_KIND_TLSA };
+enum dns_kind {
+	DNS_KIND_MX, DNS_KIND_ADDR, DNS_KIND_TLSA, DNS_KIND_TXT, DNS_KIND_PTR,
+};
 
 struct dns_query;
 
 /* One ub_resolve_async of a lookup (an address lookup has two). */
 struct dns_sub {
 	struct dns_query *q;
+	int type;			/* RR_TYPE_* asked */
 	int async_id;
 	bool pending;
 	struct ub_result *result;	/* once answered */
@@ -40,6 +45,8 @@ struct dns_query {
 		dns_mx_fn *mx;
 		dns_addr_fn *addr;
 		dns_tlsa_fn *tlsa;
+		dns_txt_fn *txt;
+		dns_names_fn *names;
 	} fn;
 	void *arg;
 	struct dns_sub sub[2];
@@ -52,6 +59,7 @@ struct dns_query {
 };
 
 struct dns_resolver {
+	size_t n_queries;
 	struct ub_ctx *ctx;
 	struct event_base *base;
 	struct event *ev;
@@ -147,6 +155,7 @@ static void query_unlink_free(struct dns_query *q)
 {
 	struct dns_resolver *r = q->r;
 
+	r->n_queries--;
 	if (q->prev != NULL)
 		q->prev->next = q->next;
 	else
@@ -177,6 +186,18 @@ void dns_resolver_free(struct dns_resolver **rp)
 	event_free(r->ev);
 	ub_ctx_delete(r->ctx);
 	free(r);
+}
+
+void dns_cancel(struct dns_query **qp)
+{
+	if (*qp != NULL)
+		query_unlink_free(*qp);
+	*qp = NULL;
+}
+
+size_t dns_resolver_pending(const struct dns_resolver *r)
+{
+	return r->n_queries;
 }
 
 /* ---- turning answers into results ---- */
@@ -211,6 +232,17 @@ static enum dns_status sub_status(const struct dns_sub *s, const char **error_r)
 	}
 	*error_r = NULL;
 	return DNS_OK;
+}
+
+/* The status of a lookup of one query, or of its failed submission. */
+static enum dns_status single_status(const struct dns_query *q,
+				     const char **error_r)
+{
+	if (q->fail != NULL) {
+		*error_r = q->fail;
+		return DNS_TEMPFAIL;
+	}
+	return sub_status(&q->sub[0], error_r);
 }
 
 static uint32_t random_u32(void)
@@ -324,7 +356,7 @@ static void finish_addr(struct dns_query *q, struct arena *a)
 		return;
 	}
 	res.secure = true;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < q->n_sub; i++) {
 		st[i] = sub_status(&q->sub[i], &err[i]);
 		if (st[i] == DNS_OK) {
 			const struct ub_result *u = q->sub[i].result;
@@ -335,27 +367,87 @@ static void finish_addr(struct dns_query *q, struct arena *a)
 		}
 	}
 	res.addrs = arena_alloc(a, (cap + 1) * sizeof(*res.addrs));
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < q->n_sub; i++) {
 		if (st[i] == DNS_OK)
-			add_addrs(a, q->sub[i].result, i == 0 ? AF_INET : AF_INET6,
+			add_addrs(a, q->sub[i].result,
+				  q->sub[i].type == RR_TYPE_A ? AF_INET : AF_INET6,
 				  res.addrs, &res.n_addrs);
 	}
 	if (res.n_addrs > 0) {
 		res.status = DNS_OK;
-	} else {
-		res.secure = false;
-		if (st[0] == DNS_TEMPFAIL || st[1] == DNS_TEMPFAIL) {
+		q->fn.addr(q->arg, &res);
+		return;
+	}
+	res.secure = false;
+	res.status = DNS_NODATA;
+	res.error = "no address records";
+	/* Worst first: a temporary failure, then a missing name. */
+	for (size_t i = 0; i < q->n_sub; i++) {
+		if (st[i] == DNS_TEMPFAIL) {
 			res.status = DNS_TEMPFAIL;
-			res.error = st[0] == DNS_TEMPFAIL ? err[0] : err[1];
-		} else if (st[0] == DNS_NXDOMAIN || st[1] == DNS_NXDOMAIN) {
+			res.error = err[i];
+			break;
+		}
+		if (st[i] == DNS_NXDOMAIN) {
 			res.status = DNS_NXDOMAIN;
 			res.error = "no such domain";
-		} else {
-			res.status = DNS_NODATA;
-			res.error = "no address records";
 		}
 	}
 	q->fn.addr(q->arg, &res);
+}
+
+static void finish_txt(struct dns_query *q, struct arena *a)
+{
+	struct dns_txt_result res = { 0 };
+	const struct ub_result *u = q->sub[0].result;
+	const char **txts;
+	size_t *lens, n_rr = 0;
+
+	res.status = single_status(q, &res.error);
+	if (res.status == DNS_OK) {
+		res.secure = u->secure != 0;
+		while (u->data[n_rr] != NULL)
+			n_rr++;
+		txts = arena_alloc(a, (n_rr + 1) * sizeof(*txts));
+		lens = arena_alloc(a, (n_rr + 1) * sizeof(*lens));
+		for (size_t i = 0; i < n_rr; i++) {
+			size_t len = (size_t)u->len[i];
+			char *buf = arena_alloc(a, len + 1);
+
+			if (dns_rdata_txt((const uint8_t *)u->data[i], len, buf,
+					  len + 1, &lens[res.n]) == 0)
+				txts[res.n++] = buf;
+		}
+		res.txts = txts;
+		res.lens = lens;
+	}
+	q->fn.txt(q->arg, &res);
+}
+
+static void finish_ptr(struct dns_query *q, struct arena *a)
+{
+	struct dns_names_result res = { 0 };
+	const struct ub_result *u = q->sub[0].result;
+	const char **names;
+	size_t n_rr = 0;
+
+	res.status = single_status(q, &res.error);
+	if (res.status == DNS_OK) {
+		res.secure = u->secure != 0;
+		while (u->data[n_rr] != NULL)
+			n_rr++;
+		names = arena_alloc(a, (n_rr + 1) * sizeof(*names));
+		for (size_t i = 0; i < n_rr; i++) {
+			char name[DNS_NAME_MAX];
+
+			if (dns_rdata_name((const uint8_t *)u->data[i],
+					   (size_t)u->len[i], name) ==
+			    u->len[i] && name[0] != '\0')
+				names[res.n++] = arena_strdup(a, name);
+		}
+		res.names = names;
+	}
+	q->fn.names(q->arg, &res);
 }
 
 static void finish_tlsa(struct dns_query *q, struct arena *a)
@@ -365,13 +457,7 @@ static void finish_tlsa(struct dns_query *q, struct arena *a)
 	struct dns_tlsa *recs;
 	size_t n_rr = 0;
 
-	if (q->fail != NULL) {
-		res.status = DNS_TEMPFAIL;
-		res.error = q->fail;
-		q->fn.tlsa(q->arg, &res);
-		return;
-	}
-	res.status = sub_status(&q->sub[0], &res.error);
+	res.status = single_status(q, &res.error);
 	if (res.status == DNS_OK) {
 		res.secure = u->secure != 0;
 		while (u->data[n_rr] != NULL)
@@ -401,6 +487,8 @@ static void query_finish(struct dns_query *q)
 	case DNS_KIND_MX: finish_mx(q, &a); break;
 	case DNS_KIND_ADDR: finish_addr(q, &a); break;
 	case DNS_KIND_TLSA: finish_tlsa(q, &a); break;
+	case DNS_KIND_TXT: finish_txt(q, &a); break;
+	case DNS_KIND_PTR: finish_ptr(q, &a); break;
 	}
 	arena_deinit(&a);
 	query_unlink_free(q);
@@ -438,6 +526,7 @@ static struct dns_query *query_new(struct dns_resolver *r, enum dns_kind kind,
 	q->r = r;
 	q->kind = kind;
 	q->arg = arg;
+	r->n_queries++;
 	q->next = r->queries;
 	if (r->queries != NULL)
 		r->queries->prev = q;
@@ -468,6 +557,7 @@ static void query_start(struct dns_query *q, const char *name,
 	q->n_sub = n_types;
 	for (size_t i = 0; i < n_types; i++) {
 		q->sub[i].q = q;
+		q->sub[i].type = types[i];
 		q->sub[i].pending = true;
 	}
 	for (size_t i = 0; i < n_types; i++) {
@@ -483,14 +573,15 @@ static void query_start(struct dns_query *q, const char *name,
 	}
 }
 
-void dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_mx_fn *fn,
-		   void *arg)
+struct dns_query *dns_lookup_mx(struct dns_resolver *r, const char *domain,
+				   dns_mx_fn *fn, void *arg)
 {
 	static const int types[] = { RR_TYPE_MX };
 	struct dns_query *q = query_new(r, DNS_KIND_MX, arg);
 
 	q->fn.mx = fn;
 	query_start(q, domain, types, 1);
+	return q;
 }
 
 /* "192.0.2.1", "2001:db8::1", "[192.0.2.1]", "[IPv6:2001:db8::1]" to the
@@ -528,8 +619,8 @@ static char *addr_literal(const char *host)
 	return NULL;
 }
 
-void dns_lookup_addr(struct dns_resolver *r, const char *host,
-		     dns_addr_fn *fn, void *arg)
+struct dns_query *dns_lookup_addr(struct dns_resolver *r, const char *host,
+				   dns_addr_fn *fn, void *arg)
 {
 	static const int types[] = { RR_TYPE_A, RR_TYPE_AAAA };
 	struct dns_query *q = query_new(r, DNS_KIND_ADDR, arg);
@@ -540,10 +631,11 @@ void dns_lookup_addr(struct dns_resolver *r, const char *host,
 		query_defer(q);
 	else
 		query_start(q, host, types, 2);
+	return q;
 }
 
-void dns_lookup_tlsa(struct dns_resolver *r, const char *host, unsigned port,
-		     dns_tlsa_fn *fn, void *arg)
+struct dns_query *dns_lookup_tlsa(struct dns_resolver *r, const char *host,
+				   unsigned port, dns_tlsa_fn *fn, void *arg)
 {
 	static const int types[] = { RR_TYPE_TLSA };
 	struct dns_query *q = query_new(r, DNS_KIND_TLSA, arg);
@@ -552,4 +644,46 @@ void dns_lookup_tlsa(struct dns_resolver *r, const char *host, unsigned port,
 	q->fn.tlsa = fn;
 	query_start(q, name, types, 1);
 	free(name);
+	return q;
+}
+
+struct dns_query *dns_lookup_addr_family(struct dns_resolver *r,
+				   const char *host, int family,
+				   dns_addr_fn *fn, void *arg)
+{
+	static const int type_a[] = { RR_TYPE_A }, type_aaaa[] = { RR_TYPE_AAAA };
+	struct dns_query *q = query_new(r, DNS_KIND_ADDR, arg);
+
+	ASSERT(family == AF_INET || family == AF_INET6);
+	q->fn.addr = fn;
+	query_start(q, host, family == AF_INET ? type_a : type_aaaa, 1);
+	return q;
+}
+
+struct dns_query *dns_lookup_txt(struct dns_resolver *r, const char *name,
+				   dns_txt_fn *fn, void *arg)
+{
+	static const int types[] = { RR_TYPE_TXT };
+	struct dns_query *q = query_new(r, DNS_KIND_TXT, arg);
+
+	q->fn.txt = fn;
+	query_start(q, name, types, 1);
+	return q;
+}
+
+struct dns_query *dns_lookup_ptr(struct dns_resolver *r, const char *ip,
+				   dns_names_fn *fn, void *arg)
+{
+	static const int types[] = { RR_TYPE_PTR };
+	struct dns_query *q = query_new(r, DNS_KIND_PTR, arg);
+	char name[DNS_NAME_MAX];
+
+	q->fn.names = fn;
+	if (!dns_reverse_name(ip, NULL, name)) {
+		q->fail = "not an IP address";
+		query_defer(q);
+		return q;
+	}
+	query_start(q, name, types, 1);
+	return q;
 }

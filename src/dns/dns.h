@@ -1,6 +1,7 @@
-/* dns.h: asynchronous resolver on libunbound for outbound mail: MX (RFC 5321
- * 5.1 ordering, RFC 7505 null MX), A/AAAA and TLSA (DANE), with DNSSEC
- * status. Callbacks run on the thread of the event_base given at creation. */
+/* dns.h: asynchronous resolver on libunbound: MX (RFC 5321 5.1 ordering,
+ * RFC 7505 null MX), A/AAAA and TLSA (DANE) for outbound mail; TXT, PTR and
+ * single-family A or AAAA for the inbound checks (SPF, DKIM, DMARC, DNS
+ * lists), with DNSSEC status. Callbacks run on the event_base's thread. */
 #ifndef POSTHORN_DNS_DNS_H
 #define POSTHORN_DNS_DNS_H
 
@@ -32,6 +33,13 @@ struct dns_resolver *dns_resolver_new(struct event_base *base,
  * inside a callback of this resolver. */
 void dns_resolver_free(struct dns_resolver **r);
 
+/* Lookups return a handle valid until their callback starts (or the
+ * resolver is freed): cancelling it frees the lookup without a callback.
+ * The number of lookups still out is there for retiring a resolver. */
+struct dns_query;
+void dns_cancel(struct dns_query **q);
+size_t dns_resolver_pending(const struct dns_resolver *r);
+
 enum dns_status {
 	DNS_OK,
 	DNS_NXDOMAIN,	/* the name does not exist */
@@ -57,8 +65,8 @@ struct dns_mx_result {
 	const char *error;
 };
 typedef void dns_mx_fn(void *arg, const struct dns_mx_result *res);
-void dns_lookup_mx(struct dns_resolver *r, const char *domain, dns_mx_fn *fn,
-		   void *arg);
+struct dns_query *dns_lookup_mx(struct dns_resolver *r, const char *domain,
+				   dns_mx_fn *fn, void *arg);
 
 struct dns_addr_result {
 	enum dns_status status;
@@ -75,8 +83,45 @@ typedef void dns_addr_fn(void *arg, const struct dns_addr_result *res);
  * failed temporarily, else NXDOMAIN, else NODATA. A numeric address, or an
  * address literal "[192.0.2.1]" / "[IPv6:2001:db8::1]", answers without a
  * query (still from the loop), with secure = true. */
-void dns_lookup_addr(struct dns_resolver *r, const char *host,
-		     dns_addr_fn *fn, void *arg);
+struct dns_query *dns_lookup_addr(struct dns_resolver *r, const char *host,
+				   dns_addr_fn *fn, void *arg);
+
+/* Only A (family AF_INET) or only AAAA (AF_INET6) of host, with that
+ * query's own status: SPF's "a" and "mx" count a void lookup per query
+ * (RFC 7208 4.6.4, 5.3) and a DNS list answers with A records. No
+ * address literals: host is always queried. */
+struct dns_query *dns_lookup_addr_family(struct dns_resolver *r,
+				   const char *host, int family,
+				   dns_addr_fn *fn, void *arg);
+
+struct dns_txt_result {
+	enum dns_status status;
+	bool secure;
+	/* One entry per TXT record, its character-strings concatenated
+	 * (RFC 7208 3.3), NUL-terminated; lens[i] is the length (a NUL
+	 * inside the data stays, so compare lengths). Server order. */
+	const char **txts;
+	const size_t *lens;
+	size_t n;
+	const char *error;
+};
+typedef void dns_txt_fn(void *arg, const struct dns_txt_result *res);
+struct dns_query *dns_lookup_txt(struct dns_resolver *r, const char *name,
+				   dns_txt_fn *fn, void *arg);
+
+struct dns_names_result {
+	enum dns_status status;
+	bool secure;
+	const char **names;	/* without the trailing dot */
+	size_t n;
+	const char *error;
+};
+typedef void dns_names_fn(void *arg, const struct dns_names_result *res);
+/* PTR records of a numeric address ("192.0.2.1", "2001:db8::1"): the name
+ * under in-addr.arpa / ip6.arpa. Not an address: DNS_TEMPFAIL from the
+ * loop without a query. */
+struct dns_query *dns_lookup_ptr(struct dns_resolver *r, const char *ip,
+				   dns_names_fn *fn, void *arg);
 
 struct dns_tlsa {
 	uint8_t usage, selector, mtype;
@@ -92,7 +137,7 @@ struct dns_tlsa_result {
 };
 typedef void dns_tlsa_fn(void *arg, const struct dns_tlsa_result *res);
 /* TLSA records of _port._tcp.host (RFC 6698, 7672). */
-void dns_lookup_tlsa(struct dns_resolver *r, const char *host, unsigned port,
-		     dns_tlsa_fn *fn, void *arg);
+struct dns_query *dns_lookup_tlsa(struct dns_resolver *r, const char *host,
+				   unsigned port, dns_tlsa_fn *fn, void *arg);
 
 #endif

@@ -1,5 +1,9 @@
-/* dns_rdata.c: MX and TLSA record data decoding (see dns_rdata.h). */
+/* dns_rdata.c: MX, TLSA and TXT record data decoding and reverse names
+ * (see dns_rdata.h). */
 #include "dns/dns_rdata.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
 
 static bool name_char_plain(uint8_t ch)
 {
@@ -74,4 +78,53 @@ int dns_rdata_tlsa(const uint8_t *data, size_t len, uint8_t *usage_r,
 	*assoc_r = data + 3;
 	*assoc_len_r = len - 3;
 	return 0;
+}
+
+int dns_rdata_txt(const uint8_t *data, size_t len, char *out, size_t out_size,
+		  size_t *out_len_r)
+{
+	size_t pos = 0, o = 0;
+
+	ASSERT(out_size > 0);
+	while (pos < len) {
+		uint8_t l = data[pos++];
+
+		if (l > len - pos)
+			return -1;
+		/* out_size >= len: nothing is cut (each string had an
+		 * octet of length that is not copied). */
+		if (o + l >= out_size)
+			return -1;
+		memcpy(out + o, data + pos, l);
+		o += l;
+		pos += l;
+	}
+	out[o] = '\0';
+	*out_len_r = o;
+	return 0;
+}
+
+bool dns_reverse_name(const char *ip, const char *zone, char out[DNS_NAME_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	size_t o = 0;
+	int n;
+
+	if (inet_pton(AF_INET, ip, b) == 1) {
+		n = snprintf(out, DNS_NAME_MAX, "%u.%u.%u.%u.%s", b[3], b[2],
+			     b[1], b[0], zone != NULL ? zone : "in-addr.arpa");
+		return n > 0 && n < DNS_NAME_MAX;
+	}
+	if (inet_pton(AF_INET6, ip, b) != 1)
+		return false;
+	for (int i = 15; i >= 0; i--) {
+		out[o++] = hex[b[i] & 0xf];
+		out[o++] = '.';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = '.';
+	}
+	n = snprintf(out + o, DNS_NAME_MAX - o, "%s",
+		     zone != NULL ? zone : "ip6.arpa");
+	return n > 0 && (size_t)n < DNS_NAME_MAX - o;
 }

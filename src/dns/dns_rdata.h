@@ -1,5 +1,5 @@
 /* dns_rdata.h: decoding of the record data libunbound returns (uncompressed
- * wire format): MX and TLSA. Pure, bounded; fuzzed. */
+ * wire format): MX, TLSA, TXT and PTR. Pure, bounded; fuzzed. */
 #ifndef POSTHORN_DNS_DNS_RDATA_H
 #define POSTHORN_DNS_DNS_RDATA_H
 
@@ -25,5 +25,20 @@ int dns_rdata_mx(const uint8_t *data, size_t len, uint16_t *pref_r,
 int dns_rdata_tlsa(const uint8_t *data, size_t len, uint8_t *usage_r,
 		   uint8_t *selector_r, uint8_t *mtype_r,
 		   const uint8_t **assoc_r, size_t *assoc_len_r);
+
+/* TXT rdata: its character-strings concatenated (what SPF, DKIM and DMARC
+ * read, RFC 7208 3.3, RFC 6376 3.6.2.2) into out (at most len - 1 bytes
+ * since every string costs a length octet), NUL-terminated; *out_len_r
+ * the length (a NUL inside the data is kept; callers see the length).
+ * 0, or -1 when a length octet runs past the data. */
+int dns_rdata_txt(const uint8_t *data, size_t len, char *out, size_t out_size,
+		  size_t *out_len_r);
+
+/* The reverse-lookup name of a numeric IPv4 or IPv6 address under zone
+ * ("in-addr.arpa", "ip6.arpa" or a DNS list's zone): "4.3.2.1.zone" or
+ * the 32 nibbles (RFC 3596 2.5) then ".zone". False when ip is not an
+ * address or the name does not fit out[DNS_NAME_MAX]. zone NULL: the
+ * arpa zone of the family. */
+bool dns_reverse_name(const char *ip, const char *zone, char out[DNS_NAME_MAX]);
 
 #endif

@@ -55,7 +55,7 @@ bool spam_verdict_parse_score(struct str s, int64_t *score_r)
 	return read_score(s, &end, score_r) && end == s.n;
 }
 
-static void add_score(struct spam_verdict *v, int64_t score)
+void spam_verdict_add_score(struct spam_verdict *v, int64_t score)
 {
 	if (!v->has_score || score > v->score)
 		v->score = score;
@@ -97,7 +97,7 @@ static bool field_status(struct spam_verdict *v, struct str s)
 			continue;
 		if (read_score(str_make(s.p + i + 6, s.n - i - 6), &end,
 			       &score)) {
-			add_score(v, score);
+			spam_verdict_add_score(v, score);
 			any = true;
 		}
 		break;
@@ -127,7 +127,7 @@ static bool field_spamd_result(struct spam_verdict *v, struct str s)
 	if (open != NULL &&
 	    read_score(str_make(open + 1, rest.n - (size_t)(open + 1 - rest.p)),
 		       &end, &score)) {
-		add_score(v, score);
+		spam_verdict_add_score(v, score);
 		any = true;
 	}
 	return any;
@@ -175,7 +175,7 @@ bool spam_verdict_field(struct spam_verdict *v, struct str name,
 		break;
 	case SCORE:
 		if (read_score(s, &end, &score)) {
-			add_score(v, score);
+			spam_verdict_add_score(v, score);
 			ok = true;
 		}
 		break;

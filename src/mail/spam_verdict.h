@@ -25,6 +25,8 @@ void spam_verdict_init(struct spam_verdict *v);
  * flag of any. Returns whether the field was a verdict it understood. */
 bool spam_verdict_field(struct spam_verdict *v, struct str name,
 			struct str value);
+/* A score from elsewhere (our own checks' sum), as a verdict field's. */
+void spam_verdict_add_score(struct spam_verdict *v, int64_t score);
 /* Every field of a header block (up to the empty line, if any). */
 void spam_verdict_header(struct spam_verdict *v, struct str header);
 /* Whether the message goes to Junk: a filter flagged it, or its score is

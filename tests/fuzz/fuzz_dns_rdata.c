@@ -1,5 +1,6 @@
-/* fuzz_dns_rdata.c: MX and TLSA record data decoders on any bytes: a name
- * that decodes is NUL-terminated inside its buffer and has no empty label. */
+/* fuzz_dns_rdata.c: MX, TLSA and TXT record data decoders on any bytes: a
+ * name that decodes is NUL-terminated inside its buffer and has no empty
+ * label; a TXT fits its buffer of the rdata's size. */
 #include "base/base.h"
 #include "dns/dns_rdata.h"
 
@@ -27,5 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ASSERT(strnlen(name, sizeof(name)) < sizeof(name));
 	if (dns_rdata_tlsa(data, size, &u, &s, &m, &assoc, &assoc_len) == 0)
 		ASSERT(assoc + assoc_len == data + size);
+
+	char *txt = xmalloc(size + 1);
+	size_t txt_len;
+
+	if (dns_rdata_txt(data, size, txt, size + 1, &txt_len) == 0)
+		ASSERT(txt_len < size + 1 && txt[txt_len] == '\0');
+	free(txt);
 	return 0;
 }

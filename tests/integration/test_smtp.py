@@ -132,6 +132,12 @@ def test_deliver_local_byte_for_byte(daemon):
     # One local recipient: Delivered-To names it (as Dovecot's LMTP does).
     dto, _, rest = rest.partition(b"\r\n")
     assert dto == b"Delivered-To: demo@localhost"
+    # Then the inbound checks' verdicts (RFC 8601); the dev config has no
+    # DNS, so SPF cannot tell.
+    ar, sep, rest = rest.partition(b"\r\nReceived: ")
+    assert sep and ar.startswith(b"Authentication-Results: ")
+    assert b"spf=temperror" in ar and b"smtp.mailfrom=alice@example.org" in ar
+    rest = b"Received: " + rest
     received, sep, body = rest.partition(b"\r\nFrom: ")
     assert sep
     assert (b"From: " + body) == MESSAGE

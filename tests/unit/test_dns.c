@@ -1,6 +1,7 @@
 /* Unit tests for dns/: lookups through libunbound against a real dnsmasq on
  * loopback serving test records (MX orders, null MX, A fallback, NXDOMAIN,
- * AAAA, TLSA), and the rdata decoders. */
+ * AAAA, TLSA, TXT, PTR, single-family lookups), the rdata decoders and the
+ * reverse names. */
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -103,6 +104,14 @@ static int setup_dnsmasq(void **state)
 		"--dns-rr=nullmx.test,15,000000",
 		"--host-record=noemx.test,127.0.0.3",
 		"--txt-record=txtonly.test,hello",
+		/* Two records, the second of two strings: SPF reads the
+		 * strings joined without a space (RFC 7208 3.3). */
+		"--txt-record=multi.test,v=spf1 a",
+		"--txt-record=multi.test,v=spf1 ip4:192.0.2.0/24 ,-all",
+		/* Not under the reverse zones of test and loopback addresses
+		 * that unbound answers itself (RFC 6303). */
+		"--ptr-record=77.0.18.198.in-addr.arpa,ptr.example.test",
+		"--ptr-record=5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.0.1.0.0.2.ip6.arpa,v6only.test",
 		"--dns-rr=_25._tcp.mx1.example.test,52,0301012233445566",
 		"--dns-rr=_25._tcp.mx1.example.test,52,020000",
 		NULL,
@@ -403,6 +412,135 @@ static void never(void *arg, const struct dns_mx_result *res)
 	fail_msg("callback after dns_resolver_free");
 }
 
+static void got_txt(void *arg, const struct dns_txt_result *res)
+{
+	struct answer *a = arg;
+
+	answer_common(a, res->status, res->secure, res->error);
+	for (size_t i = 0; i < res->n && i < ARRAY_SIZE(a->items); i++) {
+		assert_int_equal(strlen(res->txts[i]), res->lens[i]);
+		a->items[a->n++] = xstrdup(res->txts[i]);
+	}
+}
+
+static void got_names(void *arg, const struct dns_names_result *res)
+{
+	struct answer *a = arg;
+
+	answer_common(a, res->status, res->secure, res->error);
+	for (size_t i = 0; i < res->n && i < ARRAY_SIZE(a->items); i++)
+		a->items[a->n++] = xstrdup(res->names[i]);
+}
+
+static int cmp_item(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void test_txt(void **state)
+{
+	struct dns_resolver *r = resolver();
+	struct answer a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	dns_lookup_txt(r, "multi.test", got_txt, &a);
+	assert_false(a.done);
+	wait_answer(&a);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.n, 2);
+	qsort(a.items, a.n, sizeof(a.items[0]), cmp_item);
+	assert_string_equal(a.items[0], "v=spf1 a");
+	assert_string_equal(a.items[1], "v=spf1 ip4:192.0.2.0/24 -all");
+	answer_free(&a);
+
+	dns_lookup_txt(r, "mx1.example.test", got_txt, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, DNS_NODATA);
+	assert_int_equal(a.n, 0);
+	answer_free(&a);
+
+	dns_lookup_txt(r, "nope.test", got_txt, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, DNS_NXDOMAIN);
+	answer_free(&a);
+	dns_resolver_free(&r);
+}
+
+static void test_ptr(void **state)
+{
+	struct dns_resolver *r = resolver();
+	struct answer a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	dns_lookup_ptr(r, "198.18.0.77", got_names, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.items[0], "ptr.example.test");
+	answer_free(&a);
+
+	dns_lookup_ptr(r, "2001:500::25", got_names, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.items[0], "v6only.test");
+	answer_free(&a);
+
+	dns_lookup_ptr(r, "198.18.0.78", got_names, &a);
+	wait_answer(&a);
+	assert_int_not_equal(a.status, DNS_OK);
+	assert_int_equal(a.n, 0);
+	answer_free(&a);
+
+	/* Not an address: answered from the loop, never inside the call. */
+	dns_lookup_ptr(r, "example.test", got_names, &a);
+	assert_false(a.done);
+	wait_answer(&a);
+	assert_int_equal(a.status, DNS_TEMPFAIL);
+	answer_free(&a);
+	dns_resolver_free(&r);
+}
+
+static void addr_family(struct dns_resolver *r, const char *host, int family,
+			struct answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	dns_lookup_addr_family(r, host, family, got_addr, a);
+	assert_false(a->done);
+	wait_answer(a);
+}
+
+static void test_addr_family(void **state)
+{
+	struct dns_resolver *r = resolver();
+	struct answer a;
+
+	(void)state;
+	addr_family(r, "mx2.example.test", AF_INET, &a);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.items[0], "127.0.0.2");
+	answer_free(&a);
+
+	addr_family(r, "mx2.example.test", AF_INET6, &a);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.items[0], "::1");
+	answer_free(&a);
+
+	/* The other family's status, not the pair's. */
+	addr_family(r, "v6only.test", AF_INET, &a);
+	assert_int_equal(a.status, DNS_NODATA);
+	answer_free(&a);
+
+	addr_family(r, "nope.test", AF_INET6, &a);
+	assert_int_equal(a.status, DNS_NXDOMAIN);
+	answer_free(&a);
+	dns_resolver_free(&r);
+}
+
 static void never_addr(void *arg, const struct dns_addr_result *res)
 {
 	(void)arg;
@@ -422,6 +560,47 @@ static void test_free_cancels(void **state)
 	dns_resolver_free(&r);
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
+}
+
+static void never_txt(void *arg, const struct dns_txt_result *res)
+{
+	(void)arg;
+	(void)res;
+	fail_msg("callback after dns_cancel");
+}
+
+static void never_names(void *arg, const struct dns_names_result *res)
+{
+	(void)arg;
+	(void)res;
+	fail_msg("callback after dns_cancel");
+}
+
+static void test_cancel(void **state)
+{
+	struct dns_resolver *r = resolver();
+	struct timeval tv = { 0, 300 * 1000 };
+	struct dns_query *q1, *q2;
+	struct answer a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	q1 = dns_lookup_txt(r, "multi.test", never_txt, NULL);
+	q2 = dns_lookup_ptr(r, "not an address", never_names, NULL);
+	dns_lookup_txt(r, "txtonly.test", got_txt, &a);
+	assert_int_equal(dns_resolver_pending(r), 3);
+	dns_cancel(&q1);
+	dns_cancel(&q2);
+	assert_null(q1);
+	dns_cancel(&q1);	/* NULL: nothing */
+	assert_int_equal(dns_resolver_pending(r), 1);
+	wait_answer(&a);
+	assert_int_equal(a.status, DNS_OK);
+	assert_int_equal(dns_resolver_pending(r), 0);
+	answer_free(&a);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	dns_resolver_free(&r);
 }
 
 static void test_bad_settings(void **state)
@@ -488,6 +667,42 @@ static void test_rdata(void **state)
 	assert_int_equal(dl, 1);
 	assert_int_equal(d[0], 0xab);
 	assert_int_equal(dns_rdata_tlsa(tlsa, 2, &u, &s, &m, &d, &dl), -1);
+
+	static const uint8_t txt[] = { 3, 'a', 'b', 'c', 0, 2, 'd', 'e' };
+	static const uint8_t txt_short[] = { 3, 'a', 'b' };
+	char out[16];
+	size_t n;
+
+	assert_int_equal(dns_rdata_txt(txt, sizeof(txt), out, sizeof(txt) + 1,
+				       &n), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(out, "abcde");
+	assert_int_equal(dns_rdata_txt(txt, 0, out, 1, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(dns_rdata_txt(txt_short, sizeof(txt_short), out,
+				       sizeof(out), &n), -1);
+}
+
+static void test_reverse_name(void **state)
+{
+	char name[DNS_NAME_MAX];
+
+	(void)state;
+	assert_true(dns_reverse_name("192.0.2.1", NULL, name));
+	assert_string_equal(name, "1.2.0.192.in-addr.arpa");
+	assert_true(dns_reverse_name("127.0.0.2", "zen.example", name));
+	assert_string_equal(name, "2.0.0.127.zen.example");
+	/* RFC 7208 7.3 / RFC 5782 2.4: 32 nibbles, low first. */
+	assert_true(dns_reverse_name("2001:db8::cb01", NULL, name));
+	assert_string_equal(name, "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+			    "0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+	assert_false(dns_reverse_name("example.test", NULL, name));
+	assert_false(dns_reverse_name("1.2.3", NULL, name));
+	char zone[250];
+
+	memset(zone, 'x', sizeof(zone) - 1);
+	zone[sizeof(zone) - 1] = '\0';
+	assert_false(dns_reverse_name("::1", zone, name));
 }
 
 int main(void)
@@ -501,6 +716,11 @@ int main(void)
 		cmocka_unit_test(test_addr_literals),
 		cmocka_unit_test(test_tlsa),
 		cmocka_unit_test(test_free_cancels),
+		cmocka_unit_test(test_txt),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_ptr),
+		cmocka_unit_test(test_addr_family),
+		cmocka_unit_test(test_reverse_name),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dnsmasq, teardown_dnsmasq);

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "net/conn.h"
 #include "proto/common/session_read.h"
+#include "proto/smtp/smtp_checks.h"
 #include "proto/smtp/smtp_commands.h"
 #include "proto/smtp/smtp_received.h"
 
@@ -14,11 +15,12 @@
 
 static void smtp_new_helo(struct smtp_session *s, struct str arg, bool esmtp)
 {
-	smtp_tx_free(&s->tx);
+	smtp_session_end_tx(s);
 	free(s->helo);
 	s->helo = smtp_received_clean_helo(arg);
 	s->esmtp = esmtp;
 	smtp_session_enter(s, SMTP_STATE_READY);
+	smtp_checks_helo(s);
 }
 
 static int cmd_helo(void *ctx, struct str arg)
@@ -156,6 +158,8 @@ static int smtp_mail_finish(struct smtp_session *s, struct smtp_tx *tx)
 	snprintf(tx->id, sizeof(tx->id), "%s.%u", session_sid(&s->core), ++s->n_tx);
 	s->tx = tx;
 	smtp_session_enter(s, SMTP_STATE_MAIL);
+	/* SPF starts here and runs while RCPT and DATA go on. */
+	smtp_checks_mail(s);
 	/* A client that got this far speaks SMTP: it leaves the pool of
 	 * unauthenticated connections, where the oldest is pushed out when
 	 * strangers crowd in (a mail transfer may take long). */
@@ -272,7 +276,7 @@ static int cmd_rset(void *ctx, struct str arg UNUSED)
 {
 	struct smtp_session *s = ctx;
 
-	smtp_tx_free(&s->tx);
+	smtp_session_end_tx(s);
 	if (s->state != SMTP_STATE_INIT)
 		smtp_session_enter(s, SMTP_STATE_READY);
 	smtp_reply(s, 250, "2.0.0", "Ok");

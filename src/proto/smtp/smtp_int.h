@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "delivery/delivery.h"
 #include "mail/smtp_cmd.h"
+#include "mail/dnsbl.h"
 #include "mail/mime.h"
 #include "mail/spam_verdict.h"
 #include "mail/smtp_data.h"
@@ -40,6 +41,9 @@ struct smtp_server {
 	struct session_service services[SMTP_MODE_COUNT][2];
 	struct smtp_greet_cache *greet_cache;
 	struct smtp_ratelimit *ratelimit;
+	struct smtp_dns *dns;		/* the inbound checks' resolvers */
+	struct dnsbl_site *dnsbl;	/* set.inbound.dnsbl parsed */
+	size_t n_dnsbl;
 };
 
 enum smtp_state {
@@ -126,6 +130,8 @@ struct smtp_session {
 	uint64_t bdat_chunk;
 	bool bdat_last;
 	struct smtp_status bdat_error;
+	/* The inbound checks (smtp_checks.h), NULL when they do not run. */
+	struct smtp_checks *checks;
 };
 
 /* smtp_session.c */
@@ -147,6 +153,8 @@ void smtp_session_set_timeout(struct smtp_session *s);
  * Failures are logged: the message then goes unsigned. */
 void smtp_dkim_sign(struct smtp_session *s, struct strbuf *out);
 void smtp_tx_free(struct smtp_tx **tx);
+/* The session's transaction ends: the checks forget it, it is freed. */
+void smtp_session_end_tx(struct smtp_session *s);
 /* The message received so far, without the room before it. */
 struct str smtp_tx_msg(const struct smtp_tx *tx);
 /* Forget the stream parse (the message changed after it). */

@@ -5,6 +5,7 @@
  * carry any X-Spam-* field it likes, and none of them is read. Checks
  * may also ask for Junk outright (DMARC p=quarantine, a milter). */
 #include "base/log.h"
+#include "proto/smtp/smtp_checks.h"
 #include "proto/smtp/smtp_int.h"
 
 void smtp_junk_our_field(struct smtp_tx *tx, struct str name, struct str value)
@@ -37,6 +38,13 @@ bool smtp_junk_decide(struct smtp_session *s)
 	if (s->trusted) {
 		spam_verdict_header(&tx->spam, smtp_tx_msg(tx));
 		from = "trusted relay";
+	}
+	/* The pipeline's own score (smtp_check_score) is one more verdict. */
+	if (smtp_checks_active(s) && smtp_checks_score(s) != 0) {
+		double m = smtp_checks_score(s) * 1000;
+
+		spam_verdict_add_score(&tx->spam,
+				       (int64_t)(m < 0 ? m - 0.5 : m + 0.5));
 	}
 	if (!spam_verdict_is_junk(&tx->spam, set->junk_score))
 		return false;

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "net/conn.h"
 #include "proto/common/session_read.h"
+#include "proto/smtp/smtp_checks.h"
 #include "proto/smtp/smtp_commands.h"
 
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct smtp_rcpt_req {
 	struct delivery_resolution res;
 	int quota_n;			/* users left out as full, -1 error */
 	char quota_error[256];
+	const char *accepted;		/* the address, once resolved (tx) */
 };
 
 /* On a read pool thread (or here without one). */
@@ -143,6 +145,32 @@ static void smtp_rcpt_req_free(struct smtp_rcpt_req *q)
 	free(q);
 }
 
+/* The inbound checks let the resolved recipient in, or not. */
+static int smtp_rcpt_checked(struct smtp_session *s, void *arg,
+			     const struct smtp_status *refuse, bool gone)
+{
+	struct smtp_rcpt_req *q = arg;
+	struct smtp_tx *tx = s->tx;
+	int ret = -1;
+
+	if (gone) {
+		ret = -1;
+	} else if (refuse != NULL) {
+		smtp_reply_status(s, *refuse);
+		log_info(session_sid(&s->core), "smtp tx %s: rcpt <%s> refused "
+			 "by the inbound checks: %u %s", tx->id, q->accepted,
+			 refuse->code, refuse->text);
+	} else {
+		smtp_tx_add(tx, &q->res, &q->rcpt.params);
+		tx->rcpts[tx->n_rcpts++] = q->accepted;
+		smtp_session_enter(s, SMTP_STATE_RCPT);
+		smtp_reply(s, 250, "2.1.5", "Ok");
+		ret = 1;
+	}
+	smtp_rcpt_req_free(q);
+	return ret;
+}
+
 /* The answer, on the session's thread. */
 static int smtp_rcpt_done(struct session *core, void *arg, bool gone)
 {
@@ -178,12 +206,8 @@ static int smtp_rcpt_done(struct session *core, void *arg, bool gone)
 	case DELIVERY_LOCAL:
 	case DELIVERY_REMOTE:
 	case DELIVERY_MIXED:
-		smtp_tx_add(tx, res, &q->rcpt.params);
-		tx->rcpts[tx->n_rcpts++] = address;
-		smtp_session_enter(s, SMTP_STATE_RCPT);
-		smtp_reply(s, 250, "2.1.5", "Ok");
-		ret = 1;
-		break;
+		q->accepted = address;
+		return smtp_checks_rcpt(s, address, smtp_rcpt_checked, q);
 	case DELIVERY_UNKNOWN_USER:
 		if (delivery_names_builtin(q->names, address))
 			smtp_reply(s, 550, "5.1.1", "<%s>: User unknown (no "

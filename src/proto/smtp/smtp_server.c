@@ -4,7 +4,9 @@
  * and BDAT streams, the parting replies, shutdown and the end). */
 #include "base/log.h"
 #include "net/net.h"
+#include "proto/smtp/smtp_checks.h"
 #include "proto/smtp/smtp_commands.h"
+#include "proto/smtp/smtp_dns.h"
 #include "proto/smtp/smtp_received.h"
 
 #include <pwd.h>
@@ -45,6 +47,23 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 						   set->greet_pass_ttl_s);
 	server->ratelimit = smtp_ratelimit_new(&set->rate);
 	server->set.rate.exempt = NULL;
+	/* Our copies: the settings' strings are the caller's. */
+	server->set.inbound.authserv_id = set->inbound.authserv_id != NULL ?
+		xstrdup(set->inbound.authserv_id) : NULL;
+	server->set.inbound.dnsbl = NULL;
+	if (set->inbound.dnsbl != NULL) {
+		struct str bad;
+		int n = dnsbl_sites_parse(str_c(set->inbound.dnsbl),
+					  &server->dnsbl, &bad);
+
+		/* The daemon checked the list. */
+		if (n < 0)
+			PANIC("dnsbl: bad site %.*s", (int)bad.n, bad.p);
+		server->n_dnsbl = (size_t)n;
+	}
+	memset(&server->set.inbound.dns, 0, sizeof(server->set.inbound.dns));
+	server->dns = smtp_dns_new(set->inbound.no_dns ? NULL :
+				   &set->inbound.dns);
 	for (unsigned m = 0; m < SMTP_MODE_COUNT; m++) {
 		for (unsigned t = 0; t < 2; t++) {
 			server->services[m][t].server = &server->core;
@@ -63,11 +82,20 @@ void smtp_server_free(struct smtp_server **serverp)
 		return;
 	smtp_greet_cache_free(&server->greet_cache);
 	smtp_ratelimit_free(&server->ratelimit);
+	smtp_dns_free(&server->dns);
+	free((char *)server->set.inbound.authserv_id);
+	dnsbl_sites_free(&server->dnsbl, server->n_dnsbl);
 	free((char *)server->set.postmaster);
 	free(server->trusted);
 	session_server_deinit(&server->core);
 	free(server);
 	*serverp = NULL;
+}
+
+void smtp_server_set_dns(struct smtp_server *server,
+			 const struct dns_settings *dns, bool no_dns)
+{
+	smtp_dns_reconfigure(server->dns, no_dns ? NULL : dns);
 }
 
 void *smtp_server_listener_ctx(struct smtp_server *server, enum smtp_mode mode,
@@ -129,6 +157,8 @@ static void smtp_open(struct session *core)
 	 * waits in the pool of strangers. */
 	if (mode == SMTP_MODE_LOCAL || mode == SMTP_MODE_LMTP || s->trusted)
 		conn_set_authenticated(core->conn);
+	/* The connect stage's lookups run while the greeting waits. */
+	smtp_checks_open(s);
 	smtp_greet_start(s);
 }
 
@@ -208,6 +238,7 @@ static void smtp_free(struct session *core)
 {
 	struct smtp_session *s = (struct smtp_session *)core;
 
+	smtp_checks_close(s);
 	smtp_tx_free(&s->tx);
 	free(s->helo);
 	free(s->local_user);

@@ -6,6 +6,7 @@
 #ifndef POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 #define POSTHORN_PROTO_SMTP_SMTP_SERVER_H
 
+#include "dns/dns.h"
 #include "proto/common/session.h"
 #include "store/store.h"
 
@@ -43,6 +44,32 @@ struct smtp_rate_settings {
 	/* "127.0.0.0/8 ::1" (base/cidr.h, checked by the config); NULL =
 	 * none. Copied. */
 	const char *exempt;
+};
+
+/* [inbound]: the checks of mail from the Internet (proto/smtp/
+ * smtp_checks.h) on MTA listeners, for clients outside trusted_networks.
+ * Strings are copied. */
+struct smtp_inbound_settings {
+	bool checks;			/* the pipeline runs at all */
+	/* Bound of each wait for lookups (at RCPT, at the end of data);
+	 * 0 = 20 s. A check still waiting then is temperror. */
+	unsigned check_timeout_ms;
+	/* Authentication-Results authserv-id; NULL = the host name. */
+	const char *authserv_id;
+	bool spf;			/* SPF of MAIL FROM (or HELO for <>) */
+	bool spf_helo;			/* also of the HELO name */
+	/* Refuse (550 5.7.23) mail whose MAIL FROM SPF result is fail. */
+	bool spf_reject_fail;
+	/* DNS lists, postscreen's syntax: "zone[=pattern][*weight] ..."
+	 * (pattern e.g. 127.0.0.[2..11]; a negative weight is an
+	 * allowlist); NULL = none. Checked by the config. */
+	const char *dnsbl;
+	int dnsbl_threshold;		/* refuse at this sum; 0 = 1 */
+	/* [dns]: the resolver of the checks (one per I/O thread). */
+	struct dns_settings dns;
+	/* No DNS at all (the dev config without [dns] upstream): lookups
+	 * fail at once, so checks give temperror/none without waiting. */
+	bool no_dns;
 };
 
 struct smtp_settings {
@@ -94,6 +121,7 @@ struct smtp_settings {
 	 * scores junk_score (thousandths) or more (smtp_junk.c). */
 	bool junk;
 	int64_t junk_score;
+	struct smtp_inbound_settings inbound;
 };
 
 struct smtp_server;
@@ -117,6 +145,11 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 /* After every connection has ended (the I/O threads are stopped). Frees
  * the per-thread store readers too. */
 void smtp_server_free(struct smtp_server **server);
+
+/* [dns] changed (SIGHUP): each I/O thread takes a new resolver for its
+ * next lookups; the old one goes once its lookups are over. Copied. */
+void smtp_server_set_dns(struct smtp_server *server,
+			 const struct dns_settings *dns, bool no_dns);
 
 /* The handler_ctx to give a listener of that mode with
  * session_conn_handler; starttls: the listener has a TLS context and is

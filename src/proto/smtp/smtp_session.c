@@ -4,7 +4,7 @@
  * (proto/common/session.h) does the rest. */
 #include "base/log.h"
 #include "net/net.h"
-#include "proto/smtp/smtp_int.h"
+#include "proto/smtp/smtp_checks.h"
 #include "proto/smtp/smtp_received.h"
 
 #include <stdarg.h>
@@ -98,6 +98,12 @@ void smtp_tx_free(struct smtp_tx **txp)
 	*txp = NULL;
 }
 
+void smtp_session_end_tx(struct smtp_session *s)
+{
+	smtp_checks_tx_end(s);
+	smtp_tx_free(&s->tx);
+}
+
 bool smtp_session_may_relay(const struct smtp_session *s)
 {
 	return s->core.user != NULL || s->local_user != NULL || s->trusted;
@@ -130,13 +136,13 @@ void smtp_session_log_tx(struct smtp_session *s, const char *result)
 	for (size_t i = 0; i < tx->n_rcpts; i++)
 		strbuf_printf(&rcpts, "%s<%s>", i > 0 ? "," : "", tx->rcpts[i]);
 	log_info(session_sid(&s->core),
-		 "smtp tx id=%s client=%s helo=%s user=%s from=<%s> to=%s size=%llu result=%s",
+		 "smtp tx id=%s client=%s helo=%s user=%s from=<%s> to=%s size=%llu result=%s%s",
 		 tx->id, s->core.peer_ip,
 		 s->helo != NULL ? s->helo : "", s->core.user != NULL ? s->core.user : "",
 		 tx->sender, rcpts.p != NULL ? rcpts.p : "",
 		 (unsigned long long)(tx->reader != NULL ? smtp_data_size(tx->reader) :
 				      tx->bdat_size),
-		 result);
+		 result, smtp_checks_log_line(s));
 	strbuf_free(&rcpts);
 }
 
@@ -162,6 +168,20 @@ static void smtp_session_final_reply(struct smtp_session *s,
 	}
 }
 
+/* The end of the message was answered: the transaction is over. True when
+ * the session closes (the server stops). */
+static bool smtp_session_tx_over(struct smtp_session *s)
+{
+	smtp_session_end_tx(s);
+	smtp_session_enter(s, SMTP_STATE_READY);
+	if (!s->close_after_delivery)
+		return false;
+	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
+		   s->server->core.hostname);
+	conn_close(s->core.conn);
+	return true;
+}
+
 static void smtp_session_delivered(void *arg, const struct store_result *result)
 {
 	struct smtp_session *s = arg;
@@ -183,18 +203,12 @@ static void smtp_session_delivered(void *arg, const struct store_result *result)
 				"Temporary failure, try again later"), NULL);
 		smtp_session_log_tx(s, "store failed");
 	}
-	smtp_tx_free(&s->tx);
-	smtp_session_enter(s, SMTP_STATE_READY);
-	if (s->close_after_delivery) {
-		smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-			   s->server->core.hostname);
-		conn_close(s->core.conn);
-		return;
-	}
-	session_release(&s->core);
+	if (!smtp_session_tx_over(s))
+		session_release(&s->core);
 }
 
-static void smtp_session_submit(struct smtp_session *s)
+/* The message is stored (accept, quarantine) after the checks. */
+static void smtp_session_store(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
 	char *auth_user = s->server->set.received_auth && s->core.user != NULL ?
@@ -227,6 +241,9 @@ static void smtp_session_submit(struct smtp_session *s)
 	 * the local recipients share (single instance): a DKIM-Signature on
 	 * top is harmless for local readers, so the message is signed once,
 	 * before the one store write, and stored above our Received:. */
+	/* Our Authentication-Results goes on top (RFC 8601 4: above the
+	 * fields it speaks of), then what the checks add. */
+	smtp_checks_header(s, &received);
 	smtp_dkim_sign(s, &received);
 	smtp_received_append(&received, &rec);
 	free(auth_user);
@@ -240,7 +257,7 @@ static void smtp_session_submit(struct smtp_session *s)
 		smtp_session_final_reply(s, SMTP_STATUS(451, "4.3.0",
 				"Temporary failure, try again later"), NULL);
 		smtp_session_log_tx(s, left < 0 ? "store failed" : "mailbox full");
-		smtp_tx_free(&s->tx);
+		smtp_session_end_tx(s);
 		smtp_session_enter(s, SMTP_STATE_READY);
 		return;
 	}
@@ -278,7 +295,7 @@ static void smtp_session_submit(struct smtp_session *s)
 		smtp_session_final_reply(s, SMTP_STATUS(554, "5.6.0",
 					 "Message refused"), NULL);
 		smtp_session_log_tx(s, error);
-		smtp_tx_free(&s->tx);
+		smtp_session_end_tx(s);
 		smtp_session_enter(s, SMTP_STATE_READY);
 		return;
 	}
@@ -286,6 +303,47 @@ static void smtp_session_submit(struct smtp_session *s)
 	smtp_session_enter(s, SMTP_STATE_DELIVERING);
 	session_pending_begin(&s->core);
 	session_hold(&s->core);
+}
+
+/* The inbound checks are over: do what they decided. */
+static void smtp_session_checked(struct smtp_session *s, bool gone)
+{
+	struct smtp_status st;
+	enum smtp_check_action a = smtp_checks_action(s, &st);
+
+	if (gone) {
+		smtp_session_log_tx(s, "client gone during the checks");
+		smtp_session_end_tx(s);
+		return;
+	}
+	switch (a) {
+	case SMTP_CHECK_QUARANTINE:
+		smtp_junk_request(s->tx, "checks: quarantine");
+		/* fall through */
+	case SMTP_CHECK_ACCEPT:
+		smtp_session_store(s);
+		return;
+	case SMTP_CHECK_DISCARD:
+		/* The sender must believe it was delivered. */
+		smtp_session_final_reply(s, SMTP_STATUS(250, "2.0.0",
+					 "Ok: queued as"), s->tx->id);
+		smtp_session_log_tx(s, "discarded");
+		break;
+	case SMTP_CHECK_TEMPFAIL:
+	case SMTP_CHECK_REJECT:
+		smtp_session_final_reply(s, st, NULL);
+		smtp_session_log_tx(s, a == SMTP_CHECK_REJECT ? "rejected" :
+				    "tempfailed");
+		break;
+	}
+	(void)smtp_session_tx_over(s);
+}
+
+static void smtp_session_submit(struct smtp_session *s)
+{
+	/* Held like a store write while the checks finish. */
+	smtp_session_enter(s, SMTP_STATE_DELIVERING);
+	smtp_checks_eom(s, smtp_session_checked);
 }
 
 /* Room for the whole message at once (SIZE= when given, else a typical
@@ -343,6 +401,7 @@ bool smtp_session_data(struct smtp_session *s)
 		if (tx->mime != NULL && tx->msg.n > before)
 			mime_parser_feed(tx->mime, tx->msg.p + before,
 					 tx->msg.n - before);
+		smtp_checks_body(s, tx->msg.p + before, tx->msg.n - before);
 	}
 	if (res == SMTP_DATA_DONE) {
 		smtp_session_submit(s);
@@ -350,7 +409,7 @@ bool smtp_session_data(struct smtp_session *s)
 	}
 	smtp_session_final_reply(s, smtp_data_status(res), NULL);
 	smtp_session_log_tx(s, smtp_data_status(res).text);
-	smtp_tx_free(&s->tx);
+	smtp_session_end_tx(s);
 	smtp_session_enter(s, SMTP_STATE_READY);
 	return true;
 }
@@ -376,7 +435,7 @@ static void smtp_session_bdat_done(struct smtp_session *s)
 		smtp_reply_status(s, s->bdat_error);
 		if (tx != NULL)
 			smtp_session_log_tx(s, s->bdat_error.text);
-		smtp_tx_free(&s->tx);
+		smtp_session_end_tx(s);
 		smtp_session_enter(s, s->helo != NULL ? SMTP_STATE_READY :
 				   SMTP_STATE_INIT);
 		session_bad(&s->core);
@@ -415,6 +474,7 @@ bool smtp_session_bdat(struct smtp_session *s)
 		strbuf_append(&s->tx->msg, data.p, data.n);
 		if (s->tx->mime != NULL)
 			mime_parser_feed(s->tx->mime, data.p, data.n);
+		smtp_checks_body(s, data.p, data.n);
 	}
 	smtp_session_bdat_done(s);
 	return true;
