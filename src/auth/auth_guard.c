@@ -4,7 +4,6 @@
 #include "base/lru.h"
 #include "base/str.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <pthread.h>
 
@@ -92,27 +91,7 @@ void auth_guard_set_clock(struct auth_guard *g, auth_guard_clock_fn *clock,
 
 void auth_guard_source(const char *ip, char source_r[AUTH_GUARD_SOURCE_MAX])
 {
-	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN];
-
-	if (inet_pton(AF_INET6, ip, a) == 1) {
-		static const unsigned char mapped[12] = {
-			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-		};
-
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			inet_ntop(AF_INET, a + 12, text, sizeof(text));
-			snprintf(source_r, AUTH_GUARD_SOURCE_MAX, "%s", text);
-			return;
-		}
-		/* One site or home network gets a /64: counting its
-		 * addresses one by one would count nothing. */
-		memset(a + 8, 0, 8);
-		inet_ntop(AF_INET6, a, text, sizeof(text));
-		snprintf(source_r, AUTH_GUARD_SOURCE_MAX, "%s/64", text);
-		return;
-	}
-	snprintf(source_r, AUTH_GUARD_SOURCE_MAX, "%s", ip);
+	cidr_source(ip, 64, source_r);
 }
 
 /* "source user" with the user folded to lower case: "Alice@x" and

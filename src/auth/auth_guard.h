@@ -19,7 +19,7 @@
 /* How soon an attempt refused for checks in flight (BUSY) asks again. */
 #define AUTH_GUARD_BUSY_RETRY_MS 50u
 /* "2001:db8:1:2::/64" and the like, NUL included. */
-#define AUTH_GUARD_SOURCE_MAX 64
+#define AUTH_GUARD_SOURCE_MAX CIDR_SOURCE_MAX
 
 /* Milliseconds from any fixed origin, never going back. */
 typedef clock_ms_fn auth_guard_clock_fn;

@@ -2,6 +2,7 @@
 #include "base/cidr.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -131,4 +132,36 @@ bool cidr_list_match(const struct cidr *list, size_t n, const char *ip)
 			return true;
 	}
 	return false;
+}
+
+void cidr_source(const char *ip, unsigned v6_prefix,
+		 char source_r[CIDR_SOURCE_MAX])
+{
+	static const unsigned char mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, ip, a) != 1) {
+		snprintf(source_r, CIDR_SOURCE_MAX, "%s", ip);
+		return;
+	}
+	if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+		inet_ntop(AF_INET, a + 12, text, sizeof(text));
+		snprintf(source_r, CIDR_SOURCE_MAX, "%s", text);
+		return;
+	}
+	v6_prefix = MAX(1u, MIN(v6_prefix, 128u));
+	if (v6_prefix == 128) {
+		inet_ntop(AF_INET6, a, text, sizeof(text));
+		snprintf(source_r, CIDR_SOURCE_MAX, "%s", text);
+		return;
+	}
+	/* One site or home network gets a whole prefix (a /64 usually):
+	 * counting its addresses one by one would count nothing. */
+	for (unsigned bit = v6_prefix; bit < 128; bit++)
+		a[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+	inet_ntop(AF_INET6, a, text, sizeof(text));
+	snprintf(source_r, CIDR_SOURCE_MAX, "%s/%u", text, v6_prefix);
 }

@@ -29,4 +29,14 @@ int cidr_list_parse(struct str text, struct cidr **list_r, struct str *bad_r);
  * nothing. */
 bool cidr_list_match(const struct cidr *list, size_t n, const char *ip);
 
+/* "2001:db8::/64" and the like, NUL included. */
+#define CIDR_SOURCE_MAX 64
+/* The source a client address counts against in a per-client limit: an
+ * IPv4 address ("192.0.2.1", also for "::ffff:192.0.2.1"), an IPv6
+ * address cut to its first v6_prefix bits ("2001:db8::/64"; 1..128, 128
+ * gives the bare address); anything that is not an address ("unix")
+ * stands for itself (cut to CIDR_SOURCE_MAX - 1 bytes). */
+void cidr_source(const char *ip, unsigned v6_prefix,
+		 char source_r[CIDR_SOURCE_MAX]);
+
 #endif

@@ -62,6 +62,36 @@ bool str_to_u64(struct str s, uint64_t max, uint64_t *value_r)
 	return true;
 }
 
+size_t str_read_milli(struct str s, int64_t *value_r)
+{
+	size_t i = 0, digits = 0, decimals = 0;
+	int64_t whole = 0, frac = 0;
+	bool neg = false;
+
+	if (i < s.n && (s.p[i] == '-' || s.p[i] == '+'))
+		neg = s.p[i++] == '-';
+	for (; i < s.n && s.p[i] >= '0' && s.p[i] <= '9'; i++, digits++) {
+		whole = whole * 10 + (s.p[i] - '0');
+		if (whole > 1000000000000)
+			return 0;
+	}
+	if (i < s.n && s.p[i] == '.') {
+		for (i++; i < s.n && s.p[i] >= '0' && s.p[i] <= '9'; i++) {
+			if (decimals < 3) {
+				frac = frac * 10 + (s.p[i] - '0');
+				decimals++;
+			}
+			digits++;
+		}
+	}
+	if (digits == 0)
+		return 0;
+	for (; decimals < 3; decimals++)
+		frac *= 10;
+	*value_r = (whole * 1000 + frac) * (neg ? -1 : 1);
+	return i;
+}
+
 char *str_dup(struct str s)
 {
 	char *d = xmalloc(s.n + 1);

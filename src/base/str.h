@@ -71,6 +71,10 @@ bool str_split(struct str s, char sep, struct str *head_r, struct str *tail_r);
 /* Parse an unsigned decimal number that fills all of s, without overflow
  * past max. Returns false on an empty view, a non-digit or an overflow. */
 bool str_to_u64(struct str s, uint64_t max, uint64_t *value_r);
+/* A decimal number at the start of s ("7.5", "-0.25", "+3", ".5") in
+ * thousandths (digits past the third decimal dropped): the octets it
+ * took, or 0 when s does not start with one or it is beyond +-10^12. */
+size_t str_read_milli(struct str s, int64_t *value_r);
 /* A malloc'd NUL-terminated copy (for libc and OpenSSL boundaries). */
 char *str_dup(struct str s);
 /* FNV-1a (64 bits) of the bytes of s, for the private hash tables. */

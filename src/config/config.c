@@ -214,6 +214,25 @@ static const struct key_def smtp_keys[] = {
 	  64ULL << 10, 64ULL << 20, NULL },
 	{ "local_trusted_users", KEY_STRING, CFG(smtp.local_trusted_users),
 	  0, 0, NULL },
+	{ "connections_per_minute", KEY_UINT,
+	  CFG(smtp.connections_per_minute), 0, 10000000, NULL },
+	{ "messages_per_minute", KEY_UINT, CFG(smtp.messages_per_minute),
+	  0, 10000000, NULL },
+	{ "recipients_per_minute", KEY_UINT, CFG(smtp.recipients_per_minute),
+	  0, 10000000, NULL },
+	{ "user_messages_per_minute", KEY_UINT,
+	  CFG(smtp.user_messages_per_minute), 0, 10000000, NULL },
+	{ "user_recipients_per_minute", KEY_UINT,
+	  CFG(smtp.user_recipients_per_minute), 0, 10000000, NULL },
+	{ "max_refused_recipients", KEY_UINT, CFG(smtp.max_refused_recipients),
+	  0, 100000, NULL },
+	{ "rate_limit_exempt", KEY_STRING, CFG(smtp.rate_limit_exempt),
+	  0, 0, NULL },
+	{ "rate_limit_ipv6_prefix", KEY_UINT, CFG(smtp.rate_limit_ipv6_prefix),
+	  8, 128, NULL },
+	{ "rate_limit_table_size", KEY_UINT, CFG(smtp.rate_limit_table_size),
+	  100, 10000000, NULL },
+	{ "junk_score", KEY_STRING, CFG(smtp.junk_score), 0, 0, NULL },
 };
 static const struct key_def imap_keys[] = {
 	{ "max_command_size", KEY_SIZE, CFG(imap.max_command_size),
@@ -226,6 +245,13 @@ static const struct key_def imap_keys[] = {
 	  MS_PER_S, MS_PER_DAY, NULL },
 	{ "idle_timeout", KEY_DURATION, CFG(imap.idle_timeout_ms),
 	  30 * 60 * MS_PER_S, MS_PER_DAY, NULL },
+	{ "learn_spam_command", KEY_STRING, CFG(imap.learn_spam_command),
+	  0, 0, NULL },
+	{ "learn_ham_command", KEY_STRING, CFG(imap.learn_ham_command),
+	  0, 0, NULL },
+	{ "learn_timeout", KEY_DURATION, CFG(imap.learn_timeout_ms),
+	  MS_PER_S, 3600 * MS_PER_S, NULL },
+	{ "learn_max_jobs", KEY_UINT, CFG(imap.learn_max_jobs), 1, 64, NULL },
 };
 static const struct key_def pop3_keys[] = {
 	{ "apop", KEY_BOOL, CFG(pop3.apop), 0, 0, NULL },
@@ -370,6 +396,14 @@ enum {
 	MKEY_MAX_MESSAGE_SIZE, MKEY_MAX_RECIPIENTS, MKEY_MAX_BAD_COMMANDS,
 	MKEY_TRUSTED_NETWORKS, MKEY_GREETING_DELAY, MKEY_COMMAND_TIMEOUT,
 	MKEY_DATA_TIMEOUT, MKEY_RECEIVED_AUTH, MKEY_POSTMASTER,
+	MKEY_VRFY_EXPN, MKEY_SENDER_CHECK, MKEY_GREETING_CACHE_TTL,
+	MKEY_GREETING_CACHE_SIZE, MKEY_MAX_LINE_LENGTH,
+	MKEY_LOCAL_TRUSTED_USERS, MKEY_CONNECTIONS_PER_MINUTE,
+	MKEY_MESSAGES_PER_MINUTE, MKEY_RECIPIENTS_PER_MINUTE,
+	MKEY_USER_MESSAGES_PER_MINUTE, MKEY_USER_RECIPIENTS_PER_MINUTE,
+	MKEY_MAX_REFUSED_RECIPIENTS, MKEY_RATE_LIMIT_EXEMPT,
+	MKEY_RATE_LIMIT_IPV6_PREFIX, MKEY_RATE_LIMIT_TABLE_SIZE,
+	MKEY_JUNK_SCORE,
 };
 enum {
 	LKEY_PROTOCOL,
@@ -1368,8 +1402,9 @@ static void finish_store(struct parse_ctx *ctx)
 }
 
 /* A trusted_networks value (NULL: unset) must be a CIDR list. */
-static bool check_networks(struct parse_ctx *ctx, const char *value,
-			   unsigned line, const char *section)
+static bool check_networks_key(struct parse_ctx *ctx, const char *value,
+			       unsigned line, const char *section,
+			       const char *key)
 {
 	struct cidr *list;
 	struct str bad;
@@ -1377,13 +1412,20 @@ static bool check_networks(struct parse_ctx *ctx, const char *value,
 	if (value == NULL)
 		return true;
 	if (cidr_list_parse(str_c(value), &list, &bad) < 0) {
-		ctx_error(ctx, line, "key 'trusted_networks' in [%s]: expected "
+		ctx_error(ctx, line, "key '%s' in [%s]: expected "
 			  "networks such as 10.0.0.0/8 or ::1/128, got '%.*s'",
-			  section, (int)bad.n, bad.p);
+			  key, section, (int)bad.n, bad.p);
 		return false;
 	}
 	free(list);
 	return true;
+}
+
+static bool check_networks(struct parse_ctx *ctx, const char *value,
+			   unsigned line, const char *section)
+{
+	return check_networks_key(ctx, value, line, section,
+				  "trusted_networks");
 }
 
 static void finish_auth(struct parse_ctx *ctx)
@@ -1416,6 +1458,27 @@ static void finish_smtp(struct parse_ctx *ctx)
 	if (!check_networks(ctx, cfg->smtp.trusted_networks,
 			    s->key_line[MKEY_TRUSTED_NETWORKS], "smtp"))
 		return;
+	if (!check_networks_key(ctx, cfg->smtp.rate_limit_exempt,
+				s->key_line[MKEY_RATE_LIMIT_EXEMPT], "smtp",
+				"rate_limit_exempt"))
+		return;
+	if (cfg->smtp.junk_score == NULL ||
+	    strcasecmp(cfg->smtp.junk_score, "off") == 0) {
+		ctx->cfg->smtp.junk = false;
+	} else {
+		struct str v = str_c(cfg->smtp.junk_score);
+		int64_t score;
+
+		if (str_read_milli(v, &score) != v.n) {
+			ctx_error(ctx, s->key_line[MKEY_JUNK_SCORE],
+				  "key 'junk_score' in [smtp]: expected a "
+				  "score such as 6 or 7.5, or off, got '%s'",
+				  cfg->smtp.junk_score);
+			return;
+		}
+		ctx->cfg->smtp.junk = true;
+		ctx->cfg->smtp.junk_score_milli = score;
+	}
 	if (cfg->server.admin == NULL)
 		ctx->cfg->server.admin = cfg->smtp.postmaster != NULL ?
 			cfg->smtp.postmaster :
@@ -1702,11 +1765,29 @@ static void config_defaults(struct config *cfg)
 	cfg->smtp.command_timeout_ms = 5 * 60 * MS_PER_S;
 	cfg->smtp.data_timeout_ms = 5 * 60 * MS_PER_S;
 	cfg->smtp.sender_check = (enum config_sender_check)-1;	/* unset */
+	/* Rate limits per minute that real senders do not reach: a
+	 * client source (an IPv4 address, an IPv6 /64) on port 25, an
+	 * authenticated user; loopback (local filters re-injecting, the
+	 * benches) is not limited. */
+	cfg->smtp.connections_per_minute = 600;
+	cfg->smtp.messages_per_minute = 1200;
+	cfg->smtp.recipients_per_minute = 6000;
+	cfg->smtp.user_messages_per_minute = 300;
+	cfg->smtp.user_recipients_per_minute = 3000;
+	cfg->smtp.max_refused_recipients = 10;
+	cfg->smtp.rate_limit_exempt = "127.0.0.0/8 ::1";
+	cfg->smtp.rate_limit_ipv6_prefix = 64;
+	cfg->smtp.rate_limit_table_size = 100000;
+	/* rspamd's "add header" score; SpamAssassin's own YES (at its
+	 * required_score, 5) counts too. */
+	cfg->smtp.junk_score = "6";
 	cfg->imap.max_command_size = 64ULL << 10;
 	cfg->imap.max_append_size = 0;
 	cfg->imap.max_bad_commands = 20;
 	cfg->imap.login_timeout_ms = 60 * MS_PER_S;
 	cfg->imap.idle_timeout_ms = 30 * 60 * MS_PER_S;
+	cfg->imap.learn_timeout_ms = 30 * MS_PER_S;
+	cfg->imap.learn_max_jobs = 2;
 	/* The schedule of queue/queue_policy.h: 5 min doubling to 1 h,
 	 * give up after 5 days, a delay notice after 4 h. */
 	cfg->queue.retry_min = 300;

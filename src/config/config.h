@@ -237,6 +237,29 @@ struct config {
 		 * (root, [server] user and, on a dev server, the user
 		 * running posthornd; see the daemon's services.c). */
 		const char *local_trusted_users;
+		/* Rate limits per minute (0: none): per client source on
+		 * port 25 (an IPv4 address, an IPv6 address cut to
+		 * rate_limit_ipv6_prefix bits), per authenticated user;
+		 * RCPTs refused in a session before it is dropped; sources
+		 * never limited ("127.0.0.0/8 ::1" as written, or NULL);
+		 * sources and users remembered. */
+		unsigned int connections_per_minute;
+		unsigned int messages_per_minute;
+		unsigned int recipients_per_minute;
+		unsigned int user_messages_per_minute;
+		unsigned int user_recipients_per_minute;
+		unsigned int max_refused_recipients;
+		const char *rate_limit_exempt;
+		unsigned int rate_limit_ipv6_prefix;
+		unsigned int rate_limit_table_size;
+		/* Port 25: mail whose spam verdict (X-Spam-*, X-Rspamd-*
+		 * fields of our milters or a trusted_networks relay) is
+		 * flagged or scores junk_score or more goes to Junk. As
+		 * written ("6", "off"); junk and the score in thousandths
+		 * as parsed. */
+		const char *junk_score;
+		bool junk;
+		int64_t junk_score_milli;
 	} smtp;
 
 	struct {
@@ -245,6 +268,12 @@ struct config {
 		unsigned int max_bad_commands;
 		uint64_t login_timeout_ms;	/* idle before login */
 		uint64_t idle_timeout_ms;	/* idle after login, IDLE too */
+		/* Shell commands run with a message on stdin when a user
+		 * moves it into / out of Junk; NULL: none. */
+		const char *learn_spam_command;
+		const char *learn_ham_command;
+		uint64_t learn_timeout_ms;
+		unsigned int learn_max_jobs;
 	} imap;
 
 	struct {

@@ -130,6 +130,20 @@ static int services_init(struct daemon *d, char **error_r)
 			      cfg->server.admin,
 		.vrfy_authenticated = cfg->smtp.vrfy_expn == CONFIG_VRFY_AUTHENTICATED,
 		.sender_any = cfg->smtp.sender_check == CONFIG_SENDER_ANY,
+		.rate = {
+			.connections = cfg->smtp.connections_per_minute,
+			.messages = cfg->smtp.messages_per_minute,
+			.recipients = cfg->smtp.recipients_per_minute,
+			.user_messages = cfg->smtp.user_messages_per_minute,
+			.user_recipients = cfg->smtp.user_recipients_per_minute,
+			.max_refused_recipients =
+				cfg->smtp.max_refused_recipients,
+			.ipv6_prefix = cfg->smtp.rate_limit_ipv6_prefix,
+			.table_size = cfg->smtp.rate_limit_table_size,
+			.exempt = cfg->smtp.rate_limit_exempt,
+		},
+		.junk = cfg->smtp.junk,
+		.junk_score = cfg->smtp.junk_score_milli,
 		.inbound = {
 			.checks = cfg->inbound.checks,
 			.check_timeout_ms = (unsigned)cfg->inbound.check_timeout_ms,
@@ -250,6 +264,10 @@ static int services_init(struct daemon *d, char **error_r)
 					   cfg->smtp.max_message_size,
 			.login_timeout_s = (unsigned)(cfg->imap.login_timeout_ms / 1000),
 			.idle_timeout_s = (unsigned)(cfg->imap.idle_timeout_ms / 1000),
+			.learn_spam_command = cfg->imap.learn_spam_command,
+			.learn_ham_command = cfg->imap.learn_ham_command,
+			.learn_jobs = cfg->imap.learn_max_jobs,
+			.learn_timeout_ms = (unsigned)cfg->imap.learn_timeout_ms,
 		};
 
 		imap_set.core.max_bad_commands = cfg->imap.max_bad_commands;

@@ -156,6 +156,10 @@ struct delivery_msg {
 	/* Local users (INBOX of each); duplicates are delivered once. */
 	const int64_t *user_ids;
 	size_t n_users;
+	/* Spam: into each local user's Junk mailbox instead of the INBOX
+	 * (created with \Junk when missing, in the same store write; see
+	 * store.h struct store_target). The outbound copy is not affected. */
+	bool junk;
 	/* Remote recipients for the outbound queue; duplicate addresses
 	 * are queued once (the first one's ORCPT/NOTIFY is kept). */
 	const struct queue_rcpt *remotes;

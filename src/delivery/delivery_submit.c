@@ -126,8 +126,10 @@ static void submission_targets(struct delivery_submission *sub,
 			if (sub->targets[j].user_id == msg->user_ids[i])
 				break;
 		}
-		if (j == n)
+		if (j == n) {
+			sub->targets[n].junk = msg->junk;
 			sub->targets[n++].user_id = msg->user_ids[i];
+		}
 	}
 	sub->req.u.deliver.targets = sub->targets;
 	sub->req.u.deliver.n_targets = n;

@@ -314,10 +314,14 @@ enum store_req_type {
 	STORE_REQ_EXT,
 };
 
-/* A deliver target: mailbox_id, or user_id's INBOX when mailbox_id is 0. */
+/* A deliver target: mailbox_id, or user_id's INBOX when mailbox_id is 0,
+ * or with junk (and mailbox_id 0) the user's Junk mailbox: the one with
+ * the \Junk special-use, else the one named "Junk", else one created as
+ * "Junk" with \Junk (subscribed) in the same write. */
 struct store_target {
 	int64_t user_id;
 	int64_t mailbox_id;
+	bool junk;
 };
 
 struct store_uid_range {

@@ -13,6 +13,12 @@ static const char sql_blob_data_insert[] =
 	"INSERT INTO blob_data(id, data) VALUES(?1, ?2)";
 static const char sql_mailbox_inbox[] =
 	"SELECT id FROM mailboxes WHERE user_id = ?1 AND name = 'INBOX'";
+/* The \Junk mailbox first, else one named Junk (the lowest id of
+ * several: the oldest). */
+static const char sql_mailbox_junk[] =
+	"SELECT id FROM mailboxes WHERE user_id = ?1"
+	" AND (special_use = ?2 OR name = ?3)"
+	" ORDER BY CASE WHEN special_use = ?2 THEN 0 ELSE 1 END, id LIMIT 1";
 static const char sql_mailbox_add_msg[] =
 	"UPDATE mailboxes SET uidnext = uidnext + 1,"
 	" highestmodseq = highestmodseq + 1, messages = messages + 1,"
@@ -112,6 +118,30 @@ static int blob_data_insert(struct store_conn *c, int64_t blob_id,
 	return 0;
 }
 
+/* The user's Junk mailbox (struct store_target), created when missing:
+ * a user may have deleted it, and spam must not go to the INBOX then. */
+static int junk_mailbox(struct store_conn *c, int64_t user_id, int64_t *id_r,
+			const char **error_r)
+{
+	struct db_stmt *st = store_stmt(c, sql_mailbox_junk, error_r);
+	int ret;
+
+	if (st == NULL)
+		return -1;
+	db_bind_int(st, 1, user_id);
+	db_bind_cstr(st, 2, "\\Junk");
+	db_bind_cstr(st, 3, "Junk");
+	if ((ret = store_row(c, st, error_r)) < 0)
+		return -1;
+	if (ret > 0) {
+		*id_r = db_col_int(st, 0);
+		db_reset(st);
+		return 0;
+	}
+	return store_mailbox_insert(c, user_id, "Junk", "\\Junk", true, id_r,
+				    error_r);
+}
+
 static int deliver_target(struct store_conn *c,
 			  const deliver_req *d,
 			  const struct store_target *t, int64_t blob_id,
@@ -122,7 +152,10 @@ static int deliver_target(struct store_conn *c,
 	struct db_stmt *st;
 	int ret;
 
-	if (mailbox_id == 0) {
+	if (mailbox_id == 0 && t->junk) {
+		if (junk_mailbox(c, t->user_id, &mailbox_id, error_r) < 0)
+			return -1;
+	} else if (mailbox_id == 0) {
 		if ((st = store_stmt(c, sql_mailbox_inbox, error_r)) == NULL)
 			return -1;
 		db_bind_int(st, 1, t->user_id);

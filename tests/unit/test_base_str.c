@@ -53,6 +53,27 @@ static void test_to_u64(void **state)
 	assert_false(str_to_u64(STR_LIT("-1"), 100, &v));
 }
 
+static void test_read_milli(void **state)
+{
+	int64_t v = 0;
+
+	(void)state;
+	assert_int_equal(str_read_milli(STR_LIT("7.5 / 15"), &v), 3);
+	assert_int_equal(v, 7500);
+	assert_int_equal(str_read_milli(STR_LIT("-0.2567"), &v), 7);
+	assert_int_equal(v, -256);
+	assert_int_equal(str_read_milli(STR_LIT("+3"), &v), 2);
+	assert_int_equal(v, 3000);
+	assert_int_equal(str_read_milli(STR_LIT(".5"), &v), 2);
+	assert_int_equal(v, 500);
+	assert_int_equal(str_read_milli(STR_LIT("1000000000000"), &v), 13);
+	assert_int_equal(str_read_milli(STR_LIT("1000000000001"), &v), 0);
+	assert_int_equal(str_read_milli(STR_LIT("-"), &v), 0);
+	assert_int_equal(str_read_milli(STR_LIT("."), &v), 0);
+	assert_int_equal(str_read_milli(STR_LIT(" 1"), &v), 0);
+	assert_int_equal(str_read_milli(STR_LIT(""), &v), 0);
+}
+
 static void test_strbuf(void **state)
 {
 	struct strbuf b = STRBUF_INIT;
@@ -82,6 +103,7 @@ int main(void)
 		cmocka_unit_test(test_split_and_trim),
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_to_u64),
+		cmocka_unit_test(test_read_milli),
 		cmocka_unit_test(test_strbuf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

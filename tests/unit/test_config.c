@@ -88,6 +88,21 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->smtp.greeting_cache_ttl, 86400);
 	assert_int_equal(cfg->smtp.greeting_cache_size, 100000);
 	assert_int_equal(cfg->smtp.max_line_length, 1024 * 1024);
+	assert_int_equal(cfg->smtp.connections_per_minute, 600);
+	assert_int_equal(cfg->smtp.messages_per_minute, 1200);
+	assert_int_equal(cfg->smtp.recipients_per_minute, 6000);
+	assert_int_equal(cfg->smtp.user_messages_per_minute, 300);
+	assert_int_equal(cfg->smtp.user_recipients_per_minute, 3000);
+	assert_int_equal(cfg->smtp.max_refused_recipients, 10);
+	assert_string_equal(cfg->smtp.rate_limit_exempt, "127.0.0.0/8 ::1");
+	assert_int_equal(cfg->smtp.rate_limit_ipv6_prefix, 64);
+	assert_int_equal(cfg->smtp.rate_limit_table_size, 100000);
+	assert_true(cfg->smtp.junk);
+	assert_int_equal(cfg->smtp.junk_score_milli, 6000);
+	assert_null(cfg->imap.learn_spam_command);
+	assert_null(cfg->imap.learn_ham_command);
+	assert_int_equal(cfg->imap.learn_timeout_ms, 30000);
+	assert_int_equal(cfg->imap.learn_max_jobs, 2);
 	assert_int_equal(cfg->listener_count, 0);
 	config_free(&cfg);
 	assert_null(cfg);
@@ -138,6 +153,16 @@ static void test_every_key(void **state)
 		"greeting_cache_ttl = 1h\n"
 		"greeting_cache_size = 10\n"
 		"max_line_length = 4M\n"
+		"connections_per_minute = 0\n"
+		"messages_per_minute = 11\n"
+		"recipients_per_minute = 12\n"
+		"user_messages_per_minute = 13\n"
+		"user_recipients_per_minute = 14\n"
+		"max_refused_recipients = 15\n"
+		"rate_limit_exempt =\n"
+		"rate_limit_ipv6_prefix = 48\n"
+		"rate_limit_table_size = 1000\n"
+		"junk_score = 7.25\n"
 		"[listener in]\n"
 		"protocol = smtp\n"
 		"address = 192.0.2.1, 2001:db8::1 ::1\n"
@@ -182,6 +207,17 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg->smtp.max_recipients, 7);
 	assert_int_equal(cfg->smtp.max_bad_commands, 3);
 	assert_int_equal(cfg->smtp.max_line_length, 4 * 1024 * 1024);
+	assert_int_equal(cfg->smtp.connections_per_minute, 0);
+	assert_int_equal(cfg->smtp.messages_per_minute, 11);
+	assert_int_equal(cfg->smtp.recipients_per_minute, 12);
+	assert_int_equal(cfg->smtp.user_messages_per_minute, 13);
+	assert_int_equal(cfg->smtp.user_recipients_per_minute, 14);
+	assert_int_equal(cfg->smtp.max_refused_recipients, 15);
+	assert_null(cfg->smtp.rate_limit_exempt);
+	assert_int_equal(cfg->smtp.rate_limit_ipv6_prefix, 48);
+	assert_int_equal(cfg->smtp.rate_limit_table_size, 1000);
+	assert_true(cfg->smtp.junk);
+	assert_int_equal(cfg->smtp.junk_score_milli, 7250);
 
 	assert_int_equal(cfg->listener_count, 2);
 	l = &cfg->listeners[0];
@@ -194,7 +230,7 @@ static void test_every_key(void **state)
 	assert_string_equal(l->addresses[2], "::1");
 	assert_int_equal(l->port, 2500);
 	assert_null(l->path);
-	assert_int_equal(l->line, 42);
+	assert_int_equal(l->line, 52);
 	l = &cfg->listeners[1];
 	assert_string_equal(l->name, "local lmtp");
 	assert_int_equal(l->protocol, CONFIG_PROTOCOL_LMTP);
@@ -355,6 +391,26 @@ static void test_smtp_policy(void **state)
 	assert_error("[smtp]\ntrusted_networks = 10.0.0.0/8 10.1.0.0/8\n",
 		     "t.conf:2: key 'trusted_networks' in [smtp]: expected "
 		     "networks such as 10.0.0.0/8 or ::1/128, got '10.1.0.0/8'");
+	assert_error("[smtp]\n\nrate_limit_exempt = 10.0.0.0/8 nowhere\n",
+		     "t.conf:3: key 'rate_limit_exempt' in [smtp]: expected "
+		     "networks such as 10.0.0.0/8 or ::1/128, got 'nowhere'");
+	cfg = parse_ok("[smtp]\njunk_score = OFF\n", NULL);
+	assert_false(cfg->smtp.junk);
+	config_free(&cfg);
+	cfg = parse_ok("[imap]\nlearn_spam_command = rspamc learn_spam\n"
+		       "learn_ham_command = rspamc learn_ham\n"
+		       "learn_timeout = 5s\nlearn_max_jobs = 4\n", NULL);
+	assert_string_equal(cfg->imap.learn_spam_command, "rspamc learn_spam");
+	assert_string_equal(cfg->imap.learn_ham_command, "rspamc learn_ham");
+	assert_int_equal(cfg->imap.learn_timeout_ms, 5000);
+	assert_int_equal(cfg->imap.learn_max_jobs, 4);
+	config_free(&cfg);
+	assert_error("[smtp]\njunk_score = high\n",
+		     "t.conf:2: key 'junk_score' in [smtp]: expected a score such "
+		     "as 6 or 7.5, or off, got 'high'");
+	assert_error("[smtp]\nrate_limit_ipv6_prefix = 129\n",
+		     "t.conf:2: key 'rate_limit_ipv6_prefix' in [smtp]: expected "
+		     "a number from 8 to 128, got '129'");
 	assert_error("[smtp]\n\npostmaster = root\n",
 		     "t.conf:3: key 'postmaster' in [smtp]: expected an address "
 		     "such as postmaster@example.org, got 'root'");

@@ -397,6 +397,74 @@ static void test_deliver_uids_and_modseq(void **state)
 	tstore_deinit(&t);
 }
 
+/* A junk delivery goes to the \Junk mailbox whatever its name, else to
+ * one named Junk, else to a Junk created with \Junk in the same write;
+ * a plain one still goes to the INBOX. */
+static void test_deliver_junk(void **state)
+{
+	struct store_req req;
+	struct store_mailbox mb;
+	struct store_result *res;
+	struct store_target targets[2];
+	const char *error;
+	struct tstore t;
+	int64_t bob, carol, junk, spam;
+
+	(void)state;
+	tstore_init(&t, 0);
+	tstore_domain(&t, "example.com");
+	bob = tstore_user(&t, "bob@example.com");
+	carol = tstore_user(&t, "carol@example.com");
+	assert_int_equal(store_mailbox_by_name(t.reader, &t.arena, bob, "Junk",
+					       &mb, &error), 1);
+	assert_string_equal(mb.special_use, "\\Junk");
+	junk = mb.id;
+	targets[0] = (struct store_target){ .user_id = bob, .junk = true };
+	targets[1] = (struct store_target){ .user_id = carol, .junk = true };
+	res = deliver(&t, targets, 2, 0);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(res->assigned[0].mailbox_id, junk);
+	assert_int_equal(res->assigned[0].uid, 1);
+	assert_int_not_equal(res->assigned[1].mailbox_id, tstore_inbox(&t, carol));
+	store_result_free(&res);
+	assert_int_equal(deliver_one(&t, bob, 0), 1);	/* INBOX's first */
+
+	/* renamed, it keeps its special-use and the spam */
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_RENAME };
+	req.u.mailbox_rename.mailbox_id = junk;
+	req.u.mailbox_rename.new_name = "Spam";
+	tstore_ok(&t, &req);
+	/* a plain "Junk" beside it does not win over the \Junk one */
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_CREATE };
+	req.u.mailbox_create.user_id = bob;
+	req.u.mailbox_create.name = "Junk";
+	spam = tstore_ok(&t, &req);
+	res = deliver(&t, targets, 1, 0);
+	assert_int_equal(res->assigned[0].mailbox_id, junk);
+	assert_int_equal(res->assigned[0].uid, 2);
+	store_result_free(&res);
+	/* without a \Junk mailbox the one named Junk takes it */
+	req = (struct store_req){ .type = STORE_REQ_MAILBOX_DELETE };
+	req.u.mailbox_delete.mailbox_id = junk;
+	tstore_ok(&t, &req);
+	res = deliver(&t, targets, 1, 0);
+	assert_int_equal(res->assigned[0].mailbox_id, spam);
+	store_result_free(&res);
+	/* and without either one is made, subscribed, with \Junk */
+	req.u.mailbox_delete.mailbox_id = spam;
+	tstore_ok(&t, &req);
+	res = deliver(&t, targets, 1, 0);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(res->assigned[0].uid, 1);
+	store_result_free(&res);
+	assert_int_equal(store_mailbox_by_name(t.reader, &t.arena, bob, "Junk",
+					       &mb, &error), 1);
+	assert_string_equal(mb.special_use, "\\Junk");
+	assert_true(mb.subscribed);
+	assert_int_equal(mb.messages, 1);
+	tstore_deinit(&t);
+}
+
 /* MULTIAPPEND: chained deliveries get consecutive UIDs, reported in chain
  * order; when one fails, none of them is stored. */
 static void test_deliver_chain_all_or_none(void **state)
@@ -463,7 +531,7 @@ static struct store_result *expunge(struct tstore *t, int64_t mailbox_id,
 
 static void test_single_instance_blob(void **state)
 {
-	struct store_target targets[3];
+	struct store_target targets[3] = { { 0 } };
 	struct store_result *res;
 	struct store_mailbox mb;
 	const char *error, *data;
@@ -781,7 +849,7 @@ static void test_queue(void **state)
 	struct store_req req = { .type = STORE_REQ_DELIVER };
 	struct queue_req qreq;
 	struct queue_entry q, *list;
-	struct store_target target;
+	struct store_target target = { 0 };
 	struct store_result *res;
 	const char *error;
 	struct tstore t;
@@ -862,7 +930,7 @@ static void bulk_done(void *arg, struct store_result *res)
 static void test_msg_list_10000(void **state)
 {
 	enum { N = 10000 };
-	struct store_target target;
+	struct store_target target = { 0 };
 	struct store_req req = { .type = STORE_REQ_DELIVER };
 	struct bulk b = { .q = task_queue_new() };
 	struct store_msg *msgs;
@@ -913,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_subaddress),
 		cmocka_unit_test(test_deliver_uids_and_modseq),
 		cmocka_unit_test(test_deliver_chain_all_or_none),
+		cmocka_unit_test(test_deliver_junk),
 		cmocka_unit_test(test_single_instance_blob),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_mailboxes),

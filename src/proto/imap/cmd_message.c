@@ -615,7 +615,32 @@ int cmd_store(void *session, struct str arg)
 struct copy_state {
 	struct store_mailbox dst;
 	bool move;
+	/* Into Junk (spam) or out of it (ham): the blobs to learn from. */
+	bool learn_spam;
+	int64_t *learn_blobs;
+	size_t n_learn;
 };
+
+/* Into a \Junk mailbox from another is spam the user saw; out of one into
+ * anything but \Trash is ham (deleting spam teaches nothing). COPY counts
+ * as MOVE does: a client without MOVE copies, then expunges later (or
+ * another session does), and the copy is the user's decision. */
+static void copy_learn_prepare(struct imap_session *s, struct copy_state *st,
+			       const size_t *idx, size_t k)
+{
+	const struct imap_view *v = s->view;
+	bool into = strstr(st->dst.special_use, "\\Junk") != NULL;
+	bool trash = strstr(st->dst.special_use, "\\Trash") != NULL;
+
+	if (into == v->junk || (!into && trash) ||
+	    !imap_learn_wanted(s->server->learn, into))
+		return;
+	st->learn_spam = into;
+	st->learn_blobs = arena_alloc(&s->cmd_arena, k * sizeof(*st->learn_blobs));
+	for (size_t i = 0; i < k; i++)
+		st->learn_blobs[i] = v->msgs[idx[i]].blob_id;
+	st->n_learn = k;
+}
 
 static void copy_done(struct imap_session *s, struct store_result *res,
 		      void *arg)
@@ -628,6 +653,9 @@ static void copy_done(struct imap_session *s, struct store_result *res,
 		imap_session_resume(s);
 		return;
 	}
+	if (st->n_learn > 0)
+		imap_learn_submit(s->server->learn, st->learn_spam, s->core.user,
+				  st->learn_blobs, st->n_learn);
 	if (res->n_uids > 0) {
 		uint32_t *dst = arena_alloc(&s->cmd_arena,
 					    res->n_assigned * sizeof(*dst));
@@ -704,6 +732,7 @@ static int copy_move(struct imap_session *s, struct str arg, bool move)
 		if (imap_quota_check(s, bytes) <= 0)
 			return -1;
 	}
+	copy_learn_prepare(s, st, idx, k);
 	req = arena_zalloc(&s->cmd_arena, sizeof(*req));
 	req->type = STORE_REQ_COPY;
 	req->u.copy.src_mailbox_id = v->mailbox_id;

@@ -49,6 +49,7 @@ struct imap_server {
 	/* By I/O thread index; guarded by the hub lock (imap_notify.c). */
 	struct imap_thread **threads;
 	size_t n_threads;
+	struct imap_learn *learn;	/* NULL: no learn command */
 };
 
 enum imap_state {
@@ -92,6 +93,7 @@ struct imap_view {
 	size_t n_recent;		/* recent[] entries set */
 	size_t n_reported;		/* count last sent in EXISTS */
 	bool changed;			/* a change event came since the last sync */
+	bool junk;			/* the mailbox has \Junk */
 };
 
 /* core.conn is NULL once closed while a store request is pending;
@@ -130,6 +132,22 @@ struct imap_session {
 	bool view_loading, view_load_changed;
 	bool logout;			/* close once the command is done */
 };
+
+/* ---- imap_learn.c: the spam filter's learn commands ---- */
+/* Messages moved into or out of Junk: run the configured command for
+ * each, off the I/O threads (a small pool of its own), with the message
+ * on stdin and the user in POSTHORN_USER. NULL when neither command is
+ * configured. storep is read at the first job. */
+struct imap_learn *imap_learn_new(const struct imap_settings *set,
+				  struct store *const *storep);
+/* Finishes the jobs queued (each bounded by the timeout), then frees. */
+void imap_learn_free(struct imap_learn **learn);
+/* Whether the command for that direction is configured. */
+bool imap_learn_wanted(const struct imap_learn *learn, bool spam);
+/* Queue n messages (by blob) of user; never blocks, never fails the
+ * command: past the queue's bound the rest is dropped (logged). */
+void imap_learn_submit(struct imap_learn *learn, bool spam, const char *user,
+		       const int64_t *blob_ids, size_t n);
 
 /* ---- imap_session.c ---- */
 void imap_session_enter(struct imap_session *s, enum imap_state state);

@@ -33,6 +33,8 @@ struct imap_server *imap_server_new(const struct imap_settings *set,
 		server->services[t].server = &server->core;
 		server->services[t].starttls = t == 1;
 	}
+	ss->learn_spam_command = ss->learn_ham_command = NULL;
+	server->learn = imap_learn_new(set, env->storep);
 	imap_notify_attach(server);
 	return server;
 }
@@ -44,6 +46,7 @@ void imap_server_free(struct imap_server **serverp)
 	if (server == NULL)
 		return;
 	imap_notify_detach(server);
+	imap_learn_free(&server->learn);
 	imap_recent_reset();
 	session_server_deinit(&server->core);
 	free(server);

@@ -17,6 +17,15 @@ struct imap_settings {
 	uint64_t max_append_size;	/* APPENDLIMIT; 0 = 25 MiB */
 	unsigned login_timeout_s;	/* 0 = 60 */
 	unsigned idle_timeout_s;	/* after login and in IDLE; 0 = 1800 */
+	/* Shell commands fed a message on stdin when a user moves (or
+	 * copies) it into a \Junk mailbox / out of one into anything but
+	 * \Trash (imap_learn.c), e.g. "rspamc learn_spam"; NULL = none.
+	 * Copied. At most learn_jobs run at once (0 = 2), each killed after
+	 * learn_timeout_ms (0 = 30 s). */
+	const char *learn_spam_command;
+	const char *learn_ham_command;
+	unsigned learn_jobs;
+	unsigned learn_timeout_ms;
 };
 
 struct imap_server;

@@ -351,6 +351,7 @@ struct imap_view *imap_view_make(struct imap_session *s,
 
 	v->mailbox_id = mb->id;
 	v->name = xstrdup(mb->name);
+	v->junk = strstr(mb->special_use, "\\Junk") != NULL;
 	v->readonly = readonly;
 	v->uidvalidity = mb->uidvalidity;
 	v->uidnext = mb->uidnext;

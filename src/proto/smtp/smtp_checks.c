@@ -272,7 +272,10 @@ static void edit_add(struct smtp_check_ctx *c, const char *name,
 	e = &ch->edits[ch->n_edits++];
 	e->name = arena_strdup(&ch->tx_arena, name);
 	e->value = value != NULL ? arena_strdup(&ch->tx_arena, value) : NULL;
-	e->index = index;
+	e->index = index;	/* A field our own checks write is a verdict we believe (a
+	 * milter's X-Spam-Status): the Junk decision reads it. */
+	if (value != NULL && c->s->tx != NULL)
+		smtp_junk_our_field(c->s->tx, str_c(name), str_c(value));
 }
 
 void smtp_check_header_add(struct smtp_check_ctx *c, const char *name,

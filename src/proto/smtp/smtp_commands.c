@@ -197,6 +197,10 @@ static int cmd_mail(void *ctx, struct str arg)
 		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
 		return -1;
 	}
+	if (!smtp_ratelimit_mail(s)) {
+		smtp_cmd_mail_clear(&mail);
+		return -1;
+	}
 	tx = xcalloc(1, sizeof(*tx));
 	arena_init(&tx->arena, 0);
 	smtp_local_qualify(s, &mail.path);

@@ -11,6 +11,7 @@
 #include "mail/smtp_cmd.h"
 #include "mail/dnsbl.h"
 #include "mail/mime.h"
+#include "mail/spam_verdict.h"
 #include "mail/smtp_data.h"
 #include "proto/common/session.h"
 #include "proto/smtp/smtp_server.h"
@@ -39,6 +40,7 @@ struct smtp_server {
 	/* session_service.mode is an enum smtp_mode */
 	struct session_service services[SMTP_MODE_COUNT][2];
 	struct smtp_greet_cache *greet_cache;
+	struct smtp_ratelimit *ratelimit;
 	struct smtp_dns *dns;		/* the inbound checks' resolvers */
 	struct dnsbl_site *dnsbl;	/* set.inbound.dnsbl parsed */
 	size_t n_dnsbl;
@@ -89,6 +91,11 @@ struct smtp_tx {
 	/* The MIME parse of the message as it arrives (after
 	 * MIME_PREFIX_STANDIN), or NULL. */
 	struct mime_parser *mime;
+	/* The spam verdict of the fields that are ours (smtp_junk.c), and
+	 * whether a check asked for Junk delivery. */
+	struct spam_verdict spam;
+	bool junk;
+	const char *junk_why;		/* static */
 	bool bdat;			/* BDAT chunks came (then no DATA) */
 	uint64_t bdat_size;		/* octets of all BDAT chunks */
 	char id[LOG_SID_SIZE + 16];
@@ -108,6 +115,11 @@ struct smtp_session {
 	char *local_user;
 	uid_t local_uid;
 	bool trusted;			/* MTA client from trusted_networks */
+	/* Rate limits: the client's source (base/cidr.h cidr_source),
+	 * whether none apply, RCPTs refused so far. */
+	char rate_source[CIDR_SOURCE_MAX];
+	bool rate_exempt;
+	unsigned refused_rcpts;
 	unsigned timeout_s;		/* the idle timeout set on the conn */
 	unsigned n_tx;
 	struct smtp_tx *tx;
@@ -173,6 +185,35 @@ void smtp_local_qualify(const struct smtp_session *s, struct smtp_path *path);
 /* The local socket: whether the caller may use this (canonical) MAIL
  * FROM. 1 yes, 0 no (553 5.7.1 queued, logged). */
 int smtp_local_sender_ok(struct smtp_session *s, const char *sender);
+
+/* smtp_ratelimit.c: connections, messages and recipients per minute per
+ * client source on port 25 and per authenticated user, refused
+ * recipients per session (struct smtp_rate_settings). */
+struct smtp_ratelimit;
+struct smtp_ratelimit *smtp_ratelimit_new(const struct smtp_rate_settings *set);
+void smtp_ratelimit_free(struct smtp_ratelimit **rl);
+/* A new session (s->trusted known): false when the client's connection
+ * rate is spent (421 4.7.0 queued, closed). */
+bool smtp_ratelimit_connect(struct smtp_session *s);
+/* MAIL / RCPT about to be accepted: false when the client's (or the
+ * user's) rate is spent (451 4.7.1 queued). */
+bool smtp_ratelimit_mail(struct smtp_session *s);
+bool smtp_ratelimit_rcpt(struct smtp_session *s);
+/* A RCPT was refused: after max_refused_recipients of them the session
+ * is dropped (421 4.7.0 queued after the refusal, closed). */
+void smtp_ratelimit_refused(struct smtp_session *s);
+
+/* smtp_junk.c: whether a port 25 message goes to the Junk mailboxes of
+ * its local recipients. Only verdicts that are ours count: fields our
+ * own filters added (smtp_junk_our_field) and, from a trusted_networks
+ * relay, the message's own; a stranger's X-Spam-* fields never do. */
+/* A header field one of our checks (a milter) added to the message. */
+void smtp_junk_our_field(struct smtp_tx *tx, struct str name, struct str value);
+/* A check (DMARC quarantine, a milter's QUARANTINE) asks for Junk
+ * delivery; why (static) goes to the log. */
+void smtp_junk_request(struct smtp_tx *tx, const char *why);
+/* At the end of data: the decision (logged when Junk). */
+bool smtp_junk_decide(struct smtp_session *s);
 
 /* smtp_quota.c */
 /* smtp_greet.c: the pre-greeting test of MTA clients and the cache of

@@ -230,6 +230,8 @@ static int smtp_rcpt_done(struct session *core, void *arg, bool gone)
 	}
 out:
 	smtp_rcpt_req_free(q);
+	if (ret < 0)
+		smtp_ratelimit_refused(s);
 	return ret;
 }
 
@@ -244,12 +246,19 @@ int smtp_rcpt_cmd(void *ctx, struct str arg)
 
 	if (tx->n_rcpts >= s->server->set.max_recipients) {
 		smtp_reply(s, 452, "4.5.3", "Too many recipients");
+		smtp_ratelimit_refused(s);
 		return -1;
 	}
 	if (!smtp_cmd_parse_rcpt(arg, smtp_session_ext(s) |
 				 smtp_local_path_opts(s),
 				 tx->mail.params.smtputf8, &rcpt, &st)) {
 		smtp_reply_status(s, st);
+		smtp_ratelimit_refused(s);
+		return -1;
+	}
+	if (!smtp_ratelimit_rcpt(s)) {
+		smtp_cmd_rcpt_clear(&rcpt);
+		smtp_ratelimit_refused(s);
 		return -1;
 	}
 	smtp_local_qualify(s, &rcpt.path);

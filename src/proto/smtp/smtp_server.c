@@ -45,6 +45,8 @@ struct smtp_server *smtp_server_new(const struct smtp_settings *set,
 		server->set.max_recipients = SMTP_DEFAULT_MAX_RECIPIENTS;
 	server->greet_cache = smtp_greet_cache_new(set->greet_pass_max,
 						   set->greet_pass_ttl_s);
+	server->ratelimit = smtp_ratelimit_new(&set->rate);
+	server->set.rate.exempt = NULL;
 	/* Our copies: the settings' strings are the caller's. */
 	server->set.inbound.authserv_id = set->inbound.authserv_id != NULL ?
 		xstrdup(set->inbound.authserv_id) : NULL;
@@ -95,6 +97,7 @@ void smtp_server_free(struct smtp_server **serverp)
 	if (server == NULL)
 		return;
 	smtp_greet_cache_free(&server->greet_cache);
+	smtp_ratelimit_free(&server->ratelimit);
 	smtp_dns_free(&server->dns);
 	free((char *)server->set.inbound.authserv_id);
 	dnsbl_sites_free(&server->dnsbl, server->n_dnsbl);
@@ -169,6 +172,8 @@ static void smtp_open(struct session *core)
 		log_info(session_sid(core), "smtp client %s is in trusted_networks",
 			 core->peer_ip);
 	}
+	if (!smtp_ratelimit_connect(s))
+		return;
 	/* The local socket's peer is known by uid, an LMTP peer is the MTA
 	 * that delivers to us, a trusted client is our own: none of them
 	 * waits in the pool of strangers. */

@@ -27,6 +27,27 @@ struct dkim_keys;
 struct psl;
 struct smtp_local;
 
+/* Rate limits (smtp_ratelimit.c). Per minute, 0 = no limit. Clients in
+ * exempt and trusted_networks, LMTP and the local socket are never
+ * limited. */
+struct smtp_rate_settings {
+	/* port 25, per client source (an IPv4 address, an IPv6 prefix) */
+	unsigned connections;	/* at accept: 421 4.7.0 and closed */
+	unsigned messages;	/* at MAIL: 451 4.7.1 */
+	unsigned recipients;	/* at RCPT: 451 4.7.1 */
+	/* per authenticated user (AUTH), whatever the address */
+	unsigned user_messages;
+	unsigned user_recipients;
+	/* port 25 and submission: refused RCPTs in one session before it
+	 * is dropped (421 4.7.0) */
+	unsigned max_refused_recipients;
+	unsigned ipv6_prefix;	/* bits of an IPv6 source; 0 = 64 */
+	unsigned table_size;	/* sources and users kept; 0 = 100000 */
+	/* "127.0.0.0/8 ::1" (base/cidr.h, checked by the config); NULL =
+	 * none. Copied. */
+	const char *exempt;
+};
+
 /* [inbound]: the checks of mail from the Internet (proto/smtp/
  * smtp_checks.h) on MTA listeners, for clients outside trusted_networks.
  * Strings are copied. */
@@ -108,6 +129,12 @@ struct smtp_settings {
 	 * or NULL: no origin (bare names refused), MAIL FROM on the local
 	 * socket taken as given. Not copied: must outlive the server. */
 	const struct smtp_local *local;
+	struct smtp_rate_settings rate;
+	/* Port 25: file mail to Junk when the spam verdict of our own
+	 * filters (or of a trusted_networks relay's headers) is flagged or
+	 * scores junk_score (thousandths) or more (smtp_junk.c). */
+	bool junk;
+	int64_t junk_score;
 	struct smtp_inbound_settings inbound;
 };
 

@@ -284,6 +284,7 @@ static void smtp_session_store(struct smtp_session *s)
 		.requiretls = tx->mail.params.requiretls,
 		.user_ids = tx->user_ids,
 		.n_users = tx->n_users,
+		.junk = tx->n_users > 0 && smtp_junk_decide(s),
 		.remotes = tx->remotes,
 		.n_remotes = tx->n_remotes,
 	};
@@ -317,8 +318,10 @@ static void smtp_session_checked(struct smtp_session *s, bool gone)
 		return;
 	}
 	switch (a) {
-	case SMTP_CHECK_ACCEPT:
 	case SMTP_CHECK_QUARANTINE:
+		smtp_junk_request(s->tx, "checks: quarantine");
+		/* fall through */
+	case SMTP_CHECK_ACCEPT:
 		smtp_session_store(s);
 		return;
 	case SMTP_CHECK_DISCARD:
