@@ -22,16 +22,18 @@ from test_inbound_spf import (DNSMASQ, auth_results, checked_daemon,
                               free_port, imap_fetch)
 
 
-def dnsmasq(owner, record):
-    """dnsmasq with record as owner's TXT (split in strings of 255)."""
+def dnsmasq(owner, record, extra=()):
+    """dnsmasq with record as owner's TXT (split in strings of 255), and
+    the (owner, text) pairs of extra."""
     port = free_port(socket.SOCK_DGRAM)
     strings = ",".join(record[i:i + 255] for i in range(0, len(record), 255))
+    more = [f"--txt-record={o},{t}" for o, t in extra]
     proc = subprocess.Popen(
         [DNSMASQ, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
          "--bind-interfaces", "--no-resolv", "--no-hosts", "-C", "/dev/null",
          "--pid-file=", "--user=", "--group=", "--log-facility=/dev/null",
          "--local=/localhost/", "--local=/test/",
-         f"--txt-record={owner},{strings}"],
+         f"--txt-record={owner},{strings}"] + more,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     return proc, port
@@ -62,7 +64,9 @@ class Signer(test_dkim.Signer):
 @pytest.fixture(params=["rsa", "ed25519"])
 def setup(request, tmp_path):
     signer = Signer(tmp_path, request.param)
-    proc, port = dnsmasq(signer.owner, signer.record)
+    # p=none: DMARC judges, nothing is refused for it
+    proc, port = dnsmasq(signer.owner, signer.record,
+                         [("_dmarc.signer.test", "v=DMARC1; p=none")])
     receiver = checked_daemon(tmp_path, f"127.0.0.1@{port}", name="receiver")
     yield signer, receiver
     status = receiver.stop()
@@ -98,6 +102,9 @@ def test_dkim_pass_and_fail(setup):
     assert "dkim=pass" in ar[0] and "header.d=signer.test" in ar[0], ar
     assert f"header.s={signer.selector}" in ar[0], ar
     assert "arc=none" in ar[0], ar
+    # SPF checks localhost (the envelope), not aligned with From: the
+    # aligned DKIM signature is what passes DMARC
+    assert "dmarc=pass" in ar[0] and "header.from=signer.test" in ar[0], ar
     assert re.search(r"checks: .*dkim=pass\(d=signer.test\) arc=none",
                      receiver.log()), receiver.log()
 
@@ -105,6 +112,7 @@ def test_dkim_pass_and_fail(setup):
                                 b"Subject: inbound dkim tampered"))
     ar = auth_results(imap_fetch(receiver, "inbound dkim tampered"))
     assert "dkim=fail" in ar[0] and "header.d=signer.test" in ar[0], ar
+    assert "dmarc=fail" in ar[0], ar
 
     relay(receiver, raw.replace(b"Hello.", b"Hullo.").replace(
         b"Subject: inbound dkim", b"Subject: inbound dkim body"))

@@ -150,7 +150,6 @@ def test_quarantine(daemon):
 # stores to the INBOX until helper E's junk delivery (branch y-abuse,
 # smtp_junk_request()) is applied there; strict, so this XPASS fails once it
 # is, and the marker goes.
-@pytest.mark.xfail(strict=True, reason="Junk delivery of y-abuse not merged")
 def test_quarantine_in_junk(daemon):
     code, text = send(daemon, "bounce@quar.test", "a@quar.test",
                       "p quarantine", source="127.0.0.5")

@@ -5,11 +5,31 @@ on IMAP APPEND and COPY ([OVERQUOTA]), shown by the IMAP QUOTA extension
 import re
 import smtplib
 
+import pytest
+
+from conftest import Posthornd
 
 from test_imap import Raw as ImapRaw
 from test_smtp import Raw as SmtpRaw
 
 DEMO = "demo@localhost"
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """posthornd --dev without the inbound checks: the sizes below count
+    on our trace fields being a Received: alone (the checks add an
+    Authentication-Results: of some 300 bytes, as the SIZE= check does not
+    count what we add)."""
+    d = Posthornd(tmp_path / "data").start()
+    d.stop()
+    with open(d.config_path, "a") as fh:
+        fh.write("\n[inbound]\nchecks = no\n")
+    d.start()
+    yield d
+    status = d.stop()
+    d.assert_clean()
+    assert status == 0, f"posthornd exited {status}:\n{d.log()}"
 
 
 def msg(tag, body_size=200):

@@ -26,8 +26,6 @@ struct dkim_state {
 	bool keys_started;
 	bool computed;
 	enum arc_result arc;		/* the chain, once computed */
-	const char **pass;		/* d= of the passing signatures */
-	size_t n_pass;
 };
 
 static void lookups_cancel(struct smtp_check_ctx *c)
@@ -51,9 +49,6 @@ static void state_clear(struct smtp_check_ctx *c)
 
 	lookups_cancel(c);
 	free(st->lookups);
-	for (size_t i = 0; i < st->n_pass; i++)
-		free((char *)st->pass[i]);
-	free(st->pass);
 	dkim_verify_free(&st->dv);
 	arc_verify_free(&st->av);
 	memset(st, 0, sizeof(*st));
@@ -184,7 +179,6 @@ static void dkim_eom(struct smtp_check_ctx *c)
 		smtp_check_result(c, "dkim", "none", NULL, NULL, 0);
 		smtp_check_log(c, "dkim=none");
 	}
-	st->pass = xcalloc(n + 1, sizeof(*st->pass));
 	for (size_t i = 0; i < n; i++) {
 		const struct dkim_sig_result *r = dkim_verify_result(st->dv, i);
 		struct auth_result_prop props[4];
@@ -205,8 +199,6 @@ static void dkim_eom(struct smtp_check_ctx *c)
 				  props, np);
 		smtp_check_log(c, "dkim=%s(d=%s)", dkim_result_name(r->result),
 			       r->domain);
-		if (r->result == DKIM_RESULT_PASS)
-			st->pass[st->n_pass++] = xstrdup(r->domain);
 	}
 	if (dkim_verify_skipped(st->dv) > 0)
 		smtp_check_log(c, "dkim_skipped=%zu",
@@ -235,20 +227,15 @@ static void dkim_timeout(struct smtp_check_ctx *c, enum smtp_check_wait wait)
 	}
 }
 
-bool smtp_check_dkim_pass_domains(struct smtp_session *s,
-				  const char *const **domains_r, size_t *n_r)
+const struct dkim_verify *smtp_check_dkim_results(struct smtp_session *s)
 {
 	struct smtp_check_ctx *c = smtp_checks_find(s, &smtp_check_dkim);
 	struct dkim_state *st;
 
 	if (c == NULL || !c->enabled)
-		return false;
+		return NULL;
 	st = c->state;
-	if (!st->computed)
-		return false;
-	*domains_r = st->pass;
-	*n_r = st->n_pass;
-	return true;
+	return st->computed ? st->dv : NULL;
 }
 
 void smtp_check_dkim_seal(struct smtp_session *s, struct strbuf *header)

@@ -166,16 +166,43 @@ static void dmarc_body(struct smtp_check_ctx *c, const char *p, size_t n)
 		header_complete(st);
 }
 
-/* ---- the DKIM results (helper B's smtp_check_dkim.c) ----
- * INTEGRATION POINT: when the DKIM verifier's check is in the pipeline,
- * return the result, d= and s= of every DKIM-Signature it checked. Until
- * then no signature is known, so only SPF can align. */
+/* ---- the DKIM results (smtp_check_dkim.c) ---- */
+
+static enum dmarc_auth dkim_auth(enum dkim_result r)
+{
+	switch (r) {
+	case DKIM_RESULT_NONE: return DMARC_AUTH_NONE;
+	case DKIM_RESULT_PASS: return DMARC_AUTH_PASS;
+	case DKIM_RESULT_FAIL: return DMARC_AUTH_FAIL;
+	case DKIM_RESULT_NEUTRAL: return DMARC_AUTH_NEUTRAL;
+	case DKIM_RESULT_POLICY: return DMARC_AUTH_POLICY;
+	case DKIM_RESULT_TEMPERROR: return DMARC_AUTH_TEMPERROR;
+	case DKIM_RESULT_PERMERROR: return DMARC_AUTH_PERMERROR;
+	}
+	return DMARC_AUTH_NONE;
+}
+
+/* The result, d= and s= of every DKIM-Signature the DKIM check verified
+ * (none when it does not run: then only SPF can align). */
 static size_t dkim_inputs(struct smtp_session *s, struct arena *a,
 			  struct dmarc_dkim **sigs_r)
 {
-	(void)s;
-	*sigs_r = arena_alloc(a, sizeof(**sigs_r));
-	return 0;
+	const struct dkim_verify *dv = smtp_check_dkim_results(s);
+	size_t n = dv != NULL ? dkim_verify_result_count(dv) : 0, k = 0;
+
+	*sigs_r = arena_alloc(a, (n + 1) * sizeof(**sigs_r));
+	for (size_t i = 0; i < n; i++) {
+		const struct dkim_sig_result *r = dkim_verify_result(dv, i);
+
+		if (r->kind != DKIM_SIG_DKIM || r->domain[0] == '\0')
+			continue;
+		(*sigs_r)[k++] = (struct dmarc_dkim){
+			.result = dkim_auth(r->result),
+			.domain = str_c(r->domain),
+			.selector = str_c(r->selector),
+		};
+	}
+	return k;
 }
 
 static enum dmarc_auth spf_auth(enum spf_result r)

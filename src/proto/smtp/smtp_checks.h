@@ -9,6 +9,7 @@
 
 #include "dns/dns.h"
 #include "mail/auth_results.h"
+#include "mail/dkim_verify.h"
 #include "mail/smtp_status.h"
 #include "mail/spf.h"
 #include "proto/smtp/smtp_int.h"
@@ -198,11 +199,10 @@ extern const struct smtp_check smtp_check_milter;
 bool smtp_check_spf_result(struct smtp_session *s, enum spf_result *result_r,
 			   const char **domain_r);
 
-/* smtp_check_dkim.c, for DMARC: the d= of every DKIM-Signature of the
- * message that passed (lower case; valid until tx_end), from its eom on.
- * False before that or when DKIM does not run. */
-bool smtp_check_dkim_pass_domains(struct smtp_session *s,
-				  const char *const **domains_r, size_t *n_r);
+/* smtp_check_dkim.c, for DMARC: the verifier whose results
+ * (dkim_verify_result) are the message's signatures, from its eom on
+ * (valid until tx_end). NULL before that or when DKIM does not run. */
+const struct dkim_verify *smtp_check_dkim_results(struct smtp_session *s);
 /* smtp_check_dkim.c: port-25 mail forwarded through an alias to remote
  * addresses gets the next ARC set (RFC 8617), sealed with the DKIM key of
  * the first such alias's domain that has one. header holds what
