@@ -66,7 +66,8 @@ def setup(request, tmp_path):
     signer = Signer(tmp_path, request.param)
     # p=none: DMARC judges, nothing is refused for it
     proc, port = dnsmasq(signer.owner, signer.record,
-                         [("_dmarc.signer.test", "v=DMARC1; p=none")])
+                         [("_dmarc.signer.test", "v=DMARC1; p=none"),
+                          ("signer.test", "v=spf1 ip4:127.0.0.1 -all")])
     receiver = checked_daemon(tmp_path, f"127.0.0.1@{port}", name="receiver")
     yield signer, receiver
     status = receiver.stop()
@@ -77,11 +78,11 @@ def setup(request, tmp_path):
     assert status == 0, receiver.log()
 
 
-def relay(receiver, raw, rcpt="demo@localhost"):
+def relay(receiver, raw, rcpt="demo@localhost", sender="demo@localhost"):
     """raw (as the sink got it) to the receiver's port 25."""
     with smtplib.SMTP("127.0.0.1", receiver.port("smtp"), timeout=20) as s:
         s.ehlo("signer.example")
-        s.sendmail("demo@localhost", [rcpt], raw)
+        s.sendmail(sender, [rcpt], raw)
 
 
 def dkim_results(ar):
@@ -123,6 +124,22 @@ def test_dkim_pass_and_fail(setup):
         b"Subject: inbound dkim", b"Subject: inbound dkim nokey"))
     ar = auth_results(imap_fetch(receiver, "inbound dkim nokey"))
     assert "dkim=permerror" in ar[0], ar
+
+
+def test_signed_mail_passes_spf_dkim_dmarc(setup):
+    """Mail our signer signed, relayed from an address signer.test's SPF
+    record allows with a signer.test envelope: all three pass."""
+    signer, receiver = setup
+    submit(signer.d, ["rcpt@remote.test"],
+           message("all pass").replace(b"From: Demo <demo@localhost>",
+                                       b"From: Demo <demo@signer.test>"))
+    relay(receiver, signer.received(), sender="bounces@signer.test")
+    (ar,) = auth_results(imap_fetch(receiver, "all pass"))
+    assert re.search(r"spf=pass [^;]*smtp.mailfrom=bounces@signer.test", ar), ar
+    assert "dkim=pass" in ar and "header.d=signer.test" in ar, ar
+    assert "dmarc=pass" in ar and "header.from=signer.test" in ar, ar
+    assert re.search(r"checks: .*spf=pass dkim=pass\(d=signer.test\) "
+                     r"arc=none dmarc=pass", receiver.log()), receiver.log()
 
 
 def test_unsigned_and_off(setup):
