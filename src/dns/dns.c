@@ -260,6 +260,16 @@ struct mx_host {
 	const char *name;
 };
 
+/* The records of an answer: libunbound ends data[] with NULL. */
+static size_t rr_count(const struct ub_result *u)
+{
+	size_t n = 0;
+
+	while (u->data[n] != NULL)
+		n++;
+	return n;
+}
+
 static int mx_host_cmp(const void *a, const void *b)
 {
 	const struct mx_host *x = a, *y = b;
@@ -290,8 +300,7 @@ static void finish_mx(struct dns_query *q, struct arena *a)
 		return;
 	}
 	res.secure = u->secure != 0;
-	while (u->data[n_rr] != NULL)
-		n_rr++;
+	n_rr = rr_count(u);
 	hosts = arena_alloc(a, (n_rr + 1) * sizeof(*hosts));
 	for (size_t i = 0; i < n_rr; i++) {
 		char name[DNS_NAME_MAX];
@@ -406,8 +415,7 @@ static void finish_txt(struct dns_query *q, struct arena *a)
 	res.status = single_status(q, &res.error);
 	if (res.status == DNS_OK) {
 		res.secure = u->secure != 0;
-		while (u->data[n_rr] != NULL)
-			n_rr++;
+		n_rr = rr_count(u);
 		txts = arena_alloc(a, (n_rr + 1) * sizeof(*txts));
 		lens = arena_alloc(a, (n_rr + 1) * sizeof(*lens));
 		for (size_t i = 0; i < n_rr; i++) {
@@ -434,8 +442,7 @@ static void finish_ptr(struct dns_query *q, struct arena *a)
 	res.status = single_status(q, &res.error);
 	if (res.status == DNS_OK) {
 		res.secure = u->secure != 0;
-		while (u->data[n_rr] != NULL)
-			n_rr++;
+		n_rr = rr_count(u);
 		names = arena_alloc(a, (n_rr + 1) * sizeof(*names));
 		for (size_t i = 0; i < n_rr; i++) {
 			char name[DNS_NAME_MAX];
@@ -460,8 +467,7 @@ static void finish_tlsa(struct dns_query *q, struct arena *a)
 	res.status = single_status(q, &res.error);
 	if (res.status == DNS_OK) {
 		res.secure = u->secure != 0;
-		while (u->data[n_rr] != NULL)
-			n_rr++;
+		n_rr = rr_count(u);
 		recs = arena_alloc(a, (n_rr + 1) * sizeof(*recs));
 		for (size_t i = 0; i < n_rr; i++) {
 			struct dns_tlsa *t = &recs[res.n];
